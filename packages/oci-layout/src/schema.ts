@@ -1,0 +1,302 @@
+import { parseDigest, type Digest } from './digest.js';
+import { isIndexMediaType, isManifestMediaType, MediaType } from './mediaTypes.js';
+
+export interface Platform {
+  architecture: string;
+  os: string;
+  'os.version'?: string;
+  'os.features'?: string[];
+  variant?: string;
+}
+
+export interface Descriptor {
+  mediaType: string;
+  digest: Digest;
+  size: number;
+  urls?: string[];
+  annotations?: Record<string, string>;
+  platform?: Platform;
+  artifactType?: string;
+}
+
+export interface Manifest {
+  schemaVersion: 2;
+  mediaType: string;
+  artifactType?: string;
+  config: Descriptor;
+  layers: Descriptor[];
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
+}
+
+export interface Index {
+  schemaVersion: 2;
+  mediaType?: string;
+  artifactType?: string;
+  manifests: Descriptor[];
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
+}
+
+export interface HealthConfig {
+  Test?: string[];
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+  Retries?: number;
+}
+
+/** The `config` object of an image configuration (Docker and OCI share these keys). */
+export interface ContainerConfig {
+  User?: string;
+  ExposedPorts?: Record<string, object>;
+  Env?: string[];
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  Volumes?: Record<string, object>;
+  WorkingDir?: string;
+  Labels?: Record<string, string>;
+  StopSignal?: string;
+  ArgsEscaped?: boolean;
+  Healthcheck?: HealthConfig;
+  OnBuild?: string[] | null;
+  Shell?: string[];
+}
+
+export interface HistoryEntry {
+  created?: string;
+  created_by?: string;
+  author?: string;
+  comment?: string;
+  empty_layer?: boolean;
+}
+
+export interface ImageConfig {
+  created?: string;
+  author?: string;
+  architecture: string;
+  os: string;
+  'os.version'?: string;
+  'os.features'?: string[];
+  variant?: string;
+  config?: ContainerConfig;
+  rootfs: { type: 'layers'; diff_ids: Digest[] };
+  history?: HistoryEntry[];
+}
+
+export class InvalidDocumentError extends Error {}
+
+type Json = Record<string, unknown>;
+
+function fail(what: string, message: string): never {
+  throw new InvalidDocumentError(`invalid ${what}: ${message}`);
+}
+
+function object(value: unknown, what: string): Json {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(what, 'expected a JSON object');
+  return value as Json;
+}
+
+function optionalString(obj: Json, key: string, what: string): string | undefined {
+  const v = obj[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') fail(what, `"${key}" must be a string`);
+  return v;
+}
+
+function stringMap(obj: Json, key: string, what: string): Record<string, string> | undefined {
+  const v = obj[key];
+  if (v === undefined || v === null) return undefined;
+  const map = object(v, `${what} ${key}`);
+  for (const [k, val] of Object.entries(map)) {
+    if (typeof val !== 'string') fail(what, `"${key}.${k}" must be a string`);
+  }
+  return map as Record<string, string>;
+}
+
+function stringArray(v: unknown, what: string, key: string): string[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) fail(what, `"${key}" must be an array of strings`);
+  return v as string[];
+}
+
+function parseJson(bytes: Uint8Array | string, what: string): unknown {
+  try {
+    return JSON.parse(typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8'));
+  } catch (e) {
+    fail(what, `not JSON (${(e as Error).message})`);
+  }
+}
+
+export function parsePlatform(value: unknown): Platform {
+  const p = object(value, 'platform');
+  const architecture = optionalString(p, 'architecture', 'platform');
+  const os = optionalString(p, 'os', 'platform');
+  if (!architecture || !os) fail('platform', 'needs "architecture" and "os"');
+  const out: Platform = { architecture, os };
+  const variant = optionalString(p, 'variant', 'platform');
+  if (variant) out.variant = variant;
+  const osVersion = optionalString(p, 'os.version', 'platform');
+  if (osVersion) out['os.version'] = osVersion;
+  const features = stringArray(p['os.features'], 'platform', 'os.features');
+  if (features) out['os.features'] = features;
+  return out;
+}
+
+export function parseDescriptor(value: unknown, what = 'descriptor'): Descriptor {
+  const d = object(value, what);
+  const mediaType = optionalString(d, 'mediaType', what);
+  if (!mediaType) fail(what, 'missing "mediaType"');
+  let digest: Digest;
+  try {
+    digest = parseDigest(d.digest);
+  } catch (e) {
+    fail(what, (e as Error).message);
+  }
+  const size = d.size;
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) fail(what, '"size" must be a non-negative integer');
+  const out: Descriptor = { mediaType, digest, size };
+  const urls = stringArray(d.urls, what, 'urls');
+  if (urls) out.urls = urls;
+  const annotations = stringMap(d, 'annotations', what);
+  if (annotations) out.annotations = annotations;
+  if (d.platform !== undefined) out.platform = parsePlatform(d.platform);
+  const artifactType = optionalString(d, 'artifactType', what);
+  if (artifactType) out.artifactType = artifactType;
+  return out;
+}
+
+/**
+ * Parses an image manifest. `expectedMediaType` is what the referring
+ * descriptor (or HTTP Content-Type) claimed; a document that says otherwise is
+ * rejected, so one blob cannot be read as two kinds of document.
+ */
+export function parseManifest(bytes: Uint8Array | string, expectedMediaType?: string): Manifest {
+  const m = object(parseJson(bytes, 'manifest'), 'manifest');
+  if (m.schemaVersion !== 2) fail('manifest', `schemaVersion must be 2, got ${JSON.stringify(m.schemaVersion)}`);
+  if (m.manifests !== undefined) fail('manifest', 'has "manifests": this is an index, not a manifest');
+  const mediaType = optionalString(m, 'mediaType', 'manifest') ?? expectedMediaType ?? MediaType.ociManifest;
+  if (!isManifestMediaType(mediaType)) fail('manifest', `unsupported mediaType "${mediaType}"`);
+  if (expectedMediaType && isManifestMediaType(expectedMediaType) && expectedMediaType !== mediaType) {
+    fail('manifest', `mediaType "${mediaType}" does not match the descriptor's "${expectedMediaType}"`);
+  }
+  if (expectedMediaType && !isManifestMediaType(expectedMediaType)) {
+    fail('manifest', `referenced as "${expectedMediaType}", which is not a manifest type`);
+  }
+  if (!Array.isArray(m.layers)) fail('manifest', '"layers" must be an array');
+  const out: Manifest = {
+    schemaVersion: 2,
+    mediaType,
+    config: parseDescriptor(m.config, 'manifest config descriptor'),
+    layers: m.layers.map((l, i) => parseDescriptor(l, `manifest layer ${i}`)),
+  };
+  const artifactType = optionalString(m, 'artifactType', 'manifest');
+  if (artifactType) out.artifactType = artifactType;
+  if (m.subject !== undefined) out.subject = parseDescriptor(m.subject, 'manifest subject');
+  const annotations = stringMap(m, 'annotations', 'manifest');
+  if (annotations) out.annotations = annotations;
+  return out;
+}
+
+export function parseIndex(bytes: Uint8Array | string, expectedMediaType?: string): Index {
+  const m = object(parseJson(bytes, 'index'), 'index');
+  if (m.schemaVersion !== 2) fail('index', `schemaVersion must be 2, got ${JSON.stringify(m.schemaVersion)}`);
+  if (m.layers !== undefined || m.config !== undefined) fail('index', 'has "layers"/"config": this is a manifest, not an index');
+  const mediaType = optionalString(m, 'mediaType', 'index');
+  if (mediaType !== undefined && !isIndexMediaType(mediaType)) fail('index', `unsupported mediaType "${mediaType}"`);
+  if (expectedMediaType && !isIndexMediaType(expectedMediaType)) {
+    fail('index', `referenced as "${expectedMediaType}", which is not an index type`);
+  }
+  if (expectedMediaType && mediaType !== undefined && mediaType !== expectedMediaType) {
+    fail('index', `mediaType "${mediaType}" does not match the descriptor's "${expectedMediaType}"`);
+  }
+  if (!Array.isArray(m.manifests)) fail('index', '"manifests" must be an array');
+  const out: Index = { schemaVersion: 2, manifests: m.manifests.map((d, i) => parseDescriptor(d, `index entry ${i}`)) };
+  if (mediaType) out.mediaType = mediaType;
+  const artifactType = optionalString(m, 'artifactType', 'index');
+  if (artifactType) out.artifactType = artifactType;
+  if (m.subject !== undefined) out.subject = parseDescriptor(m.subject, 'index subject');
+  const annotations = stringMap(m, 'annotations', 'index');
+  if (annotations) out.annotations = annotations;
+  return out;
+}
+
+function objectSet(c: Json, key: string): Record<string, object> | undefined {
+  const v = c[key];
+  if (v === undefined || v === null) return undefined;
+  const o = object(v, `image config ${key}`);
+  return Object.fromEntries(Object.keys(o).map((k) => [k, {}]));
+}
+
+function parseContainerConfig(value: unknown): ContainerConfig {
+  const c = object(value, 'image config "config"');
+  const what = 'image config';
+  const out: ContainerConfig = {};
+  const user = optionalString(c, 'User', what);
+  if (user !== undefined) out.User = user;
+  const ports = objectSet(c, 'ExposedPorts');
+  if (ports) out.ExposedPorts = ports;
+  const env = stringArray(c.Env, what, 'Env');
+  if (env) out.Env = env;
+  if (c.Entrypoint !== undefined) out.Entrypoint = stringArray(c.Entrypoint, what, 'Entrypoint') ?? null;
+  if (c.Cmd !== undefined) out.Cmd = stringArray(c.Cmd, what, 'Cmd') ?? null;
+  const volumes = objectSet(c, 'Volumes');
+  if (volumes) out.Volumes = volumes;
+  const wd = optionalString(c, 'WorkingDir', what);
+  if (wd !== undefined) out.WorkingDir = wd;
+  const labels = stringMap(c, 'Labels', what);
+  if (labels) out.Labels = labels;
+  const stop = optionalString(c, 'StopSignal', what);
+  if (stop !== undefined) out.StopSignal = stop;
+  if (typeof c.ArgsEscaped === 'boolean') out.ArgsEscaped = c.ArgsEscaped;
+  if (c.Healthcheck !== undefined && c.Healthcheck !== null) out.Healthcheck = object(c.Healthcheck, 'Healthcheck') as HealthConfig;
+  if (c.OnBuild !== undefined) out.OnBuild = stringArray(c.OnBuild, what, 'OnBuild') ?? null;
+  const shell = stringArray(c.Shell, what, 'Shell');
+  if (shell) out.Shell = shell;
+  return out;
+}
+
+export function parseImageConfig(bytes: Uint8Array | string): ImageConfig {
+  const c = object(parseJson(bytes, 'image config'), 'image config');
+  const what = 'image config';
+  const architecture = optionalString(c, 'architecture', what);
+  const os = optionalString(c, 'os', what);
+  if (!architecture || !os) fail(what, 'needs "architecture" and "os"');
+  const rootfs = object(c.rootfs, 'image config rootfs');
+  if (rootfs.type !== 'layers') fail(what, 'rootfs.type must be "layers"');
+  if (!Array.isArray(rootfs.diff_ids)) fail(what, 'rootfs.diff_ids must be an array');
+  const out: ImageConfig = {
+    architecture,
+    os,
+    rootfs: { type: 'layers', diff_ids: rootfs.diff_ids.map((d) => parseDigest(d)) },
+  };
+  const created = optionalString(c, 'created', what);
+  if (created) out.created = created;
+  const author = optionalString(c, 'author', what);
+  if (author) out.author = author;
+  const variant = optionalString(c, 'variant', what);
+  if (variant) out.variant = variant;
+  const osVersion = optionalString(c, 'os.version', what);
+  if (osVersion) out['os.version'] = osVersion;
+  if (c.config !== undefined && c.config !== null) out.config = parseContainerConfig(c.config);
+  if (c.history !== undefined) {
+    if (!Array.isArray(c.history)) fail(what, '"history" must be an array');
+    out.history = c.history.map((h) => {
+      const o = object(h, 'image config history entry');
+      const e: HistoryEntry = {};
+      for (const k of ['created', 'created_by', 'author', 'comment'] as const) {
+        const s = optionalString(o, k, 'image config history entry');
+        if (s !== undefined) e[k] = s;
+      }
+      if (o.empty_layer === true) e.empty_layer = true;
+      return e;
+    });
+  }
+  return out;
+}
+
+/** Serialises a document the way we store and push it: compact, key order as built. */
+export function canonicalJson(doc: unknown): Buffer {
+  return Buffer.from(JSON.stringify(doc), 'utf8');
+}
