@@ -1,1 +1,4 @@
-export {};
+export * from './analysis/fileInfo.js';
+export * from './analysis/efficiency.js';
+export * from './analysis/analyzeImage.js';
+export type { LayerNode } from './analysis/layerTree.js';

@@ -1,0 +1,73 @@
+import { Option, type Command } from 'commander';
+import { buildImage } from '../../executor/buildImage.js';
+import { compressionOption } from '../compressionOption.js';
+import { openStore, withRootOption } from '../storeOption.js';
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** `K=V` pairs; a bare `K` takes its value from the environment, as `docker build --build-arg K` does. */
+function keyValues(pairs: string[], what: string, fromEnv: boolean): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq === 0) throw new Error(`invalid ${what} "${pair}": expected KEY=VALUE`);
+    if (eq < 0) {
+      if (!fromEnv) throw new Error(`invalid ${what} "${pair}": expected KEY=VALUE`);
+      const value = process.env[pair];
+      if (value !== undefined) out[pair] = value;
+      continue;
+    }
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+function parseEpoch(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^\d+$/.test(value)) throw new Error(`invalid source date epoch "${value}": expected seconds since 1970 as an integer`);
+  return Number(value);
+}
+
+interface BuildOptions {
+  tag: string[];
+  file?: string;
+  buildArg: string[];
+  label: string[];
+  compression: 'gzip' | 'zstd' | 'none';
+  sourceDateEpoch?: string;
+  target?: string;
+  quiet?: boolean;
+}
+
+export function buildCommand(program: Command): void {
+  withRootOption(program.command('build', { isDefault: true }))
+    .description('build an image from a Dockerfile (the default command: `tsbuild -t NAME .`)')
+    .argument('[context]', 'build context directory', '.')
+    .option('-t, --tag <name>', 'name the image (repeatable); short names become localhost/NAME:latest', collect, [])
+    .option('-f, --file <path>', 'Dockerfile (default: CONTEXT/Dockerfile)')
+    .option('--build-arg <key=value>', 'set a build-time variable (repeatable)', collect, [])
+    .option('--label <key=value>', 'add a label to the image (repeatable)', collect, [])
+    .addOption(compressionOption())
+    .addOption(new Option('--source-date-epoch <seconds>', 'fixed timestamps for reproducible builds').env('SOURCE_DATE_EPOCH'))
+    .option('--target <stage>', 'build up to this stage')
+    .option('-q, --quiet', 'print only the image digest')
+    .action(async (context: string, opts: BuildOptions, cmd: Command) => {
+      const store = await openStore(cmd);
+      const sourceDateEpoch = parseEpoch(opts.sourceDateEpoch);
+      const log = opts.quiet ? () => undefined : (line: string) => process.stdout.write(`${line}\n`);
+      const result = await buildImage(store, {
+        contextDir: context,
+        ...(opts.file ? { dockerfile: opts.file } : {}),
+        tags: opts.tag,
+        buildArgs: keyValues(opts.buildArg, 'build argument', true),
+        labels: keyValues(opts.label, 'label', false),
+        compression: opts.compression,
+        ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}),
+        ...(opts.target ? { target: opts.target } : {}),
+        log,
+      });
+      for (const warning of result.warnings) process.stderr.write(`WARNING: ${warning}\n`);
+      for (const name of result.names) log(`Successfully tagged ${name}`);
+      process.stdout.write(`${result.digest}\n`);
+    });
+}

@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { parseImageName, type LocalStore } from '@tsbuild/oci-layout';
+import { openStore, withRootOption } from '../storeOption.js';
+import { humanAge, humanSize } from '../humanSize.js';
+
+interface ImageRow {
+  name: string;
+  repository: string;
+  tag: string;
+  digest: string;
+  id: string;
+  created?: string;
+  size: number;
+}
+
+async function imageRows(store: LocalStore): Promise<ImageRow[]> {
+  const rows: ImageRow[] = [];
+  for (const { name, descriptor } of await store.list()) {
+    const image = await store.layout.readImage(descriptor).catch(() => undefined);
+    const parsed = parseImageName(name);
+    rows.push({
+      name,
+      repository: `${parsed.registry}/${parsed.repository}`,
+      tag: parsed.tag ?? '<none>',
+      digest: descriptor.digest,
+      id: descriptor.digest.slice('sha256:'.length, 'sha256:'.length + 12),
+      ...(image?.config.created ? { created: image.config.created } : {}),
+      size: image ? image.manifest.layers.reduce((sum, l) => sum + l.size, image.manifest.config.size) : 0,
+    });
+  }
+  return rows.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export function imagesCommand(program: Command): void {
+  withRootOption(program.command('images'))
+    .alias('list')
+    .description('list images in the local store')
+    .option('--json', 'print JSON instead of a table')
+    .option('-q, --quiet', 'print image IDs only')
+    .action(async (opts: { json?: boolean; quiet?: boolean }, cmd: Command) => {
+      const rows = await imageRows(await openStore(cmd));
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        return;
+      }
+      if (opts.quiet) {
+        for (const row of rows) process.stdout.write(`${row.id}\n`);
+        return;
+      }
+      const table = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE']];
+      for (const r of rows) table.push([r.repository, r.tag, r.id, r.created ? humanAge(new Date(r.created)) : '', humanSize(r.size)]);
+      const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+      for (const row of table) process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]! + 3)).join('').trimEnd()}\n`);
+    });
+}

@@ -1,0 +1,18 @@
+import type { Command } from 'commander';
+import { importRootfs } from '../../executor/importRootfs.js';
+import { compressionOption } from '../compressionOption.js';
+import { openStore, withRootOption } from '../storeOption.js';
+
+export function importCommand(program: Command): void {
+  withRootOption(program.command('import'))
+    .description('create a one-layer base image from a root filesystem tarball (like `docker import`)')
+    .argument('<tarball>', 'rootfs tar (plain, gzip or zstd), or - for standard input')
+    .argument('<name...>', 'image names')
+    .addOption(compressionOption())
+    .option('-m, --message <text>', 'history comment')
+    .action(async (tarball: string, names: string[], opts: { compression: 'gzip' | 'zstd' | 'none'; message?: string }, cmd: Command) => {
+      const store = await openStore(cmd);
+      const { digest } = await importRootfs(store, tarball, names, { compression: opts.compression, ...(opts.message ? { message: opts.message } : {}) });
+      process.stdout.write(`${digest}\n`);
+    });
+}

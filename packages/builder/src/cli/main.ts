@@ -1,0 +1,33 @@
+import { Command, CommanderError } from 'commander';
+import { buildCommand } from './commands/build.js';
+import { bundleCommand } from './commands/bundle.js';
+import { imagesCommand } from './commands/images.js';
+import { importCommand } from './commands/import.js';
+import { inspectCommand } from './commands/inspect.js';
+import { pruneCommand } from './commands/prune.js';
+import { rmiCommand } from './commands/rmi.js';
+import { tagCommand } from './commands/tag.js';
+
+function program(): Command {
+  const root = new Command('tsbuild')
+    .description('Build, inspect, move and run OCI container images without a daemon.')
+    .option('--root <dir>', 'store root (default: $TSBUILD_ROOT or ${XDG_DATA_HOME:-~/.local/share}/tsbuild)')
+    .showHelpAfterError()
+    .exitOverride();
+  for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand]) add(root);
+  for (const cmd of root.commands) cmd.exitOverride();
+  return root;
+}
+
+/** Runs the CLI; returns the exit code. Errors are one line a person can act on, never a stack trace. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    process.stderr.write(`tsbuild: error: ${(e as Error).message}\n`);
+    if (process.env.TSBUILD_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,115 @@
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { join, posix, relative, sep } from 'node:path';
+import { componentMatcher, hasGlob } from './globPattern.js';
+
+/** What a .dockerignore says about a context path. */
+export interface ContextFilter {
+  ignores(relPath: string, isDir: boolean): boolean;
+}
+
+export interface ContextEntry {
+  /** Context-relative path with `/` separators ("" is the context root). */
+  rel: string;
+  abs: string;
+  /** lstat of the path, except for a source named directly, whose symlinks are followed as Docker does. */
+  stats: Stats;
+}
+
+export class ContextError extends Error {}
+
+/** The build context directory as COPY/ADD see it: .dockerignore applied, nothing outside reachable. */
+export class BuildContext {
+  private constructor(
+    readonly dir: string,
+    private readonly filter?: ContextFilter,
+  ) {}
+
+  static async open(dir: string, filter?: ContextFilter): Promise<BuildContext> {
+    const st = await stat(dir).catch(() => undefined);
+    if (!st?.isDirectory()) throw new ContextError(`build context "${dir}" is not a directory`);
+    return new BuildContext(await realpath(dir), filter);
+  }
+
+  private excluded(rel: string, isDir: boolean): boolean {
+    return rel !== '' && (this.filter?.ignores(rel, isDir) ?? false);
+  }
+
+  /** Normalises a source as Docker does: relative to the context root, `..` cannot climb out. */
+  private static clean(source: string): string {
+    return posix.normalize(`/${source}`).slice(1).replace(/\/+$/, '');
+  }
+
+  /**
+   * The context paths a COPY/ADD source names: the path itself, or every
+   * match of a wildcard pattern. Missing sources are an error naming the source.
+   */
+  async match(source: string): Promise<ContextEntry[]> {
+    const rel = BuildContext.clean(source);
+    if (!hasGlob(rel)) {
+      const entry = await this.entryFollowingLinks(rel);
+      if (!entry || this.excluded(rel, entry.stats.isDirectory())) {
+        throw new ContextError(`"${source}" not found in the build context (or excluded by .dockerignore)`);
+      }
+      return [entry];
+    }
+    let frontier = [''];
+    for (const part of rel.split('/')) {
+      const next: string[] = [];
+      const matches = hasGlob(part) ? componentMatcher(part) : undefined;
+      for (const dir of frontier) {
+        if (!matches) {
+          next.push(dir ? `${dir}/${part}` : part);
+          continue;
+        }
+        const names = await readdir(join(this.dir, dir)).catch(() => [] as string[]);
+        for (const name of names.sort()) if (matches(name)) next.push(dir ? `${dir}/${name}` : name);
+      }
+      frontier = next;
+    }
+    const found: ContextEntry[] = [];
+    for (const candidate of frontier) {
+      const entry = await this.entryFollowingLinks(candidate);
+      if (entry && !this.excluded(candidate, entry.stats.isDirectory())) found.push(entry);
+    }
+    if (found.length === 0) throw new ContextError(`no source files were specified: "${source}" matches nothing in the build context`);
+    return found;
+  }
+
+  /** A named source: symlinks are followed, but only to places inside the context. */
+  private async entryFollowingLinks(rel: string): Promise<ContextEntry | undefined> {
+    const abs = join(this.dir, rel);
+    let real: string;
+    try {
+      real = await realpath(abs);
+    } catch {
+      return undefined;
+    }
+    const inside = relative(this.dir, real);
+    if (inside.startsWith('..') || inside.startsWith(sep)) {
+      throw new ContextError(`"${rel}" points outside the build context`);
+    }
+    return { rel, abs: real, stats: await stat(real) };
+  }
+
+  /** Everything below a directory entry that .dockerignore lets through. */
+  walk(dir: ContextEntry): AsyncGenerator<ContextEntry> {
+    return walkTree(dir, (rel, isDir) => this.excluded(rel, isDir));
+  }
+}
+
+/**
+ * Everything below a directory, depth first in name order, symlinks not
+ * followed. `rel` paths are relative to `dir.rel`'s tree; `skip` prunes.
+ */
+export async function* walkTree(dir: ContextEntry, skip?: (rel: string, isDir: boolean) => boolean): AsyncGenerator<ContextEntry> {
+  const names = (await readdir(dir.abs)).sort();
+  for (const name of names) {
+    const rel = dir.rel ? `${dir.rel}/${name}` : name;
+    const abs = join(dir.abs, name);
+    const stats = await lstat(abs);
+    if (skip?.(rel, stats.isDirectory())) continue;
+    yield { rel, abs, stats };
+    if (stats.isDirectory()) yield* walkTree({ rel, abs, stats }, skip);
+  }
+}

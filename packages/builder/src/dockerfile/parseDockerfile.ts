@@ -1,0 +1,595 @@
+/**
+ * Dockerfile text -> typed instructions, following BuildKit's parser
+ * (frontend/dockerfile/parser + instructions/parse.go).
+ *
+ * dockerfile-ast supplies the parser directives. The logical-line scanner is our own:
+ * dockerfile-ast keeps comment lines inside continuations and recognises heredocs on
+ * instructions where BuildKit does not, and both change what a build does.
+ */
+import { DockerfileParser } from 'dockerfile-ast';
+import {
+  DockerfileError,
+  type ArgInstruction,
+  type CommandLine,
+  type CopyInstruction,
+  type Dockerfile,
+  type FromInstruction,
+  type Heredoc,
+  type Instruction,
+  type SourceLocation,
+  type Stage,
+} from './instructions.js';
+import { expandWords, ExpansionError } from './shellWords.js';
+
+const KNOWN_DIRECTIVES = new Set(['syntax', 'escape', 'check']);
+const HEREDOC_KEYWORDS = new Set(['RUN', 'COPY', 'ADD']);
+const WHITESPACE = /[\t\v\f\r ]+/;
+
+interface LogicalLine {
+  text: string;
+  startLine: number;
+  endLine: number;
+  column: number;
+}
+
+/** A failure inside one instruction; turned into a DockerfileError with its location. */
+class InstructionError extends Error {}
+
+function readDirectives(source: string, file: string): { escape: string; directives: Record<string, string> } {
+  const directives: Record<string, string> = {};
+  for (const d of DockerfileParser.parse(source).getDirectives()) {
+    const name = d.getName().toLowerCase();
+    // BuildKit stops reading directives at the first line that is not a known one.
+    if (!KNOWN_DIRECTIVES.has(name)) break;
+    const location = { file, line: d.getRange().start.line + 1, column: 1 };
+    if (name in directives) throw new DockerfileError(`only one ${name} parser directive can be used`, location);
+    directives[name] = d.getValue();
+  }
+  const escape = directives.escape ?? '\\';
+  if (escape !== '\\' && escape !== '`') {
+    throw new DockerfileError(`invalid escape token '${escape}' does not match \` or \\`, { file, line: 1, column: 1 });
+  }
+  return { escape, directives };
+}
+
+function isComment(line: string): boolean {
+  return line.trimStart().startsWith('#');
+}
+
+function trimContinuation(line: string, escape: string): { text: string; continues: boolean } {
+  const e = escape === '\\' ? '\\\\' : '`';
+  const re = new RegExp(`([^${e}])${e}[ \\t]*$|^${e}[ \\t]*$`);
+  if (!re.test(line)) return { text: line, continues: false };
+  return { text: line.replace(re, '$1'), continues: true };
+}
+
+/** Splits the source into physical lines, each still carrying its "\n" (heredoc bodies need it). */
+function physicalLines(source: string): string[] {
+  const text = source.startsWith('\uFEFF') ? source.slice(1) : source;
+  const lines = text.match(/[^\n]*\n|[^\n]+$/g) ?? [];
+  return lines;
+}
+
+function stripNewline(line: string): string {
+  return line.replace(/[\r\n]+$/, '');
+}
+
+/** Builder flags (`--name=value`) at the start of the arguments, BuildKit's extractBuilderFlags. */
+function extractFlags(line: string, escape: string): { rest: string; flags: string[] } {
+  const flags: string[] = [];
+  let pos = 0;
+  for (;;) {
+    while (pos < line.length && /\s/.test(line[pos]!)) pos++;
+    if (pos >= line.length) return { rest: '', flags };
+    if (!line.startsWith('--', pos)) return { rest: line.slice(pos), flags };
+    let word = '';
+    let quote = '';
+    let blankOk = false;
+    for (; pos < line.length; pos++) {
+      let ch = line[pos]!;
+      if (quote) {
+        if (ch === quote) {
+          quote = '';
+          continue;
+        }
+      } else if (/\s/.test(ch)) break;
+      else if (ch === '"' || ch === "'") {
+        quote = ch;
+        blankOk = true;
+        continue;
+      }
+      if (ch === escape) {
+        if (pos + 1 === line.length) continue;
+        ch = line[++pos]!;
+      }
+      word += ch;
+    }
+    if (word === '--') return { rest: line.slice(pos).trim(), flags };
+    if (blankOk || word.length > 0) flags.push(word);
+  }
+}
+
+/** BuildKit's parseWords: whitespace-separated words, quotes and escapes kept as written. */
+function parseWords(rest: string, escape: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  let inWord = false;
+  let quote = '';
+  let blankOk = false;
+  const chars = Array.from(rest);
+  for (let i = 0; i < chars.length; i++) {
+    let ch = chars[i]!;
+    if (!inWord) {
+      if (/\s/u.test(ch)) continue;
+      inWord = true;
+    }
+    if (quote) {
+      if (ch === quote) quote = '';
+      else if (ch === escape && quote !== "'") {
+        if (i + 1 === chars.length) continue;
+        word += ch;
+        ch = chars[++i]!;
+      }
+      word += ch;
+      continue;
+    }
+    if (/\s/u.test(ch)) {
+      if (blankOk || word.length > 0) words.push(word);
+      word = '';
+      blankOk = false;
+      inWord = false;
+      continue;
+    }
+    if (ch === '"' || ch === "'") {
+      quote = ch;
+      blankOk = true;
+    }
+    if (ch === escape) {
+      if (i + 1 === chars.length) continue;
+      word += ch;
+      ch = chars[++i]!;
+    }
+    word += ch;
+  }
+  if (inWord && (blankOk || word.length > 0)) words.push(word);
+  return words;
+}
+
+/** JSON exec form, or undefined when `rest` is not a JSON array (then it is shell form). */
+function parseJsonArray(rest: string): string[] | undefined {
+  const trimmed = rest.trimStart();
+  if (!trimmed.startsWith('[')) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(trimmed);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(value)) return undefined;
+  if (!value.every((v): v is string => typeof v === 'string')) {
+    throw new InstructionError('when using JSON array syntax, arrays must be comprised of strings only');
+  }
+  return value;
+}
+
+function commandLine(rest: string): CommandLine | undefined {
+  if (rest === '') return undefined;
+  const json = parseJsonArray(rest);
+  return json ? { form: 'exec', args: json } : { form: 'shell', command: rest };
+}
+
+function listArgs(rest: string): string[] {
+  return parseJsonArray(rest) ?? (rest === '' ? [] : rest.split(WHITESPACE));
+}
+
+function parseKeyValues(rest: string, keyword: string, escape: string): { key: string; value: string }[] {
+  const words = parseWords(rest, escape);
+  if (words.length === 0) throw new InstructionError(`${keyword} requires at least one argument`);
+  if (!words[0]!.includes('=')) {
+    const [key, value] = splitOnce(rest, WHITESPACE);
+    if (value === undefined) throw new InstructionError(`${keyword} must have two arguments`);
+    return [{ key, value }];
+  }
+  return words.map((word) => {
+    const eq = word.indexOf('=');
+    if (eq < 0) throw new InstructionError(`Syntax error - can't find = in "${word}". Must be of the form: name=value`);
+    if (eq === 0) throw new InstructionError(`${keyword} names can not be blank`);
+    return { key: word.slice(0, eq), value: word.slice(eq + 1) };
+  });
+}
+
+function splitOnce(s: string, re: RegExp): [string, string | undefined] {
+  const m = re.exec(s);
+  if (!m) return [s, undefined];
+  return [s.slice(0, m.index), s.slice(m.index + m[0].length)];
+}
+
+type FlagKind = 'bool' | 'string' | 'strings';
+
+/** BuildKit's BFlags: declared flags only, bool flags take an optional =true/false. */
+function parseFlags(flags: string[], spec: Record<string, FlagKind>): Map<string, string[]> {
+  const used = new Map<string, string[]>();
+  for (const arg of flags) {
+    if (!arg.startsWith('--')) throw new InstructionError(`arg should start with -- : ${arg}`);
+    const body = arg.slice(2);
+    const eq = body.indexOf('=');
+    const name = eq >= 0 ? body.slice(0, eq) : body;
+    const value = eq >= 0 ? body.slice(eq + 1) : undefined;
+    const kind = spec[name];
+    if (!kind) throw new InstructionError(`unknown flag: ${name}`);
+    if (used.has(name) && kind !== 'strings') throw new InstructionError(`duplicate flag specified: ${name}`);
+    if (kind === 'bool') {
+      if (value === '') throw new InstructionError(`missing a value on flag: ${name}`);
+      const v = (value ?? 'true').toLowerCase();
+      if (v !== 'true' && v !== 'false') throw new InstructionError(`expecting boolean value for flag ${name}, not: ${value}`);
+      used.set(name, [v]);
+    } else {
+      if (value === undefined) throw new InstructionError(`missing a value on flag: ${name}`);
+      used.set(name, [...(used.get(name) ?? []), value]);
+    }
+  }
+  return used;
+}
+
+const HEREDOC_WORD = /^(\d*)<<(-?)\s*([^<]*)$/;
+
+/** A word like `<<EOF`, `<<-"EOF"`; undefined when the word is not a heredoc marker. */
+export function parseHeredocMarker(word: string): Omit<Heredoc, 'content'> | undefined {
+  const m = HEREDOC_WORD.exec(word);
+  if (!m || m[3] === '') return undefined;
+  const none = () => undefined;
+  let words: string[];
+  let raw: string[];
+  try {
+    words = expandWords(m[3]!, none, '\\', { skipUnsetEnv: true });
+    raw = expandWords(m[3]!, none, '\\', { skipUnsetEnv: true, rawQuotes: true });
+  } catch (e) {
+    if (e instanceof ExpansionError) throw new InstructionError(e.message);
+    throw e;
+  }
+  if (words.length !== 1) return undefined;
+  const quotes = (s: string) => (s.match(/['"]/g) ?? []).length;
+  return { name: words[0]!, chomp: m[2] === '-', expand: quotes(words[0]!) === quotes(raw[0]!) };
+}
+
+function heredocMarkers(line: string): Omit<Heredoc, 'content'>[] {
+  let words: string[];
+  try {
+    words = expandWords(line, () => undefined, '\\', { rawQuotes: true, rawEscapes: true, skipUnsetEnv: true });
+  } catch {
+    return [];
+  }
+  return words.map(parseHeredocMarker).filter((h): h is Omit<Heredoc, 'content'> => h !== undefined);
+}
+
+/** The heredoc body as the command sees it: `<<-` strips leading tabs. */
+export function heredocBody(h: Heredoc): string {
+  return h.chomp ? h.content.replace(/^\t+/gm, '') : h.content;
+}
+
+function splitCommand(text: string, escape: string): { keyword: string; flags: string[]; rest: string } {
+  const [keyword, after] = splitOnce(text.trim(), WHITESPACE);
+  if (after === undefined) return { keyword, flags: [], rest: '' };
+  const { rest, flags } = extractFlags(after, escape);
+  return { keyword, flags, rest: rest.trim() };
+}
+
+function nanoseconds(flag: string, value: string | undefined): number {
+  if (value === undefined || value === '') return 0;
+  const unit: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
+  if (value === '0') return 0;
+  let total = 0;
+  let m: RegExpExecArray | null;
+  let consumed = 0;
+  while ((m = re.exec(value))) {
+    total += parseFloat(m[1]!) * unit[m[2]!]!;
+    consumed = re.lastIndex;
+  }
+  if (consumed !== value.length || consumed === 0) throw new InstructionError(`time: invalid duration "${value}"`);
+  total = Math.round(total);
+  if (total !== 0 && total < 1e6) throw new InstructionError(`Interval "${flag}" cannot be less than 1ms`);
+  return total;
+}
+
+const STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
+
+interface ParseContext {
+  file: string;
+  escape: string;
+  lines: string[];
+  /** Index of the next physical line to read (for heredoc bodies). */
+  next: number;
+}
+
+/** Parses one logical line (heredoc bodies are read from ctx). Exported shape is Instruction. */
+function parseInstruction(line: LogicalLine, ctx: ParseContext): Instruction {
+  const { keyword: word, flags, rest } = splitCommand(line.text, ctx.escape);
+  const keyword = word.toUpperCase();
+  const location: SourceLocation = { file: ctx.file, line: line.startLine, column: line.column };
+  const base = { location, endLine: line.endLine, original: line.text.trim() };
+  const heredocs: Heredoc[] = [];
+
+  const canHaveHeredoc = (kw: string, r: string) => HEREDOC_KEYWORDS.has(kw) && parseJsonArray(r) === undefined;
+  let heredocSource: { kw: string; rest: string } | undefined = { kw: keyword, rest };
+  if (keyword === 'ONBUILD') {
+    const sub = splitCommand(rest, ctx.escape);
+    heredocSource = { kw: sub.keyword.toUpperCase(), rest: sub.rest };
+  }
+  if (heredocSource && canHaveHeredoc(heredocSource.kw, heredocSource.rest) && line.text.includes('<<')) {
+    for (const marker of heredocMarkers(line.text)) {
+      let content = '';
+      let terminated = false;
+      while (ctx.next < ctx.lines.length) {
+        const physical = ctx.lines[ctx.next++]!;
+        let candidate = stripNewline(physical);
+        if (marker.chomp) candidate = candidate.replace(/^\t+/, '');
+        if (candidate === marker.name) {
+          terminated = true;
+          break;
+        }
+        content += physical;
+      }
+      base.endLine = ctx.next;
+      if (!terminated) throw new DockerfileError('unterminated heredoc', location, keyword);
+      heredocs.push({ ...marker, content });
+    }
+  }
+
+  try {
+    return buildInstruction(keyword, flags, rest, heredocs, base, ctx);
+  } catch (e) {
+    if (e instanceof InstructionError) throw new DockerfileError(e.message, location, keyword);
+    throw e;
+  }
+}
+
+function buildInstruction(
+  keyword: string,
+  rawFlags: string[],
+  rest: string,
+  heredocs: Heredoc[],
+  base: { location: SourceLocation; endLine: number; original: string },
+  ctx: ParseContext,
+): Instruction {
+  const noFlags = () => parseFlags(rawFlags, {});
+  const exactlyOne = () => {
+    if (rest === '') throw new InstructionError(`${keyword} requires exactly one argument`);
+    noFlags();
+    return rest;
+  };
+  switch (keyword) {
+    case 'FROM': {
+      const flags = parseFlags(rawFlags, { platform: 'string' });
+      const args = rest === '' ? [] : rest.split(WHITESPACE);
+      let name: string | undefined;
+      if (args.length === 3 && args[1]!.toLowerCase() === 'as') {
+        name = args[2]!.toLowerCase();
+        if (!STAGE_NAME.test(name)) {
+          throw new InstructionError(`invalid name for build stage: "${args[2]}", name can't start with a number or contain symbols`);
+        }
+      } else if (args.length !== 1) throw new InstructionError('FROM requires either one or three arguments');
+      const from: FromInstruction = { ...base, keyword, image: args[0]! };
+      if (name !== undefined) from.name = name;
+      const platform = flags.get('platform')?.[0];
+      if (platform !== undefined) from.platform = platform;
+      return from;
+    }
+    case 'ARG': {
+      noFlags();
+      const words = parseWords(rest, ctx.escape);
+      if (words.length === 0) throw new InstructionError('ARG requires at least one argument');
+      const args = words.map((w) => {
+        const eq = w.indexOf('=');
+        if (eq === 0) throw new InstructionError('ARG names can not be blank');
+        return eq < 0 ? { key: w } : { key: w.slice(0, eq), value: w.slice(eq + 1) };
+      });
+      return { ...base, keyword, args };
+    }
+    case 'ENV':
+    case 'LABEL':
+      noFlags();
+      return { ...base, keyword, pairs: parseKeyValues(rest, keyword, ctx.escape) };
+    case 'RUN': {
+      const flags = parseFlags(rawFlags, { mount: 'strings', network: 'string', security: 'string' });
+      const command = commandLine(rest) ?? { form: 'shell', command: '' };
+      const run: Instruction = { ...base, keyword, command, heredocs, mounts: flags.get('mount') ?? [] };
+      const network = flags.get('network')?.[0];
+      if (network !== undefined) {
+        if (!['none', 'host', 'default'].includes(network)) throw new InstructionError(`unsupported network mode: ${network}`);
+        run.network = network;
+      }
+      const security = flags.get('security')?.[0];
+      if (security !== undefined) run.security = security;
+      return run;
+    }
+    case 'CMD':
+    case 'ENTRYPOINT':
+      noFlags();
+      return { ...base, keyword, command: commandLine(rest) ?? { form: 'exec', args: [] } };
+    case 'COPY':
+    case 'ADD':
+      return parseCopy(keyword, rawFlags, rest, heredocs, base);
+    case 'WORKDIR':
+    case 'USER':
+    case 'STOPSIGNAL':
+    case 'MAINTAINER':
+      return { ...base, keyword, value: exactlyOne() };
+    case 'EXPOSE':
+    case 'VOLUME': {
+      noFlags();
+      const values = keyword === 'EXPOSE' ? (rest === '' ? [] : rest.split(WHITESPACE)) : listArgs(rest);
+      if (values.length === 0) throw new InstructionError(`${keyword} requires at least one argument`);
+      if (keyword === 'VOLUME' && values.some((v) => v.trim() === '')) {
+        throw new InstructionError('VOLUME specified can not be an empty string');
+      }
+      return { ...base, keyword, values: keyword === 'EXPOSE' ? [...values].sort() : values.map((v) => v.trim()) };
+    }
+    case 'SHELL': {
+      noFlags();
+      const cmd = commandLine(rest);
+      if (!cmd) throw new InstructionError('SHELL requires at least one argument');
+      if (cmd.form !== 'exec') throw new InstructionError(`SHELL requires the arguments to be in JSON form`);
+      if (cmd.args.length === 0) throw new InstructionError('SHELL requires at least one argument');
+      return { ...base, keyword, shell: cmd.args };
+    }
+    case 'HEALTHCHECK':
+      return parseHealthcheck(rawFlags, rest, base);
+    case 'ONBUILD': {
+      noFlags();
+      if (rest === '') throw new InstructionError('ONBUILD requires at least one argument');
+      const sub = splitCommand(rest, ctx.escape);
+      const trigger = sub.keyword.toUpperCase();
+      if (trigger === 'ONBUILD') throw new InstructionError('Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed');
+      if (trigger === 'MAINTAINER' || trigger === 'FROM') throw new InstructionError(`${trigger} isn't allowed as an ONBUILD trigger`);
+      // Validates the trigger now, as BuildKit does, so a broken trigger fails this build.
+      buildInstruction(trigger, sub.flags, sub.rest, heredocs, base, ctx);
+      let expression = base.original.replace(/^\s*ONBUILD\s*/i, '');
+      for (const h of heredocs) expression += `\n${h.content}${h.name}`;
+      return { ...base, keyword, expression };
+    }
+    default:
+      throw new InstructionError(`unknown instruction: ${keyword}`);
+  }
+}
+
+function parseCopy(
+  keyword: 'COPY' | 'ADD',
+  rawFlags: string[],
+  rest: string,
+  heredocs: Heredoc[],
+  base: { location: SourceLocation; endLine: number; original: string },
+): CopyInstruction {
+  const spec: Record<string, FlagKind> =
+    keyword === 'COPY'
+      ? { chown: 'string', from: 'string', chmod: 'string', link: 'bool', exclude: 'strings', parents: 'bool' }
+      : { chown: 'string', chmod: 'string', link: 'bool', 'keep-git-dir': 'bool', checksum: 'string', unpack: 'bool', exclude: 'strings' };
+  const args = listArgs(rest);
+  if (args.length < 2) {
+    throw new InstructionError(`${keyword} requires at least two arguments, but only one was provided. Destination could not be determined`);
+  }
+  const flags = parseFlags(rawFlags, spec);
+  const dest = args[args.length - 1]!;
+  if (parseHeredocMarker(dest)) throw new InstructionError(`${keyword} cannot accept a heredoc as a destination`);
+  const byName = new Map(heredocs.map((h) => [h.name, h]));
+  const sources: string[] = [];
+  const inline: Heredoc[] = [];
+  for (const src of args.slice(0, -1)) {
+    const marker = parseHeredocMarker(src);
+    const doc = marker && byName.get(marker.name);
+    if (doc) inline.push(doc);
+    else sources.push(src);
+  }
+  const copy: CopyInstruction = {
+    ...base,
+    keyword,
+    sources,
+    heredocs: inline,
+    dest,
+    link: flags.get('link')?.[0] === 'true',
+    parents: flags.get('parents')?.[0] === 'true',
+    exclude: flags.get('exclude') ?? [],
+  };
+  const single = (name: string) => flags.get(name)?.[0];
+  const from = single('from');
+  if (from !== undefined && from !== '') copy.from = from;
+  const chown = single('chown');
+  if (chown !== undefined && chown !== '') copy.chown = chown;
+  const chmod = single('chmod');
+  if (chmod !== undefined && chmod !== '') copy.chmod = chmod;
+  const checksum = single('checksum');
+  if (checksum !== undefined && checksum !== '') copy.checksum = checksum;
+  if (flags.has('keep-git-dir')) copy.keepGitDir = single('keep-git-dir') === 'true';
+  if (flags.has('unpack')) copy.unpack = single('unpack') === 'true';
+  return copy;
+}
+
+function parseHealthcheck(
+  rawFlags: string[],
+  rest: string,
+  base: { location: SourceLocation; endLine: number; original: string },
+): Instruction {
+  const [typeWord, after] = splitOnce(rest, /\s+/);
+  if (typeWord === '') throw new InstructionError('HEALTHCHECK requires at least one argument');
+  const type = typeWord.toUpperCase();
+  const zero = { interval: 0, timeout: 0, startPeriod: 0, startInterval: 0, retries: 0 };
+  if (type === 'NONE') {
+    if ((after ?? '').trim() !== '') throw new InstructionError('HEALTHCHECK NONE takes no arguments');
+    return { ...base, keyword: 'HEALTHCHECK', test: ['NONE'], ...zero };
+  }
+  const flags = parseFlags(rawFlags, {
+    interval: 'string',
+    timeout: 'string',
+    'start-period': 'string',
+    'start-interval': 'string',
+    retries: 'string',
+  });
+  if (type !== 'CMD') throw new InstructionError(`Unknown type "${type}" in HEALTHCHECK (try CMD)`);
+  const cmd = commandLine((after ?? '').trim());
+  if (!cmd || (cmd.form === 'exec' && cmd.args.length === 0)) throw new InstructionError('Missing command after HEALTHCHECK CMD');
+  const test = cmd.form === 'exec' ? ['CMD', ...cmd.args] : ['CMD-SHELL', cmd.command];
+  const retriesText = flags.get('retries')?.[0];
+  let retries = 0;
+  if (retriesText !== undefined && retriesText !== '') {
+    if (!/^[+-]?\d+$/.test(retriesText)) throw new InstructionError(`strconv.ParseInt: parsing "${retriesText}": invalid syntax`);
+    retries = Number(retriesText);
+    if (retries < 0) throw new InstructionError(`--retries cannot be negative (${retries})`);
+  }
+  return {
+    ...base,
+    keyword: 'HEALTHCHECK',
+    test,
+    interval: nanoseconds('interval', flags.get('interval')?.[0]),
+    timeout: nanoseconds('timeout', flags.get('timeout')?.[0]),
+    startPeriod: nanoseconds('start-period', flags.get('start-period')?.[0]),
+    startInterval: nanoseconds('start-interval', flags.get('start-interval')?.[0]),
+    retries,
+  };
+}
+
+/** Joins continuation lines the way BuildKit's parser does; yields one logical line at a time. */
+function nextLogicalLine(ctx: ParseContext): LogicalLine | undefined {
+  while (ctx.next < ctx.lines.length) {
+    const physical = stripNewline(ctx.lines[ctx.next++]!);
+    const startLine = ctx.next;
+    const trimmed = physical.trimStart();
+    const first = isComment(trimmed) ? '' : trimmed;
+    let { text, continues } = trimContinuation(first, ctx.escape);
+    if (!continues && text === '') continue;
+    while (continues && ctx.next < ctx.lines.length) {
+      const raw = stripNewline(ctx.lines[ctx.next++]!);
+      if (isComment(raw)) continue;
+      if (raw.trim() === '') continue;
+      const part = trimContinuation(raw, ctx.escape);
+      text += part.text;
+      continues = part.continues;
+    }
+    return { text, startLine, endLine: ctx.next, column: physical.length - trimmed.length + 1 };
+  }
+  return undefined;
+}
+
+export function parseDockerfile(source: string, file: string): Dockerfile {
+  const { escape, directives } = readDirectives(source, file);
+  const ctx: ParseContext = { file, escape, lines: physicalLines(source), next: 0 };
+  const globalArgs: ArgInstruction[] = [];
+  const stages: Stage[] = [];
+  let any = false;
+  for (let line = nextLogicalLine(ctx); line; line = nextLogicalLine(ctx)) {
+    any = true;
+    const instr = parseInstruction(line, ctx);
+    if (instr.keyword === 'FROM') {
+      stages.push({ index: stages.length, from: instr, instructions: [] });
+    } else if (stages.length === 0) {
+      if (instr.keyword !== 'ARG') {
+        throw new DockerfileError('no build stage in current context (expected FROM before this instruction)', instr.location, instr.keyword);
+      }
+      globalArgs.push(instr);
+    } else {
+      stages[stages.length - 1]!.instructions.push(instr);
+    }
+  }
+  if (!any) throw new DockerfileError('file with no instructions', { file, line: 1, column: 1 });
+  if (stages.length === 0) throw new DockerfileError('dockerfile contains no stages to build', { file, line: 1, column: 1 });
+  return { file, escape, directives, globalArgs, stages };
+}

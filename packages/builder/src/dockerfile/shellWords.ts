@@ -1,0 +1,335 @@
+/**
+ * Variable expansion with the semantics of BuildKit's Dockerfile shell lexer: a small
+ * subset of POSIX sh word expansion ($v, ${v}, ${v:-w}, ${v+w}, ${v?msg}, ${v#p},
+ * ${v%p}, ${v/p/r}) plus quote removal. It is not a shell: no command substitution,
+ * no globbing, no arithmetic.
+ */
+
+export type VariableLookup = (name: string) => string | undefined;
+
+export class ExpansionError extends Error {}
+
+export interface LexOptions {
+  /** Keep quote characters in the result (quotes still group words and stop expansion). */
+  rawQuotes?: boolean;
+  /** Keep escape characters in the result. */
+  rawEscapes?: boolean;
+  /** Leave references to unset variables as written instead of expanding them to "". */
+  skipUnsetEnv?: boolean;
+  /** Treat quotes as ordinary characters (used for heredoc bodies). */
+  skipProcessQuotes?: boolean;
+}
+
+const EOF = '';
+
+class WordCollector {
+  words: string[] = [];
+  private buf = '';
+  private inWord = false;
+
+  addChar(ch: string): void {
+    if (isSpace(ch)) {
+      if (this.inWord && this.buf.length > 0) {
+        this.words.push(this.buf);
+        this.buf = '';
+        this.inWord = false;
+      }
+    } else {
+      this.addRaw(ch);
+    }
+  }
+  addRaw(s: string): void {
+    this.buf += s;
+    this.inWord = true;
+  }
+  addString(s: string): void {
+    for (const ch of s) this.addChar(ch);
+  }
+  finish(): string[] {
+    if (this.buf.length > 0) this.words.push(this.buf);
+    this.buf = '';
+    this.inWord = false;
+    return this.words;
+  }
+}
+
+function isSpace(ch: string): boolean {
+  return /^\s$/u.test(ch);
+}
+
+class ShellWord {
+  private chars: string[];
+  private pos = 0;
+  private rawEscapes: boolean;
+
+  constructor(
+    source: string,
+    private readonly vars: VariableLookup,
+    private readonly escape: string,
+    private readonly opts: LexOptions,
+  ) {
+    this.chars = Array.from(source);
+    this.rawEscapes = opts.rawEscapes ?? false;
+  }
+
+  private peek(): string {
+    return this.pos < this.chars.length ? this.chars[this.pos]! : EOF;
+  }
+  private next(): string {
+    return this.pos < this.chars.length ? this.chars[this.pos++]! : EOF;
+  }
+
+  process(): { result: string; words: string[] } {
+    return this.processStopOn(EOF, this.rawEscapes);
+  }
+
+  private processStopOn(stop: string, rawEscapes: boolean): { result: string; words: string[] } {
+    const saved = this.rawEscapes;
+    this.rawEscapes = rawEscapes;
+    try {
+      let result = '';
+      const words = new WordCollector();
+      while (this.peek() !== EOF) {
+        const ch = this.peek();
+        if (stop !== EOF && ch === stop) {
+          this.next();
+          return { result, words: words.finish() };
+        }
+        if (ch === '$') {
+          const v = this.processDollar();
+          result += v;
+          words.addString(v);
+        } else if (ch === '<') {
+          const v = this.processPossibleHeredoc();
+          result += v;
+          words.addRaw(v);
+        } else if (!this.opts.skipProcessQuotes && ch === "'") {
+          const v = this.processSingleQuote();
+          result += v;
+          words.addRaw(v);
+        } else if (!this.opts.skipProcessQuotes && ch === '"') {
+          const v = this.processDoubleQuote();
+          result += v;
+          words.addRaw(v);
+        } else {
+          let c = this.next();
+          if (c === this.escape) {
+            if (this.rawEscapes) {
+              words.addRaw(c);
+              result += c;
+            }
+            c = this.next();
+            if (c === EOF) break;
+            words.addRaw(c);
+          } else {
+            words.addChar(c);
+          }
+          result += c;
+        }
+      }
+      if (stop !== EOF) throw new ExpansionError(`unexpected end of statement while looking for matching ${stop}`);
+      return { result, words: words.finish() };
+    } finally {
+      this.rawEscapes = saved;
+    }
+  }
+
+  private processSingleQuote(): string {
+    let result = '';
+    const open = this.next();
+    if (this.opts.rawQuotes) result += open;
+    for (;;) {
+      const ch = this.next();
+      if (ch === EOF) throw new ExpansionError('unexpected end of statement while looking for matching single-quote');
+      if (ch === "'") {
+        if (this.opts.rawQuotes) result += ch;
+        return result;
+      }
+      result += ch;
+    }
+  }
+
+  private processDoubleQuote(): string {
+    let result = '';
+    const open = this.next();
+    if (this.opts.rawQuotes) result += open;
+    for (;;) {
+      const p = this.peek();
+      if (p === EOF) throw new ExpansionError('unexpected end of statement while looking for matching double-quote');
+      if (p === '"') {
+        const ch = this.next();
+        if (this.opts.rawQuotes) result += ch;
+        return result;
+      }
+      if (p === '$') {
+        result += this.processDollar();
+        continue;
+      }
+      let ch = this.next();
+      if (ch === this.escape) {
+        if (this.rawEscapes) result += ch;
+        const after = this.peek();
+        if (after === EOF) continue;
+        if (after === '"' || after === '$' || after === this.escape) ch = this.next();
+      }
+      result += ch;
+    }
+  }
+
+  private processPossibleHeredoc(): string {
+    this.next();
+    if (this.peek() !== '<') return '<';
+    this.next();
+    let space = '';
+    while (this.peek() === ' ' || this.peek() === '\t' || this.peek() === '\r') space += this.next();
+    return '<<' + space;
+  }
+
+  private lookup(name: string): string | undefined {
+    return this.vars(name);
+  }
+
+  private processDollar(): string {
+    this.next();
+    if (this.peek() !== '{') {
+      const name = this.processName();
+      if (name === '') return '$';
+      const value = this.lookup(name);
+      if (value === undefined && this.opts.skipUnsetEnv) return '$' + name;
+      return value ?? '';
+    }
+    this.next();
+    const first = this.peek();
+    if (first === EOF) throw new ExpansionError("syntax error: missing '}'");
+    if (first === '{' || first === '}' || first === ':') throw new ExpansionError('syntax error: bad substitution');
+    const name = this.processName();
+    let ch = this.next();
+    let modifier = ch;
+    let nullIsUnset = false;
+    if (ch === '}') {
+      const value = this.lookup(name);
+      if (value === undefined && this.opts.skipUnsetEnv) return `\${${name}}`;
+      return value ?? '';
+    }
+    if (ch === '/') return this.processReplacement(name);
+    if (ch === ':') {
+      nullIsUnset = true;
+      ch = this.next();
+      modifier += ch;
+    }
+    if (!['+', '-', '?', '#', '%'].includes(ch)) throw new ExpansionError(`unsupported modifier (${modifier}) in substitution`);
+    const patternOp = ch === '#' || ch === '%';
+    if (nullIsUnset && patternOp) throw new ExpansionError(`unsupported modifier (${modifier}) in substitution`);
+    let word: string;
+    try {
+      word = this.processStopOn('}', patternOp).result;
+    } catch (e) {
+      if (this.peek() === EOF) throw new ExpansionError("syntax error: missing '}'");
+      throw e;
+    }
+    const value = this.lookup(name);
+    const set = value !== undefined;
+    if (!set && this.opts.skipUnsetEnv) return `\${${name}${modifier}${word}}`;
+    const empty = !set || (nullIsUnset && value === '');
+    switch (ch) {
+      case '-':
+        return empty ? word : value!;
+      case '+':
+        return empty ? '' : word;
+      case '?':
+        if (!set) throw new ExpansionError(`${name}: ${word || 'is not allowed to be unset'}`);
+        if (nullIsUnset && value === '') throw new ExpansionError(`${name}: ${word || 'is not allowed to be empty'}`);
+        return value!;
+      default: {
+        const greedy = word.startsWith(ch);
+        const pattern = greedy ? word.slice(1) : word;
+        return ch === '#' ? trimPrefix(pattern, value ?? '', greedy) : trimSuffix(pattern, value ?? '', greedy);
+      }
+    }
+  }
+
+  private processReplacement(name: string): string {
+    const all = this.peek() === '/';
+    if (all) this.next();
+    let pattern: string;
+    let replacement: string;
+    try {
+      pattern = this.processStopOn('/', true).result;
+    } catch (e) {
+      if (this.peek() === EOF) throw new ExpansionError("syntax error: missing '/' in ${}");
+      throw e;
+    }
+    try {
+      replacement = this.processStopOn('}', true).result;
+    } catch (e) {
+      if (this.peek() === EOF) throw new ExpansionError("syntax error: missing '}'");
+      throw e;
+    }
+    const value = this.lookup(name);
+    if (value === undefined && this.opts.skipUnsetEnv) return `\${${name}/${pattern}/${replacement}}`;
+    const re = shellPatternToRegExp(pattern, true, false, all ? 'g' : '');
+    return (value ?? '').replace(re, () => replacement);
+  }
+
+  private processName(): string {
+    let name = '';
+    while (this.peek() !== EOF) {
+      const ch = this.peek();
+      if (name === '' && /^\p{Nd}$/u.test(ch)) {
+        while (this.peek() !== EOF && /^\p{Nd}$/u.test(this.peek())) name += this.next();
+        return name;
+      }
+      if (name === '' && '@*#?-$!0'.includes(ch)) return this.next();
+      if (!/^[\p{L}\p{Nd}_]$/u.test(ch)) break;
+      name += this.next();
+    }
+    return name;
+  }
+}
+
+function shellPatternToRegExp(pattern: string, greedy: boolean, anchored: boolean, flags = ''): RegExp {
+  const chars = Array.from(pattern);
+  let out = anchored ? '^' : '';
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i]!;
+    if (c === '*') out += greedy ? '[\\s\\S]*' : '[\\s\\S]*?';
+    else if (c === '?') out += '[\\s\\S]';
+    else if (c === '\\') {
+      const n = chars[i + 1];
+      if (n === '}' || n === '/') continue;
+      if (n !== '*' && n !== '?' && n !== '\\') throw new ExpansionError(`invalid pattern (${pattern}) in substitution: invalid escape '\\${n ?? ''}'`);
+      out += '\\' + n;
+      i++;
+    } else out += c.replace(/[[\]{}.+()|^$]/g, '\\$&');
+  }
+  return new RegExp(out, flags + 'u');
+}
+
+function trimPrefix(pattern: string, value: string, greedy: boolean): string {
+  const m = shellPatternToRegExp(pattern, greedy, true).exec(value);
+  return m ? value.slice(m[0].length) : value;
+}
+
+/** Suffix trimming is prefix trimming on the reversed string with the reversed pattern. */
+function trimSuffix(pattern: string, value: string, greedy: boolean): string {
+  const reverse = (s: string) => Array.from(s).reverse().join('');
+  const p = Array.from(pattern);
+  const reversed: string[] = [];
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '\\' && i + 1 < p.length) {
+      reversed.unshift('\\' + p[i + 1]);
+      i++;
+    } else reversed.unshift(p[i]!);
+  }
+  return reverse(trimPrefix(reversed.join(''), reverse(value), greedy));
+}
+
+/** Expands one word; quotes are removed, whitespace is kept (ENV values, WORKDIR, USER…). */
+export function expandWord(word: string, vars: VariableLookup, escape = '\\', opts: LexOptions = {}): string {
+  return new ShellWord(word, vars, escape, opts).process().result;
+}
+
+/** Expands and splits on unquoted whitespace (EXPOSE ports, ONBUILD-free word lists, heredoc names). */
+export function expandWords(text: string, vars: VariableLookup, escape = '\\', opts: LexOptions = {}): string[] {
+  return new ShellWord(text, vars, escape, opts).process().words;
+}

@@ -1,0 +1,206 @@
+import { createReadStream, readlinkSync } from 'node:fs';
+import { lstat, mkdtemp, open as openFile, rm } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { Readable } from 'node:stream';
+import { applyLayer, compareLayerPaths, type LayerEntry } from '@tsbuild/oci-layout';
+import { walkTree, type BuildContext, type ContextEntry } from '../context/buildContext.js';
+import type { ImageFilesystem } from './imageFilesystem.js';
+
+export interface Owner {
+  uid: number;
+  gid: number;
+}
+
+export interface CopyRequest {
+  isAdd: boolean;
+  sources: string[];
+  heredocs: { name: string; content: string }[];
+  /** Absolute destination; a trailing `/` means "a directory". */
+  dest: string;
+  /** `--chown`, resolved; files keep 0:0 otherwise, as Docker does. */
+  owner?: Owner;
+  chmod?: number;
+}
+
+export interface CopyTiming {
+  /** Mtime for directories the step creates. */
+  now: number;
+  /** SOURCE_DATE_EPOCH: no mtime in the layer is later than this. */
+  clampTo?: number;
+  /** Where ADDed archives are unpacked while their layer is written. */
+  scratchDir: string;
+}
+
+const DIR_MODE = 0o755;
+
+/** Docker's rule: a gzip/bzip2/xz/plain tar given to ADD is unpacked; we detect the first by content. */
+async function looksLikeTar(path: string): Promise<boolean> {
+  const fh = await openFile(path, 'r');
+  try {
+    const head = Buffer.alloc(512);
+    const { bytesRead } = await fh.read(head, 0, 512, 0);
+    if (bytesRead >= 2 && head[0] === 0x1f && head[1] === 0x8b) return true;
+    if (bytesRead >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return true;
+    return bytesRead === 512 && head.toString('latin1', 257, 262) === 'ustar';
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Works out the entries one COPY or ADD writes, with Docker's destination
+ * rules, as a sorted list ready for the layer writer. Contents are opened
+ * lazily, so planning holds headers only. The image filesystem view is updated
+ * to include the new entries.
+ */
+export class CopyPlanner {
+  private readonly entries = new Map<string, LayerEntry>();
+  private readonly scratchDirs: string[] = [];
+
+  constructor(
+    private readonly fs: ImageFilesystem,
+    private readonly context: BuildContext,
+    private readonly timing: CopyTiming,
+  ) {}
+
+  private mtime(value: number): number {
+    const t = Math.floor(value);
+    return this.timing.clampTo !== undefined ? Math.min(t, this.timing.clampTo) : t;
+  }
+
+  async plan(req: CopyRequest): Promise<LayerEntry[]> {
+    const matches: ContextEntry[] = [];
+    for (const source of req.sources) matches.push(...(await this.context.match(source)));
+    const count = matches.length + req.heredocs.length;
+    const destIsDir = req.dest.endsWith('/') || this.fs.isDirectory(req.dest) || count > 1;
+    if (req.sources.length + req.heredocs.length > 1 && !req.dest.endsWith('/') && !this.fs.isDirectory(req.dest)) {
+      throw new Error(`when using ${req.isAdd ? 'ADD' : 'COPY'} with more than one source file, the destination must be a directory and end with a /`);
+    }
+    const destKey = this.fs.resolve(req.dest, destIsDir);
+    for (const match of matches) {
+      if (match.stats.isDirectory()) {
+        this.ensureDir(destKey, req, match);
+        for await (const child of this.context.walk(match)) {
+          this.addContextEntry(posix.join(destKey, posix.relative(match.rel, child.rel)), child, req);
+        }
+      } else if (req.isAdd && match.stats.isFile() && (await looksLikeTar(match.abs))) {
+        this.ensureDir(destKey, req);
+        await this.addArchive(destKey, match.abs, req);
+      } else {
+        const target = destIsDir ? posix.join(destKey, posix.basename(match.rel)) : destKey;
+        if (destIsDir) this.ensureDir(destKey, req);
+        this.addContextEntry(target, match, req);
+      }
+    }
+    for (const doc of req.heredocs) {
+      const target = destIsDir ? posix.join(destKey, doc.name) : destKey;
+      if (destIsDir) this.ensureDir(destKey, req);
+      const data = Buffer.from(doc.content, 'utf8');
+      this.add({
+        path: target, type: 'file', mode: req.chmod ?? 0o644, uid: req.owner?.uid ?? 0, gid: req.owner?.gid ?? 0,
+        mtime: this.mtime(this.timing.now), size: data.length, open: () => Readable.from([data]),
+      });
+    }
+    return this.sorted();
+  }
+
+  /** WORKDIR: the directory (0755) and any missing parents, as a layer's entries. */
+  mkdir(path: string, owner?: Owner): LayerEntry[] {
+    const req: CopyRequest = { isAdd: false, sources: [], heredocs: [], dest: path, ...(owner ? { owner } : {}) };
+    this.ensureDir(this.fs.resolve(path, true), req);
+    return this.sorted();
+  }
+
+  private sorted(): LayerEntry[] {
+    return [...this.entries.values()].sort((a, b) => compareLayerPaths(a.path, b.path));
+  }
+
+  /** Parent directories must exist in the layer; missing ones are created, existing ones restated unchanged. */
+  private ensureParents(key: string, req: CopyRequest): void {
+    const parts = key.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const parent = parts.slice(0, i).join('/');
+      if (this.entries.has(parent)) continue;
+      const existing = this.fs.get(parent);
+      if (existing?.type === 'directory') {
+        this.add({ ...existing });
+      } else {
+        this.add(this.newDir(parent, req));
+      }
+    }
+  }
+
+  private newDir(key: string, req: CopyRequest, like?: ContextEntry): LayerEntry {
+    return {
+      path: key, type: 'directory', mode: req.chmod ?? (like ? like.stats.mode & 0o7777 : DIR_MODE),
+      uid: req.owner?.uid ?? 0, gid: req.owner?.gid ?? 0,
+      mtime: this.mtime(like ? like.stats.mtimeMs / 1000 : this.timing.now), size: 0,
+    };
+  }
+
+  private ensureDir(key: string, req: CopyRequest, like?: ContextEntry): void {
+    if (key === '') return;
+    this.ensureParents(key, req);
+    const existing = this.fs.get(key);
+    if (existing?.type === 'directory' && !like) {
+      if (!this.entries.has(key)) this.add({ ...existing });
+      return;
+    }
+    this.add(this.newDir(key, req, like));
+  }
+
+  private addContextEntry(key: string, source: ContextEntry, req: CopyRequest, keepOwner = false): void {
+    if (key === '') return;
+    this.ensureParents(key, req);
+    const st = source.stats;
+    const base = {
+      path: key,
+      uid: req.owner?.uid ?? (keepOwner ? st.uid : 0),
+      gid: req.owner?.gid ?? (keepOwner ? st.gid : 0),
+      mtime: this.mtime(st.mtimeMs / 1000),
+      size: 0,
+      mode: req.chmod ?? st.mode & 0o7777,
+    };
+    if (st.isDirectory()) {
+      this.add({ ...base, type: 'directory' });
+    } else if (st.isSymbolicLink()) {
+      // Link targets are data; they are stored as written in the context.
+      this.add({ ...base, type: 'symlink', mode: 0o777, linkname: readlinkSync(source.abs) });
+    } else if (st.isFile()) {
+      this.add({ ...base, type: 'file', size: st.size, open: () => createReadStream(source.abs) }, source.abs);
+    } else if (keepOwner && (st.isCharacterDevice() || st.isBlockDevice())) {
+      const device = { devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) };
+      this.add({ ...base, type: st.isCharacterDevice() ? 'character-device' : 'block-device', ...device });
+    } else if (keepOwner && st.isFIFO()) {
+      this.add({ ...base, type: 'fifo' });
+    } else {
+      throw new Error(`cannot copy "${source.rel}": not a regular file, directory or symlink`);
+    }
+  }
+
+  /**
+   * ADD of a local archive: it is unpacked (safely, confined to a scratch
+   * directory) and its tree copied like a directory, keeping the archive's
+   * owners unless --chown says otherwise.
+   */
+  private async addArchive(destKey: string, archive: string, req: CopyRequest): Promise<void> {
+    const scratch = await mkdtemp(join(this.timing.scratchDir, 'add-'));
+    this.scratchDirs.push(scratch);
+    await applyLayer(scratch, createReadStream(archive));
+    const root: ContextEntry = { rel: '', abs: scratch, stats: await lstat(scratch) };
+    for await (const child of walkTree(root)) {
+      this.addContextEntry(posix.join(destKey, child.rel), child, req, true);
+    }
+  }
+
+  /** Scratch directories whose files the planned entries still read; remove them after the layer is written. */
+  async cleanup(): Promise<void> {
+    await Promise.all(this.scratchDirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  }
+
+  private add(entry: LayerEntry, sourceFile?: string): void {
+    this.entries.set(entry.path, entry);
+    const { open: _unused, content: _content, ...header } = entry;
+    this.fs.record(header, sourceFile);
+  }
+}

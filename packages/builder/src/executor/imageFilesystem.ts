@@ -1,0 +1,147 @@
+import { readFile } from 'node:fs/promises';
+import { posix } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { EntryHeader, LayerChange } from '@tsbuild/oci-layout';
+
+/** Files whose content the builder needs later (user and group names for --chown and USER). */
+const REMEMBERED_FILES = new Set(['etc/passwd', 'etc/group']);
+const MAX_REMEMBERED_BYTES = 1024 * 1024;
+const MAX_SYMLINK_HOPS = 40;
+
+type ContentSource = { kind: 'bytes'; data: Buffer } | { kind: 'file'; path: string };
+
+interface Node extends EntryHeader {
+  remembered?: ContentSource;
+}
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Strips the leading `/` and normalises, giving the root-relative key ("" is the root). */
+export function toKey(absolute: string): string {
+  const normal = posix.normalize(`/${absolute}`);
+  return normal === '/' ? '' : normal.replace(/^\/+/, '').replace(/\/+$/, '');
+}
+
+/**
+ * The metadata of an image's flattened filesystem as the build goes on:
+ * every path with its header, but no file contents (except the few files the
+ * builder must read), so memory follows the number of paths, not the bytes.
+ */
+export class ImageFilesystem {
+  private readonly nodes = new Map<string, Node>();
+
+  get size(): number {
+    return this.nodes.size;
+  }
+
+  /** Starts from another stage's tree (FROM an earlier stage). */
+  copyFrom(other: ImageFilesystem): void {
+    for (const [key, node] of other.nodes) this.nodes.set(key, node);
+  }
+
+  get(key: string): EntryHeader | undefined {
+    return this.nodes.get(key);
+  }
+
+  /** Applies one layer's changes in order, as an unpacker would. */
+  async applyLayer(changes: AsyncIterable<LayerChange>): Promise<void> {
+    const addedInLayer = new Set<string>();
+    const opaque: string[] = [];
+    for await (const change of changes) {
+      if (change.kind === 'whiteout') {
+        this.removeTree(change.path);
+        continue;
+      }
+      if (change.kind === 'opaque') {
+        opaque.push(change.path);
+        continue;
+      }
+      const { content, open: _open, ...header } = change.entry;
+      const node: Node = header;
+      if (content) {
+        if (REMEMBERED_FILES.has(header.path) && header.size <= MAX_REMEMBERED_BYTES) {
+          node.remembered = { kind: 'bytes', data: await collect(content) };
+        } else {
+          content.resume();
+        }
+      }
+      this.put(node);
+      addedInLayer.add(header.path);
+    }
+    // An opaque marker hides what lower layers had below the directory, wherever it sits in the tar.
+    for (const dir of opaque) {
+      for (const key of this.descendants(dir)) if (!addedInLayer.has(key)) this.nodes.delete(key);
+    }
+  }
+
+  /** Records an entry the builder is about to write; `sourceFile` is where its content can be read. */
+  record(header: EntryHeader, sourceFile?: string): void {
+    const node: Node = { ...header };
+    if (sourceFile && REMEMBERED_FILES.has(header.path)) node.remembered = { kind: 'file', path: sourceFile };
+    this.put(node);
+  }
+
+  private put(node: Node): void {
+    const existing = this.nodes.get(node.path);
+    if (existing?.type === 'directory' && node.type !== 'directory') this.removeTree(node.path);
+    this.nodes.set(node.path, node);
+  }
+
+  private *descendants(dir: string): Generator<string> {
+    const prefix = dir === '' ? '' : `${dir}/`;
+    for (const key of this.nodes.keys()) if (key.startsWith(prefix) && key !== dir) yield key;
+  }
+
+  private removeTree(key: string): void {
+    for (const child of [...this.descendants(key)]) this.nodes.delete(child);
+    this.nodes.delete(key);
+  }
+
+  /**
+   * Resolves an absolute path the way the kernel would inside the image:
+   * symlinks in every component are followed (relative to the image root, so
+   * nothing resolves outside it); the last one only when `followFinal`.
+   * Returns the root-relative key, which may not exist yet.
+   */
+  resolve(absolute: string, followFinal: boolean): string {
+    let pending = toKey(absolute).split('/').filter(Boolean);
+    const resolved: string[] = [];
+    let hops = 0;
+    while (pending.length > 0) {
+      const part = pending.shift()!;
+      if (part === '.') continue;
+      if (part === '..') {
+        resolved.pop();
+        continue;
+      }
+      const key = [...resolved, part].join('/');
+      const node = this.nodes.get(key);
+      const isLast = pending.length === 0;
+      if (node?.type === 'symlink' && (!isLast || followFinal)) {
+        if (++hops > MAX_SYMLINK_HOPS) throw new Error(`too many levels of symbolic links resolving ${absolute}`);
+        const target = node.linkname ?? '';
+        if (target.startsWith('/')) resolved.length = 0;
+        pending = [...target.split('/').filter(Boolean), ...pending];
+        continue;
+      }
+      resolved.push(part);
+    }
+    return resolved.join('/');
+  }
+
+  isDirectory(absolute: string): boolean {
+    const key = this.resolve(absolute, true);
+    return key === '' || this.nodes.get(key)?.type === 'directory';
+  }
+
+  /** Content of a file the builder remembered (see REMEMBERED_FILES), or undefined. */
+  async readRemembered(absolute: string): Promise<Buffer | undefined> {
+    const node = this.nodes.get(this.resolve(absolute, true));
+    if (!node?.remembered) return undefined;
+    return node.remembered.kind === 'bytes' ? node.remembered.data : readFile(node.remembered.path);
+  }
+}

@@ -1,0 +1,76 @@
+import { createReadStream } from 'node:fs';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import {
+  compressStream, decompressStream, DigestingStream, layerMediaType, writeImageManifest,
+  type Compression, type ImageConfig, type LocalStore,
+} from '@tsbuild/oci-layout';
+import { hostPlatform } from './platform.js';
+
+/** Fails the stream unless its first 512-byte block is a tar header with a valid checksum. */
+class TarHeaderCheck extends Transform {
+  private head = Buffer.alloc(0);
+  private checked = false;
+
+  constructor(private readonly what: string) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.checked) return done(null, chunk);
+    this.head = Buffer.concat([this.head, chunk]);
+    if (this.head.length < 512) return done();
+    this.checked = true;
+    const error = this.validate();
+    if (error) return done(error);
+    done(null, this.head);
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.checked) return done();
+    done(new Error(`${this.what} is not a tar archive (only ${this.head.length} bytes)`));
+  }
+
+  private validate(): Error | undefined {
+    const block = this.head.subarray(0, 512);
+    const stored = Number.parseInt(block.toString('latin1', 148, 156).replace(/\0.*$/, '').trim(), 8);
+    let sum = 0;
+    for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
+    return stored === sum ? undefined : new Error(`${this.what} is not a tar archive (bad header checksum)`);
+  }
+}
+
+export interface ImportOptions {
+  compression: Compression;
+  /** Seconds since the epoch for `created`; default now. */
+  created?: number;
+  message?: string;
+}
+
+/**
+ * `docker import`: a root filesystem tarball (plain, gzip or zstd) becomes a
+ * one-layer image. The tar bytes are kept as they are; compressing, hashing
+ * (diff_id and blob digest) and storing happen in one streaming pass.
+ */
+export async function importRootfs(store: LocalStore, source: string, names: string[], opts: ImportOptions) {
+  const input: Readable = source === '-' ? process.stdin : createReadStream(source);
+  const label = source === '-' ? 'standard input' : source;
+  const diff = new DigestingStream();
+  const tar = decompressStream(input).pipe(new TarHeaderCheck(label));
+  tar.on('error', (e) => diff.destroy(e));
+  const blob = tar.pipe(diff).pipe(compressStream(opts.compression));
+  diff.on('error', (e) => blob.destroy(e));
+  return store.lease(async () => {
+    const { digest, size } = await store.layout.putBlob(blob);
+    const created = new Date((opts.created ?? Date.now() / 1000) * 1000).toISOString();
+    const config: ImageConfig = {
+      created,
+      ...hostPlatform(),
+      config: {},
+      rootfs: { type: 'layers', diff_ids: [diff.digest] },
+      history: [{ created, created_by: `tsbuild import ${label}`, ...(opts.message ? { comment: opts.message } : {}) }],
+    };
+    const manifest = await writeImageManifest(store.layout, config, [{ mediaType: layerMediaType(opts.compression), digest, size }]);
+    const tagged = await store.tag(manifest, names);
+    return { digest: manifest.digest, names: tagged };
+  });
+}

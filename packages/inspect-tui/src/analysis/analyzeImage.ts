@@ -1,0 +1,242 @@
+import { digestHex, type Image, type Layer } from '@tsbuild/oci-layout';
+import { EfficiencyTally, type InefficientPath } from './efficiency.js';
+import { sameFile, type ChangeMark, type FileInfo } from './fileInfo.js';
+import { childFirst, readLayerTree, type LayerNode } from './layerTree.js';
+import { descendants, diveRemovedSize, StackedTree, type StackedNode } from './stackedTree.js';
+
+/** A path a layer touches, with how it relates to the layers below. */
+export interface LayerChangeRecord {
+  /** Root-relative path (no leading `/`). */
+  path: string;
+  change: ChangeMark;
+  /** The layer's version; for removals, the version the layer removed (absent when there was none). */
+  info?: FileInfo;
+  /** A parent the tar implied without an entry of its own. */
+  implicit?: boolean;
+  /** The directory carries an opaque marker: nothing of the layers below survives under it. */
+  opaque?: boolean;
+}
+
+export interface LayerAnalysis {
+  index: number;
+  /** dive's layer id (the archive directory of a docker-save layer; otherwise the blob digest's hex). */
+  id: string;
+  digest: string;
+  diffId: string;
+  /** dive's layer size: the sum of the layer's tar header sizes. */
+  sizeBytes: number;
+  /** The history command that made the layer, without `/bin/sh -c ` ("(missing)" when history has none). */
+  command: string;
+  /** dive's tree of this layer (whiteouts as `.wh.` children), for the JSON export and the views. */
+  tree: LayerNode;
+  /**
+   * The layer's paths in dive order (children first, by name), then the
+   * lower paths it removes without naming them (under a whited-out or opaque
+   * directory, or under a directory replaced by a file).
+   */
+  changes: LayerChangeRecord[];
+}
+
+/** For a wasted path: which layers wrote or removed it and with what command. */
+export interface WastedPathHistory extends InefficientPath {
+  layers: { index: number; command: string; action: 'wrote' | 'removed'; sizeBytes: number }[];
+}
+
+export interface ImageAnalysis {
+  layers: LayerAnalysis[];
+  /** Sum of all layer sizes. */
+  sizeBytes: number;
+  /** Sum of the layer sizes after the first (the base layer is not the user's). */
+  userSizeBytes: number;
+  efficiencyScore: number;
+  wastedBytes: number;
+  /** wastedBytes / userSizeBytes (NaN or Infinity when there are no user bytes, as in dive). */
+  userWastedPercent: number;
+  /** Largest first. */
+  inefficientFiles: WastedPathHistory[];
+}
+
+export interface AnalyzeOptions {
+  /** Layer ids to report (dive uses the docker-save directory names); defaults to blob digest hex. */
+  layerIds?: string[];
+}
+
+export class ImageAnalysisError extends Error {}
+
+const SHELL_PREFIX = '/bin/sh -c ';
+
+/** Matches history entries that made a layer to the layers, in order (dive: image/docker/image_archive.go). */
+export function layerCommands(image: Image): string[] {
+  const history = (image.config.history ?? []).filter((h) => !h.empty_layer);
+  return image.layers.map((_, i) => {
+    const createdBy = history[i]?.created_by;
+    if (history[i] === undefined) return '(missing)';
+    return (createdBy ?? '').startsWith(SHELL_PREFIX) ? createdBy!.slice(SHELL_PREFIX.length) : (createdBy ?? '');
+  });
+}
+
+/**
+ * Streams every layer once and computes per-layer trees, change marks and
+ * dive's metrics. One filesystem tree is updated in place from layer to
+ * layer, so memory follows the number of paths and time the number of
+ * entries (plus what whiteouts remove), never layers x paths.
+ */
+export async function analyzeImage(image: Image, options: AnalyzeOptions = {}): Promise<ImageAnalysis> {
+  const commands = layerCommands(image);
+  const stacked = new StackedTree();
+  const tally = new EfficiencyTally();
+  const layers: LayerAnalysis[] = [];
+  for (const [index, layer] of image.layers.entries()) {
+    const { root, size } = await readLayerOf(layer, index);
+    accountEfficiency(root, index, stacked, tally);
+    const changes = markChanges(root, stacked);
+    stackLayer(root, stacked);
+    layers.push({
+      index,
+      id: options.layerIds?.[index] ?? digestHex(layer.descriptor.digest),
+      digest: layer.descriptor.digest,
+      diffId: layer.diffId,
+      sizeBytes: size,
+      command: commands[index]!,
+      tree: root,
+      changes,
+    });
+  }
+  const sizeBytes = layers.reduce((sum, l) => sum + l.sizeBytes, 0);
+  const userSizeBytes = sizeBytes - (layers[0]?.sizeBytes ?? 0);
+  const inefficient = tally.inefficientPaths();
+  const wastedBytes = inefficient.reduce((sum, p) => sum + p.sizeBytes, 0);
+  return {
+    layers,
+    sizeBytes,
+    userSizeBytes,
+    efficiencyScore: tally.score(),
+    wastedBytes,
+    userWastedPercent: wastedBytes / userSizeBytes,
+    inefficientFiles: inefficient.map((p) => ({
+      ...p,
+      layers: p.occurrences.map((o) => ({ index: o.layerIndex, command: commands[o.layerIndex]!, action: o.action, sizeBytes: o.sizeBytes })),
+    })),
+  };
+}
+
+async function readLayerOf(layer: Layer, index: number) {
+  try {
+    return await readLayerTree(await layer.open());
+  } catch (e) {
+    throw new ImageAnalysisError(`layer ${index} (${layer.descriptor.digest}): ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * dive's per-layer visit: only leaves count; a whiteout counts what it
+ * removes from the layers below (a directory's whole subtree, 0 for a file).
+ * A whiteout of a path the layers below lack makes dive stop counting the
+ * rest of that layer; that is reproduced so the figures match. For the first
+ * layer dive looks whiteouts up in the layer itself.
+ */
+function accountEfficiency(root: LayerNode, layerIndex: number, stacked: StackedTree, tally: EfficiencyTally): void {
+  for (const node of childFirst(root)) {
+    if (node.children && node.children.size > 0) continue;
+    const divePath = `/${node.path}`;
+    if (node.kind !== 'whiteout') {
+      tally.record(divePath, { layerIndex, action: 'wrote', sizeBytes: node.kind === 'entry' ? node.info!.size : 0 });
+      continue;
+    }
+    const removedSize = layerIndex === 0 ? sizeInOwnLayer(root, node.path) : sizeBelow(stacked.find(node.path));
+    if (removedSize === undefined) {
+      tally.recordUnsizable(divePath);
+      return;
+    }
+    tally.record(divePath, { layerIndex, action: 'removed', sizeBytes: removedSize });
+  }
+}
+
+function sizeBelow(node: StackedNode | undefined): number | undefined {
+  return node && diveRemovedSize(node);
+}
+
+function sizeInOwnLayer(root: LayerNode, path: string): number | undefined {
+  let node: LayerNode | undefined = root;
+  for (const name of path.split('/')) {
+    node = node.children?.get(name);
+    if (!node) return undefined;
+  }
+  if (node.kind !== 'entry' || node.info!.type !== 'directory') return 0;
+  let total = 0;
+  const stack: LayerNode[] = [node];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    total += n.info?.size ?? 0;
+    if (n.children) stack.push(...n.children.values());
+  }
+  return total;
+}
+
+/** Marks each path of the layer against the real filesystem below it (opaque markers honoured). */
+function markChanges(root: LayerNode, stacked: StackedTree): LayerChangeRecord[] {
+  const records: LayerChangeRecord[] = [];
+  const removedBelow: LayerChangeRecord[] = [];
+  const removeSubtree = (lower: StackedNode, path: string, keep?: LayerNode) => {
+    for (const [p, n] of descendants(lower, path)) {
+      if (n.hidden || (keep && writtenByLayer(keep, p.slice(path.length + 1)))) continue;
+      removedBelow.push({ path: p, change: 'removed', info: n.info });
+    }
+  };
+  if (root.opaque) removeSubtree(stacked.root, '', root);
+  for (const node of childFirst(root)) {
+    const lower = stacked.findVisible(node.path);
+    if (node.kind === 'whiteout') {
+      records.push(lower ? { path: node.path, change: 'removed', info: lower.info } : { path: node.path, change: 'removed' });
+      if (lower) removeSubtree(lower, node.path);
+      continue;
+    }
+    const record: LayerChangeRecord =
+      node.kind === 'implicit'
+        ? { path: node.path, change: lower ? 'unmodified' : 'added', info: lower?.info, implicit: true }
+        : { path: node.path, change: !lower ? 'added' : sameFile(lower.info, node.info!) ? 'unmodified' : 'modified', info: node.info };
+    if (record.info === undefined) delete record.info;
+    if (node.opaque) {
+      record.opaque = true;
+      if (lower) removeSubtree(lower, node.path, node);
+    } else if (lower && node.kind === 'entry' && node.info!.type !== 'directory') {
+      removeSubtree(lower, node.path);
+    }
+    records.push(record);
+  }
+  return records.concat(removedBelow);
+}
+
+/** Whether the layer has an entry (not a whiteout) at `relative` below `dir`. */
+function writtenByLayer(dir: LayerNode, relative: string): boolean {
+  let node: LayerNode | undefined = dir;
+  for (const name of relative.split('/')) {
+    node = node.children?.get(name);
+    if (!node) return false;
+  }
+  return node.kind !== 'whiteout';
+}
+
+/**
+ * Applies the layer to the filesystem: opaque directories first hide what was
+ * below them, then whiteouts and entries apply in dive's order (children
+ * first, by name), which is also the order dive stacks layers in.
+ */
+function stackLayer(root: LayerNode, stacked: StackedTree): void {
+  const hideBelow = (node: StackedNode | undefined) => {
+    if (!node) return;
+    for (const [, d] of descendants(node, '')) d.hidden = true;
+  };
+  if (root.opaque) hideBelow(stacked.root);
+  for (const node of childFirst(root)) if (node.opaque) hideBelow(stacked.find(node.path));
+  for (const node of childFirst(root)) {
+    if (node.kind === 'whiteout') {
+      stacked.remove(node.path);
+    } else if (node.kind === 'implicit') {
+      stacked.put(node.path, undefined);
+    } else {
+      const put = stacked.put(node.path, node.info!);
+      if (node.info!.type !== 'directory') hideBelow(put);
+    }
+  }
+}

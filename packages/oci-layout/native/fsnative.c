@@ -1,0 +1,224 @@
+/*
+ * The few filesystem calls Node lacks and layer unpacking needs: device nodes
+ * and extended attributes on the link itself (never through a symlink).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+#include <node_api.h>
+
+#define PATH_BUF 4096
+#define NAME_BUF 256
+
+/* Throws an Error shaped like Node's own fs errors: code, errno, syscall, path. */
+static void throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+  char message[PATH_BUF + 128];
+  snprintf(message, sizeof message, "%s: %s, %s '%s'", strerror(err), syscall, syscall, path);
+  const char *code = NULL;
+  switch (err) {
+    case EPERM: code = "EPERM"; break;
+    case ENOENT: code = "ENOENT"; break;
+    case EACCES: code = "EACCES"; break;
+    case EEXIST: code = "EEXIST"; break;
+    case ENOTDIR: code = "ENOTDIR"; break;
+    case EINVAL: code = "EINVAL"; break;
+    case ENOSPC: code = "ENOSPC"; break;
+    case EROFS: code = "EROFS"; break;
+    case ELOOP: code = "ELOOP"; break;
+    case ENAMETOOLONG: code = "ENAMETOOLONG"; break;
+    case E2BIG: code = "E2BIG"; break;
+    case ERANGE: code = "ERANGE"; break;
+    case ENODATA: code = "ENODATA"; break;
+    case EOPNOTSUPP: code = "EOPNOTSUPP"; break;
+    default: code = "EIO"; break;
+  }
+  napi_value msg, error, code_value, errno_value, syscall_value, path_value;
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, NULL, msg, &error);
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value);
+  napi_create_int32(env, -err, &errno_value);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value);
+  napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &path_value);
+  napi_set_named_property(env, error, "code", code_value);
+  napi_set_named_property(env, error, "errno", errno_value);
+  napi_set_named_property(env, error, "syscall", syscall_value);
+  napi_set_named_property(env, error, "path", path_value);
+  napi_throw(env, error);
+}
+
+static int get_string(napi_env env, napi_value value, char *buf, size_t size, const char *what) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, value, buf, size, &len) != napi_ok) {
+    char message[64];
+    snprintf(message, sizeof message, "%s must be a string", what);
+    napi_throw_type_error(env, NULL, message);
+    return 0;
+  }
+  if (len >= size - 1) {
+    napi_throw_range_error(env, "ENAMETOOLONG", "argument is too long");
+    return 0;
+  }
+  return 1;
+}
+
+static int get_uint32(napi_env env, napi_value value, uint32_t *out, const char *what) {
+  if (napi_get_value_uint32(env, value, out) != napi_ok) {
+    char message[64];
+    snprintf(message, sizeof message, "%s must be a number", what);
+    napi_throw_type_error(env, NULL, message);
+    return 0;
+  }
+  return 1;
+}
+
+/* mknod(path, mode, major, minor): mode includes the file type bits (S_IFCHR, ...). */
+static napi_value Mknod(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 4) {
+    napi_throw_type_error(env, NULL, "mknod(path, mode, major, minor)");
+    return NULL;
+  }
+  char path[PATH_BUF];
+  uint32_t mode, major_num, minor_num;
+  if (!get_string(env, argv[0], path, sizeof path, "path") || !get_uint32(env, argv[1], &mode, "mode") ||
+      !get_uint32(env, argv[2], &major_num, "major") || !get_uint32(env, argv[3], &minor_num, "minor")) {
+    return NULL;
+  }
+  if (mknod(path, (mode_t)mode, makedev(major_num, minor_num)) != 0) {
+    throw_errno(env, errno, "mknod", path);
+  }
+  return NULL;
+}
+
+/* lsetxattr(path, name, value: Buffer) */
+static napi_value Lsetxattr(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) {
+    napi_throw_type_error(env, NULL, "lsetxattr(path, name, value)");
+    return NULL;
+  }
+  char path[PATH_BUF], name[NAME_BUF];
+  if (!get_string(env, argv[0], path, sizeof path, "path") || !get_string(env, argv[1], name, sizeof name, "name")) {
+    return NULL;
+  }
+  bool is_buffer = false;
+  napi_is_buffer(env, argv[2], &is_buffer);
+  if (!is_buffer) {
+    napi_throw_type_error(env, NULL, "value must be a Buffer");
+    return NULL;
+  }
+  void *data = NULL;
+  size_t len = 0;
+  napi_get_buffer_info(env, argv[2], &data, &len);
+  if (lsetxattr(path, name, data, len, 0) != 0) {
+    throw_errno(env, errno, "lsetxattr", path);
+  }
+  return NULL;
+}
+
+/* lgetxattr(path, name): Buffer, or null when the attribute does not exist. */
+static napi_value Lgetxattr(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2) {
+    napi_throw_type_error(env, NULL, "lgetxattr(path, name)");
+    return NULL;
+  }
+  char path[PATH_BUF], name[NAME_BUF];
+  if (!get_string(env, argv[0], path, sizeof path, "path") || !get_string(env, argv[1], name, sizeof name, "name")) {
+    return NULL;
+  }
+  napi_value result;
+  /* The value can grow between the size query and the read: retry on ERANGE. */
+  for (;;) {
+    ssize_t size = lgetxattr(path, name, NULL, 0);
+    if (size < 0) {
+      if (errno == ENODATA) {
+        napi_get_null(env, &result);
+        return result;
+      }
+      throw_errno(env, errno, "lgetxattr", path);
+      return NULL;
+    }
+    void *data = NULL;
+    napi_create_buffer(env, (size_t)size, &data, &result);
+    ssize_t got = size == 0 ? 0 : lgetxattr(path, name, data, (size_t)size);
+    if (got >= 0) {
+      if (got < size) napi_create_buffer_copy(env, (size_t)got, data, NULL, &result);
+      return result;
+    }
+    if (errno != ERANGE) {
+      throw_errno(env, errno, "lgetxattr", path);
+      return NULL;
+    }
+  }
+}
+
+/* llistxattr(path): string[] */
+static napi_value Llistxattr(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1) {
+    napi_throw_type_error(env, NULL, "llistxattr(path)");
+    return NULL;
+  }
+  char path[PATH_BUF];
+  if (!get_string(env, argv[0], path, sizeof path, "path")) return NULL;
+  for (;;) {
+    ssize_t size = llistxattr(path, NULL, 0);
+    if (size < 0) {
+      throw_errno(env, errno, "llistxattr", path);
+      return NULL;
+    }
+    char *names = malloc(size > 0 ? (size_t)size : 1);
+    if (!names) {
+      napi_throw_error(env, "ENOMEM", "out of memory");
+      return NULL;
+    }
+    ssize_t got = size == 0 ? 0 : llistxattr(path, names, (size_t)size);
+    if (got < 0) {
+      int err = errno;
+      free(names);
+      if (err == ERANGE) continue;
+      throw_errno(env, err, "llistxattr", path);
+      return NULL;
+    }
+    napi_value result;
+    napi_create_array(env, &result);
+    uint32_t index = 0;
+    for (ssize_t offset = 0; offset < got;) {
+      size_t len = strnlen(names + offset, (size_t)(got - offset));
+      napi_value name;
+      napi_create_string_utf8(env, names + offset, len, &name);
+      napi_set_element(env, result, index++, name);
+      offset += (ssize_t)len + 1;
+    }
+    free(names);
+    return result;
+  }
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor properties[] = {
+    {"mknod", NULL, Mknod, NULL, NULL, NULL, napi_default, NULL},
+    {"lsetxattr", NULL, Lsetxattr, NULL, NULL, NULL, napi_default, NULL},
+    {"lgetxattr", NULL, Lgetxattr, NULL, NULL, NULL, napi_default, NULL},
+    {"llistxattr", NULL, Llistxattr, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,73 @@
+import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { applyLayer } from './applyLayer.js';
+import type { Image } from './image.js';
+import { toRuntimeSpec } from './runtimeSpec.js';
+
+export interface BundleOptions {
+  /** Replaces the image's Entrypoint + Cmd in `process.args`. */
+  args?: string[];
+}
+
+export interface Bundle {
+  rootfs: string;
+  configPath: string;
+}
+
+export class BundleError extends Error {}
+
+/** Creates `dir` or accepts it empty; true when we created it (and so may remove it). */
+async function claimDirectory(dir: string): Promise<boolean> {
+  try {
+    await mkdir(dir);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch (e) {
+    throw new BundleError(`cannot create a bundle in ${dir}: ${(e as Error).message}`);
+  }
+  if (entries.length > 0) throw new BundleError(`refusing to create a bundle in ${dir}: it exists and is not empty`);
+  return false;
+}
+
+/**
+ * Unpacks `image` into an OCI runtime bundle: `dir/rootfs` (layers applied in
+ * order) and `dir/config.json` (image-spec conversion). `dir` must be absent
+ * or empty; on failure everything this created is removed again.
+ */
+export async function createBundle(image: Image, dir: string, opts: BundleOptions = {}): Promise<Bundle> {
+  const bundleDir = resolve(dir);
+  const rootfs = join(bundleDir, 'rootfs');
+  const configPath = join(bundleDir, 'config.json');
+  const createdDir = await claimDirectory(bundleDir);
+  try {
+    // The rootfs can hold setuid-root binaries: like umoci, keep the bundle
+    // closed to other users so they cannot reach them through it.
+    await chmod(bundleDir, 0o700);
+    await mkdir(rootfs);
+    await chmod(rootfs, 0o755);
+    for (const layer of image.layers) {
+      const blob = await layer.open();
+      try {
+        await applyLayer(rootfs, blob);
+      } finally {
+        blob.destroy();
+      }
+    }
+    const spec = await toRuntimeSpec(image.config, { rootfs, args: opts.args });
+    await writeFile(configPath, `${JSON.stringify(spec, null, 2)}\n`, { mode: 0o644, flag: 'wx' });
+    return { rootfs, configPath };
+  } catch (e) {
+    if (createdDir) {
+      await rm(bundleDir, { recursive: true, force: true });
+    } else {
+      await rm(rootfs, { recursive: true, force: true });
+      await rm(configPath, { force: true });
+    }
+    throw e;
+  }
+}

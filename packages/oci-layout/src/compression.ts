@@ -1,0 +1,80 @@
+import { PassThrough, Readable, type Duplex } from 'node:stream';
+import { createGzip, createGunzip } from 'node:zlib';
+import { CompressStream, DecompressStream } from 'zstd-napi';
+import type { Compression } from './mediaTypes.js';
+
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+const MAGIC_LENGTH = ZSTD_MAGIC.length;
+
+export function detectCompression(firstBytes: Buffer): Compression {
+  if (firstBytes.subarray(0, GZIP_MAGIC.length).equals(GZIP_MAGIC)) return 'gzip';
+  if (firstBytes.subarray(0, ZSTD_MAGIC.length).equals(ZSTD_MAGIC)) return 'zstd';
+  return 'none';
+}
+
+/**
+ * A compressor for layer blobs. Node's gzip header has mtime 0 and no file
+ * name, so equal input gives equal bytes (reproducible layer digests).
+ */
+export function compressStream(compression: Compression): Duplex {
+  switch (compression) {
+    case 'gzip':
+      return createGzip();
+    case 'zstd':
+      return new CompressStream();
+    case 'none':
+      return new PassThrough();
+  }
+}
+
+function decompressorFor(compression: Compression): Duplex {
+  switch (compression) {
+    case 'gzip':
+      return createGunzip();
+    case 'zstd':
+      return new DecompressStream();
+    case 'none':
+      return new PassThrough();
+  }
+}
+
+/**
+ * Decompresses a layer blob whatever its compression, recognised by its magic
+ * bytes (media types lie often enough that the bytes are the better witness).
+ * Errors of the input or the decompressor surface as errors of the result.
+ */
+export function decompressStream(input: Readable): Readable {
+  return Readable.from(decompressChunks(input), { objectMode: false });
+}
+
+async function* decompressChunks(input: Readable): AsyncGenerator<Buffer> {
+  const source = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let head = Buffer.alloc(0);
+  let ended = false;
+  while (head.length < MAGIC_LENGTH) {
+    const next = await source.next();
+    if (next.done) {
+      ended = true;
+      break;
+    }
+    head = Buffer.concat([head, Buffer.from(next.value)]);
+  }
+  const compression = detectCompression(head);
+  if (compression === 'none') {
+    if (head.length > 0) yield head;
+    if (!ended) yield* { [Symbol.asyncIterator]: () => source };
+    return;
+  }
+  const decompressor = decompressorFor(compression);
+  const feed = Readable.from(rest(head, ended ? undefined : source));
+  feed.on('error', (error) => decompressor.destroy(error));
+  feed.pipe(decompressor);
+  yield* decompressor;
+}
+
+async function* rest(head: Buffer, source: AsyncIterator<Buffer> | undefined): AsyncGenerator<Buffer> {
+  yield head;
+  if (!source) return;
+  for (let next = await source.next(); !next.done; next = await source.next()) yield Buffer.from(next.value);
+}

@@ -1,0 +1,223 @@
+import { Readable, pipeline } from 'node:stream';
+import { DigestingStream, type Digest } from './digest.js';
+import { compressStream } from './compression.js';
+import type { Compression } from './mediaTypes.js';
+import type { EntryType, LayerChange, LayerEntry } from './layerEntry.js';
+import { normaliseLayerPath } from './layerReader.js';
+
+/**
+ * Canonical order of entries in a layer: byte order of the UTF-8 path, so a
+ * directory comes before everything below it. Callers sort with this; the
+ * writer keeps the order it is given.
+ */
+export function compareLayerPaths(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+export interface CreatedLayer {
+  /** The (compressed) blob; the caller hashes it while storing it. */
+  stream: Readable;
+  /** diff_id: digest of the uncompressed tar, settled once `stream` has been read to the end. */
+  diffId: Promise<Digest>;
+}
+
+/**
+ * Writes a layer in one streaming pass: tar -> diff_id hash -> compressor.
+ * Output is reproducible: headers carry only what the changes say (no user or
+ * group names, no host time), so equal changes give equal bytes.
+ */
+export function createLayer(
+  changes: AsyncIterable<LayerChange> | Iterable<LayerChange>,
+  opts: { compression: Compression },
+): CreatedLayer {
+  const tar = Readable.from(tarBlocks(changes), { objectMode: false });
+  const digester = new DigestingStream();
+  const compressor = compressStream(opts.compression);
+  const diffId = new Promise<Digest>((resolve, reject) => {
+    digester.on('finish', () => resolve(digester.digest));
+    pipeline(tar, digester, compressor, (error) => {
+      if (error) reject(error);
+    });
+  });
+  // The caller may only care about the stream's own error; do not turn this into an unhandled rejection.
+  diffId.catch(() => undefined);
+  return { stream: compressor as unknown as Readable, diffId };
+}
+
+// The tar format is written here rather than with tar-stream's packer: that one
+// replaces a mode of 0 with 0o644 (whiteouts must be mode 0) and writes PAX
+// values as UTF-8 text, which corrupts binary xattrs such as security.capability.
+const BLOCK = 512;
+const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);
+const MAX_OCTAL_7 = 0o7777777;
+const MAX_OCTAL_11 = 0o77777777777;
+
+const TYPEFLAG: Record<EntryType, string> = {
+  file: '0',
+  hardlink: '1',
+  symlink: '2',
+  'character-device': '3',
+  'block-device': '4',
+  directory: '5',
+  fifo: '6',
+};
+
+interface TarHeader {
+  name: string;
+  typeflag: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  linkname: string;
+  devmajor: number;
+  devminor: number;
+  xattrs: Record<string, Buffer>;
+}
+
+async function* tarBlocks(changes: AsyncIterable<LayerChange> | Iterable<LayerChange>): AsyncGenerator<Buffer> {
+  for await (const change of changes) {
+    if (change.kind === 'entry') {
+      yield* entryBlocks(change.entry);
+    } else {
+      const name = change.kind === 'opaque' ? joinPath(change.path, '.wh..wh..opq') : whiteoutName(change.path);
+      yield* headerBlocks({ ...EMPTY_FILE, name });
+    }
+  }
+  yield END_OF_ARCHIVE;
+}
+
+const EMPTY_FILE: Omit<TarHeader, 'name'> = {
+  typeflag: TYPEFLAG.file,
+  mode: 0,
+  uid: 0,
+  gid: 0,
+  size: 0,
+  mtime: 0,
+  linkname: '',
+  devmajor: 0,
+  devminor: 0,
+  xattrs: {},
+};
+
+function whiteoutName(path: string): string {
+  const clean = normaliseLayerPath(path);
+  if (clean === '') throw new Error('cannot write a whiteout for the root directory');
+  const slash = clean.lastIndexOf('/');
+  return joinPath(clean.slice(0, slash + 1), `.wh.${clean.slice(slash + 1)}`);
+}
+
+function joinPath(dir: string, name: string): string {
+  const clean = normaliseLayerPath(dir);
+  return clean === '' ? name : `${clean}/${name}`;
+}
+
+async function* entryBlocks(entry: LayerEntry): AsyncGenerator<Buffer> {
+  const path = normaliseLayerPath(entry.path);
+  if (path === '') throw new Error(`layer entry "${entry.path}" names the root directory`);
+  const isFile = entry.type === 'file';
+  const header: TarHeader = {
+    name: entry.type === 'directory' ? `${path}/` : path,
+    typeflag: TYPEFLAG[entry.type],
+    mode: entry.mode & 0o7777,
+    uid: entry.uid,
+    gid: entry.gid,
+    size: isFile ? entry.size : 0,
+    mtime: entry.mtime,
+    linkname:
+      entry.type === 'hardlink'
+        ? normaliseLayerPath(entry.linkname ?? '')
+        : entry.type === 'symlink'
+          ? (entry.linkname ?? '')
+          : '',
+    devmajor: entry.devmajor ?? 0,
+    devminor: entry.devminor ?? 0,
+    xattrs: entry.xattrs ?? {},
+  };
+  if ((entry.type === 'hardlink' || entry.type === 'symlink') && header.linkname === '') {
+    throw new Error(`layer entry "${entry.path}" is a ${entry.type} without a target`);
+  }
+  yield* headerBlocks(header);
+  if (!isFile) return;
+
+  const content = entry.content ?? (entry.open ? await entry.open() : undefined);
+  if (!content) {
+    if (entry.size === 0) return;
+    throw new Error(`layer entry "${entry.path}" has size ${entry.size} but no content`);
+  }
+  let written = 0;
+  for await (const chunk of content as AsyncIterable<Buffer>) {
+    written += chunk.length;
+    if (written > entry.size) {
+      content.destroy();
+      throw new Error(`content of "${entry.path}" is longer than its declared size ${entry.size}`);
+    }
+    yield chunk;
+  }
+  if (written !== entry.size) {
+    throw new Error(`content of "${entry.path}" has ${written} bytes, its header says ${entry.size}`);
+  }
+  const padding = (BLOCK - (written % BLOCK)) % BLOCK;
+  if (padding > 0) yield Buffer.alloc(padding);
+}
+
+function* headerBlocks(header: TarHeader): Generator<Buffer> {
+  const records: Buffer[] = [];
+  const nameBytes = Buffer.from(header.name);
+  if (nameBytes.length > 100 || !isAscii(nameBytes)) records.push(paxRecord('path', nameBytes));
+  const linkBytes = Buffer.from(header.linkname);
+  if (linkBytes.length > 100 || !isAscii(linkBytes)) records.push(paxRecord('linkpath', linkBytes));
+  if (header.size > MAX_OCTAL_11) records.push(paxRecord('size', Buffer.from(String(header.size))));
+  if (header.uid > MAX_OCTAL_7) records.push(paxRecord('uid', Buffer.from(String(header.uid))));
+  if (header.gid > MAX_OCTAL_7) records.push(paxRecord('gid', Buffer.from(String(header.gid))));
+  if (!Number.isInteger(header.mtime)) records.push(paxRecord('mtime', Buffer.from(String(header.mtime))));
+  for (const name of Object.keys(header.xattrs).sort()) {
+    records.push(paxRecord(`SCHILY.xattr.${name}`, header.xattrs[name]));
+  }
+  if (records.length > 0) {
+    const body = Buffer.concat(records);
+    yield encodeHeader({ ...EMPTY_FILE, name: 'PaxHeader', typeflag: 'x', mode: 0o644, size: body.length, mtime: header.mtime });
+    yield body;
+    const padding = (BLOCK - (body.length % BLOCK)) % BLOCK;
+    if (padding > 0) yield Buffer.alloc(padding);
+  }
+  yield encodeHeader(header);
+}
+
+function isAscii(bytes: Buffer): boolean {
+  return bytes.every((byte) => byte > 0 && byte < 0x80);
+}
+
+/** `LEN key=value\n`, where LEN counts the whole record including its own digits. */
+function paxRecord(key: string, value: Buffer): Buffer {
+  const rest = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')]);
+  let length = rest.length + String(rest.length).length;
+  if (String(length).length !== String(rest.length).length) length = rest.length + String(length).length;
+  return Buffer.concat([Buffer.from(String(length)), rest]);
+}
+
+/** One ustar header block; fields that do not fit were already written as PAX records. */
+function encodeHeader(header: TarHeader): Buffer {
+  const block = Buffer.alloc(BLOCK);
+  block.write(header.name, 0, 100, 'utf8');
+  writeOctal(block, 100, 8, header.mode);
+  writeOctal(block, 108, 8, Math.min(header.uid, MAX_OCTAL_7));
+  writeOctal(block, 116, 8, Math.min(header.gid, MAX_OCTAL_7));
+  writeOctal(block, 124, 12, Math.min(header.size, MAX_OCTAL_11));
+  writeOctal(block, 136, 12, Math.min(Math.max(Math.floor(header.mtime), 0), MAX_OCTAL_11));
+  block.write(header.typeflag, 156, 1, 'ascii');
+  block.write(header.linkname, 157, 100, 'utf8');
+  block.write('ustar\u000000', 257, 8, 'ascii');
+  writeOctal(block, 329, 8, header.devmajor);
+  writeOctal(block, 337, 8, header.devminor);
+  block.fill(' ', 148, 156);
+  let checksum = 0;
+  for (const byte of block) checksum += byte;
+  block.write(`${checksum.toString(8).padStart(6, '0')}\u0000 `, 148, 8, 'ascii');
+  return block;
+}
+
+function writeOctal(block: Buffer, offset: number, width: number, value: number): void {
+  block.write(`${value.toString(8).padStart(width - 1, '0')}\u0000`, offset, width, 'ascii');
+}

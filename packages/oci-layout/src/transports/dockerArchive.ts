@@ -1,0 +1,289 @@
+import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { createHash } from 'node:crypto';
+import { pipeline, type Readable } from 'node:stream';
+import { detectCompression } from '../compression.js';
+import { digestOf, parseDigest, type Digest } from '../digest.js';
+import type { Image, Layer } from '../image.js';
+import { MediaType } from '../mediaTypes.js';
+import { canonicalJson, parseImageConfig, type Descriptor, type Manifest } from '../schema.js';
+import { VerifyingStream } from '../verifyingStream.js';
+
+export class DockerArchiveError extends Error {}
+
+/** Docker's media type for an uncompressed layer tar, which `docker save` archives hold. */
+const DOCKER_LAYER_TAR = 'application/vnd.docker.image.rootfs.diff.tar';
+const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
+const BLOCK = 512;
+
+interface Member {
+  name: string;
+  type: string;
+  linkname: string;
+  /** Where the member's data starts in the archive file. */
+  offset: number;
+  size: number;
+}
+
+/** A docker-archive image also tells which archive member each layer came from (dive names layers by it). */
+export interface DockerArchiveImage extends Image {
+  layerPaths: string[];
+  repoTags: string[];
+}
+
+interface ManifestEntry {
+  Config: string;
+  RepoTags: string[];
+  Layers: string[];
+}
+
+/**
+ * Opens a `docker save` archive without extracting it: the outer tar's headers
+ * are scanned once to learn where each member lies, then manifest.json and the
+ * config are read and every layer is served as a byte range of the archive.
+ * `ref` picks the image by one of its RepoTags when the archive holds several.
+ */
+export async function openDockerArchive(file: string, ref?: string): Promise<DockerArchiveImage> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch (e) {
+    throw new DockerArchiveError(`cannot open docker archive ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    const members = await scanMembers(handle, file);
+    const readMember = async (name: string): Promise<Buffer> => {
+      const m = resolveMember(members, name, file);
+      if (m.size > MAX_DOCUMENT_BYTES) throw new DockerArchiveError(`${file}: ${name} is too large to be a JSON document (${m.size} bytes)`);
+      return readRange(handle, m.offset, m.size);
+    };
+    if (!members.has('manifest.json')) throw new DockerArchiveError(`${file} is not a docker save archive: it has no manifest.json`);
+    const entry = pickManifestEntry(parseArchiveManifest(await readMember('manifest.json'), file), ref, file);
+    const configBytes = await readMember(entry.Config);
+    let config;
+    try {
+      config = parseImageConfig(configBytes);
+    } catch (e) {
+      throw new DockerArchiveError(`${file}: ${entry.Config}: ${(e as Error).message}`);
+    }
+    const diffIds = config.rootfs.diff_ids;
+    if (diffIds.length !== entry.Layers.length) {
+      throw new DockerArchiveError(`${file}: manifest.json lists ${entry.Layers.length} layers but the config has ${diffIds.length} diff_ids`);
+    }
+    const layers: Layer[] = [];
+    for (const [i, path] of entry.Layers.entries()) {
+      const member = resolveMember(members, path, file);
+      const diffId = diffIds[i]!;
+      const head = await readRange(handle, member.offset, Math.min(member.size, 4));
+      const compression = detectCompression(head);
+      const digest = compression === 'none' ? diffId : (digestFromBlobPath(path) ?? (await hashRange(file, member)));
+      const descriptor: Descriptor = {
+        mediaType: compression === 'none' ? DOCKER_LAYER_TAR : compression === 'gzip' ? MediaType.dockerLayerGzip : MediaType.ociLayerZstd,
+        digest,
+        size: member.size,
+      };
+      layers.push({ descriptor, diffId, open: async () => openRange(file, member, digest, `layer ${path}`) });
+    }
+    const configDescriptor: Descriptor = { mediaType: MediaType.dockerConfig, digest: digestOf(configBytes), size: configBytes.length };
+    const manifest: Manifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.dockerManifest,
+      config: configDescriptor,
+      layers: layers.map((l) => l.descriptor),
+    };
+    const manifestBytes = canonicalJson(manifest);
+    return {
+      manifestBytes,
+      manifestDigest: digestOf(manifestBytes),
+      manifest,
+      configBytes,
+      config,
+      layers,
+      layerPaths: [...entry.Layers],
+      repoTags: [...entry.RepoTags],
+    };
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readRange(handle: FileHandle, offset: number, length: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await handle.read(buf, done, length - done, offset + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return buf.subarray(0, done);
+}
+
+function openRange(file: string, member: Member, digest: Digest, what: string): Readable {
+  const verifier = new VerifyingStream(digest, member.size, what);
+  if (member.size === 0) {
+    verifier.end();
+    return verifier;
+  }
+  return pipeline(createReadStream(file, { start: member.offset, end: member.offset + member.size - 1 }), verifier, () => {});
+}
+
+async function hashRange(file: string, member: Member): Promise<Digest> {
+  const hash = createHash('sha256');
+  if (member.size > 0) {
+    for await (const chunk of createReadStream(file, { start: member.offset, end: member.offset + member.size - 1 })) hash.update(chunk as Buffer);
+  }
+  return `sha256:${hash.digest('hex')}` as Digest;
+}
+
+/** Docker 25+ archives are OCI layouts too: their layer paths carry the blob digest. */
+function digestFromBlobPath(path: string): Digest | undefined {
+  const match = /^blobs\/(sha256|sha512)\/([0-9a-f]+)$/.exec(path);
+  if (!match) return undefined;
+  try {
+    return parseDigest(`${match[1]}:${match[2]}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `docker save` writes shared layers once and links the other occurrences to it (symlink or hard link). */
+function resolveMember(members: Map<string, Member>, name: string, file: string): Member {
+  let current = posix.normalize(name);
+  for (let hops = 0; hops < 16; hops++) {
+    const m = members.get(current);
+    if (!m) throw new DockerArchiveError(`${file}: archive member ${name} is missing`);
+    if (m.type === 'symlink') current = posix.normalize(posix.join(posix.dirname(current), m.linkname));
+    else if (m.type === 'hardlink') current = posix.normalize(m.linkname);
+    else return m;
+  }
+  throw new DockerArchiveError(`${file}: archive member ${name} is a link loop`);
+}
+
+function parseArchiveManifest(bytes: Buffer, file: string): ManifestEntry[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch (e) {
+    throw new DockerArchiveError(`${file}: manifest.json is not JSON (${(e as Error).message})`);
+  }
+  if (!Array.isArray(doc) || doc.length === 0) throw new DockerArchiveError(`${file}: manifest.json must be a non-empty array`);
+  return doc.map((raw, i) => {
+    const e = raw as Record<string, unknown>;
+    const strings = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string');
+    if (typeof e !== 'object' || e === null || typeof e.Config !== 'string' || !strings(e.Layers)) {
+      throw new DockerArchiveError(`${file}: manifest.json entry ${i} needs "Config" (string) and "Layers" (array of strings)`);
+    }
+    return { Config: e.Config, Layers: e.Layers as string[], RepoTags: strings(e.RepoTags) ? (e.RepoTags as string[]) : [] };
+  });
+}
+
+function pickManifestEntry(entries: ManifestEntry[], ref: string | undefined, file: string): ManifestEntry {
+  if (ref === undefined || ref === '') return entries[0]!;
+  const wanted = [ref, ref.includes(':') ? ref : `${ref}:latest`];
+  const found = entries.find((e) => e.RepoTags.some((tag) => wanted.includes(tag) || wanted.some((w) => tag.endsWith(`/${w}`))));
+  if (!found) {
+    const tags = entries.flatMap((e) => e.RepoTags);
+    throw new DockerArchiveError(`${file}: no image tagged ${ref} (tags: ${tags.length ? tags.join(', ') : 'none'})`);
+  }
+  return found;
+}
+
+/**
+ * Walks the outer tar's headers only, jumping over member data, so opening an
+ * archive of many gigabytes reads a few kilobytes. Pax (`x`) and GNU long-name
+ * (`L`/`K`) records are honoured for names and link targets.
+ */
+async function scanMembers(handle: FileHandle, file: string): Promise<Map<string, Member>> {
+  const fileSize = (await handle.stat()).size;
+  const members = new Map<string, Member>();
+  let offset = 0;
+  let longName: string | undefined;
+  let longLink: string | undefined;
+  let paxPath: string | undefined;
+  let paxLink: string | undefined;
+  let paxSize: number | undefined;
+  for (;;) {
+    const header = await readRange(handle, offset, BLOCK);
+    if (header.length < BLOCK) {
+      if (offset === 0) throw new DockerArchiveError(`${file} is not a docker archive (not a tar file)`);
+      throw new DockerArchiveError(`${file} is truncated: tar header at byte ${offset} is incomplete`);
+    }
+    if (header.every((b) => b === 0)) break;
+    if (!checksumMatches(header)) {
+      if (offset === 0) throw new DockerArchiveError(`${file} is not a docker archive (not a tar file)`);
+      throw new DockerArchiveError(`${file} is corrupt: bad tar header checksum at byte ${offset}`);
+    }
+    const typeflag = String.fromCharCode(header[156]!);
+    const size = paxSize ?? parseNumber(header.subarray(124, 136));
+    const dataOffset = offset + BLOCK;
+    if (dataOffset + size > fileSize) {
+      throw new DockerArchiveError(`${file} is truncated: member ${cString(header, 0, 100)} needs ${size} bytes at byte ${dataOffset}, the file ends at ${fileSize}`);
+    }
+    offset = dataOffset + Math.ceil(size / BLOCK) * BLOCK;
+    if (typeflag === 'L' || typeflag === 'K') {
+      const value = (await readRange(handle, dataOffset, size)).toString('utf8').replace(/\0+$/, '');
+      if (typeflag === 'L') longName = value;
+      else longLink = value;
+      continue;
+    }
+    if (typeflag === 'x') {
+      const pax = parsePax(await readRange(handle, dataOffset, size));
+      paxPath = pax.get('path');
+      paxLink = pax.get('linkpath');
+      const s = pax.get('size');
+      paxSize = s !== undefined ? Number(s) : undefined;
+      continue;
+    }
+    if (typeflag === 'g') continue;
+    const prefix = cString(header, 345, 155);
+    const shortName = cString(header, 0, 100);
+    const name = paxPath ?? longName ?? (prefix ? `${prefix}/${shortName}` : shortName);
+    const linkname = paxLink ?? longLink ?? cString(header, 157, 100);
+    longName = longLink = paxPath = paxLink = undefined;
+    paxSize = undefined;
+    const type = typeflag === '2' ? 'symlink' : typeflag === '1' ? 'hardlink' : typeflag === '5' ? 'directory' : 'file';
+    const key = posix.normalize(name.replace(/^\.\//, '')).replace(/\/$/, '');
+    members.set(key, { name: key, type, linkname, offset: dataOffset, size });
+  }
+  return members;
+}
+
+function cString(buf: Buffer, start: number, length: number): string {
+  const field = buf.subarray(start, start + length);
+  const end = field.indexOf(0);
+  return field.subarray(0, end < 0 ? field.length : end).toString('utf8');
+}
+
+/** Octal, or base-256 when the top bit of the first byte is set (GNU/star for sizes >= 8 GiB). */
+function parseNumber(field: Buffer): number {
+  if (field[0]! & 0x80) {
+    let value = 0;
+    for (let i = 1; i < field.length; i++) value = value * 256 + field[i]!;
+    return value;
+  }
+  const text = field.toString('ascii').replace(/\0.*$/, '').trim();
+  return text === '' ? 0 : parseInt(text, 8);
+}
+
+function checksumMatches(header: Buffer): boolean {
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : header[i]!;
+  return sum === parseNumber(header.subarray(148, 156));
+}
+
+function parsePax(data: Buffer): Map<string, string> {
+  const out = new Map<string, string>();
+  let pos = 0;
+  while (pos < data.length) {
+    const space = data.indexOf(0x20, pos);
+    if (space < 0) break;
+    const length = parseInt(data.subarray(pos, space).toString('ascii'), 10);
+    if (!Number.isFinite(length) || length <= 0) break;
+    const record = data.subarray(space + 1, pos + length - 1).toString('utf8');
+    const eq = record.indexOf('=');
+    if (eq > 0) out.set(record.slice(0, eq), record.slice(eq + 1));
+    pos += length;
+  }
+  return out;
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# npm test: install what the tests need (Debian packages, node modules), build, run the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/ensure-tools.sh
+ensure_debian_packages runc skopeo umoci buildah docker-registry tmux debootstrap gcc make libc6-dev ca-certificates
+ensure_node_modules
+build_workspace
+npx vitest run "$@"

@@ -1,0 +1,163 @@
+import { execFileSync } from 'node:child_process';
+import { lstat, mkdtemp, readFile, readdir, readlink, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import {
+  applyLayer,
+  createLayer,
+  fsNative,
+  type Compression,
+  type LayerChange,
+  type LayerEntry,
+} from '@tsbuild/oci-layout';
+
+let base: string;
+let rootfs: string;
+
+beforeEach(async () => {
+  base = await mkdtemp(join(tmpdir(), 'tsbuild-apply-'));
+  rootfs = join(base, 'rootfs');
+  await mkdir(rootfs);
+});
+
+afterEach(async () => {
+  await rm(base, { recursive: true, force: true });
+});
+
+function entry(path: string, fields: Partial<LayerEntry> & Pick<LayerEntry, 'type'>): LayerChange {
+  return { kind: 'entry', entry: { path, mode: 0o644, uid: 0, gid: 0, mtime: 1_600_000_000, size: 0, ...fields } };
+}
+
+function file(path: string, text: string, fields: Partial<LayerEntry> = {}): LayerChange {
+  const data = Buffer.from(text);
+  return entry(path, { type: 'file', size: data.length, open: () => Readable.from([data]), ...fields });
+}
+
+function dir(path: string, fields: Partial<LayerEntry> = {}): LayerChange {
+  return entry(path, { type: 'directory', mode: 0o755, ...fields });
+}
+
+async function layerBlob(changes: LayerChange[], compression: Compression = 'gzip'): Promise<Buffer> {
+  const { stream } = createLayer(changes, { compression });
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function apply(changes: LayerChange[], compression: Compression = 'gzip') {
+  return applyLayer(rootfs, Readable.from([await layerBlob(changes, compression)]));
+}
+
+async function tree(root: string, prefix = ''): Promise<string[]> {
+  const names = (await readdir(join(root, prefix))).sort();
+  const lines: string[] = [];
+  for (const name of names) {
+    const rel = prefix ? `${prefix}/${name}` : name;
+    const st = await lstat(join(root, rel));
+    lines.push(rel);
+    if (st.isDirectory()) lines.push(...(await tree(root, rel)));
+  }
+  return lines;
+}
+
+// The 20-byte vfs_cap_data v2 that `setcap cap_net_raw+ep` writes.
+function capNetRawBlob(): Buffer {
+  const blob = Buffer.alloc(20);
+  blob.writeUInt32LE(0x02000001, 0);
+  blob.writeUInt32LE(1 << 13, 4);
+  return blob;
+}
+
+describe('applyLayer', () => {
+  test.each(['gzip', 'zstd', 'none'] as const)('round trips every entry kind and its metadata (%s)', async (compression) => {
+    const changes: LayerChange[] = [
+      dir('bin', { mode: 0o755, mtime: 1_500_000_000 }),
+      file('bin/ping', 'ELF...', { mode: 0o755, xattrs: { 'security.capability': capNetRawBlob() } }),
+      file('bin/su', 'su', { mode: 0o4755 }),
+      entry('bin/su-link', { type: 'hardlink', linkname: 'bin/su' }),
+      entry('bin/sh', { type: 'symlink', linkname: '/bin/dash', mtime: 1_400_000_000 }),
+      dir('dev', { mode: 0o755 }),
+      entry('dev/null', { type: 'character-device', mode: 0o666, devmajor: 1, devminor: 3 }),
+      entry('dev/pipe', { type: 'fifo', mode: 0o640 }),
+      file('home/user/notes', 'hello', { mode: 0o640, uid: 1000, gid: 50, mtime: 1_234_567_890 }),
+      dir('tmp', { mode: 0o1777, mtime: 1_300_000_000 }),
+    ];
+    const { entries } = await apply(changes, compression);
+    expect(entries).toBe(changes.length);
+
+    const ping = join(rootfs, 'bin/ping');
+    expect(fsNative().lgetxattr(ping, 'security.capability')).toEqual(capNetRawBlob());
+    expect(execFileSync('getcap', [ping]).toString()).toContain('cap_net_raw=ep');
+    expect((await stat(join(rootfs, 'bin/su'))).mode & 0o7777).toBe(0o4755);
+    const su = await stat(join(rootfs, 'bin/su'));
+    const suLink = await stat(join(rootfs, 'bin/su-link'));
+    expect(suLink.ino).toBe(su.ino);
+    expect(su.nlink).toBe(2);
+    expect(await readlink(join(rootfs, 'bin/sh'))).toBe('/bin/dash');
+    expect((await lstat(join(rootfs, 'bin/sh'))).mtimeMs).toBe(1_400_000_000_000);
+    const devNull = await lstat(join(rootfs, 'dev/null'));
+    expect(devNull.isCharacterDevice()).toBe(true);
+    expect(devNull.rdev).toBe(0x103);
+    expect(devNull.mode & 0o7777).toBe(0o666);
+    const pipe = await lstat(join(rootfs, 'dev/pipe'));
+    expect(pipe.isFIFO()).toBe(true);
+    expect(pipe.mode & 0o7777).toBe(0o640);
+    const notes = await lstat(join(rootfs, 'home/user/notes'));
+    expect(await readFile(join(rootfs, 'home/user/notes'), 'utf8')).toBe('hello');
+    expect([notes.mode & 0o7777, notes.uid, notes.gid, notes.mtimeMs]).toEqual([0o640, 1000, 50, 1_234_567_890_000]);
+    const tmp = await lstat(join(rootfs, 'tmp'));
+    expect([tmp.mode & 0o7777, tmp.mtimeMs]).toEqual([0o1777, 1_300_000_000_000]);
+    // Set after its children were written.
+    expect((await lstat(join(rootfs, 'bin'))).mtimeMs).toBe(1_500_000_000_000);
+  });
+
+  test('setuid survives a non-root owner (chmod after chown)', async () => {
+    await apply([file('usr/bin/newgrp', 'x', { mode: 0o6755, uid: 1000, gid: 50 })]);
+    const st = await stat(join(rootfs, 'usr/bin/newgrp'));
+    expect([st.mode & 0o7777, st.uid, st.gid]).toEqual([0o6755, 1000, 50]);
+  });
+
+  test('a later layer replaces files, keeps directories, and its whiteouts delete lower paths', async () => {
+    await apply([
+      dir('etc'),
+      file('etc/keep', 'keep'),
+      file('etc/gone', 'gone'),
+      dir('var/cache/apt'),
+      file('var/cache/apt/pkgcache.bin', 'big'),
+      file('etc/replaced', 'old'),
+      dir('became-file'),
+      file('became-file/child', 'x'),
+    ]);
+    await apply([
+      dir('etc', { mode: 0o700, uid: 0 }),
+      { kind: 'whiteout', path: 'etc/gone' },
+      { kind: 'whiteout', path: 'var/cache' },
+      { kind: 'whiteout', path: 'never/existed' },
+      file('etc/replaced', 'new'),
+      file('became-file', 'now a file'),
+    ]);
+    expect(await tree(rootfs)).toEqual(['became-file', 'etc', 'etc/keep', 'etc/replaced', 'var']);
+    expect((await stat(join(rootfs, 'etc'))).mode & 0o7777).toBe(0o700);
+    expect(await readFile(join(rootfs, 'etc/replaced'), 'utf8')).toBe('new');
+    expect(await readFile(join(rootfs, 'became-file'), 'utf8')).toBe('now a file');
+  });
+
+  test('an opaque directory hides the lower layers but keeps what its own layer wrote, before or after the marker', async () => {
+    await apply([dir('app'), file('app/old', 'old'), dir('app/lib'), file('app/lib/old.so', 'old'), file('other', 'o')]);
+    await apply([
+      dir('app'),
+      file('app/before', 'b'),
+      dir('app/lib'),
+      { kind: 'opaque', path: 'app' },
+      file('app/after', 'a'),
+    ]);
+    expect(await tree(rootfs)).toEqual(['app', 'app/after', 'app/before', 'app/lib', 'other']);
+  });
+
+  test('a corrupt layer fails with a clear error', async () => {
+    const blob = await layerBlob([file('a', 'x'.repeat(10_000))], 'none');
+    await expect(applyLayer(rootfs, Readable.from([blob.subarray(0, 3000)]))).rejects.toThrow(/layer is truncated/);
+  });
+});

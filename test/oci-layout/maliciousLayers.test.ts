@@ -1,0 +1,238 @@
+import { createHash } from 'node:crypto';
+import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, writeFile, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { applyLayer } from '@tsbuild/oci-layout';
+
+/** A tar member written byte for byte as a hostile layer would have it. */
+interface RawMember {
+  name: string;
+  type?: 'file' | 'directory' | 'symlink' | 'link';
+  linkname?: string;
+  mode?: number;
+  content?: string;
+}
+
+async function rawLayer(members: RawMember[]): Promise<Readable> {
+  const pack = tar.pack();
+  for (const member of members) {
+    const body = Buffer.from(member.content ?? '');
+    const type = member.type ?? 'file';
+    pack.entry(
+      { name: member.name, type, linkname: member.linkname, mode: member.mode ?? (type === 'directory' ? 0o755 : 0o644), mtime: new Date(0), size: type === 'file' ? body.length : 0 },
+      type === 'file' ? body : undefined,
+    );
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  return Readable.from([Buffer.concat(chunks)]);
+}
+
+/** Everything observable about a tree: names, types, modes, owners, times, contents, link targets. */
+async function snapshot(root: string, skip: string): Promise<string[]> {
+  const lines: string[] = [];
+  async function walk(dir: string): Promise<void> {
+    for (const name of (await readdir(dir)).sort()) {
+      const path = join(dir, name);
+      if (path === skip) continue;
+      const st = await lstat(path);
+      let detail = '';
+      if (st.isFile()) detail = createHash('sha256').update(await readFile(path)).digest('hex');
+      if (st.isSymbolicLink()) detail = `-> ${await readlink(path)}`;
+      lines.push(`${path} ${st.mode.toString(8)} ${st.uid}:${st.gid} n${st.nlink} ${st.mtimeMs} ${detail}`);
+      if (st.isDirectory()) await walk(path);
+    }
+  }
+  await walk(root);
+  return lines;
+}
+
+let base: string;
+let rootfs: string;
+let outside: string;
+let before: string[];
+let hostPasswd: string;
+
+beforeEach(async () => {
+  base = await mkdtemp(join(tmpdir(), 'tsbuild-malicious-'));
+  rootfs = join(base, 'rootfs');
+  outside = join(base, 'outside');
+  await mkdir(rootfs);
+  await mkdir(join(outside, 'dir'), { recursive: true });
+  await mkdir(join(outside, 'etc'));
+  await writeFile(join(outside, 'file'), 'secret');
+  await chmod(join(outside, 'file'), 0o600);
+  await writeFile(join(outside, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');
+  before = await snapshot(base, rootfs);
+  hostPasswd = JSON.stringify(await stat('/etc/passwd'));
+});
+
+afterEach(async () => {
+  // Nothing outside the rootfs changed, whatever the layer did.
+  expect(await snapshot(base, rootfs)).toEqual(before);
+  expect(JSON.stringify(await stat('/etc/passwd'))).toBe(hostPasswd);
+  await rm(base, { recursive: true, force: true });
+});
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+describe('a hostile layer stays inside the rootfs', () => {
+  test('../escape lands at the root', async () => {
+    await applyLayer(rootfs, await rawLayer([{ name: '../escape', content: 'x' }]));
+    expect(await readFile(join(rootfs, 'escape'), 'utf8')).toBe('x');
+    expect(await exists(join(base, 'escape'))).toBe(false);
+  });
+
+  test('/abs/file is taken relative to the root', async () => {
+    await applyLayer(rootfs, await rawLayer([{ name: '/abs/file', content: 'x' }]));
+    expect(await readFile(join(rootfs, 'abs/file'), 'utf8')).toBe('x');
+  });
+
+  test('a/../../escape cannot climb out', async () => {
+    await applyLayer(rootfs, await rawLayer([{ name: 'a/../../escape', content: 'x' }]));
+    expect(await readFile(join(rootfs, 'escape'), 'utf8')).toBe('x');
+  });
+
+  test('writing through a symlink to / lands in the rootfs', async () => {
+    const name = `tsbuild-escape-${process.pid}`;
+    await applyLayer(rootfs, await rawLayer([{ name: 'evil', type: 'symlink', linkname: '/' }, { name: `evil/etc/${name}`, content: 'x' }]));
+    expect(await readFile(join(rootfs, 'etc', name), 'utf8')).toBe('x');
+    expect(await exists(join('/etc', name))).toBe(false);
+  });
+
+  test('writing through a symlink to .. or ../outside stays inside', async () => {
+    await applyLayer(
+      rootfs,
+      await rawLayer([
+        { name: 'up', type: 'symlink', linkname: '..' },
+        { name: 'up/outside/file', content: 'overwritten?' },
+        { name: 'sib', type: 'symlink', linkname: '../outside' },
+        { name: 'sib/etc/passwd', content: 'evil' },
+        { name: 'abs', type: 'symlink', linkname: outside },
+        { name: 'abs/file', content: 'evil' },
+      ]),
+    );
+    expect(await readFile(join(rootfs, 'outside/file'), 'utf8')).toBe('overwritten?');
+    expect(await readFile(join(rootfs, 'outside/etc/passwd'), 'utf8')).toBe('evil');
+    expect(await readFile(join(rootfs, outside, 'file'), 'utf8')).toBe('evil');
+  });
+
+  test('a symlink named . is ignored and a symlink to . loops back to the root', async () => {
+    await applyLayer(
+      rootfs,
+      await rawLayer([
+        { name: '.', type: 'symlink', linkname: outside },
+        { name: 'dot', type: 'symlink', linkname: '.' },
+        { name: 'dot/dot/file', content: 'x' },
+      ]),
+    );
+    expect((await lstat(rootfs)).isDirectory()).toBe(true);
+    expect(await readFile(join(rootfs, 'file'), 'utf8')).toBe('x');
+  });
+
+  test('a whiteout below a symlink that points outside deletes nothing outside', async () => {
+    await applyLayer(
+      rootfs,
+      await rawLayer([
+        { name: 'abs', type: 'symlink', linkname: outside },
+        { name: 'abs/.wh.file' },
+        { name: 'rel', type: 'symlink', linkname: '../outside' },
+        { name: 'rel/.wh.etc' },
+        { name: 'up', type: 'symlink', linkname: '..' },
+        { name: 'up/.wh.outside' },
+      ]),
+    );
+    expect(await exists(join(rootfs, 'abs'))).toBe(true);
+  });
+
+  test('a bare .wh. is rejected and deletes nothing', async () => {
+    await applyLayer(rootfs, await rawLayer([{ name: 'dir', type: 'directory' }, { name: 'dir/keep', content: 'k' }]));
+    await expect(applyLayer(rootfs, await rawLayer([{ name: 'dir/.wh.' }]))).rejects.toThrow(/invalid whiteout/);
+    await expect(applyLayer(rootfs, await rawLayer([{ name: 'dir/.wh...' }]))).rejects.toThrow(/invalid whiteout/);
+    expect(await readFile(join(rootfs, 'dir/keep'), 'utf8')).toBe('k');
+  });
+
+  test('a hard link to a file outside is refused', async () => {
+    await expect(
+      applyLayer(rootfs, await rawLayer([{ name: 'passwd', type: 'link', linkname: '../../../../../../etc/passwd' }])),
+    ).rejects.toThrow(/hard link target .* does not exist/);
+    await expect(applyLayer(rootfs, await rawLayer([{ name: 'f', type: 'link', linkname: '../outside/file' }]))).rejects.toThrow(
+      /does not exist/,
+    );
+    expect(await exists(join(rootfs, 'passwd'))).toBe(false);
+  });
+
+  test('a hard link through a symlink that points outside is refused', async () => {
+    await expect(
+      applyLayer(
+        rootfs,
+        await rawLayer([
+          { name: 'abs', type: 'symlink', linkname: outside },
+          { name: 'rel', type: 'symlink', linkname: '../outside' },
+          { name: 'h', type: 'link', linkname: 'abs/file' },
+        ]),
+      ),
+    ).rejects.toThrow(/does not exist/);
+    await expect(applyLayer(rootfs, await rawLayer([{ name: 'h2', type: 'link', linkname: 'rel/file' }]))).rejects.toThrow(
+      /does not exist/,
+    );
+  });
+
+  test('metadata of an entry never goes through a symlink of the same name', async () => {
+    await applyLayer(
+      rootfs,
+      await rawLayer([
+        { name: 'x', type: 'symlink', linkname: join(outside, 'file') },
+        { name: 'y', type: 'symlink', linkname: join(outside, 'dir') },
+        { name: 'rel', type: 'symlink', linkname: '../outside/file' },
+      ]),
+    );
+    await applyLayer(
+      rootfs,
+      await rawLayer([
+        { name: 'x', type: 'file', mode: 0o777, content: 'mine' },
+        { name: 'y', type: 'directory', mode: 0o777 },
+        { name: 'rel', type: 'directory', mode: 0o777 },
+      ]),
+    );
+    expect(await readFile(join(rootfs, 'x'), 'utf8')).toBe('mine');
+    expect((await lstat(join(rootfs, 'x'))).mode & 0o7777).toBe(0o777);
+    expect((await lstat(join(rootfs, 'y'))).isDirectory()).toBe(true);
+    expect((await lstat(join(rootfs, 'rel'))).isDirectory()).toBe(true);
+  });
+
+  test('a file entry replaces a symlink to outside instead of writing through it', async () => {
+    await applyLayer(
+      rootfs,
+      await rawLayer([
+        { name: 'link', type: 'symlink', linkname: join(outside, 'file') },
+        { name: 'link', content: 'replaced' },
+      ]),
+    );
+    const st = await lstat(join(rootfs, 'link'));
+    expect(st.isFile()).toBe(true);
+    expect(await readFile(join(rootfs, 'link'), 'utf8')).toBe('replaced');
+  });
+
+  test('a symlink loop fails with a clear error', async () => {
+    await expect(
+      applyLayer(
+        rootfs,
+        await rawLayer([
+          { name: 'a', type: 'symlink', linkname: 'b' },
+          { name: 'b', type: 'symlink', linkname: 'a' },
+          { name: 'a/file', content: 'x' },
+        ]),
+      ),
+    ).rejects.toThrow(/too many levels of symbolic links/);
+  });
+});
