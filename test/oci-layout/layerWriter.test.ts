@@ -79,7 +79,7 @@ describe('createLayer', () => {
     const { blob } = await layerBytes('none');
     const layer = join(work, 'layer.tar');
     await writeFile(layer, blob);
-    const listing = execFileSync('tar', ['-tvf', layer, '--numeric-owner', '--full-time']).toString().trim().split('\n').map((line) => line.replace(/ +/g, ' '));
+    const listing = execFileSync('tar', ['-tvf', layer, '--numeric-owner', '--full-time'], { env: { ...process.env, TZ: 'UTC' } }).toString().trim().split('\n').map((line) => line.replace(/ +/g, ' '));
     expect(listing).toEqual([
       'drwxr-xr-x 0/0 0 2023-11-14 22:13:20 bin/',
       '-rwsr-xr-x 1000/50 4 2023-11-14 22:13:20 bin/ping',

@@ -212,8 +212,11 @@ export function parseIndex(bytes: Uint8Array | string, expectedMediaType?: strin
     fail('index', `mediaType "${mediaType}" does not match the descriptor's "${expectedMediaType}"`);
   }
   if (!Array.isArray(m.manifests)) fail('index', '"manifests" must be an array');
-  const out: Index = { schemaVersion: 2, manifests: m.manifests.map((d, i) => parseDescriptor(d, `index entry ${i}`)) };
-  if (mediaType) out.mediaType = mediaType;
+  const out: Index = {
+    schemaVersion: 2,
+    ...(mediaType ? { mediaType } : {}),
+    manifests: m.manifests.map((d, i) => parseDescriptor(d, `index entry ${i}`)),
+  };
   const artifactType = optionalString(m, 'artifactType', 'index');
   if (artifactType) out.artifactType = artifactType;
   if (m.subject !== undefined) out.subject = parseDescriptor(m.subject, 'index subject');

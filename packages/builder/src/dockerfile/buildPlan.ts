@@ -13,14 +13,14 @@ export interface Platform {
   variant?: string;
 }
 
+export type StageBase = { kind: 'scratch' } | { kind: 'image'; ref: string } | { kind: 'stage'; index: number };
+
 export interface PlannedStage {
   index: number;
   name?: string;
   stage: Stage;
-  /** FROM's image with global ARGs expanded: an image reference, "scratch", or a stage name. */
-  baseImage: string;
-  /** Set when FROM names an earlier stage: build on that stage's result. */
-  baseStage?: number;
+  /** FROM with global ARGs expanded. */
+  base: StageBase;
   /** Expanded `FROM --platform=` value, if given. */
   platform?: string;
   /** Indexes of earlier stages this one reads: its FROM, COPY --from, RUN --mount from=. */
@@ -117,9 +117,13 @@ export function planBuild(df: Dockerfile, opts: PlanOptions): BuildPlan {
     const image = expand(from.image, from);
     if (image === '') throw new DockerfileError(`base name (${from.image}) should not be blank`, from.location, 'FROM');
     const baseStage = df.stages.find((s) => s.index < stage.index && s.from.name === image);
-    const p: PlannedStage = { index: stage.index, stage, baseImage: image, dependsOn: [], imageSources: [] };
+    const base: StageBase = baseStage
+      ? { kind: 'stage', index: baseStage.index }
+      : image === 'scratch'
+        ? { kind: 'scratch' }
+        : { kind: 'image', ref: image };
+    const p: PlannedStage = { index: stage.index, stage, base, dependsOn: [], imageSources: [] };
     if (from.name) p.name = from.name;
-    if (baseStage) p.baseStage = baseStage.index;
     if (from.platform !== undefined) {
       const platform = expand(from.platform, from);
       if (platform === '') throw new DockerfileError(`empty platform value from expression ${from.platform}`, from.location, 'FROM');

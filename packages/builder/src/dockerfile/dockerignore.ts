@@ -146,13 +146,9 @@ export function parseDockerignore(text: string): IgnoreMatcher {
  * The ignore file BuildKit uses: `<Dockerfile path>.dockerignore` beside the Dockerfile wins
  * over `<context>/.dockerignore`; undefined when neither exists.
  */
-export async function chooseDockerignore(
-  dockerfilePath: string,
-  contextDir: string,
-  exists: (p: string) => boolean | Promise<boolean>,
-): Promise<string | undefined> {
+export function chooseIgnoreFile(contextDir: string, dockerfilePath: string, exists: (p: string) => boolean): string | undefined {
   const specific = `${dockerfilePath}.dockerignore`;
-  if (await exists(specific)) return specific;
+  if (exists(specific)) return specific;
   const general = path.join(contextDir, '.dockerignore');
-  return (await exists(general)) ? general : undefined;
+  return exists(general) ? general : undefined;
 }

@@ -92,7 +92,9 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
       });
       for (const instr of planned.stage.instructions) {
         req.log(`STEP ${++stepNumber}/${totalSteps}: ${instr.original}`);
-        await runStep(store, req, { state, instr, result, context, now, created });
+        await runStep(store, req, { state, instr, result, context, now, created }).catch((e: Error) => {
+          throw e instanceof DockerfileError ? e : new DockerfileError(e.message, instr.location, instr.keyword);
+        });
       }
       result.config.config = finalConfig(state.config, req.labels);
       if (state.author) result.config.author = state.author;
@@ -180,16 +182,13 @@ async function runStep(store: LocalStore, req: BuildRequest, input: StepInput): 
       const op = step.op;
       const owner = op.chown ? await resolveOwner(op.chown, result.fs) : undefined;
       const planner = new CopyPlanner(result.fs, context, timing);
-      let entries;
-      try {
-        entries = await planner.plan({
-          isAdd: op.isAdd, sources: op.sources, heredocs: op.heredocs, dest: op.dest,
-          ...(owner ? { owner } : {}), ...(op.chmod !== undefined ? { chmod: op.chmod } : {}),
-        });
-      } catch (e) {
+      const entries = await planner.plan({
+        isAdd: op.isAdd, sources: op.sources, heredocs: op.heredocs, dest: op.dest,
+        ...(owner ? { owner } : {}), ...(op.chmod !== undefined ? { chmod: op.chmod } : {}),
+      }).catch(async (e: unknown) => {
         await planner.cleanup();
-        throw new DockerfileError((e as Error).message, op.location, instr.keyword);
-      }
+        throw e;
+      });
       await addLayer(planner, entries, step.createdBy);
       return;
     }

@@ -56,6 +56,8 @@ async function looksLikeTar(path: string): Promise<boolean> {
 export class CopyPlanner {
   private readonly entries = new Map<string, LayerEntry>();
   private readonly scratchDirs: string[] = [];
+  /** First path written for each multiply-linked inode, so its other names become hard links. */
+  private readonly inodes = new Map<string, string>();
 
   constructor(
     private readonly fs: ImageFilesystem,
@@ -111,8 +113,30 @@ export class CopyPlanner {
     return this.sorted();
   }
 
+  /**
+   * Entries in canonical order. A hard link must come after the file it
+   * names, so where sorting puts a link first, it and its file swap roles.
+   */
   private sorted(): LayerEntry[] {
-    return [...this.entries.values()].sort((a, b) => compareLayerPaths(a.path, b.path));
+    const list = [...this.entries.values()].sort((a, b) => compareLayerPaths(a.path, b.path));
+    const written = new Set<string>();
+    const movedTo = new Map<string, string>();
+    for (const [i, entry] of list.entries()) {
+      if (entry.type === 'hardlink' && entry.linkname !== undefined) {
+        const target = movedTo.get(entry.linkname) ?? entry.linkname;
+        if (written.has(target)) {
+          list[i] = { ...entry, linkname: target };
+        } else {
+          const file = this.entries.get(target)!;
+          list[i] = { ...file, path: entry.path, mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime: entry.mtime };
+          this.entries.set(target, { ...file, type: 'hardlink', linkname: entry.path, size: 0, open: undefined });
+          movedTo.set(target, entry.path);
+          list[list.findIndex((e) => e.path === target)] = this.entries.get(target)!;
+        }
+      }
+      written.add(list[i]!.path);
+    }
+    return list;
   }
 
   /** Parent directories must exist in the layer; missing ones are created, existing ones restated unchanged. */
@@ -167,6 +191,13 @@ export class CopyPlanner {
       // Link targets are data; they are stored as written in the context.
       this.add({ ...base, type: 'symlink', mode: 0o777, linkname: readlinkSync(source.abs) });
     } else if (st.isFile()) {
+      const inode = `${st.dev}:${st.ino}`;
+      const first = st.nlink > 1 ? this.inodes.get(inode) : undefined;
+      if (first !== undefined) {
+        this.add({ ...base, type: 'hardlink', linkname: first });
+        return;
+      }
+      if (st.nlink > 1) this.inodes.set(inode, key);
       this.add({ ...base, type: 'file', size: st.size, open: () => createReadStream(source.abs) }, source.abs);
     } else if (keepOwner && (st.isCharacterDevice() || st.isBlockDevice())) {
       const device = { devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) };

@@ -49,7 +49,8 @@ export async function openDockerArchive(file: string, ref?: string): Promise<Doc
   try {
     handle = await open(file, 'r');
   } catch (e) {
-    throw new DockerArchiveError(`cannot open docker archive ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new DockerArchiveError(`cannot open docker archive ${file}: ${code === 'ENOENT' ? 'no such file' : (code ?? (e as Error).message)}`);
   }
   try {
     const members = await scanMembers(handle, file);

@@ -1,0 +1,105 @@
+import { writeFile } from 'node:fs/promises';
+import { Command, CommanderError, Option } from 'commander';
+import { analyzeImage } from '../analysis/analyzeImage.js';
+import { loadCiConfig } from '../ci/config.js';
+import { formatCiReport } from '../ci/ciReport.js';
+import { compileRules, evaluateRules, type CiRule, type RuleKey } from '../ci/rules.js';
+import { formatDiveExport } from '../report/diveJson.js';
+import { openImageSource } from './imageSource.js';
+
+/** Exit codes: 0 success / all rules pass, 1 a CI rule failed, 2 anything else (usage, config, unreadable image). */
+export const EXIT_OK = 0;
+export const EXIT_RULE_FAILED = 1;
+export const EXIT_ERROR = 2;
+
+interface CliOptions {
+  ci?: boolean;
+  ciConfig?: string;
+  json?: string;
+  source?: string;
+  root?: string;
+  lowestEfficiency?: string;
+  highestWastedBytes?: string;
+  highestUserWastedPercent?: string;
+}
+
+/** dive's reading of the CI variable. */
+const truthy = (value: string | undefined) => value === 'true' || value === '1' || value === 'yes';
+
+function program(): Command {
+  return new Command('tsdive')
+    .description('Explore an image layer by layer and find wasted space (dive without a daemon)')
+    .argument('<image>', 'docker-archive:FILE[:REF], oci:DIR[:REF], or a local store name')
+    .option('--ci', 'skip the interactive view and check the CI rules (same as CI=true)')
+    .option('--ci-config <file>', 'CI rules file (.toml, or dive\'s YAML .dive-ci); default .tsdive-ci.toml, else .dive-ci')
+    .option('--json <file>', 'write the analysis as dive\'s JSON to FILE ("-" for stdout)')
+    .addOption(new Option('--source <source>', 'where an IMAGE without transport prefix lives').choices(['store', 'docker-archive', 'oci', 'docker', 'podman']))
+    .option('--root <dir>', 'local store root (default $TSBUILD_ROOT, else ~/.local/share/tsbuild)')
+    .option('--lowestEfficiency <ratio>', '(with --ci) lowest allowed efficiency, 0-1')
+    .option('--highestWastedBytes <size>', '(with --ci) highest allowed wasted bytes, e.g. 20MB, or "disabled"')
+    .option('--highestUserWastedPercent <ratio>', '(with --ci) highest allowed wasted/user bytes ratio, 0-1')
+    .exitOverride()
+    .showSuggestionAfterError();
+}
+
+function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
+  return new Promise((resolve, reject) => stream.write(text, (e) => (e ? reject(e) : resolve())));
+}
+
+async function run(imageRef: string, opts: CliOptions): Promise<number> {
+  const ci = opts.ci === true || truthy(process.env.CI);
+  if (!ci && opts.json === undefined) {
+    process.stderr.write('tsdive: the interactive explorer is not built yet; use --ci or --json FILE\n');
+    return EXIT_ERROR;
+  }
+  let rules: CiRule[] | undefined;
+  if (ci) {
+    const flags: Partial<Record<RuleKey, string>> = {};
+    for (const key of ['lowestEfficiency', 'highestWastedBytes', 'highestUserWastedPercent'] as const) {
+      if (opts[key] !== undefined) flags[key] = opts[key];
+    }
+    const config = await loadCiConfig({ ...(opts.ciConfig !== undefined && { configPath: opts.ciConfig }), cwd: process.cwd(), flags });
+    rules = compileRules(config.settings);
+  }
+  const source = await openImageSource(imageRef, { ...(opts.source !== undefined && { source: opts.source }), ...(opts.root !== undefined && { root: opts.root }) });
+  const analysis = await analyzeImage(source.image, source.layerIds ? { layerIds: source.layerIds } : {});
+  if (opts.json !== undefined) {
+    const json = formatDiveExport(analysis);
+    if (opts.json === '-') await write(process.stdout, json);
+    else await writeFile(opts.json, json);
+  }
+  if (!rules) return EXIT_OK;
+  const evaluation = evaluateRules(rules, analysis);
+  // With the JSON on stdout, the report goes to stderr so stdout stays parseable.
+  await write(opts.json === '-' ? process.stderr : process.stdout, formatCiReport(analysis, evaluation));
+  return evaluation.pass ? EXIT_OK : EXIT_RULE_FAILED;
+}
+
+/** The `tsdive` command. Resolves to the exit code; errors become one line on stderr, never a stack trace. */
+export async function main(argv: string[]): Promise<number> {
+  const cmd = program();
+  try {
+    await cmd.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT_OK : EXIT_ERROR;
+    throw e;
+  }
+  // A reader that went away (`tsdive --json - IMAGE | head`) is not worth a crash; the write fails and we stop.
+  const ignorePipeErrors = () => {};
+  process.stdout.on('error', ignorePipeErrors);
+  try {
+    return await run(cmd.args[0]!, cmd.opts<CliOptions>());
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EPIPE') return EXIT_ERROR;
+    process.stderr.write(`tsdive: ${oneLine(e)}\n`);
+    if (process.env.TSDIVE_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    return EXIT_ERROR;
+  } finally {
+    process.stdout.off('error', ignorePipeErrors);
+  }
+}

@@ -1,0 +1,74 @@
+import { describe, expect, test } from 'vitest';
+import { expandWord, expandWords, ExpansionError } from '@tsbuild/builder';
+
+const vars: Record<string, string> = { HOME: '/root', EMPTY: '', NAME: 'file.tar.gz', SPACED: 'a  b' };
+const lookup = (n: string) => vars[n];
+const x = (w: string) => expandWord(w, lookup, '\\');
+
+describe('expandWord', () => {
+  test.each([
+    ['$HOME/bin', '/root/bin'],
+    ['${HOME}x', '/rootx'],
+    ['$UNSET.', '.'],
+    ['${UNSET:-dflt}', 'dflt'],
+    ['${EMPTY:-dflt}', 'dflt'],
+    ['${EMPTY-dflt}', ''],
+    ['${UNSET-dflt}', 'dflt'],
+    ['${HOME:+alt}', 'alt'],
+    ['${EMPTY:+alt}', ''],
+    ['${EMPTY+alt}', 'alt'],
+    ['${UNSET+alt}', ''],
+    ['${UNSET:-$HOME}', '/root'],
+    ['${NAME%.*}', 'file.tar'],
+    ['${NAME%%.*}', 'file'],
+    ['${NAME#*.}', 'tar.gz'],
+    ['${NAME##*.}', 'gz'],
+    ['${NAME/tar/zip}', 'file.zip.gz'],
+    ['\\$HOME', '$HOME'],
+    ["'$HOME'", '$HOME'],
+    ['"$HOME"', '/root'],
+    ['"a b"\'c d\'', 'a bc d'],
+    ['"\\$HOME"', '$HOME'],
+    ['a\\ b', 'a b'],
+    ['$', '$'],
+    ['$1x', 'x'],
+  ])('%s -> %s', (word, want) => {
+    expect(x(word)).toBe(want);
+  });
+
+  test('${v:?msg} and ${v?msg} fail with the message', () => {
+    expect(() => x('${UNSET:?must be set}')).toThrow(ExpansionError);
+    expect(() => x('${UNSET:?must be set}')).toThrow('UNSET: must be set');
+    expect(() => x('${EMPTY:?}')).toThrow('EMPTY: is not allowed to be empty');
+    expect(x('${EMPTY?}')).toBe('');
+    expect(x('${HOME:?x}')).toBe('/root');
+  });
+
+  test('syntax errors', () => {
+    expect(() => x('"open')).toThrow(/double-quote/);
+    expect(() => x("'open")).toThrow(/single-quote/);
+    expect(() => x('${HOME:-x')).toThrow(/missing '}'/);
+    expect(() => x('${HOME')).toThrow(ExpansionError);
+    expect(() => x('${:-a}')).toThrow(/bad substitution/);
+  });
+
+  test('the escape character is configurable (# escape=`)', () => {
+    expect(expandWord('`$HOME', lookup, '`')).toBe('$HOME');
+    expect(expandWord('C:\\dir', lookup, '`')).toBe('C:\\dir');
+  });
+
+  test('options keep quotes, escapes or unset references', () => {
+    expect(expandWord('"$HOME" \'x\'', lookup, '\\', { rawQuotes: true })).toBe('"/root" \'x\'');
+    expect(expandWord('$UNSET ${UNSET:-a}', lookup, '\\', { skipUnsetEnv: true })).toBe('$UNSET ${UNSET:-a}');
+    expect(expandWord('it\'s "$HOME"', lookup, '\\', { skipProcessQuotes: true })).toBe('it\'s "/root"');
+  });
+});
+
+describe('expandWords', () => {
+  test('splits on unquoted whitespace, also inside expanded values', () => {
+    expect(expandWords('80 $SPACED "x y"', lookup, '\\')).toEqual(['80', 'a', 'b', 'x y']);
+    expect(expandWords('"$SPACED"', lookup, '\\')).toEqual(['a  b']);
+    expect(expandWords('a\\ b c', lookup, '\\')).toEqual(['a b', 'c']);
+    expect(expandWords('  ', lookup, '\\')).toEqual([]);
+  });
+});

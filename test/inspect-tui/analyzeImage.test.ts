@@ -1,0 +1,150 @@
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openDockerArchive } from '@tsbuild/oci-layout';
+import { analyzeImage, type ImageAnalysis } from '@tsbuild/inspect-tui';
+import { tempDirs } from '../helpers/tempDirs.js';
+import { writeDockerArchive, type TestLayer } from './dockerArchiveFixture.js';
+
+const DIVE_IMAGE = '/work/shared/fixtures/dive/test-docker-image.tar';
+const dirs = tempDirs();
+afterAll(() => dirs.cleanup());
+
+describe('analyzeImage on dive\'s own test image', () => {
+  it('gives exactly the figures dive\'s tests expect', async () => {
+    const image = await openDockerArchive(DIVE_IMAGE);
+    const a = await analyzeImage(image);
+    expect(a.efficiencyScore).toBe(0.9844212134184309);
+    expect(a.sizeBytes).toBe(1220598);
+    expect(a.userSizeBytes).toBe(66237);
+    expect(a.wastedBytes).toBe(32025);
+    expect(a.userWastedPercent).toBe(0.4834911001404049);
+    expect(a.inefficientFiles.map((f) => [f.path, f.count, f.sizeBytes])).toEqual([
+      ['/root/saved.txt', 2, 12810],
+      ['/root/example/somefile1.txt', 2, 12810],
+      ['/root/example/somefile3.txt', 2, 6405],
+    ]);
+  });
+
+  it('says which layers wrote and removed each wasted path, with their commands', async () => {
+    const a = await analyzeImage(await openDockerArchive(DIVE_IMAGE));
+    const somefile3 = a.inefficientFiles.find((f) => f.path === '/root/example/somefile3.txt')!;
+    expect(somefile3.layers).toEqual([
+      { index: 6, command: 'cp /somefile.txt /root/example/somefile3.txt', action: 'wrote', sizeBytes: 6405 },
+      { index: 7, command: 'mv /root/example/somefile3.txt /root/saved.txt', action: 'removed', sizeBytes: 0 },
+    ]);
+    expect(a.layers.map((l) => l.command)[9]).toBe('rm -rf /root/example/');
+  });
+
+  it('marks the paths of each layer against the layers below', async () => {
+    const a = await analyzeImage(await openDockerArchive(DIVE_IMAGE));
+    const marks = (i: number) => Object.fromEntries(a.layers[i]!.changes.map((c) => [c.path, c.change]));
+    // chmod 444 rewrote the file with the same bytes: a mode change
+    expect(marks(4)['root/example/somefile1.txt']).toBe('modified');
+    // rm -rf /root/example removes the directory and everything still below it
+    expect(marks(9)).toMatchObject({
+      'root/example': 'removed',
+      'root/example/somefile1.txt': 'removed',
+      'root/example/somefile2.txt': 'removed',
+      'root/example/really/nested': 'removed',
+      root: 'unmodified',
+    });
+    expect(marks(9)['root/example/somefile3.txt']).toBeUndefined();
+  });
+});
+
+/*
+ * A small image worked out by hand with dive's rules:
+ *   layer 0: etc/a (100 B), etc/b (50 B), opt/x (10 B), opt/y (20 B), lnk -> etc/a
+ *   layer 1: etc/a same bytes, mode 0600; etc/c (30 B); whiteout etc/b; lnk -> etc/c
+ *   layer 2: opt made opaque, opt/z (5 B)
+ *   layer 3: whiteout etc
+ * Leaves counted per path (cumulative / smallest):
+ *   /etc/a 100+100 / 100, /etc/b 50+0 / 0 (a whited-out file counts 0), /lnk 0+0 / 0,
+ *   /opt/x 10, /opt/y 20, /etc/c 30, /opt/z 5 (dive ignores the opaque marker),
+ *   /etc 130 (a whited-out directory counts what is left below it: a + c).
+ *   score = (100+0+0+10+20+30+5+130) / (200+50+0+10+20+30+5+130) = 295 / 445
+ *   wasted = 200 + 50 + 0 = 250; layer sizes 180, 130, 5, 0; user bytes 135.
+ */
+const HAND_LAYERS: TestLayer[] = [
+  {
+    createdBy: 'base',
+    entries: [
+      { name: 'etc/', type: 'directory' },
+      { name: 'etc/a', content: 'a'.repeat(100) },
+      { name: 'etc/b', content: 'b'.repeat(50) },
+      { name: 'lnk', type: 'symlink', linkname: 'etc/a' },
+      { name: 'opt/', type: 'directory' },
+      { name: 'opt/x', content: 'x'.repeat(10) },
+      { name: 'opt/y', content: 'y'.repeat(20) },
+    ],
+  },
+  {
+    createdBy: 'tweak etc',
+    entries: [
+      { name: 'etc/', type: 'directory' },
+      { name: 'etc/a', content: 'a'.repeat(100), mode: 0o600 },
+      { name: 'etc/c', content: 'c'.repeat(30) },
+      { name: 'etc/.wh.b' },
+      { name: 'lnk', type: 'symlink', linkname: 'etc/c' },
+    ],
+  },
+  {
+    createdBy: 'replace opt',
+    entries: [
+      { name: 'opt/', type: 'directory' },
+      { name: 'opt/.wh..wh..opq' },
+      { name: 'opt/z', content: 'z'.repeat(5) },
+    ],
+  },
+  { createdBy: 'rm -rf /etc', entries: [{ name: '.wh.etc' }] },
+];
+
+function expectHandFigures(a: ImageAnalysis): void {
+  expect(a.efficiencyScore).toBe(295 / 445);
+  expect(a.wastedBytes).toBe(250);
+  expect(a.layers.map((l) => l.sizeBytes)).toEqual([180, 130, 5, 0]);
+  expect(a.sizeBytes).toBe(315);
+  expect(a.userSizeBytes).toBe(135);
+  expect(a.userWastedPercent).toBe(250 / 135);
+  expect(a.inefficientFiles.map((f) => [f.path, f.count, f.sizeBytes])).toEqual([
+    ['/etc/a', 2, 200],
+    ['/etc/b', 2, 50],
+    ['/lnk', 2, 0],
+  ]);
+}
+
+describe('analyzeImage on an image worked out by hand', () => {
+  it('computes dive\'s figures', async () => {
+    const file = join(await dirs.make(), 'hand.tar');
+    await writeDockerArchive(file, HAND_LAYERS);
+    expectHandFigures(await analyzeImage(await openDockerArchive(file)));
+  });
+
+  it('gives the same figures when the archive holds gzip-compressed layers', async () => {
+    const file = join(await dirs.make(), 'hand-gz.tar');
+    await writeDockerArchive(file, HAND_LAYERS, { gzipLayers: true });
+    const image = await openDockerArchive(file);
+    expect(image.layers[0]!.descriptor.mediaType).toBe('application/vnd.docker.image.rootfs.diff.tar.gzip');
+    expect(image.layers[0]!.descriptor.digest).not.toBe(image.layers[0]!.diffId);
+    expectHandFigures(await analyzeImage(image));
+  });
+
+  it('marks changes, including link targets and opaque directories', async () => {
+    const file = join(await dirs.make(), 'hand.tar');
+    await writeDockerArchive(file, HAND_LAYERS);
+    const a = await analyzeImage(await openDockerArchive(file));
+    const marks = (i: number) => Object.fromEntries(a.layers[i]!.changes.map((c) => [c.path, c.change]));
+    expect(marks(1)).toEqual({ etc: 'unmodified', 'etc/a': 'modified', 'etc/b': 'removed', 'etc/c': 'added', lnk: 'modified' });
+    expect(marks(2)).toEqual({ opt: 'unmodified', 'opt/z': 'added', 'opt/x': 'removed', 'opt/y': 'removed' });
+    expect(a.layers[2]!.changes.find((c) => c.path === 'opt')!.opaque).toBe(true);
+    expect(marks(3)).toEqual({ etc: 'removed', 'etc/a': 'removed', 'etc/c': 'removed' });
+    expect(a.layers[3]!.changes.find((c) => c.path === 'etc/a')!.info).toMatchObject({ type: 'file', size: 100, mode: 0o600 });
+  });
+
+  it('takes layer commands from the history entries that made layers', async () => {
+    const file = join(await dirs.make(), 'hand.tar');
+    await writeDockerArchive(file, HAND_LAYERS);
+    const a = await analyzeImage(await openDockerArchive(file));
+    expect(a.layers.map((l) => l.command)).toEqual(['base', 'tweak etc', 'replace opt', 'rm -rf /etc']);
+  });
+});

@@ -1,0 +1,156 @@
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import tar from 'tar-stream';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import {
+  createLayer,
+  fsNative,
+  LayerFormatError,
+  readLayer,
+  type Compression,
+  type LayerChange,
+  type LayerEntry,
+} from '@tsbuild/oci-layout';
+
+let work: string;
+beforeEach(async () => {
+  work = await mkdtemp(join(tmpdir(), 'tsbuild-reader-'));
+});
+afterEach(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+function entry(path: string, fields: Partial<LayerEntry> & Pick<LayerEntry, 'type'>): LayerChange {
+  return { kind: 'entry', entry: { path, mode: 0o644, uid: 0, gid: 0, mtime: 1_700_000_000, size: 0, ...fields } };
+}
+
+function file(path: string, text: string, fields: Partial<LayerEntry> = {}): LayerChange {
+  return entry(path, { type: 'file', size: Buffer.byteLength(text), open: () => Readable.from([Buffer.from(text)]), ...fields });
+}
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Changes as plain data: file content read into a string. */
+async function readAll(blob: Buffer): Promise<unknown[]> {
+  const result: unknown[] = [];
+  for await (const change of readLayer(Readable.from([blob]))) {
+    if (change.kind === 'entry' && change.entry.content) {
+      const { content, ...rest } = change.entry;
+      result.push({ kind: 'entry', entry: { ...rest, text: (await collect(content)).toString() } });
+    } else {
+      result.push(change);
+    }
+  }
+  return result;
+}
+
+async function layer(changes: LayerChange[], compression: Compression): Promise<Buffer> {
+  return collect(createLayer(changes, { compression }).stream);
+}
+
+const binaryXattr = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x80, 0xff, 0xfe, 0x00, 0x0a, 0x3d]);
+const longPath = `usr/share/${'ünïcode-'.repeat(20)}/file`;
+
+describe('readLayer', () => {
+  test.each(['none', 'gzip', 'zstd'] as const)('reads back what createLayer wrote (%s)', async (compression) => {
+    const blob = await layer(
+      [
+        entry('etc', { type: 'directory', mode: 0o755 }),
+        file('etc/hosts', 'localhost\n', { mode: 0o4750, uid: 1000, gid: 50, mtime: 1_700_000_000.25, xattrs: { 'security.capability': binaryXattr, 'user.note': Buffer.from('hi') } }),
+        entry('etc/hosts.bak', { type: 'hardlink', linkname: 'etc/hosts' }),
+        entry('etc/localtime', { type: 'symlink', mode: 0o777, linkname: '/usr/share/zoneinfo/UTC' }),
+        file(longPath, 'x'.repeat(70_000)),
+        entry('dev/sda', { type: 'block-device', mode: 0o660, devmajor: 8, devminor: 0 }),
+        entry('run/fifo', { type: 'fifo', mode: 0o600 }),
+        { kind: 'whiteout', path: 'var/log/old' },
+        { kind: 'whiteout', path: 'top' },
+        { kind: 'opaque', path: 'opt/app' },
+      ],
+      compression,
+    );
+    const base = { uid: 0, gid: 0, mtime: 1_700_000_000, size: 0 };
+    expect(await readAll(blob)).toEqual([
+      { kind: 'entry', entry: { ...base, path: 'etc', type: 'directory', mode: 0o755 } },
+      {
+        kind: 'entry',
+        entry: {
+          path: 'etc/hosts',
+          type: 'file',
+          mode: 0o4750,
+          uid: 1000,
+          gid: 50,
+          mtime: 1_700_000_000.25,
+          size: 10,
+          xattrs: { 'security.capability': binaryXattr, 'user.note': Buffer.from('hi') },
+          text: 'localhost\n',
+        },
+      },
+      { kind: 'entry', entry: { ...base, path: 'etc/hosts.bak', type: 'hardlink', mode: 0o644, linkname: 'etc/hosts' } },
+      { kind: 'entry', entry: { ...base, path: 'etc/localtime', type: 'symlink', mode: 0o777, linkname: '/usr/share/zoneinfo/UTC' } },
+      { kind: 'entry', entry: { ...base, path: longPath, type: 'file', mode: 0o644, size: 70_000, text: 'x'.repeat(70_000) } },
+      { kind: 'entry', entry: { ...base, path: 'dev/sda', type: 'block-device', mode: 0o660, devmajor: 8, devminor: 0 } },
+      { kind: 'entry', entry: { ...base, path: 'run/fifo', type: 'fifo', mode: 0o600 } },
+      { kind: 'whiteout', path: 'var/log/old' },
+      { kind: 'whiteout', path: 'top' },
+      { kind: 'opaque', path: 'opt/app' },
+    ]);
+  });
+
+  test('normalises what GNU tar writes: ./ prefixes, the root entry, directory slashes, xattrs', async () => {
+    const src = join(work, 'src');
+    await mkdir(join(src, 'sub'), { recursive: true });
+    await writeFile(join(src, 'sub/tool'), 'bin');
+    fsNative().lsetxattr(join(src, 'sub/tool'), 'security.capability', binaryXattr);
+    await symlink('sub/tool', join(src, 'link'));
+    for (const path of ['sub/tool', 'sub', '.']) await utimes(join(src, path), 1_600_000_000, 1_600_000_000);
+    const blob = execFileSync('tar', ['--xattrs', '--xattrs-include=*', '--sort=name', '-cf', '-', '-C', src, '.']);
+    const changes = (await readAll(blob)) as { entry: LayerEntry & { text?: string } }[];
+    expect(changes.map((c) => [c.entry.path, c.entry.type])).toEqual([
+      ['link', 'symlink'],
+      ['sub', 'directory'],
+      ['sub/tool', 'file'],
+    ]);
+    expect(changes[2].entry.text).toBe('bin');
+    expect(changes[2].entry.xattrs?.['security.capability']).toEqual(binaryXattr);
+    expect(changes[2].entry.mtime).toBe(1_600_000_000);
+  });
+
+  test('drains content the consumer left unread', async () => {
+    const blob = await layer([file('a', 'a'.repeat(100_000)), file('b', 'second')], 'gzip');
+    const seen: string[] = [];
+    for await (const change of readLayer(Readable.from([blob]))) {
+      if (change.kind !== 'entry') continue;
+      seen.push(change.entry.path === 'b' ? (await collect(change.entry.content!)).toString() : change.entry.path);
+    }
+    expect(seen).toEqual(['a', 'second']);
+  });
+
+  test.each(['none', 'gzip', 'zstd'] as const)('a truncated layer is an error, not a hang (%s)', async (compression) => {
+    const blob = await layer([file('a', 'random '.repeat(20_000)), file('b', 'b')], compression);
+    await expect(readAll(blob.subarray(0, Math.floor(blob.length / 2)))).rejects.toThrow(/layer is truncated/);
+  });
+
+  test('bytes that are not a tar archive are reported as such', async () => {
+    const garbage = Buffer.alloc(4096, 'not a tar header ');
+    await expect(readAll(garbage)).rejects.toThrow(/not a tar archive/);
+    await expect(readAll(gzipSync(garbage))).rejects.toThrow(/not a tar archive/);
+    await expect(readAll(Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x01, 0x02]))).rejects.toThrow(LayerFormatError);
+  });
+
+  test('a whiteout that names no file is rejected', async () => {
+    for (const name of ['dir/.wh.', '.wh..', 'dir/.wh...']) {
+      const pack = tar.pack();
+      pack.entry({ name, size: 0 });
+      pack.finalize();
+      await expect(readAll(await collect(pack as unknown as Readable))).rejects.toThrow(/invalid whiteout/);
+    }
+  });
+});
