@@ -1,5 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { chooseIgnoreFile, parseDockerignore, readIgnorePatterns } from '@tsbuild/builder';
+import { chooseIgnoreFile, parseDockerignore, readIgnorePatterns, type IgnoreMatcher } from '@tsbuild/builder';
 
 describe('readIgnorePatterns', () => {
   test('comments, blank lines, leading slash, path cleaning, exceptions', () => {
@@ -77,5 +81,58 @@ describe('chooseIgnoreFile', () => {
     expect(chooseIgnoreFile('/ctx', '/df/app.Dockerfile', exists)).toBe('/df/app.Dockerfile.dockerignore');
     expect(chooseIgnoreFile('/ctx', '/ctx/Dockerfile', exists)).toBe('/ctx/.dockerignore');
     expect(chooseIgnoreFile('/other', '/other/Dockerfile', exists)).toBeUndefined();
+  });
+});
+
+function filesUnder(root: string): string[] {
+  return readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(root, join(e.parentPath, e.name)))
+    .sort();
+}
+
+/** The files our matcher keeps, walking the way a context sender would (pruning dirs). */
+function keptFiles(root: string, m: IgnoreMatcher, dir = ''): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(join(root, dir), { withFileTypes: true })) {
+    const rel = dir ? `${dir}/${e.name}` : e.name;
+    if (e.isDirectory()) {
+      if (m.ignores(rel) && !m.couldMatchInside(rel)) continue;
+      out.push(...keptFiles(root, m, rel));
+    } else if (!m.ignores(rel)) out.push(rel);
+  }
+  return out.sort();
+}
+
+describe('against buildah', () => {
+  test('COPY . with a .dockerignore sends the same files', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsbuild-ignore-oracle-'));
+    try {
+      const ctx = join(dir, 'ctx');
+      const files = [
+        'a.log', 'src/a.log', 'src/a/b.go', 'main.go', 'README.md', 'CHANGES.md', 'README-keep.md', 'docs/x/y.md',
+        'file3.txt', 'fileX.txt', 'vendor/keep/x/y', 'vendor/other/z', 'node_modules/p/i.js', 'tmp/cache/1', 'tmp/keep',
+        'deep/a/b/c/z', 'deep/a/zz', 'q1', 'q22',
+      ];
+      for (const f of files) {
+        mkdirSync(dirname(join(ctx, f)), { recursive: true });
+        writeFileSync(join(ctx, f), f);
+      }
+      const ignore = [
+        '# build junk', '*.log', '**/*.go', 'vendor', '!vendor/keep/**', '*.md', '!README*.md', 'README*.md',
+        '!README-keep.md', 'file[0-9].txt', '/node_modules/', 'tmp/*', '!tmp/keep', 'deep/**/z', 'q?', '',
+      ].join('\n');
+      writeFileSync(join(ctx, '.dockerignore'), ignore);
+      writeFileSync(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY . /\n');
+      const storage = ['--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--storage-driver', 'vfs'];
+      const out = join(dir, 'out');
+      execFileSync('buildah', [...storage, 'bud', '--isolation', 'chroot', '-o', `type=local,dest=${out}`, ctx], { stdio: 'pipe' });
+      const theirs = filesUnder(out);
+      const ours = keptFiles(ctx, parseDockerignore(ignore));
+      expect(ours).toEqual(theirs);
+      expect(ours).toContain('vendor/keep/x/y');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

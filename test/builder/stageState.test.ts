@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { ContainerConfig } from '@tsbuild/oci-layout';
 import { DockerfileError, parseDockerfile, planBuild, StageState, type Step } from '@tsbuild/builder';
@@ -260,5 +264,52 @@ describe('RUN', () => {
     expect(runArgs(script)).toEqual(['/bin/sh', '-c', '/dev/pipes/EOF']);
     const two = run('FROM scratch\nRUN <<A cat > /a && <<-B cat > /b\none\nA\n\ttwo\n\tB\n').steps[0]!;
     expect(runArgs(two)).toEqual(['/bin/sh', '-c', '<<A cat > /a && <<-B cat > /b\none\nA\n\ttwo\nB']);
+  });
+});
+
+/** Builds `dockerfile` with buildah (isolated storage) and returns the resulting image's config. */
+function buildahConfig(dockerfile: string, buildArgs: Record<string, string>): ContainerConfig {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbuild-stage-oracle-'));
+  try {
+    mkdirSync(join(dir, 'ctx'));
+    writeFileSync(join(dir, 'ctx', 'Dockerfile'), dockerfile);
+    const storage = ['--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--storage-driver', 'vfs'];
+    const args = Object.entries(buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]);
+    execFileSync('buildah', [...storage, 'bud', '--isolation', 'chroot', ...args, '-t', 'oracle', join(dir, 'ctx')], { stdio: 'pipe' });
+    const image = JSON.parse(execFileSync('buildah', [...storage, 'inspect', '--type', 'image', 'oracle'], { encoding: 'utf8' }));
+    return image.OCIv1.config as ContainerConfig;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('against buildah', () => {
+  test('config-only instructions produce the config buildah produces', () => {
+    const dockerfile = [
+      'ARG G=global',
+      'FROM scratch',
+      'ARG G',
+      'ARG LOCAL=l',
+      'ENV A=0',
+      'ENV A=1 B=$A C="x y" D=$G E=${LOCAL:-none} F=${NOPE:-dflt} H=\'$A\'',
+      'ENV LEG hello  "big" world',
+      'LABEL "com.example.name"="my app" version=1.0 g=$G',
+      'EXPOSE 80 53/udp $A',
+      'WORKDIR /app',
+      'WORKDIR sub/../lib',
+      'USER nobody:$G',
+      'VOLUME ["/data", "/logs"]',
+      'VOLUME /x $LOCAL',
+      'STOPSIGNAL SIGKILL',
+      'CMD ["--help"]',
+      'ENTRYPOINT echo "$A" | cat',
+    ].join('\n');
+    const buildArgs = { G: 'cli' };
+    const expected = buildahConfig(dockerfile, buildArgs);
+    delete expected.Labels!['io.buildah.version'];
+    const { config } = run(dockerfile, { buildArgs });
+    for (const key of ['Env', 'Labels', 'ExposedPorts', 'WorkingDir', 'User', 'Volumes', 'StopSignal', 'Cmd', 'Entrypoint'] as const) {
+      expect({ [key]: config[key] }).toEqual({ [key]: expected[key] });
+    }
   });
 });

@@ -135,6 +135,7 @@ describe('applyLayer', () => {
       { kind: 'whiteout', path: 'etc/gone' },
       { kind: 'whiteout', path: 'var/cache' },
       { kind: 'whiteout', path: 'never/existed' },
+      { kind: 'whiteout', path: 'etc/keep/not-a-dir' },
       file('etc/replaced', 'new'),
       file('became-file', 'now a file'),
     ]);

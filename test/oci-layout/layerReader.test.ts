@@ -57,6 +57,13 @@ async function layer(changes: LayerChange[], compression: Compression): Promise<
 }
 
 const binaryXattr = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x80, 0xff, 0xfe, 0x00, 0x0a, 0x3d]);
+function capNetRawBlob(): Buffer {
+  const blob = Buffer.alloc(20);
+  blob.writeUInt32LE(0x02000001, 0);
+  blob.writeUInt32LE(1 << 13, 4);
+  return blob;
+}
+
 const longPath = `usr/share/${'ünïcode-'.repeat(20)}/file`;
 
 describe('readLayer', () => {
@@ -108,7 +115,8 @@ describe('readLayer', () => {
     const src = join(work, 'src');
     await mkdir(join(src, 'sub'), { recursive: true });
     await writeFile(join(src, 'sub/tool'), 'bin');
-    fsNative().lsetxattr(join(src, 'sub/tool'), 'security.capability', binaryXattr);
+    fsNative().lsetxattr(join(src, 'sub/tool'), 'security.capability', capNetRawBlob());
+    fsNative().lsetxattr(join(src, 'sub/tool'), 'user.binary', binaryXattr);
     await symlink('sub/tool', join(src, 'link'));
     for (const path of ['sub/tool', 'sub', '.']) await utimes(join(src, path), 1_600_000_000, 1_600_000_000);
     const blob = execFileSync('tar', ['--xattrs', '--xattrs-include=*', '--sort=name', '-cf', '-', '-C', src, '.']);
@@ -119,8 +127,18 @@ describe('readLayer', () => {
       ['sub/tool', 'file'],
     ]);
     expect(changes[2].entry.text).toBe('bin');
-    expect(changes[2].entry.xattrs?.['security.capability']).toEqual(binaryXattr);
+    expect(changes[2].entry.xattrs).toEqual({ 'security.capability': capNetRawBlob(), 'user.binary': binaryXattr });
     expect(changes[2].entry.mtime).toBe(1_600_000_000);
+  });
+
+  test('a consumer that stops early releases the input', async () => {
+    const blob = await layer([file('a', 'a'), file('b', 'b'.repeat(1 << 20))], 'gzip');
+    const input = Readable.from([blob.subarray(0, 100), blob.subarray(100)]);
+    for await (const change of readLayer(input)) {
+      expect(change.kind === 'entry' && change.entry.path).toBe('a');
+      break;
+    }
+    expect(input.destroyed).toBe(true);
   });
 
   test('drains content the consumer left unread', async () => {
@@ -148,7 +166,8 @@ describe('readLayer', () => {
   test('a whiteout that names no file is rejected', async () => {
     for (const name of ['dir/.wh.', '.wh..', 'dir/.wh...']) {
       const pack = tar.pack();
-      pack.entry({ name, size: 0 });
+      pack.entry({ name }, Buffer.alloc(0));
+      pack.entry({ name: 'after' }, Buffer.alloc(1 << 20));
       pack.finalize();
       await expect(readAll(await collect(pack as unknown as Readable))).rejects.toThrow(/invalid whiteout/);
     }

@@ -147,6 +147,7 @@ async function withNoFollowHandle(path: string, flags: number, use: (handle: Fil
 async function removeWhiteout(state: ApplyState, path: string): Promise<void> {
   const hostPath = await resolveInRoot(state.rootfs, path, { followFinal: false });
   if (hostPath === state.rootfs) throw new Error('whiteout resolves to the root directory itself');
+  if (!(await lstatOrNull(hostPath))) return;
   // rm does not follow a symlink at hostPath nor symlinks inside a removed directory.
   await rm(hostPath, { recursive: true, force: true });
 }
@@ -179,11 +180,13 @@ function recordWritten(state: ApplyState, path: string): void {
   }
 }
 
+/** null when nothing is there, also when a parent is not a directory. */
 async function lstatOrNull(path: string) {
   try {
     return await lstat(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw error;
   }
 }

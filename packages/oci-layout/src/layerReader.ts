@@ -194,7 +194,7 @@ function layerError(error: unknown, context?: string): Error {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: string } | undefined)?.code;
   let text: string;
-  if (message === 'Unexpected end of data' || code === 'Z_BUF_ERROR' || /unexpected end/i.test(message)) {
+  if (message === 'Unexpected end of data' || code === 'Z_BUF_ERROR' || /unexpected end|ended in middle/i.test(message)) {
     text = `layer is truncated (${message})`;
   } else if (/Invalid tar header/.test(message)) {
     text = 'not a tar archive (or a corrupt one): a tar header failed its checksum';

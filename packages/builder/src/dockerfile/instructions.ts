@@ -13,12 +13,13 @@ export interface SourceLocation {
 
 export class DockerfileError extends Error {
   constructor(
-    what: string,
+    /** What is wrong, without the location prefix. */
+    readonly reason: string,
     readonly location?: SourceLocation,
     readonly instruction?: string,
   ) {
     const where = location ? `${location.file}:${location.line}:${location.column}: ` : '';
-    super(`${where}${instruction ? `${instruction}: ` : ''}${what}`);
+    super(`${where}${instruction ? `${instruction}: ` : ''}${reason}`);
     this.name = 'DockerfileError';
   }
 }

@@ -593,3 +593,29 @@ export function parseDockerfile(source: string, file: string): Dockerfile {
   if (stages.length === 0) throw new DockerfileError('dockerfile contains no stages to build', { file, line: 1, column: 1 });
   return { file, escape, directives, globalArgs, stages };
 }
+
+/**
+ * A base image's ONBUILD triggers as instructions, to apply (in order) before the stage's
+ * own. Like BuildKit they are parsed on their own (default escape) and located at the FROM.
+ * Stage dependencies they add (COPY --from) are not in the build plan: it is made before
+ * base images are known.
+ */
+export function parseOnbuildTriggers(triggers: readonly string[], from: SourceLocation): Exclude<Instruction, FromInstruction>[] {
+  return triggers.map((trigger) => {
+    const ctx: ParseContext = { file: from.file, escape: '\\', lines: physicalLines(trigger), next: 0 };
+    try {
+      const line = nextLogicalLine(ctx);
+      const instr = line && parseInstruction(line, ctx);
+      if (!instr || nextLogicalLine(ctx)) throw new InstructionError('onbuild trigger should be a single expression');
+      if (instr.keyword === 'FROM' || instr.keyword === 'ONBUILD' || instr.keyword === 'MAINTAINER') {
+        throw new InstructionError(`${instr.keyword} isn't allowed as an ONBUILD trigger`);
+      }
+      return { ...instr, location: from, endLine: from.line };
+    } catch (e) {
+      if (e instanceof InstructionError || e instanceof DockerfileError) {
+        throw new DockerfileError(`base image ONBUILD trigger ${JSON.stringify(trigger)}: ${e instanceof DockerfileError ? e.reason : e.message}`, from, 'FROM');
+      }
+      throw e;
+    }
+  });
+}

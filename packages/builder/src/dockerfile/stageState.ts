@@ -112,10 +112,14 @@ export class StageState {
   private readonly declaredArgs: { key: string; value?: string }[] = [];
   private cmdSet = false;
   private readonly opts: StageStateOptions;
+  /** The base image's ONBUILD triggers: run them first (parseOnbuildTriggers); they are not inherited. */
+  readonly inheritedTriggers: string[];
 
   constructor(opts: StageStateOptions) {
     this.opts = opts;
     this.config = structuredClone(opts.base ?? {});
+    this.inheritedTriggers = this.config.OnBuild ?? [];
+    delete this.config.OnBuild;
     const env = this.config.Env ?? [];
     if (!env.some((e) => splitEnv(e)[0] === 'PATH')) env.push(`PATH=${DEFAULT_PATH}`);
     this.config.Env = env;
@@ -441,7 +445,7 @@ function isSignal(s: string): boolean {
 export function parsePortSpec(raw: string): string[] {
   const parts = raw.split(':');
   const container = parts[parts.length - 1]!;
-  const slash = container.lastIndexOf('/');
+  const slash = container.indexOf('/');
   const portText = slash >= 0 ? container.slice(0, slash) : container;
   const protoText = slash >= 0 ? container.slice(slash + 1) : '';
   if (portText === '') throw new StepError(`invalid port: "${raw}": no port specified`);
