@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { ContainerConfig } from '@tsbuild/oci-layout';
-import { DockerfileError, parseDockerfile, planBuild, StageState, type Step } from '@tsbuild/builder';
+import { DockerfileError, parseDockerfile, parseOnbuildTriggers, planBuild, StageState, type Step } from '@tsbuild/builder';
 
 const PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const platform = { os: 'linux', architecture: 'amd64' };
@@ -174,6 +174,20 @@ describe('config instructions', () => {
       'HEALTHCHECK {Test:[CMD /check] Interval:5s Timeout:0s StartPeriod:0s StartInterval:0s Retries:2}',
     ]);
     expect(run('FROM scratch\nHEALTHCHECK NONE\n').config.Healthcheck).toEqual({ Test: ['NONE'] });
+  });
+
+  test("the base image's ONBUILD triggers run first, located at FROM, and are not inherited", () => {
+    const base: ContainerConfig = { OnBuild: ['ENV FROM_TRIGGER=1', 'COPY . /src'] };
+    const { state, config, steps } = run('FROM scratch\nONBUILD RUN make\n', { base });
+    expect(state.inheritedTriggers).toEqual(['ENV FROM_TRIGGER=1', 'COPY . /src']);
+    expect(config.OnBuild).toEqual(['RUN make']);
+    expect(steps).toEqual([{ kind: 'config' }]);
+    const at = { file: 'Dockerfile', line: 1, column: 1 };
+    const triggers = parseOnbuildTriggers(state.inheritedTriggers, at);
+    const applied = triggers.map((i) => state.apply(i));
+    expect(applied.map((s) => s.createdBy)).toEqual(['ENV FROM_TRIGGER=1', 'COPY . /src # buildkit']);
+    expect(triggers[1]!.location).toEqual(at);
+    expect(() => parseOnbuildTriggers(['FROM x'], at)).toThrow(`Dockerfile:1:1: FROM: base image ONBUILD trigger "FROM x": FROM isn't allowed as an ONBUILD trigger`);
   });
 
   test('the base config is copied, not modified', () => {

@@ -131,6 +131,7 @@ describe('a hostile layer stays inside the rootfs', () => {
       rootfs,
       await rawLayer([
         { name: '.', type: 'symlink', linkname: outside },
+        { name: '/', content: 'not a directory' },
         { name: 'dot', type: 'symlink', linkname: '.' },
         { name: 'dot/dot/file', content: 'x' },
       ]),

@@ -5,7 +5,7 @@ export { DockerfileError } from './dockerfile/instructions.js';
 export type {
   SourceLocation, Dockerfile, Stage, Instruction, Heredoc, CommandLine,
 } from './dockerfile/instructions.js';
-export { heredocBody } from './dockerfile/parseDockerfile.js';
+export { heredocBody, parseOnbuildTriggers } from './dockerfile/parseDockerfile.js';
 export { expandWord, expandWords, ExpansionError, type VariableLookup } from './dockerfile/shellWords.js';
 export { planBuild, formatPlatform, type BuildPlan, type PlannedStage, type StageBase, type PlanOptions, type Platform } from './dockerfile/buildPlan.js';
 export { StageState, type Step, type CopyOp, type RunOp, type StageStateOptions } from './dockerfile/stageState.js';

@@ -53,10 +53,11 @@ export async function* readLayer(blob: Readable): AsyncGenerator<LayerChange> {
       if (next.done) return;
       const source = next.value;
       const change = toChange(source.header, rawXattrs.take());
-      if (change.kind !== 'entry' || change.entry.type !== 'file') {
+      // The root entry (`./`) describes the rootfs directory itself, which the layer does not own.
+      const isRoot = change.kind === 'entry' && change.entry.path === '';
+      if (isRoot || change.kind !== 'entry' || change.entry.type !== 'file') {
         source.resume();
-        if (change.kind === 'entry' && change.entry.path === '') continue;
-        yield change;
+        if (!isRoot) yield change;
         continue;
       }
       const content = Readable.from(contentChunks(source as AsyncIterable<Buffer>, () => failure), { objectMode: false });
