@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDockerArchive } from '@tsbuild/oci-layout';
-import { analyzeImage, type ImageAnalysis } from '@tsbuild/inspect-tui';
+import { analyzeImage, layerChanges, type ImageAnalysis } from '@tsbuild/inspect-tui';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { writeDockerArchive, type TestLayer } from './dockerArchiveFixture.js';
 
@@ -37,7 +37,7 @@ describe('analyzeImage on dive\'s own test image', () => {
 
   it('marks the paths of each layer against the layers below', async () => {
     const a = await analyzeImage(await openDockerArchive(DIVE_IMAGE));
-    const marks = (i: number) => Object.fromEntries(a.layers[i]!.changes.map((c) => [c.path, c.change]));
+    const marks = (i: number) => Object.fromEntries(layerChanges(a.layers[i]!).map((c) => [c.path, c.change]));
     // chmod 444 rewrote the file with the same bytes: a mode change
     expect(marks(4)['root/example/somefile1.txt']).toBe('modified');
     // rm -rf /root/example removes the directory and everything still below it
@@ -133,12 +133,12 @@ describe('analyzeImage on an image worked out by hand', () => {
     const file = join(await dirs.make(), 'hand.tar');
     await writeDockerArchive(file, HAND_LAYERS);
     const a = await analyzeImage(await openDockerArchive(file));
-    const marks = (i: number) => Object.fromEntries(a.layers[i]!.changes.map((c) => [c.path, c.change]));
+    const marks = (i: number) => Object.fromEntries(layerChanges(a.layers[i]!).map((c) => [c.path, c.change]));
     expect(marks(1)).toEqual({ etc: 'unmodified', 'etc/a': 'modified', 'etc/b': 'removed', 'etc/c': 'added', lnk: 'modified' });
     expect(marks(2)).toEqual({ opt: 'unmodified', 'opt/z': 'added', 'opt/x': 'removed', 'opt/y': 'removed' });
-    expect(a.layers[2]!.changes.find((c) => c.path === 'opt')!.opaque).toBe(true);
+    expect(layerChanges(a.layers[2]!).find((c) => c.path === 'opt')!.opaque).toBe(true);
     expect(marks(3)).toEqual({ etc: 'removed', 'etc/a': 'removed', 'etc/c': 'removed' });
-    expect(a.layers[3]!.changes.find((c) => c.path === 'etc/a')!.info).toMatchObject({ type: 'file', size: 100, mode: 0o600 });
+    expect(layerChanges(a.layers[3]!).find((c) => c.path === 'etc/a')!.info).toMatchObject({ type: 'file', size: 100, mode: 0o600 });
   });
 
   it('takes layer commands from the history entries that made layers', async () => {

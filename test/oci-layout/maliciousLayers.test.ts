@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, writeFile, chmod } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { applyLayer } from '@tsbuild/oci-layout';
+import { applyLayer, resolveInRoot } from '@tsbuild/oci-layout';
 
 /** A tar member written byte for byte as a hostile layer would have it. */
 interface RawMember {
@@ -235,5 +235,22 @@ describe('a hostile layer stays inside the rootfs', () => {
         ]),
       ),
     ).rejects.toThrow(/too many levels of symbolic links/);
+  });
+});
+
+describe('resolveInRoot', () => {
+  test('follows symlinks as if the rootfs were /', async () => {
+    await mkdir(join(rootfs, 'usr/lib'), { recursive: true });
+    await symlink('usr/lib', join(rootfs, 'lib'));
+    await symlink('/usr', join(rootfs, 'abs'));
+    await symlink('../../../..', join(rootfs, 'usr/lib/up'));
+    await symlink(outside, join(rootfs, 'out'));
+    expect(await resolveInRoot(rootfs, '/lib/x', { followFinal: true })).toBe(join(rootfs, 'usr/lib/x'));
+    expect(await resolveInRoot(rootfs, 'abs/lib/up/etc', { followFinal: true })).toBe(join(rootfs, 'etc'));
+    expect(await resolveInRoot(rootfs, '../../../etc/passwd', { followFinal: true })).toBe(join(rootfs, 'etc/passwd'));
+    expect(await resolveInRoot(rootfs, 'out/file', { followFinal: true })).toBe(join(rootfs, outside, 'file'));
+    expect(await resolveInRoot(rootfs, 'out', { followFinal: true })).toBe(join(rootfs, outside));
+    expect(await resolveInRoot(rootfs, 'out', { followFinal: false })).toBe(join(rootfs, 'out'));
+    expect(await resolveInRoot(rootfs, 'usr/lib/up', { followFinal: true })).toBe(rootfs);
   });
 });

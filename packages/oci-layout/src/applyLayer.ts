@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { chmod, link, lchown, lstat, lutimes, mkdir, open, readdir, rm, symlink, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fsNative } from './fsNative.js';
 import type { LayerEntry } from './layerEntry.js';
@@ -24,7 +24,8 @@ export interface ApplyLayerOptions {
  */
 export async function applyLayer(rootfs: string, blob: Readable, opts: ApplyLayerOptions = {}): Promise<{ entries: number }> {
   const state: ApplyState = {
-    rootfs,
+    // Absolute and normalised, so a resolved path can be compared with it.
+    rootfs: resolve(rootfs),
     sameOwner: opts.sameOwner ?? process.getuid?.() === 0,
     written: new Set(),
     writtenAncestors: new Set(),

@@ -1,4 +1,4 @@
-import { PassThrough, Readable, type Duplex } from 'node:stream';
+import { PassThrough, Readable, pipeline, type Duplex } from 'node:stream';
 import { createGzip, createGunzip } from 'node:zlib';
 import { CompressStream, DecompressStream } from 'zstd-napi';
 import type { Compression } from './mediaTypes.js';
@@ -67,14 +67,17 @@ async function* decompressChunks(input: Readable): AsyncGenerator<Buffer> {
     return;
   }
   const decompressor = decompressorFor(compression);
-  const feed = Readable.from(rest(head, ended ? undefined : source));
-  feed.on('error', (error) => decompressor.destroy(error));
-  feed.pipe(decompressor);
+  // An input error reaches the reader through the decompressor; a reader that stops early releases the input.
+  pipeline(Readable.from(rest(head, ended ? undefined : source)), decompressor, () => undefined);
   yield* decompressor;
 }
 
 async function* rest(head: Buffer, source: AsyncIterator<Buffer> | undefined): AsyncGenerator<Buffer> {
-  yield head;
-  if (!source) return;
-  for (let next = await source.next(); !next.done; next = await source.next()) yield Buffer.from(next.value);
+  try {
+    yield head;
+    if (!source) return;
+    for (let next = await source.next(); !next.done; next = await source.next()) yield Buffer.from(next.value);
+  } finally {
+    await source?.return?.();
+  }
 }

@@ -274,11 +274,11 @@ function splitCommand(text: string, escape: string): { keyword: string; flags: s
   return { keyword, flags, rest: rest.trim() };
 }
 
-function nanoseconds(flag: string, value: string | undefined): number {
-  if (value === undefined || value === '') return 0;
+/** Go's time.ParseDuration, in nanoseconds (the image config unit). */
+function parseDuration(flag: string, value: string | undefined): number {
+  if (value === undefined || value === '' || value === '0') return 0;
   const unit: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
   const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
-  if (value === '0') return 0;
   let total = 0;
   let m: RegExpExecArray | null;
   let consumed = 0;
@@ -302,7 +302,7 @@ interface ParseContext {
   next: number;
 }
 
-/** Parses one logical line (heredoc bodies are read from ctx). Exported shape is Instruction. */
+/** Parses one logical line; heredoc bodies that follow it are read from ctx. */
 function parseInstruction(line: LogicalLine, ctx: ParseContext): Instruction {
   const { keyword: word, flags, rest } = splitCommand(line.text, ctx.escape);
   const keyword = word.toUpperCase();
@@ -539,10 +539,10 @@ function parseHealthcheck(
     ...base,
     keyword: 'HEALTHCHECK',
     test,
-    interval: nanoseconds('interval', flags.get('interval')?.[0]),
-    timeout: nanoseconds('timeout', flags.get('timeout')?.[0]),
-    startPeriod: nanoseconds('start-period', flags.get('start-period')?.[0]),
-    startInterval: nanoseconds('start-interval', flags.get('start-interval')?.[0]),
+    interval: parseDuration('interval', flags.get('interval')?.[0]),
+    timeout: parseDuration('timeout', flags.get('timeout')?.[0]),
+    startPeriod: parseDuration('start-period', flags.get('start-period')?.[0]),
+    startInterval: parseDuration('start-interval', flags.get('start-interval')?.[0]),
     retries,
   };
 }

@@ -23,7 +23,7 @@ import { expandWord, expandWords, ExpansionError } from './shellWords.js';
 import { goDuration, goList, goQuotedList } from './historyFormat.js';
 import { parseRunMount, RunMountError, type RunMount } from './runMount.js';
 
-export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
 
 export interface CopyOp {
@@ -442,7 +442,7 @@ function isSignal(s: string): boolean {
 }
 
 /** One EXPOSE word -> "port/proto" entries (ranges expanded), as BuildKit's portSpecs. */
-export function parsePortSpec(raw: string): string[] {
+function parsePortSpec(raw: string): string[] {
   const parts = raw.split(':');
   const container = parts[parts.length - 1]!;
   const slash = container.indexOf('/');

@@ -1,15 +1,21 @@
 import { digestHex, type Image, type Layer } from '@tsbuild/oci-layout';
 import { EfficiencyTally, type InefficientPath } from './efficiency.js';
 import { sameFile, type ChangeMark, type FileInfo } from './fileInfo.js';
-import { childFirst, readLayerTree, type LayerNode } from './layerTree.js';
+import { readLayerTree, type LayerNode } from './layerTree.js';
 import { descendants, diveRemovedSize, StackedTree, type StackedNode } from './stackedTree.js';
 
-/** A path a layer touches, with how it relates to the layers below. */
+/** A lower-layer path a layer removes without naming it (under a whited-out or opaque directory, or a directory replaced by a file). */
+export interface RemovedBelow {
+  path: string;
+  info: FileInfo;
+}
+
+/** A path a layer touches, with how it relates to the layers below (a flat view of `LayerAnalysis`). */
 export interface LayerChangeRecord {
   /** Root-relative path (no leading `/`). */
   path: string;
   change: ChangeMark;
-  /** The layer's version; for removals, the version the layer removed (absent when there was none). */
+  /** The layer's version; for removals, the version removed (absent when there was none). */
   info?: FileInfo;
   /** A parent the tar implied without an entry of its own. */
   implicit?: boolean;
@@ -27,14 +33,12 @@ export interface LayerAnalysis {
   sizeBytes: number;
   /** The history command that made the layer, without `/bin/sh -c ` ("(missing)" when history has none). */
   command: string;
-  /** dive's tree of this layer (whiteouts as `.wh.` children), for the JSON export and the views. */
+  /** dive's tree of this layer (whiteouts as `.wh.` children), each node with its change mark. */
   tree: LayerNode;
-  /**
-   * The layer's paths in dive order (children first, by name), then the
-   * lower paths it removes without naming them (under a whited-out or opaque
-   * directory, or under a directory replaced by a file).
-   */
-  changes: LayerChangeRecord[];
+  /** The tree's nodes in dive's order: children first, names in byte order. */
+  nodes: LayerNode[];
+  /** Lower paths the layer removes without naming them. */
+  removedBelow: RemovedBelow[];
 }
 
 /** For a wasted path: which layers wrote or removed it and with what command. */
@@ -87,10 +91,10 @@ export async function analyzeImage(image: Image, options: AnalyzeOptions = {}): 
   const tally = new EfficiencyTally();
   const layers: LayerAnalysis[] = [];
   for (const [index, layer] of image.layers.entries()) {
-    const { root, size } = await readLayerOf(layer, index);
-    accountEfficiency(root, index, stacked, tally);
-    const changes = markChanges(root, stacked);
-    stackLayer(root, stacked);
+    const { root, order, size } = await readLayerOf(layer, index);
+    accountEfficiency(root, order, index, stacked, tally);
+    const removedBelow = markChanges(root, order, stacked);
+    stackLayer(root, order, stacked);
     layers.push({
       index,
       id: options.layerIds?.[index] ?? digestHex(layer.descriptor.digest),
@@ -99,7 +103,8 @@ export async function analyzeImage(image: Image, options: AnalyzeOptions = {}): 
       sizeBytes: size,
       command: commands[index]!,
       tree: root,
-      changes,
+      nodes: order,
+      removedBelow,
     });
   }
   const sizeBytes = layers.reduce((sum, l) => sum + l.sizeBytes, 0);
@@ -135,20 +140,19 @@ async function readLayerOf(layer: Layer, index: number) {
  * rest of that layer; that is reproduced so the figures match. For the first
  * layer dive looks whiteouts up in the layer itself.
  */
-function accountEfficiency(root: LayerNode, layerIndex: number, stacked: StackedTree, tally: EfficiencyTally): void {
-  for (const node of childFirst(root)) {
+function accountEfficiency(root: LayerNode, order: LayerNode[], layerIndex: number, stacked: StackedTree, tally: EfficiencyTally): void {
+  for (const node of order) {
     if (node.children && node.children.size > 0) continue;
-    const divePath = `/${node.path}`;
     if (node.kind !== 'whiteout') {
-      tally.record(divePath, { layerIndex, action: 'wrote', sizeBytes: node.kind === 'entry' ? node.info!.size : 0 });
+      tally.record(node.path, layerIndex, 'wrote', node.kind === 'entry' ? node.info!.size : 0);
       continue;
     }
     const removedSize = layerIndex === 0 ? sizeInOwnLayer(root, node.path) : sizeBelow(stacked.find(node.path));
     if (removedSize === undefined) {
-      tally.recordUnsizable(divePath);
+      tally.recordUnsizable(node.path);
       return;
     }
-    tally.record(divePath, { layerIndex, action: 'removed', sizeBytes: removedSize });
+    tally.record(node.path, layerIndex, 'removed', removedSize);
   }
 }
 
@@ -173,38 +177,49 @@ function sizeInOwnLayer(root: LayerNode, path: string): number | undefined {
   return total;
 }
 
-/** Marks each path of the layer against the real filesystem below it (opaque markers honoured). */
-function markChanges(root: LayerNode, stacked: StackedTree): LayerChangeRecord[] {
-  const records: LayerChangeRecord[] = [];
-  const removedBelow: LayerChangeRecord[] = [];
+/** Marks each node of the layer against the real filesystem below it (opaque markers honoured). */
+function markChanges(root: LayerNode, order: LayerNode[], stacked: StackedTree): RemovedBelow[] {
+  const removedBelow: RemovedBelow[] = [];
   const removeSubtree = (lower: StackedNode, path: string, keep?: LayerNode) => {
     for (const [p, n] of descendants(lower, path)) {
       if (n.hidden || (keep && writtenByLayer(keep, p.slice(path.length + 1)))) continue;
-      removedBelow.push({ path: p, change: 'removed', info: n.info });
+      removedBelow.push({ path: p, info: n.info });
     }
   };
   if (root.opaque) removeSubtree(stacked.root, '', root);
-  for (const node of childFirst(root)) {
+  for (const node of order) {
     const lower = stacked.findVisible(node.path);
     if (node.kind === 'whiteout') {
-      records.push(lower ? { path: node.path, change: 'removed', info: lower.info } : { path: node.path, change: 'removed' });
-      if (lower) removeSubtree(lower, node.path);
+      node.change = 'removed';
+      if (lower) {
+        node.removed = lower.info;
+        removeSubtree(lower, node.path);
+      }
       continue;
     }
-    const record: LayerChangeRecord =
-      node.kind === 'implicit'
-        ? { path: node.path, change: lower ? 'unmodified' : 'added', info: lower?.info, implicit: true }
-        : { path: node.path, change: !lower ? 'added' : sameFile(lower.info, node.info!) ? 'unmodified' : 'modified', info: node.info };
-    if (record.info === undefined) delete record.info;
+    if (node.kind === 'implicit') node.change = lower ? 'unmodified' : 'added';
+    else node.change = !lower ? 'added' : sameFile(lower.info, node.info!) ? 'unmodified' : 'modified';
     if (node.opaque) {
-      record.opaque = true;
       if (lower) removeSubtree(lower, node.path, node);
     } else if (lower && node.kind === 'entry' && node.info!.type !== 'directory') {
       removeSubtree(lower, node.path);
     }
-    records.push(record);
   }
-  return records.concat(removedBelow);
+  return removedBelow;
+}
+
+/** The layer's changes as one flat list: its nodes in dive's order, then what it removes below them. */
+export function layerChanges(layer: LayerAnalysis): LayerChangeRecord[] {
+  const records: LayerChangeRecord[] = layer.nodes.map((node) => {
+    const record: LayerChangeRecord = { path: node.path, change: node.change! };
+    const info = node.kind === 'whiteout' ? node.removed : node.info;
+    if (info) record.info = info;
+    if (node.kind === 'implicit') record.implicit = true;
+    if (node.opaque) record.opaque = true;
+    return record;
+  });
+  for (const r of layer.removedBelow) records.push({ path: r.path, change: 'removed', info: r.info });
+  return records;
 }
 
 /** Whether the layer has an entry (not a whiteout) at `relative` below `dir`. */
@@ -222,14 +237,14 @@ function writtenByLayer(dir: LayerNode, relative: string): boolean {
  * below them, then whiteouts and entries apply in dive's order (children
  * first, by name), which is also the order dive stacks layers in.
  */
-function stackLayer(root: LayerNode, stacked: StackedTree): void {
+function stackLayer(root: LayerNode, order: LayerNode[], stacked: StackedTree): void {
   const hideBelow = (node: StackedNode | undefined) => {
     if (!node) return;
     for (const [, d] of descendants(node, '')) d.hidden = true;
   };
   if (root.opaque) hideBelow(stacked.root);
-  for (const node of childFirst(root)) if (node.opaque) hideBelow(stacked.find(node.path));
-  for (const node of childFirst(root)) {
+  for (const node of order) if (node.opaque) hideBelow(stacked.find(node.path));
+  for (const node of order) {
     if (node.kind === 'whiteout') {
       stacked.remove(node.path);
     } else if (node.kind === 'implicit') {

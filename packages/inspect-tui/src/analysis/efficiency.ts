@@ -15,11 +15,17 @@ export interface InefficientPath {
 }
 
 interface PathTally {
+  /** Root-relative; dive's `/` is added when reporting. */
   path: string;
   cumulative: number;
   /** -1 until a size is seen: dive keeps the -1 of a path whose whiteout it could not size. */
   min: number;
-  occurrences: PathOccurrence[];
+  count: number;
+  /** Most paths are seen once: that occurrence is kept inline, a list only made for repeats. */
+  firstLayer: number;
+  firstSize: number;
+  firstRemoved: boolean;
+  more?: PathOccurrence[];
 }
 
 /**
@@ -35,18 +41,25 @@ export class EfficiencyTally {
   private tally(path: string): PathTally {
     let t = this.paths.get(path);
     if (!t) {
-      t = { path, cumulative: 0, min: -1, occurrences: [] };
+      t = { path, cumulative: 0, min: -1, count: 0, firstLayer: -1, firstSize: 0, firstRemoved: false };
       this.paths.set(path, t);
     }
     return t;
   }
 
-  record(path: string, occurrence: PathOccurrence): void {
+  record(path: string, layerIndex: number, action: PathOccurrence['action'], sizeBytes: number): void {
     const t = this.tally(path);
-    t.cumulative += occurrence.sizeBytes;
-    if (t.min < 0 || occurrence.sizeBytes < t.min) t.min = occurrence.sizeBytes;
-    t.occurrences.push(occurrence);
-    if (t.occurrences.length === 2) this.inefficient.push(t);
+    t.cumulative += sizeBytes;
+    if (t.min < 0 || sizeBytes < t.min) t.min = sizeBytes;
+    t.count++;
+    if (t.count === 1) {
+      t.firstLayer = layerIndex;
+      t.firstSize = sizeBytes;
+      t.firstRemoved = action === 'removed';
+    } else {
+      (t.more ??= []).push({ layerIndex, action, sizeBytes });
+      if (t.count === 2) this.inefficient.push(t);
+    }
   }
 
   /** dive creates the path's record before failing to size a whiteout of a path the layers below lack. */
@@ -71,6 +84,6 @@ export class EfficiencyTally {
    */
   inefficientPaths(): InefficientPath[] {
     const sorted = [...this.inefficient].sort((a, b) => a.cumulative - b.cumulative).reverse();
-    return sorted.map((t) => ({ path: t.path, count: t.occurrences.length, sizeBytes: t.cumulative, occurrences: t.occurrences }));
+    return sorted.map((t) => ({ path: `/${t.path}`, count: t.count, sizeBytes: t.cumulative, occurrences: [{ layerIndex: t.firstLayer, action: t.firstRemoved ? 'removed' : 'wrote', sizeBytes: t.firstSize }, ...t.more!] }));
   }
 }

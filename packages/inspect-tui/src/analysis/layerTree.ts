@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { readLayer } from '@tsbuild/oci-layout';
-import { fileInfoOf, type FileInfo } from './fileInfo.js';
+import { fileInfoOf, type ChangeMark, type FileInfo } from './fileInfo.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
 
@@ -19,10 +19,16 @@ export interface LayerNode {
   info?: FileInfo;
   opaque: boolean;
   children?: Map<string, LayerNode>;
+  /** How the node relates to the layers below (set by the analysis). */
+  change?: ChangeMark;
+  /** For a whiteout: the version of the path it removed, when there was one. */
+  removed?: FileInfo;
 }
 
 export interface LayerTree {
   root: LayerNode;
+  /** The nodes in dive's order (children first, names in byte order), computed once. */
+  order: LayerNode[];
   /** dive's layer size: the sum of the tar header sizes of every member, repeats included. */
   size: number;
   entryCount: number;
@@ -74,7 +80,7 @@ export async function readLayerTree(blob: Readable): Promise<LayerTree> {
       nodeAt(root, change.path).opaque = true;
     }
   }
-  return { root, size, entryCount };
+  return { root, order: [...childFirst(root)], size, entryCount };
 }
 
 /** Byte-wise name order, as Go's sort.Strings orders dive's tree. */

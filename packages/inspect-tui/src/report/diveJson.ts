@@ -1,6 +1,6 @@
 import type { EntryType } from '@tsbuild/oci-layout';
 import type { ImageAnalysis, LayerAnalysis } from '../analysis/analyzeImage.js';
-import { childFirst, type LayerNode } from '../analysis/layerTree.js';
+import type { LayerNode } from '../analysis/layerTree.js';
 import type { FileInfo } from '../analysis/fileInfo.js';
 
 /** dive's FileInfo as its JSON export writes it (Go tar typeflag and os.FileMode numbers). */
@@ -93,7 +93,7 @@ function exportLayer(layer: LayerAnalysis): DiveExport['layer'][number] {
     digestId: layer.diffId,
     sizeBytes: layer.sizeBytes,
     command: layer.command,
-    fileList: [...childFirst(layer.tree)].map(diveFileInfo),
+    fileList: layer.nodes.map(diveFileInfo),
   };
 }
 
