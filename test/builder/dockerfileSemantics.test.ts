@@ -137,6 +137,11 @@ describe('.dockerignore', () => {
     ]);
   });
 
+  it('an exception re-includes a file inside an ignored directory', async () => {
+    const c = await build({ '.dockerignore': 'dir\n!dir/keep\n', 'dir/keep': 'k', 'dir/drop': 'd' }, 'FROM scratch\nCOPY . /c/\n');
+    expect(paths(c)).toEqual(['c', 'c/.dockerignore', 'c/Dockerfile', 'c/dir', 'c/dir/keep']);
+  });
+
   it('<Dockerfile>.dockerignore beside the Dockerfile wins over the context one', async () => {
     const work = await dirs.make();
     const context = join(work, 'context');
@@ -210,6 +215,18 @@ describe('config instructions', () => {
   it('# escape=` changes the line continuation character', async () => {
     const c = await build({}, '# escape=`\nFROM scratch\nLABEL path=C:\\dir `\n  other=1\n');
     expect(c.config.config?.Labels).toEqual({ path: 'C:\\dir', other: '1' });
+  });
+});
+
+describe('ONBUILD', () => {
+  it('stores triggers, and runs them first when the image is used as a base', async () => {
+    const base = await build({}, 'FROM scratch\nONBUILD COPY f /triggered\nONBUILD LABEL from=trigger\n', { tags: ['onbuild-base'] });
+    expect(base.config.config?.OnBuild).toEqual(['COPY f /triggered', 'LABEL from=trigger']);
+    expect(paths(base)).toEqual([]);
+    const child = await build({ f: 'content' }, 'FROM localhost/onbuild-base\nLABEL own=1\n');
+    expect(paths(child)).toEqual(['triggered']);
+    expect(child.config.config?.Labels).toEqual({ from: 'trigger', own: '1' });
+    expect(child.config.config?.OnBuild ?? []).toEqual([]);
   });
 });
 

@@ -5,7 +5,9 @@ import { componentMatcher, hasGlob } from './globPattern.js';
 
 /** What a .dockerignore says about a context path. */
 export interface ContextFilter {
-  ignores(relPath: string, isDir: boolean): boolean;
+  ignores(relPath: string): boolean;
+  /** Whether an exception (`!pattern`) could re-include something below an ignored directory. */
+  couldMatchInside(relDir: string): boolean;
 }
 
 export interface ContextEntry {
@@ -31,8 +33,8 @@ export class BuildContext {
     return new BuildContext(await realpath(dir), filter);
   }
 
-  private excluded(rel: string, isDir: boolean): boolean {
-    return rel !== '' && (this.filter?.ignores(rel, isDir) ?? false);
+  private excluded(rel: string): boolean {
+    return rel !== '' && (this.filter?.ignores(rel) ?? false);
   }
 
   /** Normalises a source as Docker does: relative to the context root, `..` cannot climb out. */
@@ -48,7 +50,7 @@ export class BuildContext {
     const rel = BuildContext.clean(source);
     if (!hasGlob(rel)) {
       const entry = await this.entryFollowingLinks(rel);
-      if (!entry || this.excluded(rel, entry.stats.isDirectory())) {
+      if (!entry || this.excluded(rel)) {
         throw new ContextError(`"${source}" not found in the build context (or excluded by .dockerignore)`);
       }
       return [entry];
@@ -70,7 +72,7 @@ export class BuildContext {
     const found: ContextEntry[] = [];
     for (const candidate of frontier) {
       const entry = await this.entryFollowingLinks(candidate);
-      if (entry && !this.excluded(candidate, entry.stats.isDirectory())) found.push(entry);
+      if (entry && !this.excluded(candidate)) found.push(entry);
     }
     if (found.length === 0) throw new ContextError(`no source files were specified: "${source}" matches nothing in the build context`);
     return found;
@@ -92,24 +94,34 @@ export class BuildContext {
     return { rel, abs: real, stats: await stat(real) };
   }
 
-  /** Everything below a directory entry that .dockerignore lets through. */
+  /**
+   * Everything below a directory entry that .dockerignore lets through. An
+   * ignored directory is still entered when an exception could match inside
+   * it; then only the re-included paths come out (their parents are created).
+   */
   walk(dir: ContextEntry): AsyncGenerator<ContextEntry> {
-    return walkTree(dir, (rel, isDir) => this.excluded(rel, isDir));
+    return walkTree(dir, (rel, isDir) => {
+      if (!this.excluded(rel)) return 'keep';
+      return isDir && this.filter?.couldMatchInside(rel) ? 'descend' : 'skip';
+    });
   }
 }
 
+type WalkDecision = 'keep' | 'descend' | 'skip';
+
 /**
  * Everything below a directory, depth first in name order, symlinks not
- * followed. `rel` paths are relative to `dir.rel`'s tree; `skip` prunes.
+ * followed. `rel` paths are relative to `dir.rel`'s tree; `decide` prunes.
  */
-export async function* walkTree(dir: ContextEntry, skip?: (rel: string, isDir: boolean) => boolean): AsyncGenerator<ContextEntry> {
+export async function* walkTree(dir: ContextEntry, decide: (rel: string, isDir: boolean) => WalkDecision = () => 'keep'): AsyncGenerator<ContextEntry> {
   const names = (await readdir(dir.abs)).sort();
   for (const name of names) {
     const rel = dir.rel ? `${dir.rel}/${name}` : name;
     const abs = join(dir.abs, name);
     const stats = await lstat(abs);
-    if (skip?.(rel, stats.isDirectory())) continue;
-    yield { rel, abs, stats };
-    if (stats.isDirectory()) yield* walkTree({ rel, abs, stats }, skip);
+    const decision = decide(rel, stats.isDirectory());
+    if (decision === 'skip') continue;
+    if (decision === 'keep') yield { rel, abs, stats };
+    if (stats.isDirectory()) yield* walkTree({ rel, abs, stats }, decide);
   }
 }

@@ -8,7 +8,7 @@ import {
 import { BuildContext } from '../context/buildContext.js';
 import { chooseIgnoreFile, parseDockerignore } from '../dockerfile/dockerignore.js';
 import { DockerfileError, type Instruction } from '../dockerfile/instructions.js';
-import { parseDockerfile } from '../dockerfile/parseDockerfile.js';
+import { parseDockerfile, parseOnbuildTriggers } from '../dockerfile/parseDockerfile.js';
 import { planBuild, type PlannedStage } from '../dockerfile/buildPlan.js';
 import { StageState } from '../dockerfile/stageState.js';
 import { CopyPlanner } from './copyPlanner.js';
@@ -90,8 +90,11 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
         buildArgs: plan.buildArgs,
         escape: plan.escape,
       });
-      for (const instr of planned.stage.instructions) {
-        req.log(`STEP ${++stepNumber}/${totalSteps}: ${instr.original}`);
+      // A base image's ONBUILD triggers run first, as if written right after FROM.
+      const triggers = parseOnbuildTriggers(state.inheritedTriggers, planned.stage.from.location);
+      for (const trigger of triggers) refuseUnsupported(trigger);
+      for (const instr of [...triggers, ...planned.stage.instructions]) {
+        req.log(triggers.includes(instr) ? `--> ONBUILD ${instr.original}` : `STEP ${++stepNumber}/${totalSteps}: ${instr.original}`);
         await runStep(store, req, { state, instr, result, context, now, created }).catch((e: Error) => {
           throw e instanceof DockerfileError ? e : new DockerfileError(e.message, instr.location, instr.keyword);
         });
