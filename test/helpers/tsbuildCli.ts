@@ -12,7 +12,7 @@ export interface CliResult {
 }
 
 /** Runs the built `tsbuild` CLI (npm test builds it first) as a user would. */
-export function tsbuild(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
+export function tsbuild(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string | Buffer } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [TSBUILD_BIN, ...args], {
       cwd: opts.cwd ?? REPO_ROOT,

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import {
   compressStream, decompressStream, DigestingStream, layerMediaType, writeImageManifest,
   type Compression, type ImageConfig, type LocalStore,
@@ -55,10 +55,8 @@ export async function importRootfs(store: LocalStore, source: string, names: str
   const input: Readable = source === '-' ? process.stdin : createReadStream(source);
   const label = source === '-' ? 'standard input' : source;
   const diff = new DigestingStream();
-  const tar = decompressStream(input).pipe(new TarHeaderCheck(label));
-  tar.on('error', (e) => diff.destroy(e));
-  const blob = tar.pipe(diff).pipe(compressStream(opts.compression));
-  diff.on('error', (e) => blob.destroy(e));
+  // pipeline() destroys every stage on any error, so the store's reader of `blob` sees it too.
+  const blob = pipeline(decompressStream(input), new TarHeaderCheck(label), diff, compressStream(opts.compression), () => undefined);
   return store.lease(async () => {
     const { digest, size } = await store.layout.putBlob(blob);
     const created = new Date((opts.created ?? Date.now() / 1000) * 1000).toISOString();
