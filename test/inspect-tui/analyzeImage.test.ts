@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDockerArchive } from '@tsbuild/oci-layout';
-import { analyzeImage, layerChanges, type ImageAnalysis } from '@tsbuild/inspect-tui';
+import { aggregateFiles, analyzeImage, layerChanges, type ImageAnalysis } from '@tsbuild/inspect-tui';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { writeDockerArchive, type TestLayer } from './dockerArchiveFixture.js';
 
@@ -139,6 +139,23 @@ describe('analyzeImage on an image worked out by hand', () => {
     expect(layerChanges(a.layers[2]!).find((c) => c.path === 'opt')!.opaque).toBe(true);
     expect(marks(3)).toEqual({ etc: 'removed', 'etc/a': 'removed', 'etc/c': 'removed' });
     expect(layerChanges(a.layers[3]!).find((c) => c.path === 'etc/a')!.info).toMatchObject({ type: 'file', size: 100, mode: 0o600 });
+  });
+
+  it('aggregates the filesystem as it stands after a layer', async () => {
+    const file = join(await dirs.make(), 'hand.tar');
+    await writeDockerArchive(file, HAND_LAYERS);
+    const a = await analyzeImage(await openDockerArchive(file));
+    const after = (i: number) => Object.fromEntries([...aggregateFiles(a, i)].map(([p, f]) => [p, [f.type, f.size, f.mode.toString(8), f.linkname]]));
+    expect(after(2)).toEqual({
+      etc: ['directory', 0, '755', undefined],
+      'etc/a': ['file', 100, '600', undefined],
+      'etc/c': ['file', 30, '644', undefined],
+      lnk: ['symlink', 0, '644', 'etc/c'],
+      opt: ['directory', 0, '755', undefined],
+      'opt/z': ['file', 5, '644', undefined],
+    });
+    expect(Object.keys(after(3)).sort()).toEqual(['lnk', 'opt', 'opt/z']);
+    expect(Object.keys(after(0)).sort()).toEqual(['etc', 'etc/a', 'etc/b', 'lnk', 'opt', 'opt/x', 'opt/y']);
   });
 
   it('takes layer commands from the history entries that made layers', async () => {

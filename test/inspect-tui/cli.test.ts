@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDirs } from '../helpers/tempDirs.js';
+import { requireTools, run } from '../helpers/tools.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const TSDIVE = join(REPO, 'packages/inspect-tui/bin/tsdive.js');
@@ -92,6 +93,31 @@ describe('tsdive --json', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('');
     expect(JSON.parse(await readFile(out, 'utf8')).image.inefficientBytes).toBe(32025);
+  });
+});
+
+describe('tsdive on the same image in other forms', () => {
+  it('gives the same figures from OCI layouts with gzip, zstd and uncompressed layers', async () => {
+    await requireTools({ skopeo: 'skopeo' });
+    const dir = await dirs.make();
+    const forms: Record<string, string[]> = {
+      gzip: ['--dest-compress', '--dest-compress-format', 'gzip'],
+      zstd: ['--dest-compress', '--dest-compress-format', 'zstd'],
+      plain: [],
+    };
+    for (const [form, flags] of Object.entries(forms)) {
+      await run('skopeo', ['copy', '-q', ...flags, `docker-archive:${DIVE_IMAGE}`, `oci:${join(dir, form)}:dive-test`]);
+      const r = await tsdive(['--json', '-', `oci:${join(dir, form)}:dive-test`]);
+      expect(r.stderr).toBe('');
+      const image = JSON.parse(r.stdout).image;
+      expect([form, image.efficiencyScore, image.inefficientBytes, image.sizeBytes, image.userWastedPercent]).toEqual([
+        form,
+        0.9844212134184309,
+        32025,
+        1220598,
+        0.4834911001404049,
+      ]);
+    }
   });
 });
 

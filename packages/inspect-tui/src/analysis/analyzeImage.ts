@@ -1,5 +1,5 @@
 import { digestHex, type Image, type Layer } from '@tsbuild/oci-layout';
-import { EfficiencyTally, type InefficientPath } from './efficiency.js';
+import { EfficiencyTally } from './efficiency.js';
 import { sameFile, type ChangeMark, type FileInfo } from './fileInfo.js';
 import { readLayerTree, type LayerNode } from './layerTree.js';
 import { descendants, diveRemovedSize, StackedTree, type StackedNode } from './stackedTree.js';
@@ -41,8 +41,12 @@ export interface LayerAnalysis {
   removedBelow: RemovedBelow[];
 }
 
-/** For a wasted path: which layers wrote or removed it and with what command. */
-export interface WastedPathHistory extends InefficientPath {
+/** An inefficient path (dive's row: path, count, cumulative size) and which layers wrote or removed it, with their commands. */
+export interface WastedPath {
+  /** Absolute, as dive prints it. */
+  path: string;
+  count: number;
+  sizeBytes: number;
   layers: { index: number; command: string; action: 'wrote' | 'removed'; sizeBytes: number }[];
 }
 
@@ -57,7 +61,7 @@ export interface ImageAnalysis {
   /** wastedBytes / userSizeBytes (NaN or Infinity when there are no user bytes, as in dive). */
   userWastedPercent: number;
   /** Largest first. */
-  inefficientFiles: WastedPathHistory[];
+  inefficientFiles: WastedPath[];
 }
 
 export interface AnalyzeOptions {
@@ -73,9 +77,9 @@ const SHELL_PREFIX = '/bin/sh -c ';
 export function layerCommands(image: Image): string[] {
   const history = (image.config.history ?? []).filter((h) => !h.empty_layer);
   return image.layers.map((_, i) => {
-    const createdBy = history[i]?.created_by;
     if (history[i] === undefined) return '(missing)';
-    return (createdBy ?? '').startsWith(SHELL_PREFIX) ? createdBy!.slice(SHELL_PREFIX.length) : (createdBy ?? '');
+    const createdBy = history[i].created_by ?? '';
+    return createdBy.startsWith(SHELL_PREFIX) ? createdBy.slice(SHELL_PREFIX.length) : createdBy;
   });
 }
 
@@ -118,9 +122,9 @@ export async function analyzeImage(image: Image, options: AnalyzeOptions = {}): 
     efficiencyScore: tally.score(),
     wastedBytes,
     userWastedPercent: wastedBytes / userSizeBytes,
-    inefficientFiles: inefficient.map((p) => ({
+    inefficientFiles: inefficient.map(({ occurrences, ...p }) => ({
       ...p,
-      layers: p.occurrences.map((o) => ({ index: o.layerIndex, command: commands[o.layerIndex]!, action: o.action, sizeBytes: o.sizeBytes })),
+      layers: occurrences.map((o) => ({ index: o.layerIndex, command: commands[o.layerIndex]!, action: o.action, sizeBytes: o.sizeBytes })),
     })),
   };
 }

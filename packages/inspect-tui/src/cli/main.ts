@@ -52,7 +52,8 @@ function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
 }
 
 async function run(imageRef: string, opts: CliOptions): Promise<number> {
-  const ci = opts.ci === true || truthy(process.env.CI);
+  // As in dive, CI=true does not turn a JSON export into a rule check; --ci with --json does both.
+  const ci = opts.ci === true || (truthy(process.env.CI) && opts.json === undefined);
   if (!ci && opts.json === undefined) {
     process.stderr.write('tsdive: the interactive explorer is not built yet; use --ci or --json FILE\n');
     return EXIT_ERROR;

@@ -1,0 +1,20 @@
+import type { ImageAnalysis } from './analyzeImage.js';
+import { IMPLIED_DIRECTORY, type FileInfo } from './fileInfo.js';
+
+/**
+ * The filesystem as it stands after layer `upTo` (dive's aggregated view):
+ * root-relative path -> what is there. Built from the layers' recorded
+ * changes, so it costs one pass over their paths and reads no layer again.
+ */
+export function aggregateFiles(analysis: ImageAnalysis, upTo: number): Map<string, FileInfo> {
+  const files = new Map<string, FileInfo>();
+  for (const layer of analysis.layers.slice(0, upTo + 1)) {
+    for (const removed of layer.removedBelow) files.delete(removed.path);
+    for (const node of layer.nodes) {
+      if (node.kind === 'whiteout') files.delete(node.path);
+      else if (node.kind === 'entry') files.set(node.path, node.info!);
+      else if (!files.has(node.path)) files.set(node.path, IMPLIED_DIRECTORY);
+    }
+  }
+  return files;
+}
