@@ -28,6 +28,7 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) return e.exitCode;
     process.stderr.write(`tsbuild: error: ${(e as Error).message}\n`);
     if (process.env.TSBUILD_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
-    return 1;
+    const code = (e as { exitCode?: unknown }).exitCode;
+    return typeof code === 'number' ? code : 1;
   }
 }

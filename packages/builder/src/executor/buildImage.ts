@@ -3,19 +3,21 @@ import { readFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import {
   writeImageManifest,
-  type Compression, type ContainerConfig, type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type LocalStore,
+  type Compression, type ContainerConfig, type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type LayerEntry, type LocalStore,
 } from '@tsbuild/oci-layout';
 import { BuildContext } from '../context/buildContext.js';
 import { chooseIgnoreFile, parseDockerignore } from '../dockerfile/dockerignore.js';
 import { DockerfileError, type Instruction } from '../dockerfile/instructions.js';
 import { parseDockerfile, parseOnbuildTriggers } from '../dockerfile/parseDockerfile.js';
 import { planBuild, type PlannedStage } from '../dockerfile/buildPlan.js';
-import { StageState } from '../dockerfile/stageState.js';
-import { CopyPlanner } from './copyPlanner.js';
+import { StageState, type Step } from '../dockerfile/stageState.js';
+import { CopyPlanner, type CopyTiming } from './copyPlanner.js';
 import { ImageFilesystem } from './imageFilesystem.js';
 import { loadFilesystem, storeLayer } from './layerStore.js';
 import { hostPlatform } from './platform.js';
 import { resolveOwner } from './resolveOwner.js';
+import { runStep, type RunEnvironment } from './runStep.js';
+import { Snapshotter } from './snapshotter.js';
 
 export interface BuildRequest {
   contextDir: string;
@@ -28,14 +30,24 @@ export interface BuildRequest {
   /** SOURCE_DATE_EPOCH: fixes `created` and clamps file mtimes, for reproducible digests. */
   sourceDateEpoch?: number;
   target?: string;
-  /** Progress lines (`STEP 2/5: COPY ...`). */
+  /** `--secret id=X,src=FILE` for `RUN --mount=type=secret`. */
+  secrets?: Record<string, string>;
+  /** Default network for RUN steps (`RUN --network` overrides). */
+  network?: 'host' | 'none';
+  /** Progress lines (`STEP 2/5: COPY ...`) and RUN output, line by line. */
   log: (line: string) => void;
+  /** Cancels the build (Ctrl-C); cleanup still runs. */
+  signal?: AbortSignal;
 }
 
 export interface BuildResult {
   digest: Digest;
   names: string[];
   warnings: string[];
+}
+
+export class BuildInterruptedError extends Error {
+  readonly exitCode = 130;
 }
 
 interface StageResult {
@@ -46,15 +58,29 @@ interface StageResult {
 
 /** Instructions this slice cannot execute are refused before any work is done. */
 function refuseUnsupported(instr: Instruction): void {
-  if (instr.keyword === 'RUN') {
-    throw new DockerfileError('executing commands is not supported yet (RUN arrives with the runc executor)', instr.location, 'RUN');
-  }
   if ((instr.keyword === 'COPY' || instr.keyword === 'ADD') && instr.from !== undefined) {
     throw new DockerfileError('--from is not supported yet', instr.location, instr.keyword);
   }
   if (instr.keyword === 'ADD' && instr.sources.some((s) => /^(https?|git):\/\//.test(s) || s.startsWith('git@'))) {
     throw new DockerfileError('remote ADD sources are not supported yet', instr.location, 'ADD');
   }
+}
+
+/** Splits a stream of output chunks into prefixed lines. */
+function lineWriter(log: (line: string) => void, prefix: string) {
+  let pending = '';
+  return {
+    write(chunk: Buffer) {
+      pending += chunk.toString('utf8');
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) log(`${prefix}${line}`);
+    },
+    flush() {
+      if (pending) log(`${prefix}${pending}`);
+      pending = '';
+    },
+  };
 }
 
 /** Builds a Dockerfile into an image in the store and names it. */
@@ -72,40 +98,16 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
   const ignoreFile = chooseIgnoreFile(contextDir, dockerfilePath, (p) => existsSync(p));
   const ignore = ignoreFile ? parseDockerignore(await readFile(ignoreFile, 'utf8')) : undefined;
   const context = await BuildContext.open(contextDir, ignore);
-
-  const now = req.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
-  const created = new Date(now * 1000).toISOString();
-  const totalSteps = plan.stages.reduce((n, s) => n + 1 + s.stage.instructions.length, 0);
-  let stepNumber = 0;
-  const results = new Map<number, StageResult>();
+  const build = new Build(store, req, context, plan.stages.reduce((n, s) => n + 1 + s.stage.instructions.length, 0));
 
   return store.lease(async () => {
+    const results = new Map<number, StageResult>();
     let last: StageResult | undefined;
     for (const planned of plan.stages) {
-      req.log(`STEP ${++stepNumber}/${totalSteps}: ${planned.stage.from.original}`);
-      const result = await startStage(store, planned, results, created);
-      const state = new StageState({
-        ...(planned.base.kind === 'scratch' ? {} : { base: result.config.config ?? {} }),
-        globalArgs: plan.globalArgs,
-        buildArgs: plan.buildArgs,
-        escape: plan.escape,
-      });
-      // A base image's ONBUILD triggers run first, as if written right after FROM.
-      const triggers = parseOnbuildTriggers(state.inheritedTriggers, planned.stage.from.location);
-      for (const trigger of triggers) refuseUnsupported(trigger);
-      for (const instr of [...triggers, ...planned.stage.instructions]) {
-        req.log(triggers.includes(instr) ? `--> ONBUILD ${instr.original}` : `STEP ${++stepNumber}/${totalSteps}: ${instr.original}`);
-        await runStep(store, req, { state, instr, result, context, now, created }).catch((e: Error) => {
-          throw e instanceof DockerfileError ? e : new DockerfileError(e.message, instr.location, instr.keyword);
-        });
-      }
-      result.config.config = finalConfig(state.config, req.labels);
-      if (state.author) result.config.author = state.author;
-      results.set(planned.stage.index, result);
-      last = result;
+      last = await build.stage(planned, results, { globalArgs: plan.globalArgs, buildArgs: plan.buildArgs, escape: plan.escape });
+      results.set(planned.stage.index, last);
     }
-    const final = last!;
-    const descriptor = await writeImageManifest(store.layout, final.config, final.layers);
+    const descriptor = await writeImageManifest(store.layout, last!.config, last!.layers);
     const names = req.tags.length > 0 ? await store.tag(descriptor, req.tags) : [];
     if (names.length === 0) await store.keepUnnamed(descriptor);
     for (const name of names) req.log(`COMMIT ${name}`);
@@ -113,89 +115,145 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
   });
 }
 
-function finalConfig(config: ContainerConfig, labels: Record<string, string>): ContainerConfig {
-  if (Object.keys(labels).length === 0) return config;
-  return { ...config, Labels: { ...config.Labels, ...labels } };
-}
+/** One build's shared state: where things come from and go, timing, progress. */
+class Build {
+  private readonly snapshotter: Snapshotter;
+  private readonly now: number;
+  private readonly created: string;
+  private readonly timing: CopyTiming;
+  private step = 0;
 
-async function startStage(store: LocalStore, planned: PlannedStage, done: Map<number, StageResult>, created: string): Promise<StageResult> {
-  const platform = hostPlatform();
-  const base = planned.base;
-  if (base.kind === 'stage') {
-    const parent = done.get(base.index)!;
+  constructor(
+    private readonly store: LocalStore,
+    private readonly req: BuildRequest,
+    private readonly context: BuildContext,
+    private readonly totalSteps: number,
+  ) {
+    this.snapshotter = new Snapshotter(join(store.cacheDir, 'snapshots'), store.tmpDir);
+    this.now = req.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
+    this.created = new Date(this.now * 1000).toISOString();
+    this.timing = { now: this.now, scratchDir: store.tmpDir, ...(req.sourceDateEpoch !== undefined ? { clampTo: req.sourceDateEpoch } : {}) };
+  }
+
+  private checkInterrupted(): void {
+    if (this.req.signal?.aborted) throw new BuildInterruptedError('build interrupted');
+  }
+
+  async stage(planned: PlannedStage, done: Map<number, StageResult>, scope: { globalArgs: Record<string, string>; buildArgs: Record<string, string>; escape: string }): Promise<StageResult> {
+    this.req.log(`STEP ${++this.step}/${this.totalSteps}: ${planned.stage.from.original}`);
+    const result = await this.start(planned, done);
+    const state = new StageState({ ...(planned.base.kind === 'scratch' ? {} : { base: result.config.config ?? {} }), ...scope });
+    // A base image's ONBUILD triggers run first, as if written right after FROM.
+    const triggers = parseOnbuildTriggers(state.inheritedTriggers, planned.stage.from.location);
+    for (const trigger of triggers) refuseUnsupported(trigger);
+    for (const instr of [...triggers, ...planned.stage.instructions]) {
+      this.checkInterrupted();
+      const label = triggers.includes(instr) ? 'ONBUILD' : `STEP ${++this.step}/${this.totalSteps}`;
+      this.req.log(`${label}: ${instr.original}`);
+      await this.execute(state.apply(instr), result, label).catch((e: Error) => {
+        if (e instanceof DockerfileError || e instanceof BuildInterruptedError) throw e;
+        if (this.req.signal?.aborted) throw new BuildInterruptedError('build interrupted');
+        throw new DockerfileError(e.message, instr.location, instr.keyword);
+      });
+    }
+    result.config.config = this.finalConfig(state.config);
+    if (state.author) result.config.author = state.author;
+    return result;
+  }
+
+  private finalConfig(config: ContainerConfig): ContainerConfig {
+    if (Object.keys(this.req.labels).length === 0) return config;
+    return { ...config, Labels: { ...config.Labels, ...this.req.labels } };
+  }
+
+  private async start(planned: PlannedStage, done: Map<number, StageResult>): Promise<StageResult> {
+    const platform = hostPlatform();
+    const base = planned.base;
+    if (base.kind === 'stage') {
+      const parent = done.get(base.index)!;
+      const fs = new ImageFilesystem();
+      fs.copyFrom(parent.fs);
+      return { config: structuredClone(parent.config), layers: [...parent.layers], fs };
+    }
+    if (base.kind === 'scratch') {
+      const config: ImageConfig = { created: this.created, ...platform, config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
+      return { config, layers: [], fs: new ImageFilesystem() };
+    }
+    const image = await this.store.readImage(base.ref, platform).catch((e: Error) => {
+      throw new DockerfileError(`base image "${base.ref}": ${e.message}`, planned.stage.from.location, 'FROM');
+    });
     const fs = new ImageFilesystem();
-    fs.copyFrom(parent.fs);
-    return { config: structuredClone(parent.config), layers: [...parent.layers], fs };
+    await loadFilesystem(image, fs);
+    const config = structuredClone(image.config);
+    config.created = this.created;
+    config.history ??= [];
+    return { config, layers: image.manifest.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })), fs };
   }
-  if (base.kind === 'scratch') {
-    return { config: { created, ...platform, config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] }, layers: [], fs: new ImageFilesystem() };
+
+  private history(createdBy: string, emptyLayer: boolean): HistoryEntry {
+    return { created: this.created, created_by: createdBy, comment: 'tsbuild', ...(emptyLayer ? { empty_layer: true } : {}) };
   }
-  const image = await store.readImage(base.ref, platform).catch((e: Error) => {
-    throw new DockerfileError(`base image "${base.ref}": ${e.message}`, planned.stage.from.location, 'FROM');
-  });
-  const fs = new ImageFilesystem();
-  await loadFilesystem(image, fs);
-  const config = structuredClone(image.config);
-  config.created = created;
-  config.history ??= [];
-  return { config, layers: image.manifest.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })), fs };
-}
 
-interface StepInput {
-  state: StageState;
-  instr: Exclude<Instruction, { keyword: 'FROM' }>;
-  result: StageResult;
-  context: BuildContext;
-  now: number;
-  created: string;
-}
+  private addLayer(result: StageResult, layer: { descriptor: Descriptor; diffId: Digest }, createdBy: string): void {
+    result.layers.push(layer.descriptor);
+    result.config.rootfs.diff_ids.push(layer.diffId);
+    result.config.history!.push(this.history(createdBy, false));
+  }
 
-async function runStep(store: LocalStore, req: BuildRequest, input: StepInput): Promise<void> {
-  const { state, instr, result, context, now, created } = input;
-  const step = state.apply(instr);
-  const history = (createdBy: string, emptyLayer: boolean): HistoryEntry => ({
-    created, created_by: createdBy, comment: 'tsbuild', ...(emptyLayer ? { empty_layer: true } : {}),
-  });
-  const timing = { now, scratchDir: store.tmpDir, ...(req.sourceDateEpoch !== undefined ? { clampTo: req.sourceDateEpoch } : {}) };
-  const addLayer = async (planner: CopyPlanner, entries: Awaited<ReturnType<CopyPlanner['plan']>>, createdBy: string) => {
+  private async writePlanned(result: StageResult, planner: CopyPlanner, entries: Promise<LayerEntry[]> | LayerEntry[], createdBy: string): Promise<void> {
     try {
-      const { descriptor, diffId } = await storeLayer(store, entries, req.compression);
-      result.layers.push(descriptor);
-      result.config.rootfs.diff_ids.push(diffId);
-      result.config.history!.push(history(createdBy, false));
+      this.addLayer(result, await storeLayer(this.store, await entries, this.req.compression), createdBy);
     } finally {
       await planner.cleanup();
     }
-  };
-  switch (step.kind) {
-    case 'config':
-      if (step.createdBy !== undefined) result.config.history!.push(history(step.createdBy, true));
-      return;
-    case 'workdir': {
-      if (result.fs.isDirectory(step.path)) {
-        result.config.history!.push(history(step.createdBy, true));
+  }
+
+  private async execute(step: Step, result: StageResult, label: string): Promise<void> {
+    switch (step.kind) {
+      case 'config':
+        if (step.createdBy !== undefined) result.config.history!.push(this.history(step.createdBy, true));
+        return;
+      case 'workdir': {
+        if (result.fs.isDirectory(step.path)) {
+          result.config.history!.push(this.history(step.createdBy, true));
+          return;
+        }
+        const owner = step.user ? await resolveOwner(step.user, result.fs) : undefined;
+        const planner = new CopyPlanner(result.fs, this.context, this.timing);
+        await this.writePlanned(result, planner, planner.mkdir(step.path, owner), step.createdBy);
         return;
       }
-      const owner = step.user ? await resolveOwner(step.user, result.fs) : undefined;
-      const planner = new CopyPlanner(result.fs, context, timing);
-      await addLayer(planner, planner.mkdir(step.path, owner), step.createdBy);
-      return;
+      case 'copy': {
+        const op = step.op;
+        const owner = op.chown ? await resolveOwner(op.chown, result.fs) : undefined;
+        const planner = new CopyPlanner(result.fs, this.context, this.timing);
+        const entries = planner.plan({
+          isAdd: op.isAdd, sources: op.sources, heredocs: op.heredocs, dest: op.dest,
+          ...(owner ? { owner } : {}), ...(op.chmod !== undefined ? { chmod: op.chmod } : {}),
+        });
+        await this.writePlanned(result, planner, entries, step.createdBy);
+        return;
+      }
+      case 'run': {
+        const output = lineWriter(this.req.log, `[${label}] `);
+        const env: RunEnvironment = {
+          store: this.store,
+          snapshotter: this.snapshotter,
+          compression: this.req.compression,
+          contextDir: this.context.dir,
+          secrets: this.req.secrets ?? {},
+          output: (chunk) => output.write(chunk),
+          signal: this.req.signal ?? new AbortController().signal,
+          ...(this.timing.clampTo !== undefined ? { clampTo: this.timing.clampTo } : {}),
+        };
+        const op = this.req.network && step.op.network === undefined ? { ...step.op, network: this.req.network } : step.op;
+        try {
+          const layer = await runStep(env, op, { layers: result.layers, diffIds: result.config.rootfs.diff_ids }, label, (changes) => result.fs.applyLayer(changes));
+          this.addLayer(result, layer, step.createdBy);
+        } finally {
+          output.flush();
+        }
+      }
     }
-    case 'copy': {
-      const op = step.op;
-      const owner = op.chown ? await resolveOwner(op.chown, result.fs) : undefined;
-      const planner = new CopyPlanner(result.fs, context, timing);
-      const entries = await planner.plan({
-        isAdd: op.isAdd, sources: op.sources, heredocs: op.heredocs, dest: op.dest,
-        ...(owner ? { owner } : {}), ...(op.chmod !== undefined ? { chmod: op.chmod } : {}),
-      }).catch(async (e: unknown) => {
-        await planner.cleanup();
-        throw e;
-      });
-      await addLayer(planner, entries, step.createdBy);
-      return;
-    }
-    case 'run':
-      throw new DockerfileError('executing commands is not supported yet', step.op.location, 'RUN');
   }
 }

@@ -2,7 +2,8 @@ import { createReadStream, readlinkSync } from 'node:fs';
 import { lstat, mkdtemp, open as openFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { applyLayer, compareLayerPaths, type LayerEntry } from '@tsbuild/oci-layout';
+import { applyLayer, type LayerEntry } from '@tsbuild/oci-layout';
+import { sortEntries } from './sortEntries.js';
 import { walkTree, type BuildContext, type ContextEntry } from '../context/buildContext.js';
 import type { ImageFilesystem } from './imageFilesystem.js';
 
@@ -113,30 +114,8 @@ export class CopyPlanner {
     return this.sorted();
   }
 
-  /**
-   * Entries in canonical order. A hard link must come after the file it
-   * names, so where sorting puts a link first, it and its file swap roles.
-   */
   private sorted(): LayerEntry[] {
-    const list = [...this.entries.values()].sort((a, b) => compareLayerPaths(a.path, b.path));
-    const written = new Set<string>();
-    const movedTo = new Map<string, string>();
-    for (const [i, entry] of list.entries()) {
-      if (entry.type === 'hardlink' && entry.linkname !== undefined) {
-        const target = movedTo.get(entry.linkname) ?? entry.linkname;
-        if (written.has(target)) {
-          list[i] = { ...entry, linkname: target };
-        } else {
-          const file = this.entries.get(target)!;
-          list[i] = { ...file, path: entry.path, mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime: entry.mtime };
-          this.entries.set(target, { ...file, type: 'hardlink', linkname: entry.path, size: 0, open: undefined });
-          movedTo.set(target, entry.path);
-          list[list.findIndex((e) => e.path === target)] = this.entries.get(target)!;
-        }
-      }
-      written.add(list[i]!.path);
-    }
-    return list;
+    return sortEntries(this.entries.values());
   }
 
   /** Parent directories must exist in the layer; missing ones are created, existing ones restated unchanged. */

@@ -48,7 +48,7 @@ export class ImageFilesystem {
   }
 
   /** Applies one layer's changes in order, as an unpacker would. */
-  async applyLayer(changes: AsyncIterable<LayerChange>): Promise<void> {
+  async applyLayer(changes: AsyncIterable<LayerChange> | Iterable<LayerChange>): Promise<void> {
     const addedInLayer = new Set<string>();
     const opaque: string[] = [];
     for await (const change of changes) {
@@ -60,14 +60,13 @@ export class ImageFilesystem {
         opaque.push(change.path);
         continue;
       }
-      const { content, open: _open, ...header } = change.entry;
+      const { content, open, ...header } = change.entry;
       const node: Node = header;
-      if (content) {
-        if (REMEMBERED_FILES.has(header.path) && header.size <= MAX_REMEMBERED_BYTES) {
-          node.remembered = { kind: 'bytes', data: await collect(content) };
-        } else {
-          content.resume();
-        }
+      const remember = REMEMBERED_FILES.has(header.path) && header.size <= MAX_REMEMBERED_BYTES;
+      if (remember && (content || open)) {
+        node.remembered = { kind: 'bytes', data: await collect(content ?? (await open!())) };
+      } else {
+        content?.resume();
       }
       this.put(node);
       addedInLayer.add(header.path);

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { buildImage } from '../../executor/buildImage.js';
 import { compressionOption } from '../compressionOption.js';
@@ -37,6 +38,21 @@ interface BuildOptions {
   sourceDateEpoch?: string;
   target?: string;
   quiet?: boolean;
+  secret: string[];
+  network: 'host' | 'none';
+}
+
+/** `id=ID,src=FILE` (or `id=ID,source=FILE`), as docker build takes --secret. */
+function parseSecrets(values: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const value of values) {
+    const fields = Object.fromEntries(value.split(',').map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
+    const id = fields.id;
+    const src = fields.src ?? fields.source;
+    if (!id || !src) throw new Error(`invalid --secret "${value}": expected id=ID,src=FILE`);
+    out[id] = resolve(src);
+  }
+  return out;
 }
 
 export function buildCommand(program: Command): void {
@@ -50,11 +66,18 @@ export function buildCommand(program: Command): void {
     .addOption(compressionOption())
     .addOption(new Option('--source-date-epoch <seconds>', 'fixed timestamps for reproducible builds').env('SOURCE_DATE_EPOCH'))
     .option('--target <stage>', 'build up to this stage')
+    .option('--secret <id=ID,src=FILE>', 'expose a file to RUN --mount=type=secret (repeatable); it never lands in the image', collect, [])
+    .addOption(new Option('--network <mode>', 'default network for RUN steps').choices(['host', 'none']).default('host'))
     .option('-q, --quiet', 'print only the image digest')
     .action(async (context: string, opts: BuildOptions, cmd: Command) => {
       const store = await openStore(cmd);
       const sourceDateEpoch = parseEpoch(opts.sourceDateEpoch);
       const log = opts.quiet ? () => undefined : (line: string) => process.stdout.write(`${line}\n`);
+      // Ctrl-C stops the running step; the build then cleans up its mounts, containers and temp dirs.
+      const interrupt = new AbortController();
+      const onSignal = () => interrupt.abort();
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       const result = await buildImage(store, {
         contextDir: context,
         ...(opts.file ? { dockerfile: opts.file } : {}),
@@ -64,7 +87,13 @@ export function buildCommand(program: Command): void {
         compression: opts.compression,
         ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}),
         ...(opts.target ? { target: opts.target } : {}),
+        secrets: parseSecrets(opts.secret),
+        network: opts.network,
+        signal: interrupt.signal,
         log,
+      }).finally(() => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
       });
       for (const warning of result.warnings) process.stderr.write(`WARNING: ${warning}\n`);
       for (const name of result.names) log(`Successfully tagged ${name}`);

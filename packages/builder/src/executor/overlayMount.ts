@@ -1,0 +1,46 @@
+import { execFile } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const exec = promisify(execFile);
+
+export interface OverlayMount {
+  /** The merged view: the root filesystem a step runs in. */
+  merged: string;
+  /** Where the step's changes land: after unmounting, this directory is the new layer. */
+  upper: string;
+  unmount(): Promise<void>;
+}
+
+/**
+ * Mounts an overlay of read-only snapshot directories (`lowers`, bottom
+ * first) with a fresh upper directory under `workDir`. Overlay needs at
+ * least one lower directory, so an image with no layers gets an empty one.
+ */
+export async function mountOverlay(lowers: string[], workDir: string): Promise<OverlayMount> {
+  const upper = join(workDir, 'upper');
+  const work = join(workDir, 'work');
+  const merged = join(workDir, 'merged');
+  const empty = join(workDir, 'empty');
+  await Promise.all([upper, work, merged, empty].map((d) => mkdir(d, { recursive: true })));
+  const lowerdir = (lowers.length > 0 ? [...lowers].reverse() : [empty]).join(':');
+  // index=off and metacopy=off keep the upper directory a plain, self-contained diff we can tar.
+  const options = `lowerdir=${lowerdir},upperdir=${upper},workdir=${work},index=off,metacopy=off,redirect_dir=off`;
+  await exec('mount', ['-t', 'overlay', 'overlay', '-o', options, merged]).catch((e: Error & { stderr?: string }) => {
+    throw new Error(`cannot mount the build's overlay filesystem (are we root, with overlayfs?): ${e.stderr?.trim() || e.message}`);
+  });
+  let mounted = true;
+  return {
+    merged,
+    upper,
+    async unmount() {
+      if (!mounted) return;
+      await exec('umount', [merged]).catch(async () => {
+        // A process that has not let go yet: detach now, the kernel finishes when it exits.
+        await exec('umount', ['-l', merged]);
+      });
+      mounted = false;
+    },
+  };
+}

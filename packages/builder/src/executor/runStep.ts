@@ -1,0 +1,184 @@
+import { lstat, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import {
+  createLayer, layerMediaType, resolveInRoot,
+  type Compression, type Descriptor, type Digest, type LayerChange, type LocalStore, type RuntimeMount,
+} from '@tsbuild/oci-layout';
+import type { RunOp } from '../dockerfile/stageState.js';
+import type { RunMount } from '../dockerfile/runMount.js';
+import { mountOverlay } from './overlayMount.js';
+import { runContainer } from './runContainer.js';
+import { chainIds, type Snapshotter } from './snapshotter.js';
+import { upperToChanges } from './upperToChanges.js';
+
+/** Where a RUN step's environment comes from. */
+export interface RunEnvironment {
+  store: LocalStore;
+  snapshotter: Snapshotter;
+  compression: Compression;
+  clampTo?: number;
+  /** Build context directory, for `--mount=type=bind` without `from`. */
+  contextDir: string;
+  /** `--secret id=X,src=FILE`, by id. */
+  secrets: Record<string, string>;
+  output: (chunk: Buffer) => void;
+  signal: AbortSignal;
+}
+
+export interface RunLayerInput {
+  layers: Descriptor[];
+  diffIds: Digest[];
+}
+
+export class RunFailedError extends Error {}
+
+/** Host files a build step sees but that never belong in its layer. */
+const HOST_FILES = ['/etc/resolv.conf', '/etc/hosts'];
+/** Mount points runc creates when an image lacks them. */
+const RUNTIME_DIRS = ['/proc', '/sys', '/dev'];
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(() => true, () => false);
+}
+
+/**
+ * The mounts a RUN asks for. Caches persist under the store; secrets are
+ * bind-mounted read-only files that exist only while the command runs.
+ */
+async function runMounts(mounts: RunMount[], env: RunEnvironment): Promise<RuntimeMount[]> {
+  const out: RuntimeMount[] = [];
+  for (const m of mounts) {
+    switch (m.type) {
+      case 'cache': {
+        const id = (m.id ?? m.target!).replace(/[^A-Za-z0-9._-]/g, '_');
+        const source = join(env.store.cacheDir, 'mounts', id);
+        await mkdir(source, { recursive: true, mode: m.mode ?? 0o755 });
+        out.push({ destination: m.target!, type: 'bind', source, options: ['rbind', m.readonly ? 'ro' : 'rw'] });
+        break;
+      }
+      case 'bind': {
+        if (m.from) throw new RunFailedError('--mount=type=bind,from=... is not supported yet');
+        const source = join(env.contextDir, posix.normalize(`/${m.source ?? '.'}`));
+        // Writes to a bind mount from the context are discarded in BuildKit; a read-only mount is the honest equivalent.
+        out.push({ destination: m.target!, type: 'bind', source, options: ['rbind', 'ro'] });
+        break;
+      }
+      case 'tmpfs':
+        out.push({ destination: m.target!, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...(m.size ? [`size=${m.size}`] : [])] });
+        break;
+      case 'secret': {
+        const id = m.id ?? posix.basename(m.target ?? '');
+        const source = env.secrets[id];
+        if (!source) {
+          if (m.required) throw new RunFailedError(`secret "${id}" is required but was not given (--secret id=${id},src=FILE)`);
+          break;
+        }
+        out.push({ destination: m.target ?? `/run/secrets/${id}`, type: 'bind', source, options: ['bind', 'ro'] });
+        break;
+      }
+      case 'ssh':
+        throw new RunFailedError('--mount=type=ssh is not supported');
+    }
+  }
+  return out;
+}
+
+/**
+ * Executes one RUN: an overlay of the stage's layers with a fresh upper
+ * directory, the command under runc, then the upper directory becomes the
+ * new layer (and, as it is, the snapshot for the next step). Mount points
+ * that exist only for the run are left out. Everything temporary is removed
+ * whether the command succeeds, fails or is interrupted.
+ */
+export async function runStep(
+  env: RunEnvironment,
+  op: RunOp,
+  below: RunLayerInput,
+  stepLabel: string,
+  /** Sees the new layer's changes while their files can still be read. */
+  record: (changes: LayerChange[]) => Promise<void>,
+): Promise<{ descriptor: Descriptor; diffId: Digest }> {
+  const layout = env.store.layout;
+  const lowers = await env.snapshotter.prepare(below.layers.map((d, i) => ({ diffId: below.diffIds[i]!, open: () => layout.openBlob(d.digest, d.size) })));
+  const work = await mkdtemp(join(env.store.tmpDir, 'run-'));
+  const mount = await mountOverlay(lowers, work).catch(async (e) => {
+    await rm(work, { recursive: true, force: true });
+    throw e;
+  });
+  try {
+    const scratch = join(work, 'scratch');
+    await mkdir(scratch);
+    const bundleDir = join(work, 'bundle');
+    await mkdir(bundleDir);
+    const extraMounts = await runMounts(op.mounts, env);
+    for (const [i, file] of op.inlineFiles.entries()) {
+      const source = join(scratch, `inline-${i}`);
+      await writeFile(source, file.content, { mode: file.mode });
+      extraMounts.push({ destination: file.path, type: 'bind', source, options: ['bind', 'ro'] });
+    }
+    const hostFiles: RuntimeMount[] = HOST_FILES.map((p) => ({ destination: p, type: 'bind', source: p, options: ['rbind', 'ro'] }));
+    const mountPoints = [...RUNTIME_DIRS, ...HOST_FILES, ...extraMounts.map((m) => m.destination)];
+    const existedBefore = new Map<string, boolean>();
+    for (const p of mountPoints) existedBefore.set(p, await exists(await resolveInRoot(mount.merged, p, { followFinal: false })));
+    const cwd = await resolveInRoot(mount.merged, op.workdir, { followFinal: true });
+    await mkdir(cwd, { recursive: true });
+
+    const code = await runContainer({
+      id: `tsbuild-${process.pid}-${randomBytes(4).toString('hex')}`,
+      bundleDir,
+      rootfs: mount.merged,
+      args: op.args,
+      env: op.env,
+      cwd: op.workdir,
+      ...(op.user ? { user: op.user } : {}),
+      network: op.network === 'none' ? 'none' : 'host',
+      mounts: [...(op.network === 'none' ? [] : hostFiles), ...extraMounts],
+      output: env.output,
+      signal: env.signal,
+    });
+    if (env.signal.aborted) throw new RunFailedError('interrupted');
+    if (code !== 0) {
+      throw new RunFailedError(`${stepLabel}: process "${op.args.join(' ')}" did not complete successfully: exit code: ${code}`);
+    }
+    await mount.unmount();
+    await removeMountStubs(mount.upper, mountPoints.filter((p) => !existedBefore.get(p)));
+
+    const changes = await upperToChanges(mount.upper, env.clampTo !== undefined ? { clampTo: env.clampTo } : {});
+    const layer = createLayer(changes, { compression: env.compression });
+    const { digest, size } = await layout.putBlob(layer.stream);
+    const diffId = await layer.diffId;
+    await record(changes);
+    const chain = chainIds([...below.diffIds, diffId]).at(-1)!;
+    await env.snapshotter.commit(mount.upper, env.snapshotter.pathOf(chain));
+    return { descriptor: { mediaType: layerMediaType(env.compression), digest, size }, diffId };
+  } finally {
+    await mount.unmount().catch(() => undefined);
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Removes what runc created only to mount something over it: a file or an
+ * empty directory at a mount point the image did not have, and parents that
+ * are left empty because of it.
+ */
+async function removeMountStubs(upper: string, created: string[]): Promise<void> {
+  for (const destination of created.sort((a, b) => b.length - a.length)) {
+    let rel = posix.normalize(destination).replace(/^\/+/, '');
+    while (rel && rel !== '.') {
+      const abs = join(upper, rel);
+      const st = await lstat(abs).catch(() => undefined);
+      if (!st) break;
+      if (st.isDirectory()) {
+        if ((await readdir(abs)).length > 0) break;
+        await rm(abs, { recursive: true });
+      } else if (rel === posix.normalize(destination).replace(/^\/+/, '')) {
+        await rm(abs);
+      } else {
+        break;
+      }
+      rel = posix.dirname(rel);
+    }
+  }
+}

@@ -1,0 +1,88 @@
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { compareLayerPaths, fsNative, type LayerChange, type LayerEntry } from '@tsbuild/oci-layout';
+import { sortEntries } from './sortEntries.js';
+
+/** Overlay's own bookkeeping; never part of an image. */
+const OVERLAY_XATTR = /^trusted\.overlay\./;
+
+export interface UpperOptions {
+  /** SOURCE_DATE_EPOCH: mtimes later than this are clamped to it. */
+  clampTo?: number;
+  /** Root-relative paths to leave out (mount points the runtime created). */
+  exclude?: Set<string>;
+}
+
+function xattrsOf(path: string): Record<string, Buffer> | undefined {
+  const native = fsNative();
+  const out: Record<string, Buffer> = {};
+  for (const name of native.llistxattr(path)) {
+    if (OVERLAY_XATTR.test(name)) continue;
+    const value = native.lgetxattr(path, name);
+    if (value) out[name] = value;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+function tarName(change: LayerChange): string {
+  if (change.kind === 'entry') return change.entry.path;
+  if (change.kind === 'opaque') return `${change.path}/.wh..wh..opq`;
+  return posix.join(posix.dirname(change.path), `.wh.${posix.basename(change.path)}`);
+}
+
+/**
+ * Reads an overlay upper directory as a layer: overlay whiteouts (0/0
+ * character devices) become OCI whiteouts, opaque directories become
+ * `.wh..wh..opq`, everything else an entry whose content is read lazily.
+ * The upper directory is the diff, so nothing below it is scanned.
+ */
+export async function upperToChanges(upper: string, opts: UpperOptions = {}): Promise<LayerChange[]> {
+  const entries: LayerEntry[] = [];
+  const markers: LayerChange[] = [];
+  const inodes = new Map<number, string>();
+  const mtime = (ms: number) => {
+    const t = Math.floor(ms / 1000);
+    return opts.clampTo !== undefined ? Math.min(t, opts.clampTo) : t;
+  };
+  async function walk(dir: string, rel: string): Promise<void> {
+    for (const name of (await readdir(dir)).sort()) {
+      const path = rel ? `${rel}/${name}` : name;
+      if (opts.exclude?.has(path)) continue;
+      const abs = join(dir, name);
+      const st = await lstat(abs);
+      if (st.isCharacterDevice() && st.rdev === 0) {
+        markers.push({ kind: 'whiteout', path });
+        continue;
+      }
+      const base = { path, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: mtime(st.mtimeMs), size: 0 };
+      const xattrs = xattrsOf(abs);
+      const withXattrs = xattrs ? { xattrs } : {};
+      if (st.isDirectory()) {
+        entries.push({ ...base, ...withXattrs, type: 'directory' });
+        if (fsNative().lgetxattr(abs, 'trusted.overlay.opaque')?.toString() === 'y') markers.push({ kind: 'opaque', path });
+        await walk(abs, path);
+      } else if (st.isSymbolicLink()) {
+        entries.push({ ...base, ...withXattrs, type: 'symlink', mode: 0o777, linkname: await readlink(abs) });
+      } else if (st.isFile()) {
+        const first = st.nlink > 1 ? inodes.get(st.ino) : undefined;
+        if (first !== undefined) {
+          entries.push({ ...base, type: 'hardlink', linkname: first });
+          continue;
+        }
+        if (st.nlink > 1) inodes.set(st.ino, path);
+        entries.push({ ...base, ...withXattrs, type: 'file', size: st.size, open: () => createReadStream(abs) });
+      } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+        const devmajor = Math.floor(st.rdev / 256) & 0xfff;
+        const devminor = (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00);
+        entries.push({ ...base, type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor, devminor });
+      } else if (st.isFIFO()) {
+        entries.push({ ...base, type: 'fifo' });
+      }
+      // Sockets cannot be stored in a layer; like docker, leave them out.
+    }
+  }
+  await walk(upper, '');
+  const changes: LayerChange[] = [...sortEntries(entries).map((entry) => ({ kind: 'entry' as const, entry })), ...markers];
+  return changes.sort((a, b) => compareLayerPaths(tarName(a), tarName(b)));
+}
