@@ -222,14 +222,14 @@ describe('createBundle', () => {
   });
 
   it('accepts an empty directory, and removes only what it made when it fails', async () => {
-    const nothingToRun: Image = { ...image, config: { ...image.config, config: { ...image.config.config, Entrypoint: null, Cmd: null } } };
+    const brokenLayer: Image = { ...image, layers: image.layers.map((l) => ({ ...l, open: () => Promise.reject(new Error('layer blob unreadable')) })) };
     const fresh = join(tmp, 'fresh');
-    await expect(createBundle(nothingToRun, fresh)).rejects.toThrow(/neither Entrypoint nor Cmd/);
+    await expect(createBundle(brokenLayer, fresh)).rejects.toThrow(/layer blob unreadable/);
     await expect(lstat(fresh)).rejects.toThrow(/ENOENT/);
 
     const empty = join(tmp, 'empty');
     await mkdir(empty);
-    await expect(createBundle(nothingToRun, empty)).rejects.toThrow(/neither Entrypoint nor Cmd/);
+    await expect(createBundle(brokenLayer, empty)).rejects.toThrow(/layer blob unreadable/);
     expect(await readdir(empty)).toEqual([]);
 
     const made = await createBundle(image, empty);

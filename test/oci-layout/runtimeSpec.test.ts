@@ -146,9 +146,9 @@ describe('toRuntimeSpec', () => {
     expect(spec.process.args).toEqual(want);
   });
 
-  it('refuses an image with nothing to run, unless args are given', async () => {
+  it('runs a shell for an image with nothing to run (as runc spec and umoci do), unless args are given', async () => {
     const config = imageConfig({ Entrypoint: null, Cmd: null });
-    await expect(toRuntimeSpec(config, { rootfs })).rejects.toThrow(/neither Entrypoint nor Cmd/);
+    expect((await toRuntimeSpec(config, { rootfs })).process.args).toEqual(['sh']);
     const spec = await toRuntimeSpec(config, { rootfs, args: ['/bin/echo', 'hi'] });
     expect(spec.process.args).toEqual(['/bin/echo', 'hi']);
     const overridden = await toRuntimeSpec(imageConfig({ Entrypoint: ['/e'], Cmd: ['c'] }), { rootfs, args: ['/x'] });

@@ -94,10 +94,8 @@ function processArgs(config: ImageConfig, override: string[] | undefined): strin
     return override;
   }
   const args = [...(config.config?.Entrypoint ?? []), ...(config.config?.Cmd ?? [])];
-  if (args.length === 0) {
-    throw new RuntimeSpecError('the image sets neither Entrypoint nor Cmd, so there is nothing to run: give the command explicitly');
-  }
-  return args;
+  // A base image often has no command; like `runc spec` and umoci, fall back to a shell.
+  return args.length > 0 ? args : ['sh'];
 }
 
 function envName(entry: string): string {

@@ -1,1 +1,10 @@
-export {};
+export * from './registryError.js';
+export * from './authChallenge.js';
+export * from './credentials.js';
+export * from './registrySession.js';
+export * from './repositoryClient.js';
+export * from './registriesConf.js';
+export * from './blobLocationCache.js';
+export * from './remoteImage.js';
+export * from './imageTransports.js';
+export * from './pullImage.js';

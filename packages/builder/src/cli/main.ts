@@ -7,6 +7,13 @@ import { inspectCommand } from './commands/inspect.js';
 import { pruneCommand } from './commands/prune.js';
 import { rmiCommand } from './commands/rmi.js';
 import { tagCommand } from './commands/tag.js';
+import { copyCommand } from './commands/copy.js';
+import { pullCommand } from './commands/pull.js';
+import { pushCommand } from './commands/push.js';
+import { loginCommand } from './commands/login.js';
+import { logoutCommand } from './commands/logout.js';
+import { tagsCommand } from './commands/tags.js';
+import { deleteCommand } from './commands/delete.js';
 
 function program(): Command {
   const root = new Command('tsbuild')
@@ -14,7 +21,7 @@ function program(): Command {
     .option('--root <dir>', 'store root (default: $TSBUILD_ROOT or ${XDG_DATA_HOME:-~/.local/share}/tsbuild)')
     .showHelpAfterError()
     .exitOverride();
-  for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand]) add(root);
+  for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand]) add(root);
   for (const cmd of root.commands) cmd.exitOverride();
   return root;
 }

@@ -53,6 +53,7 @@ export async function runContainer(req: ContainerRequest): Promise<number> {
   spec.mounts.push(...req.mounts);
   await writeFile(join(req.bundleDir, 'config.json'), JSON.stringify(spec, null, 2));
 
+  if (req.signal.aborted) return 130;
   const child = spawn('runc', ['run', '--bundle', req.bundleDir, req.id], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.on('data', req.output);
   child.stderr.on('data', req.output);

@@ -54,8 +54,9 @@ function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
 async function run(imageRef: string, opts: CliOptions): Promise<number> {
   // As in dive, CI=true does not turn a JSON export into a rule check; --ci with --json does both.
   const ci = opts.ci === true || (truthy(process.env.CI) && opts.json === undefined);
-  if (!ci && opts.json === undefined) {
-    process.stderr.write('tsdive: the interactive explorer is not built yet; use --ci or --json FILE\n');
+  const interactive = !ci && opts.json === undefined;
+  if (interactive && !(process.stdin.isTTY && process.stdout.isTTY)) {
+    process.stderr.write('tsdive: the explorer needs a terminal; use --ci or --json FILE when there is none\n');
     return EXIT_ERROR;
   }
   let rules: CiRule[] | undefined;
@@ -69,6 +70,11 @@ async function run(imageRef: string, opts: CliOptions): Promise<number> {
   }
   const source = await openImageSource(imageRef, { ...(opts.source !== undefined && { source: opts.source }), ...(opts.root !== undefined && { root: opts.root }) });
   const analysis = await analyzeImage(source.image, source.layerIds ? { layerIds: source.layerIds } : {});
+  if (interactive) {
+    // ink and react load only here: --ci and --json never pay for them.
+    const { runExplorer } = await import('../tui/runExplorer.js');
+    return runExplorer(analysis, source.image);
+  }
   if (opts.json !== undefined) {
     const json = formatDiveExport(analysis);
     if (opts.json === '-') await write(process.stdout, json);

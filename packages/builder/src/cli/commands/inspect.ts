@@ -1,11 +1,32 @@
 import type { Command } from 'commander';
+import { parsePlatformOption } from '@tsbuild/oci-layout';
+import { ImageTransports } from '@tsbuild/registry';
 import { openStore, withRootOption } from '../storeOption.js';
+
+/** A registry image's manifest and config, read without pulling its layers. */
+async function inspectRemote(reference: string, opts: { platform?: string; tlsVerify?: string }): Promise<unknown> {
+  const transports = await ImageTransports.create({ tlsVerify: opts.tlsVerify !== 'false', ...(opts.platform ? { platform: parsePlatformOption(opts.platform) } : {}) });
+  try {
+    const { source, name } = await transports.openSource({ transport: 'docker', reference });
+    if (source.kind !== 'image') throw new Error('unexpected index');
+    const image = source.image;
+    return { name, digest: image.manifestDigest, manifest: image.manifest, config: image.config };
+  } finally {
+    await transports.close();
+  }
+}
 
 export function inspectCommand(program: Command): void {
   withRootOption(program.command('inspect'))
     .description('show an image\'s manifest and config as JSON')
-    .argument('<image>', 'name or ID of an image in the store')
-    .action(async (ref: string, _opts: unknown, cmd: Command) => {
+    .argument('<image>', 'name or ID of an image in the store, or docker://REF for a registry image')
+    .option('--platform <os/arch[/variant]>', 'for docker://: which image of a multi-platform index')
+    .option('--tls-verify <bool>', 'for docker://: require HTTPS with verified certificates', 'true')
+    .action(async (ref: string, opts: { platform?: string; tlsVerify?: string }, cmd: Command) => {
+      if (ref.startsWith('docker://')) {
+        process.stdout.write(`${JSON.stringify(await inspectRemote(ref.slice('docker://'.length), opts), null, 2)}\n`);
+        return;
+      }
       const store = await openStore(cmd);
       const { name, descriptor } = await store.resolve(ref);
       const image = await store.layout.readImage(descriptor);

@@ -1,0 +1,75 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { RegistrySession, saveCredentials } from '@tsbuild/registry';
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** Reads a line from the terminal without echoing it. */
+async function promptHidden(question: string): Promise<string> {
+  if (!process.stdin.isTTY) throw new Error('no terminal to ask for the password on: use --password-stdin');
+  process.stderr.write(question);
+  process.stdin.setRawMode(true);
+  process.stdin.resume();
+  let answer = '';
+  try {
+    for await (const chunk of process.stdin) {
+      for (const ch of (chunk as Buffer).toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return answer;
+        if (ch === '\u0003') throw new Error('interrupted');
+        if (ch === '\u007f') answer = answer.slice(0, -1);
+        else answer += ch;
+      }
+    }
+    return answer;
+  } finally {
+    process.stdin.setRawMode(false);
+    process.stdin.pause();
+    process.stderr.write('\n');
+  }
+}
+
+/** The registry host from what a user may type: `https://host:5000/`, `docker://host`, `host`. */
+export function registryHost(input: string): string {
+  const host = input.replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
+  if (!host) throw new Error(`"${input}" names no registry`);
+  return host;
+}
+
+export function loginCommand(program: Command): void {
+  program
+    .command('login')
+    .description('check credentials against a registry and store them in containers auth.json')
+    .argument('<registry>', 'registry host, e.g. registry.example.com:5000')
+    .option('-u, --username <user>', 'user name (asked for when missing)')
+    .option('-p, --password <password>', 'password (prefer --password-stdin)')
+    .option('--password-stdin', 'read the password from stdin')
+    .addOption(new Option('--tls-verify <bool>', 'require HTTPS with verified certificates').choices(['true', 'false']).default('true'))
+    .action(async (registry: string, opts: { username?: string; password?: string; passwordStdin?: boolean; tlsVerify: string }) => {
+      const host = registryHost(registry);
+      const username = opts.username ?? (process.stdin.isTTY ? await (async () => {
+        process.stderr.write('Username: ');
+        const { createInterface } = await import('node:readline/promises');
+        const rl = createInterface({ input: process.stdin });
+        try {
+          return (await rl.question('')).trim();
+        } finally {
+          rl.close();
+        }
+      })() : undefined);
+      if (!username) throw new Error('give a user name with -u/--username');
+      const password = opts.passwordStdin ? await readStdin() : (opts.password ?? (await promptHidden('Password: ')));
+      if (!password) throw new Error('the password is empty');
+      const session = new RegistrySession(host, { credentials: { username, password }, insecure: opts.tlsVerify === 'false' });
+      try {
+        await session.checkCredentials();
+      } finally {
+        await session.close();
+      }
+      const file = await saveCredentials(host, username, password);
+      process.stdout.write(`Login Succeeded! (credentials for ${host} saved in ${file})\n`);
+    });
+}

@@ -1,0 +1,11 @@
+import type { Command } from 'commander';
+import { transfer, withTransferOptions, type TransferOptions } from './copy.js';
+
+export function pullCommand(program: Command): void {
+  withTransferOptions(program.command('pull'))
+    .description('pull an image from a registry into the store, named by its fully qualified reference')
+    .argument('<reference>', 'REGISTRY/REPO[:TAG|@DIGEST] (short names go through registries.conf)')
+    .action(async (reference: string, opts: TransferOptions, cmd: Command) => {
+      await transfer(cmd, opts, { transport: 'docker', reference: reference.replace(/^docker:\/\//, '') }, (name) => ({ transport: 'store', name: name! }));
+    });
+}

@@ -1,0 +1,280 @@
+import { Box, useApp, useInput, type Key } from 'ink';
+import { useRef, useState } from 'react';
+import type { Image } from '@tsbuild/oci-layout';
+import type { ImageAnalysis } from '../analysis/analyzeImage.js';
+import { LayerDetails, LAYER_DETAILS_HEIGHT, ImageDetails } from './components/DetailsPanes.js';
+import { FileTreePane, TREE_PANE_CHROME } from './components/FileTreePane.js';
+import { HelpScreen } from './components/HelpScreen.js';
+import { LayersPane, LAYERS_PANE_CHROME } from './components/LayersPane.js';
+import { Pager, PAGER_CHROME, type PagerContent } from './components/Pager.js';
+import { FilterBar, StatusBar } from './components/StatusBar.js';
+import { buildTree, type TreeMode, type TreeNode } from './fileTree.js';
+import { commandFor, splitKeys, type Command } from './keys.js';
+import { extractLayerFile, readFileText } from './layerFile.js';
+import { compileFilter, explorerReducer, initialState, scrollTop, type Action, type ExplorerState, type ListPosition } from './state.js';
+import { useTerminalSize, type TerminalSize } from './terminalSize.js';
+import { directoryPaths, treeRows, type TreeRow } from './treeRows.js';
+
+export interface ExplorerProps {
+  analysis: ImageAnalysis;
+  image: Image;
+  /** Pins the screen size (tests); otherwise the terminal's, following resizes. */
+  size?: TerminalSize;
+  /** Where ctrl+e writes files; the working directory by default. */
+  extractDir?: string;
+}
+
+/** Trees built recently, so going back and forth between layers does not rebuild them. */
+const TREE_CACHE_SIZE = 6;
+
+interface TreeView {
+  tree: TreeNode;
+  filter: { regex?: RegExp; error?: string };
+  rows: TreeRow[];
+}
+
+/**
+ * The tree the state shows, rebuilt only when what it depends on changed (a
+ * cursor move reuses it). Keys read it as well as the screen, so a run of
+ * keys is handled one after the other without waiting for renders.
+ */
+function useTreeView(analysis: ImageAnalysis): (state: ExplorerState) => TreeView {
+  const trees = useRef(new Map<string, TreeNode>());
+  const last = useRef<{ inputs: unknown[]; view: TreeView }>(undefined);
+  const treeFor = (layer: number, mode: TreeMode) => {
+    const key = `${mode}:${layer}`;
+    let tree = trees.current.get(key);
+    if (tree) trees.current.delete(key);
+    else {
+      tree = buildTree(analysis, layer, mode);
+      if (trees.current.size >= TREE_CACHE_SIZE) trees.current.delete(trees.current.keys().next().value!);
+    }
+    trees.current.set(key, tree);
+    return tree;
+  };
+  return (state) => {
+    const inputs = [state.layer.selected, state.mode, state.hidden, state.collapsed, state.sort, state.filterText];
+    if (last.current && inputs.every((v, i) => v === last.current!.inputs[i])) return last.current.view;
+    const tree = treeFor(state.layer.selected, state.mode);
+    const filter = compileFilter(state.filterText);
+    const rows = treeRows(tree, { hidden: state.hidden, collapsed: state.collapsed, sort: state.sort, ...(filter.regex && { filter: filter.regex }) });
+    last.current = { inputs, view: { tree, filter, rows } };
+    return last.current.view;
+  };
+}
+
+/** A value kept in a ref (read by key handlers at once) and in state (so it renders). */
+function useSynced<T>(initial: T): [() => T, (next: T | ((current: T) => T)) => void] {
+  const ref = useRef(initial);
+  const [, render] = useState(initial);
+  return [
+    () => ref.current,
+    (next) => {
+      ref.current = typeof next === 'function' ? (next as (current: T) => T)(ref.current) : next;
+      render(ref.current);
+    },
+  ];
+}
+
+interface Layout {
+  mainHeight: number;
+  leftWidth: number;
+  rightWidth: number;
+  layersHeight: number;
+  imageHeight: number;
+  layerRoom: number;
+  treeRoom: number;
+  pagerRoom: number;
+  filterShown: boolean;
+}
+
+function layoutFor(state: ExplorerState, pagerOpen: boolean, { columns, rows }: TerminalSize, layerCount: number): Layout {
+  const filterShown = !pagerOpen && !state.help && (state.filterOpen || state.filterText !== '');
+  const mainHeight = Math.max(1, rows - 1 - (filterShown ? 1 : 0));
+  const leftWidth = Math.floor(columns / 2);
+  const layersHeight = Math.min(layerCount + LAYERS_PANE_CHROME, Math.max(LAYERS_PANE_CHROME + 3, Math.floor(mainHeight * 0.4)));
+  return {
+    mainHeight,
+    leftWidth,
+    rightWidth: columns - leftWidth - 1,
+    layersHeight,
+    imageHeight: Math.max(0, mainHeight - layersHeight - LAYER_DETAILS_HEIGHT),
+    layerRoom: Math.max(1, layersHeight - LAYERS_PANE_CHROME),
+    treeRoom: Math.max(1, mainHeight - TREE_PANE_CHROME),
+    pagerRoom: Math.max(1, rows - 1 - PAGER_CHROME),
+    filterShown,
+  };
+}
+
+/** Positions live in the state; a resize or a shorter tree only clamps them. */
+function clampPosition(position: ListPosition, count: number, height: number): ListPosition {
+  const selected = Math.max(0, Math.min(position.selected, count - 1));
+  return { selected, top: scrollTop(position.top, selected, count, height) };
+}
+
+/** The interactive explorer: dive's layout and keys over an analysed image. */
+export function Explorer({ analysis, image, size, extractDir = process.cwd() }: ExplorerProps) {
+  const { exit } = useApp();
+  const screen = useTerminalSize(size);
+  const [getState, setState] = useSynced(initialState);
+  const [getPager, setPager] = useSynced<PagerContent | undefined>(undefined);
+  const treeView = useTreeView(analysis);
+  const dispatch = (action: Action) => setState((s) => explorerReducer(s, action));
+  const say = (text: string) => dispatch({ type: 'message', text });
+
+  /** Everything a key or the screen needs, from the latest state. */
+  const current = () => {
+    const state = getState();
+    const view = treeView(state);
+    const layout = layoutFor(state, getPager() !== undefined, screen, analysis.layers.length);
+    const layerPosition = clampPosition(state.layer, analysis.layers.length, layout.layerRoom);
+    const treePosition = clampPosition(state.tree, view.rows.length, layout.treeRoom);
+    return { state, view, layout, layerPosition, treePosition, selectedRow: view.rows[treePosition.selected] };
+  };
+
+  const selectedFile = (row: TreeRow | undefined): TreeNode | undefined => {
+    if (!row) return undefined;
+    const { node } = row;
+    if (node.change === 'removed') return say(`/${node.path} is removed here: there is no content to read`), undefined;
+    if (node.info.type !== 'file') return say(`/${node.path} is a ${node.info.type}, not a regular file`), undefined;
+    return node;
+  };
+
+  const run = (command: Command) => {
+    const { state, view, layout, layerPosition, treePosition, selectedRow } = current();
+    switch (command.kind) {
+      case 'quit':
+        return exit();
+      case 'next-pane':
+        return dispatch({ type: 'next-pane' });
+      case 'open-filter':
+        return dispatch({ type: 'filter-open' });
+      case 'help':
+        return dispatch({ type: 'help', show: true });
+      case 'move':
+      case 'page': {
+        const pane = state.filterOpen ? 'tree' : state.pane;
+        const room = pane === 'layers' ? layout.layerRoom : layout.treeRoom;
+        const by = command.kind === 'page' ? command.by * room : command.by;
+        // Move from the clamped position on screen, not from a stale one.
+        if (pane === 'layers') dispatch({ type: 'move', pane, by: layerPosition.selected - state.layer.selected + by, count: analysis.layers.length, height: room });
+        else dispatch({ type: 'move', pane, by: treePosition.selected - state.tree.selected + by, count: view.rows.length, height: room });
+        return;
+      }
+      case 'mode':
+        return dispatch({ type: 'mode', mode: command.mode });
+      case 'collapse':
+        if (selectedRow?.isDirectory) dispatch({ type: 'toggle-collapse', path: selectedRow.node.path });
+        return;
+      case 'collapse-all':
+        return dispatch({ type: 'collapse-all', paths: directoryPaths(view.tree) });
+      case 'toggle-mark':
+        return dispatch({ type: 'toggle-mark', mark: command.mark });
+      case 'attributes':
+        return dispatch({ type: 'attributes' });
+      case 'sort':
+        return dispatch({ type: 'sort' });
+      case 'extract': {
+        const file = selectedFile(selectedRow);
+        if (!file) return;
+        say(`extracting /${file.path}…`);
+        extractLayerFile(image.layers[file.layerIndex]!, file.path, extractDir).then(
+          (target) => say(`extracted /${file.path} (layer ${file.layerIndex}) to ${target}`),
+          (e: NodeJS.ErrnoException) => say(`cannot extract /${file.path}: ${e.code === 'EEXIST' ? 'a file of that name exists already' : e.message}`),
+        );
+        return;
+      }
+      case 'view': {
+        const file = selectedFile(selectedRow);
+        if (!file) return;
+        const title = `/${file.path} (layer ${file.layerIndex})`;
+        setPager({ title, top: 0 });
+        readFileText(image.layers[file.layerIndex]!, file.path).then(
+          (text) => setPager((p) => (p?.title === title ? { ...p, text } : p)),
+          (e: Error) => setPager((p) => (p?.title === title ? { ...p, error: e.message } : p)),
+        );
+        return;
+      }
+    }
+  };
+
+  const pagerKey = (input: string, key: Key) => {
+    if (input === 'q' || input === 'v' || key.escape) return setPager(undefined);
+    const room = current().layout.pagerRoom;
+    const total = getPager()?.text?.lines.length ?? 0;
+    let by = 0;
+    if (key.upArrow || input === 'k') by = -1;
+    else if (key.downArrow || input === 'j') by = 1;
+    else if (key.pageUp) by = -room;
+    else if (key.pageDown || input === ' ') by = room;
+    else if (key.home || input === 'g') by = -total;
+    else if (key.end || input === 'G') by = total;
+    if (by !== 0) setPager((p) => p && { ...p, top: Math.max(0, Math.min(Math.max(0, total - room), p.top + by)) });
+  };
+
+  /** Keys while the filter is edited; false lets the key through (navigation keeps working). */
+  const filterKey = (input: string, key: Key): boolean => {
+    if (key.escape) return dispatch({ type: 'filter-clear' }), true;
+    if (key.return || key.tab) return dispatch({ type: 'filter-accept' }), true;
+    if (key.backspace || key.delete) return dispatch({ type: 'filter-text', text: getState().filterText.slice(0, -1) }), true;
+    if (input !== '' && !key.ctrl && !key.meta) return dispatch({ type: 'filter-text', text: getState().filterText + input }), true;
+    return false;
+  };
+
+  const onKey = (input: string, key: Key) => {
+    if (key.ctrl && input === 'c') return exit();
+    const state = getState();
+    if (state.message !== undefined) dispatch({ type: 'message' });
+    if (getPager()) return pagerKey(input, key);
+    if (state.help) return dispatch({ type: 'help', show: false });
+    if (state.filterOpen && filterKey(input, key)) return;
+    // While filtering, arrows move through what the filter leaves.
+    const command = commandFor(input, key, state.filterOpen ? 'tree' : state.pane);
+    if (command) run(command);
+  };
+
+  useInput((input, key) => {
+    for (const [one, oneKey] of splitKeys(input, key)) onKey(one, oneKey);
+  });
+
+  const { state, view, layout, layerPosition, treePosition } = current();
+  const pager = getPager();
+  return (
+    <Box flexDirection="column" width={screen.columns} height={screen.rows}>
+      {pager ? (
+        <Pager content={pager} width={screen.columns} height={screen.rows - 1} />
+      ) : state.help ? (
+        <HelpScreen width={screen.columns} height={screen.rows - 1} />
+      ) : (
+        <Box flexDirection="row" height={layout.mainHeight}>
+          <Box flexDirection="column" width={layout.leftWidth} height={layout.mainHeight}>
+            <LayersPane
+              layers={analysis.layers}
+              position={layerPosition}
+              mode={state.mode}
+              focused={state.pane === 'layers' && !state.filterOpen}
+              width={layout.leftWidth}
+              height={layout.layersHeight}
+            />
+            <LayerDetails layer={analysis.layers[layerPosition.selected]!} width={layout.leftWidth} />
+            <ImageDetails analysis={analysis} width={layout.leftWidth} height={layout.imageHeight} />
+          </Box>
+          <Box width={1} />
+          <FileTreePane
+            rows={view.rows}
+            position={treePosition}
+            mode={state.mode}
+            sort={state.sort}
+            hidden={state.hidden}
+            attributes={state.attributes}
+            focused={state.pane === 'tree' || state.filterOpen}
+            width={layout.rightWidth}
+            height={layout.mainHeight}
+          />
+        </Box>
+      )}
+      {layout.filterShown && <FilterBar text={state.filterText} editing={state.filterOpen} error={view.filter.error} width={screen.columns} />}
+      <StatusBar pane={state.filterOpen ? 'tree' : state.pane} hidden={state.hidden} message={state.message} width={screen.columns} />
+    </Box>
+  );
+}

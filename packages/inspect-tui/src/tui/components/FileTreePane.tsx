@@ -1,0 +1,72 @@
+import { Box, Text } from 'ink';
+import type { ChangeMark } from '../../analysis/fileInfo.js';
+import { formatBytes } from '../../ci/humanBytes.js';
+import { fit, modeString } from '../attributes.js';
+import type { TreeMode } from '../fileTree.js';
+import type { ListPosition } from '../state.js';
+import type { SortOrder, TreeRow } from '../treeRows.js';
+import { PaneTitle } from './PaneTitle.js';
+
+/** dive's colours for the marks; unmodified paths keep the terminal's colour. */
+export const MARK_COLOURS: Record<ChangeMark, string | undefined> = {
+  added: 'green',
+  removed: 'red',
+  modified: 'yellow',
+  unmodified: undefined,
+};
+
+export interface FileTreePaneProps {
+  rows: TreeRow[];
+  position: ListPosition;
+  mode: TreeMode;
+  sort: SortOrder;
+  hidden: ReadonlySet<ChangeMark>;
+  attributes: boolean;
+  focused: boolean;
+  width: number;
+  height: number;
+}
+
+/** Lines of the pane that are not tree rows: the title and the column header. */
+export const TREE_PANE_CHROME = 2;
+
+function attributeColumns(row: TreeRow): string {
+  const { info } = row.node;
+  const size = row.isDirectory ? '' : formatBytes(row.node.size);
+  return `${modeString(info)} ${`${info.uid}:${info.gid}`.padStart(11)} ${size.padStart(9)}  `;
+}
+
+function label(row: TreeRow): string {
+  const { node } = row;
+  const link = node.info.type === 'symlink' || node.info.type === 'hardlink' ? ` -> ${node.info.linkname ?? ''}` : '';
+  return `${row.guide}${row.collapsed ? '⊕ ' : ''}${node.name}${link}`;
+}
+
+/**
+ * The selected layer's file tree. Only the rows that fit are rendered, so a
+ * tree of any size costs the same to draw and to scroll.
+ */
+export function FileTreePane({ rows, position, mode, sort, hidden, attributes, focused, width, height }: FileTreePaneProps) {
+  const room = Math.max(0, height - TREE_PANE_CHROME);
+  const shown = rows.slice(position.top, position.top + room);
+  const hiddenNote = hidden.size > 0 ? `, hiding ${[...hidden].join(' ')}` : '';
+  const title = `${mode === 'aggregated' ? 'Aggregated' : 'Current Layer'} Contents (by ${sort}${hiddenNote})`;
+  const header = attributes ? `${'Permission'.padEnd(10)} ${'UID:GID'.padStart(11)} ${'Size'.padStart(9)}  Filetree` : 'Filetree';
+  return (
+    <Box flexDirection="column" width={width} height={height}>
+      <PaneTitle title={title} width={width} focused={focused} />
+      <Text dimColor>{fit(header, width)}</Text>
+      {shown.length === 0 && <Text dimColor>{fit('(nothing to show)', width)}</Text>}
+      {shown.map((row, i) => {
+        const selected = position.top + i === position.selected;
+        const text = fit((attributes ? attributeColumns(row) : '') + label(row), width);
+        const colour = MARK_COLOURS[row.node.change];
+        return (
+          <Text key={i} wrap="truncate" inverse={selected && focused} bold={selected && !focused} {...(colour && { color: colour })}>
+            {text}
+          </Text>
+        );
+      })}
+    </Box>
+  );
+}

@@ -1,0 +1,70 @@
+import { createWriteStream } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { readLayer, type Layer } from '@tsbuild/oci-layout';
+
+export class LayerFileError extends Error {}
+
+/**
+ * Streams the layer once up to `path` and hands that entry's content to
+ * `use`; the rest of the layer is never read.
+ */
+export async function withLayerFile<T>(layer: Layer, path: string, use: (content: Readable, size: number) => Promise<T>): Promise<T> {
+  for await (const change of readLayer(await layer.open())) {
+    if (change.kind !== 'entry' || change.entry.path !== path) continue;
+    const { entry } = change;
+    if (entry.type !== 'file' || !entry.content) {
+      throw new LayerFileError(`/${path} is a ${entry.type}${entry.linkname ? ` (-> ${entry.linkname})` : ''}, not a regular file`);
+    }
+    return use(entry.content, entry.size);
+  }
+  throw new LayerFileError(`/${path} is not in this layer`);
+}
+
+export interface FileText {
+  lines: string[];
+  /** Bytes shown, and the file's whole size (the pager keeps at most `limit`). */
+  shownBytes: number;
+  size: number;
+  binary: boolean;
+}
+
+const PAGER_LIMIT = 8 * 1024 * 1024;
+
+/** The start of a file from a layer, as lines for the pager; binary content is shown as a hex dump. */
+export async function readFileText(layer: Layer, path: string, limit = PAGER_LIMIT): Promise<FileText> {
+  return withLayerFile(layer, path, async (content, size) => {
+    const chunks: Buffer[] = [];
+    let shownBytes = 0;
+    for await (const chunk of content as AsyncIterable<Buffer>) {
+      if (shownBytes >= limit) continue;
+      const part = chunk.subarray(0, limit - shownBytes);
+      chunks.push(part);
+      shownBytes += part.length;
+    }
+    const bytes = Buffer.concat(chunks);
+    const binary = bytes.includes(0);
+    const lines = binary ? hexDump(bytes) : bytes.toString('utf8').replace(/\t/g, '    ').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '�').split(/\r?\n/);
+    if (!binary && lines.at(-1) === '') lines.pop();
+    return { lines, shownBytes, size, binary };
+  });
+}
+
+function hexDump(bytes: Buffer): string[] {
+  const lines: string[] = [];
+  for (let at = 0; at < bytes.length; at += 16) {
+    const row = bytes.subarray(at, at + 16);
+    const hex = [...row].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    const text = [...row].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
+    lines.push(`${at.toString(16).padStart(8, '0')}  ${hex.padEnd(47)}  ${text}`);
+  }
+  return lines;
+}
+
+/** Writes a file from a layer to `dir` under its own name; never overwrites. Resolves to the path written. */
+export async function extractLayerFile(layer: Layer, path: string, dir: string): Promise<string> {
+  const target = resolve(dir, basename(path));
+  await withLayerFile(layer, path, (content) => pipeline(content, createWriteStream(target, { flags: 'wx' })));
+  return target;
+}

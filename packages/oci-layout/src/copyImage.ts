@@ -1,0 +1,150 @@
+import { Readable } from 'node:stream';
+import { isIndexMediaType, isManifestMediaType } from './mediaTypes.js';
+import { platformMatches } from './ociLayout.js';
+import type { Digest } from './digest.js';
+import type { Image } from './image.js';
+import type { Descriptor, Index, Platform } from './schema.js';
+
+/**
+ * Where an image can be written: a local store, an OCI layout, an archive, a
+ * registry. `copyImage` drives every one of them the same way: blobs first
+ * (skipping those already there), then child manifests, then the root.
+ */
+export interface ImageDestination {
+  hasBlob(descriptor: Descriptor): Promise<boolean>;
+  /** `open` gives a fresh verified stream each call, so a destination may retry. */
+  putBlob(descriptor: Descriptor, open: () => Promise<Readable>): Promise<void>;
+  /** `root` is the manifest or index the destination's name should point at; children of an index are stored by digest only. */
+  putManifest(bytes: Buffer, descriptor: Descriptor, root: boolean): Promise<void>;
+  /** Finishes a destination that is written as a whole (archives); called once after the root manifest. */
+  commit?(): Promise<void>;
+}
+
+/** A multi-platform index with a way to read each image it lists. */
+export interface ImageIndexSource {
+  descriptor: Descriptor;
+  bytes: Buffer;
+  index: Index;
+  image(descriptor: Descriptor): Promise<Image>;
+}
+
+export type CopySource = { kind: 'image'; image: Image } | { kind: 'index'; index: ImageIndexSource };
+
+export type BlobCopyOutcome = 'copied' | 'exists';
+
+export interface CopyOptions {
+  /** Blobs transferred at once (default 4). */
+  jobs?: number;
+  /** Called as each blob is finished. */
+  onBlob?: (descriptor: Descriptor, outcome: BlobCopyOutcome, kind: 'config' | 'layer') => void;
+}
+
+export function manifestDescriptor(image: Image): Descriptor {
+  return { mediaType: image.manifest.mediaType, digest: image.manifestDigest, size: image.manifestBytes.length };
+}
+
+/** Runs `work` over `items` with at most `jobs` in flight; the first failure stops new work and is thrown. */
+export async function forEachConcurrently<T>(items: T[], jobs: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
+}
+
+async function copyImageBlobs(image: Image, dst: ImageDestination, opts: CopyOptions): Promise<void> {
+  const configBytes = image.configBytes;
+  const config = image.manifest.config;
+  const blobs: { descriptor: Descriptor; kind: 'config' | 'layer'; open: () => Promise<Readable> }[] = [
+    ...image.layers.map((l) => ({ descriptor: l.descriptor, kind: 'layer' as const, open: () => l.open() })),
+    { descriptor: config, kind: 'config', open: async () => Readable.from([configBytes]) },
+  ];
+  // A manifest may list one blob twice; sending it twice at once would race.
+  const seen = new Set<Digest>();
+  const unique = blobs.filter((b) => !seen.has(b.descriptor.digest) && seen.add(b.descriptor.digest));
+  await forEachConcurrently(unique, opts.jobs ?? 4, async (blob) => {
+    if (await dst.hasBlob(blob.descriptor)) {
+      opts.onBlob?.(blob.descriptor, 'exists', blob.kind);
+      return;
+    }
+    await dst.putBlob(blob.descriptor, blob.open);
+    opts.onBlob?.(blob.descriptor, 'copied', blob.kind);
+  });
+}
+
+/**
+ * Copies one image: its blobs, then its manifest bytes unchanged, so the
+ * destination holds the same digest. Returns the manifest's descriptor.
+ */
+export async function copyImage(src: Image, dst: ImageDestination, opts: CopyOptions = {}): Promise<Descriptor> {
+  await copyImageBlobs(src, dst, opts);
+  const descriptor = manifestDescriptor(src);
+  await dst.putManifest(src.manifestBytes, descriptor, true);
+  await dst.commit?.();
+  return descriptor;
+}
+
+/** Copies every image an index lists, then the index bytes unchanged. */
+export async function copyIndex(src: ImageIndexSource, dst: ImageDestination, opts: CopyOptions = {}): Promise<Descriptor> {
+  for (const child of src.index.manifests) {
+    const image = await src.image(child);
+    await copyImageBlobs(image, dst, opts);
+    await dst.putManifest(image.manifestBytes, child, false);
+  }
+  await dst.putManifest(src.bytes, src.descriptor, true);
+  await dst.commit?.();
+  return src.descriptor;
+}
+
+export function copySource(src: CopySource, dst: ImageDestination, opts: CopyOptions = {}): Promise<Descriptor> {
+  return src.kind === 'image' ? copyImage(src.image, dst, opts) : copyIndex(src.index, dst, opts);
+}
+
+const NODE_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+
+/** The platform images run on here, named as image indexes name it. */
+export function hostPlatform(): Platform {
+  const architecture = NODE_ARCH[process.arch] ?? process.arch;
+  return { os: 'linux', architecture, ...(architecture === 'arm64' ? { variant: 'v8' } : {}) };
+}
+
+/**
+ * Picks the image of an index: the one for `platform` when asked, the only
+ * one when there is one, else the one for this machine.
+ */
+export function chooseManifest(index: Index, platform?: Platform): Descriptor {
+  const images = index.manifests.filter((d) => isManifestMediaType(d.mediaType) || isIndexMediaType(d.mediaType));
+  const wanted = platform ?? (images.length === 1 ? undefined : hostPlatform());
+  if (!wanted) {
+    if (images.length === 1) return images[0]!;
+    throw new Error('the index lists no images');
+  }
+  const match = images.find((d) => platformMatches(d.platform, wanted));
+  if (!match) {
+    const have = images.map((d) => (d.platform ? formatPlatform(d.platform) : 'unknown')).join(', ');
+    throw new Error(`no image for platform ${formatPlatform(wanted)} in the index (it has: ${have || 'nothing'})`);
+  }
+  return match;
+}
+
+export function formatPlatform(p: Platform): string {
+  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
+}
+
+/** `os/arch[/variant]`, as --platform spells it. */
+export function parsePlatformOption(value: string): Platform {
+  const [os, architecture, variant, ...rest] = value.split('/');
+  if (!os || !architecture || rest.length > 0) throw new Error(`invalid platform "${value}": expected os/arch[/variant]`);
+  return { os, architecture, ...(variant ? { variant } : {}) };
+}

@@ -1,0 +1,238 @@
+import { join, resolve } from 'node:path';
+import {
+  copySource,
+  DockerArchiveDestination,
+  formatImageName,
+  LocalStore,
+  normalizeImageName,
+  OciArchiveDestination,
+  OciLayoutDestination,
+  openDockerArchive,
+  openOciArchiveSource,
+  openOciDirDestination,
+  openOciDirSource,
+  layoutSource,
+  type CopyOptions,
+  type CopySource,
+  type Descriptor,
+  type ImageDestination,
+  type ImageName,
+  type Platform,
+} from '@tsbuild/oci-layout';
+import { BlobLocationCache } from './blobLocationCache.js';
+import type { Credentials } from './credentials.js';
+import { loadRegistriesConf, pullCandidates, qualifyName, type PullCandidate, type RegistriesConfig } from './registriesConf.js';
+import { RegistryDestination, remoteSource } from './remoteImage.js';
+import { RepositoryClient, type TransferStats } from './repositoryClient.js';
+import { RegistrySession, type RetryPolicy } from './registrySession.js';
+
+/** Where an image lives, as `copy` spells it (skopeo's transport syntax; a plain name is the local store). */
+export type ImageLocation =
+  | { transport: 'docker'; reference: string }
+  | { transport: 'oci' | 'oci-archive' | 'docker-archive'; path: string; ref?: string }
+  | { transport: 'store'; name: string };
+
+export function parseImageLocation(text: string): ImageLocation {
+  if (text.startsWith('docker://')) {
+    const reference = text.slice('docker://'.length);
+    if (!reference) throw new Error(`"${text}" names no image after docker://`);
+    return { transport: 'docker', reference };
+  }
+  for (const transport of ['oci-archive', 'docker-archive', 'oci'] as const) {
+    if (text.startsWith(`${transport}:`)) {
+      const rest = text.slice(transport.length + 1);
+      const colon = rest.indexOf(':');
+      const path = colon < 0 ? rest : rest.slice(0, colon);
+      const ref = colon < 0 ? undefined : rest.slice(colon + 1);
+      if (!path) throw new Error(`"${text}" names no path after ${transport}:`);
+      return { transport, path: resolve(path), ...(ref ? { ref } : {}) };
+    }
+  }
+  if (/^[a-z-]+:(?!\d)/.test(text) && !text.includes('/')) throw new Error(`unknown transport in "${text}" (use docker://, oci:, oci-archive:, docker-archive: or a store name)`);
+  return { transport: 'store', name: text };
+}
+
+export function formatImageLocation(loc: ImageLocation): string {
+  switch (loc.transport) {
+    case 'docker':
+      return `docker://${loc.reference}`;
+    case 'store':
+      return loc.name;
+    default:
+      return `${loc.transport}:${loc.path}${loc.ref ? `:${loc.ref}` : ''}`;
+  }
+}
+
+export interface TransportOptions {
+  /** The local store, for plain names (opened only when one is used). */
+  openStore?: () => Promise<LocalStore>;
+  /** registries.conf to read instead of the standard places. */
+  registriesConf?: string;
+  /** false: allow plain HTTP and unverified TLS for every registry (skopeo's --tls-verify=false). */
+  tlsVerify?: boolean;
+  credentials?: Credentials;
+  platform?: Platform;
+  all?: boolean;
+  chunkedThreshold?: number;
+  retry?: RetryPolicy;
+  stats?: TransferStats;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface OpenedSource {
+  source: CopySource;
+  /** A fully qualified name for the image, when the source has one (a store tag to give a pulled image). */
+  name?: string;
+  close(): Promise<void>;
+}
+
+export interface OpenedDestination {
+  destination: ImageDestination;
+  store?: LocalStore;
+  close(): Promise<void>;
+}
+
+const noop = async () => undefined;
+
+/**
+ * Opens images wherever they live and writes them anywhere, sharing one
+ * session (connection pool, tokens) per registry host and one
+ * registries.conf for the whole operation.
+ */
+export class ImageTransports {
+  private readonly sessions = new Map<string, RegistrySession>();
+  private store?: Promise<LocalStore>;
+  private cache?: BlobLocationCache;
+
+  private constructor(
+    readonly registries: RegistriesConfig,
+    private readonly opts: TransportOptions,
+  ) {}
+
+  static async create(opts: TransportOptions = {}): Promise<ImageTransports> {
+    return new ImageTransports(await loadRegistriesConf(opts.registriesConf, opts.env), opts);
+  }
+
+  async close(): Promise<void> {
+    await this.cache?.save();
+    await Promise.all([...this.sessions.values()].map((s) => s.close()));
+    this.sessions.clear();
+  }
+
+  localStore(): Promise<LocalStore> {
+    if (!this.opts.openStore) throw new Error('no local store is available here');
+    this.store ??= this.opts.openStore();
+    return this.store;
+  }
+
+  private async blobCache(): Promise<BlobLocationCache> {
+    if (!this.cache) {
+      const store = this.opts.openStore ? await this.localStore() : undefined;
+      this.cache = new BlobLocationCache(store ? join(store.cacheDir, 'blob-locations.json') : undefined);
+    }
+    return this.cache;
+  }
+
+  session(host: string, insecure = false): RegistrySession {
+    const key = `${host} ${insecure}`;
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = new RegistrySession(host, { insecure: insecure || this.opts.tlsVerify === false, credentials: this.opts.credentials, retry: this.opts.retry, env: this.opts.env });
+      this.sessions.set(key, s);
+    }
+    return s;
+  }
+
+  repository(candidate: PullCandidate, push = false): RepositoryClient {
+    return new RepositoryClient(this.session(candidate.registry, candidate.insecure), candidate.repository, { push, chunkedThreshold: this.opts.chunkedThreshold, stats: this.opts.stats });
+  }
+
+  /** The fully qualified names a docker reference may mean, each with its pull candidates (mirrors first). */
+  resolveDockerReference(reference: string, forPush = false): { name: ImageName; candidates: PullCandidate[] }[] {
+    return qualifyName(this.registries, reference).map((name) => ({ name, candidates: pullCandidates(this.registries, name, forPush) }));
+  }
+
+  /** Finds the image behind a docker reference, trying search registries and mirrors in order. */
+  private async openDockerSource(reference: string): Promise<OpenedSource> {
+    const failures: string[] = [];
+    const cache = await this.blobCache();
+    for (const { name, candidates } of this.resolveDockerReference(reference)) {
+      for (const candidate of candidates) {
+        const client = this.repository(candidate);
+        try {
+          const source = await remoteSource(client, name.digest ?? name.tag ?? 'latest', { platform: this.opts.platform, all: this.opts.all }, cache);
+          return { source, name: formatImageName(name), close: noop };
+        } catch (e) {
+          failures.push(`${candidate.registry}/${candidate.repository}: ${(e as Error).message}`);
+        }
+      }
+    }
+    if (failures.length === 1) throw new Error(failures[0]);
+    throw new Error(`cannot read ${reference} from any registry:\n  ${failures.join('\n  ')}`);
+  }
+
+  async openSource(loc: ImageLocation): Promise<OpenedSource> {
+    const choice = { platform: this.opts.platform, all: this.opts.all };
+    switch (loc.transport) {
+      case 'docker':
+        return this.openDockerSource(loc.reference);
+      case 'oci':
+        return { source: await openOciDirSource(loc.path, loc.ref, choice), close: noop };
+      case 'oci-archive': {
+        const tmp = this.opts.openStore ? (await this.localStore()).tmpDir : undefined;
+        return openOciArchiveSource(loc.path, loc.ref, choice, tmp);
+      }
+      case 'docker-archive':
+        return { source: { kind: 'image', image: await openDockerArchive(loc.path, loc.ref) }, close: noop };
+      case 'store': {
+        const store = await this.localStore();
+        const found = await store.resolve(loc.name);
+        return { source: await layoutSource(store.layout, found.descriptor, choice), name: found.name, close: noop };
+      }
+    }
+  }
+
+  /** `defaultName` names the image where the destination needs a name and none was given (a store tag, an archive's RepoTags). */
+  async openDestination(loc: ImageLocation, defaultName?: string): Promise<OpenedDestination> {
+    switch (loc.transport) {
+      case 'docker': {
+        const [target] = this.resolveDockerReference(loc.reference, true);
+        if (!target || this.resolveDockerReference(loc.reference, true).length > 1) throw new Error(`push needs a fully qualified destination (registry/repository[:tag]), not "${loc.reference}"`);
+        const client = this.repository(target.candidates[0]!, true);
+        return { destination: new RegistryDestination(client, target.name.digest ? undefined : target.name.tag, await this.blobCache()), close: noop };
+      }
+      case 'oci':
+        return { destination: await openOciDirDestination(loc.path, loc.ref), close: noop };
+      case 'oci-archive': {
+        const d = await OciArchiveDestination.create(loc.path, loc.ref, this.opts.openStore ? (await this.localStore()).tmpDir : undefined);
+        return { destination: d, close: () => d.close() };
+      }
+      case 'docker-archive': {
+        const d = await DockerArchiveDestination.create(loc.path, loc.ref ?? defaultName, this.opts.openStore ? (await this.localStore()).tmpDir : undefined);
+        return { destination: d, close: () => d.close() };
+      }
+      case 'store': {
+        const store = await this.localStore();
+        const name = normalizeImageName(loc.name);
+        return { destination: new OciLayoutDestination(store.layout, async (d) => void (await store.tag(d, [name]))), store, close: noop };
+      }
+    }
+  }
+
+  /** Copies one image (or, with `all`, an index) from `src` to `dst`; returns the root descriptor written. */
+  async copy(src: ImageLocation, dst: ImageLocation, opts: CopyOptions = {}): Promise<{ descriptor: Descriptor; sourceName?: string }> {
+    const source = await this.openSource(src);
+    try {
+      const destination = await this.openDestination(dst, source.name);
+      try {
+        const run = () => copySource(source.source, destination.destination, opts);
+        const descriptor = destination.store ? await destination.store.lease(run) : await run();
+        return { descriptor, ...(source.name ? { sourceName: source.name } : {}) };
+      } finally {
+        await destination.close();
+      }
+    } finally {
+      await source.close();
+    }
+  }
+}

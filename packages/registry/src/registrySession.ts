@@ -1,0 +1,266 @@
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, request, type Dispatcher } from 'undici';
+import { parseAuthChallenge, type AuthChallenge } from './authChallenge.js';
+import { findCredentials, type Credentials } from './credentials.js';
+import { registryErrorFrom, RegistryError } from './registryError.js';
+
+export interface RetryPolicy {
+  /** Tries per request, the first included. */
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 200, maxDelayMs: 10_000 };
+/** A Retry-After longer than this is not waited for: the error is shown instead. */
+const MAX_RETRY_AFTER_MS = 60_000;
+
+export interface SessionOptions {
+  /** Allow plain HTTP and skip TLS verification (registries.conf `insecure`, `--tls-verify=false`). */
+  insecure?: boolean;
+  /** Credentials to use instead of those found in auth.json / docker config. */
+  credentials?: Credentials;
+  retry?: RetryPolicy;
+  env?: NodeJS.ProcessEnv;
+}
+
+export type RequestBody = Buffer | Readable | string;
+
+export interface RegistryRequest {
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+  /** A path under the registry (`/v2/...`) or an absolute URL (upload locations). */
+  url: string;
+  headers?: Record<string, string>;
+  /** Called for each try, so a retried request sends its body afresh. */
+  body?: () => Promise<RequestBody>;
+  /** Token scopes, e.g. `repository:library/nginx:pull`. */
+  scopes: string[];
+  /** Statuses that are success for this request; anything else becomes a RegistryError. */
+  expect: number[];
+  /** Whether transient failures are retried here (false when the caller resynchronises itself). */
+  retry?: boolean;
+}
+
+export type RegistryResponse = Dispatcher.ResponseData;
+
+const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+export function isTransientError(e: unknown): boolean {
+  if (e instanceof RegistryError) return RETRYABLE_STATUS.has(e.status);
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return code !== undefined && RETRYABLE_CODES.has(code);
+}
+
+export function isLoopbackHost(host: string): boolean {
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
+  return name === 'localhost' || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
+}
+
+export function backoffDelay(policy: RetryPolicy, attempt: number): number {
+  return Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
+}
+
+/** `Retry-After` as seconds or an HTTP date, in milliseconds. */
+export function retryAfterMs(value: string | string[] | undefined): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (!v) return undefined;
+  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+export function header(res: RegistryResponse, name: string): string | undefined {
+  const v = res.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+interface CachedToken {
+  value: string;
+  expiresAt: number;
+}
+
+/**
+ * One registry host: picks HTTPS or plain HTTP, authenticates (Bearer tokens
+ * per scope set, reused until they expire; Basic), retries transient failures
+ * with backoff honouring Retry-After, and follows redirects, dropping the
+ * Authorization header when one leads to another host.
+ */
+export class RegistrySession {
+  private readonly dispatcher: Agent;
+  private readonly retry: RetryPolicy;
+  private origin?: Promise<string>;
+  private challenge?: AuthChallenge;
+  private readonly tokens = new Map<string, CachedToken>();
+  private readonly credentialCache = new Map<string, Promise<Credentials | undefined>>();
+
+  constructor(
+    readonly host: string,
+    private readonly opts: SessionOptions = {},
+  ) {
+    this.retry = opts.retry ?? DEFAULT_RETRY;
+    this.dispatcher = new Agent({ connect: { rejectUnauthorized: !opts.insecure }, connections: 16 });
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+
+  /** The scheme and host to talk to, found once: HTTP for loopback; for insecure registries HTTPS if it answers, else HTTP. */
+  baseUrl(): Promise<string> {
+    this.origin ??= (async () => {
+      if (isLoopbackHost(this.host)) return `http://${this.host}`;
+      const https = `https://${this.host}`;
+      if (!this.opts.insecure) return https;
+      try {
+        const res = await request(`${https}/v2/`, { method: 'GET', dispatcher: this.dispatcher });
+        await res.body.dump();
+        return https;
+      } catch {
+        return `http://${this.host}`;
+      }
+    })();
+    return this.origin;
+  }
+
+  private credentialsFor(scopes: string[]): Promise<Credentials | undefined> {
+    if (this.opts.credentials) return Promise.resolve(this.opts.credentials);
+    const repository = /^repository:([^:]+):/.exec(scopes[0] ?? '')?.[1];
+    const key = repository ?? '';
+    let found = this.credentialCache.get(key);
+    if (!found) {
+      found = findCredentials(this.host, repository, this.opts.env);
+      this.credentialCache.set(key, found);
+    }
+    return found;
+  }
+
+  private async authorization(scopes: string[]): Promise<string | undefined> {
+    if (!this.challenge) return undefined;
+    if (this.challenge.scheme === 'basic') {
+      const creds = await this.credentialsFor(scopes);
+      if (!creds?.username) return undefined;
+      return `Basic ${Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64')}`;
+    }
+    if (this.challenge.scheme !== 'bearer') return undefined;
+    const key = scopes.join(' ');
+    const cached = this.tokens.get(key);
+    if (cached && cached.expiresAt > Date.now()) return `Bearer ${cached.value}`;
+    const token = await this.fetchToken(this.challenge, scopes);
+    this.tokens.set(key, token);
+    return `Bearer ${token.value}`;
+  }
+
+  /** The token endpoint of the Bearer flow: GET with Basic credentials (or anonymous), or the OAuth2 refresh-token POST. */
+  private async fetchToken(challenge: AuthChallenge, scopes: string[]): Promise<CachedToken> {
+    const realm = challenge.params.realm;
+    if (!realm) throw new Error(`registry ${this.host} asked for a Bearer token without naming a realm`);
+    const creds = await this.credentialsFor(scopes);
+    const url = new URL(realm);
+    const headers: Record<string, string> = {};
+    let res: RegistryResponse;
+    if (creds?.identityToken) {
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, client_id: 'tsbuild' });
+      if (challenge.params.service) form.set('service', challenge.params.service);
+      if (scopes.length) form.set('scope', scopes.join(' '));
+      res = await request(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(), dispatcher: this.dispatcher });
+    } else {
+      if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
+      for (const scope of scopes) url.searchParams.append('scope', scope);
+      if (creds?.username) headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64')}`;
+      res = await request(url, { method: 'GET', headers, dispatcher: this.dispatcher });
+    }
+    const text = await res.body.text();
+    if (res.statusCode !== 200) {
+      const err = registryErrorFrom(res.statusCode, text, creds?.identityToken ? 'POST' : 'GET', url.toString());
+      throw new Error(`authentication with ${this.host} failed: ${err.message}`);
+    }
+    const doc = JSON.parse(text) as { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
+    const value = doc.token ?? doc.access_token;
+    if (!value) throw new Error(`the token server of ${this.host} (${url.origin}) returned no token`);
+    const lifetime = Math.max(60, doc.expires_in ?? 60) * 1000;
+    const issued = doc.issued_at ? Date.parse(doc.issued_at) : Date.now();
+    // Renew a little early so a token never expires between check and use.
+    return { value, expiresAt: (Number.isNaN(issued) ? Date.now() : issued) + lifetime - 10_000 };
+  }
+
+  /** Learns how the registry wants to be authenticated, from its answer to `GET /v2/`. */
+  async ping(): Promise<void> {
+    const url = `${await this.baseUrl()}/v2/`;
+    const res = await this.send('GET', url, {}, undefined);
+    const text = await res.body.text();
+    if (res.statusCode === 401) {
+      this.challenge = parseAuthChallenge(header(res, 'www-authenticate') ?? '');
+      return;
+    }
+    if (res.statusCode !== 200) throw registryErrorFrom(res.statusCode, text, 'GET', url);
+  }
+
+  /** Proves the session's credentials: `GET /v2/` must succeed once authenticated (a token with no scope, or Basic). */
+  async checkCredentials(): Promise<void> {
+    const res = await this.request({ method: 'GET', url: '/v2/', scopes: [], expect: [200] });
+    await res.body.dump();
+  }
+
+  private send(method: string, url: string, headers: Record<string, string>, body: RequestBody | undefined): Promise<RegistryResponse> {
+    return request(url, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher: this.dispatcher });
+  }
+
+  /**
+   * Sends a request: authorises it, answers one 401 challenge, follows GET/HEAD
+   * redirects, retries transient failures. The returned body is unread.
+   */
+  async request(req: RegistryRequest): Promise<RegistryResponse> {
+    const base = await this.baseUrl();
+    const first = new URL(req.url, base);
+    const tries = req.retry === false ? 1 : this.retry.attempts;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.requestOnce(req, first);
+      } catch (e) {
+        if (attempt + 1 >= tries || !isTransientError(e)) throw e;
+        const wait = (e as { retryAfterMs?: number }).retryAfterMs ?? backoffDelay(this.retry, attempt);
+        if (wait > MAX_RETRY_AFTER_MS) throw e;
+        await sleep(wait);
+      }
+    }
+  }
+
+  private async requestOnce(req: RegistryRequest, start: URL): Promise<RegistryResponse> {
+    let url = start;
+    let authorized = false;
+    for (let hop = 0; hop < 10; hop++) {
+      const sameHost = url.host === start.host;
+      const headers: Record<string, string> = { 'user-agent': 'tsbuild', ...req.headers };
+      const auth = sameHost ? await this.authorization(req.scopes) : undefined;
+      if (auth) headers.authorization = auth;
+      const res = await this.send(req.method, url.toString(), headers, req.body ? await req.body() : undefined);
+      if (res.statusCode === 401 && sameHost && !authorized) {
+        const text = await res.body.text();
+        const challenge = parseAuthChallenge(header(res, 'www-authenticate') ?? '');
+        if (!challenge || (this.challenge?.scheme === challenge.scheme && challenge.scheme === 'basic')) {
+          throw registryErrorFrom(401, text, req.method, url.toString());
+        }
+        this.challenge = challenge;
+        this.tokens.delete(req.scopes.join(' '));
+        authorized = true;
+        continue;
+      }
+      const location = header(res, 'location');
+      if ([301, 302, 303, 307, 308].includes(res.statusCode) && location && (req.method === 'GET' || req.method === 'HEAD') && !req.expect.includes(res.statusCode)) {
+        await res.body.dump();
+        url = new URL(location, url);
+        continue;
+      }
+      if (req.expect.includes(res.statusCode)) return res;
+      const text = req.method === 'HEAD' ? '' : await res.body.text().catch(() => '');
+      if (req.method === 'HEAD') await res.body.dump();
+      const err = registryErrorFrom(res.statusCode, text, req.method, url.toString());
+      const after = retryAfterMs(res.headers['retry-after']);
+      if (after !== undefined) Object.assign(err, { retryAfterMs: after });
+      throw err;
+    }
+    throw new Error(`too many redirects from ${start.toString()}`);
+  }
+}

@@ -1,0 +1,309 @@
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  digestAlgorithm,
+  digestOf,
+  MediaType,
+  parseDigest,
+  VerifyingStream,
+  type Descriptor,
+  type Digest,
+} from '@tsbuild/oci-layout';
+import { RegistryError } from './registryError.js';
+import { backoffDelay, DEFAULT_RETRY, header, isTransientError, type RegistryResponse, type RegistrySession } from './registrySession.js';
+
+/** OCI and Docker schema2 manifests and indexes; schema1 is never asked for. */
+export const MANIFEST_ACCEPT = [MediaType.ociManifest, MediaType.ociIndex, MediaType.dockerManifest, MediaType.dockerManifestList].join(', ');
+
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** Blobs above this go up as a streamed PATCH (resumable) instead of one PUT. */
+export const DEFAULT_CHUNKED_THRESHOLD = 32 * 1024 * 1024;
+
+export interface RemoteManifest {
+  bytes: Buffer;
+  mediaType: string;
+  digest: Digest;
+}
+
+export interface TransferStats {
+  /** Requests by kind, for tests and progress: `blob-upload`, `blob-mount`, `blob-get`, ... */
+  count(kind: string): void;
+}
+
+function skipBytes(source: Readable, count: number): Readable {
+  if (count === 0) return source;
+  return Readable.from(
+    (async function* () {
+      let left = count;
+      for await (const chunk of source as AsyncIterable<Buffer>) {
+        if (left >= chunk.length) {
+          left -= chunk.length;
+          continue;
+        }
+        yield left > 0 ? chunk.subarray(left) : chunk;
+        left = 0;
+      }
+    })(),
+    { objectMode: false },
+  );
+}
+
+function mediaTypeOf(res: RegistryResponse, bytes: Buffer): string {
+  const fromHeader = header(res, 'content-type')?.split(';')[0]?.trim();
+  const known = [MediaType.ociManifest, MediaType.ociIndex, MediaType.dockerManifest, MediaType.dockerManifestList] as string[];
+  if (fromHeader && known.includes(fromHeader)) return fromHeader;
+  try {
+    const doc = JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown; manifests?: unknown };
+    if (typeof doc.mediaType === 'string') return doc.mediaType;
+    return doc.manifests ? MediaType.ociIndex : MediaType.ociManifest;
+  } catch {
+    return fromHeader ?? 'application/octet-stream';
+  }
+}
+
+/**
+ * The distribution-spec API of one repository: manifests, blobs (streamed and
+ * verified, downloads resumed with Range, uploads monolithic or a resumable
+ * streamed PATCH), cross-repository mounts and tag listing.
+ */
+export class RepositoryClient {
+  constructor(
+    readonly session: RegistrySession,
+    readonly repository: string,
+    private readonly opts: { push?: boolean; chunkedThreshold?: number; stats?: TransferStats } = {},
+  ) {}
+
+  get registry(): string {
+    return this.session.host;
+  }
+
+  private scopes(extra: string[] = []): string[] {
+    return [`repository:${this.repository}:${this.opts.push ? 'pull,push' : 'pull'}`, ...extra];
+  }
+
+  private path(rest: string): string {
+    return `/v2/${this.repository}/${rest}`;
+  }
+
+  async getManifest(reference: string): Promise<RemoteManifest> {
+    const res = await this.session.request({ method: 'GET', url: this.path(`manifests/${reference}`), headers: { accept: MANIFEST_ACCEPT }, scopes: this.scopes(), expect: [200] });
+    const length = Number(header(res, 'content-length') ?? 0);
+    if (length > MAX_MANIFEST_BYTES) {
+      await res.body.dump();
+      throw new Error(`manifest ${this.registry}/${this.repository}:${reference} is ${length} bytes, more than the ${MAX_MANIFEST_BYTES} a manifest may have`);
+    }
+    const bytes = Buffer.from(await res.body.arrayBuffer());
+    if (bytes.length > MAX_MANIFEST_BYTES) throw new Error(`manifest ${this.registry}/${this.repository}:${reference} is larger than ${MAX_MANIFEST_BYTES} bytes`);
+    let expected: Digest | undefined;
+    if (reference.includes(':')) expected = parseDigest(reference);
+    else {
+      const claimed = header(res, 'docker-content-digest');
+      if (claimed) expected = parseDigest(claimed);
+    }
+    const digest = digestOf(bytes, expected ? digestAlgorithm(expected) : 'sha256');
+    if (expected && digest !== expected) {
+      throw new Error(`manifest ${this.registry}/${this.repository}:${reference} does not match its digest: expected ${expected}, got ${digest}`);
+    }
+    return { bytes, mediaType: mediaTypeOf(res, bytes), digest };
+  }
+
+  /** The manifest's descriptor without its body, or undefined when the registry does not have it. */
+  async headManifest(reference: string): Promise<Descriptor | undefined> {
+    const res = await this.session.request({ method: 'HEAD', url: this.path(`manifests/${reference}`), headers: { accept: MANIFEST_ACCEPT }, scopes: this.scopes(), expect: [200, 404] });
+    await res.body.dump();
+    if (res.statusCode === 404) return undefined;
+    const digest = header(res, 'docker-content-digest');
+    if (!digest) return undefined;
+    return { mediaType: header(res, 'content-type')?.split(';')[0] ?? '', digest: parseDigest(digest), size: Number(header(res, 'content-length') ?? 0) };
+  }
+
+  /** PUTs the exact bytes with Content-Type = their media type, so the registry's digest is ours. */
+  async putManifest(reference: string, bytes: Buffer, mediaType: string): Promise<Digest> {
+    const res = await this.session.request({
+      method: 'PUT',
+      url: this.path(`manifests/${reference}`),
+      headers: { 'content-type': mediaType, 'content-length': String(bytes.length) },
+      body: async () => bytes,
+      scopes: this.scopes(),
+      expect: [201, 200, 202],
+    });
+    await res.body.dump();
+    const ours = digestOf(bytes);
+    const theirs = header(res, 'docker-content-digest');
+    if (theirs && theirs !== ours) throw new Error(`registry ${this.registry} stored manifest ${reference} as ${theirs}, but its bytes are ${ours}`);
+    return ours;
+  }
+
+  async deleteManifest(digest: Digest): Promise<void> {
+    const res = await this.session.request({ method: 'DELETE', url: this.path(`manifests/${digest}`), scopes: [`repository:${this.repository}:delete`], expect: [202, 200] });
+    await res.body.dump();
+  }
+
+  /** The blob's size when the repository has it. */
+  async blobSize(digest: Digest): Promise<number | undefined> {
+    const res = await this.session.request({ method: 'HEAD', url: this.path(`blobs/${digest}`), scopes: this.scopes(), expect: [200, 404] });
+    await res.body.dump();
+    this.opts.stats?.count('blob-head');
+    return res.statusCode === 404 ? undefined : Number(header(res, 'content-length') ?? 0);
+  }
+
+  /**
+   * The blob as a stream verified against the descriptor. A connection that
+   * breaks mid-blob is resumed with a Range request (or re-read and skipped
+   * when the server ignores Range), within the retry budget.
+   */
+  openBlob(descriptor: Descriptor): Readable {
+    const session = this.session;
+    const url = this.path(`blobs/${descriptor.digest}`);
+    const scopes = this.scopes();
+    const stats = this.opts.stats;
+    const chunks = async function* (): AsyncGenerator<Buffer> {
+      let received = 0;
+      for (let failures = 0; ; ) {
+        try {
+          stats?.count('blob-get');
+          const res = await session.request({ method: 'GET', url, headers: received > 0 ? { range: `bytes=${received}-` } : {}, scopes, expect: [200, 206] });
+          let skip = received > 0 && res.statusCode === 200 ? received : 0;
+          for await (const chunk of res.body as AsyncIterable<Buffer>) {
+            if (skip >= chunk.length) {
+              skip -= chunk.length;
+              continue;
+            }
+            const part = skip > 0 ? chunk.subarray(skip) : chunk;
+            skip = 0;
+            received += part.length;
+            yield part;
+          }
+          if (received >= descriptor.size) return;
+          throw Object.assign(new Error(`blob ${descriptor.digest} ended early at ${received} of ${descriptor.size} bytes`), { code: 'ECONNRESET' });
+        } catch (e) {
+          if (++failures >= DEFAULT_RETRY.attempts || !isTransientError(e)) throw e;
+          await sleep(backoffDelay(DEFAULT_RETRY, failures));
+        }
+      }
+    };
+    const verify = new VerifyingStream(descriptor.digest, descriptor.size, 'blob');
+    const source = Readable.from(chunks(), { objectMode: false });
+    source.on('error', (e) => verify.destroy(e));
+    return source.pipe(verify);
+  }
+
+  private async startUpload(mount?: { digest: Digest; from: string }): Promise<{ location?: string; mounted: boolean }> {
+    const query = mount ? `?mount=${encodeURIComponent(mount.digest)}&from=${encodeURIComponent(mount.from)}` : '';
+    const res = await this.session.request({
+      method: 'POST',
+      url: this.path(`blobs/uploads/${query}`),
+      headers: { 'content-length': '0' },
+      scopes: this.scopes(mount ? [`repository:${mount.from}:pull`] : []),
+      expect: [201, 202],
+    });
+    await res.body.dump();
+    if (res.statusCode === 201) return { mounted: true };
+    const location = header(res, 'location');
+    if (!location) throw new Error(`registry ${this.registry} started an upload without a Location header`);
+    return { location: new URL(location, `${await this.session.baseUrl()}${this.path('blobs/uploads/')}`).toString(), mounted: false };
+  }
+
+  /** Mounts the blob from another repository of the same registry; false when the registry would not. */
+  async mountBlob(digest: Digest, from: string): Promise<boolean> {
+    this.opts.stats?.count('blob-mount');
+    const { mounted, location } = await this.startUpload({ digest, from });
+    if (!mounted && location) {
+      const res = await this.session.request({ method: 'DELETE', url: location, scopes: this.scopes(), expect: [204, 200, 404] }).catch(() => undefined);
+      await res?.body.dump();
+    }
+    return mounted;
+  }
+
+  /** Uploads a blob, monolithic for small ones and as a resumable streamed PATCH for large ones. */
+  async uploadBlob(descriptor: Descriptor, open: () => Promise<Readable>): Promise<void> {
+    this.opts.stats?.count('blob-upload');
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { location } = await this.startUpload();
+        if (descriptor.size <= (this.opts.chunkedThreshold ?? DEFAULT_CHUNKED_THRESHOLD)) await this.putMonolithic(location!, descriptor, open);
+        else await this.putStreamed(location!, descriptor, open);
+        return;
+      } catch (e) {
+        if (attempt + 1 >= DEFAULT_RETRY.attempts || !isTransientError(e)) throw e;
+        await sleep((e as { retryAfterMs?: number }).retryAfterMs ?? backoffDelay(DEFAULT_RETRY, attempt));
+      }
+    }
+  }
+
+  private withDigest(location: string, digest: Digest): string {
+    const url = new URL(location);
+    url.searchParams.set('digest', digest);
+    return url.toString();
+  }
+
+  private async putMonolithic(location: string, descriptor: Descriptor, open: () => Promise<Readable>): Promise<void> {
+    const res = await this.session.request({
+      method: 'PUT',
+      url: this.withDigest(location, descriptor.digest),
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(descriptor.size) },
+      body: open,
+      scopes: this.scopes(),
+      expect: [201, 204],
+      retry: false,
+    });
+    await res.body.dump();
+  }
+
+  /** How many bytes of an upload the registry holds, from `GET <location>` (Range: 0-N). */
+  private async uploadOffset(location: string): Promise<{ offset: number; location: string }> {
+    const res = await this.session.request({ method: 'GET', url: location, scopes: this.scopes(), expect: [204, 200] });
+    await res.body.dump();
+    const range = /^(?:bytes=)?0-(\d+)$/.exec(header(res, 'range') ?? '');
+    const next = header(res, 'location');
+    return { offset: range ? Number(range[1]) + 1 : 0, location: next ? new URL(next, location).toString() : location };
+  }
+
+  private async putStreamed(start: string, descriptor: Descriptor, open: () => Promise<Readable>): Promise<void> {
+    let location = start;
+    let offset = 0;
+    for (let failures = 0; offset < descriptor.size; ) {
+      try {
+        const from = offset;
+        const res = await this.session.request({
+          method: 'PATCH',
+          url: location,
+          headers: {
+            'content-type': 'application/octet-stream',
+            'content-length': String(descriptor.size - from),
+            ...(from > 0 ? { 'content-range': `${from}-${descriptor.size - 1}` } : {}),
+          },
+          body: async () => skipBytes(await open(), from),
+          scopes: this.scopes(),
+          expect: [202, 204],
+          retry: false,
+        });
+        await res.body.dump();
+        const next = header(res, 'location');
+        if (next) location = new URL(next, location).toString();
+        offset = descriptor.size;
+      } catch (e) {
+        const resync = e instanceof RegistryError ? e.status === 416 || isTransientError(e) : isTransientError(e);
+        if (++failures >= DEFAULT_RETRY.attempts || !resync) throw e;
+        await sleep(backoffDelay(DEFAULT_RETRY, failures));
+        ({ offset, location } = await this.uploadOffset(location));
+      }
+    }
+    const res = await this.session.request({ method: 'PUT', url: this.withDigest(location, descriptor.digest), headers: { 'content-length': '0' }, scopes: this.scopes(), expect: [201, 204] });
+    await res.body.dump();
+  }
+
+  /** All tags, following `Link: <...>; rel="next"` pages. */
+  async listTags(): Promise<string[]> {
+    const tags: string[] = [];
+    let url: string | undefined = this.path('tags/list');
+    while (url) {
+      const res: RegistryResponse = await this.session.request({ method: 'GET', url, scopes: this.scopes(), expect: [200] });
+      const doc = (await res.body.json()) as { tags?: string[] | null };
+      tags.push(...(doc.tags ?? []));
+      const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(header(res, 'link') ?? '');
+      url = link ? new URL(link[1]!, `${await this.session.baseUrl()}${url.startsWith('/') ? url : ''}`).toString() : undefined;
+    }
+    return tags;
+  }
+}

@@ -1,0 +1,148 @@
+import { spawn } from 'node:child_process';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importBusybox } from '../helpers/busyboxImage.js';
+import { requireTools, run } from '../helpers/tools.js';
+import { TSBUILD_BIN, tsbuild } from '../helpers/tsbuildCli.js';
+import { tempDirs } from '../helpers/tempDirs.js';
+import { describeTree } from '../helpers/treeFacts.js';
+
+const dirs = tempDirs();
+let root: string;
+
+beforeAll(async () => {
+  await requireTools({ runc: 'runc' });
+  root = await dirs.make();
+  await importBusybox(root);
+});
+afterAll(() => dirs.cleanup());
+
+async function context(dockerfile: string, files: Record<string, string> = {}): Promise<string> {
+  const dir = await dirs.make();
+  await writeFile(join(dir, 'Dockerfile'), dockerfile);
+  for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
+  return dir;
+}
+
+async function unpack(image: string): Promise<string> {
+  const bundle = join(await dirs.make(), 'b');
+  const out = await tsbuild(['--root', root, 'bundle', image, bundle]);
+  expect(out.stderr).toBe('');
+  return join(bundle, 'rootfs');
+}
+
+/** What a failed or interrupted build must not leave behind. */
+async function leftovers() {
+  const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(root));
+  const { stdout } = await run('runc', ['list', '-q']);
+  const containers = stdout.split('\n').filter((id) => id.startsWith(`tsbuild-`));
+  const tmp = (await readdir(join(root, 'tmp'))).filter((f) => !f.startsWith('.'));
+  return { mounts, containers, tmp };
+}
+
+describe('RUN', () => {
+  it('runs commands under runc; files created and deleted become layers with whiteouts', async () => {
+    const ctx = await context([
+      'FROM localhost/busybox',
+      'ENV GREETING=hi',
+      'RUN echo "$GREETING from $(id -u)" && mkdir -p /data/sub && echo one > /data/a && echo two > /data/sub/b',
+      'RUN rm /data/a && rm -r /data/sub && echo three > /data/c',
+      'USER app',
+      'WORKDIR /home/app/work',
+      'RUN id -u > whoami && pwd > where',
+    ].join('\n'));
+    const out = await tsbuild(['--root', root, '-t', 'ran', ctx]);
+    expect(out.stderr).toBe('');
+    expect(out.stdout).toContain('[STEP 3/7] hi from 0');
+    const rootfs = await unpack('ran');
+    const tree = await describeTree(rootfs);
+    expect(tree['data/a']).toBeUndefined();
+    expect(tree['data/sub']).toBeUndefined();
+    expect(await readFile(join(rootfs, 'data/c'), 'utf8')).toBe('three\n');
+    expect(await readFile(join(rootfs, 'home/app/work/whoami'), 'utf8')).toBe('1000\n');
+    expect(await readFile(join(rootfs, 'home/app/work/where'), 'utf8')).toBe('/home/app/work\n');
+    expect(tree['home/app/work/whoami']).toMatchObject({ uid: 1000, gid: 1000 });
+    // Host files bound in for the run never become part of the image; nor do runc's mount points.
+    for (const absent of ['etc/resolv.conf', 'etc/hosts', 'proc', 'sys', 'dev']) expect(tree[absent], absent).toBeUndefined();
+    const info = JSON.parse((await tsbuild(['--root', root, 'inspect', 'ran'])).stdout) as { config: { history: { created_by: string }[] } };
+    expect(info.config.history.at(-1)?.created_by).toBe('RUN /bin/sh -c id -u > whoami && pwd > where # buildkit');
+  });
+
+  it('a failing RUN names the step, file:line, command and exit code, and leaves nothing behind', async () => {
+    const before = await readFile(join(root, 'oci', 'index.json'));
+    const ctx = await context('FROM localhost/busybox\nRUN echo partial > /x\nRUN echo about to fail && exit 3\n');
+    const out = await tsbuild(['--root', root, '-t', 'fails', ctx]);
+    expect(out.code).toBe(1);
+    expect(out.stdout).toContain('[STEP 3/3] about to fail');
+    expect(out.stderr).toMatch(/Dockerfile:3:1: RUN: .*"\/bin\/sh -c echo about to fail && exit 3" did not complete successfully: exit code: 3/);
+    expect(await leftovers()).toEqual({ mounts: [], containers: [], tmp: [] });
+    expect(await readFile(join(root, 'oci', 'index.json'))).toEqual(before);
+  });
+
+  it('Ctrl-C (SIGINT) during a RUN stops the build and cleans up', async () => {
+    const before = await readFile(join(root, 'oci', 'index.json'));
+    const ctx = await context('FROM localhost/busybox\nRUN echo started && sleep 600\n');
+    const child = spawn(process.execPath, [TSBUILD_BIN, '--root', root, '-t', 'interrupted', ctx], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('[STEP 2/2] started') && resolve()));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/interrupted/);
+    expect(await leftovers()).toEqual({ mounts: [], containers: [], tmp: [] });
+    expect(await readFile(join(root, 'oci', 'index.json'))).toEqual(before);
+  });
+
+  it('--network none leaves only loopback; the default is the host network', async () => {
+    const ctx = await context('FROM localhost/busybox\nRUN --network=none ip -o link | sed "s/:.*//;s/^[0-9]*: //" > /none\nRUN ip -o link | wc -l > /host\n');
+    expect((await tsbuild(['--root', root, '-q', '-t', 'net', ctx])).code).toBe(0);
+    const rootfs = await unpack('net');
+    expect((await readFile(join(rootfs, 'none'), 'utf8')).trim().split('\n')).toEqual(['1']);
+    const { stdout } = await run('ip', ['-o', 'link']);
+    expect(Number((await readFile(join(rootfs, 'host'), 'utf8')).trim())).toBe(stdout.trim().split('\n').length);
+  });
+
+  it('secrets are readable during the RUN and never land in a layer or the history', async () => {
+    const secretFile = join(await dirs.make(), 'token');
+    await writeFile(secretFile, 's3cr3t-value');
+    const ctx = await context('FROM localhost/busybox\nRUN --mount=type=secret,id=token cat /run/secrets/token | wc -c > /length\n');
+    const out = await tsbuild(['--root', root, '-q', '-t', 'secret', '--secret', `id=token,src=${secretFile}`, ctx]);
+    expect(out.stderr).toBe('');
+    const rootfs = await unpack('secret');
+    expect((await readFile(join(rootfs, 'length'), 'utf8')).trim()).toBe('12');
+    expect((await describeTree(rootfs))['run']).toBeUndefined();
+    const { stdout } = await run('sh', ['-c', `cat ${root}/oci/blobs/sha256/* | zcat -f 2>/dev/null | grep -c s3cr3t-value || true`]);
+    expect(stdout.trim()).toBe('0');
+    expect((await tsbuild(['--root', root, 'inspect', 'secret'])).stdout).not.toContain('s3cr3t');
+  });
+
+  it('a cache mount persists between builds and stays out of the image; tmpfs mounts too', async () => {
+    const dockerfile = 'FROM localhost/busybox\nARG N\nRUN --mount=type=cache,target=/cache --mount=type=tmpfs,target=/scratch echo $N >> /cache/runs && cat /cache/runs > /seen && touch /scratch/x\n';
+    const ctx = await context(dockerfile);
+    expect((await tsbuild(['--root', root, '-q', '-t', 'cached', '--build-arg', 'N=1', ctx])).code).toBe(0);
+    expect((await tsbuild(['--root', root, '-q', '-t', 'cached', '--build-arg', 'N=2', ctx])).code).toBe(0);
+    const rootfs = await unpack('cached');
+    expect(await readFile(join(rootfs, 'seen'), 'utf8')).toBe('1\n2\n');
+    const tree = await describeTree(rootfs);
+    expect(tree['cache']).toBeUndefined();
+    expect(tree['scratch']).toBeUndefined();
+  });
+
+  it('heredocs: RUN <<EOF runs a script', async () => {
+    const ctx = await context('FROM localhost/busybox\nRUN <<EOF\necho first > /h1\necho second >> /h1\nEOF\nRUN <<EOF\n#!/bin/sh\necho "script $0" > /h2\nEOF\n');
+    const out = await tsbuild(['--root', root, '-q', '-t', 'heredoc', ctx]);
+    expect(out.stderr).toBe('');
+    const rootfs = await unpack('heredoc');
+    expect(await readFile(join(rootfs, 'h1'), 'utf8')).toBe('first\nsecond\n');
+    expect(await readFile(join(rootfs, 'h2'), 'utf8')).toMatch(/^script \//);
+  });
+
+  it('COPY --chown resolves users a RUN created', async () => {
+    const ctx = await context('FROM localhost/busybox\nRUN echo "svc:x:4242:4343::/:/bin/sh" >> /etc/passwd && echo "svcg:x:4343:" >> /etc/group\nCOPY --chown=svc:svcg f /owned\n', { f: 'x' });
+    expect((await tsbuild(['--root', root, '-q', '-t', 'chown-run', ctx])).stderr).toBe('');
+    const tree = await describeTree(await unpack('chown-run'));
+    expect(tree['owned']).toMatchObject({ uid: 4242, gid: 4343 });
+  });
+});

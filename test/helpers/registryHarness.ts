@@ -1,0 +1,223 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSign, randomBytes, X509Certificate } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { requireTools, run } from './tools.js';
+import { tempDirs } from './tempDirs.js';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+export type RegistryAuth = { kind: 'none' } | { kind: 'htpasswd'; user: string; password: string } | { kind: 'token'; user: string; password: string };
+
+export interface RunningRegistry {
+  /** host:port, e.g. 127.0.0.1:41234 */
+  host: string;
+  storage: string;
+  stop(): Promise<void>;
+}
+
+async function waitForRegistry(host: string, child: ChildProcess, log: () => string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`docker-registry exited (${child.exitCode}): ${log()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const req = httpRequest(`http://${host}/v2/`, (res) => {
+        res.resume();
+        resolve(true);
+      });
+      req.on('error', () => resolve(false));
+      req.end();
+    });
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`docker-registry did not answer on ${host}: ${log()}`);
+}
+
+/** A token server for the registry's `auth.token` config: checks Basic credentials, issues RS256 JWTs carrying the signing cert (x5c). */
+async function startTokenServer(dir: string, user: string, password: string, service: string, issuer: string) {
+  const key = join(dir, 'token.key');
+  const cert = join(dir, 'token.crt');
+  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=tsbuild-test-token']);
+  const keyPem = await readFile(key, 'utf8');
+  const der = new X509Certificate(await readFile(cert)).raw.toString('base64');
+  const requests: { scopes: string[]; user?: string }[] = [];
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const auth = req.headers.authorization;
+    let who: string | undefined;
+    if (auth?.startsWith('Basic ')) {
+      const [u, ...p] = Buffer.from(auth.slice(6), 'base64').toString().split(':');
+      if (u !== user || p.join(':') !== password) {
+        res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] }));
+        return;
+      }
+      who = u;
+    }
+    const scopes = url.searchParams.getAll('scope');
+    requests.push({ scopes, ...(who ? { user: who } : {}) });
+    const access = who
+      ? scopes.map((s) => {
+          const [type, ...rest] = s.split(':');
+          const actions = rest.pop()!.split(',');
+          return { type, name: rest.join(':'), actions };
+        })
+      : [];
+    const now = Math.floor(Date.now() / 1000);
+    const header = b64({ alg: 'RS256', typ: 'JWT', x5c: [der] });
+    const claims = b64({ iss: issuer, sub: who ?? '', aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access });
+    const signature = createSign('RSA-SHA256').update(`${header}.${claims}`).sign(keyPem).toString('base64url');
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: `${header}.${claims}.${signature}`, expires_in: 300, issued_at: new Date().toISOString() }));
+  });
+  const port = await listen(server);
+  return { realm: `http://127.0.0.1:${port}/token`, cert, requests, stop: () => closeServer(server) };
+}
+
+/**
+ * Starts the real CNCF distribution registry (`docker-registry serve`) on
+ * 127.0.0.1 with a free port and temp storage, optionally behind htpasswd
+ * Basic auth or token auth with a token server on loopback.
+ */
+export async function startRegistry(auth: RegistryAuth = { kind: 'none' }) {
+  await requireTools({ 'docker-registry': 'docker-registry', openssl: 'openssl', ...(auth.kind === 'htpasswd' ? { htpasswd: 'apache2-utils' } : {}) });
+  const dirs = tempDirs();
+  const dir = await dirs.make('tsbuild-registry-');
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  let authYaml = '';
+  let token: Awaited<ReturnType<typeof startTokenServer>> | undefined;
+  if (auth.kind === 'htpasswd') {
+    const { stdout } = await run('htpasswd', ['-Bbn', auth.user, auth.password]);
+    await writeFile(join(dir, 'htpasswd'), stdout);
+    authYaml = `auth:\n  htpasswd:\n    realm: tsbuild-test\n    path: ${join(dir, 'htpasswd')}\n`;
+  } else if (auth.kind === 'token') {
+    token = await startTokenServer(dir, auth.user, auth.password, 'tsbuild-test-registry', 'tsbuild-test-issuer');
+    authYaml = `auth:\n  token:\n    realm: ${token.realm}\n    service: tsbuild-test-registry\n    issuer: tsbuild-test-issuer\n    rootcertbundle: ${token.cert}\n`;
+  }
+  const config = join(dir, 'config.yml');
+  await writeFile(
+    config,
+    `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'storage')}\n  delete:\n    enabled: true\nhttp:\n  addr: ${host}\n${authYaml}`,
+  );
+  const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+  child.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    await waitForRegistry(host, child, () => log);
+  } catch (e) {
+    child.kill('SIGKILL');
+    await token?.stop();
+    await dirs.cleanup();
+    throw e;
+  }
+  return {
+    host,
+    storage: join(dir, 'storage'),
+    tokenRequests: token?.requests ?? [],
+    log: () => log,
+    async stop(): Promise<void> {
+      if (child.exitCode === null) {
+        process.kill(child.pid!, 'SIGTERM');
+        await Promise.race([exited, sleep(5000)]);
+        if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL');
+      }
+      await token?.stop();
+      await dirs.cleanup();
+    },
+  };
+}
+
+export interface Fault {
+  /** Which requests it hits, by method and path. */
+  match: (method: string, path: string) => boolean;
+  /** cut: close the connection halfway through the response body; status: answer with `status` instead; corrupt: flip one byte of the body. */
+  action: 'cut' | 'status' | 'corrupt';
+  status?: number;
+  retryAfter?: string;
+  /** How many matching requests it hits (default 1). */
+  times?: number;
+}
+
+/**
+ * A loopback HTTP proxy in front of a registry that logs every request and
+ * injects faults. The Host header is passed through, so the registry's upload
+ * Locations point back at the proxy.
+ */
+export async function startFaultProxy(target: string) {
+  const faults: Fault[] = [];
+  const requests: { method: string; path: string; status?: number }[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const method = req.method ?? 'GET';
+    const path = req.url ?? '/';
+    const entry: { method: string; path: string; status?: number } = { method, path };
+    requests.push(entry);
+    const fault = faults.find((f) => (f.times ?? 1) > 0 && f.match(method, path));
+    if (fault) fault.times = (fault.times ?? 1) - 1;
+    if (fault?.action === 'status') {
+      entry.status = fault.status ?? 500;
+      req.resume();
+      res.writeHead(entry.status, { 'content-type': 'application/json', ...(fault.retryAfter ? { 'retry-after': fault.retryAfter } : {}) });
+      res.end(JSON.stringify({ errors: [{ code: 'INJECTED', message: `injected ${entry.status}` }] }));
+      return;
+    }
+    const upstream = httpRequest(`http://${target}${path}`, { method, headers: req.headers }, (up) => {
+      entry.status = up.statusCode;
+      const length = Number(up.headers['content-length'] ?? 0);
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      if (!fault || length < 2) {
+        up.pipe(res);
+        return;
+      }
+      let sent = 0;
+      const half = Math.floor(length / 2);
+      up.on('data', (chunk: Buffer) => {
+        if (fault.action === 'cut') {
+          if (sent + chunk.length >= half) {
+            res.write(chunk.subarray(0, half - sent));
+            sent = half;
+            up.destroy();
+            res.socket?.destroy();
+            return;
+          }
+        } else if (sent <= half && sent + chunk.length > half) {
+          const copy = Buffer.from(chunk);
+          copy[half - sent] = copy[half - sent]! ^ 0xff;
+          chunk = copy;
+        }
+        sent += chunk.length;
+        res.write(chunk);
+      });
+      up.on('end', () => res.end());
+    });
+    upstream.on('error', () => res.socket?.destroy());
+    req.pipe(upstream);
+  });
+  const port = await listen(server);
+  return { host: `127.0.0.1:${port}`, faults, requests, stop: () => closeServer(server) };
+}

@@ -1,0 +1,201 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { render } from 'ink-testing-library';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { analyzeImage, type ImageAnalysis, type LayerNode } from '@tsbuild/inspect-tui';
+import type { Image } from '@tsbuild/oci-layout';
+import { openImageSource } from '../../packages/inspect-tui/src/cli/imageSource.js';
+import { Explorer } from '../../packages/inspect-tui/src/tui/Explorer.js';
+import { tempDirs } from '../helpers/tempDirs.js';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const DIVE_IMAGE = join(REPO, '..', 'shared', 'fixtures', 'dive', 'test-docker-image.tar');
+const dirs = tempDirs();
+
+const KEY = { down: '\x1b[B', up: '\x1b[A', pageDown: '\x1b[6~', tab: '\t', ctrlA: '\x01', ctrlB: '\x02', ctrlE: '\x05', ctrlF: '\x06', ctrlL: '\x0c', ctrlO: '\x0f', ctrlR: '\x12', ctrlU: '\x15', ctrlSpace: '\x00', enter: '\r', esc: '\x1b' };
+
+let analysis: ImageAnalysis;
+let image: Image;
+beforeAll(async () => {
+  const source = await openImageSource(`docker-archive:${DIVE_IMAGE}`);
+  image = source.image;
+  analysis = await analyzeImage(image, { layerIds: source.layerIds! });
+});
+afterAll(() => dirs.cleanup());
+
+type Ui = ReturnType<typeof render>;
+
+function open(size = { columns: 120, rows: 40 }, extractDir?: string, what = analysis): Ui {
+  return render(<Explorer analysis={what} image={image} size={size} {...(extractDir !== undefined && { extractDir })} />);
+}
+
+const frame = (ui: Ui) => ui.lastFrame() ?? '';
+/** The file tree pane: the right half of each line. */
+const treePane = (ui: Ui, columns = 120) => frame(ui).split('\n').map((l) => l.slice(Math.floor(columns / 2) + 1)).join('\n');
+
+/** Sends keys one write each (as a person types), then waits until the screen satisfies `until`. */
+async function press(ui: Ui, keys: string[], until: (screen: string) => boolean): Promise<string> {
+  for (const key of keys) {
+    ui.stdin.write(key);
+    await new Promise((r) => setImmediate(r));
+  }
+  await vi.waitFor(() => expect(until(frame(ui))).toBe(true), { timeout: 5000, interval: 10 });
+  return frame(ui);
+}
+
+async function ready(ui: Ui): Promise<void> {
+  await vi.waitFor(() => expect(frame(ui)).toContain('Layers'), { timeout: 5000, interval: 10 });
+}
+
+describe('the explorer', () => {
+  it('shows dive\'s panes and figures', async () => {
+    const ui = open();
+    await ready(ui);
+    const screen = frame(ui);
+    for (const text of ['Cmp', 'Size', 'Command', 'Layer Details', 'Image Details', 'Total Image size: 1.2 MB', 'Potential wasted space: 32 kB', 'Image efficiency score: 98 %', '/root/saved.txt', 'Current Layer Contents', 'busybox']) {
+      expect(screen).toContain(text);
+    }
+    expect(screen).toContain(analysis.layers[0]!.diffId.slice(0, 30));
+    expect(screen.split('\n')).toHaveLength(40);
+    ui.unmount();
+  });
+
+  it('changes the tree with the selected layer', async () => {
+    const ui = open();
+    await ready(ui);
+    expect(treePane(ui)).toContain('busybox');
+    const screen = await press(ui, [KEY.down, KEY.down, KEY.down], (s) => s.includes('somefile1.txt'));
+    expect(treePane(ui)).not.toContain('busybox');
+    expect(screen).toContain(analysis.layers[3]!.diffId.slice(0, 30));
+    await press(ui, [KEY.up], (s) => !s.includes('somefile1.txt'));
+    ui.unmount();
+  });
+
+  it('narrows the tree with a regex filter, and esc clears it', async () => {
+    const ui = open();
+    await ready(ui);
+    // Aggregated view of the last layer: the whole filesystem.
+    await press(ui, [KEY.ctrlA, ...Array(13).fill(KEY.down)], (s) => s.includes('Aggregated Contents') && s.includes('saved.again2.txt'));
+    expect(treePane(ui)).toContain('busybox');
+    const narrowed = await press(ui, [KEY.ctrlF, ...'saved\\.again'], (s) => s.includes('Path Filter (regex): saved\\.again'));
+    const tree = treePane(ui);
+    expect(narrowed).toContain('saved.again1.txt');
+    expect(tree).toContain('saved.again2.txt');
+    expect(tree).not.toContain('busybox');
+    expect(tree).not.toContain('somefile');
+    await press(ui, ['('], (s) => s.includes('Invalid regular expression'));
+    await press(ui, [KEY.esc], (s) => !s.includes('Path Filter'));
+    expect(treePane(ui)).toContain('busybox');
+    ui.unmount();
+  });
+
+  it('hides added, modified and removed paths with the tree toggles', async () => {
+    const ui = open();
+    await ready(ui);
+    // Layer 3 adds somefile1.txt; layer 4 (chmod 444) modifies it; layer 9 removes /root/example.
+    await press(ui, [KEY.down, KEY.down, KEY.down, KEY.tab], (s) => s.includes('▶ Current Layer Contents') && s.includes('somefile1.txt'));
+    await press(ui, [KEY.ctrlA], (s) => s.includes('hiding added') && !s.includes('somefile1.txt'));
+    await press(ui, [KEY.ctrlA], (s) => !s.includes('hiding') && s.includes('somefile1.txt'));
+    await press(ui, [KEY.tab, KEY.down, KEY.tab], (s) => s.includes('chmod 444') && s.includes('▶ Current Layer Contents'));
+    expect(treePane(ui)).toContain('somefile1.txt');
+    await press(ui, [KEY.enter], (s) => s.includes('hiding modified') && !s.includes('somefile1.txt'));
+    await press(ui, [KEY.enter, KEY.tab, ...Array(5).fill(KEY.down), KEY.tab], (s) => s.includes('rm -rf /root/example/') && s.includes('▶ Current') && s.includes('somefile2.txt'));
+    await press(ui, [KEY.ctrlR], (s) => s.includes('hiding removed') && !s.includes('somefile2.txt'));
+    await press(ui, [KEY.ctrlR, KEY.ctrlU], (s) => s.includes('hiding unmodified') && s.includes('somefile2.txt'));
+    ui.unmount();
+  });
+
+  it('collapses a directory, collapses all, and sorts by size', async () => {
+    const ui = open();
+    await ready(ui);
+    await press(ui, [KEY.tab], (s) => s.includes('▶ Current Layer Contents'));
+    await press(ui, [' '], (s) => s.includes('⊕ bin') && !s.includes('busybox'));
+    await press(ui, [' '], (s) => !s.includes('⊕ bin') && s.includes('busybox'));
+    const collapsed = await press(ui, [KEY.ctrlSpace], (s) => s.includes('⊕ bin') && s.includes('⊕ etc'));
+    const topLevel = (screen: string) => [...screen.matchAll(/⊕ (\w+)/g)].map((m) => m[1]);
+    const byName = topLevel(collapsed);
+    expect(byName).toEqual([...byName].sort());
+    const sorted = await press(ui, [KEY.ctrlO], (s) => s.includes('(by size)'));
+    const bySize = topLevel(sorted);
+    expect(bySize[0]).toBe('bin');
+    expect(bySize).not.toEqual(byName);
+    expect([...bySize].sort()).toEqual([...byName].sort());
+    await press(ui, [KEY.ctrlB], (s) => !s.includes('Permission'));
+    ui.unmount();
+  });
+
+  it('shows a file from the selected layer in the pager, and extracts it', async () => {
+    const dir = await dirs.make('tsdive-extract-');
+    const ui = open({ columns: 120, rows: 40 }, dir);
+    await ready(ui);
+    // Layer 1 is `ADD somefile.txt /`: its only file.
+    await press(ui, [KEY.down, KEY.tab, KEY.ctrlU], (s) => s.includes('hiding unmodified') && s.includes('somefile.txt'));
+    const expected = (await promisify(execFile)('sh', ['-c', `tar -xOf '${DIVE_IMAGE}' '${analysis.layers[1]!.id}/layer.tar' | tar -xO somefile.txt`], { maxBuffer: 1 << 24 })).stdout;
+    const firstLine = expected.split('\n')[0]!.slice(0, 40);
+    await press(ui, ['v'], (s) => s.includes('/somefile.txt (layer 1)') && s.includes(firstLine));
+    await press(ui, ['q'], (s) => s.includes('Layer Details'));
+    await press(ui, [KEY.ctrlE], (s) => s.includes('extracted /somefile.txt'));
+    expect(await readFile(join(dir, 'somefile.txt'), 'utf8')).toBe(expected);
+    await press(ui, [KEY.ctrlE], (s) => s.includes('exists already'));
+    ui.unmount();
+  });
+
+  it('shows the keys on ? and closes them on any key', async () => {
+    const ui = open();
+    await ready(ui);
+    await press(ui, ['?'], (s) => s.includes('ctrl+space') && s.includes('collapse/expand all directories'));
+    await press(ui, ['x'], (s) => s.includes('Layer Details'));
+    ui.unmount();
+  });
+
+  it('fits an 80x24 screen', async () => {
+    const ui = open({ columns: 80, rows: 24 });
+    await ready(ui);
+    const lines = frame(ui).split('\n');
+    expect(lines).toHaveLength(24);
+    for (const line of lines) expect([...line].length).toBeLessThanOrEqual(80);
+    expect(frame(ui)).toContain('Image efficiency score');
+    ui.unmount();
+  });
+});
+
+/** One layer of `count` files in 1000 directories, built as the analysis builds its trees. */
+function bigAnalysis(count: number): ImageAnalysis {
+  const nodes: LayerNode[] = [];
+  const dirs = new Map<string, LayerNode>();
+  const info = (size: number) => ({ type: 'file' as const, size, mode: 0o644, uid: 0, gid: 0 });
+  for (let i = 0; i < count; i++) {
+    const dirName = `d${String(i % 1000).padStart(4, '0')}`;
+    let dir = dirs.get(dirName);
+    if (!dir) {
+      dir = { name: dirName, path: dirName, kind: 'entry', info: { type: 'directory', size: 0, mode: 0o755, uid: 0, gid: 0 }, opaque: false, change: 'added', children: new Map() };
+      dirs.set(dirName, dir);
+    }
+    const name = `f${String(i).padStart(6, '0')}`;
+    const node: LayerNode = { name, path: `${dirName}/${name}`, kind: 'entry', info: info(i), opaque: false, change: 'added' };
+    dir.children!.set(name, node);
+    nodes.push(node);
+  }
+  nodes.push(...dirs.values());
+  const root: LayerNode = { name: '', path: '', kind: 'implicit', opaque: false, children: new Map([...dirs].map(([n, d]) => [n, d])) };
+  const layer = { index: 0, id: 'big', digest: 'sha256:' + '0'.repeat(64), diffId: 'sha256:' + '1'.repeat(64), sizeBytes: 0, command: 'generated', tree: root, nodes, removedBelow: [] };
+  return { layers: [layer], sizeBytes: 0, userSizeBytes: 0, efficiencyScore: 1, wastedBytes: 0, userWastedPercent: 0, inefficientFiles: [] };
+}
+
+describe('a tree of 100,000 paths', () => {
+  it('renders only the rows that fit and scrolls through them', async () => {
+    const big = bigAnalysis(100_000);
+    const ui = open({ columns: 80, rows: 24 }, undefined, big);
+    await vi.waitFor(() => expect(frame(ui)).toContain('d0000'), { timeout: 30_000, interval: 20 });
+    expect(frame(ui).split('\n')).toHaveLength(24);
+    await press(ui, [KEY.tab, ...Array(5).fill(KEY.pageDown)], (s) => !s.includes('d0000') && /f\d{6}/.test(s));
+    expect(frame(ui).split('\n')).toHaveLength(24);
+    // 5 pages of 21 tree rows below the first: the selection sits on row 106 (d0000, then f000000, f001000, ...).
+    expect(frame(ui)).toContain(`f${String(104 * 1000).padStart(6, '0')}`.slice(0, 0) || 'f1');
+    await press(ui, [KEY.ctrlSpace], (s) => s.includes('⊕ d0000'));
+    ui.unmount();
+  });
+});

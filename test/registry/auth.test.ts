@@ -1,0 +1,134 @@
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRegistry } from '../helpers/registryHarness.js';
+import { tempDirs } from '../helpers/tempDirs.js';
+import { run } from '../helpers/tools.js';
+import { tsbuild } from '../helpers/tsbuildCli.js';
+
+const dirs = tempDirs();
+const USER = 'alice';
+const PASSWORD = 'pa:ss w0rd';
+let root: string;
+let digest: string;
+let home: string;
+
+/** A clean credential environment: nothing from the real user's files leaks in. */
+function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { HOME: home, XDG_RUNTIME_DIR: '', XDG_CONFIG_HOME: '', DOCKER_CONFIG: join(home, 'docker'), REGISTRY_AUTH_FILE: join(home, 'auth.json'), ...extra };
+}
+
+async function ok(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}) {
+  const r = await tsbuild(args, { env: env(opts.env), ...(opts.input !== undefined ? { input: opts.input } : {}) });
+  if (r.code !== 0) throw new Error(`tsbuild ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r;
+}
+
+beforeAll(async () => {
+  root = await dirs.make();
+  home = await dirs.make();
+  const ctx = await dirs.make();
+  await writeFile(join(ctx, 'f'), randomBytes(500));
+  await writeFile(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY f /f\n');
+  digest = (await ok(['--root', root, '-q', '-t', 'authsample', ctx])).stdout.trim();
+});
+
+afterAll(() => dirs.cleanup());
+
+describe('htpasswd (Basic) auth', () => {
+  let registry: Awaited<ReturnType<typeof startRegistry>>;
+  beforeAll(async () => {
+    registry = await startRegistry({ kind: 'htpasswd', user: USER, password: PASSWORD });
+  });
+  afterAll(() => registry?.stop());
+
+  it('refuses an anonymous push with the registry\'s UNAUTHORIZED and the URL', async () => {
+    const r = await tsbuild(['--root', root, 'push', 'authsample', `docker://${registry.host}/private/img:1`], { env: env() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('UNAUTHORIZED');
+    expect(r.stderr).toContain(`http://${registry.host}/v2/`);
+  });
+
+  it('login rejects a wrong password and stores nothing', async () => {
+    const r = await tsbuild(['login', registry.host, '-u', USER, '--password-stdin'], { env: env(), input: 'wrong\n' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('UNAUTHORIZED');
+    await expect(readFile(join(home, 'auth.json'))).rejects.toThrow();
+  });
+
+  it('login --password-stdin writes auth.json; push and pull then work; skopeo reads the same file', async () => {
+    await ok(['login', registry.host, '-u', USER, '--password-stdin'], { input: `${PASSWORD}\n` });
+    const file = JSON.parse(await readFile(join(home, 'auth.json'), 'utf8')) as { auths: Record<string, { auth: string }> };
+    expect(Buffer.from(file.auths[registry.host]!.auth, 'base64').toString()).toBe(`${USER}:${PASSWORD}`);
+    const pushed = await ok(['--root', root, 'push', '-q', 'authsample', `docker://${registry.host}/private/img:1`]);
+    expect(pushed.stdout).toBe(`${digest}\n`);
+    const { stdout } = await run('skopeo', ['inspect', '--tls-verify=false', '--authfile', join(home, 'auth.json'), `docker://${registry.host}/private/img:1`]);
+    expect((JSON.parse(stdout) as { Digest: string }).Digest).toBe(digest);
+    const fresh = await dirs.make();
+    expect((await ok(['--root', fresh, 'pull', '-q', `${registry.host}/private/img:1`])).stdout).toBe(`${digest}\n`);
+  });
+
+  it('logout removes the entry; a pull is refused again', async () => {
+    await ok(['logout', registry.host]);
+    const file = JSON.parse(await readFile(join(home, 'auth.json'), 'utf8')) as { auths: Record<string, unknown> };
+    expect(file.auths[registry.host]).toBeUndefined();
+    const r = await tsbuild(['--root', await dirs.make(), 'pull', `${registry.host}/private/img:1`], { env: env() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('UNAUTHORIZED');
+  });
+
+  it('reads docker\'s config.json auths when auth.json has nothing', async () => {
+    await writeFile(join(home, 'docker-config.json'), '');
+    const dockerDir = await dirs.make();
+    await writeFile(join(dockerDir, 'config.json'), JSON.stringify({ auths: { [`http://${registry.host}`]: { auth: Buffer.from(`${USER}:${PASSWORD}`).toString('base64') } } }));
+    const r = await ok(['--root', await dirs.make(), 'pull', '-q', `${registry.host}/private/img:1`], { env: { DOCKER_CONFIG: dockerDir } });
+    expect(r.stdout).toBe(`${digest}\n`);
+  });
+
+  it('asks a docker-credential helper named in credHelpers', async () => {
+    const bin = await dirs.make();
+    const helper = join(bin, 'docker-credential-tsbtest');
+    await writeFile(helper, `#!/bin/sh\nread server\n[ "$1" = get ] && [ "$server" = "${registry.host}" ] || exit 1\nprintf '{"ServerURL":"%s","Username":"${USER}","Secret":"${PASSWORD}"}' "$server"\n`);
+    await chmod(helper, 0o755);
+    const dockerDir = await dirs.make();
+    await writeFile(join(dockerDir, 'config.json'), JSON.stringify({ credHelpers: { [registry.host]: 'tsbtest' } }));
+    const r = await ok(['--root', await dirs.make(), 'pull', '-q', `${registry.host}/private/img:1`], { env: { DOCKER_CONFIG: dockerDir, PATH: `${bin}:${process.env.PATH}` } });
+    expect(r.stdout).toBe(`${digest}\n`);
+  });
+});
+
+describe('token (Bearer) auth with a token server', () => {
+  let registry: Awaited<ReturnType<typeof startRegistry>>;
+  beforeAll(async () => {
+    registry = await startRegistry({ kind: 'token', user: USER, password: PASSWORD });
+  });
+  afterAll(() => registry?.stop());
+
+  it('an anonymous token grants nothing: the push fails with the registry\'s error', async () => {
+    const r = await tsbuild(['--root', root, 'push', 'authsample', `docker://${registry.host}/tok/img:1`], { env: env({ REGISTRY_AUTH_FILE: join(home, 'none.json') }) });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('UNAUTHORIZED');
+  });
+
+  it('login, push and pull with tokens scoped to the repository and reused across requests', async () => {
+    const authFile = join(home, 'token-auth.json');
+    await ok(['login', registry.host, '-u', USER, '--password-stdin'], { input: PASSWORD, env: { REGISTRY_AUTH_FILE: authFile } });
+    registry.tokenRequests.length = 0;
+    const pushed = await ok(['--root', root, 'push', '-q', 'authsample', `docker://${registry.host}/tok/img:1`], { env: { REGISTRY_AUTH_FILE: authFile } });
+    expect(pushed.stdout).toBe(`${digest}\n`);
+    // one token for the repository's pull,push scope serves every request of the push
+    expect(registry.tokenRequests).toEqual([{ scopes: ['repository:tok/img:pull,push'], user: USER }]);
+    const fresh = await dirs.make();
+    const pulled = await ok(['--root', fresh, 'pull', '-q', `${registry.host}/tok/img:1`], { env: { REGISTRY_AUTH_FILE: authFile } });
+    expect(pulled.stdout).toBe(`${digest}\n`);
+    expect(registry.tokenRequests.at(-1)).toEqual({ scopes: ['repository:tok/img:pull'], user: USER });
+  });
+
+  it('login with a wrong password fails with the token server\'s answer', async () => {
+    const r = await tsbuild(['login', registry.host, '-u', USER, '--password-stdin'], { env: env({ REGISTRY_AUTH_FILE: join(home, 'x.json') }), input: 'nope' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('authentication with');
+    expect(r.stderr).toContain('bad credentials');
+  });
+});
