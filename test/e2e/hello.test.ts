@@ -26,12 +26,15 @@ afterAll(async () => {
 });
 
 describe('samples/hello end to end', () => {
-  it('reports each step and ends with the image digest', async () => {
+  it('reports each step and ends with the image digest; a rebuild comes from the cache with the same digest', async () => {
     const again = await tsbuild(['build', '--root', root, '-t', 'hello', 'samples/hello']);
     const lines = again.stdout.trim().split('\n');
-    expect(lines.slice(0, 3)).toEqual(['STEP 1/3: FROM scratch', 'STEP 2/3: COPY hello /', 'STEP 3/3: CMD ["/hello"]']);
+    expect(lines.filter((l) => l.startsWith('STEP'))).toEqual(['STEP 1/3: FROM scratch', 'STEP 2/3: COPY hello /', 'STEP 3/3: CMD ["/hello"]']);
+    expect(lines[2]).toBe('--> Using cache');
     expect(lines).toContain('Successfully tagged localhost/hello:latest');
-    expect(lines.at(-1)).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(lines.at(-1)).toBe(digest);
+    const uncached = await tsbuild(['build', '--root', root, '--no-cache', '-t', 'hello:nocache', 'samples/hello']);
+    expect(uncached.stdout).not.toContain('Using cache');
   });
 
   it('-q prints only the digest', async () => {
@@ -107,7 +110,7 @@ describe('samples/hello end to end', () => {
     expect((await tsbuild(['--root', store, 'prune'])).stdout).toMatch(/^Deleted 0 blobs\n/);
     expect((await tsbuild(['--root', store, 'rmi', 'registry.example:5000/team/three'])).code).toBe(0);
     const pruned = await tsbuild(['--root', store, 'prune']);
-    expect(pruned.stdout).toMatch(/^Deleted 3 blobs\nTotal reclaimed space: [\d.]+kB\n$/);
+    expect(pruned.stdout).toMatch(/^Deleted 3 blobs\nDeleted 1 build cache entries and 0 unpacked layers\nTotal reclaimed space: [\d.]+kB\n$/);
     expect(await readdir(join(store, 'oci', 'blobs', 'sha256'))).toEqual([]);
     const gone = await tsbuild(['--root', store, 'bundle', built.stdout.trim(), join(store, 'x')]);
     expect(gone.code).toBe(1);

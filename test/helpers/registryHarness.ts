@@ -156,8 +156,12 @@ export async function startRegistry(auth: RegistryAuth = { kind: 'none' }) {
 export interface Fault {
   /** Which requests it hits, by method and path. */
   match: (method: string, path: string) => boolean;
-  /** cut: close the connection halfway through the response body; status: answer with `status` instead; corrupt: flip one byte of the body. */
-  action: 'cut' | 'status' | 'corrupt';
+  /**
+   * cut: close the connection halfway through the response body; cut-upload: close it halfway
+   * through the request body (the registry keeps what it got); status: answer with `status`
+   * instead; corrupt: flip one byte of the response body.
+   */
+  action: 'cut' | 'cut-upload' | 'status' | 'corrupt';
   status?: number;
   retryAfter?: string;
   /** How many matching requests it hits (default 1). */
@@ -171,11 +175,13 @@ export interface Fault {
  */
 export async function startFaultProxy(target: string) {
   const faults: Fault[] = [];
-  const requests: { method: string; path: string; status?: number }[] = [];
+  const requests: { method: string; path: string; status?: number; range?: string; contentRange?: string }[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
-    const entry: { method: string; path: string; status?: number } = { method, path };
+    const entry: (typeof requests)[number] = { method, path };
+    if (req.headers.range) entry.range = req.headers.range;
+    if (req.headers['content-range']) entry.contentRange = String(req.headers['content-range']);
     requests.push(entry);
     const fault = faults.find((f) => (f.times ?? 1) > 0 && f.match(method, path));
     if (fault) fault.times = (fault.times ?? 1) - 1;
@@ -190,7 +196,7 @@ export async function startFaultProxy(target: string) {
       entry.status = up.statusCode;
       const length = Number(up.headers['content-length'] ?? 0);
       res.writeHead(up.statusCode ?? 502, up.headers);
-      if (!fault || length < 2) {
+      if (!fault || fault.action === 'cut-upload' || length < 2) {
         up.pipe(res);
         return;
       }
@@ -216,6 +222,24 @@ export async function startFaultProxy(target: string) {
       up.on('end', () => res.end());
     });
     upstream.on('error', () => res.socket?.destroy());
+    if (fault?.action === 'cut-upload') {
+      const half = Math.floor(Number(req.headers['content-length'] ?? 0) / 2);
+      let sent = 0;
+      req.on('data', (chunk: Buffer) => {
+        if (sent >= half) return;
+        const part = chunk.subarray(0, half - sent);
+        sent += part.length;
+        upstream.write(part);
+        if (sent >= half) {
+          // Let the registry store what it got, then drop both sides as a broken network would.
+          setTimeout(() => {
+            upstream.destroy();
+            req.socket.destroy();
+          }, 200);
+        }
+      });
+      return;
+    }
     req.pipe(upstream);
   });
   const port = await listen(server);

@@ -9,7 +9,10 @@ import { analyzeImage, type ImageAnalysis, type LayerNode } from '@tsbuild/inspe
 import type { Image } from '@tsbuild/oci-layout';
 import { openImageSource } from '../../packages/inspect-tui/src/cli/imageSource.js';
 import { Explorer } from '../../packages/inspect-tui/src/tui/Explorer.js';
+import { buildTree, type TreeNode } from '../../packages/inspect-tui/src/tui/fileTree.js';
+import { treeRows } from '../../packages/inspect-tui/src/tui/treeRows.js';
 import { tempDirs } from '../helpers/tempDirs.js';
+import { parseBytes } from '../../packages/inspect-tui/src/ci/humanBytes.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const DIVE_IMAGE = join(REPO, '..', 'shared', 'fixtures', 'dive', 'test-docker-image.tar');
@@ -32,9 +35,11 @@ function open(size = { columns: 120, rows: 40 }, extractDir?: string, what = ana
   return render(<Explorer analysis={what} image={image} size={size} {...(extractDir !== undefined && { extractDir })} />);
 }
 
-const frame = (ui: Ui) => ui.lastFrame() ?? '';
+// eslint-disable-next-line no-control-regex
+const frame = (ui: Ui) => (ui.lastFrame() ?? '').replace(/\x1b\[[0-9;]*m/g, '');
 /** The file tree pane: the right half of each line. */
-const treePane = (ui: Ui, columns = 120) => frame(ui).split('\n').map((l) => l.slice(Math.floor(columns / 2) + 1)).join('\n');
+const treeOf = (screen: string, columns = 120) => screen.split('\n').map((l) => l.slice(Math.floor(columns / 2) + 1)).join('\n');
+const treePane = (ui: Ui) => treeOf(frame(ui));
 
 /** Sends keys one write each (as a person types), then waits until the screen satisfies `until`. */
 async function press(ui: Ui, keys: string[], until: (screen: string) => boolean): Promise<string> {
@@ -42,7 +47,7 @@ async function press(ui: Ui, keys: string[], until: (screen: string) => boolean)
     ui.stdin.write(key);
     await new Promise((r) => setImmediate(r));
   }
-  await vi.waitFor(() => expect(until(frame(ui))).toBe(true), { timeout: 5000, interval: 10 });
+  await vi.waitFor(() => expect(until(frame(ui)), `after ${JSON.stringify(keys)}:\n${frame(ui)}`).toBe(true), { timeout: 5000, interval: 10 });
   return frame(ui);
 }
 
@@ -67,10 +72,10 @@ describe('the explorer', () => {
     const ui = open();
     await ready(ui);
     expect(treePane(ui)).toContain('busybox');
-    const screen = await press(ui, [KEY.down, KEY.down, KEY.down], (s) => s.includes('somefile1.txt'));
+    const screen = await press(ui, [KEY.down, KEY.down, KEY.down], (s) => treeOf(s).includes('somefile1.txt'));
     expect(treePane(ui)).not.toContain('busybox');
     expect(screen).toContain(analysis.layers[3]!.diffId.slice(0, 30));
-    await press(ui, [KEY.up], (s) => !s.includes('somefile1.txt'));
+    await press(ui, [KEY.up], (s) => !treeOf(s).includes('somefile1.txt'));
     ui.unmount();
   });
 
@@ -78,12 +83,12 @@ describe('the explorer', () => {
     const ui = open();
     await ready(ui);
     // Aggregated view of the last layer: the whole filesystem.
-    await press(ui, [KEY.ctrlA, ...Array(13).fill(KEY.down)], (s) => s.includes('Aggregated Contents') && s.includes('saved.again2.txt'));
+    await press(ui, [KEY.ctrlA, ...Array(13).fill(KEY.down)], (s) => s.includes('Aggregated Contents') && s.includes('saved.again2'));
     expect(treePane(ui)).toContain('busybox');
     const narrowed = await press(ui, [KEY.ctrlF, ...'saved\\.again'], (s) => s.includes('Path Filter (regex): saved\\.again'));
     const tree = treePane(ui);
     expect(narrowed).toContain('saved.again1.txt');
-    expect(tree).toContain('saved.again2.txt');
+    expect(tree).toContain('saved.again2');
     expect(tree).not.toContain('busybox');
     expect(tree).not.toContain('somefile');
     await press(ui, ['('], (s) => s.includes('Invalid regular expression'));
@@ -96,15 +101,15 @@ describe('the explorer', () => {
     const ui = open();
     await ready(ui);
     // Layer 3 adds somefile1.txt; layer 4 (chmod 444) modifies it; layer 9 removes /root/example.
-    await press(ui, [KEY.down, KEY.down, KEY.down, KEY.tab], (s) => s.includes('▶ Current Layer Contents') && s.includes('somefile1.txt'));
-    await press(ui, [KEY.ctrlA], (s) => s.includes('hiding added') && !s.includes('somefile1.txt'));
-    await press(ui, [KEY.ctrlA], (s) => !s.includes('hiding') && s.includes('somefile1.txt'));
+    await press(ui, [KEY.down, KEY.down, KEY.down, KEY.tab], (s) => s.includes('▶ Current Layer Contents') && treeOf(s).includes('somefile1.txt'));
+    await press(ui, [KEY.ctrlA], (s) => s.includes('hiding added') && !treeOf(s).includes('somefile1.txt'));
+    await press(ui, [KEY.ctrlA], (s) => !s.includes('hiding') && treeOf(s).includes('somefile1.txt'));
     await press(ui, [KEY.tab, KEY.down, KEY.tab], (s) => s.includes('chmod 444') && s.includes('▶ Current Layer Contents'));
     expect(treePane(ui)).toContain('somefile1.txt');
-    await press(ui, [KEY.enter], (s) => s.includes('hiding modified') && !s.includes('somefile1.txt'));
-    await press(ui, [KEY.enter, KEY.tab, ...Array(5).fill(KEY.down), KEY.tab], (s) => s.includes('rm -rf /root/example/') && s.includes('▶ Current') && s.includes('somefile2.txt'));
-    await press(ui, [KEY.ctrlR], (s) => s.includes('hiding removed') && !s.includes('somefile2.txt'));
-    await press(ui, [KEY.ctrlR, KEY.ctrlU], (s) => s.includes('hiding unmodified') && s.includes('somefile2.txt'));
+    await press(ui, [KEY.enter], (s) => s.includes('hiding modified') && !treeOf(s).includes('somefile1.txt'));
+    await press(ui, [KEY.enter, KEY.tab, ...Array(5).fill(KEY.down), KEY.tab], (s) => s.includes('rm -rf /root/example/') && s.includes('▶ Current') && treeOf(s).includes('somefile2.txt'));
+    await press(ui, [KEY.ctrlR], (s) => s.includes('hiding removed') && !treeOf(s).includes('somefile2.txt'));
+    await press(ui, [KEY.ctrlR, KEY.ctrlU], (s) => s.includes('hiding unmodified') && treeOf(s).includes('somefile2.txt'));
     ui.unmount();
   });
 
@@ -114,15 +119,18 @@ describe('the explorer', () => {
     await press(ui, [KEY.tab], (s) => s.includes('▶ Current Layer Contents'));
     await press(ui, [' '], (s) => s.includes('⊕ bin') && !s.includes('busybox'));
     await press(ui, [' '], (s) => !s.includes('⊕ bin') && s.includes('busybox'));
-    const collapsed = await press(ui, [KEY.ctrlSpace], (s) => s.includes('⊕ bin') && s.includes('⊕ etc'));
-    const topLevel = (screen: string) => [...screen.matchAll(/⊕ (\w+)/g)].map((m) => m[1]);
+    // The whole image, top-level directories only.
+    await press(ui, [KEY.tab, KEY.ctrlA, ...Array(13).fill(KEY.down), KEY.tab], (s) => s.includes('▶ Aggregated Contents') && s.includes('saved.again2'));
+    const collapsed = await press(ui, [KEY.ctrlSpace], (s) => s.includes('⊕ bin') && s.includes('⊕ root'));
+    const topLevel = (screen: string) => [...screen.matchAll(/(\d+(?:\.\d)? [kM]?B) +[├└]── ⊕ (\w+)/g)].map((m) => ({ size: parseBytes(m[1]!.replace(' ', ''))!, name: m[2]! }));
     const byName = topLevel(collapsed);
-    expect(byName).toEqual([...byName].sort());
+    expect(byName.map((d) => d.name)).toEqual(byName.map((d) => d.name).sort());
+    expect(byName.length).toBeGreaterThan(3);
     const sorted = await press(ui, [KEY.ctrlO], (s) => s.includes('(by size)'));
     const bySize = topLevel(sorted);
-    expect(bySize[0]).toBe('bin');
-    expect(bySize).not.toEqual(byName);
-    expect([...bySize].sort()).toEqual([...byName].sort());
+    expect(bySize.map((d) => d.size)).toEqual(bySize.map((d) => d.size).sort((a, b) => b - a));
+    expect(bySize.map((d) => d.name)).not.toEqual(byName.map((d) => d.name));
+    expect(bySize.map((d) => d.name).sort()).toEqual(byName.map((d) => d.name));
     await press(ui, [KEY.ctrlB], (s) => !s.includes('Permission'));
     ui.unmount();
   });
@@ -132,7 +140,7 @@ describe('the explorer', () => {
     const ui = open({ columns: 120, rows: 40 }, dir);
     await ready(ui);
     // Layer 1 is `ADD somefile.txt /`: its only file.
-    await press(ui, [KEY.down, KEY.tab, KEY.ctrlU], (s) => s.includes('hiding unmodified') && s.includes('somefile.txt'));
+    await press(ui, [KEY.down, KEY.tab, KEY.ctrlU], (s) => s.includes('hiding unmodified') && treeOf(s).includes('somefile.txt'));
     const expected = (await promisify(execFile)('sh', ['-c', `tar -xOf '${DIVE_IMAGE}' '${analysis.layers[1]!.id}/layer.tar' | tar -xO somefile.txt`], { maxBuffer: 1 << 24 })).stdout;
     const firstLine = expected.split('\n')[0]!.slice(0, 40);
     await press(ui, ['v'], (s) => s.includes('/somefile.txt (layer 1)') && s.includes(firstLine));
@@ -193,9 +201,41 @@ describe('a tree of 100,000 paths', () => {
     expect(frame(ui).split('\n')).toHaveLength(24);
     await press(ui, [KEY.tab, ...Array(5).fill(KEY.pageDown)], (s) => !s.includes('d0000') && /f\d{6}/.test(s));
     expect(frame(ui).split('\n')).toHaveLength(24);
-    // 5 pages of 21 tree rows below the first: the selection sits on row 106 (d0000, then f000000, f001000, ...).
-    expect(frame(ui)).toContain(`f${String(104 * 1000).padStart(6, '0')}`.slice(0, 0) || 'f1');
+    // 23 lines below the layers' title and header leave 21 tree rows: five pages down is row 105
+    // (d0000, its 100 files, d0001, then f000001...), at the bottom of the screen.
+    const lines = frame(ui).split('\n');
+    expect(lines[2]).toContain('f084000');
+    expect(lines[22]).toContain('f003001');
     await press(ui, [KEY.ctrlSpace], (s) => s.includes('⊕ d0000'));
     ui.unmount();
+  });
+});
+
+describe('the trees the explorer shows', () => {
+  const find = (root: TreeNode, path: string) => path.split('/').reduce<TreeNode | undefined>((n, name) => n?.children?.find((c) => c.name === name), root);
+
+  it('marks a layer\'s own changes, and the image up to a layer against its first layer', () => {
+    expect(find(buildTree(analysis, 3, 'layer'), 'root/example/somefile1.txt')?.change).toBe('added');
+    expect(find(buildTree(analysis, 4, 'layer'), 'root/example/somefile1.txt')?.change).toBe('modified');
+    // Added in layer 3 and only chmodded since: still an addition to the base.
+    expect(find(buildTree(analysis, 4, 'aggregated'), 'root/example/somefile1.txt')?.change).toBe('added');
+    expect(find(buildTree(analysis, 4, 'aggregated'), 'bin/busybox')?.change).toBe('unmodified');
+    expect(find(buildTree(analysis, 9, 'layer'), 'root/example/somefile2.txt')?.change).toBe('removed');
+    // Added and removed again above the base: not in the aggregated view at all.
+    expect(find(buildTree(analysis, 9, 'aggregated'), 'root/example')).toBeUndefined();
+    // Layers 7 and 13 write /root/saved.txt (the inefficient files say `+7 +13`): content comes from the latest.
+    expect(find(buildTree(analysis, 12, 'aggregated'), 'root/saved.txt')?.layerIndex).toBe(7);
+    expect(find(buildTree(analysis, 13, 'aggregated'), 'root/saved.txt')?.layerIndex).toBe(13);
+  });
+
+  it('keeps the parents of what shows and drops what the toggles hide', () => {
+    const tree = buildTree(analysis, 13, 'aggregated');
+    const paths = (view: Partial<Parameters<typeof treeRows>[1]>) =>
+      treeRows(tree, { hidden: new Set(), collapsed: new Set(), sort: 'name', ...view }).map((r) => r.node.path);
+    expect(paths({ filter: /again2/ })).toEqual(['root', 'root/.data', 'root/.data/saved.again2.txt']);
+    expect(paths({ hidden: new Set(['unmodified']) })).not.toContain('bin/busybox');
+    expect(paths({ hidden: new Set(['added']) })).not.toContain('tmp/saved.again1.txt');
+    expect(paths({ collapsed: new Set(['bin']) })).not.toContain('bin/busybox');
+    expect(paths({ collapsed: new Set(['bin']) })).toContain('bin');
   });
 });

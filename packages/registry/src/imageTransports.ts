@@ -23,7 +23,7 @@ import { BlobLocationCache } from './blobLocationCache.js';
 import type { Credentials } from './credentials.js';
 import { loadRegistriesConf, pullCandidates, qualifyName, type PullCandidate, type RegistriesConfig } from './registriesConf.js';
 import { RegistryDestination, remoteSource } from './remoteImage.js';
-import { RepositoryClient, type TransferStats } from './repositoryClient.js';
+import { RepositoryClient } from './repositoryClient.js';
 import { RegistrySession, type RetryPolicy } from './registrySession.js';
 
 /** Where an image lives, as `copy` spells it (skopeo's transport syntax; a plain name is the local store). */
@@ -75,7 +75,6 @@ export interface TransportOptions {
   all?: boolean;
   chunkedThreshold?: number;
   retry?: RetryPolicy;
-  stats?: TransferStats;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -144,7 +143,7 @@ export class ImageTransports {
   }
 
   repository(candidate: PullCandidate, push = false): RepositoryClient {
-    return new RepositoryClient(this.session(candidate.registry, candidate.insecure), candidate.repository, { push, chunkedThreshold: this.opts.chunkedThreshold, stats: this.opts.stats });
+    return new RepositoryClient(this.session(candidate.registry, candidate.insecure), candidate.repository, { push, chunkedThreshold: this.opts.chunkedThreshold });
   }
 
   /** The fully qualified names a docker reference may mean, each with its pull candidates (mirrors first). */
@@ -219,15 +218,25 @@ export class ImageTransports {
     }
   }
 
-  /** Copies one image (or, with `all`, an index) from `src` to `dst`; returns the root descriptor written. */
-  async copy(src: ImageLocation, dst: ImageLocation, opts: CopyOptions = {}): Promise<{ descriptor: Descriptor; sourceName?: string }> {
+  /**
+   * Copies one image (or, with `all`, an index) from `src` to `dst`; `dst` may
+   * be derived from the source's name (push's default destination, pull's
+   * store name). Returns the root descriptor written and where it went.
+   */
+  async copy(
+    src: ImageLocation,
+    dst: ImageLocation | ((sourceName: string | undefined) => ImageLocation),
+    opts: CopyOptions & { onStart?: (target: ImageLocation) => void } = {},
+  ): Promise<{ descriptor: Descriptor; target: ImageLocation }> {
     const source = await this.openSource(src);
     try {
-      const destination = await this.openDestination(dst, source.name);
+      const target = typeof dst === 'function' ? dst(source.name) : dst;
+      const destination = await this.openDestination(target, source.name);
       try {
+        opts.onStart?.(target);
         const run = () => copySource(source.source, destination.destination, opts);
         const descriptor = destination.store ? await destination.store.lease(run) : await run();
-        return { descriptor, ...(source.name ? { sourceName: source.name } : {}) };
+        return { descriptor, target };
       } finally {
         await destination.close();
       }

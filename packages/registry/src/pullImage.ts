@@ -1,4 +1,4 @@
-import { copySource, type CopyOptions, type Descriptor, type LocalStore } from '@tsbuild/oci-layout';
+import type { CopyOptions, Descriptor, LocalStore } from '@tsbuild/oci-layout';
 import { ImageTransports, type TransportOptions } from './imageTransports.js';
 
 export interface PullResult {
@@ -15,16 +15,9 @@ export interface PullResult {
 export async function pullImage(store: LocalStore, reference: string, opts: Omit<TransportOptions, 'openStore'> & CopyOptions = {}): Promise<PullResult> {
   const transports = await ImageTransports.create({ ...opts, openStore: async () => store });
   try {
-    const ref = reference.replace(/^docker:\/\//, '');
-    const source = await transports.openSource({ transport: 'docker', reference: ref });
-    try {
-      const name = source.name!;
-      const destination = await transports.openDestination({ transport: 'store', name });
-      const descriptor = await store.lease(() => copySource(source.source, destination.destination, opts));
-      return { name, descriptor };
-    } finally {
-      await source.close();
-    }
+    let name = '';
+    const { descriptor } = await transports.copy({ transport: 'docker', reference: reference.replace(/^docker:\/\//, '') }, (sourceName) => ({ transport: 'store', name: (name = sourceName!) }), opts);
+    return { name, descriptor };
   } finally {
     await transports.close();
   }

@@ -92,7 +92,8 @@ export class RegistrySession {
   private readonly retry: RetryPolicy;
   private origin?: Promise<string>;
   private challenge?: AuthChallenge;
-  private readonly tokens = new Map<string, CachedToken>();
+  private readonly tokens = new Map<string, Promise<CachedToken>>();
+  private pinged?: Promise<void>;
   private readonly credentialCache = new Map<string, Promise<Credentials | undefined>>();
 
   constructor(
@@ -145,11 +146,18 @@ export class RegistrySession {
     }
     if (this.challenge.scheme !== 'bearer') return undefined;
     const key = scopes.join(' ');
-    const cached = this.tokens.get(key);
-    if (cached && cached.expiresAt > Date.now()) return `Bearer ${cached.value}`;
-    const token = await this.fetchToken(this.challenge, scopes);
-    this.tokens.set(key, token);
-    return `Bearer ${token.value}`;
+    let pending = this.tokens.get(key);
+    if (pending) {
+      const cached = await pending.catch(() => undefined);
+      if (!cached || cached.expiresAt <= Date.now()) pending = undefined;
+    }
+    if (!pending) {
+      // Concurrent requests for one scope share one token request.
+      pending = this.fetchToken(this.challenge, scopes);
+      this.tokens.set(key, pending);
+      pending.catch(() => this.tokens.delete(key));
+    }
+    return `Bearer ${(await pending).value}`;
   }
 
   /** The token endpoint of the Bearer flow: GET with Basic credentials (or anonymous), or the OAuth2 refresh-token POST. */
@@ -217,6 +225,12 @@ export class RegistrySession {
     const tries = req.retry === false ? 1 : this.retry.attempts;
     for (let attempt = 0; ; attempt++) {
       try {
+        // Learning the auth scheme first means no request body is ever sent only to be refused.
+        this.pinged ??= this.ping().catch((e) => {
+          this.pinged = undefined;
+          throw e;
+        });
+        await this.pinged;
         return await this.requestOnce(req, first);
       } catch (e) {
         if (attempt + 1 >= tries || !isTransientError(e)) throw e;
@@ -239,11 +253,10 @@ export class RegistrySession {
       if (res.statusCode === 401 && sameHost && !authorized) {
         const text = await res.body.text();
         const challenge = parseAuthChallenge(header(res, 'www-authenticate') ?? '');
-        if (!challenge || (this.challenge?.scheme === challenge.scheme && challenge.scheme === 'basic')) {
-          throw registryErrorFrom(401, text, req.method, url.toString());
-        }
+        if (!challenge) throw registryErrorFrom(401, text, req.method, url.toString());
         this.challenge = challenge;
-        this.tokens.delete(req.scopes.join(' '));
+        // A token the registry refused (expired early, or too narrow) is not reused.
+        if (auth) this.tokens.delete(req.scopes.join(' '));
         authorized = true;
         continue;
       }

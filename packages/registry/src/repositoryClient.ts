@@ -25,11 +25,6 @@ export interface RemoteManifest {
   digest: Digest;
 }
 
-export interface TransferStats {
-  /** Requests by kind, for tests and progress: `blob-upload`, `blob-mount`, `blob-get`, ... */
-  count(kind: string): void;
-}
-
 function skipBytes(source: Readable, count: number): Readable {
   if (count === 0) return source;
   return Readable.from(
@@ -70,7 +65,7 @@ export class RepositoryClient {
   constructor(
     readonly session: RegistrySession,
     readonly repository: string,
-    private readonly opts: { push?: boolean; chunkedThreshold?: number; stats?: TransferStats } = {},
+    private readonly opts: { push?: boolean; chunkedThreshold?: number } = {},
   ) {}
 
   get registry(): string {
@@ -143,7 +138,6 @@ export class RepositoryClient {
   async blobSize(digest: Digest): Promise<number | undefined> {
     const res = await this.session.request({ method: 'HEAD', url: this.path(`blobs/${digest}`), scopes: this.scopes(), expect: [200, 404] });
     await res.body.dump();
-    this.opts.stats?.count('blob-head');
     return res.statusCode === 404 ? undefined : Number(header(res, 'content-length') ?? 0);
   }
 
@@ -156,12 +150,10 @@ export class RepositoryClient {
     const session = this.session;
     const url = this.path(`blobs/${descriptor.digest}`);
     const scopes = this.scopes();
-    const stats = this.opts.stats;
     const chunks = async function* (): AsyncGenerator<Buffer> {
       let received = 0;
       for (let failures = 0; ; ) {
         try {
-          stats?.count('blob-get');
           const res = await session.request({ method: 'GET', url, headers: received > 0 ? { range: `bytes=${received}-` } : {}, scopes, expect: [200, 206] });
           let skip = received > 0 && res.statusCode === 200 ? received : 0;
           for await (const chunk of res.body as AsyncIterable<Buffer>) {
@@ -206,7 +198,6 @@ export class RepositoryClient {
 
   /** Mounts the blob from another repository of the same registry; false when the registry would not. */
   async mountBlob(digest: Digest, from: string): Promise<boolean> {
-    this.opts.stats?.count('blob-mount');
     const { mounted, location } = await this.startUpload({ digest, from });
     if (!mounted && location) {
       const res = await this.session.request({ method: 'DELETE', url: location, scopes: this.scopes(), expect: [204, 200, 404] }).catch(() => undefined);
@@ -217,7 +208,6 @@ export class RepositoryClient {
 
   /** Uploads a blob, monolithic for small ones and as a resumable streamed PATCH for large ones. */
   async uploadBlob(descriptor: Descriptor, open: () => Promise<Readable>): Promise<void> {
-    this.opts.stats?.count('blob-upload');
     for (let attempt = 0; ; attempt++) {
       try {
         const { location } = await this.startUpload();
@@ -225,7 +215,8 @@ export class RepositoryClient {
         else await this.putStreamed(location!, descriptor, open);
         return;
       } catch (e) {
-        if (attempt + 1 >= DEFAULT_RETRY.attempts || !isTransientError(e)) throw e;
+        const restart = isTransientError(e) || (e as { restartUpload?: boolean }).restartUpload === true;
+        if (attempt + 1 >= DEFAULT_RETRY.attempts || !restart) throw e;
         await sleep((e as { retryAfterMs?: number }).retryAfterMs ?? backoffDelay(DEFAULT_RETRY, attempt));
       }
     }
@@ -286,7 +277,14 @@ export class RepositoryClient {
         const resync = e instanceof RegistryError ? e.status === 416 || isTransientError(e) : isTransientError(e);
         if (++failures >= DEFAULT_RETRY.attempts || !resync) throw e;
         await sleep(backoffDelay(DEFAULT_RETRY, failures));
-        ({ offset, location } = await this.uploadOffset(location));
+        try {
+          ({ offset, location } = await this.uploadOffset(location));
+        } catch (status) {
+          // distribution's upload state token names the offset it was issued at, so after a
+          // partial PATCH it may refuse the status request: the upload then starts over.
+          if (status instanceof RegistryError && (status.status === 404 || status.status === 400)) throw Object.assign(e as Error, { restartUpload: true });
+          throw status;
+        }
       }
     }
     const res = await this.session.request({ method: 'PUT', url: this.withDigest(location, descriptor.digest), headers: { 'content-length': '0' }, scopes: this.scopes(), expect: [201, 204] });

@@ -1,4 +1,6 @@
-import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join, posix, relative, sep } from 'node:path';
 import { componentMatcher, hasGlob } from './globPattern.js';
@@ -92,6 +94,28 @@ export class BuildContext {
       throw new ContextError(`"${rel}" points outside the build context`);
     }
     return { rel, abs: real, stats: await stat(real) };
+  }
+
+  /**
+   * A content hash of what `sources` select (paths, types, modes, link
+   * targets, file contents; not mtimes or owners), for the build cache.
+   */
+  async hashSources(sources: string[]): Promise<string> {
+    const hash = createHash('sha256');
+    const add = async (entry: ContextEntry, rel: string) => {
+      const st = entry.stats;
+      hash.update(`${rel}\0${st.mode}\0`);
+      if (st.isSymbolicLink()) hash.update(await readlink(entry.abs));
+      if (st.isFile()) for await (const chunk of createReadStream(entry.abs)) hash.update(chunk as Buffer);
+      hash.update('\0');
+    };
+    for (const source of sources) {
+      for (const match of await this.match(source)) {
+        await add(match, match.rel);
+        if (match.stats.isDirectory()) for await (const child of this.walk(match)) await add(child, child.rel);
+      }
+    }
+    return hash.digest('hex');
   }
 
   /**

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import {
-  writeImageManifest,
+  readLayer, writeImageManifest,
   type Compression, type ContainerConfig, type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type LayerEntry, type LocalStore,
 } from '@tsbuild/oci-layout';
 import { BuildContext } from '../context/buildContext.js';
@@ -13,7 +13,8 @@ import { planBuild, type PlannedStage } from '../dockerfile/buildPlan.js';
 import { StageState, type Step } from '../dockerfile/stageState.js';
 import { CopyPlanner, type CopyTiming } from './copyPlanner.js';
 import { ImageFilesystem } from './imageFilesystem.js';
-import { loadFilesystem, storeLayer } from './layerStore.js';
+import { storeLayer } from './layerStore.js';
+import { StepCache, stepKey, type CachedStep } from './stepCache.js';
 import { hostPlatform } from './platform.js';
 import { resolveOwner } from './resolveOwner.js';
 import { runStep, type RunEnvironment } from './runStep.js';
@@ -38,6 +39,8 @@ export interface BuildRequest {
   log: (line: string) => void;
   /** Cancels the build (Ctrl-C); cleanup still runs. */
   signal?: AbortSignal;
+  /** Execute every step even when the build cache has it. */
+  noCache?: boolean;
 }
 
 export interface BuildResult {
@@ -53,7 +56,10 @@ export class BuildInterruptedError extends Error {
 interface StageResult {
   config: ImageConfig;
   layers: Descriptor[];
+  /** Filled in lazily: a fully cached build never reads a layer. */
   fs: ImageFilesystem;
+  /** Cache key of the last step so far. */
+  key: string;
 }
 
 /** Instructions this slice cannot execute are refused before any work is done. */
@@ -115,10 +121,10 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
   });
 }
 
-/** One build's shared state: where things come from and go, timing, progress. */
+/** One build's shared state: where things come from and go, the cache, timing, progress. */
 class Build {
   private readonly snapshotter: Snapshotter;
-  private readonly now: number;
+  private readonly cache: StepCache;
   private readonly created: string;
   private readonly timing: CopyTiming;
   private step = 0;
@@ -130,9 +136,10 @@ class Build {
     private readonly totalSteps: number,
   ) {
     this.snapshotter = new Snapshotter(join(store.cacheDir, 'snapshots'), store.tmpDir);
-    this.now = req.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
-    this.created = new Date(this.now * 1000).toISOString();
-    this.timing = { now: this.now, scratchDir: store.tmpDir, ...(req.sourceDateEpoch !== undefined ? { clampTo: req.sourceDateEpoch } : {}) };
+    this.cache = new StepCache(join(store.cacheDir, 'steps'), store.layout);
+    const now = req.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
+    this.created = new Date(now * 1000).toISOString();
+    this.timing = { now, scratchDir: store.tmpDir, ...(req.sourceDateEpoch !== undefined ? { clampTo: req.sourceDateEpoch } : {}) };
   }
 
   private checkInterrupted(): void {
@@ -150,7 +157,7 @@ class Build {
       this.checkInterrupted();
       const label = triggers.includes(instr) ? 'ONBUILD' : `STEP ${++this.step}/${this.totalSteps}`;
       this.req.log(`${label}: ${instr.original}`);
-      await this.execute(state.apply(instr), result, label).catch((e: Error) => {
+      await this.cachedStep(state.apply(instr), result, label).catch((e: Error) => {
         if (e instanceof DockerfileError || e instanceof BuildInterruptedError) throw e;
         if (this.req.signal?.aborted) throw new BuildInterruptedError('build interrupted');
         throw new DockerfileError(e.message, instr.location, instr.keyword);
@@ -158,6 +165,8 @@ class Build {
     }
     result.config.config = this.finalConfig(state.config);
     if (state.author) result.config.author = state.author;
+    // The image is as old as its newest step, so a fully cached rebuild gives the same config (and digest).
+    result.config.created = result.config.history?.at(-1)?.created ?? this.created;
     return result;
   }
 
@@ -169,70 +178,95 @@ class Build {
   private async start(planned: PlannedStage, done: Map<number, StageResult>): Promise<StageResult> {
     const platform = hostPlatform();
     const base = planned.base;
+    // What every layer depends on beyond the steps themselves: how layers are written.
+    const settings = { compression: this.req.compression, clampTo: this.timing.clampTo ?? null, platform };
     if (base.kind === 'stage') {
       const parent = done.get(base.index)!;
       const fs = new ImageFilesystem();
       fs.copyFrom(parent.fs);
-      return { config: structuredClone(parent.config), layers: [...parent.layers], fs };
+      return { config: structuredClone(parent.config), layers: [...parent.layers], fs, key: parent.key };
     }
     if (base.kind === 'scratch') {
       const config: ImageConfig = { created: this.created, ...platform, config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
-      return { config, layers: [], fs: new ImageFilesystem() };
+      return { config, layers: [], fs: new ImageFilesystem(), key: stepKey('', { base: 'scratch', settings }) };
     }
     const image = await this.store.readImage(base.ref, platform).catch((e: Error) => {
       throw new DockerfileError(`base image "${base.ref}": ${e.message}`, planned.stage.from.location, 'FROM');
     });
-    const fs = new ImageFilesystem();
-    await loadFilesystem(image, fs);
     const config = structuredClone(image.config);
-    config.created = this.created;
     config.history ??= [];
-    return { config, layers: image.manifest.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })), fs };
+    const layers = image.manifest.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size }));
+    return { config, layers, fs: new ImageFilesystem(), key: stepKey('', { base: image.manifestDigest, settings }) };
   }
 
-  private history(createdBy: string, emptyLayer: boolean): HistoryEntry {
-    return { created: this.created, created_by: createdBy, comment: 'tsbuild', ...(emptyLayer ? { empty_layer: true } : {}) };
+  /** The stage's file tree, reading in the layers it does not include yet (cached steps skip this). */
+  private async filesystem(result: StageResult): Promise<ImageFilesystem> {
+    for (const layer of result.layers.slice(result.fs.applied)) {
+      await result.fs.applyLayer(readLayer(await this.store.layout.openBlob(layer.digest, layer.size)));
+      result.fs.applied++;
+    }
+    return result.fs;
   }
 
-  private addLayer(result: StageResult, layer: { descriptor: Descriptor; diffId: Digest }, createdBy: string): void {
-    result.layers.push(layer.descriptor);
-    result.config.rootfs.diff_ids.push(layer.diffId);
-    result.config.history!.push(this.history(createdBy, false));
-  }
-
-  private async writePlanned(result: StageResult, planner: CopyPlanner, entries: Promise<LayerEntry[]> | LayerEntry[], createdBy: string): Promise<void> {
-    try {
-      this.addLayer(result, await storeLayer(this.store, await entries, this.req.compression), createdBy);
-    } finally {
-      await planner.cleanup();
+  /** Everything a step's result depends on, besides the steps before it. */
+  private async describe(step: Step, network: 'host' | 'none' | undefined): Promise<unknown> {
+    switch (step.kind) {
+      case 'config':
+        return { createdBy: step.createdBy ?? null };
+      case 'workdir':
+        return step;
+      case 'copy': {
+        const { location: _location, ...op } = step.op;
+        return { createdBy: step.createdBy, op, sources: await this.context.hashSources(op.sources) };
+      }
+      case 'run': {
+        const { location: _location, ...op } = step.op;
+        return { createdBy: step.createdBy, op, network: op.network ?? network ?? 'host' };
+      }
     }
   }
 
-  private async execute(step: Step, result: StageResult, label: string): Promise<void> {
+  private async cachedStep(step: Step, result: StageResult, label: string): Promise<void> {
+    const key = stepKey(result.key, await this.describe(step, this.req.network));
+    const hit = this.req.noCache ? undefined : await this.cache.get(key);
+    if (hit && step.kind !== 'config') this.req.log('--> Using cache');
+    const done = hit ?? { created: new Date().toISOString(), ...(await this.execute(step, result, label)) };
+    if (this.req.sourceDateEpoch !== undefined) done.created = this.created;
+    if (!hit) await this.cache.put(key, done);
+    if (step.kind !== 'config' || step.createdBy !== undefined) {
+      const createdBy = step.createdBy ?? '';
+      const history: HistoryEntry = { created: done.created, created_by: createdBy, comment: 'tsbuild', ...(done.layer ? {} : { empty_layer: true }) };
+      result.config.history!.push(history);
+    }
+    if (done.layer) {
+      result.layers.push(done.layer.descriptor);
+      result.config.rootfs.diff_ids.push(done.layer.diffId);
+    }
+    result.key = key;
+  }
+
+  /** Runs a step for real; returns its layer, if it makes one. */
+  private async execute(step: Step, result: StageResult, label: string): Promise<Omit<CachedStep, 'created'>> {
     switch (step.kind) {
       case 'config':
-        if (step.createdBy !== undefined) result.config.history!.push(this.history(step.createdBy, true));
-        return;
+        return {};
       case 'workdir': {
-        if (result.fs.isDirectory(step.path)) {
-          result.config.history!.push(this.history(step.createdBy, true));
-          return;
-        }
-        const owner = step.user ? await resolveOwner(step.user, result.fs) : undefined;
-        const planner = new CopyPlanner(result.fs, this.context, this.timing);
-        await this.writePlanned(result, planner, planner.mkdir(step.path, owner), step.createdBy);
-        return;
+        const fs = await this.filesystem(result);
+        if (fs.isDirectory(step.path)) return {};
+        const owner = step.user ? await resolveOwner(step.user, fs) : undefined;
+        const planner = new CopyPlanner(fs, this.context, this.timing);
+        return { layer: await this.writePlanned(fs, planner, planner.mkdir(step.path, owner)) };
       }
       case 'copy': {
         const op = step.op;
-        const owner = op.chown ? await resolveOwner(op.chown, result.fs) : undefined;
-        const planner = new CopyPlanner(result.fs, this.context, this.timing);
+        const fs = await this.filesystem(result);
+        const owner = op.chown ? await resolveOwner(op.chown, fs) : undefined;
+        const planner = new CopyPlanner(fs, this.context, this.timing);
         const entries = planner.plan({
           isAdd: op.isAdd, sources: op.sources, heredocs: op.heredocs, dest: op.dest,
           ...(owner ? { owner } : {}), ...(op.chmod !== undefined ? { chmod: op.chmod } : {}),
         });
-        await this.writePlanned(result, planner, entries, step.createdBy);
-        return;
+        return { layer: await this.writePlanned(fs, planner, entries) };
       }
       case 'run': {
         const output = lineWriter(this.req.log, `[${label}] `);
@@ -247,13 +281,30 @@ class Build {
           ...(this.timing.clampTo !== undefined ? { clampTo: this.timing.clampTo } : {}),
         };
         const op = this.req.network && step.op.network === undefined ? { ...step.op, network: this.req.network } : step.op;
+        // The tree view follows along only if it is already up to date; otherwise it reads the layer when needed.
+        const upToDate = result.fs.applied === result.layers.length;
         try {
-          const layer = await runStep(env, op, { layers: result.layers, diffIds: result.config.rootfs.diff_ids }, label, (changes) => result.fs.applyLayer(changes));
-          this.addLayer(result, layer, step.createdBy);
+          return {
+            layer: await runStep(env, op, { layers: result.layers, diffIds: result.config.rootfs.diff_ids }, label, async (changes) => {
+              if (!upToDate) return;
+              await result.fs.applyLayer(changes);
+              result.fs.applied++;
+            }),
+          };
         } finally {
           output.flush();
         }
       }
+    }
+  }
+
+  private async writePlanned(fs: ImageFilesystem, planner: CopyPlanner, entries: Promise<LayerEntry[]> | LayerEntry[]) {
+    try {
+      const layer = await storeLayer(this.store, await entries, this.req.compression);
+      fs.applied++;
+      return layer;
+    } finally {
+      await planner.cleanup();
     }
   }
 }

@@ -33,6 +33,8 @@ export function toKey(absolute: string): string {
  */
 export class ImageFilesystem {
   private readonly nodes = new Map<string, Node>();
+  /** How many of the image's layers this view includes; the rest are read in when needed. */
+  applied = 0;
 
   get size(): number {
     return this.nodes.size;
@@ -41,6 +43,7 @@ export class ImageFilesystem {
   /** Starts from another stage's tree (FROM an earlier stage). */
   copyFrom(other: ImageFilesystem): void {
     for (const [key, node] of other.nodes) this.nodes.set(key, node);
+    this.applied = other.applied;
   }
 
   get(key: string): EntryHeader | undefined {

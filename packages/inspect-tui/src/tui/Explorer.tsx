@@ -86,7 +86,11 @@ interface Layout {
   treeRoom: number;
   pagerRoom: number;
   filterShown: boolean;
+  attributes: boolean;
 }
+
+/** Narrower tree panes show names only unless ctrl+b asks for attributes. */
+const ATTRIBUTES_MIN_WIDTH = 50;
 
 function layoutFor(state: ExplorerState, pagerOpen: boolean, { columns, rows }: TerminalSize, layerCount: number): Layout {
   const filterShown = !pagerOpen && !state.help && (state.filterOpen || state.filterText !== '');
@@ -103,6 +107,7 @@ function layoutFor(state: ExplorerState, pagerOpen: boolean, { columns, rows }: 
     treeRoom: Math.max(1, mainHeight - TREE_PANE_CHROME),
     pagerRoom: Math.max(1, rows - 1 - PAGER_CHROME),
     filterShown,
+    attributes: state.attributes ?? columns - leftWidth - 1 >= ATTRIBUTES_MIN_WIDTH,
   };
 }
 
@@ -171,7 +176,7 @@ export function Explorer({ analysis, image, size, extractDir = process.cwd() }: 
       case 'toggle-mark':
         return dispatch({ type: 'toggle-mark', mark: command.mark });
       case 'attributes':
-        return dispatch({ type: 'attributes' });
+        return dispatch({ type: 'attributes', shown: !layout.attributes });
       case 'sort':
         return dispatch({ type: 'sort' });
       case 'extract': {
@@ -266,7 +271,7 @@ export function Explorer({ analysis, image, size, extractDir = process.cwd() }: 
             mode={state.mode}
             sort={state.sort}
             hidden={state.hidden}
-            attributes={state.attributes}
+            attributes={layout.attributes}
             focused={state.pane === 'tree' || state.filterOpen}
             width={layout.rightWidth}
             height={layout.mainHeight}

@@ -34,6 +34,8 @@ export function commandFor(input: string, key: Key, pane: Pane): Command | undef
   if (input === '?') return { kind: 'help' };
   if (key.upArrow || (input === 'k' && !key.ctrl)) return { kind: 'move', by: -1 };
   if (key.downArrow || (input === 'j' && !key.ctrl)) return { kind: 'move', by: 1 };
+  if (key.home) return { kind: 'move', by: -Infinity };
+  if (key.end) return { kind: 'move', by: Infinity };
   if (key.pageUp) return { kind: 'page', by: -1 };
   if (key.pageDown) return { kind: 'page', by: 1 };
   if (key.ctrl && input === 'b') return { kind: 'attributes' };
@@ -60,6 +62,7 @@ export const KEY_HELP: [string, string, string][] = [
   ['any pane', 'ctrl+f or /', 'filter files by regex (enter keeps it, esc clears it)'],
   ['any pane', '↑ ↓ / k j', 'move the selection'],
   ['any pane', 'pgup / pgdn', 'move a page'],
+  ['any pane', 'home / end', 'move to the first / last'],
   ['any pane', 'ctrl+b', 'show/hide file attributes'],
   ['any pane', 'ctrl+o', 'sort the tree by name or by size'],
   ['any pane', 'q / ctrl+c', 'quit'],

@@ -17,7 +17,8 @@ export interface ExplorerState {
   hidden: ReadonlySet<ChangeMark>;
   collapsed: ReadonlySet<string>;
   sort: SortOrder;
-  attributes: boolean;
+  /** Whether the tree shows file attributes; unset: when the pane is wide enough. */
+  attributes?: boolean;
   /** The filter as typed; `filterOpen` while it is being edited. */
   filterText: string;
   filterOpen: boolean;
@@ -33,7 +34,7 @@ export type Action =
   | { type: 'toggle-mark'; mark: ChangeMark }
   | { type: 'toggle-collapse'; path: string }
   | { type: 'collapse-all'; paths: string[] }
-  | { type: 'attributes' }
+  | { type: 'attributes'; shown: boolean }
   | { type: 'sort' }
   | { type: 'filter-open' }
   | { type: 'filter-text'; text: string }
@@ -50,7 +51,6 @@ export const initialState: ExplorerState = {
   hidden: new Set(),
   collapsed: new Set(),
   sort: 'name',
-  attributes: true,
   filterText: '',
   filterOpen: false,
   help: false,
@@ -98,7 +98,7 @@ export function explorerReducer(state: ExplorerState, action: Action): ExplorerS
     case 'collapse-all':
       return { ...state, collapsed: state.collapsed.size > 0 ? new Set() : new Set(action.paths), tree: START };
     case 'attributes':
-      return { ...state, attributes: !state.attributes };
+      return { ...state, attributes: action.shown };
     case 'sort':
       return { ...state, sort: state.sort === 'name' ? 'size' : 'name', tree: START };
     case 'filter-open':

@@ -38,6 +38,7 @@ interface BuildOptions {
   sourceDateEpoch?: string;
   target?: string;
   quiet?: boolean;
+  cache: boolean;
   secret: string[];
   network: 'host' | 'none';
 }
@@ -69,6 +70,7 @@ export function buildCommand(program: Command): void {
     .option('--secret <id=ID,src=FILE>', 'expose a file to RUN --mount=type=secret (repeatable); it never lands in the image', collect, [])
     .addOption(new Option('--network <mode>', 'default network for RUN steps').choices(['host', 'none']).default('host'))
     .option('-q, --quiet', 'print only the image digest')
+    .option('--no-cache', 'execute every step even when the build cache has its result')
     .action(async (context: string, opts: BuildOptions, cmd: Command) => {
       const store = await openStore(cmd);
       const sourceDateEpoch = parseEpoch(opts.sourceDateEpoch);
@@ -88,6 +90,7 @@ export function buildCommand(program: Command): void {
         ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}),
         ...(opts.target ? { target: opts.target } : {}),
         secrets: parseSecrets(opts.secret),
+        noCache: !opts.cache,
         network: opts.network,
         signal: interrupt.signal,
         log,

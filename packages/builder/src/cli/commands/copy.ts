@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { copySource, normalizeImageName, parsePlatformOption, LocalStore, storeRoot, type BlobCopyOutcome, type CopyOptions, type Descriptor } from '@tsbuild/oci-layout';
+import { normalizeImageName, parsePlatformOption, LocalStore, storeRoot, type BlobCopyOutcome, type CopyOptions, type Descriptor } from '@tsbuild/oci-layout';
 import { formatImageLocation, ImageTransports, parseImageLocation, type ImageLocation } from '@tsbuild/registry';
 import { withRootOption } from '../storeOption.js';
 
@@ -47,23 +47,15 @@ function copyOptions(opts: TransferOptions): CopyOptions {
 export async function transfer(cmd: Command, opts: TransferOptions, src: ImageLocation, dst: ImageLocation | ((sourceName: string | undefined) => ImageLocation)): Promise<Descriptor> {
   const transports = await openTransports(cmd, opts);
   try {
-    const source = await transports.openSource(src);
-    try {
-      const target = typeof dst === 'function' ? dst(source.name) : dst;
-      if (!opts.quiet) process.stdout.write(`Copying ${formatImageLocation(src)} to ${formatImageLocation(target)}\n`);
-      const destination = await transports.openDestination(target, source.name);
-      try {
-        const run = () => copySource(source.source, destination.destination, copyOptions(opts));
-        const descriptor = destination.store ? await destination.store.lease(run) : await run();
-        if (!opts.quiet && target.transport === 'store') process.stdout.write(`Stored as ${normalizeImageName(target.name)}\n`);
-        process.stdout.write(`${descriptor.digest}\n`);
-        return descriptor;
-      } finally {
-        await destination.close();
-      }
-    } finally {
-      await source.close();
-    }
+    const { descriptor, target } = await transports.copy(src, dst, {
+      ...copyOptions(opts),
+      onStart: (to) => {
+        if (!opts.quiet) process.stdout.write(`Copying ${formatImageLocation(src)} to ${formatImageLocation(to)}\n`);
+      },
+    });
+    if (!opts.quiet && target.transport === 'store') process.stdout.write(`Stored as ${normalizeImageName(target.name)}\n`);
+    process.stdout.write(`${descriptor.digest}\n`);
+    return descriptor;
   } finally {
     await transports.close();
   }

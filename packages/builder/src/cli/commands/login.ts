@@ -8,6 +8,16 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
+async function promptLine(question: string): Promise<string> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return (await rl.question(question)).trim();
+  } finally {
+    rl.close();
+  }
+}
+
 /** Reads a line from the terminal without echoing it. */
 async function promptHidden(question: string): Promise<string> {
   if (!process.stdin.isTTY) throw new Error('no terminal to ask for the password on: use --password-stdin');
@@ -50,16 +60,7 @@ export function loginCommand(program: Command): void {
     .addOption(new Option('--tls-verify <bool>', 'require HTTPS with verified certificates').choices(['true', 'false']).default('true'))
     .action(async (registry: string, opts: { username?: string; password?: string; passwordStdin?: boolean; tlsVerify: string }) => {
       const host = registryHost(registry);
-      const username = opts.username ?? (process.stdin.isTTY ? await (async () => {
-        process.stderr.write('Username: ');
-        const { createInterface } = await import('node:readline/promises');
-        const rl = createInterface({ input: process.stdin });
-        try {
-          return (await rl.question('')).trim();
-        } finally {
-          rl.close();
-        }
-      })() : undefined);
+      const username = opts.username ?? (process.stdin.isTTY ? await promptLine('Username: ') : undefined);
       if (!username) throw new Error('give a user name with -u/--username');
       const password = opts.passwordStdin ? await readStdin() : (opts.password ?? (await promptHidden('Password: ')));
       if (!password) throw new Error('the password is empty');

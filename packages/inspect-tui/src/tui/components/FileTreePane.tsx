@@ -32,8 +32,7 @@ export const TREE_PANE_CHROME = 2;
 
 function attributeColumns(row: TreeRow): string {
   const { info } = row.node;
-  const size = row.isDirectory ? '' : formatBytes(row.node.size);
-  return `${modeString(info)} ${`${info.uid}:${info.gid}`.padStart(11)} ${size.padStart(9)}  `;
+  return `${modeString(info)} ${`${info.uid}:${info.gid}`.padStart(7)} ${formatBytes(row.node.size).padStart(7)}  `;
 }
 
 function label(row: TreeRow): string {
@@ -51,7 +50,7 @@ export function FileTreePane({ rows, position, mode, sort, hidden, attributes, f
   const shown = rows.slice(position.top, position.top + room);
   const hiddenNote = hidden.size > 0 ? `, hiding ${[...hidden].join(' ')}` : '';
   const title = `${mode === 'aggregated' ? 'Aggregated' : 'Current Layer'} Contents (by ${sort}${hiddenNote})`;
-  const header = attributes ? `${'Permission'.padEnd(10)} ${'UID:GID'.padStart(11)} ${'Size'.padStart(9)}  Filetree` : 'Filetree';
+  const header = attributes ? `${'Permission'.padEnd(10)} ${'UID:GID'.padStart(7)} ${'Size'.padStart(7)}  Filetree` : 'Filetree';
   return (
     <Box flexDirection="column" width={width} height={height}>
       <PaneTitle title={title} width={width} focused={focused} />

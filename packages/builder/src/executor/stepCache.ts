@@ -1,0 +1,68 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseDigest, type Descriptor, type Digest, type OciLayout } from '@tsbuild/oci-layout';
+
+/** What a finished step left: its history time and, for a layer step, the layer. */
+export interface CachedStep {
+  created: string;
+  layer?: { descriptor: Descriptor; diffId: Digest };
+}
+
+/** A cache key: the hash of the previous step's key and this step's full description. */
+export function stepKey(previous: string, description: unknown): string {
+  return createHash('sha256').update(previous).update('\0').update(JSON.stringify(description)).digest('hex');
+}
+
+function parseEntry(text: string): CachedStep | undefined {
+  try {
+    const value = JSON.parse(text) as { created?: unknown; layer?: { descriptor?: { mediaType?: unknown; digest?: unknown; size?: unknown }; diffId?: unknown } };
+    if (typeof value.created !== 'string') return undefined;
+    if (!value.layer) return { created: value.created };
+    const d = value.layer.descriptor;
+    if (typeof d?.mediaType !== 'string' || typeof d.size !== 'number') return undefined;
+    return { created: value.created, layer: { descriptor: { mediaType: d.mediaType, digest: parseDigest(d.digest), size: d.size }, diffId: parseDigest(value.layer.diffId) } };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The build cache: one small file per step key under `<store>/cache/steps`.
+ * A hit is only a hit while the layer blob it names is still in the store.
+ */
+export class StepCache {
+  constructor(
+    private readonly dir: string,
+    private readonly layout: OciLayout,
+  ) {}
+
+  async get(key: string): Promise<CachedStep | undefined> {
+    const text = await readFile(join(this.dir, key), 'utf8').catch(() => undefined);
+    const entry = text === undefined ? undefined : parseEntry(text);
+    if (entry?.layer && !(await this.layout.hasBlob(entry.layer.descriptor.digest))) return undefined;
+    return entry;
+  }
+
+  async put(key: string, value: CachedStep): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const tmp = join(this.dir, `.${key}.${randomBytes(4).toString('hex')}`);
+    await writeFile(tmp, JSON.stringify(value));
+    await rename(tmp, join(this.dir, key));
+  }
+
+  /** Removes entries whose layer is gone (after blobs were pruned); returns how many. */
+  async prune(): Promise<number> {
+    let removed = 0;
+    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+      const path = join(this.dir, name);
+      const text = await readFile(path, 'utf8').catch(() => undefined);
+      const entry = text === undefined ? undefined : parseEntry(text);
+      if (!entry || (entry.layer && !(await this.layout.hasBlob(entry.layer.descriptor.digest)))) {
+        await rm(path, { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+}

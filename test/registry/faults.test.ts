@@ -1,0 +1,147 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startFaultProxy, startRegistry } from '../helpers/registryHarness.js';
+import { tempDirs } from '../helpers/tempDirs.js';
+import { run } from '../helpers/tools.js';
+import { tsbuild } from '../helpers/tsbuildCli.js';
+
+const dirs = tempDirs();
+let registry: Awaited<ReturnType<typeof startRegistry>>;
+let proxy: Awaited<ReturnType<typeof startFaultProxy>>;
+let root: string;
+let digest: string;
+let layers: string[];
+
+async function ok(args: string[]) {
+  const r = await tsbuild(args);
+  if (r.code !== 0) throw new Error(`tsbuild ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r;
+}
+
+/** Every blob file in a store must hash to its own name. */
+async function expectStoreIntact(store: string): Promise<void> {
+  const dir = join(store, 'oci', 'blobs', 'sha256');
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const hex = createHash('sha256').update(await readFile(join(dir, name))).digest('hex');
+    expect(hex).toBe(name);
+  }
+}
+
+const isBlobGet = (layer: () => string) => (method: string, path: string) => method === 'GET' && path.endsWith(`/blobs/${layer()}`);
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  proxy = await startFaultProxy(registry.host);
+  root = await dirs.make();
+  const ctx = await dirs.make();
+  await writeFile(join(ctx, 'big.bin'), randomBytes(200_000));
+  await writeFile(join(ctx, 'small.txt'), 'small\n');
+  await writeFile(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY big.bin /\nCOPY small.txt /\n');
+  digest = (await ok(['--root', root, '-q', '-t', 'faulty', ctx])).stdout.trim();
+  await ok(['--root', root, 'push', '-q', 'faulty', `docker://${registry.host}/base/faulty:1`]);
+  const inspected = JSON.parse((await ok(['--root', root, 'inspect', 'faulty'])).stdout) as { manifest: { layers: { digest: string }[] } };
+  layers = inspected.manifest.layers.map((l) => l.digest);
+});
+
+afterAll(async () => {
+  await proxy?.stop();
+  await registry?.stop();
+  await dirs.cleanup();
+});
+
+beforeEach(() => {
+  proxy.faults.length = 0;
+  proxy.requests.length = 0;
+});
+
+describe('pulls through a faulty network', () => {
+  it('a connection cut mid-blob is resumed with Range', async () => {
+    proxy.faults.push({ match: isBlobGet(() => layers[0]!), action: 'cut' });
+    const store = await dirs.make();
+    const r = await ok(['--root', store, 'pull', '-q', `${proxy.host}/base/faulty:1`]);
+    expect(r.stdout).toBe(`${digest}\n`);
+    const gets = proxy.requests.filter((q) => q.method === 'GET' && q.path.endsWith(layers[0]!));
+    expect(gets.length).toBe(2);
+    expect(gets[1]!.range).toMatch(/^bytes=\d+-$/);
+    await expectStoreIntact(store);
+  });
+
+  it('500 on the manifest and 429 with Retry-After on a blob end in success after retries', async () => {
+    proxy.faults.push({ match: (m, p) => m === 'GET' && p.includes('/manifests/'), action: 'status', status: 500 });
+    proxy.faults.push({ match: isBlobGet(() => layers[1]!), action: 'status', status: 429, retryAfter: '1' });
+    const store = await dirs.make();
+    const r = await ok(['--root', store, 'pull', '-q', `${proxy.host}/base/faulty:1`]);
+    expect(r.stdout).toBe(`${digest}\n`);
+    expect(proxy.requests.filter((q) => q.status === 500 || q.status === 429).length).toBe(2);
+  });
+
+  it('a corrupted byte is a clear digest error and no bad blob enters the store', async () => {
+    proxy.faults.push({ match: isBlobGet(() => layers[0]!), action: 'corrupt', times: 100 });
+    const store = await dirs.make();
+    const r = await tsbuild(['--root', store, 'pull', `${proxy.host}/base/faulty:1`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`digest mismatch: expected ${layers[0]}`);
+    await expectStoreIntact(store);
+    const images = JSON.parse((await ok(['--root', store, 'images', '--json'])).stdout) as unknown[];
+    expect(images).toEqual([]);
+  });
+
+  it('a registry that keeps failing gives up with its error code and URL', async () => {
+    proxy.faults.push({ match: (m, p) => p.includes('/manifests/'), action: 'status', status: 503, times: 100 });
+    const r = await tsbuild(['--root', await dirs.make(), 'pull', `${proxy.host}/base/faulty:1`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`INJECTED: injected 503 (GET http://${proxy.host}/v2/base/faulty/manifests/1 -> 503)`);
+    expect(proxy.requests.filter((q) => q.path.includes('/manifests/')).length).toBe(5);
+  });
+});
+
+describe('pushes', () => {
+  it('a second push to another repository mounts every blob: nothing is uploaded', async () => {
+    await ok(['--root', root, 'push', '-q', 'faulty', `docker://${proxy.host}/first/img:1`]);
+    proxy.requests.length = 0;
+    const r = await ok(['--root', root, 'push', 'faulty', `docker://${proxy.host}/second/img:1`]);
+    expect(r.stdout.trim().split('\n').at(-1)).toBe(digest);
+    const uploads = proxy.requests.filter((q) => (q.method === 'PUT' || q.method === 'PATCH') && q.path.includes('/blobs/uploads/'));
+    expect(uploads).toEqual([]);
+    expect(proxy.requests.filter((q) => q.method === 'POST' && q.path.includes('mount=')).length).toBe(3);
+    const { stdout } = await run('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.host}/second/img:1`]);
+    expect((JSON.parse(stdout) as { Digest: string }).Digest).toBe(digest);
+  });
+
+  it('a 500 on an upload is retried and the push succeeds', async () => {
+    const ctx = await dirs.make();
+    await writeFile(join(ctx, 'new.bin'), randomBytes(1000));
+    await writeFile(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY new.bin /\n');
+    const fresh = (await ok(['--root', root, '-q', '-t', 'fresh', ctx])).stdout.trim();
+    proxy.faults.push({ match: (m, p) => m === 'PUT' && p.includes('/blobs/uploads/'), action: 'status', status: 500 });
+    const r = await ok(['--root', root, 'push', '-q', '--jobs', '1', 'fresh', `docker://${proxy.host}/retry/img:1`]);
+    expect(r.stdout).toBe(`${fresh}\n`);
+    expect(proxy.requests.some((q) => q.status === 500)).toBe(true);
+  });
+});
+
+describe('a large layer', () => {
+  let bigRoot: string;
+  let bigDigest: string;
+  beforeAll(async () => {
+    bigRoot = await dirs.make();
+    const ctx = await dirs.make();
+    await writeFile(join(ctx, 'huge.bin'), randomBytes(40 * 1024 * 1024));
+    await writeFile(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY huge.bin /\n');
+    bigDigest = (await ok(['--root', bigRoot, '-q', '--compression', 'none', '-t', 'big', ctx])).stdout.trim();
+  });
+
+  it('goes up as a streamed PATCH, sent again after the connection breaks', async () => {
+    proxy.faults.push({ match: (m, p) => m === 'PATCH' && p.includes('/blobs/uploads/'), action: 'cut-upload' });
+    const r = await ok(['--root', bigRoot, 'push', '-q', 'big', `docker://${proxy.host}/big/img:1`]);
+    expect(r.stdout).toBe(`${bigDigest}\n`);
+    const patches = proxy.requests.filter((q) => q.method === 'PATCH');
+    expect(patches.length).toBe(2);
+    const fresh = await dirs.make();
+    const pulled = await ok(['--root', fresh, 'pull', '-q', `${registry.host}/big/img:1`]);
+    expect(pulled.stdout).toBe(`${bigDigest}\n`);
+    await expectStoreIntact(fresh);
+  });
+});
