@@ -24,8 +24,9 @@ export async function importBusybox(root: string, name = 'busybox'): Promise<voi
     await run('chmod', ['1777', join(rootfs, 'tmp')]);
     await run('chown', ['1000:1000', join(rootfs, 'home/app')]);
     const tarball = join(dir, 'rootfs.tar');
-    await run('tar', ['-C', rootfs, '--numeric-owner', '-cf', tarball, '.']);
-    const out = await tsbuild(['--root', root, 'import', tarball, name]);
+    // Fixed mtimes, order and import time: every store gets the very same base image.
+    await run('tar', ['-C', rootfs, '--numeric-owner', '--sort=name', '--mtime=@1600000000', '-cf', tarball, '.']);
+    const out = await tsbuild(['--root', root, 'import', '--source-date-epoch', '1600000000', tarball, name]);
     if (out.code !== 0) throw new Error(`import of busybox failed: ${out.stderr}`);
   } finally {
     await rm(dir, { recursive: true, force: true });

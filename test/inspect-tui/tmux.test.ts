@@ -69,11 +69,16 @@ describe('tsdive in a real terminal (tmux)', () => {
     expect(filtered).not.toContain('busybox');
     await keys(session, ['Escape'], (t) => !t.includes('Path Filter') && treeOf(t).includes('busybox'));
 
-    // Toggles hide marks: in the aggregated view the files added above the base are green "added".
-    await keys(session, ['Tab'], (t) => t.includes('▶ Aggregated Contents'));
+    // Toggles hide marks. Kept filter: the files copied above the base ("added") and busybox (unmodified).
+    await keys(session, ['C-f'], (t) => t.includes('Path Filter'));
+    await tmux('send-keys', '-t', session, '-l', 'saved|busybox');
+    await keys(session, ['Enter', 'Tab'], (t) => t.includes('▶ Aggregated Contents') && t.includes('Path Filter (regex): saved|busybox'));
+    const both = treeOf(await screen(session));
+    expect(both).toContain('saved.again1.txt');
+    expect(both).toContain('busybox');
     await keys(session, ['C-a'], (t) => t.includes('hiding added') && !treeOf(t).includes('saved.again1.txt') && treeOf(t).includes('busybox'));
     await keys(session, ['C-u'], (t) => t.includes('hiding added unmodified') && !treeOf(t).includes('busybox'));
-    await keys(session, ['C-a', 'C-u'], (t) => !t.includes('hiding') && treeOf(t).includes('saved.again1.txt'));
+    await keys(session, ['C-a', 'C-u'], (t) => !t.includes('hiding') && treeOf(t).includes('saved.again1.txt') && treeOf(t).includes('busybox'));
 
     await tmux('send-keys', '-t', session, 'q');
     await vi.waitFor(async () => expect(await readFile(exitFile, 'utf8')).toBe('EXIT=0\n'), { timeout: 15_000, interval: 50 });

@@ -138,6 +138,23 @@ describe('push, pull and copy against docker-registry', () => {
     expect((await stat(join(bundle, 'rootfs', 'a.bin'))).size).toBe(3000);
   });
 
+  it('zstd and uncompressed layers keep their digests both ways', async () => {
+    for (const compression of ['zstd', 'none']) {
+      const ctx = await dirs.make();
+      await writeFile(join(ctx, 'data'), randomBytes(5000));
+      await writeFile(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY data /data\n');
+      const built = (await ok(['--root', root, '-q', '--compression', compression, '-t', `comp-${compression}`, ctx])).stdout.trim();
+      const dest = `docker://${registry.host}/comp/${compression}:1`;
+      expect((await ok(['--root', root, 'push', '-q', `comp-${compression}`, dest])).stdout).toBe(`${built}\n`);
+      expect((await skopeoInspect(dest)).Digest).toBe(built);
+      const fresh = await dirs.make();
+      expect((await ok(['--root', fresh, 'pull', '-q', dest])).stdout).toBe(`${built}\n`);
+      const bundle = join(await dirs.make(), 'bundle');
+      await ok(['--root', fresh, 'bundle', `${registry.host}/comp/${compression}:1`, bundle]);
+      expect((await stat(join(bundle, 'rootfs', 'data'))).size).toBe(5000);
+    }
+  });
+
   it('errors name the registry error code and the URL', async () => {
     const r = await tsbuild(['--root', root, 'pull', `${registry.host}/no/such:image`]);
     expect(r.code).toBe(1);

@@ -40,6 +40,8 @@ export async function remoteImage(client: RepositoryClient, manifest: RemoteMani
   if (config.rootfs.diff_ids.length !== parsed.layers.length) {
     throw new Error(`image ${manifest.digest}: config lists ${config.rootfs.diff_ids.length} diff_ids for ${parsed.layers.length} layers`);
   }
+  // The repository holds these blobs: a later push elsewhere on this registry can mount them.
+  for (const d of [parsed.config, ...parsed.layers]) await cache?.remember(d.digest, client.registry, client.repository);
   return {
     manifestBytes: manifest.bytes,
     manifestDigest: manifest.digest,
@@ -49,10 +51,7 @@ export async function remoteImage(client: RepositoryClient, manifest: RemoteMani
     layers: parsed.layers.map((descriptor, i) => ({
       descriptor,
       diffId: config.rootfs.diff_ids[i]!,
-      open: async () => {
-        await cache?.remember(descriptor.digest, client.registry, client.repository);
-        return client.openBlob(descriptor);
-      },
+      open: async () => client.openBlob(descriptor),
     })),
   };
 }

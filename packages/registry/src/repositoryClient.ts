@@ -291,16 +291,16 @@ export class RepositoryClient {
     await res.body.dump();
   }
 
-  /** All tags, following `Link: <...>; rel="next"` pages. */
-  async listTags(): Promise<string[]> {
+  /** All tags, following `Link: <...>; rel="next"` pages (`pageSize` asks for pages of that many). */
+  async listTags(pageSize?: number): Promise<string[]> {
     const tags: string[] = [];
-    let url: string | undefined = this.path('tags/list');
+    let url: URL | undefined = new URL(`${this.path('tags/list')}${pageSize ? `?n=${pageSize}` : ''}`, await this.session.baseUrl());
     while (url) {
-      const res: RegistryResponse = await this.session.request({ method: 'GET', url, scopes: this.scopes(), expect: [200] });
+      const res: RegistryResponse = await this.session.request({ method: 'GET', url: url.toString(), scopes: this.scopes(), expect: [200] });
       const doc = (await res.body.json()) as { tags?: string[] | null };
       tags.push(...(doc.tags ?? []));
       const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(header(res, 'link') ?? '');
-      url = link ? new URL(link[1]!, `${await this.session.baseUrl()}${url.startsWith('/') ? url : ''}`).toString() : undefined;
+      url = link ? new URL(link[1]!, url) : undefined;
     }
     return tags;
   }

@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import {
   compressStream, decompressStream, DigestingStream, layerMediaType, writeImageManifest,
@@ -65,7 +66,8 @@ export async function importRootfs(store: LocalStore, source: string, names: str
       ...hostPlatform(),
       config: {},
       rootfs: { type: 'layers', diff_ids: [diff.digest] },
-      history: [{ created, created_by: `tsbuild import ${label}`, ...(opts.message ? { comment: opts.message } : {}) }],
+      // Only the file's name: where it happened to lie must not change the image's digest.
+      history: [{ created, created_by: `tsbuild import ${source === '-' ? '-' : basename(source)}`, ...(opts.message ? { comment: opts.message } : {}) }],
     };
     const manifest = await writeImageManifest(store.layout, config, [{ mediaType: layerMediaType(opts.compression), digest, size }]);
     const tagged = await store.tag(manifest, names);

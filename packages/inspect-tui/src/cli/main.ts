@@ -5,6 +5,8 @@ import { loadCiConfig } from '../ci/config.js';
 import { formatCiReport } from '../ci/ciReport.js';
 import { compileRules, evaluateRules, type CiRule, type RuleKey } from '../ci/rules.js';
 import { formatDiveExport } from '../report/diveJson.js';
+import { buildProgram, buildWithTsbuild, type BuildOptions } from './buildCommand.js';
+import { diffProgram, runDiff, type DiffOptions } from './diffCommand.js';
 import { openImageSource } from './imageSource.js';
 
 /** Exit codes: 0 success / all rules pass, 1 a CI rule failed, 2 anything else (usage, config, unreadable image). */
@@ -38,8 +40,16 @@ function program(): Command {
     .option('--lowestEfficiency <ratio>', '(with --ci) lowest allowed efficiency, 0-1')
     .option('--highestWastedBytes <size>', '(with --ci) highest allowed wasted bytes, e.g. 20MB, or "disabled"')
     .option('--highestUserWastedPercent <ratio>', '(with --ci) highest allowed wasted/user bytes ratio, 0-1')
+    .addHelpText('after', '\nMore commands:\n  tsdive diff IMAGE_A IMAGE_B      what changed between two images (tsdive diff --help)\n  tsdive build -t NAME CONTEXT     build with tsbuild, then explore (tsdive build --help)\n')
     .exitOverride()
     .showSuggestionAfterError();
+}
+
+type Subcommand = 'explore' | 'diff' | 'build';
+
+/** `diff` and `build` are subcommands; anything else is an image (a store image named so is `store:diff`). */
+function subcommandOf(argv: string[]): Subcommand {
+  return argv[2] === 'diff' || argv[2] === 'build' ? argv[2] : 'explore';
 }
 
 function oneLine(error: unknown): string {
@@ -89,9 +99,10 @@ async function run(imageRef: string, opts: CliOptions): Promise<number> {
 
 /** The `tsdive` command. Resolves to the exit code; errors become one line on stderr, never a stack trace. */
 export async function main(argv: string[]): Promise<number> {
-  const cmd = program();
+  const subcommand = subcommandOf(argv);
+  const cmd = subcommand === 'diff' ? diffProgram() : subcommand === 'build' ? buildProgram() : program();
   try {
-    await cmd.parseAsync(argv);
+    await cmd.parseAsync(subcommand === 'explore' ? argv : [argv[0]!, argv[1]!, ...argv.slice(3)]);
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT_OK : EXIT_ERROR;
     throw e;
@@ -100,7 +111,19 @@ export async function main(argv: string[]): Promise<number> {
   const ignorePipeErrors = () => {};
   process.stdout.on('error', ignorePipeErrors);
   try {
-    return await run(cmd.args[0]!, cmd.opts<CliOptions>());
+    switch (subcommand) {
+      case 'diff':
+        await write(process.stdout, await runDiff(cmd.args, cmd.opts<DiffOptions>()));
+        return EXIT_OK;
+      case 'build': {
+        const opts = cmd.opts<BuildOptions>();
+        await buildWithTsbuild(cmd.args, opts);
+        const { tag: _tags, ...exploreOptions } = opts;
+        return await run(opts.tag[0]!, exploreOptions);
+      }
+      case 'explore':
+        return await run(cmd.args[0]!, cmd.opts<CliOptions>());
+    }
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EPIPE') return EXIT_ERROR;
     process.stderr.write(`tsdive: ${oneLine(e)}\n`);

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { buildImage } from '../../executor/buildImage.js';
 import { compressionOption } from '../compressionOption.js';
+import { parseEpoch } from '../sourceDateEpoch.js';
 import { openStore, withRootOption } from '../storeOption.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -21,12 +22,6 @@ function keyValues(pairs: string[], what: string, fromEnv: boolean): Record<stri
     out[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return out;
-}
-
-function parseEpoch(value: string | undefined): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  if (!/^\d+$/.test(value)) throw new Error(`invalid source date epoch "${value}": expected seconds since 1970 as an integer`);
-  return Number(value);
 }
 
 interface BuildOptions {

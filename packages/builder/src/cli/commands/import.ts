@@ -1,6 +1,7 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { importRootfs } from '../../executor/importRootfs.js';
 import { compressionOption } from '../compressionOption.js';
+import { parseEpoch } from '../sourceDateEpoch.js';
 import { openStore, withRootOption } from '../storeOption.js';
 
 export function importCommand(program: Command): void {
@@ -10,9 +11,15 @@ export function importCommand(program: Command): void {
     .argument('<name...>', 'image names')
     .addOption(compressionOption())
     .option('-m, --message <text>', 'history comment')
-    .action(async (tarball: string, names: string[], opts: { compression: 'gzip' | 'zstd' | 'none'; message?: string }, cmd: Command) => {
+    .addOption(new Option('--source-date-epoch <seconds>', 'creation time of the image, for reproducible imports').env('SOURCE_DATE_EPOCH'))
+    .action(async (tarball: string, names: string[], opts: { compression: 'gzip' | 'zstd' | 'none'; message?: string; sourceDateEpoch?: string }, cmd: Command) => {
       const store = await openStore(cmd);
-      const { digest } = await importRootfs(store, tarball, names, { compression: opts.compression, ...(opts.message ? { message: opts.message } : {}) });
+      const created = parseEpoch(opts.sourceDateEpoch);
+      const { digest } = await importRootfs(store, tarball, names, {
+        compression: opts.compression,
+        ...(opts.message ? { message: opts.message } : {}),
+        ...(created !== undefined ? { created } : {}),
+      });
       process.stdout.write(`${digest}\n`);
     });
 }

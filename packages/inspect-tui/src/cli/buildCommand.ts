@@ -1,0 +1,48 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+
+export interface BuildOptions {
+  tag: string[];
+  root?: string;
+  ci?: boolean;
+  ciConfig?: string;
+  json?: string;
+}
+
+export function buildProgram(): Command {
+  return new Command('tsdive build')
+    .description('Build an image with tsbuild, then explore it (other options go to tsbuild build as they are)')
+    .argument('<args...>', 'the build context, and any other `tsbuild build` options (-f FILE, --build-arg K=V, ...)')
+    .requiredOption('-t, --tag <name>', 'name the image (repeatable); the first is opened', (v: string, all: string[] = []) => [...all, v])
+    .option('--root <dir>', 'local store root, for the build and the explorer')
+    .option('--ci', 'check the CI rules instead of opening the explorer')
+    .option('--ci-config <file>', 'CI rules file')
+    .option('--json <file>', 'write the analysis as dive\'s JSON to FILE ("-" for stdout)')
+    .allowUnknownOption()
+    .exitOverride();
+}
+
+export class BuildFailedError extends Error {}
+
+/**
+ * The tsbuild CLI: the workspace's own when tsdive runs from the repository
+ * (inspect-tui does not import the builder; it runs it), else `npx tsbuild`.
+ */
+function tsbuildCommand(): [string, string[]] {
+  const workspaceBin = fileURLToPath(new URL('../../../builder/bin/tsbuild.js', import.meta.url));
+  return existsSync(workspaceBin) ? [process.execPath, [workspaceBin]] : ['npx', ['--no-install', 'tsbuild']];
+}
+
+/** Runs `tsbuild build`; its output goes to stderr so that stdout carries only tsdive's own (`--json -`). */
+export async function buildWithTsbuild(args: string[], opts: BuildOptions): Promise<void> {
+  const [command, prefix] = tsbuildCommand();
+  const buildArgs = [...prefix, ...(opts.root !== undefined ? ['--root', opts.root] : []), 'build', ...opts.tag.flatMap((t) => ['-t', t]), ...args];
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(command, buildArgs, { stdio: ['ignore', 2, 2] });
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  if (code !== 0) throw new BuildFailedError(`tsbuild build failed (exit code ${code ?? 'signal'}); nothing to explore`);
+}

@@ -1,0 +1,60 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalStore } from '@tsbuild/oci-layout';
+import { parseAuthChallenge, pullImage, RegistrySession, RepositoryClient } from '@tsbuild/registry';
+import { startRegistry } from '../helpers/registryHarness.js';
+import { tempDirs } from '../helpers/tempDirs.js';
+import { tsbuild } from '../helpers/tsbuildCli.js';
+
+const dirs = tempDirs();
+let registry: Awaited<ReturnType<typeof startRegistry>>;
+let digest: string;
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  const root = await dirs.make();
+  const ctx = await dirs.make();
+  await writeFile(join(ctx, 'f'), randomBytes(100));
+  await writeFile(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY f /f\n');
+  digest = (await tsbuild(['--root', root, '-q', '-t', 'lib', ctx])).stdout.trim();
+  for (const tag of ['a', 'b', 'c']) {
+    const r = await tsbuild(['--root', root, 'push', '-q', 'lib', `docker://${registry.host}/lib/img:${tag}`]);
+    expect(r.stderr).toBe('');
+  }
+});
+
+afterAll(async () => {
+  await registry?.stop();
+  await dirs.cleanup();
+});
+
+describe('registry client library', () => {
+  it('follows Link pagination through every page of tags', async () => {
+    const session = new RegistrySession(registry.host);
+    try {
+      const client = new RepositoryClient(session, 'lib/img');
+      expect((await client.listTags(1)).sort()).toEqual(['a', 'b', 'c']);
+      expect((await client.headManifest('b'))?.digest).toBe(digest);
+      expect(await client.headManifest('nope')).toBeUndefined();
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('pullImage stores a registry image under its fully qualified name', async () => {
+    const store = await LocalStore.open(await dirs.make());
+    const pulled = await pullImage(store, `${registry.host}/lib/img:c`);
+    expect(pulled).toEqual({ name: `${registry.host}/lib/img:c`, descriptor: expect.objectContaining({ digest }) });
+    expect((await store.resolve(`${registry.host}/lib/img:c`)).descriptor.digest).toBe(digest);
+  });
+
+  it('parses WWW-Authenticate challenges with quoted commas', () => {
+    expect(parseAuthChallenge('Bearer realm="https://auth.example/token",service="reg",scope="repository:a/b:pull,push"')).toEqual({
+      scheme: 'bearer',
+      params: { realm: 'https://auth.example/token', service: 'reg', scope: 'repository:a/b:pull,push' },
+    });
+    expect(parseAuthChallenge('Basic realm="x"')?.scheme).toBe('basic');
+  });
+});
