@@ -178,4 +178,25 @@ describe('RUN', () => {
     expect(digests[0]).toMatch(/^sha256:/);
     expect(digests[1]).toBe(digests[0]);
   });
+
+  it('multi-stage: COPY --from a stage keeps owners and resolves links inside the stage; --from an image too', async () => {
+    const ctx = await context([
+      'FROM localhost/busybox AS build',
+      'RUN mkdir -p /out/bin && echo tool > /out/bin/tool && chown 1000:1000 /out/bin/tool && ln -s /out/bin/tool /linked',
+      'FROM scratch',
+      'COPY --from=build /out/bin /bin/',
+      'COPY --from=build /linked /via-link',
+      'COPY --from=0 --chown=7:8 /out/bin/tool /chowned',
+      'COPY --from=localhost/busybox /etc/passwd /etc/passwd',
+    ].join('\n'));
+    const out = await tsbuild(['--root', root, '-q', '-t', 'multi', ctx]);
+    expect(out.stderr).toBe('');
+    const tree = await describeTree(await unpack('multi'));
+    expect(tree['bin/tool']).toMatchObject({ type: 'file', uid: 1000, gid: 1000 });
+    expect(tree['via-link']).toMatchObject({ type: 'file', size: 5 });
+    expect(tree['chowned']).toMatchObject({ uid: 7, gid: 8 });
+    expect(tree['etc/passwd']?.type).toBe('file');
+    expect(Object.keys(tree).filter((p) => p.startsWith('out'))).toEqual([]);
+    expect(await leftovers()).toEqual({ mounts: [], containers: [], tmp: [] });
+  });
 });

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join, posix, relative, sep } from 'node:path';
+import { resolveInRoot } from '@tsbuild/oci-layout';
 import { componentMatcher, hasGlob } from './globPattern.js';
 
 /** What a .dockerignore says about a context path. */
@@ -27,12 +28,19 @@ export class BuildContext {
   private constructor(
     readonly dir: string,
     private readonly filter?: ContextFilter,
+    /** An image's root filesystem: its symlinks resolve as if `dir` were `/`. */
+    private readonly isImageRoot = false,
   ) {}
 
   static async open(dir: string, filter?: ContextFilter): Promise<BuildContext> {
     const st = await stat(dir).catch(() => undefined);
     if (!st?.isDirectory()) throw new ContextError(`build context "${dir}" is not a directory`);
     return new BuildContext(await realpath(dir), filter);
+  }
+
+  /** Another stage's or image's filesystem as the source of `COPY --from`. */
+  static imageRoot(dir: string): BuildContext {
+    return new BuildContext(dir, undefined, true);
   }
 
   private excluded(rel: string): boolean {
@@ -85,7 +93,8 @@ export class BuildContext {
     const abs = join(this.dir, rel);
     let real: string;
     try {
-      real = await realpath(abs);
+      real = this.isImageRoot ? await resolveInRoot(this.dir, rel, { followFinal: true }) : await realpath(abs);
+      if (this.isImageRoot) await lstat(real);
     } catch {
       return undefined;
     }

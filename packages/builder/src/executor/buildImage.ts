@@ -7,9 +7,9 @@ import {
 } from '@tsbuild/oci-layout';
 import { BuildContext } from '../context/buildContext.js';
 import { chooseIgnoreFile, parseDockerignore } from '../dockerfile/dockerignore.js';
-import { DockerfileError, type Instruction } from '../dockerfile/instructions.js';
+import { DockerfileError, type Dockerfile, type Instruction } from '../dockerfile/instructions.js';
 import { parseDockerfile, parseOnbuildTriggers } from '../dockerfile/parseDockerfile.js';
-import { planBuild, type PlannedStage } from '../dockerfile/buildPlan.js';
+import { planBuild, resolveStageRef, type PlannedStage } from '../dockerfile/buildPlan.js';
 import { StageState, type Step } from '../dockerfile/stageState.js';
 import { CopyPlanner, type CopyTiming } from './copyPlanner.js';
 import { ImageFilesystem } from './imageFilesystem.js';
@@ -19,6 +19,7 @@ import { hostPlatform } from './platform.js';
 import { resolveOwner } from './resolveOwner.js';
 import { runStep, type RunEnvironment } from './runStep.js';
 import { Snapshotter } from './snapshotter.js';
+import { openStageRoot } from './stageRoot.js';
 
 export interface BuildRequest {
   contextDir: string;
@@ -64,9 +65,6 @@ interface StageResult {
 
 /** Instructions this slice cannot execute are refused before any work is done. */
 function refuseUnsupported(instr: Instruction): void {
-  if ((instr.keyword === 'COPY' || instr.keyword === 'ADD') && instr.from !== undefined) {
-    throw new DockerfileError('--from is not supported yet', instr.location, instr.keyword);
-  }
   if (instr.keyword === 'ADD' && instr.sources.some((s) => /^(https?|git):\/\//.test(s) || s.startsWith('git@'))) {
     throw new DockerfileError('remote ADD sources are not supported yet', instr.location, 'ADD');
   }
@@ -104,14 +102,12 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
   const ignoreFile = chooseIgnoreFile(contextDir, dockerfilePath, (p) => existsSync(p));
   const ignore = ignoreFile ? parseDockerignore(await readFile(ignoreFile, 'utf8')) : undefined;
   const context = await BuildContext.open(contextDir, ignore);
-  const build = new Build(store, req, context, plan.stages.reduce((n, s) => n + 1 + s.stage.instructions.length, 0));
+  const build = new Build(store, req, dockerfile, context, plan.stages.reduce((n, s) => n + 1 + s.stage.instructions.length, 0));
 
   return store.lease(async () => {
-    const results = new Map<number, StageResult>();
     let last: StageResult | undefined;
     for (const planned of plan.stages) {
-      last = await build.stage(planned, results, { globalArgs: plan.globalArgs, buildArgs: plan.buildArgs, escape: plan.escape });
-      results.set(planned.stage.index, last);
+      last = await build.stage(planned, { globalArgs: plan.globalArgs, buildArgs: plan.buildArgs, escape: plan.escape });
     }
     const descriptor = await writeImageManifest(store.layout, last!.config, last!.layers);
     const names = req.tags.length > 0 ? await store.tag(descriptor, req.tags) : [];
@@ -128,10 +124,13 @@ class Build {
   private readonly created: string;
   private readonly timing: CopyTiming;
   private step = 0;
+  /** Finished stages by index, for FROM and COPY --from. */
+  private readonly results = new Map<number, StageResult>();
 
   constructor(
     private readonly store: LocalStore,
     private readonly req: BuildRequest,
+    private readonly dockerfile: Dockerfile,
     private readonly context: BuildContext,
     private readonly totalSteps: number,
   ) {
@@ -146,9 +145,9 @@ class Build {
     if (this.req.signal?.aborted) throw new BuildInterruptedError('build interrupted');
   }
 
-  async stage(planned: PlannedStage, done: Map<number, StageResult>, scope: { globalArgs: Record<string, string>; buildArgs: Record<string, string>; escape: string }): Promise<StageResult> {
+  async stage(planned: PlannedStage, scope: { globalArgs: Record<string, string>; buildArgs: Record<string, string>; escape: string }): Promise<StageResult> {
     this.req.log(`STEP ${++this.step}/${this.totalSteps}: ${planned.stage.from.original}`);
-    const result = await this.start(planned, done);
+    const result = await this.start(planned);
     const state = new StageState({ ...(planned.base.kind === 'scratch' ? {} : { base: result.config.config ?? {} }), ...scope });
     // A base image's ONBUILD triggers run first, as if written right after FROM.
     const triggers = parseOnbuildTriggers(state.inheritedTriggers, planned.stage.from.location);
@@ -167,6 +166,7 @@ class Build {
     if (state.author) result.config.author = state.author;
     // The image is as old as its newest step, so a fully cached rebuild gives the same config (and digest).
     result.config.created = result.config.history?.at(-1)?.created ?? this.created;
+    this.results.set(planned.stage.index, result);
     return result;
   }
 
@@ -175,13 +175,13 @@ class Build {
     return { ...config, Labels: { ...config.Labels, ...this.req.labels } };
   }
 
-  private async start(planned: PlannedStage, done: Map<number, StageResult>): Promise<StageResult> {
+  private async start(planned: PlannedStage): Promise<StageResult> {
     const platform = hostPlatform();
     const base = planned.base;
     // What every layer depends on beyond the steps themselves: how layers are written.
     const settings = { compression: this.req.compression, clampTo: this.timing.clampTo ?? null, platform };
     if (base.kind === 'stage') {
-      const parent = done.get(base.index)!;
+      const parent = this.results.get(base.index)!;
       const fs = new ImageFilesystem();
       fs.copyFrom(parent.fs);
       return { config: structuredClone(parent.config), layers: [...parent.layers], fs, key: parent.key };
@@ -217,7 +217,9 @@ class Build {
         return step;
       case 'copy': {
         const { location: _location, ...op } = step.op;
-        return { createdBy: step.createdBy, op, sources: await this.context.hashSources(op.sources) };
+        const from = op.from === undefined ? undefined : await this.copySource(op.from);
+        // A stage or image is named by its cache key or digest: its content follows from that.
+        return { createdBy: step.createdBy, op, sources: from ? from.key : await this.context.hashSources(op.sources) };
       }
       case 'run': {
         const { location: _location, ...op } = step.op;
@@ -261,9 +263,12 @@ class Build {
         const op = step.op;
         const fs = await this.filesystem(result);
         const owner = op.chown ? await resolveOwner(op.chown, fs) : undefined;
-        const planner = new CopyPlanner(fs, this.context, this.timing);
+        const from = op.from === undefined ? undefined : await this.copySource(op.from);
+        const root = from ? await openStageRoot(this.store, this.snapshotter, from.layers, from.diffIds) : undefined;
+        const planner = new CopyPlanner(fs, root ? BuildContext.imageRoot(root.dir) : this.context, this.timing);
+        if (root) planner.onCleanup(() => root.release());
         const entries = planner.plan({
-          isAdd: op.isAdd, sources: op.sources, heredocs: op.heredocs, dest: op.dest,
+          isAdd: op.isAdd, sources: op.sources, heredocs: op.heredocs, dest: op.dest, keepOwners: from !== undefined,
           ...(owner ? { owner } : {}), ...(op.chmod !== undefined ? { chmod: op.chmod } : {}),
         });
         return { layer: await this.writePlanned(fs, planner, entries) };
@@ -296,6 +301,18 @@ class Build {
         }
       }
     }
+  }
+
+  /** `COPY --from=NAME`: an earlier stage (by name or index) or an image from the store. */
+  private async copySource(from: string): Promise<{ key: string; layers: Descriptor[]; diffIds: Digest[] }> {
+    const index = resolveStageRef(this.dockerfile, from);
+    if (index !== undefined) {
+      const stage = this.results.get(index);
+      if (!stage) throw new Error(`stage "${from}" has not been built`);
+      return { key: stage.key, layers: stage.layers, diffIds: stage.config.rootfs.diff_ids };
+    }
+    const image = await this.store.readImage(from, hostPlatform());
+    return { key: image.manifestDigest, layers: image.layers.map((l) => l.descriptor), diffIds: image.config.rootfs.diff_ids };
   }
 
   private async writePlanned(fs: ImageFilesystem, planner: CopyPlanner, entries: Promise<LayerEntry[]> | LayerEntry[]) {

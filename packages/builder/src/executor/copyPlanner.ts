@@ -18,8 +18,9 @@ export interface CopyRequest {
   heredocs: { name: string; content: string }[];
   /** Absolute destination; a trailing `/` means "a directory". */
   dest: string;
-  /** `--chown`, resolved; files keep 0:0 otherwise, as Docker does. */
+  /** `--chown`, resolved; otherwise files from the context get 0:0 and files from a stage keep theirs, as BuildKit does. */
   owner?: Owner;
+  keepOwners?: boolean;
   chmod?: number;
 }
 
@@ -56,7 +57,7 @@ async function looksLikeTar(path: string): Promise<boolean> {
  */
 export class CopyPlanner {
   private readonly entries = new Map<string, LayerEntry>();
-  private readonly scratchDirs: string[] = [];
+  private readonly cleanups: (() => Promise<unknown>)[] = [];
   /** First path written for each multiply-linked inode, so its other names become hard links. */
   private readonly inodes = new Map<string, string>();
 
@@ -84,7 +85,7 @@ export class CopyPlanner {
       if (match.stats.isDirectory()) {
         this.ensureDir(destKey, req, match);
         for await (const child of this.context.walk(match)) {
-          this.addContextEntry(posix.join(destKey, posix.relative(match.rel, child.rel)), child, req);
+          this.addContextEntry(posix.join(destKey, posix.relative(match.rel, child.rel)), child, req, req.keepOwners);
         }
       } else if (req.isAdd && match.stats.isFile() && (await looksLikeTar(match.abs))) {
         this.ensureDir(destKey, req);
@@ -92,7 +93,7 @@ export class CopyPlanner {
       } else {
         const target = destIsDir ? posix.join(destKey, posix.basename(match.rel)) : destKey;
         if (destIsDir) this.ensureDir(destKey, req);
-        this.addContextEntry(target, match, req);
+        this.addContextEntry(target, match, req, req.keepOwners);
       }
     }
     for (const doc of req.heredocs) {
@@ -195,7 +196,7 @@ export class CopyPlanner {
    */
   private async addArchive(destKey: string, archive: string, req: CopyRequest): Promise<void> {
     const scratch = await mkdtemp(join(this.timing.scratchDir, 'add-'));
-    this.scratchDirs.push(scratch);
+    this.onCleanup(() => rm(scratch, { recursive: true, force: true }));
     await applyLayer(scratch, createReadStream(archive));
     const root: ContextEntry = { rel: '', abs: scratch, stats: await lstat(scratch) };
     for await (const child of walkTree(root)) {
@@ -203,9 +204,13 @@ export class CopyPlanner {
     }
   }
 
-  /** Scratch directories whose files the planned entries still read; remove them after the layer is written. */
+  /** Something the planned entries still read from (a scratch dir, a mounted stage), released after the layer is written. */
+  onCleanup(release: () => Promise<unknown>): void {
+    this.cleanups.push(release);
+  }
+
   async cleanup(): Promise<void> {
-    await Promise.all(this.scratchDirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+    await Promise.all(this.cleanups.splice(0).map((release) => release()));
   }
 
   private add(entry: LayerEntry, sourceFile?: string): void {

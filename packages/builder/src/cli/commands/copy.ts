@@ -1,7 +1,11 @@
 import { Option, type Command } from 'commander';
 import { normalizeImageName, parsePlatformOption, LocalStore, storeRoot, type BlobCopyOutcome, type CopyOptions, type Descriptor } from '@tsbuild/oci-layout';
-import { formatImageLocation, ImageTransports, parseImageLocation, type ImageLocation } from '@tsbuild/registry';
+import type { ImageLocation, ImageTransports } from '@tsbuild/registry';
+import { humanSize } from '../humanSize.js';
 import { withRootOption } from '../storeOption.js';
+
+/** The registry client (and undici) load only when a command needs them, so other commands start fast. */
+const registry = () => import('@tsbuild/registry');
 
 export interface TransferOptions {
   jobs: string;
@@ -25,6 +29,7 @@ export function withTransferOptions(cmd: Command): Command {
 
 export async function openTransports(cmd: Command, opts: TransferOptions): Promise<ImageTransports> {
   const { root } = cmd.optsWithGlobals<{ root?: string }>();
+  const { ImageTransports } = await registry();
   return ImageTransports.create({
     openStore: () => LocalStore.open(storeRoot(root)),
     ...(opts.registriesConf ? { registriesConf: opts.registriesConf } : {}),
@@ -34,17 +39,65 @@ export async function openTransports(cmd: Command, opts: TransferOptions): Promi
   });
 }
 
+/** Per-blob progress bars, redrawn in place; only used when stdout is a terminal. */
+class ProgressBars {
+  private readonly rows = new Map<string, { label: string; done: number; total: number; state?: string }>();
+  private drawn = 0;
+  private lastDraw = 0;
+
+  progress(d: Descriptor, bytes: number): void {
+    this.row(d).done = bytes;
+    if (Date.now() - this.lastDraw >= 100) this.draw();
+  }
+
+  finish(d: Descriptor, outcome: BlobCopyOutcome, kind: 'config' | 'layer'): void {
+    const row = this.row(d, kind);
+    row.label = `Copying ${kind === 'layer' ? 'blob' : 'config'} ${d.digest.slice(7, 19)}`;
+    row.state = outcome === 'exists' ? 'already exists' : 'done';
+    row.done = row.total;
+    this.draw();
+  }
+
+  private row(d: Descriptor, kind: 'config' | 'layer' = 'layer') {
+    let row = this.rows.get(d.digest);
+    if (!row) {
+      row = { label: `Copying ${kind === 'layer' ? 'blob' : 'config'} ${d.digest.slice(7, 19)}`, done: 0, total: d.size };
+      this.rows.set(d.digest, row);
+    }
+    return row;
+  }
+
+  private draw(): void {
+    this.lastDraw = Date.now();
+    let out = this.drawn > 0 ? `\x1b[${this.drawn}A` : '';
+    for (const row of this.rows.values()) {
+      const width = 30;
+      const filled = row.total > 0 ? Math.min(width, Math.floor((row.done / row.total) * width)) : width;
+      const bar = `[${'='.repeat(filled)}${' '.repeat(width - filled)}]`;
+      out += `\x1b[2K${row.label} ${bar} ${humanSize(row.done)} / ${humanSize(row.total)}${row.state ? ` ${row.state}` : ''}\n`;
+    }
+    this.drawn = this.rows.size;
+    process.stdout.write(out);
+  }
+}
+
 function copyOptions(opts: TransferOptions): CopyOptions {
   const jobs = Number(opts.jobs);
   if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs must be a positive integer, not "${opts.jobs}"`);
+  if (opts.quiet) return { jobs };
+  if (process.stdout.isTTY) {
+    const bars = new ProgressBars();
+    return { jobs, onProgress: (d, bytes) => bars.progress(d, bytes), onBlob: (d, outcome, kind) => bars.finish(d, outcome, kind) };
+  }
   const onBlob = (d: Descriptor, outcome: BlobCopyOutcome, kind: 'config' | 'layer') => {
-    if (!opts.quiet) process.stdout.write(`${kind === 'layer' ? 'Copying blob' : 'Copying config'} ${d.digest} ${outcome === 'exists' ? 'skipped: already exists' : 'done'}\n`);
+    process.stdout.write(`${kind === 'layer' ? 'Copying blob' : 'Copying config'} ${d.digest} ${outcome === 'exists' ? 'skipped: already exists' : 'done'}\n`);
   };
   return { jobs, onBlob };
 }
 
 /** Copies and reports: a line per finished blob (unless -q), then the digest written. */
 export async function transfer(cmd: Command, opts: TransferOptions, src: ImageLocation, dst: ImageLocation | ((sourceName: string | undefined) => ImageLocation)): Promise<Descriptor> {
+  const { formatImageLocation } = await registry();
   const transports = await openTransports(cmd, opts);
   try {
     const { descriptor, target } = await transports.copy(src, dst, {
@@ -67,6 +120,7 @@ export function copyCommand(program: Command): void {
     .argument('<source>', 'where the image is')
     .argument('<destination>', 'where to write it')
     .action(async (src: string, dst: string, opts: TransferOptions, cmd: Command) => {
+      const { parseImageLocation } = await registry();
       await transfer(cmd, opts, parseImageLocation(src), parseImageLocation(dst));
     });
 }

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { parsePlatformOption } from '@tsbuild/oci-layout';
-import { ImageTransports } from '@tsbuild/registry';
 import { openStore, withRootOption } from '../storeOption.js';
 
 /** A registry image's manifest and config, read without pulling its layers. */
 async function inspectRemote(reference: string, opts: { platform?: string; tlsVerify?: string }): Promise<unknown> {
+  const { ImageTransports } = await import('@tsbuild/registry');
   const transports = await ImageTransports.create({ tlsVerify: opts.tlsVerify !== 'false', ...(opts.platform ? { platform: parsePlatformOption(opts.platform) } : {}) });
   try {
     const { source, name } = await transports.openSource({ transport: 'docker', reference });

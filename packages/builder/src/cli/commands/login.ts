@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { RegistrySession, saveCredentials } from '@tsbuild/registry';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -64,6 +63,7 @@ export function loginCommand(program: Command): void {
       if (!username) throw new Error('give a user name with -u/--username');
       const password = opts.passwordStdin ? await readStdin() : (opts.password ?? (await promptHidden('Password: ')));
       if (!password) throw new Error('the password is empty');
+      const { RegistrySession, saveCredentials } = await import('@tsbuild/registry');
       const session = new RegistrySession(host, { credentials: { username, password }, insecure: opts.tlsVerify === 'false' });
       try {
         await session.checkCredentials();

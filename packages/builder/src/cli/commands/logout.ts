@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { loginAuthFile, removeCredentials } from '@tsbuild/registry';
 import { registryHost } from './login.js';
 
 export function logoutCommand(program: Command): void {
@@ -9,6 +8,7 @@ export function logoutCommand(program: Command): void {
     .argument('<registry>', 'registry host')
     .action(async (registry: string) => {
       const host = registryHost(registry);
+      const { loginAuthFile, removeCredentials } = await import('@tsbuild/registry');
       if (!(await removeCredentials(host))) throw new Error(`not logged in to ${host} (no entry in ${loginAuthFile()})`);
       process.stdout.write(`Removed login credentials for ${host}\n`);
     });

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { parseImageLocation } from '@tsbuild/registry';
 import { transfer, withTransferOptions, type TransferOptions } from './copy.js';
 
 export function pushCommand(program: Command): void {
@@ -8,6 +7,7 @@ export function pushCommand(program: Command): void {
     .argument('<image>', 'name or ID of an image in the store')
     .argument('[destination]', 'docker://REGISTRY/REPO[:TAG], or any copy destination')
     .action(async (image: string, destination: string | undefined, opts: TransferOptions, cmd: Command) => {
+      const { parseImageLocation } = await import('@tsbuild/registry');
       await transfer(cmd, opts, { transport: 'store', name: image }, (name) => {
         if (destination) return parseImageLocation(destination);
         if (!name) throw new Error(`image ${image} has no name to push it under; give a destination (docker://REGISTRY/REPO:TAG)`);

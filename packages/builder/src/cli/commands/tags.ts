@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { ImageTransports, type RepositoryClient } from '@tsbuild/registry';
+import type { RepositoryClient } from '@tsbuild/registry';
 
 export interface RemoteOptions {
   tlsVerify: string;
@@ -15,6 +15,7 @@ export function withRemoteOptions(cmd: Command): Command {
 
 /** Runs `work` with a client for the repository a docker:// reference names (registries.conf applied, mirrors not used). */
 export async function withRepository<T>(reference: string, opts: RemoteOptions, push: boolean, work: (client: RepositoryClient, tagOrDigest: string) => Promise<T>): Promise<T> {
+  const { ImageTransports } = await import('@tsbuild/registry');
   const transports = await ImageTransports.create({ tlsVerify: opts.tlsVerify !== 'false', ...(opts.registriesConf ? { registriesConf: opts.registriesConf } : {}) });
   try {
     const ref = reference.replace(/^docker:\/\//, '');

@@ -1,0 +1,41 @@
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Descriptor, Digest, LocalStore } from '@tsbuild/oci-layout';
+import type { Snapshotter } from './snapshotter.js';
+
+const exec = promisify(execFile);
+
+export interface StageRoot {
+  /** A read-only view of the image's whole filesystem. */
+  dir: string;
+  release(): Promise<void>;
+}
+
+/**
+ * The flattened filesystem of a built stage or another image, for
+ * `COPY --from`: its snapshots stacked as a read-only overlay (no upper
+ * directory, so nothing can change them). One layer needs no overlay.
+ */
+export async function openStageRoot(store: LocalStore, snapshotter: Snapshotter, layers: Descriptor[], diffIds: Digest[]): Promise<StageRoot> {
+  const dirs = await snapshotter.prepare(layers.map((d, i) => ({ diffId: diffIds[i]!, open: () => store.layout.openBlob(d.digest, d.size) })));
+  const work = await mkdtemp(join(store.tmpDir, 'from-'));
+  const release = () => rm(work, { recursive: true, force: true });
+  if (dirs.length <= 1) {
+    if (dirs.length === 1) return { dir: dirs[0]!, release };
+    const empty = join(work, 'empty');
+    await mkdir(empty);
+    return { dir: empty, release };
+  }
+  const merged = join(work, 'merged');
+  await mkdir(merged);
+  await exec('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${[...dirs].reverse().join(':')}`, merged]);
+  return {
+    dir: merged,
+    async release() {
+      await exec('umount', [merged]).catch(() => exec('umount', ['-l', merged]));
+      await release();
+    },
+  };
+}
