@@ -199,4 +199,17 @@ describe('RUN', () => {
     expect(Object.keys(tree).filter((p) => p.startsWith('out'))).toEqual([]);
     expect(await leftovers()).toEqual({ mounts: [], containers: [], tmp: [] });
   });
+
+  it('--platform: other platforms build without RUN, and a RUN for them is refused clearly', async () => {
+    const copyOnly = await context('FROM scratch\nARG TARGETARCH\nCOPY f /f\nLABEL arch=$TARGETARCH\n', { f: 'f' });
+    const out = await tsbuild(['--root', root, '-q', '-t', 'arm', '--platform', 'linux/arm64', copyOnly]);
+    expect(out.stderr).toBe('');
+    const info = JSON.parse((await tsbuild(['--root', root, 'inspect', 'arm'])).stdout) as { config: { architecture: string; config: { Labels: Record<string, string> } } };
+    expect(info.config.architecture).toBe('arm64');
+    expect(info.config.config.Labels).toEqual({ arch: 'arm64' });
+    const withRun = await context('FROM localhost/busybox\nRUN true\n');
+    const refused = await tsbuild(['--root', root, '-t', 'arm-run', '--platform', 'linux/arm64', withRun]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/Dockerfile:2:1: RUN: cannot run commands for linux\/arm64 on this linux\/amd64 machine/);
+  });
 });

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import {
   readLayer, writeImageManifest,
-  type Compression, type ContainerConfig, type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type LayerEntry, type LocalStore,
+  type Compression, type ContainerConfig, type Platform, type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type LayerEntry, type LocalStore,
 } from '@tsbuild/oci-layout';
 import { BuildContext } from '../context/buildContext.js';
 import { chooseIgnoreFile, parseDockerignore } from '../dockerfile/dockerignore.js';
@@ -15,7 +15,7 @@ import { CopyPlanner, type CopyTiming } from './copyPlanner.js';
 import { ImageFilesystem } from './imageFilesystem.js';
 import { storeLayer } from './layerStore.js';
 import { StepCache, stepKey, type CachedStep } from './stepCache.js';
-import { hostPlatform } from './platform.js';
+import { formatPlatformName, hostPlatform, parsePlatform, samePlatform } from './platform.js';
 import { resolveOwner } from './resolveOwner.js';
 import { runStep, type RunEnvironment } from './runStep.js';
 import { Snapshotter } from './snapshotter.js';
@@ -42,6 +42,8 @@ export interface BuildRequest {
   signal?: AbortSignal;
   /** Execute every step even when the build cache has it. */
   noCache?: boolean;
+  /** Target platform; default this machine's. */
+  platform?: Platform;
 }
 
 export interface BuildResult {
@@ -96,8 +98,22 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
     throw new Error(`cannot read Dockerfile ${shownPath}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
   });
   const dockerfile = parseDockerfile(source, shownPath);
-  const plan = planBuild(dockerfile, { buildArgs: req.buildArgs, platform: hostPlatform(), ...(req.target ? { target: req.target } : {}) });
-  for (const planned of plan.stages) for (const instr of planned.stage.instructions) refuseUnsupported(instr);
+  const host = hostPlatform();
+  const platform = req.platform ?? host;
+  const plan = planBuild(dockerfile, { buildArgs: req.buildArgs, platform, buildPlatform: host, ...(req.target ? { target: req.target } : {}) });
+  for (const planned of plan.stages) {
+    const stagePlatform = planned.platform ? parsePlatform(planned.platform) : platform;
+    for (const instr of planned.stage.instructions) {
+      refuseUnsupported(instr);
+      // Running another architecture's binaries would need emulation, which this builder does not set up.
+      if (instr.keyword === 'RUN' && !samePlatform(stagePlatform, host)) {
+        throw new DockerfileError(
+          `cannot run commands for ${formatPlatformName(stagePlatform)} on this ${formatPlatformName(host)} machine (no emulation); only ${formatPlatformName(host)} stages can RUN`,
+          instr.location, 'RUN',
+        );
+      }
+    }
+  }
 
   const ignoreFile = chooseIgnoreFile(contextDir, dockerfilePath, (p) => existsSync(p));
   const ignore = ignoreFile ? parseDockerignore(await readFile(ignoreFile, 'utf8')) : undefined;
@@ -176,7 +192,7 @@ class Build {
   }
 
   private async start(planned: PlannedStage): Promise<StageResult> {
-    const platform = hostPlatform();
+    const platform = planned.platform ? parsePlatform(planned.platform) : (this.req.platform ?? hostPlatform());
     const base = planned.base;
     // What every layer depends on beyond the steps themselves: how layers are written.
     const settings = { compression: this.req.compression, clampTo: this.timing.clampTo ?? null, platform };
@@ -311,7 +327,7 @@ class Build {
       if (!stage) throw new Error(`stage "${from}" has not been built`);
       return { key: stage.key, layers: stage.layers, diffIds: stage.config.rootfs.diff_ids };
     }
-    const image = await this.store.readImage(from, hostPlatform());
+    const image = await this.store.readImage(from, this.req.platform ?? hostPlatform());
     return { key: image.manifestDigest, layers: image.layers.map((l) => l.descriptor), diffIds: image.config.rootfs.diff_ids };
   }
 

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { buildImage } from '../../executor/buildImage.js';
+import { parsePlatform } from '../../executor/platform.js';
 import { compressionOption } from '../compressionOption.js';
 import { parseEpoch } from '../sourceDateEpoch.js';
 import { openStore, withRootOption } from '../storeOption.js';
@@ -34,6 +35,7 @@ interface BuildOptions {
   target?: string;
   quiet?: boolean;
   cache: boolean;
+  platform?: string;
   secret: string[];
   network: 'host' | 'none';
 }
@@ -65,6 +67,7 @@ export function buildCommand(program: Command): void {
     .option('--secret <id=ID,src=FILE>', 'expose a file to RUN --mount=type=secret (repeatable); it never lands in the image', collect, [])
     .addOption(new Option('--network <mode>', 'default network for RUN steps').choices(['host', 'none']).default('host'))
     .option('-q, --quiet', 'print only the image digest')
+    .option('--platform <os/arch[/variant]>', 'target platform (default: this machine\'s; RUN needs this machine\'s)')
     .option('--no-cache', 'execute every step even when the build cache has its result')
     .action(async (context: string, opts: BuildOptions, cmd: Command) => {
       const store = await openStore(cmd);
@@ -86,6 +89,7 @@ export function buildCommand(program: Command): void {
         ...(opts.target ? { target: opts.target } : {}),
         secrets: parseSecrets(opts.secret),
         noCache: !opts.cache,
+        ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
         network: opts.network,
         signal: interrupt.signal,
         log,
