@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, symlink } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '@tsbuild/builder';
@@ -120,6 +123,35 @@ describe('ADD', () => {
     expect(c.tree['etc/hostname']).toMatchObject({ uid: 5, gid: 6 });
     expect(c.tree['rootfs.bin']).toBeUndefined();
     expect(c.tree['copied/plain.gz.txt']?.type).toBe('file');
+  });
+});
+
+describe('ADD from a URL', () => {
+  it('downloads into the layer with mode 0600 and Last-Modified as mtime; --checksum is verified', async () => {
+    const body = 'remote content\n';
+    const server = createServer((req, res) => {
+      if (req.url === '/files/remote.txt') {
+        res.writeHead(200, { 'last-modified': 'Wed, 21 Oct 2015 07:28:00 GMT' });
+        res.end(body);
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const sum = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+      const c = await build({}, `FROM scratch\nADD ${url}/files/remote.txt /dl/\nADD --checksum=${sum} ${url}/files/remote.txt /named\n`);
+      expect(await readFile(join(c.rootfs, 'dl/remote.txt'), 'utf8')).toBe(body);
+      expect(c.tree['dl/remote.txt']).toMatchObject({ mode: 0o600, mtimeMs: Date.parse('2015-10-21T07:28:00Z') });
+      expect(c.tree['named']?.type).toBe('file');
+      const wrong = `sha256:${'0'.repeat(64)}`;
+      await expect(build({}, `FROM scratch\nADD --checksum=${wrong} ${url}/files/remote.txt /x\n`)).rejects.toThrow(/Dockerfile:2:1: ADD: checksum of .* does not match/);
+      await expect(build({}, `FROM scratch\nADD ${url}/missing /x\n`)).rejects.toThrow(/HTTP 404/);
+    } finally {
+      server.close();
+    }
   });
 });
 

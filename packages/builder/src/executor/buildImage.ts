@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
 import {
   readLayer, writeImageManifest,
   type Compression, type ContainerConfig, type Platform, type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type LayerEntry, type LocalStore,
@@ -10,7 +10,7 @@ import { chooseIgnoreFile, parseDockerignore } from '../dockerfile/dockerignore.
 import { DockerfileError, type Dockerfile, type Instruction } from '../dockerfile/instructions.js';
 import { parseDockerfile, parseOnbuildTriggers } from '../dockerfile/parseDockerfile.js';
 import { planBuild, resolveStageRef, type PlannedStage } from '../dockerfile/buildPlan.js';
-import { StageState, type Step } from '../dockerfile/stageState.js';
+import { StageState, type CopyOp, type Step } from '../dockerfile/stageState.js';
 import { CopyPlanner, type CopyTiming } from './copyPlanner.js';
 import { ImageFilesystem } from './imageFilesystem.js';
 import { storeLayer } from './layerStore.js';
@@ -20,6 +20,7 @@ import { resolveOwner } from './resolveOwner.js';
 import { runStep, type RunEnvironment } from './runStep.js';
 import { Snapshotter } from './snapshotter.js';
 import { openStageRoot } from './stageRoot.js';
+import { downloadRemote, isRemoteSource, type RemoteFile } from './remoteSource.js';
 
 export interface BuildRequest {
   contextDir: string;
@@ -67,8 +68,8 @@ interface StageResult {
 
 /** Instructions this slice cannot execute are refused before any work is done. */
 function refuseUnsupported(instr: Instruction): void {
-  if (instr.keyword === 'ADD' && instr.sources.some((s) => /^(https?|git):\/\//.test(s) || s.startsWith('git@'))) {
-    throw new DockerfileError('remote ADD sources are not supported yet', instr.location, 'ADD');
+  if (instr.keyword === 'ADD' && instr.sources.some((s) => /^git:\/\//.test(s) || s.startsWith('git@') || /\.git(#.*)?$/.test(s))) {
+    throw new DockerfileError('ADD from a git repository is not supported yet', instr.location, 'ADD');
   }
 }
 
@@ -122,8 +123,12 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
 
   return store.lease(async () => {
     let last: StageResult | undefined;
-    for (const planned of plan.stages) {
-      last = await build.stage(planned, { globalArgs: plan.globalArgs, buildArgs: plan.buildArgs, escape: plan.escape });
+    try {
+      for (const planned of plan.stages) {
+        last = await build.stage(planned, { globalArgs: plan.globalArgs, buildArgs: plan.buildArgs, escape: plan.escape });
+      }
+    } finally {
+      await build.cleanup();
     }
     const descriptor = await writeImageManifest(store.layout, last!.config, last!.layers);
     const names = req.tags.length > 0 ? await store.tag(descriptor, req.tags) : [];
@@ -142,6 +147,7 @@ class Build {
   private step = 0;
   /** Finished stages by index, for FROM and COPY --from. */
   private readonly results = new Map<number, StageResult>();
+  private readonly downloads = new Map<string, RemoteFile>();
 
   constructor(
     private readonly store: LocalStore,
@@ -234,8 +240,10 @@ class Build {
       case 'copy': {
         const { location: _location, ...op } = step.op;
         const from = op.from === undefined ? undefined : await this.copySource(op.from);
+        const remote = (await this.remoteSources(step.op)).map((f) => f.digest);
+        const local = op.sources.filter((s) => !isRemoteSource(s));
         // A stage or image is named by its cache key or digest: its content follows from that.
-        return { createdBy: step.createdBy, op, sources: from ? from.key : await this.context.hashSources(op.sources) };
+        return { createdBy: step.createdBy, op, remote, sources: from ? from.key : await this.context.hashSources(local) };
       }
       case 'run': {
         const { location: _location, ...op } = step.op;
@@ -283,8 +291,10 @@ class Build {
         const root = from ? await openStageRoot(this.store, this.snapshotter, from.layers, from.diffIds) : undefined;
         const planner = new CopyPlanner(fs, root ? BuildContext.imageRoot(root.dir) : this.context, this.timing);
         if (root) planner.onCleanup(() => root.release());
+        const remote = op.isAdd && from === undefined ? await this.remoteSources(op) : [];
         const entries = planner.plan({
-          isAdd: op.isAdd, sources: op.sources, heredocs: op.heredocs, dest: op.dest, keepOwners: from !== undefined,
+          isAdd: op.isAdd, sources: op.sources.filter((s) => !isRemoteSource(s)), heredocs: op.heredocs, dest: op.dest,
+          keepOwners: from !== undefined, remote,
           ...(owner ? { owner } : {}), ...(op.chmod !== undefined ? { chmod: op.chmod } : {}),
         });
         return { layer: await this.writePlanned(fs, planner, entries) };
@@ -317,6 +327,27 @@ class Build {
         }
       }
     }
+  }
+
+  /** `ADD https://...`: each URL is downloaded once per build, for both the cache key and the layer. */
+  private async remoteSources(op: CopyOp): Promise<RemoteFile[]> {
+    if (!op.isAdd || op.from !== undefined) return [];
+    const files: RemoteFile[] = [];
+    for (const url of op.sources.filter(isRemoteSource)) {
+      const key = `${url} ${op.checksum ?? ''}`;
+      let file = this.downloads.get(key);
+      if (!file) {
+        file = await downloadRemote(url, this.store.tmpDir, op.checksum);
+        this.downloads.set(key, file);
+      }
+      files.push(file);
+    }
+    return files;
+  }
+
+  /** Removes what the build downloaded. */
+  async cleanup(): Promise<void> {
+    await Promise.all([...this.downloads.values()].map((f) => rm(dirname(f.path), { recursive: true, force: true })));
   }
 
   /** `COPY --from=NAME`: an earlier stage (by name or index) or an image from the store. */

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { applyLayer, type LayerEntry } from '@tsbuild/oci-layout';
 import { sortEntries } from './sortEntries.js';
 import { walkTree, type BuildContext, type ContextEntry } from '../context/buildContext.js';
+import type { RemoteFile } from './remoteSource.js';
 import type { ImageFilesystem } from './imageFilesystem.js';
 
 export interface Owner {
@@ -21,6 +22,8 @@ export interface CopyRequest {
   /** `--chown`, resolved; otherwise files from the context get 0:0 and files from a stage keep theirs, as BuildKit does. */
   owner?: Owner;
   keepOwners?: boolean;
+  /** `ADD https://...` sources, already downloaded. */
+  remote?: RemoteFile[];
   chmod?: number;
 }
 
@@ -75,9 +78,9 @@ export class CopyPlanner {
   async plan(req: CopyRequest): Promise<LayerEntry[]> {
     const matches: ContextEntry[] = [];
     for (const source of req.sources) matches.push(...(await this.context.match(source)));
-    const count = matches.length + req.heredocs.length;
+    const count = matches.length + req.heredocs.length + (req.remote?.length ?? 0);
     const destIsDir = req.dest.endsWith('/') || this.fs.isDirectory(req.dest) || count > 1;
-    if (req.sources.length + req.heredocs.length > 1 && !req.dest.endsWith('/') && !this.fs.isDirectory(req.dest)) {
+    if (req.sources.length + req.heredocs.length + (req.remote?.length ?? 0) > 1 && !req.dest.endsWith('/') && !this.fs.isDirectory(req.dest)) {
       throw new Error(`when using ${req.isAdd ? 'ADD' : 'COPY'} with more than one source file, the destination must be a directory and end with a /`);
     }
     const destKey = this.fs.resolve(req.dest, destIsDir);
@@ -95,6 +98,16 @@ export class CopyPlanner {
         if (destIsDir) this.ensureDir(destKey, req);
         this.addContextEntry(target, match, req, req.keepOwners);
       }
+    }
+    for (const file of req.remote ?? []) {
+      const target = destIsDir ? posix.join(destKey, file.name) : destKey;
+      if (destIsDir) this.ensureDir(destKey, req);
+      const { size } = await lstat(file.path);
+      // Docker gives downloaded files mode 0600.
+      this.add({
+        path: target, type: 'file', mode: req.chmod ?? 0o600, uid: req.owner?.uid ?? 0, gid: req.owner?.gid ?? 0,
+        mtime: this.mtime(file.mtime ?? this.timing.now), size, open: () => createReadStream(file.path),
+      });
     }
     for (const doc of req.heredocs) {
       const target = destIsDir ? posix.join(destKey, doc.name) : destKey;
