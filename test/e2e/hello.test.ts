@@ -117,6 +117,13 @@ describe('samples/hello end to end', () => {
     expect(gone.stderr).toMatch(/^tsbuild: error: image "sha256:[0-9a-f]+" not found/);
   });
 
+  it('npx tsbuild and npx tsdive work from the repository root (workspace bins)', async () => {
+    const { stdout: tsbuildHelp } = await run('npx', ['--no-install', 'tsbuild', '--help'], { cwd: REPO_ROOT });
+    expect(tsbuildHelp).toContain('Usage: tsbuild');
+    const { stdout: tsdiveHelp } = await run('npx', ['--no-install', 'tsdive', '--help'], { cwd: REPO_ROOT });
+    expect(tsdiveHelp).toContain('Usage: tsdive');
+  });
+
   it('every command has --help, and the top-level help lists them all', async () => {
     const help = await tsbuild(['--help']);
     for (const cmd of ['build', 'images', 'inspect', 'tag', 'rmi', 'prune', 'import', 'bundle']) {
