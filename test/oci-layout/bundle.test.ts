@@ -1,26 +1,11 @@
-import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { chmod, chown, link, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, link, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireTools, run } from '../helpers/tools.js';
+import { describeTree, type NodeFacts } from '../helpers/treeFacts.js';
 import { createBundle, OciLayout, type Image, type RuntimeSpec } from '@tsbuild/oci-layout';
-
-const run = promisify(execFile);
-
-/** Installs a missing tool from Debian when we are root, else says what to run. */
-async function requireTools(tools: Record<string, string>): Promise<void> {
-  const missing: string[] = [];
-  for (const [binary, pkg] of Object.entries(tools)) {
-    const found = await run('sh', ['-c', `command -v ${binary}`]).then(() => true, () => false);
-    if (!found) missing.push(pkg);
-  }
-  if (missing.length === 0) return;
-  if (process.getuid?.() !== 0) throw new Error(`missing tools: run "apt-get install -y ${missing.join(' ')}" as root`);
-  await run('apt-get', ['install', '-y', ...missing], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-}
 
 /** Prints what the container process sees, so one run checks user, cwd, args and env. */
 const PROBE_C = `#include <stdio.h>
@@ -33,63 +18,6 @@ int main(int argc, char **argv) {
   return 0;
 }
 `;
-
-interface NodeFacts {
-  type: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  size?: number;
-  sha256?: string;
-  target?: string;
-  rdev?: number;
-  mtimeMs: number;
-  /** First path (in sorted order) sharing this inode, for regular files with more than one link. */
-  hardLinkOf?: string;
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-/** Everything observable about a tree that an unpacker is responsible for (xattrs are checked separately). */
-async function describeTree(root: string): Promise<Record<string, NodeFacts>> {
-  const out: Record<string, NodeFacts> = {};
-  const inodes = new Map<number, string>();
-  async function walk(rel: string): Promise<void> {
-    const abs = rel === '.' ? root : join(root, rel);
-    const st = await lstat(abs);
-    const facts: NodeFacts = { type: '', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs };
-    if (st.isDirectory()) {
-      facts.type = 'dir';
-      out[rel] = facts;
-      for (const name of (await readdir(abs)).sort()) await walk(rel === '.' ? name : `${rel}/${name}`);
-      return;
-    }
-    if (st.isSymbolicLink()) {
-      facts.type = 'symlink';
-      facts.target = await readlink(abs);
-      delete (facts as Partial<NodeFacts>).mode;
-    } else if (st.isFile()) {
-      facts.type = 'file';
-      facts.size = st.size;
-      facts.sha256 = await sha256File(abs);
-      if (st.nlink > 1) {
-        const first = inodes.get(st.ino);
-        if (first) facts.hardLinkOf = first;
-        else inodes.set(st.ino, rel);
-      }
-    } else {
-      facts.type = st.isCharacterDevice() ? 'char' : st.isBlockDevice() ? 'block' : st.isFIFO() ? 'fifo' : 'socket';
-      facts.rdev = st.rdev;
-    }
-    out[rel] = facts;
-  }
-  await walk('.');
-  return out;
-}
 
 let tmp: string;
 let layoutDir: string;

@@ -1,7 +1,8 @@
 import { open, readFile, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this PID exists (EPERM: it does, but is not ours). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -6,6 +6,7 @@ import type { Digest } from './digest.js';
 import type { Image } from './image.js';
 import { normalizeImageName } from './imageName.js';
 import { OciLayout, REF_NAME_ANNOTATION } from './ociLayout.js';
+import { processAlive } from './fileLock.js';
 import type { Descriptor, Platform } from './schema.js';
 
 /** `--root DIR`, else `$TSBUILD_ROOT`, else `${XDG_DATA_HOME:-~/.local/share}/tsbuild`. */
@@ -22,15 +23,6 @@ export interface StoredImage {
 }
 
 export class ImageNotFoundError extends Error {}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * The embedded default store: `<root>/oci` is a plain OCI image layout whose
