@@ -4,6 +4,7 @@ import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { applyLayer, type LayerEntry } from '@tsbuild/oci-layout';
 import { sortEntries } from './sortEntries.js';
+import { deviceNumbers } from './deviceNumbers.js';
 import { walkTree, type BuildContext, type ContextEntry } from '../context/buildContext.js';
 import type { RemoteFile } from './remoteSource.js';
 import type { ImageFilesystem } from './imageFilesystem.js';
@@ -193,8 +194,7 @@ export class CopyPlanner {
       if (st.nlink > 1) this.inodes.set(inode, key);
       this.add({ ...base, type: 'file', size: st.size, open: () => createReadStream(source.abs) }, source.abs);
     } else if (keepOwner && (st.isCharacterDevice() || st.isBlockDevice())) {
-      const device = { devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) };
-      this.add({ ...base, type: st.isCharacterDevice() ? 'character-device' : 'block-device', ...device });
+      this.add({ ...base, type: st.isCharacterDevice() ? 'character-device' : 'block-device', ...deviceNumbers(st.rdev) });
     } else if (keepOwner && st.isFIFO()) {
       this.add({ ...base, type: 'fifo' });
     } else {

@@ -3,6 +3,7 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { compareLayerPaths, fsNative, type LayerChange, type LayerEntry } from '@tsbuild/oci-layout';
 import { sortEntries } from './sortEntries.js';
+import { deviceNumbers } from './deviceNumbers.js';
 
 /** Overlay's own bookkeeping; never part of an image. */
 const OVERLAY_XATTR = /^trusted\.overlay\./;
@@ -73,9 +74,7 @@ export async function upperToChanges(upper: string, opts: UpperOptions = {}): Pr
         if (st.nlink > 1) inodes.set(st.ino, path);
         entries.push({ ...base, ...withXattrs, type: 'file', size: st.size, open: () => createReadStream(abs) });
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-        const devmajor = Math.floor(st.rdev / 256) & 0xfff;
-        const devminor = (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00);
-        entries.push({ ...base, type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor, devminor });
+        entries.push({ ...base, type: st.isCharacterDevice() ? 'character-device' : 'block-device', ...deviceNumbers(st.rdev) });
       } else if (st.isFIFO()) {
         entries.push({ ...base, type: 'fifo' });
       }
