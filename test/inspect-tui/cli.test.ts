@@ -239,9 +239,4 @@ describe('tsdive with images it cannot read', () => {
     expectOneLineError(await tsdive(['--ci', `docker-archive:${file}`]), /not a docker archive/);
   });
 
-  it('says the interactive view is not built yet', async () => {
-    const r = await tsdive([`docker-archive:${DIVE_IMAGE}`]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('interactive explorer is not built yet');
-  });
 });

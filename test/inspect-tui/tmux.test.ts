@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -35,12 +35,17 @@ async function keys(session: string, names: string[], until: (text: string) => b
 
 beforeAll(async () => {
   await requireTools({ tmux: 'tmux' });
-  await new Promise<void>((resolve, reject) =>
-    execFile('npx', ['tsc', '-b', 'packages/inspect-tui'], { cwd: REPO }, (e, out) => (e ? reject(new Error(`tsc failed:\n${out}`)) : resolve())),
-  );
+  // Both CLIs run from dist (tsdive build runs tsbuild's).
+  for (const pkg of ['packages/inspect-tui', 'packages/builder']) {
+    await new Promise<void>((resolve, reject) =>
+      execFile('npx', ['tsc', '-b', pkg], { cwd: REPO }, (e, out) => (e ? reject(new Error(`tsc ${pkg} failed:\n${out}`)) : resolve())),
+    );
+  }
 }, 300_000);
 afterAll(async () => {
   await tmux('kill-server').catch(() => undefined);
+  // tmux leaves the socket file of a killed server behind.
+  await rm(join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid?.() ?? 0}`, SOCKET), { force: true });
   await dirs.cleanup();
 });
 
@@ -80,6 +85,43 @@ describe('tsdive in a real terminal (tmux)', () => {
     await keys(session, ['C-u'], (t) => t.includes('hiding added unmodified') && !treeOf(t).includes('busybox'));
     await keys(session, ['C-a', 'C-u'], (t) => !t.includes('hiding') && treeOf(t).includes('saved.again1.txt') && treeOf(t).includes('busybox'));
 
+    // A resize redraws the whole layout at the new size; 80x24 still holds every pane.
+    await tmux('resize-window', '-t', session, '-x', '80', '-y', '24');
+    const small = await keys(session, [], (t) => {
+      const lines = t.replace(/\n$/, '').split('\n');
+      return lines.length === 24 && lines[0]!.includes('─ Layers') && lines[0]!.includes('▶ Aggregated Contents') && lines.every((l) => [...l].length <= 80);
+    });
+    for (const text of ['Layer Details', 'Image Details', 'Image efficiency score: 98 %', 'Path Filter (regex): saved|busybox', '? Help  ^C/q Quit']) expect(small).toContain(text);
+
+    await tmux('send-keys', '-t', session, 'q');
+    await vi.waitFor(async () => expect(await readFile(exitFile, 'utf8')).toBe('EXIT=0\n'), { timeout: 15_000, interval: 50 });
+  });
+
+  it('quits on ctrl+c with exit code 0, also while the filter is open', async () => {
+    const dir = await dirs.make('tsdive-tmux-');
+    const exitFile = join(dir, 'exit');
+    const session = 'interrupt';
+    const command = `node '${TSDIVE}' 'docker-archive:${DIVE_IMAGE}'; echo EXIT=$? > '${exitFile}'; sleep 600`;
+    await tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', 'sh', '-c', command);
+    await keys(session, [], (t) => t.includes('Layer Details'));
+    await keys(session, ['C-f'], (t) => t.includes('Path Filter (regex): █'));
+    await tmux('send-keys', '-t', session, 'C-c');
+    await vi.waitFor(async () => expect(await readFile(exitFile, 'utf8')).toBe('EXIT=0\n'), { timeout: 15_000, interval: 50 });
+  });
+
+  it('builds with tsbuild, then opens the explorer on what it built', async () => {
+    const dir = await dirs.make('tsdive-tmux-');
+    const exitFile = join(dir, 'exit');
+    await mkdir(join(dir, 'context', 'app'), { recursive: true });
+    await writeFile(join(dir, 'context', 'Dockerfile'), 'FROM scratch\nCOPY app /app\n');
+    await writeFile(join(dir, 'context', 'app', 'hello.txt'), 'hello from tsdive build\n');
+    const session = 'build';
+    const command = `node '${TSDIVE}' build --root '${join(dir, 'store')}' -t built '${join(dir, 'context')}'; echo EXIT=$? > '${exitFile}'; sleep 600`;
+    await tmux('new-session', '-d', '-s', session, '-x', String(COLUMNS), '-y', '40', 'sh', '-c', command);
+    const shown = await keys(session, [], (t) => t.includes('Layer Details') && treeOf(t).includes('hello.txt'));
+    expect(shown).toContain('COPY app /app');
+    await keys(session, ['Tab', 'End', 'v'], (t) => t.includes('hello from tsdive build'));
+    await keys(session, ['q'], (t) => t.includes('Layer Details'));
     await tmux('send-keys', '-t', session, 'q');
     await vi.waitFor(async () => expect(await readFile(exitFile, 'utf8')).toBe('EXIT=0\n'), { timeout: 15_000, interval: 50 });
   });

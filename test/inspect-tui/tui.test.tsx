@@ -11,6 +11,7 @@ import { openImageSource } from '../../packages/inspect-tui/src/cli/imageSource.
 import { Explorer } from '../../packages/inspect-tui/src/tui/Explorer.js';
 import { buildTree, type TreeNode } from '../../packages/inspect-tui/src/tui/fileTree.js';
 import { treeRows } from '../../packages/inspect-tui/src/tui/treeRows.js';
+import { commandFor, splitKeys } from '../../packages/inspect-tui/src/tui/keys.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { parseBytes } from '../../packages/inspect-tui/src/ci/humanBytes.js';
 
@@ -35,7 +36,6 @@ function open(size = { columns: 120, rows: 40 }, extractDir?: string, what = ana
   return render(<Explorer analysis={what} image={image} size={size} {...(extractDir !== undefined && { extractDir })} />);
 }
 
-// eslint-disable-next-line no-control-regex
 const frame = (ui: Ui) => (ui.lastFrame() ?? '').replace(/\x1b\[[0-9;]*m/g, '');
 /** The file tree pane: the right half of each line. */
 const treeOf = (screen: string, columns = 120) => screen.split('\n').map((l) => l.slice(Math.floor(columns / 2) + 1)).join('\n');
@@ -64,6 +64,9 @@ describe('the explorer', () => {
       expect(screen).toContain(text);
     }
     expect(screen).toContain(analysis.layers[0]!.diffId.slice(0, 30));
+    // Attributes: mode, owner, size (busybox is bin/[; bin/[[ is a hard link to it).
+    expect(screen).toMatch(/-rwxr-xr-x +0:0 +1\.1 MB +│ +├── \[ *\n/);
+    expect(screen).toMatch(/-rwxr-xr-x +0:0 +0 B +│ +├── \[\[ -> bin\/\[ *\n/);
     expect(screen.split('\n')).toHaveLength(40);
     ui.unmount();
   });
@@ -151,6 +154,17 @@ describe('the explorer', () => {
     ui.unmount();
   });
 
+  it('shows a hard link\'s content from its target, binary as a hex dump', async () => {
+    const ui = open();
+    await ready(ui);
+    // Layer 0: bin, then bin/[ (busybox), then bin/[[, a hard link to it.
+    await press(ui, [KEY.tab, KEY.down, KEY.down, 'v'], (s) => s.includes('/bin/[[ (hard link to /bin/[) (layer 0)') && s.includes('00000000  7f 45 4c 46'));
+    expect(frame(ui)).toMatch(/binary: hex dump/);
+    await press(ui, [KEY.esc], (s) => s.includes('Layer Details'));
+    await press(ui, [KEY.up, KEY.up, 'v'], (s) => s.includes('/bin is a directory, not a regular file'));
+    ui.unmount();
+  });
+
   it('shows the keys on ? and closes them on any key', async () => {
     const ui = open();
     await ready(ui);
@@ -211,6 +225,27 @@ describe('a tree of 100,000 paths', () => {
   });
 });
 
+describe('keys', () => {
+  it('splits a run of bytes (fast typing, a paste, tmux send-keys) into one key each', () => {
+    const none = { upArrow: false, downArrow: false, leftArrow: false, rightArrow: false, pageDown: false, pageUp: false, home: false, end: false, return: false, escape: false, ctrl: false, shift: false, tab: false, backspace: false, delete: false, meta: false, super: false, hyper: false, capsLock: false, numLock: false };
+    const keys = splitKeys('\t\x01\x06sQ\r\x00', none);
+    expect(keys.map(([input, key]) => [input, key.ctrl, key.tab, key.return, key.shift])).toEqual([
+      ['', false, true, false, false],
+      ['a', true, false, false, false],
+      ['f', true, false, false, false],
+      ['s', false, false, false, false],
+      ['Q', false, false, false, true],
+      ['', false, false, true, false],
+      ['`', true, false, false, false],
+    ]);
+    // As dive: ctrl+a means the aggregated view in the layers pane and "hide added" in the tree.
+    expect(commandFor('a', { ...none, ctrl: true }, 'layers')).toEqual({ kind: 'mode', mode: 'aggregated' });
+    expect(commandFor('a', { ...none, ctrl: true }, 'tree')).toEqual({ kind: 'toggle-mark', mark: 'added' });
+    expect(commandFor('`', { ...none, ctrl: true }, 'tree')).toEqual({ kind: 'collapse-all' });
+    expect(commandFor('', { ...none, return: true }, 'tree')).toEqual({ kind: 'toggle-mark', mark: 'modified' });
+  });
+});
+
 describe('the trees the explorer shows', () => {
   const find = (root: TreeNode, path: string) => path.split('/').reduce<TreeNode | undefined>((n, name) => n?.children?.find((c) => c.name === name), root);
 
@@ -226,6 +261,8 @@ describe('the trees the explorer shows', () => {
     // Layers 7 and 13 write /root/saved.txt (the inefficient files say `+7 +13`): content comes from the latest.
     expect(find(buildTree(analysis, 12, 'aggregated'), 'root/saved.txt')?.layerIndex).toBe(7);
     expect(find(buildTree(analysis, 13, 'aggregated'), 'root/saved.txt')?.layerIndex).toBe(13);
+    expect(find(buildTree(analysis, 13, 'aggregated'), 'root/saved.txt')?.size).toBe(6405);
+    expect(find(buildTree(analysis, 13, 'aggregated'), 'tmp')?.size).toBe(6405);
   });
 
   it('keeps the parents of what shows and drops what the toggles hide', () => {

@@ -3,3 +3,5 @@ export * from './analysis/efficiency.js';
 export * from './analysis/analyzeImage.js';
 export type { LayerNode } from './analysis/layerTree.js';
 export * from './analysis/aggregate.js';
+export * from './diff/diffImages.js';
+export { formatDiff } from './diff/formatDiff.js';

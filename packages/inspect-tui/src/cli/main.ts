@@ -61,14 +61,24 @@ function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
   return new Promise((resolve, reject) => stream.write(text, (e) => (e ? reject(e) : resolve())));
 }
 
-async function run(imageRef: string, opts: CliOptions): Promise<number> {
-  // As in dive, CI=true does not turn a JSON export into a rule check; --ci with --json does both.
-  const ci = opts.ci === true || (truthy(process.env.CI) && opts.json === undefined);
-  const interactive = !ci && opts.json === undefined;
-  if (interactive && !(process.stdin.isTTY && process.stdout.isTTY)) {
-    process.stderr.write('tsdive: the explorer needs a terminal; use --ci or --json FILE when there is none\n');
-    return EXIT_ERROR;
+/** As in dive, CI=true does not turn a JSON export into a rule check; --ci with --json does both. */
+const ciMode = (opts: CliOptions) => opts.ci === true || (truthy(process.env.CI) && opts.json === undefined);
+const interactiveMode = (opts: CliOptions) => !ciMode(opts) && opts.json === undefined;
+
+class NeedsTerminalError extends Error {
+  constructor() {
+    super('the explorer needs a terminal; use --ci or --json FILE when there is none');
   }
+}
+
+function requireTerminal(opts: CliOptions): void {
+  if (interactiveMode(opts) && !(process.stdin.isTTY && process.stdout.isTTY)) throw new NeedsTerminalError();
+}
+
+async function run(imageRef: string, opts: CliOptions): Promise<number> {
+  const ci = ciMode(opts);
+  const interactive = interactiveMode(opts);
+  requireTerminal(opts);
   let rules: CiRule[] | undefined;
   if (ci) {
     const flags: Partial<Record<RuleKey, string>> = {};
@@ -79,6 +89,11 @@ async function run(imageRef: string, opts: CliOptions): Promise<number> {
     rules = compileRules(config.settings);
   }
   const source = await openImageSource(imageRef, { ...(opts.source !== undefined && { source: opts.source }), ...(opts.root !== undefined && { root: opts.root }) });
+  // A big image takes a while to read; say what is happening until the explorer takes the screen.
+  if (interactive) {
+    if (source.image.layers.length === 0) throw new Error(`${imageRef} has no layers: there is nothing to explore`);
+    process.stderr.write(`tsdive: reading the ${source.image.layers.length} layers of ${imageRef}…\n`);
+  }
   const analysis = await analyzeImage(source.image, source.layerIds ? { layerIds: source.layerIds } : {});
   if (interactive) {
     // ink and react load only here: --ci and --json never pay for them.
@@ -117,6 +132,8 @@ export async function main(argv: string[]): Promise<number> {
         return EXIT_OK;
       case 'build': {
         const opts = cmd.opts<BuildOptions>();
+        // Say so before building, not after, when there is no terminal to explore in.
+        requireTerminal(opts);
         await buildWithTsbuild(cmd.args, opts);
         const { tag: _tags, ...exploreOptions } = opts;
         return await run(opts.tag[0]!, exploreOptions);

@@ -1,6 +1,6 @@
 import { Box, useApp, useInput, type Key } from 'ink';
 import { useRef, useState } from 'react';
-import type { Image } from '@tsbuild/oci-layout';
+import type { Image, Layer } from '@tsbuild/oci-layout';
 import type { ImageAnalysis } from '../analysis/analyzeImage.js';
 import { LayerDetails, LAYER_DETAILS_HEIGHT, ImageDetails } from './components/DetailsPanes.js';
 import { FileTreePane, TREE_PANE_CHROME } from './components/FileTreePane.js';
@@ -16,6 +16,7 @@ import { useTerminalSize, type TerminalSize } from './terminalSize.js';
 import { directoryPaths, treeRows, type TreeRow } from './treeRows.js';
 
 export interface ExplorerProps {
+  /** Of an image with at least one layer (the CLI refuses one without). */
   analysis: ImageAnalysis;
   image: Image;
   /** Pins the screen size (tests); otherwise the terminal's, following resizes. */
@@ -137,12 +138,14 @@ export function Explorer({ analysis, image, size, extractDir = process.cwd() }: 
     return { state, view, layout, layerPosition, treePosition, selectedRow: view.rows[treePosition.selected] };
   };
 
-  const selectedFile = (row: TreeRow | undefined): TreeNode | undefined => {
+  /** The selected file, and where its bytes are: a hard link's content is its target's, in the same layer's tar. */
+  const selectedFile = (row: TreeRow | undefined): { node: TreeNode; contentPath: string; layer: Layer } | undefined => {
     if (!row) return undefined;
     const { node } = row;
     if (node.change === 'removed') return say(`/${node.path} is removed here: there is no content to read`), undefined;
-    if (node.info.type !== 'file') return say(`/${node.path} is a ${node.info.type}, not a regular file`), undefined;
-    return node;
+    const contentPath = node.info.type === 'hardlink' ? node.info.linkname : node.info.type === 'file' ? node.path : undefined;
+    if (contentPath === undefined) return say(`/${node.path} is a ${node.info.type}, not a regular file`), undefined;
+    return { node, contentPath, layer: image.layers[node.layerIndex]! };
   };
 
   const run = (command: Command) => {
@@ -182,19 +185,21 @@ export function Explorer({ analysis, image, size, extractDir = process.cwd() }: 
       case 'extract': {
         const file = selectedFile(selectedRow);
         if (!file) return;
-        say(`extracting /${file.path}…`);
-        extractLayerFile(image.layers[file.layerIndex]!, file.path, extractDir).then(
-          (target) => say(`extracted /${file.path} (layer ${file.layerIndex}) to ${target}`),
-          (e: NodeJS.ErrnoException) => say(`cannot extract /${file.path}: ${e.code === 'EEXIST' ? 'a file of that name exists already' : e.message}`),
+        const { node } = file;
+        say(`extracting /${node.path}…`);
+        extractLayerFile(file.layer, file.contentPath, extractDir, node.name).then(
+          (target) => say(`extracted /${node.path} (layer ${node.layerIndex}) to ${target}`),
+          (e: NodeJS.ErrnoException) => say(`cannot extract /${node.path}: ${e.code === 'EEXIST' ? 'a file of that name exists already' : e.message}`),
         );
         return;
       }
       case 'view': {
         const file = selectedFile(selectedRow);
         if (!file) return;
-        const title = `/${file.path} (layer ${file.layerIndex})`;
+        const { node } = file;
+        const title = `/${node.path}${file.contentPath !== node.path ? ` (hard link to /${file.contentPath})` : ''} (layer ${node.layerIndex})`;
         setPager({ title, top: 0 });
-        readFileText(image.layers[file.layerIndex]!, file.path).then(
+        readFileText(file.layer, file.contentPath).then(
           (text) => setPager((p) => (p?.title === title ? { ...p, text } : p)),
           (e: Error) => setPager((p) => (p?.title === title ? { ...p, error: e.message } : p)),
         );

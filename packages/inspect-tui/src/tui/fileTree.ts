@@ -1,5 +1,6 @@
-import { layerChanges, type ImageAnalysis, type LayerChangeRecord } from '../analysis/analyzeImage.js';
+import { layerChanges, type ImageAnalysis, type LayerAnalysis, type LayerChangeRecord } from '../analysis/analyzeImage.js';
 import { IMPLIED_DIRECTORY, type ChangeMark, type FileInfo } from '../analysis/fileInfo.js';
+import { WHITEOUT_PREFIX, type LayerNode } from '../analysis/layerTree.js';
 
 /** dive's two ways to look at a layer: what it changed, or the image up to it. */
 export type TreeMode = 'layer' | 'aggregated';
@@ -32,19 +33,83 @@ interface PathState {
  * layer as dive's "compare all" does.
  */
 export function buildTree(analysis: ImageAnalysis, layerIndex: number, mode: TreeMode): TreeNode {
-  const paths = mode === 'layer' ? layerPaths(analysis, layerIndex) : aggregatedPaths(analysis, layerIndex);
-  return treeOf(paths);
+  if (mode === 'layer') return layerTree(analysis.layers[layerIndex]!);
+  return treeOf(aggregatedPaths(analysis, layerIndex));
 }
 
-function layerPaths(analysis: ImageAnalysis, layerIndex: number): Map<string, PathState> {
-  const paths = new Map<string, PathState>();
-  for (const record of layerChanges(analysis.layers[layerIndex]!)) {
-    const known = paths.get(record.path);
-    // A layer may hold both NAME and its whiteout (dive keeps both); what it writes is what shows.
-    if (known && known.change !== 'removed') continue;
-    paths.set(record.path, { change: record.change, info: record.info ?? IMPLIED_DIRECTORY, layerIndex });
+/**
+ * A layer's own tree, converted node for node from the analysis' tree (no
+ * path lookups: this runs on every layer selection), then what the layer
+ * removes below its own entries added by path.
+ */
+function layerTree(layer: LayerAnalysis): TreeNode {
+  const root = newNode('', '', 'unmodified', IMPLIED_DIRECTORY, layer.index);
+  root.children = [];
+  const directories = new Map<string, TreeNode>([['', root]]);
+  const parentsFirst: TreeNode[] = [root];
+  const stack: [LayerNode, TreeNode][] = [[layer.tree, root]];
+  while (stack.length > 0) {
+    const [source, target] = stack.pop()!;
+    if (!source.children) continue;
+    const written = new Set<string>();
+    for (const child of source.children.values()) if (child.kind !== 'whiteout') written.add(child.name);
+    for (const child of source.children.values()) {
+      const whiteout = child.kind === 'whiteout';
+      const name = whiteout ? child.name.slice(WHITEOUT_PREFIX.length) : child.name;
+      // A layer may hold both NAME and its whiteout (dive keeps both); what it writes is what shows.
+      if (whiteout && written.has(name)) continue;
+      const info = (whiteout ? child.removed : child.info) ?? IMPLIED_DIRECTORY;
+      const node = newNode(name, child.path, child.change!, info, layer.index);
+      target.children!.push(node);
+      if (child.children && child.children.size > 0) {
+        node.children = [];
+        directories.set(node.path, node);
+        parentsFirst.push(node);
+        stack.push([child, node]);
+      }
+    }
   }
-  return paths;
+  // Removals are added by path; a directory's names are indexed the first time one is looked up in it.
+  const names = new Map<TreeNode, Map<string, TreeNode>>();
+  const childNamed = (parent: TreeNode, name: string, make: () => TreeNode): TreeNode => {
+    let index = names.get(parent);
+    if (!index) names.set(parent, (index = new Map((parent.children ??= []).map((c) => [c.name, c]))));
+    let node = index.get(name);
+    if (!node) {
+      node = make();
+      parent.children!.push(node);
+      index.set(name, node);
+    }
+    return node;
+  };
+  const nodeAt = (path: string): TreeNode => {
+    const known = directories.get(path);
+    if (known) return known;
+    const slash = path.lastIndexOf('/');
+    const parent = nodeAt(slash < 0 ? '' : path.slice(0, slash));
+    const node = childNamed(parent, path.slice(slash + 1), () =>
+      newNode(path.slice(slash + 1), path, parent.change === 'removed' ? 'removed' : 'unmodified', IMPLIED_DIRECTORY, layer.index),
+    );
+    if (!node.children) {
+      node.children = [];
+      parentsFirst.push(node);
+    }
+    directories.set(path, node);
+    return node;
+  };
+  for (const removed of layer.removedBelow) {
+    const slash = removed.path.lastIndexOf('/');
+    const name = removed.path.slice(slash + 1);
+    const node = childNamed(nodeAt(slash < 0 ? '' : removed.path.slice(0, slash)), name, () => newNode(name, removed.path, 'removed', removed.info, layer.index));
+    node.change = 'removed';
+    node.info = removed.info;
+  }
+  sizeAndSort(parentsFirst);
+  return root;
+}
+
+function newNode(name: string, path: string, change: ChangeMark, info: FileInfo, layerIndex: number): TreeNode {
+  return { name, path, change, info, layerIndex, size: 0 };
 }
 
 function aggregatedPaths(analysis: ImageAnalysis, upTo: number): Map<string, PathState> {
@@ -78,14 +143,15 @@ function applyAggregated(paths: Map<string, PathState>, record: LayerChangeRecor
 const byName = (a: TreeNode, b: TreeNode) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 function treeOf(paths: Map<string, PathState>): TreeNode {
-  const root: TreeNode = { name: '', path: '', change: 'unmodified', info: IMPLIED_DIRECTORY, layerIndex: 0, children: [], size: 0 };
+  const root = newNode('', '', 'unmodified', IMPLIED_DIRECTORY, 0);
+  root.children = [];
   const byPath = new Map<string, TreeNode>([['', root]]);
   const nodeAt = (path: string): TreeNode => {
     let node = byPath.get(path);
     if (node) return node;
     const slash = path.lastIndexOf('/');
     const parent = nodeAt(slash < 0 ? '' : path.slice(0, slash));
-    node = { name: path.slice(slash + 1), path, change: parent.change === 'removed' ? 'removed' : 'unmodified', info: IMPLIED_DIRECTORY, layerIndex: parent.layerIndex, size: 0 };
+    node = newNode(path.slice(slash + 1), path, parent.change === 'removed' ? 'removed' : 'unmodified', IMPLIED_DIRECTORY, parent.layerIndex);
     (parent.children ??= []).push(node);
     byPath.set(path, node);
     return node;
@@ -96,25 +162,23 @@ function treeOf(paths: Map<string, PathState>): TreeNode {
     node.info = state.info;
     node.layerIndex = state.layerIndex;
   }
-  sizeAndSort(root);
+  // Map order is creation order, and a parent is always created before its children.
+  sizeAndSort(byPath.values());
   return root;
 }
 
-function sizeAndSort(root: TreeNode): void {
-  // Post-order without recursion: deep trees must not overflow the stack.
-  const stack: [TreeNode, boolean][] = [[root, false]];
-  while (stack.length > 0) {
-    const [node, visited] = stack.pop()!;
-    if (!node.children) {
-      node.size = node.info.type === 'file' ? node.info.size : 0;
-      continue;
-    }
-    if (!visited) {
-      stack.push([node, true]);
-      for (const child of node.children) stack.push([child, false]);
-      continue;
-    }
+/** Sorts every directory's children and sets sizes bottom-up; `directories` lists each parent before its children. */
+function sizeAndSort(directories: Iterable<TreeNode>): void {
+  const parentsFirst = [...directories];
+  for (let i = parentsFirst.length - 1; i >= 0; i--) {
+    const node = parentsFirst[i]!;
+    if (!node.children) continue;
     node.children.sort(byName);
-    node.size = node.children.reduce((sum, c) => sum + c.size, 0);
+    let size = 0;
+    for (const child of node.children) {
+      if (!child.children) child.size = child.info.type === 'file' ? child.info.size : 0;
+      size += child.size;
+    }
+    node.size = size;
   }
 }

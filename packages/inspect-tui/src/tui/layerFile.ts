@@ -17,7 +17,8 @@ export async function withLayerFile<T>(layer: Layer, path: string, use: (content
     if (entry.type !== 'file' || !entry.content) {
       throw new LayerFileError(`/${path} is a ${entry.type}${entry.linkname ? ` (-> ${entry.linkname})` : ''}, not a regular file`);
     }
-    return use(entry.content, entry.size);
+    // Awaited here: leaving the loop closes the layer, which must wait until `use` has read the entry.
+    return await use(entry.content, entry.size);
   }
   throw new LayerFileError(`/${path} is not in this layer`);
 }
@@ -62,9 +63,9 @@ function hexDump(bytes: Buffer): string[] {
   return lines;
 }
 
-/** Writes a file from a layer to `dir` under its own name; never overwrites. Resolves to the path written. */
-export async function extractLayerFile(layer: Layer, path: string, dir: string): Promise<string> {
-  const target = resolve(dir, basename(path));
+/** Writes a file from a layer to `dir` as `name` (default: its own name); never overwrites. Resolves to the path written. */
+export async function extractLayerFile(layer: Layer, path: string, dir: string, name = basename(path)): Promise<string> {
+  const target = resolve(dir, basename(name));
   await withLayerFile(layer, path, (content) => pipeline(content, createWriteStream(target, { flags: 'wx' })));
   return target;
 }

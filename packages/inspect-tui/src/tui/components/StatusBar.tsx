@@ -1,28 +1,48 @@
-import { Box, Text } from 'ink';
+import { Text } from 'ink';
 import type { ChangeMark } from '../../analysis/fileInfo.js';
 import { fit } from '../attributes.js';
 import type { Pane } from '../keys.js';
 
-const COMMON = '^C/q Quit  Tab Switch  ^F Filter  ^B Attrs  ^O Sort  ? Help';
-const LAYER_HINTS = '^A Aggregated  ^L This layer';
+interface Hint {
+  text: string;
+  /** A tree toggle that is off (its paths hidden) is shown dimmed. */
+  off?: boolean;
+}
+
+const FIRST: Hint[] = [{ text: '? Help' }, { text: '^C/q Quit' }, { text: 'Tab Switch' }, { text: '^F Filter' }];
+const LAST: Hint[] = [{ text: '^B Attrs' }, { text: '^O Sort' }];
 const TREE_TOGGLES: [string, ChangeMark][] = [['^A Added', 'added'], ['^R Removed', 'removed'], ['^M Modified', 'modified'], ['^U Unmodified', 'unmodified']];
 
-/** Key hints for the focused pane (toggled-off marks dimmed), or a message when there is one. */
+function hintsFor(pane: Pane, hidden: ReadonlySet<ChangeMark>): Hint[] {
+  if (pane === 'layers') return [...FIRST, { text: '^A Aggregated' }, { text: '^L This layer' }, ...LAST];
+  return [
+    ...FIRST,
+    { text: 'Space Collapse' },
+    { text: '^Space All' },
+    ...TREE_TOGGLES.map(([text, mark]) => ({ text, off: hidden.has(mark) })),
+    ...LAST,
+    { text: '^E Extract' },
+    { text: 'v View' },
+  ];
+}
+
+/** Key hints for the focused pane, most needed first (as many as fit), or a message when there is one. */
 export function StatusBar({ pane, hidden, message, width }: { pane: Pane; hidden: ReadonlySet<ChangeMark>; message?: string | undefined; width: number }) {
   if (message !== undefined) return <Text inverse wrap="truncate">{fit(message, width)}</Text>;
-  if (pane === 'layers') return <Text inverse wrap="truncate">{fit(`${LAYER_HINTS}  ${COMMON}`, width)}</Text>;
-  const toggles = TREE_TOGGLES.map(([hint, mark]) => (
-    <Text key={mark} inverse dimColor={hidden.has(mark)}>{`${hint}  `}</Text>
-  ));
-  const used = TREE_TOGGLES.reduce((n, [hint]) => n + hint.length + 2, 0);
+  const shown: Hint[] = [];
+  let used = 0;
+  for (const hint of hintsFor(pane, hidden)) {
+    if (used + hint.text.length + 2 > width) break;
+    shown.push(hint);
+    used += hint.text.length + 2;
+  }
   return (
-    <Box width={width} height={1} overflow="hidden">
-      <Text inverse wrap="truncate">
-        <Text inverse>Space Collapse  ^Space All  </Text>
-        {toggles}
-        <Text inverse>{fit(`^E Extract  v View  ${COMMON}`, Math.max(0, width - used - 28))}</Text>
-      </Text>
-    </Box>
+    <Text inverse wrap="truncate">
+      {shown.map((hint) => (
+        <Text key={hint.text} inverse dimColor={hint.off === true}>{`${hint.text}  `}</Text>
+      ))}
+      {' '.repeat(Math.max(0, width - used))}
+    </Text>
   );
 }
 
