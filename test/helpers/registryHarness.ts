@@ -57,6 +57,9 @@ async function waitForRegistry(host: string, child: ChildProcess, log: () => str
   throw new Error(`docker-registry did not answer on ${host}: ${log()}`);
 }
 
+/** The refresh token the test token server accepts for the user (docker's `identitytoken`). */
+export const IDENTITY_TOKEN = 'tsbuild-test-identity-token';
+
 /** A token server for the registry's `auth.token` config: checks Basic credentials, issues RS256 JWTs carrying the signing cert (x5c). */
 async function startTokenServer(dir: string, user: string, password: string, service: string, issuer: string) {
   const key = join(dir, 'token.key');
@@ -66,19 +69,7 @@ async function startTokenServer(dir: string, user: string, password: string, ser
   const der = new X509Certificate(await readFile(cert)).raw.toString('base64');
   const requests: { scopes: string[]; user?: string }[] = [];
   const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const auth = req.headers.authorization;
-    let who: string | undefined;
-    if (auth?.startsWith('Basic ')) {
-      const [u, ...p] = Buffer.from(auth.slice(6), 'base64').toString().split(':');
-      if (u !== user || p.join(':') !== password) {
-        res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] }));
-        return;
-      }
-      who = u;
-    }
-    const scopes = url.searchParams.getAll('scope');
+  const issue = (res: ServerResponse, who: string | undefined, scopes: string[]) => {
     requests.push({ scopes, ...(who ? { user: who } : {}) });
     const access = who
       ? scopes.map((s) => {
@@ -91,7 +82,36 @@ async function startTokenServer(dir: string, user: string, password: string, ser
     const header = b64({ alg: 'RS256', typ: 'JWT', x5c: [der] });
     const claims = b64({ iss: issuer, sub: who ?? '', aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access });
     const signature = createSign('RSA-SHA256').update(`${header}.${claims}`).sign(keyPem).toString('base64url');
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: `${header}.${claims}.${signature}`, expires_in: 300, issued_at: new Date().toISOString() }));
+    const token = `${header}.${claims}.${signature}`;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }));
+  };
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const auth = req.headers.authorization;
+    let who: string | undefined;
+    if (req.method === 'POST') {
+      // The OAuth2 refresh-token grant: the identity token stands for the user.
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        const form = new URLSearchParams(body);
+        if (form.get('grant_type') !== 'refresh_token' || form.get('refresh_token') !== IDENTITY_TOKEN) {
+          res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'bad refresh token' }] }));
+          return;
+        }
+        issue(res, user, (form.get('scope') ?? '').split(' ').filter(Boolean));
+      });
+      return;
+    }
+    if (auth?.startsWith('Basic ')) {
+      const [u, ...p] = Buffer.from(auth.slice(6), 'base64').toString().split(':');
+      if (u !== user || p.join(':') !== password) {
+        res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] }));
+        return;
+      }
+      who = u;
+    }
+    issue(res, who, url.searchParams.getAll('scope'));
   });
   const port = await listen(server);
   return { realm: `http://127.0.0.1:${port}/token`, cert, requests, stop: () => closeServer(server) };
@@ -99,15 +119,15 @@ async function startTokenServer(dir: string, user: string, password: string, ser
 
 /**
  * Starts the real CNCF distribution registry (`docker-registry serve`) on
- * 127.0.0.1 with a free port and temp storage, optionally behind htpasswd
+ * 127.0.0.1 (or `address`) with a free port and temp storage, optionally behind htpasswd
  * Basic auth or token auth with a token server on loopback.
  */
-export async function startRegistry(auth: RegistryAuth = { kind: 'none' }) {
+export async function startRegistry(auth: RegistryAuth = { kind: 'none' }, opts: { address?: string } = {}) {
   await requireTools({ 'docker-registry': 'docker-registry', openssl: 'openssl', ...(auth.kind === 'htpasswd' ? { htpasswd: 'apache2-utils' } : {}) });
   const dirs = tempDirs();
   const dir = await dirs.make('tsbuild-registry-');
   const port = await freePort();
-  const host = `127.0.0.1:${port}`;
+  const host = `${opts.address ?? '127.0.0.1'}:${port}`;
   let authYaml = '';
   let token: Awaited<ReturnType<typeof startTokenServer>> | undefined;
   if (auth.kind === 'htpasswd') {
@@ -159,9 +179,10 @@ export interface Fault {
   /**
    * cut: close the connection halfway through the response body; cut-upload: close it halfway
    * through the request body (the registry keeps what it got); status: answer with `status`
-   * instead; corrupt: flip one byte of the response body.
+   * instead; corrupt: flip one byte of the response body; redirect: answer 307 to the same
+   * path on another host name (`localhost`), as registries send blob downloads to storage.
    */
-  action: 'cut' | 'cut-upload' | 'status' | 'corrupt';
+  action: 'cut' | 'cut-upload' | 'status' | 'corrupt' | 'redirect';
   status?: number;
   retryAfter?: string;
   /** How many matching requests it hits (default 1). */
@@ -173,18 +194,30 @@ export interface Fault {
  * injects faults. The Host header is passed through, so the registry's upload
  * Locations point back at the proxy.
  */
-export async function startFaultProxy(target: string) {
+export async function startFaultProxy(target: string, opts: { storageAuthorization?: string } = {}) {
   const faults: Fault[] = [];
-  const requests: { method: string; path: string; status?: number; range?: string; contentRange?: string }[] = [];
+  const requests: { method: string; path: string; status?: number; range?: string; contentRange?: string; authorization?: boolean }[] = [];
+  let port = 0;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const method = req.method ?? 'GET';
-    const path = req.url ?? '/';
-    const entry: (typeof requests)[number] = { method, path };
+    let path = req.url ?? '/';
+    const entry: (typeof requests)[number] = { method, path, authorization: req.headers.authorization !== undefined };
+    // The "storage" a redirect points at: it trusts its own signed URL, so it brings its own credentials.
+    if (path.startsWith('/__storage__')) {
+      path = path.slice('/__storage__'.length);
+      if (opts.storageAuthorization) req.headers.authorization = opts.storageAuthorization;
+    }
     if (req.headers.range) entry.range = req.headers.range;
     if (req.headers['content-range']) entry.contentRange = String(req.headers['content-range']);
     requests.push(entry);
     const fault = faults.find((f) => (f.times ?? 1) > 0 && f.match(method, path));
     if (fault) fault.times = (fault.times ?? 1) - 1;
+    if (fault?.action === 'redirect') {
+      entry.status = 307;
+      req.resume();
+      res.writeHead(307, { location: `http://localhost:${port}/__storage__${path}` }).end();
+      return;
+    }
     if (fault?.action === 'status') {
       entry.status = fault.status ?? 500;
       req.resume();
@@ -242,6 +275,6 @@ export async function startFaultProxy(target: string) {
     }
     req.pipe(upstream);
   });
-  const port = await listen(server);
+  port = await listen(server);
   return { host: `127.0.0.1:${port}`, faults, requests, stop: () => closeServer(server) };
 }

@@ -1,11 +1,12 @@
+import { spawn } from 'node:child_process';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRegistry } from '../helpers/registryHarness.js';
+import { IDENTITY_TOKEN, startFaultProxy, startRegistry } from '../helpers/registryHarness.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { run } from '../helpers/tools.js';
-import { tsbuild } from '../helpers/tsbuildCli.js';
+import { TSBUILD_BIN, tsbuild } from '../helpers/tsbuildCli.js';
 
 const dirs = tempDirs();
 const USER = 'alice';
@@ -69,6 +70,27 @@ describe('htpasswd (Basic) auth', () => {
     expect((await ok(['--root', fresh, 'pull', '-q', `${registry.host}/private/img:1`])).stdout).toBe(`${digest}\n`);
   });
 
+  it('login on a terminal asks for the password without echoing it', async () => {
+    const authFile = join(home, 'tty-auth.json');
+    const cmd = [process.execPath, TSBUILD_BIN, 'login', registry.host, '-u', USER].map((a) => `'${a}'`).join(' ');
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, ...env({ REGISTRY_AUTH_FILE: authFile }) } });
+    let output = '';
+    let answered = false;
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+      if (!answered && output.includes('Password: ')) {
+        answered = true;
+        child.stdin.write(`${PASSWORD}\r`);
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(0);
+    expect(output).toContain('Login Succeeded!');
+    expect(output).not.toContain(PASSWORD);
+    const file = JSON.parse(await readFile(authFile, 'utf8')) as { auths: Record<string, { auth: string }> };
+    expect(Buffer.from(file.auths[registry.host]!.auth, 'base64').toString()).toBe(`${USER}:${PASSWORD}`);
+  });
+
   it('logout removes the entry; a pull is refused again', async () => {
     await ok(['logout', registry.host]);
     const file = JSON.parse(await readFile(join(home, 'auth.json'), 'utf8')) as { auths: Record<string, unknown> };
@@ -84,6 +106,27 @@ describe('htpasswd (Basic) auth', () => {
     await writeFile(join(dockerDir, 'config.json'), JSON.stringify({ auths: { [`http://${registry.host}`]: { auth: Buffer.from(`${USER}:${PASSWORD}`).toString('base64') } } }));
     const r = await ok(['--root', await dirs.make(), 'pull', '-q', `${registry.host}/private/img:1`], { env: { DOCKER_CONFIG: dockerDir } });
     expect(r.stdout).toBe(`${digest}\n`);
+  });
+
+  it('follows a redirect to another host without sending it the credentials', async () => {
+    const basic = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+    const proxy = await startFaultProxy(registry.host, { storageAuthorization: basic });
+    try {
+      const authFile = join(home, 'redirect-auth.json');
+      await writeFile(authFile, JSON.stringify({ auths: { [proxy.host]: { auth: Buffer.from(`${USER}:${PASSWORD}`).toString('base64') } } }));
+      const manifest = JSON.parse((await ok(['--root', root, 'inspect', 'authsample'])).stdout) as { manifest: { layers: { digest: string }[] } };
+      const layer = manifest.manifest.layers[0]!.digest;
+      proxy.faults.push({ match: (m, p) => m === 'GET' && p.endsWith(`/blobs/${layer}`), action: 'redirect' });
+      const r = await ok(['--root', await dirs.make(), 'pull', '-q', `${proxy.host}/private/img:1`], { env: { REGISTRY_AUTH_FILE: authFile } });
+      expect(r.stdout).toBe(`${digest}\n`);
+      const hops = proxy.requests.filter((q) => q.path.endsWith(`/blobs/${layer}`));
+      expect(hops.map((q) => [q.path.startsWith('/__storage__'), q.authorization])).toEqual([
+        [false, true],
+        [true, false],
+      ]);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('asks a docker-credential helper named in credHelpers', async () => {
@@ -123,6 +166,19 @@ describe('token (Bearer) auth with a token server', () => {
     const pulled = await ok(['--root', fresh, 'pull', '-q', `${registry.host}/tok/img:1`], { env: { REGISTRY_AUTH_FILE: authFile } });
     expect(pulled.stdout).toBe(`${digest}\n`);
     expect(registry.tokenRequests.at(-1)).toEqual({ scopes: ['repository:tok/img:pull'], user: USER });
+  });
+
+  it('an identity token from auth.json is exchanged for access tokens (OAuth2 refresh grant)', async () => {
+    const authFile = join(home, 'identity.json');
+    await writeFile(authFile, JSON.stringify({ auths: { [registry.host]: { identitytoken: IDENTITY_TOKEN } } }));
+    registry.tokenRequests.length = 0;
+    const r = await ok(['--root', root, 'push', '-q', 'authsample', `docker://${registry.host}/tok/identity:1`], { env: { REGISTRY_AUTH_FILE: authFile } });
+    expect(r.stdout).toBe(`${digest}\n`);
+    // the second token adds pull on tok/img, where the blobs are mounted from
+    expect(registry.tokenRequests).toEqual([
+      { scopes: ['repository:tok/identity:pull,push'], user: USER },
+      { scopes: ['repository:tok/identity:pull,push', 'repository:tok/img:pull'], user: USER },
+    ]);
   });
 
   it('login with a wrong password fails with the token server\'s answer', async () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFaultProxy, startRegistry } from '../helpers/registryHarness.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { run } from '../helpers/tools.js';
-import { tsbuild } from '../helpers/tsbuildCli.js';
+import { TSBUILD_BIN, tsbuild } from '../helpers/tsbuildCli.js';
 
 const dirs = tempDirs();
 let registry: Awaited<ReturnType<typeof startRegistry>>;
@@ -122,13 +122,19 @@ describe('pushes', () => {
   });
 });
 
-describe('a large layer', () => {
+/** Runs the CLI under GNU time; returns its peak resident memory in KiB. */
+async function peakMemoryKiB(args: string[]): Promise<number> {
+  const { stderr } = await run('/usr/bin/time', ['-f', 'maxrss=%M', process.execPath, TSBUILD_BIN, ...args]);
+  return Number(/maxrss=(\d+)/.exec(stderr)![1]);
+}
+
+describe('a 200 MB layer', () => {
   let bigRoot: string;
   let bigDigest: string;
   beforeAll(async () => {
     bigRoot = await dirs.make();
     const ctx = await dirs.make();
-    await writeFile(join(ctx, 'huge.bin'), randomBytes(40 * 1024 * 1024));
+    await writeFile(join(ctx, 'huge.bin'), randomBytes(200 * 1024 * 1024));
     await writeFile(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY huge.bin /\n');
     bigDigest = (await ok(['--root', bigRoot, '-q', '--compression', 'none', '-t', 'big', ctx])).stdout.trim();
   });
@@ -139,9 +145,17 @@ describe('a large layer', () => {
     expect(r.stdout).toBe(`${bigDigest}\n`);
     const patches = proxy.requests.filter((q) => q.method === 'PATCH');
     expect(patches.length).toBe(2);
+  });
+
+  it('streams: pushing and pulling it never holds the layer in memory', async () => {
+    // What the CLI needs for a registry round trip that moves no layer, for comparison.
+    const baseline = await peakMemoryKiB(['tags', `docker://${proxy.host}/big/img`]);
+    const margin = 64 * 1024;
+    expect(await peakMemoryKiB(['--root', bigRoot, 'push', '-q', 'big', `docker://${registry.host}/big/streamed:1`])).toBeLessThan(baseline + margin);
     const fresh = await dirs.make();
-    const pulled = await ok(['--root', fresh, 'pull', '-q', `${registry.host}/big/img:1`]);
-    expect(pulled.stdout).toBe(`${bigDigest}\n`);
+    expect(await peakMemoryKiB(['--root', fresh, 'pull', '-q', `${registry.host}/big/streamed:1`])).toBeLessThan(baseline + margin);
+    const images = JSON.parse((await ok(['--root', fresh, 'images', '--json'])).stdout) as { digest: string }[];
+    expect(images.map((i) => i.digest)).toEqual([bigDigest]);
     await expectStoreIntact(fresh);
   });
 });

@@ -89,6 +89,21 @@ describe('multi-platform images and registry commands', () => {
     expect(copied.manifests[0]!.digest).toBe(arm64);
   });
 
+  it('copies an index nested in an index, and picks a platform through it', async () => {
+    const inner = (await readFile(join(layout, 'blobs', 'sha256', indexDigest.slice(7)))).length;
+    const outer = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: indexDigest, size: inner }] }));
+    const hex = createHash('sha256').update(outer).digest('hex');
+    await writeFile(join(layout, 'blobs', 'sha256', hex), outer);
+    const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as { manifests: unknown[] };
+    index.manifests.push({ mediaType: 'application/vnd.oci.image.index.v1+json', digest: `sha256:${hex}`, size: outer.length, annotations: { 'org.opencontainers.image.ref.name': 'nested' } });
+    await writeFile(join(layout, 'index.json'), JSON.stringify(index));
+    expect((await ok(['--root', root, 'copy', '-q', '--all', `oci:${layout}:nested`, `docker://${registry.host}/nested/img:1`])).stdout).toBe(`sha256:${hex}\n`);
+    const { stdout } = await run('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${registry.host}/nested/img:1`]);
+    expect(`sha256:${createHash('sha256').update(stdout).digest('hex')}`).toBe(`sha256:${hex}`);
+    const store = await dirs.make();
+    expect((await ok(['--root', store, 'pull', '-q', '--platform', 'linux/arm64', `${registry.host}/nested/img:1`])).stdout).toBe(`${arm64}\n`);
+  });
+
   it('tags lists every tag; inspect docker:// shows manifest and config without pulling', async () => {
     await ok(['--root', root, 'push', '-q', 'plat-amd64', `docker://${registry.host}/multi/img:2`]);
     const tags = await ok(['tags', `docker://${registry.host}/multi/img`]);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry } from '../helpers/registryHarness.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { requireTools, run } from '../helpers/tools.js';
-import { tsbuild } from '../helpers/tsbuildCli.js';
+import { TSBUILD_BIN, tsbuild } from '../helpers/tsbuildCli.js';
 
 const dirs = tempDirs();
 let registry: Awaited<ReturnType<typeof startRegistry>>;
@@ -138,6 +138,16 @@ describe('push, pull and copy against docker-registry', () => {
     expect((await stat(join(bundle, 'rootfs', 'a.bin'))).size).toBe(3000);
   });
 
+  it('reads a docker-archive that skopeo wrote', async () => {
+    const archive = join(await dirs.make(), 'skopeo.tar');
+    await run('skopeo', ['copy', `oci:${join(root, 'oci')}:localhost/sample:latest`, `docker-archive:${archive}:skopeo/sample:1`]);
+    const fresh = await dirs.make();
+    await ok(['--root', fresh, 'copy', `docker-archive:${archive}:skopeo/sample:1`, 'fromarchive']);
+    const bundle = join(await dirs.make(), 'bundle');
+    await ok(['--root', fresh, 'bundle', 'fromarchive', bundle]);
+    expect(await readFile(join(bundle, 'rootfs', 'etc', 'b.txt'), 'utf8')).toBe('hello sample\n');
+  });
+
   it('zstd and uncompressed layers keep their digests both ways', async () => {
     for (const compression of ['zstd', 'none']) {
       const ctx = await dirs.make();
@@ -153,6 +163,15 @@ describe('push, pull and copy against docker-registry', () => {
       await ok(['--root', fresh, 'bundle', `${registry.host}/comp/${compression}:1`, bundle]);
       expect((await stat(join(bundle, 'rootfs', 'data'))).size).toBe(5000);
     }
+  });
+
+  it('draws a progress bar per blob on a terminal', async () => {
+    const layout = join(await dirs.make(), 'tty');
+    const cmd = [process.execPath, TSBUILD_BIN, '--root', root, 'copy', 'sample', `oci:${layout}:x`].map((a) => `'${a}'`).join(' ');
+    const { stdout } = await run('script', ['-qec', cmd, '/dev/null']);
+    expect(stdout).toMatch(/Copying blob [0-9a-f]{12} \[=+\] \S+ \/ \S+ done/);
+    expect(stdout).toMatch(/Copying config [0-9a-f]{12} \[=+\]/);
+    expect(stdout.trim().split('\n').at(-1)!.trim()).toBe(digest);
   });
 
   it('errors name the registry error code and the URL', async () => {

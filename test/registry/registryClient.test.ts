@@ -2,7 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalStore } from '@tsbuild/oci-layout';
+import { digestOf, LocalStore, MediaType, parseDigest } from '@tsbuild/oci-layout';
+import { Readable } from 'node:stream';
 import { parseAuthChallenge, pullImage, RegistrySession, RepositoryClient } from '@tsbuild/registry';
 import { startRegistry } from '../helpers/registryHarness.js';
 import { tempDirs } from '../helpers/tempDirs.js';
@@ -48,6 +49,36 @@ describe('registry client library', () => {
     const pulled = await pullImage(store, `${registry.host}/lib/img:c`);
     expect(pulled).toEqual({ name: `${registry.host}/lib/img:c`, descriptor: expect.objectContaining({ digest }) });
     expect((await store.resolve(`${registry.host}/lib/img:c`)).descriptor.digest).toBe(digest);
+  });
+
+  it('finds referrers through the tag-schema fallback when the registry has no referrers API', async () => {
+    const session = new RegistrySession(registry.host);
+    try {
+      const client = new RepositoryClient(session, 'lib/img', { push: true });
+      const subject = (await client.headManifest('a'))!;
+      expect(await client.referrers(subject.digest)).toEqual([]);
+      const empty = Buffer.from('{}');
+      const emptyDesc = { mediaType: MediaType.ociEmpty, digest: digestOf(empty), size: empty.length };
+      if (!(await client.blobSize(emptyDesc.digest))) await client.uploadBlob(emptyDesc, async () => Readable.from([empty]));
+      const artifact = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MediaType.ociManifest,
+          artifactType: 'application/vnd.example.sbom',
+          config: emptyDesc,
+          layers: [emptyDesc],
+          subject: { mediaType: MediaType.ociManifest, digest: subject.digest, size: subject.size },
+        }),
+      );
+      const artifactDigest = await client.putManifest(digestOf(artifact), artifact, MediaType.ociManifest);
+      const entry = { mediaType: MediaType.ociManifest, digest: artifactDigest, size: artifact.length, artifactType: 'application/vnd.example.sbom' };
+      const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [entry] }));
+      await client.putManifest(`sha256-${parseDigest(subject.digest).slice(7)}`, index, MediaType.ociIndex);
+      expect(await client.referrers(subject.digest)).toEqual([entry]);
+      expect(await client.referrers(subject.digest, 'application/vnd.example.other')).toEqual([]);
+    } finally {
+      await session.close();
+    }
   });
 
   it('parses WWW-Authenticate challenges with quoted commas', () => {

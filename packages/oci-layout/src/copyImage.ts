@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import { isIndexMediaType, isManifestMediaType } from './mediaTypes.js';
 import { platformMatches } from './ociLayout.js';
 import type { Digest } from './digest.js';
@@ -20,12 +20,12 @@ export interface ImageDestination {
   commit?(): Promise<void>;
 }
 
-/** A multi-platform index with a way to read each image it lists. */
+/** A multi-platform index with a way to read what it lists: images, or nested indexes. */
 export interface ImageIndexSource {
   descriptor: Descriptor;
   bytes: Buffer;
   index: Index;
-  image(descriptor: Descriptor): Promise<Image>;
+  open(descriptor: Descriptor): Promise<CopySource>;
 }
 
 export type CopySource = { kind: 'image'; image: Image } | { kind: 'index'; index: ImageIndexSource };
@@ -37,6 +37,22 @@ export interface CopyOptions {
   jobs?: number;
   /** Called as each blob is finished. */
   onBlob?: (descriptor: Descriptor, outcome: BlobCopyOutcome, kind: 'config' | 'layer') => void;
+  /** Called as a blob's bytes flow; `bytes` counts from 0 again when a transfer is retried. */
+  onProgress?: (descriptor: Descriptor, bytes: number) => void;
+}
+
+function counted(open: () => Promise<Readable>, descriptor: Descriptor, onProgress: CopyOptions['onProgress']): () => Promise<Readable> {
+  if (!onProgress) return open;
+  return async () => {
+    let bytes = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        onProgress(descriptor, (bytes += chunk.length));
+        done(null, chunk);
+      },
+    });
+    return pipeline(await open(), counter, () => {});
+  };
 }
 
 export function manifestDescriptor(image: Image): Descriptor {
@@ -78,7 +94,7 @@ async function copyImageBlobs(image: Image, dst: ImageDestination, opts: CopyOpt
       opts.onBlob?.(blob.descriptor, 'exists', blob.kind);
       return;
     }
-    await dst.putBlob(blob.descriptor, blob.open);
+    await dst.putBlob(blob.descriptor, counted(blob.open, blob.descriptor, opts.onProgress));
     opts.onBlob?.(blob.descriptor, 'copied', blob.kind);
   });
 }
@@ -95,13 +111,23 @@ export async function copyImage(src: Image, dst: ImageDestination, opts: CopyOpt
   return descriptor;
 }
 
-/** Copies every image an index lists, then the index bytes unchanged. */
-export async function copyIndex(src: ImageIndexSource, dst: ImageDestination, opts: CopyOptions = {}): Promise<Descriptor> {
+async function copyIndexContent(src: ImageIndexSource, dst: ImageDestination, opts: CopyOptions, depth: number): Promise<void> {
+  if (depth > 4) throw new Error(`index ${src.descriptor.digest}: indexes nested too deep`);
   for (const child of src.index.manifests) {
-    const image = await src.image(child);
-    await copyImageBlobs(image, dst, opts);
-    await dst.putManifest(image.manifestBytes, child, false);
+    const opened = await src.open(child);
+    if (opened.kind === 'index') {
+      await copyIndexContent(opened.index, dst, opts, depth + 1);
+      await dst.putManifest(opened.index.bytes, child, false);
+    } else {
+      await copyImageBlobs(opened.image, dst, opts);
+      await dst.putManifest(opened.image.manifestBytes, child, false);
+    }
   }
+}
+
+/** Copies everything an index lists (nested indexes too), then the index bytes unchanged. */
+export async function copyIndex(src: ImageIndexSource, dst: ImageDestination, opts: CopyOptions = {}): Promise<Descriptor> {
+  await copyIndexContent(src, dst, opts, 0);
   await dst.putManifest(src.bytes, src.descriptor, true);
   await dst.commit?.();
   return src.descriptor;
@@ -130,7 +156,9 @@ export function chooseManifest(index: Index, platform?: Platform): Descriptor {
     if (images.length === 1) return images[0]!;
     throw new Error('the index lists no images');
   }
-  const match = images.find((d) => platformMatches(d.platform, wanted));
+  // A nested index without a platform of its own may hold the wanted image: look inside it.
+  const nested = images.filter((d) => isIndexMediaType(d.mediaType) && !d.platform);
+  const match = images.find((d) => platformMatches(d.platform, wanted)) ?? (nested.length === 1 ? nested[0] : undefined);
   if (!match) {
     const have = images.map((d) => (d.platform ? formatPlatform(d.platform) : 'unknown')).join(', ');
     throw new Error(`no image for platform ${formatPlatform(wanted)} in the index (it has: ${have || 'nothing'})`);

@@ -11,24 +11,26 @@ const MAX_LOCATIONS = 8;
  * registry mounts them instead of uploading them again.
  */
 export class BlobLocationCache {
-  private entries?: Record<string, string[]>;
+  private entries?: Promise<Record<string, string[]>>;
   private dirty = false;
 
   constructor(private readonly file?: string) {}
 
-  private async load(): Promise<Record<string, string[]>> {
-    if (this.entries) return this.entries;
-    let loaded: Record<string, string[]> = {};
-    if (this.file) {
-      try {
-        const doc = JSON.parse(await readFile(this.file, 'utf8')) as unknown;
-        if (typeof doc === 'object' && doc !== null && !Array.isArray(doc)) loaded = doc as Record<string, string[]>;
-      } catch {
-        // a missing or damaged cache only costs an upload
-      }
+  /** Loaded once; concurrent callers share the one read. */
+  private load(): Promise<Record<string, string[]>> {
+    this.entries ??= this.read();
+    return this.entries;
+  }
+
+  private async read(): Promise<Record<string, string[]>> {
+    if (!this.file) return {};
+    try {
+      const doc = JSON.parse(await readFile(this.file, 'utf8')) as unknown;
+      if (typeof doc === 'object' && doc !== null && !Array.isArray(doc)) return doc as Record<string, string[]>;
+    } catch {
+      // a missing or damaged cache only costs an upload
     }
-    this.entries = loaded;
-    return loaded;
+    return {};
   }
 
   /** Repositories of `registry` known to hold `digest`, most recent first. */
@@ -47,9 +49,8 @@ export class BlobLocationCache {
   /** Writes what was learnt, merged over what other processes wrote meanwhile. */
   async save(): Promise<void> {
     if (!this.file || !this.dirty || !this.entries) return;
-    const mine = this.entries;
-    this.entries = undefined;
-    const current = await this.load();
+    const mine = await this.entries;
+    const current = await this.read();
     for (const [digest, locations] of Object.entries(mine)) {
       current[digest] = [...new Set([...locations, ...(current[digest] ?? [])])].slice(0, MAX_LOCATIONS);
     }

@@ -48,7 +48,6 @@ export function parseImageLocation(text: string): ImageLocation {
       return { transport, path: resolve(path), ...(ref ? { ref } : {}) };
     }
   }
-  if (/^[a-z-]+:(?!\d)/.test(text) && !text.includes('/')) throw new Error(`unknown transport in "${text}" (use docker://, oci:, oci-archive:, docker-archive: or a store name)`);
   return { transport: 'store', name: text };
 }
 
@@ -195,8 +194,8 @@ export class ImageTransports {
   async openDestination(loc: ImageLocation, defaultName?: string): Promise<OpenedDestination> {
     switch (loc.transport) {
       case 'docker': {
-        const [target] = this.resolveDockerReference(loc.reference, true);
-        if (!target || this.resolveDockerReference(loc.reference, true).length > 1) throw new Error(`push needs a fully qualified destination (registry/repository[:tag]), not "${loc.reference}"`);
+        const [target, ...more] = this.resolveDockerReference(loc.reference, true);
+        if (!target || more.length > 0) throw new Error(`push needs a fully qualified destination (registry/repository[:tag]), not "${loc.reference}"`);
         const client = this.repository(target.candidates[0]!, true);
         return { destination: new RegistryDestination(client, target.name.digest ? undefined : target.name.tag, await this.blobCache()), close: noop };
       }

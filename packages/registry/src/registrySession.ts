@@ -76,6 +76,12 @@ export function header(res: RegistryResponse, name: string): string | undefined 
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** A network failure names the request it broke, as registry errors do. */
+function withRequest(e: unknown, method: string, url: URL): unknown {
+  if (e instanceof RegistryError || !(e instanceof Error) || !(e as NodeJS.ErrnoException).code || e.message.includes(url.host)) return e;
+  return Object.assign(new Error(`${e.message} (${method} ${url.toString()})`), { code: (e as NodeJS.ErrnoException).code });
+}
+
 interface CachedToken {
   value: string;
   expiresAt: number;
@@ -112,7 +118,8 @@ export class RegistrySession {
   baseUrl(): Promise<string> {
     this.origin ??= (async () => {
       if (isLoopbackHost(this.host)) return `http://${this.host}`;
-      const https = `https://${this.host}`;
+      // Docker Hub is named docker.io but serves the API from registry-1.docker.io.
+      const https = `https://${this.host === 'docker.io' ? 'registry-1.docker.io' : this.host}`;
       if (!this.opts.insecure) return https;
       try {
         const res = await request(`${https}/v2/`, { method: 'GET', dispatcher: this.dispatcher });
@@ -184,13 +191,13 @@ export class RegistrySession {
       const err = registryErrorFrom(res.statusCode, text, creds?.identityToken ? 'POST' : 'GET', url.toString());
       throw new Error(`authentication with ${this.host} failed: ${err.message}`);
     }
-    const doc = JSON.parse(text) as { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
+    const doc = JSON.parse(text) as { token?: string; access_token?: string; expires_in?: number };
     const value = doc.token ?? doc.access_token;
     if (!value) throw new Error(`the token server of ${this.host} (${url.origin}) returned no token`);
     const lifetime = Math.max(60, doc.expires_in ?? 60) * 1000;
-    const issued = doc.issued_at ? Date.parse(doc.issued_at) : Date.now();
-    // Renew a little early so a token never expires between check and use.
-    return { value, expiresAt: (Number.isNaN(issued) ? Date.now() : issued) + lifetime - 10_000 };
+    // Timed from our clock, not `issued_at`, so clock skew cannot expire a token at once;
+    // renewed a little early so it never expires between check and use.
+    return { value, expiresAt: Date.now() + lifetime - 10_000 };
   }
 
   /** Learns how the registry wants to be authenticated, from its answer to `GET /v2/`. */
@@ -233,7 +240,7 @@ export class RegistrySession {
         await this.pinged;
         return await this.requestOnce(req, first);
       } catch (e) {
-        if (attempt + 1 >= tries || !isTransientError(e)) throw e;
+        if (attempt + 1 >= tries || !isTransientError(e)) throw withRequest(e, req.method, first);
         const wait = (e as { retryAfterMs?: number }).retryAfterMs ?? backoffDelay(this.retry, attempt);
         if (wait > MAX_RETRY_AFTER_MS) throw e;
         await sleep(wait);

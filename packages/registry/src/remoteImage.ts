@@ -62,9 +62,8 @@ export async function remoteSource(client: RepositoryClient, reference: string, 
   if (!isIndexMediaType(top.mediaType)) return { kind: 'image', image: await remoteImage(client, top, cache) };
   const index = parseIndex(top.bytes, top.mediaType);
   const descriptor: Descriptor = { mediaType: top.mediaType, digest: top.digest, size: top.bytes.length };
-  const imageOf = async (d: Descriptor) => remoteImage(client, await client.getManifest(d.digest), cache);
-  if (choice.all) return { kind: 'index', index: { descriptor, bytes: top.bytes, index, image: imageOf } };
-  return { kind: 'image', image: await imageOf(chooseManifest(index, choice.platform)) };
+  if (choice.all) return { kind: 'index', index: { descriptor, bytes: top.bytes, index, open: (d) => remoteSource(client, d.digest, choice, cache) } };
+  return remoteSource(client, chooseManifest(index, choice.platform).digest, choice, cache);
 }
 
 /**

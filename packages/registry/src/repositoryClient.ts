@@ -2,7 +2,9 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   digestAlgorithm,
+  digestHex,
   digestOf,
+  parseIndex,
   MediaType,
   parseDigest,
   VerifyingStream,
@@ -289,6 +291,27 @@ export class RepositoryClient {
     }
     const res = await this.session.request({ method: 'PUT', url: this.withDigest(location, descriptor.digest), headers: { 'content-length': '0' }, scopes: this.scopes(), expect: [201, 204] });
     await res.body.dump();
+  }
+
+  /**
+   * Manifests whose `subject` is `digest`: the referrers API, or, where the
+   * registry has none (404), the index tagged `<alg>-<hex>` as the spec's
+   * fallback keeps it. Filtered by `artifactType` when given.
+   */
+  async referrers(digest: Digest, artifactType?: string): Promise<Descriptor[]> {
+    const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
+    const res = await this.session.request({ method: 'GET', url: this.path(`referrers/${digest}${query}`), headers: { accept: MediaType.ociIndex }, scopes: this.scopes(), expect: [200, 404] });
+    let manifests: Descriptor[];
+    if (res.statusCode === 200) {
+      manifests = parseIndex(Buffer.from(await res.body.arrayBuffer()), MediaType.ociIndex).manifests;
+    } else {
+      await res.body.dump();
+      const tag = `${digestAlgorithm(digest)}-${digestHex(digest)}`;
+      if (!(await this.headManifest(tag))) return [];
+      const fallback = await this.getManifest(tag);
+      manifests = parseIndex(fallback.bytes, fallback.mediaType).manifests;
+    }
+    return artifactType ? manifests.filter((d) => d.artifactType === artifactType) : manifests;
   }
 
   /** All tags, following `Link: <...>; rel="next"` pages (`pageSize` asks for pages of that many). */

@@ -17,9 +17,9 @@ export async function layoutSource(layout: OciLayout, descriptor: Descriptor, ch
   const bytes = await layout.readBlob(descriptor.digest, descriptor.size);
   const index = parseIndex(bytes, descriptor.mediaType);
   if (choice.all) {
-    return { kind: 'index', index: { descriptor, bytes, index, image: (d) => layout.readImage(d) } };
+    return { kind: 'index', index: { descriptor, bytes, index, open: (d) => layoutSource(layout, d, choice) } };
   }
-  return { kind: 'image', image: await layout.readImage(chooseManifest(index, choice.platform)) };
+  return layoutSource(layout, chooseManifest(index, choice.platform), choice);
 }
 
 /** Finds `ref` in a layout's index.json (by ref name, or the only entry when no ref is given). */

@@ -1,0 +1,61 @@
+import { networkInterfaces } from 'node:os';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRegistry } from '../helpers/registryHarness.js';
+import { tempDirs } from '../helpers/tempDirs.js';
+import { run } from '../helpers/tools.js';
+import { tsbuild } from '../helpers/tsbuildCli.js';
+
+const dirs = tempDirs();
+let registry: Awaited<ReturnType<typeof startRegistry>>;
+let root: string;
+let digest: string;
+
+/** A plain-HTTP registry on this machine's own (non-loopback) address, where HTTPS is expected by default. */
+function ownAddress(): string {
+  const found = Object.values(networkInterfaces()).flat().find((i) => i && !i.internal && i.family === 'IPv4');
+  if (!found) throw new Error('this machine has no non-loopback IPv4 address to run the plain-HTTP registry on');
+  return found.address;
+}
+
+async function ok(args: string[]) {
+  const r = await tsbuild(args);
+  if (r.code !== 0) throw new Error(`tsbuild ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r;
+}
+
+beforeAll(async () => {
+  registry = await startRegistry({ kind: 'none' }, { address: ownAddress() });
+  root = await dirs.make();
+  const ctx = await dirs.make();
+  await writeFile(join(ctx, 'f'), randomBytes(300));
+  await writeFile(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY f /f\n');
+  digest = (await ok(['--root', root, '-q', '-t', 'plain', ctx])).stdout.trim();
+});
+
+afterAll(async () => {
+  await registry?.stop();
+  await dirs.cleanup();
+});
+
+describe('registries that speak plain HTTP away from loopback', () => {
+  it('are refused by default, naming the HTTPS URL that failed', async () => {
+    const r = await tsbuild(['--root', root, 'push', 'plain', `docker://${registry.host}/plain/img:1`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`https://${registry.host}/v2/`);
+  });
+
+  it('work with --tls-verify=false', async () => {
+    expect((await ok(['--root', root, 'push', '-q', '--tls-verify=false', 'plain', `docker://${registry.host}/plain/img:1`])).stdout).toBe(`${digest}\n`);
+    const { stdout } = await run('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.host}/plain/img:1`]);
+    expect((JSON.parse(stdout) as { Digest: string }).Digest).toBe(digest);
+  });
+
+  it('work when registries.conf marks them insecure', async () => {
+    const conf = join(await dirs.make(), 'registries.conf');
+    await writeFile(conf, `[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`);
+    expect((await ok(['--root', await dirs.make(), 'pull', '-q', '--registries-conf', conf, `${registry.host}/plain/img:1`])).stdout).toBe(`${digest}\n`);
+  });
+});
