@@ -20,6 +20,7 @@ import { resolveOwner } from './resolveOwner.js';
 import { runStep, type RunEnvironment } from './runStep.js';
 import { Snapshotter } from './snapshotter.js';
 import { openStageRoot } from './stageRoot.js';
+import { resolveImage, type ImageSourceOptions } from './resolveImage.js';
 import { downloadRemote, isRemoteSource, type RemoteFile } from './remoteSource.js';
 
 export interface BuildRequest {
@@ -45,6 +46,9 @@ export interface BuildRequest {
   noCache?: boolean;
   /** Target platform; default this machine's. */
   platform?: Platform;
+  /** For base images pulled from registries. */
+  registriesConf?: string;
+  tlsVerify?: boolean;
 }
 
 export interface BuildResult {
@@ -212,7 +216,7 @@ class Build {
       const config: ImageConfig = { created: this.created, ...platform, config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
       return { config, layers: [], fs: new ImageFilesystem(), key: stepKey('', { base: 'scratch', settings }) };
     }
-    const image = await this.store.readImage(base.ref, platform).catch((e: Error) => {
+    const image = await resolveImage(this.store, base.ref, this.imageOptions(platform)).catch((e: Error) => {
       throw new DockerfileError(`base image "${base.ref}": ${e.message}`, planned.stage.from.location, 'FROM');
     });
     const config = structuredClone(image.config);
@@ -329,6 +333,15 @@ class Build {
     }
   }
 
+  private imageOptions(platform: Platform): ImageSourceOptions {
+    return {
+      platform,
+      log: this.req.log,
+      ...(this.req.registriesConf ? { registriesConf: this.req.registriesConf } : {}),
+      ...(this.req.tlsVerify !== undefined ? { tlsVerify: this.req.tlsVerify } : {}),
+    };
+  }
+
   /** `ADD https://...`: each URL is downloaded once per build, for both the cache key and the layer. */
   private async remoteSources(op: CopyOp): Promise<RemoteFile[]> {
     if (!op.isAdd || op.from !== undefined) return [];
@@ -358,7 +371,7 @@ class Build {
       if (!stage) throw new Error(`stage "${from}" has not been built`);
       return { key: stage.key, layers: stage.layers, diffIds: stage.config.rootfs.diff_ids };
     }
-    const image = await this.store.readImage(from, this.req.platform ?? hostPlatform());
+    const image = await resolveImage(this.store, from, this.imageOptions(this.req.platform ?? hostPlatform()));
     return { key: image.manifestDigest, layers: image.layers.map((l) => l.descriptor), diffIds: image.config.rootfs.diff_ids };
   }
 

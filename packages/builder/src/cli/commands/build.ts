@@ -36,6 +36,8 @@ interface BuildOptions {
   quiet?: boolean;
   cache: boolean;
   platform?: string;
+  registriesConf?: string;
+  tlsVerify?: 'true' | 'false';
   secret: string[];
   network: 'host' | 'none';
 }
@@ -68,6 +70,8 @@ export function buildCommand(program: Command): void {
     .addOption(new Option('--network <mode>', 'default network for RUN steps').choices(['host', 'none']).default('host'))
     .option('-q, --quiet', 'print only the image digest')
     .option('--platform <os/arch[/variant]>', 'target platform (default: this machine\'s; RUN needs this machine\'s)')
+    .option('--registries-conf <file>', 'registries.conf for pulling base images')
+    .addOption(new Option('--tls-verify <bool>', 'pulling base images: require HTTPS with verified certificates (false also allows plain HTTP)').choices(['true', 'false']))
     .option('--no-cache', 'execute every step even when the build cache has its result')
     .action(async (context: string, opts: BuildOptions, cmd: Command) => {
       const store = await openStore(cmd);
@@ -90,6 +94,8 @@ export function buildCommand(program: Command): void {
         secrets: parseSecrets(opts.secret),
         noCache: !opts.cache,
         ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
+        ...(opts.registriesConf ? { registriesConf: opts.registriesConf } : {}),
+        ...(opts.tlsVerify !== undefined ? { tlsVerify: opts.tlsVerify === 'true' } : {}),
         network: opts.network,
         signal: interrupt.signal,
         log,

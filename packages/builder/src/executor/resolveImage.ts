@@ -1,0 +1,52 @@
+import { copySource, OciLayoutDestination, type Image, type LocalStore, type Platform } from '@tsbuild/oci-layout';
+
+export interface ImageSourceOptions {
+  platform: Platform;
+  registriesConf?: string;
+  tlsVerify?: boolean;
+  log: (line: string) => void;
+}
+
+const TRANSPORT = /^(docker:\/\/|oci:|oci-archive:|docker-archive:)/;
+
+/**
+ * The image a `FROM` or `COPY --from` names: a name already in the store is
+ * used as it is; any other name is pulled from its registry (honouring
+ * registries.conf) and kept in the store under its full name, as docker
+ * keeps pulled base images; `oci:`, `oci-archive:` and `docker-archive:`
+ * sources are read directly, their blobs copied into the store.
+ */
+export async function resolveImage(store: LocalStore, ref: string, opts: ImageSourceOptions): Promise<Image> {
+  if (!TRANSPORT.test(ref)) {
+    const local = await store.resolve(ref).catch(() => undefined);
+    if (local) return store.layout.readImage(local.descriptor, opts.platform);
+  }
+  // The registry client (undici and all) is only loaded when an image has to come from elsewhere.
+  const registry = await import('@tsbuild/registry');
+  const transportOptions = {
+    platform: opts.platform,
+    openStore: async () => store,
+    ...(opts.registriesConf ? { registriesConf: opts.registriesConf } : {}),
+    ...(opts.tlsVerify !== undefined ? { tlsVerify: opts.tlsVerify } : {}),
+  };
+  if (!TRANSPORT.test(ref) || ref.startsWith('docker://')) {
+    opts.log(`Pulling ${ref}`);
+    const { openStore: _unused, ...pullOptions } = transportOptions;
+    const { name, descriptor } = await registry.pullImage(store, ref, pullOptions);
+    opts.log(`Pulled ${name}`);
+    return store.layout.readImage(descriptor, opts.platform);
+  }
+  const transports = await registry.ImageTransports.create(transportOptions);
+  try {
+    const opened = await transports.openSource(registry.parseImageLocation(ref));
+    try {
+      // Unnamed in the store: the image built on it names these blobs; the build's lease protects them meanwhile.
+      const descriptor = await copySource(opened.source, new OciLayoutDestination(store.layout, async () => undefined));
+      return await store.layout.readImage(descriptor, opts.platform);
+    } finally {
+      await opened.close();
+    }
+  } finally {
+    await transports.close();
+  }
+}

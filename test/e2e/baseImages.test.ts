@@ -1,0 +1,72 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importBusybox } from '../helpers/busyboxImage.js';
+import { startRegistry } from '../helpers/registryHarness.js';
+import { requireTools, run } from '../helpers/tools.js';
+import { tsbuild } from '../helpers/tsbuildCli.js';
+import { tempDirs } from '../helpers/tempDirs.js';
+
+const dirs = tempDirs();
+let source: string;
+let registry: Awaited<ReturnType<typeof startRegistry>>;
+
+beforeAll(async () => {
+  await requireTools({ runc: 'runc', skopeo: 'skopeo' });
+  source = await dirs.make();
+  await importBusybox(source);
+  registry = await startRegistry();
+  const pushed = await tsbuild(['--root', source, 'push', 'busybox', `docker://${registry.host}/base/busybox:1`]);
+  expect(pushed.stderr).toBe('');
+}, 300_000);
+
+afterAll(async () => {
+  await registry?.stop();
+  await dirs.cleanup();
+});
+
+async function contextWith(dockerfile: string): Promise<string> {
+  const dir = await dirs.make();
+  await writeFile(join(dir, 'Dockerfile'), dockerfile);
+  return dir;
+}
+
+describe('base images from elsewhere', () => {
+  it('FROM a registry image pulls it once, keeps it in the store under its full name, and RUN works on it', async () => {
+    const root = await dirs.make();
+    const ctx = await contextWith(`FROM ${registry.host}/base/busybox:1\nRUN echo pulled > /proof\nCOPY --from=${registry.host}/base/busybox:1 /etc/passwd /copied-passwd\n`);
+    const first = await tsbuild(['--root', root, '-t', 'on-pulled', ctx]);
+    expect(first.stderr).toBe('');
+    expect(first.stdout.match(/^Pulling /gm)).toHaveLength(1);
+    const names = JSON.parse((await tsbuild(['--root', root, 'images', '--json'])).stdout).map((i: { name: string }) => i.name);
+    expect(names).toEqual([`${registry.host}/base/busybox:1`, 'localhost/on-pulled:latest']);
+    const again = await tsbuild(['--root', root, '-t', 'on-pulled', ctx]);
+    expect(again.stdout).not.toContain('Pulling');
+    const bundle = join(await dirs.make(), 'b');
+    expect((await tsbuild(['--root', root, 'bundle', 'on-pulled', bundle])).code).toBe(0);
+    expect((await run('cat', [join(bundle, 'rootfs/proof')])).stdout).toBe('pulled\n');
+  });
+
+  it('FROM oci:DIR:REF and docker-archive:FILE read the image in place', async () => {
+    const layout = join(await dirs.make(), 'layout');
+    await run('skopeo', ['copy', `oci:${source}/oci:localhost/busybox:latest`, `oci:${layout}:bb`]);
+    const archive = join(await dirs.make(), 'bb.tar');
+    await run('skopeo', ['copy', `oci:${source}/oci:localhost/busybox:latest`, `docker-archive:${archive}:busybox:latest`]);
+    for (const from of [`oci:${layout}:bb`, `docker-archive:${archive}`]) {
+      const root = await dirs.make();
+      const out = await tsbuild(['--root', root, '-q', '-t', 'from-file', await contextWith(`FROM ${from}\nRUN echo ok > /ok\n`)]);
+      expect(out.stderr, from).toBe('');
+      const bundle = join(await dirs.make(), 'b');
+      expect((await tsbuild(['--root', root, 'bundle', 'from-file', bundle])).code).toBe(0);
+      expect((await run('cat', [join(bundle, 'rootfs/ok')])).stdout).toBe('ok\n');
+      await run('skopeo', ['inspect', `oci:${root}/oci:localhost/from-file:latest`]);
+    }
+  });
+
+  it('a base image that is nowhere is a clear error naming FROM and the line', async () => {
+    const root = await dirs.make();
+    const out = await tsbuild(['--root', root, '-t', 'x', await contextWith(`FROM ${registry.host}/nothing/here:1\n`)]);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/Dockerfile:1:1: FROM: base image ".*nothing\/here:1": .*(MANIFEST_UNKNOWN|NAME_UNKNOWN)/);
+  });
+});
