@@ -7,7 +7,7 @@ export type {
 } from './dockerfile/instructions.js';
 export { heredocBody, parseOnbuildTriggers } from './dockerfile/parseDockerfile.js';
 export { expandWord, expandWords, ExpansionError, type VariableLookup } from './dockerfile/shellWords.js';
-export { planBuild, formatPlatform, type BuildPlan, type PlannedStage, type StageBase, type PlanOptions, type Platform } from './dockerfile/buildPlan.js';
+export { planBuild, type BuildPlan, type PlannedStage, type StageBase, type PlanOptions } from './dockerfile/buildPlan.js';
 export { StageState, type Step, type CopyOp, type RunOp, type StageStateOptions } from './dockerfile/stageState.js';
 export { type RunMount } from './dockerfile/runMount.js';
 export { parseDockerignore, createIgnoreMatcher, readIgnorePatterns, chooseIgnoreFile, type IgnoreMatcher } from './dockerfile/dockerignore.js';

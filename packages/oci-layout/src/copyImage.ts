@@ -1,9 +1,7 @@
 import { pipeline, Readable, Transform } from 'node:stream';
-import { isIndexMediaType, isManifestMediaType } from './mediaTypes.js';
-import { platformMatches } from './ociLayout.js';
 import type { Digest } from './digest.js';
 import type { Image } from './image.js';
-import type { Descriptor, Index, Platform } from './schema.js';
+import type { Descriptor, Index } from './schema.js';
 
 /**
  * Where an image can be written: a local store, an OCI layout, an archive, a
@@ -135,44 +133,4 @@ export async function copyIndex(src: ImageIndexSource, dst: ImageDestination, op
 
 export function copySource(src: CopySource, dst: ImageDestination, opts: CopyOptions = {}): Promise<Descriptor> {
   return src.kind === 'image' ? copyImage(src.image, dst, opts) : copyIndex(src.index, dst, opts);
-}
-
-const NODE_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
-
-/** The platform images run on here, named as image indexes name it. */
-export function hostPlatform(): Platform {
-  const architecture = NODE_ARCH[process.arch] ?? process.arch;
-  return { os: 'linux', architecture, ...(architecture === 'arm64' ? { variant: 'v8' } : {}) };
-}
-
-/**
- * Picks the image of an index: the one for `platform` when asked, the only
- * one when there is one, else the one for this machine.
- */
-export function chooseManifest(index: Index, platform?: Platform): Descriptor {
-  const images = index.manifests.filter((d) => isManifestMediaType(d.mediaType) || isIndexMediaType(d.mediaType));
-  const wanted = platform ?? (images.length === 1 ? undefined : hostPlatform());
-  if (!wanted) {
-    if (images.length === 1) return images[0]!;
-    throw new Error('the index lists no images');
-  }
-  // A nested index without a platform of its own may hold the wanted image: look inside it.
-  const nested = images.filter((d) => isIndexMediaType(d.mediaType) && !d.platform);
-  const match = images.find((d) => platformMatches(d.platform, wanted)) ?? (nested.length === 1 ? nested[0] : undefined);
-  if (!match) {
-    const have = images.map((d) => (d.platform ? formatPlatform(d.platform) : 'unknown')).join(', ');
-    throw new Error(`no image for platform ${formatPlatform(wanted)} in the index (it has: ${have || 'nothing'})`);
-  }
-  return match;
-}
-
-export function formatPlatform(p: Platform): string {
-  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
-}
-
-/** `os/arch[/variant]`, as --platform spells it. */
-export function parsePlatformOption(value: string): Platform {
-  const [os, architecture, variant, ...rest] = value.split('/');
-  if (!os || !architecture || rest.length > 0) throw new Error(`invalid platform "${value}": expected os/arch[/variant]`);
-  return { os, architecture, ...(variant ? { variant } : {}) };
 }

@@ -23,3 +23,4 @@ export * from './copyImage.js';
 export * from './transports/ociDir.js';
 export * from './transports/ociArchive.js';
 export * from './transports/dockerArchiveWriter.js';
+export * from './platform.js';

@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { DigestingStream, digestAlgorithm, digestHex, digestOf, parseDigest, type Digest, type DigestAlgorithm } from './digest.js';
 import { withFileLock } from './fileLock.js';
 import { isIndexMediaType, isManifestMediaType, MediaType } from './mediaTypes.js';
+import { chooseManifest } from './platform.js';
 import { canonicalJson, parseImageConfig, parseIndex, parseManifest, type Descriptor, type Index, type Platform } from './schema.js';
 import { DigestMismatchError, VerifyingStream } from './verifyingStream.js';
 import type { Image } from './image.js';
@@ -266,7 +267,7 @@ export class OciLayout {
     for (let depth = 0; isIndexMediaType(desc.mediaType); depth++) {
       if (depth > 4) throw new Error('image index nesting is too deep');
       const index = parseIndex(await this.readBlob(desc.digest, desc.size), desc.mediaType);
-      desc = selectManifest(index, platform);
+      desc = chooseManifest(index, platform);
     }
     if (!isManifestMediaType(desc.mediaType)) throw new Error(`${desc.digest} is a ${desc.mediaType}, not an image manifest`);
     const manifestBytes = await this.readBlob(desc.digest, desc.size);
@@ -289,24 +290,4 @@ export class OciLayout {
       })),
     };
   }
-}
-
-export function platformMatches(candidate: Platform | undefined, wanted: Platform): boolean {
-  if (!candidate) return false;
-  if (candidate.os !== wanted.os || candidate.architecture !== wanted.architecture) return false;
-  return !wanted.variant || !candidate.variant || candidate.variant === wanted.variant;
-}
-
-export function selectManifest(index: Index, platform?: Platform): Descriptor {
-  const images = index.manifests.filter((d) => isManifestMediaType(d.mediaType) || isIndexMediaType(d.mediaType));
-  if (platform) {
-    const match = images.find((d) => platformMatches(d.platform, platform));
-    if (!match) {
-      const have = images.map((d) => (d.platform ? `${d.platform.os}/${d.platform.architecture}${d.platform.variant ? `/${d.platform.variant}` : ''}` : 'unknown')).join(', ');
-      throw new Error(`no image for platform ${platform.os}/${platform.architecture} in the index (it has: ${have || 'nothing'})`);
-    }
-    return match;
-  }
-  if (images.length === 1) return images[0]!;
-  throw new Error(`the index holds ${images.length} images; choose one with a platform`);
 }

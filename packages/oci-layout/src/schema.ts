@@ -129,7 +129,7 @@ function parseJson(bytes: Uint8Array | string, what: string): unknown {
   }
 }
 
-export function parsePlatform(value: unknown): Platform {
+function parsePlatformObject(value: unknown): Platform {
   const p = object(value, 'platform');
   const architecture = optionalString(p, 'architecture', 'platform');
   const os = optionalString(p, 'os', 'platform');
@@ -161,7 +161,7 @@ export function parseDescriptor(value: unknown, what = 'descriptor'): Descriptor
   if (urls) out.urls = urls;
   const annotations = stringMap(d, 'annotations', what);
   if (annotations) out.annotations = annotations;
-  if (d.platform !== undefined) out.platform = parsePlatform(d.platform);
+  if (d.platform !== undefined) out.platform = parsePlatformObject(d.platform);
   const artifactType = optionalString(d, 'artifactType', what);
   if (artifactType) out.artifactType = artifactType;
   return out;

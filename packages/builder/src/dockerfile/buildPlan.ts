@@ -6,12 +6,7 @@
 import { DockerfileError, type Dockerfile, type Stage } from './instructions.js';
 import { expandWord, ExpansionError } from './shellWords.js';
 import { mountSourceStage } from './runMount.js';
-
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant?: string;
-}
+import { formatPlatform, type Platform } from '@tsbuild/oci-layout';
 
 export type StageBase = { kind: 'scratch' } | { kind: 'image'; ref: string } | { kind: 'stage'; index: number };
 
@@ -55,10 +50,6 @@ const BUILTIN_ARGS = new Set([
   'http_proxy', 'https_proxy', 'ftp_proxy', 'no_proxy', 'all_proxy',
   'SOURCE_DATE_EPOCH',
 ]);
-
-export function formatPlatform(p: Platform): string {
-  return [p.os, p.architecture, ...(p.variant ? [p.variant] : [])].join('/');
-}
 
 function platformArgs(target: Platform, build: Platform, targetStage: string): [string, string][] {
   return [

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import {
-  readLayer, writeImageManifest,
+  formatPlatform, hostPlatform, parsePlatform, readLayer, samePlatform, writeImageManifest,
   type Compression, type ContainerConfig, type Platform, type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type LayerEntry, type LocalStore,
 } from '@tsbuild/oci-layout';
 import { BuildContext } from '../context/buildContext.js';
@@ -15,7 +15,6 @@ import { CopyPlanner, type CopyTiming } from './copyPlanner.js';
 import { ImageFilesystem } from './imageFilesystem.js';
 import { storeLayer } from './layerStore.js';
 import { StepCache, stepKey, type CachedStep } from './stepCache.js';
-import { formatPlatformName, hostPlatform, parsePlatform, samePlatform } from './platform.js';
 import { resolveOwner } from './resolveOwner.js';
 import { runStep, type RunEnvironment } from './runStep.js';
 import { Snapshotter } from './snapshotter.js';
@@ -113,7 +112,7 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
       // Running another architecture's binaries would need emulation, which this builder does not set up.
       if (instr.keyword === 'RUN' && !samePlatform(stagePlatform, host)) {
         throw new DockerfileError(
-          `cannot run commands for ${formatPlatformName(stagePlatform)} on this ${formatPlatformName(host)} machine (no emulation); only ${formatPlatformName(host)} stages can RUN`,
+          `cannot run commands for ${formatPlatform(stagePlatform)} on this ${formatPlatform(host)} machine (no emulation); only ${formatPlatform(host)} stages can RUN`,
           instr.location, 'RUN',
         );
       }

@@ -2,10 +2,9 @@ import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import {
-  compressStream, decompressStream, DigestingStream, layerMediaType, writeImageManifest,
+  compressStream, decompressStream, DigestingStream, hostPlatform, layerMediaType, writeImageManifest,
   type Compression, type ImageConfig, type LocalStore,
 } from '@tsbuild/oci-layout';
-import { hostPlatform } from './platform.js';
 
 /** Fails the stream unless its first 512-byte block is a tar header with a valid checksum. */
 class TarHeaderCheck extends Transform {

@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { runTsbuild } from './tsbuildProcess.js';
 
 export interface BuildOptions {
   tag: string[];
@@ -26,23 +24,8 @@ export function buildProgram(): Command {
 
 export class BuildFailedError extends Error {}
 
-/**
- * The tsbuild CLI: the workspace's own when tsdive runs from the repository
- * (inspect-tui does not import the builder; it runs it), else `npx tsbuild`.
- */
-function tsbuildCommand(): [string, string[]] {
-  const workspaceBin = fileURLToPath(new URL('../../../builder/bin/tsbuild.js', import.meta.url));
-  return existsSync(workspaceBin) ? [process.execPath, [workspaceBin]] : ['npx', ['--no-install', 'tsbuild']];
-}
-
 /** Runs `tsbuild build`; its output goes to stderr so that stdout carries only tsdive's own (`--json -`). */
 export async function buildWithTsbuild(args: string[], opts: BuildOptions): Promise<void> {
-  const [command, prefix] = tsbuildCommand();
-  const buildArgs = [...prefix, ...(opts.root !== undefined ? ['--root', opts.root] : []), 'build', ...opts.tag.flatMap((t) => ['-t', t]), ...args];
-  const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(command, buildArgs, { stdio: ['ignore', 2, 2] });
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
+  const { code } = await runTsbuild([...(opts.root !== undefined ? ['--root', opts.root] : []), 'build', ...opts.tag.flatMap((t) => ['-t', t]), ...args]);
   if (code !== 0) throw new BuildFailedError(`tsbuild build failed (exit code ${code ?? 'signal'}); nothing to explore`);
 }

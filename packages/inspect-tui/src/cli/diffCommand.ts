@@ -26,7 +26,11 @@ export async function runDiff([a, b]: string[], opts: DiffOptions): Promise<stri
   const sourceOptions: ImageSourceOptions = { ...(opts.source !== undefined && { source: opts.source }), ...(opts.root !== undefined && { root: opts.root }) };
   const analyse = async (ref: string) => {
     const source = await openImageSource(ref, sourceOptions);
-    return analyzeImage(source.image, source.layerIds ? { layerIds: source.layerIds } : {});
+    try {
+      return await analyzeImage(source.image, source.layerIds ? { layerIds: source.layerIds } : {});
+    } finally {
+      await source.close();
+    }
   };
   const diff = diffImages(await analyse(a!), await analyse(b!));
   return opts.json ? `${JSON.stringify(diff, null, 2)}\n` : formatDiff([a!, b!], diff);

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { LocalStore, OciLayout, openDockerArchive, storeRoot, REF_NAME_ANNOTATION, type Image } from '@tsbuild/oci-layout';
+import { hostPlatform, LocalStore, OciLayout, openDockerArchive, openOciArchiveSource, storeRoot, REF_NAME_ANNOTATION, type Image } from '@tsbuild/oci-layout';
+import { runTsbuild } from './tsbuildProcess.js';
 
 export class ImageSourceError extends Error {}
 
@@ -7,7 +8,11 @@ export interface ImageSource {
   image: Image;
   /** dive's layer ids when the source has its own (docker-save directories). */
   layerIds?: string[];
+  /** Releases what reading the image needs (an unpacked archive); layers cannot be read after it. */
+  close(): Promise<void>;
 }
+
+const nothingToClose = async () => undefined;
 
 export interface ImageSourceOptions {
   /** dive's `--source`: how to read an IMAGE that has no `transport:` prefix. */
@@ -59,7 +64,7 @@ async function openOciLayout(dir: string, ref: string | undefined): Promise<Imag
 
 /**
  * Resolves the IMAGE argument to an image: `docker-archive:FILE[:REF]`,
- * `oci:DIR[:REF]`, or a name in the local store.
+ * `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`, `docker://REF`, or a name in the local store.
  */
 export async function openImageSource(ref: string, opts: ImageSourceOptions = {}): Promise<ImageSource> {
   const [transport, rest] = splitTransport(ref, opts.source);
@@ -68,18 +73,31 @@ export async function openImageSource(ref: string, opts: ImageSourceOptions = {}
     case 'docker-archive': {
       const [file, name] = splitPathAndRef(rest);
       const image = await openDockerArchive(file, name);
-      return { image, layerIds: image.layerPaths.map((p) => p.split('/')[0]!) };
+      return { image, layerIds: image.layerPaths.map((p) => p.split('/')[0]!), close: nothingToClose };
     }
     case 'oci': {
       const [dir, name] = splitPathAndRef(rest);
-      return { image: await openOciLayout(dir, name) };
+      return { image: await openOciLayout(dir, name), close: nothingToClose };
+    }
+    case 'oci-archive': {
+      const [file, name] = splitPathAndRef(rest);
+      const archive = await openOciArchiveSource(file, name, { platform: hostPlatform() });
+      if (archive.source.kind !== 'image') {
+        await archive.close();
+        throw new ImageSourceError(`${file} holds an index of several images; name one as oci-archive:${file}:REF`);
+      }
+      return { image: archive.source.image, close: archive.close };
     }
     case 'store': {
       const store = await LocalStore.open(storeRoot(opts.root));
-      return { image: await store.readImage(rest) };
+      return { image: await store.readImage(rest), close: nothingToClose };
     }
-    case 'oci-archive':
-    case 'docker':
-      throw new ImageSourceError(`${transport}: images are not supported by tsdive yet`);
+    case 'docker': {
+      // Pulled through tsbuild into the store (no daemon, and the registry client stays out of this package).
+      const pulled = await runTsbuild([...(opts.root !== undefined ? ['--root', opts.root] : []), 'pull', '-q', rest]);
+      if (pulled.code !== 0) throw new ImageSourceError(`cannot pull ${rest} (tsbuild pull exited with ${pulled.code ?? 'a signal'})`);
+      const store = await LocalStore.open(storeRoot(opts.root));
+      return { image: await store.readImage(pulled.stdout.trim().split('\n').at(-1)!), close: nothingToClose };
+    }
   }
 }

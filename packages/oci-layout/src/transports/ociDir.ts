@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import { chooseManifest, type CopySource, type ImageDestination } from '../copyImage.js';
+import type { CopySource, ImageDestination } from '../copyImage.js';
+import { chooseManifest } from '../platform.js';
 import { isIndexMediaType } from '../mediaTypes.js';
 import { OciLayout, REF_NAME_ANNOTATION } from '../ociLayout.js';
 import { parseIndex, type Descriptor, type Platform } from '../schema.js';

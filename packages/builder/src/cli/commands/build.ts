@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
+import { parsePlatform } from '@tsbuild/oci-layout';
 import { buildImage } from '../../executor/buildImage.js';
-import { parsePlatform } from '../../executor/platform.js';
 import { compressionOption } from '../compressionOption.js';
 import { parseEpoch } from '../sourceDateEpoch.js';
 import { openStore, withRootOption } from '../storeOption.js';

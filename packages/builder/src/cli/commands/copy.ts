@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { normalizeImageName, parsePlatformOption, LocalStore, storeRoot, type BlobCopyOutcome, type CopyOptions, type Descriptor } from '@tsbuild/oci-layout';
+import { normalizeImageName, parsePlatform, LocalStore, storeRoot, type BlobCopyOutcome, type CopyOptions, type Descriptor } from '@tsbuild/oci-layout';
 import type { ImageLocation, ImageTransports } from '@tsbuild/registry';
 import { humanSize } from '../humanSize.js';
 import { withRootOption } from '../storeOption.js';
@@ -34,7 +34,7 @@ export async function openTransports(cmd: Command, opts: TransferOptions): Promi
     openStore: () => LocalStore.open(storeRoot(root)),
     ...(opts.registriesConf ? { registriesConf: opts.registriesConf } : {}),
     tlsVerify: opts.tlsVerify !== 'false',
-    ...(opts.platform ? { platform: parsePlatformOption(opts.platform) } : {}),
+    ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
     ...(opts.all ? { all: true } : {}),
   });
 }

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { parsePlatformOption } from '@tsbuild/oci-layout';
+import { parsePlatform } from '@tsbuild/oci-layout';
 import { openStore, withRootOption } from '../storeOption.js';
 
 /** A registry image's manifest and config, read without pulling its layers. */
 async function inspectRemote(reference: string, opts: { platform?: string; tlsVerify?: string }): Promise<unknown> {
   const { ImageTransports } = await import('@tsbuild/registry');
-  const transports = await ImageTransports.create({ tlsVerify: opts.tlsVerify !== 'false', ...(opts.platform ? { platform: parsePlatformOption(opts.platform) } : {}) });
+  const transports = await ImageTransports.create({ tlsVerify: opts.tlsVerify !== 'false', ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}) });
   try {
     const { source, name } = await transports.openSource({ transport: 'docker', reference });
     if (source.kind !== 'image') throw new Error('unexpected index');
