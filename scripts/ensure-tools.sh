@@ -28,3 +28,8 @@ build_workspace() {
   npx tsc -b
   make -s -C samples/hello hello
 }
+
+# The tests are type-checked too (vitest itself only strips types).
+typecheck_tests() {
+  npx tsc -p test/tsconfig.json
+}

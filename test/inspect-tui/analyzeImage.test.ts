@@ -4,8 +4,8 @@ import { openDockerArchive } from '@tsbuild/oci-layout';
 import { aggregateFiles, analyzeImage, layerChanges, type ImageAnalysis } from '@tsbuild/inspect-tui';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { writeDockerArchive, type TestLayer } from './dockerArchiveFixture.js';
+import { DIVE_IMAGE } from '../helpers/fixtures.js';
 
-const DIVE_IMAGE = '/work/shared/fixtures/dive/test-docker-image.tar';
 const dirs = tempDirs();
 afterAll(() => dirs.cleanup());
 

@@ -5,10 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { requireTools, run } from '../helpers/tools.js';
+import { DIVE_IMAGE } from '../helpers/fixtures.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const TSDIVE = join(REPO, 'packages/inspect-tui/bin/tsdive.js');
-const DIVE_IMAGE = '/work/shared/fixtures/dive/test-docker-image.tar';
 const dirs = tempDirs();
 
 interface Result {

@@ -8,8 +8,8 @@ import { pack as tarPack } from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDockerArchive, readLayer } from '@tsbuild/oci-layout';
 import { tempDirs } from '../helpers/tempDirs.js';
+import { DIVE_IMAGE } from '../helpers/fixtures.js';
 
-const DIVE_IMAGE = '/work/shared/fixtures/dive/test-docker-image.tar';
 const LAYER_1 = '1871059774abe6914075e4a919b778fa1561f577d620ae52438a9635e6241936/layer.tar';
 const dirs = tempDirs();
 afterAll(() => dirs.cleanup());
@@ -84,13 +84,13 @@ describe('openDockerArchive', () => {
 async function tarBytes(members: { name: string; body?: Buffer; linkname?: string }[]): Promise<Buffer> {
   const pack = tarPack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
-  const ended = new Promise((resolve) => pack.on('end', resolve));
+  pack.on('data', (c: unknown) => void chunks.push(c as Buffer));
+  const ended = new Promise<void>((resolve) => pack.on('end', () => resolve()));
   for (const m of members) {
     const header = m.linkname
       ? { name: m.name, type: 'symlink' as const, linkname: m.linkname }
       : { name: m.name, type: 'file' as const, size: m.body!.length, mode: 0o644 };
-    await new Promise<void>((resolve, reject) => pack.entry(header, m.body, (e) => (e ? reject(e) : resolve())));
+    await new Promise<void>((resolve, reject) => pack.entry(header, m.body ?? Buffer.alloc(0), (e) => (e ? reject(e) : resolve())));
   }
   pack.finalize();
   await ended;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
-import { pack as tarPack, type Headers } from 'tar-stream';
+import { pack as tarPack, type Header } from 'tar-stream';
 
 /** One member of a test layer; a `.wh.` name or `.wh..wh..opq` is written as-is (whiteouts are plain tar entries). */
 export interface TestEntry {
@@ -17,16 +17,18 @@ export interface TestLayer {
   entries: TestEntry[];
 }
 
-async function tarOf(members: { header: Headers; body?: Buffer }[]): Promise<Buffer> {
+type TarHeader = Partial<Header> & { name: string };
+
+async function tarOf(members: { header: TarHeader; body?: Buffer }[]): Promise<Buffer> {
   const pack = tarPack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
+  pack.on('data', (c: unknown) => void chunks.push(c as Buffer));
   const done = new Promise<void>((resolve, reject) => {
     pack.on('end', resolve);
     pack.on('error', reject);
   });
   for (const m of members) {
-    await new Promise<void>((resolve, reject) => pack.entry(m.header, m.body, (e) => (e ? reject(e) : resolve())));
+    await new Promise<void>((resolve, reject) => pack.entry(m.header, m.body ?? Buffer.alloc(0), (e) => (e ? reject(e) : resolve())));
   }
   pack.finalize();
   await done;
@@ -37,7 +39,7 @@ function layerMembers(entries: TestEntry[]) {
   return entries.map((e) => {
     const type = e.type ?? 'file';
     const body = type === 'file' ? Buffer.from(e.content ?? '') : undefined;
-    const header: Headers = {
+    const header: TarHeader = {
       name: e.name,
       type,
       mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644),
@@ -59,7 +61,7 @@ const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('h
  * gzip-compressed, as some tools do.
  */
 export async function writeDockerArchive(file: string, layers: TestLayer[], opts: { gzipLayers?: boolean } = {}): Promise<void> {
-  const members: { header: Headers; body?: Buffer }[] = [];
+  const members: { header: TarHeader; body?: Buffer }[] = [];
   const diffIds: string[] = [];
   const layerPaths: string[] = [];
   for (const [i, layer] of layers.entries()) {

@@ -5,10 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { requireTools, run } from '../helpers/tools.js';
+import { DIVE_IMAGE } from '../helpers/fixtures.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const TSDIVE = join(REPO, 'packages/inspect-tui/bin/tsdive.js');
-const DIVE_IMAGE = join(REPO, '..', 'shared', 'fixtures', 'dive', 'test-docker-image.tar');
 /** A server of our own, so the test never touches anyone's tmux sessions. */
 const SOCKET = `tsdive-test-${process.pid}`;
 const COLUMNS = 120;

@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { render } from 'ink-testing-library';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -14,9 +13,8 @@ import { treeRows } from '../../packages/inspect-tui/src/tui/treeRows.js';
 import { commandFor, splitKeys } from '../../packages/inspect-tui/src/tui/keys.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { parseBytes } from '../../packages/inspect-tui/src/ci/humanBytes.js';
+import { DIVE_IMAGE } from '../helpers/fixtures.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const DIVE_IMAGE = join(REPO, '..', 'shared', 'fixtures', 'dive', 'test-docker-image.tar');
 const dirs = tempDirs();
 
 const KEY = { down: '\x1b[B', up: '\x1b[A', pageDown: '\x1b[6~', tab: '\t', ctrlA: '\x01', ctrlB: '\x02', ctrlE: '\x05', ctrlF: '\x06', ctrlL: '\x0c', ctrlO: '\x0f', ctrlR: '\x12', ctrlU: '\x15', ctrlSpace: '\x00', enter: '\r', esc: '\x1b' };

@@ -4,10 +4,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDirs } from '../helpers/tempDirs.js';
+import { DIVE_IMAGE } from '../helpers/fixtures.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const TSDIVE = join(REPO, 'packages/inspect-tui/bin/tsdive.js');
-const DIVE_IMAGE = join(REPO, '..', 'shared', 'fixtures', 'dive', 'test-docker-image.tar');
 const dirs = tempDirs();
 
 interface Result {

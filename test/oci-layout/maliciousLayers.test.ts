@@ -23,7 +23,7 @@ async function rawLayer(members: RawMember[]): Promise<Readable> {
     const type = member.type ?? 'file';
     pack.entry(
       { name: member.name, type, linkname: member.linkname, mode: member.mode ?? (type === 'directory' ? 0o755 : 0o644), mtime: new Date(0), size: type === 'file' ? body.length : 0 },
-      type === 'file' ? body : undefined,
+      type === 'file' ? body : Buffer.alloc(0),
     );
   }
   pack.finalize();

@@ -89,7 +89,7 @@ describe('pulls through a faulty network', () => {
   });
 
   it('a registry that keeps failing gives up with its error code and URL', async () => {
-    proxy.faults.push({ match: (m, p) => p.includes('/manifests/'), action: 'status', status: 503, times: 100 });
+    proxy.faults.push({ match: (_m, p) => p.includes('/manifests/'), action: 'status', status: 503, times: 100 });
     const r = await tsbuild(['--root', await dirs.make(), 'pull', `${proxy.host}/base/faulty:1`]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`INJECTED: injected 503 (GET http://${proxy.host}/v2/base/faulty/manifests/1 -> 503)`);

@@ -1,0 +1,5 @@
+import { join } from 'node:path';
+import { REPO_ROOT } from './tsbuildCli.js';
+
+/** dive's own test image, from shared/ beside the repository (as CI lays it out too). */
+export const DIVE_IMAGE = join(REPO_ROOT, '..', 'shared', 'fixtures', 'dive', 'test-docker-image.tar');
