@@ -16,6 +16,8 @@ export function summarise(bench) {
   return {
     ...bench,
     wallSeconds: median(bench.runs.map((r) => r.wallSeconds)),
+    minWallSeconds: Math.min(...bench.runs.map((r) => r.wallSeconds)),
+    cpuPressure: bench.runs.some((r) => r.cpuPressure === null) ? null : median(bench.runs.map((r) => r.cpuPressure)),
     cpuSeconds: median(bench.runs.map((r) => r.cpuSeconds)),
     peakRssBytes: Math.max(...bench.runs.map((r) => r.peakRssBytes)),
   };
@@ -30,12 +32,13 @@ function ratioCell(row, byKey) {
 export function resultsTable(rows) {
   const byKey = new Map(rows.map((r) => [r.key, r]));
   const lines = [
-    '| tool | case | median wall s | median CPU s | peak RSS MiB | wall ratio vs anchor |',
-    '|---|---|---:|---:|---:|---|',
+    '| tool | case | median wall s | min wall s | median CPU s | peak RSS MiB | CPU pressure | wall ratio vs anchor |',
+    '|---|---|---:|---:|---:|---:|---:|---|',
   ];
   for (const row of rows) {
-    lines.push(`| ${row.tool} | ${row.caseName} | ${row.wallSeconds.toFixed(2)} | ${row.cpuSeconds.toFixed(2)} | `
-      + `${(row.peakRssBytes / MiB).toFixed(0)} | ${ratioCell(row, byKey)} |`);
+    const pressure = row.cpuPressure === null ? 'n/a' : `${(row.cpuPressure * 100).toFixed(0)}%`;
+    lines.push(`| ${row.tool} | ${row.caseName} | ${row.wallSeconds.toFixed(2)} | ${row.minWallSeconds.toFixed(2)} | ${row.cpuSeconds.toFixed(2)} | `
+      + `${(row.peakRssBytes / MiB).toFixed(0)} | ${pressure} | ${ratioCell(row, byKey)} |`);
   }
   return lines.join('\n');
 }

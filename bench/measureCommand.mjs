@@ -3,6 +3,16 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 
+/** Microseconds some runnable task waited for a CPU since boot (PSI); null without PSI. */
+function cpuStallMicros() {
+  try {
+    const some = readFileSync('/proc/pressure/cpu', 'utf8').split('\n').find((l) => l.startsWith('some'));
+    return Number(/total=(\d+)/.exec(some)[1]);
+  } catch {
+    return null;
+  }
+}
+
 function field(report, label) {
   const line = report.split('\n').find((l) => l.trim().startsWith(label));
   if (!line) throw new Error(`GNU time report has no "${label}" line:\n${report}`);
@@ -10,11 +20,14 @@ function field(report, label) {
 }
 
 /**
- * Resolves to { wallSeconds, cpuSeconds, peakRssBytes }; rejects with the tail of the
+ * Resolves to { wallSeconds, cpuSeconds, peakRssBytes, cpuPressure }; cpuPressure is the share
+ * of the wall time in which some task on the machine waited for a CPU, which tells a run slowed
+ * by other work on a shared machine from a genuinely slow one. Rejects with the tail of the
  * command's output when it exits non-zero, since a failed run must not become a fast number.
  */
 export function measureCommand(argv, { cwd, reportFile, env = process.env }) {
   return new Promise((resolve, reject) => {
+    const stallBefore = cpuStallMicros();
     const started = process.hrtime.bigint();
     const child = spawn('/usr/bin/time', ['-v', '-o', reportFile, ...argv], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -24,6 +37,7 @@ export function measureCommand(argv, { cwd, reportFile, env = process.env }) {
     child.on('error', reject);
     child.on('close', (code) => {
       const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const stallAfter = cpuStallMicros();
       if (code !== 0) {
         reject(new Error(`${argv.join(' ')} exited with ${code}:\n${output}`));
         return;
@@ -34,6 +48,7 @@ export function measureCommand(argv, { cwd, reportFile, env = process.env }) {
         wallSeconds,
         cpuSeconds: field(report, 'User time (seconds)') + field(report, 'System time (seconds)'),
         peakRssBytes: field(report, 'Maximum resident set size (kbytes)') * 1024,
+        cpuPressure: stallBefore === null || stallAfter === null ? null : (stallAfter - stallBefore) / 1e6 / wallSeconds,
       });
     });
   });
