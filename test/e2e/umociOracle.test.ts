@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,7 +30,8 @@ beforeAll(async () => {
     'rootfs/etc/shadow-ish': { content: 'secret', mode: 0o640 },
     'rootfs/srv/readonly': { content: 'ro', mode: 0o444 },
     'rootfs/srv/empty': '',
-    'rootfs/var/lib/data/big': 'x'.repeat(200_000),
+    // Over 1 MiB of incompressible data: the gzip layer has several members (see ParallelGzip).
+    'rootfs/var/lib/data/big': randomBytes(3_000_000).toString('base64'),
     'data.txt': 'owned by app\n',
     Dockerfile: [
       'FROM scratch',

@@ -104,25 +104,37 @@ describe('createLayer', () => {
     await expect(collect(long.stream)).rejects.toThrow('content of "f" is longer than its declared size 2');
   });
 
-  test('opens file content only when the entry is written', async () => {
+  test('reads a bounded number of small files ahead; large files are opened only when written', async () => {
     let open = 0;
     let maxOpen = 0;
+    const opened: string[] = [];
+    const big = 2 * 1024 * 1024;
     function* changes(): Generator<LayerChange> {
-      for (let i = 0; i < 5; i++) {
-        yield entry(`f${i}`, {
+      for (let i = 0; i < 200; i++) {
+        const name = i === 100 ? 'big' : `f${String(i).padStart(3, '0')}`;
+        const size = i === 100 ? big : 3;
+        yield entry(name, {
           type: 'file',
-          size: 3,
+          size,
           open: () => {
+            opened.push(name);
             maxOpen = Math.max(maxOpen, ++open);
-            const stream = Readable.from([Buffer.from('abc')]);
+            const stream = Readable.from([Buffer.alloc(size, 'a')]);
             stream.on('end', () => open--);
             return stream;
           },
         });
       }
     }
-    await collect(createLayer(changes(), { compression: 'none' }).stream);
-    expect(maxOpen).toBe(1);
+    const tar = await collect(createLayer(changes(), { compression: 'none' }).stream);
+    expect(maxOpen).toBeGreaterThan(1);
+    expect(maxOpen).toBeLessThanOrEqual(64);
+    // The big file is opened after every small file before it and before the ones after it were due.
+    expect(opened.indexOf('big')).toBeGreaterThanOrEqual(100);
+    const names = execFileSync('tar', ['-tf', '-'], { input: tar }).toString().trim().split('\n');
+    expect(names).toHaveLength(200);
+    expect(names[100]).toBe('big');
+    expect(execFileSync('tar', ['-xOf', '-', 'big'], { input: tar, maxBuffer: 8 * big }).length).toBe(big);
   });
 
   test('compareLayerPaths sorts by bytes, parents before children', () => {

@@ -1,5 +1,6 @@
 import { PassThrough, Readable, pipeline, type Duplex } from 'node:stream';
-import { createGzip, createGunzip } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
+import { ParallelGzip } from './parallelGzip.js';
 import { CompressStream, DecompressStream } from 'zstd-napi';
 import type { Compression } from './mediaTypes.js';
 
@@ -14,13 +15,14 @@ export function detectCompression(firstBytes: Buffer): Compression {
 }
 
 /**
- * A compressor for layer blobs. Node's gzip header has mtime 0 and no file
- * name, so equal input gives equal bytes (reproducible layer digests).
+ * A compressor for layer blobs. gzip uses every core (see ParallelGzip); its
+ * headers have mtime 0 and no file name, so equal input gives equal bytes
+ * (reproducible layer digests).
  */
 export function compressStream(compression: Compression): Duplex {
   switch (compression) {
     case 'gzip':
-      return createGzip();
+      return new ParallelGzip();
     case 'zstd':
       return new CompressStream();
     case 'none':

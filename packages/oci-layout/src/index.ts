@@ -24,3 +24,4 @@ export * from './transports/ociDir.js';
 export * from './transports/ociArchive.js';
 export * from './transports/dockerArchiveWriter.js';
 export * from './platform.js';
+export * from './parallelGzip.js';

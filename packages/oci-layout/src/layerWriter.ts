@@ -76,10 +76,63 @@ interface TarHeader {
   xattrs: Record<string, Buffer>;
 }
 
+/** Read-ahead for small files: their contents load while earlier entries are written. */
+const PREFETCH_ENTRIES = 64;
+const PREFETCH_BYTES = 16 * 1024 * 1024;
+const PREFETCH_FILE_MAX = 1024 * 1024;
+
+interface Prefetched {
+  change: LayerChange;
+  body?: Promise<Buffer>;
+}
+
+async function readWhole(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Passes the changes through, starting to read the next small files (those
+ * opened lazily) before they are due: a context of many small files is
+ * bound by file-open latency, not bytes, and this overlaps those waits.
+ */
+async function* withReadAhead(changes: AsyncIterable<LayerChange> | Iterable<LayerChange>): AsyncGenerator<Prefetched> {
+  const source = Symbol.asyncIterator in changes ? changes[Symbol.asyncIterator]() : (changes as Iterable<LayerChange>)[Symbol.iterator]();
+  const queue: Prefetched[] = [];
+  let queuedBytes = 0;
+  let done = false;
+  while (true) {
+    while (!done && queue.length < PREFETCH_ENTRIES && queuedBytes < PREFETCH_BYTES) {
+      const next = await source.next();
+      if (next.done) {
+        done = true;
+        break;
+      }
+      const change = next.value;
+      const entry = change.kind === 'entry' ? change.entry : undefined;
+      if (entry?.type === 'file' && entry.open && !entry.content && entry.size <= PREFETCH_FILE_MAX) {
+        const open = entry.open;
+        const body = Promise.resolve().then(async () => readWhole(await open()));
+        // Errors surface when the entry is written; until then they must not count as unhandled.
+        body.catch(() => undefined);
+        queue.push({ change, body });
+        queuedBytes += entry.size;
+      } else {
+        queue.push({ change });
+      }
+    }
+    const item = queue.shift();
+    if (!item) return;
+    if (item.body && item.change.kind === 'entry') queuedBytes -= item.change.entry.size;
+    yield item;
+  }
+}
+
 async function* tarBlocks(changes: AsyncIterable<LayerChange> | Iterable<LayerChange>): AsyncGenerator<Buffer> {
-  for await (const change of changes) {
+  for await (const { change, body } of withReadAhead(changes)) {
     if (change.kind === 'entry') {
-      yield* entryBlocks(change.entry);
+      yield* entryBlocks(change.entry, body);
     } else {
       const name = change.kind === 'opaque' ? joinPath(change.path, '.wh..wh..opq') : whiteoutName(change.path);
       yield* headerBlocks({ ...EMPTY_FILE, name });
@@ -113,7 +166,7 @@ function joinPath(dir: string, name: string): string {
   return clean === '' ? name : `${clean}/${name}`;
 }
 
-async function* entryBlocks(entry: LayerEntry): AsyncGenerator<Buffer> {
+async function* entryBlocks(entry: LayerEntry, body?: Promise<Buffer>): AsyncGenerator<Buffer> {
   const path = normaliseLayerPath(entry.path);
   if (path === '') throw new Error(`layer entry "${entry.path}" names the root directory`);
   const isFile = entry.type === 'file';
@@ -141,7 +194,7 @@ async function* entryBlocks(entry: LayerEntry): AsyncGenerator<Buffer> {
   yield* headerBlocks(header);
   if (!isFile) return;
 
-  const content = entry.content ?? (entry.open ? await entry.open() : undefined);
+  const content = body ? Readable.from([await body]) : (entry.content ?? (entry.open ? await entry.open() : undefined));
   if (!content) {
     if (entry.size === 0) return;
     throw new Error(`layer entry "${entry.path}" has size ${entry.size} but no content`);

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join, posix, relative, sep } from 'node:path';
 import { resolveInRoot } from '@tsbuild/oci-layout';
 import { componentMatcher, hasGlob } from './globPattern.js';
+import type { FileHashCache } from './fileHashCache.js';
 
 /** What a .dockerignore says about a context path. */
 export interface ContextFilter {
@@ -109,21 +109,26 @@ export class BuildContext {
    * A content hash of what `sources` select (paths, types, modes, link
    * targets, file contents; not mtimes or owners), for the build cache.
    */
-  async hashSources(sources: string[]): Promise<string> {
-    const hash = createHash('sha256');
-    const add = async (entry: ContextEntry, rel: string) => {
-      const st = entry.stats;
-      hash.update(`${rel}\0${st.mode}\0`);
-      if (st.isSymbolicLink()) hash.update(await readlink(entry.abs));
-      if (st.isFile()) for await (const chunk of createReadStream(entry.abs)) hash.update(chunk as Buffer);
-      hash.update('\0');
-    };
+  async hashSources(sources: string[], files: FileHashCache): Promise<string> {
+    const entries: ContextEntry[] = [];
     for (const source of sources) {
       for (const match of await this.match(source)) {
-        await add(match, match.rel);
-        if (match.stats.isDirectory()) for await (const child of this.walk(match)) await add(child, child.rel);
+        entries.push(match);
+        if (match.stats.isDirectory()) for await (const child of this.walk(match)) entries.push(child);
       }
     }
+    // Several files at once: a context of many small files is bound by latency, not bytes.
+    const contents = new Array<string>(entries.length);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < entries.length; i = next++) {
+        const { stats, abs } = entries[i]!;
+        contents[i] = stats.isFile() ? await files.hash(abs, stats) : stats.isSymbolicLink() ? await readlink(abs) : '';
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    const hash = createHash('sha256');
+    for (const [i, entry] of entries.entries()) hash.update(`${entry.rel}\0${entry.stats.mode}\0${contents[i]}\0`);
     return hash.digest('hex');
   }
 

@@ -6,6 +6,7 @@ import {
   type Compression, type ContainerConfig, type Platform, type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type LayerEntry, type LocalStore,
 } from '@tsbuild/oci-layout';
 import { BuildContext } from '../context/buildContext.js';
+import { FileHashCache } from '../context/fileHashCache.js';
 import { chooseIgnoreFile, parseDockerignore } from '../dockerfile/dockerignore.js';
 import { DockerfileError, type Dockerfile, type Instruction } from '../dockerfile/instructions.js';
 import { parseDockerfile, parseOnbuildTriggers } from '../dockerfile/parseDockerfile.js';
@@ -151,6 +152,7 @@ class Build {
   /** Finished stages by index, for FROM and COPY --from. */
   private readonly results = new Map<number, StageResult>();
   private readonly downloads = new Map<string, RemoteFile>();
+  private readonly fileHashes: FileHashCache;
 
   constructor(
     private readonly store: LocalStore,
@@ -161,6 +163,7 @@ class Build {
   ) {
     this.snapshotter = new Snapshotter(join(store.cacheDir, 'snapshots'), store.tmpDir);
     this.cache = new StepCache(join(store.cacheDir, 'steps'), store.layout);
+    this.fileHashes = new FileHashCache(join(store.cacheDir, 'context-hashes.json'));
     const now = req.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
     this.created = new Date(now * 1000).toISOString();
     this.timing = { now, scratchDir: store.tmpDir, ...(req.sourceDateEpoch !== undefined ? { clampTo: req.sourceDateEpoch } : {}) };
@@ -246,7 +249,7 @@ class Build {
         const remote = (await this.remoteSources(step.op)).map((f) => f.digest);
         const local = op.sources.filter((s) => !isRemoteSource(s));
         // A stage or image is named by its cache key or digest: its content follows from that.
-        return { createdBy: step.createdBy, op, remote, sources: from ? from.key : await this.context.hashSources(local) };
+        return { createdBy: step.createdBy, op, remote, sources: from ? from.key : await this.context.hashSources(local, this.fileHashes) };
       }
       case 'run': {
         const { location: _location, ...op } = step.op;
@@ -357,9 +360,10 @@ class Build {
     return files;
   }
 
-  /** Removes what the build downloaded. */
+  /** Removes what the build downloaded; keeps the context hashes for the next build. */
   async cleanup(): Promise<void> {
     await Promise.all([...this.downloads.values()].map((f) => rm(dirname(f.path), { recursive: true, force: true })));
+    await this.fileHashes.save();
   }
 
   /** `COPY --from=NAME`: an earlier stage (by name or index) or an image from the store. */

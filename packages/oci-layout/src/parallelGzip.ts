@@ -1,0 +1,60 @@
+import { availableParallelism } from 'node:os';
+import { Transform, type TransformCallback } from 'node:stream';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+
+const gzipAsync = promisify(gzip);
+
+/**
+ * Speed over the last few percent of size, as go-containerregistry chooses
+ * (gzip.BestSpeed): about 3x faster than the default level on layer data.
+ */
+const GZIP_LEVEL = 1;
+
+/** Input is cut into blocks this big; each becomes one gzip member. */
+const BLOCK_BYTES = 1024 * 1024;
+
+/**
+ * gzip on every core: the input is cut into fixed 1 MiB blocks, each
+ * compressed on its own (zlib runs them on libuv's thread pool) and written
+ * out in order as a member of a multi-member gzip stream, which every gzip
+ * reader (gunzip, Go's compress/gzip, Node's zlib) reads as one file. The
+ * cut points depend only on the input, so equal input gives equal bytes.
+ */
+export class ParallelGzip extends Transform {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private readonly inFlight: Promise<Buffer>[] = [];
+  private readonly maxInFlight = Math.max(2, availableParallelism());
+  private wroteMember = false;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    this.drainBlocks(false).then(() => done(), done);
+  }
+
+  override _flush(done: TransformCallback): void {
+    this.drainBlocks(true)
+      .then(async () => {
+        while (this.inFlight.length > 0) this.push(await this.inFlight.shift()!);
+        // An empty input still has to be a valid gzip file.
+        if (!this.wroteMember) this.push(await gzipAsync(Buffer.alloc(0), { level: GZIP_LEVEL }));
+        done();
+      }, done);
+  }
+
+  private async drainBlocks(final: boolean): Promise<void> {
+    while (this.pendingBytes >= BLOCK_BYTES || (final && this.pendingBytes > 0)) {
+      const all = Buffer.concat(this.pending);
+      const block = all.subarray(0, BLOCK_BYTES);
+      const rest = all.subarray(block.length);
+      this.pending = rest.length > 0 ? [rest] : [];
+      this.pendingBytes = rest.length;
+      this.inFlight.push(gzipAsync(block, { level: GZIP_LEVEL }));
+      this.wroteMember = true;
+      // Keep every core busy, but no more blocks in memory than that.
+      if (this.inFlight.length >= this.maxInFlight) this.push(await this.inFlight.shift()!);
+    }
+  }
+}
