@@ -212,4 +212,22 @@ describe('RUN', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/Dockerfile:2:1: RUN: cannot run commands for linux\/arm64 on this linux\/amd64 machine/);
   });
+
+  it('RUN --mount=type=bind reads the context or another stage, read-only, and its content is part of the cache key', async () => {
+    const ctx = await context([
+      'FROM localhost/busybox AS tools',
+      'RUN mkdir -p /opt/tool && echo from-stage > /opt/tool/data',
+      'FROM localhost/busybox',
+      'RUN --mount=type=bind,from=tools,source=/opt/tool,target=/mnt/tool --mount=type=bind,source=input.txt,target=/mnt/input cat /mnt/tool/data /mnt/input > /combined && (touch /mnt/input 2>/dev/null && echo writable || echo read-only) >> /combined',
+    ].join('\n'), { 'input.txt': 'first' });
+    expect((await tsbuild(['--root', root, '-q', '-t', 'bind', ctx])).stderr).toBe('');
+    let rootfs = await unpack('bind');
+    expect(await readFile(join(rootfs, 'combined'), 'utf8')).toBe('from-stage\nfirstread-only\n');
+    expect((await describeTree(rootfs))['mnt']).toBeUndefined();
+    await writeFile(join(ctx, 'input.txt'), 'second');
+    expect((await tsbuild(['--root', root, '-q', '-t', 'bind', ctx])).stderr).toBe('');
+    rootfs = await unpack('bind');
+    expect(await readFile(join(rootfs, 'combined'), 'utf8')).toBe('from-stage\nsecondread-only\n');
+    expect(await leftovers()).toEqual({ mounts: [], containers: [], tmp: [] });
+  });
 });

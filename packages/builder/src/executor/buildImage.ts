@@ -253,7 +253,12 @@ class Build {
       }
       case 'run': {
         const { location: _location, ...op } = step.op;
-        return { createdBy: step.createdBy, op, network: op.network ?? network ?? 'host' };
+        // What a bind mount shows is an input of the step, like a COPY's sources.
+        const mounted: string[] = [];
+        for (const m of op.mounts.filter((mount) => mount.type === 'bind')) {
+          mounted.push(m.from !== undefined ? (await this.copySource(m.from)).key : await this.context.hashSources([m.source ?? '.'], this.fileHashes));
+        }
+        return { createdBy: step.createdBy, op, mounted, network: op.network ?? network ?? 'host' };
       }
     }
   }
@@ -313,6 +318,10 @@ class Build {
           compression: this.req.compression,
           contextDir: this.context.dir,
           secrets: this.req.secrets ?? {},
+          openRoot: async (from) => {
+            const source = await this.copySource(from);
+            return openStageRoot(this.store, this.snapshotter, source.layers, source.diffIds);
+          },
           output: (chunk) => output.write(chunk),
           signal: this.req.signal ?? new AbortController().signal,
           ...(this.timing.clampTo !== undefined ? { clampTo: this.timing.clampTo } : {}),

@@ -11,6 +11,7 @@ import { mountOverlay } from './overlayMount.js';
 import { runContainer } from './runContainer.js';
 import { chainIds, type Snapshotter } from './snapshotter.js';
 import { upperToChanges } from './upperToChanges.js';
+import type { StageRoot } from './stageRoot.js';
 
 /** Where a RUN step's environment comes from. */
 export interface RunEnvironment {
@@ -22,6 +23,8 @@ export interface RunEnvironment {
   contextDir: string;
   /** `--secret id=X,src=FILE`, by id. */
   secrets: Record<string, string>;
+  /** The filesystem of a stage or image, for `--mount=type=bind,from=...`. */
+  openRoot: (from: string) => Promise<StageRoot>;
   output: (chunk: Buffer) => void;
   signal: AbortSignal;
 }
@@ -46,7 +49,7 @@ async function exists(path: string): Promise<boolean> {
  * The mounts a RUN asks for. Caches persist under the store; secrets are
  * bind-mounted read-only files that exist only while the command runs.
  */
-async function runMounts(mounts: RunMount[], env: RunEnvironment): Promise<RuntimeMount[]> {
+async function runMounts(mounts: RunMount[], env: RunEnvironment, roots: StageRoot[]): Promise<RuntimeMount[]> {
   const out: RuntimeMount[] = [];
   for (const m of mounts) {
     switch (m.type) {
@@ -58,9 +61,16 @@ async function runMounts(mounts: RunMount[], env: RunEnvironment): Promise<Runti
         break;
       }
       case 'bind': {
-        if (m.from) throw new RunFailedError('--mount=type=bind,from=... is not supported yet');
-        const source = join(env.contextDir, posix.normalize(`/${m.source ?? '.'}`));
-        // Writes to a bind mount from the context are discarded in BuildKit; a read-only mount is the honest equivalent.
+        let base = env.contextDir;
+        if (m.from) {
+          const root = await env.openRoot(m.from);
+          roots.push(root);
+          base = root.dir;
+        }
+        const source = m.from
+          ? await resolveInRoot(base, m.source ?? '/', { followFinal: true })
+          : join(base, posix.normalize(`/${m.source ?? '.'}`));
+        // Writes to a bind mount are discarded in BuildKit; a read-only mount is the honest equivalent.
         out.push({ destination: m.target!, type: 'bind', source, options: ['rbind', 'ro'] });
         break;
       }
@@ -102,6 +112,7 @@ export async function runStep(
   const layout = env.store.layout;
   const lowers = await env.snapshotter.prepare(below.layers.map((d, i) => ({ diffId: below.diffIds[i]!, open: () => layout.openBlob(d.digest, d.size) })));
   const work = await mkdtemp(join(env.store.tmpDir, 'run-'));
+  const roots: StageRoot[] = [];
   const mount = await mountOverlay(lowers, work).catch(async (e) => {
     await rm(work, { recursive: true, force: true });
     throw e;
@@ -111,7 +122,7 @@ export async function runStep(
     await mkdir(scratch);
     const bundleDir = join(work, 'bundle');
     await mkdir(bundleDir);
-    const extraMounts = await runMounts(op.mounts, env);
+    const extraMounts = await runMounts(op.mounts, env, roots);
     for (const [i, file] of op.inlineFiles.entries()) {
       const source = join(scratch, `inline-${i}`);
       await writeFile(source, file.content, { mode: file.mode });
@@ -154,6 +165,7 @@ export async function runStep(
     return { descriptor: { mediaType: layerMediaType(env.compression), digest, size }, diffId };
   } finally {
     await mount.unmount().catch(() => undefined);
+    await Promise.all(roots.map((root) => root.release()));
     await rm(work, { recursive: true, force: true });
   }
 }
