@@ -35,8 +35,9 @@ async function unpack(image: string): Promise<string> {
 /** What a failed or interrupted build must not leave behind. */
 async function leftovers() {
   const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(root));
-  const { stdout } = await run('runc', ['list', '-q']);
-  const containers = stdout.split('\n').filter((id) => id.startsWith(`tsbuild-`));
+  // Only this file's builds: other test files may be running theirs at the same moment.
+  const { stdout } = await run('runc', ['list', '--format', 'json']);
+  const containers = ((JSON.parse(stdout) ?? []) as { id: string; bundle: string }[]).filter((c) => c.bundle.startsWith(root)).map((c) => c.id);
   const tmp = (await readdir(join(root, 'tmp'))).filter((f) => !f.startsWith('.'));
   return { mounts, containers, tmp };
 }

@@ -12,6 +12,8 @@ const TSDIVE = join(REPO, 'packages/inspect-tui/bin/tsdive.js');
 /** A server of our own, so the test never touches anyone's tmux sessions. */
 const SOCKET = `tsdive-test-${process.pid}`;
 const COLUMNS = 120;
+/** A person at a terminal: CI=true (as CI runs us) would switch tsdive to its CI mode, as it does dive. */
+const INTERACTIVE = 'env -u CI';
 const dirs = tempDirs();
 
 const tmux = (...args: string[]) => run('tmux', ['-L', SOCKET, ...args]);
@@ -54,7 +56,7 @@ describe('tsdive in a real terminal (tmux)', () => {
     const dir = await dirs.make('tsdive-tmux-');
     const exitFile = join(dir, 'exit');
     const session = 'explore';
-    const command = `node '${TSDIVE}' 'docker-archive:${DIVE_IMAGE}'; echo EXIT=$? > '${exitFile}'; sleep 600`;
+    const command = `${INTERACTIVE} node '${TSDIVE}' 'docker-archive:${DIVE_IMAGE}'; echo EXIT=$? > '${exitFile}'; sleep 600`;
     await tmux('new-session', '-d', '-s', session, '-x', String(COLUMNS), '-y', '40', 'sh', '-c', command);
 
     const first = await keys(session, [], (t) => t.includes('Layer Details') && treeOf(t).includes('busybox'));
@@ -101,7 +103,7 @@ describe('tsdive in a real terminal (tmux)', () => {
     const dir = await dirs.make('tsdive-tmux-');
     const exitFile = join(dir, 'exit');
     const session = 'interrupt';
-    const command = `node '${TSDIVE}' 'docker-archive:${DIVE_IMAGE}'; echo EXIT=$? > '${exitFile}'; sleep 600`;
+    const command = `${INTERACTIVE} node '${TSDIVE}' 'docker-archive:${DIVE_IMAGE}'; echo EXIT=$? > '${exitFile}'; sleep 600`;
     await tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', 'sh', '-c', command);
     await keys(session, [], (t) => t.includes('Layer Details'));
     await keys(session, ['C-f'], (t) => t.includes('Path Filter (regex): █'));
@@ -116,7 +118,7 @@ describe('tsdive in a real terminal (tmux)', () => {
     await writeFile(join(dir, 'context', 'Dockerfile'), 'FROM scratch\nCOPY app /app\n');
     await writeFile(join(dir, 'context', 'app', 'hello.txt'), 'hello from tsdive build\n');
     const session = 'build';
-    const command = `node '${TSDIVE}' build --root '${join(dir, 'store')}' -t built '${join(dir, 'context')}'; echo EXIT=$? > '${exitFile}'; sleep 600`;
+    const command = `${INTERACTIVE} node '${TSDIVE}' build --root '${join(dir, 'store')}' -t built '${join(dir, 'context')}'; echo EXIT=$? > '${exitFile}'; sleep 600`;
     await tmux('new-session', '-d', '-s', session, '-x', String(COLUMNS), '-y', '40', 'sh', '-c', command);
     const shown = await keys(session, [], (t) => t.includes('Layer Details') && treeOf(t).includes('hello.txt'));
     expect(shown).toContain('COPY app /app');

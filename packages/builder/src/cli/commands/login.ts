@@ -20,8 +20,9 @@ async function promptLine(question: string): Promise<string> {
 /** Reads a line from the terminal without echoing it. */
 async function promptHidden(question: string): Promise<string> {
   if (!process.stdin.isTTY) throw new Error('no terminal to ask for the password on: use --password-stdin');
-  process.stderr.write(question);
+  // Echo goes off before the prompt appears, so an answer typed at once is never shown.
   process.stdin.setRawMode(true);
+  process.stderr.write(question);
   process.stdin.resume();
   let answer = '';
   try {
