@@ -157,6 +157,49 @@ describe('applyLayer', () => {
     expect(await tree(rootfs)).toEqual(['app', 'app/after', 'app/before', 'app/lib', 'other']);
   });
 
+  test('files get owner and mode from the layer, whatever a setgid directory or the umask would give them', async () => {
+    await apply([
+      dir('shared', { mode: 0o2775, gid: 50 }),
+      file('shared/root-owned', 'r', { uid: 0, gid: 0 }),
+      file('shared/implicit/deep', 'd', { uid: 0, gid: 0 }),
+      file('shared/user-owned', 'u', { uid: 1000, gid: 1000 }),
+      file('world-writable', 'w', { mode: 0o666 }),
+      file('private', 'p', { mode: 0o600 }),
+      file('sticky-exec', 's', { mode: 0o1755 }),
+    ]);
+    const owner = async (path: string) => {
+      const st = await lstat(join(rootfs, path));
+      return [st.mode & 0o7777, st.uid, st.gid];
+    };
+    expect(await owner('shared')).toEqual([0o2775, 0, 50]);
+    expect(await owner('shared/root-owned')).toEqual([0o644, 0, 0]);
+    expect(await owner('shared/implicit/deep')).toEqual([0o644, 0, 0]);
+    expect(await owner('shared/user-owned')).toEqual([0o644, 1000, 1000]);
+    expect(await owner('world-writable')).toEqual([0o666, 0, 0]);
+    expect(await owner('private')).toEqual([0o600, 0, 0]);
+    expect(await owner('sticky-exec')).toEqual([0o1755, 0, 0]);
+  });
+
+  test('a directory removed by a whiteout is created again for a later entry of the same layer', async () => {
+    await apply([file('w/a', '1'), file('w/sub/b', '2'), { kind: 'whiteout', path: 'w' }, file('w/sub/c', '3')]);
+    expect(await tree(rootfs)).toEqual(['w', 'w/sub', 'w/sub/c']);
+    expect(await readFile(join(rootfs, 'w/sub/c'), 'utf8')).toBe('3');
+  });
+
+  test('many files, small and large, arrive complete with their metadata', async () => {
+    const big = 'x'.repeat(5 * 1024 * 1024 + 3);
+    const changes = Array.from({ length: 300 }, (_, i) =>
+      file(`many/d${i % 7}/f${i}`, i % 100 === 0 ? big : `content ${i}`, { mode: 0o640 + (i % 2), mtime: 1_000_000 + i }),
+    );
+    await apply(changes);
+    for (let i = 0; i < 300; i++) {
+      const path = join(rootfs, `many/d${i % 7}/f${i}`);
+      expect(await readFile(path, 'utf8')).toBe(i % 100 === 0 ? big : `content ${i}`);
+      const st = await lstat(path);
+      expect([st.mode & 0o7777, st.mtimeMs]).toEqual([0o640 + (i % 2), (1_000_000 + i) * 1000]);
+    }
+  });
+
   test('a corrupt layer fails with a clear error', async () => {
     const blob = await layerBlob([file('a', 'x'.repeat(10_000))], 'none');
     await expect(applyLayer(rootfs, Readable.from([blob.subarray(0, 3000)]))).rejects.toThrow(/layer is truncated/);

@@ -224,6 +224,58 @@ describe('a hostile layer stays inside the rootfs', () => {
     expect(await readFile(join(rootfs, 'link'), 'utf8')).toBe('replaced');
   });
 
+  test('a directory the layer already wrote into, then replaced by a symlink, does not lead out', async () => {
+    const many = (dir: string) => Array.from({ length: 40 }, (_, i) => ({ name: `${dir}/f${i}`, content: `${dir} ${i}` }));
+    await applyLayer(
+      rootfs,
+      await rawLayer([
+        // Replaced by a symlink entry.
+        { name: 'd', type: 'directory' },
+        ...many('d'),
+        { name: 'd', type: 'symlink', linkname: outside },
+        { name: 'd/file', content: 'evil' },
+        { name: 'd/dir/new', content: 'evil' },
+        // Removed by a whiteout, then a symlink of the same name.
+        { name: 'e/sub', type: 'directory' },
+        ...many('e/sub'),
+        { name: '.wh.e' },
+        { name: 'e', type: 'symlink', linkname: '../outside' },
+        { name: 'e/etc/passwd', content: 'evil' },
+        // A parent of the written directory replaced, by a file and then by a symlink.
+        ...many('p/q'),
+        { name: 'p', content: 'a file now' },
+        { name: 'p', type: 'symlink', linkname: '..' },
+        { name: 'p/q/x', content: 'inside' },
+        // A symlink among known directories is followed inside the root, never taken for one.
+        { name: 'o/keep', content: 'k' },
+        { name: 'o/link', type: 'symlink', linkname: outside },
+        { name: 'o/link/file', content: 'evil' },
+      ]),
+    );
+    expect((await lstat(join(rootfs, 'd'))).isSymbolicLink()).toBe(true);
+    expect(await readFile(join(rootfs, outside, 'file'), 'utf8')).toBe('evil');
+    expect(await readFile(join(rootfs, outside, 'dir/new'), 'utf8')).toBe('evil');
+    expect((await lstat(join(rootfs, 'e'))).isSymbolicLink()).toBe(true);
+    expect(await readFile(join(rootfs, 'outside/etc/passwd'), 'utf8')).toBe('evil');
+    expect((await lstat(join(rootfs, 'p'))).isSymbolicLink()).toBe(true);
+    expect(await readFile(join(rootfs, 'q/x'), 'utf8')).toBe('inside');
+    expect(await exists(join(base, 'q'))).toBe(false);
+  });
+
+  test('a file replaces a directory the layer wrote into, and a file written twice keeps its second content', async () => {
+    await applyLayer(
+      rootfs,
+      await rawLayer([
+        ...Array.from({ length: 40 }, (_, i) => ({ name: `d/sub/f${i}`, content: `${i}` })),
+        { name: 'd', content: 'now a file' },
+        { name: 'twice', content: 'first' },
+        { name: 'twice', content: 'second' },
+      ]),
+    );
+    expect(await readFile(join(rootfs, 'd'), 'utf8')).toBe('now a file');
+    expect(await readFile(join(rootfs, 'twice'), 'utf8')).toBe('second');
+  });
+
   test('a symlink loop fails with a clear error', async () => {
     await expect(
       applyLayer(

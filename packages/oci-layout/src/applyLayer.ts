@@ -1,11 +1,27 @@
-import { constants } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, futimesSync, openSync, writev, writevSync } from 'node:fs';
 import { chmod, link, lchown, lstat, lutimes, mkdir, open, readdir, rm, symlink, type FileHandle } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import { fsNative } from './fsNative.js';
+import { KnownDirectories, SETGID_BIT, parentOf } from './knownDirectories.js';
 import type { LayerEntry } from './layerEntry.js';
 import { readLayer } from './layerReader.js';
 import { resolveInRoot } from './securePath.js';
+
+const writevAsync = promisify(writev);
+
+/**
+ * Unpacking is bound by per-file syscalls, not bytes. A file of at most this
+ * size is collected in memory and then created, written and finished with
+ * blocking calls (open, write, futimes, close): each call is quick, and
+ * handing each to libuv's thread pool cost more than the call itself
+ * (measured: ~30% more CPU time for a 20,000-file layer, and no faster on
+ * ext4 even with 16 files in flight). Larger files are streamed.
+ */
+const MAX_BUFFERED_FILE = 4 * 1024 * 1024;
+/** Content of a streamed file is written in batches of at least this many bytes. */
+const WRITE_BATCH_BYTES = 1024 * 1024;
 
 export interface ApplyLayerOptions {
   /** Set owners from the layer (lchown). Default: when running as root. */
@@ -21,15 +37,23 @@ export interface ApplyLayerOptions {
  * `/` (see resolveInRoot). The final component is never followed: an entry
  * replaces whatever is at its path, metadata is set on the object itself
  * (never through a symlink), hard link targets are resolved inside the root.
+ *
+ * Speed without giving that up: directories this unpack created or checked
+ * are remembered (KnownDirectories) and forgotten as soon as it removes or
+ * replaces them, so entries below them skip the lookup.
  */
 export async function applyLayer(rootfs: string, blob: Readable, opts: ApplyLayerOptions = {}): Promise<{ entries: number }> {
+  // Absolute and normalised, so a resolved path can be compared with it.
+  const root = resolve(rootfs);
   const state: ApplyState = {
-    // Absolute and normalised, so a resolved path can be compared with it.
-    rootfs: resolve(rootfs),
+    rootfs: root,
     sameOwner: opts.sameOwner ?? process.getuid?.() === 0,
+    creator: { uid: process.geteuid?.() ?? -1, gid: process.getegid?.() ?? -1 },
+    umask: currentUmask(),
     written: new Set(),
     writtenAncestors: new Set(),
     directoryTimes: new Map(),
+    directories: await KnownDirectories.of(root),
   };
   let entries = 0;
   for await (const change of readLayer(blob)) {
@@ -55,42 +79,65 @@ export async function applyLayer(rootfs: string, blob: Readable, opts: ApplyLaye
 interface ApplyState {
   rootfs: string;
   sameOwner: boolean;
+  /** Who owns a file this process creates (unless its directory is setgid). */
+  creator: { uid: number; gid: number };
+  /** undefined when it cannot be read (e.g. in a worker thread). */
+  umask: number | undefined;
   /** Paths this layer wrote, so an opaque marker later in the layer keeps them. */
   written: Set<string>;
   writtenAncestors: Set<string>;
   directoryTimes: Map<string, number>;
+  directories: KnownDirectories;
+}
+
+function currentUmask(): number | undefined {
+  try {
+    return process.umask();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The host path of an entry (its final component not followed), creating its parent directories. */
+async function entryHostPath(state: ApplyState, path: string): Promise<string> {
+  if (await state.directories.ensure(parentOf(path))) return join(state.rootfs, path);
+  const hostPath = await resolveInRoot(state.rootfs, path, { followFinal: false });
+  if (hostPath !== state.rootfs) await mkdir(dirname(hostPath), { recursive: true });
+  return hostPath;
 }
 
 async function writeEntry(state: ApplyState, entry: LayerEntry): Promise<void> {
-  const hostPath = await resolveInRoot(state.rootfs, entry.path, { followFinal: false });
+  const hostPath = await entryHostPath(state, entry.path);
   if (hostPath === state.rootfs) throw new Error('entry resolves to the root directory itself');
-  await mkdir(dirname(hostPath), { recursive: true });
-  const existing = await lstatOrNull(hostPath);
-  if (existing && !(existing.isDirectory() && entry.type === 'directory')) {
-    await rm(hostPath, { recursive: existing.isDirectory(), force: true });
-  }
+  // Where the entry really lands: differs from entry.path when a parent is a symlink.
+  const rootPath = relative(state.rootfs, hostPath);
   recordWritten(state, entry.path);
+  if (entry.type === 'file') {
+    await createFile(state, hostPath, rootPath, entry);
+    return;
+  }
+
+  const knownDirectory = state.directories.has(rootPath);
+  const existing = knownDirectory ? null : await lstatOrNull(hostPath);
+  const isDirectory = knownDirectory || existing?.isDirectory() === true;
+  if ((knownDirectory || existing) && !(isDirectory && entry.type === 'directory')) {
+    await rm(hostPath, { recursive: isDirectory, force: true });
+    state.directories.forget(rootPath);
+  }
 
   switch (entry.type) {
     case 'directory': {
-      if (!existing?.isDirectory()) await mkdir(hostPath, { mode: 0o700 });
+      if (!isDirectory) await mkdir(hostPath, { mode: 0o700 });
       await withNoFollowHandle(hostPath, constants.O_RDONLY | constants.O_DIRECTORY, (handle) => setHandleMetadata(state, handle, entry));
       setXattrs(hostPath, entry);
       state.directoryTimes.set(hostPath, entry.mtime);
+      // chmod may drop a setgid bit it was asked for (caller not in the group), never add one: so `true` is the safe guess.
+      if (state.directories.has(parentOf(rootPath))) state.directories.add(rootPath, (entry.mode & SETGID_BIT) !== 0);
       return;
-    }
-    case 'file': {
-      const handle = await open(hostPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-      try {
-        await writeContent(handle, entry);
-        await setHandleMetadata(state, handle, entry);
-      } finally {
-        await handle.close();
-      }
-      break;
     }
     case 'symlink':
       await symlink(entry.linkname ?? '', hostPath);
+      state.directories.forget(rootPath);
       if (state.sameOwner) await lchown(hostPath, entry.uid, entry.gid);
       break;
     case 'hardlink': {
@@ -118,11 +165,90 @@ async function writeEntry(state: ApplyState, entry: LayerEntry): Promise<void> {
   await lutimes(hostPath, entry.mtime, entry.mtime);
 }
 
-async function writeContent(handle: FileHandle, entry: LayerEntry): Promise<void> {
-  if (!entry.content) return;
-  for await (const chunk of entry.content as AsyncIterable<Buffer>) {
-    await handle.write(chunk);
+/**
+ * Creates a regular file at `hostPath` (root-relative `rootPath`), replacing
+ * whatever is there, and sets its metadata through the open descriptor.
+ * O_EXCL|O_NOFOLLOW: never opens an existing object, so never writes through
+ * a symlink; only when something is there does it cost a removal and retry.
+ */
+async function createFile(state: ApplyState, hostPath: string, rootPath: string, entry: LayerEntry): Promise<void> {
+  const chown = state.sameOwner && !ownedAsCreated(state, rootPath, entry);
+  // The final mode at creation saves a chmod, unless a chown is still to come (the file would briefly
+  // have the mode with the wrong owner) or the umask or setuid/setgid/sticky bits get in the way.
+  const modeAtCreation = !chown && state.umask !== undefined && (entry.mode & (0o7000 | state.umask)) === 0;
+  const content = entry.content;
+  const collected = !content ? [] : entry.size <= MAX_BUFFERED_FILE ? await collect(content) : undefined;
+  const fd = await createExclusive(state, hostPath, rootPath, modeAtCreation ? entry.mode : 0o600);
+  try {
+    if (collected) writeAllSync(fd, collected);
+    else await writeStream(fd, content!);
+    // chown before chmod: chown clears setuid/setgid bits.
+    if (chown) fchownSync(fd, entry.uid, entry.gid);
+    if (!modeAtCreation) fchmodSync(fd, entry.mode & 0o7777);
+    futimesSync(fd, entry.mtime, entry.mtime);
+  } finally {
+    closeSync(fd);
   }
+  // Setting an xattr does not change the mtime.
+  setXattrs(hostPath, entry);
+}
+
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+async function createExclusive(state: ApplyState, hostPath: string, rootPath: string, mode: number): Promise<number> {
+  try {
+    return openSync(hostPath, CREATE_FLAGS, mode);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const existing = await lstat(hostPath);
+  await rm(hostPath, { recursive: existing.isDirectory(), force: true });
+  state.directories.forget(rootPath);
+  return openSync(hostPath, CREATE_FLAGS, mode);
+}
+
+/** A new file is owned by its creator, with its directory's group if that is setgid. */
+function ownedAsCreated(state: ApplyState, rootPath: string, entry: LayerEntry): boolean {
+  return entry.uid === state.creator.uid && entry.gid === state.creator.gid && state.directories.hasSetgid(parentOf(rootPath)) === false;
+}
+
+async function collect(content: Readable): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of content as AsyncIterable<Buffer>) chunks.push(chunk);
+  return chunks;
+}
+
+/** Short writes are rare on regular files but allowed: each call continues after what was written. */
+function writeAllSync(fd: number, chunks: Buffer[]): void {
+  let pending = chunks.filter((chunk) => chunk.length > 0);
+  while (pending.length > 0) pending = unwritten(pending, writevSync(fd, pending));
+}
+
+async function writeAll(fd: number, chunks: Buffer[]): Promise<void> {
+  let pending = chunks.filter((chunk) => chunk.length > 0);
+  while (pending.length > 0) pending = unwritten(pending, (await writevAsync(fd, pending)).bytesWritten);
+}
+
+function unwritten(chunks: Buffer[], bytesWritten: number): Buffer[] {
+  const rest = [...chunks];
+  while (rest.length > 0 && bytesWritten >= rest[0]!.length) bytesWritten -= rest.shift()!.length;
+  if (bytesWritten > 0) rest[0] = rest[0]!.subarray(bytesWritten);
+  return rest;
+}
+
+async function writeStream(fd: number, content: Readable): Promise<void> {
+  let batch: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of content as AsyncIterable<Buffer>) {
+    batch.push(chunk);
+    bytes += chunk.length;
+    if (bytes >= WRITE_BATCH_BYTES) {
+      await writeAll(fd, batch);
+      batch = [];
+      bytes = 0;
+    }
+  }
+  await writeAll(fd, batch);
 }
 
 /** chown before chmod: chown clears setuid/setgid bits. */
@@ -151,6 +277,7 @@ async function removeWhiteout(state: ApplyState, path: string): Promise<void> {
   if (!(await lstatOrNull(hostPath))) return;
   // rm does not follow a symlink at hostPath nor symlinks inside a removed directory.
   await rm(hostPath, { recursive: true, force: true });
+  state.directories.forget(relative(state.rootfs, hostPath));
 }
 
 /** Hides what lower layers put below `path`, keeping what this layer wrote there (before or after the marker). */
@@ -170,6 +297,7 @@ async function removeLowerChildren(state: ApplyState, hostDir: string, layerDir:
       if (stat.isDirectory()) await removeLowerChildren(state, hostPath, layerPath);
     } else {
       await rm(hostPath, { recursive: true, force: true });
+      state.directories.forget(relative(state.rootfs, hostPath));
     }
   }
 }

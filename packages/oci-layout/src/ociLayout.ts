@@ -103,7 +103,7 @@ export class OciLayout {
       throw e;
     });
     const verify = new VerifyingStream(digest, size);
-    const source = fh.createReadStream();
+    const source = fh.createReadStream({ highWaterMark: 256 * 1024 });
     source.on('error', (e) => verify.destroy(e));
     return source.pipe(verify);
   }
