@@ -20,7 +20,7 @@ function field(report, label) {
 }
 
 /**
- * Resolves to { wallSeconds, cpuSeconds, peakRssBytes, cpuPressure }; cpuPressure is the share
+ * Resolves to { wallSeconds, cpuSeconds, peakRssBytes, cpuPressure, outputTail }; cpuPressure is the share
  * of the wall time in which some task on the machine waited for a CPU, which tells a run slowed
  * by other work on a shared machine from a genuinely slow one. Rejects with the tail of the
  * command's output when it exits non-zero, since a failed run must not become a fast number.
@@ -49,6 +49,7 @@ export function measureCommand(argv, { cwd, reportFile, env = process.env }) {
         cpuSeconds: field(report, 'User time (seconds)') + field(report, 'System time (seconds)'),
         peakRssBytes: field(report, 'Maximum resident set size (kbytes)') * 1024,
         cpuPressure: stallBefore === null || stallAfter === null ? null : (stallAfter - stallBefore) / 1e6 / wallSeconds,
+        outputTail: output,
       });
     });
   });

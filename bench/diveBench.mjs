@@ -1,0 +1,62 @@
+// `tsdive --json` against the floor of any layer analysis: decompressing every layer of the
+// image to /dev/null with zcat / zstd -dc, measured in the same run (#5).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ratioTarget, rssTarget, summarise } from './benchReport.mjs';
+import { writeLayeredImage } from './layeredImage.mjs';
+import { benchCase, runRounds } from './runRounds.mjs';
+
+const REF = 'layered';
+
+function readJson(path) {
+  return JSON.parse(readFileSync(path, 'utf8'));
+}
+
+/** The blob files of the image's layers with the command that decompresses each. */
+function layerBlobs(ociDir, ref) {
+  const entry = readJson(join(ociDir, 'index.json')).manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === ref);
+  if (!entry) throw new Error(`${ociDir} has no image named ${ref}`);
+  const manifest = readJson(join(ociDir, 'blobs', ...entry.digest.split(':')));
+  return manifest.layers.map((layer) => {
+    const decompressor = layer.mediaType.endsWith('+zstd') ? 'zstd -dc' : layer.mediaType.endsWith('+gzip') ? 'zcat' : 'cat';
+    return `${decompressor} '${join(ociDir, 'blobs', ...layer.digest.split(':'))}'`;
+  });
+}
+
+function imageCases(ctx, { key, label, ociDir, ref, tsdiveArgs }) {
+  const layers = layerBlobs(ociDir, ref);
+  return [
+    benchCase({ key: `${key}-decompress`, tool: 'zcat/zstd', caseName: `${label}: decompress all ${layers.length} layer${layers.length === 1 ? '' : 's'} to /dev/null`,
+      root: join(ctx.work, key, 'decompress'), argv: () => ['sh', '-c', `(${layers.join(' && ')}) > /dev/null`] }),
+    benchCase({ key: `${key}-tsdive`, tool: 'tsdive', caseName: `${label}: --json /dev/null`, anchor: `${key}-decompress`,
+      root: join(ctx.work, key, 'tsdive'), argv: () => ['node', ctx.tsdiveBin, '--json', '/dev/null', ...tsdiveArgs] }),
+  ];
+}
+
+export async function diveGroup(ctx) {
+  const layers = Math.round(ctx.positiveEnv('BENCH_DIVE_LAYERS', 20));
+  const files = Math.round(ctx.positiveEnv('BENCH_DIVE_FILES', 200000));
+  const layoutDir = ctx.lowercase(join(ctx.work, 'layered-image'));
+  ctx.progress(`writing a ${layers}-layer image of ${files} files under ${layoutDir}`);
+  const written = writeLayeredImage(layoutDir, { layers, files, ref: REF });
+  const image = ctx.nginxImage ?? { store: ctx.debianBase().store, name: 'localhost/debian:bookworm', label: 'Debian base image (gzip)' };
+  const cases = [
+    ...imageCases(ctx, { key: 'dive-image', label: image.label.replace(/ \(.*\)$/, ''), ociDir: join(image.store, 'oci'), ref: image.name,
+      tsdiveArgs: ['--root', image.store, image.name] }),
+    ...imageCases(ctx, { key: 'dive-layered', label: `generated, ${layers} layers, ${written} files`, ociDir: layoutDir, ref: REF,
+      tsdiveArgs: [`oci:${layoutDir}:${REF}`] }),
+  ];
+  await runRounds(cases, ctx);
+  const rows = cases.map(summarise);
+  return {
+    title: 'tsdive --json against plain decompression (#5)',
+    parameters: `${image.label}, and a generated OCI layout (bench/layeredImage.mjs): ${layers} gzip layers, ${written} new files `
+      + '(1 B-1.1 KiB, half text, half random hex), each layer after the first also rewriting 100 files and deleting 50 of the layer before.',
+    rows,
+    targets: [
+      ratioTarget(rows, 'dive-image-tsdive', 1.5, 'tsdive (#5)'),
+      ratioTarget(rows, 'dive-layered-tsdive', 1.5, 'tsdive (#5)'),
+      rssTarget(rows.filter((r) => r.tool === 'tsdive'), 400e6, 'tsdive (#5)', 'both tsdive rows', '400 MB'),
+    ],
+  };
+}
