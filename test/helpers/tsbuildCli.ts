@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 
 export const TSBUILD_BIN = fileURLToPath(new URL('../../packages/builder/bin/tsbuild.js', import.meta.url));
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const TSDIVE_BIN = fileURLToPath(new URL('../../packages/inspect-tui/bin/tsdive.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;

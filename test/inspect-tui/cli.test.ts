@@ -1,14 +1,14 @@
 import { execFile } from 'node:child_process';
 import { copyFile, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { requireTools, run } from '../helpers/tools.js';
 import { DIVE_IMAGE } from '../helpers/fixtures.js';
+import { REPO_ROOT, TSDIVE_BIN } from '../helpers/tsbuildCli.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const TSDIVE = join(REPO, 'packages/inspect-tui/bin/tsdive.js');
+const REPO = REPO_ROOT;
+const TSDIVE = TSDIVE_BIN;
 const dirs = tempDirs();
 
 interface Result {

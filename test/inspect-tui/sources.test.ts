@@ -5,9 +5,9 @@ import { DIVE_IMAGE } from '../helpers/fixtures.js';
 import { startRegistry } from '../helpers/registryHarness.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { requireTools, run } from '../helpers/tools.js';
-import { REPO_ROOT, tsbuild } from '../helpers/tsbuildCli.js';
+import { TSDIVE_BIN, tsbuild } from '../helpers/tsbuildCli.js';
 
-const TSDIVE = join(REPO_ROOT, 'packages/inspect-tui/bin/tsdive.js');
+const TSDIVE = TSDIVE_BIN;
 const dirs = tempDirs();
 let registry: Awaited<ReturnType<typeof startRegistry>>;
 

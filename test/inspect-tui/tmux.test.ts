@@ -1,14 +1,14 @@
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { requireTools, run } from '../helpers/tools.js';
 import { DIVE_IMAGE } from '../helpers/fixtures.js';
+import { REPO_ROOT, TSDIVE_BIN } from '../helpers/tsbuildCli.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const TSDIVE = join(REPO, 'packages/inspect-tui/bin/tsdive.js');
+const REPO = REPO_ROOT;
+const TSDIVE = TSDIVE_BIN;
 /** A server of our own, so the test never touches anyone's tmux sessions. */
 const SOCKET = `tsdive-test-${process.pid}`;
 const COLUMNS = 120;

@@ -1,13 +1,13 @@
 import { execFile } from 'node:child_process';
 import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { DIVE_IMAGE } from '../helpers/fixtures.js';
+import { REPO_ROOT, TSDIVE_BIN } from '../helpers/tsbuildCli.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const TSDIVE = join(REPO, 'packages/inspect-tui/bin/tsdive.js');
+const REPO = REPO_ROOT;
+const TSDIVE = TSDIVE_BIN;
 const dirs = tempDirs();
 
 interface Result {

@@ -52,7 +52,8 @@ const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);
 const MAX_OCTAL_7 = 0o7777777;
 const MAX_OCTAL_11 = 0o77777777777;
 
-const TYPEFLAG: Record<EntryType, string> = {
+/** The tar typeflag of each kind of entry (ustar). */
+export const TAR_TYPEFLAG: Readonly<Record<EntryType, string>> = {
   file: '0',
   hardlink: '1',
   symlink: '2',
@@ -142,7 +143,7 @@ async function* tarBlocks(changes: AsyncIterable<LayerChange> | Iterable<LayerCh
 }
 
 const EMPTY_FILE: Omit<TarHeader, 'name'> = {
-  typeflag: TYPEFLAG.file,
+  typeflag: TAR_TYPEFLAG.file,
   mode: 0,
   uid: 0,
   gid: 0,
@@ -172,7 +173,7 @@ async function* entryBlocks(entry: LayerEntry, body?: Promise<Buffer>): AsyncGen
   const isFile = entry.type === 'file';
   const header: TarHeader = {
     name: entry.type === 'directory' ? `${path}/` : path,
-    typeflag: TYPEFLAG[entry.type],
+    typeflag: TAR_TYPEFLAG[entry.type],
     mode: entry.mode & 0o7777,
     uid: entry.uid,
     gid: entry.gid,

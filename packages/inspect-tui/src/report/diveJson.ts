@@ -1,4 +1,4 @@
-import type { EntryType } from '@tsbuild/oci-layout';
+import { TAR_TYPEFLAG, type EntryType } from '@tsbuild/oci-layout';
 import type { ImageAnalysis, LayerAnalysis } from '../analysis/analyzeImage.js';
 import type { LayerNode } from '../analysis/layerTree.js';
 import type { FileInfo } from '../analysis/fileInfo.js';
@@ -26,16 +26,6 @@ export interface DiveExport {
     userWastedPercent: number;
   };
 }
-
-const TYPE_FLAG: Record<EntryType, string> = {
-  file: '0',
-  hardlink: '1',
-  symlink: '2',
-  'character-device': '3',
-  'block-device': '4',
-  directory: '5',
-  fifo: '6',
-};
 
 // Go's os.FileMode type and special bits.
 const MODE_DIR = 2 ** 31;
@@ -71,7 +61,7 @@ function diveFileInfo(node: LayerNode): DiveFileInfo {
     const info = node.info!;
     return {
       path: node.path,
-      typeFlag: TYPE_FLAG[info.type].charCodeAt(0),
+      typeFlag: TAR_TYPEFLAG[info.type].charCodeAt(0),
       linkName: info.linkname ?? '',
       size: info.size,
       fileMode: goFileMode(info),
