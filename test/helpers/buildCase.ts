@@ -1,7 +1,7 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { buildImage, type BuildRequest } from '@tsbuild/builder';
-import { createBundle, LocalStore, type ImageConfig } from '@tsbuild/oci-layout';
+import { createBundle, type ImageConfig, type LocalStore } from '@tsbuild/oci-layout';
 import { describeTree, type NodeFacts } from './treeFacts.js';
 
 export type ContextFile = string | { content: string; mode: number };
@@ -43,8 +43,4 @@ export async function buildCase(
   const tree = await describeTree(join(bundle, 'rootfs'));
   delete tree['.'];
   return { digest: result.digest, config: image.config, tree, rootfs: join(bundle, 'rootfs') };
-}
-
-export async function openTestStore(dir: string): Promise<LocalStore> {
-  return LocalStore.open(dir);
 }

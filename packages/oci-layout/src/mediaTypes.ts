@@ -19,21 +19,6 @@ export const MediaType = {
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
-const LAYER_TYPES = new Set<string>([
-  MediaType.ociLayerTar,
-  MediaType.ociLayerGzip,
-  MediaType.ociLayerZstd,
-  MediaType.ociLayerNondistributableTar,
-  MediaType.ociLayerNondistributableGzip,
-  MediaType.ociLayerNondistributableZstd,
-  MediaType.dockerLayerGzip,
-  MediaType.dockerLayerForeignGzip,
-]);
-
-export function isLayerMediaType(mediaType: string): boolean {
-  return LAYER_TYPES.has(mediaType);
-}
-
 export function isManifestMediaType(mediaType: string): boolean {
   return mediaType === MediaType.ociManifest || mediaType === MediaType.dockerManifest;
 }
