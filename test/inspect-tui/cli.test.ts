@@ -1,38 +1,13 @@
-import { execFile } from 'node:child_process';
 import { copyFile, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { requireTools, run } from '../helpers/tools.js';
 import { DIVE_IMAGE } from '../helpers/fixtures.js';
-import { REPO_ROOT, TSDIVE_BIN } from '../helpers/tsbuildCli.js';
+import { tsdive, type TsdiveResult } from '../helpers/tsdiveCli.js';
 
-const REPO = REPO_ROOT;
-const TSDIVE = TSDIVE_BIN;
 const dirs = tempDirs();
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function tsdive(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<Result> {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
-  if (!opts.env?.CI) delete env.CI;
-  return new Promise((resolve) => {
-    execFile('node', [TSDIVE, ...args], { cwd: opts.cwd ?? REPO, env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? -1) : 0, stdout, stderr });
-    });
-  });
-}
-
-beforeAll(async () => {
-  // The CLI runs from dist: build it (incrementally) as a user would.
-  await new Promise<void>((resolve, reject) =>
-    execFile('npx', ['tsc', '-b', 'packages/inspect-tui'], { cwd: REPO }, (e, out) => (e ? reject(new Error(`tsc failed:\n${out}`)) : resolve())),
-  );
-}, 300_000);
 afterAll(() => dirs.cleanup());
 
 const DEFAULT_REPORT = `Analysis:
@@ -214,7 +189,7 @@ describe('tsdive --ci', () => {
 });
 
 describe('tsdive with images it cannot read', () => {
-  const expectOneLineError = (r: Result, pattern: RegExp) => {
+  const expectOneLineError = (r: TsdiveResult, pattern: RegExp) => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr.trim().split('\n')).toHaveLength(1);

@@ -1,13 +1,11 @@
-import { execFile } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { requireTools, run } from '../helpers/tools.js';
 import { DIVE_IMAGE } from '../helpers/fixtures.js';
-import { REPO_ROOT, TSDIVE_BIN } from '../helpers/tsbuildCli.js';
+import { TSDIVE_BIN } from '../helpers/tsbuildCli.js';
 
-const REPO = REPO_ROOT;
 const TSDIVE = TSDIVE_BIN;
 /** A server of our own, so the test never touches anyone's tmux sessions. */
 const SOCKET = `tsdive-test-${process.pid}`;
@@ -37,12 +35,6 @@ async function keys(session: string, names: string[], until: (text: string) => b
 
 beforeAll(async () => {
   await requireTools({ tmux: 'tmux' });
-  // Both CLIs run from dist (tsdive build runs tsbuild's).
-  for (const pkg of ['packages/inspect-tui', 'packages/builder']) {
-    await new Promise<void>((resolve, reject) =>
-      execFile('npx', ['tsc', '-b', pkg], { cwd: REPO }, (e, out) => (e ? reject(new Error(`tsc ${pkg} failed:\n${out}`)) : resolve())),
-    );
-  }
 }, 300_000);
 afterAll(async () => {
   await tmux('kill-server').catch(() => undefined);

@@ -4,31 +4,10 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { DIVE_IMAGE } from '../helpers/fixtures.js';
-import { REPO_ROOT, TSDIVE_BIN } from '../helpers/tsbuildCli.js';
+import { REPO_ROOT } from '../helpers/tsbuildCli.js';
+import { tsdive } from '../helpers/tsdiveCli.js';
 
-const REPO = REPO_ROOT;
-const TSDIVE = TSDIVE_BIN;
 const dirs = tempDirs();
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function tsdive(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-  delete childEnv.CI;
-  return new Promise((resolve) => {
-    const child = execFile('node', [TSDIVE, ...args], { cwd: REPO, env: childEnv, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? -1) : 0, stdout, stderr });
-    });
-    child.stdin?.end();
-  });
-}
-
-const tsc = (pkg: string) =>
-  new Promise<void>((resolve, reject) => execFile('npx', ['tsc', '-b', pkg], { cwd: REPO }, (e, out) => (e ? reject(new Error(`tsc ${pkg} failed:\n${out}`)) : resolve())));
 
 async function writeFiles(dir: string, files: Record<string, { content: string; mode?: number } | { link: string }>) {
   for (const [path, file] of Object.entries(files)) {
@@ -46,9 +25,6 @@ async function writeFiles(dir: string, files: Record<string, { content: string; 
 let root: string;
 let work: string;
 beforeAll(async () => {
-  // Both CLIs run from dist, as a user runs them.
-  await tsc('packages/inspect-tui');
-  await tsc('packages/builder');
   root = await dirs.make('tsdive-store-');
   work = await dirs.make('tsdive-contexts-');
 }, 600_000);
@@ -151,15 +127,15 @@ describe('the interactive explorer from the CLI', () => {
     await writeFile(join(dir, 'hooks.mjs'), "export async function resolve(specifier, context, next) {\n  if (specifier === 'ink' || specifier === 'react' || specifier.startsWith('react/')) throw new Error(`loaded ${specifier}`);\n  return next(specifier, context);\n}\n");
     await writeFile(join(dir, 'register.mjs'), `import { register } from 'node:module';\nregister(${JSON.stringify(new URL(`file://${join(dir, 'hooks.mjs')}`).href)});\n`);
     const env = { NODE_OPTIONS: `--import ${join(dir, 'register.mjs')}` };
-    const json = await tsdive(['--json', '-', `docker-archive:${DIVE_IMAGE}`], env);
+    const json = await tsdive(['--json', '-', `docker-archive:${DIVE_IMAGE}`], { env });
     expect(json.stderr).toBe('');
     expect(json.code).toBe(0);
-    const ci = await tsdive(['--ci', `docker-archive:${DIVE_IMAGE}`], env);
+    const ci = await tsdive(['--ci', `docker-archive:${DIVE_IMAGE}`], { env });
     expect(ci.code).toBe(1);
     expect(ci.stdout).toContain('Evaluation:');
     // The hook does bite: importing ink under it fails.
     const bitten = await new Promise<string>((resolve) =>
-      execFile('node', ['--input-type=module', '-e', "await import('ink')"], { cwd: REPO, env: { ...process.env, ...env } }, (e, _out, stderr) => resolve(e ? stderr : '')),
+      execFile('node', ['--input-type=module', '-e', "await import('ink')"], { cwd: REPO_ROOT, env: { ...process.env, ...env } }, (e, _out, stderr) => resolve(e ? stderr : '')),
     );
     expect(bitten).toContain('loaded ink');
   });
