@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Agent, request } from './undiciCore.js';
 import { parseAuthChallenge, type AuthChallenge } from './authChallenge.js';
 import { findCredentials, type Credentials } from './credentials.js';
 import { registryErrorFrom, RegistryError } from './registryError.js';

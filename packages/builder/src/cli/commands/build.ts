@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { parsePlatform } from '@tsbuild/oci-layout';
-import { buildImage } from '../../executor/buildImage.js';
 import { compressionOption } from '../compressionOption.js';
 import { parseEpoch } from '../sourceDateEpoch.js';
 import { openStore, withRootOption } from '../storeOption.js';
@@ -82,6 +81,7 @@ export function buildCommand(program: Command): void {
       const onSignal = () => interrupt.abort();
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
+      const { buildImage } = await import('../../executor/buildImage.js');
       const result = await buildImage(store, {
         contextDir: context,
         ...(opts.file ? { dockerfile: opts.file } : {}),

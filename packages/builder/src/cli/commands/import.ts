@@ -1,5 +1,4 @@
 import { Option, type Command } from 'commander';
-import { importRootfs } from '../../executor/importRootfs.js';
 import { compressionOption } from '../compressionOption.js';
 import { parseEpoch } from '../sourceDateEpoch.js';
 import { openStore, withRootOption } from '../storeOption.js';
@@ -15,6 +14,7 @@ export function importCommand(program: Command): void {
     .action(async (tarball: string, names: string[], opts: { compression: 'gzip' | 'zstd' | 'none'; message?: string; sourceDateEpoch?: string }, cmd: Command) => {
       const store = await openStore(cmd);
       const created = parseEpoch(opts.sourceDateEpoch);
+      const { importRootfs } = await import('../../executor/importRootfs.js');
       const { digest } = await importRootfs(store, tarball, names, {
         compression: opts.compression,
         ...(opts.message ? { message: opts.message } : {}),

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { openStore, withRootOption } from '../storeOption.js';
 import { humanSize } from '../humanSize.js';
-import { pruneBuildCache } from '../../executor/pruneBuildCache.js';
 
 export function pruneCommand(program: Command): void {
   withRootOption(program.command('prune'))
@@ -9,6 +8,7 @@ export function pruneCommand(program: Command): void {
     .action(async (_opts: unknown, cmd: Command) => {
       const store = await openStore(cmd);
       const { blobs, bytes } = await store.prune();
+      const { pruneBuildCache } = await import('../../executor/pruneBuildCache.js');
       const { cacheEntries, snapshots } = await pruneBuildCache(store);
       process.stdout.write(`Deleted ${blobs} blob${blobs === 1 ? '' : 's'}\n`);
       if (cacheEntries + snapshots > 0) process.stdout.write(`Deleted ${cacheEntries} build cache entries and ${snapshots} unpacked layers\n`);
