@@ -1,9 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  DigestMismatchError, digestOf, LocalStore, MediaType, normalizeImageName, OciLayout, parseImageName, REF_NAME_ANNOTATION, storeRoot,
+  DigestMismatchError, digestOf, LocalStore, MediaType, normalizeImageName, OciLayout, parseImageName, REF_NAME_ANNOTATION, storeRoot, VerifyingStream,
 } from '@tsbuild/oci-layout';
 import { tempDirs } from '../helpers/tempDirs.js';
 
@@ -35,6 +36,36 @@ describe('OciLayout blob store', () => {
     expect(await collect(await layout.openBlob(digest, size))).toEqual(data);
     await expect(layout.putBlob(Readable.from([Buffer.from('other')]), { expected: digestOf('something else') })).rejects.toThrow(DigestMismatchError);
     expect((await readdir(join(dir, 'blobs', 'sha256'))).sort()).toEqual([digest.slice(7)]);
+    expect((await readdir(dir)).filter((f) => f.startsWith('.blob-'))).toEqual([]);
+  });
+
+  it('streams a large blob in odd-sized chunks to disk byte for byte (past the background flush points)', async () => {
+    const dir = await dirs.make();
+    const layout = await OciLayout.open(dir, { create: true });
+    const data = randomBytes(40 * 1024 * 1024 + 12345);
+    const chunks: Buffer[] = [];
+    for (let at = 0, size = 1; at < data.length; at += size, size = (size * 7 + 13) % 3_000_000 || 1) chunks.push(data.subarray(at, at + size));
+    const { digest, size } = await layout.putBlob(Readable.from(chunks));
+    expect(digest).toBe(digestOf(data));
+    expect(size).toBe(data.length);
+    expect((await readFile(layout.blobPath(digest))).equals(data)).toBe(true);
+  });
+
+  it('trusts a verifying source for the digest, but still refuses what that source rejects', async () => {
+    const dir = await dirs.make();
+    const layout = await OciLayout.open(dir, { create: true });
+    const good = randomBytes(3 * 1024 * 1024);
+    const expected = digestOf(good);
+    const verified = Readable.from([good]).pipe(new VerifyingStream(expected, good.length));
+    expect(await layout.putBlob(verified, { expected, sourceVerifies: true })).toEqual({ digest: expected, size: good.length });
+    expect((await readFile(layout.blobPath(expected))).equals(good)).toBe(true);
+
+    const bad = Buffer.from(good);
+    bad[1000] ^= 1;
+    const otherDigest = digestOf(Buffer.concat([good, Buffer.from('x')]));
+    const corrupted = Readable.from([bad, Buffer.from('x')]).pipe(new VerifyingStream(otherDigest, good.length + 1));
+    await expect(layout.putBlob(corrupted, { expected: otherDigest, sourceVerifies: true })).rejects.toThrow(/digest mismatch/);
+    expect(await layout.hasBlob(otherDigest)).toBe(false);
     expect((await readdir(dir)).filter((f) => f.startsWith('.blob-'))).toEqual([]);
   });
 

@@ -1,10 +1,10 @@
-import { createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DigestingStream, digestAlgorithm, digestHex, digestOf, parseDigest, type Digest, type DigestAlgorithm } from './digest.js';
+import { DurableFileWriter } from './durableFileWriter.js';
 import { withFileLock } from './fileLock.js';
 import { isIndexMediaType, isManifestMediaType, MediaType } from './mediaTypes.js';
 import { chooseManifest } from './platform.js';
@@ -124,21 +124,33 @@ export class OciLayout {
   /**
    * Streams `source` into the store in one pass: temp file + hash, verify
    * against `expected` when given, fsync, rename. An existing blob is kept.
+   * `sourceVerifies` says that `source` itself fails at its end unless its
+   * bytes hash to `expected` (a VerifyingStream, as every image source's
+   * blobs are): the blob is then not hashed a second time, which is a third
+   * of a pull's CPU time.
    */
-  async putBlob(source: Readable, opts: { expected?: Digest; algorithm?: DigestAlgorithm } = {}): Promise<{ digest: Digest; size: number }> {
+  async putBlob(source: Readable, opts: { expected?: Digest; algorithm?: DigestAlgorithm; sourceVerifies?: boolean } = {}): Promise<{ digest: Digest; size: number }> {
     const algorithm = opts.expected ? digestAlgorithm(opts.expected) : (opts.algorithm ?? 'sha256');
     const tmp = join(this.tmpDir, `.blob-${process.pid}-${randomBytes(8).toString('hex')}`);
-    const hasher = new DigestingStream(algorithm);
     try {
-      // A 1 MiB buffer instead of 16 KiB: far fewer write calls for big layers (measured about 2x on a 20 MB blob).
-      const out = createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 });
-      await pipeline(source, hasher, out);
-      const digest = hasher.digest;
-      if (opts.expected && digest !== opts.expected) {
-        throw new DigestMismatchError(`content digest mismatch: expected ${opts.expected}, got ${digest}`);
+      const out = new DurableFileWriter(tmp);
+      let digest: Digest;
+      let size: number;
+      if (opts.expected && opts.sourceVerifies) {
+        await pipeline(source, out);
+        digest = opts.expected;
+        size = out.bytesWritten;
+      } else {
+        const hasher = new DigestingStream(algorithm);
+        await pipeline(source, hasher, out);
+        digest = hasher.digest;
+        size = hasher.size;
+        if (opts.expected && digest !== opts.expected) {
+          throw new DigestMismatchError(`content digest mismatch: expected ${opts.expected}, got ${digest}`);
+        }
       }
-      await this.commitTemp(tmp, digest);
-      return { digest, size: hasher.size };
+      await this.moveIntoPlace(tmp, digest);
+      return { digest, size };
     } finally {
       await rm(tmp, { force: true });
     }
@@ -151,7 +163,7 @@ export class OciLayout {
     const tmp = join(this.tmpDir, `.blob-${process.pid}-${randomBytes(8).toString('hex')}`);
     try {
       await this.writeDurably(tmp, data);
-      await this.commitTemp(tmp, digest);
+      await this.moveIntoPlace(tmp, digest);
     } finally {
       await rm(tmp, { force: true });
     }
@@ -165,13 +177,8 @@ export class OciLayout {
     return { mediaType, digest, size };
   }
 
-  private async commitTemp(tmp: string, digest: Digest): Promise<void> {
-    const fh = await open(tmp, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+  /** Renames a temp file that is already on disk into the blob's place. */
+  private async moveIntoPlace(tmp: string, digest: Digest): Promise<void> {
     const dest = this.blobPath(digest);
     await mkdir(join(this.dir, 'blobs', digestAlgorithm(digest)), { recursive: true });
     await rename(tmp, dest);

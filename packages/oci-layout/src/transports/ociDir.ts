@@ -59,7 +59,7 @@ export class OciLayoutDestination implements ImageDestination {
   }
 
   async putBlob(descriptor: Descriptor, open: () => Promise<Readable>): Promise<void> {
-    const { size } = await this.layout.putBlob(await open(), { expected: descriptor.digest });
+    const { size } = await this.layout.putBlob(await open(), { expected: descriptor.digest, sourceVerifies: true });
     if (size !== descriptor.size) throw new Error(`blob ${descriptor.digest} has ${size} bytes, its descriptor says ${descriptor.size}`);
   }
 
