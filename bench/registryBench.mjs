@@ -10,18 +10,20 @@ import { benchCase, runRounds } from './runRounds.mjs';
 
 const REPOSITORY = 'bench/image:latest';
 
-/** Layers plus config, in bytes as stored (compressed): what travels over the wire. */
-function imageBytes(ociDir, name) {
+/** The image's config and layers, as stored (compressed): what travels over the wire. */
+function imageBlobs(ociDir, name) {
   const index = JSON.parse(readFileSync(join(ociDir, 'index.json'), 'utf8'));
   const entry = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === name);
   const manifest = JSON.parse(readFileSync(join(ociDir, 'blobs', ...entry.digest.split(':')), 'utf8'));
-  return [manifest.config, ...manifest.layers].reduce((sum, d) => sum + d.size, 0);
+  return [manifest.config, ...manifest.layers].map((d) => ({ ...d, path: join(ociDir, 'blobs', ...d.digest.split(':')) }));
 }
 
 export async function registryGroup(ctx) {
   const image = ctx.nginxImage ?? { store: ctx.debianBase().store, name: 'localhost/debian:bookworm', label: 'Debian base image (gzip)' };
   const ociDir = ctx.lowercase(join(image.store, 'oci'));
   const tsbuild = (root, ...args) => ['node', ctx.tsbuildBin, '--root', root, ...args];
+  const blobs = imageBlobs(ociDir, image.name);
+  const floor = (...args) => ['bash', join(ctx.repo, 'bench/transferFloor.sh'), ...args];
   let registry;
   const freshRegistry = async () => {
     await registry?.stop();
@@ -34,6 +36,8 @@ export async function registryGroup(ctx) {
         argv: () => ['skopeo', 'copy', '-q', '--dest-tls-verify=false', `oci:${ociDir}:${image.name}`, `docker://${registry.host}/${REPOSITORY}`] }),
       benchCase({ key: 'push-tsbuild', tool: 'tsbuild', caseName: 'push', anchor: 'push-skopeo', root: join(ctx.work, 'registry'), before: freshRegistry,
         argv: () => tsbuild(image.store, 'push', '-q', '--tls-verify', 'false', image.name, `docker://${registry.host}/${REPOSITORY}`) }),
+      benchCase({ key: 'push-floor', tool: 'curl', caseName: 'push floor: only the blob uploads, all at once', anchor: 'push-skopeo', root: join(ctx.work, 'registry'), before: freshRegistry,
+        argv: () => floor('push', registry.host, 'bench/image', ...blobs.map((b) => b.path)) }),
     ];
     await runRounds(pushes, ctx);
 
@@ -45,6 +49,8 @@ export async function registryGroup(ctx) {
         argv: (root) => ['skopeo', 'copy', '-q', '--src-tls-verify=false', `docker://${source}`, `oci:${ctx.lowercase(root)}:image`] }),
       benchCase({ key: 'pull-tsbuild', tool: 'tsbuild', caseName: 'pull into an empty store', anchor: 'pull-skopeo', root: join(ctx.work, 'pull', 'tsbuild'),
         argv: (root) => tsbuild(root, 'pull', '-q', '--tls-verify', 'false', source) }),
+      benchCase({ key: 'pull-floor', tool: 'curl', caseName: 'pull floor: only the blob downloads, all at once, fsynced', anchor: 'pull-skopeo', root: join(ctx.work, 'pull', 'floor'),
+        argv: (root) => floor('pull', registry.host, 'bench/image', root, ...blobs.map((b) => b.digest)) }),
     ];
     await runRounds(pulls, ctx);
     const keep = () => {};
@@ -55,10 +61,10 @@ export async function registryGroup(ctx) {
     ];
     await runRounds(again, ctx);
 
-    const rows = [...pushes, ...pulls, ...again].map(summarise);
+    const rows = [...pushes, ...pulls.slice(0, 2), ...again, pulls[2]].map(summarise);
     return {
       title: 'Push and pull through a local docker-registry (#4)',
-      parameters: `${image.label}, ${(imageBytes(ociDir, image.name) / 1024 ** 2).toFixed(0)} MiB compressed; docker-registry on 127.0.0.1 (plain HTTP), `
+      parameters: `${image.label}, ${(blobs.reduce((sum, b) => sum + b.size, 0) / 1024 ** 2).toFixed(0)} MiB compressed; docker-registry on 127.0.0.1 (plain HTTP), `
         + 'a fresh one for every push run; pulls into an empty store / OCI layout each run.',
       rows,
       targets: [
