@@ -4,33 +4,47 @@ import type { Digest } from '@tsbuild/oci-layout';
 
 /** Repositories remembered per blob; a few are enough to find a mount source. */
 const MAX_LOCATIONS = 8;
+/** Blobs remembered in all; the least recently seen are forgotten first (about 1.5 MB of JSON at most). */
+const DEFAULT_MAX_BLOBS = 10_000;
+
+type Locations = Record<string, string[]>;
 
 /**
  * Which registry repositories are known to hold a blob, kept in a small JSON
  * file across runs, so pushing the same layers to another repository of that
- * registry mounts them instead of uploading them again.
+ * registry mounts them instead of uploading them again. The file keeps blobs
+ * in the order they were last seen, and only the most recent `maxBlobs`.
  */
 export class BlobLocationCache {
-  private entries?: Promise<Record<string, string[]>>;
-  private dirty = false;
+  private entries?: Promise<Locations>;
+  private readonly touched = new Set<string>();
 
-  constructor(private readonly file?: string) {}
+  constructor(
+    private readonly file?: string,
+    private readonly maxBlobs = DEFAULT_MAX_BLOBS,
+  ) {}
 
   /** Loaded once; concurrent callers share the one read. */
-  private load(): Promise<Record<string, string[]>> {
+  private load(): Promise<Locations> {
     this.entries ??= this.read();
     return this.entries;
   }
 
-  private async read(): Promise<Record<string, string[]>> {
-    if (!this.file) return {};
+  private async read(): Promise<Locations> {
+    const entries: Locations = {};
+    if (!this.file) return entries;
+    let doc: unknown;
     try {
-      const doc = JSON.parse(await readFile(this.file, 'utf8')) as unknown;
-      if (typeof doc === 'object' && doc !== null && !Array.isArray(doc)) return doc as Record<string, string[]>;
+      doc = JSON.parse(await readFile(this.file, 'utf8'));
     } catch {
       // a missing or damaged cache only costs an upload
+      return entries;
     }
-    return {};
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return entries;
+    for (const [digest, locations] of Object.entries(doc)) {
+      if (Array.isArray(locations)) entries[digest] = locations.filter((l): l is string => typeof l === 'string');
+    }
+    return entries;
   }
 
   /** Repositories of `registry` known to hold `digest`, most recent first. */
@@ -43,21 +57,26 @@ export class BlobLocationCache {
     const entries = await this.load();
     const location = `${registry}/${repository}`;
     entries[digest] = [location, ...(entries[digest] ?? []).filter((l) => l !== location)].slice(0, MAX_LOCATIONS);
-    this.dirty = true;
+    this.touched.add(digest);
   }
 
   /** Writes what was learnt, merged over what other processes wrote meanwhile. */
   async save(): Promise<void> {
-    if (!this.file || !this.dirty || !this.entries) return;
+    if (!this.file || this.touched.size === 0 || !this.entries) return;
     const mine = await this.entries;
     const current = await this.read();
-    for (const [digest, locations] of Object.entries(mine)) {
-      current[digest] = [...new Set([...locations, ...(current[digest] ?? [])])].slice(0, MAX_LOCATIONS);
+    for (const digest of this.touched) {
+      const merged = [...new Set([...mine[digest]!, ...(current[digest] ?? [])])].slice(0, MAX_LOCATIONS);
+      // Re-inserted, so the key order stays least recently seen first.
+      delete current[digest];
+      current[digest] = merged;
     }
+    const digests = Object.keys(current);
+    for (const stale of digests.slice(0, Math.max(0, digests.length - this.maxBlobs))) delete current[stale];
     await mkdir(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.tmp-${process.pid}`;
     await writeFile(tmp, JSON.stringify(current));
     await rename(tmp, this.file);
-    this.dirty = false;
+    this.touched.clear();
   }
 }
