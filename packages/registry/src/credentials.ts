@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -24,22 +24,29 @@ interface AuthFile {
 /** Docker Hub's historical key in docker's config.json. */
 const DOCKER_HUB_KEYS = ['docker.io', 'index.docker.io', 'registry-1.docker.io', 'https://index.docker.io/v1/'];
 
-/** containers auth.json files, in the order podman and skopeo read them. */
-export function containersAuthFiles(env: NodeJS.ProcessEnv = process.env): string[] {
-  if (env.REGISTRY_AUTH_FILE) return [env.REGISTRY_AUTH_FILE];
-  const files: string[] = [];
-  if (env.XDG_RUNTIME_DIR) files.push(join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json'));
-  files.push(join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config'), 'containers', 'auth.json'));
-  return files;
+/**
+ * The primary auth file, the one `login` writes and lookups read first, where
+ * skopeo and podman keep it: $REGISTRY_AUTH_FILE, else
+ * ${XDG_RUNTIME_DIR}/containers/auth.json, else /run/containers/UID/auth.json.
+ */
+export function loginAuthFile(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.REGISTRY_AUTH_FILE) return env.REGISTRY_AUTH_FILE;
+  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json');
+  return `/run/containers/${process.getuid?.() ?? 0}/auth.json`;
 }
 
 export function dockerConfigFile(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker'), 'config.json');
 }
 
-/** Where `login` writes: $REGISTRY_AUTH_FILE, else ${XDG_RUNTIME_DIR}/containers/auth.json, else ~/.config/containers/auth.json. */
-export function loginAuthFile(env: NodeJS.ProcessEnv = process.env): string {
-  return containersAuthFiles(env)[0]!;
+/**
+ * Every file credentials are looked up in, first match wins, in skopeo's order
+ * (containers-auth.json(5)): the primary file, then
+ * ${XDG_CONFIG_HOME:-~/.config}/containers/auth.json, then docker's config.json.
+ */
+export function credentialFiles(env: NodeJS.ProcessEnv = process.env): string[] {
+  const userAuthFile = join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config'), 'containers', 'auth.json');
+  return [...new Set([loginAuthFile(env), userAuthFile, dockerConfigFile(env)])];
 }
 
 async function readAuthFile(path: string): Promise<AuthFile | undefined> {
@@ -92,49 +99,68 @@ function entryFor(auths: Record<string, AuthEntry>, keys: string[]): [string, Au
   return undefined;
 }
 
-/** Runs `docker-credential-<helper> get` with the registry on stdin, as docker does. */
-export function credentialHelperGet(helper: string, registry: string): Promise<Credentials | undefined> {
+/** The server URL docker stores a registry's credentials under in a helper (Docker Hub keeps its historical URL). */
+function helperServerUrl(registry: string): string {
+  return registry === 'docker.io' ? 'https://index.docker.io/v1/' : registry;
+}
+
+/** Runs `docker-credential-<helper> get` with the server URL on stdin, as docker does. */
+export function credentialHelperGet(helper: string, serverUrl: string, env: NodeJS.ProcessEnv = process.env): Promise<Credentials | undefined> {
+  const program = `docker-credential-${helper}`;
   return new Promise((resolve, reject) => {
-    const child = execFile(`docker-credential-${helper}`, ['get'], { timeout: 30_000 }, (err, stdout, stderr) => {
+    const child = execFile(program, ['get'], { env, timeout: 30_000 }, (err, stdout, stderr) => {
       if (err) {
         if (/credentials not found/i.test(`${stdout}${stderr}`)) return resolve(undefined);
-        return reject(new Error(`credential helper docker-credential-${helper} failed for ${registry}: ${(stderr || stdout || err.message).trim()}`));
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new Error(`credential helper ${program} is not installed (not found on PATH)`));
+        return reject(new Error(`credential helper ${program} failed for ${serverUrl}: ${(stderr || stdout || err.message).trim()}`));
       }
       try {
         const doc = JSON.parse(stdout) as { Username?: string; Secret?: string };
         if (!doc.Secret) return resolve(undefined);
         resolve(doc.Username === '<token>' ? { identityToken: doc.Secret } : { username: doc.Username ?? '', password: doc.Secret });
       } catch {
-        reject(new Error(`credential helper docker-credential-${helper} printed something that is not JSON`));
+        reject(new Error(`credential helper ${program} printed something that is not JSON`));
       }
     });
-    child.stdin?.end(registry);
+    // A helper may exit without reading stdin; its exit status, not the broken pipe, says what happened.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(serverUrl);
   });
 }
 
-/**
- * Finds credentials for a registry the way podman and docker do: containers
- * auth.json files first, then docker's config.json (a credential helper for
- * that registry, else the credsStore, else its `auths`).
- */
+async function askHelper(helper: string, registry: string, path: string, env: NodeJS.ProcessEnv): Promise<Credentials | undefined> {
+  try {
+    return await credentialHelperGet(helper, helperServerUrl(registry), env);
+  } catch (e) {
+    throw new Error(`${(e as Error).message} (named in ${path})`);
+  }
+}
+
+/** What one file knows about a registry, in docker's precedence: its credential helper for it, else its credsStore, else its `auths` entry. */
+async function credentialsInFile(file: AuthFile, path: string, registry: string, keys: string[], env: NodeJS.ProcessEnv): Promise<Credentials | undefined> {
+  const helper = keys.map((k) => file.credHelpers?.[k]).find(Boolean);
+  if (helper) return askHelper(helper, registry, path, env);
+  if (file.credsStore) {
+    const stored = await askHelper(file.credsStore, registry, path, env);
+    if (stored) return stored;
+  }
+  const found = file.auths && entryFor(file.auths, keys);
+  return found ? decodeEntry(found[1], path) : undefined;
+}
+
+/** Finds credentials for a registry in the first of `credentialFiles` that has some, as skopeo and podman do. */
 export async function findCredentials(registry: string, repository?: string, env: NodeJS.ProcessEnv = process.env): Promise<Credentials | undefined> {
   const keys = lookupKeys(registry, repository);
-  for (const path of containersAuthFiles(env)) {
+  for (const path of credentialFiles(env)) {
     const file = await readAuthFile(path);
-    const found = file?.auths && entryFor(file.auths, keys);
-    if (found) return decodeEntry(found[1], path);
+    const found = file && (await credentialsInFile(file, path, registry, keys, env));
+    if (found) return found;
   }
-  const dockerPath = dockerConfigFile(env);
-  const docker = await readAuthFile(dockerPath);
-  if (!docker) return undefined;
-  const helper = keys.map((k) => docker.credHelpers?.[k]).find(Boolean);
-  if (helper) return credentialHelperGet(helper, registry);
-  const found = docker.auths && entryFor(docker.auths, keys);
-  if (docker.credsStore) {
-    const fromStore = await credentialHelperGet(docker.credsStore, registry);
-    if (fromStore) return fromStore;
-  }
-  return found ? decodeEntry(found[1], dockerPath) : undefined;
+  return undefined;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isDirectory(), () => false);
 }
 
 async function writeAuthFile(path: string, file: AuthFile): Promise<void> {
@@ -147,6 +173,10 @@ async function writeAuthFile(path: string, file: AuthFile): Promise<void> {
 /** Records credentials in the containers auth.json `login` writes to; returns that file. */
 export async function saveCredentials(registry: string, username: string, password: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const path = loginAuthFile(env);
+  // As skopeo: a runtime directory that does not exist means a broken session, not a place to create.
+  if (!env.REGISTRY_AUTH_FILE && env.XDG_RUNTIME_DIR && !(await isDirectory(env.XDG_RUNTIME_DIR))) {
+    throw new Error(`${env.XDG_RUNTIME_DIR}, set by $XDG_RUNTIME_DIR, is not a directory: create it, or unset XDG_RUNTIME_DIR`);
+  }
   const file = (await readAuthFile(path)) ?? {};
   file.auths = { ...file.auths, [registry]: { auth: Buffer.from(`${username}:${password}`).toString('base64') } };
   await writeAuthFile(path, file);

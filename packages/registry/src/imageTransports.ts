@@ -69,7 +69,12 @@ export interface TransportOptions {
   registriesConf?: string;
   /** false: allow plain HTTP and unverified TLS for every registry (skopeo's --tls-verify=false). */
   tlsVerify?: boolean;
+  /** Credentials for every registry, instead of those found in auth.json and docker's config (skopeo's --creds). */
   credentials?: Credentials;
+  /** For the registries images are read from, instead of `credentials` (skopeo's --src-creds). */
+  sourceCredentials?: Credentials;
+  /** For the registry images are written to, instead of `credentials` (skopeo's --dest-creds). */
+  destinationCredentials?: Credentials;
   platform?: Platform;
   all?: boolean;
   chunkedThreshold?: number;
@@ -131,18 +136,20 @@ export class ImageTransports {
     return this.cache;
   }
 
-  session(host: string, insecure = false): RegistrySession {
-    const key = `${host} ${insecure}`;
+  session(host: string, insecure = false, push = false): RegistrySession {
+    const credentials = (push ? this.opts.destinationCredentials : this.opts.sourceCredentials) ?? this.opts.credentials;
+    // Reading and writing get separate sessions only when they use separate credentials.
+    const key = `${host} ${insecure} ${credentials === this.opts.credentials ? '' : push}`;
     let s = this.sessions.get(key);
     if (!s) {
-      s = new RegistrySession(host, { insecure: insecure || this.opts.tlsVerify === false, credentials: this.opts.credentials, retry: this.opts.retry, env: this.opts.env });
+      s = new RegistrySession(host, { insecure: insecure || this.opts.tlsVerify === false, credentials, retry: this.opts.retry, env: this.opts.env });
       this.sessions.set(key, s);
     }
     return s;
   }
 
   repository(candidate: PullCandidate, push = false): RepositoryClient {
-    return new RepositoryClient(this.session(candidate.registry, candidate.insecure), candidate.repository, { push, chunkedThreshold: this.opts.chunkedThreshold });
+    return new RepositoryClient(this.session(candidate.registry, candidate.insecure, push), candidate.repository, { push, chunkedThreshold: this.opts.chunkedThreshold });
   }
 
   /** The fully qualified names a docker reference may mean, each with its pull candidates (mirrors first). */

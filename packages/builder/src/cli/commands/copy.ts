@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { normalizeImageName, parsePlatform, LocalStore, storeRoot, type BlobCopyOutcome, type CopyOptions, type Descriptor } from '@tsbuild/oci-layout';
 import type { ImageLocation, ImageTransports } from '@tsbuild/registry';
+import { parseCreds } from '../credsOption.js';
 import { humanSize } from '../humanSize.js';
 import { withRootOption } from '../storeOption.js';
 
@@ -14,6 +15,10 @@ export interface TransferOptions {
   tlsVerify: string;
   registriesConf?: string;
   quiet?: boolean;
+  /** push and pull: `--creds`; copy: `--src-creds`, `--dest-creds`. */
+  creds?: string;
+  srcCreds?: string;
+  destCreds?: string;
 }
 
 /** The options every command that moves images shares (skopeo's spelling where skopeo has one). */
@@ -34,6 +39,9 @@ export async function openTransports(cmd: Command, opts: TransferOptions): Promi
     openStore: () => LocalStore.open(storeRoot(root)),
     ...(opts.registriesConf ? { registriesConf: opts.registriesConf } : {}),
     tlsVerify: opts.tlsVerify !== 'false',
+    ...(opts.creds !== undefined ? { credentials: await parseCreds(opts.creds, '--creds') } : {}),
+    ...(opts.srcCreds !== undefined ? { sourceCredentials: await parseCreds(opts.srcCreds, '--src-creds') } : {}),
+    ...(opts.destCreds !== undefined ? { destinationCredentials: await parseCreds(opts.destCreds, '--dest-creds') } : {}),
     ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
     ...(opts.all ? { all: true } : {}),
   });
@@ -119,6 +127,8 @@ export function copyCommand(program: Command): void {
     .description('copy an image between registries (docker://), OCI layouts (oci:DIR[:REF]), archives (oci-archive:, docker-archive:) and the store (plain names)')
     .argument('<source>', 'where the image is')
     .argument('<destination>', 'where to write it')
+    .option('--src-creds <USERNAME[:PASSWORD]>', 'credentials for the source registry, instead of stored ones (asks for the password when missing)')
+    .option('--dest-creds <USERNAME[:PASSWORD]>', 'credentials for the destination registry, instead of stored ones (asks for the password when missing)')
     .action(async (src: string, dst: string, opts: TransferOptions, cmd: Command) => {
       const { parseImageLocation } = await registry();
       await transfer(cmd, opts, parseImageLocation(src), parseImageLocation(dst));

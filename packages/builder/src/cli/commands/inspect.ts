@@ -1,11 +1,22 @@
 import type { Command } from 'commander';
 import { parsePlatform } from '@tsbuild/oci-layout';
+import { parseCreds, withCredsOption } from '../credsOption.js';
 import { openStore, withRootOption } from '../storeOption.js';
 
+interface InspectOptions {
+  platform?: string;
+  tlsVerify?: string;
+  creds?: string;
+}
+
 /** A registry image's manifest and config, read without pulling its layers. */
-async function inspectRemote(reference: string, opts: { platform?: string; tlsVerify?: string }): Promise<unknown> {
+async function inspectRemote(reference: string, opts: InspectOptions): Promise<unknown> {
   const { ImageTransports } = await import('@tsbuild/registry');
-  const transports = await ImageTransports.create({ tlsVerify: opts.tlsVerify !== 'false', ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}) });
+  const transports = await ImageTransports.create({
+    tlsVerify: opts.tlsVerify !== 'false',
+    ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
+    ...(opts.creds !== undefined ? { credentials: await parseCreds(opts.creds, '--creds') } : {}),
+  });
   try {
     const { source, name } = await transports.openSource({ transport: 'docker', reference });
     if (source.kind !== 'image') throw new Error('unexpected index');
@@ -17,12 +28,12 @@ async function inspectRemote(reference: string, opts: { platform?: string; tlsVe
 }
 
 export function inspectCommand(program: Command): void {
-  withRootOption(program.command('inspect'))
+  withCredsOption(withRootOption(program.command('inspect')))
     .description('show an image\'s manifest and config as JSON')
     .argument('<image>', 'name or ID of an image in the store, or docker://REF for a registry image')
     .option('--platform <os/arch[/variant]>', 'for docker://: which image of a multi-platform index')
     .option('--tls-verify <bool>', 'for docker://: require HTTPS with verified certificates', 'true')
-    .action(async (ref: string, opts: { platform?: string; tlsVerify?: string }, cmd: Command) => {
+    .action(async (ref: string, opts: InspectOptions, cmd: Command) => {
       if (ref.startsWith('docker://')) {
         process.stdout.write(`${JSON.stringify(await inspectRemote(ref.slice('docker://'.length), opts), null, 2)}\n`);
         return;

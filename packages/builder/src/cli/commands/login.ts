@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { promptHidden } from '../credsOption.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -14,31 +15,6 @@ async function promptLine(question: string): Promise<string> {
     return (await rl.question(question)).trim();
   } finally {
     rl.close();
-  }
-}
-
-/** Reads a line from the terminal without echoing it. */
-async function promptHidden(question: string): Promise<string> {
-  if (!process.stdin.isTTY) throw new Error('no terminal to ask for the password on: use --password-stdin');
-  // Echo goes off before the prompt appears, so an answer typed at once is never shown.
-  process.stdin.setRawMode(true);
-  process.stderr.write(question);
-  process.stdin.resume();
-  let answer = '';
-  try {
-    for await (const chunk of process.stdin) {
-      for (const ch of (chunk as Buffer).toString('utf8')) {
-        if (ch === '\r' || ch === '\n') return answer;
-        if (ch === '\u0003') throw new Error('interrupted');
-        if (ch === '\u007f') answer = answer.slice(0, -1);
-        else answer += ch;
-      }
-    }
-    return answer;
-  } finally {
-    process.stdin.setRawMode(false);
-    process.stdin.pause();
-    process.stderr.write('\n');
   }
 }
 
@@ -62,7 +38,7 @@ export function loginCommand(program: Command): void {
       const host = registryHost(registry);
       const username = opts.username ?? (process.stdin.isTTY ? await promptLine('Username: ') : undefined);
       if (!username) throw new Error('give a user name with -u/--username');
-      const password = opts.passwordStdin ? await readStdin() : (opts.password ?? (await promptHidden('Password: ')));
+      const password = opts.passwordStdin ? await readStdin() : (opts.password ?? (await promptHidden('Password: ', 'no terminal to ask for the password on: use --password-stdin')));
       if (!password) throw new Error('the password is empty');
       const { RegistrySession, saveCredentials } = await import('@tsbuild/registry');
       const session = new RegistrySession(host, { credentials: { username, password }, insecure: opts.tlsVerify === 'false' });

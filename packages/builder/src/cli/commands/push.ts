@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
+import { withCredsOption } from '../credsOption.js';
 import { transfer, withTransferOptions, type TransferOptions } from './copy.js';
 
 export function pushCommand(program: Command): void {
-  withTransferOptions(program.command('push'))
+  withCredsOption(withTransferOptions(program.command('push')))
     .description('push an image from the store to a registry (default destination: docker://<its name>)')
     .argument('<image>', 'name or ID of an image in the store')
     .argument('[destination]', 'docker://REGISTRY/REPO[:TAG], or any copy destination')

@@ -1,0 +1,13 @@
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tsbuild } from './tsbuildCli.js';
+
+/** Builds a one-layer image of random bytes (FROM scratch) in `context` into the store at `root` as `name`; returns its digest. */
+export async function buildRandomImage(root: string, name: string, context: string): Promise<string> {
+  await writeFile(join(context, 'f'), randomBytes(500));
+  await writeFile(join(context, 'Dockerfile'), 'FROM scratch\nCOPY f /f\n');
+  const r = await tsbuild(['--root', root, '-q', '-t', name, context]);
+  if (r.code !== 0) throw new Error(`building ${name} failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
