@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -6,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDENTITY_TOKEN, startFaultProxy, startRegistry } from '../helpers/registryHarness.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { run } from '../helpers/tools.js';
-import { TSBUILD_BIN, tsbuild } from '../helpers/tsbuildCli.js';
+import { tsbuildOnTerminal } from '../helpers/terminal.js';
+import { tsbuild } from '../helpers/tsbuildCli.js';
 
 const dirs = tempDirs();
 const USER = 'alice';
@@ -72,18 +72,7 @@ describe('htpasswd (Basic) auth', () => {
 
   it('login on a terminal asks for the password without echoing it', async () => {
     const authFile = join(home, 'tty-auth.json');
-    const cmd = [process.execPath, TSBUILD_BIN, 'login', registry.host, '-u', USER].map((a) => `'${a}'`).join(' ');
-    const child = spawn('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, ...env({ REGISTRY_AUTH_FILE: authFile }) } });
-    let output = '';
-    let answered = false;
-    child.stdout.on('data', (d: Buffer) => {
-      output += d.toString();
-      if (!answered && output.includes('Password: ')) {
-        answered = true;
-        child.stdin.write(`${PASSWORD}\r`);
-      }
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const { code, output } = await tsbuildOnTerminal(['login', registry.host, '-u', USER], env({ REGISTRY_AUTH_FILE: authFile }), [{ prompt: 'Password: ', answer: PASSWORD }]);
     expect(code).toBe(0);
     expect(output).toContain('Login Succeeded!');
     expect(output).not.toContain(PASSWORD);
