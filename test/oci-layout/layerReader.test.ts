@@ -11,6 +11,7 @@ import {
   fsNative,
   LayerFormatError,
   readLayer,
+  scanLayer,
   type Compression,
   type LayerChange,
   type LayerEntry,
@@ -171,5 +172,102 @@ describe('readLayer', () => {
       pack.finalize();
       await expect(readAll(await collect(pack as unknown as Readable))).rejects.toThrow(/invalid whiteout/);
     }
+  });
+
+  test('a file of many chunks reaches a slow consumer whole, and one left half read is skipped', async () => {
+    const big = Buffer.alloc(3 << 20);
+    for (let i = 0; i < big.length; i++) big[i] = 0x20 + ((i * 7919) % 95);
+    const blob = await layer([file('big', big.toString()), file('half', 'h'.repeat(1 << 20)), file('last', 'end')], 'gzip');
+    const seen: string[] = [];
+    for await (const change of readLayer(Readable.from([blob]))) {
+      if (change.kind !== 'entry') continue;
+      const content = change.entry.content!;
+      if (change.entry.path === 'big') {
+        const chunks: Buffer[] = [];
+        for await (const chunk of content) {
+          chunks.push(chunk as Buffer);
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        expect(Buffer.concat(chunks).equals(big)).toBe(true);
+      } else if (change.entry.path === 'half') {
+        content.read(1000);
+      } else {
+        seen.push((await collect(content)).toString());
+      }
+      seen.push(change.entry.path);
+    }
+    expect(seen).toEqual(['big', 'half', 'end', 'last']);
+  });
+
+  test('a member type a layer cannot hold is rejected', async () => {
+    const pack = tar.pack();
+    pack.entry({ name: 'ok' }, Buffer.from('fine'));
+    pack.finalize();
+    const blob = await collect(pack as unknown as Readable);
+    // Typeflag 'S' (a GNU sparse file), checksum adjusted.
+    const header = blob.subarray(0, 512);
+    header[156] = 'S'.charCodeAt(0);
+    header.fill(' ', 148, 156);
+    header.write(`${header.reduce((sum, byte) => sum + byte, 0).toString(8).padStart(6, '0')}\0 `, 148);
+    await expect(readAll(blob)).rejects.toThrow(/unsupported tar type "S"/);
+  });
+});
+
+describe('scanLayer', () => {
+  /** What scanLayer reports, in the shape readAll gives for readLayer. */
+  async function scanAll(blob: Buffer): Promise<unknown[]> {
+    const result: unknown[] = [];
+    let pieces: Buffer[] = [];
+    await scanLayer(Readable.from([blob]), {
+      change(change) {
+        result.push(change);
+        pieces = [];
+      },
+      content: (piece) => pieces.push(Buffer.from(piece)),
+      contentEnd() {
+        const last = result[result.length - 1] as { entry: LayerEntry & { text?: string } };
+        last.entry.text = Buffer.concat(pieces).toString();
+      },
+    });
+    return result;
+  }
+
+  test.each(['none', 'gzip', 'zstd'] as const)('reports what readLayer reads (%s)', async (compression) => {
+    const blob = await layer(
+      [
+        entry('etc', { type: 'directory', mode: 0o755 }),
+        file('etc/hosts', 'localhost\n', { xattrs: { 'security.capability': binaryXattr } }),
+        file(longPath, 'x'.repeat(300_000)),
+        entry('etc/link', { type: 'symlink', linkname: 'hosts' }),
+        file('empty', ''),
+        { kind: 'whiteout', path: 'var/old' },
+        { kind: 'opaque', path: 'opt' },
+      ],
+      compression,
+    );
+    expect(await scanAll(blob)).toEqual(await readAll(blob));
+  });
+
+  test('errors of the visitor pass through as they are', async () => {
+    const blob = await layer([file('a', 'a'), file('b', 'b')], 'gzip');
+    const mine = new Error('visitor says no');
+    const visitor = {
+      change(change: LayerChange) {
+        if (change.kind === 'entry' && change.entry.path === 'b') throw mine;
+      },
+      content() {},
+      contentEnd() {},
+    };
+    await expect(scanLayer(Readable.from([blob]), visitor)).rejects.toBe(mine);
+  });
+
+  test.each(['none', 'gzip', 'zstd'] as const)('a truncated layer is a LayerFormatError (%s)', async (compression) => {
+    const blob = await layer([file('a', 'random '.repeat(20_000)), file('b', 'b')], compression);
+    await expect(scanAll(blob.subarray(0, Math.floor(blob.length / 2)))).rejects.toThrow(LayerFormatError);
+    await expect(scanAll(blob.subarray(0, Math.floor(blob.length / 2)))).rejects.toThrow(/layer is truncated/);
+  });
+
+  test('bytes that are not a tar archive are reported as such', async () => {
+    await expect(scanAll(gzipSync(Buffer.alloc(4096, 'not a tar header ')))).rejects.toThrow(/not a tar archive/);
   });
 });

@@ -16,6 +16,8 @@ export * from './bundle.js';
 export * from './compression.js';
 export * from './layerWriter.js';
 export * from './layerReader.js';
+export * from './tarParser.js';
+export { TarFormatError } from './tarHeader.js';
 export * from './applyLayer.js';
 export * from './securePath.js';
 export * from './fsNative.js';

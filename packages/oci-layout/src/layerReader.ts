@@ -1,12 +1,13 @@
 import { posix } from 'node:path';
-import { Readable, pipeline } from 'node:stream';
-import { finished } from 'node:stream/promises';
-import { extract as tarExtract, type Header } from 'tar-stream';
+import { Readable } from 'node:stream';
 import { decompressStream } from './compression.js';
 import type { EntryType, LayerChange, LayerEntry } from './layerEntry.js';
+import { TarFormatError } from './tarHeader.js';
+import { TarParser, type TarMember, type TarVisitor } from './tarParser.js';
 
 const WHITEOUT_PREFIX = '.wh.';
-const OPAQUE_MARKER = '.wh..wh..opq';
+/** `.wh..wh..opq`, the opaque marker, is a whiteout prefix and this. */
+const OPAQUE_SUFFIX = '.wh..opq';
 
 /**
  * The root-relative form of a tar member name: no leading `./` or `/`, no
@@ -15,194 +16,310 @@ const OPAQUE_MARKER = '.wh..wh..opq';
  * The root itself is ''.
  */
 export function normaliseLayerPath(name: string): string {
+  // Most names are plain once a leading `./` (GNU tar) or a trailing `/` (directories) is cut off.
+  const start = name.startsWith('./') ? 2 : 0;
+  let end = name.length;
+  while (end > start && name.charCodeAt(end - 1) === SLASH) end--;
+  const trimmed = start > 0 || end < name.length ? name.slice(start, end) : name;
+  if (isPlainPath(trimmed)) return trimmed;
   return posix.normalize(`/${name}`).replace(/^\/+/, '').replace(/\/+$/, '');
 }
 
-const TAR_TYPES: Partial<Record<Header['type'] & string, EntryType>> = {
-  file: 'file',
-  'contiguous-file': 'file',
-  link: 'hardlink',
-  symlink: 'symlink',
-  'character-device': 'character-device',
-  'block-device': 'block-device',
-  directory: 'directory',
-  fifo: 'fifo',
+const SLASH = 0x2f;
+const DOT = 0x2e;
+
+/** Whether the name is already normal: not empty, no leading, trailing or doubled `/`, no `.` or `..` component. */
+function isPlainPath(name: string): boolean {
+  if (name.length === 0 || name.charCodeAt(name.length - 1) === SLASH) return false;
+  let componentStart = 0;
+  for (let i = 0; i <= name.length; i++) {
+    if (i < name.length && name.charCodeAt(i) !== SLASH) continue;
+    const length = i - componentStart;
+    if (length === 0) return false;
+    if (name.charCodeAt(componentStart) === DOT && (length === 1 || (length === 2 && name.charCodeAt(componentStart + 1) === DOT))) return false;
+    componentStart = i + 1;
+  }
+  return true;
+}
+
+const TAR_TYPES: Readonly<Record<string, EntryType>> = {
+  '0': 'file',
+  '7': 'file',
+  '1': 'hardlink',
+  '2': 'symlink',
+  '3': 'character-device',
+  '4': 'block-device',
+  '5': 'directory',
+  '6': 'fifo',
 };
+
+/** A change of the layer (the root entry `./`, which describes the rootfs itself and belongs to no layer, gives none). */
+function toChange(member: TarMember): LayerChange | undefined {
+  const path = normaliseLayerPath(member.name);
+  if (path === '') return undefined;
+  const slash = path.lastIndexOf('/');
+  if (path.startsWith(WHITEOUT_PREFIX, slash + 1)) {
+    const dir = slash < 0 ? '' : path.slice(0, slash);
+    const hidden = path.slice(slash + 1 + WHITEOUT_PREFIX.length);
+    if (hidden === OPAQUE_SUFFIX) return { kind: 'opaque', path: dir };
+    if (hidden === '' || hidden === '.' || hidden === '..') {
+      throw new LayerFormatError(`layer has an invalid whiteout "${member.name}": it names no file`);
+    }
+    return { kind: 'whiteout', path: dir === '' ? hidden : `${dir}/${hidden}` };
+  }
+  const type = TAR_TYPES[member.typeflag];
+  if (!type) throw new LayerFormatError(`layer entry "${member.name}" has unsupported tar type "${member.typeflag}"`);
+  const entry: LayerEntry = {
+    path,
+    type,
+    mode: member.mode & 0o7777,
+    uid: member.uid,
+    gid: member.gid,
+    mtime: member.mtime,
+    size: type === 'file' ? member.size : 0,
+  };
+  if (type === 'hardlink') entry.linkname = normaliseLayerPath(member.linkname);
+  if (type === 'symlink') entry.linkname = member.linkname;
+  if (type === 'character-device' || type === 'block-device') {
+    entry.devmajor = member.devmajor;
+    entry.devminor = member.devminor;
+  }
+  if (member.xattrs && Object.keys(member.xattrs).length > 0) entry.xattrs = member.xattrs;
+  return { kind: 'entry', entry };
+}
+
+/** Receives a layer's changes, in order, as `scanLayer` reads them. */
+export interface LayerVisitor {
+  /** A change; for a file entry (whose `content` is not set) its bytes follow through `content`, then `contentEnd`. */
+  change(change: LayerChange): void;
+  /** The next bytes of the current file: a view of the decompressed layer, not to be written to. */
+  content(piece: Buffer): void;
+  contentEnd(): void;
+}
+
+/**
+ * Layer changes from tar members: only a regular file's bytes are passed on.
+ * A class, not an object of closures: its methods stay the same functions
+ * from layer to layer, so the parser's optimised calls to them stay valid.
+ */
+class MemberChanges implements TarVisitor {
+  private inFile = false;
+
+  constructor(private readonly visitor: LayerVisitor) {}
+
+  member(member: TarMember): void {
+    const change = toChange(member);
+    if (!change) return;
+    this.inFile = change.kind === 'entry' && change.entry.type === 'file';
+    this.visitor.change(change);
+  }
+
+  content(piece: Buffer): void {
+    if (this.inFile) this.visitor.content(piece);
+  }
+
+  memberEnd(): void {
+    if (!this.inFile) return;
+    this.inFile = false;
+    this.visitor.contentEnd();
+  }
+}
+
+/** Layer bytes as decompressed chunks, with read failures (decompressor, input, tar) explained as LayerFormatError. */
+class LayerSource {
+  private readonly chunks: AsyncIterator<Buffer>;
+  private readonly parser: TarParser;
+  private ahead: Promise<IteratorResult<Buffer>> | undefined;
+
+  constructor(blob: Readable, visitor: LayerVisitor) {
+    this.chunks = decompressStream(blob)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    this.parser = new TarParser(new MemberChanges(visitor));
+  }
+
+  /**
+   * Parses the next decompressed chunk, calling the visitor; false once the
+   * layer has been read to its end (after the tar's end, the rest is still
+   * read, so a verifying input sees every byte).
+   */
+  async step(): Promise<boolean> {
+    let next: IteratorResult<Buffer>;
+    try {
+      next = await (this.ahead ?? this.chunks.next());
+    } catch (error) {
+      throw layerError(error);
+    } finally {
+      this.ahead = undefined;
+    }
+    // Asking for the next chunk before parsing this one keeps the decompressor (on another thread) busy meanwhile.
+    if (!next.done) {
+      this.ahead = this.chunks.next();
+      this.ahead.catch(() => undefined);
+    }
+    try {
+      if (next.done) this.parser.end();
+      else this.parser.write(next.value);
+    } catch (error) {
+      throw error instanceof TarFormatError ? layerError(error) : error;
+    }
+    return !next.done;
+  }
+
+  /** Stops reading and releases the input. */
+  async close(): Promise<void> {
+    await this.chunks.return?.();
+  }
+}
+
+/**
+ * Reads a layer blob (gzip, zstd or plain tar, told apart by magic bytes),
+ * handing each change and each file's bytes to `visitor` as they are parsed:
+ * no stream or promise per entry, for callers that look at every file.
+ * Errors the visitor throws pass through; the layer's own are LayerFormatError.
+ */
+export async function scanLayer(blob: Readable, visitor: LayerVisitor): Promise<void> {
+  const source = new LayerSource(blob, visitor);
+  try {
+    while (await source.step());
+  } finally {
+    await source.close();
+  }
+}
+
+/** One file's content as a stream: the reader pushes its bytes as the tar yields them, and reads on when it is asked for more. */
+class EntryContent extends Readable {
+  /** Every byte has been pushed. */
+  complete = false;
+  pushes = 0;
+
+  constructor(private readonly reader: PullingReader) {
+    super();
+  }
+
+  override _read(): void {
+    if (!this.complete) void this.reader.readFor(this);
+  }
+
+  add(piece: Buffer): void {
+    this.pushes++;
+    this.push(piece);
+  }
+
+  finish(): void {
+    this.complete = true;
+    this.push(null);
+  }
+}
+
+/** `readLayer`'s machinery: reads chunks only when the caller wants the next change or more of a file's bytes. */
+class PullingReader implements LayerVisitor {
+  readonly changes: LayerChange[] = [];
+  private readonly source: LayerSource;
+  private current: EntryContent | undefined;
+  private reading: Promise<boolean> | undefined;
+
+  constructor(blob: Readable) {
+    this.source = new LayerSource(blob, this);
+  }
+
+  change(change: LayerChange): void {
+    if (change.kind === 'entry' && change.entry.type === 'file') change.entry.content = this.current = new EntryContent(this);
+    this.changes.push(change);
+  }
+
+  content(piece: Buffer): void {
+    this.current!.add(piece);
+  }
+
+  contentEnd(): void {
+    this.current!.finish();
+    this.current = undefined;
+  }
+
+  /** Parses the next chunk (one read at a time, whoever asks); false at the layer's end. */
+  step(): Promise<boolean> {
+    this.reading ??= this.source.step().then(
+      (more) => {
+        this.reading = undefined;
+        return more;
+      },
+      (error: unknown) => {
+        this.reading = undefined;
+        this.current?.destroy(error as Error);
+        throw error;
+      },
+    );
+    return this.reading;
+  }
+
+  /** Reads until `content` has new bytes or is complete; a failure reaches the consumer through the stream. */
+  async readFor(content: EntryContent): Promise<void> {
+    const pushes = content.pushes;
+    try {
+      while (!content.complete && content.pushes === pushes && (await this.step()));
+    } catch {
+      // step() destroyed the stream with the error.
+    }
+  }
+
+  /** Reads past whatever of `content` its consumer left unread. */
+  async skip(content: EntryContent): Promise<void> {
+    if (content.complete) return;
+    content.resume();
+    while (!content.complete && (await this.step()));
+  }
+
+  close(): Promise<void> {
+    this.current?.destroy();
+    return this.source.close();
+  }
+}
 
 /**
  * Reads a layer blob (gzip, zstd or plain tar, told apart by magic bytes) as
  * changes. Each file entry's `content` must be consumed before the next
- * change is requested; content that was left alone is drained here.
+ * change is requested; content that was left alone is skipped here.
  */
 export async function* readLayer(blob: Readable): AsyncGenerator<LayerChange> {
-  const extractor = tarExtract();
-  const rawXattrs = captureRawPaxXattrs(extractor);
-  // The first failure of the decompressor or parser explains the rest (e.g. an entry stream's "Stream was destroyed").
-  let failure: unknown;
-  extractor.on('error', (error: unknown) => (failure ??= error));
-  pipeline(decompressStream(blob), extractor, (error) => (failure ??= error ?? undefined));
-  const entries = extractor[Symbol.asyncIterator]();
+  const reader = new PullingReader(blob);
   try {
     for (;;) {
-      let next;
-      try {
-        next = await entries.next();
-      } catch (error) {
-        throw layerError(failure ?? error);
+      const change = reader.changes.shift();
+      if (!change) {
+        if (await reader.step()) continue;
+        return;
       }
-      if (next.done) return;
-      const source = next.value;
-      const change = toChange(source.header, rawXattrs.take());
-      // The root entry (`./`) describes the rootfs directory itself, which the layer does not own.
-      const isRoot = change.kind === 'entry' && change.entry.path === '';
-      if (isRoot || change.kind !== 'entry' || change.entry.type !== 'file') {
-        source.resume();
-        if (!isRoot) yield change;
-        continue;
-      }
-      const content = Readable.from(contentChunks(source as AsyncIterable<Buffer>, () => failure), { objectMode: false });
-      change.entry.content = content;
       yield change;
-      if (!content.readableEnded) {
-        if (content.readableFlowing !== true) content.resume();
-        try {
-          await finished(content);
-        } catch (error) {
-          throw layerError(failure ?? error, `content of "${change.entry.path}" was not read to its end`);
-        }
-      }
+      if (change.kind === 'entry' && change.entry.content) await reader.skip(change.entry.content as EntryContent);
     }
   } finally {
-    await entries.return?.();
+    await reader.close();
   }
-}
-
-async function* contentChunks(source: AsyncIterable<Buffer>, failure: () => unknown): AsyncGenerator<Buffer> {
-  try {
-    yield* source;
-  } catch (error) {
-    throw layerError(failure() ?? error);
-  }
-}
-
-function toChange(header: Header, rawXattrs: Record<string, Buffer> | undefined): LayerChange {
-  const path = normaliseLayerPath(header.name);
-  const slash = path.lastIndexOf('/');
-  const base = path.slice(slash + 1);
-  const dir = path.slice(0, slash + 1).replace(/\/$/, '');
-  if (base === OPAQUE_MARKER) return { kind: 'opaque', path: dir };
-  if (base.startsWith(WHITEOUT_PREFIX)) {
-    const hidden = base.slice(WHITEOUT_PREFIX.length);
-    if (hidden === '' || hidden === '.' || hidden === '..') {
-      throw new LayerFormatError(`layer has an invalid whiteout "${header.name}": it names no file`);
-    }
-    return { kind: 'whiteout', path: dir === '' ? hidden : `${dir}/${hidden}` };
-  }
-  const type = TAR_TYPES[header.type ?? 'file'];
-  if (!type) throw new LayerFormatError(`layer entry "${header.name}" has unsupported tar type "${header.type}"`);
-  const entry: LayerEntry = {
-    path,
-    type,
-    mode: (header.mode ?? 0) & 0o7777,
-    uid: header.uid ?? 0,
-    gid: header.gid ?? 0,
-    mtime: paxMtime(header) ?? (header.mtime ? header.mtime.getTime() / 1000 : 0),
-    size: type === 'file' ? (header.size ?? 0) : 0,
-  };
-  if (type === 'hardlink') entry.linkname = normaliseLayerPath(header.linkname ?? '');
-  if (type === 'symlink') entry.linkname = header.linkname ?? '';
-  if (type === 'character-device' || type === 'block-device') {
-    entry.devmajor = header.devmajor ?? 0;
-    entry.devminor = header.devminor ?? 0;
-  }
-  const xattrs = rawXattrs ?? textXattrs(paxRecords(header));
-  if (Object.keys(xattrs).length > 0) entry.xattrs = xattrs;
-  return { kind: 'entry', entry };
-}
-
-/** tar-stream sets `pax` on headers that had a PAX header; its typings omit it. */
-function paxRecords(header: Header): Record<string, string> | undefined {
-  return (header as { pax?: Record<string, string> | null }).pax ?? undefined;
-}
-
-function paxMtime(header: Header): number | undefined {
-  const value = paxRecords(header)?.mtime;
-  if (value === undefined) return undefined;
-  const seconds = Number(value);
-  return Number.isFinite(seconds) ? seconds : undefined;
-}
-
-const XATTR_PREFIX = 'SCHILY.xattr.';
-
-function textXattrs(pax: Record<string, string> | undefined): Record<string, Buffer> {
-  const xattrs: Record<string, Buffer> = {};
-  for (const [key, value] of Object.entries(pax ?? {})) {
-    if (key.startsWith(XATTR_PREFIX)) xattrs[key.slice(XATTR_PREFIX.length)] = Buffer.from(value);
-  }
-  return xattrs;
-}
-
-/**
- * tar-stream decodes PAX values as UTF-8 text, which corrupts binary xattr
- * values (security.capability). This keeps the raw bytes of each entry's PAX
- * header so xattrs are parsed from them. It hooks tar-stream's (3.x) internal
- * `_decodeLongHeader`; without that hook the text values are used instead.
- */
-function captureRawPaxXattrs(extractor: object): { take(): Record<string, Buffer> | undefined } {
-  let pending: Record<string, Buffer> | undefined;
-  const internals = extractor as { _decodeLongHeader?: (buf: Buffer) => void; _header?: { type?: string } };
-  const original = internals._decodeLongHeader;
-  if (typeof original === 'function') {
-    internals._decodeLongHeader = function (this: typeof internals, buf: Buffer) {
-      if (this._header?.type === 'pax-header') pending = parsePaxXattrs(buf);
-      return original.call(this, buf);
-    };
-  }
-  return {
-    take() {
-      const result = pending;
-      pending = undefined;
-      return result;
-    },
-  };
-}
-
-function parsePaxXattrs(buf: Buffer): Record<string, Buffer> {
-  const xattrs: Record<string, Buffer> = {};
-  let offset = 0;
-  while (offset < buf.length) {
-    const space = buf.indexOf(0x20, offset);
-    const length = Number(buf.toString('ascii', offset, space));
-    if (space < 0 || !Number.isInteger(length) || length <= 0 || offset + length > buf.length) {
-      throw new LayerFormatError('layer has a corrupt PAX header');
-    }
-    const record = buf.subarray(space + 1, offset + length - 1);
-    const equals = record.indexOf(0x3d);
-    const key = record.toString('utf8', 0, equals);
-    if (equals > 0 && key.startsWith(XATTR_PREFIX)) xattrs[key.slice(XATTR_PREFIX.length)] = Buffer.from(record.subarray(equals + 1));
-    offset += length;
-  }
-  return xattrs;
 }
 
 /** A layer blob that is not a readable tar: truncated, corrupt, or with entries that make no sense. */
 export class LayerFormatError extends Error {}
 
-function layerError(error: unknown, context?: string): Error {
-  if (error instanceof LayerFormatError) {
-    return context ? new LayerFormatError(`${context}: ${error.message}`, { cause: error.cause }) : error;
+function layerError(error: unknown): Error {
+  if (error instanceof LayerFormatError) return error;
+  if (error instanceof TarFormatError) {
+    switch (error.reason) {
+      case 'checksum':
+        return new LayerFormatError('not a tar archive (or a corrupt one): a tar header failed its checksum', { cause: error });
+      case 'truncated':
+        return new LayerFormatError(`layer is truncated (${error.message})`, { cause: error });
+      case 'corrupt':
+        return new LayerFormatError(`layer is corrupt: ${error.message}`, { cause: error });
+    }
   }
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: string } | undefined)?.code;
   let text: string;
-  if (message === 'Unexpected end of data' || code === 'Z_BUF_ERROR' || /unexpected end|ended in middle/i.test(message)) {
+  if (code === 'Z_BUF_ERROR' || /unexpected end|ended in (the )?middle/i.test(message)) {
     text = `layer is truncated (${message})`;
-  } else if (/Invalid tar header/.test(message)) {
-    text = 'not a tar archive (or a corrupt one): a tar header failed its checksum';
   } else if (code === 'Z_DATA_ERROR') {
     text = `layer is corrupt: gzip data error (${message})`;
   } else {
     text = `cannot read layer: ${message}`;
   }
-  return new LayerFormatError(context ? `${context}: ${text}` : text, { cause: error });
+  return new LayerFormatError(text, { cause: error });
 }
