@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 
 /** Microseconds some runnable task waited for a CPU since boot (PSI); null without PSI. */
-function cpuStallMicros() {
+export function cpuStallMicros() {
   try {
     const some = readFileSync('/proc/pressure/cpu', 'utf8').split('\n').find((l) => l.startsWith('some'));
     return Number(/total=(\d+)/.exec(some)[1]);

@@ -8,8 +8,10 @@ import { analyzeImage, type ImageAnalysis, type LayerNode } from '@tsbuild/inspe
 import type { Image } from '@tsbuild/oci-layout';
 import { openImageSource } from '../../packages/inspect-tui/src/cli/imageSource.js';
 import { Explorer } from '../../packages/inspect-tui/src/tui/Explorer.js';
-import { buildTree, type TreeNode } from '../../packages/inspect-tui/src/tui/fileTree.js';
-import { treeRows } from '../../packages/inspect-tui/src/tui/treeRows.js';
+import { ImageTree, type TreeMode } from '../../packages/inspect-tui/src/tui/imageTree.js';
+import { SlicedTask } from '../../packages/inspect-tui/src/tui/slicedTask.js';
+import { treeShape, TreeView, type ViewOptions } from '../../packages/inspect-tui/src/tui/treeView.js';
+import { TreeViews } from '../../packages/inspect-tui/src/tui/treeViews.js';
 import { commandFor, splitKeys } from '../../packages/inspect-tui/src/tui/keys.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { parseBytes } from '../../packages/inspect-tui/src/ci/humanBytes.js';
@@ -245,32 +247,93 @@ describe('keys', () => {
 });
 
 describe('the trees the explorer shows', () => {
-  const find = (root: TreeNode, path: string) => path.split('/').reduce<TreeNode | undefined>((n, name) => n?.children?.find((c) => c.name === name), root);
+  const options = (layer: number, mode: TreeMode, view: Partial<ViewOptions> = {}): ViewOptions =>
+    ({ layer, mode, hidden: new Set(), collapsed: new Set(), sort: 'name', ...view });
+  const viewOf = (tree: ImageTree, layer: number, mode: TreeMode, view: Partial<ViewOptions> = {}) =>
+    new TreeView(tree, options(layer, mode, view), treeShape(tree, layer, mode));
+  const allRows = (view: TreeView) => view.rows(0, view.count);
+  let tree: ImageTree;
+  beforeAll(() => {
+    tree = ImageTree.of(analysis.layers);
+  });
+  const find = (layer: number, mode: TreeMode, path: string) => allRows(viewOf(tree, layer, mode)).find((r) => r.node.path === path)?.node;
 
   it('marks a layer\'s own changes, and the image up to a layer against its first layer', () => {
-    expect(find(buildTree(analysis, 3, 'layer'), 'root/example/somefile1.txt')?.change).toBe('added');
-    expect(find(buildTree(analysis, 4, 'layer'), 'root/example/somefile1.txt')?.change).toBe('modified');
+    expect(find(3, 'layer', 'root/example/somefile1.txt')?.change).toBe('added');
+    expect(find(4, 'layer', 'root/example/somefile1.txt')?.change).toBe('modified');
     // Added in layer 3 and only chmodded since: still an addition to the base.
-    expect(find(buildTree(analysis, 4, 'aggregated'), 'root/example/somefile1.txt')?.change).toBe('added');
-    expect(find(buildTree(analysis, 4, 'aggregated'), 'bin/busybox')?.change).toBe('unmodified');
-    expect(find(buildTree(analysis, 9, 'layer'), 'root/example/somefile2.txt')?.change).toBe('removed');
+    expect(find(4, 'aggregated', 'root/example/somefile1.txt')?.change).toBe('added');
+    expect(find(4, 'aggregated', 'bin/busybox')?.change).toBe('unmodified');
+    expect(find(9, 'layer', 'root/example/somefile2.txt')?.change).toBe('removed');
     // Added and removed again above the base: not in the aggregated view at all.
-    expect(find(buildTree(analysis, 9, 'aggregated'), 'root/example')).toBeUndefined();
+    expect(find(9, 'aggregated', 'root/example')).toBeUndefined();
     // Layers 7 and 13 write /root/saved.txt (the inefficient files say `+7 +13`): content comes from the latest.
-    expect(find(buildTree(analysis, 12, 'aggregated'), 'root/saved.txt')?.layerIndex).toBe(7);
-    expect(find(buildTree(analysis, 13, 'aggregated'), 'root/saved.txt')?.layerIndex).toBe(13);
-    expect(find(buildTree(analysis, 13, 'aggregated'), 'root/saved.txt')?.size).toBe(6405);
-    expect(find(buildTree(analysis, 13, 'aggregated'), 'tmp')?.size).toBe(6405);
+    expect(find(12, 'aggregated', 'root/saved.txt')?.layerIndex).toBe(7);
+    expect(find(13, 'aggregated', 'root/saved.txt')?.layerIndex).toBe(13);
+    expect(find(13, 'aggregated', 'root/saved.txt')?.size).toBe(6405);
+    expect(find(13, 'aggregated', 'tmp')?.size).toBe(6405);
   });
 
   it('keeps the parents of what shows and drops what the toggles hide', () => {
-    const tree = buildTree(analysis, 13, 'aggregated');
-    const paths = (view: Partial<Parameters<typeof treeRows>[1]>) =>
-      treeRows(tree, { hidden: new Set(), collapsed: new Set(), sort: 'name', ...view }).map((r) => r.node.path);
+    const paths = (view: Partial<ViewOptions>) => allRows(viewOf(tree, 13, 'aggregated', view)).map((r) => r.node.path);
     expect(paths({ filter: /again2/ })).toEqual(['root', 'root/.data', 'root/.data/saved.again2.txt']);
     expect(paths({ hidden: new Set(['unmodified']) })).not.toContain('bin/busybox');
     expect(paths({ hidden: new Set(['added']) })).not.toContain('tmp/saved.again1.txt');
     expect(paths({ collapsed: new Set(['bin']) })).not.toContain('bin/busybox');
     expect(paths({ collapsed: new Set(['bin']) })).toContain('bin');
+  });
+
+  it('makes rows for a slice of the tree that are the rows of the whole tree', () => {
+    const view = viewOf(tree, 13, 'aggregated');
+    const rows = allRows(view);
+    expect(view.rows(5, 9)).toEqual(rows.slice(5, 9));
+    expect(view.row(rows.length - 1)).toEqual(rows.at(-1));
+    expect(rows.at(-1)!.guide).toMatch(/└── $/);
+    expect(view.row(rows.length)).toBeUndefined();
+  });
+
+  it('shows a layer the same from a tree of the layers up to it as from the whole image\'s', () => {
+    for (const layer of [0, 4, 9]) {
+      const upTo = ImageTree.of(analysis.layers.slice(0, layer + 1));
+      for (const mode of ['layer', 'aggregated'] as const) {
+        for (const view of [{}, { sort: 'size' as const }, { hidden: new Set(['unmodified'] as const) }]) {
+          expect(allRows(viewOf(upTo, layer, mode, view))).toEqual(allRows(viewOf(tree, layer, mode, view)));
+        }
+      }
+    }
+  });
+
+  it('adds the layers a view needs at once when the background has not added them yet', () => {
+    const views = new TreeViews(analysis);
+    const rows = allRows(views.view(options(3, 'layer')));
+    expect(rows.map((r) => r.node.path)).toEqual(allRows(viewOf(tree, 3, 'layer')).map((r) => r.node.path));
+    expect(rows.map((r) => r.node.path)).toContain('root/example/somefile1.txt');
+  });
+});
+
+describe('work in slices', () => {
+  function* countTo(n: number, counter: { value: number }): Generator<void, void> {
+    while (counter.value < n) {
+      counter.value++;
+      yield;
+    }
+  }
+
+  it('runs between other work until done, or as far as needed at once', async () => {
+    const background = { value: 0 };
+    const task = new SlicedTask(countTo(100_000, background), 1);
+    task.start();
+    expect(background.value).toBe(0);
+    await vi.waitFor(() => expect(task.done).toBe(true), { timeout: 10_000, interval: 5 });
+    expect(background.value).toBe(100_000);
+
+    const hurried = { value: 0 };
+    const other = new SlicedTask(countTo(100_000, hurried), 1);
+    other.runUntil(() => hurried.value >= 500);
+    expect(hurried.value).toBe(500);
+    other.start();
+    other.cancel();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(hurried.value).toBe(500);
   });
 });

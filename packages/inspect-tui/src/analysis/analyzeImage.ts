@@ -91,14 +91,20 @@ export function layerCommands(image: Image): string[] {
  */
 export async function analyzeImage(image: Image, options: AnalyzeOptions = {}): Promise<ImageAnalysis> {
   const commands = layerCommands(image);
-  const stacked = new StackedTree();
   const tally = new EfficiencyTally();
+  const stacked = new StackedTree((path) => tally.add(path));
   const layers: LayerAnalysis[] = [];
+  let reading = image.layers.length > 0 ? readLayerOf(image.layers[0]!, 0) : undefined;
   for (const [index, layer] of image.layers.entries()) {
-    const { root, order, size } = await readLayerOf(layer, index);
-    accountEfficiency(root, order, index, stacked, tally);
+    const current = reading!;
+    // The next layer is read meanwhile: its bytes decompress on another thread, and its
+    // chunks are parsed whenever this layer's are not ready yet.
+    reading = index + 1 < image.layers.length ? readLayerOf(image.layers[index + 1]!, index + 1) : undefined;
+    reading?.catch(() => undefined);
+    const { root, order, size } = await current;
+    const counting = countedLeaves(root, order, index, stacked);
     const removedBelow = markChanges(root, order, stacked);
-    stackLayer(root, order, stacked);
+    stackLayer(root, order, stacked, { counting, layerIndex: index, stacked, tally });
     layers.push({
       index,
       id: options.layerIds?.[index] ?? digestHex(layer.descriptor.digest),
@@ -137,27 +143,55 @@ async function readLayerOf(layer: Layer, index: number) {
   }
 }
 
+interface LeafCounting {
+  /**
+   * Position in the layer's order of the first leaf dive does not count:
+   * the whiteout it could not size (it still gets a record), or the order's
+   * length when it counts them all.
+   */
+  end: number;
+  /** What each counted whiteout (by position) removes. */
+  removedSizes: Map<number, number>;
+}
+
+const isLeaf = (node: LayerNode) => !node.children || node.children.size === 0;
+
 /**
  * dive's per-layer visit: only leaves count; a whiteout counts what it
  * removes from the layers below (a directory's whole subtree, 0 for a file).
  * A whiteout of a path the layers below lack makes dive stop counting the
  * rest of that layer; that is reproduced so the figures match. For the first
- * layer dive looks whiteouts up in the layer itself.
+ * layer dive looks whiteouts up in the layer itself. Sizes are taken here,
+ * before the layer is stacked; the counting itself happens while stacking,
+ * where each path's node (and so its record) is at hand.
  */
-function accountEfficiency(root: LayerNode, order: LayerNode[], layerIndex: number, stacked: StackedTree, tally: EfficiencyTally): void {
-  for (const node of order) {
-    if (node.children && node.children.size > 0) continue;
-    if (node.kind !== 'whiteout') {
-      tally.record(node.path, layerIndex, 'wrote', node.kind === 'entry' ? node.info!.size : 0);
-      continue;
-    }
+function countedLeaves(root: LayerNode, order: LayerNode[], layerIndex: number, stacked: StackedTree): LeafCounting {
+  const removedSizes = new Map<number, number>();
+  for (let k = 0; k < order.length; k++) {
+    const node = order[k]!;
+    if (node.kind !== 'whiteout' || !isLeaf(node)) continue;
     const removedSize = layerIndex === 0 ? sizeInOwnLayer(root, node.path) : sizeBelow(stacked.find(node.path));
-    if (removedSize === undefined) {
-      tally.recordUnsizable(node.path);
-      return;
-    }
-    tally.record(node.path, layerIndex, 'removed', removedSize);
+    if (removedSize === undefined) return { end: k, removedSizes };
+    removedSizes.set(k, removedSize);
   }
+  return { end: order.length, removedSizes };
+}
+
+/** What counting a layer's leaves needs at hand. */
+interface Counter {
+  counting: LeafCounting;
+  layerIndex: number;
+  stacked: StackedTree;
+  tally: EfficiencyTally;
+}
+
+/** Counts one node of the layer (by position in its order) for dive's efficiency, `at` being its path's node in the tree. */
+function countLeaf(k: number, node: LayerNode, at: StackedNode | undefined, { counting, layerIndex, stacked, tally }: Counter): void {
+  if (k > counting.end || !isLeaf(node)) return;
+  const record = stacked.recordOf(node.path, at);
+  if (k === counting.end) return;
+  if (node.kind === 'whiteout') tally.record(record, layerIndex, 'removed', counting.removedSizes.get(k)!);
+  else tally.record(record, layerIndex, 'wrote', node.kind === 'entry' ? node.info!.size : 0);
 }
 
 function sizeBelow(node: StackedNode | undefined): number | undefined {
@@ -192,7 +226,7 @@ function markChanges(root: LayerNode, order: LayerNode[], stacked: StackedTree):
   };
   if (root.opaque) removeSubtree(stacked.root, '', root);
   for (const node of order) {
-    const lower = stacked.findVisible(node.path);
+    const lower = stacked.findVisible(node.path, node.kind === 'whiteout' ? undefined : node.name);
     if (node.kind === 'whiteout') {
       node.change = 'removed';
       if (lower) {
@@ -239,22 +273,27 @@ function writtenByLayer(dir: LayerNode, relative: string): boolean {
 /**
  * Applies the layer to the filesystem: opaque directories first hide what was
  * below them, then whiteouts and entries apply in dive's order (children
- * first, by name), which is also the order dive stacks layers in.
+ * first, by name), which is also the order dive stacks layers in. Each node
+ * is counted for efficiency with its path's node in the tree as it stands:
+ * before a whiteout removes it, after an entry is put.
  */
-function stackLayer(root: LayerNode, order: LayerNode[], stacked: StackedTree): void {
+function stackLayer(root: LayerNode, order: LayerNode[], stacked: StackedTree, counter: Counter): void {
   const hideBelow = (node: StackedNode | undefined) => {
-    if (!node) return;
+    if (!node?.children) return;
     for (const [, d] of descendants(node, '')) d.hidden = true;
   };
   if (root.opaque) hideBelow(stacked.root);
-  for (const node of order) if (node.opaque) hideBelow(stacked.find(node.path));
-  for (const node of order) {
+  for (const node of order) if (node.opaque) hideBelow(stacked.find(node.path, node.name));
+  for (let k = 0; k < order.length; k++) {
+    const node = order[k]!;
     if (node.kind === 'whiteout') {
+      countLeaf(k, node, stacked.find(node.path), counter);
       stacked.remove(node.path);
     } else if (node.kind === 'implicit') {
-      stacked.put(node.path, undefined);
+      countLeaf(k, node, stacked.put(node.path, undefined, node.name), counter);
     } else {
-      const put = stacked.put(node.path, node.info!);
+      const put = stacked.put(node.path, node.info!, node.name);
+      countLeaf(k, node, put, counter);
       if (node.info!.type !== 'directory') hideBelow(put);
     }
   }

@@ -1,10 +1,12 @@
-import { writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { analyzeImage } from '../analysis/analyzeImage.js';
 import { loadCiConfig } from '../ci/config.js';
 import { formatCiReport } from '../ci/ciReport.js';
 import { compileRules, evaluateRules, type CiRule, type RuleKey } from '../ci/rules.js';
-import { formatDiveExport } from '../report/diveJson.js';
+import { diveExportPieces } from '../report/diveJson.js';
 import { buildProgram, buildWithTsbuild, type BuildOptions } from './buildCommand.js';
 import { diffProgram, runDiff, type DiffOptions } from './diffCommand.js';
 import { openImageSource } from './imageSource.js';
@@ -75,6 +77,19 @@ function requireTerminal(opts: CliOptions): void {
   if (interactiveMode(opts) && !(process.stdin.isTTY && process.stdout.isTTY)) throw new NeedsTerminalError();
 }
 
+/**
+ * ink and react load only for the explorer (--ci and --json never pay for them), while the
+ * image is read, and in react's production build: its development build checks every
+ * render and makes each frame several times slower.
+ */
+function loadExplorer(): Promise<typeof import('../tui/runExplorer.js')> {
+  process.env.NODE_ENV ??= 'production';
+  const loading = import('../tui/runExplorer.js');
+  // Should the analysis fail first, its error is the one to report.
+  loading.catch(() => undefined);
+  return loading;
+}
+
 async function run(imageRef: string, opts: CliOptions): Promise<number> {
   const ci = ciMode(opts);
   const interactive = interactiveMode(opts);
@@ -90,20 +105,22 @@ async function run(imageRef: string, opts: CliOptions): Promise<number> {
   }
   const source = await openImageSource(imageRef, { ...(opts.source !== undefined && { source: opts.source }), ...(opts.root !== undefined && { root: opts.root }) });
   // A big image takes a while to read; say what is happening until the explorer takes the screen.
+  let explorer: Promise<typeof import('../tui/runExplorer.js')> | undefined;
   if (interactive) {
     if (source.image.layers.length === 0) throw new Error(`${imageRef} has no layers: there is nothing to explore`);
     process.stderr.write(`tsdive: reading the ${source.image.layers.length} layers of ${imageRef}…\n`);
+    explorer = loadExplorer();
   }
   const analysis = await analyzeImage(source.image, source.layerIds ? { layerIds: source.layerIds } : {});
-  if (interactive) {
-    // ink and react load only here: --ci and --json never pay for them.
-    const { runExplorer } = await import('../tui/runExplorer.js');
+  if (explorer) {
+    const { runExplorer } = await explorer;
     return runExplorer(analysis, source.image);
   }
   if (opts.json !== undefined) {
-    const json = formatDiveExport(analysis);
-    if (opts.json === '-') await write(process.stdout, json);
-    else await writeFile(opts.json, json);
+    // Streamed: a big image's document is tens of megabytes.
+    const document = Readable.from(diveExportPieces(analysis));
+    if (opts.json === '-') await pipeline(document, process.stdout, { end: false });
+    else await pipeline(document, createWriteStream(opts.json));
   }
   if (!rules) return EXIT_OK;
   const evaluation = evaluateRules(rules, analysis);

@@ -1,5 +1,5 @@
 import { Box, useApp, useInput, type Key } from 'ink';
-import { useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { Image, Layer } from '@tsbuild/oci-layout';
 import type { ImageAnalysis } from '../analysis/analyzeImage.js';
 import { LayerDetails, LAYER_DETAILS_HEIGHT, ImageDetails } from './components/DetailsPanes.js';
@@ -8,12 +8,13 @@ import { HelpScreen } from './components/HelpScreen.js';
 import { LayersPane, LAYERS_PANE_CHROME } from './components/LayersPane.js';
 import { Pager, PAGER_CHROME, type PagerContent } from './components/Pager.js';
 import { FilterBar, StatusBar } from './components/StatusBar.js';
-import { buildTree, type TreeMode, type TreeNode } from './fileTree.js';
 import { commandFor, splitKeys, type Command } from './keys.js';
 import { extractLayerFile, readFileText } from './layerFile.js';
 import { compileFilter, explorerReducer, initialState, scrollTop, type Action, type ExplorerState, type ListPosition } from './state.js';
+import { keyName, type RenderTiming } from './renderTiming.js';
 import { useTerminalSize, type TerminalSize } from './terminalSize.js';
-import { directoryPaths, treeRows, type TreeRow } from './treeRows.js';
+import type { TreeEntry, TreeRow, TreeView, ViewOptions } from './treeView.js';
+import { TreeViews } from './treeViews.js';
 
 export interface ExplorerProps {
   /** Of an image with at least one layer (the CLI refuses one without). */
@@ -23,44 +24,25 @@ export interface ExplorerProps {
   size?: TerminalSize;
   /** Where ctrl+e writes files; the working directory by default. */
   extractDir?: string;
-}
-
-/** Trees built recently, so going back and forth between layers does not rebuild them. */
-const TREE_CACHE_SIZE = 6;
-
-interface TreeView {
-  tree: TreeNode;
-  filter: { regex?: RegExp; error?: string };
-  rows: TreeRow[];
+  /** Told of each key, for TSDIVE_TIMING. */
+  timing?: RenderTiming;
 }
 
 /**
- * The tree the state shows, rebuilt only when what it depends on changed (a
- * cursor move reuses it). Keys read it as well as the screen, so a run of
- * keys is handled one after the other without waiting for renders.
+ * The tree view the state shows, made again only when what it depends on
+ * changed (a cursor move reuses it). Keys read it as well as the screen, so
+ * a run of keys is handled one after the other without waiting for renders.
  */
-function useTreeView(analysis: ImageAnalysis): (state: ExplorerState) => TreeView {
-  const trees = useRef(new Map<string, TreeNode>());
-  const last = useRef<{ inputs: unknown[]; view: TreeView }>(undefined);
-  const treeFor = (layer: number, mode: TreeMode) => {
-    const key = `${mode}:${layer}`;
-    let tree = trees.current.get(key);
-    if (tree) trees.current.delete(key);
-    else {
-      tree = buildTree(analysis, layer, mode);
-      if (trees.current.size >= TREE_CACHE_SIZE) trees.current.delete(trees.current.keys().next().value!);
-    }
-    trees.current.set(key, tree);
-    return tree;
-  };
+function useTreeView(analysis: ImageAnalysis): (state: ExplorerState) => { tree: TreeView; filter: { regex?: RegExp; error?: string } } {
+  const views = useRef<TreeViews>(undefined);
+  views.current ??= new TreeViews(analysis);
+  // Once the first screen is up.
+  useEffect(() => views.current!.workInBackground(), []);
   return (state) => {
-    const inputs = [state.layer.selected, state.mode, state.hidden, state.collapsed, state.sort, state.filterText];
-    if (last.current && inputs.every((v, i) => v === last.current!.inputs[i])) return last.current.view;
-    const tree = treeFor(state.layer.selected, state.mode);
     const filter = compileFilter(state.filterText);
-    const rows = treeRows(tree, { hidden: state.hidden, collapsed: state.collapsed, sort: state.sort, ...(filter.regex && { filter: filter.regex }) });
-    last.current = { inputs, view: { tree, filter, rows } };
-    return last.current.view;
+    const options: ViewOptions = { layer: state.layer.selected, mode: state.mode, hidden: state.hidden, collapsed: state.collapsed, sort: state.sort };
+    if (filter.regex) options.filter = filter.regex;
+    return { tree: views.current!.view(options), filter };
   };
 }
 
@@ -119,7 +101,7 @@ function clampPosition(position: ListPosition, count: number, height: number): L
 }
 
 /** The interactive explorer: dive's layout and keys over an analysed image. */
-export function Explorer({ analysis, image, size, extractDir = process.cwd() }: ExplorerProps) {
+export function Explorer({ analysis, image, size, extractDir = process.cwd(), timing }: ExplorerProps) {
   const { exit } = useApp();
   const screen = useTerminalSize(size);
   const [getState, setState] = useSynced(initialState);
@@ -134,12 +116,12 @@ export function Explorer({ analysis, image, size, extractDir = process.cwd() }: 
     const view = treeView(state);
     const layout = layoutFor(state, getPager() !== undefined, screen, analysis.layers.length);
     const layerPosition = clampPosition(state.layer, analysis.layers.length, layout.layerRoom);
-    const treePosition = clampPosition(state.tree, view.rows.length, layout.treeRoom);
-    return { state, view, layout, layerPosition, treePosition, selectedRow: view.rows[treePosition.selected] };
+    const treePosition = clampPosition(state.tree, view.tree.count, layout.treeRoom);
+    return { state, view, layout, layerPosition, treePosition, selectedRow: view.tree.row(treePosition.selected) };
   };
 
   /** The selected file, and where its bytes are: a hard link's content is its target's, in the same layer's tar. */
-  const selectedFile = (row: TreeRow | undefined): { node: TreeNode; contentPath: string; layer: Layer } | undefined => {
+  const selectedFile = (row: TreeRow | undefined): { node: TreeEntry; contentPath: string; layer: Layer } | undefined => {
     if (!row) return undefined;
     const { node } = row;
     if (node.change === 'removed') return say(`/${node.path} is removed here: there is no content to read`), undefined;
@@ -166,7 +148,7 @@ export function Explorer({ analysis, image, size, extractDir = process.cwd() }: 
         const by = command.kind === 'page' ? command.by * room : command.by;
         // Move from the clamped position on screen, not from a stale one.
         if (pane === 'layers') dispatch({ type: 'move', pane, by: layerPosition.selected - state.layer.selected + by, count: analysis.layers.length, height: room });
-        else dispatch({ type: 'move', pane, by: treePosition.selected - state.tree.selected + by, count: view.rows.length, height: room });
+        else dispatch({ type: 'move', pane, by: treePosition.selected - state.tree.selected + by, count: view.tree.count, height: room });
         return;
       }
       case 'mode':
@@ -175,7 +157,7 @@ export function Explorer({ analysis, image, size, extractDir = process.cwd() }: 
         if (selectedRow?.isDirectory) dispatch({ type: 'toggle-collapse', path: selectedRow.node.path });
         return;
       case 'collapse-all':
-        return dispatch({ type: 'collapse-all', paths: directoryPaths(view.tree) });
+        return dispatch({ type: 'collapse-all', paths: view.tree.directoryPaths() });
       case 'toggle-mark':
         return dispatch({ type: 'toggle-mark', mark: command.mark });
       case 'attributes':
@@ -234,6 +216,7 @@ export function Explorer({ analysis, image, size, extractDir = process.cwd() }: 
   const onKey = (input: string, key: Key) => {
     if (key.ctrl && input === 'c') return exit();
     const state = getState();
+    timing?.keyReceived({ key: keyName(input, key), pane: state.filterOpen ? 'filter' : state.pane, mode: state.mode });
     if (state.message !== undefined) dispatch({ type: 'message' });
     if (getPager()) return pagerKey(input, key);
     if (state.help) return dispatch({ type: 'help', show: false });
@@ -260,7 +243,8 @@ export function Explorer({ analysis, image, size, extractDir = process.cwd() }: 
           <Box flexDirection="column" width={layout.leftWidth} height={layout.mainHeight}>
             <LayersPane
               layers={analysis.layers}
-              position={layerPosition}
+              selected={layerPosition.selected}
+              top={layerPosition.top}
               mode={state.mode}
               focused={state.pane === 'layers' && !state.filterOpen}
               width={layout.leftWidth}
@@ -271,8 +255,8 @@ export function Explorer({ analysis, image, size, extractDir = process.cwd() }: 
           </Box>
           <Box width={1} />
           <FileTreePane
-            rows={view.rows}
-            position={treePosition}
+            rows={view.tree.rows(treePosition.top, treePosition.top + layout.treeRoom)}
+            selected={treePosition.selected - treePosition.top}
             mode={state.mode}
             sort={state.sort}
             hidden={state.hidden}

@@ -23,10 +23,21 @@ export function modeString(info: FileInfo): string {
   );
 }
 
-/** Pads or cuts `text` to exactly `width` columns, so every pane line has the width of its pane. */
+/**
+ * Cuts `text` to at most `width` columns. Lines are not padded: every
+ * character on screen costs ink time on every frame, and blank cells are
+ * blank anyway.
+ */
 export function fit(text: string, width: number): string {
   if (width <= 0) return '';
+  // No more UTF-16 units than columns: no more characters either.
+  if (text.length <= width) return text;
   const chars = [...text];
-  if (chars.length > width) return chars.slice(0, Math.max(0, width - 1)).join('') + '…';
-  return text + ' '.repeat(width - chars.length);
+  return chars.length > width ? chars.slice(0, Math.max(0, width - 1)).join('') + '…' : text;
+}
+
+/** `text` cut or padded to exactly `width` columns: a bar (an inverted title, a selected row). */
+export function fill(text: string, width: number): string {
+  const cut = fit(text, width);
+  return cut + ' '.repeat(Math.max(0, width - [...cut].length));
 }

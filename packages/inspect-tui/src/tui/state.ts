@@ -1,7 +1,7 @@
 import type { ChangeMark } from '../analysis/fileInfo.js';
-import type { TreeMode } from './fileTree.js';
+import type { TreeMode } from './imageTree.js';
 import type { Pane } from './keys.js';
-import type { SortOrder } from './treeRows.js';
+import type { SortOrder } from './treeView.js';
 
 /** A selection in a list that scrolls: the selected index and the first index on screen. */
 export interface ListPosition {

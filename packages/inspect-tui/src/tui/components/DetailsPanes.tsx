@@ -1,4 +1,5 @@
 import { Box, Text } from 'ink';
+import { memo } from 'react';
 import type { ImageAnalysis, LayerAnalysis } from '../../analysis/analyzeImage.js';
 import { formatBytes } from '../../ci/humanBytes.js';
 import { fit } from '../attributes.js';
@@ -7,7 +8,7 @@ import { PaneTitle } from './PaneTitle.js';
 export const LAYER_DETAILS_HEIGHT = 7;
 
 /** dive's Layer Details: digest, diff_id, id, size and the command that made the layer. */
-export function LayerDetails({ layer, width }: { layer: LayerAnalysis; width: number }) {
+export const LayerDetails = memo(function LayerDetails({ layer, width }: { layer: LayerAnalysis; width: number }) {
   const lines = [
     `Digest:  ${layer.digest}`,
     `DiffID:  ${layer.diffId}`,
@@ -24,15 +25,15 @@ export function LayerDetails({ layer, width }: { layer: LayerAnalysis; width: nu
       ))}
     </Box>
   );
-}
+});
 
 /** What each inefficient file's layers did: `+2` wrote in layer 2, `-5` removed in layer 5 (tsdive's addition to dive's table). */
 function layerMarks(file: ImageAnalysis['inefficientFiles'][number]): string {
   return file.layers.map((l) => `${l.action === 'wrote' ? '+' : '-'}${l.index}`).join(' ');
 }
 
-/** dive's Image Details: total size, wasted space, efficiency and the inefficient files, largest first. */
-export function ImageDetails({ analysis, width, height }: { analysis: ImageAnalysis; width: number; height: number }) {
+/** dive's Image Details: total size, wasted space, efficiency and the inefficient files, largest first. Drawn once per size: it never changes. */
+export const ImageDetails = memo(function ImageDetails({ analysis, width, height }: { analysis: ImageAnalysis; width: number; height: number }) {
   const header = [
     `Total Image size: ${formatBytes(analysis.sizeBytes)}`,
     `Potential wasted space: ${formatBytes(analysis.wastedBytes)}`,
@@ -50,4 +51,4 @@ export function ImageDetails({ analysis, width, height }: { analysis: ImageAnaly
       ))}
     </Box>
   );
-}
+});

@@ -1,10 +1,9 @@
 import { Box, Text } from 'ink';
 import type { ChangeMark } from '../../analysis/fileInfo.js';
 import { formatBytes } from '../../ci/humanBytes.js';
-import { fit, modeString } from '../attributes.js';
-import type { TreeMode } from '../fileTree.js';
-import type { ListPosition } from '../state.js';
-import type { SortOrder, TreeRow } from '../treeRows.js';
+import { fill, fit, modeString } from '../attributes.js';
+import type { TreeMode } from '../imageTree.js';
+import type { SortOrder, TreeRow } from '../treeView.js';
 import { PaneTitle } from './PaneTitle.js';
 
 /** dive's colours for the marks; unmodified paths keep the terminal's colour. */
@@ -16,8 +15,10 @@ export const MARK_COLOURS: Record<ChangeMark, string | undefined> = {
 };
 
 export interface FileTreePaneProps {
+  /** The rows on screen. */
   rows: TreeRow[];
-  position: ListPosition;
+  /** Which of them is selected. */
+  selected: number;
   mode: TreeMode;
   sort: SortOrder;
   hidden: ReadonlySet<ChangeMark>;
@@ -45,9 +46,8 @@ function label(row: TreeRow): string {
  * The selected layer's file tree. Only the rows that fit are rendered, so a
  * tree of any size costs the same to draw and to scroll.
  */
-export function FileTreePane({ rows, position, mode, sort, hidden, attributes, focused, width, height }: FileTreePaneProps) {
-  const room = Math.max(0, height - TREE_PANE_CHROME);
-  const shown = rows.slice(position.top, position.top + room);
+export function FileTreePane({ rows, selected, mode, sort, hidden, attributes, focused, width, height }: FileTreePaneProps) {
+  const shown = rows.slice(0, Math.max(0, height - TREE_PANE_CHROME));
   const hiddenNote = hidden.size > 0 ? `, hiding ${[...hidden].join(' ')}` : '';
   const title = `${mode === 'aggregated' ? 'Aggregated' : 'Current Layer'} Contents (by ${sort}${hiddenNote})`;
   const header = attributes ? `${'Permission'.padEnd(10)} ${'UID:GID'.padStart(7)} ${'Size'.padStart(7)}  Filetree` : 'Filetree';
@@ -57,11 +57,11 @@ export function FileTreePane({ rows, position, mode, sort, hidden, attributes, f
       <Text dimColor>{fit(header, width)}</Text>
       {shown.length === 0 && <Text dimColor>{fit('(nothing to show)', width)}</Text>}
       {shown.map((row, i) => {
-        const selected = position.top + i === position.selected;
-        const text = fit((attributes ? attributeColumns(row) : '') + label(row), width);
+        const bar = i === selected && focused;
+        const text = (bar ? fill : fit)((attributes ? attributeColumns(row) : '') + label(row), width);
         const colour = MARK_COLOURS[row.node.change];
         return (
-          <Text key={i} wrap="truncate" inverse={selected && focused} bold={selected && !focused} {...(colour && { color: colour })}>
+          <Text key={i} wrap="truncate" inverse={bar} bold={i === selected && !focused} {...(colour && { color: colour })}>
             {text}
           </Text>
         );

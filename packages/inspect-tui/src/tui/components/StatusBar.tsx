@@ -1,6 +1,6 @@
 import { Text } from 'ink';
 import type { ChangeMark } from '../../analysis/fileInfo.js';
-import { fit } from '../attributes.js';
+import { fill, fit } from '../attributes.js';
 import type { Pane } from '../keys.js';
 
 interface Hint {
@@ -28,7 +28,7 @@ function hintsFor(pane: Pane, hidden: ReadonlySet<ChangeMark>): Hint[] {
 
 /** Key hints for the focused pane, most needed first (as many as fit), or a message when there is one. */
 export function StatusBar({ pane, hidden, message, width }: { pane: Pane; hidden: ReadonlySet<ChangeMark>; message?: string | undefined; width: number }) {
-  if (message !== undefined) return <Text inverse wrap="truncate">{fit(message, width)}</Text>;
+  if (message !== undefined) return <Text inverse wrap="truncate">{fill(message, width)}</Text>;
   const shown: Hint[] = [];
   let used = 0;
   for (const hint of hintsFor(pane, hidden)) {
