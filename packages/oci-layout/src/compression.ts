@@ -1,8 +1,17 @@
+import { createRequire } from 'node:module';
 import { PassThrough, Readable, pipeline, type Duplex } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import type * as Zstd from 'zstd-napi';
 import { ParallelGzip } from './parallelGzip.js';
-import { CompressStream, DecompressStream } from 'zstd-napi';
 import type { Compression } from './mediaTypes.js';
+
+let zstdModule: typeof Zstd | undefined;
+
+/** zstd-napi (a native addon) loads on first use: ~10 ms every command that sees no zstd layer need not pay. */
+function zstd(): typeof Zstd {
+  zstdModule ??= createRequire(import.meta.url)('zstd-napi') as typeof Zstd;
+  return zstdModule;
+}
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
@@ -24,7 +33,7 @@ export function compressStream(compression: Compression): Duplex {
     case 'gzip':
       return new ParallelGzip();
     case 'zstd':
-      return new CompressStream();
+      return new (zstd().CompressStream)();
     case 'none':
       return new PassThrough();
   }
@@ -36,7 +45,7 @@ function decompressorFor(compression: Compression): Duplex {
       // 256 KiB instead of 16 KiB output chunks: a quarter of the work per byte downstream (measured on unpack).
       return createGunzip({ chunkSize: 256 * 1024 });
     case 'zstd':
-      return new DecompressStream();
+      return new (zstd().DecompressStream)();
     case 'none':
       return new PassThrough();
   }
