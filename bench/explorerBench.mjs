@@ -106,6 +106,8 @@ export async function explorerRows(ctx, images) {
   const extra = `Explorer selection moves: \`tsdive IMAGE\` in a 160x45 tmux session, ${moves} moves per case and run, `
     + `${PLAN_NOTE}. Times from tsdive's TSDIVE_TIMING file: from ink handing over the key to the new frame being written; `
     + 'the next column adds sending the key through tmux; CPU pressure is over the moves of a session (median of the runs). '
+    + 'The moves start with the first screen, which comes once the first layer is analysed, so the first second or so of them '
+    + 'share the CPU with the analysis of the other layers. '
     + 'The target is on the 95th percentile: the slowest moves are mostly the first layer change after start (code V8 has not '
     + 'compiled yet) and moves that a garbage collection or another process on the machine held up; the max column shows them.'
     + `\n\n${latency.join('\n')}`;

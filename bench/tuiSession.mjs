@@ -47,8 +47,12 @@ function timingEvents(file) {
 /** The right half of the screen: the file tree pane. */
 const treePaneOf = (screen) => screen.split('\n').map((l) => [...l].slice(Math.floor(COLUMNS / 2) + 1).join('')).join('\n');
 
-/** The first screen in full: the layers pane, the details panes, and rows of the tree. */
-const fullScreen = (screen) => screen.includes('Layers') && screen.includes('Layer Details') && /[├└]── /.test(treePaneOf(screen));
+/**
+ * The first screen in full: the layers pane, the details panes, and rows of the first layer's tree.
+ * It comes once the first layer is analysed: the image's figures may still say "analysing…".
+ */
+const fullScreen = (screen) => screen.includes('Layers') && screen.includes('Layer Details') && screen.includes('Image Details')
+  && /[├└]── /.test(treePaneOf(screen));
 
 /**
  * One session: spawn until the first frame, then the given key sequences, then `q`.

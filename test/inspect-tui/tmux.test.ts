@@ -51,7 +51,8 @@ describe('tsdive in a real terminal (tmux)', () => {
     const command = `${INTERACTIVE} node '${TSDIVE}' 'docker-archive:${DIVE_IMAGE}'; echo EXIT=$? > '${exitFile}'; sleep 600`;
     await tmux('new-session', '-d', '-s', session, '-x', String(COLUMNS), '-y', '40', 'sh', '-c', command);
 
-    const first = await keys(session, [], (t) => t.includes('Layer Details') && treeOf(t).includes('busybox'));
+    // The image's figures come once every layer is analysed, after the first screen.
+    const first = await keys(session, [], (t) => t.includes('Layer Details') && treeOf(t).includes('busybox') && t.includes('Image efficiency score'));
     expect(first).toContain('Image efficiency score: 98 %');
     expect(first).toContain('Potential wasted space: 32 kB');
 
@@ -134,6 +135,38 @@ describe('tsdive in a real terminal (tmux)', () => {
 
     await tmux('send-keys', '-t', session, 'q');
     await vi.waitFor(async () => expect(await readFile(exitFile, 'utf8')).toBe('EXIT=0\n'), { timeout: 15_000, interval: 50 });
+  });
+
+  it('ends with one clear line and exit code 2 when a later layer turns out truncated, the terminal restored', async () => {
+    await requireTools({ skopeo: 'skopeo' });
+    const dir = await dirs.make('tsdive-tmux-');
+    const exitFile = join(dir, 'exit');
+    const sttyFile = join(dir, 'stty');
+    const layout = join(dir, 'layout');
+    await run('skopeo', ['copy', '-q', `docker-archive:${DIVE_IMAGE}`, `oci:${layout}:dive-test`]);
+    // Layer 1's blob becomes a pipe: its bytes come only once the explorer is up, and only half of them.
+    const blobPath = (digest: string) => join(layout, 'blobs', ...digest.split(':'));
+    const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    const manifest = JSON.parse(await readFile(blobPath(index.manifests[0]!.digest), 'utf8')) as { layers: { digest: string }[] };
+    const layer1 = blobPath(manifest.layers[1]!.digest);
+    const blob = await readFile(layer1);
+    await rm(layer1);
+    await run('mkfifo', [layer1]);
+    const session = 'truncated';
+    const command = `${INTERACTIVE} node '${TSDIVE}' 'oci:${layout}:dive-test'; echo EXIT=$? > '${exitFile}'; stty -a > '${sttyFile}'; sleep 600`;
+    await tmux('new-session', '-d', '-s', session, '-x', String(COLUMNS), '-y', '40', 'sh', '-c', command);
+    const first = await keys(session, [], (t) => t.includes('Layer Details') && treeOf(t).includes('busybox'));
+    expect(first).toContain('analysing… 1 of 14 layers');
+    await writeFile(layer1, blob.subarray(0, blob.length / 2));
+
+    await vi.waitFor(async () => expect(await readFile(exitFile, 'utf8')).toBe('EXIT=2\n'), { timeout: 15_000, interval: 50 });
+    const shown = await screen(session);
+    expect(shown).not.toContain('Layer Details');
+    const errors = shown.split('\n').filter((line) => line.startsWith('tsdive: layer'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^tsdive: layer 1 \(sha256:[0-9a-f]+\): /);
+    expect(shown).not.toMatch(/\n\s+at /);
+    await vi.waitFor(async () => expect(await readFile(sttyFile, 'utf8')).toMatch(/(^|\s)icanon\s/), { timeout: 15_000, interval: 50 });
   });
 
   it('builds with tsbuild, then opens the explorer on what it built', async () => {

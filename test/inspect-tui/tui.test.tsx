@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { render } from 'ink-testing-library';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { analyzeImage, type ImageAnalysis, type LayerNode } from '@tsbuild/inspect-tui';
+import { analyzeImage, layerListings, type ImageAnalysis, type LayerNode } from '@tsbuild/inspect-tui';
 import type { Image } from '@tsbuild/oci-layout';
 import { openImageSource } from '../../packages/inspect-tui/src/cli/imageSource.js';
 import { Explorer } from '../../packages/inspect-tui/src/tui/Explorer.js';
@@ -12,6 +12,7 @@ import { ImageTree, type TreeMode } from '../../packages/inspect-tui/src/tui/ima
 import { SlicedTask } from '../../packages/inspect-tui/src/tui/slicedTask.js';
 import { treeShape, TreeView, type ViewOptions } from '../../packages/inspect-tui/src/tui/treeView.js';
 import { TreeViews } from '../../packages/inspect-tui/src/tui/treeViews.js';
+import { AnalysisProgress } from '../../packages/inspect-tui/src/tui/analysisProgress.js';
 import { commandFor, splitKeys } from '../../packages/inspect-tui/src/tui/keys.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { parseBytes } from '../../packages/inspect-tui/src/ci/humanBytes.js';
@@ -32,7 +33,7 @@ afterAll(() => dirs.cleanup());
 
 type Ui = ReturnType<typeof render>;
 
-function open(size = { columns: 120, rows: 40 }, extractDir?: string, what = analysis): Ui {
+function open(size = { columns: 120, rows: 40 }, extractDir?: string, what: ImageAnalysis | AnalysisProgress = analysis): Ui {
   return render(<Explorer analysis={what} image={image} size={size} {...(extractDir !== undefined && { extractDir })} />);
 }
 
@@ -79,6 +80,43 @@ describe('the explorer', () => {
     expect(treePane(ui)).not.toContain('busybox');
     expect(screen).toContain(analysis.layers[3]!.diffId.slice(0, 30));
     await press(ui, [KEY.up], (s) => !treeOf(s).includes('somefile1.txt'));
+    ui.unmount();
+  });
+
+  it('shows the first layer while the others are analysed, and follows them as they come', async () => {
+    const progress = new AnalysisProgress(layerListings(image, { layerIds: analysis.layers.map((l) => l.id) }));
+    progress.layerAnalysed(analysis.layers[0]!);
+    // Tall enough for every layer in the layers pane.
+    const ui = open({ columns: 120, rows: 60 }, undefined, progress);
+    await ready(ui);
+    const layersPane = () => frame(ui).split('\n').slice(0, 16).map((l) => l.slice(0, 60)).join('\n');
+    const pendingRows = () => layersPane().split('\n').filter((l) => / … {2}/.test(l)).length;
+    expect(treePane(ui)).toContain('busybox');
+    expect(frame(ui)).toContain(`analysing… 1 of ${analysis.layers.length} layers`);
+    expect(frame(ui)).not.toContain('Image efficiency score');
+    // Every layer is listed from the start; those still being analysed have no size yet.
+    expect(layersPane()).toContain(analysis.layers[5]!.command.slice(0, 20));
+    expect(pendingRows()).toBe(analysis.layers.length - 1);
+
+    // Layers other than the selected one show up a little later, drawn together.
+    progress.layerAnalysed(analysis.layers[1]!);
+    await press(ui, [], (s) => s.includes(`analysing… 2 of ${analysis.layers.length} layers`));
+    expect(pendingRows()).toBe(analysis.layers.length - 2);
+
+    // A layer still being analysed: its details without a size, the tree once it arrives.
+    let screen = await press(ui, [KEY.down, KEY.down, KEY.down], (s) => s.includes(analysis.layers[3]!.diffId.slice(0, 30)));
+    expect(treeOf(screen)).toContain('analysing…');
+    expect(screen).toContain('Size:    analysing… (layer 3)');
+    for (const layer of analysis.layers.slice(2, 4)) progress.layerAnalysed(layer);
+    screen = await press(ui, [], (s) => treeOf(s).includes('somefile1.txt'));
+    expect(screen).toContain(`analysing… 4 of ${analysis.layers.length} layers`);
+    expect(screen).not.toContain('Size:    analysing…');
+
+    for (const layer of analysis.layers.slice(4)) progress.layerAnalysed(layer);
+    progress.finished(analysis);
+    screen = await press(ui, [], (s) => s.includes('Image efficiency score: 98 %'));
+    expect(screen).not.toContain('analysing…');
+    expect(pendingRows()).toBe(0);
     ui.unmount();
   });
 
@@ -304,8 +342,8 @@ describe('the trees the explorer shows', () => {
   });
 
   it('adds the layers a view needs at once when the background has not added them yet', () => {
-    const views = new TreeViews(analysis);
-    const rows = allRows(views.view(options(3, 'layer')));
+    const views = new TreeViews(AnalysisProgress.of(analysis));
+    const rows = allRows(views.view(options(3, 'layer'))!);
     expect(rows.map((r) => r.node.path)).toEqual(allRows(viewOf(tree, 3, 'layer')).map((r) => r.node.path));
     expect(rows.map((r) => r.node.path)).toContain('root/example/somefile1.txt');
   });

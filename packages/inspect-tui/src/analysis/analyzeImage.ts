@@ -67,7 +67,14 @@ export interface ImageAnalysis {
 export interface AnalyzeOptions {
   /** Layer ids to report (dive uses the docker-save directory names); defaults to blob digest hex. */
   layerIds?: string[];
+  /** Told of each layer as soon as it is analysed, in order (the image's figures need them all). */
+  onLayer?: (layer: LayerAnalysis) => void;
+  /** Stops the analysis between layers (it then rejects with the signal's reason). */
+  signal?: AbortSignal;
 }
+
+/** What is known of a layer before it is read: everything but its size and contents. */
+export type LayerListing = Pick<LayerAnalysis, 'index' | 'id' | 'digest' | 'diffId' | 'command'>;
 
 export class ImageAnalysisError extends Error {}
 
@@ -83,6 +90,18 @@ export function layerCommands(image: Image): string[] {
   });
 }
 
+/** The image's layers as its manifest and config describe them, before any is read. */
+export function layerListings(image: Image, options: Pick<AnalyzeOptions, 'layerIds'> = {}): LayerListing[] {
+  const commands = layerCommands(image);
+  return image.layers.map((layer, index) => ({
+    index,
+    id: options.layerIds?.[index] ?? digestHex(layer.descriptor.digest),
+    digest: layer.descriptor.digest,
+    diffId: layer.diffId,
+    command: commands[index]!,
+  }));
+}
+
 /**
  * Streams every layer once and computes per-layer trees, change marks and
  * dive's metrics. One filesystem tree is updated in place from layer to
@@ -91,11 +110,13 @@ export function layerCommands(image: Image): string[] {
  */
 export async function analyzeImage(image: Image, options: AnalyzeOptions = {}): Promise<ImageAnalysis> {
   const commands = layerCommands(image);
+  const listings = layerListings(image, options);
   const tally = new EfficiencyTally();
   const stacked = new StackedTree((path) => tally.add(path));
   const layers: LayerAnalysis[] = [];
   let reading = image.layers.length > 0 ? readLayerOf(image.layers[0]!, 0) : undefined;
-  for (const [index, layer] of image.layers.entries()) {
+  for (const index of image.layers.keys()) {
+    options.signal?.throwIfAborted();
     const current = reading!;
     // The next layer is read meanwhile: its bytes decompress on another thread, and its
     // chunks are parsed whenever this layer's are not ready yet.
@@ -105,17 +126,9 @@ export async function analyzeImage(image: Image, options: AnalyzeOptions = {}): 
     const counting = countedLeaves(root, order, index, stacked);
     const removedBelow = markChanges(root, order, stacked);
     stackLayer(root, order, stacked, { counting, layerIndex: index, stacked, tally });
-    layers.push({
-      index,
-      id: options.layerIds?.[index] ?? digestHex(layer.descriptor.digest),
-      digest: layer.descriptor.digest,
-      diffId: layer.diffId,
-      sizeBytes: size,
-      command: commands[index]!,
-      tree: root,
-      nodes: order,
-      removedBelow,
-    });
+    const analysed: LayerAnalysis = { ...listings[index]!, sizeBytes: size, tree: root, nodes: order, removedBelow };
+    layers.push(analysed);
+    options.onLayer?.(analysed);
   }
   const sizeBytes = layers.reduce((sum, l) => sum + l.sizeBytes, 0);
   const userSizeBytes = sizeBytes - (layers[0]?.sizeBytes ?? 0);

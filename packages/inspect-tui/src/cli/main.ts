@@ -7,6 +7,7 @@ import { loadCiConfig } from '../ci/config.js';
 import { formatCiReport } from '../ci/ciReport.js';
 import { compileRules, evaluateRules, type CiRule, type RuleKey } from '../ci/rules.js';
 import { diveExportPieces } from '../report/diveJson.js';
+import { analyzeInBackground } from '../tui/analysisProgress.js';
 import { buildProgram, buildWithTsbuild, type BuildOptions } from './buildCommand.js';
 import { diffProgram, runDiff, type DiffOptions } from './diffCommand.js';
 import { openImageSource } from './imageSource.js';
@@ -111,11 +112,15 @@ async function run(imageRef: string, opts: CliOptions): Promise<number> {
     process.stderr.write(`tsdive: reading the ${source.image.layers.length} layers of ${imageRef}…\n`);
     explorer = loadExplorer();
   }
-  const analysis = await analyzeImage(source.image, source.layerIds ? { layerIds: source.layerIds } : {});
+  const analyzeOptions = source.layerIds ? { layerIds: source.layerIds } : {};
   if (explorer) {
+    // The explorer shows the first layer while the others are analysed.
+    const analysing = analyzeInBackground(source.image, analyzeOptions);
+    await analysing.firstLayer;
     const { runExplorer } = await explorer;
-    return runExplorer(analysis, source.image);
+    return runExplorer(analysing, source.image);
   }
+  const analysis = await analyzeImage(source.image, analyzeOptions);
   if (opts.json !== undefined) {
     // Streamed: a big image's document is tens of megabytes.
     const document = Readable.from(diveExportPieces(analysis));

@@ -2,6 +2,7 @@ import { Box, useApp, useInput, type Key } from 'ink';
 import { useEffect, useRef, useState } from 'react';
 import type { Image, Layer } from '@tsbuild/oci-layout';
 import type { ImageAnalysis } from '../analysis/analyzeImage.js';
+import { AnalysisProgress } from './analysisProgress.js';
 import { LayerDetails, LAYER_DETAILS_HEIGHT, ImageDetails } from './components/DetailsPanes.js';
 import { FileTreePane, TREE_PANE_CHROME } from './components/FileTreePane.js';
 import { HelpScreen } from './components/HelpScreen.js';
@@ -17,8 +18,11 @@ import type { TreeEntry, TreeRow, TreeView, ViewOptions } from './treeView.js';
 import { TreeViews } from './treeViews.js';
 
 export interface ExplorerProps {
-  /** Of an image with at least one layer (the CLI refuses one without). */
-  analysis: ImageAnalysis;
+  /**
+   * Of an image with at least one layer (the CLI refuses one without): whole,
+   * or coming in with its first layer analysed, the screen following it.
+   */
+  analysis: ImageAnalysis | AnalysisProgress;
   image: Image;
   /** Pins the screen size (tests); otherwise the terminal's, following resizes. */
   size?: TerminalSize;
@@ -33,9 +37,9 @@ export interface ExplorerProps {
  * changed (a cursor move reuses it). Keys read it as well as the screen, so
  * a run of keys is handled one after the other without waiting for renders.
  */
-function useTreeView(analysis: ImageAnalysis): (state: ExplorerState) => { tree: TreeView; filter: { regex?: RegExp; error?: string } } {
+function useTreeView(progress: AnalysisProgress): (state: ExplorerState) => { tree: TreeView | undefined; filter: { regex?: RegExp; error?: string } } {
   const views = useRef<TreeViews>(undefined);
-  views.current ??= new TreeViews(analysis);
+  views.current ??= new TreeViews(progress);
   // Once the first screen is up.
   useEffect(() => views.current!.workInBackground(), []);
   return (state) => {
@@ -44,6 +48,47 @@ function useTreeView(analysis: ImageAnalysis): (state: ExplorerState) => { tree:
     if (filter.regex) options.filter = filter.regex;
     return { tree: views.current!.view(options), filter };
   };
+}
+
+/**
+ * What the analysis brings meanwhile is drawn at most this often, and only once
+ * no key has come for a while (a key's frame shows it anyway): ink holds a frame
+ * back until a throttle interval after the one before, so a frame no key asked
+ * for can delay the next key's. The selected layer arriving is drawn at once.
+ */
+const PROGRESS_FRAME_MS = 500;
+const KEYS_QUIET_MS = 300;
+
+/** The analysis as progress, drawn again as layers come in and once it is done. */
+function useProgress(analysis: ImageAnalysis | AnalysisProgress, selectedLayer: () => number, lastKeyAt: () => number): AnalysisProgress {
+  const progress = useRef<AnalysisProgress>(undefined);
+  progress.current ??= analysis instanceof AnalysisProgress ? analysis : AnalysisProgress.of(analysis);
+  const drawn = useRef({ layers: 0, complete: false });
+  const [, redraw] = useState(0);
+  useEffect(() => {
+    const p = progress.current!;
+    let later: NodeJS.Timeout | undefined;
+    const draw = () => {
+      clearTimeout(later);
+      later = undefined;
+      if (p.analysed.length !== drawn.current.layers || (p.complete !== undefined) !== drawn.current.complete) redraw((n) => n + 1);
+    };
+    const drawWhenKeysQuiet = () => {
+      const wait = lastKeyAt() + KEYS_QUIET_MS - performance.now();
+      if (wait > 0) later = setTimeout(drawWhenKeysQuiet, wait);
+      else draw();
+    };
+    const stopFollowing = p.onChange(() => {
+      if (!p.complete && p.analysed.length - 1 === selectedLayer()) draw();
+      else later ??= setTimeout(drawWhenKeysQuiet, PROGRESS_FRAME_MS);
+    });
+    return () => {
+      stopFollowing();
+      clearTimeout(later);
+    };
+  }, []);
+  drawn.current = { layers: progress.current.analysed.length, complete: progress.current.complete !== undefined };
+  return progress.current;
 }
 
 /** A value kept in a ref (read by key handlers at once) and in state (so it renders). */
@@ -106,7 +151,10 @@ export function Explorer({ analysis, image, size, extractDir = process.cwd(), ti
   const screen = useTerminalSize(size);
   const [getState, setState] = useSynced(initialState);
   const [getPager, setPager] = useSynced<PagerContent | undefined>(undefined);
-  const treeView = useTreeView(analysis);
+  const lastKeyAt = useRef(-Infinity);
+  const progress = useProgress(analysis, () => getState().layer.selected, () => lastKeyAt.current);
+  const layerCount = progress.layerCount;
+  const treeView = useTreeView(progress);
   const dispatch = (action: Action) => setState((s) => explorerReducer(s, action));
   const say = (text: string) => dispatch({ type: 'message', text });
 
@@ -114,10 +162,10 @@ export function Explorer({ analysis, image, size, extractDir = process.cwd(), ti
   const current = () => {
     const state = getState();
     const view = treeView(state);
-    const layout = layoutFor(state, getPager() !== undefined, screen, analysis.layers.length);
-    const layerPosition = clampPosition(state.layer, analysis.layers.length, layout.layerRoom);
-    const treePosition = clampPosition(state.tree, view.tree.count, layout.treeRoom);
-    return { state, view, layout, layerPosition, treePosition, selectedRow: view.tree.row(treePosition.selected) };
+    const layout = layoutFor(state, getPager() !== undefined, screen, layerCount);
+    const layerPosition = clampPosition(state.layer, layerCount, layout.layerRoom);
+    const treePosition = clampPosition(state.tree, view.tree?.count ?? 0, layout.treeRoom);
+    return { state, view, layout, layerPosition, treePosition, selectedRow: view.tree?.row(treePosition.selected) };
   };
 
   /** The selected file, and where its bytes are: a hard link's content is its target's, in the same layer's tar. */
@@ -147,8 +195,8 @@ export function Explorer({ analysis, image, size, extractDir = process.cwd(), ti
         const room = pane === 'layers' ? layout.layerRoom : layout.treeRoom;
         const by = command.kind === 'page' ? command.by * room : command.by;
         // Move from the clamped position on screen, not from a stale one.
-        if (pane === 'layers') dispatch({ type: 'move', pane, by: layerPosition.selected - state.layer.selected + by, count: analysis.layers.length, height: room });
-        else dispatch({ type: 'move', pane, by: treePosition.selected - state.tree.selected + by, count: view.tree.count, height: room });
+        if (pane === 'layers') dispatch({ type: 'move', pane, by: layerPosition.selected - state.layer.selected + by, count: layerCount, height: room });
+        else dispatch({ type: 'move', pane, by: treePosition.selected - state.tree.selected + by, count: view.tree?.count ?? 0, height: room });
         return;
       }
       case 'mode':
@@ -157,7 +205,8 @@ export function Explorer({ analysis, image, size, extractDir = process.cwd(), ti
         if (selectedRow?.isDirectory) dispatch({ type: 'toggle-collapse', path: selectedRow.node.path });
         return;
       case 'collapse-all':
-        return dispatch({ type: 'collapse-all', paths: view.tree.directoryPaths() });
+        if (view.tree) dispatch({ type: 'collapse-all', paths: view.tree.directoryPaths() });
+        return;
       case 'toggle-mark':
         return dispatch({ type: 'toggle-mark', mark: command.mark });
       case 'attributes':
@@ -214,6 +263,7 @@ export function Explorer({ analysis, image, size, extractDir = process.cwd(), ti
   };
 
   const onKey = (input: string, key: Key) => {
+    lastKeyAt.current = performance.now();
     if (key.ctrl && input === 'c') return exit();
     const state = getState();
     timing?.keyReceived({ key: keyName(input, key), pane: state.filterOpen ? 'filter' : state.pane, mode: state.mode });
@@ -242,7 +292,8 @@ export function Explorer({ analysis, image, size, extractDir = process.cwd(), ti
         <Box flexDirection="row" height={layout.mainHeight}>
           <Box flexDirection="column" width={layout.leftWidth} height={layout.mainHeight}>
             <LayersPane
-              layers={analysis.layers}
+              progress={progress}
+              analysedCount={progress.analysed.length}
               selected={layerPosition.selected}
               top={layerPosition.top}
               mode={state.mode}
@@ -250,12 +301,18 @@ export function Explorer({ analysis, image, size, extractDir = process.cwd(), ti
               width={layout.leftWidth}
               height={layout.layersHeight}
             />
-            <LayerDetails layer={analysis.layers[layerPosition.selected]!} width={layout.leftWidth} />
-            <ImageDetails analysis={analysis} width={layout.leftWidth} height={layout.imageHeight} />
+            <LayerDetails layer={progress.layer(layerPosition.selected)} width={layout.leftWidth} />
+            <ImageDetails
+              analysis={progress.complete}
+              analysedCount={progress.analysed.length}
+              layerCount={layerCount}
+              width={layout.leftWidth}
+              height={layout.imageHeight}
+            />
           </Box>
           <Box width={1} />
           <FileTreePane
-            rows={view.tree.rows(treePosition.top, treePosition.top + layout.treeRoom)}
+            rows={view.tree?.rows(treePosition.top, treePosition.top + layout.treeRoom)}
             selected={treePosition.selected - treePosition.top}
             mode={state.mode}
             sort={state.sort}

@@ -1,4 +1,5 @@
-import type { ImageAnalysis, LayerAnalysis } from '../analysis/analyzeImage.js';
+import type { LayerAnalysis } from '../analysis/analyzeImage.js';
+import type { AnalysisProgress } from './analysisProgress.js';
 import { ImageTree, type TreeMode } from './imageTree.js';
 import { SlicedTask } from './slicedTask.js';
 import { treeShape, TreeView, type TreeShape, type ViewOptions } from './treeView.js';
@@ -6,19 +7,22 @@ import { treeShape, TreeView, type TreeShape, type ViewOptions } from './treeVie
 /** Shapes of the trees seen last, so going back and forth between layers does not work them out again. */
 const SHAPES_KEPT = 8;
 
-function* addAll(tree: ImageTree, layers: readonly LayerAnalysis[]): Generator<void, void> {
-  for (const layer of layers) yield* tree.addLayer(layer);
+/** Adds the analysed layers the tree lacks, including those analysed meanwhile; ends when it has them all. */
+function* addAnalysed(tree: ImageTree, analysed: readonly LayerAnalysis[]): Generator<void, void> {
+  while (tree.layers < analysed.length) yield* tree.addLayer(analysed[tree.layers]!);
 }
 
 /**
  * The views the explorer shows, over one image tree. The first screen shows
  * the first layer, so only that layer is added to the tree before it; the
- * others are added in slices between keys once the screen is up, or at once
- * when a key needs one sooner.
+ * others are added in slices between keys once the screen is up (and as
+ * they are analysed), or at once when a key needs one sooner. A layer not
+ * analysed yet has no view.
  */
 export class TreeViews {
   private readonly tree: ImageTree;
-  private readonly growing: SlicedTask;
+  private growing: SlicedTask;
+  private inBackground = false;
   private readonly shapes = new Map<string, TreeShape>();
   private last: Shown | undefined;
   /** The view of the layer a move in the layers pane is likely to go to next, made between keys. */
@@ -27,24 +31,29 @@ export class TreeViews {
   /** Of the last move between layers: 1 down, -1 up. */
   private direction = 1;
 
-  constructor(analysis: ImageAnalysis) {
-    this.tree = new ImageTree(analysis.layers.length);
-    this.growing = new SlicedTask(addAll(this.tree, analysis.layers));
+  constructor(private readonly progress: AnalysisProgress) {
+    this.tree = new ImageTree(progress.layerCount);
+    this.growing = new SlicedTask(addAnalysed(this.tree, progress.analysed));
     this.growing.runUntil(() => this.tree.layers >= 1);
   }
 
   /** Adds the other layers between keys from now on, and makes the next layer's view; returns what stops the work between keys. */
   workInBackground(): () => void {
-    this.growing.start();
+    this.inBackground = true;
+    this.grown().start();
+    const stopFollowing = this.progress.onChange(() => this.grown().start());
     if (this.last) this.lookAhead(this.last.options);
     return () => {
+      this.inBackground = false;
+      stopFollowing();
       this.growing.cancel();
       if (this.lookingAhead) clearImmediate(this.lookingAhead);
     };
   }
 
-  /** The view for these options; the same object again while they stay the same. */
-  view(options: ViewOptions): TreeView {
+  /** The view for these options (the same object again while they stay the same), or none while the layer is being analysed. */
+  view(options: ViewOptions): TreeView | undefined {
+    if (!this.progress.isAnalysed(options.layer)) return undefined;
     const last = this.last;
     if (last && sameOptions(last.options, options)) return last.view;
     const view = this.ahead && sameOptions(this.ahead.options, options) ? this.ahead.view : this.make(options);
@@ -55,8 +64,17 @@ export class TreeViews {
     return view;
   }
 
+  /** The task adding layers, a new one when the last ended before layers analysed since. */
+  private grown(): SlicedTask {
+    if (this.growing.done && this.tree.layers < this.progress.analysed.length) {
+      this.growing = new SlicedTask(addAnalysed(this.tree, this.progress.analysed));
+      if (this.inBackground) this.growing.start();
+    }
+    return this.growing;
+  }
+
   private make(options: ViewOptions): TreeView {
-    this.growing.runUntil(() => this.tree.layers > options.layer);
+    this.grown().runUntil(() => this.tree.layers > options.layer);
     return new TreeView(this.tree, options, this.shapeOf(options.layer, options.mode));
   }
 
@@ -65,7 +83,7 @@ export class TreeViews {
     if (this.lookingAhead) clearImmediate(this.lookingAhead);
     let layer = shown.layer + this.direction;
     if (layer < 0 || layer >= this.tree.layerCount) layer = shown.layer - this.direction;
-    if (layer < 0 || layer >= this.tree.layerCount) return;
+    if (layer < 0 || !this.progress.isAnalysed(layer)) return;
     const options = { ...shown, layer };
     this.lookingAhead = setImmediate(() => {
       this.lookingAhead = undefined;

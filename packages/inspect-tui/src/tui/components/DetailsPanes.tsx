@@ -1,19 +1,19 @@
 import { Box, Text } from 'ink';
 import { memo } from 'react';
-import type { ImageAnalysis, LayerAnalysis } from '../../analysis/analyzeImage.js';
+import type { ImageAnalysis, LayerAnalysis, LayerListing } from '../../analysis/analyzeImage.js';
 import { formatBytes } from '../../ci/humanBytes.js';
 import { fit } from '../attributes.js';
 import { PaneTitle } from './PaneTitle.js';
 
 export const LAYER_DETAILS_HEIGHT = 7;
 
-/** dive's Layer Details: digest, diff_id, id, size and the command that made the layer. */
-export const LayerDetails = memo(function LayerDetails({ layer, width }: { layer: LayerAnalysis; width: number }) {
+/** dive's Layer Details: digest, diff_id, id, size (once the layer is analysed) and the command that made the layer. */
+export const LayerDetails = memo(function LayerDetails({ layer, width }: { layer: LayerAnalysis | LayerListing; width: number }) {
   const lines = [
     `Digest:  ${layer.digest}`,
     `DiffID:  ${layer.diffId}`,
     `Id:      ${layer.id}`,
-    `Size:    ${formatBytes(layer.sizeBytes)} (layer ${layer.index})`,
+    `Size:    ${'sizeBytes' in layer ? formatBytes(layer.sizeBytes) : 'analysing…'} (layer ${layer.index})`,
     'Command:',
     layer.command.replace(/\s+/g, ' '),
   ];
@@ -32,8 +32,28 @@ function layerMarks(file: ImageAnalysis['inefficientFiles'][number]): string {
   return file.layers.map((l) => `${l.action === 'wrote' ? '+' : '-'}${l.index}`).join(' ');
 }
 
-/** dive's Image Details: total size, wasted space, efficiency and the inefficient files, largest first. Drawn once per size: it never changes. */
-export const ImageDetails = memo(function ImageDetails({ analysis, width, height }: { analysis: ImageAnalysis; width: number; height: number }) {
+export interface ImageDetailsProps {
+  /** Once every layer is analysed. */
+  analysis: ImageAnalysis | undefined;
+  analysedCount: number;
+  layerCount: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * dive's Image Details: total size, wasted space, efficiency and the inefficient files, largest first
+ * (how far the analysis is until it is done). Drawn once per size and layer analysed: it never changes after.
+ */
+export const ImageDetails = memo(function ImageDetails({ analysis, analysedCount, layerCount, width, height }: ImageDetailsProps) {
+  if (!analysis) {
+    return (
+      <Box flexDirection="column" width={width} height={height}>
+        <PaneTitle title="Image Details" width={width} focused={false} />
+        <Text wrap="truncate" dimColor>{fit(`analysing… ${analysedCount} of ${layerCount} layers`, width)}</Text>
+      </Box>
+    );
+  }
   const header = [
     `Total Image size: ${formatBytes(analysis.sizeBytes)}`,
     `Potential wasted space: ${formatBytes(analysis.wastedBytes)}`,

@@ -15,8 +15,8 @@ export const MARK_COLOURS: Record<ChangeMark, string | undefined> = {
 };
 
 export interface FileTreePaneProps {
-  /** The rows on screen. */
-  rows: TreeRow[];
+  /** The rows on screen; none yet while the layer is being analysed. */
+  rows: TreeRow[] | undefined;
   /** Which of them is selected. */
   selected: number;
   mode: TreeMode;
@@ -47,7 +47,7 @@ function label(row: TreeRow): string {
  * tree of any size costs the same to draw and to scroll.
  */
 export function FileTreePane({ rows, selected, mode, sort, hidden, attributes, focused, width, height }: FileTreePaneProps) {
-  const shown = rows.slice(0, Math.max(0, height - TREE_PANE_CHROME));
+  const shown = (rows ?? []).slice(0, Math.max(0, height - TREE_PANE_CHROME));
   const hiddenNote = hidden.size > 0 ? `, hiding ${[...hidden].join(' ')}` : '';
   const title = `${mode === 'aggregated' ? 'Aggregated' : 'Current Layer'} Contents (by ${sort}${hiddenNote})`;
   const header = attributes ? `${'Permission'.padEnd(10)} ${'UID:GID'.padStart(7)} ${'Size'.padStart(7)}  Filetree` : 'Filetree';
@@ -55,7 +55,8 @@ export function FileTreePane({ rows, selected, mode, sort, hidden, attributes, f
     <Box flexDirection="column" width={width} height={height}>
       <PaneTitle title={title} width={width} focused={focused} />
       <Text dimColor>{fit(header, width)}</Text>
-      {shown.length === 0 && <Text dimColor>{fit('(nothing to show)', width)}</Text>}
+      {!rows && <Text dimColor>{fit('analysing…', width)}</Text>}
+      {rows && shown.length === 0 && <Text dimColor>{fit('(nothing to show)', width)}</Text>}
       {shown.map((row, i) => {
         const bar = i === selected && focused;
         const text = (bar ? fill : fit)((attributes ? attributeColumns(row) : '') + label(row), width);
