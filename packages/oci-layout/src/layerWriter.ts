@@ -4,6 +4,7 @@ import { compressStream } from './compression.js';
 import type { Compression } from './mediaTypes.js';
 import type { EntryType, LayerChange, LayerEntry } from './layerEntry.js';
 import { normaliseLayerPath } from './layerReader.js';
+import type { TarHeaderBlock } from './tarHeader.js';
 
 /**
  * Canonical order of entries in a layer: byte order of the UTF-8 path, so a
@@ -63,17 +64,7 @@ export const TAR_TYPEFLAG: Readonly<Record<EntryType, string>> = {
   fifo: '6',
 };
 
-interface TarHeader {
-  name: string;
-  typeflag: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  mtime: number;
-  linkname: string;
-  devmajor: number;
-  devminor: number;
+interface TarHeader extends TarHeaderBlock {
   xattrs: Record<string, Buffer>;
 }
 
