@@ -3,7 +3,7 @@
 # the registry bench. No manifests, no verification, no retries; only the blob transfers, all
 # at once, each written file fsynced (a pull) as skopeo and tsbuild both do.
 #   transferFloor.sh pull HOST REPO DIR DIGEST...   GET each blob into DIR, fdatasync it
-#   transferFloor.sh push HOST REPO FILE...         POST + monolithic PUT of each blob file
+#   transferFloor.sh push HOST REPO FILE...         POST, PATCH, PUT of each blob file
 #                                                   (named by its sha256 hex, as in an OCI layout)
 set -euo pipefail
 mode=$1 host=$2 repo=$3
@@ -15,12 +15,16 @@ pull_one() {
 }
 
 push_one() {
-  local file=$1 location
+  local file=$1 location next
   location=$(curl -sf -i -X POST "http://$host/v2/$repo/blobs/uploads/" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
   case $location in http*) ;; *) location="http://$host$location" ;; esac
-  case $location in *\?*) location="$location&" ;; *) location="$location?" ;; esac
-  curl -sf -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$file" \
-    "${location}digest=sha256:$(basename "$file")"
+  # One PATCH with the whole blob, then an empty PUT with the digest (what skopeo sends);
+  # no "Expect: 100-continue" round trip.
+  next=$(curl -sf -i -X PATCH -H 'Expect:' -H 'Content-Type: application/octet-stream' -T "$file" "$location" \
+    | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
+  case $next in http*) ;; *) next="http://$host$next" ;; esac
+  case $next in *\?*) next="$next&" ;; *) next="$next?" ;; esac
+  curl -sf -o /dev/null -X PUT "${next}digest=sha256:$(basename "$file")"
 }
 
 pids=()
