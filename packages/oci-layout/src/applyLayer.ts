@@ -3,6 +3,7 @@ import { chmod, link, lchown, lstat, lutimes, mkdir, open, readdir, rm, symlink,
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import { remainder } from './durableFileWriter.js';
 import { fsNative } from './fsNative.js';
 import { KnownDirectories, SETGID_BIT, parentOf } from './knownDirectories.js';
 import type { LayerEntry } from './layerEntry.js';
@@ -98,19 +99,21 @@ function currentUmask(): number | undefined {
   }
 }
 
-/** The host path of an entry (its final component not followed), creating its parent directories. */
-async function entryHostPath(state: ApplyState, path: string): Promise<string> {
-  if (await state.directories.ensure(parentOf(path))) return join(state.rootfs, path);
+/**
+ * Where an entry lands (its final component not followed), creating its
+ * parent directories: on the host, and relative to the root, which differs
+ * from the entry's path when a parent is a symlink.
+ */
+async function entryLocation(state: ApplyState, path: string): Promise<{ hostPath: string; rootPath: string }> {
+  if (await state.directories.ensure(parentOf(path))) return { hostPath: join(state.rootfs, path), rootPath: path };
   const hostPath = await resolveInRoot(state.rootfs, path, { followFinal: false });
   if (hostPath !== state.rootfs) await mkdir(dirname(hostPath), { recursive: true });
-  return hostPath;
+  return { hostPath, rootPath: relative(state.rootfs, hostPath) };
 }
 
 async function writeEntry(state: ApplyState, entry: LayerEntry): Promise<void> {
-  const hostPath = await entryHostPath(state, entry.path);
+  const { hostPath, rootPath } = await entryLocation(state, entry.path);
   if (hostPath === state.rootfs) throw new Error('entry resolves to the root directory itself');
-  // Where the entry really lands: differs from entry.path when a parent is a symlink.
-  const rootPath = relative(state.rootfs, hostPath);
   recordWritten(state, entry.path);
   if (entry.type === 'file') {
     await createFile(state, hostPath, rootPath, entry);
@@ -221,19 +224,12 @@ async function collect(content: Readable): Promise<Buffer[]> {
 /** Short writes are rare on regular files but allowed: each call continues after what was written. */
 function writeAllSync(fd: number, chunks: Buffer[]): void {
   let pending = chunks.filter((chunk) => chunk.length > 0);
-  while (pending.length > 0) pending = unwritten(pending, writevSync(fd, pending));
+  while (pending.length > 0) pending = remainder(pending, writevSync(fd, pending));
 }
 
 async function writeAll(fd: number, chunks: Buffer[]): Promise<void> {
   let pending = chunks.filter((chunk) => chunk.length > 0);
-  while (pending.length > 0) pending = unwritten(pending, (await writevAsync(fd, pending)).bytesWritten);
-}
-
-function unwritten(chunks: Buffer[], bytesWritten: number): Buffer[] {
-  const rest = [...chunks];
-  while (rest.length > 0 && bytesWritten >= rest[0]!.length) bytesWritten -= rest.shift()!.length;
-  if (bytesWritten > 0) rest[0] = rest[0]!.subarray(bytesWritten);
-  return rest;
+  while (pending.length > 0) pending = remainder(pending, (await writevAsync(fd, pending)).bytesWritten);
 }
 
 async function writeStream(fd: number, content: Readable): Promise<void> {

@@ -53,12 +53,12 @@ function counted(open: () => Promise<Readable>, descriptor: Descriptor, onProgre
   };
 }
 
-export function manifestDescriptor(image: Image): Descriptor {
+function manifestDescriptor(image: Image): Descriptor {
   return { mediaType: image.manifest.mediaType, digest: image.manifestDigest, size: image.manifestBytes.length };
 }
 
 /** Runs `work` over `items` with at most `jobs` in flight; the first failure stops new work and is thrown. */
-export async function forEachConcurrently<T>(items: T[], jobs: number, work: (item: T) => Promise<void>): Promise<void> {
+async function forEachConcurrently<T>(items: T[], jobs: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   let failed = false;
   const worker = async () => {
@@ -124,7 +124,7 @@ async function copyIndexContent(src: ImageIndexSource, dst: ImageDestination, op
 }
 
 /** Copies everything an index lists (nested indexes too), then the index bytes unchanged. */
-export async function copyIndex(src: ImageIndexSource, dst: ImageDestination, opts: CopyOptions = {}): Promise<Descriptor> {
+async function copyIndex(src: ImageIndexSource, dst: ImageDestination, opts: CopyOptions = {}): Promise<Descriptor> {
   await copyIndexContent(src, dst, opts, 0);
   await dst.putManifest(src.bytes, src.descriptor, true);
   await dst.commit?.();

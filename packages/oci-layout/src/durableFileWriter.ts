@@ -89,7 +89,7 @@ export class DurableFileWriter extends Writable {
 }
 
 /** What is left of `buffers` after the first `count` bytes were written. */
-function remainder(buffers: Buffer[], count: number): Buffer[] {
+export function remainder(buffers: Buffer[], count: number): Buffer[] {
   let skip = count;
   let i = 0;
   while (i < buffers.length && skip >= buffers[i]!.length) skip -= buffers[i++]!.length;

@@ -31,6 +31,8 @@ export class ParallelGzip extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
+    // Most chunks (tar headers, small files) complete no block: no promise for them.
+    if (this.pendingBytes < BLOCK_BYTES) return done();
     this.drainBlocks(false).then(() => done(), done);
   }
 

@@ -1,7 +1,7 @@
 import { isIndexMediaType, isManifestMediaType } from './mediaTypes.js';
 import type { Descriptor, Index, Platform } from './schema.js';
 
-export function platformMatches(candidate: Platform | undefined, wanted: Platform): boolean {
+function platformMatches(candidate: Platform | undefined, wanted: Platform): boolean {
   if (!candidate) return false;
   if (candidate.os !== wanted.os || candidate.architecture !== wanted.architecture) return false;
   return !wanted.variant || !candidate.variant || candidate.variant === wanted.variant;

@@ -85,7 +85,7 @@ export function isZeroBlock(block: Buffer, at: number): boolean {
  * A numeric field: octal digits (leading spaces or NULs allowed, ended by a
  * space or NUL), or GNU's base-256 when the first byte has its high bit set.
  */
-export function numericField(block: Buffer, at: number, length: number): number {
+function numericField(block: Buffer, at: number, length: number): number {
   const first = block[at]!;
   if (first & 0x80) return base256(block, at, length);
   let i = at;
@@ -109,7 +109,7 @@ function base256(block: Buffer, at: number, length: number): number {
 }
 
 /** A NUL-terminated (or field-filling) UTF-8 string field. */
-export function textField(block: Buffer, at: number, length: number): string {
+function textField(block: Buffer, at: number, length: number): string {
   let end = at;
   const limit = at + length;
   while (end < limit && block[end] !== 0) end++;

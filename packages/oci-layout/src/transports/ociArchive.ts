@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
 import { extract as tarExtract, pack as tarPack } from 'tar-stream';
 import type { CopySource, ImageDestination } from '../copyImage.js';
+import { DurableFileWriter } from '../durableFileWriter.js';
 import type { Descriptor } from '../schema.js';
 import { openOciDirDestination, openOciDirSource, type OciLayoutDestination, type SourceChoice } from './ociDir.js';
 
@@ -24,7 +25,7 @@ export async function makeTempDir(parent?: string): Promise<string> {
  * docker's manifest.json) into `dir`, streaming, keeping only regular files
  * with the names such archives use.
  */
-export async function extractImageArchive(file: string, dir: string): Promise<void> {
+async function extractImageArchive(file: string, dir: string): Promise<void> {
   const extract = tarExtract();
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, stream, next) => {
@@ -64,7 +65,7 @@ export async function packImageArchive(dir: string, file: string): Promise<void>
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const pack = tarPack();
   try {
-    const written = pipeline(pack, createWriteStream(tmp, { flags: 'wx' }));
+    const written = pipeline(pack, new DurableFileWriter(tmp));
     for await (const rel of filesUnder(dir)) {
       const { size } = await stat(join(dir, rel));
       await new Promise<void>((resolve, reject) => {
@@ -74,12 +75,6 @@ export async function packImageArchive(dir: string, file: string): Promise<void>
     }
     pack.finalize();
     await written;
-    const fh = await open(tmp, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
     await rename(tmp, file);
   } finally {
     await rm(tmp, { force: true });

@@ -24,7 +24,7 @@ export async function layoutSource(layout: OciLayout, descriptor: Descriptor, ch
 }
 
 /** Finds `ref` in a layout's index.json (by ref name, or the only entry when no ref is given). */
-export async function findLayoutEntry(layout: OciLayout, ref: string | undefined): Promise<Descriptor> {
+async function findLayoutEntry(layout: OciLayout, ref: string | undefined): Promise<Descriptor> {
   const entries = (await layout.readIndex()).manifests;
   if (ref) {
     const found = entries.find((d) => d.annotations?.[REF_NAME_ANNOTATION] === ref);
@@ -70,7 +70,7 @@ export class OciLayoutDestination implements ImageDestination {
 }
 
 /** Points `ref` (or, without one, an unnamed entry) of the layout's index.json at `descriptor`. */
-export async function nameInLayout(layout: OciLayout, descriptor: Descriptor, ref: string | undefined): Promise<void> {
+async function nameInLayout(layout: OciLayout, descriptor: Descriptor, ref: string | undefined): Promise<void> {
   const entry: Descriptor = {
     mediaType: descriptor.mediaType,
     digest: descriptor.digest,
