@@ -1,7 +1,8 @@
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeAuthFile, writeHelperScript } from '../helpers/credentialEnv.js';
+import { buildRandomImage } from '../helpers/randomImage.js';
 import { IDENTITY_TOKEN, startFaultProxy, startRegistry } from '../helpers/registryHarness.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { run } from '../helpers/tools.js';
@@ -29,10 +30,7 @@ async function ok(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: strin
 beforeAll(async () => {
   root = await dirs.make();
   home = await dirs.make();
-  const ctx = await dirs.make();
-  await writeFile(join(ctx, 'f'), randomBytes(500));
-  await writeFile(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY f /f\n');
-  digest = (await ok(['--root', root, '-q', '-t', 'authsample', ctx])).stdout.trim();
+  digest = await buildRandomImage(root, 'authsample', await dirs.make());
 });
 
 afterAll(() => dirs.cleanup());
@@ -92,7 +90,7 @@ describe('htpasswd (Basic) auth', () => {
   it('reads docker\'s config.json auths when auth.json has nothing', async () => {
     await writeFile(join(home, 'docker-config.json'), '');
     const dockerDir = await dirs.make();
-    await writeFile(join(dockerDir, 'config.json'), JSON.stringify({ auths: { [`http://${registry.host}`]: { auth: Buffer.from(`${USER}:${PASSWORD}`).toString('base64') } } }));
+    await writeAuthFile(join(dockerDir, 'config.json'), `http://${registry.host}`, USER, PASSWORD);
     const r = await ok(['--root', await dirs.make(), 'pull', '-q', `${registry.host}/private/img:1`], { env: { DOCKER_CONFIG: dockerDir } });
     expect(r.stdout).toBe(`${digest}\n`);
   });
@@ -102,7 +100,7 @@ describe('htpasswd (Basic) auth', () => {
     const proxy = await startFaultProxy(registry.host, { storageAuthorization: basic });
     try {
       const authFile = join(home, 'redirect-auth.json');
-      await writeFile(authFile, JSON.stringify({ auths: { [proxy.host]: { auth: Buffer.from(`${USER}:${PASSWORD}`).toString('base64') } } }));
+      await writeAuthFile(authFile, proxy.host, USER, PASSWORD);
       const manifest = JSON.parse((await ok(['--root', root, 'inspect', 'authsample'])).stdout) as { manifest: { layers: { digest: string }[] } };
       const layer = manifest.manifest.layers[0]!.digest;
       proxy.faults.push({ match: (m, p) => m === 'GET' && p.endsWith(`/blobs/${layer}`), action: 'redirect' });
@@ -120,9 +118,7 @@ describe('htpasswd (Basic) auth', () => {
 
   it('asks a docker-credential helper named in credHelpers', async () => {
     const bin = await dirs.make();
-    const helper = join(bin, 'docker-credential-tsbtest');
-    await writeFile(helper, `#!/bin/sh\nread server\n[ "$1" = get ] && [ "$server" = "${registry.host}" ] || exit 1\nprintf '{"ServerURL":"%s","Username":"${USER}","Secret":"${PASSWORD}"}' "$server"\n`);
-    await chmod(helper, 0o755);
+    await writeHelperScript(bin, 'tsbtest', `#!/bin/sh\nread server\n[ "$1" = get ] && [ "$server" = "${registry.host}" ] || exit 1\nprintf '{"ServerURL":"%s","Username":"${USER}","Secret":"${PASSWORD}"}' "$server"`);
     const dockerDir = await dirs.make();
     await writeFile(join(dockerDir, 'config.json'), JSON.stringify({ credHelpers: { [registry.host]: 'tsbtest' } }));
     const r = await ok(['--root', await dirs.make(), 'pull', '-q', `${registry.host}/private/img:1`], { env: { DOCKER_CONFIG: dockerDir, PATH: `${bin}:${process.env.PATH}` } });

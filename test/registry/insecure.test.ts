@@ -1,8 +1,8 @@
 import { networkInterfaces } from 'node:os';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildRandomImage } from '../helpers/randomImage.js';
 import { startRegistry } from '../helpers/registryHarness.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { run } from '../helpers/tools.js';
@@ -29,10 +29,7 @@ async function ok(args: string[]) {
 beforeAll(async () => {
   registry = await startRegistry({ kind: 'none' }, { address: ownAddress() });
   root = await dirs.make();
-  const ctx = await dirs.make();
-  await writeFile(join(ctx, 'f'), randomBytes(300));
-  await writeFile(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY f /f\n');
-  digest = (await ok(['--root', root, '-q', '-t', 'plain', ctx])).stdout.trim();
+  digest = await buildRandomImage(root, 'plain', await dirs.make(), 300);
 });
 
 afterAll(async () => {

@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildRandomImage } from '../helpers/randomImage.js';
 import { startRegistry } from '../helpers/registryHarness.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { run } from '../helpers/tools.js';
@@ -21,18 +22,11 @@ async function ok(args: string[]) {
   return r;
 }
 
-async function build(name: string): Promise<string> {
-  const ctx = await dirs.make();
-  await writeFile(join(ctx, 'f'), randomBytes(1500));
-  await writeFile(join(ctx, 'Dockerfile'), `FROM scratch\nCOPY f /${name}\n`);
-  return (await ok(['--root', root, '-q', '-t', name, ctx])).stdout.trim();
-}
-
 beforeAll(async () => {
   registry = await startRegistry();
   root = await dirs.make();
-  amd64 = await build('plat-amd64');
-  arm64 = await build('plat-arm64');
+  amd64 = await buildRandomImage(root, 'plat-amd64', await dirs.make(), 1500);
+  arm64 = await buildRandomImage(root, 'plat-arm64', await dirs.make(), 1500);
   layout = join(await dirs.make(), 'layout');
   await ok(['--root', root, 'copy', '-q', 'plat-amd64', `oci:${layout}:a`]);
   await ok(['--root', root, 'copy', '-q', 'plat-arm64', `oci:${layout}:b`]);

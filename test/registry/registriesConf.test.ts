@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildRandomImage } from '../helpers/randomImage.js';
 import { startFaultProxy, startRegistry } from '../helpers/registryHarness.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { tsbuild } from '../helpers/tsbuildCli.js';
@@ -25,10 +25,7 @@ beforeAll(async () => {
   mirror = await startRegistry();
   mirrorProxy = await startFaultProxy(mirror.host);
   root = await dirs.make();
-  const ctx = await dirs.make();
-  await writeFile(join(ctx, 'f'), randomBytes(2000));
-  await writeFile(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY f /f\n');
-  digest = (await ok(['--root', root, '-q', '-t', 'confsample', ctx])).stdout.trim();
+  digest = await buildRandomImage(root, 'confsample', await dirs.make(), 2000);
   for (const tag of ['1', 'latest']) await ok(['--root', root, 'push', '-q', 'confsample', `docker://${primary.host}/team/sample:${tag}`]);
   const dir = await dirs.make();
   conf = join(dir, 'registries.conf');

@@ -1,10 +1,8 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf, LocalStore, MediaType, parseDigest } from '@tsbuild/oci-layout';
 import { Readable } from 'node:stream';
 import { parseAuthChallenge, pullImage, RegistrySession, RepositoryClient } from '@tsbuild/registry';
+import { buildRandomImage } from '../helpers/randomImage.js';
 import { startRegistry } from '../helpers/registryHarness.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { tsbuild } from '../helpers/tsbuildCli.js';
@@ -16,10 +14,7 @@ let digest: string;
 beforeAll(async () => {
   registry = await startRegistry();
   const root = await dirs.make();
-  const ctx = await dirs.make();
-  await writeFile(join(ctx, 'f'), randomBytes(100));
-  await writeFile(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY f /f\n');
-  digest = (await tsbuild(['--root', root, '-q', '-t', 'lib', ctx])).stdout.trim();
+  digest = await buildRandomImage(root, 'lib', await dirs.make(), 100);
   for (const tag of ['a', 'b', 'c']) {
     const r = await tsbuild(['--root', root, 'push', '-q', 'lib', `docker://${registry.host}/lib/img:${tag}`]);
     expect(r.stderr).toBe('');

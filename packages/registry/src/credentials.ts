@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { userContainersDir } from './containersConfigDir.js';
 
 export interface Credentials {
   username?: string;
@@ -35,7 +36,7 @@ export function loginAuthFile(env: NodeJS.ProcessEnv = process.env): string {
   return `/run/containers/${process.getuid?.() ?? 0}/auth.json`;
 }
 
-export function dockerConfigFile(env: NodeJS.ProcessEnv = process.env): string {
+function dockerConfigFile(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker'), 'config.json');
 }
 
@@ -44,9 +45,8 @@ export function dockerConfigFile(env: NodeJS.ProcessEnv = process.env): string {
  * (containers-auth.json(5)): the primary file, then
  * ${XDG_CONFIG_HOME:-~/.config}/containers/auth.json, then docker's config.json.
  */
-export function credentialFiles(env: NodeJS.ProcessEnv = process.env): string[] {
-  const userAuthFile = join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config'), 'containers', 'auth.json');
-  return [...new Set([loginAuthFile(env), userAuthFile, dockerConfigFile(env)])];
+function credentialFiles(env: NodeJS.ProcessEnv = process.env): string[] {
+  return [...new Set([loginAuthFile(env), join(userContainersDir(env), 'auth.json'), dockerConfigFile(env)])];
 }
 
 async function readAuthFile(path: string): Promise<AuthFile | undefined> {
@@ -105,7 +105,7 @@ function helperServerUrl(registry: string): string {
 }
 
 /** Runs `docker-credential-<helper> get` with the server URL on stdin, as docker does. */
-export function credentialHelperGet(helper: string, serverUrl: string, env: NodeJS.ProcessEnv = process.env): Promise<Credentials | undefined> {
+function credentialHelperGet(helper: string, serverUrl: string, env: NodeJS.ProcessEnv = process.env): Promise<Credentials | undefined> {
   const program = `docker-credential-${helper}`;
   return new Promise((resolve, reject) => {
     const child = execFile(program, ['get'], { env, timeout: 30_000 }, (err, stdout, stderr) => {

@@ -24,7 +24,7 @@ import type { Credentials } from './credentials.js';
 import { loadRegistriesConf, pullCandidates, qualifyName, type PullCandidate, type RegistriesConfig } from './registriesConf.js';
 import { RegistryDestination, remoteSource } from './remoteImage.js';
 import { RepositoryClient } from './repositoryClient.js';
-import { RegistrySession, type RetryPolicy } from './registrySession.js';
+import { RegistrySession } from './registrySession.js';
 
 /** Where an image lives, as `copy` spells it (skopeo's transport syntax; a plain name is the local store). */
 export type ImageLocation =
@@ -78,7 +78,6 @@ export interface TransportOptions {
   platform?: Platform;
   all?: boolean;
   chunkedThreshold?: number;
-  retry?: RetryPolicy;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -142,7 +141,7 @@ export class ImageTransports {
     const key = `${host} ${insecure} ${credentials === this.opts.credentials ? '' : push}`;
     let s = this.sessions.get(key);
     if (!s) {
-      s = new RegistrySession(host, { insecure: insecure || this.opts.tlsVerify === false, credentials, retry: this.opts.retry, env: this.opts.env });
+      s = new RegistrySession(host, { insecure: insecure || this.opts.tlsVerify === false, credentials, env: this.opts.env });
       this.sessions.set(key, s);
     }
     return s;

@@ -1,8 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import TOML from '@iarna/toml';
 import { parseImageName, type ImageName } from '@tsbuild/oci-layout';
+import { userContainersDir } from './containersConfigDir.js';
 
 export type PullFromMirror = 'all' | 'digest-only' | 'tag-only';
 
@@ -27,7 +27,7 @@ export interface RegistriesConfig {
   aliases: Record<string, string>;
 }
 
-export const EMPTY_REGISTRIES_CONFIG: RegistriesConfig = { unqualifiedSearchRegistries: [], registries: [], aliases: {} };
+const EMPTY_REGISTRIES_CONFIG: RegistriesConfig = { unqualifiedSearchRegistries: [], registries: [], aliases: {} };
 
 /** Where one pull may come from: a mirror or the registry itself, with the repository as that place names it. */
 export interface PullCandidate {
@@ -73,7 +73,7 @@ function parseRegistry(raw: unknown, file: string): RegistryEntry {
 }
 
 /** Parses one registries.conf (or drop-in) and lays it over `base`, as later files override earlier ones. */
-export function mergeRegistriesConf(base: RegistriesConfig, text: string, file: string): RegistriesConfig {
+function mergeRegistriesConf(base: RegistriesConfig, text: string, file: string): RegistriesConfig {
   let doc: Record<string, unknown>;
   try {
     doc = TOML.parse(text) as Record<string, unknown>;
@@ -115,7 +115,7 @@ async function readIfExists(path: string): Promise<string | undefined> {
  * /etc/containers/registries.conf; drop-ins apply in name order.
  */
 export async function loadRegistriesConf(file?: string, env: NodeJS.ProcessEnv = process.env): Promise<RegistriesConfig> {
-  const userDir = join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config'), 'containers');
+  const userDir = userContainersDir(env);
   let main = file ?? env.CONTAINERS_REGISTRIES_CONF;
   if (!main) main = (await readIfExists(join(userDir, 'registries.conf'))) !== undefined ? join(userDir, 'registries.conf') : '/etc/containers/registries.conf';
   let conf = EMPTY_REGISTRIES_CONFIG;
@@ -139,7 +139,7 @@ function prefixMatches(prefix: string, name: string): boolean {
 }
 
 /** The [[registry]] entry with the longest prefix matching `registry/repository`. */
-export function findRegistryEntry(conf: RegistriesConfig, registry: string, repository: string): RegistryEntry | undefined {
+function findRegistryEntry(conf: RegistriesConfig, registry: string, repository: string): RegistryEntry | undefined {
   const name = `${registry}/${repository}`;
   let best: RegistryEntry | undefined;
   for (const entry of conf.registries) {

@@ -22,7 +22,6 @@ export interface SessionOptions {
   insecure?: boolean;
   /** Credentials to use instead of those found in auth.json / docker config. */
   credentials?: Credentials;
-  retry?: RetryPolicy;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -54,22 +53,31 @@ export function isTransientError(e: unknown): boolean {
   return code !== undefined && RETRYABLE_CODES.has(code);
 }
 
-export function isLoopbackHost(host: string): boolean {
+function isLoopbackHost(host: string): boolean {
   const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
   return name === 'localhost' || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
 }
 
-export function backoffDelay(policy: RetryPolicy, attempt: number): number {
-  return Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
+export function backoffDelay(attempt: number): number {
+  return Math.min(DEFAULT_RETRY.maxDelayMs, DEFAULT_RETRY.baseDelayMs * 2 ** attempt);
+}
+
+/** How long to wait before retrying after `e`: what the registry's Retry-After asked for, else the backoff. */
+export function retryDelay(e: unknown, attempt: number): number {
+  return (e as { retryAfterMs?: number }).retryAfterMs ?? backoffDelay(attempt);
 }
 
 /** `Retry-After` as seconds or an HTTP date, in milliseconds. */
-export function retryAfterMs(value: string | string[] | undefined): number | undefined {
+function retryAfterMs(value: string | string[] | undefined): number | undefined {
   const v = Array.isArray(value) ? value[0] : value;
   if (!v) return undefined;
   if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+function basicAuthorization(creds: Credentials): string {
+  return `Basic ${Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64')}`;
 }
 
 export function header(res: RegistryResponse, name: string): string | undefined {
@@ -96,7 +104,6 @@ interface CachedToken {
  */
 export class RegistrySession {
   private readonly dispatcher: Agent;
-  private readonly retry: RetryPolicy;
   private origin?: Promise<string>;
   private challenge?: AuthChallenge;
   private readonly tokens = new Map<string, Promise<CachedToken>>();
@@ -107,7 +114,6 @@ export class RegistrySession {
     readonly host: string,
     private readonly opts: SessionOptions = {},
   ) {
-    this.retry = opts.retry ?? DEFAULT_RETRY;
     this.dispatcher = new Agent({ connect: { rejectUnauthorized: !opts.insecure }, connections: 16 });
   }
 
@@ -149,8 +155,7 @@ export class RegistrySession {
     if (!this.challenge) return undefined;
     if (this.challenge.scheme === 'basic') {
       const creds = await this.credentialsFor(scopes);
-      if (!creds?.username) return undefined;
-      return `Basic ${Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64')}`;
+      return creds?.username ? basicAuthorization(creds) : undefined;
     }
     if (this.challenge.scheme !== 'bearer') return undefined;
     const key = scopes.join(' ');
@@ -184,7 +189,7 @@ export class RegistrySession {
     } else {
       if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
       for (const scope of scopes) url.searchParams.append('scope', scope);
-      if (creds?.username) headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64')}`;
+      if (creds?.username) headers.authorization = basicAuthorization(creds);
       res = await request(url, { method: 'GET', headers, dispatcher: this.dispatcher });
     }
     const text = await res.body.text();
@@ -219,7 +224,7 @@ export class RegistrySession {
     await res.body.dump();
   }
 
-  private send(method: string, url: string, headers: Record<string, string>, body: RequestBody | undefined): Promise<RegistryResponse> {
+  private send(method: string, url: string | URL, headers: Record<string, string>, body: RequestBody | undefined): Promise<RegistryResponse> {
     return request(url, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher: this.dispatcher });
   }
 
@@ -230,7 +235,7 @@ export class RegistrySession {
   async request(req: RegistryRequest): Promise<RegistryResponse> {
     const base = await this.baseUrl();
     const first = new URL(req.url, base);
-    const tries = req.retry === false ? 1 : this.retry.attempts;
+    const tries = req.retry === false ? 1 : DEFAULT_RETRY.attempts;
     for (let attempt = 0; ; attempt++) {
       try {
         // Learning the auth scheme first means no request body is ever sent only to be refused.
@@ -242,7 +247,7 @@ export class RegistrySession {
         return await this.requestOnce(req, first);
       } catch (e) {
         if (attempt + 1 >= tries || !isTransientError(e)) throw withRequest(e, req.method, first);
-        const wait = (e as { retryAfterMs?: number }).retryAfterMs ?? backoffDelay(this.retry, attempt);
+        const wait = retryDelay(e, attempt);
         if (wait > MAX_RETRY_AFTER_MS) throw e;
         await sleep(wait);
       }
@@ -257,7 +262,7 @@ export class RegistrySession {
       const headers: Record<string, string> = { 'user-agent': 'tsbuild', ...req.headers };
       const auth = sameHost ? await this.authorization(req.scopes) : undefined;
       if (auth) headers.authorization = auth;
-      const res = await this.send(req.method, url.toString(), headers, req.body ? await req.body() : undefined);
+      const res = await this.send(req.method, url, headers, req.body ? await req.body() : undefined);
       if (res.statusCode === 401 && sameHost && !authorized) {
         const text = await res.body.text();
         const challenge = parseAuthChallenge(header(res, 'www-authenticate') ?? '');

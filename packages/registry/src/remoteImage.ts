@@ -32,7 +32,7 @@ async function readAll(stream: Readable, limit: number, what: string): Promise<B
 }
 
 /** An image in a registry; layers are fetched (verified, resumable) only when opened. */
-export async function remoteImage(client: RepositoryClient, manifest: RemoteManifest, cache?: BlobLocationCache): Promise<Image> {
+async function remoteImage(client: RepositoryClient, manifest: RemoteManifest, cache?: BlobLocationCache): Promise<Image> {
   if (!isManifestMediaType(manifest.mediaType)) throw new Error(`${client.registry}/${client.repository}@${manifest.digest} is a ${manifest.mediaType}, not an image manifest`);
   const parsed = parseManifest(manifest.bytes, manifest.mediaType);
   const configBytes = await readAll(client.openBlob(parsed.config), MAX_CONFIG_BYTES, `config ${parsed.config.digest}`);

@@ -12,14 +12,15 @@ import {
   type Digest,
 } from '@tsbuild/oci-layout';
 import { RegistryError } from './registryError.js';
-import { backoffDelay, DEFAULT_RETRY, header, isTransientError, type RegistryResponse, type RegistrySession } from './registrySession.js';
+import { backoffDelay, DEFAULT_RETRY, header, isTransientError, retryDelay, type RegistryResponse, type RegistrySession } from './registrySession.js';
 
 /** OCI and Docker schema2 manifests and indexes; schema1 is never asked for. */
-export const MANIFEST_ACCEPT = [MediaType.ociManifest, MediaType.ociIndex, MediaType.dockerManifest, MediaType.dockerManifestList].join(', ');
+const MANIFEST_MEDIA_TYPES: string[] = [MediaType.ociManifest, MediaType.ociIndex, MediaType.dockerManifest, MediaType.dockerManifestList];
+const MANIFEST_ACCEPT = MANIFEST_MEDIA_TYPES.join(', ');
 
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** Blobs above this go up as a streamed PATCH (resumable) instead of one PUT. */
-export const DEFAULT_CHUNKED_THRESHOLD = 32 * 1024 * 1024;
+const DEFAULT_CHUNKED_THRESHOLD = 32 * 1024 * 1024;
 
 export interface RemoteManifest {
   bytes: Buffer;
@@ -47,8 +48,7 @@ function skipBytes(source: Readable, count: number): Readable {
 
 function mediaTypeOf(res: RegistryResponse, bytes: Buffer): string {
   const fromHeader = header(res, 'content-type')?.split(';')[0]?.trim();
-  const known = [MediaType.ociManifest, MediaType.ociIndex, MediaType.dockerManifest, MediaType.dockerManifestList] as string[];
-  if (fromHeader && known.includes(fromHeader)) return fromHeader;
+  if (fromHeader && MANIFEST_MEDIA_TYPES.includes(fromHeader)) return fromHeader;
   try {
     const doc = JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown; manifests?: unknown };
     if (typeof doc.mediaType === 'string') return doc.mediaType;
@@ -157,14 +157,9 @@ export class RepositoryClient {
       for (let failures = 0; ; ) {
         try {
           const res = await session.request({ method: 'GET', url, headers: received > 0 ? { range: `bytes=${received}-` } : {}, scopes, expect: [200, 206] });
-          let skip = received > 0 && res.statusCode === 200 ? received : 0;
-          for await (const chunk of res.body as AsyncIterable<Buffer>) {
-            if (skip >= chunk.length) {
-              skip -= chunk.length;
-              continue;
-            }
-            const part = skip > 0 ? chunk.subarray(skip) : chunk;
-            skip = 0;
+          // A server that ignores Range sends the whole blob again: what we already have is skipped.
+          const body = skipBytes(res.body, received > 0 && res.statusCode === 200 ? received : 0);
+          for await (const part of body as AsyncIterable<Buffer>) {
             received += part.length;
             yield part;
           }
@@ -172,7 +167,7 @@ export class RepositoryClient {
           throw Object.assign(new Error(`blob ${descriptor.digest} ended early at ${received} of ${descriptor.size} bytes`), { code: 'ECONNRESET' });
         } catch (e) {
           if (++failures >= DEFAULT_RETRY.attempts || !isTransientError(e)) throw e;
-          await sleep(backoffDelay(DEFAULT_RETRY, failures));
+          await sleep(backoffDelay(failures));
         }
       }
     };
@@ -219,7 +214,7 @@ export class RepositoryClient {
       } catch (e) {
         const restart = isTransientError(e) || (e as { restartUpload?: boolean }).restartUpload === true;
         if (attempt + 1 >= DEFAULT_RETRY.attempts || !restart) throw e;
-        await sleep((e as { retryAfterMs?: number }).retryAfterMs ?? backoffDelay(DEFAULT_RETRY, attempt));
+        await sleep(retryDelay(e, attempt));
       }
     }
   }
@@ -278,7 +273,7 @@ export class RepositoryClient {
       } catch (e) {
         const resync = e instanceof RegistryError ? e.status === 416 || isTransientError(e) : isTransientError(e);
         if (++failures >= DEFAULT_RETRY.attempts || !resync) throw e;
-        await sleep(backoffDelay(DEFAULT_RETRY, failures));
+        await sleep(backoffDelay(failures));
         try {
           ({ offset, location } = await this.uploadOffset(location));
         } catch (status) {
