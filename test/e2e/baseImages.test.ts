@@ -31,6 +31,13 @@ async function contextWith(dockerfile: string): Promise<string> {
   return dir;
 }
 
+/** A file of an image in the store at `root`, read from the image unpacked as a bundle. */
+async function readFromImage(root: string, image: string, path: string): Promise<string> {
+  const bundle = join(await dirs.make(), 'b');
+  expect((await tsbuild(['--root', root, 'bundle', image, bundle])).code).toBe(0);
+  return (await run('cat', [join(bundle, 'rootfs', path)])).stdout;
+}
+
 describe('base images from elsewhere', () => {
   it('FROM a registry image pulls it once, keeps it in the store under its full name, and RUN works on it', async () => {
     const root = await dirs.make();
@@ -42,9 +49,7 @@ describe('base images from elsewhere', () => {
     expect(names).toEqual([`${registry.host}/base/busybox:1`, 'localhost/on-pulled:latest']);
     const again = await tsbuild(['--root', root, '-t', 'on-pulled', ctx]);
     expect(again.stdout).not.toContain('Pulling');
-    const bundle = join(await dirs.make(), 'b');
-    expect((await tsbuild(['--root', root, 'bundle', 'on-pulled', bundle])).code).toBe(0);
-    expect((await run('cat', [join(bundle, 'rootfs/proof')])).stdout).toBe('pulled\n');
+    expect(await readFromImage(root, 'on-pulled', 'proof')).toBe('pulled\n');
   });
 
   it('FROM oci:DIR:REF and docker-archive:FILE read the image in place', async () => {
@@ -56,9 +61,7 @@ describe('base images from elsewhere', () => {
       const root = await dirs.make();
       const out = await tsbuild(['--root', root, '-q', '-t', 'from-file', await contextWith(`FROM ${from}\nRUN echo ok > /ok\n`)]);
       expect(out.stderr, from).toBe('');
-      const bundle = join(await dirs.make(), 'b');
-      expect((await tsbuild(['--root', root, 'bundle', 'from-file', bundle])).code).toBe(0);
-      expect((await run('cat', [join(bundle, 'rootfs/ok')])).stdout).toBe('ok\n');
+      expect(await readFromImage(root, 'from-file', 'ok')).toBe('ok\n');
       await run('skopeo', ['inspect', `oci:${root}/oci:localhost/from-file:latest`]);
     }
   });

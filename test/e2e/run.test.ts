@@ -32,14 +32,14 @@ async function unpack(image: string): Promise<string> {
   return join(bundle, 'rootfs');
 }
 
-/** What a failed or interrupted build must not leave behind. */
-async function leftovers() {
+/** A build, even a failed or interrupted one, leaves no mounts, containers or temporary files behind. */
+async function expectNoLeftovers(): Promise<void> {
   const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(root));
   // Only this file's builds: other test files may be running theirs at the same moment.
   const { stdout } = await run('runc', ['list', '--format', 'json']);
   const containers = ((JSON.parse(stdout) ?? []) as { id: string; bundle: string }[]).filter((c) => c.bundle.startsWith(root)).map((c) => c.id);
   const tmp = (await readdir(join(root, 'tmp'))).filter((f) => !f.startsWith('.'));
-  return { mounts, containers, tmp };
+  expect({ mounts, containers, tmp }).toEqual({ mounts: [], containers: [], tmp: [] });
 }
 
 describe('RUN', () => {
@@ -77,7 +77,7 @@ describe('RUN', () => {
     expect(out.code).toBe(1);
     expect(out.stdout).toContain('[STEP 3/3] about to fail');
     expect(out.stderr).toMatch(/Dockerfile:3:1: RUN: .*"\/bin\/sh -c echo about to fail && exit 3" did not complete successfully: exit code: 3/);
-    expect(await leftovers()).toEqual({ mounts: [], containers: [], tmp: [] });
+    await expectNoLeftovers();
     expect(await readFile(join(root, 'oci', 'index.json'))).toEqual(before);
   });
 
@@ -92,7 +92,7 @@ describe('RUN', () => {
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(code).toBe(130);
     expect(stderr).toMatch(/interrupted/);
-    expect(await leftovers()).toEqual({ mounts: [], containers: [], tmp: [] });
+    await expectNoLeftovers();
     expect(await readFile(join(root, 'oci', 'index.json'))).toEqual(before);
   });
 
@@ -198,7 +198,7 @@ describe('RUN', () => {
     expect(tree['chowned']).toMatchObject({ uid: 7, gid: 8 });
     expect(tree['etc/passwd']?.type).toBe('file');
     expect(Object.keys(tree).filter((p) => p.startsWith('out'))).toEqual([]);
-    expect(await leftovers()).toEqual({ mounts: [], containers: [], tmp: [] });
+    await expectNoLeftovers();
   });
 
   it('--platform: other platforms build without RUN, and a RUN for them is refused clearly', async () => {
@@ -229,6 +229,6 @@ describe('RUN', () => {
     expect((await tsbuild(['--root', root, '-q', '-t', 'bind', ctx])).stderr).toBe('');
     rootfs = await unpack('bind');
     expect(await readFile(join(rootfs, 'combined'), 'utf8')).toBe('from-stage\nsecondread-only\n');
-    expect(await leftovers()).toEqual({ mounts: [], containers: [], tmp: [] });
+    await expectNoLeftovers();
   });
 });

@@ -77,6 +77,11 @@ function refuseUnsupported(instr: Instruction): void {
   }
 }
 
+/** A stage's `FROM --platform`, else the build's. */
+function platformOf(planned: PlannedStage, buildPlatform: Platform): Platform {
+  return planned.platform ? parsePlatform(planned.platform) : buildPlatform;
+}
+
 /** Splits a stream of output chunks into prefixed lines. */
 function lineWriter(log: (line: string) => void, prefix: string) {
   let pending = '';
@@ -107,7 +112,7 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
   const platform = req.platform ?? host;
   const plan = planBuild(dockerfile, { buildArgs: req.buildArgs, platform, buildPlatform: host, ...(req.target ? { target: req.target } : {}) });
   for (const planned of plan.stages) {
-    const stagePlatform = planned.platform ? parsePlatform(planned.platform) : platform;
+    const stagePlatform = platformOf(planned, platform);
     for (const instr of planned.stage.instructions) {
       refuseUnsupported(instr);
       // Running another architecture's binaries would need emulation, which this builder does not set up.
@@ -148,6 +153,8 @@ class Build {
   private readonly cache: StepCache;
   private readonly created: string;
   private readonly timing: CopyTiming;
+  /** The build's target platform, for stages whose FROM names none. */
+  private readonly platform: Platform;
   private step = 0;
   /** Finished stages by index, for FROM and COPY --from. */
   private readonly results = new Map<number, StageResult>();
@@ -161,12 +168,13 @@ class Build {
     private readonly context: BuildContext,
     private readonly totalSteps: number,
   ) {
-    this.snapshotter = new Snapshotter(join(store.cacheDir, 'snapshots'), store.tmpDir);
-    this.cache = new StepCache(join(store.cacheDir, 'steps'), store.layout);
+    this.snapshotter = new Snapshotter(store);
+    this.cache = new StepCache(store);
     this.fileHashes = new FileHashCache(join(store.cacheDir, 'context-hashes.json'));
     const now = req.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
     this.created = new Date(now * 1000).toISOString();
     this.timing = { now, scratchDir: store.tmpDir, ...(req.sourceDateEpoch !== undefined ? { clampTo: req.sourceDateEpoch } : {}) };
+    this.platform = req.platform ?? hostPlatform();
   }
 
   private checkInterrupted(): void {
@@ -186,7 +194,7 @@ class Build {
       this.req.log(`${label}: ${instr.original}`);
       await this.cachedStep(state.apply(instr), result, label).catch((e: Error) => {
         if (e instanceof DockerfileError || e instanceof BuildInterruptedError) throw e;
-        if (this.req.signal?.aborted) throw new BuildInterruptedError('build interrupted');
+        this.checkInterrupted();
         throw new DockerfileError(e.message, instr.location, instr.keyword);
       });
     }
@@ -204,7 +212,7 @@ class Build {
   }
 
   private async start(planned: PlannedStage): Promise<StageResult> {
-    const platform = planned.platform ? parsePlatform(planned.platform) : (this.req.platform ?? hostPlatform());
+    const platform = platformOf(planned, this.platform);
     const base = planned.base;
     // What every layer depends on beyond the steps themselves: how layers are written.
     const settings = { compression: this.req.compression, clampTo: this.timing.clampTo ?? null, platform };
@@ -237,7 +245,7 @@ class Build {
   }
 
   /** Everything a step's result depends on, besides the steps before it. */
-  private async describe(step: Step, network: 'host' | 'none' | undefined): Promise<unknown> {
+  private async describe(step: Step): Promise<unknown> {
     switch (step.kind) {
       case 'config':
         return { createdBy: step.createdBy ?? null };
@@ -258,13 +266,13 @@ class Build {
         for (const m of op.mounts.filter((mount) => mount.type === 'bind')) {
           mounted.push(m.from !== undefined ? (await this.copySource(m.from)).key : await this.context.hashSources([m.source ?? '.'], this.fileHashes));
         }
-        return { createdBy: step.createdBy, op, mounted, network: op.network ?? network ?? 'host' };
+        return { createdBy: step.createdBy, op, mounted, network: op.network ?? this.req.network ?? 'host' };
       }
     }
   }
 
   private async cachedStep(step: Step, result: StageResult, label: string): Promise<void> {
-    const key = stepKey(result.key, await this.describe(step, this.req.network));
+    const key = stepKey(result.key, await this.describe(step));
     const hit = this.req.noCache ? undefined : await this.cache.get(key);
     if (hit && step.kind !== 'config') this.req.log('--> Using cache');
     const done = hit ?? { created: new Date().toISOString(), ...(await this.execute(step, result, label)) };
@@ -302,10 +310,9 @@ class Build {
         const root = from ? await openStageRoot(this.store, this.snapshotter, from.layers, from.diffIds) : undefined;
         const planner = new CopyPlanner(fs, root ? BuildContext.imageRoot(root.dir) : this.context, this.timing);
         if (root) planner.onCleanup(() => root.release());
-        const remote = op.isAdd && from === undefined ? await this.remoteSources(op) : [];
         const entries = planner.plan({
           isAdd: op.isAdd, sources: op.sources.filter((s) => !isRemoteSource(s)), heredocs: op.heredocs, dest: op.dest,
-          keepOwners: from !== undefined, remote,
+          keepOwners: from !== undefined, remote: await this.remoteSources(op),
           ...(owner ? { owner } : {}), ...(op.chmod !== undefined ? { chmod: op.chmod } : {}),
         });
         return { layer: await this.writePlanned(fs, planner, entries) };
@@ -383,7 +390,7 @@ class Build {
       if (!stage) throw new Error(`stage "${from}" has not been built`);
       return { key: stage.key, layers: stage.layers, diffIds: stage.config.rootfs.diff_ids };
     }
-    const image = await resolveImage(this.store, from, this.imageOptions(this.req.platform ?? hostPlatform()));
+    const image = await resolveImage(this.store, from, this.imageOptions(this.platform));
     return { key: image.manifestDigest, layers: image.layers.map((l) => l.descriptor), diffIds: image.config.rootfs.diff_ids };
   }
 

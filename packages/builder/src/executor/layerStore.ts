@@ -1,8 +1,13 @@
-import { createLayer, layerMediaType, type Compression, type Descriptor, type Digest, type LayerEntry, type LocalStore } from '@tsbuild/oci-layout';
+import { createLayer, layerMediaType, type Compression, type Descriptor, type Digest, type LayerChange, type LayerEntry, type LocalStore } from '@tsbuild/oci-layout';
 
-/** Writes sorted entries as one layer blob into the store: tar, compress, hash, store in one pass. */
-export async function storeLayer(store: LocalStore, entries: LayerEntry[], compression: Compression): Promise<{ descriptor: Descriptor; diffId: Digest }> {
-  const layer = createLayer(entries.map((entry) => ({ kind: 'entry' as const, entry })), { compression });
+/** Writes sorted changes as one layer blob into the store: tar, compress, hash, store in one pass. */
+export async function storeChanges(store: LocalStore, changes: Iterable<LayerChange>, compression: Compression): Promise<{ descriptor: Descriptor; diffId: Digest }> {
+  const layer = createLayer(changes, { compression });
   const { digest, size } = await store.layout.putBlob(layer.stream);
   return { descriptor: { mediaType: layerMediaType(compression), digest, size }, diffId: await layer.diffId };
+}
+
+/** A layer that only adds entries (no whiteouts), as COPY and WORKDIR make. */
+export function storeLayer(store: LocalStore, entries: LayerEntry[], compression: Compression): Promise<{ descriptor: Descriptor; diffId: Digest }> {
+  return storeChanges(store, entries.map((entry) => ({ kind: 'entry' as const, entry })), compression);
 }

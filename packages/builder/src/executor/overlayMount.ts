@@ -36,11 +36,20 @@ export async function mountOverlay(lowers: string[], workDir: string): Promise<O
     upper,
     async unmount() {
       if (!mounted) return;
-      await exec('umount', [merged]).catch(async () => {
-        // A process that has not let go yet: detach now, the kernel finishes when it exits.
-        await exec('umount', ['-l', merged]);
-      });
+      await unmount(merged);
       mounted = false;
     },
   };
+}
+
+/** Stacks `lowers` (bottom first) read-only at `merged`: no upper directory, so nothing can change them. */
+export async function mountReadOnlyOverlay(lowers: string[], merged: string): Promise<void> {
+  await exec('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${[...lowers].reverse().join(':')}`, merged]);
+}
+
+export async function unmount(dir: string): Promise<void> {
+  await exec('umount', [dir]).catch(async () => {
+    // A process that has not let go yet: detach now, the kernel finishes when it exits.
+    await exec('umount', ['-l', dir]);
+  });
 }

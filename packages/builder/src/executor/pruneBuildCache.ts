@@ -9,17 +9,16 @@ import { StepCache } from './stepCache.js';
  * and unpacked snapshots that no image in the store is made of.
  */
 export async function pruneBuildCache(store: LocalStore): Promise<{ cacheEntries: number; snapshots: number }> {
-  const cacheEntries = await new StepCache(join(store.cacheDir, 'steps'), store.layout).prune();
-  const snapshotDir = join(store.cacheDir, 'snapshots');
-  const snapshotter = new Snapshotter(snapshotDir, store.tmpDir);
+  const cacheEntries = await new StepCache(store).prune();
+  const snapshotter = new Snapshotter(store);
   const live = new Set<string>();
   for (const descriptor of (await store.layout.readIndex()).manifests) {
     const image = await store.layout.readImage(descriptor).catch(() => undefined);
     for (const chain of chainIds(image?.config.rootfs.diff_ids ?? [])) live.add(snapshotter.pathOf(chain));
   }
   let snapshots = 0;
-  for (const name of await readdir(snapshotDir).catch(() => [] as string[])) {
-    const path = join(snapshotDir, name);
+  for (const name of await readdir(snapshotter.dir).catch(() => [] as string[])) {
+    const path = join(snapshotter.dir, name);
     if (live.has(path)) continue;
     await rm(path, { recursive: true, force: true });
     snapshots++;

@@ -23,20 +23,18 @@ export async function resolveImage(store: LocalStore, ref: string, opts: ImageSo
   }
   // The registry client (undici and all) is only loaded when an image has to come from elsewhere.
   const registry = await import('@tsbuild/registry');
-  const transportOptions = {
+  const sourceOptions = {
     platform: opts.platform,
-    openStore: async () => store,
     ...(opts.registriesConf ? { registriesConf: opts.registriesConf } : {}),
     ...(opts.tlsVerify !== undefined ? { tlsVerify: opts.tlsVerify } : {}),
   };
   if (!TRANSPORT.test(ref) || ref.startsWith('docker://')) {
     opts.log(`Pulling ${ref}`);
-    const { openStore: _unused, ...pullOptions } = transportOptions;
-    const { name, descriptor } = await registry.pullImage(store, ref, pullOptions);
+    const { name, descriptor } = await registry.pullImage(store, ref, sourceOptions);
     opts.log(`Pulled ${name}`);
     return store.layout.readImage(descriptor, opts.platform);
   }
-  const transports = await registry.ImageTransports.create(transportOptions);
+  const transports = await registry.ImageTransports.create({ ...sourceOptions, openStore: async () => store });
   try {
     const opened = await transports.openSource(registry.parseImageLocation(ref));
     try {

@@ -1,12 +1,10 @@
 import { lstat, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import {
-  createLayer, layerMediaType, resolveInRoot,
-  type Compression, type Descriptor, type Digest, type LayerChange, type LocalStore, type RuntimeMount,
-} from '@tsbuild/oci-layout';
+import { resolveInRoot, type Compression, type Descriptor, type Digest, type LayerChange, type LocalStore, type RuntimeMount } from '@tsbuild/oci-layout';
 import type { RunOp } from '../dockerfile/stageState.js';
 import type { RunMount } from '../dockerfile/runMount.js';
+import { storeChanges } from './layerStore.js';
 import { mountOverlay } from './overlayMount.js';
 import { runContainer } from './runContainer.js';
 import { chainIds, type Snapshotter } from './snapshotter.js';
@@ -156,13 +154,11 @@ export async function runStep(
     await removeMountStubs(mount.upper, mountPoints.filter((p) => !existedBefore.get(p)));
 
     const changes = await upperToChanges(mount.upper, env.clampTo !== undefined ? { clampTo: env.clampTo } : {});
-    const layer = createLayer(changes, { compression: env.compression });
-    const { digest, size } = await layout.putBlob(layer.stream);
-    const diffId = await layer.diffId;
+    const layer = await storeChanges(env.store, changes, env.compression);
     await record(changes);
-    const chain = chainIds([...below.diffIds, diffId]).at(-1)!;
+    const chain = chainIds([...below.diffIds, layer.diffId]).at(-1)!;
     await env.snapshotter.commit(mount.upper, env.snapshotter.pathOf(chain));
-    return { descriptor: { mediaType: layerMediaType(env.compression), digest, size }, diffId };
+    return layer;
   } finally {
     await mount.unmount().catch(() => undefined);
     await Promise.all(roots.map((root) => root.release()));
@@ -177,7 +173,8 @@ export async function runStep(
  */
 async function removeMountStubs(upper: string, created: string[]): Promise<void> {
   for (const destination of created.sort((a, b) => b.length - a.length)) {
-    let rel = posix.normalize(destination).replace(/^\/+/, '');
+    const mountPoint = posix.normalize(destination).replace(/^\/+/, '');
+    let rel = mountPoint;
     while (rel && rel !== '.') {
       const abs = join(upper, rel);
       const st = await lstat(abs).catch(() => undefined);
@@ -185,7 +182,7 @@ async function removeMountStubs(upper: string, created: string[]): Promise<void>
       if (st.isDirectory()) {
         if ((await readdir(abs)).length > 0) break;
         await rm(abs, { recursive: true });
-      } else if (rel === posix.normalize(destination).replace(/^\/+/, '')) {
+      } else if (rel === mountPoint) {
         await rm(abs);
       } else {
         break;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { applyLayer, type Digest, type Layer } from '@tsbuild/oci-layout';
+import { applyLayer, type Digest, type Layer, type LocalStore } from '@tsbuild/oci-layout';
 import { mountOverlay } from './overlayMount.js';
 
 /** The chain IDs of a layer stack (image-spec): each names a layer together with everything below it. */
@@ -26,10 +26,13 @@ async function exists(path: string): Promise<boolean> {
  * has the same layers below; it appears atomically (built aside, renamed).
  */
 export class Snapshotter {
-  constructor(
-    private readonly dir: string,
-    private readonly tmpDir: string,
-  ) {}
+  readonly dir: string;
+  private readonly tmpDir: string;
+
+  constructor(store: LocalStore) {
+    this.dir = join(store.cacheDir, 'snapshots');
+    this.tmpDir = store.tmpDir;
+  }
 
   pathOf(chainId: Digest): string {
     // Short names keep overlay's mount options (one page at most) within bounds for deep images.

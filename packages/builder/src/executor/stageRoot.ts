@@ -1,11 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { Descriptor, Digest, LocalStore } from '@tsbuild/oci-layout';
+import { mountReadOnlyOverlay, unmount } from './overlayMount.js';
 import type { Snapshotter } from './snapshotter.js';
-
-const exec = promisify(execFile);
 
 export interface StageRoot {
   /** A read-only view of the image's whole filesystem. */
@@ -30,11 +27,11 @@ export async function openStageRoot(store: LocalStore, snapshotter: Snapshotter,
   }
   const merged = join(work, 'merged');
   await mkdir(merged);
-  await exec('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${[...dirs].reverse().join(':')}`, merged]);
+  await mountReadOnlyOverlay(dirs, merged);
   return {
     dir: merged,
     async release() {
-      await exec('umount', [merged]).catch(() => exec('umount', ['-l', merged]));
+      await unmount(merged);
       await release();
     },
   };

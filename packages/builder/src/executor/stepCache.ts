@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseDigest, type Descriptor, type Digest, type OciLayout } from '@tsbuild/oci-layout';
+import { parseDigest, type Descriptor, type Digest, type LocalStore, type OciLayout } from '@tsbuild/oci-layout';
 
 /** What a finished step left: its history time and, for a layer step, the layer. */
 export interface CachedStep {
@@ -32,10 +32,13 @@ function parseEntry(text: string): CachedStep | undefined {
  * A hit is only a hit while the layer blob it names is still in the store.
  */
 export class StepCache {
-  constructor(
-    private readonly dir: string,
-    private readonly layout: OciLayout,
-  ) {}
+  private readonly dir: string;
+  private readonly layout: OciLayout;
+
+  constructor(store: LocalStore) {
+    this.dir = join(store.cacheDir, 'steps');
+    this.layout = store.layout;
+  }
 
   async get(key: string): Promise<CachedStep | undefined> {
     const text = await readFile(join(this.dir, key), 'utf8').catch(() => undefined);
@@ -55,13 +58,9 @@ export class StepCache {
   async prune(): Promise<number> {
     let removed = 0;
     for (const name of await readdir(this.dir).catch(() => [] as string[])) {
-      const path = join(this.dir, name);
-      const text = await readFile(path, 'utf8').catch(() => undefined);
-      const entry = text === undefined ? undefined : parseEntry(text);
-      if (!entry || (entry.layer && !(await this.layout.hasBlob(entry.layer.descriptor.digest)))) {
-        await rm(path, { force: true });
-        removed++;
-      }
+      if (await this.get(name)) continue;
+      await rm(join(this.dir, name), { force: true });
+      removed++;
     }
     return removed;
   }

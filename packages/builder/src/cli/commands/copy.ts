@@ -1,35 +1,31 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { normalizeImageName, parsePlatform, LocalStore, storeRoot, type BlobCopyOutcome, type CopyOptions, type Descriptor } from '@tsbuild/oci-layout';
 import type { ImageLocation, ImageTransports } from '@tsbuild/registry';
 import { parseCreds } from '../credsOption.js';
 import { humanSize } from '../humanSize.js';
+import { registryTransportOptions, withRegistryOptions, type RegistryOptions } from '../registryOptions.js';
 import { withRootOption } from '../storeOption.js';
 
 /** The registry client (and undici) load only when a command needs them, so other commands start fast. */
 const registry = () => import('@tsbuild/registry');
 
-export interface TransferOptions {
+/** push and pull take `--creds`; copy takes `--src-creds` and `--dest-creds`. */
+export interface TransferOptions extends RegistryOptions {
   jobs: string;
   platform?: string;
   all?: boolean;
-  tlsVerify: string;
-  registriesConf?: string;
   quiet?: boolean;
-  /** push and pull: `--creds`; copy: `--src-creds`, `--dest-creds`. */
-  creds?: string;
   srcCreds?: string;
   destCreds?: string;
 }
 
 /** The options every command that moves images shares (skopeo's spelling where skopeo has one). */
 export function withTransferOptions(cmd: Command): Command {
-  return withRootOption(cmd)
+  const transferOptions = withRootOption(cmd)
     .option('-j, --jobs <n>', 'blobs transferred at once', '4')
     .option('--platform <os/arch[/variant]>', 'which image of a multi-platform index (default: this machine\'s)')
-    .option('--all', 'copy every image of a multi-platform index, and the index itself')
-    .addOption(new Option('--tls-verify <bool>', 'require HTTPS with verified certificates (false also allows plain HTTP)').choices(['true', 'false']).default('true'))
-    .option('--registries-conf <file>', 'registries.conf to use instead of the standard ones')
-    .option('-q, --quiet', 'print only the digest of what was written');
+    .option('--all', 'copy every image of a multi-platform index, and the index itself');
+  return withRegistryOptions(transferOptions).option('-q, --quiet', 'print only the digest of what was written');
 }
 
 export async function openTransports(cmd: Command, opts: TransferOptions): Promise<ImageTransports> {
@@ -37,9 +33,7 @@ export async function openTransports(cmd: Command, opts: TransferOptions): Promi
   const { ImageTransports } = await registry();
   return ImageTransports.create({
     openStore: () => LocalStore.open(storeRoot(root)),
-    ...(opts.registriesConf ? { registriesConf: opts.registriesConf } : {}),
-    tlsVerify: opts.tlsVerify !== 'false',
-    ...(opts.creds !== undefined ? { credentials: await parseCreds(opts.creds, '--creds') } : {}),
+    ...(await registryTransportOptions(opts)),
     ...(opts.srcCreds !== undefined ? { sourceCredentials: await parseCreds(opts.srcCreds, '--src-creds') } : {}),
     ...(opts.destCreds !== undefined ? { destinationCredentials: await parseCreds(opts.destCreds, '--dest-creds') } : {}),
     ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),

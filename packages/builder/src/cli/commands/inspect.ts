@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { parsePlatform } from '@tsbuild/oci-layout';
-import { parseCreds, withCredsOption } from '../credsOption.js';
+import { withCredsOption } from '../credsOption.js';
+import { registryTransportOptions } from '../registryOptions.js';
 import { openStore, withRootOption } from '../storeOption.js';
 
 interface InspectOptions {
@@ -13,9 +14,8 @@ interface InspectOptions {
 async function inspectRemote(reference: string, opts: InspectOptions): Promise<unknown> {
   const { ImageTransports } = await import('@tsbuild/registry');
   const transports = await ImageTransports.create({
-    tlsVerify: opts.tlsVerify !== 'false',
+    ...(await registryTransportOptions(opts)),
     ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
-    ...(opts.creds !== undefined ? { credentials: await parseCreds(opts.creds, '--creds') } : {}),
   });
   try {
     const { source, name } = await transports.openSource({ transport: 'docker', reference });
