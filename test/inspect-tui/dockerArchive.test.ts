@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { promisify } from 'node:util';
 import { pack as tarPack } from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,12 +14,6 @@ const LAYER_1 = '1871059774abe6914075e4a919b778fa1561f577d620ae52438a9635e624193
 const dirs = tempDirs();
 afterAll(() => dirs.cleanup());
 
-async function bytesOf(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
 describe('openDockerArchive', () => {
   it('reads manifest.json and the config, and serves each layer as its bytes in the archive', async () => {
     const image = await openDockerArchive(DIVE_IMAGE);
@@ -29,7 +23,7 @@ describe('openDockerArchive', () => {
     const layer = image.layers[1]!;
     expect(layer.descriptor).toEqual({ mediaType: 'application/vnd.docker.image.rootfs.diff.tar', digest: layer.diffId, size: 8192 });
     const { stdout } = await promisify(execFile)('tar', ['xOf', DIVE_IMAGE, LAYER_1], { encoding: 'buffer', maxBuffer: 1 << 24 });
-    const bytes = await bytesOf(await layer.open());
+    const bytes = await buffer(await layer.open());
     expect(bytes.equals(stdout)).toBe(true);
     expect(`sha256:${createHash('sha256').update(bytes).digest('hex')}`).toBe(layer.diffId);
     const changes = [];
@@ -60,7 +54,7 @@ describe('openDockerArchive', () => {
     const file = join(await dirs.make(), 'linked.tar');
     await writeFile(file, archive);
     const image = await openDockerArchive(file);
-    expect((await bytesOf(await image.layers[1]!.open())).equals(layerTar)).toBe(true);
+    expect((await buffer(await image.layers[1]!.open())).equals(layerTar)).toBe(true);
   });
 
   it('fails a layer whose bytes do not match its diff_id while they are read', async () => {
@@ -71,7 +65,7 @@ describe('openDockerArchive', () => {
     const file = join(await dirs.make(), 'mismatch.tar');
     await writeFile(file, await tarBytes([{ name: 'a/layer.tar', body: layerTar }, { name: 'c.json', body: config }, { name: 'manifest.json', body: manifest }]));
     const image = await openDockerArchive(file);
-    await expect(bytesOf(await image.layers[0]!.open())).rejects.toThrow(/digest mismatch/);
+    await expect(buffer(await image.layers[0]!.open())).rejects.toThrow(/digest mismatch/);
   });
 
   it('rejects an archive without manifest.json', async () => {

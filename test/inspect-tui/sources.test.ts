@@ -1,23 +1,18 @@
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIVE_IMAGE } from '../helpers/fixtures.js';
 import { startRegistry } from '../helpers/registryHarness.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { requireTools, run } from '../helpers/tools.js';
-import { TSDIVE_BIN, tsbuild } from '../helpers/tsbuildCli.js';
+import { tsbuild } from '../helpers/tsbuildCli.js';
+import { tsdive } from '../helpers/tsdiveCli.js';
 
-const TSDIVE = TSDIVE_BIN;
 const dirs = tempDirs();
 let registry: Awaited<ReturnType<typeof startRegistry>>;
 
-function diveJson(args: string[]): Promise<{ code: number; json?: { image: { sizeBytes: number; inefficientBytes: number; efficiencyScore: number } }; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [TSDIVE, '--json', '-', ...args], { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? ((error as { code?: number }).code ?? -1) : 0;
-      resolve({ code, stderr, ...(code === 0 ? { json: JSON.parse(stdout) } : {}) });
-    });
-  });
+async function diveJson(args: string[]): Promise<{ code: number; json?: { image: { sizeBytes: number; inefficientBytes: number; efficiencyScore: number } }; stderr: string }> {
+  const { code, stdout, stderr } = await tsdive(['--json', '-', ...args]);
+  return { code, stderr, ...(code === 0 ? { json: JSON.parse(stdout) } : {}) };
 }
 
 beforeAll(async () => {

@@ -109,7 +109,6 @@ export function layerListings(image: Image, options: Pick<AnalyzeOptions, 'layer
  * entries (plus what whiteouts remove), never layers x paths.
  */
 export async function analyzeImage(image: Image, options: AnalyzeOptions = {}): Promise<ImageAnalysis> {
-  const commands = layerCommands(image);
   const listings = layerListings(image, options);
   const tally = new EfficiencyTally();
   const stacked = new StackedTree((path) => tally.add(path));
@@ -143,7 +142,7 @@ export async function analyzeImage(image: Image, options: AnalyzeOptions = {}): 
     userWastedPercent: wastedBytes / userSizeBytes,
     inefficientFiles: inefficient.map(({ occurrences, ...p }) => ({
       ...p,
-      layers: occurrences.map((o) => ({ index: o.layerIndex, command: commands[o.layerIndex]!, action: o.action, sizeBytes: o.sizeBytes })),
+      layers: occurrences.map((o) => ({ index: o.layerIndex, command: listings[o.layerIndex]!.command, action: o.action, sizeBytes: o.sizeBytes })),
     })),
   };
 }
@@ -211,12 +210,19 @@ function sizeBelow(node: StackedNode | undefined): number | undefined {
   return node && diveRemovedSize(node);
 }
 
-function sizeInOwnLayer(root: LayerNode, path: string): number | undefined {
-  let node: LayerNode | undefined = root;
-  for (const name of path.split('/')) {
+/** The node at `relative` (a path below `dir`) in a layer's tree. */
+function nodeBelow(dir: LayerNode, relative: string): LayerNode | undefined {
+  let node: LayerNode | undefined = dir;
+  for (const name of relative.split('/')) {
     node = node.children?.get(name);
     if (!node) return undefined;
   }
+  return node;
+}
+
+function sizeInOwnLayer(root: LayerNode, path: string): number | undefined {
+  const node = nodeBelow(root, path);
+  if (!node) return undefined;
   if (node.kind !== 'entry' || node.info!.type !== 'directory') return 0;
   let total = 0;
   const stack: LayerNode[] = [node];
@@ -275,12 +281,8 @@ export function layerChanges(layer: LayerAnalysis): LayerChangeRecord[] {
 
 /** Whether the layer has an entry (not a whiteout) at `relative` below `dir`. */
 function writtenByLayer(dir: LayerNode, relative: string): boolean {
-  let node: LayerNode | undefined = dir;
-  for (const name of relative.split('/')) {
-    node = node.children?.get(name);
-    if (!node) return false;
-  }
-  return node.kind !== 'whiteout';
+  const node = nodeBelow(dir, relative);
+  return node !== undefined && node.kind !== 'whiteout';
 }
 
 /**

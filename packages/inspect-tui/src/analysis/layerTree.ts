@@ -149,13 +149,13 @@ export async function readLayerTree(blob: Readable): Promise<LayerTree> {
 }
 
 /** Byte-wise name order, as Go's sort.Strings orders dive's tree. */
-export function sortedChildren(node: { children?: Map<string, LayerNode> }): LayerNode[] {
+function sortedChildren(node: { children?: Map<string, LayerNode> }): LayerNode[] {
   if (!node.children) return [];
   return [...node.children.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** dive's traversal: depth first, children (by name) before their parent, the root never visited. Iterative: a path may be thousands of levels deep. */
-export function childFirst(root: LayerNode): LayerNode[] {
+function childFirst(root: LayerNode): LayerNode[] {
   const order: LayerNode[] = [];
   const stack: { node: LayerNode; children: LayerNode[]; next: number }[] = [{ node: root, children: sortedChildren(root), next: 0 }];
   while (stack.length > 0) {

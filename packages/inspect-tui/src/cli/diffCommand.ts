@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { analyzeImage } from '../analysis/analyzeImage.js';
 import { diffImages } from '../diff/diffImages.js';
 import { formatDiff } from '../diff/formatDiff.js';
-import { openImageSource, type ImageSourceOptions } from './imageSource.js';
+import { openImageSource } from './imageSource.js';
 
 export interface DiffOptions {
   json?: boolean;
@@ -23,9 +23,8 @@ export function diffProgram(): Command {
 
 /** Analyses both images (one after the other: memory holds one image's paths at a time, plus the other's) and compares them. */
 export async function runDiff([a, b]: string[], opts: DiffOptions): Promise<string> {
-  const sourceOptions: ImageSourceOptions = { ...(opts.source !== undefined && { source: opts.source }), ...(opts.root !== undefined && { root: opts.root }) };
   const analyse = async (ref: string) => {
-    const source = await openImageSource(ref, sourceOptions);
+    const source = await openImageSource(ref, opts);
     try {
       return await analyzeImage(source.image, source.layerIds ? { layerIds: source.layerIds } : {});
     } finally {

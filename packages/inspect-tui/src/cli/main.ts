@@ -104,7 +104,7 @@ async function run(imageRef: string, opts: CliOptions): Promise<number> {
     const config = await loadCiConfig({ ...(opts.ciConfig !== undefined && { configPath: opts.ciConfig }), cwd: process.cwd(), flags });
     rules = compileRules(config.settings);
   }
-  const source = await openImageSource(imageRef, { ...(opts.source !== undefined && { source: opts.source }), ...(opts.root !== undefined && { root: opts.root }) });
+  const source = await openImageSource(imageRef, opts);
   // A big image takes a while to read; say what is happening until the explorer takes the screen.
   let explorer: Promise<typeof import('../tui/runExplorer.js')> | undefined;
   if (interactive) {

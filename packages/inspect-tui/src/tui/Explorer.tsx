@@ -11,7 +11,7 @@ import { Pager, PAGER_CHROME, type PagerContent } from './components/Pager.js';
 import { FilterBar, StatusBar } from './components/StatusBar.js';
 import { commandFor, splitKeys, type Command } from './keys.js';
 import { extractLayerFile, readFileText } from './layerFile.js';
-import { compileFilter, explorerReducer, initialState, scrollTop, type Action, type ExplorerState, type ListPosition } from './state.js';
+import { compileFilter, explorerReducer, initialState, moveWithin, type Action, type ExplorerState, type ListPosition } from './state.js';
 import { keyName, type RenderTiming } from './renderTiming.js';
 import { useTerminalSize, type TerminalSize } from './terminalSize.js';
 import type { TreeEntry, TreeRow, TreeView, ViewOptions } from './treeView.js';
@@ -141,8 +141,7 @@ function layoutFor(state: ExplorerState, pagerOpen: boolean, { columns, rows }: 
 
 /** Positions live in the state; a resize or a shorter tree only clamps them. */
 function clampPosition(position: ListPosition, count: number, height: number): ListPosition {
-  const selected = Math.max(0, Math.min(position.selected, count - 1));
-  return { selected, top: scrollTop(position.top, selected, count, height) };
+  return moveWithin(position, 0, count, height);
 }
 
 /** The interactive explorer: dive's layout and keys over an analysed image. */

@@ -10,7 +10,7 @@ export class LayerFileError extends Error {}
  * Streams the layer once up to `path` and hands that entry's content to
  * `use`; the rest of the layer is never read.
  */
-export async function withLayerFile<T>(layer: Layer, path: string, use: (content: Readable, size: number) => Promise<T>): Promise<T> {
+async function withLayerFile<T>(layer: Layer, path: string, use: (content: Readable, size: number) => Promise<T>): Promise<T> {
   for await (const change of readLayer(await layer.open())) {
     if (change.kind !== 'entry' || change.entry.path !== path) continue;
     const { entry } = change;

@@ -63,7 +63,7 @@ export function moveWithin(position: ListPosition, by: number, count: number, he
 }
 
 /** The first index on screen that keeps `selected` visible, moving as little as possible from `top`. */
-export function scrollTop(top: number, selected: number, count: number, height: number): number {
+function scrollTop(top: number, selected: number, count: number, height: number): number {
   if (height <= 0) return 0;
   let next = Math.min(top, selected);
   if (selected >= next + height) next = selected - height + 1;

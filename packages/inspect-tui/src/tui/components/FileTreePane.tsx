@@ -7,7 +7,7 @@ import type { SortOrder, TreeRow } from '../treeView.js';
 import { PaneTitle } from './PaneTitle.js';
 
 /** dive's colours for the marks; unmodified paths keep the terminal's colour. */
-export const MARK_COLOURS: Record<ChangeMark, string | undefined> = {
+const MARK_COLOURS: Record<ChangeMark, string | undefined> = {
   added: 'green',
   removed: 'red',
   modified: 'yellow',
