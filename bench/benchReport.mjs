@@ -5,7 +5,7 @@ const MiB = 1024 * 1024;
 const START = '<!-- bench:start -->';
 const END = '<!-- bench:end -->';
 
-function median(values) {
+export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;

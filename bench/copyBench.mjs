@@ -1,11 +1,12 @@
 // The COPY-heavy group: tsbuild against buildah (build) and umoci (unpack) on one generated
 // context of many files. Knobs: BENCH_FILES (20000), BENCH_MB (300, MiB in total).
-import { spawnSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ratioTarget, rssTarget, summarise } from './benchReport.mjs';
+import { checkedOutput } from './checkedOutput.mjs';
 import { writeContextTree } from './contextTree.mjs';
 import { cpuProfileSummary, profileTable } from './cpuProfileSummary.mjs';
+import { buildahStorage } from './debianBase.mjs';
 import { benchCase, runRounds } from './runRounds.mjs';
 import { treeStats } from './treeStats.mjs';
 
@@ -17,8 +18,7 @@ function buildCases(ctx, contextDir) {
   const tsbuild = (compression) => (root) => ['node', ctx.tsbuildBin, '--root', root, 'build', '-q', '-t', IMAGE, '--compression', compression, contextDir];
   return [
     { key: 'buildah', tool: 'buildah', caseName: 'bud --layers, vfs (stores layers uncompressed)',
-      argv: (root) => ['buildah', '--root', join(root, 'storage'), '--runroot', join(root, 'run'), '--storage-driver', 'vfs',
-        'bud', '--layers', '--isolation', 'chroot', '-q', '-t', IMAGE, contextDir] },
+      argv: (root) => [...buildahStorage(root), 'bud', '--layers', '--isolation', 'chroot', '-q', '-t', IMAGE, contextDir] },
     { key: 'tsbuild-gzip', tool: 'tsbuild', caseName: 'build, gzip (default)', anchor: 'buildah', argv: tsbuild('gzip') },
     { key: 'tsbuild-zstd', tool: 'tsbuild', caseName: 'build, zstd', anchor: 'buildah', argv: tsbuild('zstd') },
     { key: 'tsbuild-none', tool: 'tsbuild', caseName: 'build, uncompressed', anchor: 'buildah', argv: tsbuild('none') },
@@ -55,8 +55,7 @@ function profileTsbuild(ctx, contextDir, storeOf) {
   ];
   for (const [label, args, root] of jobs) {
     const dir = join(ctx.work, 'profiles', label.replace(/\W+/g, '-'));
-    const run = spawnSync('node', ['--cpu-prof', '--cpu-prof-dir', dir, ctx.tsbuildBin, '--root', root, ...args], { cwd: ctx.work, encoding: 'utf8' });
-    if (run.status !== 0) throw new Error(`profiled tsbuild ${label} failed:\n${run.stderr}`);
+    checkedOutput(['node', '--cpu-prof', '--cpu-prof-dir', dir, ctx.tsbuildBin, '--root', root, ...args], { cwd: ctx.work });
     const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
     sections.push(`#### CPU profile: tsbuild ${label} (main thread self time)\n\n${profileTable(cpuProfileSummary(join(dir, file)))}`);
   }

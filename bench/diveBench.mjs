@@ -1,27 +1,20 @@
 // `tsdive --json` and the explorer's first screen against the floor of any layer analysis:
 // decompressing every layer of the image to /dev/null with zcat / zstd -dc, measured in the
 // same run; and how fast the explorer moves its selection (#5).
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ratioTarget, rssTarget, summarise } from './benchReport.mjs';
 import { explorerRows } from './explorerBench.mjs';
 import { writeLayeredImage } from './layeredImage.mjs';
+import { blobPath, imageManifest } from './ociManifest.mjs';
 import { benchCase, runRounds } from './runRounds.mjs';
 
 const REF = 'layered';
 
-function readJson(path) {
-  return JSON.parse(readFileSync(path, 'utf8'));
-}
-
 /** The blob files of the image's layers with the command that decompresses each. */
 function layerBlobs(ociDir, ref) {
-  const entry = readJson(join(ociDir, 'index.json')).manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === ref);
-  if (!entry) throw new Error(`${ociDir} has no image named ${ref}`);
-  const manifest = readJson(join(ociDir, 'blobs', ...entry.digest.split(':')));
-  return manifest.layers.map((layer) => {
+  return imageManifest(ociDir, ref).layers.map((layer) => {
     const decompressor = layer.mediaType.endsWith('+zstd') ? 'zstd -dc' : layer.mediaType.endsWith('+gzip') ? 'zcat' : 'cat';
-    return `${decompressor} '${join(ociDir, 'blobs', ...layer.digest.split(':'))}'`;
+    return `${decompressor} '${blobPath(ociDir, layer.digest)}'`;
   });
 }
 
@@ -44,7 +37,7 @@ export async function diveGroup(ctx) {
   const layoutDir = ctx.lowercase(join(ctx.work, 'layered-image'));
   ctx.progress(`writing a ${layers}-layer image of ${files} files under ${layoutDir}`);
   const written = writeLayeredImage(layoutDir, { layers, files, ref: REF });
-  const image = ctx.nginxImage ?? { store: ctx.debianBase().store, name: 'localhost/debian:bookworm', label: 'Debian base image (gzip)' };
+  const image = ctx.nginxImage ?? ctx.debianBase().image;
   const images = [
     imageCases(ctx, { key: 'dive-image', label: image.label.replace(/ \(.*\)$/, ''), ociDir: join(image.store, 'oci'), ref: image.name,
       tsdiveArgs: ['--root', image.store, image.name] }),

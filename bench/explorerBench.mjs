@@ -2,7 +2,7 @@
 // latency of moving the selection in the layers pane (which switches the tree to another layer,
 // in both views) and in the file tree pane.
 import { join } from 'node:path';
-import { summarise } from './benchReport.mjs';
+import { median, summarise } from './benchReport.mjs';
 import { tuiSession, tmuxServer } from './tuiSession.mjs';
 
 const MAX_MOVE_MS = 50;
@@ -35,14 +35,8 @@ function movePlan(layers, moves) {
   ];
 }
 
-const sorted = (values) => [...values].sort((a, b) => a - b);
-const median = (values) => {
-  const s = sorted(values);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-};
 /** Nearest rank: the value that `share` of the values are at or below. */
-const percentile = (values, share) => sorted(values)[Math.ceil(share * values.length) - 1];
+const percentile = (values, share) => [...values].sort((a, b) => a - b)[Math.ceil(share * values.length) - 1];
 const ms = (value) => `${value.toFixed(1)}`;
 
 /** Median, 95th percentile and slowest of some moves, and which move of its session's case the slowest was. */

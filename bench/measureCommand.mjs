@@ -13,6 +13,11 @@ export function cpuStallMicros() {
   }
 }
 
+/** The share of `wallSeconds` in which some task waited for a CPU, from two cpuStallMicros readings; null without PSI. */
+export function cpuPressure(stallBefore, stallAfter, wallSeconds) {
+  return stallBefore === null || stallAfter === null ? null : (stallAfter - stallBefore) / 1e6 / wallSeconds;
+}
+
 function field(report, label) {
   const line = report.split('\n').find((l) => l.trim().startsWith(label));
   if (!line) throw new Error(`GNU time report has no "${label}" line:\n${report}`);
@@ -48,7 +53,7 @@ export function measureCommand(argv, { cwd, reportFile, env = process.env }) {
         wallSeconds,
         cpuSeconds: field(report, 'User time (seconds)') + field(report, 'System time (seconds)'),
         peakRssBytes: field(report, 'Maximum resident set size (kbytes)') * 1024,
-        cpuPressure: stallBefore === null || stallAfter === null ? null : (stallAfter - stallBefore) / 1e6 / wallSeconds,
+        cpuPressure: cpuPressure(stallBefore, stallAfter, wallSeconds),
         outputTail: output,
       });
     });

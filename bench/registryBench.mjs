@@ -1,10 +1,10 @@
 // Push and pull of a 100+ MB image to/from a local docker-registry, tsbuild against
 // `skopeo copy` each way, and a pull whose layers are already in the store (#4).
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ratioTarget, summarise, workTarget } from './benchReport.mjs';
 import { checkedOutput } from './checkedOutput.mjs';
 import { startupCase } from './debianBuildBench.mjs';
+import { blobPath, imageManifest } from './ociManifest.mjs';
 import { startRegistry } from './registryServer.mjs';
 import { benchCase, runRounds } from './runRounds.mjs';
 
@@ -12,19 +12,18 @@ const REPOSITORY = 'bench/image:latest';
 
 /** The image's config and layers, as stored (compressed): what travels over the wire. */
 function imageBlobs(ociDir, name) {
-  const index = JSON.parse(readFileSync(join(ociDir, 'index.json'), 'utf8'));
-  const entry = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === name);
-  const manifest = JSON.parse(readFileSync(join(ociDir, 'blobs', ...entry.digest.split(':')), 'utf8'));
-  return [manifest.config, ...manifest.layers].map((d) => ({ ...d, path: join(ociDir, 'blobs', ...d.digest.split(':')) }));
+  const manifest = imageManifest(ociDir, name);
+  return [manifest.config, ...manifest.layers].map((d) => ({ ...d, path: blobPath(ociDir, d.digest) }));
 }
 
 export async function registryGroup(ctx) {
-  const image = ctx.nginxImage ?? { store: ctx.debianBase().store, name: 'localhost/debian:bookworm', label: 'Debian base image (gzip)' };
+  const image = ctx.nginxImage ?? ctx.debianBase().image;
   const ociDir = ctx.lowercase(join(image.store, 'oci'));
   const tsbuild = (root, ...args) => ['node', ctx.tsbuildBin, '--root', root, ...args];
   const blobs = imageBlobs(ociDir, image.name);
   const floor = (...args) => ['bash', join(ctx.repo, 'bench/transferFloor.sh'), ...args];
   let registry;
+  const push = () => tsbuild(image.store, 'push', '-q', '--tls-verify', 'false', image.name, `docker://${registry.host}/${REPOSITORY}`);
   const freshRegistry = async () => {
     await registry?.stop();
     registry = await startRegistry(join(ctx.work, 'registry'));
@@ -35,14 +34,14 @@ export async function registryGroup(ctx) {
       benchCase({ key: 'push-skopeo', tool: 'skopeo', caseName: 'push: copy oci:STORE -> docker://', root: join(ctx.work, 'registry'), before: freshRegistry,
         argv: () => ['skopeo', 'copy', '-q', '--dest-tls-verify=false', `oci:${ociDir}:${image.name}`, `docker://${registry.host}/${REPOSITORY}`] }),
       benchCase({ key: 'push-tsbuild', tool: 'tsbuild', caseName: 'push', anchor: 'push-skopeo', root: join(ctx.work, 'registry'), before: freshRegistry,
-        argv: () => tsbuild(image.store, 'push', '-q', '--tls-verify', 'false', image.name, `docker://${registry.host}/${REPOSITORY}`) }),
+        argv: push }),
       benchCase({ key: 'push-floor', tool: 'curl', caseName: 'push floor: only the blob uploads, all at once', anchor: 'push-skopeo', root: join(ctx.work, 'registry'), before: freshRegistry,
         argv: () => floor('push', registry.host, 'bench/image', ...blobs.map((b) => b.path)) }),
     ];
     await runRounds(pushes, ctx);
 
     await freshRegistry();
-    checkedOutput(tsbuild(image.store, 'push', '-q', '--tls-verify', 'false', image.name, `docker://${registry.host}/${REPOSITORY}`));
+    checkedOutput(push());
     const source = `${registry.host}/${REPOSITORY}`;
     const pulls = [
       benchCase({ key: 'pull-skopeo', tool: 'skopeo', caseName: 'pull: copy docker:// -> oci:DIR', root: join(ctx.work, 'pull', 'skopeo'),

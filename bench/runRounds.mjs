@@ -22,7 +22,7 @@ export function removeTree(dir) {
   rmSync(dir, { recursive: true, force: true });
 }
 
-function emptyOutput(root) {
+export function emptyOutput(root) {
   removeTree(root);
   mkdirSync(dirname(root), { recursive: true });
 }

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cpuStallMicros } from './measureCommand.mjs';
+import { cpuPressure, cpuStallMicros } from './measureCommand.mjs';
 
 const COLUMNS = 160;
 const ROWS = 45;
@@ -87,7 +87,7 @@ export async function tuiSession(server, { tsdiveBin, args, dir, name, plan }) {
       wallSeconds,
       cpuSeconds: first.cpuMs / 1000,
       peakRssBytes: first.maxRssKb * 1024,
-      cpuPressure: stallBefore === null || stallAfter === null ? null : (stallAfter - stallBefore) / 1e6 / wallSeconds,
+      cpuPressure: cpuPressure(stallBefore, stallAfter, wallSeconds),
     };
     // The terminal shows the frame a moment after tsdive wrote it.
     const shownBy = now() + 2000;
@@ -118,7 +118,7 @@ export async function tuiSession(server, { tsdiveBin, args, dir, name, plan }) {
     }
 
     const movesStallAfter = cpuStallMicros();
-    const movesPressure = movesStall === null || movesStallAfter === null ? null : (movesStallAfter - movesStall) / 1e3 / (now() - movesFrom);
+    const movesPressure = cpuPressure(movesStall, movesStallAfter, (now() - movesFrom) / 1000);
     server.tmux('send-keys', '-t', name, 'q');
     const quitBy = now() + 10_000;
     while (!existsSync(exitFile) || !readFileSync(exitFile, 'utf8').endsWith('\n')) {

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/ensure-tools.sh
-ensure_debian_packages buildah umoci skopeo docker-registry zstd time gcc make libc6-dev
+ensure_debian_packages buildah umoci skopeo docker-registry runc debootstrap tmux curl zstd time gcc g++ make python3 libc6-dev ca-certificates
 ensure_node_modules
 build_workspace
 node bench/run.mjs

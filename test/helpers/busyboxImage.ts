@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile, copyFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireTools, run } from './tools.js';
@@ -21,8 +21,8 @@ export async function importBusybox(root: string, name = 'busybox'): Promise<voi
     for (const applet of APPLETS) await symlink('busybox', join(rootfs, 'bin', applet));
     await writeFile(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n');
     await writeFile(join(rootfs, 'etc/group'), 'root:x:0:\napp:x:1000:\n');
-    await run('chmod', ['1777', join(rootfs, 'tmp')]);
-    await run('chown', ['1000:1000', join(rootfs, 'home/app')]);
+    await chmod(join(rootfs, 'tmp'), 0o1777);
+    await chown(join(rootfs, 'home/app'), 1000, 1000);
     const tarball = join(dir, 'rootfs.tar');
     // Fixed mtimes, order and import time: every store gets the very same base image.
     await run('tar', ['-C', rootfs, '--numeric-owner', '--sort=name', '--mtime=@1600000000', '-cf', tarball, '.']);

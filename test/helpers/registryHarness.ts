@@ -2,28 +2,24 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createSign, randomBytes, X509Certificate } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { requireTools, run } from './tools.js';
 import { tempDirs } from './tempDirs.js';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createNetServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function listen(server: Server): Promise<number> {
+function listen(server: NetServer): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
   });
+}
+
+async function freePort(): Promise<number> {
+  const server = createNetServer();
+  const port = await listen(server);
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 function closeServer(server: Server): Promise<void> {
@@ -32,13 +28,6 @@ function closeServer(server: Server): Promise<void> {
 }
 
 export type RegistryAuth = { kind: 'none' } | { kind: 'htpasswd'; user: string; password: string } | { kind: 'token'; user: string; password: string };
-
-export interface RunningRegistry {
-  /** host:port, e.g. 127.0.0.1:41234 */
-  host: string;
-  storage: string;
-  stop(): Promise<void>;
-}
 
 async function waitForRegistry(host: string, child: ChildProcess, log: () => string): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -157,10 +146,9 @@ export async function startRegistry(auth: RegistryAuth = { kind: 'none' }, opts:
     throw e;
   }
   return {
+    /** host:port, e.g. 127.0.0.1:41234 */
     host,
-    storage: join(dir, 'storage'),
     tokenRequests: token?.requests ?? [],
-    log: () => log,
     async stop(): Promise<void> {
       if (child.exitCode === null) {
         process.kill(child.pid!, 'SIGTERM');
