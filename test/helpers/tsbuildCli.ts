@@ -29,3 +29,10 @@ export function tsbuild(args: string[], opts: { cwd?: string; env?: NodeJS.Proce
     child.stdin.end(opts.input ?? '');
   });
 }
+
+/** `tsbuild` that must succeed: its result, or an error with its stderr. */
+export async function tsbuildOk(args: string[], opts: Parameters<typeof tsbuild>[1] = {}): Promise<CliResult> {
+  const r = await tsbuild(args, opts);
+  if (r.code !== 0) throw new Error(`tsbuild ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r;
+}

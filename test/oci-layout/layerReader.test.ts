@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
+import { buffer as collect } from 'node:stream/consumers';
 import tar from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import {
@@ -31,12 +32,6 @@ function entry(path: string, fields: Partial<LayerEntry> & Pick<LayerEntry, 'typ
 
 function file(path: string, text: string, fields: Partial<LayerEntry> = {}): LayerChange {
   return entry(path, { type: 'file', size: Buffer.byteLength(text), open: () => Readable.from([Buffer.from(text)]), ...fields });
-}
-
-async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 /** Changes as plain data: file content read into a string. */

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
+import { buffer as collect } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { compareLayerPaths, createLayer, type Compression, type LayerChange, type LayerEntry } from '@tsbuild/oci-layout';
 
@@ -41,12 +42,6 @@ function sampleChanges(): LayerChange[] {
     { kind: 'whiteout', path: 'etc/motd' },
     { kind: 'opaque', path: 'var/lib' },
   ];
-}
-
-async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 async function layerBytes(compression: Compression): Promise<{ blob: Buffer; diffId: string }> {

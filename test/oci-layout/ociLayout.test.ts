@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { buffer as collect } from 'node:stream/consumers';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   DigestMismatchError, digestOf, LocalStore, MediaType, normalizeImageName, OciLayout, parseImageName, REF_NAME_ANNOTATION, storeRoot, VerifyingStream,
@@ -10,12 +11,6 @@ import { tempDirs } from '../helpers/tempDirs.js';
 
 const dirs = tempDirs();
 afterAll(() => dirs.cleanup());
-
-async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 describe('OciLayout blob store', () => {
   it('creates a valid empty layout', async () => {

@@ -7,7 +7,7 @@ import { IDENTITY_TOKEN, startFaultProxy, startRegistry } from '../helpers/regis
 import { tempDirs } from '../helpers/tempDirs.js';
 import { run } from '../helpers/tools.js';
 import { tsbuildOnTerminal } from '../helpers/terminal.js';
-import { tsbuild } from '../helpers/tsbuildCli.js';
+import { tsbuild, tsbuildOk } from '../helpers/tsbuildCli.js';
 
 const dirs = tempDirs();
 const USER = 'alice';
@@ -21,10 +21,8 @@ function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { HOME: home, XDG_RUNTIME_DIR: '', XDG_CONFIG_HOME: '', DOCKER_CONFIG: join(home, 'docker'), REGISTRY_AUTH_FILE: join(home, 'auth.json'), ...extra };
 }
 
-async function ok(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}) {
-  const r = await tsbuild(args, { env: env(opts.env), ...(opts.input !== undefined ? { input: opts.input } : {}) });
-  if (r.code !== 0) throw new Error(`tsbuild ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r;
+function ok(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}) {
+  return tsbuildOk(args, { env: env(opts.env), ...(opts.input !== undefined ? { input: opts.input } : {}) });
 }
 
 beforeAll(async () => {

@@ -5,7 +5,7 @@ import { buildRandomImage } from '../helpers/randomImage.js';
 import { startRegistry } from '../helpers/registryHarness.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { requireTools, run } from '../helpers/tools.js';
-import { tsbuild } from '../helpers/tsbuildCli.js';
+import { tsbuild, tsbuildOk } from '../helpers/tsbuildCli.js';
 import { tsbuildOnTerminal } from '../helpers/terminal.js';
 
 const dirs = tempDirs();
@@ -24,10 +24,8 @@ let image: string;
 const credsA = `${A.user}:${A.password}`;
 const credsB = `${B.user}:${B.password}`;
 
-async function ok(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}) {
-  const r = await tsbuild(args, { env: opts.env ?? env });
-  if (r.code !== 0) throw new Error(`tsbuild ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r;
+function ok(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}) {
+  return tsbuildOk(args, { env: opts.env ?? env });
 }
 
 async function refused(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}) {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFaultProxy, startRegistry } from '../helpers/registryHarness.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { run } from '../helpers/tools.js';
-import { TSBUILD_BIN, tsbuild } from '../helpers/tsbuildCli.js';
+import { TSBUILD_BIN, tsbuild, tsbuildOk as ok } from '../helpers/tsbuildCli.js';
 
 const dirs = tempDirs();
 let registry: Awaited<ReturnType<typeof startRegistry>>;
@@ -13,12 +13,6 @@ let proxy: Awaited<ReturnType<typeof startFaultProxy>>;
 let root: string;
 let digest: string;
 let layers: string[];
-
-async function ok(args: string[]) {
-  const r = await tsbuild(args);
-  if (r.code !== 0) throw new Error(`tsbuild ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r;
-}
 
 /** Every blob file in a store must hash to its own name. */
 async function expectStoreIntact(store: string): Promise<void> {

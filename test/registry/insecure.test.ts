@@ -6,7 +6,7 @@ import { buildRandomImage } from '../helpers/randomImage.js';
 import { startRegistry } from '../helpers/registryHarness.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { run } from '../helpers/tools.js';
-import { tsbuild } from '../helpers/tsbuildCli.js';
+import { tsbuild, tsbuildOk as ok } from '../helpers/tsbuildCli.js';
 
 const dirs = tempDirs();
 let registry: Awaited<ReturnType<typeof startRegistry>>;
@@ -18,12 +18,6 @@ function ownAddress(): string {
   const found = Object.values(networkInterfaces()).flat().find((i) => i && !i.internal && i.family === 'IPv4');
   if (!found) throw new Error('this machine has no non-loopback IPv4 address to run the plain-HTTP registry on');
   return found.address;
-}
-
-async function ok(args: string[]) {
-  const r = await tsbuild(args);
-  if (r.code !== 0) throw new Error(`tsbuild ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r;
 }
 
 beforeAll(async () => {

@@ -6,7 +6,7 @@ import { buildRandomImage } from '../helpers/randomImage.js';
 import { startRegistry } from '../helpers/registryHarness.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { run } from '../helpers/tools.js';
-import { tsbuild } from '../helpers/tsbuildCli.js';
+import { tsbuild, tsbuildOk as ok } from '../helpers/tsbuildCli.js';
 
 const dirs = tempDirs();
 let registry: Awaited<ReturnType<typeof startRegistry>>;
@@ -15,12 +15,6 @@ let layout: string;
 let amd64: string;
 let arm64: string;
 let indexDigest: string;
-
-async function ok(args: string[]) {
-  const r = await tsbuild(args);
-  if (r.code !== 0) throw new Error(`tsbuild ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r;
-}
 
 beforeAll(async () => {
   registry = await startRegistry();

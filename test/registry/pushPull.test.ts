@@ -5,18 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry } from '../helpers/registryHarness.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { requireTools, run } from '../helpers/tools.js';
-import { TSBUILD_BIN, tsbuild } from '../helpers/tsbuildCli.js';
+import { TSBUILD_BIN, tsbuild, tsbuildOk as ok } from '../helpers/tsbuildCli.js';
 
 const dirs = tempDirs();
 let registry: Awaited<ReturnType<typeof startRegistry>>;
 let root: string;
 let digest: string;
-
-async function ok(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}) {
-  const r = await tsbuild(args, opts);
-  if (r.code !== 0) throw new Error(`tsbuild ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r;
-}
 
 async function skopeoInspect(ref: string): Promise<{ Digest: string; Layers: string[] }> {
   const { stdout } = await run('skopeo', ['inspect', '--tls-verify=false', ref]);

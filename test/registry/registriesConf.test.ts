@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRandomImage } from '../helpers/randomImage.js';
 import { startFaultProxy, startRegistry } from '../helpers/registryHarness.js';
 import { tempDirs } from '../helpers/tempDirs.js';
-import { tsbuild } from '../helpers/tsbuildCli.js';
+import { tsbuild, tsbuildOk as ok } from '../helpers/tsbuildCli.js';
 
 const dirs = tempDirs();
 let primary: Awaited<ReturnType<typeof startRegistry>>;
@@ -13,12 +13,6 @@ let mirrorProxy: Awaited<ReturnType<typeof startFaultProxy>>;
 let root: string;
 let digest: string;
 let conf: string;
-
-async function ok(args: string[]) {
-  const r = await tsbuild(args);
-  if (r.code !== 0) throw new Error(`tsbuild ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r;
-}
 
 beforeAll(async () => {
   primary = await startRegistry();
