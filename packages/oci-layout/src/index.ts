@@ -17,6 +17,7 @@ export * from './compression.js';
 export * from './layerWriter.js';
 export * from './layerReader.js';
 export * from './tarParser.js';
+export * from './byteNames.js';
 export { TarFormatError } from './tarHeader.js';
 export * from './applyLayer.js';
 export * from './securePath.js';
