@@ -16,14 +16,27 @@ export interface EntryHeader {
   gid: number;
   /** Seconds since the epoch (fractional allowed). */
   mtime: number;
-  /** Byte size for regular files, 0 otherwise. */
+  /** Byte size for regular files (a sparse file's logical size, holes included), 0 otherwise. */
   size: number;
+  /**
+   * A sparse file: the regions that hold data, in ascending order and not
+   * overlapping; the rest up to `size` is holes (zeros). `content` then yields
+   * only these regions' bytes, one after another, so reading a sparse file
+   * costs its data, not its logical size.
+   */
+  sparse?: SparseRegion[];
   /** Symlink target (as stored) or, for hard links, the root-relative path of the link's target. */
   linkname?: string;
   devmajor?: number;
   devminor?: number;
   /** Extended attributes, e.g. `security.capability`, values as raw bytes. */
   xattrs?: Record<string, Buffer>;
+}
+
+/** Part of a sparse file that holds data. */
+export interface SparseRegion {
+  offset: number;
+  length: number;
 }
 
 /** A layer entry as produced by a reader or consumed by a writer. */
