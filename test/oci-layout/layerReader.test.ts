@@ -199,12 +199,12 @@ describe('readLayer', () => {
     pack.entry({ name: 'ok' }, Buffer.from('fine'));
     pack.finalize();
     const blob = await collect(pack as unknown as Readable);
-    // Typeflag 'S' (a GNU sparse file), checksum adjusted.
+    // Typeflag 'V' (a GNU volume label), checksum adjusted.
     const header = blob.subarray(0, 512);
-    header[156] = 'S'.charCodeAt(0);
+    header[156] = 'V'.charCodeAt(0);
     header.fill(' ', 148, 156);
     header.write(`${header.reduce((sum, byte) => sum + byte, 0).toString(8).padStart(6, '0')}\0 `, 148);
-    await expect(readAll(blob)).rejects.toThrow(/unsupported tar type "S"/);
+    await expect(readAll(blob)).rejects.toThrow(/unsupported tar type "V"/);
   });
 });
 
