@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { TarFormatError, TarParser, type TarMember } from '@tsbuild/oci-layout';
 
-/** What the parser made of an archive: every member, a digest of its content, and how it ended. */
+/** What the parser made of an archive: every member it reported, a digest of the content it gave, and how it ended. */
 export interface TarOutcome {
-  members: (TarMember & { contentLength: number; contentMd5: string })[];
+  /** `complete`: the member's content ended (false for the member an error or the input's end cut short). */
+  members: (TarMember & { contentLength: number; contentMd5: string; complete: boolean })[];
   /** The TarFormatError it ended with (reason and message), or null for a clean end. */
   error: { reason: string; message: string } | null;
 }
@@ -12,20 +13,22 @@ export interface TarOutcome {
 export function tarOutcome(archive: Buffer, cuts: number[] = []): TarOutcome {
   const members: TarOutcome['members'] = [];
   let hash = createHash('md5');
-  let length = 0;
-  let current: TarMember | undefined;
+  const finish = () => {
+    const last = members[members.length - 1];
+    if (last && last.contentMd5 === '') last.contentMd5 = hash.digest('hex');
+  };
   const parser = new TarParser({
     member(m) {
-      current = m;
+      members.push({ ...m, contentLength: 0, contentMd5: '', complete: false });
       hash = createHash('md5');
-      length = 0;
     },
     content(piece) {
       hash.update(piece);
-      length += piece.length;
+      members[members.length - 1]!.contentLength += piece.length;
     },
     memberEnd() {
-      members.push({ ...current!, contentLength: length, contentMd5: hash.digest('hex') });
+      members[members.length - 1]!.complete = true;
+      finish();
     },
   });
   try {
@@ -38,6 +41,7 @@ export function tarOutcome(archive: Buffer, cuts: number[] = []): TarOutcome {
     return { members, error: null };
   } catch (error) {
     if (!(error instanceof TarFormatError)) throw error;
+    finish();
     return { members, error: { reason: error.reason, message: error.message } };
   }
 }
