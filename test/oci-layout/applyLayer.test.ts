@@ -180,9 +180,10 @@ describe('applyLayer', () => {
     expect(await owner('sticky-exec')).toEqual([0o1755, 0, 0]);
   });
 
-  test('a directory removed by a whiteout is created again for a later entry of the same layer', async () => {
+  test('a whiteout keeps what its own layer wrote there, before or after it', async () => {
+    await mkdir(join(rootfs, 'w/lower'), { recursive: true });
     await apply([file('w/a', '1'), file('w/sub/b', '2'), { kind: 'whiteout', path: 'w' }, file('w/sub/c', '3')]);
-    expect(await tree(rootfs)).toEqual(['w', 'w/sub', 'w/sub/c']);
+    expect(await tree(rootfs)).toEqual(['w', 'w/a', 'w/sub', 'w/sub/b', 'w/sub/c']);
     expect(await readFile(join(rootfs, 'w/sub/c'), 'utf8')).toBe('3');
   });
 
