@@ -3,50 +3,9 @@ import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, sy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import tar from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { applyLayer, fsNative, resolveInRoot } from '@tsbuild/oci-layout';
-
-/** A tar member written byte for byte as a hostile layer would have it. */
-interface RawMember {
-  name: string;
-  type?: 'file' | 'directory' | 'symlink' | 'link';
-  linkname?: string;
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  /** Seconds since the epoch; 0 unless given. */
-  mtime?: number;
-  /** PAX records, e.g. SCHILY.xattr.* */
-  pax?: Record<string, string>;
-  content?: string;
-}
-
-async function rawLayer(members: RawMember[]): Promise<Readable> {
-  const pack = tar.pack();
-  for (const member of members) {
-    const body = Buffer.from(member.content ?? '');
-    const type = member.type ?? 'file';
-    pack.entry(
-      {
-        name: member.name,
-        type,
-        linkname: member.linkname,
-        mode: member.mode ?? (type === 'directory' ? 0o755 : 0o644),
-        uid: member.uid ?? 0,
-        gid: member.gid ?? 0,
-        mtime: new Date((member.mtime ?? 0) * 1000),
-        size: type === 'file' ? body.length : 0,
-        ...(member.pax ? { pax: member.pax } : {}),
-      },
-      type === 'file' ? body : Buffer.alloc(0),
-    );
-  }
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return Readable.from([Buffer.concat(chunks)]);
-}
+import { rawLayer, type RawMember } from '../helpers/rawLayer.js';
 
 /** Everything observable about a tree: names, types, modes, owners, times, contents, link targets. */
 async function snapshot(root: string, skip: string): Promise<string[]> {
