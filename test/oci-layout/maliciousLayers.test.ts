@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { applyLayer, fsNative, resolveInRoot } from '@tsbuild/oci-layout';
 import { rawLayer, type RawMember } from '../helpers/rawLayer.js';
