@@ -280,7 +280,8 @@ async function createFile(state: ApplyState, hostPath: string, rootPath: string,
   // The final mode at creation saves a chmod, unless a chown is still to come (the file would briefly
   // have the mode with the wrong owner) or the umask or setuid/setgid/sticky bits get in the way.
   const modeAtCreation = !chown && state.umask !== undefined && (entry.mode & (0o7000 | state.umask)) === 0;
-  const content = entry.content;
+  // A reader's entries carry their content; hand-made ones (applyChanges) may open it on demand.
+  const content = entry.content ?? (await entry.open?.());
   const collected = !content ? [] : entry.size <= MAX_BUFFERED_FILE && !entry.sparse ? await collect(content) : undefined;
   const fd = await createExclusive(state, hostPath, rootPath, modeAtCreation ? entry.mode : 0o600);
   try {
