@@ -4,6 +4,7 @@ import { withFileLock } from '@tsbuild/oci-layout';
 import { defaultBridgeNetwork, loadConfList, networksDir, type BridgeNetwork } from './bridgeNetwork.js';
 import { addConfList, delConfList } from './cniConfList.js';
 import { invokePlugin } from './cniPlugin.js';
+import { resultFromLeases } from './hostLocalLease.js';
 import { checkContainerId, NetworkError } from './networkError.js';
 import { createNetns, netnsPathFor, removeNetns } from './networkNamespace.js';
 import { listNetworkStates, readNetworkState, removeNetworkState, writeNetworkState, type NetworkMode, type NetworkState } from './networkState.js';
@@ -124,7 +125,8 @@ export async function teardownNetwork(root: string, containerId: string): Promis
   const state = await readNetworkState(root, containerId);
   const netnsPath = state?.netnsPath ?? netnsPathFor(root, containerId);
   if (state?.confList) {
-    await delConfList(state.confList, { containerId, netns: netnsPath, ifName: CONTAINER_IFNAME }, { portMappings: state.ports }, state.result);
+    const prevResult = state.result ?? await resultFromLeases(state.confList, containerId, CONTAINER_IFNAME, netnsPath);
+    await delConfList(state.confList, { containerId, netns: netnsPath, ifName: CONTAINER_IFNAME }, { portMappings: state.ports }, prevResult);
   }
   await removeNetns(netnsPath);
   await removeNetworkState(root, containerId);
