@@ -233,6 +233,22 @@ describe('bridge network (CNI bridge + host-local + portmap + firewall)', () => 
     expect(await traces(first)).toEqual(nothingLeft);
   });
 
+  it("refuses a subnet that overlaps a host route (here: this file's own bridge) before creating anything", async () => {
+    const id = newId();
+    const other = newId();
+    await bridge(id);
+    try {
+      const overlapping: BridgeNetwork = { name: `${network.name}-overlap`, bridge: `tsbo${suffix}`, subnet: network.subnet.replace(/0\/24$/, '128/25'), gateway: network.gateway.replace(/1$/, '129') };
+      const error = await expectRejection(setupNetwork({ root, containerId: other, mode: 'bridge', network: overlapping }));
+      expect(error.kind).toBe('subnet-collision');
+      expect(error.message).toBe(`bridge subnet ${overlapping.subnet} overlaps the host route ${network.subnet} on ${network.bridge}`);
+      expect(existsSync(`/sys/class/net/${overlapping.bridge}`)).toBe(false);
+      expect(await traces(other)).toEqual({ ...nothingLeft, veths: expect.any(Array) });
+    } finally {
+      await teardownNetwork(root, id);
+    }
+  });
+
   it('undoes every plugin when a later one in the list fails', async () => {
     // A network whose last plugin refuses ADD: bridge, portmap and firewall have already run by then.
     const failing: BridgeNetwork = { ...network, name: `${network.name}-bad` };

@@ -99,3 +99,11 @@ export async function loadConfList(root: string, network: BridgeNetwork): Promis
   await rename(tmp, file);
   return list;
 }
+
+/** The subnets a conflist's bridge plugins hand out, with their bridge: what must not collide with host routes. */
+export function bridgeSubnets(list: ConfList): { subnet: string; bridge: string }[] {
+  return list.plugins.filter((p) => p.type === 'bridge').flatMap((p) => {
+    const ranges = ((p.ipam as { ranges?: { subnet?: unknown }[][] } | undefined)?.ranges ?? []).flat();
+    return ranges.flatMap((r) => (typeof r.subnet === 'string' ? [{ subnet: r.subnet, bridge: String(p.bridge ?? 'cni0') }] : []));
+  });
+}

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withFileLock } from '@tsbuild/oci-layout';
-import { defaultBridgeNetwork, loadConfList, networksDir, type BridgeNetwork } from './bridgeNetwork.js';
+import { bridgeSubnets, defaultBridgeNetwork, loadConfList, networksDir, type BridgeNetwork } from './bridgeNetwork.js';
 import { addConfList, delConfList } from './cniConfList.js';
 import { invokePlugin } from './cniPlugin.js';
 import { resultFromLeases } from './hostLocalLease.js';
@@ -79,7 +79,7 @@ export async function setupNetwork(req: NetworkRequest): Promise<ContainerNetwor
 
   const network = req.network ?? defaultBridgeNetwork;
   const confList = req.mode === 'bridge' ? await loadConfList(req.root, network) : undefined;
-  if (confList) await checkSubnetFree(network.subnet, network.bridge);
+  if (confList) for (const { subnet, bridge } of bridgeSubnets(confList)) await checkSubnetFree(subnet, bridge);
   const netnsPath = netnsPathFor(req.root, req.containerId);
   await mkdir(networksDir(req.root), { recursive: true });
 
@@ -97,13 +97,17 @@ export async function setupNetwork(req: NetworkRequest): Promise<ContainerNetwor
   });
   try {
     await createNetns(req.root, req.containerId);
-    await loopbackUp(req.containerId, netnsPath);
-    if (confList) {
-      await addConfList(confList, { containerId: req.containerId, netns: netnsPath, ifName: CONTAINER_IFNAME }, { portMappings: state.ports }, async (result) => {
+    const target = { containerId: req.containerId, netns: netnsPath, ifName: CONTAINER_IFNAME };
+    // lo and eth0 are independent: bring them up side by side to keep start time down.
+    // Both settle before any rollback, so DEL never races a plugin still adding.
+    const outcomes = await Promise.allSettled([
+      loopbackUp(req.containerId, netnsPath),
+      confList && addConfList(confList, target, { portMappings: state.ports }, async (result) => {
         state = { ...state, result };
         await writeNetworkState(req.root, state);
-      });
-    }
+      }),
+    ]);
+    for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
   } catch (e) {
     await teardownNetwork(req.root, req.containerId).catch((undo: Error) => {
       throw new NetworkError('plugin', `${(e as Error).message} (undoing the network failed too: ${undo.message})`);
