@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createSocket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,7 +58,7 @@ async function startHttpd(netnsPath: string): Promise<ChildProcess> {
   throw new Error('busybox httpd did not start listening');
 }
 
-function stopHttpd(server: ChildProcess): Promise<void> {
+function stopServer(server: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     server.once('exit', () => resolve());
     server.kill('SIGTERM');
@@ -160,13 +161,33 @@ describe('bridge network (CNI bridge + host-local + portmap + firewall)', () => 
       expect((await run('curl', ['-sS', '--max-time', '10', `http://127.0.0.1:${hostPort}/`])).stdout).toBe('hello from the container\n');
       expect((await run('curl', ['-sS', '--max-time', '10', `http://127.0.0.1:${chosen}/`])).stdout).toBe('hello from the container\n');
     } finally {
-      await stopHttpd(server);
+      await stopServer(server);
       await teardownNetwork(root, id);
     }
     expect(await traces(id, net.ipAddress)).toEqual(nothingLeft);
     // The DNAT is gone with the container: nothing answers on the port now.
     const after = await run('curl', ['-sS', '--max-time', '10', `http://127.0.0.1:${hostPort}/`]).then(() => 'answered', () => 'refused');
     expect(after).toBe('refused');
+  });
+
+  it('publishes a udp port: a datagram to 127.0.0.1:HOSTPORT reaches a server in the netns and its reply comes back', async () => {
+    const id = newId();
+    const net = await bridge(id, ['127.0.0.1::5353/udp']);
+    const echo = "const s=require('dgram').createSocket('udp4');"
+      + "s.on('message',(m,r)=>s.send(Buffer.concat([Buffer.from('echo:'),m]),r.port,r.address));s.bind(5353,()=>console.log('ready'))";
+    const server = spawn('nsenter', [`--net=${net.netnsPath}`, process.execPath, '-e', echo], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const client = createSocket('udp4');
+    try {
+      await new Promise((resolve) => server.stdout!.once('data', resolve));
+      const reply = new Promise<string>((resolve) => client.once('message', (m) => resolve(m.toString())));
+      client.send('ping', net.ports[0]!.hostPort, '127.0.0.1');
+      expect(await reply).toBe('echo:ping');
+    } finally {
+      client.close();
+      await stopServer(server);
+      await teardownNetwork(root, id);
+    }
+    expect(await traces(id, net.ipAddress)).toEqual(nothingLeft);
   });
 
   it('gives two containers different addresses, and they reach each other over the bridge', async () => {
@@ -179,7 +200,7 @@ describe('bridge network (CNI bridge + host-local + portmap + firewall)', () => 
       const { stdout } = await inNetns(netA.netnsPath!, ['curl', '-sS', '--max-time', '10', `http://${netB.ipAddress}/`]);
       expect(stdout).toBe('hello from the container\n');
     } finally {
-      await stopHttpd(server);
+      await stopServer(server);
       await teardownNetwork(root, a);
       await teardownNetwork(root, b);
     }
