@@ -320,6 +320,14 @@ describe('bridge network (CNI bridge + host-local + portmap + firewall)', () => 
     // The address comes back from host-local's lease, so the firewall plugin's rules for it go too.
     expect(await traces(id, net.ipAddress)).toEqual(nothingLeft);
   });
+
+  it('tears down a container whose netns vanished first (its masquerade rules are found by their comment)', async () => {
+    const id = newId();
+    const net = await bridge(id, [`${await freePort()}:80`]);
+    await run('umount', [net.netnsPath!]);
+    await teardownNetwork(root, id);
+    expect(await traces(id, net.ipAddress)).toEqual(nothingLeft);
+  });
 });
 
 describe('network modes none and host', () => {

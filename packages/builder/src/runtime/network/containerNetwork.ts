@@ -6,7 +6,8 @@ import { addConfList, delConfList } from './cniConfList.js';
 import { invokePlugin } from './cniPlugin.js';
 import { resultFromLeases } from './hostLocalLease.js';
 import { checkContainerId, NetworkError } from './networkError.js';
-import { createNetns, netnsPathFor, removeNetns } from './networkNamespace.js';
+import { createNetns, isNetnsMounted, netnsPathFor, removeNetns } from './networkNamespace.js';
+import { removeOrphanMasquerade } from './orphanMasquerade.js';
 import { listNetworkStates, readNetworkState, removeNetworkState, writeNetworkState, type NetworkMode, type NetworkState } from './networkState.js';
 import { claimHostPorts } from './portAvailability.js';
 import type { PortMapping } from './portMapping.js';
@@ -129,8 +130,12 @@ export async function teardownNetwork(root: string, containerId: string): Promis
   const state = await readNetworkState(root, containerId);
   const netnsPath = state?.netnsPath ?? netnsPathFor(root, containerId);
   if (state?.confList) {
+    const netnsGone = !(await isNetnsMounted(netnsPath));
     const prevResult = state.result ?? await resultFromLeases(state.confList, containerId, CONTAINER_IFNAME, netnsPath);
-    await delConfList(state.confList, { containerId, netns: netnsPath, ifName: CONTAINER_IFNAME }, { portMappings: state.ports }, prevResult);
+    // A missing netns is passed as none at all, as the spec allows for DEL: the plugins then skip what lived inside it.
+    const target = { containerId, netns: netnsGone ? '' : netnsPath, ifName: CONTAINER_IFNAME };
+    await delConfList(state.confList, target, { portMappings: state.ports }, prevResult);
+    if (netnsGone) await removeOrphanMasquerade(state.confList.name, containerId);
   }
   await removeNetns(netnsPath);
   await removeNetworkState(root, containerId);

@@ -18,6 +18,16 @@ async function isMounted(path: string): Promise<boolean> {
   return file.dev !== dir.dev;
 }
 
+/** Whether the namespace at `path` is still pinned there (gone after a reboot, or never made). */
+export async function isNetnsMounted(path: string): Promise<boolean> {
+  try {
+    return await isMounted(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
 /**
  * Creates a fresh network namespace (only a down `lo` in it) and pins it by
  * bind-mounting it on `<root>/netns/<id>`, so it outlives every process and
@@ -43,14 +53,7 @@ export async function createNetns(root: string, containerId: string): Promise<st
 
 /** Unmounts and deletes a namespace made by createNetns; a missing one is fine (teardown may run twice). */
 export async function removeNetns(path: string): Promise<void> {
-  let mounted: boolean;
-  try {
-    mounted = await isMounted(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw e;
-  }
-  if (mounted) {
+  if (await isNetnsMounted(path)) {
     try {
       await exec('umount', ['--lazy', path]);
     } catch (e) {
