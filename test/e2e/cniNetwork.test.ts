@@ -299,6 +299,16 @@ describe('bridge network (CNI bridge + host-local + portmap + firewall)', () => 
       ? (await readdir(join(root, 'networks', 'ipam', failing.name))).filter((n) => /^\d/.test(n)) : []).toEqual([]);
   });
 
+  it('refuses a conflist that is not one, with one line', async () => {
+    const broken: BridgeNetwork = { ...network, name: `${network.name}-broken` };
+    await mkdir(join(root, 'networks'), { recursive: true });
+    await writeFile(join(root, 'networks', `${broken.name}.conflist`), '{"cniVersion": "1.0.0", "plugins": [');
+    const id = newId();
+    const error = await expectRejection(setupNetwork({ root, containerId: id, mode: 'bridge', network: broken }));
+    expect(error.message).toContain(`invalid CNI network configuration ${join(root, 'networks', `${broken.name}.conflist`)}`);
+    expect(await traces(id)).toEqual({ ...nothingLeft, veths: expect.any(Array) });
+  });
+
   it('tears down twice without complaint, and tears down what was never set up', async () => {
     const id = newId();
     const net = await bridge(id, [`${await freePort()}:80`]);

@@ -17,7 +17,9 @@ export interface BridgeNetwork {
 
 /**
  * The default network. 10.99/16 rather than podman's 10.88/16, so tsbuild and
- * podman (or docker's 172.17/16) can run side by side on one host.
+ * podman (or docker's 172.17/16) can run side by side on one host. Each root
+ * keeps its own address leases, so two roots with containers up at the same
+ * time must not share a bridge: give the second one a network of its own.
  */
 export const defaultBridgeNetwork: BridgeNetwork = {
   name: 'tsbuild',

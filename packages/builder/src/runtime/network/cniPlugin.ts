@@ -67,8 +67,10 @@ export function invokePlugin(config: PluginConfig, call: PluginCall): Promise<Cn
       }
       reject(new NetworkError('plugin', `CNI plugin ${config.type} ${call.command} failed: ${reason}`));
     });
-    // EPIPE: a plugin that dies before reading its config; the close handler reports its exit.
-    child.stdin.on('error', () => {});
+    child.stdin.on('error', (e: NodeJS.ErrnoException) => {
+      // EPIPE: the plugin died before reading its config; the close handler reports how it ended.
+      if (e.code !== 'EPIPE') reject(e);
+    });
     child.stdin.end(JSON.stringify(config));
   });
 }
