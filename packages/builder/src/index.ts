@@ -10,7 +10,7 @@ export { expandWord, expandWords, ExpansionError, type VariableLookup } from './
 export { planBuild, type BuildPlan, type PlannedStage, type StageBase, type PlanOptions } from './dockerfile/buildPlan.js';
 export { StageState, type Step, type CopyOp, type RunOp, type StageStateOptions } from './dockerfile/stageState.js';
 export { type RunMount } from './dockerfile/runMount.js';
-export { parseDockerignore, createIgnoreMatcher, readIgnorePatterns, chooseIgnoreFile, type IgnoreMatcher } from './dockerfile/dockerignore.js';
+export { parseDockerignore, createIgnoreMatcher, readIgnorePatterns, chooseIgnoreFile, IgnorePatternError, type IgnoreMatcher } from './dockerfile/dockerignore.js';
 export { setupNetwork, teardownNetwork, readContainerNetwork, type NetworkRequest, type ContainerNetwork } from './runtime/network/containerNetwork.js';
 export { type NetworkMode } from './runtime/network/networkState.js';
 export { parsePublish, describeHostPort, type PortMapping, type PortProtocol } from './runtime/network/portMapping.js';
