@@ -46,7 +46,7 @@ export function networksDir(root: string): string {
  * from runtimeConfig) and firewall. host-local keeps its leases under the
  * root, so separate roots (tests) never share lease files.
  */
-export function bridgeConfList(root: string, network: BridgeNetwork): ConfList {
+function bridgeConfList(root: string, network: BridgeNetwork): ConfList {
   return {
     cniVersion: '1.0.0',
     name: network.name,
