@@ -11,3 +11,9 @@ export { planBuild, type BuildPlan, type PlannedStage, type StageBase, type Plan
 export { StageState, type Step, type CopyOp, type RunOp, type StageStateOptions } from './dockerfile/stageState.js';
 export { type RunMount } from './dockerfile/runMount.js';
 export { parseDockerignore, createIgnoreMatcher, readIgnorePatterns, chooseIgnoreFile, IgnorePatternError, type IgnoreMatcher } from './dockerfile/dockerignore.js';
+export { setupNetwork, teardownNetwork, readContainerNetwork, type NetworkRequest, type ContainerNetwork } from './runtime/network/containerNetwork.js';
+export { type NetworkMode } from './runtime/network/networkState.js';
+export { parsePublish, describeHostPort, type PortMapping, type PortProtocol } from './runtime/network/portMapping.js';
+export { toNetworkSettings, type NetworkSettings, type PortBinding } from './runtime/network/networkSettings.js';
+export { defaultBridgeNetwork, type BridgeNetwork } from './runtime/network/bridgeNetwork.js';
+export { NetworkError, type NetworkErrorKind } from './runtime/network/networkError.js';
