@@ -6,3 +6,6 @@ export const DIVE_IMAGE = join(REPO_ROOT, '..', 'shared', 'fixtures', 'dive', 't
 
 /** Go's archive/tar test archives with Go's expectations as data (expect.json; see the README there). */
 export const GO_ARCHIVE_TAR = join(REPO_ROOT, '..', 'shared', 'fixtures', 'go-archive-tar');
+
+/** BuildKit's Dockerfile parser and shell-lexer test data and moby/patternmatcher's tables (see its README.md). */
+export const BUILDKIT_DOCKERFILE_FIXTURES = join(REPO_ROOT, '..', 'shared', 'fixtures', 'buildkit-dockerfile');

@@ -10,4 +10,4 @@ export { expandWord, expandWords, ExpansionError, type VariableLookup } from './
 export { planBuild, type BuildPlan, type PlannedStage, type StageBase, type PlanOptions } from './dockerfile/buildPlan.js';
 export { StageState, type Step, type CopyOp, type RunOp, type StageStateOptions } from './dockerfile/stageState.js';
 export { type RunMount } from './dockerfile/runMount.js';
-export { parseDockerignore, createIgnoreMatcher, readIgnorePatterns, chooseIgnoreFile, type IgnoreMatcher } from './dockerfile/dockerignore.js';
+export { parseDockerignore, createIgnoreMatcher, readIgnorePatterns, chooseIgnoreFile, IgnorePatternError, type IgnoreMatcher } from './dockerfile/dockerignore.js';

@@ -1,9 +1,15 @@
 /*
- * The few filesystem calls Node lacks and layer unpacking needs: device nodes
- * and extended attributes on the link itself (never through a symlink).
+ * The few filesystem calls Node lacks and layer unpacking needs: device nodes,
+ * extended attributes on the link itself (never through a symlink), and
+ * opening a directory below a root without following any symlink.
+ * Paths are JS strings or Buffers (names are bytes, not always UTF-8).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +37,8 @@ static void throw_errno(napi_env env, int err, const char *syscall, const char *
     case ENOSPC: code = "ENOSPC"; break;
     case EROFS: code = "EROFS"; break;
     case ELOOP: code = "ELOOP"; break;
+    case EXDEV: code = "EXDEV"; break;
+    case EBADF: code = "EBADF"; break;
     case ENAMETOOLONG: code = "ENAMETOOLONG"; break;
     case E2BIG: code = "E2BIG"; break;
     case ERANGE: code = "ERANGE"; break;
@@ -67,6 +75,29 @@ static int get_string(napi_env env, napi_value value, char *buf, size_t size, co
   return 1;
 }
 
+/* A path given as a JS string (UTF-8) or a Buffer (its bytes, exactly). */
+static int get_path(napi_env env, napi_value value, char *buf, size_t size, const char *what) {
+  bool is_buffer = false;
+  napi_is_buffer(env, value, &is_buffer);
+  if (!is_buffer) return get_string(env, value, buf, size, what);
+  void *data = NULL;
+  size_t len = 0;
+  napi_get_buffer_info(env, value, &data, &len);
+  if (len >= size - 1) {
+    napi_throw_range_error(env, "ENAMETOOLONG", "argument is too long");
+    return 0;
+  }
+  if (memchr(data, 0, len) != NULL) {
+    char message[64];
+    snprintf(message, sizeof message, "%s must not contain a NUL byte", what);
+    napi_throw_type_error(env, NULL, message);
+    return 0;
+  }
+  memcpy(buf, data, len);
+  buf[len] = 0;
+  return 1;
+}
+
 static int get_uint32(napi_env env, napi_value value, uint32_t *out, const char *what) {
   if (napi_get_value_uint32(env, value, out) != napi_ok) {
     char message[64];
@@ -88,7 +119,7 @@ static napi_value Mknod(napi_env env, napi_callback_info info) {
   }
   char path[PATH_BUF];
   uint32_t mode, major_num, minor_num;
-  if (!get_string(env, argv[0], path, sizeof path, "path") || !get_uint32(env, argv[1], &mode, "mode") ||
+  if (!get_path(env, argv[0], path, sizeof path, "path") || !get_uint32(env, argv[1], &mode, "mode") ||
       !get_uint32(env, argv[2], &major_num, "major") || !get_uint32(env, argv[3], &minor_num, "minor")) {
     return NULL;
   }
@@ -108,7 +139,7 @@ static napi_value Lsetxattr(napi_env env, napi_callback_info info) {
     return NULL;
   }
   char path[PATH_BUF], name[NAME_BUF];
-  if (!get_string(env, argv[0], path, sizeof path, "path") || !get_string(env, argv[1], name, sizeof name, "name")) {
+  if (!get_path(env, argv[0], path, sizeof path, "path") || !get_string(env, argv[1], name, sizeof name, "name")) {
     return NULL;
   }
   bool is_buffer = false;
@@ -136,7 +167,7 @@ static napi_value Lgetxattr(napi_env env, napi_callback_info info) {
     return NULL;
   }
   char path[PATH_BUF], name[NAME_BUF];
-  if (!get_string(env, argv[0], path, sizeof path, "path") || !get_string(env, argv[1], name, sizeof name, "name")) {
+  if (!get_path(env, argv[0], path, sizeof path, "path") || !get_string(env, argv[1], name, sizeof name, "name")) {
     return NULL;
   }
   napi_value result;
@@ -175,7 +206,7 @@ static napi_value Llistxattr(napi_env env, napi_callback_info info) {
     return NULL;
   }
   char path[PATH_BUF];
-  if (!get_string(env, argv[0], path, sizeof path, "path")) return NULL;
+  if (!get_path(env, argv[0], path, sizeof path, "path")) return NULL;
   for (;;) {
     ssize_t size = llistxattr(path, NULL, 0);
     if (size < 0) {
@@ -210,12 +241,75 @@ static napi_value Llistxattr(napi_env env, napi_callback_info info) {
   }
 }
 
+#define DIRECTORY_PATH_FLAGS (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+
+/* Without openat2: one openat per component, none of them following a symlink. */
+static int open_directory_walk(int root_fd, const char *relpath) {
+  char copy[PATH_BUF];
+  snprintf(copy, sizeof copy, "%s", relpath);
+  int fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  char *save = NULL;
+  for (char *component = strtok_r(copy, "/", &save); component; component = strtok_r(NULL, "/", &save)) {
+    if (strcmp(component, ".") == 0) continue;
+    if (strcmp(component, "..") == 0) {
+      close(fd);
+      errno = EXDEV;
+      return -1;
+    }
+    int next = openat(fd, component, DIRECTORY_PATH_FLAGS);
+    int err = errno;
+    close(fd);
+    if (next < 0) {
+      /* O_PATH|O_NOFOLLOW opens a symlink itself; O_DIRECTORY then refuses it with ENOTDIR. */
+      errno = err;
+      return -1;
+    }
+    fd = next;
+  }
+  return fd;
+}
+
+/*
+ * openDirectoryBeneath(rootFd, relPath): an O_PATH descriptor of the directory
+ * at relPath below rootFd, reached without following any symlink and without
+ * leaving rootFd (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS). A symlink on
+ * the way fails (ELOOP, or ENOTDIR without openat2) instead of being followed.
+ */
+static napi_value OpenDirectoryBeneath(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2) {
+    napi_throw_type_error(env, NULL, "openDirectoryBeneath(rootFd, relPath)");
+    return NULL;
+  }
+  uint32_t root_fd;
+  char path[PATH_BUF];
+  if (!get_uint32(env, argv[0], &root_fd, "rootFd") || !get_path(env, argv[1], path, sizeof path, "relPath")) return NULL;
+  const char *relpath = path[0] == 0 ? "." : path;
+  struct open_how how = {
+    .flags = DIRECTORY_PATH_FLAGS,
+    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+  };
+  int fd = (int)syscall(SYS_openat2, (int)root_fd, relpath, &how, sizeof how);
+  if (fd < 0 && errno == ENOSYS) fd = open_directory_walk((int)root_fd, relpath);
+  if (fd < 0) {
+    throw_errno(env, errno, "openat2", path);
+    return NULL;
+  }
+  napi_value result;
+  napi_create_int32(env, fd, &result);
+  return result;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
     {"mknod", NULL, Mknod, NULL, NULL, NULL, napi_default, NULL},
     {"lsetxattr", NULL, Lsetxattr, NULL, NULL, NULL, napi_default, NULL},
     {"lgetxattr", NULL, Lgetxattr, NULL, NULL, NULL, napi_default, NULL},
     {"llistxattr", NULL, Llistxattr, NULL, NULL, NULL, napi_default, NULL},
+    {"openDirectoryBeneath", NULL, OpenDirectoryBeneath, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

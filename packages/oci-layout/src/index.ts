@@ -28,3 +28,4 @@ export * from './transports/ociArchive.js';
 export * from './transports/dockerArchiveWriter.js';
 export * from './platform.js';
 export * from './parallelGzip.js';
+export * from './overlayXattrs.js';

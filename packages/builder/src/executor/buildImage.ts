@@ -126,7 +126,7 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
   }
 
   const ignoreFile = chooseIgnoreFile(contextDir, dockerfilePath, (p) => existsSync(p));
-  const ignore = ignoreFile ? parseDockerignore(await readFile(ignoreFile, 'utf8')) : undefined;
+  const ignore = ignoreFile ? parseDockerignore(await readFile(ignoreFile, 'utf8'), relative(process.cwd(), ignoreFile) || ignoreFile) : undefined;
   const context = await BuildContext.open(contextDir, ignore);
   const build = new Build(store, req, dockerfile, context, plan.stages.reduce((n, s) => n + 1 + s.stage.instructions.length, 0));
 

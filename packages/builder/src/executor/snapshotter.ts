@@ -69,7 +69,7 @@ export class Snapshotter {
       }
       const mount = await mountOverlay(lowers, work);
       try {
-        await applyLayer(mount.merged, await layer.open());
+        await applyLayer(mount.merged, await layer.open(), { throughOverlayMount: true });
       } finally {
         await mount.unmount();
       }
