@@ -18,7 +18,7 @@ export * from './layerWriter.js';
 export * from './layerReader.js';
 export * from './tarParser.js';
 export * from './byteNames.js';
-export { TarFormatError } from './tarHeader.js';
+export { TarFormatError, type TarFormatReason } from './tarHeader.js';
 export * from './applyLayer.js';
 export * from './securePath.js';
 export * from './fsNative.js';
