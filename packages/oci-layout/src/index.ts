@@ -18,6 +18,7 @@ export * from './layerWriter.js';
 export * from './layerReader.js';
 export * from './tarParser.js';
 export * from './byteNames.js';
+export * from './sparseContent.js';
 export { TarFormatError, type TarFormatReason } from './tarHeader.js';
 export * from './applyLayer.js';
 export * from './securePath.js';
