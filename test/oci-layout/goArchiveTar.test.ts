@@ -6,7 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { decodeName, TarFormatError, TarParser, type TarMember } from '@tsbuild/oci-layout';
 import { GO_ARCHIVE_TAR } from '../helpers/fixtures.js';
 import { base256, END, header, member, pax, paxRecord } from '../helpers/tarBlocks.js';
-import { outcomeAtEveryChunking, tarOutcome, upTo } from '../helpers/tarOutcome.js';
+import { outcomeAtEveryChunking, randomCuts, tarOutcome, upTo } from '../helpers/tarOutcome.js';
 
 /**
  * Go's archive/tar test suite, run against our TarParser: every archive must
@@ -191,6 +191,44 @@ describe("Go's archive/tar test archives", () => {
       return { parts: vector.parts, count: members.length, ends: reasons ? reasons.includes(error?.reason ?? '') : error === null };
     });
     expect(results).toEqual(expectations.truncation.vectors.map((v) => ({ parts: v.parts, count: v.count, ends: true })));
+  });
+});
+
+describe("Go's archives, mutated", () => {
+  /** Whether the block at `at` holds a header whose checksum is right (unsigned sum, checksum field as spaces). */
+  function isHeader(bytes: Buffer, at: number): boolean {
+    const stored = parseInt(bytes.toString('latin1', at + 148, at + 156).replace(/[\0 ]/g, ''), 8);
+    return !Number.isNaN(stored) && stored === checksumOf(bytes, at);
+  }
+
+  function checksumOf(bytes: Buffer, at: number): number {
+    let sum = 8 * 0x20;
+    for (let i = at; i < at + 512; i++) if (i < at + 148 || i >= at + 156) sum += bytes[i]!;
+    return sum;
+  }
+
+  /**
+   * `count` copies of `bytes`, each with a few bytes changed at seeded random
+   * places; changed headers get their checksum fixed, so the change reaches
+   * the fields behind it.
+   */
+  function mutants(bytes: Buffer, count: number, seed: number): Buffer[] {
+    return Array.from({ length: count }, (_, i) => {
+      const copy = Buffer.from(bytes);
+      const places = randomCuts(Math.min(copy.length, 4096), 1 + (i % 6), seed * 100 + i);
+      places.forEach((at, j) => (copy[at] = (copy[at]! + 1 + j * 37 + i) & 0xff));
+      for (const at of new Set(places.map((p) => p - (p % 512)))) {
+        if (at + 512 <= copy.length && isHeader(bytes, at)) copy.write(`${checksumOf(copy, at).toString(8).padStart(6, '0')}\0 `, at + 148, 'latin1');
+      }
+      return copy;
+    });
+  }
+
+  // Each mutant either reads or ends in a TarFormatError (anything else escapes tarOutcome and fails), the same at every chunking.
+  test.each(expectations.files.filter((f) => !f.file.endsWith('.bz2')).map((f, i) => [f.file, i] as const))('%s: every mutant gives one result at every chunking', (file, seed) => {
+    for (const mutant of mutants(archive(file), 12, seed + 1)) {
+      outcomeAtEveryChunking(mutant, [1, 3, 511, 512, 513], (actual, whole, how) => expect(actual, how).toEqual(whole));
+    }
   });
 });
 

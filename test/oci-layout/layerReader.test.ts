@@ -7,6 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { buffer as collect } from 'node:stream/consumers';
 import tar from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { rawTar } from '../helpers/rawLayer.js';
 import {
   createLayer,
   fsNative,
@@ -215,6 +216,16 @@ describe('readLayer', () => {
       const before = sparse!.slice(0, at).reduce((sum, r) => sum + r.length, 0) + (100000 * 4096 - sparse![at]!.offset);
       expect(content!.subarray(before, before + data.length).equals(data)).toBe(true);
     }
+  });
+
+  test.each([
+    ['-1536', 'x'.repeat(2000), /tar member "victim" has size -1536, out of range/],
+    ['-512', 'x'.repeat(600), /tar member "victim" has size -512, out of range/],
+    ['99999999999999999999', '', /size="99999999999999999999" is no integer/],
+  ])('a PAX size of %s is a LayerFormatError, not a loop', async (size, content, message) => {
+    const blob = await rawTar([{ name: 'victim', pax: { size }, content }, { name: 'after', content: 'a' }]);
+    await expect(readAll(gzipSync(blob))).rejects.toThrow(/^layer is corrupt: /);
+    await expect(readAll(gzipSync(blob))).rejects.toThrow(message);
   });
 
   test('a member type a layer cannot hold is rejected', async () => {

@@ -149,7 +149,7 @@ function hasMagic(block: Buffer, at: number, magic: string): boolean {
 }
 
 /** Header layouts, told apart as Go's archive/tar does: by magic, version and star's trailer. */
-export const enum HeaderFormat {
+const enum HeaderFormat {
   V7,
   Ustar,
   Star,

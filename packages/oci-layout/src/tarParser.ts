@@ -245,6 +245,8 @@ export class TarParser {
     }
     const sparse = this.pax?.sparse;
     const member = this.withExtensions(header);
+    // The stored size, before a sparse map may replace it with the logical one.
+    checkSize(member, member.size);
     if (member.typeflag === 'S') {
       if (!isGnuHeader(block, at)) throw new TarFormatError('corrupt', `tar member "${member.name}" is sparse in a header that is not GNU`);
       const { regions, size, extended } = oldGnuSparseHeader(block, at);
