@@ -217,6 +217,11 @@ export class OciLayout {
     });
   }
 
+  /** Replaces index.json whatever it holds now (a repair of an unreadable one). */
+  async replaceIndex(index: Index): Promise<void> {
+    await withFileLock(this.lockPath, () => this.writeAtomically(this.indexPath, `${JSON.stringify(index, null, 2)}\n`));
+  }
+
   /** Every blob file in the layout, for garbage collection. */
   async *listBlobs(): AsyncGenerator<{ digest: Digest; size: number; mtimeMs: number }> {
     const blobs = join(this.dir, 'blobs');

@@ -14,6 +14,7 @@ import { loginCommand } from './commands/login.js';
 import { logoutCommand } from './commands/logout.js';
 import { tagsCommand } from './commands/tags.js';
 import { deleteCommand } from './commands/delete.js';
+import { systemCommand } from './commands/system.js';
 
 function program(): Command {
   const root = new Command('tsbuild')
@@ -21,8 +22,9 @@ function program(): Command {
     .option('--root <dir>', 'store root (default: $TSBUILD_ROOT or ${XDG_DATA_HOME:-~/.local/share}/tsbuild)')
     .showHelpAfterError()
     .exitOverride();
-  for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand]) add(root);
+  for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand, systemCommand]) add(root);
   for (const cmd of root.commands) cmd.exitOverride();
+  for (const cmd of root.commands.flatMap((c) => c.commands)) cmd.exitOverride();
   return root;
 }
 

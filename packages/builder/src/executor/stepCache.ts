@@ -50,8 +50,12 @@ export class StepCache {
   async put(key: string, value: CachedStep): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     const tmp = join(this.dir, `.${key}.${randomBytes(4).toString('hex')}`);
-    await writeFile(tmp, JSON.stringify(value));
-    await rename(tmp, join(this.dir, key));
+    try {
+      await writeFile(tmp, JSON.stringify(value));
+      await rename(tmp, join(this.dir, key));
+    } finally {
+      await rm(tmp, { force: true });
+    }
   }
 
   /** Removes entries whose layer is gone (after blobs were pruned); returns how many. */
