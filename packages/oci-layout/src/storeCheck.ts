@@ -135,7 +135,7 @@ export async function checkStore(store: LocalStore, opts: { repair?: boolean } =
   if (!index) {
     const rebuilt = await rebuildIndex(store, present, damaged);
     report.repaired.push(`rebuilt ${layout.indexPath}: ${rebuilt} image${rebuilt === 1 ? '' : 's'} kept by digest`);
-    report.unsaved.push(`the image names in ${layout.indexPath} are lost; \`tsbuild images\` lists the kept images by ID, \`tsbuild tag ID NAME\` names them again`);
+    report.unsaved.push(`the image names in ${layout.indexPath} are lost; the images stay in it unnamed, by manifest digest, so prune keeps them`);
   }
   for (const [image, blobs] of unusable) report.unsaved.push(`${image} cannot be saved: its ${blobs.join(', ')}; pull or build it again`);
   return report;
