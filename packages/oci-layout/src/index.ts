@@ -11,6 +11,7 @@ export * from './imageName.js';
 export * from './localStore.js';
 export * from './storeCheck.js';
 export * from './readdirIfExists.js';
+export * from './noSpaceLeft.js';
 export * from './imageWriter.js';
 export * from './transports/dockerArchive.js';
 export * from './userLookup.js';

@@ -181,6 +181,9 @@ export class RepositoryClient {
     const verify = new VerifyingStream(descriptor.digest, descriptor.size, 'blob');
     const source = Readable.from(chunks(), { objectMode: false });
     source.on('error', (e) => verify.destroy(e));
+    // A consumer that gives up (a full disk) destroys only `verify`; the response must be let go of too,
+    // or the session's close waits for a body nobody reads, and the process ends with no error at all.
+    verify.on('close', () => source.destroy());
     return source.pipe(verify);
   }
 
