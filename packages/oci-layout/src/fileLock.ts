@@ -1,5 +1,6 @@
 import { open, readFile, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { withNoSpacePath } from './noSpaceLeft.js';
 import { currentProcess, formatProcessIdentity, parseProcessIdentity, processAlive } from './processIdentity.js';
 
 /**
@@ -19,7 +20,7 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, ti
         // A lock file without an owner (a full disk) would make every other process wait for it.
         await fh.close();
         await rm(lockPath, { force: true });
-        throw writeError;
+        throw withNoSpacePath(writeError, lockPath);
       }
       await fh.close();
       break;

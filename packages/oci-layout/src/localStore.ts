@@ -8,6 +8,7 @@ import { normalizeImageName } from './imageName.js';
 import { OciLayout, REF_NAME_ANNOTATION } from './ociLayout.js';
 import { readdirIfExists } from './readdirIfExists.js';
 import { withFileLock } from './fileLock.js';
+import { withNoSpacePath } from './noSpaceLeft.js';
 import { currentProcess, formatProcessIdentity, parseProcessIdentity, processAlive, type ProcessIdentity } from './processIdentity.js';
 import type { Descriptor, Platform } from './schema.js';
 
@@ -144,7 +145,9 @@ export class LocalStore {
     await mkdir(this.leaseDir, { recursive: true });
     const file = join(this.leaseDir, `${process.pid}-${randomBytes(4).toString('hex')}`);
     try {
-      await withFileLock(this.collectionLockPath, () => writeFile(file, formatProcessIdentity(currentProcess())));
+      await withFileLock(this.collectionLockPath, () => writeFile(file, formatProcessIdentity(currentProcess()))).catch((e: unknown) => {
+        throw withNoSpacePath(e, file);
+      });
       return await fn();
     } finally {
       await rm(file, { force: true });

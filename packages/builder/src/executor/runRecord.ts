@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { currentProcess, parseProcessIdentity, processAlive, readdirIfExists, type LocalStore, type ProcessIdentity } from '@tsbuild/oci-layout';
+import { currentProcess, parseProcessIdentity, processAlive, readdirIfExists, withNoSpacePath, type LocalStore, type ProcessIdentity } from '@tsbuild/oci-layout';
 import { unmount } from './overlayMount.js';
 import { deleteContainer } from './runContainer.js';
 
@@ -39,6 +39,8 @@ export async function holdRun(store: LocalStore, what: Omit<RunRecord, 'owner'>)
   try {
     await writeFile(tmp, JSON.stringify(record));
     await rename(tmp, join(dir, name));
+  } catch (e) {
+    throw withNoSpacePath(e, tmp);
   } finally {
     await rm(tmp, { force: true });
   }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { lstat, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Digest } from '@tsbuild/oci-layout';
+import { withNoSpacePath, type Digest } from '@tsbuild/oci-layout';
 
 /**
  * What a snapshot directory held when it was made: its chain ID and a digest
@@ -48,6 +48,8 @@ export async function writeSnapshotRecord(path: string, record: SnapshotRecord):
   try {
     await writeFile(tmp, `${JSON.stringify(record)}\n`, { flush: true });
     await rename(tmp, path);
+  } catch (e) {
+    throw withNoSpacePath(e, path);
   } finally {
     await rm(tmp, { force: true });
   }
