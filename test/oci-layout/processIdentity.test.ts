@@ -41,3 +41,22 @@ describe('a process is its PID and its start time', () => {
     expect(await store.leases()).toEqual([]);
   });
 });
+
+describe('a lock whose owner died', () => {
+  it('is taken over by exactly one of many waiters at a time', async () => {
+    const lock = join(await dirs.make(), 'index.json.lock');
+    await writeFile(lock, `${process.pid} 1\n`);
+    let inside = 0;
+    let most = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, () =>
+        withFileLock(lock, async () => {
+          most = Math.max(most, ++inside);
+          await new Promise((resolve) => setImmediate(resolve));
+          inside--;
+        }),
+      ),
+    );
+    expect(most).toBe(1);
+  });
+});
