@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { NoSpaceLeftError } from '@tsbuild/oci-layout';
 import { buildCommand } from './commands/build.js';
 import { bundleCommand } from './commands/bundle.js';
 import { imagesCommand } from './commands/images.js';
@@ -14,6 +15,7 @@ import { loginCommand } from './commands/login.js';
 import { logoutCommand } from './commands/logout.js';
 import { tagsCommand } from './commands/tags.js';
 import { deleteCommand } from './commands/delete.js';
+import { systemCommand } from './commands/system.js';
 
 function program(): Command {
   const root = new Command('tsbuild')
@@ -21,21 +23,34 @@ function program(): Command {
     .option('--root <dir>', 'store root (default: $TSBUILD_ROOT or ${XDG_DATA_HOME:-~/.local/share}/tsbuild)')
     .showHelpAfterError()
     .exitOverride();
-  for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand]) add(root);
+  for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand, systemCommand]) add(root);
   for (const cmd of root.commands) cmd.exitOverride();
+  for (const cmd of root.commands.flatMap((c) => c.commands)) cmd.exitOverride();
   return root;
 }
 
 /** Runs the CLI; returns the exit code. Errors are one line a person can act on, never a stack trace. */
 export async function main(argv: string[]): Promise<number> {
+  // Nothing left to run while the command has not finished means it waits for what can never come
+  // (a stream nobody reads): that must fail loudly, not end the process with status 0.
+  const stalled = () => {
+    process.stderr.write('tsbuild: error: the command stopped before it finished (nothing was left to wait for); this is a bug in tsbuild\n');
+    process.exit(70);
+  };
+  process.once('beforeExit', stalled);
   try {
     await program().parseAsync(argv);
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
-    process.stderr.write(`tsbuild: error: ${(e as Error).message}\n`);
+    const raw = e as NodeJS.ErrnoException;
+    // Node's ENOSPC from a write on a handle names no path; the writers we know of name theirs (NoSpaceLeftError).
+    const message = raw.code === 'ENOSPC' && !(e instanceof NoSpaceLeftError) ? `no space left on device${raw.path ? ` writing ${raw.path}` : ''}` : raw.message;
+    process.stderr.write(`tsbuild: error: ${message}\n`);
     if (process.env.TSBUILD_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     const code = (e as { exitCode?: unknown }).exitCode;
     return typeof code === 'number' ? code : 1;
+  } finally {
+    process.off('beforeExit', stalled);
   }
 }

@@ -70,3 +70,11 @@ export async function runContainer(req: ContainerRequest): Promise<number> {
     await exec('runc', ['delete', '--force', req.id]).catch(() => undefined);
   }
 }
+
+/** Kills and deletes a container a killed build left running; one that is already gone is not an error. */
+export async function deleteContainer(id: string): Promise<void> {
+  await exec('runc', ['delete', '--force', id]).catch((e: Error & { stderr?: string }) => {
+    if (/does not exist|not found/.test(e.stderr ?? '')) return;
+    throw new Error(`cannot delete the runc container ${id}: ${e.stderr?.trim() || e.message}`);
+  });
+}

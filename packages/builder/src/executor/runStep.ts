@@ -7,6 +7,7 @@ import type { RunMount } from '../dockerfile/runMount.js';
 import { storeChanges } from './layerStore.js';
 import { mountOverlay } from './overlayMount.js';
 import { runContainer } from './runContainer.js';
+import { holdRun } from './runRecord.js';
 import { chainIds, type Snapshotter } from './snapshotter.js';
 import { upperToChanges } from './upperToChanges.js';
 import type { StageRoot } from './stageRoot.js';
@@ -110,9 +111,15 @@ export async function runStep(
   const layout = env.store.layout;
   const lowers = await env.snapshotter.prepare(below.layers.map((d, i) => ({ diffId: below.diffIds[i]!, open: () => layout.openBlob(d.digest, d.size) })));
   const work = await mkdtemp(join(env.store.tmpDir, 'run-'));
+  const containerId = `tsbuild-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const held = await holdRun(env.store, { workDir: work, mounts: [join(work, 'merged')], containerId }).catch(async (e) => {
+    await rm(work, { recursive: true, force: true });
+    throw e;
+  });
   const roots: StageRoot[] = [];
   const mount = await mountOverlay(lowers, work).catch(async (e) => {
     await rm(work, { recursive: true, force: true });
+    await held.release();
     throw e;
   });
   try {
@@ -134,7 +141,7 @@ export async function runStep(
     await mkdir(cwd, { recursive: true });
 
     const code = await runContainer({
-      id: `tsbuild-${process.pid}-${randomBytes(4).toString('hex')}`,
+      id: containerId,
       bundleDir,
       rootfs: mount.merged,
       args: op.args,
@@ -157,12 +164,13 @@ export async function runStep(
     const layer = await storeChanges(env.store, changes, env.compression);
     await record(changes);
     const chain = chainIds([...below.diffIds, layer.diffId]).at(-1)!;
-    await env.snapshotter.commit(mount.upper, env.snapshotter.pathOf(chain));
+    await env.snapshotter.commit(mount.upper, chain);
     return layer;
   } finally {
     await mount.unmount().catch(() => undefined);
     await Promise.all(roots.map((root) => root.release()));
     await rm(work, { recursive: true, force: true });
+    await held.release();
   }
 }
 
