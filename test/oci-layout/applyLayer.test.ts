@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { lstat, mkdtemp, readFile, readdir, readlink, rm, stat, mkdir } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { lstat, mkdtemp, readFile, readdir, readlink, rm, stat, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -289,6 +290,29 @@ describe('names are bytes', () => {
     ]);
     expect(bytesOf(await readdir(rootfs, { encoding: 'buffer' }))).toEqual(['o\x80']);
     expect(bytesOf(await readdir(Buffer.from(`${rootfs}/o\x80`, 'latin1'), { encoding: 'buffer' }))).toEqual(['own\x83']);
+  });
+});
+
+describe('tar members made by GNU tar', () => {
+  test('names that are not UTF-8 and sparse files (PAX 1.0) land byte for byte and with their holes', async () => {
+    const source = join(base, 'source');
+    await mkdir(source);
+    await writeFile(Buffer.from(`${source}/hi\x80\x81\x82\x83bye`, 'latin1'), 'one');
+    await writeFile(Buffer.from(`${source}/hi\x80\x81\x82\x84bye`, 'latin1'), 'two');
+    execFileSync('truncate', ['-s', '3G', join(source, 'holes')]);
+    execFileSync('sh', ['-c', `printf data | dd of=${join(source, 'holes')} bs=1 seek=2000000000 conv=notrunc status=none`]);
+    const tarball = join(base, 'layer.tar');
+    execFileSync('tar', ['--sparse', '--posix', '-C', source, '-cf', tarball, '.']);
+    await applyLayer(rootfs, createReadStream(tarball));
+
+    const names = (await readdir(rootfs, { encoding: 'buffer' })).map((n) => n.toString('latin1')).sort();
+    expect(names).toEqual(['hi\x80\x81\x82\x83bye', 'hi\x80\x81\x82\x84bye', 'holes']);
+    expect((await readFile(Buffer.from(`${rootfs}/hi\x80\x81\x82\x84bye`, 'latin1'))).toString()).toBe('two');
+    const holes = await stat(join(rootfs, 'holes'));
+    expect(holes.size).toBe(3 * 1024 ** 3);
+    expect(holes.blocks * 512).toBeLessThanOrEqual(64 * 1024);
+    const at = execFileSync('dd', [`if=${join(rootfs, 'holes')}`, 'bs=1', 'skip=1999999999', 'count=6', 'status=none']);
+    expect(at.toString('latin1')).toBe('\0data\0');
   });
 });
 

@@ -47,6 +47,15 @@ export interface ApplyLayerOptions {
  * `/` (see resolveInRoot). The final component is never followed: an entry
  * replaces whatever is at its path, metadata is set on the object itself
  * (never through a symlink), hard link targets are resolved inside the root.
+ * Each entry is resolved and written in one step, so no later entry can
+ * change the path in between; the one deferred write, directory times, goes
+ * through a descriptor opened at the end without following any symlink.
+ *
+ * Layer semantics as umoci's: a whiteout or opaque marker removes only what
+ * lower layers had (this layer's own entries stay), a lower directory this
+ * layer changes keeps its times, and a non-directory where a directory is
+ * needed is replaced by one. Names are bytes (byteNames.ts) at every fs call;
+ * sparse files are written as data at offsets and holes.
  *
  * Speed without giving that up: directories this unpack created or checked
  * are remembered (KnownDirectories) and forgotten as soon as it removes or

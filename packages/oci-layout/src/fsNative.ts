@@ -21,6 +21,8 @@ export interface FsNative {
    * the way fails with ELOOP or ENOTDIR, `..` with EXDEV. '' is `rootFd` itself.
    */
   openDirectoryBeneath(rootFd: number, relPath: string | Buffer): number;
+  /** The [offset, length] of each stretch of data of an open file, in order (lseek SEEK_DATA/SEEK_HOLE); the rest is holes. */
+  dataRegions(fd: number): [number, number][];
 }
 
 let loaded: FsNative | undefined;

@@ -1,4 +1,4 @@
-import { createReadStream, readlinkSync } from 'node:fs';
+import { constants, createReadStream, readlinkSync } from 'node:fs';
 import { lstat, mkdtemp, open as openFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
@@ -192,7 +192,9 @@ export class CopyPlanner {
         return;
       }
       if (st.nlink > 1) this.inodes.set(inode, key);
-      this.add({ ...base, type: 'file', size: st.size, open: () => createReadStream(source.abs) }, source.abs);
+      // Opened when the layer is written, by path: never through a symlink that took the file's place since the walk.
+      const open = async () => (await openFile(source.abs, constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream();
+      this.add({ ...base, type: 'file', size: st.size, open }, source.abs);
     } else if (keepOwner && (st.isCharacterDevice() || st.isBlockDevice())) {
       this.add({ ...base, type: st.isCharacterDevice() ? 'character-device' : 'block-device', ...deviceNumbers(st.rdev) });
     } else if (keepOwner && st.isFIFO()) {

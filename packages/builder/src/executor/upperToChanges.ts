@@ -12,6 +12,7 @@ import {
 } from '@tsbuild/oci-layout';
 import { sortEntries } from './sortEntries.js';
 import { deviceNumbers } from './deviceNumbers.js';
+import { readRegions, sparseRegionsOf } from './sparseFiles.js';
 
 export interface UpperOptions {
   /** SOURCE_DATE_EPOCH: mtimes later than this are clamped to it. */
@@ -80,6 +81,11 @@ export async function upperToChanges(upper: string, opts: UpperOptions = {}): Pr
           continue;
         }
         if (st.nlink > 1) inodes.set(st.ino, path);
+        const sparse = await sparseRegionsOf(diskPath, st);
+        if (sparse) {
+          entries.push({ ...base, ...withXattrs, type: 'file', size: st.size, sparse, open: () => readRegions(diskPath, sparse) });
+          continue;
+        }
         // Opened later, by path: never through a symlink that took the file's place.
         const open = async () => (await openFile(diskPath, constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream();
         entries.push({ ...base, ...withXattrs, type: 'file', size: st.size, open });
