@@ -14,6 +14,7 @@ import { loginCommand } from './commands/login.js';
 import { logoutCommand } from './commands/logout.js';
 import { tagsCommand } from './commands/tags.js';
 import { deleteCommand } from './commands/delete.js';
+import { checkCommandWord } from './unknownCommand.js';
 
 function program(): Command {
   const root = new Command('tsbuild')
@@ -29,7 +30,9 @@ function program(): Command {
 /** Runs the CLI; returns the exit code. Errors are one line a person can act on, never a stack trace. */
 export async function main(argv: string[]): Promise<number> {
   try {
-    await program().parseAsync(argv);
+    const cli = program();
+    checkCommandWord(cli, argv.slice(2));
+    await cli.parseAsync(argv);
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
