@@ -14,6 +14,7 @@ import { loginCommand } from './commands/login.js';
 import { logoutCommand } from './commands/logout.js';
 import { tagsCommand } from './commands/tags.js';
 import { deleteCommand } from './commands/delete.js';
+import { imageCommand } from './commands/image.js';
 import { checkCommandWord } from './unknownCommand.js';
 
 function program(): Command {
@@ -22,7 +23,7 @@ function program(): Command {
     .option('--root <dir>', 'store root (default: $TSBUILD_ROOT or ${XDG_DATA_HOME:-~/.local/share}/tsbuild)')
     .showHelpAfterError()
     .exitOverride();
-  for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand]) add(root);
+  for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand, imageCommand]) add(root);
   for (const cmd of root.commands) cmd.exitOverride();
   return root;
 }

@@ -4,7 +4,8 @@ import { openStore, withRootOption } from '../storeOption.js';
 import { humanAge, humanSize } from '../humanSize.js';
 
 interface ImageRow {
-  name: string;
+  /** Absent for an untagged build, shown as `<none>` `<none>` as docker shows dangling images. */
+  name?: string;
   repository: string;
   tag: string;
   digest: string;
@@ -17,18 +18,20 @@ async function imageRows(store: LocalStore): Promise<ImageRow[]> {
   const rows: ImageRow[] = [];
   for (const { name, descriptor } of await store.list()) {
     const image = await store.layout.readImage(descriptor).catch(() => undefined);
-    const parsed = parseImageName(name);
+    const parsed = name === undefined ? undefined : parseImageName(name);
     rows.push({
-      name,
-      repository: `${parsed.registry}/${parsed.repository}`,
-      tag: parsed.tag ?? '<none>',
+      ...(name !== undefined ? { name } : {}),
+      repository: parsed ? `${parsed.registry}/${parsed.repository}` : '<none>',
+      tag: parsed?.tag ?? '<none>',
       digest: descriptor.digest,
       id: descriptor.digest.slice('sha256:'.length, 'sha256:'.length + 12),
       ...(image?.config.created ? { created: image.config.created } : {}),
       size: image ? image.manifest.layers.reduce((sum, l) => sum + l.size, image.manifest.config.size) : 0,
     });
   }
-  return rows.sort((a, b) => a.name.localeCompare(b.name));
+  // Dangling images last, newest first, as docker lists them.
+  return rows.sort((a, b) => (a.name === undefined) !== (b.name === undefined) ? (a.name === undefined ? 1 : -1)
+    : a.name !== undefined ? a.name.localeCompare(b.name!) : (b.created ?? '').localeCompare(a.created ?? ''));
 }
 
 export function imagesCommand(program: Command): void {
