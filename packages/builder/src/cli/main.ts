@@ -21,7 +21,7 @@ function program(): Command {
   const root = new Command('tsbuild')
     .description('Build, inspect, move and run OCI container images without a daemon.')
     .option('--root <dir>', 'store root (default: $TSBUILD_ROOT or ${XDG_DATA_HOME:-~/.local/share}/tsbuild)')
-    .showHelpAfterError()
+    .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand, imageCommand]) add(root);
   for (const cmd of root.commands) cmd.exitOverride();

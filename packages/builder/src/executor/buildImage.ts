@@ -18,6 +18,7 @@ import { storeLayer } from './layerStore.js';
 import { StepCache, stepKey, type CachedStep } from './stepCache.js';
 import { resolveOwner } from './resolveOwner.js';
 import { runStep, type RunEnvironment } from './runStep.js';
+import type { RunSettings } from './runSettings.js';
 import { Snapshotter } from './snapshotter.js';
 import { openStageRoot } from './stageRoot.js';
 import { resolveImage, type ImageSourceOptions } from './resolveImage.js';
@@ -49,6 +50,12 @@ export interface BuildRequest {
   /** For base images pulled from registries. */
   registriesConf?: string;
   tlsVerify?: boolean;
+  /** `--pull`: look a base image up in its registry even when the store has it. */
+  pull?: boolean;
+  /** --add-host, --ulimit, --shm-size: how every RUN's container is set up. */
+  runSettings?: RunSettings;
+  /** The Dockerfile's text (`-f -`, or a Dockerfile as the stdin context); `dockerfile` is then not read. */
+  dockerfileText?: string;
 }
 
 export interface BuildResult {
@@ -103,8 +110,8 @@ function lineWriter(log: (line: string) => void, prefix: string) {
 export async function buildImage(store: LocalStore, req: BuildRequest): Promise<BuildResult> {
   const contextDir = resolve(req.contextDir);
   const dockerfilePath = resolve(req.dockerfile ?? join(contextDir, 'Dockerfile'));
-  const shownPath = relative(process.cwd(), dockerfilePath) || dockerfilePath;
-  const source = await readFile(dockerfilePath, 'utf8').catch((e: NodeJS.ErrnoException) => {
+  const shownPath = req.dockerfileText !== undefined ? '<stdin>' : relative(process.cwd(), dockerfilePath) || dockerfilePath;
+  const source = req.dockerfileText ?? await readFile(dockerfilePath, 'utf8').catch((e: NodeJS.ErrnoException) => {
     throw new Error(`cannot read Dockerfile ${shownPath}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
   });
   const dockerfile = parseDockerfile(source, shownPath);
@@ -266,7 +273,7 @@ class Build {
         for (const m of op.mounts.filter((mount) => mount.type === 'bind')) {
           mounted.push(m.from !== undefined ? (await this.copySource(m.from)).key : await this.context.hashSources([m.source ?? '.'], this.fileHashes));
         }
-        return { createdBy: step.createdBy, op, mounted, network: op.network ?? this.req.network ?? 'host' };
+        return { createdBy: step.createdBy, op, mounted, network: op.network ?? this.req.network ?? 'host', settings: this.req.runSettings };
       }
     }
   }
@@ -332,6 +339,7 @@ class Build {
           output: (chunk) => output.write(chunk),
           signal: this.req.signal ?? new AbortController().signal,
           ...(this.timing.clampTo !== undefined ? { clampTo: this.timing.clampTo } : {}),
+          ...(this.req.runSettings ? { settings: this.req.runSettings } : {}),
         };
         const op = this.req.network && step.op.network === undefined ? { ...step.op, network: this.req.network } : step.op;
         // The tree view follows along only if it is already up to date; otherwise it reads the layer when needed.
@@ -357,6 +365,7 @@ class Build {
       log: this.req.log,
       ...(this.req.registriesConf ? { registriesConf: this.req.registriesConf } : {}),
       ...(this.req.tlsVerify !== undefined ? { tlsVerify: this.req.tlsVerify } : {}),
+      ...(this.req.pull ? { pull: true } : {}),
     };
   }
 

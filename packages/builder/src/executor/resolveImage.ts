@@ -4,6 +4,8 @@ export interface ImageSourceOptions {
   platform: Platform;
   registriesConf?: string;
   tlsVerify?: boolean;
+  /** Ask the registry even when the store has the name (`build --pull`). */
+  pull?: boolean;
   log: (line: string) => void;
 }
 
@@ -17,7 +19,7 @@ const TRANSPORT = /^(docker:\/\/|oci:|oci-archive:|docker-archive:)/;
  * sources are read directly, their blobs copied into the store.
  */
 export async function resolveImage(store: LocalStore, ref: string, opts: ImageSourceOptions): Promise<Image> {
-  if (!TRANSPORT.test(ref)) {
+  if (!TRANSPORT.test(ref) && !opts.pull) {
     const local = await store.resolve(ref).catch(() => undefined);
     if (local) return store.layout.readImage(local.descriptor, opts.platform);
   }
