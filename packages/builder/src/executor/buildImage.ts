@@ -21,7 +21,8 @@ import { runStep, type RunEnvironment } from './runStep.js';
 import type { RunSettings } from './runSettings.js';
 import { Snapshotter } from './snapshotter.js';
 import { openStageRoot } from './stageRoot.js';
-import { resolveImage, type ImageSourceOptions } from './resolveImage.js';
+import { ImageUnavailableError, resolveImage, type ImageSourceOptions } from './resolveImage.js';
+import { nearestName } from '../nearestName.js';
 import { downloadRemote, isRemoteSource, type RemoteFile } from './remoteSource.js';
 
 export interface BuildRequest {
@@ -189,7 +190,8 @@ class Build {
   }
 
   async stage(planned: PlannedStage, scope: { globalArgs: Record<string, string>; buildArgs: Record<string, string>; escape: string }): Promise<StageResult> {
-    this.req.log(`STEP ${++this.step}/${this.totalSteps}: ${planned.stage.from.original}`);
+    const fromLabel = `STEP ${++this.step}/${this.totalSteps}`;
+    this.req.log(`${fromLabel}: ${planned.stage.from.original}`);
     const result = await this.start(planned);
     const state = new StageState({ ...(planned.base.kind === 'scratch' ? {} : { base: result.config.config ?? {} }), ...scope });
     // A base image's ONBUILD triggers run first, as if written right after FROM.
@@ -197,7 +199,9 @@ class Build {
     for (const trigger of triggers) refuseUnsupported(trigger);
     for (const instr of [...triggers, ...planned.stage.instructions]) {
       this.checkInterrupted();
-      const label = triggers.includes(instr) ? 'ONBUILD' : `STEP ${++this.step}/${this.totalSteps}`;
+      // Triggers are known only once the base is read, so they are numbered within their FROM step.
+      const trigger = triggers.indexOf(instr);
+      const label = trigger >= 0 ? `${fromLabel} ONBUILD ${trigger + 1}/${triggers.length}` : `STEP ${++this.step}/${this.totalSteps}`;
       this.req.log(`${label}: ${instr.original}`);
       await this.cachedStep(state.apply(instr), result, label).catch((e: Error) => {
         if (e instanceof DockerfileError || e instanceof BuildInterruptedError) throw e;
@@ -399,7 +403,12 @@ class Build {
       if (!stage) throw new Error(`stage "${from}" has not been built`);
       return { key: stage.key, layers: stage.layers, diffIds: stage.config.rootfs.diff_ids };
     }
-    const image = await resolveImage(this.store, from, this.imageOptions(this.platform));
+    const image = await resolveImage(this.store, from, this.imageOptions(this.platform)).catch((e: Error) => {
+      if (!(e instanceof ImageUnavailableError)) throw e;
+      const stage = nearestName(from.toLowerCase(), this.dockerfile.stages.flatMap((s) => s.from.name ?? []));
+      throw new Error(`--from="${from}" is neither a stage of this Dockerfile nor an image in the store or a reachable registry (pull: ${e.pullError})${
+        stage ? `; did you mean the stage "${stage}"?` : e.nearest ? `; did you mean "${e.nearest}"?` : ''}`);
+    });
     return { key: image.manifestDigest, layers: image.layers.map((l) => l.descriptor), diffIds: image.config.rootfs.diff_ids };
   }
 
