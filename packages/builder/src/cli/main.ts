@@ -15,6 +15,7 @@ import { logoutCommand } from './commands/logout.js';
 import { tagsCommand } from './commands/tags.js';
 import { deleteCommand } from './commands/delete.js';
 import { imageCommand } from './commands/image.js';
+import { historyCommand } from './commands/history.js';
 import { checkCommandWord } from './unknownCommand.js';
 
 function program(): Command {
@@ -23,7 +24,7 @@ function program(): Command {
     .option('--root <dir>', 'store root (default: $TSBUILD_ROOT or ${XDG_DATA_HOME:-~/.local/share}/tsbuild)')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
-  for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand, imageCommand]) add(root);
+  for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand, imageCommand, historyCommand]) add(root);
   for (const cmd of root.commands) cmd.exitOverride();
   return root;
 }
