@@ -16,6 +16,8 @@ import { tagsCommand } from './commands/tags.js';
 import { deleteCommand } from './commands/delete.js';
 import { imageCommand } from './commands/image.js';
 import { historyCommand } from './commands/history.js';
+import { saveCommand } from './commands/save.js';
+import { loadCommand } from './commands/load.js';
 import { checkCommandWord } from './unknownCommand.js';
 
 function program(): Command {
@@ -24,7 +26,7 @@ function program(): Command {
     .option('--root <dir>', 'store root (default: $TSBUILD_ROOT or ${XDG_DATA_HOME:-~/.local/share}/tsbuild)')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
-  for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand, imageCommand, historyCommand]) add(root);
+  for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand, imageCommand, historyCommand, saveCommand, loadCommand]) add(root);
   for (const cmd of root.commands) cmd.exitOverride();
   return root;
 }
