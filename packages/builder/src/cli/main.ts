@@ -18,6 +18,7 @@ import { imageCommand } from './commands/image.js';
 import { historyCommand } from './commands/history.js';
 import { saveCommand } from './commands/save.js';
 import { loadCommand } from './commands/load.js';
+import { manifestCommand } from './commands/manifest.js';
 import { checkCommandWord } from './unknownCommand.js';
 
 function program(): Command {
@@ -26,7 +27,7 @@ function program(): Command {
     .option('--root <dir>', 'store root (default: $TSBUILD_ROOT or ${XDG_DATA_HOME:-~/.local/share}/tsbuild)')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
-  for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand, imageCommand, historyCommand, saveCommand, loadCommand]) add(root);
+  for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand, imageCommand, historyCommand, saveCommand, loadCommand, manifestCommand]) add(root);
   for (const cmd of root.commands) cmd.exitOverride();
   return root;
 }
