@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTools, run } from '../helpers/tools.js';
@@ -51,6 +51,10 @@ describe('save and load', () => {
     const fresh = await dirs.make();
     await tsbuildOk(['--root', fresh, 'load', '-i', file]);
     expect((await inspect(fresh, 'first')).digest).toBe(original.digest);
+    // As `docker load < FILE`: the archive on stdin.
+    const viaStdin = await dirs.make();
+    expect((await tsbuildOk(['--root', viaStdin, 'load'], { input: await readFile(file) })).stdout).toBe('Loaded image: localhost/first:latest\n');
+    expect(await readdir(join(viaStdin, 'tmp'))).toEqual([]);
   });
 
   it('load reads what skopeo (containers/image, as podman save) writes, and an untagged save stays untagged', async () => {

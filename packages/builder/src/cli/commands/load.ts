@@ -1,6 +1,10 @@
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import {
-  copyImage, copySource, formatImageName, layoutSource, NotADockerArchiveError, OciLayoutDestination, openDockerArchive, openOciArchiveLayout,
+  copyImage, copySource, formatImageName, layoutSource, makeTempDir, NotADockerArchiveError, OciLayoutDestination, openDockerArchive, openOciArchiveLayout,
   parseImageName, REF_NAME_ANNOTATION, type Descriptor, type LocalStore,
 } from '@tsbuild/oci-layout';
 import { openStore, withRootOption } from '../storeOption.js';
@@ -43,16 +47,23 @@ async function loadOciArchive(store: LocalStore, file: string, loaded: string[])
 export function loadCommand(program: Command): void {
   withRootOption(program.command('load'))
     .description('read images from a docker-archive (docker save, podman save) or an oci-archive, told apart by content')
-    .requiredOption('-i, --input <file>', 'archive to read')
-    .action(async (opts: { input: string }, cmd: Command) => {
+    .option('-i, --input <file>', 'archive to read (default: stdin, as docker load < FILE)')
+    .action(async (opts: { input?: string }, cmd: Command) => {
+      if (opts.input === undefined && process.stdin.isTTY) throw new Error('load needs an archive: -i FILE, or one on stdin');
       const store = await openStore(cmd);
       const loaded: string[] = [];
       await store.lease(async () => {
+        // Archives are read by offset (docker) or unpacked (oci), so stdin is spooled to a file first.
+        const spool = opts.input === undefined ? await makeTempDir(store.tmpDir) : undefined;
+        const file = spool ? join(spool, 'archive.tar') : opts.input!;
         try {
-          await loadDockerArchive(store, opts.input, loaded);
+          if (spool) await pipeline(process.stdin, createWriteStream(file));
+          await loadDockerArchive(store, file, loaded);
         } catch (e) {
           if (!(e instanceof NotADockerArchiveError)) throw e;
-          await loadOciArchive(store, opts.input, loaded);
+          await loadOciArchive(store, file, loaded);
+        } finally {
+          if (spool) await rm(spool, { recursive: true, force: true });
         }
       });
       for (const line of loaded) process.stdout.write(`${line}\n`);
