@@ -103,6 +103,36 @@ describe('RUN container settings', () => {
   });
 });
 
+describe('--build-context', () => {
+  it('a directory serves COPY --from (with its own .dockerignore) and RUN --mount from; docker-image:// replaces FROM NAME', async () => {
+    const project = await dirs.make();
+    await writeFile(join(project, 'kept'), 'from the named context\n');
+    await writeFile(join(project, 'secret'), 'ignored\n');
+    await writeFile(join(project, '.dockerignore'), 'secret\n');
+    const dir = await dirs.make();
+    await writeFile(join(dir, 'Dockerfile'), [
+      'FROM base',
+      'COPY --from=project . /project/',
+      'RUN --mount=from=project,target=/p cat /p/kept > /mounted',
+      '',
+    ].join('\n'));
+    await tsb(['build', '-q', '-t', 'named-ctx', '--build-context', `project=${project}`, '--build-context', 'base=docker-image://busybox', dir]);
+    const bundle = join(await dirs.make(), 'b');
+    await tsb(['bundle', 'named-ctx', bundle]);
+    expect(await readFile(join(bundle, 'rootfs/project/kept'), 'utf8')).toBe('from the named context\n');
+    await expect(readFile(join(bundle, 'rootfs/project/secret'))).rejects.toThrow(/ENOENT/);
+    expect(await readFile(join(bundle, 'rootfs/mounted'), 'utf8')).toBe('from the named context\n');
+
+    // A change in the named context reaches the cache key of the steps that read it.
+    await writeFile(join(project, 'kept'), 'changed\n');
+    const again = await tsb(['build', '--build-context', `project=${project}`, '--build-context', 'base=docker-image://busybox', dir]);
+    expect(again.stdout).not.toContain('Using cache');
+
+    const bad = await tsbuild(['--root', root, 'build', '--build-context', 'x=https://example.com/repo.git', dir]);
+    expect(bad.stderr).toBe('tsbuild: error: --build-context "x=https://example.com/repo.git": only directories, docker-image:// and oci-layout:// are supported\n');
+  });
+});
+
 describe('--pull', () => {
   it('looks the base up in its registry even though the store has it', async () => {
     const registry = await startRegistry();

@@ -25,6 +25,9 @@ import { ImageUnavailableError, resolveImage, type ImageSourceOptions } from './
 import { nearestName } from '../nearestName.js';
 import { downloadRemote, isRemoteSource, type RemoteFile } from './remoteSource.js';
 
+/** `--build-context NAME=...`: a directory for COPY --from / RUN --mount from, or an image standing in for FROM NAME. */
+export type NamedContext = { kind: 'dir'; dir: string } | { kind: 'image'; ref: string };
+
 export interface BuildRequest {
   contextDir: string;
   /** Path of the Dockerfile; default `<context>/Dockerfile`. */
@@ -51,6 +54,8 @@ export interface BuildRequest {
   /** For base images pulled from registries. */
   registriesConf?: string;
   tlsVerify?: boolean;
+  /** BuildKit's named contexts, by name. */
+  buildContexts?: Record<string, NamedContext>;
   /** `--pull`: look a base image up in its registry even when the store has it. */
   pull?: boolean;
   /** --add-host, --ulimit, --shm-size: how every RUN's container is set up. */
@@ -168,6 +173,7 @@ class Build {
   private readonly results = new Map<number, StageResult>();
   private readonly downloads = new Map<string, RemoteFile>();
   private readonly fileHashes: FileHashCache;
+  private readonly namedContexts = new Map<string, BuildContext>();
 
   constructor(
     private readonly store: LocalStore,
@@ -237,7 +243,7 @@ class Build {
       const config: ImageConfig = { created: this.created, ...platform, config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
       return { config, layers: [], fs: new ImageFilesystem(), key: stepKey('', { base: 'scratch', settings }) };
     }
-    const image = await resolveImage(this.store, base.ref, this.imageOptions(platform)).catch((e: Error) => {
+    const image = await resolveImage(this.store, this.imageContext(base.ref) ?? base.ref, this.imageOptions(platform)).catch((e: Error) => {
       throw new DockerfileError(`base image "${base.ref}": ${e.message}`, planned.stage.from.location, 'FROM');
     });
     const config = structuredClone(image.config);
@@ -264,18 +270,20 @@ class Build {
         return step;
       case 'copy': {
         const { location: _location, ...op } = step.op;
-        const from = op.from === undefined ? undefined : await this.copySource(op.from);
+        const named = await this.dirContext(op.from);
+        const from = op.from === undefined || named ? undefined : await this.copySource(op.from);
         const remote = (await this.remoteSources(step.op)).map((f) => f.digest);
         const local = op.sources.filter((s) => !isRemoteSource(s));
         // A stage or image is named by its cache key or digest: its content follows from that.
-        return { createdBy: step.createdBy, op, remote, sources: from ? from.key : await this.context.hashSources(local, this.fileHashes) };
+        return { createdBy: step.createdBy, op, remote, sources: from ? from.key : await (named ?? this.context).hashSources(local, this.fileHashes) };
       }
       case 'run': {
         const { location: _location, ...op } = step.op;
         // What a bind mount shows is an input of the step, like a COPY's sources.
         const mounted: string[] = [];
         for (const m of op.mounts.filter((mount) => mount.type === 'bind')) {
-          mounted.push(m.from !== undefined ? (await this.copySource(m.from)).key : await this.context.hashSources([m.source ?? '.'], this.fileHashes));
+          const named = await this.dirContext(m.from);
+          mounted.push(m.from !== undefined && !named ? (await this.copySource(m.from)).key : await (named ?? this.context).hashSources([m.source ?? '.'], this.fileHashes));
         }
         return { createdBy: step.createdBy, op, mounted, network: op.network ?? this.req.network ?? 'host', settings: this.req.runSettings };
       }
@@ -317,9 +325,10 @@ class Build {
         const op = step.op;
         const fs = await this.filesystem(result);
         const owner = op.chown ? await resolveOwner(op.chown, fs) : undefined;
-        const from = op.from === undefined ? undefined : await this.copySource(op.from);
+        const named = await this.dirContext(op.from);
+        const from = op.from === undefined || named ? undefined : await this.copySource(op.from);
         const root = from ? await openStageRoot(this.store, this.snapshotter, from.layers, from.diffIds) : undefined;
-        const planner = new CopyPlanner(fs, root ? BuildContext.imageRoot(root.dir) : this.context, this.timing);
+        const planner = new CopyPlanner(fs, root ? BuildContext.imageRoot(root.dir) : named ?? this.context, this.timing);
         if (root) planner.onCleanup(() => root.release());
         const entries = planner.plan({
           isAdd: op.isAdd, sources: op.sources.filter((s) => !isRemoteSource(s)), heredocs: op.heredocs, dest: op.dest,
@@ -337,6 +346,8 @@ class Build {
           contextDir: this.context.dir,
           secrets: this.req.secrets ?? {},
           openRoot: async (from) => {
+            const named = await this.dirContext(from);
+            if (named) return { dir: named.dir, release: async () => undefined };
             const source = await this.copySource(from);
             return openStageRoot(this.store, this.snapshotter, source.layers, source.diffIds);
           },
@@ -396,6 +407,26 @@ class Build {
   }
 
   /** `COPY --from=NAME`: an earlier stage (by name or index) or an image from the store. */
+  /** The image a named context puts in place of `name` (`FROM name`, `COPY --from=name`). */
+  private imageContext(name: string): string | undefined {
+    const named = this.req.buildContexts?.[name];
+    return named?.kind === 'image' ? named.ref : undefined;
+  }
+
+  /** A named directory context for `--from=name`, opened once with its own .dockerignore; a stage of that name wins, as in BuildKit. */
+  private async dirContext(from: string | undefined): Promise<BuildContext | undefined> {
+    const named = from === undefined ? undefined : this.req.buildContexts?.[from];
+    if (named?.kind !== 'dir' || resolveStageRef(this.dockerfile, from!) !== undefined) return undefined;
+    let opened = this.namedContexts.get(from!);
+    if (!opened) {
+      const ignoreFile = join(named.dir, '.dockerignore');
+      const ignore = existsSync(ignoreFile) ? parseDockerignore(await readFile(ignoreFile, 'utf8')) : undefined;
+      opened = await BuildContext.open(named.dir, ignore);
+      this.namedContexts.set(from!, opened);
+    }
+    return opened;
+  }
+
   private async copySource(from: string): Promise<{ key: string; layers: Descriptor[]; diffIds: Digest[] }> {
     const index = resolveStageRef(this.dockerfile, from);
     if (index !== undefined) {
@@ -403,7 +434,7 @@ class Build {
       if (!stage) throw new Error(`stage "${from}" has not been built`);
       return { key: stage.key, layers: stage.layers, diffIds: stage.config.rootfs.diff_ids };
     }
-    const image = await resolveImage(this.store, from, this.imageOptions(this.platform)).catch((e: Error) => {
+    const image = await resolveImage(this.store, this.imageContext(from) ?? from, this.imageOptions(this.platform)).catch((e: Error) => {
       if (!(e instanceof ImageUnavailableError)) throw e;
       const stage = nearestName(from.toLowerCase(), this.dockerfile.stages.flatMap((s) => s.from.name ?? []));
       throw new Error(`--from="${from}" is neither a stage of this Dockerfile nor an image in the store or a reachable registry (pull: ${e.pullError})${
