@@ -21,6 +21,12 @@ describe('a first word that is neither a command nor a context', () => {
     expect(out.stderr).toBe('tsbuild: error: unknown command "frobnicate"\n');
   });
 
+  it('help is a command', async () => {
+    const out = await tsbuild(['help', 'images']);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain('Usage: tsbuild images');
+  });
+
   it('an existing directory of that name is still a build context', async () => {
     const cwd = await dirs.make();
     await mkdir(join(cwd, 'imgaes'));

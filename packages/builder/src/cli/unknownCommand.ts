@@ -20,7 +20,8 @@ export function checkCommandWord(program: Command, args: string[]): void {
   const word = args[i];
   if (word === undefined) return;
   if (!/^[a-z][a-z0-9-]*$/.test(word)) return;
-  const names = program.commands.flatMap((c) => [c.name(), ...c.aliases()]);
+  // commander adds `help` itself; it is no entry of `commands`.
+  const names = ['help', ...program.commands.flatMap((c) => [c.name(), ...c.aliases()])];
   if (names.includes(word) || existsSync(word)) return;
   const hint = nearestName(word, names);
   throw new UnknownCommandError(`unknown command "${word}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
