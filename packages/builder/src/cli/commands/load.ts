@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import {
-  copyImage, copySource, formatImageName, layoutSource, makeTempDir, NotADockerArchiveError, OciLayoutDestination, openDockerArchive, openOciArchiveLayout,
-  parseImageName, REF_NAME_ANNOTATION, type Descriptor, type LocalStore,
+  canonicalJson, copyImage, copySource, digestOf, formatImageName, layoutSource, makeTempDir, MediaType, NotADockerArchiveError, OciLayoutDestination,
+  openDockerArchive, openOciArchiveLayout, parseImageName, REF_NAME_ANNOTATION, type Descriptor, type Image, type LocalStore, type Manifest,
 } from '@tsbuild/oci-layout';
 import { openStore, withRootOption } from '../storeOption.js';
 
@@ -21,13 +21,36 @@ function storeDestination(store: LocalStore, names: string[], loaded: string[]):
   });
 }
 
+/** OCI media types for the layer blobs docker archives hold (the blobs themselves stay as they are). */
+const OCI_LAYER_TYPE: Record<string, string> = {
+  'application/vnd.docker.image.rootfs.diff.tar': MediaType.ociLayerTar,
+  [MediaType.dockerLayerGzip]: MediaType.ociLayerGzip,
+  [MediaType.dockerLayerForeignGzip]: MediaType.ociLayerNondistributableGzip,
+};
+
+/**
+ * A docker archive holds configs and layers but no manifest; the one made up for it is OCI here,
+ * so the loaded image is one that skopeo and umoci find in the store (they skip other media types).
+ */
+function asOciImage(image: Image): Image {
+  const layers = image.layers.map((l) => ({ ...l, descriptor: { ...l.descriptor, mediaType: OCI_LAYER_TYPE[l.descriptor.mediaType] ?? l.descriptor.mediaType } }));
+  const manifest: Manifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    config: { ...image.manifest.config, mediaType: MediaType.ociConfig },
+    layers: layers.map((l) => l.descriptor),
+  };
+  const manifestBytes = canonicalJson(manifest);
+  return { ...image, manifest, manifestBytes, manifestDigest: digestOf(manifestBytes), layers };
+}
+
 /** Every image of a `docker save` / `podman save` archive; its RepoTags are docker references (`alpine` is docker.io/library/alpine). */
 async function loadDockerArchive(store: LocalStore, file: string, loaded: string[]): Promise<void> {
   const first = await openDockerArchive(file, 0);
   for (let i = 0; i < first.imageCount; i++) {
     const image = i === 0 ? first : await openDockerArchive(file, i);
     const names = image.repoTags.map((tag) => formatImageName(parseImageName(tag, 'docker.io')));
-    await copyImage(image, storeDestination(store, names, loaded));
+    await copyImage(asOciImage(image), storeDestination(store, names, loaded));
   }
 }
 
