@@ -20,8 +20,9 @@ export function storeRoot(explicit?: string, env: NodeJS.ProcessEnv = process.en
   return join(data, 'tsbuild');
 }
 
+/** An image the store's index holds: by name, or (a build without -t) as an entry with no name. */
 export interface StoredImage {
-  name: string;
+  name?: string;
   descriptor: Descriptor;
 }
 
@@ -57,17 +58,21 @@ export class LocalStore {
     return join(this.root, 'leases');
   }
 
+  /** Named images, then unnamed (dangling) ones, each unnamed digest once. */
   async list(): Promise<StoredImage[]> {
     const index = await this.layout.readIndex();
-    return index.manifests
+    const named = index.manifests
       .filter((d) => d.annotations?.[REF_NAME_ANNOTATION])
       .map((d) => ({ name: d.annotations![REF_NAME_ANNOTATION]!, descriptor: d }));
+    const unnamed = new Map(index.manifests.filter((d) => !d.annotations?.[REF_NAME_ANNOTATION]).map((d) => [d.digest, { descriptor: d }]));
+    return [...named, ...unnamed.values()];
   }
 
   /**
    * Finds an image by name (normalised: `hello` means `localhost/hello:latest`),
    * by full manifest digest, or by a unique digest prefix of at least 4 hex
-   * characters, as `docker images` IDs are used.
+   * characters, as `docker images` IDs are used. Unnamed images are reached
+   * by digest only; a digest with names resolves to one of its names.
    */
   async resolve(ref: string): Promise<StoredImage> {
     const images = await this.list();
@@ -84,7 +89,7 @@ export class LocalStore {
     } catch (e) {
       throw new ImageNotFoundError((e as Error).message);
     }
-    const found = images.find((i) => i.name === name);
+    const found = images.find((i) => i.name !== undefined && i.name === name);
     if (!found) throw new ImageNotFoundError(`image "${ref}" not found in the store ${this.root} (looked for ${name})`);
     return found;
   }
@@ -93,13 +98,19 @@ export class LocalStore {
     return this.layout.readImage((await this.resolve(ref)).descriptor, platform);
   }
 
-  /** Points each name at `descriptor`, replacing what those names pointed at before. */
+  /**
+   * Points each name at `descriptor`, replacing what those names pointed at
+   * before; a named image is no longer dangling, so its unnamed entry goes.
+   */
   async tag(descriptor: Descriptor, names: string[]): Promise<string[]> {
     const full = names.map((n) => normalizeImageName(n));
     await this.layout.updateIndex((index) => ({
       ...index,
       manifests: [
-        ...index.manifests.filter((d) => !full.includes(d.annotations?.[REF_NAME_ANNOTATION] ?? '')),
+        ...index.manifests.filter((d) => {
+          const name = d.annotations?.[REF_NAME_ANNOTATION];
+          return name ? !full.includes(name) : !(full.length > 0 && d.digest === descriptor.digest);
+        }),
         ...full.map((name) => ({
           mediaType: descriptor.mediaType,
           digest: descriptor.digest,
@@ -121,14 +132,27 @@ export class LocalStore {
     );
   }
 
-  /** Removes one name; blobs stay until `prune`. */
+  /** Removes one name, or an unnamed image's entry; blobs stay until `prune`. */
   async untag(ref: string): Promise<StoredImage> {
     const image = await this.resolve(ref);
     await this.layout.updateIndex((index) => ({
       ...index,
-      manifests: index.manifests.filter((d) => d.annotations?.[REF_NAME_ANNOTATION] !== image.name),
+      manifests: index.manifests.filter((d) => {
+        const name = d.annotations?.[REF_NAME_ANNOTATION];
+        return image.name === undefined ? name !== undefined || d.digest !== image.descriptor.digest : name !== image.name;
+      }),
     }));
     return image;
+  }
+
+  /** Drops the index entries of unnamed images (`image prune`); returns them. Blobs go with `prune`. */
+  async removeUnnamed(): Promise<StoredImage[]> {
+    const removed: StoredImage[] = [];
+    await this.layout.updateIndex((index) => {
+      removed.splice(0, removed.length, ...index.manifests.filter((d) => !d.annotations?.[REF_NAME_ANNOTATION]).map((d) => ({ descriptor: d })));
+      return { ...index, manifests: index.manifests.filter((d) => d.annotations?.[REF_NAME_ANNOTATION]) };
+    });
+    return removed;
   }
 
   private get collectionLockPath(): string {

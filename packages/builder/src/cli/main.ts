@@ -16,14 +16,21 @@ import { logoutCommand } from './commands/logout.js';
 import { tagsCommand } from './commands/tags.js';
 import { deleteCommand } from './commands/delete.js';
 import { systemCommand } from './commands/system.js';
+import { imageCommand } from './commands/image.js';
+import { historyCommand } from './commands/history.js';
+import { saveCommand } from './commands/save.js';
+import { loadCommand } from './commands/load.js';
+import { manifestCommand } from './commands/manifest.js';
+import { checkCommandWord } from './unknownCommand.js';
 
 function program(): Command {
   const root = new Command('tsbuild')
     .description('Build, inspect, move and run OCI container images without a daemon.')
     .option('--root <dir>', 'store root (default: $TSBUILD_ROOT or ${XDG_DATA_HOME:-~/.local/share}/tsbuild)')
-    .showHelpAfterError()
+    .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand, systemCommand]) add(root);
+  for (const add of [imageCommand, historyCommand, saveCommand, loadCommand, manifestCommand]) add(root);
   for (const cmd of root.commands) cmd.exitOverride();
   for (const cmd of root.commands.flatMap((c) => c.commands)) cmd.exitOverride();
   return root;
@@ -39,7 +46,9 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.once('beforeExit', stalled);
   try {
-    await program().parseAsync(argv);
+    const cli = program();
+    checkCommandWord(cli, argv.slice(2));
+    await cli.parseAsync(argv);
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { applyLayer, type LayerEntry } from '@tsbuild/oci-layout';
 import { sortEntries } from './sortEntries.js';
 import { deviceNumbers } from './deviceNumbers.js';
+import { readArchiveRoot } from './archiveRoot.js';
 import { walkTree, type BuildContext, type ContextEntry } from '../context/buildContext.js';
 import type { RemoteFile } from './remoteSource.js';
 import type { ImageFilesystem } from './imageFilesystem.js';
@@ -207,12 +208,20 @@ export class CopyPlanner {
   /**
    * ADD of a local archive: it is unpacked (safely, confined to a scratch
    * directory) and its tree copied like a directory, keeping the archive's
-   * owners unless --chown says otherwise.
+   * owners unless --chown says otherwise; its `./` member describes the
+   * destination directory itself.
    */
   private async addArchive(destKey: string, archive: string, req: CopyRequest): Promise<void> {
     const scratch = await mkdtemp(join(this.timing.scratchDir, 'add-'));
     this.onCleanup(() => rm(scratch, { recursive: true, force: true }));
     await applyLayer(scratch, createReadStream(archive));
+    const archiveRoot = destKey === '' ? undefined : await readArchiveRoot(archive);
+    if (archiveRoot) {
+      this.add({
+        path: destKey, type: 'directory', mode: req.chmod ?? archiveRoot.mode & 0o7777,
+        uid: req.owner?.uid ?? archiveRoot.uid, gid: req.owner?.gid ?? archiveRoot.gid, mtime: this.mtime(archiveRoot.mtime), size: 0,
+      });
+    }
     const root: ContextEntry = { rel: '', abs: scratch, stats: await lstat(scratch) };
     for await (const child of walkTree(root)) {
       this.addContextEntry(posix.join(destKey, child.rel), child, req, true);

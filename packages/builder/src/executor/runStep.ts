@@ -10,6 +10,7 @@ import { runContainer } from './runContainer.js';
 import { holdRun } from './runRecord.js';
 import { chainIds, type Snapshotter } from './snapshotter.js';
 import { upperToChanges } from './upperToChanges.js';
+import { writeHostsFile, type RunSettings } from './runSettings.js';
 import type { StageRoot } from './stageRoot.js';
 
 /** Where a RUN step's environment comes from. */
@@ -26,6 +27,8 @@ export interface RunEnvironment {
   openRoot: (from: string) => Promise<StageRoot>;
   output: (chunk: Buffer) => void;
   signal: AbortSignal;
+  /** --add-host, --ulimit, --shm-size of the build. */
+  settings?: RunSettings;
 }
 
 export interface RunLayerInput {
@@ -134,6 +137,11 @@ export async function runStep(
       extraMounts.push({ destination: file.path, type: 'bind', source, options: ['bind', 'ro'] });
     }
     const hostFiles: RuntimeMount[] = HOST_FILES.map((p) => ({ destination: p, type: 'bind', source: p, options: ['rbind', 'ro'] }));
+    if (env.settings?.extraHosts.length) {
+      const hosts = join(scratch, 'hosts');
+      await writeHostsFile(hosts, env.settings.extraHosts);
+      hostFiles[HOST_FILES.indexOf('/etc/hosts')]!.source = hosts;
+    }
     const mountPoints = [...RUNTIME_DIRS, ...HOST_FILES, ...extraMounts.map((m) => m.destination)];
     const existedBefore = new Map<string, boolean>();
     for (const p of mountPoints) existedBefore.set(p, await exists(await resolveInRoot(mount.merged, p, { followFinal: false })));
@@ -152,6 +160,7 @@ export async function runStep(
       mounts: [...(op.network === 'none' ? [] : hostFiles), ...extraMounts],
       output: env.output,
       signal: env.signal,
+      ...(env.settings ? { settings: env.settings } : {}),
     });
     if (env.signal.aborted) throw new RunFailedError('interrupted');
     if (code !== 0) {

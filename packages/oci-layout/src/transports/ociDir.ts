@@ -83,7 +83,7 @@ export class OciLayoutDestination implements ImageDestination {
 }
 
 /** Points `ref` (or, without one, an unnamed entry) of the layout's index.json at `descriptor`. */
-async function nameInLayout(layout: OciLayout, descriptor: Descriptor, ref: string | undefined): Promise<void> {
+export async function nameInLayout(layout: OciLayout, descriptor: Descriptor, ref: string | undefined): Promise<void> {
   const entry: Descriptor = {
     mediaType: descriptor.mediaType,
     digest: descriptor.digest,

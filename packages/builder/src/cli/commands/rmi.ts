@@ -9,7 +9,7 @@ export function rmiCommand(program: Command): void {
       const store = await openStore(cmd);
       for (const ref of refs) {
         const removed = await store.untag(ref);
-        process.stdout.write(`Untagged: ${removed.name}\n`);
+        process.stdout.write(removed.name === undefined ? `Deleted: ${removed.descriptor.digest}\n` : `Untagged: ${removed.name}\n`);
       }
     });
 }
