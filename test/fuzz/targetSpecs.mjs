@@ -1,0 +1,65 @@
+/** What each target is fed: its mutations and the shared fixtures it takes seeds from (read at run time, not copied). */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  BYTE_MUTATORS, ESCAPE_CLASSES, escapeMutator, JSON_TOKENS, insertToken, jsonNode, KNOWN_ESCAPE_CLASSES, TAR_MUTATORS, tarPaxNegativeSize, textMutators,
+} from './mutators.mjs';
+
+/** Small Go archive/tar fixtures: big ones add time, not coverage. */
+async function goTarFixtures(fixtures) {
+  const dir = join(fixtures, 'go-archive-tar');
+  const out = [];
+  for (const name of (await readdir(dir)).sort()) {
+    const path = join(dir, name);
+    if (name.endsWith('.tar') && (await stat(path)).size <= 8192) out.push(path);
+  }
+  return out;
+}
+
+async function buildkitDockerfiles(fixtures) {
+  const dir = join(fixtures, 'buildkit-dockerfile', 'parser');
+  const out = [];
+  for (const group of ['testfiles', 'testfiles-negative']) {
+    for (const name of (await readdir(join(dir, group))).sort()) out.push(join(dir, group, name, 'Dockerfile'));
+  }
+  return out;
+}
+
+const none = async () => [];
+
+/** Escape classes the unpack target uses: all but the ones that fail before the unpack fixes merge, unless those are asked for. */
+function escapeClasses(skip) {
+  return Object.keys(ESCAPE_CLASSES).filter((name) => !skip.has(`tar-escape:${name}`) && !(KNOWN_ESCAPE_CLASSES.has(name) && skip.has('known-escapes')));
+}
+
+const tarMutators = (skip) => [...BYTE_MUTATORS, ...TAR_MUTATORS, tarPaxNegativeSize, escapeMutator(escapeClasses(skip))];
+
+const DOCKERFILE_TOKENS = [
+  'FROM ', 'FROM scratch\n', 'RUN ', 'COPY ', 'ADD ', 'ARG ', 'ENV ', 'LABEL ', 'CMD ', 'ENTRYPOINT ', 'SHELL ', 'WORKDIR ', 'USER ', 'EXPOSE ', 'VOLUME ',
+  'ONBUILD ', 'HEALTHCHECK ', 'HEALTHCHECK NONE\n', 'STOPSIGNAL ', 'MAINTAINER ', ' AS ', ' as b\n', '--from=', '--from=0 ', '--chmod=', '--chown=', '--link ',
+  '--mount=type=cache,target=/c ', '--mount=type=bind,from=0,target=/x ', '--mount=type=secret,id=', '--network=none ', '--security=insecure ', '--platform=',
+  '--interval=', '--timeout=-1s ', '--retries=99999999999999999999 ', '\\\n', '`\n', '<<EOF\n', '<<-"EOF"\n', '<<EOF cat\nx\nEOF\n', 'EOF\n', '${', '}', '$', '${A:-', '${A:+x}',
+  '${A?err}', '${A#*}', '${A/x/y}', '"', "'", '[', ']', '["a", ', '[]', '=', ' ', '\t', '\0', '\r\n', '\r', '\uFEFF', '\u2028', '# escape=`\n', '# escape=\\\n',
+  '# syntax=docker/dockerfile:1\n', '# check=skip=all\n', '#', '0', '-1', '99999999999999999999', '1:2', 'root:', '0:4294967296', '65536/tcp', '8080-', '/', '..',
+];
+
+const TOML_TOKENS = [
+  '[[registry]]\n', '[[registry.mirror]]\n', '[aliases]\n', '[registry]\n', 'location = ', 'prefix = ', 'insecure = ', 'blocked = ', 'pull-from-mirror = ',
+  'unqualified-search-registries = ', 'short-name-mode = ', 'mirror = ', '"', "'", '"""', "'''", '[', ']', '{', '}', '=', '\n', 'true', 'false', '1979-05-27T07:32:00Z',
+  '0x7fffffffffffffff', '99999999999999999999', '1e400', 'nan', 'inf', '-', '*.', '*', '.', '"a.b"', '\\u0000', '#', ',', '"digest-only"', '"tag-only"', '"x"',
+  '"example.test"', '"localhost:5000"', '"busybox" = "example.test/x"\n', '[]', '[1, "a"]', '{ a = 1 }',
+];
+
+const AUTH_TOKENS = [...JSON_TOKENS, '"auths":', '"auth":', '"identitytoken":', '"credHelpers":', '"credsStore":', '"example.test":', '"docker.io":',
+  '"https://index.docker.io/v1/":', '"dXNlcjpwYXNz"', '"!!!"', '"Og=="', '"x"', '{"auth":1}', '{"auth":"dXNlcjpwYXNz"}'];
+
+/** @type {Record<string, { name: string, corpora: string[], mutators: (skip: Set<string>) => {name: string}[], fixtureSeeds: (fixtures: string) => Promise<string[]> }>} */
+export const TARGET_SPECS = {
+  tar: { name: 'tar', corpora: ['tar'], mutators: tarMutators, fixtureSeeds: goTarFixtures },
+  layer: { name: 'layer', corpora: ['tar'], mutators: tarMutators, fixtureSeeds: goTarFixtures },
+  unpack: { name: 'unpack', corpora: ['unpack', 'tar'], mutators: tarMutators, fixtureSeeds: none },
+  dockerfile: { name: 'dockerfile', corpora: ['dockerfile'], mutators: () => textMutators(DOCKERFILE_TOKENS), fixtureSeeds: buildkitDockerfiles },
+  'registries-conf': { name: 'registries-conf', corpora: ['registries-conf'], mutators: () => textMutators(TOML_TOKENS), fixtureSeeds: none },
+  'auth-json': { name: 'auth-json', corpora: ['auth-json'], mutators: () => [...textMutators(AUTH_TOKENS), jsonNode, jsonNode, jsonNode], fixtureSeeds: none },
+  schema: { name: 'schema', corpora: ['schema'], mutators: () => [...BYTE_MUTATORS.slice(0, 5), insertToken(JSON_TOKENS), jsonNode, jsonNode, jsonNode, jsonNode], fixtureSeeds: none },
+};
