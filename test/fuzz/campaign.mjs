@@ -175,6 +175,7 @@ const SAVED_PER_SIGNATURE = 3;
 export function signature(finding) {
   const message = finding.message
     .replace(/"[^"]*"/g, '"…"')
+    .replace(/\b[0-9a-f]{16,}\b/g, 'HASH')
     .replace(/\/[^\s:;,)]+/g, '/…')
     .replace(/\d+/g, 'N');
   return `${finding.kind}: ${message.slice(0, 160)}`;

@@ -5,15 +5,17 @@ import { TARGET_SPECS } from './targetSpecs.mjs';
 
 /**
  * The short, fixed-seed fuzz run: the same inputs every time, so a failure
- * here is a regression to replay (`npm run fuzz -- --target T --replay FILE`
- * with the saved input). `npm run fuzz` is the long run with new seeds.
+ * here is a regression; `npm run fuzz -- --target T --seed 20260 --count 300 --skip-known`
+ * saves the failing inputs and prints how to replay them. `npm run fuzz` is
+ * the long run with new seeds. Targets run in child processes on the built
+ * packages (dist/, which `npm test` builds first), so a hang can be killed.
  *
  * Left out until the branches fixing them merge (knownAfterMerge.mjs): the
  * mutation classes and checks in KNOWN_AFTER_MERGE. Delete an entry there to
  * have this run cover it again.
  */
 const SEED = 20260;
-const INPUTS_PER_TARGET = 200;
+const INPUTS_PER_TARGET = 300;
 /** Hang detection only: a healthy input takes milliseconds; this is far beyond, so a slow shared machine never trips it. */
 const TIMEOUT_MS = 15_000;
 

@@ -39,7 +39,7 @@ const DOCKERFILE_TOKENS = [
   'ONBUILD ', 'HEALTHCHECK ', 'HEALTHCHECK NONE\n', 'STOPSIGNAL ', 'MAINTAINER ', ' AS ', ' as b\n', '--from=', '--from=0 ', '--chmod=', '--chown=', '--link ',
   '--mount=type=cache,target=/c ', '--mount=type=bind,from=0,target=/x ', '--mount=type=secret,id=', '--network=none ', '--security=insecure ', '--platform=',
   '--interval=', '--timeout=-1s ', '--retries=99999999999999999999 ', '\\\n', '`\n', '<<EOF\n', '<<-"EOF"\n', '<<EOF cat\nx\nEOF\n', 'EOF\n', '${', '}', '$', '${A:-', '${A:+x}',
-  '${A?err}', '${A#*}', '${A/x/y}', '"', "'", '[', ']', '["a", ', '[]', '=', ' ', '\t', '\0', '\r\n', '\r', '\uFEFF', '\u2028', '# escape=`\n', '# escape=\\\n',
+  '${A?err}', '${A#*}', '${A/x/y}', '"', "'", '[', ']', '["a", ', '[]', '["a", 1]', '[["x"]]', '["a", null]', '{"a": 1}', '=', ' ', '\t', '\0', '\r\n', '\r', '\uFEFF', '\u2028', '# escape=`\n', '# escape=\\\n',
   '# syntax=docker/dockerfile:1\n', '# check=skip=all\n', '#', '0', '-1', '99999999999999999999', '1:2', 'root:', '0:4294967296', '65536/tcp', '8080-', '/', '..',
 ];
 

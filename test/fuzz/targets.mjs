@@ -14,11 +14,11 @@ import { Readable } from 'node:stream';
 import { isDeepStrictEqual } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import {
-  applyLayer, canonicalJson, InvalidDocumentError, LayerFormatError, parseDescriptor, parseImageConfig, parseImageName, parseIndex, parseManifest, readLayer,
+  applyLayer, canonicalJson, InvalidDocumentError, InvalidImageNameError, LayerFormatError, parseDescriptor, parseImageConfig, parseImageName, parseIndex, parseManifest, readLayer,
   TarFormatError, TarParser,
 } from '@tsbuild/oci-layout';
 import { findCredentials, loadRegistriesConf, pullCandidates, qualifyName, removeCredentials, saveCredentials } from '@tsbuild/registry';
-import { parseDockerfile, planBuild, StageState } from '@tsbuild/builder';
+import { DockerfileError, parseDockerfile, parseOnbuildTriggers, planBuild, StageState } from '@tsbuild/builder';
 import { Prng } from './prng.mjs';
 
 /** A property the input broke: kind says which. */
@@ -260,6 +260,12 @@ function judgeUnpackError(error) {
 
 const PLATFORM = { os: 'linux', architecture: 'amd64' };
 
+/** A Dockerfile error must be a DockerfileError that says where: a person reads file:line:column, then what is wrong. */
+function judgeDockerfileError(error) {
+  judgeError(error, [DockerfileError, InvalidImageNameError]);
+  if (error instanceof DockerfileError && !error.location) throw new Finding('no-location', `a Dockerfile error names no file:line:column: ${error.message}`);
+}
+
 async function dockerfileTarget(input) {
   try {
     const df = parseDockerfile(input.toString('utf8'), 'Dockerfile');
@@ -270,7 +276,16 @@ async function dockerfileTarget(input) {
       for (const instruction of stage.stage.instructions) state.apply(instruction);
     }
   } catch (error) {
-    judgeError(error);
+    judgeDockerfileError(error);
+  }
+  // A base image's ONBUILD triggers are outside input too: the input's lines as triggers.
+  try {
+    const triggers = input.toString('utf8').split('\n').slice(0, 8);
+    for (const instruction of parseOnbuildTriggers(triggers, { file: 'Dockerfile', line: 1, column: 1 })) {
+      new StageState({ globalArgs: {}, buildArgs: {}, escape: '\\' }).apply(instruction);
+    }
+  } catch (error) {
+    judgeDockerfileError(error);
   }
 }
 

@@ -65,6 +65,9 @@ describe('auth.json errors are CredentialsError', () => {
     ['an auth that is no user:password', '{"auths": {"example.test": {"auth": "bm9jb2xvbg=="}}}'],
     ['credHelpers that are an array', '{"credHelpers": ["x"]}'],
     ['a helper that is not installed', '{"credHelpers": {"example.test": "fuzz-missing"}}'],
+    ['a helper name with a NUL', '{"credHelpers": {"example.test": "x\\u0000"}}'],
+    ['a helper name that is a path', '{"credHelpers": {"example.test": "../../tmp/x"}}'],
+    ['a credsStore that is a path', '{"credsStore": "/bin/sh"}'],
   ])('%s: lookups fail with CredentialsError', async (_what, content) => {
     const { env } = await authEnv(content);
     await expect(findCredentials('example.test', 'team/app', env)).rejects.toThrow(CredentialsError);

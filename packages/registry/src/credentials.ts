@@ -65,6 +65,13 @@ function stringField(value: unknown, path: string, what: string): string | undef
   return value;
 }
 
+/** A credential helper's name: the suffix of a program looked up on PATH, so never a path of its own. */
+function helperName(value: unknown, path: string, what: string): string | undefined {
+  const name = stringField(value, path, what);
+  if (name !== undefined && /[/\0]/.test(name)) throw new CredentialsError(`cannot read credentials from ${path}: ${what} is not a credential helper name: ${JSON.stringify(name)}`);
+  return name;
+}
+
 /** The parts of an auth file lookups use, each checked for its type, as skopeo's decoder refuses a file with a mistyped field. */
 function parseAuthFile(doc: unknown, path: string): AuthFile {
   const invalid = (message: string) => new CredentialsError(`cannot read credentials from ${path}: ${message}`);
@@ -85,10 +92,10 @@ function parseAuthFile(doc: unknown, path: string): AuthFile {
   const credHelpers = new Map<string, string>();
   if (doc.credHelpers !== undefined && doc.credHelpers !== null) {
     if (!isObject(doc.credHelpers)) throw invalid('"credHelpers" must be an object');
-    for (const [key, value] of Object.entries(doc.credHelpers)) credHelpers.set(key, stringField(value, path, `"credHelpers.${key}"`)!);
+    for (const [key, value] of Object.entries(doc.credHelpers)) credHelpers.set(key, helperName(value, path, `"credHelpers.${key}"`)!);
   }
   const file: AuthFile = { auths, credHelpers, document: doc };
-  const credsStore = stringField(doc.credsStore, path, '"credsStore"');
+  const credsStore = helperName(doc.credsStore, path, '"credsStore"');
   if (credsStore) file.credsStore = credsStore;
   return file;
 }
