@@ -17,7 +17,9 @@ import {
   applyLayer, canonicalJson, InvalidDocumentError, InvalidImageNameError, LayerFormatError, parseDescriptor, parseImageConfig, parseImageName, parseIndex, parseManifest, readLayer,
   TarFormatError, TarParser,
 } from '@tsbuild/oci-layout';
-import { findCredentials, loadRegistriesConf, pullCandidates, qualifyName, removeCredentials, saveCredentials } from '@tsbuild/registry';
+import {
+  CredentialsError, findCredentials, loadRegistriesConf, pullCandidates, qualifyName, RegistriesConfError, removeCredentials, saveCredentials,
+} from '@tsbuild/registry';
 import { DockerfileError, parseDockerfile, parseOnbuildTriggers, planBuild, StageState } from '@tsbuild/builder';
 import { Prng } from './prng.mjs';
 
@@ -92,7 +94,7 @@ function chunked(input, size) {
 }
 
 /** Random cut points, the same for the same input. */
-export function randomCuts(input, salt) {
+function randomCuts(input, salt) {
   const rng = new Prng(createHash('sha256').update(input).update(String(salt)).digest().readUInt32LE(0));
   const out = [];
   for (let at = 0; at < input.length; ) {
@@ -126,7 +128,7 @@ async function tarTarget(input) {
 
 // ---- readLayer: typed errors; gzip and plain read alike ----
 
-export async function layerTrace(blob) {
+async function layerTrace(blob) {
   const trace = [];
   try {
     for await (const change of readLayer(Readable.from(blob))) {
@@ -303,7 +305,7 @@ async function registriesConfTarget(input, { workDir }) {
     for (const name of NAMES) pullCandidates(conf, parseImageName(name));
     for (const name of SHORT_NAMES) qualifyName(conf, name);
   } catch (error) {
-    judgeError(error);
+    judgeError(error, [RegistriesConfError, InvalidImageNameError]);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -322,7 +324,7 @@ async function authJsonTarget(input, { workDir }) {
     await removeCredentials('example.test', env);
     await saveCredentials('fuzz.test', 'user', 'pass', env);
   } catch (error) {
-    judgeError(error);
+    judgeError(error, [CredentialsError]);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
