@@ -50,6 +50,11 @@ const TOML_TOKENS = [
   '"example.test"', '"localhost:5000"', '"busybox" = "example.test/x"\n', '[]', '[1, "a"]', '{ a = 1 }',
 ];
 
+const REFERENCE_TOKENS = [
+  '/', ':', '@', '@sha256:', `@sha256:${'c'.repeat(64)}`, '@sha512:', 'sha256:', '.', '-', '_', '__', '[', ']', '[::1]', ':5000', ':0', ':99999999999',
+  'localhost', 'docker.io', 'index.docker.io', 'library/', 'A', '\u0000', ' ', 'x'.repeat(128), 'linux', 'amd64', 'arm', 'v7', '//', '\n',
+];
+
 const AUTH_TOKENS = [...JSON_TOKENS, '"auths":', '"auth":', '"identitytoken":', '"credHelpers":', '"credsStore":', '"example.test":', '"docker.io":',
   '"https://index.docker.io/v1/":', '"dXNlcjpwYXNz"', '"!!!"', '"Og=="', '"x"', '{"auth":1}', '{"auth":"dXNlcjpwYXNz"}'];
 
@@ -62,4 +67,5 @@ export const TARGET_SPECS = {
   'registries-conf': { name: 'registries-conf', corpora: ['registries-conf'], mutators: () => textMutators(TOML_TOKENS), fixtureSeeds: none },
   'auth-json': { name: 'auth-json', corpora: ['auth-json'], mutators: () => [...textMutators(AUTH_TOKENS), jsonNode, jsonNode, jsonNode], fixtureSeeds: none },
   schema: { name: 'schema', corpora: ['schema'], mutators: () => [...BYTE_MUTATORS.slice(0, 5), insertToken(JSON_TOKENS), jsonNode, jsonNode, jsonNode, jsonNode], fixtureSeeds: none },
+  references: { name: 'references', corpora: ['references'], mutators: () => textMutators(REFERENCE_TOKENS), fixtureSeeds: none },
 };

@@ -14,8 +14,8 @@ import { Readable } from 'node:stream';
 import { isDeepStrictEqual } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import {
-  applyLayer, canonicalJson, InvalidDocumentError, InvalidImageNameError, LayerFormatError, parseDescriptor, parseImageConfig, parseImageName, parseIndex, parseManifest, readLayer,
-  TarFormatError, TarParser,
+  applyLayer, canonicalJson, formatImageName, formatPlatform, InvalidDocumentError, InvalidImageNameError, InvalidPlatformError, LayerFormatError, normalizeImageName,
+  parseDescriptor, parseImageConfig, parseImageName, parseIndex, parseManifest, parsePlatform, readLayer, TarFormatError, TarParser,
 } from '@tsbuild/oci-layout';
 import {
   CredentialsError, findCredentials, loadRegistriesConf, pullCandidates, qualifyName, RegistriesConfError, removeCredentials, saveCredentials,
@@ -363,6 +363,28 @@ async function schemaTarget(input) {
   }
 }
 
+// ---- image names and platforms, as users and Dockerfiles type them ----
+
+/** Each line as an image name and as a platform: typed errors, and what parses prints back to the same value. */
+async function referencesTarget(input) {
+  for (const line of input.toString('utf8').split('\n').slice(0, 20)) {
+    try {
+      const name = parseImageName(line);
+      const printed = formatImageName(name);
+      if (!isDeepStrictEqual(parseImageName(printed), name)) throw new Finding('roundtrip', `image name ${JSON.stringify(line)} prints as ${JSON.stringify(printed)}, which parses to another name`);
+      if (normalizeImageName(printed) !== printed) throw new Finding('roundtrip', `normalizing ${JSON.stringify(printed)} changes it`);
+    } catch (error) {
+      judgeError(error, [InvalidImageNameError]);
+    }
+    try {
+      const platform = parsePlatform(line);
+      if (!isDeepStrictEqual(parsePlatform(formatPlatform(platform)), platform)) throw new Finding('roundtrip', `platform ${JSON.stringify(line)} does not print back to itself`);
+    } catch (error) {
+      judgeError(error, [InvalidPlatformError]);
+    }
+  }
+}
+
 export const TARGETS = {
   tar: tarTarget,
   layer: layerTarget,
@@ -371,4 +393,5 @@ export const TARGETS = {
   'registries-conf': registriesConfTarget,
   'auth-json': authJsonTarget,
   schema: schemaTarget,
+  references: referencesTarget,
 };
