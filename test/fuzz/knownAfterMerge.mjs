@@ -29,4 +29,9 @@ export const KNOWN_AFTER_MERGE = {
     'truncate',
     'splice',
   ],
+  'image-config': [
+    // userLookup (issue 9 defect 3): User "4294967296" resolves through a passwd line named "4294967296" to uid 0, and
+    // uids/gids from 2147483648 up reach config.json, where runc refuses them.
+    'check:runtime-user',
+  ],
 };

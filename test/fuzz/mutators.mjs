@@ -366,4 +366,24 @@ export const jsonNode = {
   },
 };
 
+/** Users as images write them, and as they should not: numbers out of range, empty parts, names that look like numbers. */
+const USERS = ['0', '0:', ':0', '1000:4294967296', '4294967296', '2147483648', '2147483647:2147483647', '-1', '1e3', '0x10', ' 0', 'root', 'root:root', 'user:users', 'user:4294967296', '', ':', 'nobody', '1000:100:5'];
+
+/** Sets `config.User` of an image config (or the top-level value) to one of USERS. */
+export const jsonUser = {
+  name: 'json-user',
+  apply(rng, input) {
+    let doc;
+    try {
+      doc = JSON.parse(input.toString('utf8'));
+    } catch (error) {
+      if (!(error instanceof SyntaxError)) throw error;
+      return input;
+    }
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return input;
+    doc.config = { ...(doc.config && typeof doc.config === 'object' ? doc.config : {}), User: rng.pick(USERS) };
+    return Buffer.from(JSON.stringify(doc));
+  },
+};
+
 export const JSON_TOKENS = ['{', '}', '[', ']', ',', ':', '"', '\\u0000', '\\ud800', '1e400', '-0', '9007199254740993', 'null', '"size":-1,', '"__proto__":{},', '[[[[[[[[', ' '];

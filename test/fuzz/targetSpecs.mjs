@@ -2,7 +2,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  BYTE_MUTATORS, ESCAPE_CLASSES, escapeMutator, JSON_TOKENS, insertToken, jsonNode, KNOWN_ESCAPE_CLASSES, TAR_MUTATORS, tarPaxNegativeSize, textMutators,
+  BYTE_MUTATORS, flipBit, ESCAPE_CLASSES, escapeMutator, JSON_TOKENS, insertToken, jsonNode, jsonUser, KNOWN_ESCAPE_CLASSES, TAR_MUTATORS, tarPaxNegativeSize, textMutators,
 } from './mutators.mjs';
 
 /** Small Go archive/tar fixtures: big ones add time, not coverage. */
@@ -55,6 +55,9 @@ const REFERENCE_TOKENS = [
   'localhost', 'docker.io', 'index.docker.io', 'library/', 'A', '\u0000', ' ', 'x'.repeat(128), 'linux', 'amd64', 'arm', 'v7', '//', '\n',
 ];
 
+/** Inside a JSON string (User, Env, WorkingDir, OnBuild): users as numbers and names, and what expands. */
+const USER_TOKENS = ['0', '1000', ':', '4294967296', '2147483648', '-1', 'root', 'user', 'nobody', 'users', '$HOME', '${A}', '..', '/', 'RUN ', 'ONBUILD ', 'FROM x', '\\n', '='];
+
 const AUTH_TOKENS = [...JSON_TOKENS, '"auths":', '"auth":', '"identitytoken":', '"credHelpers":', '"credsStore":', '"example.test":', '"docker.io":',
   '"https://index.docker.io/v1/":', '"dXNlcjpwYXNz"', '"!!!"', '"Og=="', '"x"', '{"auth":1}', '{"auth":"dXNlcjpwYXNz"}'];
 
@@ -67,5 +70,6 @@ export const TARGET_SPECS = {
   'registries-conf': { name: 'registries-conf', corpora: ['registries-conf'], mutators: () => textMutators(TOML_TOKENS), fixtureSeeds: none },
   'auth-json': { name: 'auth-json', corpora: ['auth-json'], mutators: () => [...textMutators(AUTH_TOKENS), jsonNode, jsonNode, jsonNode], fixtureSeeds: none },
   schema: { name: 'schema', corpora: ['schema'], mutators: () => [...BYTE_MUTATORS.slice(0, 5), insertToken(JSON_TOKENS), jsonNode, jsonNode, jsonNode, jsonNode], fixtureSeeds: none },
+  'image-config': { name: 'image-config', corpora: ['image-config'], mutators: () => [insertToken(USER_TOKENS), insertToken(JSON_TOKENS), jsonNode, jsonNode, jsonNode, jsonUser, jsonUser, flipBit], fixtureSeeds: none },
   references: { name: 'references', corpora: ['references'], mutators: () => textMutators(REFERENCE_TOKENS), fixtureSeeds: none },
 };

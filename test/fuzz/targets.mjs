@@ -15,7 +15,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import {
   applyLayer, canonicalJson, formatImageName, formatPlatform, InvalidDocumentError, InvalidImageNameError, InvalidPlatformError, LayerFormatError, normalizeImageName,
-  parseDescriptor, parseImageConfig, parseImageName, parseIndex, parseManifest, parsePlatform, readLayer, TarFormatError, TarParser,
+  parseDescriptor, parseImageConfig, parseImageName, parseIndex, parseManifest, parsePlatform, readLayer, RuntimeSpecError, TarFormatError, TarParser, toRuntimeSpec,
+  UserLookupError,
 } from '@tsbuild/oci-layout';
 import {
   CredentialsError, findCredentials, loadRegistriesConf, pullCandidates, qualifyName, RegistriesConfError, removeCredentials, saveCredentials,
@@ -363,6 +364,63 @@ async function schemaTarget(input) {
   }
 }
 
+// ---- an image config, as a base image hands it to a build and to a runtime bundle ----
+
+/** A rootfs with the passwd and group files `User` is resolved in, including a name that is a number out of range. */
+async function userRootfs(workDir) {
+  const rootfs = join(workDir, 'config-rootfs');
+  await mkdir(join(rootfs, 'etc'), { recursive: true });
+  await writeFile(join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n4294967296:x:0:0::/:/bin/sh\n');
+  await writeFile(join(rootfs, 'etc', 'group'), 'root:x:0:\nusers:x:100:user\n');
+  return rootfs;
+}
+
+const MAX_ID = 2 ** 31 - 1;
+const BUILD_STEPS = parseDockerfile('FROM scratch\nENV A=$PATH:x\nARG B=1\nUSER $B\nWORKDIR rel/$HOME\nRUN echo hi\nCMD x\nLABEL a=b\n', 'Dockerfile').stages[0].instructions;
+let configRootfs;
+
+/** A spec's user: ids runc accepts; a numeric `User` means those numbers, never a passwd name (issue 9 defect 3). */
+function checkSpecUser(spec, user) {
+  const { uid, gid } = spec.process.user;
+  for (const [field, id] of [['uid', uid], ['gid', gid]]) {
+    if (!Number.isSafeInteger(id) || id < 0 || id > MAX_ID) throw new Finding('runtime-user', `User ${JSON.stringify(user)} gives ${field} ${id}, which runc refuses`);
+  }
+  const numeric = /^(\d+)(?::(\d+))?$/.exec(user);
+  if (numeric) {
+    if (Number(numeric[1]) !== uid || (numeric[2] !== undefined && Number(numeric[2]) !== gid)) {
+      throw new Finding('runtime-user', `numeric User ${JSON.stringify(user)} gives uid ${uid} gid ${gid}`);
+    }
+  }
+}
+
+async function imageConfigTarget(input, { workDir, skip }) {
+  let config;
+  try {
+    config = parseImageConfig(input);
+  } catch (error) {
+    judgeError(error, [InvalidDocumentError]);
+    return;
+  }
+  try {
+    const state = new StageState({ base: config.config, globalArgs: {}, buildArgs: {}, escape: '\\' });
+    for (const instruction of parseOnbuildTriggers(state.inheritedTriggers, { file: 'Dockerfile', line: 1, column: 1 })) state.apply(instruction);
+    for (const instruction of BUILD_STEPS) state.apply(instruction);
+  } catch (error) {
+    judgeDockerfileError(error);
+  }
+  configRootfs ??= await userRootfs(workDir);
+  let spec;
+  try {
+    spec = await toRuntimeSpec(config, { rootfs: configRootfs });
+  } catch (error) {
+    judgeError(error, [RuntimeSpecError, UserLookupError]);
+    return;
+  }
+  if (!skip.has('check:runtime-user')) checkSpecUser(spec, config.config?.User ?? '');
+  if (!spec.process.cwd.startsWith('/')) throw new Finding('runtime-spec', `cwd ${JSON.stringify(spec.process.cwd)} is not absolute`);
+  if (!spec.process.args.every((a) => typeof a === 'string')) throw new Finding('runtime-spec', 'process.args holds a non-string');
+}
+
 // ---- image names and platforms, as users and Dockerfiles type them ----
 
 /** Each line as an image name and as a platform: typed errors, and what parses prints back to the same value. */
@@ -394,4 +452,5 @@ export const TARGETS = {
   'auth-json': authJsonTarget,
   schema: schemaTarget,
   references: referencesTarget,
+  'image-config': imageConfigTarget,
 };
