@@ -80,13 +80,13 @@ describe('auth.json errors are CredentialsError', () => {
     expect(await readFile(file, 'utf8')).toBe('{"auths": "example.test"}');
   });
 
-  it('keeps keys it does not use when it rewrites the file, and ignores Object members as registry names', async () => {
-    const { file, env } = await authEnv('{"auths": {"example.test": {"auth": "dXNlcjpwYXNz"}}, "HttpHeaders": {"X": "1"}}');
+  it('keeps keys it does not use when it rewrites the file, reads null fields as absent (as Go does), ignores Object members as registry names', async () => {
+    const { file, env } = await authEnv('{"auths": {"example.test": {"auth": "dXNlcjpwYXNz", "identitytoken": null}}, "credsStore": null, "HttpHeaders": {"X": "1"}}');
     expect(await findCredentials('constructor', undefined, env)).toBeUndefined();
     expect(await findCredentials('example.test', undefined, env)).toEqual({ username: 'user', password: 'pass' });
     await saveCredentials('other.test', 'a', 'b', env);
     expect(await removeCredentials('example.test', env)).toBe(true);
     const doc = JSON.parse(await readFile(file, 'utf8'));
-    expect(doc).toEqual({ auths: { 'other.test': { auth: Buffer.from('a:b').toString('base64') } }, HttpHeaders: { X: '1' } });
+    expect(doc).toEqual({ auths: { 'other.test': { auth: Buffer.from('a:b').toString('base64') } }, credsStore: null, HttpHeaders: { X: '1' } });
   });
 });

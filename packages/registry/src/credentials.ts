@@ -59,8 +59,9 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A string field; null counts as absent, as Go's decoder (skopeo, docker) reads it. */
 function stringField(value: unknown, path: string, what: string): string | undefined {
-  if (value === undefined) return undefined;
+  if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') throw new CredentialsError(`cannot read credentials from ${path}: ${what} must be a string`);
   return value;
 }
