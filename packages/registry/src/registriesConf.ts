@@ -87,8 +87,9 @@ function mergeRegistriesConf(base: RegistriesConfig, text: string, file: string)
   try {
     doc = TOML.parse(text) as Record<string, unknown>;
   } catch (e) {
-    // @iarna/toml reports a syntax error as a plain Error (a TomlError) with the position in its message.
-    fail(file, `not valid TOML: ${(e as Error).message.split('\n')[0]}`);
+    // @iarna/toml exports no error class: its syntax errors are Errors named TomlError, with the position in the message.
+    if (!(e instanceof Error && e.name === 'TomlError')) throw e;
+    fail(file, `not valid TOML: ${e.message.split('\n')[0]}`);
   }
   const out: RegistriesConfig = { unqualifiedSearchRegistries: base.unqualifiedSearchRegistries, registries: [...base.registries], aliases: new Map(base.aliases) };
   const search = doc['unqualified-search-registries'];
