@@ -7,7 +7,8 @@
  * Environment: FUZZ_COUNT, FUZZ_SECONDS (per target), FUZZ_SEED, FUZZ_TIMEOUT_MS, FUZZ_OUT.
  * Defaults: every target, 5000 inputs each (or 120 s), a seed from the clock
  * (printed, so the run can be repeated), 2000 ms per input, findings saved
- * under fuzz-findings/. Exits 1 when something was found.
+ * under fuzz-findings/. Exits 1 when something was found. --skip-known
+ * leaves out what the short run leaves out (knownAfterMerge.mjs).
  */
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
