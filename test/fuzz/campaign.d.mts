@@ -23,6 +23,7 @@ export function runCampaign(options: {
   timeoutMs: number;
   crashDir?: string;
   skip?: Record<string, string[]>;
+  maxFindings?: number;
   log?: (line: string) => void;
 }): Promise<TargetResult[]>;
 

@@ -114,9 +114,10 @@ class TargetChild {
 
 /**
  * Runs `count` inputs (or until `seconds` pass) against each target.
- * `skip` names, per target, mutations and checks (`check:...`) to leave out.
+ * `skip` names, per target, mutations and checks (`check:...`) to leave out;
+ * `maxFindings` stops a target early (a test need not wait out many hangs).
  * @param {{ targets: string[], count: number, seconds?: number, seed: number, timeoutMs: number, crashDir?: string,
- *   skip?: Record<string, string[]>, log?: (line: string) => void }} options
+ *   skip?: Record<string, string[]>, maxFindings?: number, log?: (line: string) => void }} options
  */
 export async function runCampaign(options) {
   const log = options.log ?? (() => undefined);
@@ -145,6 +146,7 @@ async function fuzzTarget(spec, options, workDir, log) {
   try {
     for (let index = 0; index < options.count; index++) {
       if (options.seconds !== undefined && Date.now() - started > options.seconds * 1000) break;
+      if (options.maxFindings !== undefined && findings.length >= options.maxFindings) break;
       const input = makeInput(spec, seeds, options.seed, index, mutators);
       await child.ensureRunning();
       const finding = await child.run(input.data, options.timeoutMs);
