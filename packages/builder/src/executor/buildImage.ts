@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import {
-  formatPlatform, hostPlatform, parsePlatform, readLayer, samePlatform, writeImageManifest,
+  formatPlatform, hostPlatform, readLayer, samePlatform, writeImageManifest,
   type Compression, type ContainerConfig, type Platform, type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type LayerEntry, type LocalStore,
 } from '@tsbuild/oci-layout';
 import { BuildContext } from '../context/buildContext.js';
@@ -92,7 +92,7 @@ function refuseUnsupported(instr: Instruction): void {
 
 /** A stage's `FROM --platform`, else the build's. */
 function platformOf(planned: PlannedStage, buildPlatform: Platform): Platform {
-  return planned.platform ? parsePlatform(planned.platform) : buildPlatform;
+  return planned.platform ?? buildPlatform;
 }
 
 /** Splits a stream of output chunks into prefixed lines. */
