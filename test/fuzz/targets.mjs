@@ -14,7 +14,7 @@ import { Readable } from 'node:stream';
 import { isDeepStrictEqual } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import {
-  applyLayer, canonicalJson, formatImageName, formatPlatform, InvalidDocumentError, InvalidImageNameError, InvalidPlatformError, LayerFormatError, normalizeImageName,
+  applyLayer, canonicalJson, formatImageName, formatPlatform, InvalidDocumentError, InvalidImageNameError, InvalidPlatformError, LayerApplyError, LayerFormatError, normalizeImageName,
   parseDescriptor, parseImageConfig, parseImageName, parseIndex, parseManifest, parsePlatform, readLayer, RuntimeSpecError, TarFormatError, TarParser, toRuntimeSpec,
   UserLookupError,
 } from '@tsbuild/oci-layout';
@@ -248,13 +248,17 @@ async function unpackTarget(input, { workDir, skip }) {
 }
 
 /**
- * applyLayer wraps what goes wrong with one change in a plain Error naming
- * the change; what counts is its cause, which must be a typed error.
+ * applyLayer names the change that failed in a LayerApplyError; its cause is
+ * the layer's own contradiction (another LayerApplyError), a layer that
+ * cannot be read (LayerFormatError) or the kernel's
+ * refusal (an errno error from a syscall). Anything else (a TypeError, a
+ * RangeError) is a bug the input found.
  */
 function judgeUnpackError(error) {
-  if (error instanceof Error && error.constructor === Error && error.message.startsWith('cannot apply ') && error.cause !== undefined) {
-    if (isTypedError(error.cause)) return;
-    throw new Finding('untyped-error', `${describe(error)} (cause: ${describe(error.cause)})`);
+  if (error instanceof LayerApplyError) {
+    const cause = error.cause;
+    if (cause === undefined || cause instanceof LayerApplyError || cause instanceof LayerFormatError || (cause instanceof Error && typeof cause.syscall === 'string' && typeof cause.code === 'string')) return;
+    throw new Finding('untyped-error', `${describe(error)} (cause: ${describe(cause)})`);
   }
   judgeError(error);
 }

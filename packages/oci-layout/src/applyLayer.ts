@@ -101,6 +101,15 @@ async function withApplyState(rootfs: string, opts: ApplyLayerOptions, apply: (s
   }
 }
 
+/**
+ * A layer change that cannot be applied to the root: the layer contradicts
+ * itself or what is below it (a hard link to nothing, an entry at the root
+ * itself), or the filesystem refused the change (`cause`: its errno error,
+ * e.g. ENOSPC or an xattr the kernel will not take). The message names the
+ * change.
+ */
+export class LayerApplyError extends Error {}
+
 async function applyEach(state: ApplyState, changes: AsyncIterable<LayerChange> | Iterable<LayerChange>): Promise<number> {
   let entries = 0;
   for await (const change of changes) {
@@ -111,7 +120,7 @@ async function applyEach(state: ApplyState, changes: AsyncIterable<LayerChange> 
       else await makeOpaque(state, change.path);
     } catch (error) {
       const path = change.kind === 'entry' ? change.entry.path : change.path;
-      throw new Error(`cannot apply ${change.kind} "${path}" of layer: ${(error as Error).message}`, { cause: error });
+      throw new LayerApplyError(`cannot apply ${change.kind} "${path}" of layer: ${(error as Error).message}`, { cause: error });
     }
   }
   return entries;
@@ -200,7 +209,7 @@ async function entryLocation(state: ApplyState, path: string): Promise<{ hostPat
   const rootPath = relative(state.rootfs, hostPath);
   if (hostPath !== state.rootfs) {
     // Resolved: the parent's existing components are directories or end in a non-directory that ensure replaces.
-    if (!(await state.directories.ensure(parentOf(rootPath)))) throw new Error(`a parent of "${path}" changed while it was resolved`);
+    if (!(await state.directories.ensure(parentOf(rootPath)))) throw new LayerApplyError(`a parent of "${path}" changed while it was resolved`);
     keepParentTimes(state, parentOf(rootPath));
   }
   return { hostPath, rootPath };
@@ -220,7 +229,7 @@ function keepParentTimes(state: ApplyState, rootPath: string): void {
 
 async function writeEntry(state: ApplyState, entry: LayerEntry): Promise<void> {
   const { hostPath, rootPath } = await entryLocation(state, entry.path);
-  if (hostPath === state.rootfs) throw new Error('entry resolves to the root directory itself');
+  if (hostPath === state.rootfs) throw new LayerApplyError('entry resolves to the root directory itself');
   recordWritten(state, rootPath);
   if (entry.type === 'file') {
     await createFile(state, hostPath, rootPath, entry);
@@ -256,8 +265,8 @@ async function writeEntry(state: ApplyState, entry: LayerEntry): Promise<void> {
     case 'hardlink': {
       const target = await resolveInRoot(state.rootfs, entry.linkname ?? '', { followFinal: false });
       const targetStat = await lstatOrNull(target);
-      if (!targetStat) throw new Error(`hard link target "${entry.linkname}" does not exist in the layer or below it`);
-      if (targetStat.isDirectory()) throw new Error(`hard link target "${entry.linkname}" is a directory`);
+      if (!targetStat) throw new LayerApplyError(`hard link target "${entry.linkname}" does not exist in the layer or below it`);
+      if (targetStat.isDirectory()) throw new LayerApplyError(`hard link target "${entry.linkname}" is a directory`);
       // link(2) does not follow a symlink target: the link shares the symlink's inode.
       await link(fsPath(target), fsPath(hostPath));
       // A hard link shares its target's inode, so its metadata is the target's.
@@ -374,7 +383,7 @@ async function writeSparse(fd: number, content: Readable, regions: SparseRegion[
         region++;
         within = 0;
       }
-      if (region === regions.length) throw new Error('sparse file content is longer than its data regions');
+      if (region === regions.length) throw new LayerApplyError('sparse file content is longer than its data regions');
       const length = Math.min(chunk.length - at, regions[region]!.length - within);
       await writeAt(fd, chunk.subarray(at, at + length), regions[region]!.offset + within);
       at += length;
@@ -420,7 +429,7 @@ async function withNoFollowHandle<T>(path: string, flags: number, use: (handle: 
  */
 async function removeWhiteout(state: ApplyState, path: string): Promise<void> {
   const hostPath = await resolveInRoot(state.rootfs, path, { followFinal: false });
-  if (hostPath === state.rootfs) throw new Error('whiteout resolves to the root directory itself');
+  if (hostPath === state.rootfs) throw new LayerApplyError('whiteout resolves to the root directory itself');
   const rootPath = relative(state.rootfs, hostPath);
   const stat = await lstatOrNull(hostPath);
   if (!stat) return;

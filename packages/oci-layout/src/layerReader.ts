@@ -200,6 +200,10 @@ class EntryContent extends Readable {
 
   constructor(private readonly reader: PullingReader) {
     super();
+    // Node reads ahead into a stream before anyone consumes it, so the layer's error can arrive while nobody
+    // listens. Unheard, it would be thrown at the process; the same error also rejects the next change the
+    // caller asks for, so nothing is lost by hearing it here.
+    this.on('error', () => {});
   }
 
   override _read(): void {
