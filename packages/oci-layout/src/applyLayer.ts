@@ -8,6 +8,7 @@ import { remainder } from './durableFileWriter.js';
 import { fsNative } from './fsNative.js';
 import { KnownDirectories, SETGID_BIT, parentOf } from './knownDirectories.js';
 import type { LayerChange, LayerEntry, SparseRegion } from './layerEntry.js';
+import { placedPieces } from './sparseContent.js';
 import { readLayer } from './layerReader.js';
 import { escapeOverlayXattr } from './overlayXattrs.js';
 import { resolveInRoot } from './securePath.js';
@@ -374,22 +375,7 @@ async function writeStream(fd: number, content: Readable): Promise<void> {
  * (never written, so they cost no disk), up to the logical size.
  */
 async function writeSparse(fd: number, content: Readable, regions: SparseRegion[], size: number): Promise<void> {
-  let region = 0;
-  let within = 0;
-  for await (const chunk of content as AsyncIterable<Buffer>) {
-    let at = 0;
-    while (at < chunk.length) {
-      while (region < regions.length && within === regions[region]!.length) {
-        region++;
-        within = 0;
-      }
-      if (region === regions.length) throw new LayerApplyError('sparse file content is longer than its data regions');
-      const length = Math.min(chunk.length - at, regions[region]!.length - within);
-      await writeAt(fd, chunk.subarray(at, at + length), regions[region]!.offset + within);
-      at += length;
-      within += length;
-    }
-  }
+  for await (const piece of placedPieces(content as AsyncIterable<Buffer>, regions)) await writeAt(fd, piece.data, piece.offset);
   ftruncateSync(fd, size);
 }
 

@@ -1,4 +1,5 @@
 import type { SparseRegion } from './layerEntry.js';
+import { LayerFormatError } from './layerReader.js';
 
 /** A piece of a file's content and where in the file it belongs. */
 export interface PlacedPiece {
@@ -22,7 +23,7 @@ export async function* placedPieces(content: AsyncIterable<Buffer>, regions: Spa
         region++;
         within = 0;
       }
-      if (region === regions.length) throw new Error('sparse file content is longer than its data regions');
+      if (region === regions.length) throw new LayerFormatError('sparse file content is longer than its data regions');
       const length = Math.min(chunk.length - at, regions[region]!.length - within);
       yield { data: chunk.subarray(at, at + length), offset: regions[region]!.offset + within };
       at += length;
