@@ -14,14 +14,21 @@ import { loginCommand } from './commands/login.js';
 import { logoutCommand } from './commands/logout.js';
 import { tagsCommand } from './commands/tags.js';
 import { deleteCommand } from './commands/delete.js';
+import { runCommand } from './commands/run.js';
+import { psCommand } from './commands/ps.js';
+import { logsCommand } from './commands/logs.js';
+import { lifecycleCommands } from './commands/lifecycle.js';
+import { containerCommand } from './commands/container.js';
+import { ExitStatus } from './exitStatus.js';
 
 function program(): Command {
   const root = new Command('tsbuild')
     .description('Build, inspect, move and run OCI container images without a daemon.')
     .option('--root <dir>', 'store root (default: $TSBUILD_ROOT or ${XDG_DATA_HOME:-~/.local/share}/tsbuild)')
+    .enablePositionalOptions()
     .showHelpAfterError()
     .exitOverride();
-  for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand]) add(root);
+  for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand, runCommand, psCommand, logsCommand, lifecycleCommands, containerCommand]) add(root);
   for (const cmd of root.commands) cmd.exitOverride();
   return root;
 }
@@ -33,6 +40,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
+    if (e instanceof ExitStatus) return e.code;
     process.stderr.write(`tsbuild: error: ${(e as Error).message}\n`);
     if (process.env.TSBUILD_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     const code = (e as { exitCode?: unknown }).exitCode;

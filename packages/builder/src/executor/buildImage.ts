@@ -18,7 +18,7 @@ import { storeLayer } from './layerStore.js';
 import { StepCache, stepKey, type CachedStep } from './stepCache.js';
 import { resolveOwner } from './resolveOwner.js';
 import { runStep, type RunEnvironment } from './runStep.js';
-import { Snapshotter } from './snapshotter.js';
+import { Snapshotter } from '../runtime/snapshotter.js';
 import { openStageRoot } from './stageRoot.js';
 import { resolveImage, type ImageSourceOptions } from './resolveImage.js';
 import { downloadRemote, isRemoteSource, type RemoteFile } from './remoteSource.js';

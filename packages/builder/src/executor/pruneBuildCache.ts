@@ -1,7 +1,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LocalStore } from '@tsbuild/oci-layout';
-import { chainIds, Snapshotter } from './snapshotter.js';
+import { chainIds, Snapshotter } from '../runtime/snapshotter.js';
 import { StepCache } from './stepCache.js';
 
 /**

@@ -5,9 +5,9 @@ import { resolveInRoot, type Compression, type Descriptor, type Digest, type Lay
 import type { RunOp } from '../dockerfile/stageState.js';
 import type { RunMount } from '../dockerfile/runMount.js';
 import { storeChanges } from './layerStore.js';
-import { mountOverlay } from './overlayMount.js';
-import { runContainer } from './runContainer.js';
-import { chainIds, type Snapshotter } from './snapshotter.js';
+import { mountOverlay } from '../runtime/overlayMount.js';
+import { runContainer } from '../runtime/runContainer.js';
+import { chainIds, type Snapshotter } from '../runtime/snapshotter.js';
 import { upperToChanges } from './upperToChanges.js';
 import type { StageRoot } from './stageRoot.js';
 

@@ -1,0 +1,186 @@
+import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { cleanupContainer } from '../../runtime/cleanupContainer.js';
+import { ContainerError } from '../../runtime/containerError.js';
+import { observeIfPresent } from '../../runtime/containerStatus.js';
+import { createContainer } from '../../runtime/createContainer.js';
+import { readLog } from '../../runtime/k8sFileLog.js';
+import { runtimeKill } from '../../runtime/ociRuntime.js';
+import {
+  normalizeCapability,
+  parseCpus,
+  parseEnv,
+  parseMemorySize,
+  parseNetwork,
+  parsePidsLimit,
+  parseRestartPolicy,
+  parseSecurityOpts,
+  parseSignal,
+  parseTmpfs,
+  parseVolume,
+  readEnvFile,
+  type RunProfile,
+} from '../../runtime/runOptions.js';
+import { startContainer } from '../../runtime/startContainer.js';
+import { openContainers } from '../containerStoreOption.js';
+import { ExitStatus } from '../exitStatus.js';
+import { logWriter } from '../logOutput.js';
+import { withRootOption } from '../storeOption.js';
+
+interface RunFlags {
+  detach?: boolean;
+  interactive?: boolean;
+  tty?: boolean;
+  rm?: boolean;
+  name?: string;
+  env: string[];
+  envFile: string[];
+  workdir?: string;
+  user?: string;
+  entrypoint?: string;
+  hostname?: string;
+  readOnly?: boolean;
+  network: string;
+  memory?: string;
+  cpus?: string;
+  pidsLimit?: string;
+  capAdd: string[];
+  capDrop: string[];
+  securityOpt: string[];
+  privileged?: boolean;
+  volume: string[];
+  tmpfs: string[];
+  restart: string;
+  stopSignal?: string;
+  stopTimeout: string;
+  runtime: string;
+  label: string[];
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+async function runProfile(flags: RunFlags): Promise<RunProfile> {
+  const envFromFiles: string[] = [];
+  for (const file of flags.envFile) envFromFiles.push(...(await readEnvFile(file)));
+  const security = parseSecurityOpts(flags.securityOpt);
+  return {
+    env: [...envFromFiles, ...parseEnv(flags.env)],
+    ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}),
+    ...(flags.user !== undefined ? { user: flags.user } : {}),
+    // docker: an empty --entrypoint clears the image's.
+    ...(flags.entrypoint !== undefined ? { entrypoint: flags.entrypoint === '' ? [] : [flags.entrypoint] } : {}),
+    ...(flags.hostname !== undefined ? { hostname: flags.hostname } : {}),
+    readOnly: flags.readOnly ?? false,
+    network: parseNetwork(flags.network),
+    ...(flags.memory !== undefined ? { memory: parseMemorySize(flags.memory) } : {}),
+    ...(flags.cpus !== undefined ? { cpus: parseCpus(flags.cpus) } : {}),
+    ...(flags.pidsLimit !== undefined ? { pidsLimit: parsePidsLimit(flags.pidsLimit) } : {}),
+    capAdd: flags.capAdd.map(normalizeCapability),
+    capDrop: flags.capDrop.map(normalizeCapability),
+    seccomp: security.seccomp,
+    noNewPrivileges: security.noNewPrivileges,
+    privileged: flags.privileged ?? false,
+    volumes: flags.volume.map(parseVolume),
+    tmpfs: flags.tmpfs.map(parseTmpfs),
+  };
+}
+
+function parseLabels(labels: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of labels) {
+    const eq = l.indexOf('=');
+    out[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
+  }
+  return out;
+}
+
+function parseStopTimeout(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new ContainerError('invalid-option', `invalid --stop-timeout ${JSON.stringify(text)}: expected whole seconds`);
+  return n;
+}
+
+const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+export function runCommand(program: Command): void {
+  withRootOption(program.command('run'))
+    .description('create and start a container from an image, supervised by conmon (docker run)')
+    .passThroughOptions()
+    .argument('<image>', 'name or ID of an image in the store')
+    .argument('[command...]', 'command and arguments (default: the image\'s Entrypoint + Cmd)')
+    .option('-d, --detach', 'run in the background and print the container ID')
+    .option('-i, --interactive', 'keep stdin open (not supported yet)')
+    .option('-t, --tty', 'allocate a terminal (not supported yet)')
+    .option('--rm', 'remove the container when it exits')
+    .option('--name <name>', 'container name')
+    .option('-e, --env <NAME[=value]>', 'set an environment variable (repeatable)', collect, [])
+    .option('--env-file <file>', 'read NAME=value lines from a file (repeatable)', collect, [])
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-u, --user <user[:group]>', 'user (name or UID) to run as')
+    .option('--entrypoint <cmd>', 'replace the image\'s entrypoint (its Cmd is dropped)')
+    .option('--hostname <name>', 'container host name (default: the short ID)')
+    .option('--read-only', 'mount the root filesystem read-only')
+    .option('--network <mode>', 'none (loopback only) or host', 'none')
+    .option('-m, --memory <size>', 'memory limit, e.g. 64m')
+    .option('--cpus <n>', 'CPU limit, e.g. 0.5')
+    .option('--pids-limit <n>', 'maximum number of processes')
+    .option('--cap-add <cap>', 'add a capability, or ALL (repeatable)', collect, [])
+    .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect, [])
+    .option('--security-opt <opt>', 'seccomp=FILE|unconfined, no-new-privileges (repeatable)', collect, [])
+    .option('--privileged', 'all capabilities, no seccomp, no masked paths')
+    .option('-v, --volume <HOST:CTR[:ro]>', 'bind-mount a host path (repeatable)', collect, [])
+    .option('--tmpfs <CTR[:opts]>', 'mount a tmpfs (repeatable)', collect, [])
+    .option('--restart <policy>', 'no, on-failure[:N], always or unless-stopped', 'no')
+    .option('--stop-signal <signal>', 'signal `stop` sends first (default: the image\'s STOPSIGNAL, else SIGTERM)')
+    .option('--stop-timeout <seconds>', 'how long `stop` waits before SIGKILL', '10')
+    .option('--runtime <name>', 'OCI runtime: runc or crun', 'runc')
+    .option('-l, --label <key=value>', 'set a label (repeatable)', collect, [])
+    .action(async (imageRef: string, command: string[], flags: RunFlags, cmd: Command) => {
+      if (flags.tty) throw new ContainerError('invalid-option', '-t is not supported yet: run without a terminal, or detached');
+      if (flags.interactive) throw new ContainerError('invalid-option', '-i is not supported yet');
+      if (flags.detach && flags.rm && flags.restart !== 'no') throw new ContainerError('invalid-option', '--rm and --restart cannot be used together');
+      const profile = await runProfile(flags);
+      const { store, containers } = await openContainers(cmd);
+      const image = await store.resolve(imageRef).catch((e: Error) => {
+        throw new ContainerError('not-found', e.message);
+      });
+      const c = await createContainer(store, containers, {
+        image,
+        imageRef,
+        command,
+        profile,
+        ...(flags.name !== undefined ? { name: flags.name } : {}),
+        runtime: flags.runtime,
+        autoRemove: flags.rm ?? false,
+        restart: parseRestartPolicy(flags.restart),
+        ...(flags.stopSignal !== undefined ? { stopSignal: parseSignal(flags.stopSignal).name } : {}),
+        stopTimeout: parseStopTimeout(flags.stopTimeout),
+        labels: parseLabels(flags.label),
+      });
+      if (!flags.detach) await writeFile(c.paths.attachedFile, String(process.pid));
+      try {
+        await startContainer(store, containers, c, await containers.readState(c));
+      } catch (e) {
+        // `run` leaves nothing of a container that never ran.
+        await containers.remove(c);
+        throw e;
+      }
+      if (flags.detach) {
+        process.stdout.write(`${c.record.id}\n`);
+        return;
+      }
+      const forward = (sig: NodeJS.Signals) => {
+        void runtimeKill(c.record.runtime, c.record.id, sig).catch((e: Error) => process.stderr.write(`tsbuild: cannot pass ${sig} on: ${e.message}\n`));
+      };
+      for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
+      try {
+        await readLog(c.paths.log, 0, logWriter(false), async () => (await observeIfPresent(containers, c))?.status === 'running');
+      } finally {
+        for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
+      }
+      const final = (await observeIfPresent(containers, c)) ?? { exitCode: 125, error: 'the container was removed while running' };
+      await cleanupContainer(store, containers, c, { fromExitCommand: false });
+      if (final.exitCode < 0) throw new ContainerError('runtime', final.error || 'the container\'s exit status is unknown');
+      if (final.exitCode !== 0) throw new ExitStatus(final.exitCode);
+    });
+}

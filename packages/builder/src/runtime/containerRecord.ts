@@ -1,0 +1,54 @@
+import type { Descriptor, Digest } from '@tsbuild/oci-layout';
+import type { NetworkMode, RestartPolicy } from './runOptions.js';
+
+/** What a container was created as; written once, at create. */
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  created: string;
+  image: { ref: string; name: string; descriptor: Descriptor; diffIds: Digest[] };
+  /** OCI runtime binary: runc or crun. */
+  runtime: string;
+  autoRemove: boolean;
+  restart: RestartPolicy;
+  stopSignal: string;
+  /** Seconds `stop` waits before SIGKILL. */
+  stopTimeout: number;
+  network: NetworkMode;
+  /** docker inspect's `Config`, as the command line and image made it. */
+  config: {
+    Hostname: string;
+    User: string;
+    Env: string[];
+    Cmd: string[] | null;
+    Entrypoint: string[] | null;
+    Image: string;
+    WorkingDir: string;
+    Labels: Record<string, string>;
+    StopSignal: string;
+  };
+  mounts: { Type: 'bind' | 'tmpfs'; Source: string; Destination: string; RW: boolean }[];
+}
+
+export type ContainerStatus = 'created' | 'running' | 'exited';
+
+/** What happened to it since; replaced atomically on every change. */
+export interface ContainerState {
+  status: ContainerStatus;
+  pid: number;
+  conmonPid: number;
+  startedAt: string;
+  finishedAt: string;
+  exitCode: number;
+  oomKilled: boolean;
+  restartCount: number;
+  /** Set by stop/kill/rm: no restart policy brings it back. */
+  stoppedByUser: boolean;
+  error: string;
+}
+
+export const NEVER = '0001-01-01T00:00:00Z';
+
+export function initialState(): ContainerState {
+  return { status: 'created', pid: 0, conmonPid: 0, startedAt: NEVER, finishedAt: NEVER, exitCode: 0, oomKilled: false, restartCount: 0, stoppedByUser: false, error: '' };
+}
