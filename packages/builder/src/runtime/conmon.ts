@@ -17,6 +17,8 @@ export interface ConmonRequest {
   logPath: string;
   /** conmon writes the exit status to `<exitDir>/<id>`. */
   exitDir: string;
+  /** Where conmon leaves its `oom` marker (and another copy of the exit status, `exit`). */
+  persistDir: string;
   socketDir: string;
   /** Keep a stdin pipe open for attach clients. */
   stdin: boolean;
@@ -38,6 +40,7 @@ export function conmonArgs(req: ConmonRequest): string[] {
     '-P', req.conmonPidFile,
     '-l', `k8s-file:${req.logPath}`,
     '--exit-dir', req.exitDir,
+    '--persist-dir', req.persistDir,
     '--socket-dir-path', req.socketDir,
     '--full-attach',
     '--log-level', 'error',
@@ -91,6 +94,7 @@ export async function createWithConmon(conmon: string, req: ConmonRequest): Prom
   const child = spawn(conmon, conmonArgs(req), {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
     env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' },
+    cwd: req.bundle,
     // Its own session: a ctrl-c to the CLI's process group must not reach the shim.
     detached: true,
   });

@@ -32,6 +32,10 @@ export class ContainerPaths {
   get exitFile(): string {
     return join(this.dir, basename(this.dir));
   }
+  /** The copy conmon writes into its `--persist-dir`. */
+  get persistedExitFile(): string {
+    return join(this.dir, 'exit');
+  }
   get oomFile(): string {
     return join(this.dir, 'oom');
   }

@@ -21,7 +21,7 @@ export const CONMON = 'conmon';
 export async function startContainer(store: LocalStore, containers: ContainerStore, c: StoredContainer, previous: ContainerState): Promise<ContainerState> {
   const { record, paths } = c;
   const runtime = await resolveRuntime(record.runtime);
-  await Promise.all([paths.exitFile, paths.oomFile, paths.pidFile, paths.conmonPidFile].map((f) => rm(f, { force: true })));
+  await Promise.all([paths.exitFile, paths.persistedExitFile, paths.oomFile, paths.pidFile, paths.conmonPidFile].map((f) => rm(f, { force: true })));
   await mountContainerRootfs(store, record, paths);
   try {
     await setupNetwork(record.network);
@@ -36,6 +36,7 @@ export async function startContainer(store: LocalStore, containers: ContainerSto
       conmonPidFile: paths.conmonPidFile,
       logPath: paths.log,
       exitDir: paths.dir,
+      persistDir: paths.dir,
       socketDir: dirname(paths.dir),
       stdin: false,
       exitCommand: cleanupCommand(store.root, record.id),
