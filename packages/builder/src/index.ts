@@ -11,3 +11,12 @@ export { planBuild, type BuildPlan, type PlannedStage, type StageBase, type Plan
 export { StageState, type Step, type CopyOp, type RunOp, type StageStateOptions } from './dockerfile/stageState.js';
 export { type RunMount } from './dockerfile/runMount.js';
 export { parseDockerignore, createIgnoreMatcher, readIgnorePatterns, chooseIgnoreFile, type IgnoreMatcher } from './dockerfile/dockerignore.js';
+export { toLinuxSeccomp, loadSeccompProfile, DEFAULT_SECCOMP_PROFILE, type LinuxSeccomp } from './runtime/seccompProfile.js';
+export { buildContainerSpec, effectiveImageConfig, type ContainerSpec, type ContainerSpecInput } from './runtime/containerSpec.js';
+export { resolveCapabilities, ALL_CAPABILITIES } from './runtime/capabilitySet.js';
+export {
+  parseMemorySize, parseVolume, parseTmpfs, parseEnv, readEnvFile, mergeEnv, parseSecurityOpts, normalizeCapability,
+  parseRestartPolicy, parseSignal, parseNetwork, type RunProfile,
+} from './runtime/runOptions.js';
+export { ContainerError, type ContainerErrorKind } from './runtime/containerError.js';
+export { parseLogRecord, LogTail } from './runtime/k8sFileLog.js';
