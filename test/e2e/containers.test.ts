@@ -177,6 +177,31 @@ describe('tsbuild run', () => {
   });
 });
 
+describe('tsbuild exec', () => {
+  it('joins the container: ps shows its PID 1; exit codes, -e, -w, -u and piped stdin with -i', async () => {
+    const id = (await tsOk('run', '-d', 'busybox', 'sleep', '1000')).stdout.trim();
+    const ps = await tsOk('exec', id, 'ps', '-o', 'pid,args');
+    expect(ps.stdout).toMatch(/^\s*1 sleep 1000$/m);
+    expect((await ts('exec', id, 'sh', '-c', 'exit 4')).code).toBe(4);
+    const missing = await ts('exec', id, 'no-such-command');
+    expect(missing.code).toBe(127);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+    expect((await tsOk('exec', '-e', 'A=1', '-w', '/tmp', '-u', 'app', id, 'sh', '-c', 'echo $A; pwd; id -u')).stdout).toBe('1\n/tmp\n1000\n');
+    expect((await tsbuildOk(['--root', root, 'exec', '-i', id, 'cat'], { input: 'piped\n' })).stdout).toBe('piped\n');
+    await tsOk('rm', '-f', id);
+    await expectGone(id);
+  });
+
+  it('a stopped container refuses exec with exit code 125', async () => {
+    const id = (await tsOk('run', '-d', 'busybox', 'true')).stdout.trim();
+    await tsOk('wait', id);
+    const out = await ts('exec', id, 'true');
+    expect(out.code).toBe(125);
+    expect(out.stderr).toContain('is not running');
+    await tsOk('rm', id);
+  });
+});
+
 describe('isolation and limits', () => {
   it('seccomp is in force by default (mode 2) and off with seccomp=unconfined', async () => {
     expect((await tsOk('run', '--rm', 'busybox', 'grep', 'Seccomp:', '/proc/self/status')).stdout).toMatch(/Seccomp:\s+2/);
