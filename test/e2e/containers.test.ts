@@ -74,6 +74,14 @@ describe('tsbuild run', () => {
     expect(await containerIds()).toEqual(before);
   });
 
+  it('-i without -t pipes stdin through, stdout and stderr apart; large input arrives whole', async () => {
+    const out = await tsbuild(['--root', root, 'run', '--rm', '-i', 'busybox', 'sh', '-c', 'cat; echo err >&2; exit 3'], { input: 'a\nb\n' });
+    expect(out).toMatchObject({ code: 3, stdout: 'a\nb\n', stderr: 'err\n' });
+    const big = Buffer.alloc(300_000, 'x\n');
+    const counted = await tsbuildOk(['--root', root, 'run', '--rm', '-i', 'busybox', 'wc', '-c'], { input: big });
+    expect(counted.stdout.trim()).toBe(String(big.length));
+  });
+
   it('exit codes come back as they are: 7, 127 not found, 126 not executable, 128+N for a signal', async () => {
     expect((await ts('run', '--rm', 'busybox', 'sh', '-c', 'exit 7')).code).toBe(7);
     const missing = await ts('run', '--rm', 'busybox', 'no-such-command');

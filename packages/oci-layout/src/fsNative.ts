@@ -12,6 +12,10 @@ export interface FsNative {
   /** null when the attribute is not set. */
   lgetxattr(path: string, name: string): Buffer | null;
   llistxattr(path: string): string[];
+  /** A connected, blocking SOCK_SEQPACKET socket (conmon's attach socket); any path length. */
+  seqpacketConnect(path: string): number;
+  /** shutdown(fd, SHUT_WR). */
+  shutdownWrite(fd: number): void;
 }
 
 let loaded: FsNative | undefined;

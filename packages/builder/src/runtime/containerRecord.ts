@@ -10,6 +10,8 @@ export interface ContainerRecord {
   /** OCI runtime binary: runc or crun. */
   runtime: string;
   autoRemove: boolean;
+  /** `-i`: conmon keeps a stdin pipe that attach clients write to. */
+  openStdin: boolean;
   restart: RestartPolicy;
   stopSignal: string;
   /** Seconds `stop` waits before SIGKILL. */

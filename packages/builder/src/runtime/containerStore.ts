@@ -49,6 +49,10 @@ export class ContainerPaths {
   get attachedFile(): string {
     return join(this.dir, 'attached.pid');
   }
+  /** conmon's attach socket (`--full-attach`). */
+  get attachSocket(): string {
+    return join(this.dir, 'attach');
+  }
   get etcDir(): string {
     return join(this.dir, 'etc');
   }

@@ -18,6 +18,7 @@ export interface CreateRequest {
   name?: string;
   runtime: string;
   autoRemove: boolean;
+  openStdin: boolean;
   restart: RestartPolicy;
   stopSignal?: string;
   stopTimeout: number;
@@ -50,6 +51,7 @@ export async function createContainer(store: LocalStore, containers: ContainerSt
     image: { ref: req.imageRef, name: req.image.name, descriptor: req.image.descriptor, diffIds: image.config.rootfs.diff_ids },
     runtime: req.runtime,
     autoRemove: req.autoRemove,
+    openStdin: req.openStdin,
     restart: req.restart,
     stopSignal,
     stopTimeout: req.stopTimeout,

@@ -18,7 +18,12 @@ export const CONMON = 'conmon';
  * runtime's container, network and mount are undone and the error (the
  * runtime's own reason) is thrown; the record stays, as docker keeps it.
  */
-export async function startContainer(store: LocalStore, containers: ContainerStore, c: StoredContainer, previous: ContainerState): Promise<ContainerState> {
+export interface StartOptions {
+  /** Runs once the container is created and conmon listens on its attach socket, before its process starts. */
+  beforeStart?: () => Promise<void>;
+}
+
+export async function startContainer(store: LocalStore, containers: ContainerStore, c: StoredContainer, previous: ContainerState, opts: StartOptions = {}): Promise<ContainerState> {
   const { record, paths } = c;
   const runtime = await resolveRuntime(record.runtime);
   await Promise.all([paths.exitFile, paths.persistedExitFile, paths.oomFile, paths.pidFile, paths.conmonPidFile].map((f) => rm(f, { force: true })));
@@ -38,7 +43,7 @@ export async function startContainer(store: LocalStore, containers: ContainerSto
       exitDir: paths.dir,
       persistDir: paths.dir,
       socketDir: dirname(paths.dir),
-      stdin: false,
+      stdin: record.openStdin,
       exitCommand: cleanupCommand(store.root, record.id),
     });
     const conmonPid = Number.parseInt(await readFile(paths.conmonPidFile, 'utf8'), 10);
@@ -54,6 +59,7 @@ export async function startContainer(store: LocalStore, containers: ContainerSto
       error: '',
     };
     await containers.writeState(c, state);
+    await opts.beforeStart?.();
     await runtimeStart(runtime, record.id);
     return state;
   } catch (e) {

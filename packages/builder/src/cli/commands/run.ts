@@ -2,7 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { cleanupContainer } from '../../runtime/cleanupContainer.js';
 import { ContainerError } from '../../runtime/containerError.js';
-import { observeIfPresent } from '../../runtime/containerStatus.js';
+import { observeIfPresent, waitForExit } from '../../runtime/containerStatus.js';
+import { attachToConmon } from '../../runtime/attachClient.js';
 import { createContainer } from '../../runtime/createContainer.js';
 import { readLog } from '../../runtime/k8sFileLog.js';
 import { runtimeKill } from '../../runtime/ociRuntime.js';
@@ -109,7 +110,7 @@ export function runCommand(program: Command): void {
     .argument('<image>', 'name or ID of an image in the store')
     .argument('[command...]', 'command and arguments (default: the image\'s Entrypoint + Cmd)')
     .option('-d, --detach', 'run in the background and print the container ID')
-    .option('-i, --interactive', 'keep stdin open (not supported yet)')
+    .option('-i, --interactive', 'keep stdin open and pass ours on (a pipe: no terminal, no signal translation)')
     .option('-t, --tty', 'allocate a terminal (not supported yet)')
     .option('--rm', 'remove the container when it exits')
     .option('--name <name>', 'container name')
@@ -137,7 +138,6 @@ export function runCommand(program: Command): void {
     .option('-l, --label <key=value>', 'set a label (repeatable)', collect, [])
     .action(async (imageRef: string, command: string[], flags: RunFlags, cmd: Command) => {
       if (flags.tty) throw new ContainerError('invalid-option', '-t is not supported yet: run without a terminal, or detached');
-      if (flags.interactive) throw new ContainerError('invalid-option', '-i is not supported yet');
       if (flags.detach && flags.rm && flags.restart !== 'no') throw new ContainerError('invalid-option', '--rm and --restart cannot be used together');
       const profile = await runProfile(flags);
       const { store, containers } = await openContainers(cmd);
@@ -152,14 +152,24 @@ export function runCommand(program: Command): void {
         ...(flags.name !== undefined ? { name: flags.name } : {}),
         runtime: flags.runtime,
         autoRemove: flags.rm ?? false,
+        openStdin: flags.interactive ?? false,
         restart: parseRestartPolicy(flags.restart),
         ...(flags.stopSignal !== undefined ? { stopSignal: parseSignal(flags.stopSignal).name } : {}),
         stopTimeout: parseStopTimeout(flags.stopTimeout),
         labels: parseLabels(flags.label),
       });
       if (!flags.detach) await writeFile(c.paths.attachedFile, String(process.pid));
+      let attached: Promise<void> | undefined;
+      // With -i, output and stdin go through conmon's attach socket, joined before the process starts so nothing is missed.
+      const attach = async () => {
+        const attachment = await attachToConmon(c.paths.attachSocket, {
+          stdin: process.stdin,
+          onOutput: (stream, data) => (stream === 'stdout' ? process.stdout : process.stderr).write(data),
+        });
+        attached = attachment.done;
+      };
       try {
-        await startContainer(store, containers, c, await containers.readState(c));
+        await startContainer(store, containers, c, await containers.readState(c), flags.interactive && !flags.detach ? { beforeStart: attach } : {});
       } catch (e) {
         // `run` leaves nothing of a container that never ran.
         await containers.remove(c);
@@ -174,7 +184,12 @@ export function runCommand(program: Command): void {
       };
       for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
       try {
-        await readLog(c.paths.log, 0, logWriter(false), async () => (await observeIfPresent(containers, c))?.status === 'running');
+        if (attached) {
+          await attached;
+          await waitForExit(containers, c);
+        } else {
+          await readLog(c.paths.log, 0, logWriter(false), async () => (await observeIfPresent(containers, c))?.status === 'running');
+        }
       } finally {
         for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
       }
