@@ -136,6 +136,14 @@ describe('tsbuild run', () => {
     await tsOk('rm', 'polite', 'stubborn');
   });
 
+  it('--init: catatonit is PID 1 and passes stop\'s SIGTERM on to the command', async () => {
+    expect((await tsOk('run', '--rm', '--init', 'busybox', 'ps', '-o', 'pid,args')).stdout).toMatch(/^\s*1 \/run\/tsbuild-init -- ps/m);
+    const id = (await tsOk('run', '-d', '--init', 'busybox', 'sleep', '1000')).stdout.trim();
+    await tsOk('stop', '-t', '600', id);
+    expect((await inspect(id)).State.ExitCode).toBe(143);
+    await tsOk('rm', id);
+  });
+
   it('a name in use and a missing image are one-line errors with exit code 125, leaving nothing', async () => {
     await tsOk('run', '-d', '--name', 'taken', 'busybox', 'sleep', '1000');
     const before = await containerIds();

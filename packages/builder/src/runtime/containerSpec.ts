@@ -19,6 +19,11 @@ export interface ContainerSpec extends Omit<RuntimeSpec, 'linux' | 'process'> {
   };
 }
 
+/** catatonit (Debian package), as podman's --init uses it: static, so it runs in any rootfs. */
+export const INIT_BINARY = '/usr/bin/catatonit';
+/** Where the container sees it; /run is no image's business. */
+const INIT_PATH = '/run/tsbuild-init';
+
 export interface ContainerSpecInput {
   id: string;
   image: ImageConfig;
@@ -91,6 +96,7 @@ export async function buildContainerSpec(input: ContainerSpecInput): Promise<Con
     bind(input.etcFiles.resolvConf, '/etc/resolv.conf', false),
     ...profile.tmpfs.map((t) => ({ destination: t.destination, type: 'tmpfs', source: 'tmpfs', options: t.options })),
     ...profile.volumes.map((v) => bind(v.source, v.destination, v.readOnly)),
+    ...(profile.init ? [bind(INIT_BINARY, INIT_PATH, true)] : []),
   ];
 
   const resources: ContainerSpec['linux']['resources'] = {
@@ -105,6 +111,7 @@ export async function buildContainerSpec(input: ContainerSpecInput): Promise<Con
     ...base,
     process: {
       ...base.process,
+      args: profile.init ? [INIT_PATH, '--', ...base.process.args] : base.process.args,
       capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [] },
       noNewPrivileges: profile.noNewPrivileges,
     },

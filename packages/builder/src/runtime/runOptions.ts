@@ -41,6 +41,8 @@ export interface RunProfile {
   privileged: boolean;
   volumes: VolumeMount[];
   tmpfs: TmpfsMount[];
+  /** `--init`: catatonit as PID 1, reaping zombies and passing signals on. */
+  init: boolean;
 }
 
 const invalid = (message: string) => new ContainerError('invalid-option', message);

@@ -56,6 +56,7 @@ interface RunFlags {
   stopTimeout: string;
   runtime: string;
   label: string[];
+  init?: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -83,6 +84,7 @@ async function runProfile(flags: RunFlags): Promise<RunProfile> {
     privileged: flags.privileged ?? false,
     volumes: flags.volume.map(parseVolume),
     tmpfs: flags.tmpfs.map(parseTmpfs),
+    init: flags.init ?? false,
   };
 }
 
@@ -131,6 +133,7 @@ export function runCommand(program: Command): void {
     .option('--privileged', 'all capabilities, no seccomp, no masked paths')
     .option('-v, --volume <HOST:CTR[:ro]>', 'bind-mount a host path (repeatable)', collect, [])
     .option('--tmpfs <CTR[:opts]>', 'mount a tmpfs (repeatable)', collect, [])
+    .option('--init', 'run catatonit as PID 1: it reaps zombies and passes signals on')
     .option('--restart <policy>', 'no, on-failure[:N], always or unless-stopped', 'no')
     .option('--stop-signal <signal>', 'signal `stop` sends first (default: the image\'s STOPSIGNAL, else SIGTERM)')
     .option('--stop-timeout <seconds>', 'how long `stop` waits before SIGKILL', '10')
