@@ -193,6 +193,25 @@ describe('tsbuild run', () => {
   });
 });
 
+describe('images containers use', () => {
+  it('rmi refuses an image a container uses (without -f); prune keeps what the container needs to start again', async () => {
+    const ctx = await dirs.make();
+    await writeFile(join(ctx, 'Dockerfile'), 'FROM localhost/busybox\nLABEL purpose=rmi-test\n');
+    await tsOk('build', '-q', '-t', 'inuse', ctx);
+    const id = (await tsOk('run', '-d', 'inuse', 'sh', '-c', 'echo ran')).stdout.trim();
+    await tsOk('wait', id);
+    const refused = await ts('rmi', 'inuse');
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toMatch(/^tsbuild: error: image localhost\/inuse:latest is used by container [^\n]+\n$/);
+    await tsOk('rmi', '-f', 'inuse');
+    await tsOk('prune');
+    await tsOk('start', id);
+    expect((await tsOk('wait', id)).stdout).toBe('0\n');
+    expect((await tsOk('logs', id)).stdout).toBe('ran\nran\n');
+    await tsOk('rm', id);
+  });
+});
+
 describe('tsbuild exec', () => {
   it('joins the container: ps shows its PID 1; exit codes, -e, -w, -u and piped stdin with -i', async () => {
     const id = (await tsOk('run', '-d', 'busybox', 'sleep', '1000')).stdout.trim();

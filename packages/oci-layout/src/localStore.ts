@@ -158,9 +158,12 @@ export class LocalStore {
     return oldest;
   }
 
-  /** Deletes blobs no named image reaches, plus leftovers of killed writers in tmp/. */
-  async prune(): Promise<{ blobs: number; bytes: number }> {
-    const roots = (await this.layout.readIndex()).manifests;
+  /**
+   * Deletes blobs no named image reaches, plus leftovers of killed writers in
+   * tmp/. `alsoKeep` are further roots (the images containers run).
+   */
+  async prune(alsoKeep: Descriptor[] = []): Promise<{ blobs: number; bytes: number }> {
+    const roots = [...(await this.layout.readIndex()).manifests, ...alsoKeep];
     const keep = await this.layout.reachable(roots);
     const cutoff = await this.oldestLiveLease();
     let blobs = 0;

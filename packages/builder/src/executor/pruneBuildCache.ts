@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { LocalStore } from '@tsbuild/oci-layout';
 import { chainIds, Snapshotter } from '../runtime/snapshotter.js';
 import { StepCache } from './stepCache.js';
+import { ContainerStore } from '../runtime/containerStore.js';
 
 /**
  * After blobs are pruned: drops build-cache entries whose layers are gone
@@ -15,6 +16,10 @@ export async function pruneBuildCache(store: LocalStore): Promise<{ cacheEntries
   for (const descriptor of (await store.layout.readIndex()).manifests) {
     const image = await store.layout.readImage(descriptor).catch(() => undefined);
     for (const chain of chainIds(image?.config.rootfs.diff_ids ?? [])) live.add(snapshotter.pathOf(chain));
+  }
+  // Containers' lower directories, whether or not their image still has a name.
+  for (const c of await new ContainerStore(store).list()) {
+    for (const chain of chainIds(c.record.image.diffIds)) live.add(snapshotter.pathOf(chain));
   }
   let snapshots = 0;
   for (const name of await readdir(snapshotter.dir).catch(() => [] as string[])) {
