@@ -178,6 +178,26 @@ describe('tsbuild run', () => {
     await expectGone(state.Id);
   });
 
+  it('attach: stdin to a -d -i container, output back; after the CLI is SIGKILLed attaching again works', async () => {
+    const id = (await tsOk('run', '-d', '-i', '--name', 'echoer', 'busybox', 'sh', '-c', 'while read l; do echo got $l; done')).stdout.trim();
+    const attachOnce = async (line: string) => {
+      const cli = spawn(process.execPath, [TSBUILD_BIN, '--root', root, 'attach', 'echoer'], { stdio: 'pipe' });
+      let out = '';
+      cli.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      cli.stdin.write(`${line}\n`);
+      await eventually(`echoer answers ${line}`, async () => out, (o) => o.includes(`got ${line}`));
+      cli.kill('SIGKILL');
+      await new Promise((r) => cli.once('close', r));
+      return out;
+    };
+    expect(await attachOnce('one')).toBe('got one\n');
+    expect((await inspect(id)).State.Running).toBe(true);
+    expect(await attachOnce('two')).toBe('got two\n');
+    expect((await tsOk('logs', 'echoer')).stdout).toBe('got one\ngot two\n');
+    await tsOk('rm', '-f', 'echoer');
+    await expectGone(id);
+  });
+
   it('--rm of a detached container is done by conmon\'s exit command, with no tsbuild process running', async () => {
     const id = (await tsOk('run', '-d', '--rm', 'busybox', 'sh', '-c', 'sleep 0.5')).stdout.trim();
     await eventually('the container removes itself', () => exists(join(root, 'containers', id)), (present) => !present);

@@ -20,6 +20,7 @@ import { logsCommand } from './commands/logs.js';
 import { lifecycleCommands } from './commands/lifecycle.js';
 import { containerCommand } from './commands/container.js';
 import { execCommand } from './commands/exec.js';
+import { attachCommand } from './commands/attach.js';
 import { ExitStatus } from './exitStatus.js';
 
 function program(): Command {
@@ -29,7 +30,7 @@ function program(): Command {
     .enablePositionalOptions()
     .showHelpAfterError()
     .exitOverride();
-  for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand, runCommand, psCommand, logsCommand, lifecycleCommands, containerCommand, execCommand]) add(root);
+  for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand, runCommand, psCommand, logsCommand, lifecycleCommands, containerCommand, execCommand, attachCommand]) add(root);
   for (const cmd of root.commands) cmd.exitOverride();
   return root;
 }

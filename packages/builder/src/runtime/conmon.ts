@@ -22,6 +22,8 @@ export interface ConmonRequest {
   socketDir: string;
   /** Keep a stdin pipe open for attach clients. */
   stdin: boolean;
+  /** An attach client's end of input does not close the container's stdin. */
+  leaveStdinOpen: boolean;
   /** Run when the container exits, with no tsbuild process needed: `tsbuild container cleanup ID`. */
   exitCommand: string[];
   runtimeArgs?: string[];
@@ -46,6 +48,7 @@ export function conmonArgs(req: ConmonRequest): string[] {
     '--log-level', 'error',
   ];
   if (req.stdin) args.push('-i');
+  if (req.stdin && req.leaveStdinOpen) args.push('--leave-stdin-open');
   for (const arg of req.runtimeArgs ?? []) args.push('--runtime-arg', arg);
   const [command, ...rest] = req.exitCommand;
   if (command) {

@@ -12,6 +12,8 @@ export interface ContainerRecord {
   autoRemove: boolean;
   /** `-i`: conmon keeps a stdin pipe that attach clients write to. */
   openStdin: boolean;
+  /** The first attach's end of input closes the container's stdin (foreground `run -i`); otherwise it stays open for the next attach. */
+  stdinOnce: boolean;
   restart: RestartPolicy;
   stopSignal: string;
   /** Seconds `stop` waits before SIGKILL. */

@@ -19,6 +19,7 @@ export interface CreateRequest {
   runtime: string;
   autoRemove: boolean;
   openStdin: boolean;
+  stdinOnce: boolean;
   restart: RestartPolicy;
   stopSignal?: string;
   stopTimeout: number;
@@ -52,6 +53,7 @@ export async function createContainer(store: LocalStore, containers: ContainerSt
     runtime: req.runtime,
     autoRemove: req.autoRemove,
     openStdin: req.openStdin,
+    stdinOnce: req.stdinOnce,
     restart: req.restart,
     stopSignal,
     stopTimeout: req.stopTimeout,

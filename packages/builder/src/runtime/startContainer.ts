@@ -44,6 +44,7 @@ export async function startContainer(store: LocalStore, containers: ContainerSto
       persistDir: paths.dir,
       socketDir: dirname(paths.dir),
       stdin: record.openStdin,
+      leaveStdinOpen: !record.stdinOnce,
       exitCommand: cleanupCommand(store.root, record.id),
     });
     const conmonPid = Number.parseInt(await readFile(paths.conmonPidFile, 'utf8'), 10);

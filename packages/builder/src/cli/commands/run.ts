@@ -6,7 +6,6 @@ import { observeIfPresent, waitForExit } from '../../runtime/containerStatus.js'
 import { attachToConmon } from '../../runtime/attachClient.js';
 import { createContainer } from '../../runtime/createContainer.js';
 import { readLog } from '../../runtime/k8sFileLog.js';
-import { runtimeKill } from '../../runtime/ociRuntime.js';
 import {
   normalizeCapability,
   parseCpus,
@@ -26,6 +25,7 @@ import { startContainer } from '../../runtime/startContainer.js';
 import { openContainers } from '../containerStoreOption.js';
 import { ExitStatus } from '../exitStatus.js';
 import { logWriter } from '../logOutput.js';
+import { proxySignals } from '../signalProxy.js';
 import { withRootOption } from '../storeOption.js';
 
 interface RunFlags {
@@ -103,7 +103,6 @@ function parseStopTimeout(text: string): number {
   return n;
 }
 
-const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 export function runCommand(program: Command): void {
   withRootOption(program.command('run'))
@@ -156,6 +155,7 @@ export function runCommand(program: Command): void {
         runtime: flags.runtime,
         autoRemove: flags.rm ?? false,
         openStdin: flags.interactive ?? false,
+        stdinOnce: !flags.detach,
         restart: parseRestartPolicy(flags.restart),
         ...(flags.stopSignal !== undefined ? { stopSignal: parseSignal(flags.stopSignal).name } : {}),
         stopTimeout: parseStopTimeout(flags.stopTimeout),
@@ -182,10 +182,7 @@ export function runCommand(program: Command): void {
         process.stdout.write(`${c.record.id}\n`);
         return;
       }
-      const forward = (sig: NodeJS.Signals) => {
-        void runtimeKill(c.record.runtime, c.record.id, sig).catch((e: Error) => process.stderr.write(`tsbuild: cannot pass ${sig} on: ${e.message}\n`));
-      };
-      for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
+      const stopProxy = proxySignals(c);
       try {
         if (attached) {
           await attached;
@@ -194,7 +191,7 @@ export function runCommand(program: Command): void {
           await readLog(c.paths.log, 0, logWriter(false), async () => (await observeIfPresent(containers, c))?.status === 'running');
         }
       } finally {
-        for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
+        stopProxy();
       }
       const final = (await observeIfPresent(containers, c)) ?? { exitCode: 125, error: 'the container was removed while running' };
       await cleanupContainer(store, containers, c, { fromExitCommand: false });
