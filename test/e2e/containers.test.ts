@@ -133,7 +133,9 @@ describe('tsbuild run', () => {
     await tsOk('run', '-d', '--name', 'stubborn', 'busybox', 'sh', '-c', 'while true; do sleep 0.1; done');
     await tsOk('stop', '-t', '1', 'stubborn');
     expect((await inspect('stubborn')).State).toMatchObject({ Status: 'exited', ExitCode: 137 });
-    await tsOk('rm', 'polite', 'stubborn');
+    await tsOk('restart', 'stubborn');
+    expect((await inspect('stubborn')).State).toMatchObject({ Status: 'running', Running: true });
+    await tsOk('rm', '-f', 'polite', 'stubborn');
   });
 
   it('--init: catatonit is PID 1 and passes stop\'s SIGTERM on to the command', async () => {

@@ -18,7 +18,7 @@ export function statusText(state: ContainerState): string {
     case 'created':
       return 'Created';
     case 'running':
-      return `Up ${ago(state.startedAt)}`;
+      return `Up ${ago(state.startedAt)}${state.error ? ' (conmon gone)' : ''}`;
     case 'exited':
       return `Exited (${state.exitCode}) ${ago(state.finishedAt)} ago`;
   }

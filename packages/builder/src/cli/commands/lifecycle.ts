@@ -13,7 +13,7 @@ function parseSeconds(text: string): number {
   return n;
 }
 
-/** start, stop, kill, wait and rm: each takes containers by name or ID and prints what it acted on, as docker does. */
+/** start, stop, restart, kill, wait and rm: each takes containers by name or ID and prints what it acted on, as docker does. */
 export function lifecycleCommands(program: Command): void {
   withRootOption(program.command('start'))
     .description('start created or exited containers in the background')
@@ -39,6 +39,23 @@ export function lifecycleCommands(program: Command): void {
       for (const ref of refs) {
         const c = await containers.find(ref);
         await stopContainer(store, containers, c, opts.time !== undefined ? parseSeconds(opts.time) : c.record.stopTimeout);
+        process.stdout.write(`${ref}\n`);
+      }
+    });
+
+  withRootOption(program.command('restart'))
+    .description('stop (if running) and start containers again')
+    .argument('<container...>', 'names or IDs')
+    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL (default: the container\'s --stop-timeout)')
+    .action(async (refs: string[], opts: { time?: string }, cmd: Command) => {
+      const { store, containers } = await openContainers(cmd);
+      for (const ref of refs) {
+        const c = await containers.find(ref);
+        await stopContainer(store, containers, c, opts.time !== undefined ? parseSeconds(opts.time) : c.record.stopTimeout);
+        await containers.withContainerLock(c.record.id, async () => {
+          const state = await observeState(containers, c);
+          await startContainer(store, containers, c, { ...state, stoppedByUser: false });
+        });
         process.stdout.write(`${ref}\n`);
       }
     });
