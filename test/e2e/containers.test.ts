@@ -152,9 +152,18 @@ describe('tsbuild run', () => {
     const clash = await ts('run', '--name', 'taken', 'busybox', 'true');
     expect(clash.code).toBe(125);
     expect(clash.stderr).toMatch(/^tsbuild: error: the container name "taken" is already in use[^\n]*\n$/);
-    const missing = await ts('run', 'no-such-image', 'true');
+    // Not in the store, so run tries to pull it: from a port on this machine where no registry listens.
+    const missing = await ts('run', '127.0.0.1:9/no-such-image', 'true');
     expect(missing.code).toBe(125);
-    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+    expect(missing.stderr).toMatch(/^Pulling 127\.0\.0\.1:9\/no-such-image\ntsbuild: error: image 127\.0\.0\.1:9\/no-such-image is not in the store and cannot be pulled: [^\n]+\n$/);
+    const never = await ts('run', '--pull', 'never', 'no-such-image', 'true');
+    expect(never.code).toBe(125);
+    expect(never.stderr).toMatch(/^tsbuild: error: image "no-such-image" not found[^\n]+\n$/);
+    const cidfile = join(await dirs.make(), 'cid');
+    const withCid = await tsOk('run', '-d', '--cidfile', cidfile, 'busybox', 'true');
+    expect(await readFile(cidfile, 'utf8')).toBe(withCid.stdout.trim());
+    await tsOk('wait', withCid.stdout.trim());
+    await tsOk('rm', withCid.stdout.trim());
     const badVolume = await ts('run', '--rm', '-v', '/no/such/dir:/data', 'busybox', 'true');
     expect(badVolume.code).toBe(125);
     expect(badVolume.stderr).toContain('/no/such/dir');
@@ -286,13 +295,12 @@ describe('isolation and limits', () => {
   });
 
   it('--runtime crun: crun\'s own reason as one line, exit 125, nothing left behind', async () => {
-    const before = await containerIds();
+    const mounts = async () => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(join(root, 'containers'))).sort();
+    const before = { ids: await containerIds(), mounts: await mounts() };
     const out = await ts('run', '--rm', '--runtime', 'crun', 'busybox', 'true');
     expect(out.code).toBe(125);
     expect(out.stderr).toMatch(/^tsbuild: error: crun: [^\n]+\n$/);
-    expect(await containerIds()).toEqual(before);
-    const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(join(root, 'containers')));
-    expect(mounts).toEqual([]);
+    expect({ ids: await containerIds(), mounts: await mounts() }).toEqual(before);
   });
 
   it('-e, -w, -u, --hostname, --read-only, -v and --tmpfs reach the container', async () => {

@@ -13,7 +13,7 @@ afterAll(() => dirs.cleanup());
 
 const profile = (over: Partial<RunProfile> = {}): RunProfile => ({
   env: [], readOnly: false, network: 'none', capAdd: [], capDrop: [], seccomp: { kind: 'default' }, noNewPrivileges: false,
-  privileged: false, volumes: [], tmpfs: [], init: false, ...over,
+  privileged: false, volumes: [], tmpfs: [], init: false, tty: false, ...over,
 });
 
 const image: ImageConfig = {

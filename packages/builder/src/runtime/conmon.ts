@@ -24,9 +24,12 @@ export interface ConmonRequest {
   stdin: boolean;
   /** An attach client's end of input does not close the container's stdin. */
   leaveStdinOpen: boolean;
+  /** The container gets a terminal: conmon receives the PTY master through runc's console socket. */
+  terminal: boolean;
   /** Run when the container exits, with no tsbuild process needed: `tsbuild container cleanup ID`. */
   exitCommand: string[];
   runtimeArgs?: string[];
+  logSizeMax?: number;
 }
 
 /** conmon's own flags, as podman's libpod/oci_conmon_linux.go drives it (API version 1). */
@@ -47,6 +50,8 @@ export function conmonArgs(req: ConmonRequest): string[] {
     '--full-attach',
     '--log-level', 'error',
   ];
+  if (req.logSizeMax !== undefined) args.push('--log-size-max', String(req.logSizeMax));
+  if (req.terminal) args.push('-t');
   if (req.stdin) args.push('-i');
   if (req.stdin && req.leaveStdinOpen) args.push('--leave-stdin-open');
   for (const arg of req.runtimeArgs ?? []) args.push('--runtime-arg', arg);

@@ -14,6 +14,10 @@ export interface ContainerRecord {
   openStdin: boolean;
   /** The first attach's end of input closes the container's stdin (foreground `run -i`); otherwise it stays open for the next attach. */
   stdinOnce: boolean;
+  /** `-t`: conmon holds a PTY master; output is one stream. */
+  tty: boolean;
+  /** `--log-opt max-size`: conmon's --log-size-max. */
+  logSizeMax?: number;
   restart: RestartPolicy;
   stopSignal: string;
   /** Seconds `stop` waits before SIGKILL. */

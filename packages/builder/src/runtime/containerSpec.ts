@@ -66,6 +66,8 @@ function bind(source: string, destination: string, readOnly: boolean): RuntimeMo
 export async function buildContainerSpec(input: ContainerSpecInput): Promise<ContainerSpec> {
   const { profile } = input;
   const image = effectiveImageConfig(input.image, input.command, profile);
+  // docker's TERM for a terminal, unless the image or -e sets one.
+  if (profile.tty && !(image.config?.Env ?? []).some((e) => e.startsWith('TERM='))) image.config = { ...image.config, Env: [...(image.config?.Env ?? []), 'TERM=xterm'] };
   const base = await toRuntimeSpec(image, { rootfs: input.rootfs, rootfsPath: input.rootfs, args: undefined });
   const caps = resolveCapabilities(profile.capAdd, profile.capDrop, profile.privileged);
   const seccomp =
@@ -111,6 +113,7 @@ export async function buildContainerSpec(input: ContainerSpecInput): Promise<Con
     ...base,
     process: {
       ...base.process,
+      terminal: profile.tty,
       args: profile.init ? [INIT_PATH, '--', ...base.process.args] : base.process.args,
       capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [] },
       noNewPrivileges: profile.noNewPrivileges,

@@ -53,6 +53,10 @@ export class ContainerPaths {
   get attachSocket(): string {
     return join(this.dir, 'attach');
   }
+  /** conmon's control FIFO: `1 ROWS COLS` resizes the terminal. */
+  get ctlFifo(): string {
+    return join(this.dir, 'ctl');
+  }
   get etcDir(): string {
     return join(this.dir, 'etc');
   }

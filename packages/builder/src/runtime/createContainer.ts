@@ -24,6 +24,8 @@ export interface CreateRequest {
   stopSignal?: string;
   stopTimeout: number;
   labels: Record<string, string>;
+  /** Bytes at which conmon rotates the log. */
+  logSizeMax?: number;
 }
 
 async function checkVolumeSources(profile: RunProfile): Promise<void> {
@@ -53,6 +55,8 @@ export async function createContainer(store: LocalStore, containers: ContainerSt
     runtime: req.runtime,
     autoRemove: req.autoRemove,
     openStdin: req.openStdin,
+    tty: req.profile.tty,
+    ...(req.logSizeMax !== undefined ? { logSizeMax: req.logSizeMax } : {}),
     stdinOnce: req.stdinOnce,
     restart: req.restart,
     stopSignal,

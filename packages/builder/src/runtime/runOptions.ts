@@ -43,17 +43,23 @@ export interface RunProfile {
   tmpfs: TmpfsMount[];
   /** `--init`: catatonit as PID 1, reaping zombies and passing signals on. */
   init: boolean;
+  /** `-t`: the process gets a terminal (conmon holds the master). */
+  tty: boolean;
 }
 
 const invalid = (message: string) => new ContainerError('invalid-option', message);
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
-/** Docker's memory sizes: a number with an optional b, k, m or g (binary units). */
-export function parseMemorySize(text: string): number {
+/** Docker's sizes: a number with an optional b, k, m or g (binary units). */
+export function parseSize(text: string): number {
   const m = /^(\d+(?:\.\d+)?)([bkmg]?)b?$/i.exec(text.trim());
-  if (!m) throw invalid(`invalid memory size ${JSON.stringify(text)}: expected a number with an optional unit b, k, m or g`);
-  const bytes = Math.floor(Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!);
+  if (!m) throw invalid(`invalid size ${JSON.stringify(text)}: expected a number with an optional unit b, k, m or g`);
+  return Math.floor(Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!);
+}
+
+export function parseMemorySize(text: string): number {
+  const bytes = parseSize(text);
   // Below this the kernel cannot even start the container's init (docker's own floor).
   if (bytes < 6 * 1024 * 1024) throw invalid(`--memory ${text} is below the minimum of 6m`);
   return bytes;

@@ -45,6 +45,8 @@ export async function startContainer(store: LocalStore, containers: ContainerSto
       socketDir: dirname(paths.dir),
       stdin: record.openStdin,
       leaveStdinOpen: !record.stdinOnce,
+      terminal: record.tty,
+      ...(record.logSizeMax !== undefined ? { logSizeMax: record.logSizeMax } : {}),
       exitCommand: cleanupCommand(store.root, record.id),
     });
     const conmonPid = Number.parseInt(await readFile(paths.conmonPidFile, 'utf8'), 10);

@@ -11,6 +11,7 @@ import {
   parseCpus,
   parseEnv,
   parseMemorySize,
+  parseSize,
   parseNetwork,
   parsePidsLimit,
   parseRestartPolicy,
@@ -25,6 +26,7 @@ import { startContainer } from '../../runtime/startContainer.js';
 import { openContainers } from '../containerStoreOption.js';
 import { ExitStatus } from '../exitStatus.js';
 import { logWriter } from '../logOutput.js';
+import { imageForRun, parsePullPolicy } from '../runImage.js';
 import { proxySignals } from '../signalProxy.js';
 import { withRootOption } from '../storeOption.js';
 
@@ -57,6 +59,10 @@ interface RunFlags {
   runtime: string;
   label: string[];
   init?: boolean;
+  pull: string;
+  tlsVerify: string;
+  cidfile?: string;
+  logOpt: string[];
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -85,6 +91,7 @@ async function runProfile(flags: RunFlags): Promise<RunProfile> {
     volumes: flags.volume.map(parseVolume),
     tmpfs: flags.tmpfs.map(parseTmpfs),
     init: flags.init ?? false,
+    tty: flags.tty ?? false,
   };
 }
 
@@ -95,6 +102,17 @@ function parseLabels(labels: string[]): Record<string, string> {
     out[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
   }
   return out;
+}
+
+/** `--log-opt max-size=10m`: conmon rotates the k8s-file log at that size. */
+function parseLogOpts(opts: string[]): number | undefined {
+  let max: number | undefined;
+  for (const opt of opts) {
+    const m = /^max-size=(.+)$/.exec(opt);
+    if (!m) throw new ContainerError('invalid-option', `unsupported --log-opt ${JSON.stringify(opt)}: expected max-size=SIZE`);
+    max = parseSize(m[1]!);
+  }
+  return max;
 }
 
 function parseStopTimeout(text: string): number {
@@ -138,14 +156,17 @@ export function runCommand(program: Command): void {
     .option('--stop-timeout <seconds>', 'how long `stop` waits before SIGKILL', '10')
     .option('--runtime <name>', 'OCI runtime: runc or crun', 'runc')
     .option('-l, --label <key=value>', 'set a label (repeatable)', collect, [])
+    .option('--pull <policy>', 'missing (pull when not in the store), always or never', 'missing')
+    .option('--tls-verify <bool>', 'when pulling: require HTTPS with verified certificates', 'true')
+    .option('--cidfile <file>', 'write the container ID to this file (which must not exist)')
+    .option('--log-opt <max-size=SIZE>', 'log options: max-size rotates the log at that size (repeatable)', collect, [])
     .action(async (imageRef: string, command: string[], flags: RunFlags, cmd: Command) => {
       if (flags.tty) throw new ContainerError('invalid-option', '-t is not supported yet: run without a terminal, or detached');
       if (flags.detach && flags.rm && flags.restart !== 'no') throw new ContainerError('invalid-option', '--rm and --restart cannot be used together');
       const profile = await runProfile(flags);
       const { store, containers } = await openContainers(cmd);
-      const image = await store.resolve(imageRef).catch((e: Error) => {
-        throw new ContainerError('not-found', e.message);
-      });
+      const logSizeMax = parseLogOpts(flags.logOpt);
+      const image = await imageForRun(store, imageRef, parsePullPolicy(flags.pull), flags.tlsVerify !== 'false');
       const c = await createContainer(store, containers, {
         image,
         imageRef,
@@ -160,7 +181,9 @@ export function runCommand(program: Command): void {
         ...(flags.stopSignal !== undefined ? { stopSignal: parseSignal(flags.stopSignal).name } : {}),
         stopTimeout: parseStopTimeout(flags.stopTimeout),
         labels: parseLabels(flags.label),
+        ...(logSizeMax !== undefined ? { logSizeMax } : {}),
       });
+      if (flags.cidfile) await writeFile(flags.cidfile, c.record.id, { flag: 'wx' });
       if (!flags.detach) await writeFile(c.paths.attachedFile, String(process.pid));
       let attached: Promise<void> | undefined;
       // With -i, output and stdin go through conmon's attach socket, joined before the process starts so nothing is missed.
