@@ -25,6 +25,11 @@ ensure_node_modules() {
 }
 
 build_workspace() {
+  # A checkout that already has node_modules skips npm ci: rebuild the addon when its source is newer.
+  local addon=packages/oci-layout/native/build/Release/fsnative.node
+  if [ ! -f "$addon" ] || [ packages/oci-layout/native/fsnative.c -nt "$addon" ]; then
+    npm rebuild @tsbuild/oci-layout
+  fi
   npx tsc -b
   make -s -C samples/hello hello
 }

@@ -45,7 +45,7 @@ describe('planBuild', () => {
 
   test('global ARGs and build args expand FROM; platform args are available there too', () => {
     const src = 'ARG TAG=1\nARG IMG=repo/${TARGETARCH}:$TAG\nFROM --platform=$BUILDPLATFORM ${IMG}\n';
-    expect(plan(src).stages[0]).toMatchObject({ base: { kind: 'image', ref: 'repo/amd64:1' }, platform: 'linux/amd64' });
+    expect(plan(src).stages[0]).toMatchObject({ base: { kind: 'image', ref: 'repo/amd64:1' }, platform: { os: 'linux', architecture: 'amd64' } });
     expect(plan(src, { buildArgs: { TAG: '2' } }).stages[0]!.base).toEqual({ kind: 'image', ref: 'repo/amd64:2' });
     expect(() => plan('ARG X\nFROM $X\n')).toThrow(/base name \(\$X\) should not be blank/);
   });
@@ -74,5 +74,21 @@ describe('planBuild', () => {
     expect(e).toBeInstanceOf(DockerfileError);
     expect((e as Error).message).toBe('Dockerfile:2:1: COPY: cannot copy from stage "b", it needs to be defined before current stage "a"');
     expect(() => plan('FROM scratch AS a\nCOPY --from=a x y\n')).toThrow(/circular dependency/);
+  });
+});
+
+describe('what the fuzz harness found (test/fuzz)', () => {
+  test('a FROM --platform that is not os/arch[/variant] is a DockerfileError at the FROM, found when planning', () => {
+    for (const value of ['linux', 'linux/amd64/v8/extra', '/amd64', '${NOPE}x']) {
+      const run = () => plan(`FROM scratch\nFROM --platform=${value} busybox\n`);
+      expect(run, value).toThrow(DockerfileError);
+      try {
+        run();
+      } catch (e) {
+        expect((e as DockerfileError).location?.line).toBe(2);
+        expect((e as DockerfileError).message).toMatch(/^Dockerfile:2:1: FROM: invalid platform/);
+      }
+    }
+    expect(plan('FROM --platform=linux/arm/v7 busybox\n').stages[0]!.platform).toEqual({ os: 'linux', architecture: 'arm', variant: 'v7' });
   });
 });

@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { chooseIgnoreFile, parseDockerignore, readIgnorePatterns, type IgnoreMatcher } from '@tsbuild/builder';
+import { chooseIgnoreFile, IgnorePatternError, parseDockerignore, readIgnorePatterns, type IgnoreMatcher } from '@tsbuild/builder';
+import { tsbuild } from '../helpers/tsbuildCli.js';
 
 describe('readIgnorePatterns', () => {
   test('comments, blank lines, leading slash, path cleaning, exceptions', () => {
@@ -36,13 +37,71 @@ describe('parseDockerignore', () => {
   });
 
   test('character classes and escapes', () => {
-    const m = parseDockerignore('file[0-9].txt\nlit\\*\n[!a]b\n');
+    const m = parseDockerignore('file[0-9].txt\nlit\\*\n[^a]b\n');
     expect(m.ignores('file3.txt')).toBe(true);
     expect(m.ignores('fileX.txt')).toBe(false);
     expect(m.ignores('lit*')).toBe(true);
     expect(m.ignores('litx')).toBe(false);
     expect(m.ignores('cb')).toBe(true);
     expect(m.ignores('ab')).toBe(false);
+  });
+
+  // Go's filepath.Match: only ^ negates; \ escapes inside and outside classes; regexp syntax is plain text.
+  test.each([
+    ['[!a]b', { '!b': true, ab: true, cb: false }],
+    ['[^a]b', { '!b': true, ab: false, cb: true, '/b': false }],
+    ['[a-c]x', { ax: true, bx: true, cx: true, dx: false, '-x': false }],
+    ['[\\]]', { ']': true, '\\': false }],
+    ['[\\-x]', { '-': true, x: true, w: false }],
+    ['[\\a-\\c]', { b: true, d: false }],
+    ['[*]', { '*': true, a: false }],
+    ['[?]', { '?': true, a: false }],
+    ['\\[x]', { '[x]': true, x: false }],
+    ['\\*', { '*': true, a: false }],
+    ['\\a\\b', { ab: true }],
+    ['[α-ω]', { β: true, a: false }],
+    ['a.b', { 'a.b': true, axb: false }],
+    ['a^b', { 'a^b': true, ab: false }],
+    ['(x)|y+$', { '(x)|y+$': true, x: false }],
+    ['x[.]*', { 'x.': true, 'x.y': true, xy: false }],
+    ['**.go', { 'x.go': true, 'a/b.go': true, 'a/b.goo': false }],
+    ['**/[ab].txt', { 'a.txt': true, 'd/b.txt': true, 'd/c.txt': false }],
+    ['dir/**', { 'dir/x': true, 'dir/x/y': true, dir: false }],
+    ['[[:alpha:]]', { ':]': true, 'a]': true, a: false }],
+  ] as [string, Record<string, boolean>][])('%s', (pattern, want) => {
+    const m = parseDockerignore(`${pattern}\n`);
+    const got = Object.fromEntries(Object.keys(want).map((p) => [p, m.ignores(p)]));
+    expect(got).toEqual(want);
+  });
+
+  test.each([
+    ['[', 'unterminated character class'],
+    ['[a-', 'unterminated character class'],
+    ['[^', 'unterminated character class'],
+    ['a[bc', 'unterminated character class'],
+    ['[\\', 'unterminated character class'],
+    ['x\\', 'a trailing "\\" escapes nothing'],
+    ['[]a]', '"]" must be escaped'],
+    ['[-a]', '"-" must be escaped'],
+    ['[a-]', '"]" must be escaped'],
+    ['[a-b-c]', '"-" must be escaped'],
+    ['[z-a]', 'reversed range "z-a"'],
+    ['[Local-Only]/', 'reversed range "l-O"'],
+    ['ok/**/[', 'unterminated character class'],
+    ['![', 'unterminated character class'],
+  ])('a malformed %j fails with the file and line', (pattern, reason) => {
+    const text = `# header\nfine\n\n${pattern}\nalso-fine\n`;
+    let err: unknown;
+    try {
+      parseDockerignore(text, 'ctx/.dockerignore');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(IgnorePatternError);
+    const message = (err as Error).message;
+    expect(message.startsWith('ctx/.dockerignore:4: bad pattern ')).toBe(true);
+    expect(message).toContain(reason);
+    expect(message).not.toContain('\n');
   });
 
   test('the last matching pattern wins; exceptions re-include', () => {
@@ -112,7 +171,7 @@ describe('against buildah', () => {
       const files = [
         'a.log', 'src/a.log', 'src/a/b.go', 'main.go', 'README.md', 'CHANGES.md', 'README-keep.md', 'docs/x/y.md',
         'file3.txt', 'fileX.txt', 'vendor/keep/x/y', 'vendor/other/z', 'node_modules/p/i.js', 'tmp/cache/1', 'tmp/keep',
-        'deep/a/b/c/z', 'deep/a/zz', 'q1', 'q22',
+        'deep/a/b/c/z', 'deep/a/zz', 'q1', 'q22', 'b!1', 'ba1', 'bc1', 'nb1', 'nc1', 'r]', 'rx', 'star*', 'stars', 'u.cfg', 'uxcfg',
       ];
       for (const f of files) {
         mkdirSync(dirname(join(ctx, f)), { recursive: true });
@@ -120,7 +179,8 @@ describe('against buildah', () => {
       }
       const ignore = [
         '# build junk', '*.log', '**/*.go', 'vendor', '!vendor/keep/**', '*.md', '!README*.md', 'README*.md',
-        '!README-keep.md', 'file[0-9].txt', '/node_modules/', 'tmp/*', '!tmp/keep', 'deep/**/z', 'q?', '',
+        '!README-keep.md', 'file[0-9].txt', '/node_modules/', 'tmp/*', '!tmp/keep', 'deep/**/z', 'q?', 'b[!a]1', 'n[^b]1',
+        'r[\\]]', 'star\\*', 'u.cfg', '',
       ].join('\n');
       writeFileSync(join(ctx, '.dockerignore'), ignore);
       writeFileSync(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY . /\n');
@@ -133,6 +193,21 @@ describe('against buildah', () => {
       expect(ours).toContain('vendor/keep/x/y');
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('tsbuild build with a malformed .dockerignore', () => {
+  test('fails with one line naming the file and line, before any step runs', async () => {
+    const ctx = mkdtempSync(join(tmpdir(), 'tsbuild-ignore-bad-'));
+    try {
+      writeFileSync(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY . /\n');
+      writeFileSync(join(ctx, '.dockerignore'), '# junk\n*.log\nbuild/[a-\n');
+      const r = await tsbuild(['--root', join(ctx, 'store'), '-q', '-t', 'bad-ignore', ctx], { cwd: ctx });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toBe('tsbuild: error: .dockerignore:3: bad pattern "build/[a-": unterminated character class (missing "]")\n');
+    } finally {
+      rmSync(ctx, { recursive: true, force: true });
     }
   });
 });

@@ -171,3 +171,14 @@ describe('errors name file:line:column and the instruction', () => {
     expect(e.location?.file).toBe('Dockerfile');
   });
 });
+
+describe('what the fuzz harness found (test/fuzz)', () => {
+  test('a JSON form with a non-string element is a DockerfileError at its line, for every keyword that may take a heredoc', () => {
+    for (const keyword of ['COPY', 'ADD', 'RUN']) {
+      const e = parseError(`FROM scratch\n${keyword} [ "echo", [ "nested json" ] ]\n`);
+      expect(e.location).toEqual({ file: 'Dockerfile', line: 2, column: 1 });
+      expect(e.message).toBe(`Dockerfile:2:1: ${keyword}: when using JSON array syntax, arrays must be comprised of strings only`);
+    }
+    expect(parseError('FROM scratch\nONBUILD COPY ["a", 1]\n').location?.line).toBe(2);
+  });
+});

@@ -184,12 +184,12 @@ export interface Fault {
  */
 export async function startFaultProxy(target: string, opts: { storageAuthorization?: string } = {}) {
   const faults: Fault[] = [];
-  const requests: { method: string; path: string; status?: number; range?: string; contentRange?: string; authorization?: boolean }[] = [];
+  const requests: { method: string; path: string; status?: number; range?: string; contentRange?: string; authorization?: boolean; connection: string }[] = [];
   let port = 0;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const method = req.method ?? 'GET';
     let path = req.url ?? '/';
-    const entry: (typeof requests)[number] = { method, path, authorization: req.headers.authorization !== undefined };
+    const entry: (typeof requests)[number] = { method, path, authorization: req.headers.authorization !== undefined, connection: `${req.socket.remoteAddress}:${req.socket.remotePort}` };
     // The "storage" a redirect points at: it trusts its own signed URL, so it brings its own credentials.
     if (path.startsWith('/__storage__')) {
       path = path.slice('/__storage__'.length);

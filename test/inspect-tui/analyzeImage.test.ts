@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDockerArchive } from '@tsbuild/oci-layout';
+import { Readable } from 'node:stream';
+import { buffer as collect } from 'node:stream/consumers';
+import { createLayer, openDockerArchive, type SparseRegion } from '@tsbuild/oci-layout';
 import { aggregateFiles, analyzeImage, layerChanges, type ImageAnalysis } from '@tsbuild/inspect-tui';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { writeDockerArchive, type TestLayer } from './dockerArchiveFixture.js';
@@ -184,5 +186,32 @@ describe('analyzeImage comparing file contents', () => {
     expect([markOf(1, 'data'), markOf(2, 'data'), markOf(3, 'data')]).toEqual(['unmodified', 'modified', 'modified']);
     const aggregate = aggregateFiles(a, 3);
     expect(aggregate.get('data')!.hash).toBe(aggregate.get('empty')!.hash);
+  });
+});
+
+describe('analyzeImage on sparse files', () => {
+  /** A layer holding one sparse file of 60 GB whose data is `data` in `regions`. */
+  const sparseLayer = (regions: SparseRegion[], data: string) =>
+    collect(
+      createLayer([{ kind: 'entry', entry: { path: 'disk.img', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 60e9, sparse: regions, open: () => Readable.from([Buffer.from(data)]) } }], {
+        compression: 'none',
+      }).stream,
+    );
+
+  it('counts their real (logical) size, as dive does, and tells layouts apart without expanding holes', async () => {
+    const file = join(await dirs.make(), 'sparse.tar');
+    const here = [{ offset: 1e9, length: 4 }];
+    const elsewhere = [{ offset: 2e9, length: 4 }];
+    await writeDockerArchive(file, [
+      { createdBy: 'write', entries: [], tar: await sparseLayer(here, 'data') },
+      { createdBy: 'same again', entries: [], tar: await sparseLayer(here, 'data') },
+      { createdBy: 'moved', entries: [], tar: await sparseLayer(elsewhere, 'data') },
+    ]);
+    const a = await analyzeImage(await openDockerArchive(file));
+    expect(a.layers.map((l) => l.sizeBytes)).toEqual([60e9, 60e9, 60e9]);
+    expect(layerChanges(a.layers[0]!).find((c) => c.path === 'disk.img')!.info).toMatchObject({ type: 'file', size: 60e9 });
+    const markOf = (i: number) => layerChanges(a.layers[i]!).find((c) => c.path === 'disk.img')!.change;
+    expect([markOf(1), markOf(2)]).toEqual(['unmodified', 'modified']);
+    expect(a.inefficientFiles.map((f) => [f.path, f.count, f.sizeBytes])).toEqual([['/disk.img', 3, 180e9]]);
   });
 });

@@ -15,6 +15,8 @@ export interface TestEntry {
 export interface TestLayer {
   createdBy: string;
   entries: TestEntry[];
+  /** The layer as tar bytes made elsewhere (then `entries` is not used). */
+  tar?: Buffer;
 }
 
 type TarHeader = Partial<Header> & { name: string };
@@ -65,7 +67,7 @@ export async function writeDockerArchive(file: string, layers: TestLayer[], opts
   const diffIds: string[] = [];
   const layerPaths: string[] = [];
   for (const [i, layer] of layers.entries()) {
-    const tar = await tarOf(layerMembers(layer.entries));
+    const tar = layer.tar ?? (await tarOf(layerMembers(layer.entries)));
     diffIds.push(sha256(tar));
     const body = opts.gzipLayers ? gzipSync(tar) : tar;
     const path = `layer${i}/layer.tar${opts.gzipLayers ? '.gz' : ''}`;

@@ -1,12 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { lstat, mkdtemp, readFile, readdir, readlink, rm, stat, mkdir } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { lstat, mkdtemp, readFile, readdir, readlink, rm, stat, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import {
+  applyChanges,
   applyLayer,
   createLayer,
+  decodeName,
   fsNative,
   type Compression,
   type LayerChange,
@@ -180,9 +183,10 @@ describe('applyLayer', () => {
     expect(await owner('sticky-exec')).toEqual([0o1755, 0, 0]);
   });
 
-  test('a directory removed by a whiteout is created again for a later entry of the same layer', async () => {
+  test('a whiteout keeps what its own layer wrote there, before or after it', async () => {
+    await mkdir(join(rootfs, 'w/lower'), { recursive: true });
     await apply([file('w/a', '1'), file('w/sub/b', '2'), { kind: 'whiteout', path: 'w' }, file('w/sub/c', '3')]);
-    expect(await tree(rootfs)).toEqual(['w', 'w/sub', 'w/sub/c']);
+    expect(await tree(rootfs)).toEqual(['w', 'w/a', 'w/sub', 'w/sub/b', 'w/sub/c']);
     expect(await readFile(join(rootfs, 'w/sub/c'), 'utf8')).toBe('3');
   });
 
@@ -205,3 +209,110 @@ describe('applyLayer', () => {
     await expect(applyLayer(rootfs, Readable.from([blob.subarray(0, 3000)]))).rejects.toThrow(/layer is truncated/);
   });
 });
+
+describe('sparse files', () => {
+  /** A sparse entry whose content is just its regions' bytes, as a reader hands it over. */
+  function sparseFile(path: string, size: number, regions: { offset: number; data: string }[]): LayerChange {
+    const data = Buffer.from(regions.map((r) => r.data).join(''));
+    const sparse = regions.map((r) => ({ offset: r.offset, length: Buffer.byteLength(r.data) }));
+    return entry(path, { type: 'file', size, sparse, content: Readable.from([data]) });
+  }
+
+  test('data lands at its offsets, holes stay holes, and the file has its logical size', async () => {
+    const GiB = 1024 ** 3;
+    await applyChanges(rootfs, [
+      sparseFile('big', 60 * GiB, [
+        { offset: 0, data: 'head' },
+        { offset: 20 * GiB, data: 'middle' },
+        { offset: 60 * GiB - 4, data: 'tail' },
+      ]),
+      sparseFile('trailing-hole', 1 * GiB, [{ offset: 4096, data: 'x' }]),
+      sparseFile('all-hole', 5 * GiB, []),
+    ]);
+    const big = await stat(join(rootfs, 'big'));
+    expect(big.size).toBe(60 * GiB);
+    // Three 4 KiB blocks at most (the file system's block size), not 60 GiB.
+    expect(big.blocks * 512).toBeLessThanOrEqual(3 * 64 * 1024);
+    const read = (path: string, offset: number, length: number) =>
+      execFileSync('dd', [`if=${join(rootfs, path)}`, 'bs=1', `skip=${offset}`, `count=${length}`, 'status=none']).toString('latin1');
+    expect(read('big', 0, 6)).toBe('head\0\0');
+    expect(read('big', 20 * GiB - 1, 8)).toBe('\0middle\0');
+    expect(read('big', 60 * GiB - 5, 5)).toBe('\0tail');
+    expect((await stat(join(rootfs, 'trailing-hole'))).size).toBe(GiB);
+    expect(read('trailing-hole', 4095, 3)).toBe('\0x\0');
+    const allHole = await stat(join(rootfs, 'all-hole'));
+    expect([allHole.size, allHole.blocks]).toEqual([5 * GiB, 0]);
+  });
+
+  test('a small sparse file reads back byte for byte as its dense form', async () => {
+    const regions = [
+      { offset: 3, data: 'abc' },
+      { offset: 9000, data: 'x'.repeat(70_000) },
+      { offset: 100_000, data: 'end' },
+    ];
+    const expected = Buffer.alloc(100_010);
+    for (const r of regions) expected.write(r.data, r.offset, 'latin1');
+    await applyChanges(rootfs, [sparseFile('small', expected.length, regions)]);
+    expect((await readFile(join(rootfs, 'small'))).equals(expected)).toBe(true);
+  });
+});
+
+describe('names are bytes', () => {
+  const name = (bytes: string) => decodeName(Buffer.from(bytes, 'latin1'));
+  const bytesOf = (names: Buffer[]) => names.map((n) => n.toString('latin1')).sort();
+
+  test('two names that differ only in bytes that are not UTF-8 stay two files, byte for byte', async () => {
+    await applyChanges(rootfs, [
+      file(name('hi\x80\x81\x82\x83bye'), 'one'),
+      file(name('hi\x80\x81\x82\x84bye'), 'two'),
+      dir(name('dir\xff')),
+      file(name('dir\xff/in\xfe'), 'inside'),
+      entry(name('link\xc0'), { type: 'symlink', linkname: name('dir\xff/in\xfe') }),
+      entry(name('hard\xc1'), { type: 'hardlink', linkname: name('hi\x80\x81\x82\x83bye') }),
+    ]);
+    const top = await readdir(rootfs, { encoding: 'buffer' });
+    expect(bytesOf(top)).toEqual(['dir\xff', 'hard\xc1', 'hi\x80\x81\x82\x83bye', 'hi\x80\x81\x82\x84bye', 'link\xc0']);
+    const listed = execFileSync('find', [rootfs, '-mindepth', '1', '-printf', '%P\\n']).toString('latin1').trim().split('\n');
+    expect(listed).toContain('hi\x80\x81\x82\x84bye');
+    expect(listed).toContain('dir\xff/in\xfe');
+    expect((await readFile(Buffer.from(`${rootfs}/hi\x80\x81\x82\x83bye`, 'latin1'))).toString()).toBe('one');
+    expect((await readFile(Buffer.from(`${rootfs}/hi\x80\x81\x82\x84bye`, 'latin1'))).toString()).toBe('two');
+    expect((await readFile(Buffer.from(`${rootfs}/link\xc0`, 'latin1'))).toString()).toBe('inside');
+    expect((await lstat(Buffer.from(`${rootfs}/hard\xc1`, 'latin1'))).nlink).toBe(2);
+  });
+
+  test('whiteouts and opaque directories find byte names, in this layer and below', async () => {
+    await applyChanges(rootfs, [dir(name('o\x80')), file(name('o\x80/lower\x81'), 'lower'), file(name('gone\x82'), 'x')]);
+    await applyChanges(rootfs, [
+      file(name('o\x80/own\x83'), 'own'),
+      { kind: 'opaque', path: name('o\x80') },
+      { kind: 'whiteout', path: name('gone\x82') },
+    ]);
+    expect(bytesOf(await readdir(rootfs, { encoding: 'buffer' }))).toEqual(['o\x80']);
+    expect(bytesOf(await readdir(Buffer.from(`${rootfs}/o\x80`, 'latin1'), { encoding: 'buffer' }))).toEqual(['own\x83']);
+  });
+});
+
+describe('tar members made by GNU tar', () => {
+  test('names that are not UTF-8 and sparse files (PAX 1.0) land byte for byte and with their holes', async () => {
+    const source = join(base, 'source');
+    await mkdir(source);
+    await writeFile(Buffer.from(`${source}/hi\x80\x81\x82\x83bye`, 'latin1'), 'one');
+    await writeFile(Buffer.from(`${source}/hi\x80\x81\x82\x84bye`, 'latin1'), 'two');
+    execFileSync('truncate', ['-s', '3G', join(source, 'holes')]);
+    execFileSync('sh', ['-c', `printf data | dd of=${join(source, 'holes')} bs=1 seek=2000000000 conv=notrunc status=none`]);
+    const tarball = join(base, 'layer.tar');
+    execFileSync('tar', ['--sparse', '--posix', '-C', source, '-cf', tarball, '.']);
+    await applyLayer(rootfs, createReadStream(tarball));
+
+    const names = (await readdir(rootfs, { encoding: 'buffer' })).map((n) => n.toString('latin1')).sort();
+    expect(names).toEqual(['hi\x80\x81\x82\x83bye', 'hi\x80\x81\x82\x84bye', 'holes']);
+    expect((await readFile(Buffer.from(`${rootfs}/hi\x80\x81\x82\x84bye`, 'latin1'))).toString()).toBe('two');
+    const holes = await stat(join(rootfs, 'holes'));
+    expect(holes.size).toBe(3 * 1024 ** 3);
+    expect(holes.blocks * 512).toBeLessThanOrEqual(64 * 1024);
+    const at = execFileSync('dd', [`if=${join(rootfs, 'holes')}`, 'bs=1', 'skip=1999999999', 'count=6', 'status=none']);
+    expect(at.toString('latin1')).toBe('\0data\0');
+  });
+});
+

@@ -3,7 +3,9 @@ import { chmod, chown, link, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeContext } from '../helpers/buildCase.js';
 import { requireTools, run } from '../helpers/tools.js';
+import { tsbuild } from '../helpers/tsbuildCli.js';
 import { describeTree, type NodeFacts } from '../helpers/treeFacts.js';
 import { createBundle, OciLayout, type Image, type RuntimeSpec } from '@tsbuild/oci-layout';
 
@@ -163,5 +165,65 @@ describe('createBundle', () => {
     const made = await createBundle(image, empty);
     expect((await readdir(empty)).sort()).toEqual(['config.json', 'rootfs']);
     expect((await lstat(made.rootfs)).isDirectory()).toBe(true);
+  });
+});
+
+describe('tsbuild bundle with a User out of runc\'s range', () => {
+  // Each passwd line gives a lookalike name uid 0; an id that wraps in a uint32 is 0 as well.
+  const PASSWD = [
+    'root:x:0:0:root:/root:/bin/sh',
+    '4294967296:x:0:0::/:/bin/sh',
+    '2147483648:x:0:0::/:/bin/sh',
+    'app:x:1000:1000::/home/app:/bin/sh',
+  ].join('\n');
+  const GROUP = 'root:x:0:\n4294967296:x:0:\napp:x:1000:\n';
+
+  async function buildWithUser(root: string, user: string): Promise<void> {
+    const context = await mkdtemp(join(tmp, 'user-context-'));
+    await writeContext(context, {
+      'rootfs/etc/passwd': PASSWD,
+      'rootfs/etc/group': GROUP,
+      Dockerfile: `FROM scratch\nCOPY rootfs/ /\nUSER ${user}\nCMD ["/bin/app"]\n`,
+    });
+    const built = await tsbuild(['--root', root, '-q', '-t', 'users', context]);
+    expect(built.stderr).toBe('');
+    expect(built.code).toBe(0);
+  }
+
+  it.each([
+    ['4294967296', /^tsbuild: error: invalid user spec "4294967296": user "4294967296" is not a uid \(a decimal from 0 to 2147483647\)\n$/],
+    ['1000:4294967296', /^tsbuild: error: invalid user spec "1000:4294967296": group "4294967296" is not a gid .*\n$/],
+    ['2147483648', /^tsbuild: error: invalid user spec "2147483648": user "2147483648" is not a uid .*\n$/],
+    ['-1', /^tsbuild: error: invalid user spec "-1": user "-1" is not a uid .*\n$/],
+  ])('refuses User %j with one line naming the field, as umoci does, and leaves no bundle', async (user, message) => {
+    const root = await mkdtemp(join(tmp, 'user-store-'));
+    await buildWithUser(root, user);
+    const dir = join(root, 'bundle');
+    const ours = await tsbuild(['--root', root, 'bundle', 'users', dir]);
+    expect(ours.stderr).toMatch(message);
+    expect(ours.code).not.toBe(0);
+    await expect(lstat(dir)).rejects.toThrow(/ENOENT/);
+    const theirs = await run('umoci', ['unpack', '--image', `${root}/oci:localhost/users:latest`, join(root, 'umoci-bundle')]).then(
+      () => 'accepted',
+      (e: { stderr: string }) => e.stderr,
+    );
+    expect(theirs).toMatch(/uids and gids must be in range 0-2147483647/);
+  });
+
+  it.each([
+    ['0:', { uid: 0, gid: 0 }],
+    ['1000:', { uid: 1000, gid: 1000 }],
+    ['2147483647:2147483647', { uid: 2147483647, gid: 2147483647 }],
+  ])('takes User %j as umoci does', async (user, want) => {
+    const root = await mkdtemp(join(tmp, 'user-store-'));
+    await buildWithUser(root, user);
+    const dir = join(root, 'bundle');
+    expect((await tsbuild(['--root', root, 'bundle', 'users', dir])).code).toBe(0);
+    const oracle = join(root, 'umoci-bundle');
+    await run('umoci', ['unpack', '--image', `${root}/oci:localhost/users:latest`, oracle]);
+    const ours = (JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as RuntimeSpec).process.user;
+    const theirs = (JSON.parse(await readFile(join(oracle, 'config.json'), 'utf8')) as RuntimeSpec).process.user;
+    expect(ours).toMatchObject(want);
+    expect({ uid: ours.uid, gid: ours.gid }).toEqual({ uid: theirs.uid, gid: theirs.gid });
   });
 });

@@ -7,6 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { buffer as collect } from 'node:stream/consumers';
 import tar from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { rawTar } from '../helpers/rawLayer.js';
 import {
   createLayer,
   fsNative,
@@ -194,17 +195,50 @@ describe('readLayer', () => {
     expect(seen).toEqual(['big', 'half', 'end', 'last']);
   });
 
+  test('a sparse file GNU tar wrote is one entry: logical size, data regions, content only their bytes', async () => {
+    const file = join(work, 'holes');
+    execFileSync('truncate', ['-s', '1G', file]);
+    execFileSync('dd', ['if=/dev/urandom', `of=${file}`, 'bs=4096', 'count=2', 'seek=100000', 'conv=notrunc'], { stdio: 'ignore' });
+    const data = execFileSync('dd', [`if=${file}`, 'bs=4096', 'count=2', 'skip=100000'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    for (const format of ['--format=gnu', '--format=pax']) {
+      const blob = gzipSync(execFileSync('tar', [format, '--sparse', '-cf', '-', '-C', work, 'holes']));
+      const changes = [];
+      for await (const change of readLayer(Readable.from([blob]))) {
+        const content = change.kind === 'entry' && change.entry.content ? await collect(change.entry.content) : undefined;
+        changes.push({ change, content });
+      }
+      expect(changes).toHaveLength(1);
+      const { change, content } = changes[0]!;
+      expect(change).toMatchObject({ kind: 'entry', entry: { path: 'holes', type: 'file', size: 1024 ** 3 } });
+      const { sparse } = (change as { entry: LayerEntry }).entry;
+      expect(sparse!.reduce((sum, r) => sum + r.length, 0)).toBe(content!.length);
+      const at = sparse!.findIndex((r) => r.offset <= 100000 * 4096 && r.offset + r.length >= 100002 * 4096);
+      const before = sparse!.slice(0, at).reduce((sum, r) => sum + r.length, 0) + (100000 * 4096 - sparse![at]!.offset);
+      expect(content!.subarray(before, before + data.length).equals(data)).toBe(true);
+    }
+  });
+
+  test.each([
+    ['-1536', 'x'.repeat(2000), /tar member "victim" has size -1536, out of range/],
+    ['-512', 'x'.repeat(600), /tar member "victim" has size -512, out of range/],
+    ['99999999999999999999', '', /size="99999999999999999999" is no integer/],
+  ])('a PAX size of %s is a LayerFormatError, not a loop', async (size, content, message) => {
+    const blob = await rawTar([{ name: 'victim', pax: { size }, content }, { name: 'after', content: 'a' }]);
+    await expect(readAll(gzipSync(blob))).rejects.toThrow(/^layer is corrupt: /);
+    await expect(readAll(gzipSync(blob))).rejects.toThrow(message);
+  });
+
   test('a member type a layer cannot hold is rejected', async () => {
     const pack = tar.pack();
     pack.entry({ name: 'ok' }, Buffer.from('fine'));
     pack.finalize();
     const blob = await collect(pack as unknown as Readable);
-    // Typeflag 'S' (a GNU sparse file), checksum adjusted.
+    // Typeflag 'V' (a GNU volume label), checksum adjusted.
     const header = blob.subarray(0, 512);
-    header[156] = 'S'.charCodeAt(0);
+    header[156] = 'V'.charCodeAt(0);
     header.fill(' ', 148, 156);
     header.write(`${header.reduce((sum, byte) => sum + byte, 0).toString(8).padStart(6, '0')}\0 `, 148);
-    await expect(readAll(blob)).rejects.toThrow(/unsupported tar type "S"/);
+    await expect(readAll(blob)).rejects.toThrow(/unsupported tar type "V"/);
   });
 });
 

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { buffer as collect } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { compareLayerPaths, createLayer, type Compression, type LayerChange, type LayerEntry } from '@tsbuild/oci-layout';
+import { compareLayerPaths, createLayer, decodeName, encodeName, readLayer, type Compression, type LayerChange, type LayerEntry } from '@tsbuild/oci-layout';
 
 let work: string;
 beforeEach(async () => {
@@ -134,5 +134,95 @@ describe('createLayer', () => {
 
   test('compareLayerPaths sorts by bytes, parents before children', () => {
     expect(['a/b', 'a', 'a-c', 'B', 'a/b/c', 'é'].sort(compareLayerPaths)).toEqual(['B', 'a', 'a-c', 'a/b', 'a/b/c', 'é']);
+  });
+
+  /** The layer's changes as readLayer gives them back, each file's content read. */
+  async function reread(tar: Buffer): Promise<(LayerChange & { text?: string })[]> {
+    const changes: (LayerChange & { text?: string })[] = [];
+    for await (const change of readLayer(Readable.from([tar]))) {
+      const text = change.kind === 'entry' && change.entry.content ? (await collect(change.entry.content)).toString('latin1') : undefined;
+      if (change.kind === 'entry') delete change.entry.content;
+      changes.push(text === undefined ? change : { ...change, text });
+    }
+    return changes;
+  }
+
+  const SPARSE_SIZE = 60e9;
+  const sparseEntry = (): LayerChange =>
+    entry('var/lib/sparse.db', {
+      type: 'file',
+      size: SPARSE_SIZE,
+      sparse: [
+        { offset: 4096, length: 5 },
+        { offset: 30e9, length: 6 },
+        { offset: SPARSE_SIZE - 3, length: 3 },
+      ],
+      open: () => Readable.from([Buffer.from('firstmiddleend')]),
+    });
+
+  test('writes a sparse entry (PAX sparse 1.0) that reads back as the same entry, holes never expanded', async () => {
+    const tar = await collect(createLayer([sparseEntry()], { compression: 'none' }).stream);
+    expect(tar.length).toBeLessThan(8192);
+    const [change] = await reread(tar);
+    expect(change).toEqual({ ...sparseEntry(), entry: { ...(sparseEntry() as { entry: LayerEntry }).entry, open: undefined }, text: 'firstmiddleend' });
+  });
+
+  test('GNU tar extracts the sparse entry with its logical size, data at its offsets, and holes as holes', async () => {
+    const small = entry('holes', {
+      type: 'file',
+      size: 50 * 1024 * 1024,
+      sparse: [{ offset: 10 * 1024 * 1024, length: 4 }],
+      open: () => Readable.from([Buffer.from('data')]),
+    });
+    const tar = await collect(createLayer([small], { compression: 'none' }).stream);
+    const out = join(work, 'out');
+    execFileSync('mkdir', [out]);
+    execFileSync('tar', ['-xf', '-', '-C', out], { input: tar });
+    const stat = execFileSync('stat', ['-c', '%s %b', join(out, 'holes')]).toString().trim().split(' ').map(Number);
+    expect(stat[0]).toBe(50 * 1024 * 1024);
+    expect(stat[1]! * 512).toBeLessThan(1024 * 1024);
+    const fd = execFileSync('dd', [`if=${join(out, 'holes')}`, 'bs=1', `skip=${10 * 1024 * 1024 - 2}`, 'count=8'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(fd.toString('latin1')).toBe('\0\0data\0\0');
+  });
+
+  test('refuses sparse regions that overlap or lie outside the file, and content that does not fill them', async () => {
+    const bad = (sparse: { offset: number; length: number }[], data = 'x') =>
+      collect(createLayer([entry('s', { type: 'file', size: 10, sparse, open: () => Readable.from([Buffer.from(data)]) })], { compression: 'none' }).stream);
+    await expect(bad([{ offset: 5, length: 1 }, { offset: 2, length: 1 }])).rejects.toThrow(/sparse regions/);
+    await expect(bad([{ offset: 9, length: 2 }])).rejects.toThrow(/sparse regions/);
+    await expect(bad([{ offset: 0, length: 3 }])).rejects.toThrow(/has 1 bytes, its header says 3/);
+  });
+
+  test('names that are not UTF-8 round-trip byte for byte, and stay distinct', async () => {
+    const raw = Buffer.from('hi\x80\x81\x82\x83bye', 'latin1');
+    const replaced = Buffer.from('hi\xef\xbf\xbd\xef\xbf\xbdbye', 'latin1');
+    const changes = [
+      entry(decodeName(raw), { type: 'file', size: 1, open: () => Readable.from([Buffer.from('a')]) }),
+      entry(decodeName(replaced), { type: 'file', size: 1, open: () => Readable.from([Buffer.from('b')]) }),
+      entry(`dir/${decodeName(raw)}`, { type: 'symlink', linkname: decodeName(raw) }),
+      { kind: 'whiteout', path: decodeName(Buffer.concat([raw, Buffer.from('-gone')])) } as LayerChange,
+    ];
+    const tar = await collect(createLayer(changes, { compression: 'none' }).stream);
+    const back = await reread(tar);
+    expect(back.map((c) => encodeName(c.kind === 'entry' ? c.entry.path : c.path))).toEqual([raw, replaced, Buffer.concat([Buffer.from('dir/'), raw]), Buffer.concat([raw, Buffer.from('-gone')])]);
+    expect(back.map((c) => (c.kind === 'entry' ? c.entry.linkname : undefined))).toEqual([undefined, undefined, decodeName(raw), undefined]);
+    // GNU tar, reading the same bytes, sees the same names.
+    const listed = execFileSync('tar', ['--quoting-style=literal', '-tf', '-'], { input: tar }).subarray(0, -1);
+    const lines: Buffer[] = [];
+    for (let at = 0; at <= listed.length; ) {
+      const end = listed.indexOf(0x0a, at);
+      lines.push(listed.subarray(at, end < 0 ? listed.length : end));
+      at = end < 0 ? listed.length + 1 : end + 1;
+    }
+    expect(lines).toContainEqual(raw);
+    expect(lines).toContainEqual(replaced);
+    // A new layer written from what was read is the same bytes.
+    const again = await collect(
+      createLayer(
+        back.map((c) => (c.kind === 'entry' && c.text !== undefined ? { kind: 'entry', entry: { ...c.entry, open: () => Readable.from([Buffer.from(c.text!, 'latin1')]) } } : c) as LayerChange),
+        { compression: 'none' },
+      ).stream,
+    );
+    expect(again.equals(tar)).toBe(true);
   });
 });

@@ -1,36 +1,10 @@
 import { createHash } from 'node:crypto';
-import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import tar from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { applyLayer, resolveInRoot } from '@tsbuild/oci-layout';
-
-/** A tar member written byte for byte as a hostile layer would have it. */
-interface RawMember {
-  name: string;
-  type?: 'file' | 'directory' | 'symlink' | 'link';
-  linkname?: string;
-  mode?: number;
-  content?: string;
-}
-
-async function rawLayer(members: RawMember[]): Promise<Readable> {
-  const pack = tar.pack();
-  for (const member of members) {
-    const body = Buffer.from(member.content ?? '');
-    const type = member.type ?? 'file';
-    pack.entry(
-      { name: member.name, type, linkname: member.linkname, mode: member.mode ?? (type === 'directory' ? 0o755 : 0o644), mtime: new Date(0), size: type === 'file' ? body.length : 0 },
-      type === 'file' ? body : Buffer.alloc(0),
-    );
-  }
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return Readable.from([Buffer.concat(chunks)]);
-}
+import { applyLayer, fsNative, resolveInRoot } from '@tsbuild/oci-layout';
+import { rawLayer, type RawMember } from '../helpers/rawLayer.js';
 
 /** Everything observable about a tree: names, types, modes, owners, times, contents, link targets. */
 async function snapshot(root: string, skip: string): Promise<string[]> {
@@ -43,7 +17,8 @@ async function snapshot(root: string, skip: string): Promise<string[]> {
       let detail = '';
       if (st.isFile()) detail = createHash('sha256').update(await readFile(path)).digest('hex');
       if (st.isSymbolicLink()) detail = `-> ${await readlink(path)}`;
-      lines.push(`${path} ${st.mode.toString(8)} ${st.uid}:${st.gid} n${st.nlink} ${st.mtimeMs} ${detail}`);
+      const xattrs = fsNative().llistxattr(path).sort().join(',');
+      lines.push(`${path} ${st.mode.toString(8)} ${st.uid}:${st.gid} n${st.nlink} ${st.mtimeMs} ${detail} [${xattrs}]`);
       if (st.isDirectory()) await walk(path);
     }
   }
@@ -306,3 +281,102 @@ describe('resolveInRoot', () => {
     expect(await resolveInRoot(rootfs, 'usr/lib/up', { followFinal: true })).toBe(rootfs);
   });
 });
+
+/**
+ * Metadata a layer sets on a directory must land on that directory or
+ * nowhere, whatever later entries of the same layer do to its parents: the
+ * afterEach sentinel compares everything outside (times, modes, owners,
+ * xattrs, contents) before and after.
+ */
+describe('a parent replaced later in the layer leads nowhere', () => {
+  const replaceParent = (target: string): RawMember[] => [
+    { name: 'a', type: 'directory' },
+    { name: 'a/dir', type: 'directory', mtime: 123_456 },
+    { name: 'a', type: 'symlink', linkname: target },
+  ];
+
+  test('directory times set at the end do not follow a parent replaced by a symlink to outside', async () => {
+    await applyLayer(rootfs, await rawLayer([...replaceParent(outside), { name: 'b/c/d', type: 'directory', mtime: 99 }, { name: 'b', type: 'symlink', linkname: outside }]));
+    expect((await lstat(join(rootfs, 'a'))).isSymbolicLink()).toBe(true);
+  });
+
+  test('directory times do not land on another directory of the rootfs the new symlink points to', async () => {
+    await mkdir(join(rootfs, 'x/dir'), { recursive: true });
+    await utimes(join(rootfs, 'x/dir'), 5, 5);
+    await applyLayer(rootfs, await rawLayer(replaceParent('x')));
+    expect((await stat(join(rootfs, 'x/dir'))).mtimeMs).toBe(5000);
+  });
+
+  test('relative, absolute and dot-dot symlinks over a parent, several levels deep', async () => {
+    await applyLayer(
+      rootfs,
+      await rawLayer([
+        { name: 'p/q/r', type: 'directory', mtime: 1 },
+        { name: 'p/q/r/dir', type: 'directory', mtime: 2 },
+        { name: 'p/q', type: 'symlink', linkname: '../../outside' },
+        { name: 'm/n', type: 'directory', mtime: 3 },
+        { name: 'm/n/etc', type: 'directory', mtime: 4 },
+        { name: 'm', type: 'symlink', linkname: '/' },
+        { name: 'k/dir', type: 'directory', mtime: 5 },
+        { name: 'k', type: 'symlink', linkname: join('..', '..', '..', '..', '..', '..', outside) },
+      ]),
+    );
+  });
+
+  test('mode, owner and xattrs of a directory written again through the replaced parent stay inside', async () => {
+    await applyLayer(
+      rootfs,
+      await rawLayer([
+        ...replaceParent(outside),
+        { name: 'a/dir', type: 'directory', mode: 0o700, uid: 1234, gid: 1234, mtime: 7, pax: { 'SCHILY.xattr.user.evil': 'x' } },
+        { name: 'a/etc', type: 'directory', mode: 0o777, mtime: 8 },
+        { name: 'a/file', mode: 0o777, uid: 1234, content: 'evil' },
+      ]),
+    );
+    const landed = await lstat(join(rootfs, outside, 'dir'));
+    expect([landed.mode & 0o7777, landed.uid, landed.mtimeMs]).toEqual([0o700, 1234, 7000]);
+    expect(fsNative().lgetxattr(join(rootfs, outside, 'dir'), 'user.evil')?.toString()).toBe('x');
+  });
+
+  test('a parent replaced by a file and then by a symlink', async () => {
+    await applyLayer(
+      rootfs,
+      await rawLayer([
+        { name: 'a/dir', type: 'directory', mtime: 11 },
+        { name: 'a', content: 'now a file' },
+        { name: 'a', type: 'symlink', linkname: outside },
+      ]),
+    );
+  });
+
+  test('whiteouts and opaque markers below a replaced parent delete nothing outside', async () => {
+    await applyLayer(
+      rootfs,
+      await rawLayer([
+        ...replaceParent(outside),
+        { name: 'a/.wh.dir' },
+        { name: 'a/.wh.file' },
+        { name: 'a/etc/.wh..wh..opq' },
+        { name: 'a/.wh..wh..opq' },
+      ]),
+    );
+  });
+
+  test('hard links through a replaced parent neither read nor write outside', async () => {
+    await applyLayer(
+      rootfs,
+      await rawLayer([
+        { name: 'a', type: 'directory' },
+        { name: 'a/own', content: 'own' },
+        { name: 'a', type: 'symlink', linkname: outside },
+        { name: 'b', type: 'link', linkname: 'a/own' },
+      ]),
+    ).then(
+      () => expect.unreachable('the link target went away with the directory'),
+      (error: Error) => expect(error.message).toMatch(/hard link target "a\/own" does not exist/),
+    );
+    await applyLayer(rootfs, await rawLayer([{ name: 'f', content: 'inside' }, { name: 'a/new', type: 'link', linkname: 'f' }]));
+    expect(await readFile(join(rootfs, outside, 'new'), 'utf8')).toBe('inside');
+  });
+});
+

@@ -10,8 +10,10 @@ import {
   parseDigest,
   parseGroupLine,
   parsePasswdLine,
+  parseUserSpec,
   resolveUser,
   toRuntimeSpec,
+  UserLookupError,
   type ContainerConfig,
   type ImageConfig,
 } from '@tsbuild/oci-layout';
@@ -25,6 +27,18 @@ const PASSWD = [
   'app:x:1000:1000::/home/app:/bin/sh',
   'short:x:1200:1300',
   '   ',
+  // Hostile lines: names that look like ids, and ids that wrap to 0 in a uint32 or that runc refuses.
+  '4294967296:x:0:0::/:/bin/sh',
+  '2147483648:x:0:0::/:/bin/sh',
+  '-1:x:0:0::/:/bin/sh',
+  '+5:x:0:0::/:/bin/sh',
+  '0x10:x:0:0::/:/bin/sh',
+  'wrap:x:4294967296:4294967296::/wrap:/bin/sh',
+  'neg:x:-1:-1::/neg:/bin/sh',
+  'plus:x:+7:+7::/plus:/bin/sh',
+  'badgid:x:1500:zero::/b:/bin/sh',
+  'emptygid:x:1600:::/e:/bin/sh',
+  'biggid:x:1700:2147483648::/g:/bin/sh',
 ].join('\n');
 
 const GROUP = [
@@ -36,6 +50,11 @@ const GROUP = [
   'wheel:x:10:root,app',
   'web:x:2000:',
   'nogid:x:',
+  '4294967296:x:0:',
+  '2147483648:x:0:',
+  'huge:x:4294967296:app',
+  'negative:x:-5:app',
+  'signed:x:+6:app',
 ].join('\n');
 
 let tmp: string;
@@ -75,7 +94,44 @@ describe('passwd and group lines', () => {
     expect(parseGroupLine('app:x:1000:')).toEqual({ name: 'app', gid: 1000, members: [] });
     expect(parseGroupLine('nogid:x:')).toBeUndefined();
   });
+
+  // runc's parser reads a uid it cannot parse as 0 and keeps one it will refuse later; we skip the line.
+  it.each([
+    'wrap:x:4294967296:0', 'max:x:2147483648:0', 'neg:x:-1:0', 'plus:x:+1:0', 'hex:x:0x10:0', 'sp:x: 7:0', 'e:x::0',
+    'gwrap:x:7:4294967296', 'gneg:x:7:-1', 'gplus:x:7:+1', 'gword:x:7:zero', 'gempty:x:7:',
+  ])('skips the passwd line %j: its uid or gid is not a decimal from 0 to 2^31-1', (line) => {
+    expect(parsePasswdLine(line)).toBeUndefined();
+  });
+
+  it.each(['huge:x:4294967296:a', 'big:x:2147483648:', 'neg:x:-5:', 'plus:x:+6:', 'hex:x:0x1:', 'e:x::'])('skips the group line %j', (line) => {
+    expect(parseGroupLine(line)).toBeUndefined();
+  });
+
+  it('keeps the largest id runc accepts', () => {
+    expect(parsePasswdLine('top:x:2147483647:2147483647::/t:/bin/sh')).toEqual({ name: 'top', uid: 2147483647, gid: 2147483647, home: '/t' });
+    expect(parseGroupLine('top:x:2147483647:')).toEqual({ name: 'top', gid: 2147483647, members: [] });
+  });
 });
+
+describe('parseUserSpec', () => {
+  it.each([
+    ['', {}],
+    ['0', { user: { kind: 'id', id: 0 } }],
+    ['007', { user: { kind: 'id', id: 7 } }],
+    ['2147483647', { user: { kind: 'id', id: 2147483647 } }],
+    ['app', { user: { kind: 'name', name: 'app' } }],
+    ['app:web', { user: { kind: 'name', name: 'app' }, group: { kind: 'name', name: 'web' } }],
+    ['1000:50', { user: { kind: 'id', id: 1000 }, group: { kind: 'id', id: 50 } }],
+    // An empty side is absent, as moby/sys/user (runc, umoci) reads it.
+    ['0:', { user: { kind: 'id', id: 0 } }],
+    [':50', { group: { kind: 'id', id: 50 } }],
+    [':', {}],
+    [' 1000', { user: { kind: 'name', name: ' 1000' } }],
+  ])('%j', (spec, want) => {
+    expect(parseUserSpec(spec)).toEqual(want);
+  });
+});
+
 
 describe('resolveUser', () => {
   it.each([
@@ -98,6 +154,60 @@ describe('resolveUser', () => {
     await expect(resolveUser(rootfs, 'nobody')).rejects.toThrow(/user "nobody" not found in \/etc\/passwd/);
     await expect(resolveUser(rootfs, 'app:nogroup')).rejects.toThrow(/group "nogroup" not found in \/etc\/group/);
     await expect(resolveUser(rootfs, 'a:b:c')).rejects.toThrow(/invalid user/);
+  });
+
+  // A numeric field is a number, never a name: none of these may reach the hostile lines' uid/gid 0.
+  it.each([
+    ['0:', { uid: 0, gid: 0, additionalGids: [], home: '/root' }],
+    ['1000:', { uid: 1000, gid: 1000, additionalGids: [], home: '/home/app' }],
+    [':50', { uid: 0, gid: 50, additionalGids: [], home: '/root' }],
+    [':web', { uid: 0, gid: 2000, additionalGids: [], home: '/root' }],
+    ['2147483647', { uid: 2147483647, gid: 0, additionalGids: [] }],
+    ['2147483647:2147483647', { uid: 2147483647, gid: 2147483647, additionalGids: [] }],
+    ['0001000', { uid: 1000, gid: 1000, additionalGids: [], home: '/home/app' }],
+    ['app:0050', { uid: 1000, gid: 50, additionalGids: [], home: '/home/app' }],
+    ['badgid', undefined],
+    ['emptygid', undefined],
+    ['biggid', undefined],
+    ['wrap', undefined],
+    ['neg', undefined],
+    ['plus', undefined],
+    [' 1000', undefined],
+    ['app: web', undefined],
+  ] as [string, object | undefined][])('resolves %j by the numbers, never by a lookalike name', async (spec, want) => {
+    if (want) expect(await resolveUser(rootfs, spec)).toEqual(want);
+    else await expect(resolveUser(rootfs, spec)).rejects.toMatchObject({ kind: 'not-found' });
+  });
+
+  it.each([
+    ['4294967296', /user "4294967296" is not a uid \(a decimal from 0 to 2147483647\)/],
+    ['4294967295', /user "4294967295" is not a uid/],
+    ['2147483648', /user "2147483648" is not a uid/],
+    ['99999999999999999999999', /user "99999999999999999999999" is not a uid/],
+    ['-1', /user "-1" is not a uid/],
+    ['-0', /user "-0" is not a uid/],
+    ['+5', /user "\+5" is not a uid/],
+    ['0x10', /user "0x10" is not a uid/],
+    ['1e3', /user "1e3" is not a uid/],
+    ['1000 ', /user "1000 " is not a uid/],
+    ['1_000', /user "1_000" is not a uid/],
+    ['1000:4294967296', /group "4294967296" is not a gid \(a decimal from 0 to 2147483647\)/],
+    ['1000:2147483648', /group "2147483648" is not a gid/],
+    ['app:-1', /group "-1" is not a gid/],
+    ['app:+0', /group "\+0" is not a gid/],
+    [':0x0', /group "0x0" is not a gid/],
+    ['0:1:2', /expected user\[:group\]/],
+  ])('refuses %j naming the field', async (spec, message) => {
+    const err = await resolveUser(rootfs, spec).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(UserLookupError);
+    expect(err).toMatchObject({ kind: 'invalid' });
+    expect((err as Error).message).toMatch(message);
+    expect((err as Error).message).toContain(JSON.stringify(spec));
+    expect((err as Error).message).not.toContain('\n');
+  });
+
+  it('gives a user named in a group with a huge or negative gid no supplementary group from it', async () => {
+    expect((await resolveUser(rootfs, 'app')).additionalGids).toEqual([50, 10]);
   });
 
   it('treats a rootfs without /etc/passwd as having no names, numbers still work', async () => {
@@ -176,6 +286,13 @@ describe('toRuntimeSpec', () => {
     const numeric = await toRuntimeSpec(imageConfig({ User: '4242:4343' }), { rootfs });
     expect(numeric.process.user).toEqual({ uid: 4242, gid: 4343 });
     await expect(toRuntimeSpec(imageConfig({ User: 'ghost' }), { rootfs })).rejects.toThrow(/user "ghost" not found/);
+  });
+
+  it('never turns a User out of runc\'s range into root', async () => {
+    await expect(toRuntimeSpec(imageConfig({ User: '4294967296' }), { rootfs })).rejects.toThrow(/user "4294967296" is not a uid/);
+    await expect(toRuntimeSpec(imageConfig({ User: '1000:4294967296' }), { rootfs })).rejects.toThrow(/group "4294967296" is not a gid/);
+    await expect(toRuntimeSpec(imageConfig({ User: '2147483648' }), { rootfs })).rejects.toThrow(/user "2147483648" is not a uid/);
+    expect((await toRuntimeSpec(imageConfig({ User: '0:' }), { rootfs })).process.user).toEqual({ uid: 0, gid: 0 });
   });
 
   it('derives annotations and lets Labels win', async () => {

@@ -66,3 +66,29 @@ describe('documents are validated against what referred to them', () => {
     expect(() => parseImageConfig(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: 'A=1' }, rootfs: { type: 'layers', diff_ids: [] } }))).toThrow(/Env/);
   });
 });
+
+describe('what the fuzz harness found (test/fuzz)', () => {
+  const config = (extra: object) => JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [D] }, ...extra });
+
+  it('a malformed diff_id makes the config invalid (InvalidDocumentError naming the field), not a bare digest error', () => {
+    for (const bad of ['nope', `${D.slice(0, -1)}X`, 42, null]) {
+      const parse = () => parseImageConfig(config({ rootfs: { type: 'layers', diff_ids: [D, bad] } }));
+      expect(parse).toThrow(InvalidDocumentError);
+      expect(parse).toThrow(/rootfs\.diff_ids\[1\]/);
+    }
+  });
+
+  it('a malformed descriptor digest is an InvalidDocumentError naming the descriptor', () => {
+    const bad = { ...manifest, layers: [{ ...descriptor(MediaType.ociLayerGzip), digest: 'sha256:abc' }] };
+    expect(() => parseManifest(JSON.stringify(bad))).toThrow(InvalidDocumentError);
+    expect(() => parseManifest(JSON.stringify(bad))).toThrow(/manifest layer 0/);
+  });
+
+  it('checks the Healthcheck fields instead of passing the object through', () => {
+    const parsed = parseImageConfig(config({ config: { Healthcheck: { Test: ['CMD', 'true'], Interval: 30_000_000_000, Retries: 3, Extra: 'dropped' } } }));
+    expect(parsed.config?.Healthcheck).toEqual({ Test: ['CMD', 'true'], Interval: 30_000_000_000, Retries: 3 });
+    for (const bad of [{ Test: 'true' }, { Test: [1] }, { Interval: '30s' }, { Retries: -1 }, { Timeout: 1.5 }, []]) {
+      expect(() => parseImageConfig(config({ config: { Healthcheck: bad } })), JSON.stringify(bad)).toThrow(InvalidDocumentError);
+    }
+  });
+});

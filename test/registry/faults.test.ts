@@ -71,12 +71,29 @@ describe('pulls through a faulty network', () => {
     expect(proxy.requests.filter((q) => q.status === 500 || q.status === 429).length).toBe(2);
   });
 
-  it('a corrupted byte is a clear digest error and no bad blob enters the store', async () => {
+  it('a corrupted response is fetched once more on a fresh connection, and the bad bytes are discarded', async () => {
+    proxy.faults.push({ match: isBlobGet(() => layers[0]!), action: 'corrupt', times: 1 });
+    const store = await dirs.make();
+    const r = await ok(['--root', store, 'pull', '-q', `${proxy.host}/base/faulty:1`]);
+    expect(r.stdout).toBe(`${digest}\n`);
+    const gets = proxy.requests.filter((q) => q.method === 'GET' && q.path.endsWith(layers[0]!));
+    expect(gets.length).toBe(2);
+    expect(gets[1]!.range).toBeUndefined();
+    expect(gets[1]!.connection).not.toBe(gets[0]!.connection);
+    // No other request went over the retry's connection: it was its own.
+    expect(proxy.requests.filter((q) => q.connection === gets[1]!.connection)).toHaveLength(1);
+    await expectStoreIntact(store);
+    expect(await readdir(join(store, 'tmp'))).toEqual([]);
+    expect((await tsbuild(['--root', store, 'system', 'check'])).code).toBe(0);
+  });
+
+  it('a corrupted byte every time is a clear digest error and no bad blob enters the store', async () => {
     proxy.faults.push({ match: isBlobGet(() => layers[0]!), action: 'corrupt', times: 100 });
     const store = await dirs.make();
     const r = await tsbuild(['--root', store, 'pull', `${proxy.host}/base/faulty:1`]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`digest mismatch: expected ${layers[0]}`);
+    expect(proxy.requests.filter((q) => q.method === 'GET' && q.path.endsWith(layers[0]!))).toHaveLength(2);
     await expectStoreIntact(store);
     const images = JSON.parse((await ok(['--root', store, 'images', '--json'])).stdout) as unknown[];
     expect(images).toEqual([]);

@@ -1,16 +1,19 @@
-import { closeSync, constants, fchmodSync, fchownSync, futimesSync, openSync, writev, writevSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, ftruncateSync, futimesSync, lstatSync, openSync, utimesSync, write, writev, writevSync } from 'node:fs';
 import { chmod, link, lchown, lstat, lutimes, mkdir, open, readdir, rm, symlink, type FileHandle } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import { decodeName, fsPath } from './byteNames.js';
 import { remainder } from './durableFileWriter.js';
 import { fsNative } from './fsNative.js';
 import { KnownDirectories, SETGID_BIT, parentOf } from './knownDirectories.js';
-import type { LayerEntry } from './layerEntry.js';
+import type { LayerChange, LayerEntry, SparseRegion } from './layerEntry.js';
 import { readLayer } from './layerReader.js';
+import { escapeOverlayXattr } from './overlayXattrs.js';
 import { resolveInRoot } from './securePath.js';
 
 const writevAsync = promisify(writev);
+const writeAsync = promisify(write);
 
 /**
  * Unpacking is bound by per-file syscalls, not bytes. A file of at most this
@@ -27,6 +30,12 @@ const WRITE_BATCH_BYTES = 1024 * 1024;
 export interface ApplyLayerOptions {
   /** Set owners from the layer (lchown). Default: when running as root. */
   sameOwner?: boolean;
+  /**
+   * The target is an overlay mount, which escapes `trusted.overlay.*` xattrs
+   * written through it by itself. Otherwise (a plain directory) unpack
+   * escapes them (see overlayXattrs.ts).
+   */
+  throughOverlayMount?: boolean;
 }
 
 /**
@@ -38,26 +47,72 @@ export interface ApplyLayerOptions {
  * `/` (see resolveInRoot). The final component is never followed: an entry
  * replaces whatever is at its path, metadata is set on the object itself
  * (never through a symlink), hard link targets are resolved inside the root.
+ * Each entry is resolved and written in one step, so no later entry can
+ * change the path in between; the one deferred write, directory times, goes
+ * through a descriptor opened at the end without following any symlink.
+ *
+ * Layer semantics as umoci's: a whiteout or opaque marker removes only what
+ * lower layers had (this layer's own entries stay), a lower directory this
+ * layer changes keeps its times, and a non-directory where a directory is
+ * needed is replaced by one. Names are bytes (byteNames.ts) at every fs call;
+ * sparse files are written as data at offsets and holes.
  *
  * Speed without giving that up: directories this unpack created or checked
  * are remembered (KnownDirectories) and forgotten as soon as it removes or
  * replaces them, so entries below them skip the lookup.
  */
 export async function applyLayer(rootfs: string, blob: Readable, opts: ApplyLayerOptions = {}): Promise<{ entries: number }> {
+  // The reader starts on the blob at once, so it is made only when the loop is there to take its errors.
+  return withApplyState(rootfs, opts, (state) => applyEach(state, readLayer(blob)));
+}
+
+/** Applies a layer given as its changes (see applyLayer). */
+export async function applyChanges(
+  rootfs: string,
+  changes: AsyncIterable<LayerChange> | Iterable<LayerChange>,
+  opts: ApplyLayerOptions = {},
+): Promise<{ entries: number }> {
+  return withApplyState(rootfs, opts, (state) => applyEach(state, changes));
+}
+
+async function withApplyState(rootfs: string, opts: ApplyLayerOptions, apply: (state: ApplyState) => Promise<number>): Promise<{ entries: number }> {
   // Absolute and normalised, so a resolved path can be compared with it.
   const root = resolve(rootfs);
-  const state: ApplyState = {
-    rootfs: root,
-    sameOwner: opts.sameOwner ?? process.getuid?.() === 0,
-    creator: { uid: process.geteuid?.() ?? -1, gid: process.getegid?.() ?? -1 },
-    umask: currentUmask(),
-    written: new Set(),
-    writtenAncestors: new Set(),
-    directoryTimes: new Map(),
-    directories: await KnownDirectories.of(root),
-  };
+  const directories = await KnownDirectories.of(root);
+  const rootFd = openSync(root, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    const state: ApplyState = {
+      rootfs: root,
+      rootFd,
+      sameOwner: opts.sameOwner ?? process.getuid?.() === 0,
+      escapeOverlayXattrs: opts.throughOverlayMount !== true,
+      creator: { uid: process.geteuid?.() ?? -1, gid: process.getegid?.() ?? -1 },
+      umask: currentUmask(),
+      written: new Set(),
+      writtenAncestors: new Set(),
+      directoryTimes: new Map(),
+      directories,
+    };
+    const entries = await apply(state);
+    setDirectoryTimes(state);
+    return { entries };
+  } finally {
+    closeSync(rootFd);
+  }
+}
+
+/**
+ * A layer change that cannot be applied to the root: the layer contradicts
+ * itself or what is below it (a hard link to nothing, an entry at the root
+ * itself), or the filesystem refused the change (`cause`: its errno error,
+ * e.g. ENOSPC or an xattr the kernel will not take). The message names the
+ * change.
+ */
+export class LayerApplyError extends Error {}
+
+async function applyEach(state: ApplyState, changes: AsyncIterable<LayerChange> | Iterable<LayerChange>): Promise<number> {
   let entries = 0;
-  for await (const change of readLayer(blob)) {
+  for await (const change of changes) {
     entries++;
     try {
       if (change.kind === 'entry') await writeEntry(state, change.entry);
@@ -65,30 +120,71 @@ export async function applyLayer(rootfs: string, blob: Readable, opts: ApplyLaye
       else await makeOpaque(state, change.path);
     } catch (error) {
       const path = change.kind === 'entry' ? change.entry.path : change.path;
-      throw new Error(`cannot apply ${change.kind} "${path}" of layer: ${(error as Error).message}`, { cause: error });
+      throw new LayerApplyError(`cannot apply ${change.kind} "${path}" of layer: ${(error as Error).message}`, { cause: error });
     }
   }
-  // Writing children changes a directory's mtime, so directory times go last, deepest first.
+  return entries;
+}
+
+/**
+ * Writing children changes a directory's mtime, so directory times go last,
+ * deepest first. By then later entries of the layer may have removed a
+ * directory or replaced one of its parents (by a symlink to anywhere), so
+ * each is opened again below the root without following any symlink, and
+ * only if it is still the same directory does it get its time.
+ */
+function setDirectoryTimes(state: ApplyState): void {
   const directories = [...state.directoryTimes].sort(([a], [b]) => b.length - a.length);
-  for (const [hostPath, mtime] of directories) {
-    // A later whiteout or entry of the same layer may have removed or replaced the directory.
-    if ((await lstatOrNull(hostPath))?.isDirectory()) await lutimes(hostPath, mtime, mtime);
+  for (const [rootPath, times] of directories) {
+    const fd = openDirectoryOrNull(state, rootPath);
+    if (fd === null) continue;
+    try {
+      // An O_PATH descriptor takes no futimens; its /proc link leads to the directory itself.
+      if (fstatSync(fd).ino === times.ino) utimesSync(`/proc/self/fd/${fd}`, times.atime, times.mtime);
+    } finally {
+      closeSync(fd);
+    }
   }
-  return { entries };
+}
+
+/** null when `rootPath` is no longer a directory reached from the root without a symlink. */
+function openDirectoryOrNull(state: ApplyState, rootPath: string): number | null {
+  try {
+    return fsNative().openDirectoryBeneath(state.rootFd, fsPath(rootPath));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || code === 'EXDEV') return null;
+    throw error;
+  }
 }
 
 interface ApplyState {
   rootfs: string;
+  /** The root, open for the whole unpack: deferred work finds its directories from here, never by a host path. */
+  rootFd: number;
   sameOwner: boolean;
+  escapeOverlayXattrs: boolean;
   /** Who owns a file this process creates (unless its directory is setgid). */
   creator: { uid: number; gid: number };
   /** undefined when it cannot be read (e.g. in a worker thread). */
   umask: number | undefined;
-  /** Paths this layer wrote, so an opaque marker later in the layer keeps them. */
+  /** Root-relative paths this layer wrote, so a whiteout or opaque marker later in the layer keeps them. */
   written: Set<string>;
   writtenAncestors: Set<string>;
-  directoryTimes: Map<string, number>;
+  /**
+   * Root-relative directory -> the times it gets at the end: a directory
+   * entry's own, or, for a directory of a lower layer this layer writes into,
+   * the times it had before (as umoci keeps them).
+   */
+  directoryTimes: Map<string, DirectoryTimes>;
   directories: KnownDirectories;
+}
+
+interface DirectoryTimes {
+  atime: number;
+  mtime: number;
+  /** The directory these times belong to: a later entry may have put another one at its path. */
+  ino: number;
 }
 
 function currentUmask(): number | undefined {
@@ -105,16 +201,36 @@ function currentUmask(): number | undefined {
  * from the entry's path when a parent is a symlink.
  */
 async function entryLocation(state: ApplyState, path: string): Promise<{ hostPath: string; rootPath: string }> {
-  if (await state.directories.ensure(parentOf(path))) return { hostPath: join(state.rootfs, path), rootPath: path };
+  if (await state.directories.ensure(parentOf(path))) {
+    keepParentTimes(state, parentOf(path));
+    return { hostPath: join(state.rootfs, path), rootPath: path };
+  }
   const hostPath = await resolveInRoot(state.rootfs, path, { followFinal: false });
-  if (hostPath !== state.rootfs) await mkdir(dirname(hostPath), { recursive: true });
-  return { hostPath, rootPath: relative(state.rootfs, hostPath) };
+  const rootPath = relative(state.rootfs, hostPath);
+  if (hostPath !== state.rootfs) {
+    // Resolved: the parent's existing components are directories or end in a non-directory that ensure replaces.
+    if (!(await state.directories.ensure(parentOf(rootPath)))) throw new LayerApplyError(`a parent of "${path}" changed while it was resolved`);
+    keepParentTimes(state, parentOf(rootPath));
+  }
+  return { hostPath, rootPath };
+}
+
+/**
+ * A directory of a lower layer that this layer changes keeps its times, as
+ * with umoci: noted once, before the first change, and set again at the end.
+ */
+function keepParentTimes(state: ApplyState, rootPath: string): void {
+  if (state.directoryTimes.has(rootPath)) return;
+  // Blocking, like the small-file path: a quick call, and a file's content is listened to before any wait.
+  const stat = lstatSync(fsPath(join(state.rootfs, rootPath)), { throwIfNoEntry: false });
+  if (!stat?.isDirectory()) return;
+  state.directoryTimes.set(rootPath, { atime: stat.atimeMs / 1000, mtime: stat.mtimeMs / 1000, ino: stat.ino });
 }
 
 async function writeEntry(state: ApplyState, entry: LayerEntry): Promise<void> {
   const { hostPath, rootPath } = await entryLocation(state, entry.path);
-  if (hostPath === state.rootfs) throw new Error('entry resolves to the root directory itself');
-  recordWritten(state, entry.path);
+  if (hostPath === state.rootfs) throw new LayerApplyError('entry resolves to the root directory itself');
+  recordWritten(state, rootPath);
   if (entry.type === 'file') {
     await createFile(state, hostPath, rootPath, entry);
     return;
@@ -124,32 +240,35 @@ async function writeEntry(state: ApplyState, entry: LayerEntry): Promise<void> {
   const existing = knownDirectory ? null : await lstatOrNull(hostPath);
   const isDirectory = knownDirectory || existing?.isDirectory() === true;
   if ((knownDirectory || existing) && !(isDirectory && entry.type === 'directory')) {
-    await rm(hostPath, { recursive: isDirectory, force: true });
+    await rm(fsPath(hostPath), { recursive: isDirectory, force: true });
     state.directories.forget(rootPath);
   }
 
   switch (entry.type) {
     case 'directory': {
-      if (!isDirectory) await mkdir(hostPath, { mode: 0o700 });
-      await withNoFollowHandle(hostPath, constants.O_RDONLY | constants.O_DIRECTORY, (handle) => setHandleMetadata(state, handle, entry));
-      setXattrs(hostPath, entry);
-      state.directoryTimes.set(hostPath, entry.mtime);
+      if (!isDirectory) await mkdir(fsPath(hostPath), { mode: 0o700 });
+      const ino = await withNoFollowHandle(hostPath, constants.O_RDONLY | constants.O_DIRECTORY, async (handle) => {
+        await setHandleMetadata(state, handle, entry);
+        return (await handle.stat()).ino;
+      });
+      setXattrs(state, hostPath, entry);
+      state.directoryTimes.set(rootPath, { atime: entry.mtime, mtime: entry.mtime, ino });
       // chmod may drop a setgid bit it was asked for (caller not in the group), never add one: so `true` is the safe guess.
       if (state.directories.has(parentOf(rootPath))) state.directories.add(rootPath, (entry.mode & SETGID_BIT) !== 0);
       return;
     }
     case 'symlink':
-      await symlink(entry.linkname ?? '', hostPath);
+      await symlink(fsPath(entry.linkname ?? ''), fsPath(hostPath));
       state.directories.forget(rootPath);
-      if (state.sameOwner) await lchown(hostPath, entry.uid, entry.gid);
+      if (state.sameOwner) await lchown(fsPath(hostPath), entry.uid, entry.gid);
       break;
     case 'hardlink': {
       const target = await resolveInRoot(state.rootfs, entry.linkname ?? '', { followFinal: false });
       const targetStat = await lstatOrNull(target);
-      if (!targetStat) throw new Error(`hard link target "${entry.linkname}" does not exist in the layer or below it`);
-      if (targetStat.isDirectory()) throw new Error(`hard link target "${entry.linkname}" is a directory`);
+      if (!targetStat) throw new LayerApplyError(`hard link target "${entry.linkname}" does not exist in the layer or below it`);
+      if (targetStat.isDirectory()) throw new LayerApplyError(`hard link target "${entry.linkname}" is a directory`);
       // link(2) does not follow a symlink target: the link shares the symlink's inode.
-      await link(target, hostPath);
+      await link(fsPath(target), fsPath(hostPath));
       // A hard link shares its target's inode, so its metadata is the target's.
       return;
     }
@@ -157,15 +276,15 @@ async function writeEntry(state: ApplyState, entry: LayerEntry): Promise<void> {
     case 'block-device':
     case 'fifo': {
       const typeBits = { 'character-device': constants.S_IFCHR, 'block-device': constants.S_IFBLK, fifo: constants.S_IFIFO }[entry.type];
-      fsNative().mknod(hostPath, typeBits | (entry.mode & 0o777), entry.devmajor ?? 0, entry.devminor ?? 0);
+      fsNative().mknod(fsPath(hostPath), typeBits | (entry.mode & 0o777), entry.devmajor ?? 0, entry.devminor ?? 0);
       // Opening a device to use fd-based calls could have side effects; it was just created, so path calls are safe.
-      if (state.sameOwner) await lchown(hostPath, entry.uid, entry.gid);
-      await chmod(hostPath, entry.mode & 0o7777);
+      if (state.sameOwner) await lchown(fsPath(hostPath), entry.uid, entry.gid);
+      await chmod(fsPath(hostPath), entry.mode & 0o7777);
       break;
     }
   }
-  setXattrs(hostPath, entry);
-  await lutimes(hostPath, entry.mtime, entry.mtime);
+  setXattrs(state, hostPath, entry);
+  await lutimes(fsPath(hostPath), entry.mtime, entry.mtime);
 }
 
 /**
@@ -179,11 +298,13 @@ async function createFile(state: ApplyState, hostPath: string, rootPath: string,
   // The final mode at creation saves a chmod, unless a chown is still to come (the file would briefly
   // have the mode with the wrong owner) or the umask or setuid/setgid/sticky bits get in the way.
   const modeAtCreation = !chown && state.umask !== undefined && (entry.mode & (0o7000 | state.umask)) === 0;
-  const content = entry.content;
-  const collected = !content ? [] : entry.size <= MAX_BUFFERED_FILE ? await collect(content) : undefined;
+  // A reader's entries carry their content; hand-made ones (applyChanges) may open it on demand.
+  const content = entry.content ?? (await entry.open?.());
+  const collected = !content ? [] : entry.size <= MAX_BUFFERED_FILE && !entry.sparse ? await collect(content) : undefined;
   const fd = await createExclusive(state, hostPath, rootPath, modeAtCreation ? entry.mode : 0o600);
   try {
     if (collected) writeAllSync(fd, collected);
+    else if (entry.sparse) await writeSparse(fd, content!, entry.sparse, entry.size);
     else await writeStream(fd, content!);
     // chown before chmod: chown clears setuid/setgid bits.
     if (chown) fchownSync(fd, entry.uid, entry.gid);
@@ -193,21 +314,22 @@ async function createFile(state: ApplyState, hostPath: string, rootPath: string,
     closeSync(fd);
   }
   // Setting an xattr does not change the mtime.
-  setXattrs(hostPath, entry);
+  setXattrs(state, hostPath, entry);
 }
 
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 async function createExclusive(state: ApplyState, hostPath: string, rootPath: string, mode: number): Promise<number> {
+  const path = fsPath(hostPath);
   try {
-    return openSync(hostPath, CREATE_FLAGS, mode);
+    return openSync(path, CREATE_FLAGS, mode);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
-  const existing = await lstat(hostPath);
-  await rm(hostPath, { recursive: existing.isDirectory(), force: true });
+  const existing = await lstat(path);
+  await rm(path, { recursive: existing.isDirectory(), force: true });
   state.directories.forget(rootPath);
-  return openSync(hostPath, CREATE_FLAGS, mode);
+  return openSync(path, CREATE_FLAGS, mode);
 }
 
 /** A new file is owned by its creator, with its directory's group if that is setgid. */
@@ -247,6 +369,36 @@ async function writeStream(fd: number, content: Readable): Promise<void> {
   await writeAll(fd, batch);
 }
 
+/**
+ * A sparse file's data regions, each at its offset; the rest stays holes
+ * (never written, so they cost no disk), up to the logical size.
+ */
+async function writeSparse(fd: number, content: Readable, regions: SparseRegion[], size: number): Promise<void> {
+  let region = 0;
+  let within = 0;
+  for await (const chunk of content as AsyncIterable<Buffer>) {
+    let at = 0;
+    while (at < chunk.length) {
+      while (region < regions.length && within === regions[region]!.length) {
+        region++;
+        within = 0;
+      }
+      if (region === regions.length) throw new LayerApplyError('sparse file content is longer than its data regions');
+      const length = Math.min(chunk.length - at, regions[region]!.length - within);
+      await writeAt(fd, chunk.subarray(at, at + length), regions[region]!.offset + within);
+      at += length;
+      within += length;
+    }
+  }
+  ftruncateSync(fd, size);
+}
+
+async function writeAt(fd: number, data: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < data.length; ) {
+    done += (await writeAsync(fd, data, done, data.length - done, position + done)).bytesWritten;
+  }
+}
+
 /** chown before chmod: chown clears setuid/setgid bits. */
 async function setHandleMetadata(state: ApplyState, handle: FileHandle, entry: LayerEntry): Promise<void> {
   if (state.sameOwner) await handle.chown(entry.uid, entry.gid);
@@ -254,26 +406,41 @@ async function setHandleMetadata(state: ApplyState, handle: FileHandle, entry: L
 }
 
 /** After chown and content: both drop security.capability. */
-function setXattrs(hostPath: string, entry: LayerEntry): void {
-  for (const [name, value] of Object.entries(entry.xattrs ?? {})) fsNative().lsetxattr(hostPath, name, value);
+function setXattrs(state: ApplyState, hostPath: string, entry: LayerEntry): void {
+  if (!entry.xattrs) return;
+  for (const [name, value] of Object.entries(entry.xattrs)) {
+    fsNative().lsetxattr(fsPath(hostPath), state.escapeOverlayXattrs ? escapeOverlayXattr(name) : name, value);
+  }
 }
 
-async function withNoFollowHandle(path: string, flags: number, use: (handle: FileHandle) => Promise<void>): Promise<void> {
-  const handle = await open(path, flags | constants.O_NOFOLLOW);
+async function withNoFollowHandle<T>(path: string, flags: number, use: (handle: FileHandle) => Promise<T>): Promise<T> {
+  const handle = await open(fsPath(path), flags | constants.O_NOFOLLOW);
   try {
-    await use(handle);
+    return await use(handle);
   } finally {
     await handle.close();
   }
 }
 
+/**
+ * Deletes what the layers below have at `path`. What this layer itself
+ * wrote there stays, before or after the whiteout (image spec; umoci does
+ * the same): a directory this layer wrote into loses only its lower children.
+ */
 async function removeWhiteout(state: ApplyState, path: string): Promise<void> {
   const hostPath = await resolveInRoot(state.rootfs, path, { followFinal: false });
-  if (hostPath === state.rootfs) throw new Error('whiteout resolves to the root directory itself');
-  if (!(await lstatOrNull(hostPath))) return;
+  if (hostPath === state.rootfs) throw new LayerApplyError('whiteout resolves to the root directory itself');
+  const rootPath = relative(state.rootfs, hostPath);
+  const stat = await lstatOrNull(hostPath);
+  if (!stat) return;
+  keepParentTimes(state, parentOf(rootPath));
+  if (wasWritten(state, rootPath)) {
+    if (stat.isDirectory()) await removeLowerChildren(state, hostPath, rootPath);
+    return;
+  }
   // rm does not follow a symlink at hostPath nor symlinks inside a removed directory.
-  await rm(hostPath, { recursive: true, force: true });
-  state.directories.forget(relative(state.rootfs, hostPath));
+  await rm(fsPath(hostPath), { recursive: true, force: true });
+  state.directories.forget(rootPath);
 }
 
 /** Hides what lower layers put below `path`, keeping what this layer wrote there (before or after the marker). */
@@ -281,21 +448,28 @@ async function makeOpaque(state: ApplyState, path: string): Promise<void> {
   const hostPath = path === '' ? state.rootfs : await resolveInRoot(state.rootfs, path, { followFinal: false });
   const stat = await lstatOrNull(hostPath);
   if (!stat?.isDirectory()) return;
-  await removeLowerChildren(state, hostPath, path);
+  const rootPath = relative(state.rootfs, hostPath);
+  keepParentTimes(state, rootPath);
+  await removeLowerChildren(state, hostPath, rootPath);
 }
 
-async function removeLowerChildren(state: ApplyState, hostDir: string, layerDir: string): Promise<void> {
-  for (const name of await readdir(hostDir)) {
-    const layerPath = layerDir === '' ? name : `${layerDir}/${name}`;
+async function removeLowerChildren(state: ApplyState, hostDir: string, rootDir: string): Promise<void> {
+  for (const rawName of await readdir(fsPath(hostDir), { encoding: 'buffer' })) {
+    const name = decodeName(rawName);
+    const rootPath = rootDir === '' ? name : `${rootDir}/${name}`;
     const hostPath = join(hostDir, name);
-    if (state.written.has(layerPath) || state.writtenAncestors.has(layerPath)) {
-      const stat = await lstat(hostPath);
-      if (stat.isDirectory()) await removeLowerChildren(state, hostPath, layerPath);
+    if (wasWritten(state, rootPath)) {
+      const stat = await lstat(fsPath(hostPath));
+      if (stat.isDirectory()) await removeLowerChildren(state, hostPath, rootPath);
     } else {
-      await rm(hostPath, { recursive: true, force: true });
-      state.directories.forget(relative(state.rootfs, hostPath));
+      await rm(fsPath(hostPath), { recursive: true, force: true });
+      state.directories.forget(rootPath);
     }
   }
+}
+
+function wasWritten(state: ApplyState, rootPath: string): boolean {
+  return state.written.has(rootPath) || state.writtenAncestors.has(rootPath);
 }
 
 function recordWritten(state: ApplyState, path: string): void {
@@ -308,7 +482,7 @@ function recordWritten(state: ApplyState, path: string): void {
 /** null when nothing is there, also when a parent is not a directory. */
 async function lstatOrNull(path: string) {
   try {
-    return await lstat(path);
+    return await lstat(fsPath(path));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;

@@ -2,6 +2,7 @@ import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { applyLayer } from './applyLayer.js';
 import type { Image } from './image.js';
+import { withNoSpacePath } from './noSpaceLeft.js';
 import { toRuntimeSpec } from './runtimeSpec.js';
 
 export interface BundleOptions {
@@ -68,6 +69,6 @@ export async function createBundle(image: Image, dir: string, opts: BundleOption
       await rm(rootfs, { recursive: true, force: true });
       await rm(configPath, { force: true });
     }
-    throw e;
+    throw withNoSpacePath(e, bundleDir);
   }
 }

@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
+import { withNoSpacePath } from './noSpaceLeft.js';
 
 /** Written bytes between flushes started in the background. */
 const FLUSH_EVERY = 16 * 1024 * 1024;
@@ -34,16 +35,16 @@ export class DurableFileWriter extends Writable {
         this.handle = handle;
         done();
       },
-      (error: Error) => done(error),
+      (error: Error) => done(withNoSpacePath(error, this.path) as Error),
     );
   }
 
   override _writev(chunks: { chunk: Buffer }[], done: (error?: Error | null) => void): void {
-    this.writeAll(chunks.map((c) => c.chunk)).then(() => done(), done);
+    this.writeAll(chunks.map((c) => c.chunk)).then(() => done(), (e: Error) => done(withNoSpacePath(e, this.path) as Error));
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    this.writeAll([chunk]).then(() => done(), done);
+    this.writeAll([chunk]).then(() => done(), (e: Error) => done(withNoSpacePath(e, this.path) as Error));
   }
 
   private async writeAll(buffers: Buffer[]): Promise<void> {
@@ -69,7 +70,7 @@ export class DurableFileWriter extends Writable {
     (async () => {
       await this.flushing;
       await handle.sync();
-    })().then(() => done(), done);
+    })().then(() => done(), (e: Error) => done(withNoSpacePath(e, this.path) as Error));
   }
 
   override _destroy(error: Error | null, done: (error?: Error | null) => void): void {

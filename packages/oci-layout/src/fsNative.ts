@@ -4,14 +4,25 @@ import { createRequire } from 'node:module';
  * Node has no mknod or xattr API; these come from a small N-API addon in
  * `native/` (built by the package's install script: `node-gyp rebuild --directory native`).
  * Errors carry `code` (e.g. 'EPERM'), `errno`, `syscall` and `path` like Node's fs errors.
+ * Paths are strings or, for names that are not UTF-8, their bytes (see `fsPath`).
  */
 export interface FsNative {
   /** `mode` includes the file type (fs.constants.S_IFCHR, S_IFBLK, S_IFIFO). */
-  mknod(path: string, mode: number, major: number, minor: number): void;
-  lsetxattr(path: string, name: string, value: Buffer): void;
+  mknod(path: string | Buffer, mode: number, major: number, minor: number): void;
+  lsetxattr(path: string | Buffer, name: string, value: Buffer): void;
   /** null when the attribute is not set. */
-  lgetxattr(path: string, name: string): Buffer | null;
-  llistxattr(path: string): string[];
+  lgetxattr(path: string | Buffer, name: string): Buffer | null;
+  llistxattr(path: string | Buffer): string[];
+  /**
+   * An O_PATH descriptor (close it) of the directory `relPath` below the
+   * directory `rootFd`, reached without following any symlink and without
+   * leaving `rootFd` (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, or an
+   * O_NOFOLLOW openat per component where openat2 is missing). A symlink on
+   * the way fails with ELOOP or ENOTDIR, `..` with EXDEV. '' is `rootFd` itself.
+   */
+  openDirectoryBeneath(rootFd: number, relPath: string | Buffer): number;
+  /** The [offset, length] of each stretch of data of an open file, in order (lseek SEEK_DATA/SEEK_HOLE); the rest is holes. */
+  dataRegions(fd: number): [number, number][];
   /** A connected, blocking SOCK_SEQPACKET socket (conmon's attach socket); any path length. */
   seqpacketConnect(path: string): number;
   /** shutdown(fd, SHUT_WR). */

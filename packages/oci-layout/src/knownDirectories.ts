@@ -1,5 +1,6 @@
-import { lstat, mkdir, stat as statFollowing } from 'node:fs/promises';
+import { lstat, mkdir, rm, stat as statFollowing } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fsPath } from './byteNames.js';
 
 /** S_ISGID (Node's fs.constants lacks it). */
 export const SETGID_BIT = 0o2000;
@@ -61,9 +62,10 @@ export class KnownDirectories {
   /**
    * Makes sure `path` is a real directory, creating missing components
    * (mode 0777 before umask, like `mkdir -p`), and records every component.
-   * Returns false, changing nothing further, when a component exists but is
-   * not a directory (a symlink, a file): the caller then has to resolve the
-   * path the slow way.
+   * A component that is neither a directory nor a symlink (a file, a device)
+   * is replaced by a directory, as umoci does where a layer needs one.
+   * Returns false, changing nothing further, when a component is a symlink:
+   * the caller then has to resolve the path the slow way.
    */
   async ensure(path: string): Promise<boolean> {
     if (this.directories.has(path)) return true;
@@ -73,16 +75,17 @@ export class KnownDirectories {
     for (const component of components) {
       const next = current === '' ? component : `${current}/${component}`;
       if (!this.directories.has(next)) {
-        const hostPath = join(this.root, next);
+        const hostPath = fsPath(join(this.root, next));
         const stat = await lstatOrNull(hostPath);
-        if (stat === null) {
+        if (stat?.isDirectory()) {
+          this.directories.set(next, (stat.mode & SETGID_BIT) !== 0);
+        } else if (stat?.isSymbolicLink()) {
+          return false;
+        } else {
+          if (stat) await rm(hostPath);
           await mkdir(hostPath);
           // Linux: a new directory inherits its parent's setgid bit.
           this.directories.set(next, this.directories.get(current) ?? true);
-        } else if (stat.isDirectory()) {
-          this.directories.set(next, (stat.mode & SETGID_BIT) !== 0);
-        } else {
-          return false;
         }
       }
       current = next;
@@ -97,7 +100,7 @@ export function parentOf(path: string): string {
   return slash < 0 ? '' : path.slice(0, slash);
 }
 
-async function lstatOrNull(path: string) {
+async function lstatOrNull(path: string | Buffer) {
   try {
     return await lstat(path);
   } catch (error) {

@@ -45,6 +45,7 @@ function isPlainPath(name: string): boolean {
 const TAR_TYPES: Readonly<Record<string, EntryType>> = {
   '0': 'file',
   '7': 'file',
+  S: 'file',
   '1': 'hardlink',
   '2': 'symlink',
   '3': 'character-device',
@@ -53,8 +54,13 @@ const TAR_TYPES: Readonly<Record<string, EntryType>> = {
   '6': 'fifo',
 };
 
-/** A change of the layer (the root entry `./`, which describes the rootfs itself and belongs to no layer, gives none). */
+/**
+ * A change of the layer. The root entry `./`, which describes the rootfs
+ * itself and belongs to no layer, gives none; nor does a global PAX header,
+ * which describes the archive.
+ */
 function toChange(member: TarMember): LayerChange | undefined {
+  if (member.typeflag === 'g') return undefined;
   const path = normaliseLayerPath(member.name);
   if (path === '') return undefined;
   const slash = path.lastIndexOf('/');
@@ -78,6 +84,7 @@ function toChange(member: TarMember): LayerChange | undefined {
     mtime: member.mtime,
     size: type === 'file' ? member.size : 0,
   };
+  if (member.sparse) entry.sparse = member.sparse;
   if (type === 'hardlink') entry.linkname = normaliseLayerPath(member.linkname);
   if (type === 'symlink') entry.linkname = member.linkname;
   if (type === 'character-device' || type === 'block-device') {
@@ -193,6 +200,10 @@ class EntryContent extends Readable {
 
   constructor(private readonly reader: PullingReader) {
     super();
+    // Node reads ahead into a stream before anyone consumes it, so the layer's error can arrive while nobody
+    // listens. Unheard, it would be thrown at the process; the same error also rejects the next change the
+    // caller asks for, so nothing is lost by hearing it here.
+    this.on('error', () => {});
   }
 
   override _read(): void {
@@ -308,6 +319,7 @@ function layerError(error: unknown): Error {
       case 'truncated':
         return new LayerFormatError(`layer is truncated (${error.message})`, { cause: error });
       case 'corrupt':
+      case 'too-large':
         return new LayerFormatError(`layer is corrupt: ${error.message}`, { cause: error });
     }
   }

@@ -2,7 +2,8 @@ import { Readable, pipeline } from 'node:stream';
 import { DigestingStream, type Digest } from './digest.js';
 import { compressStream } from './compression.js';
 import type { Compression } from './mediaTypes.js';
-import type { EntryType, LayerChange, LayerEntry } from './layerEntry.js';
+import { encodeName } from './byteNames.js';
+import type { EntryType, LayerChange, LayerEntry, SparseRegion } from './layerEntry.js';
 import { normaliseLayerPath } from './layerReader.js';
 import type { TarHeaderBlock } from './tarHeader.js';
 
@@ -66,6 +67,8 @@ export const TAR_TYPEFLAG: Readonly<Record<EntryType, string>> = {
 
 interface TarHeader extends TarHeaderBlock {
   xattrs: Record<string, Buffer>;
+  /** PAX records beyond the ones the fields need (a sparse file's map records). */
+  records?: Buffer[];
 }
 
 /** Read-ahead for small files: their contents load while earlier entries are written. */
@@ -158,6 +161,46 @@ function joinPath(dir: string, name: string): string {
   return clean === '' ? name : `${clean}/${name}`;
 }
 
+/** The regions, checked: whole numbers, in order, not overlapping, inside the file. Their total length. */
+function sparseDataBytes(entry: LayerEntry, regions: SparseRegion[]): number {
+  let end = 0;
+  let total = 0;
+  for (const { offset, length } of regions) {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < end || length < 0 || offset + length > entry.size) {
+      throw new Error(`layer entry "${entry.path}" has sparse regions that overlap, are out of order or lie outside its size ${entry.size}`);
+    }
+    end = offset + length;
+    total += length;
+  }
+  return total;
+}
+
+/**
+ * A sparse file is written as GNU's PAX sparse format 1.0 (what GNU tar,
+ * Go, libarchive and tsbuild's reader read): the member is named
+ * `DIR/GNUSparseFile.0/NAME` (so a reader that knows no sparse files sees an
+ * odd name, not a wrong file), the records carry the real name and size, and
+ * its data starts with the map, padded to a block.
+ */
+function sparseLayout(entry: LayerEntry, header: TarHeader, regions: SparseRegion[]): { map: Buffer; dataBytes: number } {
+  const dataBytes = sparseDataBytes(entry, regions);
+  // GNU tar takes the file's end from the map: a file that ends in a hole ends with an empty region there.
+  const last = regions[regions.length - 1];
+  const map = last && last.offset + last.length === entry.size ? regions : [...regions, { offset: entry.size, length: 0 }];
+  const lines = [String(map.length), ...map.flatMap((r) => [String(r.offset), String(r.length)])];
+  const mapText = Buffer.from(`${lines.join('\n')}\n`);
+  const slash = header.name.lastIndexOf('/');
+  header.records = [
+    paxRecord('GNU.sparse.major', Buffer.from('1')),
+    paxRecord('GNU.sparse.minor', Buffer.from('0')),
+    paxRecord('GNU.sparse.name', encodeName(header.name)),
+    paxRecord('GNU.sparse.realsize', Buffer.from(String(entry.size))),
+  ];
+  header.name = `${header.name.slice(0, slash + 1)}GNUSparseFile.0/${header.name.slice(slash + 1)}`;
+  header.size = mapText.length + ((BLOCK - (mapText.length % BLOCK)) % BLOCK) + dataBytes;
+  return { map: mapText, dataBytes };
+}
+
 async function* entryBlocks(entry: LayerEntry, body?: Promise<Buffer>): AsyncGenerator<Buffer> {
   const path = normaliseLayerPath(entry.path);
   if (path === '') throw new Error(`layer entry "${entry.path}" names the root directory`);
@@ -183,51 +226,66 @@ async function* entryBlocks(entry: LayerEntry, body?: Promise<Buffer>): AsyncGen
   if ((entry.type === 'hardlink' || entry.type === 'symlink') && header.linkname === '') {
     throw new Error(`layer entry "${entry.path}" is a ${entry.type} without a target`);
   }
+  const sparse = isFile && entry.sparse ? sparseLayout(entry, header, entry.sparse) : undefined;
   yield* headerBlocks(header);
   if (!isFile) return;
+  if (sparse) yield padded(sparse.map);
+  const dataBytes = sparse ? sparse.dataBytes : entry.size;
 
   const content = body ? Readable.from([await body]) : (entry.content ?? (entry.open ? await entry.open() : undefined));
   if (!content) {
-    if (entry.size === 0) return;
-    throw new Error(`layer entry "${entry.path}" has size ${entry.size} but no content`);
+    if (dataBytes === 0) return;
+    throw new Error(`layer entry "${entry.path}" has ${dataBytes} bytes of data but no content`);
   }
   let written = 0;
   for await (const chunk of content as AsyncIterable<Buffer>) {
     written += chunk.length;
-    if (written > entry.size) {
+    if (written > dataBytes) {
       content.destroy();
-      throw new Error(`content of "${entry.path}" is longer than its declared size ${entry.size}`);
+      throw new Error(`content of "${entry.path}" is longer than its declared size ${dataBytes}`);
     }
     yield chunk;
   }
-  if (written !== entry.size) {
-    throw new Error(`content of "${entry.path}" has ${written} bytes, its header says ${entry.size}`);
+  if (written !== dataBytes) {
+    throw new Error(`content of "${entry.path}" has ${written} bytes, its header says ${dataBytes}`);
   }
   const padding = (BLOCK - (written % BLOCK)) % BLOCK;
   if (padding > 0) yield Buffer.alloc(padding);
 }
 
+function padded(data: Buffer): Buffer {
+  const padding = (BLOCK - (data.length % BLOCK)) % BLOCK;
+  return padding === 0 ? data : Buffer.concat([data, Buffer.alloc(padding)]);
+}
+
 function* headerBlocks(header: TarHeader): Generator<Buffer> {
   const records: Buffer[] = [];
-  const nameBytes = Buffer.from(header.name);
+  const nameBytes = encodeName(header.name);
   if (nameBytes.length > 100 || !isAscii(nameBytes)) records.push(paxRecord('path', nameBytes));
-  const linkBytes = Buffer.from(header.linkname);
+  const linkBytes = encodeName(header.linkname);
   if (linkBytes.length > 100 || !isAscii(linkBytes)) records.push(paxRecord('linkpath', linkBytes));
   if (header.size > MAX_OCTAL_11) records.push(paxRecord('size', Buffer.from(String(header.size))));
   if (header.uid > MAX_OCTAL_7) records.push(paxRecord('uid', Buffer.from(String(header.uid))));
   if (header.gid > MAX_OCTAL_7) records.push(paxRecord('gid', Buffer.from(String(header.gid))));
-  if (!Number.isInteger(header.mtime)) records.push(paxRecord('mtime', Buffer.from(String(header.mtime))));
+  if (!Number.isInteger(header.mtime) || header.mtime < 0 || header.mtime > MAX_OCTAL_11) records.push(paxRecord('mtime', Buffer.from(paxTime(header.mtime))));
   for (const name of Object.keys(header.xattrs).sort()) {
     records.push(paxRecord(`SCHILY.xattr.${name}`, header.xattrs[name]));
   }
+  if (header.records) records.push(...header.records);
   if (records.length > 0) {
     const body = Buffer.concat(records);
-    yield encodeHeader({ ...EMPTY_FILE, name: 'PaxHeader', typeflag: 'x', mode: 0o644, size: body.length, mtime: header.mtime });
+    yield encodeHeader({ ...EMPTY_FILE, name: 'PaxHeader', typeflag: 'x', mode: 0o644, size: body.length, mtime: header.mtime }, PAX_HEADER_NAME);
     yield body;
     const padding = (BLOCK - (body.length % BLOCK)) % BLOCK;
     if (padding > 0) yield Buffer.alloc(padding);
   }
-  yield encodeHeader(header);
+  yield encodeHeader(header, nameBytes, linkBytes);
+}
+
+/** A PAX time: decimal seconds and nanoseconds, never exponent notation (which readers refuse). */
+function paxTime(seconds: number): string {
+  const text = Math.abs(seconds).toFixed(9).replace(/\.?0+$/, '');
+  return seconds < 0 ? `-${text}` : text;
 }
 
 function isAscii(bytes: Buffer): boolean {
@@ -242,17 +300,19 @@ function paxRecord(key: string, value: Buffer): Buffer {
   return Buffer.concat([Buffer.from(String(length)), rest]);
 }
 
+const PAX_HEADER_NAME = Buffer.from('PaxHeader');
+
 /** One ustar header block; fields that do not fit were already written as PAX records. */
-function encodeHeader(header: TarHeader): Buffer {
+function encodeHeader(header: TarHeader, nameBytes: Buffer, linkBytes: Buffer = Buffer.alloc(0)): Buffer {
   const block = Buffer.alloc(BLOCK);
-  block.write(header.name, 0, 100, 'utf8');
+  nameBytes.copy(block, 0, 0, 100);
   writeOctal(block, 100, 8, header.mode);
   writeOctal(block, 108, 8, Math.min(header.uid, MAX_OCTAL_7));
   writeOctal(block, 116, 8, Math.min(header.gid, MAX_OCTAL_7));
   writeOctal(block, 124, 12, Math.min(header.size, MAX_OCTAL_11));
   writeOctal(block, 136, 12, Math.min(Math.max(Math.floor(header.mtime), 0), MAX_OCTAL_11));
   block.write(header.typeflag, 156, 1, 'ascii');
-  block.write(header.linkname, 157, 100, 'utf8');
+  linkBytes.copy(block, 157, 0, 100);
   block.write('ustar\u000000', 257, 8, 'ascii');
   writeOctal(block, 329, 8, header.devmajor);
   writeOctal(block, 337, 8, header.devminor);

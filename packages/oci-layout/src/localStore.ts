@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -6,7 +6,10 @@ import type { Digest } from './digest.js';
 import type { Image } from './image.js';
 import { normalizeImageName } from './imageName.js';
 import { OciLayout, REF_NAME_ANNOTATION } from './ociLayout.js';
-import { processAlive } from './fileLock.js';
+import { readdirIfExists } from './readdirIfExists.js';
+import { withFileLock } from './fileLock.js';
+import { withNoSpacePath } from './noSpaceLeft.js';
+import { currentProcess, formatProcessIdentity, parseProcessIdentity, processAlive, type ProcessIdentity } from './processIdentity.js';
 import type { Descriptor, Platform } from './schema.js';
 
 /** `--root DIR`, else `$TSBUILD_ROOT`, else `${XDG_DATA_HOME:-~/.local/share}/tsbuild`. */
@@ -17,8 +20,9 @@ export function storeRoot(explicit?: string, env: NodeJS.ProcessEnv = process.en
   return join(data, 'tsbuild');
 }
 
+/** An image the store's index holds: by name, or (a build without -t) as an entry with no name. */
 export interface StoredImage {
-  name: string;
+  name?: string;
   descriptor: Descriptor;
 }
 
@@ -54,17 +58,21 @@ export class LocalStore {
     return join(this.root, 'leases');
   }
 
+  /** Named images, then unnamed (dangling) ones, each unnamed digest once. */
   async list(): Promise<StoredImage[]> {
     const index = await this.layout.readIndex();
-    return index.manifests
+    const named = index.manifests
       .filter((d) => d.annotations?.[REF_NAME_ANNOTATION])
       .map((d) => ({ name: d.annotations![REF_NAME_ANNOTATION]!, descriptor: d }));
+    const unnamed = new Map(index.manifests.filter((d) => !d.annotations?.[REF_NAME_ANNOTATION]).map((d) => [d.digest, { descriptor: d }]));
+    return [...named, ...unnamed.values()];
   }
 
   /**
    * Finds an image by name (normalised: `hello` means `localhost/hello:latest`),
    * by full manifest digest, or by a unique digest prefix of at least 4 hex
-   * characters, as `docker images` IDs are used.
+   * characters, as `docker images` IDs are used. Unnamed images are reached
+   * by digest only; a digest with names resolves to one of its names.
    */
   async resolve(ref: string): Promise<StoredImage> {
     const images = await this.list();
@@ -81,7 +89,7 @@ export class LocalStore {
     } catch (e) {
       throw new ImageNotFoundError((e as Error).message);
     }
-    const found = images.find((i) => i.name === name);
+    const found = images.find((i) => i.name !== undefined && i.name === name);
     if (!found) throw new ImageNotFoundError(`image "${ref}" not found in the store ${this.root} (looked for ${name})`);
     return found;
   }
@@ -90,13 +98,19 @@ export class LocalStore {
     return this.layout.readImage((await this.resolve(ref)).descriptor, platform);
   }
 
-  /** Points each name at `descriptor`, replacing what those names pointed at before. */
+  /**
+   * Points each name at `descriptor`, replacing what those names pointed at
+   * before; a named image is no longer dangling, so its unnamed entry goes.
+   */
   async tag(descriptor: Descriptor, names: string[]): Promise<string[]> {
     const full = names.map((n) => normalizeImageName(n));
     await this.layout.updateIndex((index) => ({
       ...index,
       manifests: [
-        ...index.manifests.filter((d) => !full.includes(d.annotations?.[REF_NAME_ANNOTATION] ?? '')),
+        ...index.manifests.filter((d) => {
+          const name = d.annotations?.[REF_NAME_ANNOTATION];
+          return name ? !full.includes(name) : !(full.length > 0 && d.digest === descriptor.digest);
+        }),
         ...full.map((name) => ({
           mediaType: descriptor.mediaType,
           digest: descriptor.digest,
@@ -118,71 +132,118 @@ export class LocalStore {
     );
   }
 
-  /** Removes one name; blobs stay until `prune`. */
+  /** Removes one name, or an unnamed image's entry; blobs stay until `prune`. */
   async untag(ref: string): Promise<StoredImage> {
     const image = await this.resolve(ref);
     await this.layout.updateIndex((index) => ({
       ...index,
-      manifests: index.manifests.filter((d) => d.annotations?.[REF_NAME_ANNOTATION] !== image.name),
+      manifests: index.manifests.filter((d) => {
+        const name = d.annotations?.[REF_NAME_ANNOTATION];
+        return image.name === undefined ? name !== undefined || d.digest !== image.descriptor.digest : name !== image.name;
+      }),
     }));
     return image;
   }
 
+  /** Drops the index entries of unnamed images (`image prune`); returns them. Blobs go with `prune`. */
+  async removeUnnamed(): Promise<StoredImage[]> {
+    const removed: StoredImage[] = [];
+    await this.layout.updateIndex((index) => {
+      removed.splice(0, removed.length, ...index.manifests.filter((d) => !d.annotations?.[REF_NAME_ANNOTATION]).map((d) => ({ descriptor: d })));
+      return { ...index, manifests: index.manifests.filter((d) => d.annotations?.[REF_NAME_ANNOTATION]) };
+    });
+    return removed;
+  }
+
+  private get collectionLockPath(): string {
+    return join(this.root, 'gc.lock');
+  }
+
   /**
-   * Marks a write in progress: blobs written after a live lease began are
-   * not garbage yet even though no index entry names them so far.
+   * Marks a write in progress. While any live lease exists, `prune` deletes
+   * nothing: a writer may be about to name a blob that no index entry names
+   * yet, or one it found already stored. A lease begins only while no
+   * collection runs, so a prune never starts deleting under a new writer.
    */
   async lease<T>(fn: () => Promise<T>): Promise<T> {
     await mkdir(this.leaseDir, { recursive: true });
     const file = join(this.leaseDir, `${process.pid}-${randomBytes(4).toString('hex')}`);
-    await writeFile(file, '');
     try {
+      await withFileLock(this.collectionLockPath, () => writeFile(file, formatProcessIdentity(currentProcess()))).catch((e: unknown) => {
+        throw withNoSpacePath(e, file);
+      });
       return await fn();
     } finally {
       await rm(file, { force: true });
     }
   }
 
-  private async oldestLiveLease(): Promise<number> {
-    let oldest = Number.POSITIVE_INFINITY;
-    for (const name of await readdir(this.leaseDir).catch(() => [] as string[])) {
+  /** Every lease file and whether the process that took it still runs. */
+  async leases(): Promise<StoreLease[]> {
+    const out: StoreLease[] = [];
+    for (const name of await readdirIfExists(this.leaseDir)) {
       const file = join(this.leaseDir, name);
-      const pid = Number.parseInt(name, 10);
-      if (!processAlive(pid)) {
-        await rm(file, { force: true });
-        continue;
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (e) {
+        // Its owner finished between the listing and the read.
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw e;
       }
-      const st = await stat(file).catch(() => undefined);
-      if (st) oldest = Math.min(oldest, st.mtimeMs);
+      const owner = parseProcessIdentity(text) ?? parseProcessIdentity(name.split('-')[0] ?? '');
+      out.push({ file, ...(owner ? { owner } : {}), alive: owner !== undefined && processAlive(owner) });
     }
-    return oldest;
+    return out;
   }
 
   /**
-   * Deletes blobs no named image reaches, plus leftovers of killed writers in
-   * tmp/. `alsoKeep` are further roots (the images containers run).
+   * Runs `fn` while no lease can begin, with the owners of the live leases
+   * (those of killed processes are removed first).
    */
-  async prune(alsoKeep: Descriptor[] = []): Promise<{ blobs: number; bytes: number }> {
-    const roots = [...(await this.layout.readIndex()).manifests, ...alsoKeep];
-    const keep = await this.layout.reachable(roots);
-    const cutoff = await this.oldestLiveLease();
-    let blobs = 0;
-    let bytes = 0;
-    const doomed: Digest[] = [];
-    for await (const blob of this.layout.listBlobs()) {
-      if (keep.has(blob.digest) || blob.mtimeMs >= cutoff - 1000) continue;
-      doomed.push(blob.digest);
-      blobs++;
-      bytes += blob.size;
-    }
-    for (const digest of doomed) await this.layout.removeBlob(digest);
-    if (cutoff === Number.POSITIVE_INFINITY) {
-      for (const name of await readdir(this.tmpDir).catch(() => [] as string[])) {
+  async whileNoLeaseBegins<T>(fn: (busy: ProcessIdentity[]) => Promise<T>): Promise<T> {
+    return withFileLock(this.collectionLockPath, async () => {
+      const busy: ProcessIdentity[] = [];
+      for (const lease of await this.leases()) {
+        if (lease.alive) busy.push(lease.owner!);
+        else await rm(lease.file, { force: true });
+      }
+      return fn(busy);
+    });
+  }
+
+  /**
+   * Deletes blobs no index entry reaches, plus leftovers of killed writers in
+   * tmp/. `alsoKeep` are further roots (the images containers run). While a
+   * build or pull runs (a live lease) nothing is deleted and `busy` names who
+   * holds the store.
+   */
+  async prune(alsoKeep: Descriptor[] = []): Promise<{ blobs: number; bytes: number; busy: ProcessIdentity[] }> {
+    return this.whileNoLeaseBegins(async (busy) => {
+      if (busy.length > 0) return { blobs: 0, bytes: 0, busy };
+      const keep = await this.layout.reachable([...(await this.layout.readIndex()).manifests, ...alsoKeep]);
+      let blobs = 0;
+      let bytes = 0;
+      const doomed: Digest[] = [];
+      for await (const blob of this.layout.listBlobs()) {
+        if (keep.has(blob.digest)) continue;
+        doomed.push(blob.digest);
+        blobs++;
+        bytes += blob.size;
+      }
+      for (const digest of doomed) await this.layout.removeBlob(digest);
+      for (const name of await readdirIfExists(this.tmpDir)) {
         const st = await stat(join(this.tmpDir, name)).catch(() => undefined);
         if (st) bytes += st.isFile() ? st.size : 0;
         await rm(join(this.tmpDir, name), { recursive: true, force: true });
       }
-    }
-    return { blobs, bytes };
+      return { blobs, bytes, busy };
+    });
   }
+}
+
+export interface StoreLease {
+  file: string;
+  owner?: ProcessIdentity;
+  alive: boolean;
 }

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { DigestingStream, digestAlgorithm, digestHex, digestOf, parseDigest, type Digest, type DigestAlgorithm } from './digest.js';
 import { DurableFileWriter } from './durableFileWriter.js';
 import { withFileLock } from './fileLock.js';
+import { withNoSpacePath } from './noSpaceLeft.js';
 import { isIndexMediaType, isManifestMediaType, MediaType } from './mediaTypes.js';
 import { chooseManifest } from './platform.js';
 import { canonicalJson, parseImageConfig, parseIndex, parseManifest, type Descriptor, type Index, type Platform } from './schema.js';
@@ -185,12 +186,16 @@ export class OciLayout {
   }
 
   private async writeDurably(path: string, data: string | Uint8Array): Promise<void> {
-    const fh = await open(path, 'wx');
     try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
+      const fh = await open(path, 'wx');
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } catch (e) {
+      throw withNoSpacePath(e, path);
     }
   }
 
@@ -215,6 +220,11 @@ export class OciLayout {
       await this.writeAtomically(this.indexPath, `${JSON.stringify(next, null, 2)}\n`);
       return next;
     });
+  }
+
+  /** Replaces index.json whatever it holds now (a repair of an unreadable one). */
+  async replaceIndex(index: Index): Promise<void> {
+    await withFileLock(this.lockPath, () => this.writeAtomically(this.indexPath, `${JSON.stringify(index, null, 2)}\n`));
   }
 
   /** Every blob file in the layout, for garbage collection. */

@@ -46,9 +46,12 @@ export function formatPlatform(p: Platform): string {
   return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
 }
 
+/** A platform string (`--platform`, `FROM --platform=`) that is not `os/arch[/variant]`. */
+export class InvalidPlatformError extends Error {}
+
 /** `os/arch[/variant]`, as --platform spells it. */
 export function parsePlatform(value: string): Platform {
   const [os, architecture, variant, ...rest] = value.split('/');
-  if (!os || !architecture || rest.length > 0) throw new Error(`invalid platform "${value}": expected os/arch[/variant], e.g. linux/amd64`);
+  if (!os || !architecture || rest.length > 0) throw new InvalidPlatformError(`invalid platform "${value}": expected os/arch[/variant], e.g. linux/amd64`);
   return { os, architecture, ...(variant ? { variant } : {}) };
 }

@@ -1,4 +1,4 @@
-import { parseDigest, type Digest } from './digest.js';
+import { InvalidDigestError, parseDigest, type Digest } from './digest.js';
 import { isIndexMediaType, isManifestMediaType, MediaType } from './mediaTypes.js';
 
 export interface Platform {
@@ -129,6 +129,16 @@ function parseJson(bytes: Uint8Array | string, what: string): unknown {
   }
 }
 
+/** A digest field of a document: a malformed one makes the document invalid. */
+function documentDigest(value: unknown, what: string, key: string): Digest {
+  try {
+    return parseDigest(value);
+  } catch (e) {
+    if (!(e instanceof InvalidDigestError)) throw e;
+    fail(what, `"${key}": ${e.message}`);
+  }
+}
+
 function parsePlatformObject(value: unknown): Platform {
   const p = object(value, 'platform');
   const architecture = optionalString(p, 'architecture', 'platform');
@@ -148,12 +158,7 @@ export function parseDescriptor(value: unknown, what = 'descriptor'): Descriptor
   const d = object(value, what);
   const mediaType = optionalString(d, 'mediaType', what);
   if (!mediaType) fail(what, 'missing "mediaType"');
-  let digest: Digest;
-  try {
-    digest = parseDigest(d.digest);
-  } catch (e) {
-    fail(what, (e as Error).message);
-  }
+  const digest = documentDigest(d.digest, what, 'digest');
   const size = d.size;
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) fail(what, '"size" must be a non-negative integer');
   const out: Descriptor = { mediaType, digest, size };
@@ -232,6 +237,27 @@ function objectSet(c: Json, key: string): Record<string, object> | undefined {
   return Object.fromEntries(Object.keys(o).map((k) => [k, {}]));
 }
 
+/** Durations (nanoseconds) and counts: non-negative integers, as the Docker engine writes them. */
+function optionalCount(obj: Json, key: string, what: string): number | undefined {
+  const v = obj[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(what, `"${key}" must be a non-negative integer`);
+  return v;
+}
+
+function parseHealthConfig(value: unknown): HealthConfig {
+  const what = 'image config Healthcheck';
+  const h = object(value, what);
+  const out: HealthConfig = {};
+  const test = stringArray(h.Test, what, 'Test');
+  if (test) out.Test = test;
+  for (const key of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const) {
+    const n = optionalCount(h, key, what);
+    if (n !== undefined) out[key] = n;
+  }
+  return out;
+}
+
 function parseContainerConfig(value: unknown): ContainerConfig {
   const c = object(value, 'image config "config"');
   const what = 'image config';
@@ -253,7 +279,7 @@ function parseContainerConfig(value: unknown): ContainerConfig {
   const stop = optionalString(c, 'StopSignal', what);
   if (stop !== undefined) out.StopSignal = stop;
   if (typeof c.ArgsEscaped === 'boolean') out.ArgsEscaped = c.ArgsEscaped;
-  if (c.Healthcheck !== undefined && c.Healthcheck !== null) out.Healthcheck = object(c.Healthcheck, 'Healthcheck') as HealthConfig;
+  if (c.Healthcheck !== undefined && c.Healthcheck !== null) out.Healthcheck = parseHealthConfig(c.Healthcheck);
   if (c.OnBuild !== undefined) out.OnBuild = stringArray(c.OnBuild, what, 'OnBuild') ?? null;
   const shell = stringArray(c.Shell, what, 'Shell');
   if (shell) out.Shell = shell;
@@ -272,7 +298,7 @@ export function parseImageConfig(bytes: Uint8Array | string): ImageConfig {
   const out: ImageConfig = {
     architecture,
     os,
-    rootfs: { type: 'layers', diff_ids: rootfs.diff_ids.map((d) => parseDigest(d)) },
+    rootfs: { type: 'layers', diff_ids: rootfs.diff_ids.map((d, i) => documentDigest(d, what, `rootfs.diff_ids[${i}]`)) },
   };
   const created = optionalString(c, 'created', what);
   if (created) out.created = created;

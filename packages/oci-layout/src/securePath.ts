@@ -1,5 +1,6 @@
 import { lstat, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { decodeName, fsPath } from './byteNames.js';
 
 /** Linux's own limit on symlinks followed in one lookup. */
 const MAX_SYMLINKS = 40;
@@ -16,6 +17,8 @@ export class PathResolutionError extends Error {}
  * can create, replace or remove it without touching what a symlink there
  * points to. This is a check-then-use walk: it assumes nothing else changes
  * the tree under `root` at the same time (true while a layer is unpacked).
+ * Names are strings as `decodeName` makes them (bytes that are not UTF-8
+ * escaped), and so is the result.
  */
 export async function resolveInRoot(root: string, relPath: string, opts: { followFinal: boolean }): Promise<string> {
   const pending = splitPath(relPath);
@@ -34,7 +37,7 @@ export async function resolveInRoot(root: string, relPath: string, opts: { follo
     }
     let isSymlink = false;
     try {
-      isSymlink = (await lstat(candidate)).isSymbolicLink();
+      isSymlink = (await lstat(fsPath(candidate))).isSymbolicLink();
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
@@ -46,7 +49,7 @@ export async function resolveInRoot(root: string, relPath: string, opts: { follo
     if (++symlinksFollowed > MAX_SYMLINKS) {
       throw new PathResolutionError(`too many levels of symbolic links resolving "${relPath}" in ${root}`);
     }
-    const target = await readlink(candidate);
+    const target = decodeName(await readlink(fsPath(candidate), { encoding: 'buffer' }));
     if (target.startsWith('/')) resolved.length = 0;
     pending.unshift(...splitPath(target));
   }

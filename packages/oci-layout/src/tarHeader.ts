@@ -1,7 +1,16 @@
+import { decodeName } from './byteNames.js';
+
+/**
+ * Why an archive cannot be read: a header failed its checksum, the input
+ * stopped inside a member, a field or record is malformed or out of range,
+ * or an extended header (or sparse map) is larger than a reader holds.
+ */
+export type TarFormatReason = 'checksum' | 'truncated' | 'corrupt' | 'too-large';
+
 /** A tar archive that cannot be read: why, for the reader to explain. */
 export class TarFormatError extends Error {
   constructor(
-    readonly reason: 'checksum' | 'truncated' | 'corrupt',
+    readonly reason: TarFormatReason,
     message: string,
   ) {
     super(message);
@@ -12,8 +21,9 @@ export const TAR_BLOCK = 512;
 
 /** The fields of one header block as stored, before GNU long names or PAX records apply. */
 export interface TarHeaderBlock {
+  /** Name bytes as decoded by `decodeName` (non-UTF-8 bytes survive as lone surrogates). */
   name: string;
-  /** One character; '\0' (pre-POSIX regular file) is reported as '0'. */
+  /** One character, as stored ('\0' is a pre-POSIX regular file, or a directory when the name ends in `/`). */
   typeflag: string;
   mode: number;
   uid: number;
@@ -82,38 +92,55 @@ export function isZeroBlock(block: Buffer, at: number): boolean {
 }
 
 /**
- * A numeric field: octal digits (leading spaces or NULs allowed, ended by a
- * space or NUL), or GNU's base-256 when the first byte has its high bit set.
+ * A numeric field, read as Go's archive/tar does: GNU base-256 (two's
+ * complement) when the first byte has its high bit set, else octal digits,
+ * which may be surrounded by spaces and NULs and end at a NUL. NaN when the
+ * field holds anything else, or a value beyond 2^53 (no field of a sane
+ * archive comes near, and it would lose precision).
  */
-function numericField(block: Buffer, at: number, length: number): number {
-  const first = block[at]!;
-  if (first & 0x80) return base256(block, at, length);
-  let i = at;
-  const end = at + length;
-  while (i < end && (block[i] === SPACE || block[i] === 0)) i++;
+function parseNumeric(block: Buffer, at: number, length: number): number {
+  if (block[at]! & 0x80) return base256(block, at, length);
+  let start = at;
+  let end = at + length;
+  while (start < end && (block[start] === SPACE || block[start] === 0)) start++;
+  while (end > start && (block[end - 1] === SPACE || block[end - 1] === 0)) end--;
   let value = 0;
-  for (; i < end; i++) {
-    const digit = block[i]! - ZERO_DIGIT;
-    if (digit < 0 || digit > 7) break;
+  for (let i = start; i < end; i++) {
+    const byte = block[i]!;
+    if (byte === 0) break;
+    const digit = byte - ZERO_DIGIT;
+    if (digit < 0 || digit > 7) return NaN;
     value = value * 8 + digit;
   }
   return value;
 }
 
 function base256(block: Buffer, at: number, length: number): number {
-  const negative = block[at] === 0xff;
-  let value = negative ? -1 : block[at]! & 0x7f;
-  for (let i = at + 1; i < at + length; i++) value = value * 256 + block[i]!;
-  if (!Number.isSafeInteger(value)) throw new TarFormatError('corrupt', 'a tar header has a number too large to represent');
+  const invert = block[at]! & 0x40 ? 0xff : 0;
+  let value = (block[at]! ^ invert) & 0x7f;
+  for (let i = at + 1; i < at + length; i++) {
+    value = value * 256 + (block[i]! ^ invert);
+    if (value > Number.MAX_SAFE_INTEGER) return NaN;
+  }
+  return invert ? -value - 1 : value;
+}
+
+function numericField(block: Buffer, at: number, length: number, field: string): number {
+  const value = parseNumeric(block, at, length);
+  if (Number.isNaN(value)) throw new TarFormatError('corrupt', `a tar header has a malformed ${field} field`);
   return value;
 }
 
-/** A NUL-terminated (or field-filling) UTF-8 string field. */
+/** The end of a NUL-terminated (or field-filling) string field. */
+function textEnd(block: Buffer, at: number, length: number): number {
+  const nul = block.indexOf(0, at);
+  return nul < 0 || nul > at + length ? at + length : nul;
+}
+
+/** A NUL-terminated (or field-filling) name field: bytes, decoded with `decodeName`. */
 function textField(block: Buffer, at: number, length: number): string {
-  let end = at;
-  const limit = at + length;
-  while (end < limit && block[end] !== 0) end++;
-  return end === at ? '' : block.toString('utf8', at, end);
+  const end = textEnd(block, at, length);
+  return end === at ? '' : decodeName(block, at, end);
 }
 
 function hasMagic(block: Buffer, at: number, magic: string): boolean {
@@ -121,36 +148,89 @@ function hasMagic(block: Buffer, at: number, magic: string): boolean {
   return true;
 }
 
-/** star (marked by "tar" at the block's end) keeps times after a shorter prefix. */
-function prefixLength(block: Buffer, at: number): number {
-  return block[at + 508] === 0x74 && block[at + 509] === 0x61 && block[at + 510] === 0x72 && block[at + 511] === 0 ? 131 : 155;
+/** Header layouts, told apart as Go's archive/tar does: by magic, version and star's trailer. */
+const enum HeaderFormat {
+  V7,
+  Ustar,
+  Star,
+  Gnu,
+}
+
+function headerFormat(block: Buffer, at: number): HeaderFormat {
+  if (hasMagic(block, at, 'ustar\0')) {
+    const star = block[at + 508] === 0x74 && block[at + 509] === 0x61 && block[at + 510] === 0x72 && block[at + 511] === 0;
+    return star ? HeaderFormat.Star : HeaderFormat.Ustar;
+  }
+  return hasMagic(block, at, 'ustar  \0') ? HeaderFormat.Gnu : HeaderFormat.V7;
+}
+
+const PREFIX_OFFSET = 345;
+const GNU_ATIME_OFFSET = 345;
+const GNU_CTIME_OFFSET = 357;
+
+/**
+ * GNU headers have no prefix field: atime and ctime are where ustar keeps it.
+ * Go's writer before 1.8 put a ustar prefix there anyway; when those bytes
+ * are no valid times but ASCII text, they are that prefix (as Go reads them).
+ */
+function gnuPrefix(block: Buffer, at: number): string {
+  const timesValid =
+    (block[at + GNU_ATIME_OFFSET] === 0 || !Number.isNaN(parseNumeric(block, at + GNU_ATIME_OFFSET, 12))) &&
+    (block[at + GNU_CTIME_OFFSET] === 0 || !Number.isNaN(parseNumeric(block, at + GNU_CTIME_OFFSET, 12)));
+  if (timesValid) return '';
+  const end = textEnd(block, at + PREFIX_OFFSET, 155);
+  for (let i = at + PREFIX_OFFSET; i < end; i++) if (block[i]! >= 0x80) return '';
+  return block.toString('latin1', at + PREFIX_OFFSET, end);
+}
+
+function namePrefix(block: Buffer, at: number, format: HeaderFormat): string {
+  switch (format) {
+    case HeaderFormat.Ustar:
+      return block[at + PREFIX_OFFSET] === 0 ? '' : textField(block, at + PREFIX_OFFSET, 155);
+    case HeaderFormat.Star:
+      return block[at + PREFIX_OFFSET] === 0 ? '' : textField(block, at + PREFIX_OFFSET, 131);
+    case HeaderFormat.Gnu:
+      return gnuPrefix(block, at);
+    case HeaderFormat.V7:
+      return '';
+  }
+}
+
+/** Whether the header at `at` is a GNU one: only those carry an old GNU sparse map (star's 'S' is another layout). */
+export function isGnuHeader(block: Buffer, at: number): boolean {
+  return headerFormat(block, at) === HeaderFormat.Gnu;
+}
+
+/** A numeric field of an old GNU sparse map (offset or length of a region), with the header's rules. */
+export function sparseNumber(block: Buffer, at: number): number {
+  return numericField(block, at, 12, 'sparse map');
 }
 
 /**
  * Decodes the header block at `at` (512 bytes must be there). Verifies its
- * checksum; the caller has already set zero blocks aside.
+ * checksum; the caller has already set zero blocks aside. Numbers are only
+ * parsed here: their ranges are the parser's to check, once extended headers
+ * have had their say.
  */
 export function decodeHeaderBlock(block: Buffer, at: number, view: WordView): TarHeaderBlock {
-  const stored = numericField(block, at + CHECKSUM_OFFSET, CHECKSUM_LENGTH);
+  // A checksum field that is no number (NaN) fails the checksum, as in Go: both say "not a header".
+  const stored = parseNumeric(block, at + CHECKSUM_OFFSET, CHECKSUM_LENGTH);
   if (stored !== unsignedChecksum(block, at, view) && stored !== checksum(block, at, true)) {
     throw new TarFormatError('checksum', 'a tar header failed its checksum');
   }
-  let name = textField(block, at, 100);
-  // POSIX ustar splits long names into prefix/name; GNU tar ("ustar  ") uses those bytes for other things.
-  if (hasMagic(block, at, 'ustar\0') && block[at + 345] !== 0) name = `${textField(block, at + 345, prefixLength(block, at))}/${name}`;
-  const flagByte = block[at + 156]!;
-  const typeflag = flagByte === 0 ? '0' : String.fromCharCode(flagByte);
-  const device = typeflag === '3' || typeflag === '4';
+  const format = headerFormat(block, at);
+  const name = textField(block, at, 100);
+  const prefix = namePrefix(block, at, format);
   return {
-    name,
-    typeflag,
-    mode: numericField(block, at + 100, 8),
-    uid: numericField(block, at + 108, 8),
-    gid: numericField(block, at + 116, 8),
-    size: numericField(block, at + 124, 12),
-    mtime: numericField(block, at + 136, 12),
+    name: prefix === '' ? name : `${prefix}/${name}`,
+    typeflag: String.fromCharCode(block[at + 156]!),
+    mode: numericField(block, at + 100, 8, 'mode'),
+    uid: numericField(block, at + 108, 8, 'uid'),
+    gid: numericField(block, at + 116, 8, 'gid'),
+    size: numericField(block, at + 124, 12, 'size'),
+    mtime: numericField(block, at + 136, 12, 'mtime'),
     linkname: textField(block, at + 157, 100),
-    devmajor: device ? numericField(block, at + 329, 8) : 0,
-    devminor: device ? numericField(block, at + 337, 8) : 0,
+    devmajor: format === HeaderFormat.V7 ? 0 : numericField(block, at + 329, 8, 'devmajor'),
+    devminor: format === HeaderFormat.V7 ? 0 : numericField(block, at + 337, 8, 'devminor'),
   };
 }

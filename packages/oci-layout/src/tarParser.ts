@@ -1,10 +1,19 @@
-import { decodeHeaderBlock, isZeroBlock, TAR_BLOCK, TarFormatError, WordView, type TarHeaderBlock } from './tarHeader.js';
+import { decodeName } from './byteNames.js';
+import type { SparseRegion } from './layerEntry.js';
+import { decodeHeaderBlock, isGnuHeader, isZeroBlock, TAR_BLOCK, TarFormatError, WordView, type TarHeaderBlock } from './tarHeader.js';
 import { parsePaxRecords, type PaxRecords } from './tarPax.js';
+import { checkedRegions, MAX_SPARSE_MAP_BYTES, oldGnuSparseExtension, oldGnuSparseHeader, paxSparse0x, paxSparseFormat, paxSparseSize, SparseMap1x0 } from './tarSparse.js';
 
-/** One member of a tar archive, with GNU long names and PAX records applied. */
+/** One member of a tar archive, with GNU long names, PAX records and sparse maps applied. */
 export interface TarMember extends TarHeaderBlock {
-  /** Bytes of content that follow the header: 0 for the types that never have any (links, devices, directories, fifos). */
+  /**
+   * The member's logical size: for a regular file its length (a sparse
+   * file's holes included); 0 for the types that never have content (links,
+   * devices, directories, fifos) and for global PAX headers ('g').
+   */
   size: number;
+  /** A sparse file's data regions: the member's content is their bytes, one after another. */
+  sparse?: SparseRegion[];
   /** Extended attributes from `SCHILY.xattr.*` PAX records, values as raw bytes. */
   xattrs?: Record<string, Buffer>;
 }
@@ -18,49 +27,107 @@ export interface TarVisitor {
   memberEnd(): void;
 }
 
-/** Largest GNU long name or PAX header data accepted (each is held in memory). */
-const MAX_EXTENSION_SIZE = 4 * 1024 * 1024;
+/** Largest GNU long name or PAX header data accepted (each is held in memory), Go's limit too. */
+const MAX_EXTENSION_SIZE = 1024 * 1024;
+
+/**
+ * Ranges of numeric fields. Sizes and offsets must be counted exactly (2^53);
+ * ids fit Linux's 32-bit uid_t, with (uid_t)-1 meaning "none"; modes a
+ * 32-bit mode_t; times what a JavaScript Date holds; device numbers Linux's
+ * dev_t (12 bits of major, 20 of minor).
+ */
+const MAX_ID = 0xfffffffe;
+const MAX_MODE = 0xffffffff;
+const MAX_MTIME = 8.64e12;
+const MAX_DEVMAJOR = 0xfff;
+const MAX_DEVMINOR = 0xfffff;
 
 /** Typeflags of members that never carry content, whatever their size field says (as Go's archive/tar reads them). */
 const HEADER_ONLY_TYPES = new Set(['1', '2', '3', '4', '5', '6']);
 
 const enum State {
   Header,
+  /** Collecting a block-aligned run of bytes the parser must see whole: extension data, sparse map blocks. */
+  Collect,
   Content,
-  Extension,
   Padding,
   Ended,
+  Failed,
 }
 
-type Extension = 'L' | 'K' | 'x' | 'g';
-const EXTENSIONS = new Set<string>(['L', 'K', 'x', 'g']);
+const enum Collecting {
+  /** The data of an 'x', 'g', 'L' or 'K' header. */
+  Extension,
+  /** An old GNU sparse extension block. */
+  OldGnuSparse,
+  /** A block of a PAX 1.0 sparse map, from the member's data. */
+  SparseMap,
+}
 
 const padding = (size: number) => (TAR_BLOCK - (size % TAR_BLOCK)) % TAR_BLOCK;
 
+function outOfRange(member: TarHeaderBlock, field: string, value: number): TarFormatError {
+  return new TarFormatError('corrupt', `tar member "${member.name}" has ${field} ${value}, out of range`);
+}
+
+function checkInteger(member: TarHeaderBlock, field: string, value: number, max: number): void {
+  if (!(value >= 0 && value <= max)) throw outOfRange(member, field, value);
+}
+
+function checkSize(member: TarHeaderBlock, size: number): void {
+  checkInteger(member, 'size', size, Number.MAX_SAFE_INTEGER);
+}
+
+function checkRanges(member: TarMember): void {
+  checkSize(member, member.size);
+  checkInteger(member, 'mode', member.mode, MAX_MODE);
+  checkInteger(member, 'uid', member.uid, MAX_ID);
+  checkInteger(member, 'gid', member.gid, MAX_ID);
+  checkInteger(member, 'devmajor', member.devmajor, MAX_DEVMAJOR);
+  checkInteger(member, 'devminor', member.devminor, MAX_DEVMINOR);
+  if (!(Math.abs(member.mtime) <= MAX_MTIME)) throw outOfRange(member, 'mtime', member.mtime);
+}
+
 /**
- * A streaming tar reader: ustar, GNU (long names `L`, long link names `K`,
- * base-256 numbers) and PAX (`x` records for path, linkpath, size, uid, gid,
- * mtime and SCHILY.xattr.*; global `g` headers are skipped). Feed it bytes
- * with `write`, in pieces of any size, and call `end` when there are no
- * more: it calls the visitor synchronously, handing content over as views of
- * the input, so a member costs little beyond decoding its header. Throws
- * TarFormatError for a header that fails its checksum or an archive that ends
- * inside a member. Two zero blocks end the archive; bytes after them are
- * ignored.
+ * A streaming tar reader with the rules of Go's archive/tar: ustar (prefix),
+ * star, GNU (long names `L`/`K`, base-256 numbers, old sparse `S` with
+ * extension blocks, and the prefix pre-1.8 Go writers put in GNU headers),
+ * and PAX (`x` records for path, linkpath, size, uid, gid, mtime,
+ * SCHILY.xattr.* and GNU sparse 0.0/0.1/1.0; a global `g` header is reported
+ * as a member of its own and applies to nothing else).
+ *
+ * Feed it bytes with `write`, in pieces of any size, and call `end` when
+ * there are no more. It calls the visitor synchronously, handing content
+ * over as views of the input. It only moves forward, holds at most one
+ * extended header or sparse map (1 MiB) at a time, and its result — members,
+ * contents, and the TarFormatError it throws — is the same however the input
+ * is split. After an error it throws that error again.
+ *
+ * Where the input may end is Go's rule too: at a header boundary or inside
+ * a member's padding (an archive without its end marker), but not inside a
+ * header, a member's data, or an extended header. A zero block followed by
+ * anything but a second one is an error; after two, the rest is ignored.
  */
 export class TarParser {
   private state = State.Header;
   /** A header block that arrived split across writes. */
   private readonly partialBlock = Buffer.alloc(TAR_BLOCK);
   private partialLength = 0;
-  /** Bytes left of the current member's content, extension data or padding. */
+  /** Bytes left of the current member's content or padding. */
   private remaining = 0;
   private contentPadding = 0;
-  private extension: { type: Extension; data: Buffer; filled: number } | undefined;
+  private collecting = Collecting.Extension;
+  private collectType = '';
+  private collectName = '';
+  private collected: Buffer = Buffer.alloc(0);
+  private filled = 0;
+  /** The member whose sparse map is being collected, and what of its data is left after it. */
+  private pending: { member: TarMember; regions: SparseRegion[]; dataBytes: number; blocks: number; map?: SparseMap1x0 } | undefined;
   private longName: string | undefined;
   private longLinkName: string | undefined;
   private pax: PaxRecords | undefined;
   private zeroBlocks = 0;
+  private error: TarFormatError | undefined;
   private readonly words = new WordView();
 
   constructor(private readonly visitor: TarVisitor) {}
@@ -71,6 +138,19 @@ export class TarParser {
   }
 
   write(chunk: Buffer): void {
+    if (this.state === State.Failed) throw this.error!;
+    try {
+      this.parse(chunk);
+    } catch (error) {
+      if (error instanceof TarFormatError) {
+        this.state = State.Failed;
+        this.error = error;
+      }
+      throw error;
+    }
+  }
+
+  private parse(chunk: Buffer): void {
     let at = 0;
     const length = chunk.length;
     while (at < length) {
@@ -98,13 +178,12 @@ export class TarParser {
           if (this.remaining === 0) this.endMember();
           break;
         }
-        case State.Extension: {
-          const extension = this.extension!;
-          const take = Math.min(extension.data.length - extension.filled, length - at);
-          chunk.copy(extension.data, extension.filled, at, at + take);
-          extension.filled += take;
+        case State.Collect: {
+          const take = Math.min(this.collected.length - this.filled, length - at);
+          chunk.copy(this.collected, this.filled, at, at + take);
+          this.filled += take;
           at += take;
-          if (extension.filled === extension.data.length) this.applyExtension(extension.type, extension.data);
+          if (this.filled === this.collected.length) this.collectedAll();
           break;
         }
         case State.Padding: {
@@ -116,17 +195,30 @@ export class TarParser {
         }
         case State.Ended:
           return;
+        case State.Failed:
+          throw this.error!;
       }
     }
   }
 
-  /** The input is complete: throws if it stopped inside a member or header. */
+  /** The input is complete: throws if it stopped inside a header, a member's data or an extended header. */
   end(): void {
-    if (this.state === State.Ended) return;
-    if (this.state !== State.Header || this.partialLength > 0) throw new TarFormatError('truncated', 'the archive ends in the middle of a member');
-    if (this.longName !== undefined || this.longLinkName !== undefined || this.pax) {
-      throw new TarFormatError('truncated', 'the archive ends after an extended header, without its member');
+    switch (this.state) {
+      case State.Failed:
+        throw this.error!;
+      case State.Ended:
+      case State.Padding:
+        return;
+      case State.Header:
+        if (this.partialLength === 0) return;
+        break;
+      case State.Content:
+      case State.Collect:
+        break;
     }
+    this.state = State.Failed;
+    this.error = new TarFormatError('truncated', 'the archive ends in the middle of a member');
+    throw this.error;
   }
 
   private header(block: Buffer, at: number): void {
@@ -134,24 +226,118 @@ export class TarParser {
       if (++this.zeroBlocks === 2) this.state = State.Ended;
       return;
     }
-    this.zeroBlocks = 0;
+    if (this.zeroBlocks > 0) throw new TarFormatError('corrupt', 'a zero block is followed by a header, not by the end of the archive');
     const header = decodeHeaderBlock(block, at, this.words);
-    if (header.size < 0) throw new TarFormatError('corrupt', `tar member "${header.name}" has a negative size`);
-    if (EXTENSIONS.has(header.typeflag)) {
-      if (header.size > MAX_EXTENSION_SIZE) throw new TarFormatError('corrupt', `a tar extended header of ${header.size} bytes is larger than allowed`);
-      this.extension = { type: header.typeflag as Extension, data: Buffer.alloc(header.size), filled: 0 };
-      this.contentPadding = padding(header.size);
-      this.state = State.Extension;
-      if (header.size === 0) this.applyExtension(this.extension.type, this.extension.data);
+    switch (header.typeflag) {
+      case 'x':
+      case 'g':
+      case 'L':
+      case 'K':
+        checkSize(header, header.size);
+        if (header.size > MAX_EXTENSION_SIZE) {
+          throw new TarFormatError('too-large', `a tar extended header of ${header.size} bytes is larger than allowed`);
+        }
+        this.collectType = header.typeflag;
+        this.collectName = header.name;
+        this.contentPadding = padding(header.size);
+        this.collect(Collecting.Extension, header.size);
+        return;
+    }
+    const sparse = this.pax?.sparse;
+    const member = this.withExtensions(header);
+    // The stored size, before a sparse map may replace it with the logical one.
+    checkSize(member, member.size);
+    if (member.typeflag === 'S') {
+      if (!isGnuHeader(block, at)) throw new TarFormatError('corrupt', `tar member "${member.name}" is sparse in a header that is not GNU`);
+      const { regions, size, extended } = oldGnuSparseHeader(block, at);
+      this.pending = { member, regions, dataBytes: member.size, blocks: 0 };
+      member.size = size;
+      if (extended) this.collect(Collecting.OldGnuSparse, TAR_BLOCK);
+      else this.emit();
       return;
     }
-    const member = this.withExtensions(header);
+    const sparseFormat = paxSparseFormat(sparse);
+    if (sparseFormat) {
+      if (HEADER_ONLY_TYPES.has(member.typeflag)) throw new TarFormatError('corrupt', `tar member "${member.name}" has a sparse map but no content`);
+      if (sparse!.name) member.name = sparse!.name;
+      const dataBytes = member.size;
+      member.size = paxSparseSize(sparse!) ?? member.size;
+      if (sparseFormat === '0.x') {
+        this.pending = { member, regions: paxSparse0x(sparse!), dataBytes, blocks: 0 };
+        this.emit();
+      } else {
+        this.pending = { member, regions: [], dataBytes, blocks: 0, map: new SparseMap1x0() };
+        this.nextSparseMapBlock();
+      }
+      return;
+    }
+    checkRanges(member);
+    this.startContent(member, member.size);
+  }
+
+  private collect(what: Collecting, bytes: number): void {
+    this.collecting = what;
+    this.collected = Buffer.allocUnsafe(bytes);
+    this.filled = 0;
+    this.state = State.Collect;
+    if (bytes === 0) this.collectedAll();
+  }
+
+  private collectedAll(): void {
+    const data = this.collected;
+    this.collected = Buffer.alloc(0);
+    switch (this.collecting) {
+      case Collecting.Extension:
+        this.applyExtension(data);
+        break;
+      case Collecting.OldGnuSparse:
+        if (oldGnuSparseExtension(data, 0, this.pending!.regions)) {
+          if (++this.pending!.blocks * TAR_BLOCK > MAX_SPARSE_MAP_BYTES) {
+            throw new TarFormatError('too-large', 'an old GNU sparse map is larger than allowed');
+          }
+          this.collect(Collecting.OldGnuSparse, TAR_BLOCK);
+        } else {
+          this.emit();
+        }
+        break;
+      case Collecting.SparseMap: {
+        const pending = this.pending!;
+        pending.dataBytes -= TAR_BLOCK;
+        if (pending.map!.add(data)) {
+          pending.regions = pending.map!.regions();
+          pending.map = undefined;
+          this.emit();
+        } else {
+          this.nextSparseMapBlock();
+        }
+        break;
+      }
+    }
+  }
+
+  private nextSparseMapBlock(): void {
+    const pending = this.pending!;
+    if (pending.dataBytes < TAR_BLOCK) throw new TarFormatError('corrupt', `tar member "${pending.member.name}" has a sparse map longer than its data`);
+    this.collect(Collecting.SparseMap, TAR_BLOCK);
+  }
+
+  /** The sparse member whose map is complete: checked, then on to its data. */
+  private emit(): void {
+    const { member, regions, dataBytes } = this.pending!;
+    this.pending = undefined;
+    checkRanges(member);
+    checkSize(member, dataBytes);
+    member.sparse = checkedRegions(regions, member.size, dataBytes);
+    this.startContent(member, dataBytes);
+  }
+
+  private startContent(member: TarMember, dataBytes: number): void {
     this.visitor.member(member);
-    this.contentPadding = padding(member.size);
-    if (member.size === 0) {
+    this.contentPadding = padding(dataBytes);
+    if (dataBytes === 0) {
       this.endMember();
     } else {
-      this.remaining = member.size;
+      this.remaining = dataBytes;
       this.state = State.Content;
     }
   }
@@ -170,18 +356,21 @@ export class TarParser {
       this.pax = undefined;
     }
     // GNU long names win over PAX paths, as in Go's archive/tar.
-    if (this.longName !== undefined) member.name = this.longName;
-    if (this.longLinkName !== undefined) member.linkname = this.longLinkName;
+    if (this.longName) member.name = this.longName;
+    if (this.longLinkName) member.linkname = this.longLinkName;
     this.longName = this.longLinkName = undefined;
-    if (HEADER_ONLY_TYPES.has(member.typeflag)) member.size = 0;
-    // Pre-POSIX archives mark directories with a trailing slash only (any bytes such a member has are still skipped).
-    if (member.typeflag === '0' && member.name.endsWith('/')) member.typeflag = '5';
+    if (HEADER_ONLY_TYPES.has(member.typeflag)) {
+      // Any size these have is not data: no bytes follow (range-checked all the same).
+      checkSize(member, member.size);
+      member.size = 0;
+    }
+    // Pre-POSIX archives mark directories with a trailing slash only.
+    if (member.typeflag === '\0') member.typeflag = member.name.endsWith('/') ? '5' : '0';
     return member;
   }
 
-  private applyExtension(type: Extension, data: Buffer): void {
-    this.extension = undefined;
-    switch (type) {
+  private applyExtension(data: Buffer): void {
+    switch (this.collectType) {
       case 'L':
         this.longName = nulTerminated(data);
         break;
@@ -191,8 +380,26 @@ export class TarParser {
       case 'x':
         this.pax = parsePaxRecords(data);
         break;
-      case 'g':
+      case 'g': {
+        // Go reports a global header as a member of its own, named by its path record, and forgets what came before it.
+        const records = parsePaxRecords(data);
+        this.pax = this.longName = this.longLinkName = undefined;
+        this.visitor.member({
+          name: records.path ?? this.collectName,
+          typeflag: 'g',
+          mode: 0,
+          uid: 0,
+          gid: 0,
+          size: 0,
+          mtime: 0,
+          linkname: '',
+          devmajor: 0,
+          devminor: 0,
+          ...(records.xattrs ? { xattrs: records.xattrs } : {}),
+        });
+        this.visitor.memberEnd();
         break;
+      }
     }
     this.skipPadding();
   }
@@ -210,5 +417,5 @@ export class TarParser {
 
 function nulTerminated(data: Buffer): string {
   const nul = data.indexOf(0);
-  return data.toString('utf8', 0, nul < 0 ? data.length : nul);
+  return decodeName(data, 0, nul < 0 ? data.length : nul);
 }

@@ -11,15 +11,21 @@ export interface Credentials {
   identityToken?: string;
 }
 
+/** An auth file, docker config.json or credential helper that cannot be used: what is wrong and in which file. */
+export class CredentialsError extends Error {}
+
 interface AuthEntry {
   auth?: string;
   identitytoken?: string;
 }
 
+/** An auth file (containers-auth.json(5), or docker's config.json) checked into the parts lookups use. */
 interface AuthFile {
-  auths?: Record<string, AuthEntry>;
-  credHelpers?: Record<string, string>;
+  auths: Map<string, AuthEntry>;
+  credHelpers: Map<string, string>;
   credsStore?: string;
+  /** The document as read: a rewrite keeps the keys this code does not use (docker's config.json has many). */
+  document: Record<string, unknown>;
 }
 
 /** Docker Hub's historical key in docker's config.json. */
@@ -49,6 +55,52 @@ function credentialFiles(env: NodeJS.ProcessEnv = process.env): string[] {
   return [...new Set([loginAuthFile(env), join(userContainersDir(env), 'auth.json'), dockerConfigFile(env)])];
 }
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A string field; null counts as absent, as Go's decoder (skopeo, docker) reads it. */
+function stringField(value: unknown, path: string, what: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new CredentialsError(`cannot read credentials from ${path}: ${what} must be a string`);
+  return value;
+}
+
+/** A credential helper's name: the suffix of a program looked up on PATH, so never a path of its own. */
+function helperName(value: unknown, path: string, what: string): string | undefined {
+  const name = stringField(value, path, what);
+  if (name !== undefined && /[/\0]/.test(name)) throw new CredentialsError(`cannot read credentials from ${path}: ${what} is not a credential helper name: ${JSON.stringify(name)}`);
+  return name;
+}
+
+/** The parts of an auth file lookups use, each checked for its type, as skopeo's decoder refuses a file with a mistyped field. */
+function parseAuthFile(doc: unknown, path: string): AuthFile {
+  const invalid = (message: string) => new CredentialsError(`cannot read credentials from ${path}: ${message}`);
+  if (!isObject(doc)) throw invalid('not a JSON object');
+  const auths = new Map<string, AuthEntry>();
+  if (doc.auths !== undefined && doc.auths !== null) {
+    if (!isObject(doc.auths)) throw invalid('"auths" must be an object');
+    for (const [key, value] of Object.entries(doc.auths)) {
+      if (!isObject(value)) throw invalid(`"auths.${key}" must be an object`);
+      const entry: AuthEntry = {};
+      const auth = stringField(value.auth, path, `"auths.${key}.auth"`);
+      if (auth !== undefined) entry.auth = auth;
+      const identitytoken = stringField(value.identitytoken, path, `"auths.${key}.identitytoken"`);
+      if (identitytoken !== undefined) entry.identitytoken = identitytoken;
+      auths.set(key, entry);
+    }
+  }
+  const credHelpers = new Map<string, string>();
+  if (doc.credHelpers !== undefined && doc.credHelpers !== null) {
+    if (!isObject(doc.credHelpers)) throw invalid('"credHelpers" must be an object');
+    for (const [key, value] of Object.entries(doc.credHelpers)) credHelpers.set(key, helperName(value, path, `"credHelpers.${key}"`)!);
+  }
+  const file: AuthFile = { auths, credHelpers, document: doc };
+  const credsStore = helperName(doc.credsStore, path, '"credsStore"');
+  if (credsStore) file.credsStore = credsStore;
+  return file;
+}
+
 async function readAuthFile(path: string): Promise<AuthFile | undefined> {
   let text: string;
   try {
@@ -57,13 +109,14 @@ async function readAuthFile(path: string): Promise<AuthFile | undefined> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
+  let doc: unknown;
   try {
-    const doc = JSON.parse(text) as unknown;
-    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error('not a JSON object');
-    return doc as AuthFile;
+    doc = JSON.parse(text);
   } catch (e) {
-    throw new Error(`cannot read credentials from ${path}: ${(e as Error).message}`);
+    if (!(e instanceof SyntaxError)) throw e;
+    throw new CredentialsError(`cannot read credentials from ${path}: ${e.message}`);
   }
+  return parseAuthFile(doc, path);
 }
 
 function decodeEntry(entry: AuthEntry, where: string): Credentials | undefined {
@@ -71,7 +124,7 @@ function decodeEntry(entry: AuthEntry, where: string): Credentials | undefined {
   if (entry.auth) {
     const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon < 0) throw new Error(`${where}: "auth" must be base64 of user:password`);
+    if (colon < 0) throw new CredentialsError(`${where}: "auth" must be base64 of user:password`);
     out.username = decoded.slice(0, colon);
     out.password = decoded.slice(colon + 1);
   }
@@ -90,9 +143,9 @@ function lookupKeys(registry: string, repository?: string): string[] {
   return keys;
 }
 
-function entryFor(auths: Record<string, AuthEntry>, keys: string[]): [string, AuthEntry] | undefined {
+function entryFor(auths: Map<string, AuthEntry>, keys: string[]): [string, AuthEntry] | undefined {
   for (const key of keys) {
-    for (const [k, v] of Object.entries(auths)) {
+    for (const [k, v] of auths) {
       if (k.replace(/^https?:\/\//, '').replace(/\/v[12]\/?$/, '').replace(/\/$/, '') === key.replace(/^https?:\/\//, '')) return [k, v];
     }
   }
@@ -111,15 +164,15 @@ function credentialHelperGet(helper: string, serverUrl: string, env: NodeJS.Proc
     const child = execFile(program, ['get'], { env, timeout: 30_000 }, (err, stdout, stderr) => {
       if (err) {
         if (/credentials not found/i.test(`${stdout}${stderr}`)) return resolve(undefined);
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new Error(`credential helper ${program} is not installed (not found on PATH)`));
-        return reject(new Error(`credential helper ${program} failed for ${serverUrl}: ${(stderr || stdout || err.message).trim()}`));
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new CredentialsError(`credential helper ${program} is not installed (not found on PATH)`));
+        return reject(new CredentialsError(`credential helper ${program} failed for ${serverUrl}: ${(stderr || stdout || err.message).trim()}`));
       }
       try {
         const doc = JSON.parse(stdout) as { Username?: string; Secret?: string };
         if (!doc.Secret) return resolve(undefined);
         resolve(doc.Username === '<token>' ? { identityToken: doc.Secret } : { username: doc.Username ?? '', password: doc.Secret });
       } catch {
-        reject(new Error(`credential helper ${program} printed something that is not JSON`));
+        reject(new CredentialsError(`credential helper ${program} printed something that is not JSON`));
       }
     });
     // A helper may exit without reading stdin; its exit status, not the broken pipe, says what happened.
@@ -132,19 +185,20 @@ async function askHelper(helper: string, registry: string, path: string, env: No
   try {
     return await credentialHelperGet(helper, helperServerUrl(registry), env);
   } catch (e) {
-    throw new Error(`${(e as Error).message} (named in ${path})`);
+    if (!(e instanceof CredentialsError)) throw e;
+    throw new CredentialsError(`${e.message} (named in ${path})`, { cause: e });
   }
 }
 
 /** What one file knows about a registry, in docker's precedence: its credential helper for it, else its credsStore, else its `auths` entry. */
 async function credentialsInFile(file: AuthFile, path: string, registry: string, keys: string[], env: NodeJS.ProcessEnv): Promise<Credentials | undefined> {
-  const helper = keys.map((k) => file.credHelpers?.[k]).find(Boolean);
+  const helper = keys.map((k) => file.credHelpers.get(k)).find(Boolean);
   if (helper) return askHelper(helper, registry, path, env);
   if (file.credsStore) {
     const stored = await askHelper(file.credsStore, registry, path, env);
     if (stored) return stored;
   }
-  const found = file.auths && entryFor(file.auths, keys);
+  const found = entryFor(file.auths, keys);
   return found ? decodeEntry(found[1], path) : undefined;
 }
 
@@ -163,10 +217,10 @@ async function isDirectory(path: string): Promise<boolean> {
   return stat(path).then((s) => s.isDirectory(), () => false);
 }
 
-async function writeAuthFile(path: string, file: AuthFile): Promise<void> {
+async function writeAuthFile(path: string, document: Record<string, unknown>): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, `${JSON.stringify(file, null, '\t')}\n`, { mode: 0o600 });
+  await writeFile(tmp, `${JSON.stringify(document, null, '\t')}\n`, { mode: 0o600 });
   await rename(tmp, path);
 }
 
@@ -175,11 +229,13 @@ export async function saveCredentials(registry: string, username: string, passwo
   const path = loginAuthFile(env);
   // As skopeo: a runtime directory that does not exist means a broken session, not a place to create.
   if (!env.REGISTRY_AUTH_FILE && env.XDG_RUNTIME_DIR && !(await isDirectory(env.XDG_RUNTIME_DIR))) {
-    throw new Error(`${env.XDG_RUNTIME_DIR}, set by $XDG_RUNTIME_DIR, is not a directory: create it, or unset XDG_RUNTIME_DIR`);
+    throw new CredentialsError(`${env.XDG_RUNTIME_DIR}, set by $XDG_RUNTIME_DIR, is not a directory: create it, or unset XDG_RUNTIME_DIR`);
   }
-  const file = (await readAuthFile(path)) ?? {};
-  file.auths = { ...file.auths, [registry]: { auth: Buffer.from(`${username}:${password}`).toString('base64') } };
-  await writeAuthFile(path, file);
+  const document = (await readAuthFile(path))?.document ?? {};
+  // parseAuthFile checked that "auths", when there, is an object.
+  const auths = (document.auths ?? {}) as Record<string, unknown>;
+  document.auths = { ...auths, [registry]: { auth: Buffer.from(`${username}:${password}`).toString('base64') } };
+  await writeAuthFile(path, document);
   return path;
 }
 
@@ -187,8 +243,8 @@ export async function saveCredentials(registry: string, username: string, passwo
 export async function removeCredentials(registry: string, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   const path = loginAuthFile(env);
   const file = await readAuthFile(path);
-  if (!file?.auths || !(registry in file.auths)) return false;
-  delete file.auths[registry];
-  await writeAuthFile(path, file);
+  if (!file?.auths.has(registry)) return false;
+  delete (file.document.auths as Record<string, unknown>)[registry];
+  await writeAuthFile(path, file.document);
   return true;
 }

@@ -24,10 +24,11 @@ export interface RegistryEntry {
 export interface RegistriesConfig {
   unqualifiedSearchRegistries: string[];
   registries: RegistryEntry[];
-  aliases: Record<string, string>;
+  /** Short name -> fully qualified name. A Map: a short name such as `constructor` must not find Object's members. */
+  aliases: Map<string, string>;
 }
 
-const EMPTY_REGISTRIES_CONFIG: RegistriesConfig = { unqualifiedSearchRegistries: [], registries: [], aliases: {} };
+const EMPTY_REGISTRIES_CONFIG: RegistriesConfig = { unqualifiedSearchRegistries: [], registries: [], aliases: new Map() };
 
 /** Where one pull may come from: a mirror or the registry itself, with the repository as that place names it. */
 export interface PullCandidate {
@@ -36,8 +37,16 @@ export interface PullCandidate {
   insecure: boolean;
 }
 
+/** A registries.conf that cannot be used, or a pull it forbids: names the file and what is wrong. */
+export class RegistriesConfError extends Error {}
+
 function fail(file: string, message: string): never {
-  throw new Error(`${file}: ${message}`);
+  throw new RegistriesConfError(`${file}: ${message}`);
+}
+
+/** A TOML table: @iarna/toml gives arrays and dates as objects too. */
+function isTable(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 }
 
 function str(v: unknown, file: string, key: string): string | undefined {
@@ -53,8 +62,8 @@ function bool(v: unknown, file: string, key: string): boolean {
 }
 
 function parseMirror(raw: unknown, file: string): MirrorEntry {
-  if (typeof raw !== 'object' || raw === null) fail(file, '[[registry.mirror]] must be a table');
-  const m = raw as Record<string, unknown>;
+  if (!isTable(raw)) fail(file, '[[registry.mirror]] must be a table');
+  const m = raw;
   const location = str(m.location, file, 'mirror.location');
   if (!location) fail(file, '[[registry.mirror]] needs a "location"');
   const pull = str(m['pull-from-mirror'], file, 'pull-from-mirror') ?? 'all';
@@ -63,8 +72,8 @@ function parseMirror(raw: unknown, file: string): MirrorEntry {
 }
 
 function parseRegistry(raw: unknown, file: string): RegistryEntry {
-  if (typeof raw !== 'object' || raw === null) fail(file, '[[registry]] must be a table');
-  const r = raw as Record<string, unknown>;
+  if (!isTable(raw)) fail(file, '[[registry]] must be a table');
+  const r = raw;
   const location = str(r.location, file, 'location');
   const prefix = str(r.prefix, file, 'prefix') ?? location;
   if (!prefix) fail(file, '[[registry]] needs a "prefix" or a "location"');
@@ -78,9 +87,11 @@ function mergeRegistriesConf(base: RegistriesConfig, text: string, file: string)
   try {
     doc = TOML.parse(text) as Record<string, unknown>;
   } catch (e) {
-    fail(file, `not valid TOML: ${(e as Error).message.split('\n')[0]}`);
+    // @iarna/toml exports no error class: its syntax errors are Errors named TomlError, with the position in the message.
+    if (!(e instanceof Error && e.name === 'TomlError')) throw e;
+    fail(file, `not valid TOML: ${e.message.split('\n')[0]}`);
   }
-  const out: RegistriesConfig = { unqualifiedSearchRegistries: base.unqualifiedSearchRegistries, registries: [...base.registries], aliases: { ...base.aliases } };
+  const out: RegistriesConfig = { unqualifiedSearchRegistries: base.unqualifiedSearchRegistries, registries: [...base.registries], aliases: new Map(base.aliases) };
   const search = doc['unqualified-search-registries'];
   if (search !== undefined) {
     if (!Array.isArray(search) || search.some((s) => typeof s !== 'string')) fail(file, 'unqualified-search-registries must be an array of strings');
@@ -93,8 +104,8 @@ function mergeRegistriesConf(base: RegistriesConfig, text: string, file: string)
     }
   }
   if (doc.aliases !== undefined) {
-    if (typeof doc.aliases !== 'object' || doc.aliases === null) fail(file, '[aliases] must be a table');
-    for (const [k, v] of Object.entries(doc.aliases)) out.aliases[k] = str(v, file, `aliases.${k}`)!;
+    if (!isTable(doc.aliases)) fail(file, '[aliases] must be a table');
+    for (const [k, v] of Object.entries(doc.aliases)) out.aliases.set(k, str(v, file, `aliases.${k}`)!);
   }
   return out;
 }
@@ -120,7 +131,7 @@ export async function loadRegistriesConf(file?: string, env: NodeJS.ProcessEnv =
   if (!main) main = (await readIfExists(join(userDir, 'registries.conf'))) !== undefined ? join(userDir, 'registries.conf') : '/etc/containers/registries.conf';
   let conf = EMPTY_REGISTRIES_CONFIG;
   const text = await readIfExists(main);
-  if (text === undefined && file) throw new Error(`registries.conf ${file} does not exist`);
+  if (text === undefined && file) throw new RegistriesConfError(`registries.conf ${file} does not exist`);
   if (text !== undefined) conf = mergeRegistriesConf(conf, text, main);
   const dropInDirs = file || env.CONTAINERS_REGISTRIES_CONF ? [join(dirname(main), 'registries.conf.d')] : ['/etc/containers/registries.conf.d', join(userDir, 'registries.conf.d')];
   for (const dir of dropInDirs) {
@@ -163,7 +174,7 @@ export function pullCandidates(conf: RegistriesConfig, name: ImageName, forPush 
   const entry = findRegistryEntry(conf, name.registry, name.repository);
   if (!entry) return [{ registry: name.registry, repository: name.repository, insecure: false }];
   const full = `${name.registry}/${name.repository}`;
-  if (entry.blocked) throw new Error(`registry ${name.registry} is blocked in registries.conf (prefix "${entry.prefix}")`);
+  if (entry.blocked) throw new RegistriesConfError(`registry ${name.registry} is blocked in registries.conf (prefix "${entry.prefix}")`);
   const primary = { ...relocate(entry.location, entry.prefix, full), insecure: entry.insecure };
   if (forPush) return [primary];
   const byDigest = name.digest !== undefined;
@@ -182,7 +193,7 @@ export function qualifyName(conf: RegistriesConfig, input: string): ImageName[] 
   const bare = parseImageName(input, '');
   if (bare.registry !== '') return [bare];
   const short = input.replace(/[:@].*$/, '');
-  const alias = conf.aliases[short];
+  const alias = conf.aliases.get(short);
   const suffix = input.slice(short.length);
   if (alias) return [parseImageName(`${alias}${bare.digest || input.includes(':') ? suffix : ''}`)];
   const search = conf.unqualifiedSearchRegistries.length > 0 ? conf.unqualifiedSearchRegistries : ['docker.io'];

@@ -40,6 +40,8 @@ export interface RegistryRequest {
   expect: number[];
   /** Whether transient failures are retried here (false when the caller resynchronises itself). */
   retry?: boolean;
+  /** Sent over a connection of its own, never a pooled one (a retry after a response whose bytes were wrong). */
+  freshConnection?: boolean;
 }
 
 export type RegistryResponse = Dispatcher.ResponseData;
@@ -114,7 +116,11 @@ export class RegistrySession {
     readonly host: string,
     private readonly opts: SessionOptions = {},
   ) {
-    this.dispatcher = new Agent({ connect: { rejectUnauthorized: !opts.insecure }, connections: 16 });
+    this.dispatcher = this.newDispatcher(16);
+  }
+
+  private newDispatcher(connections: number): Agent {
+    return new Agent({ connect: { rejectUnauthorized: !this.opts.insecure }, connections });
   }
 
   async close(): Promise<void> {
@@ -224,8 +230,8 @@ export class RegistrySession {
     await res.body.dump();
   }
 
-  private send(method: string, url: string | URL, headers: Record<string, string>, body: RequestBody | undefined): Promise<RegistryResponse> {
-    return request(url, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher: this.dispatcher });
+  private send(method: string, url: string | URL, headers: Record<string, string>, body: RequestBody | undefined, dispatcher: Agent = this.dispatcher): Promise<RegistryResponse> {
+    return request(url, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher });
   }
 
   /**
@@ -244,7 +250,16 @@ export class RegistrySession {
           throw e;
         });
         await this.pinged;
-        return await this.requestOnce(req, first);
+        if (!req.freshConnection) return await this.requestOnce(req, first, this.dispatcher);
+        const own = this.newDispatcher(1);
+        try {
+          const res = await this.requestOnce(req, first, own);
+          res.body.once('close', () => void own.destroy());
+          return res;
+        } catch (e) {
+          await own.destroy();
+          throw e;
+        }
       } catch (e) {
         if (attempt + 1 >= tries || !isTransientError(e)) throw withRequest(e, req.method, first);
         const wait = retryDelay(e, attempt);
@@ -254,7 +269,7 @@ export class RegistrySession {
     }
   }
 
-  private async requestOnce(req: RegistryRequest, start: URL): Promise<RegistryResponse> {
+  private async requestOnce(req: RegistryRequest, start: URL, dispatcher: Agent): Promise<RegistryResponse> {
     let url = start;
     let authorized = false;
     for (let hop = 0; hop < 10; hop++) {
@@ -262,7 +277,7 @@ export class RegistrySession {
       const headers: Record<string, string> = { 'user-agent': 'tsbuild', ...req.headers };
       const auth = sameHost ? await this.authorization(req.scopes) : undefined;
       if (auth) headers.authorization = auth;
-      const res = await this.send(req.method, url, headers, req.body ? await req.body() : undefined);
+      const res = await this.send(req.method, url, headers, req.body ? await req.body() : undefined, dispatcher);
       if (res.statusCode === 401 && sameHost && !authorized) {
         const text = await res.body.text();
         const challenge = parseAuthChallenge(header(res, 'www-authenticate') ?? '');

@@ -64,6 +64,9 @@ function mediaTypeOf(res: RegistryResponse, bytes: Buffer): string {
  * streamed PATCH), cross-repository mounts and tag listing.
  */
 export class RepositoryClient {
+  /** Blobs opened so far, so a second open is known to be a retry. */
+  private readonly opened = new Set<Digest>();
+
   constructor(
     readonly session: RegistrySession,
     readonly repository: string,
@@ -152,11 +155,15 @@ export class RepositoryClient {
     const session = this.session;
     const url = this.path(`blobs/${descriptor.digest}`);
     const scopes = this.scopes();
+    // A copy opens each blob once; opened again, it is a retry after bytes that did not verify, and the
+    // connection (or the proxy on it) that brought them is not trusted with it again.
+    const freshConnection = this.opened.has(descriptor.digest);
+    this.opened.add(descriptor.digest);
     const chunks = async function* (): AsyncGenerator<Buffer> {
       let received = 0;
       for (let failures = 0; ; ) {
         try {
-          const res = await session.request({ method: 'GET', url, headers: received > 0 ? { range: `bytes=${received}-` } : {}, scopes, expect: [200, 206] });
+          const res = await session.request({ method: 'GET', url, headers: received > 0 ? { range: `bytes=${received}-` } : {}, scopes, expect: [200, 206], freshConnection });
           // A server that ignores Range sends the whole blob again: what we already have is skipped.
           const body = skipBytes(res.body, received > 0 && res.statusCode === 200 ? received : 0);
           for await (const part of body as AsyncIterable<Buffer>) {
@@ -174,6 +181,9 @@ export class RepositoryClient {
     const verify = new VerifyingStream(descriptor.digest, descriptor.size, 'blob');
     const source = Readable.from(chunks(), { objectMode: false });
     source.on('error', (e) => verify.destroy(e));
+    // A consumer that gives up (a full disk) destroys only `verify`; the response must be let go of too,
+    // or the session's close waits for a body nobody reads, and the process ends with no error at all.
+    verify.on('close', () => source.destroy());
     return source.pipe(verify);
   }
 

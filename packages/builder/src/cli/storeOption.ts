@@ -1,12 +1,27 @@
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import { LocalStore, storeRoot } from '@tsbuild/oci-layout';
+import { LocalStore, readdirIfExists, storeRoot } from '@tsbuild/oci-layout';
 
 /** `--root` is accepted before and after the command name; both mean the same store. */
 export function withRootOption(cmd: Command): Command {
   return cmd.option('--root <dir>', 'store root (default: $TSBUILD_ROOT or ${XDG_DATA_HOME:-~/.local/share}/tsbuild)');
 }
 
-export function openStore(cmd: Command): Promise<LocalStore> {
+/**
+ * Opens the store and first releases what killed builds left held (mounts,
+ * runc containers). That costs one readdir unless such records exist;
+ * `system check` opens without it (`reap: false`), so that it can report them.
+ */
+export async function openStoreAt(root: string, opts: { reap?: boolean } = {}): Promise<LocalStore> {
+  const store = await LocalStore.open(root);
+  if (opts.reap !== false && (await readdirIfExists(join(root, 'runs'))).length > 0) {
+    const { reapDeadRuns } = await import('../runtime/runRecord.js');
+    await reapDeadRuns(store);
+  }
+  return store;
+}
+
+export function openStore(cmd: Command, opts: { reap?: boolean } = {}): Promise<LocalStore> {
   const { root } = cmd.optsWithGlobals<{ root?: string }>();
-  return LocalStore.open(storeRoot(root));
+  return openStoreAt(storeRoot(root), opts);
 }

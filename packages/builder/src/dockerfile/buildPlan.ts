@@ -6,7 +6,7 @@
 import { DockerfileError, type Dockerfile, type Stage } from './instructions.js';
 import { expandWord, ExpansionError } from './shellWords.js';
 import { mountSourceStage } from './runMount.js';
-import { formatPlatform, type Platform } from '@tsbuild/oci-layout';
+import { formatPlatform, InvalidPlatformError, parsePlatform, type Platform } from '@tsbuild/oci-layout';
 
 export type StageBase = { kind: 'scratch' } | { kind: 'image'; ref: string } | { kind: 'stage'; index: number };
 
@@ -16,8 +16,8 @@ export interface PlannedStage {
   stage: Stage;
   /** FROM with global ARGs expanded. */
   base: StageBase;
-  /** Expanded `FROM --platform=` value, if given. */
-  platform?: string;
+  /** `FROM --platform=`, expanded and parsed, if given. */
+  platform?: Platform;
   /** Indexes of earlier stages this one reads: its FROM, COPY --from, RUN --mount from=. */
   dependsOn: number[];
   /** COPY --from / RUN --mount from= values that name no stage: images to pull. */
@@ -118,7 +118,12 @@ export function planBuild(df: Dockerfile, opts: PlanOptions): BuildPlan {
     if (from.platform !== undefined) {
       const platform = expand(from.platform, from);
       if (platform === '') throw new DockerfileError(`empty platform value from expression ${from.platform}`, from.location, 'FROM');
-      p.platform = platform;
+      try {
+        p.platform = parsePlatform(platform);
+      } catch (e) {
+        if (e instanceof InvalidPlatformError) throw new DockerfileError(e.message, from.location, 'FROM');
+        throw e;
+      }
     }
     if (baseStage) p.dependsOn.push(baseStage.index);
     return p;

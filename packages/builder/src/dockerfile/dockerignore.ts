@@ -1,14 +1,27 @@
 /**
- * .dockerignore with moby/patternmatcher semantics: `*`, `?`, `[...]` within one path
- * component, `**` across any number of them, `!` exceptions, the last matching pattern
- * wins, and a pattern that matches a directory matches everything below it.
+ * .dockerignore with moby/patternmatcher semantics: Go's filepath.Match syntax
+ * (see globPattern.ts) within one path component, `**` across any number of
+ * them, `!` exceptions, the last matching pattern wins, and a pattern that
+ * matches a directory matches everything below it. A malformed pattern is an
+ * error when the file is read, where patternmatcher finds some (a reversed
+ * range) only on first use.
  *
  * Note for the caller: BuildKit still sends the Dockerfile and the ignore file even when
  * they match; deciding that is the context sender's job, not this matcher's.
  */
 import path from 'node:path/posix';
+import { GlobSyntaxError, globTokens, tokenSource, type GlobToken } from '../context/globPattern.js';
 
-export class IgnorePatternError extends Error {}
+/** A .dockerignore pattern that cannot be used; `file` and `line` when it came from a file. */
+export class IgnorePatternError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly file?: string,
+    readonly line?: number,
+  ) {
+    super(file === undefined ? reason : `${file}:${line}: ${reason}`);
+  }
+}
 
 export interface IgnoreMatcher {
   /** Whether the context-relative, '/'-separated path (file or directory) is excluded. */
@@ -22,84 +35,129 @@ export interface IgnoreMatcher {
 }
 
 interface Pattern {
-  text: string;
   exclusion: boolean;
-  regex: RegExp;
-  dirs: string[];
+  matches: (path: string) => boolean;
+  /** The pattern's tokens split at `/`, for `couldMatchInside`. */
+  dirs: GlobToken[][];
 }
 
-/** Lines of a .dockerignore file -> patterns, as moby's ignorefile.ReadAll. */
-export function readIgnorePatterns(text: string): string[] {
-  const out: string[] = [];
+interface IgnoreLine {
+  pattern: string;
+  line: number;
+}
+
+/** Lines of a .dockerignore file -> patterns with their line numbers, as moby's ignorefile.ReadAll. */
+function readIgnoreLines(text: string): IgnoreLine[] {
+  const out: IgnoreLine[] = [];
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  for (const line of lines) {
-    if (line.startsWith('#')) continue;
+  lines.forEach((line, index) => {
+    if (line.startsWith('#')) return;
     let pattern = line.trim();
-    if (pattern === '') continue;
+    if (pattern === '') return;
     const invert = pattern.startsWith('!');
     if (invert) pattern = pattern.slice(1).trim();
     if (pattern.length > 0) {
       pattern = path.normalize(pattern).replace(/(.)\/+$/, '$1');
       if (pattern.length > 1 && pattern.startsWith('/')) pattern = pattern.slice(1);
     }
-    out.push(invert ? `!${pattern}` : pattern);
-  }
+    out.push({ pattern: invert ? `!${pattern}` : pattern, line: index + 1 });
+  });
   return out;
 }
 
-function escapeRegExp(ch: string): string {
-  return /[.*+?()|^${}[\]\\]/.test(ch) ? `\\${ch}` : ch;
+/** Lines of a .dockerignore file -> patterns, as moby's ignorefile.ReadAll. */
+export function readIgnorePatterns(text: string): string[] {
+  return readIgnoreLines(text).map((l) => l.pattern);
 }
 
-function compile(pattern: string): RegExp {
-  const chars = Array.from(pattern);
-  let re = '^';
-  for (let i = 0; i < chars.length; i++) {
-    const ch = chars[i]!;
-    if (ch === '*') {
-      if (chars[i + 1] === '*') {
-        i++;
-        if (chars[i + 1] === '/') i++;
-        re += i + 1 >= chars.length ? '.*' : '(.*/)?';
-      } else re += '[^/]*';
-    } else if (ch === '?') re += '[^/]';
-    else if (ch === '\\') {
-      if (i + 1 < chars.length) re += escapeRegExp(chars[++i]!);
-      else re += '\\\\';
-    } else if (ch === '[') {
-      const close = chars.indexOf(']', i + 1);
-      if (close < 0) throw new IgnorePatternError(`syntax error in pattern: ${pattern}`);
-      let cls = chars.slice(i + 1, close).join('');
-      if (cls.startsWith('^')) cls = `^${cls.slice(1)}`;
-      else if (cls.startsWith('!')) cls = `^${cls.slice(1)}`;
-      re += `[${cls}]`;
-      i = close;
-    } else re += escapeRegExp(ch);
+function isSlash(token: GlobToken | undefined): boolean {
+  return token?.kind === 'literal' && token.char === '/' && !token.escaped;
+}
+
+/**
+ * patternmatcher's four ways to match a cleaned pattern: the same string; a
+ * prefix (`dir/**`); a suffix (a leading `**` and nothing else special, so
+ * `**.go` matches `x.go` and `a/b.go`); else a regexp in which `**` is any
+ * number of whole directories and `*`, `?`, classes and escapes are Go's.
+ */
+function compile(cleaned: string): (path: string) => boolean {
+  const tokens = globTokens(cleaned);
+  let type: 'exact' | 'prefix' | 'suffix' | 'regexp' = 'exact';
+  let source = '';
+  for (let i = 0; i < tokens.length; i++) {
+    const first = i === 0;
+    const token = tokens[i]!;
+    if (token.kind === 'star' && tokens[i + 1]?.kind === 'star') {
+      i++;
+      if (isSlash(tokens[i + 1])) i++;
+      if (i + 1 >= tokens.length) {
+        if (type === 'exact') type = 'prefix';
+        else {
+          source += '.*';
+          type = 'regexp';
+        }
+      } else {
+        source += '(?:.*/)?';
+        type = 'regexp';
+      }
+      if (first) type = 'suffix';
+      continue;
+    }
+    // Only plain characters keep the simpler match types, as in patternmatcher.
+    const plain = token.kind === 'literal' && !token.escaped && token.char !== '[' && token.char !== ']';
+    if (!plain) type = 'regexp';
+    source += tokenSource(token);
+  }
+  switch (type) {
+    case 'exact':
+      return (p) => p === cleaned;
+    case 'prefix': {
+      const prefix = cleaned.slice(0, -2);
+      return (p) => p.startsWith(prefix);
+    }
+    case 'suffix': {
+      const suffix = cleaned.slice(2);
+      return (p) => p.endsWith(suffix) || (suffix.startsWith('/') && p === suffix.slice(1));
+    }
+    case 'regexp': {
+      const re = new RegExp(`^${source}$`, 'su');
+      return (p) => re.test(p);
+    }
+  }
+}
+
+/** The tokens of each `/`-separated part of a pattern. */
+function splitDirs(tokens: GlobToken[]): GlobToken[][] {
+  const dirs: GlobToken[][] = [[]];
+  for (const t of tokens) {
+    if (isSlash(t)) dirs.push([]);
+    else dirs[dirs.length - 1]!.push(t);
+  }
+  return dirs;
+}
+
+function componentCouldMatch(part: GlobToken[], name: string): boolean {
+  return new RegExp(`^${part.map(tokenSource).join('')}$`, 'su').test(name);
+}
+
+function compilePattern(raw: string, where: { file?: string; line?: number } = {}): Pattern | undefined {
+  let p = raw.trim();
+  if (p === '') return undefined;
+  p = path.normalize(p).replace(/(.)\/+$/, '$1');
+  const exclusion = p.startsWith('!');
+  if (exclusion) {
+    if (p.length === 1) throw new IgnorePatternError('illegal exclusion pattern: "!"', where.file, where.line);
+    p = p.slice(1);
   }
   try {
-    return new RegExp(re + '$', 'su');
-  } catch {
-    throw new IgnorePatternError(`syntax error in pattern: ${pattern}`);
+    return { exclusion, matches: compile(p), dirs: splitDirs(globTokens(p)) };
+  } catch (e) {
+    if (e instanceof GlobSyntaxError) throw new IgnorePatternError(e.message, where.file, where.line);
+    throw e;
   }
 }
 
-function componentCouldMatch(patternPart: string, name: string): boolean {
-  return compile(patternPart).test(name);
-}
-
-export function createIgnoreMatcher(patterns: readonly string[]): IgnoreMatcher {
-  const compiled: Pattern[] = [];
-  for (const raw of patterns) {
-    let p = raw.trim();
-    if (p === '') continue;
-    p = path.normalize(p).replace(/(.)\/+$/, '$1');
-    const exclusion = p.startsWith('!');
-    if (exclusion) {
-      if (p.length === 1) throw new IgnorePatternError('illegal exclusion pattern: "!"');
-      p = p.slice(1);
-    }
-    compiled.push({ text: p, exclusion, regex: compile(p), dirs: p.split('/') });
-  }
+function matcherOf(patterns: readonly string[], compiled: Pattern[]): IgnoreMatcher {
   const hasExclusions = compiled.some((p) => p.exclusion);
 
   return {
@@ -112,9 +170,9 @@ export function createIgnoreMatcher(patterns: readonly string[]): IgnoreMatcher 
       for (const p of compiled) {
         // An inclusion can only change an unmatched path; an exclusion only a matched one.
         if (p.exclusion !== matched) continue;
-        let match = p.regex.test(file);
+        let match = p.matches(file);
         if (!match && parent !== '.') {
-          for (let i = 0; i < parentDirs.length && !match; i++) match = p.regex.test(parentDirs.slice(0, i + 1).join('/'));
+          for (let i = 0; i < parentDirs.length && !match; i++) match = p.matches(parentDirs.slice(0, i + 1).join('/'));
         }
         if (match) matched = !p.exclusion;
       }
@@ -129,7 +187,7 @@ export function createIgnoreMatcher(patterns: readonly string[]): IgnoreMatcher 
           const part = p.dirs[i];
           // A shorter exception names a parent of dir: it re-includes dir's contents.
           if (part === undefined) return true;
-          if (part.includes('**')) return true;
+          if (part.some((t, j) => t.kind === 'star' && part[j + 1]?.kind === 'star')) return true;
           if (!componentCouldMatch(part, parts[i]!)) return false;
         }
         return true;
@@ -138,8 +196,17 @@ export function createIgnoreMatcher(patterns: readonly string[]): IgnoreMatcher 
   };
 }
 
-export function parseDockerignore(text: string): IgnoreMatcher {
-  return createIgnoreMatcher(readIgnorePatterns(text));
+/** A matcher for patterns as moby/patternmatcher's New takes them; throws IgnorePatternError for a malformed one. */
+export function createIgnoreMatcher(patterns: readonly string[]): IgnoreMatcher {
+  const compiled = patterns.map((p) => compilePattern(p)).filter((p) => p !== undefined);
+  return matcherOf(patterns, compiled);
+}
+
+/** The matcher of a .dockerignore file's text; a malformed pattern is an error naming `file`:line. */
+export function parseDockerignore(text: string, file = '.dockerignore'): IgnoreMatcher {
+  const lines = readIgnoreLines(text);
+  const compiled = lines.map((l) => compilePattern(l.pattern, { file, line: l.line })).filter((p) => p !== undefined);
+  return matcherOf(lines.map((l) => l.pattern), compiled);
 }
 
 /**

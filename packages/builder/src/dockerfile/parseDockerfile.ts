@@ -307,6 +307,16 @@ function parseInstruction(line: LogicalLine, ctx: ParseContext): Instruction {
   const { keyword: word, flags, rest } = splitCommand(line.text, ctx.escape);
   const keyword = word.toUpperCase();
   const location: SourceLocation = { file: ctx.file, line: line.startLine, column: line.column };
+  // Whatever part of the instruction is wrong (the heredoc check reads its JSON form too), the error says where.
+  try {
+    return parseInstructionParts(keyword, flags, rest, line, location, ctx);
+  } catch (e) {
+    if (e instanceof InstructionError) throw new DockerfileError(e.message, location, keyword);
+    throw e;
+  }
+}
+
+function parseInstructionParts(keyword: string, flags: string[], rest: string, line: LogicalLine, location: SourceLocation, ctx: ParseContext): Instruction {
   const base = { location, endLine: line.endLine, original: line.text.trim() };
   const heredocs: Heredoc[] = [];
 
@@ -336,12 +346,7 @@ function parseInstruction(line: LogicalLine, ctx: ParseContext): Instruction {
     }
   }
 
-  try {
-    return buildInstruction(keyword, flags, rest, heredocs, base, ctx);
-  } catch (e) {
-    if (e instanceof InstructionError) throw new DockerfileError(e.message, location, keyword);
-    throw e;
-  }
+  return buildInstruction(keyword, flags, rest, heredocs, base, ctx);
 }
 
 function buildInstruction(

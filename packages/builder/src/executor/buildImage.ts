@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import {
-  formatPlatform, hostPlatform, parsePlatform, readLayer, samePlatform, writeImageManifest,
+  formatPlatform, hostPlatform, readLayer, samePlatform, writeImageManifest,
   type Compression, type ContainerConfig, type Platform, type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type LayerEntry, type LocalStore,
 } from '@tsbuild/oci-layout';
 import { BuildContext } from '../context/buildContext.js';
@@ -18,10 +18,15 @@ import { storeLayer } from './layerStore.js';
 import { StepCache, stepKey, type CachedStep } from './stepCache.js';
 import { resolveOwner } from './resolveOwner.js';
 import { runStep, type RunEnvironment } from './runStep.js';
+import type { RunSettings } from '../runtime/runSettings.js';
 import { Snapshotter } from '../runtime/snapshotter.js';
 import { openStageRoot } from './stageRoot.js';
-import { resolveImage, type ImageSourceOptions } from './resolveImage.js';
+import { ImageUnavailableError, resolveImage, type ImageSourceOptions } from './resolveImage.js';
+import { nearestName } from '../nearestName.js';
 import { downloadRemote, isRemoteSource, type RemoteFile } from './remoteSource.js';
+
+/** `--build-context NAME=...`: a directory for COPY --from / RUN --mount from, or an image standing in for FROM NAME. */
+export type NamedContext = { kind: 'dir'; dir: string } | { kind: 'image'; ref: string };
 
 export interface BuildRequest {
   contextDir: string;
@@ -49,6 +54,14 @@ export interface BuildRequest {
   /** For base images pulled from registries. */
   registriesConf?: string;
   tlsVerify?: boolean;
+  /** BuildKit's named contexts, by name. */
+  buildContexts?: Record<string, NamedContext>;
+  /** `--pull`: look a base image up in its registry even when the store has it. */
+  pull?: boolean;
+  /** --add-host, --ulimit, --shm-size: how every RUN's container is set up. */
+  runSettings?: RunSettings;
+  /** The Dockerfile's text (`-f -`, or a Dockerfile as the stdin context); `dockerfile` is then not read. */
+  dockerfileText?: string;
 }
 
 export interface BuildResult {
@@ -79,7 +92,7 @@ function refuseUnsupported(instr: Instruction): void {
 
 /** A stage's `FROM --platform`, else the build's. */
 function platformOf(planned: PlannedStage, buildPlatform: Platform): Platform {
-  return planned.platform ? parsePlatform(planned.platform) : buildPlatform;
+  return planned.platform ?? buildPlatform;
 }
 
 /** Splits a stream of output chunks into prefixed lines. */
@@ -103,8 +116,8 @@ function lineWriter(log: (line: string) => void, prefix: string) {
 export async function buildImage(store: LocalStore, req: BuildRequest): Promise<BuildResult> {
   const contextDir = resolve(req.contextDir);
   const dockerfilePath = resolve(req.dockerfile ?? join(contextDir, 'Dockerfile'));
-  const shownPath = relative(process.cwd(), dockerfilePath) || dockerfilePath;
-  const source = await readFile(dockerfilePath, 'utf8').catch((e: NodeJS.ErrnoException) => {
+  const shownPath = req.dockerfileText !== undefined ? '<stdin>' : relative(process.cwd(), dockerfilePath) || dockerfilePath;
+  const source = req.dockerfileText ?? await readFile(dockerfilePath, 'utf8').catch((e: NodeJS.ErrnoException) => {
     throw new Error(`cannot read Dockerfile ${shownPath}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
   });
   const dockerfile = parseDockerfile(source, shownPath);
@@ -126,7 +139,7 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
   }
 
   const ignoreFile = chooseIgnoreFile(contextDir, dockerfilePath, (p) => existsSync(p));
-  const ignore = ignoreFile ? parseDockerignore(await readFile(ignoreFile, 'utf8')) : undefined;
+  const ignore = ignoreFile ? parseDockerignore(await readFile(ignoreFile, 'utf8'), relative(process.cwd(), ignoreFile) || ignoreFile) : undefined;
   const context = await BuildContext.open(contextDir, ignore);
   const build = new Build(store, req, dockerfile, context, plan.stages.reduce((n, s) => n + 1 + s.stage.instructions.length, 0));
 
@@ -160,6 +173,7 @@ class Build {
   private readonly results = new Map<number, StageResult>();
   private readonly downloads = new Map<string, RemoteFile>();
   private readonly fileHashes: FileHashCache;
+  private readonly namedContexts = new Map<string, BuildContext>();
 
   constructor(
     private readonly store: LocalStore,
@@ -182,7 +196,8 @@ class Build {
   }
 
   async stage(planned: PlannedStage, scope: { globalArgs: Record<string, string>; buildArgs: Record<string, string>; escape: string }): Promise<StageResult> {
-    this.req.log(`STEP ${++this.step}/${this.totalSteps}: ${planned.stage.from.original}`);
+    const fromLabel = `STEP ${++this.step}/${this.totalSteps}`;
+    this.req.log(`${fromLabel}: ${planned.stage.from.original}`);
     const result = await this.start(planned);
     const state = new StageState({ ...(planned.base.kind === 'scratch' ? {} : { base: result.config.config ?? {} }), ...scope });
     // A base image's ONBUILD triggers run first, as if written right after FROM.
@@ -190,7 +205,9 @@ class Build {
     for (const trigger of triggers) refuseUnsupported(trigger);
     for (const instr of [...triggers, ...planned.stage.instructions]) {
       this.checkInterrupted();
-      const label = triggers.includes(instr) ? 'ONBUILD' : `STEP ${++this.step}/${this.totalSteps}`;
+      // Triggers are known only once the base is read, so they are numbered within their FROM step.
+      const trigger = triggers.indexOf(instr);
+      const label = trigger >= 0 ? `${fromLabel} ONBUILD ${trigger + 1}/${triggers.length}` : `STEP ${++this.step}/${this.totalSteps}`;
       this.req.log(`${label}: ${instr.original}`);
       await this.cachedStep(state.apply(instr), result, label).catch((e: Error) => {
         if (e instanceof DockerfileError || e instanceof BuildInterruptedError) throw e;
@@ -226,7 +243,7 @@ class Build {
       const config: ImageConfig = { created: this.created, ...platform, config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
       return { config, layers: [], fs: new ImageFilesystem(), key: stepKey('', { base: 'scratch', settings }) };
     }
-    const image = await resolveImage(this.store, base.ref, this.imageOptions(platform)).catch((e: Error) => {
+    const image = await resolveImage(this.store, this.imageContext(base.ref) ?? base.ref, this.imageOptions(platform)).catch((e: Error) => {
       throw new DockerfileError(`base image "${base.ref}": ${e.message}`, planned.stage.from.location, 'FROM');
     });
     const config = structuredClone(image.config);
@@ -253,20 +270,22 @@ class Build {
         return step;
       case 'copy': {
         const { location: _location, ...op } = step.op;
-        const from = op.from === undefined ? undefined : await this.copySource(op.from);
+        const named = await this.dirContext(op.from);
+        const from = op.from === undefined || named ? undefined : await this.copySource(op.from);
         const remote = (await this.remoteSources(step.op)).map((f) => f.digest);
         const local = op.sources.filter((s) => !isRemoteSource(s));
         // A stage or image is named by its cache key or digest: its content follows from that.
-        return { createdBy: step.createdBy, op, remote, sources: from ? from.key : await this.context.hashSources(local, this.fileHashes) };
+        return { createdBy: step.createdBy, op, remote, sources: from ? from.key : await (named ?? this.context).hashSources(local, this.fileHashes) };
       }
       case 'run': {
         const { location: _location, ...op } = step.op;
         // What a bind mount shows is an input of the step, like a COPY's sources.
         const mounted: string[] = [];
         for (const m of op.mounts.filter((mount) => mount.type === 'bind')) {
-          mounted.push(m.from !== undefined ? (await this.copySource(m.from)).key : await this.context.hashSources([m.source ?? '.'], this.fileHashes));
+          const named = await this.dirContext(m.from);
+          mounted.push(m.from !== undefined && !named ? (await this.copySource(m.from)).key : await (named ?? this.context).hashSources([m.source ?? '.'], this.fileHashes));
         }
-        return { createdBy: step.createdBy, op, mounted, network: op.network ?? this.req.network ?? 'host' };
+        return { createdBy: step.createdBy, op, mounted, network: op.network ?? this.req.network ?? 'host', settings: this.req.runSettings };
       }
     }
   }
@@ -306,9 +325,10 @@ class Build {
         const op = step.op;
         const fs = await this.filesystem(result);
         const owner = op.chown ? await resolveOwner(op.chown, fs) : undefined;
-        const from = op.from === undefined ? undefined : await this.copySource(op.from);
+        const named = await this.dirContext(op.from);
+        const from = op.from === undefined || named ? undefined : await this.copySource(op.from);
         const root = from ? await openStageRoot(this.store, this.snapshotter, from.layers, from.diffIds) : undefined;
-        const planner = new CopyPlanner(fs, root ? BuildContext.imageRoot(root.dir) : this.context, this.timing);
+        const planner = new CopyPlanner(fs, root ? BuildContext.imageRoot(root.dir) : named ?? this.context, this.timing);
         if (root) planner.onCleanup(() => root.release());
         const entries = planner.plan({
           isAdd: op.isAdd, sources: op.sources.filter((s) => !isRemoteSource(s)), heredocs: op.heredocs, dest: op.dest,
@@ -326,12 +346,15 @@ class Build {
           contextDir: this.context.dir,
           secrets: this.req.secrets ?? {},
           openRoot: async (from) => {
+            const named = await this.dirContext(from);
+            if (named) return { dir: named.dir, release: async () => undefined };
             const source = await this.copySource(from);
             return openStageRoot(this.store, this.snapshotter, source.layers, source.diffIds);
           },
           output: (chunk) => output.write(chunk),
           signal: this.req.signal ?? new AbortController().signal,
           ...(this.timing.clampTo !== undefined ? { clampTo: this.timing.clampTo } : {}),
+          ...(this.req.runSettings ? { settings: this.req.runSettings } : {}),
         };
         const op = this.req.network && step.op.network === undefined ? { ...step.op, network: this.req.network } : step.op;
         // The tree view follows along only if it is already up to date; otherwise it reads the layer when needed.
@@ -357,6 +380,7 @@ class Build {
       log: this.req.log,
       ...(this.req.registriesConf ? { registriesConf: this.req.registriesConf } : {}),
       ...(this.req.tlsVerify !== undefined ? { tlsVerify: this.req.tlsVerify } : {}),
+      ...(this.req.pull ? { pull: true } : {}),
     };
   }
 
@@ -383,6 +407,26 @@ class Build {
   }
 
   /** `COPY --from=NAME`: an earlier stage (by name or index) or an image from the store. */
+  /** The image a named context puts in place of `name` (`FROM name`, `COPY --from=name`). */
+  private imageContext(name: string): string | undefined {
+    const named = this.req.buildContexts?.[name];
+    return named?.kind === 'image' ? named.ref : undefined;
+  }
+
+  /** A named directory context for `--from=name`, opened once with its own .dockerignore; a stage of that name wins, as in BuildKit. */
+  private async dirContext(from: string | undefined): Promise<BuildContext | undefined> {
+    const named = from === undefined ? undefined : this.req.buildContexts?.[from];
+    if (named?.kind !== 'dir' || resolveStageRef(this.dockerfile, from!) !== undefined) return undefined;
+    let opened = this.namedContexts.get(from!);
+    if (!opened) {
+      const ignoreFile = join(named.dir, '.dockerignore');
+      const ignore = existsSync(ignoreFile) ? parseDockerignore(await readFile(ignoreFile, 'utf8')) : undefined;
+      opened = await BuildContext.open(named.dir, ignore);
+      this.namedContexts.set(from!, opened);
+    }
+    return opened;
+  }
+
   private async copySource(from: string): Promise<{ key: string; layers: Descriptor[]; diffIds: Digest[] }> {
     const index = resolveStageRef(this.dockerfile, from);
     if (index !== undefined) {
@@ -390,7 +434,12 @@ class Build {
       if (!stage) throw new Error(`stage "${from}" has not been built`);
       return { key: stage.key, layers: stage.layers, diffIds: stage.config.rootfs.diff_ids };
     }
-    const image = await resolveImage(this.store, from, this.imageOptions(this.platform));
+    const image = await resolveImage(this.store, this.imageContext(from) ?? from, this.imageOptions(this.platform)).catch((e: Error) => {
+      if (!(e instanceof ImageUnavailableError)) throw e;
+      const stage = nearestName(from.toLowerCase(), this.dockerfile.stages.flatMap((s) => s.from.name ?? []));
+      throw new Error(`--from="${from}" is neither a stage of this Dockerfile nor an image in the store or a reachable registry (pull: ${e.pullError})${
+        stage ? `; did you mean the stage "${stage}"?` : e.nearest ? `; did you mean "${e.nearest}"?` : ''}`);
+    });
     return { key: image.manifestDigest, layers: image.layers.map((l) => l.descriptor), diffIds: image.config.rootfs.diff_ids };
   }
 

@@ -1,10 +1,11 @@
-import { createReadStream, readlinkSync } from 'node:fs';
+import { constants, createReadStream, readlinkSync } from 'node:fs';
 import { lstat, mkdtemp, open as openFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { applyLayer, type LayerEntry } from '@tsbuild/oci-layout';
 import { sortEntries } from './sortEntries.js';
 import { deviceNumbers } from './deviceNumbers.js';
+import { readArchiveRoot } from './archiveRoot.js';
 import { walkTree, type BuildContext, type ContextEntry } from '../context/buildContext.js';
 import type { RemoteFile } from './remoteSource.js';
 import type { ImageFilesystem } from './imageFilesystem.js';
@@ -192,7 +193,9 @@ export class CopyPlanner {
         return;
       }
       if (st.nlink > 1) this.inodes.set(inode, key);
-      this.add({ ...base, type: 'file', size: st.size, open: () => createReadStream(source.abs) }, source.abs);
+      // Opened when the layer is written, by path: never through a symlink that took the file's place since the walk.
+      const open = async () => (await openFile(source.abs, constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream();
+      this.add({ ...base, type: 'file', size: st.size, open }, source.abs);
     } else if (keepOwner && (st.isCharacterDevice() || st.isBlockDevice())) {
       this.add({ ...base, type: st.isCharacterDevice() ? 'character-device' : 'block-device', ...deviceNumbers(st.rdev) });
     } else if (keepOwner && st.isFIFO()) {
@@ -205,12 +208,20 @@ export class CopyPlanner {
   /**
    * ADD of a local archive: it is unpacked (safely, confined to a scratch
    * directory) and its tree copied like a directory, keeping the archive's
-   * owners unless --chown says otherwise.
+   * owners unless --chown says otherwise; its `./` member describes the
+   * destination directory itself.
    */
   private async addArchive(destKey: string, archive: string, req: CopyRequest): Promise<void> {
     const scratch = await mkdtemp(join(this.timing.scratchDir, 'add-'));
     this.onCleanup(() => rm(scratch, { recursive: true, force: true }));
     await applyLayer(scratch, createReadStream(archive));
+    const archiveRoot = destKey === '' ? undefined : await readArchiveRoot(archive);
+    if (archiveRoot) {
+      this.add({
+        path: destKey, type: 'directory', mode: req.chmod ?? archiveRoot.mode & 0o7777,
+        uid: req.owner?.uid ?? archiveRoot.uid, gid: req.owner?.gid ?? archiveRoot.gid, mtime: this.mtime(archiveRoot.mtime), size: 0,
+      });
+    }
     const root: ContextEntry = { rel: '', abs: scratch, stats: await lstat(scratch) };
     for await (const child of walkTree(root)) {
       this.addContextEntry(posix.join(destKey, child.rel), child, req, true);

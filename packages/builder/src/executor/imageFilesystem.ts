@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { EntryHeader, LayerChange } from '@tsbuild/oci-layout';
@@ -144,6 +145,13 @@ export class ImageFilesystem {
   async readRemembered(absolute: string): Promise<Buffer | undefined> {
     const node = this.nodes.get(this.resolve(absolute, true));
     if (!node?.remembered) return undefined;
-    return node.remembered.kind === 'bytes' ? node.remembered.data : readFile(node.remembered.path);
+    if (node.remembered.kind === 'bytes') return node.remembered.data;
+    // The file was a regular file when it was recorded; a symlink put in its place since is not followed.
+    const handle = await open(node.remembered.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      return await handle.readFile();
+    } finally {
+      await handle.close();
+    }
   }
 }

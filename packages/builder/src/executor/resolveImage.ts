@@ -1,13 +1,40 @@
-import { copySource, OciLayoutDestination, type Image, type LocalStore, type Platform } from '@tsbuild/oci-layout';
+import { copySource, InvalidImageNameError, normalizeImageName, OciLayoutDestination, type Image, type LocalStore, type Platform } from '@tsbuild/oci-layout';
+import { nearestName } from '../nearestName.js';
 
 export interface ImageSourceOptions {
   platform: Platform;
   registriesConf?: string;
   tlsVerify?: boolean;
+  /** Ask the registry even when the store has the name (`build --pull`). */
+  pull?: boolean;
   log: (line: string) => void;
 }
 
 const TRANSPORT = /^(docker:\/\/|oci:|oci-archive:|docker-archive:)/;
+
+/** A name the store does not hold and no registry gave: the pull's own error, and the nearest stored name. */
+export class ImageUnavailableError extends Error {
+  constructor(
+    readonly ref: string,
+    readonly pullError: string,
+    readonly nearest: string | undefined,
+  ) {
+    super(`neither in the store nor in a reachable registry (pull: ${pullError})${nearest ? `; did you mean "${nearest}"?` : ''}`);
+  }
+}
+
+/** The stored name closest to what `ref` means, for a typo in FROM or COPY --from. */
+async function nearestStoredName(store: LocalStore, ref: string): Promise<string | undefined> {
+  const names = (await store.list()).flatMap((i) => i.name ?? []);
+  let full = ref;
+  try {
+    full = normalizeImageName(ref);
+  } catch (e) {
+    // Not a valid name at all (the pull said so too): compare the text as written.
+    if (!(e instanceof InvalidImageNameError)) throw e;
+  }
+  return nearestName(full, names);
+}
 
 /**
  * The image a `FROM` or `COPY --from` names: a name already in the store is
@@ -17,7 +44,7 @@ const TRANSPORT = /^(docker:\/\/|oci:|oci-archive:|docker-archive:)/;
  * sources are read directly, their blobs copied into the store.
  */
 export async function resolveImage(store: LocalStore, ref: string, opts: ImageSourceOptions): Promise<Image> {
-  if (!TRANSPORT.test(ref)) {
+  if (!TRANSPORT.test(ref) && !opts.pull) {
     const local = await store.resolve(ref).catch(() => undefined);
     if (local) return store.layout.readImage(local.descriptor, opts.platform);
   }
@@ -30,7 +57,9 @@ export async function resolveImage(store: LocalStore, ref: string, opts: ImageSo
   };
   if (!TRANSPORT.test(ref) || ref.startsWith('docker://')) {
     opts.log(`Pulling ${ref}`);
-    const { name, descriptor } = await registry.pullImage(store, ref, sourceOptions);
+    const { name, descriptor } = await registry.pullImage(store, ref, sourceOptions).catch(async (e: Error) => {
+      throw new ImageUnavailableError(ref, e.message.replace(/:?\n\s*/g, '; '), await nearestStoredName(store, ref));
+    });
     opts.log(`Pulled ${name}`);
     return store.layout.readImage(descriptor, opts.platform);
   }

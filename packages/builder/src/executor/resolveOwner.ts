@@ -1,32 +1,24 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { tmpdir } from 'node:os';
-import { resolveUser } from '@tsbuild/oci-layout';
+import { parseUserSpec, resolveUserSpec, userDatabaseOf } from '@tsbuild/oci-layout';
 import type { ImageFilesystem } from './imageFilesystem.js';
 import type { Owner } from './copyPlanner.js';
 
 /**
- * `--chown=user[:group]`, as Docker documents it: a user without a group
- * gets the gid equal to its uid; names are looked up in the image's own
- * /etc/passwd and /etc/group as the build has them so far.
+ * `--chown=user[:group]` (and the owner of a WORKDIR a USER creates), as
+ * Docker documents it: a user without a group gets the gid equal to its uid.
+ * The spec is read by the same rules as USER in config.json, so a numeric
+ * field is never looked up as a name and an id above 2^31-1 is an error;
+ * names are looked up in the image's own /etc/passwd and /etc/group as the
+ * build has them so far.
  */
 export async function resolveOwner(spec: string, fs: ImageFilesystem): Promise<Owner> {
-  const [user, group] = spec.split(':', 2) as [string, string | undefined];
-  const numeric = (s: string) => /^\d+$/.test(s);
-  if (numeric(user) && (group === undefined || numeric(group))) {
-    return { uid: Number(user), gid: group === undefined ? Number(user) : Number(group) };
-  }
-  // resolveUser reads the files inside a root directory; give it one holding just these two files.
-  const root = await mkdtemp(join(tmpdir(), 'tsbuild-users-'));
-  try {
-    await mkdir(join(root, 'etc'));
-    for (const file of ['passwd', 'group']) {
-      const data = await fs.readRemembered(`/etc/${file}`);
-      if (data) await writeFile(join(root, 'etc', file), data);
+  const parsed = parseUserSpec(spec);
+  const files: Partial<Record<'/etc/passwd' | '/etc/group', string>> = {};
+  if (parsed.user?.kind === 'name' || parsed.group?.kind === 'name') {
+    for (const file of ['/etc/passwd', '/etc/group'] as const) {
+      const data = await fs.readRemembered(file);
+      if (data) files[file] = data.toString('utf8');
     }
-    const { uid, gid } = await resolveUser(root, spec);
-    return { uid, gid: group === undefined ? uid : gid };
-  } finally {
-    await rm(root, { recursive: true, force: true });
   }
+  const { uid, gid } = await resolveUserSpec(userDatabaseOf(files), parsed);
+  return { uid, gid: parsed.group === undefined ? uid : gid };
 }

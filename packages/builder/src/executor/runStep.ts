@@ -7,8 +7,10 @@ import type { RunMount } from '../dockerfile/runMount.js';
 import { storeChanges } from './layerStore.js';
 import { mountOverlay } from '../runtime/overlayMount.js';
 import { runContainer } from '../runtime/runContainer.js';
+import { holdRun } from '../runtime/runRecord.js';
 import { chainIds, type Snapshotter } from '../runtime/snapshotter.js';
 import { upperToChanges } from './upperToChanges.js';
+import { writeHostsFile, type RunSettings } from '../runtime/runSettings.js';
 import type { StageRoot } from './stageRoot.js';
 
 /** Where a RUN step's environment comes from. */
@@ -25,6 +27,8 @@ export interface RunEnvironment {
   openRoot: (from: string) => Promise<StageRoot>;
   output: (chunk: Buffer) => void;
   signal: AbortSignal;
+  /** --add-host, --ulimit, --shm-size of the build. */
+  settings?: RunSettings;
 }
 
 export interface RunLayerInput {
@@ -110,9 +114,15 @@ export async function runStep(
   const layout = env.store.layout;
   const lowers = await env.snapshotter.prepare(below.layers.map((d, i) => ({ diffId: below.diffIds[i]!, open: () => layout.openBlob(d.digest, d.size) })));
   const work = await mkdtemp(join(env.store.tmpDir, 'run-'));
+  const containerId = `tsbuild-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const held = await holdRun(env.store, { workDir: work, mounts: [join(work, 'merged')], containerId }).catch(async (e) => {
+    await rm(work, { recursive: true, force: true });
+    throw e;
+  });
   const roots: StageRoot[] = [];
   const mount = await mountOverlay(lowers, work).catch(async (e) => {
     await rm(work, { recursive: true, force: true });
+    await held.release();
     throw e;
   });
   try {
@@ -127,6 +137,11 @@ export async function runStep(
       extraMounts.push({ destination: file.path, type: 'bind', source, options: ['bind', 'ro'] });
     }
     const hostFiles: RuntimeMount[] = HOST_FILES.map((p) => ({ destination: p, type: 'bind', source: p, options: ['rbind', 'ro'] }));
+    if (env.settings?.extraHosts.length) {
+      const hosts = join(scratch, 'hosts');
+      await writeHostsFile(hosts, env.settings.extraHosts);
+      hostFiles[HOST_FILES.indexOf('/etc/hosts')]!.source = hosts;
+    }
     const mountPoints = [...RUNTIME_DIRS, ...HOST_FILES, ...extraMounts.map((m) => m.destination)];
     const existedBefore = new Map<string, boolean>();
     for (const p of mountPoints) existedBefore.set(p, await exists(await resolveInRoot(mount.merged, p, { followFinal: false })));
@@ -134,7 +149,7 @@ export async function runStep(
     await mkdir(cwd, { recursive: true });
 
     const code = await runContainer({
-      id: `tsbuild-${process.pid}-${randomBytes(4).toString('hex')}`,
+      id: containerId,
       bundleDir,
       rootfs: mount.merged,
       args: op.args,
@@ -145,6 +160,7 @@ export async function runStep(
       mounts: [...(op.network === 'none' ? [] : hostFiles), ...extraMounts],
       output: env.output,
       signal: env.signal,
+      ...(env.settings ? { settings: env.settings } : {}),
     });
     if (env.signal.aborted) throw new RunFailedError('interrupted');
     if (code !== 0) {
@@ -157,12 +173,13 @@ export async function runStep(
     const layer = await storeChanges(env.store, changes, env.compression);
     await record(changes);
     const chain = chainIds([...below.diffIds, layer.diffId]).at(-1)!;
-    await env.snapshotter.commit(mount.upper, env.snapshotter.pathOf(chain));
+    await env.snapshotter.commit(mount.upper, chain);
     return layer;
   } finally {
     await mount.unmount().catch(() => undefined);
     await Promise.all(roots.map((root) => root.release()));
     await rm(work, { recursive: true, force: true });
+    await held.release();
   }
 }
 

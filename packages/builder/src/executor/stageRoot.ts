@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Descriptor, Digest, LocalStore } from '@tsbuild/oci-layout';
 import { mountReadOnlyOverlay, unmount } from '../runtime/overlayMount.js';
+import { holdRun } from '../runtime/runRecord.js';
 import type { Snapshotter } from '../runtime/snapshotter.js';
 
 export interface StageRoot {
@@ -26,13 +27,21 @@ export async function openStageRoot(store: LocalStore, snapshotter: Snapshotter,
     return { dir: empty, release };
   }
   const merged = join(work, 'merged');
-  await mkdir(merged);
-  await mountReadOnlyOverlay(dirs, merged);
+  const held = await holdRun(store, { workDir: work, mounts: [merged] });
+  try {
+    await mkdir(merged);
+    await mountReadOnlyOverlay(dirs, merged);
+  } catch (e) {
+    await release();
+    await held.release();
+    throw e;
+  }
   return {
     dir: merged,
     async release() {
       await unmount(merged);
       await release();
+      await held.release();
     },
   };
 }

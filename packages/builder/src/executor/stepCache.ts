@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseDigest, type Descriptor, type Digest, type LocalStore, type OciLayout } from '@tsbuild/oci-layout';
+import { parseDigest, withNoSpacePath, type Descriptor, type Digest, type LocalStore, type OciLayout } from '@tsbuild/oci-layout';
 
 /** What a finished step left: its history time and, for a layer step, the layer. */
 export interface CachedStep {
@@ -50,8 +50,14 @@ export class StepCache {
   async put(key: string, value: CachedStep): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     const tmp = join(this.dir, `.${key}.${randomBytes(4).toString('hex')}`);
-    await writeFile(tmp, JSON.stringify(value));
-    await rename(tmp, join(this.dir, key));
+    try {
+      await writeFile(tmp, JSON.stringify(value));
+      await rename(tmp, join(this.dir, key));
+    } catch (e) {
+      throw withNoSpacePath(e, tmp);
+    } finally {
+      await rm(tmp, { force: true });
+    }
   }
 
   /** Removes entries whose layer is gone (after blobs were pruned); returns how many. */

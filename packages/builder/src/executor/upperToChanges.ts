@@ -1,12 +1,18 @@
-import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open as openFile, readdir, readlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { compareLayerPaths, fsNative, type LayerChange, type LayerEntry } from '@tsbuild/oci-layout';
+import {
+  compareLayerPaths,
+  decodeName,
+  fsNative,
+  fsPath,
+  unescapeOverlayXattr,
+  type LayerChange,
+  type LayerEntry,
+} from '@tsbuild/oci-layout';
 import { sortEntries } from './sortEntries.js';
 import { deviceNumbers } from './deviceNumbers.js';
-
-/** Overlay's own bookkeeping; never part of an image. */
-const OVERLAY_XATTR = /^trusted\.overlay\./;
+import { readRegions, sparseRegionsOf } from './sparseFiles.js';
 
 export interface UpperOptions {
   /** SOURCE_DATE_EPOCH: mtimes later than this are clamped to it. */
@@ -15,13 +21,15 @@ export interface UpperOptions {
   exclude?: Set<string>;
 }
 
-function xattrsOf(path: string): Record<string, Buffer> | undefined {
+/** An image's xattrs as the upper directory holds them: overlay's own state left out, escaped names restored. */
+function xattrsOf(path: string | Buffer): Record<string, Buffer> | undefined {
   const native = fsNative();
   const out: Record<string, Buffer> = {};
   for (const name of native.llistxattr(path)) {
-    if (OVERLAY_XATTR.test(name)) continue;
+    const imageName = unescapeOverlayXattr(name);
+    if (imageName === undefined) continue;
     const value = native.lgetxattr(path, name);
-    if (value) out[name] = value;
+    if (value) out[imageName] = value;
   }
   return Object.keys(out).length > 0 ? out : undefined;
 }
@@ -47,24 +55,25 @@ export async function upperToChanges(upper: string, opts: UpperOptions = {}): Pr
     return opts.clampTo !== undefined ? Math.min(t, opts.clampTo) : t;
   };
   async function walk(dir: string, rel: string): Promise<void> {
-    for (const name of (await readdir(dir)).sort()) {
+    for (const name of (await readdir(fsPath(dir), { encoding: 'buffer' })).map((raw) => decodeName(raw)).sort()) {
       const path = rel ? `${rel}/${name}` : name;
       if (opts.exclude?.has(path)) continue;
       const abs = join(dir, name);
-      const st = await lstat(abs);
+      const diskPath = fsPath(abs);
+      const st = await lstat(diskPath);
       if (st.isCharacterDevice() && st.rdev === 0) {
         markers.push({ kind: 'whiteout', path });
         continue;
       }
       const base = { path, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: mtime(st.mtimeMs), size: 0 };
-      const xattrs = xattrsOf(abs);
+      const xattrs = xattrsOf(diskPath);
       const withXattrs = xattrs ? { xattrs } : {};
       if (st.isDirectory()) {
         entries.push({ ...base, ...withXattrs, type: 'directory' });
-        if (fsNative().lgetxattr(abs, 'trusted.overlay.opaque')?.toString() === 'y') markers.push({ kind: 'opaque', path });
+        if (fsNative().lgetxattr(diskPath, 'trusted.overlay.opaque')?.toString() === 'y') markers.push({ kind: 'opaque', path });
         await walk(abs, path);
       } else if (st.isSymbolicLink()) {
-        entries.push({ ...base, ...withXattrs, type: 'symlink', mode: 0o777, linkname: await readlink(abs) });
+        entries.push({ ...base, ...withXattrs, type: 'symlink', mode: 0o777, linkname: decodeName(await readlink(diskPath, { encoding: 'buffer' })) });
       } else if (st.isFile()) {
         const first = st.nlink > 1 ? inodes.get(st.ino) : undefined;
         if (first !== undefined) {
@@ -72,7 +81,14 @@ export async function upperToChanges(upper: string, opts: UpperOptions = {}): Pr
           continue;
         }
         if (st.nlink > 1) inodes.set(st.ino, path);
-        entries.push({ ...base, ...withXattrs, type: 'file', size: st.size, open: () => createReadStream(abs) });
+        const sparse = await sparseRegionsOf(diskPath, st);
+        if (sparse) {
+          entries.push({ ...base, ...withXattrs, type: 'file', size: st.size, sparse, open: () => readRegions(diskPath, sparse) });
+          continue;
+        }
+        // Opened later, by path: never through a symlink that took the file's place.
+        const open = async () => (await openFile(diskPath, constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream();
+        entries.push({ ...base, ...withXattrs, type: 'file', size: st.size, open });
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {
         entries.push({ ...base, type: st.isCharacterDevice() ? 'character-device' : 'block-device', ...deviceNumbers(st.rdev) });
       } else if (st.isFIFO()) {

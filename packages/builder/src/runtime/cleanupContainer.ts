@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { processAlive, type LocalStore } from '@tsbuild/oci-layout';
+import { processExists, type LocalStore } from '@tsbuild/oci-layout';
 import { teardownNetwork } from './containerNetwork.js';
 import type { ContainerState } from './containerRecord.js';
 import { unmountContainerRootfs } from './containerRootfs.js';
@@ -16,7 +16,7 @@ export interface CleanupOptions {
 async function foregroundRunAlive(c: StoredContainer): Promise<boolean> {
   try {
     const pid = Number.parseInt(await readFile(c.paths.attachedFile, 'utf8'), 10);
-    return pid > 0 && pid !== process.pid && processAlive(pid);
+    return pid > 0 && pid !== process.pid && processExists(pid);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw e;

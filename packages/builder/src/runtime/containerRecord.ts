@@ -6,7 +6,7 @@ export interface ContainerRecord {
   id: string;
   name: string;
   created: string;
-  image: { ref: string; name: string; descriptor: Descriptor; diffIds: Digest[] };
+  image: { ref: string; name?: string; descriptor: Descriptor; diffIds: Digest[] };
   /** OCI runtime binary: runc or crun. */
   runtime: string;
   autoRemove: boolean;

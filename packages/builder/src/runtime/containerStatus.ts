@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { processAlive } from '@tsbuild/oci-layout';
+import { processExists } from '@tsbuild/oci-layout';
 import { ContainerError } from './containerError.js';
 import type { ContainerState } from './containerRecord.js';
 import type { ContainerStore, StoredContainer } from './containerStore.js';
@@ -39,7 +39,7 @@ export async function observeState(containers: ContainerStore, c: StoredContaine
   if (state.status !== 'running') return state;
   const exit = await readExit(c);
   if (exit) return { ...state, status: 'exited', pid: 0, exitCode: exit.code, finishedAt: exit.at, oomKilled: await exists(c.paths.oomFile) };
-  if (state.conmonPid > 0 && processAlive(state.conmonPid)) return state;
+  if (state.conmonPid > 0 && processExists(state.conmonPid)) return state;
   const gone = `conmon (pid ${state.conmonPid}) is gone without recording the container's exit`;
   const runtime = await runtimeState(c.record.runtime, c.record.id);
   if (runtime?.status === 'running') return { ...state, error: `${gone}; the container still runs` };

@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { toRuntimeSpec, type RuntimeMount } from '@tsbuild/oci-layout';
+import { applyRunSettings, type RunSettings } from './runSettings.js';
 
 const exec = promisify(execFile);
 
@@ -20,6 +21,8 @@ export interface ContainerRequest {
   user?: string;
   network: 'host' | 'none';
   mounts: RuntimeMount[];
+  /** --ulimit, --shm-size of the build. */
+  settings?: RunSettings;
   /** Receives the process's output as it comes. */
   output: (chunk: Buffer) => void;
   signal: AbortSignal;
@@ -50,6 +53,7 @@ export async function runContainer(req: ContainerRequest): Promise<number> {
     spec.mounts = spec.mounts.map((m) => (m.destination === '/sys' ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] } : m));
   }
   spec.mounts.push(...req.mounts);
+  if (req.settings) applyRunSettings(spec, req.settings);
   await writeFile(join(req.bundleDir, 'config.json'), JSON.stringify(spec, null, 2));
 
   if (req.signal.aborted) return 130;
@@ -69,4 +73,12 @@ export async function runContainer(req: ContainerRequest): Promise<number> {
     req.signal.removeEventListener('abort', abort);
     await exec('runc', ['delete', '--force', req.id]).catch(() => undefined);
   }
+}
+
+/** Kills and deletes a container a killed build left running; one that is already gone is not an error. */
+export async function deleteContainer(id: string): Promise<void> {
+  await exec('runc', ['delete', '--force', id]).catch((e: Error & { stderr?: string }) => {
+    if (/does not exist|not found/.test(e.stderr ?? '')) return;
+    throw new Error(`cannot delete the runc container ${id}: ${e.stderr?.trim() || e.message}`);
+  });
 }

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { applyLayer, type Digest, type Layer, type LocalStore } from '@tsbuild/oci-layout';
 import { mountOverlay } from './overlayMount.js';
+import { holdRun, type HeldRun } from './runRecord.js';
+import { listingDigest, recordPathIn, writeSnapshotRecord } from './snapshotRecord.js';
 
 /** The chain IDs of a layer stack (image-spec): each names a layer together with everything below it. */
 export function chainIds(diffIds: Digest[]): Digest[] {
@@ -23,15 +25,24 @@ async function exists(path: string): Promise<boolean> {
  * `<store>/cache/snapshots`, each holding just that layer's changes in
  * overlay's own format (whiteouts as 0/0 devices, opaque directories by
  * xattr). A directory is made once and shared by every build whose image
- * has the same layers below; it appears atomically (built aside, renamed).
+ * has the same layers below; it appears atomically (built aside, renamed),
+ * and a record of what it holds is written beside it first
+ * (`<store>/cache/snapshot-records`), for `system check`.
  */
 export class Snapshotter {
   readonly dir: string;
+  readonly recordsDir: string;
   private readonly tmpDir: string;
 
-  constructor(store: LocalStore) {
+  constructor(private readonly store: LocalStore) {
     this.dir = join(store.cacheDir, 'snapshots');
+    this.recordsDir = join(store.cacheDir, 'snapshot-records');
     this.tmpDir = store.tmpDir;
+  }
+
+  /** Where the record of the snapshot at `path` is kept. */
+  recordOf(path: string): string {
+    return recordPathIn(this.recordsDir, basename(path));
   }
 
   pathOf(chainId: Digest): string {
@@ -46,7 +57,7 @@ export class Snapshotter {
     const dirs: string[] = [];
     for (const [i, layer] of layers.entries()) {
       const target = this.pathOf(chains[i]!);
-      if (!(await exists(target))) await this.unpack(layer, dirs, target);
+      if (!(await exists(target))) await this.unpack(layer, dirs, chains[i]!);
       dirs.push(target);
     }
     return dirs;
@@ -57,31 +68,41 @@ export class Snapshotter {
    * whiteouts, opaque directories and hard links to lower files come out in
    * overlay's format in the upper directory.
    */
-  private async unpack(layer: Pick<Layer, 'open'>, lowers: string[], target: string): Promise<void> {
+  private async unpack(layer: Pick<Layer, 'open'>, lowers: string[], chainId: Digest): Promise<void> {
     const work = await mkdtemp(join(this.tmpDir, 'unpack-'));
+    let held: HeldRun | undefined;
     try {
       if (lowers.length === 0) {
         const upper = join(work, 'upper');
         await mkdir(upper);
         await applyLayer(upper, await layer.open());
-        await this.commit(upper, target);
+        await this.commit(upper, chainId);
         return;
       }
+      held = await holdRun(this.store, { workDir: work, mounts: [join(work, 'merged')] });
       const mount = await mountOverlay(lowers, work);
       try {
-        await applyLayer(mount.merged, await layer.open());
+        await applyLayer(mount.merged, await layer.open(), { throughOverlayMount: true });
       } finally {
         await mount.unmount();
       }
-      await this.commit(mount.upper, target);
+      await this.commit(mount.upper, chainId);
     } finally {
       await rm(work, { recursive: true, force: true });
+      await held?.release();
     }
   }
 
-  /** Moves a finished upper directory into place; if another build got there first, ours is dropped. */
-  async commit(upper: string, target: string): Promise<void> {
+  /**
+   * Records what a finished upper directory holds, then moves it into place
+   * as the snapshot of `chainId`; if another build got there first, ours is
+   * dropped (its record says the same).
+   */
+  async commit(upper: string, chainId: Digest): Promise<void> {
+    const target = this.pathOf(chainId);
     await mkdir(this.dir, { recursive: true });
+    await mkdir(this.recordsDir, { recursive: true });
+    await writeSnapshotRecord(this.recordOf(target), { chainId, ...(await listingDigest(upper)) });
     await rename(upper, target).catch(async (e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e;
     });

@@ -1,10 +1,10 @@
 import { createHash, hash as oneShotHash, type Hash } from 'node:crypto';
-import type { EntryHeader, EntryType } from '@tsbuild/oci-layout';
+import type { EntryHeader, EntryType, SparseRegion } from '@tsbuild/oci-layout';
 
 /** What the analysis keeps of one filesystem object: enough to compare it across layers, never its bytes. */
 export interface FileInfo {
   type: EntryType;
-  /** Bytes of content (tar header size): 0 for anything but regular files. */
+  /** Bytes of content (a sparse file's logical size, holes included, as dive shows it): 0 for anything but regular files. */
   size: number;
   /** Permission bits including setuid/setgid/sticky. */
   mode: number;
@@ -35,7 +35,10 @@ export function fileInfoOf(entry: EntryHeader, hash?: string): FileInfo {
 /**
  * Hashes one file's content after another as its pieces arrive. Most files
  * come in one piece, hashed in one call: a hash object per file would cost
- * more than hashing a small file.
+ * more than hashing a small file. A sparse file's pieces are only its data
+ * regions, so its hash covers its layout (size and regions) too: the holes
+ * are never expanded, and the same bytes placed elsewhere are another file.
+ * (A sparse and a dense file of equal contents then compare as different.)
  */
 export class ContentHasher {
   private size = 0;
@@ -43,11 +46,17 @@ export class ContentHasher {
   private whole: string | undefined;
   private hash: Hash | undefined;
 
-  start(size: number): void {
-    this.size = size;
+  start(size: number, sparse?: SparseRegion[]): void {
     this.seen = 0;
     this.whole = undefined;
-    this.hash = undefined;
+    if (sparse) {
+      // -1: no piece takes the one-call path, so the layout is hashed before the data.
+      this.size = -1;
+      this.hash = createHash(HASH_ALGORITHM).update(`sparse ${size}:${sparse.map((r) => `${r.offset}+${r.length}`).join(',')}\n`);
+    } else {
+      this.size = size;
+      this.hash = undefined;
+    }
   }
 
   update(piece: Buffer): void {

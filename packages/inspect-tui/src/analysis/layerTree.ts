@@ -120,7 +120,7 @@ class LayerTreeReader implements LayerVisitor {
       if (entry.type === 'file') {
         this.fileNode = node;
         this.fileEntry = entry;
-        this.hasher.start(entry.size);
+        this.hasher.start(entry.size, entry.sparse);
       } else {
         node.info = fileInfoOf(entry);
       }

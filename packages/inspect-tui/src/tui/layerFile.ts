@@ -1,8 +1,8 @@
 import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { readLayer, type Layer } from '@tsbuild/oci-layout';
+import { placedPieces, readLayer, type Layer, type LayerEntry } from '@tsbuild/oci-layout';
 
 export class LayerFileError extends Error {}
 
@@ -10,7 +10,7 @@ export class LayerFileError extends Error {}
  * Streams the layer once up to `path` and hands that entry's content to
  * `use`; the rest of the layer is never read.
  */
-async function withLayerFile<T>(layer: Layer, path: string, use: (content: Readable, size: number) => Promise<T>): Promise<T> {
+async function withLayerFile<T>(layer: Layer, path: string, use: (entry: LayerEntry & Required<Pick<LayerEntry, 'content'>>) => Promise<T>): Promise<T> {
   for await (const change of readLayer(await layer.open())) {
     if (change.kind !== 'entry' || change.entry.path !== path) continue;
     const { entry } = change;
@@ -18,7 +18,7 @@ async function withLayerFile<T>(layer: Layer, path: string, use: (content: Reada
       throw new LayerFileError(`/${path} is a ${entry.type}${entry.linkname ? ` (-> ${entry.linkname})` : ''}, not a regular file`);
     }
     // Awaited here: leaving the loop closes the layer, which must wait until `use` has read the entry.
-    return await use(entry.content, entry.size);
+    return await use({ ...entry, content: entry.content });
   }
   throw new LayerFileError(`/${path} is not in this layer`);
 }
@@ -35,16 +35,24 @@ const PAGER_LIMIT = 8 * 1024 * 1024;
 
 /** The start of a file from a layer, as lines for the pager; binary content is shown as a hex dump. */
 export async function readFileText(layer: Layer, path: string, limit = PAGER_LIMIT): Promise<FileText> {
-  return withLayerFile(layer, path, async (content, size) => {
-    const chunks: Buffer[] = [];
-    let shownBytes = 0;
-    for await (const chunk of content as AsyncIterable<Buffer>) {
-      if (shownBytes >= limit) continue;
-      const part = chunk.subarray(0, limit - shownBytes);
-      chunks.push(part);
-      shownBytes += part.length;
+  return withLayerFile(layer, path, async ({ content, size, sparse }) => {
+    let bytes: Buffer;
+    if (sparse) {
+      // Holes read as zeros: the start of the file as it would be on disk, never more of it than the pager keeps.
+      bytes = Buffer.alloc(Math.min(size, limit));
+      for await (const { data, offset } of placedPieces(content, sparse)) if (offset < bytes.length) data.copy(bytes, offset);
+    } else {
+      const chunks: Buffer[] = [];
+      let kept = 0;
+      for await (const chunk of content as AsyncIterable<Buffer>) {
+        if (kept >= limit) continue;
+        const part = chunk.subarray(0, limit - kept);
+        chunks.push(part);
+        kept += part.length;
+      }
+      bytes = Buffer.concat(chunks);
     }
-    const bytes = Buffer.concat(chunks);
+    const shownBytes = bytes.length;
     const binary = bytes.includes(0);
     const lines = binary ? hexDump(bytes) : bytes.toString('utf8').replace(/\t/g, '    ').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '�').split(/\r?\n/);
     if (!binary && lines.at(-1) === '') lines.pop();
@@ -66,6 +74,18 @@ function hexDump(bytes: Buffer): string[] {
 /** Writes a file from a layer to `dir` as `name` (default: its own name); never overwrites. Resolves to the path written. */
 export async function extractLayerFile(layer: Layer, path: string, dir: string, name = basename(path)): Promise<string> {
   const target = resolve(dir, basename(name));
-  await withLayerFile(layer, path, (content) => pipeline(content, createWriteStream(target, { flags: 'wx' })));
+  await withLayerFile(layer, path, async ({ content, size, sparse }) => {
+    if (!sparse) return pipeline(content, createWriteStream(target, { flags: 'wx' }));
+    // A sparse file keeps its holes: each data region is written at its offset, and the size is set at the end.
+    const file = await open(target, 'wx');
+    try {
+      for await (const { data, offset } of placedPieces(content, sparse)) {
+        for (let done = 0; done < data.length; ) done += (await file.write(data, done, data.length - done, offset + done)).bytesWritten;
+      }
+      await file.truncate(size);
+    } finally {
+      await file.close();
+    }
+  });
   return target;
 }

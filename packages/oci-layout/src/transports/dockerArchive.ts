@@ -11,6 +11,8 @@ import { canonicalJson, parseImageConfig, type Descriptor, type Manifest } from 
 import { VerifyingStream } from '../verifyingStream.js';
 
 export class DockerArchiveError extends Error {}
+/** The file is a tar, but not `docker save` output (no manifest.json): perhaps an oci-archive. */
+export class NotADockerArchiveError extends DockerArchiveError {}
 
 /** Docker's media type for an uncompressed layer tar, which `docker save` archives hold. */
 const DOCKER_LAYER_TAR = 'application/vnd.docker.image.rootfs.diff.tar';
@@ -30,6 +32,8 @@ interface Member {
 export interface DockerArchiveImage extends Image {
   layerPaths: string[];
   repoTags: string[];
+  /** How many images the archive holds (`docker save A B`); open each by its index. */
+  imageCount: number;
 }
 
 interface ManifestEntry {
@@ -42,9 +46,10 @@ interface ManifestEntry {
  * Opens a `docker save` archive without extracting it: the outer tar's headers
  * are scanned once to learn where each member lies, then manifest.json and the
  * config are read and every layer is served as a byte range of the archive.
- * `ref` picks the image by one of its RepoTags when the archive holds several.
+ * `ref` picks the image by one of its RepoTags, or by its index in manifest.json,
+ * when the archive holds several.
  */
-export async function openDockerArchive(file: string, ref?: string): Promise<DockerArchiveImage> {
+export async function openDockerArchive(file: string, ref?: string | number): Promise<DockerArchiveImage> {
   let handle: FileHandle;
   try {
     handle = await open(file, 'r');
@@ -59,8 +64,9 @@ export async function openDockerArchive(file: string, ref?: string): Promise<Doc
       if (m.size > MAX_DOCUMENT_BYTES) throw new DockerArchiveError(`${file}: ${name} is too large to be a JSON document (${m.size} bytes)`);
       return readRange(handle, m.offset, m.size);
     };
-    if (!members.has('manifest.json')) throw new DockerArchiveError(`${file} is not a docker save archive: it has no manifest.json`);
-    const entry = pickManifestEntry(parseArchiveManifest(await readMember('manifest.json'), file), ref, file);
+    if (!members.has('manifest.json')) throw new NotADockerArchiveError(`${file} is not a docker save archive: it has no manifest.json`);
+    const entries = parseArchiveManifest(await readMember('manifest.json'), file);
+    const entry = pickManifestEntry(entries, ref, file);
     const configBytes = await readMember(entry.Config);
     let config;
     try {
@@ -103,6 +109,7 @@ export async function openDockerArchive(file: string, ref?: string): Promise<Doc
       layers,
       layerPaths: [...entry.Layers],
       repoTags: [...entry.RepoTags],
+      imageCount: entries.length,
     };
   } finally {
     await handle.close();
@@ -179,8 +186,13 @@ function parseArchiveManifest(bytes: Buffer, file: string): ManifestEntry[] {
   });
 }
 
-function pickManifestEntry(entries: ManifestEntry[], ref: string | undefined, file: string): ManifestEntry {
+function pickManifestEntry(entries: ManifestEntry[], ref: string | number | undefined, file: string): ManifestEntry {
   if (ref === undefined || ref === '') return entries[0]!;
+  if (typeof ref === 'number') {
+    const entry = entries[ref];
+    if (!entry) throw new DockerArchiveError(`${file}: no image #${ref} (the archive holds ${entries.length})`);
+    return entry;
+  }
   const wanted = [ref, ref.includes(':') ? ref : `${ref}:latest`];
   const found = entries.find((e) => e.RepoTags.some((tag) => wanted.includes(tag) || wanted.some((w) => tag.endsWith(`/${w}`))));
   if (!found) {

@@ -9,6 +9,7 @@ import { extract as tarExtract, pack as tarPack } from 'tar-stream';
 import type { CopySource, ImageDestination } from '../copyImage.js';
 import { DurableFileWriter } from '../durableFileWriter.js';
 import type { Descriptor } from '../schema.js';
+import { OciLayout } from '../ociLayout.js';
 import { openOciDirDestination, openOciDirSource, type OciLayoutDestination, type SourceChoice } from './ociDir.js';
 
 /** Archive members that may appear in an OCI or docker archive; anything else (or any path trick) is not extracted. */
@@ -87,12 +88,23 @@ export interface ArchiveSource {
   close(): Promise<void>;
 }
 
-/** `oci-archive:FILE[:REF]` as a source: unpacked to a temp dir (removed by `close`), then read as a layout. */
-export async function openOciArchiveSource(file: string, ref: string | undefined, choice: SourceChoice = {}, tmpParent?: string): Promise<ArchiveSource> {
+/** An oci-archive unpacked to a temp dir, read as a layout (every image of its index.json); `close` removes it. */
+export async function openOciArchiveLayout(file: string, tmpParent?: string): Promise<{ dir: string; layout: OciLayout; close(): Promise<void> }> {
   const dir = await makeTempDir(tmpParent);
   const close = () => rm(dir, { recursive: true, force: true });
   try {
     await extractImageArchive(file, dir);
+    return { dir, layout: await OciLayout.open(dir), close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+/** `oci-archive:FILE[:REF]` as a source: unpacked to a temp dir (removed by `close`), then read as a layout. */
+export async function openOciArchiveSource(file: string, ref: string | undefined, choice: SourceChoice = {}, tmpParent?: string): Promise<ArchiveSource> {
+  const { dir, close } = await openOciArchiveLayout(file, tmpParent);
+  try {
     return { source: await openOciDirSource(dir, ref, choice), close };
   } catch (e) {
     await close();

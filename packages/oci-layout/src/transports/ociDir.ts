@@ -4,6 +4,7 @@ import { chooseManifest } from '../platform.js';
 import { isIndexMediaType } from '../mediaTypes.js';
 import { OciLayout, REF_NAME_ANNOTATION } from '../ociLayout.js';
 import { parseIndex, type Descriptor, type Platform } from '../schema.js';
+import { DigestMismatchError } from '../verifyingStream.js';
 
 export interface SourceChoice {
   /** Which image of a multi-platform index (default: the only one, else this machine's). */
@@ -58,8 +59,20 @@ export class OciLayoutDestination implements ImageDestination {
     return (await this.layout.blobSize(descriptor.digest)) === descriptor.size;
   }
 
+  /**
+   * A blob whose bytes do not match its digest is fetched once more (a fresh
+   * stream: from a registry, over a connection of its own) before that is an
+   * error; what the bad attempt wrote is discarded by `putBlob`.
+   */
   async putBlob(descriptor: Descriptor, open: () => Promise<Readable>): Promise<void> {
-    const { size } = await this.layout.putBlob(await open(), { expected: descriptor.digest, sourceVerifies: true });
+    let stored: { size: number };
+    try {
+      stored = await this.layout.putBlob(await open(), { expected: descriptor.digest, sourceVerifies: true });
+    } catch (e) {
+      if (!(e instanceof DigestMismatchError)) throw e;
+      stored = await this.layout.putBlob(await open(), { expected: descriptor.digest, sourceVerifies: true });
+    }
+    const { size } = stored;
     if (size !== descriptor.size) throw new Error(`blob ${descriptor.digest} has ${size} bytes, its descriptor says ${descriptor.size}`);
   }
 
@@ -70,7 +83,7 @@ export class OciLayoutDestination implements ImageDestination {
 }
 
 /** Points `ref` (or, without one, an unnamed entry) of the layout's index.json at `descriptor`. */
-async function nameInLayout(layout: OciLayout, descriptor: Descriptor, ref: string | undefined): Promise<void> {
+export async function nameInLayout(layout: OciLayout, descriptor: Descriptor, ref: string | undefined): Promise<void> {
   const entry: Descriptor = {
     mediaType: descriptor.mediaType,
     digest: descriptor.digest,

@@ -1,9 +1,13 @@
-import { resolve } from 'node:path';
+import { join, posix, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { parsePlatform } from '@tsbuild/oci-layout';
 import { compressionOption } from '../compressionOption.js';
 import { parseEpoch } from '../sourceDateEpoch.js';
 import { openStore, withRootOption } from '../storeOption.js';
+import { runSettings } from '../runSettingsOptions.js';
+import { parseBuildContexts } from '../buildContextOption.js';
+import { contextFromStdin, readStdinText } from '../stdinContext.js';
+import type { BuildRequest } from '../../executor/buildImage.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -39,6 +43,12 @@ interface BuildOptions {
   tlsVerify?: 'true' | 'false';
   secret: string[];
   network: 'host' | 'none';
+  progress: 'auto' | 'plain' | 'tty' | 'quiet';
+  pull?: boolean;
+  addHost: string[];
+  ulimit: string[];
+  shmSize?: string;
+  buildContext: string[];
 }
 
 /** `id=ID,src=FILE` (or `id=ID,source=FILE`), as docker build takes --secret. */
@@ -57,9 +67,9 @@ function parseSecrets(values: string[]): Record<string, string> {
 export function buildCommand(program: Command): void {
   withRootOption(program.command('build', { isDefault: true }))
     .description('build an image from a Dockerfile (the default command: `tsbuild -t NAME .`)')
-    .argument('[context]', 'build context directory', '.')
+    .argument('[context]', 'build context directory, or - for a tar stream (or a Dockerfile) on stdin', '.')
     .option('-t, --tag <name>', 'name the image (repeatable); short names become localhost/NAME:latest', collect, [])
-    .option('-f, --file <path>', 'Dockerfile (default: CONTEXT/Dockerfile)')
+    .option('-f, --file <path>', 'Dockerfile (default: CONTEXT/Dockerfile); - reads it from stdin')
     .option('--build-arg <key=value>', 'set a build-time variable (repeatable)', collect, [])
     .option('--label <key=value>', 'add a label to the image (repeatable)', collect, [])
     .addOption(compressionOption())
@@ -68,6 +78,12 @@ export function buildCommand(program: Command): void {
     .option('--secret <id=ID,src=FILE>', 'expose a file to RUN --mount=type=secret (repeatable); it never lands in the image', collect, [])
     .addOption(new Option('--network <mode>', 'default network for RUN steps').choices(['host', 'none']).default('host'))
     .option('-q, --quiet', 'print only the image digest')
+    .addOption(new Option('--progress <mode>', 'output: plain (steps and RUN output, line by line), quiet (= -q); auto and tty are plain').choices(['auto', 'plain', 'tty', 'quiet']).default('auto'))
+    .option('--pull', 'look base images up in their registry even when the store has them')
+    .option('--add-host <host:ip>', 'add a line to /etc/hosts of RUN steps (repeatable)', collect, [])
+    .option('--ulimit <name=soft[:hard]>', 'resource limit for RUN steps, e.g. nofile=1024:2048 (repeatable)', collect, [])
+    .option('--shm-size <size>', 'size of /dev/shm in RUN steps, e.g. 128m (default 64m)')
+    .option('--build-context <name=dir|docker-image://ref>', 'a named context for COPY --from=NAME / RUN --mount from=NAME, or an image for FROM NAME (repeatable)', collect, [])
     .option('--platform <os/arch[/variant]>', 'target platform (default: this machine\'s; RUN needs this machine\'s)')
     .option('--registries-conf <file>', 'registries.conf for pulling base images')
     .addOption(new Option('--tls-verify <bool>', 'pulling base images: require HTTPS with verified certificates (false also allows plain HTTP)').choices(['true', 'false']))
@@ -75,16 +91,16 @@ export function buildCommand(program: Command): void {
     .action(async (context: string, opts: BuildOptions, cmd: Command) => {
       const store = await openStore(cmd);
       const sourceDateEpoch = parseEpoch(opts.sourceDateEpoch);
-      const log = opts.quiet ? () => undefined : (line: string) => process.stdout.write(`${line}\n`);
-      // Ctrl-C stops the running step; the build then cleans up its mounts, containers and temp dirs.
-      const interrupt = new AbortController();
-      const onSignal = () => interrupt.abort();
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      const { buildImage } = await import('../../executor/buildImage.js');
-      const result = await buildImage(store, {
-        contextDir: context,
-        ...(opts.file ? { dockerfile: opts.file } : {}),
+      const quiet = opts.quiet || opts.progress === 'quiet';
+      const log = quiet ? () => undefined : (line: string) => process.stdout.write(`${line}\n`);
+      if (context === '-' && opts.file === '-') throw new Error('the context and the Dockerfile cannot both come from stdin (- and -f -)');
+      // Every option is parsed before stdin is read, so a bad one leaves nothing behind.
+      const settings = runSettings(opts);
+      const request: Omit<BuildRequest, 'contextDir'> = {
+        ...(opts.file && opts.file !== '-' ? { dockerfile: opts.file } : {}),
+        ...(opts.pull ? { pull: true } : {}),
+        ...(opts.buildContext.length > 0 ? { buildContexts: parseBuildContexts(opts.buildContext) } : {}),
+        ...(settings ? { runSettings: settings } : {}),
         tags: opts.tag,
         buildArgs: keyValues(opts.buildArg, 'build argument', true),
         labels: keyValues(opts.label, 'label', false),
@@ -97,12 +113,31 @@ export function buildCommand(program: Command): void {
         ...(opts.registriesConf ? { registriesConf: opts.registriesConf } : {}),
         ...(opts.tlsVerify !== undefined ? { tlsVerify: opts.tlsVerify === 'true' } : {}),
         network: opts.network,
-        signal: interrupt.signal,
         log,
-      }).finally(() => {
+      };
+      const stdinContext = context === '-' ? await contextFromStdin(process.stdin, store.tmpDir) : undefined;
+      // Ctrl-C stops the running step; the build then cleans up its mounts, containers and temp dirs.
+      const interrupt = new AbortController();
+      const onSignal = () => interrupt.abort();
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let result;
+      try {
+        const dockerfileText = opts.file === '-' ? await readStdinText(process.stdin) : stdinContext?.dockerfileText;
+        const { buildImage } = await import('../../executor/buildImage.js');
+        result = await buildImage(store, {
+          ...request,
+          contextDir: stdinContext?.dir ?? context,
+          // With the context on stdin, -f names a file inside it.
+          ...(stdinContext && request.dockerfile ? { dockerfile: join(stdinContext.dir, posix.normalize(`/${request.dockerfile}`)) } : {}),
+          ...(dockerfileText !== undefined ? { dockerfileText } : {}),
+          signal: interrupt.signal,
+        });
+      } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
-      });
+        await stdinContext?.cleanup();
+      }
       for (const warning of result.warnings) process.stderr.write(`WARNING: ${warning}\n`);
       for (const name of result.names) log(`Successfully tagged ${name}`);
       process.stdout.write(`${result.digest}\n`);

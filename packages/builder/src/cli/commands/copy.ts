@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { normalizeImageName, parsePlatform, LocalStore, storeRoot, type BlobCopyOutcome, type CopyOptions, type Descriptor } from '@tsbuild/oci-layout';
+import { normalizeImageName, parsePlatform, storeRoot, type BlobCopyOutcome, type CopyOptions, type Descriptor } from '@tsbuild/oci-layout';
 import type { ImageLocation, ImageTransports } from '@tsbuild/registry';
 import { parseCreds } from '../credsOption.js';
 import { humanSize } from '../humanSize.js';
 import { registryTransportOptions, withRegistryOptions, type RegistryOptions } from '../registryOptions.js';
-import { withRootOption } from '../storeOption.js';
+import { openStoreAt, withRootOption } from '../storeOption.js';
 
 /** The registry client (and undici) load only when a command needs them, so other commands start fast. */
 const registry = () => import('@tsbuild/registry');
@@ -32,7 +32,7 @@ export async function openTransports(cmd: Command, opts: TransferOptions): Promi
   const { root } = cmd.optsWithGlobals<{ root?: string }>();
   const { ImageTransports } = await registry();
   return ImageTransports.create({
-    openStore: () => LocalStore.open(storeRoot(root)),
+    openStore: () => openStoreAt(storeRoot(root)),
     ...(await registryTransportOptions(opts)),
     ...(opts.srcCreds !== undefined ? { sourceCredentials: await parseCreds(opts.srcCreds, '--src-creds') } : {}),
     ...(opts.destCreds !== undefined ? { destinationCredentials: await parseCreds(opts.destCreds, '--dest-creds') } : {}),

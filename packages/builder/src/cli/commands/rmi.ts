@@ -19,7 +19,7 @@ export function rmiCommand(program: Command): void {
           throw new ContainerError('bad-state', `image ${image.name} is used by container ${user.record.name} (${user.record.id.slice(0, 12)}): remove the container first, or use rmi -f`);
         }
         const removed = await store.untag(ref);
-        process.stdout.write(`Untagged: ${removed.name}\n`);
+        process.stdout.write(removed.name === undefined ? `Deleted: ${removed.descriptor.digest}\n` : `Untagged: ${removed.name}\n`);
       }
     });
 }

@@ -1,0 +1,28 @@
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { nearestName } from '../nearestName.js';
+
+/** Podman's exit code when the CLI itself refuses the command line. */
+export const USAGE_EXIT_CODE = 125;
+
+export class UnknownCommandError extends Error {
+  readonly exitCode = USAGE_EXIT_CODE;
+}
+
+/**
+ * `build` is the default command, so `tsbuild imgaes` would read `imgaes/` as a context. A first word
+ * that looks like a command name (lowercase letters and dashes, no path characters), names no command
+ * and no existing path is a typo of a command: throws naming the nearest command.
+ */
+export function checkCommandWord(program: Command, args: string[]): void {
+  let i = 0;
+  while (args[i] === '--root' || args[i]?.startsWith('--root=')) i += args[i] === '--root' ? 2 : 1;
+  const word = args[i];
+  if (word === undefined) return;
+  if (!/^[a-z][a-z0-9-]*$/.test(word)) return;
+  // commander adds `help` itself; it is no entry of `commands`.
+  const names = ['help', ...program.commands.flatMap((c) => [c.name(), ...c.aliases()])];
+  if (names.includes(word) || existsSync(word)) return;
+  const hint = nearestName(word, names);
+  throw new UnknownCommandError(`unknown command "${word}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+}

@@ -1,0 +1,149 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { withFileLock } from '@tsbuild/oci-layout';
+import { bridgeSubnets, defaultBridgeNetwork, loadConfList, networksDir, type BridgeNetwork } from './bridgeNetwork.js';
+import { addConfList, delConfList } from './cniConfList.js';
+import { invokePlugin } from './cniPlugin.js';
+import { resultFromLeases } from './hostLocalLease.js';
+import { checkContainerId, NetworkError } from './networkError.js';
+import { createNetns, isNetnsMounted, netnsPathFor, removeNetns } from './networkNamespace.js';
+import { removeOrphanMasquerade } from './orphanMasquerade.js';
+import { listNetworkStates, readNetworkState, removeNetworkState, writeNetworkState, type NetworkMode, type NetworkState } from './networkState.js';
+import { claimHostPorts } from './portAvailability.js';
+import type { PortMapping } from './portMapping.js';
+import { checkSubnetFree } from './subnetCollision.js';
+
+/** The container's side of the bridge, as podman and docker name it. */
+const CONTAINER_IFNAME = 'eth0';
+
+export interface NetworkRequest {
+  root: string;
+  /** The container's ID: names its netns, its IPAM lease and its iptables rules. */
+  containerId: string;
+  mode: NetworkMode;
+  /** `-p` values (see parsePublish); only the bridge mode publishes ports. */
+  ports?: readonly PortMapping[];
+  /** Which bridge network; tests pass their own so they never share a bridge. */
+  network?: BridgeNetwork;
+}
+
+/** A container's network as set up: what the runtime spec, inspect, ps and port need. */
+export interface ContainerNetwork {
+  mode: NetworkMode;
+  /** The netns to put in the runtime spec's network namespace path; undefined for host. */
+  netnsPath?: string;
+  ipAddress?: string;
+  prefixLength?: number;
+  gateway?: string;
+  macAddress?: string;
+  /** Host ports as published (host port 0 replaced by the one chosen). */
+  ports: PortMapping[];
+}
+
+function describe(state: NetworkState): ContainerNetwork {
+  const ip = state.result?.ips?.find((i) => !i.address.includes(':'));
+  const [address, prefix] = ip ? ip.address.split('/') : [];
+  const iface = ip?.interface === undefined ? undefined : state.result?.interfaces?.[ip.interface];
+  return {
+    mode: state.mode,
+    ...(state.netnsPath ? { netnsPath: state.netnsPath } : {}),
+    ...(address ? { ipAddress: address, prefixLength: Number(prefix) } : {}),
+    ...(ip?.gateway ? { gateway: ip.gateway } : {}),
+    ...(iface?.mac ? { macAddress: iface.mac } : {}),
+    ports: state.ports,
+  };
+}
+
+/** Brings `lo` up inside the namespace through the loopback plugin, as every mode with a netns needs. */
+async function loopbackUp(containerId: string, netnsPath: string): Promise<void> {
+  await invokePlugin(
+    { cniVersion: '1.0.0', name: 'loopback', type: 'loopback' },
+    { command: 'ADD', containerId, netns: netnsPath, ifName: 'lo' },
+  );
+}
+
+/**
+ * Networks a container before it starts. `bridge`: a fresh netns with `lo` and
+ * an `eth0` on the bridge (address, default route, NAT out) and `ports`
+ * published; `none`: a fresh netns with only `lo` up; `host`: nothing (the
+ * container shares the host's network). Host ports are checked first; on any
+ * failure everything made so far is undone and the one-line NetworkError is
+ * thrown.
+ */
+export async function setupNetwork(req: NetworkRequest): Promise<ContainerNetwork> {
+  checkContainerId(req.containerId);
+  const ports = req.ports ?? [];
+  if (ports.length > 0 && req.mode !== 'bridge') {
+    throw new NetworkError('invalid-publish', `ports cannot be published with --network ${req.mode}`);
+  }
+  if (req.mode === 'host') return { mode: 'host', ports: [] };
+
+  const network = req.network ?? defaultBridgeNetwork;
+  const confList = req.mode === 'bridge' ? await loadConfList(req.root, network) : undefined;
+  if (confList) for (const { subnet, bridge } of bridgeSubnets(confList)) await checkSubnetFree(subnet, bridge);
+  const netnsPath = netnsPathFor(req.root, req.containerId);
+  await mkdir(networksDir(req.root), { recursive: true });
+
+  // Under the root's network lock, host ports are checked against the other
+  // containers' and recorded in this one's state before the lock is let go.
+  let state: NetworkState = await withFileLock(join(networksDir(req.root), '.lock'), async () => {
+    if (await readNetworkState(req.root, req.containerId)) {
+      throw new NetworkError('netns', `container ${req.containerId} already has a network; tear it down first`);
+    }
+    const taken = (await listNetworkStates(req.root)).flatMap((s) => s.ports);
+    const claimed = await claimHostPorts(ports, taken);
+    const initial: NetworkState = { containerId: req.containerId, mode: req.mode, netnsPath, ports: claimed, ...(confList ? { confList } : {}) };
+    await writeNetworkState(req.root, initial);
+    return initial;
+  });
+  try {
+    await createNetns(req.root, req.containerId);
+    const target = { containerId: req.containerId, netns: netnsPath, ifName: CONTAINER_IFNAME };
+    // lo and eth0 are independent: bring them up side by side to keep start time down.
+    // Both settle before any rollback, so DEL never races a plugin still adding.
+    const outcomes = await Promise.allSettled([
+      loopbackUp(req.containerId, netnsPath),
+      confList && addConfList(confList, target, { portMappings: state.ports }, async (result) => {
+        state = { ...state, result };
+        await writeNetworkState(req.root, state);
+      }),
+    ]);
+    for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
+  } catch (e) {
+    await teardownNetwork(req.root, req.containerId).catch((undo: Error) => {
+      throw new NetworkError('plugin', `${(e as Error).message} (undoing the network failed too: ${undo.message})`);
+    });
+    throw e;
+  }
+  return describe(state);
+}
+
+/**
+ * Undoes setupNetwork: CNI DEL through the list (veth, IPAM lease, portmap
+ * and firewall rules, masquerade), then the netns mount, then the state.
+ * Idempotent and safe after a crash at any point of setup or teardown: what
+ * is already gone is skipped, and a failure keeps the state so a retry can
+ * finish the job.
+ */
+export async function teardownNetwork(root: string, containerId: string): Promise<void> {
+  checkContainerId(containerId);
+  const state = await readNetworkState(root, containerId);
+  const netnsPath = state?.netnsPath ?? netnsPathFor(root, containerId);
+  if (state?.confList) {
+    const netnsGone = !(await isNetnsMounted(netnsPath));
+    const prevResult = state.result ?? await resultFromLeases(state.confList, containerId, CONTAINER_IFNAME, netnsPath);
+    // A missing netns is passed as none at all, as the spec allows for DEL: the plugins then skip what lived inside it.
+    const target = { containerId, netns: netnsGone ? '' : netnsPath, ifName: CONTAINER_IFNAME };
+    await delConfList(state.confList, target, { portMappings: state.ports }, prevResult);
+    if (netnsGone) await removeOrphanMasquerade(state.confList.name, containerId);
+  }
+  await removeNetns(netnsPath);
+  await removeNetworkState(root, containerId);
+}
+
+/** The container's network as recorded, for inspect/ps/port; undefined when none was set up. */
+export async function readContainerNetwork(root: string, containerId: string): Promise<ContainerNetwork | undefined> {
+  checkContainerId(containerId);
+  const state = await readNetworkState(root, containerId);
+  return state && describe(state);
+}

@@ -1,0 +1,31 @@
+/** What went wrong while networking a container; each kind is something a person can act on. */
+export type NetworkErrorKind =
+  /** A `-p/--publish` value that does not parse. */
+  | 'invalid-publish'
+  /** A host port that something else already holds. */
+  | 'port-in-use'
+  /** A container ID a CNI plugin or a file name cannot carry. */
+  | 'invalid-container-id'
+  /** A CNI plugin refused or failed (its own message is kept). */
+  | 'plugin'
+  /** Creating or removing the network namespace failed. */
+  | 'netns'
+  /** The bridge subnet overlaps a route the host already has. */
+  | 'subnet-collision';
+
+/** A one-line networking error; tsbuild fails with docker's 125 for all of them. */
+export class NetworkError extends Error {
+  readonly exitCode = 125;
+
+  constructor(readonly kind: NetworkErrorKind, message: string) {
+    super(message.replace(/\s*\n\s*/g, ' ').trim());
+    this.name = 'NetworkError';
+  }
+}
+
+/** CNI_CONTAINERID's alphabet (CNI spec): it also names files under the root, so nothing else gets through. */
+export function checkContainerId(containerId: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(containerId)) {
+    throw new NetworkError('invalid-container-id', `invalid container ID ${JSON.stringify(containerId)}`);
+  }
+}

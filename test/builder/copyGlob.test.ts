@@ -1,0 +1,40 @@
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LocalStore } from '@tsbuild/oci-layout';
+import { buildCase } from '../helpers/buildCase.js';
+import { tempDirs } from '../helpers/tempDirs.js';
+
+const dirs = tempDirs();
+afterAll(() => dirs.cleanup());
+
+const FILES = Object.fromEntries(['f!1', 'fa1', 'fc1', 'f-1', 'f]1', 'f*1', 'fx1', 'g.1', 'gx1'].map((n) => [`src/${n}`, n]));
+
+async function copied(source: string): Promise<string[]> {
+  const work = await dirs.make('tsbuild-copy-glob-');
+  const store = await LocalStore.open(join(work, 'store'));
+  const built = await buildCase(work, store, FILES, `FROM scratch\nCOPY ${source} /out/\n`);
+  return Object.keys(built.tree).filter((p) => p.startsWith('out/')).map((p) => p.slice(4)).sort();
+}
+
+// The Dockerfile's own escape character consumes a backslash before the pattern sees it, so escapes are tested with .dockerignore.
+describe('COPY sources match as Go\'s filepath.Match does', () => {
+  it.each([
+    ['src/f[!a]1', ['f!1', 'fa1']],
+    ['src/f[^a!]1', ['f*1', 'f-1', 'f]1', 'fc1', 'fx1']],
+    ['src/f[a-c]1', ['fa1', 'fc1']],
+    ['src/f[*]1', ['f*1']],
+    ['src/g.1', ['g.1']],
+    ['src/g?1', ['g.1', 'gx1']],
+  ])('%s', async (source, want) => {
+    expect(await copied(source)).toEqual(want);
+  });
+
+  it.each([
+    ['src/f[', /bad pattern "f\[": unterminated character class/],
+    ['src/f[a-]1', /bad pattern "f\[a-\]1": "\]" must be escaped/],
+    ['src/f[]-]1', /bad pattern "f\[\]-\]1": "\]" must be escaped/],
+    ['src/f[z-a]1', /reversed range "z-a"/],
+  ])('refuses the malformed %s', async (source, message) => {
+    await expect(copied(source)).rejects.toThrow(message);
+  });
+});

@@ -1,0 +1,53 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importBusybox } from '../helpers/busyboxImage.js';
+import { tsbuild, tsbuildOk } from '../helpers/tsbuildCli.js';
+import { tempDirs } from '../helpers/tempDirs.js';
+
+const dirs = tempDirs();
+let root: string;
+
+async function build(dockerfile: string, ...args: string[]) {
+  const context = await dirs.make();
+  await writeFile(join(context, 'Dockerfile'), dockerfile);
+  await writeFile(join(context, 'a'), 'a');
+  return tsbuild(['--root', root, 'build', ...args, context], { cwd: context });
+}
+
+beforeAll(async () => {
+  root = await dirs.make();
+  // Nothing listens on port 1: the registry of this name refuses connections, every time.
+  await importBusybox(root, '127.0.0.1:1/debian:bookworm');
+}, 120_000);
+afterAll(() => dirs.cleanup());
+
+describe('errors that say what is wrong', () => {
+  it('FROM a name in neither the store nor a reachable registry says so and suggests the nearest stored name', async () => {
+    const out = await build('FROM 127.0.0.1:1/debian:bookwrm\nRUN true\n');
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/^tsbuild: error: Dockerfile:1:1: FROM: base image "127\.0\.0\.1:1\/debian:bookwrm": neither in the store nor in a reachable registry \(pull: .*ECONNREFUSED.*\); did you mean "127\.0\.0\.1:1\/debian:bookworm"\?\n$/);
+  });
+
+  it('COPY --from a name that is no stage and no pullable image says it is neither, and suggests the stage', async () => {
+    const out = await build('FROM scratch AS builder\nCOPY a /a\nFROM scratch\nCOPY --from=buidler /a /b\n');
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/^tsbuild: error: Dockerfile:4:1: COPY: --from="buidler" is neither a stage of this Dockerfile nor an image in the store or a reachable registry \(pull: [^\n]*\); did you mean the stage "builder"\?\n$/);
+  });
+
+  it('ONBUILD triggers are numbered within the FROM step that brings them', async () => {
+    const base = await build('FROM 127.0.0.1:1/debian:bookworm\nONBUILD COPY a /from-trigger\nONBUILD RUN echo triggered\n', '-q', '-t', 'onbuild-base');
+    expect(base.code).toBe(0);
+    const out = await build('FROM onbuild-base\nRUN cat /from-trigger\n');
+    expect(out.stderr).toBe('');
+    expect(out.stdout).toMatch(new RegExp([
+      'STEP 1/2: FROM onbuild-base',
+      'STEP 1/2 ONBUILD 1/2: COPY a /from-trigger',
+      'STEP 1/2 ONBUILD 2/2: RUN echo triggered',
+      '\\[STEP 1/2 ONBUILD 2/2\\] triggered',
+      'STEP 2/2: RUN cat /from-trigger',
+      '\\[STEP 2/2\\] a',
+    ].join('\n')));
+    await tsbuildOk(['--root', root, 'rmi', 'onbuild-base']);
+  });
+});

@@ -1,0 +1,1 @@
+export const KNOWN_AFTER_MERGE: Record<string, string[]>;
