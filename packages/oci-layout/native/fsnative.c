@@ -410,14 +410,22 @@ static napi_value SeqpacketConnect(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* shutdownWrite(fd): end of input for the peer (conmon then closes the container's stdin). */
-static napi_value ShutdownWrite(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+/*
+ * shutdownSocket(fd, both): end of input for the peer (conmon then closes the
+ * container's stdin); with both, also ends a read blocked on the socket.
+ */
+static napi_value ShutdownSocket(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint32_t fd = 0;
-  if (argc < 1 || !get_uint32(env, argv[0], &fd, "fd")) return NULL;
-  if (shutdown((int)fd, SHUT_WR) < 0) throw_errno(env, errno, "shutdown", "");
+  bool both = false;
+  if (argc < 2 || !get_uint32(env, argv[0], &fd, "fd")) return NULL;
+  if (napi_get_value_bool(env, argv[1], &both) != napi_ok) {
+    napi_throw_type_error(env, NULL, "both must be a boolean");
+    return NULL;
+  }
+  if (shutdown((int)fd, both ? SHUT_RDWR : SHUT_WR) < 0) throw_errno(env, errno, "shutdown", "");
   return NULL;
 }
 
@@ -432,7 +440,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"openDirectoryBeneath", NULL, OpenDirectoryBeneath, NULL, NULL, NULL, napi_default, NULL},
     {"dataRegions", NULL, DataRegions, NULL, NULL, NULL, napi_default, NULL},
     {"seqpacketConnect", NULL, SeqpacketConnect, NULL, NULL, NULL, napi_default, NULL},
-    {"shutdownWrite", NULL, ShutdownWrite, NULL, NULL, NULL, napi_default, NULL},
+    {"shutdownSocket", NULL, ShutdownSocket, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

@@ -25,8 +25,8 @@ export interface FsNative {
   dataRegions(fd: number): [number, number][];
   /** A connected, blocking SOCK_SEQPACKET socket (conmon's attach socket); any path length. */
   seqpacketConnect(path: string): number;
-  /** shutdown(fd, SHUT_WR). */
-  shutdownWrite(fd: number): void;
+  /** shutdown(fd, SHUT_WR), or SHUT_RDWR with `both` (which also ends a read blocked on it). */
+  shutdownSocket(fd: number, both: boolean): void;
 }
 
 let loaded: FsNative | undefined;

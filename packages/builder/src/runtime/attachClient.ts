@@ -14,32 +14,45 @@ const PIPE_STDERR = 3;
 const MAX_PACKET = 32 * 1024;
 
 export interface AttachOptions {
-  /** Passed to the container's stdin; its end closes the container's stdin. */
+  /** Passed to the container's stdin; its end closes the container's stdin (unless conmon leaves it open). */
   stdin?: Readable;
   onOutput(stream: 'stdout' | 'stderr', data: Buffer): void;
+  /** Looks at what is typed before it is sent; true means detach (the chunk is not sent). */
+  detachOn?: (chunk: Buffer) => boolean;
 }
 
-async function pumpStdin(fd: number, stdin: Readable): Promise<void> {
-  try {
-    for await (const chunk of stdin as AsyncIterable<Buffer>) {
-      for (let off = 0; off < chunk.length; off += MAX_PACKET) await writeFd(fd, chunk.subarray(off, off + MAX_PACKET));
-    }
-    fsNative().shutdownWrite(fd);
-  } catch (e) {
-    // The container exited and conmon closed the socket: its stdin is gone, nothing more to send.
-    if ((e as NodeJS.ErrnoException).code !== 'EPIPE' && (e as NodeJS.ErrnoException).code !== 'ECONNRESET') throw e;
-  }
+export interface Attachment {
+  /** 'exited' when conmon closed the socket (the container ended), 'detached' when the detach keys were typed. */
+  done: Promise<'exited' | 'detached'>;
 }
 
 /**
  * Attaches to a container through conmon's attach socket (SOCK_SEQPACKET,
  * opened by the native addon): its output arrives as it is written, stdout
- * and stderr apart, and our stdin is passed on. Resolves when conmon closes
- * the socket, which it does when the container has exited.
+ * and stderr apart (one stream with a terminal), and our stdin is passed on.
  */
-export async function attachToConmon(socketPath: string, opts: AttachOptions): Promise<{ done: Promise<void> }> {
+export async function attachToConmon(socketPath: string, opts: AttachOptions): Promise<Attachment> {
   const fd = fsNative().seqpacketConnect(socketPath);
-  const input = opts.stdin ? pumpStdin(fd, opts.stdin) : Promise.resolve();
+  let detached = false;
+  const pumpStdin = async (stdin: Readable) => {
+    try {
+      for await (const chunk of stdin as AsyncIterable<Buffer>) {
+        if (opts.detachOn?.(chunk)) {
+          detached = true;
+          // Ends our blocked read below; conmon sees a client leave, the container runs on.
+          fsNative().shutdownSocket(fd, true);
+          return;
+        }
+        for (let off = 0; off < chunk.length; off += MAX_PACKET) await writeFd(fd, chunk.subarray(off, off + MAX_PACKET));
+      }
+      fsNative().shutdownSocket(fd, false);
+    } catch (e) {
+      // The container exited: conmon closed the socket (EPIPE...) or we stopped reading our stdin (premature close).
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EPIPE' && code !== 'ECONNRESET' && code !== 'ENOTCONN' && code !== 'ERR_STREAM_PREMATURE_CLOSE') throw e;
+    }
+  };
+  const input = opts.stdin ? pumpStdin(opts.stdin) : Promise.resolve();
   const output = (async () => {
     const buf = Buffer.alloc(MAX_PACKET + 1);
     for (;;) {
@@ -51,10 +64,11 @@ export async function attachToConmon(socketPath: string, opts: AttachOptions): P
       else if (pipe === PIPE_STDERR) opts.onOutput('stderr', data);
     }
   })();
-  const done = output.finally(async () => {
+  const done = output.then(async () => {
     opts.stdin?.destroy();
     await input;
     await closeFd(fd);
+    return detached ? ('detached' as const) : ('exited' as const);
   });
   return { done };
 }

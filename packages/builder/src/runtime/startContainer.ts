@@ -44,7 +44,8 @@ export async function startContainer(store: LocalStore, containers: ContainerSto
       persistDir: paths.dir,
       socketDir: dirname(paths.dir),
       stdin: record.openStdin,
-      leaveStdinOpen: !record.stdinOnce,
+      // Leaving a terminal (detach keys) looks to conmon like the end of input: a terminal's stdin must survive it.
+      leaveStdinOpen: !record.stdinOnce || record.tty,
       terminal: record.tty,
       ...(record.logSizeMax !== undefined ? { logSizeMax: record.logSizeMax } : {}),
       exitCommand: cleanupCommand(store.root, record.id),

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { cleanupContainer } from '../../runtime/cleanupContainer.js';
 import { ContainerError } from '../../runtime/containerError.js';
@@ -28,6 +28,7 @@ import { ExitStatus } from '../exitStatus.js';
 import { logWriter } from '../logOutput.js';
 import { imageForRun, parsePullPolicy } from '../runImage.js';
 import { proxySignals } from '../signalProxy.js';
+import { parseDetachKeys, TerminalSession } from '../terminalSession.js';
 import { withRootOption } from '../storeOption.js';
 
 interface RunFlags {
@@ -59,6 +60,7 @@ interface RunFlags {
   runtime: string;
   label: string[];
   init?: boolean;
+  detachKeys: string;
   pull: string;
   tlsVerify: string;
   cidfile?: string;
@@ -130,7 +132,8 @@ export function runCommand(program: Command): void {
     .argument('[command...]', 'command and arguments (default: the image\'s Entrypoint + Cmd)')
     .option('-d, --detach', 'run in the background and print the container ID')
     .option('-i, --interactive', 'keep stdin open and pass ours on (a pipe: no terminal, no signal translation)')
-    .option('-t, --tty', 'allocate a terminal (not supported yet)')
+    .option('-t, --tty', 'give the container a terminal (with -i: raw mode here, ctrl-c reaches it, detach keys leave it running)')
+    .option('--detach-keys <keys>', 'key sequence that detaches from a terminal', 'ctrl-p,ctrl-q')
     .option('--rm', 'remove the container when it exits')
     .option('--name <name>', 'container name')
     .option('-e, --env <NAME[=value]>', 'set an environment variable (repeatable)', collect, [])
@@ -161,7 +164,6 @@ export function runCommand(program: Command): void {
     .option('--cidfile <file>', 'write the container ID to this file (which must not exist)')
     .option('--log-opt <max-size=SIZE>', 'log options: max-size rotates the log at that size (repeatable)', collect, [])
     .action(async (imageRef: string, command: string[], flags: RunFlags, cmd: Command) => {
-      if (flags.tty) throw new ContainerError('invalid-option', '-t is not supported yet: run without a terminal, or detached');
       if (flags.detach && flags.rm && flags.restart !== 'no') throw new ContainerError('invalid-option', '--rm and --restart cannot be used together');
       const profile = await runProfile(flags);
       const { store, containers } = await openContainers(cmd);
@@ -185,18 +187,26 @@ export function runCommand(program: Command): void {
       });
       if (flags.cidfile) await writeFile(flags.cidfile, c.record.id, { flag: 'wx' });
       if (!flags.detach) await writeFile(c.paths.attachedFile, String(process.pid));
-      let attached: Promise<void> | undefined;
-      // With -i, output and stdin go through conmon's attach socket, joined before the process starts so nothing is missed.
+      let attached: Promise<'exited' | 'detached'> | undefined;
+      let terminal: TerminalSession | undefined;
+      // With -i or -t, output and stdin go through conmon's attach socket, joined before the process starts so nothing is missed.
       const attach = async () => {
+        if (flags.tty) {
+          terminal = new TerminalSession(c.paths.ctlFifo, parseDetachKeys(flags.detachKeys));
+          await terminal.sendSize();
+        }
+        const session = terminal;
         const attachment = await attachToConmon(c.paths.attachSocket, {
-          stdin: process.stdin,
+          ...(flags.interactive ? { stdin: process.stdin } : {}),
           onOutput: (stream, data) => (stream === 'stdout' ? process.stdout : process.stderr).write(data),
+          ...(session ? { detachOn: (chunk: Buffer) => session.sawDetach(chunk) } : {}),
         });
         attached = attachment.done;
       };
       try {
-        await startContainer(store, containers, c, await containers.readState(c), flags.interactive && !flags.detach ? { beforeStart: attach } : {});
+        await startContainer(store, containers, c, await containers.readState(c), (flags.interactive || flags.tty) && !flags.detach ? { beforeStart: attach } : {});
       } catch (e) {
+        terminal?.end();
         // `run` leaves nothing of a container that never ran.
         await containers.remove(c);
         throw e;
@@ -205,16 +215,24 @@ export function runCommand(program: Command): void {
         process.stdout.write(`${c.record.id}\n`);
         return;
       }
-      const stopProxy = proxySignals(c);
+      // With a terminal, ctrl-c is a byte to the container's tty driver, not a signal to us.
+      const stopProxy = flags.tty ? () => {} : proxySignals(c);
       try {
         if (attached) {
-          await attached;
+          const how = await attached;
+          terminal?.end();
+          if (how === 'detached') {
+            await rm(c.paths.attachedFile, { force: true });
+            process.stderr.write(`\nDetached from ${c.record.name}; it runs on (tsbuild attach ${c.record.name})\n`);
+            return;
+          }
           await waitForExit(containers, c);
         } else {
           await readLog(c.paths.log, 0, logWriter(false), async () => (await observeIfPresent(containers, c))?.status === 'running');
         }
       } finally {
         stopProxy();
+        terminal?.end();
       }
       const final = (await observeIfPresent(containers, c)) ?? { exitCode: 125, error: 'the container was removed while running' };
       await cleanupContainer(store, containers, c, { fromExitCommand: false });
