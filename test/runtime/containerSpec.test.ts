@@ -12,7 +12,7 @@ const dirs = tempDirs();
 afterAll(() => dirs.cleanup());
 
 const profile = (over: Partial<RunProfile> = {}): RunProfile => ({
-  env: [], readOnly: false, network: 'none', capAdd: [], capDrop: [], seccomp: { kind: 'default' }, noNewPrivileges: false,
+  env: [], readOnly: false, network: 'none', publish: [], capAdd: [], capDrop: [], seccomp: { kind: 'default' }, noNewPrivileges: false,
   privileged: false, volumes: [], tmpfs: [], init: false, tty: false, ...over,
 });
 

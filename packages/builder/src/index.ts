@@ -24,5 +24,5 @@ export { setupNetwork, teardownNetwork, readContainerNetwork, type NetworkReques
 export { type NetworkMode } from './runtime/network/networkState.js';
 export { parsePublish, describeHostPort, type PortMapping, type PortProtocol } from './runtime/network/portMapping.js';
 export { toNetworkSettings, type NetworkSettings, type PortBinding } from './runtime/network/networkSettings.js';
-export { defaultBridgeNetwork, type BridgeNetwork } from './runtime/network/bridgeNetwork.js';
+export { defaultBridgeNetwork, IPAM_LEASES_DIR, type BridgeNetwork } from './runtime/network/bridgeNetwork.js';
 export { NetworkError, type NetworkErrorKind } from './runtime/network/networkError.js';

@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ContainerState } from '../runtime/containerRecord.js';
+import type { ContainerNetwork } from '../runtime/network/containerNetwork.js';
+import { toNetworkSettings } from '../runtime/network/networkSettings.js';
 import type { StoredContainer } from '../runtime/containerStore.js';
 
 function ago(iso: string, now = Date.now()): string {
@@ -32,6 +34,11 @@ export function createdText(c: StoredContainer): string {
   return `${ago(c.record.created)} ago`;
 }
 
+/** docker ps's PORTS column: `0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp`. */
+export function portsText(network: ContainerNetwork | undefined): string {
+  return (network?.ports ?? []).map((p) => `${p.hostIP || '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol}`).join(', ');
+}
+
 /** The process the spec runs, for inspect's Path and Args. */
 async function specArgs(c: StoredContainer): Promise<string[]> {
   try {
@@ -44,7 +51,7 @@ async function specArgs(c: StoredContainer): Promise<string[]> {
 }
 
 /** docker inspect's shape for a container. */
-export async function inspectView(c: StoredContainer, state: ContainerState): Promise<unknown> {
+export async function inspectView(c: StoredContainer, state: ContainerState, network: ContainerNetwork | undefined): Promise<unknown> {
   const { record } = c;
   const [path, ...args] = await specArgs(c);
   return {
@@ -79,6 +86,6 @@ export async function inspectView(c: StoredContainer, state: ContainerState): Pr
       RestartPolicy: { Name: record.restart.kind, MaximumRetryCount: record.restart.kind === 'on-failure' ? record.restart.maxRetries : 0 },
       Runtime: record.runtime,
     },
-    NetworkSettings: { IPAddress: '', Ports: {}, SandboxKey: '' },
+    NetworkSettings: toNetworkSettings(network),
   };
 }

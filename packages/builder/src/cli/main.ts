@@ -16,6 +16,7 @@ import { logoutCommand } from './commands/logout.js';
 import { tagsCommand } from './commands/tags.js';
 import { deleteCommand } from './commands/delete.js';
 import { runCommand } from './commands/run.js';
+import { portCommand } from './commands/port.js';
 import { psCommand } from './commands/ps.js';
 import { logsCommand } from './commands/logs.js';
 import { lifecycleCommands } from './commands/lifecycle.js';
@@ -39,7 +40,7 @@ function program(): Command {
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand, systemCommand]) add(root);
-  for (const add of [runCommand, psCommand, logsCommand, lifecycleCommands, containerCommand, execCommand, attachCommand]) add(root);
+  for (const add of [runCommand, psCommand, logsCommand, lifecycleCommands, containerCommand, execCommand, attachCommand, portCommand]) add(root);
   for (const add of [imageCommand, historyCommand, saveCommand, loadCommand, manifestCommand]) add(root);
   for (const cmd of root.commands) cmd.exitOverride();
   for (const cmd of root.commands.flatMap((c) => c.commands)) cmd.exitOverride();

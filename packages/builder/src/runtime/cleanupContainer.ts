@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { processExists, type LocalStore } from '@tsbuild/oci-layout';
-import { teardownNetwork } from './containerNetwork.js';
+import { disconnectContainer } from './containerNetwork.js';
 import type { ContainerState } from './containerRecord.js';
 import { unmountContainerRootfs } from './containerRootfs.js';
 import { observeIfPresent } from './containerStatus.js';
@@ -50,7 +50,7 @@ export async function cleanupContainer(store: LocalStore, containers: ContainerS
     if (!state) return undefined;
     if (state.status === 'running') return state;
     await runtimeDelete(c.record.runtime, c.record.id);
-    await teardownNetwork(c.record.network);
+    await disconnectContainer(store.root, c.record);
     await unmountContainerRootfs(c.paths);
     await containers.writeState(c, state);
     if (c.record.autoRemove) {

@@ -6,7 +6,9 @@ export type ContainerErrorKind =
   | 'bad-state'
   | 'runtime'
   | 'cannot-invoke'
-  | 'command-not-found';
+  | 'command-not-found'
+  /** `port CTR PORT` for a port that is not published: docker's plain failure, exit 1. */
+  | 'not-published';
 
 const EXIT_CODES: Record<ContainerErrorKind, number> = {
   'not-found': 125,
@@ -16,6 +18,7 @@ const EXIT_CODES: Record<ContainerErrorKind, number> = {
   runtime: 125,
   'cannot-invoke': 126,
   'command-not-found': 127,
+  'not-published': 1,
 };
 
 export class ContainerError extends Error {

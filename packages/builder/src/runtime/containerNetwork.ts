@@ -1,37 +1,48 @@
-import type { NetworkMode } from './runOptions.js';
+import type { ContainerRecord } from './containerRecord.js';
+import { writeHostsFile } from './etcFiles.js';
+import { readContainerNetwork, setupNetwork, teardownNetwork, type ContainerNetwork } from './network/containerNetwork.js';
+import { netnsPathFor } from './network/networkNamespace.js';
 
 /**
- * The one place a container's network is made and unmade; `start` calls
- * `setupNetwork` before the runtime creates the container and cleanup calls
- * `teardownNetwork` after it exited (possibly from another process, the exit
- * command, so nothing is kept in memory between them).
+ * Where the container lifecycle meets the CNI module: `start` connects a
+ * container before the runtime creates it, cleanup (possibly in conmon's exit
+ * command, another process) disconnects it after it exited, so nothing is
+ * kept in memory between them; the network module's own state file says
+ * what to undo.
  *
- * `none` needs nothing here (runc makes a fresh namespace with loopback only)
- * and `host` shares ours. Bridge networking plugs in here: `networkNamespacePath`
- * names `<root>/netns/<id>`, which the spec joins; `setupNetwork` creates and
- * bind-mounts that namespace and runs the CNI plugins on it with the port
- * mappings; `teardownNetwork` undoes both.
+ * Only `bridge` has work here: `none` gets a fresh namespace from runc
+ * (loopback only) and `host` shares ours.
  */
-export function networkNamespacePath(mode: NetworkMode): string | undefined {
-  switch (mode) {
-    case 'none':
-    case 'host':
-      return undefined;
+
+/** The netns the spec joins: `<root>/netns/<id>`, made at each start (it does not survive a stop). */
+export function networkNamespacePath(root: string, record: Pick<ContainerRecord, 'id' | 'network'>): string | undefined {
+  return record.network === 'bridge' ? netnsPathFor(root, record.id) : undefined;
+}
+
+/**
+ * Puts a container on the bridge with its published ports and names its
+ * address in its /etc/hosts. A network a crash or an unfinished cleanup left
+ * behind is torn down first, as `start` deletes a leftover runtime container.
+ * On failure nothing is left and the NetworkError (exit 125) is thrown.
+ */
+export async function connectContainer(root: string, record: ContainerRecord, hostsFile: string): Promise<void> {
+  if (record.network !== 'bridge') return;
+  await teardownNetwork(root, record.id);
+  const net = await setupNetwork({ root, containerId: record.id, mode: 'bridge', ports: record.ports });
+  try {
+    await writeHostsFile(hostsFile, record.config.Hostname, net.ipAddress);
+  } catch (e) {
+    await teardownNetwork(root, record.id);
+    throw e;
   }
 }
 
-export async function setupNetwork(mode: NetworkMode): Promise<void> {
-  switch (mode) {
-    case 'none':
-    case 'host':
-      return;
-  }
+/** Undoes connectContainer; idempotent, so cleanup, `rm` and a failed start may all call it. */
+export async function disconnectContainer(root: string, record: Pick<ContainerRecord, 'id' | 'network'>): Promise<void> {
+  if (record.network === 'bridge') await teardownNetwork(root, record.id);
 }
 
-export async function teardownNetwork(mode: NetworkMode): Promise<void> {
-  switch (mode) {
-    case 'none':
-    case 'host':
-      return;
-  }
+/** The container's network while it is connected (inspect, ps, port); undefined otherwise. */
+export async function connectedNetwork(root: string, record: Pick<ContainerRecord, 'id' | 'network'>): Promise<ContainerNetwork | undefined> {
+  return record.network === 'bridge' ? readContainerNetwork(root, record.id) : undefined;
 }

@@ -1,4 +1,5 @@
 import type { Descriptor, Digest } from '@tsbuild/oci-layout';
+import type { PortMapping } from './network/portMapping.js';
 import type { NetworkMode, RestartPolicy } from './runOptions.js';
 
 /** What a container was created as; written once, at create. */
@@ -23,6 +24,8 @@ export interface ContainerRecord {
   /** Seconds `stop` waits before SIGKILL. */
   stopTimeout: number;
   network: NetworkMode;
+  /** `-p` as given (host port 0: a free one, chosen at each start). */
+  ports: PortMapping[];
   /** docker inspect's `Config`, as the command line and image made it. */
   config: {
     Hostname: string;

@@ -62,6 +62,7 @@ export async function createContainer(store: LocalStore, containers: ContainerSt
     stopSignal,
     stopTimeout: req.stopTimeout,
     network: req.profile.network,
+    ports: req.profile.publish,
     config: {
       Hostname: req.profile.hostname ?? id.slice(0, 12),
       User: effective.User ?? '',
@@ -81,7 +82,7 @@ export async function createContainer(store: LocalStore, containers: ContainerSt
   try {
     const rootfs = await mountContainerRootfs(store, c.record, c.paths);
     const etcFiles = await writeEtcFiles(c.paths.etcDir, c.record.config.Hostname, req.profile.network);
-    const netnsPath = networkNamespacePath(req.profile.network);
+    const netnsPath = networkNamespacePath(store.root, c.record);
     const spec = await buildContainerSpec({
       id: c.record.id,
       image: image.config,

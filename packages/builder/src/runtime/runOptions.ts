@@ -2,8 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { constants } from 'node:os';
 import { ContainerError } from './containerError.js';
+import type { NetworkMode } from './network/networkState.js';
+import { parsePublish, type PortMapping } from './network/portMapping.js';
 
-export type NetworkMode = 'none' | 'host';
+export type { NetworkMode };
 
 export type SeccompChoice = { kind: 'default' } | { kind: 'unconfined' } | { kind: 'file'; path: string };
 
@@ -30,6 +32,8 @@ export interface RunProfile {
   hostname?: string;
   readOnly: boolean;
   network: NetworkMode;
+  /** `-p/--publish`: host ports forwarded to the container (bridge only). */
+  publish: PortMapping[];
   /** Bytes. */
   memory?: number;
   cpus?: number;
@@ -179,7 +183,12 @@ export function parseSignal(text: string): { name: string; number: number } {
 }
 
 export function parseNetwork(text: string): NetworkMode {
-  if (text === 'none' || text === 'host') return text;
-  if (text === 'bridge') throw invalid('--network bridge is not available yet; use --network none or --network host');
-  throw invalid(`invalid --network ${JSON.stringify(text)}: expected none or host`);
+  if (text === 'bridge' || text === 'none' || text === 'host') return text;
+  throw invalid(`invalid --network ${JSON.stringify(text)}: expected bridge, none or host`);
+}
+
+/** `-p` values for a network mode: only a bridge container has ports of its own to publish. */
+export function parsePublishFor(network: NetworkMode, values: string[]): PortMapping[] {
+  if (values.length > 0 && network !== 'bridge') throw invalid(`ports cannot be published with --network ${network}`);
+  return values.map(parsePublish);
 }

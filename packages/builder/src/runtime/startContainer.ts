@@ -3,10 +3,11 @@ import { dirname } from 'node:path';
 import type { LocalStore } from '@tsbuild/oci-layout';
 import { createWithConmon } from './conmon.js';
 import { ContainerError } from './containerError.js';
-import { setupNetwork, teardownNetwork } from './containerNetwork.js';
+import { connectContainer, disconnectContainer } from './containerNetwork.js';
 import type { ContainerState } from './containerRecord.js';
 import { mountContainerRootfs, unmountContainerRootfs } from './containerRootfs.js';
 import type { ContainerStore, StoredContainer } from './containerStore.js';
+import { etcFilesIn } from './etcFiles.js';
 import { cleanupCommand } from './exitCommand.js';
 import { resolveRuntime, runtimeDelete, runtimeStart } from './ociRuntime.js';
 
@@ -29,7 +30,7 @@ export async function startContainer(store: LocalStore, containers: ContainerSto
   await Promise.all([paths.exitFile, paths.persistedExitFile, paths.oomFile, paths.pidFile, paths.conmonPidFile].map((f) => rm(f, { force: true })));
   await mountContainerRootfs(store, record, paths);
   try {
-    await setupNetwork(record.network);
+    await connectContainer(store.root, record, etcFilesIn(paths.etcDir).hosts);
     // A container of this ID left behind by a crash would make `create` fail.
     await runtimeDelete(runtime, record.id);
     const pid = await createWithConmon(CONMON, {
@@ -68,7 +69,7 @@ export async function startContainer(store: LocalStore, containers: ContainerSto
     return state;
   } catch (e) {
     await runtimeDelete(runtime, record.id);
-    await teardownNetwork(record.network);
+    await disconnectContainer(store.root, record);
     await unmountContainerRootfs(paths);
     const message = e instanceof Error ? e.message : String(e);
     await containers.writeState(c, { ...previous, status: previous.status === 'created' ? 'created' : 'exited', pid: 0, conmonPid: 0, error: message });

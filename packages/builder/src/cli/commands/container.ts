@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { cleanupContainer } from '../../runtime/cleanupContainer.js';
 import { ContainerError } from '../../runtime/containerError.js';
+import { connectedNetwork } from '../../runtime/containerNetwork.js';
 import { observeState } from '../../runtime/containerStatus.js';
 import { removeContainer } from '../../runtime/stopContainer.js';
 import { openContainers } from '../containerStoreOption.js';
@@ -8,11 +9,11 @@ import { inspectView } from '../containerView.js';
 import { withRootOption } from '../storeOption.js';
 
 export async function inspectContainers(cmd: Command, refs: string[]): Promise<void> {
-  const { containers } = await openContainers(cmd);
+  const { store, containers } = await openContainers(cmd);
   const out = [];
   for (const ref of refs) {
     const c = await containers.find(ref);
-    out.push(await inspectView(c, await observeState(containers, c)));
+    out.push(await inspectView(c, await observeState(containers, c), await connectedNetwork(store.root, c.record)));
   }
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 }

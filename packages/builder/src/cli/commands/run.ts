@@ -13,6 +13,7 @@ import {
   parseMemorySize,
   parseSize,
   parseNetwork,
+  parsePublishFor,
   parsePidsLimit,
   parseRestartPolicy,
   parseSecurityOpts,
@@ -45,6 +46,7 @@ interface RunFlags {
   hostname?: string;
   readOnly?: boolean;
   network: string;
+  publish: string[];
   memory?: string;
   cpus?: string;
   pidsLimit?: string;
@@ -73,6 +75,7 @@ async function runProfile(flags: RunFlags): Promise<RunProfile> {
   const envFromFiles: string[] = [];
   for (const file of flags.envFile) envFromFiles.push(...(await readEnvFile(file)));
   const security = parseSecurityOpts(flags.securityOpt);
+  const network = parseNetwork(flags.network);
   return {
     env: [...envFromFiles, ...parseEnv(flags.env)],
     ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}),
@@ -81,7 +84,8 @@ async function runProfile(flags: RunFlags): Promise<RunProfile> {
     ...(flags.entrypoint !== undefined ? { entrypoint: flags.entrypoint === '' ? [] : [flags.entrypoint] } : {}),
     ...(flags.hostname !== undefined ? { hostname: flags.hostname } : {}),
     readOnly: flags.readOnly ?? false,
-    network: parseNetwork(flags.network),
+    network,
+    publish: parsePublishFor(network, flags.publish),
     ...(flags.memory !== undefined ? { memory: parseMemorySize(flags.memory) } : {}),
     ...(flags.cpus !== undefined ? { cpus: parseCpus(flags.cpus) } : {}),
     ...(flags.pidsLimit !== undefined ? { pidsLimit: parsePidsLimit(flags.pidsLimit) } : {}),
@@ -143,7 +147,8 @@ export function runCommand(program: Command): void {
     .option('--entrypoint <cmd>', 'replace the image\'s entrypoint (its Cmd is dropped)')
     .option('--hostname <name>', 'container host name (default: the short ID)')
     .option('--read-only', 'mount the root filesystem read-only')
-    .option('--network <mode>', 'none (loopback only) or host', 'none')
+    .option('--network <mode>', 'bridge (own address on the tsbuild0 bridge, NAT out), none (loopback only) or host', 'bridge')
+    .option('-p, --publish <[IP:]HOST:CTR[/tcp|udp]>', 'publish a container port on the host (bridge only; empty HOST: a free port) (repeatable)', collect, [])
     .option('-m, --memory <size>', 'memory limit, e.g. 64m')
     .option('--cpus <n>', 'CPU limit, e.g. 0.5')
     .option('--pids-limit <n>', 'maximum number of processes')
