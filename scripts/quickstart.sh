@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/ensure-tools.sh
-ensure_debian_packages runc conmon golang-github-containers-common gcc g++ make python3 libc6-dev ca-certificates
+ensure_debian_packages runc conmon containernetworking-plugins iptables golang-github-containers-common gcc g++ make python3 libc6-dev ca-certificates
 ensure_node_modules
 build_workspace
 
