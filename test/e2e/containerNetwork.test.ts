@@ -31,7 +31,7 @@ const tsOk = (...args: string[]) => tsbuildOk(['--root', root, ...args]);
 
 interface Inspected {
   Id: string;
-  HostConfig: { NetworkMode: string };
+  HostConfig: { NetworkMode: string; PortBindings: Record<string, { HostIp: string; HostPort: string }[]> };
   NetworkSettings: { IPAddress: string; IPPrefixLen: number; Gateway: string; MacAddress: string; Ports: Record<string, { HostIp: string; HostPort: string }[] | null> };
 }
 
@@ -115,6 +115,7 @@ describe('container networking', () => {
     expect({ prefix: net.IPPrefixLen, gateway: net.Gateway }).toEqual({ prefix: 16, gateway: defaultBridgeNetwork.gateway });
     expect(net.MacAddress).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
     expect(net.Ports).toEqual({ '80/tcp': [{ HostIp: '0.0.0.0', HostPort: String(hostPort) }] });
+    expect((await inspect(id)).HostConfig.PortBindings).toEqual({ '80/tcp': [{ HostIp: '', HostPort: String(hostPort) }] });
 
     expect((await tsOk('port', id)).stdout).toBe(`80/tcp -> 0.0.0.0:${hostPort}\n`);
     expect((await tsOk('port', id, '80')).stdout).toBe(`0.0.0.0:${hostPort}\n`);
@@ -131,14 +132,23 @@ describe('container networking', () => {
     expect(await networkTraces(id, veth)).toEqual(nothingLeft);
   });
 
-  it('two containers reach each other by address over the bridge', async () => {
-    const server = (await tsOk('run', '-d', 'busybox', ...httpd('from-a'))).stdout.trim();
+  it('two containers of two fresh roots on the one bridge get different addresses and reach each other', async () => {
+    // Leases per root would give both the first address of the range: only host-wide leases keep them apart.
+    const [serverRoot, clientRoot] = [await dirs.make(), await dirs.make()];
+    await Promise.all([importBusybox(serverRoot), importBusybox(clientRoot)]);
+    const server = (await tsbuildOk(['--root', serverRoot, 'run', '-d', 'busybox', ...httpd('from-a')])).stdout.trim();
     try {
-      const { IPAddress } = (await inspect(server)).NetworkSettings;
-      const out = await eventually('b fetches a page from a', () => ts('run', '--rm', 'busybox', 'busybox', 'wget', '-qO-', `http://${IPAddress}/`), (r) => r.code === 0);
-      expect(out.stdout).toBe('from-a\n');
+      const { IPAddress } = (JSON.parse((await tsbuildOk(['--root', serverRoot, 'inspect', server])).stdout) as Inspected[])[0]!.NetworkSettings;
+      const client = ['--root', clientRoot, 'run', '--rm', 'busybox', 'sh', '-c', `ip -4 -o addr show eth0 | sed 's/.*inet \\([0-9.]*\\).*/\\1/'; busybox wget -qO- http://${IPAddress}/`];
+      await eventually('httpd listens in a', () => tsbuild(['--root', serverRoot, 'exec', server, 'busybox', 'wget', '-qO-', 'http://127.0.0.1/']), (r) => r.code === 0);
+      // Once, not retried: a retry would get the next address and hide a collision.
+      const out = await tsbuild(client);
+      const [clientAddress, page] = out.stdout.split('\n');
+      expect(clientAddress).toMatch(/^10\.99\.\d+\.\d+$/);
+      expect(clientAddress).not.toBe(IPAddress);
+      expect(page).toBe('from-a');
     } finally {
-      await tsOk('rm', '-f', server);
+      await tsbuildOk(['--root', serverRoot, 'rm', '-f', server]);
     }
   });
 

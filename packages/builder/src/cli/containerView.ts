@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { ContainerState } from '../runtime/containerRecord.js';
 import type { ContainerNetwork } from '../runtime/network/containerNetwork.js';
 import { toNetworkSettings } from '../runtime/network/networkSettings.js';
+import type { PortMapping } from '../runtime/network/portMapping.js';
 import type { StoredContainer } from '../runtime/containerStore.js';
 
 function ago(iso: string, now = Date.now()): string {
@@ -37,6 +38,13 @@ export function createdText(c: StoredContainer): string {
 /** docker ps's PORTS column: `0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp`. */
 export function portsText(network: ContainerNetwork | undefined): string {
   return (network?.ports ?? []).map((p) => `${p.hostIP || '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol}`).join(', ');
+}
+
+/** HostConfig.PortBindings: the `-p` values as asked for (HostPort '' where docker picks one at start). */
+function portBindings(ports: readonly PortMapping[]): Record<string, { HostIp: string; HostPort: string }[]> {
+  const out: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const p of ports) (out[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIP, HostPort: p.hostPort === 0 ? '' : String(p.hostPort) });
+  return out;
 }
 
 /** The process the spec runs, for inspect's Path and Args. */
@@ -82,6 +90,7 @@ export async function inspectView(c: StoredContainer, state: ContainerState, net
     Config: record.config,
     HostConfig: {
       NetworkMode: record.network,
+      PortBindings: portBindings(record.ports ?? []),
       AutoRemove: record.autoRemove,
       RestartPolicy: { Name: record.restart.kind, MaximumRetryCount: record.restart.kind === 'on-failure' ? record.restart.maxRetries : 0 },
       Runtime: record.runtime,
