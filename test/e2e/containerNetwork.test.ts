@@ -13,16 +13,26 @@ import { tempDirs } from '../helpers/tempDirs.js';
 // Containers on the default tsbuild0 bridge, through the CLI with real conmon, runc and CNI plugins.
 // Leases are host-wide, so this file, other container tests and cniNetwork.test.ts (its own bridge) run side by side.
 const dirs = tempDirs();
+const roots: string[] = [];
 let root: string;
+
+/** A store with the busybox image; its containers are removed after the file, whatever a test left. */
+async function newRoot(): Promise<string> {
+  const dir = await dirs.make();
+  roots.push(dir);
+  await importBusybox(dir);
+  return dir;
+}
 
 beforeAll(async () => {
   await requireTools({ runc: 'runc', conmon: 'conmon', '/usr/lib/cni/bridge': 'containernetworking-plugins', iptables: 'iptables', ip: 'iproute2', busybox: 'busybox-static', curl: 'curl' });
-  root = await dirs.make();
-  await importBusybox(root);
+  root = await newRoot();
 });
 afterAll(async () => {
-  const ids = (await tsbuild(['--root', root, 'ps', '-aq'])).stdout.split('\n').filter(Boolean);
-  if (ids.length) await tsbuild(['--root', root, 'rm', '-f', ...ids]);
+  for (const dir of roots) {
+    const ids = (await tsbuild(['--root', dir, 'ps', '-aq'])).stdout.split('\n').filter(Boolean);
+    if (ids.length) await tsbuild(['--root', dir, 'rm', '-f', ...ids]);
+  }
   await dirs.cleanup();
 });
 
@@ -134,8 +144,7 @@ describe('container networking', () => {
 
   it('two containers of two fresh roots on the one bridge get different addresses and reach each other', async () => {
     // Leases per root would give both the first address of the range: only host-wide leases keep them apart.
-    const [serverRoot, clientRoot] = [await dirs.make(), await dirs.make()];
-    await Promise.all([importBusybox(serverRoot), importBusybox(clientRoot)]);
+    const [serverRoot, clientRoot] = await Promise.all([newRoot(), newRoot()]);
     const server = (await tsbuildOk(['--root', serverRoot, 'run', '-d', 'busybox', ...httpd('from-a')])).stdout.trim();
     try {
       const { IPAddress } = (JSON.parse((await tsbuildOk(['--root', serverRoot, 'inspect', server])).stdout) as Inspected[])[0]!.NetworkSettings;
@@ -194,6 +203,22 @@ describe('container networking', () => {
     } finally {
       holder.close();
     }
+  });
+
+  it('a host port another root\'s container publishes is refused (DNAT holds no socket a bind would find)', async () => {
+    const otherRoot = await newRoot();
+    const hostPort = await freePort();
+    const first = (await tsOk('run', '-d', '-p', `${hostPort}:80`, 'busybox', 'sleep', '600')).stdout.trim();
+    try {
+      const out = await tsbuild(['--root', otherRoot, 'run', '-d', '-p', `127.0.0.1:${hostPort}:80`, 'busybox', 'sleep', '600']);
+      expect({ code: out.code, stderr: out.stderr.trim() }).toEqual({ code: 125, stderr: `tsbuild: error: cannot publish 127.0.0.1:${hostPort}/tcp: port is already allocated` });
+      expect((await tsbuildOk(['--root', otherRoot, 'ps', '-aq'])).stdout).toBe('');
+    } finally {
+      await tsOk('rm', '-f', first);
+    }
+    // Released with the container: the other root may have it now.
+    const second = (await tsbuildOk(['--root', otherRoot, 'run', '-d', '-p', `127.0.0.1:${hostPort}:80`, 'busybox', 'sleep', '600'])).stdout.trim();
+    await tsbuildOk(['--root', otherRoot, 'rm', '-f', second]);
   });
 
   it('-p with --network none or host is refused before anything is made', async () => {

@@ -27,6 +27,9 @@ export const defaultBridgeNetwork: BridgeNetwork = {
   gateway: '10.99.0.1',
 };
 
+/** What every root shares on this host: the bridge's leases and the published host ports. */
+export const HOST_NETWORK_DIR = '/run/tsbuild/cni';
+
 /**
  * host-local's lease files, one directory per network name, for every root:
  * a bridge is one device on the host, so two roots (a user's and a test's
@@ -35,7 +38,7 @@ export const defaultBridgeNetwork: BridgeNetwork = {
  * IPAM database there: a lease means nothing after a reboot, when no netns
  * survives, and a stale one would leak an address forever.
  */
-export const IPAM_LEASES_DIR = '/run/tsbuild/cni/networks';
+export const IPAM_LEASES_DIR = join(HOST_NETWORK_DIR, 'networks');
 
 /** A CNI network configuration list (the `.conflist` file), as the spec defines it. */
 export interface ConfList {
