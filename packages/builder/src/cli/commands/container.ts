@@ -13,7 +13,9 @@ export async function inspectContainers(cmd: Command, refs: string[]): Promise<v
   const out = [];
   for (const ref of refs) {
     const c = await containers.find(ref);
-    out.push(await inspectView(c, await observeState(containers, c), await connectedNetwork(store.root, c.record)));
+    const state = await observeState(containers, c);
+    // As docker: a container that is not running has no address or bindings, even before its cleanup ran.
+    out.push(await inspectView(c, state, state.status === 'running' ? await connectedNetwork(store.root, c.record) : undefined));
   }
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 }

@@ -22,7 +22,7 @@ export function psCommand(program: Command): void {
       const rows = [];
       for (const c of await containers.list()) {
         const state = await observeState(containers, c);
-        if (opts.all || state.status === 'running') rows.push({ c, state, ports: portsText(await connectedNetwork(store.root, c.record)) });
+        if (opts.all || state.status === 'running') rows.push({ c, state, ports: state.status === 'running' ? portsText(await connectedNetwork(store.root, c.record)) : '' });
       }
       if (opts.quiet) {
         for (const { c } of rows) process.stdout.write(`${shortId(c.record.id)}\n`);
