@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  NetworkError, parsePublish, readContainerNetwork, setupNetwork, teardownNetwork, type BridgeNetwork, type ContainerNetwork,
+  IPAM_LEASES_DIR, NetworkError, parsePublish, readContainerNetwork, setupNetwork, teardownNetwork, type BridgeNetwork, type ContainerNetwork,
 } from '@tsbuild/builder';
 import { requireTools, run } from '../helpers/tools.js';
 import { tempDirs } from '../helpers/tempDirs.js';
@@ -82,7 +82,7 @@ function listen(port: number, host: string): Promise<Server> {
 }
 
 async function ipamLeases(): Promise<string[]> {
-  const dir = join(root, 'networks', 'ipam', network.name);
+  const dir = join(IPAM_LEASES_DIR, network.name);
   if (!existsSync(dir)) return [];
   const names = (await readdir(dir)).filter((n) => /^\d+\.\d+\.\d+\.\d+$/.test(n));
   return Promise.all(names.map(async (n) => `${n} ${(await readFile(join(dir, n), 'utf8')).split(/\r?\n/)[0]}`));

@@ -10,10 +10,19 @@ export { expandWord, expandWords, ExpansionError, type VariableLookup } from './
 export { planBuild, type BuildPlan, type PlannedStage, type StageBase, type PlanOptions } from './dockerfile/buildPlan.js';
 export { StageState, type Step, type CopyOp, type RunOp, type StageStateOptions } from './dockerfile/stageState.js';
 export { type RunMount } from './dockerfile/runMount.js';
+export { toLinuxSeccomp, loadSeccompProfile, DEFAULT_SECCOMP_PROFILE, type LinuxSeccomp } from './runtime/seccompProfile.js';
+export { buildContainerSpec, effectiveImageConfig, type ContainerSpec, type ContainerSpecInput } from './runtime/containerSpec.js';
+export { resolveCapabilities, ALL_CAPABILITIES } from './runtime/capabilitySet.js';
+export {
+  parseMemorySize, parseVolume, parseTmpfs, parseEnv, readEnvFile, mergeEnv, parseSecurityOpts, normalizeCapability,
+  parseRestartPolicy, parseSignal, parseNetwork, type RunProfile,
+} from './runtime/runOptions.js';
+export { ContainerError, type ContainerErrorKind } from './runtime/containerError.js';
+export { parseLogRecord, LogTail } from './runtime/k8sFileLog.js';
 export { parseDockerignore, createIgnoreMatcher, readIgnorePatterns, chooseIgnoreFile, IgnorePatternError, type IgnoreMatcher } from './dockerfile/dockerignore.js';
 export { setupNetwork, teardownNetwork, readContainerNetwork, type NetworkRequest, type ContainerNetwork } from './runtime/network/containerNetwork.js';
 export { type NetworkMode } from './runtime/network/networkState.js';
 export { parsePublish, describeHostPort, type PortMapping, type PortProtocol } from './runtime/network/portMapping.js';
 export { toNetworkSettings, type NetworkSettings, type PortBinding } from './runtime/network/networkSettings.js';
-export { defaultBridgeNetwork, type BridgeNetwork } from './runtime/network/bridgeNetwork.js';
+export { defaultBridgeNetwork, IPAM_LEASES_DIR, type BridgeNetwork } from './runtime/network/bridgeNetwork.js';
 export { NetworkError, type NetworkErrorKind } from './runtime/network/networkError.js';

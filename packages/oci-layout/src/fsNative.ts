@@ -23,6 +23,10 @@ export interface FsNative {
   openDirectoryBeneath(rootFd: number, relPath: string | Buffer): number;
   /** The [offset, length] of each stretch of data of an open file, in order (lseek SEEK_DATA/SEEK_HOLE); the rest is holes. */
   dataRegions(fd: number): [number, number][];
+  /** A connected, blocking SOCK_SEQPACKET socket (conmon's attach socket); any path length. */
+  seqpacketConnect(path: string): number;
+  /** shutdown(fd, SHUT_WR), or SHUT_RDWR with `both` (which also ends a read blocked on it). */
+  shutdownSocket(fd: number, both: boolean): void;
 }
 
 let loaded: FsNative | undefined;

@@ -214,13 +214,14 @@ export class LocalStore {
 
   /**
    * Deletes blobs no index entry reaches, plus leftovers of killed writers in
-   * tmp/. While a build or pull runs (a live lease) nothing is deleted and
-   * `busy` names who holds the store.
+   * tmp/. `alsoKeep` are further roots (the images containers run). While a
+   * build or pull runs (a live lease) nothing is deleted and `busy` names who
+   * holds the store.
    */
-  async prune(): Promise<{ blobs: number; bytes: number; busy: ProcessIdentity[] }> {
+  async prune(alsoKeep: Descriptor[] = []): Promise<{ blobs: number; bytes: number; busy: ProcessIdentity[] }> {
     return this.whileNoLeaseBegins(async (busy) => {
       if (busy.length > 0) return { blobs: 0, bytes: 0, busy };
-      const keep = await this.layout.reachable((await this.layout.readIndex()).manifests);
+      const keep = await this.layout.reachable([...(await this.layout.readIndex()).manifests, ...alsoKeep]);
       let blobs = 0;
       let bytes = 0;
       const doomed: Digest[] = [];

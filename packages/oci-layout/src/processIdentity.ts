@@ -32,6 +32,11 @@ export function currentProcess(): ProcessIdentity {
   return own;
 }
 
+/** Whether some process has this PID now, whichever it is: for a PID recorded without its start time. */
+export function processExists(pid: number): boolean {
+  return Number.isInteger(pid) && pid > 0 && startTimeOf(pid) !== undefined;
+}
+
 /** Whether the process a record names still runs (the same process, not a later one with its PID). */
 export function processAlive(identity: ProcessIdentity): boolean {
   if (!Number.isInteger(identity.pid) || identity.pid <= 0) return false;

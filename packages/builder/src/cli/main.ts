@@ -15,6 +15,15 @@ import { loginCommand } from './commands/login.js';
 import { logoutCommand } from './commands/logout.js';
 import { tagsCommand } from './commands/tags.js';
 import { deleteCommand } from './commands/delete.js';
+import { runCommand } from './commands/run.js';
+import { portCommand } from './commands/port.js';
+import { psCommand } from './commands/ps.js';
+import { logsCommand } from './commands/logs.js';
+import { lifecycleCommands } from './commands/lifecycle.js';
+import { containerCommand } from './commands/container.js';
+import { execCommand } from './commands/exec.js';
+import { attachCommand } from './commands/attach.js';
+import { ExitStatus } from './exitStatus.js';
 import { systemCommand } from './commands/system.js';
 import { imageCommand } from './commands/image.js';
 import { historyCommand } from './commands/history.js';
@@ -27,9 +36,11 @@ function program(): Command {
   const root = new Command('tsbuild')
     .description('Build, inspect, move and run OCI container images without a daemon.')
     .option('--root <dir>', 'store root (default: $TSBUILD_ROOT or ${XDG_DATA_HOME:-~/.local/share}/tsbuild)')
+    .enablePositionalOptions()
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand, systemCommand]) add(root);
+  for (const add of [runCommand, psCommand, logsCommand, lifecycleCommands, containerCommand, execCommand, attachCommand, portCommand]) add(root);
   for (const add of [imageCommand, historyCommand, saveCommand, loadCommand, manifestCommand]) add(root);
   for (const cmd of root.commands) cmd.exitOverride();
   for (const cmd of root.commands.flatMap((c) => c.commands)) cmd.exitOverride();
@@ -52,6 +63,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
+    if (e instanceof ExitStatus) return e.code;
     const raw = e as NodeJS.ErrnoException;
     // Node's ENOSPC from a write on a handle names no path; the writers we know of name theirs (NoSpaceLeftError).
     const message = raw.code === 'ENOSPC' && !(e instanceof NoSpaceLeftError) ? `no space left on device${raw.path ? ` writing ${raw.path}` : ''}` : raw.message;

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { ExtraHost, RunSettings, Ulimit } from '../executor/runSettings.js';
+import type { ExtraHost, RunSettings, Ulimit } from '../runtime/runSettings.js';
 
 /** Resources docker's --ulimit knows, by their names there. */
 const ULIMITS = new Set(['as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']);

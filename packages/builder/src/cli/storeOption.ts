@@ -15,7 +15,7 @@ export function withRootOption(cmd: Command): Command {
 export async function openStoreAt(root: string, opts: { reap?: boolean } = {}): Promise<LocalStore> {
   const store = await LocalStore.open(root);
   if (opts.reap !== false && (await readdirIfExists(join(root, 'runs'))).length > 0) {
-    const { reapDeadRuns } = await import('../executor/runRecord.js');
+    const { reapDeadRuns } = await import('../runtime/runRecord.js');
     await reapDeadRuns(store);
   }
   return store;

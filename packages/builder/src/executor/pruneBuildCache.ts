@@ -1,8 +1,9 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readdirIfExists, type LocalStore, type ProcessIdentity } from '@tsbuild/oci-layout';
-import { chainIds, Snapshotter } from './snapshotter.js';
+import { chainIds, Snapshotter } from '../runtime/snapshotter.js';
 import { StepCache } from './stepCache.js';
+import { ContainerStore } from '../runtime/containerStore.js';
 
 /**
  * After blobs are pruned: drops build-cache entries whose layers are gone
@@ -18,6 +19,10 @@ export async function pruneBuildCache(store: LocalStore): Promise<{ cacheEntries
     for (const descriptor of (await store.layout.readIndex()).manifests) {
       const image = await store.layout.readImage(descriptor).catch(() => undefined);
       for (const chain of chainIds(image?.config.rootfs.diff_ids ?? [])) live.add(snapshotter.pathOf(chain));
+    }
+    // Containers' lower directories, whether or not their image still has a name.
+    for (const c of await new ContainerStore(store).list()) {
+      for (const chain of chainIds(c.record.image.diffIds)) live.add(snapshotter.pathOf(chain));
     }
     let snapshots = 0;
     for (const name of await readdirIfExists(snapshotter.dir)) {

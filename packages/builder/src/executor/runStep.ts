@@ -5,12 +5,12 @@ import { resolveInRoot, type Compression, type Descriptor, type Digest, type Lay
 import type { RunOp } from '../dockerfile/stageState.js';
 import type { RunMount } from '../dockerfile/runMount.js';
 import { storeChanges } from './layerStore.js';
-import { mountOverlay } from './overlayMount.js';
-import { runContainer } from './runContainer.js';
-import { holdRun } from './runRecord.js';
-import { chainIds, type Snapshotter } from './snapshotter.js';
+import { mountOverlay } from '../runtime/overlayMount.js';
+import { runContainer } from '../runtime/runContainer.js';
+import { holdRun } from '../runtime/runRecord.js';
+import { chainIds, type Snapshotter } from '../runtime/snapshotter.js';
 import { upperToChanges } from './upperToChanges.js';
-import { writeHostsFile, type RunSettings } from './runSettings.js';
+import { writeHostsFile, type RunSettings } from '../runtime/runSettings.js';
 import type { StageRoot } from './stageRoot.js';
 
 /** Where a RUN step's environment comes from. */

@@ -1,8 +1,8 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readdirIfExists, type LocalStore, type StoreProblem } from '@tsbuild/oci-layout';
-import { listingDigest, readSnapshotRecord, SnapshotRecordError } from './snapshotRecord.js';
-import { Snapshotter } from './snapshotter.js';
+import { listingDigest, readSnapshotRecord, SnapshotRecordError } from '../runtime/snapshotRecord.js';
+import { Snapshotter } from '../runtime/snapshotter.js';
 
 /**
  * Compares every snapshot under `<store>/cache/snapshots` with the record

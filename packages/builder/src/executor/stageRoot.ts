@@ -1,9 +1,9 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Descriptor, Digest, LocalStore } from '@tsbuild/oci-layout';
-import { mountReadOnlyOverlay, unmount } from './overlayMount.js';
-import { holdRun } from './runRecord.js';
-import type { Snapshotter } from './snapshotter.js';
+import { mountReadOnlyOverlay, unmount } from '../runtime/overlayMount.js';
+import { holdRun } from '../runtime/runRecord.js';
+import type { Snapshotter } from '../runtime/snapshotter.js';
 
 export interface StageRoot {
   /** A read-only view of the image's whole filesystem. */

@@ -1,8 +1,11 @@
 import type { Command } from 'commander';
-import { parsePlatform } from '@tsbuild/oci-layout';
+import { parsePlatform, type LocalStore } from '@tsbuild/oci-layout';
 import { withCredsOption } from '../credsOption.js';
 import { registryTransportOptions } from '../registryOptions.js';
+import { ContainerError } from '../../runtime/containerError.js';
+import { ContainerStore } from '../../runtime/containerStore.js';
 import { openStore, withRootOption } from '../storeOption.js';
+import { inspectContainers } from './container.js';
 
 interface InspectOptions {
   platform?: string;
@@ -27,10 +30,20 @@ async function inspectRemote(reference: string, opts: InspectOptions): Promise<u
   }
 }
 
+async function isContainer(store: LocalStore, ref: string): Promise<boolean> {
+  try {
+    await new ContainerStore(store).find(ref);
+    return true;
+  } catch (e) {
+    if (e instanceof ContainerError && e.kind === 'not-found') return false;
+    throw e;
+  }
+}
+
 export function inspectCommand(program: Command): void {
   withCredsOption(withRootOption(program.command('inspect')))
-    .description('show an image\'s manifest and config as JSON')
-    .argument('<image>', 'name or ID of an image in the store, or docker://REF for a registry image')
+    .description('show a container (docker inspect\'s shape) or an image\'s manifest and config as JSON')
+    .argument('<image>', 'container name or ID, name or ID of an image in the store, or docker://REF for a registry image')
     .option('--platform <os/arch[/variant]>', 'for docker://: which image of a multi-platform index')
     .option('--tls-verify <bool>', 'for docker://: require HTTPS with verified certificates', 'true')
     .action(async (ref: string, opts: InspectOptions, cmd: Command) => {
@@ -39,6 +52,10 @@ export function inspectCommand(program: Command): void {
         return;
       }
       const store = await openStore(cmd);
+      if (await isContainer(store, ref)) {
+        await inspectContainers(cmd, [ref]);
+        return;
+      }
       const { name, descriptor } = await store.resolve(ref);
       const image = await store.layout.readImage(descriptor);
       const out = { name, digest: image.manifestDigest, manifest: image.manifest, config: image.config };

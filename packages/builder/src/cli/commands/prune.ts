@@ -1,13 +1,16 @@
 import type { Command } from 'commander';
 import { openStore, withRootOption } from '../storeOption.js';
 import { humanSize } from '../humanSize.js';
+import { ContainerStore } from '../../runtime/containerStore.js';
 
 export function pruneCommand(program: Command): void {
   withRootOption(program.command('prune'))
     .description('delete blobs no image uses, dead build cache and leftovers of interrupted writes and killed builds')
     .action(async (_opts: unknown, cmd: Command) => {
       const store = await openStore(cmd);
-      const { blobs, bytes, busy } = await store.prune();
+      // A container's image stays whole while the container exists, named or not.
+      const inUse = (await new ContainerStore(store).list()).map((c) => c.record.image.descriptor);
+      const { blobs, bytes, busy } = await store.prune(inUse);
       const { pruneBuildCache } = await import('../../executor/pruneBuildCache.js');
       const { cacheEntries, snapshots } = await pruneBuildCache(store);
       if (busy.length > 0) {

@@ -18,7 +18,7 @@ interface FullReport {
 
 /** The store's own check, snapshots, and what killed builds left held. */
 async function checkAll(store: LocalStore, repair: boolean): Promise<FullReport> {
-  const [{ checkSnapshots }, { deadRuns, reapDeadRuns }] = await Promise.all([import('../../executor/snapshotCheck.js'), import('../../executor/runRecord.js')]);
+  const [{ checkSnapshots }, { deadRuns, reapDeadRuns }] = await Promise.all([import('../../executor/snapshotCheck.js'), import('../../runtime/runRecord.js')]);
   // Mounts are let go of first: a repair removes the temp directories they are in.
   const runs = await deadRuns(store);
   const runProblems: StoreProblem[] = runs.map(({ file, record }) => ({

@@ -17,9 +17,8 @@ export interface BridgeNetwork {
 
 /**
  * The default network. 10.99/16 rather than podman's 10.88/16, so tsbuild and
- * podman (or docker's 172.17/16) can run side by side on one host. Each root
- * keeps its own address leases, so two roots with containers up at the same
- * time must not share a bridge: give the second one a network of its own.
+ * podman (or docker's 172.17/16) can run side by side on one host. Every root
+ * shares it, and its leases (see IPAM_LEASES_DIR).
  */
 export const defaultBridgeNetwork: BridgeNetwork = {
   name: 'tsbuild',
@@ -28,6 +27,19 @@ export const defaultBridgeNetwork: BridgeNetwork = {
   gateway: '10.99.0.1',
 };
 
+/** What every root shares on this host: the bridge's leases and the published host ports. */
+export const HOST_NETWORK_DIR = '/run/tsbuild/cni';
+
+/**
+ * host-local's lease files, one directory per network name, for every root:
+ * a bridge is one device on the host, so two roots (a user's and a test's
+ * temp root) putting containers on tsbuild0 must draw from one pool or they
+ * would hand out the same address. Under /run (tmpfs), as podman keeps its
+ * IPAM database there: a lease means nothing after a reboot, when no netns
+ * survives, and a stale one would leak an address forever.
+ */
+export const IPAM_LEASES_DIR = join(HOST_NETWORK_DIR, 'networks');
+
 /** A CNI network configuration list (the `.conflist` file), as the spec defines it. */
 export interface ConfList {
   cniVersion: string;
@@ -35,7 +47,7 @@ export interface ConfList {
   plugins: ({ type: string } & Record<string, unknown>)[];
 }
 
-/** Where a root keeps its network configuration, IPAM leases and per-container network state. */
+/** Where a root keeps its network configuration and per-container network state. */
 export function networksDir(root: string): string {
   return join(root, 'networks');
 }
@@ -43,10 +55,10 @@ export function networksDir(root: string): string {
 /**
  * The conflist podman 4 and nerdctl write for a bridge network: bridge (with
  * host-local IPAM, gateway and masquerade), portmap (takes `portMappings`
- * from runtimeConfig) and firewall. host-local keeps its leases under the
- * root, so separate roots (tests) never share lease files.
+ * from runtimeConfig) and firewall. host-local keeps its leases host-wide
+ * (IPAM_LEASES_DIR): the bridge is shared by every root.
  */
-function bridgeConfList(root: string, network: BridgeNetwork): ConfList {
+function bridgeConfList(network: BridgeNetwork): ConfList {
   return {
     cniVersion: '1.0.0',
     name: network.name,
@@ -61,7 +73,7 @@ function bridgeConfList(root: string, network: BridgeNetwork): ConfList {
           type: 'host-local',
           routes: [{ dst: '0.0.0.0/0' }],
           ranges: [[{ subnet: network.subnet, gateway: network.gateway }]],
-          dataDir: join(networksDir(root), 'ipam'),
+          dataDir: IPAM_LEASES_DIR,
         },
       },
       { type: 'portmap', capabilities: { portMappings: true } },
@@ -94,7 +106,7 @@ export async function loadConfList(root: string, network: BridgeNetwork): Promis
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  const list = bridgeConfList(root, network);
+  const list = bridgeConfList(network);
   await mkdir(networksDir(root), { recursive: true });
   const tmp = `${file}.${randomBytes(4).toString('hex')}`;
   await writeFile(tmp, `${JSON.stringify(list, null, 2)}\n`);

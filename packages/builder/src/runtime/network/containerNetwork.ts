@@ -1,14 +1,14 @@
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { withFileLock } from '@tsbuild/oci-layout';
-import { bridgeSubnets, defaultBridgeNetwork, loadConfList, networksDir, type BridgeNetwork } from './bridgeNetwork.js';
+import { bridgeSubnets, defaultBridgeNetwork, HOST_NETWORK_DIR, loadConfList, networksDir, type BridgeNetwork } from './bridgeNetwork.js';
 import { addConfList, delConfList } from './cniConfList.js';
 import { invokePlugin } from './cniPlugin.js';
 import { resultFromLeases } from './hostLocalLease.js';
+import { claimedHostPorts, CLAIMS_LOCK, releaseHostPortClaim, writeHostPortClaim } from './hostPortClaims.js';
 import { checkContainerId, NetworkError } from './networkError.js';
 import { createNetns, isNetnsMounted, netnsPathFor, removeNetns } from './networkNamespace.js';
 import { removeOrphanMasquerade } from './orphanMasquerade.js';
-import { listNetworkStates, readNetworkState, removeNetworkState, writeNetworkState, type NetworkMode, type NetworkState } from './networkState.js';
+import { readNetworkState, removeNetworkState, writeNetworkState, type NetworkMode, type NetworkState } from './networkState.js';
 import { claimHostPorts } from './portAvailability.js';
 import type { PortMapping } from './portMapping.js';
 import { checkSubnetFree } from './subnetCollision.js';
@@ -84,14 +84,15 @@ export async function setupNetwork(req: NetworkRequest): Promise<ContainerNetwor
   const netnsPath = netnsPathFor(req.root, req.containerId);
   await mkdir(networksDir(req.root), { recursive: true });
 
-  // Under the root's network lock, host ports are checked against the other
-  // containers' and recorded in this one's state before the lock is let go.
-  let state: NetworkState = await withFileLock(join(networksDir(req.root), '.lock'), async () => {
+  // Under the host-wide claims lock, host ports are checked against every
+  // root's containers' and recorded (claim, then state) before it is let go.
+  await mkdir(HOST_NETWORK_DIR, { recursive: true });
+  let state: NetworkState = await withFileLock(CLAIMS_LOCK, async () => {
     if (await readNetworkState(req.root, req.containerId)) {
       throw new NetworkError('netns', `container ${req.containerId} already has a network; tear it down first`);
     }
-    const taken = (await listNetworkStates(req.root)).flatMap((s) => s.ports);
-    const claimed = await claimHostPorts(ports, taken);
+    const claimed = await claimHostPorts(ports, await claimedHostPorts());
+    if (claimed.length > 0) await writeHostPortClaim({ root: req.root, containerId: req.containerId, ports: claimed });
     const initial: NetworkState = { containerId: req.containerId, mode: req.mode, netnsPath, ports: claimed, ...(confList ? { confList } : {}) };
     await writeNetworkState(req.root, initial);
     return initial;
@@ -139,6 +140,7 @@ export async function teardownNetwork(root: string, containerId: string): Promis
   }
   await removeNetns(netnsPath);
   await removeNetworkState(root, containerId);
+  await releaseHostPortClaim(containerId);
 }
 
 /** The container's network as recorded, for inspect/ps/port; undefined when none was set up. */

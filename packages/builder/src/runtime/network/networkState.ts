@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { networksDir, type ConfList } from './bridgeNetwork.js';
 import type { CniResult } from './cniPlugin.js';
@@ -48,18 +48,4 @@ export async function readNetworkState(root: string, containerId: string): Promi
 
 export async function removeNetworkState(root: string, containerId: string): Promise<void> {
   await rm(stateFile(root, containerId), { force: true });
-}
-
-/** Every container's network state in this root (for host ports other containers hold). */
-export async function listNetworkStates(root: string): Promise<NetworkState[]> {
-  let names: string[];
-  try {
-    names = await readdir(statesDir(root));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
-  const ids = names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).map((n) => n.slice(0, -'.json'.length));
-  const states = await Promise.all(ids.map((id) => readNetworkState(root, id)));
-  return states.filter((s): s is NetworkState => s !== undefined);
 }

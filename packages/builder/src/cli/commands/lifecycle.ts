@@ -1,0 +1,98 @@
+import type { Command } from 'commander';
+import { ContainerError } from '../../runtime/containerError.js';
+import { observeState, waitForExit } from '../../runtime/containerStatus.js';
+import { parseSignal } from '../../runtime/runOptions.js';
+import { startContainer } from '../../runtime/startContainer.js';
+import { killContainer, removeContainer, stopContainer } from '../../runtime/stopContainer.js';
+import { openContainers } from '../containerStoreOption.js';
+import { withRootOption } from '../storeOption.js';
+
+function parseSeconds(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new ContainerError('invalid-option', `invalid --time ${JSON.stringify(text)}: expected whole seconds`);
+  return n;
+}
+
+/** start, stop, restart, kill, wait and rm: each takes containers by name or ID and prints what it acted on, as docker does. */
+export function lifecycleCommands(program: Command): void {
+  withRootOption(program.command('start'))
+    .description('start created or exited containers in the background')
+    .argument('<container...>', 'names or IDs')
+    .action(async (refs: string[], _opts: unknown, cmd: Command) => {
+      const { store, containers } = await openContainers(cmd);
+      for (const ref of refs) {
+        const c = await containers.find(ref);
+        await containers.withContainerLock(c.record.id, async () => {
+          const state = await observeState(containers, c);
+          if (state.status !== 'running') await startContainer(store, containers, c, { ...state, stoppedByUser: false });
+        });
+        process.stdout.write(`${ref}\n`);
+      }
+    });
+
+  withRootOption(program.command('stop'))
+    .description('stop running containers: their stop signal, then SIGKILL after the timeout')
+    .argument('<container...>', 'names or IDs')
+    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL (default: the container\'s --stop-timeout)')
+    .action(async (refs: string[], opts: { time?: string }, cmd: Command) => {
+      const { store, containers } = await openContainers(cmd);
+      for (const ref of refs) {
+        const c = await containers.find(ref);
+        await stopContainer(store, containers, c, opts.time !== undefined ? parseSeconds(opts.time) : c.record.stopTimeout);
+        process.stdout.write(`${ref}\n`);
+      }
+    });
+
+  withRootOption(program.command('restart'))
+    .description('stop (if running) and start containers again')
+    .argument('<container...>', 'names or IDs')
+    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL (default: the container\'s --stop-timeout)')
+    .action(async (refs: string[], opts: { time?: string }, cmd: Command) => {
+      const { store, containers } = await openContainers(cmd);
+      for (const ref of refs) {
+        const c = await containers.find(ref);
+        await stopContainer(store, containers, c, opts.time !== undefined ? parseSeconds(opts.time) : c.record.stopTimeout);
+        await containers.withContainerLock(c.record.id, async () => {
+          const state = await observeState(containers, c);
+          await startContainer(store, containers, c, { ...state, stoppedByUser: false });
+        });
+        process.stdout.write(`${ref}\n`);
+      }
+    });
+
+  withRootOption(program.command('kill'))
+    .description('send a signal to running containers')
+    .argument('<container...>', 'names or IDs')
+    .option('-s, --signal <signal>', 'signal name or number', 'KILL')
+    .action(async (refs: string[], opts: { signal: string }, cmd: Command) => {
+      const { containers } = await openContainers(cmd);
+      const sig = parseSignal(opts.signal);
+      for (const ref of refs) {
+        await killContainer(containers, await containers.find(ref), sig.name);
+        process.stdout.write(`${ref}\n`);
+      }
+    });
+
+  withRootOption(program.command('wait'))
+    .description('wait until containers exit and print their exit codes')
+    .argument('<container...>', 'names or IDs')
+    .action(async (refs: string[], _opts: unknown, cmd: Command) => {
+      const { containers } = await openContainers(cmd);
+      for (const ref of refs) {
+        const state = await waitForExit(containers, await containers.find(ref));
+        process.stdout.write(`${state!.exitCode}\n`);
+      }
+    });
+
+  withRootOption(program.command('rm'))
+    .description('remove containers: their state, logs, rootfs changes and runtime leftovers')
+    .argument('<container...>', 'names or IDs')
+    .option('-f, --force', 'kill running ones first')
+    .action(async (refs: string[], opts: { force?: boolean }, cmd: Command) => {
+      const { store, containers } = await openContainers(cmd);
+      for (const ref of refs) {
+        await removeContainer(store, containers, await containers.find(ref), opts.force ?? false);
+        process.stdout.write(`${ref}\n`);
+      }
+    });
+}

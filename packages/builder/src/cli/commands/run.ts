@@ -1,0 +1,247 @@
+import { rm, writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { cleanupContainer } from '../../runtime/cleanupContainer.js';
+import { ContainerError } from '../../runtime/containerError.js';
+import { observeIfPresent, waitForExit } from '../../runtime/containerStatus.js';
+import { attachToConmon } from '../../runtime/attachClient.js';
+import { createContainer } from '../../runtime/createContainer.js';
+import { readLog } from '../../runtime/k8sFileLog.js';
+import {
+  normalizeCapability,
+  parseCpus,
+  parseEnv,
+  parseMemorySize,
+  parseSize,
+  parseNetwork,
+  parsePublishFor,
+  parsePidsLimit,
+  parseRestartPolicy,
+  parseSecurityOpts,
+  parseSignal,
+  parseTmpfs,
+  parseVolume,
+  readEnvFile,
+  type RunProfile,
+} from '../../runtime/runOptions.js';
+import { startContainer } from '../../runtime/startContainer.js';
+import { openContainers } from '../containerStoreOption.js';
+import { ExitStatus } from '../exitStatus.js';
+import { logWriter } from '../logOutput.js';
+import { imageForRun, parsePullPolicy } from '../runImage.js';
+import { proxySignals } from '../signalProxy.js';
+import { parseDetachKeys, TerminalSession } from '../terminalSession.js';
+import { withRootOption } from '../storeOption.js';
+
+interface RunFlags {
+  detach?: boolean;
+  interactive?: boolean;
+  tty?: boolean;
+  rm?: boolean;
+  name?: string;
+  env: string[];
+  envFile: string[];
+  workdir?: string;
+  user?: string;
+  entrypoint?: string;
+  hostname?: string;
+  readOnly?: boolean;
+  network: string;
+  publish: string[];
+  memory?: string;
+  cpus?: string;
+  pidsLimit?: string;
+  capAdd: string[];
+  capDrop: string[];
+  securityOpt: string[];
+  privileged?: boolean;
+  volume: string[];
+  tmpfs: string[];
+  restart: string;
+  stopSignal?: string;
+  stopTimeout: string;
+  runtime: string;
+  label: string[];
+  init?: boolean;
+  detachKeys: string;
+  pull: string;
+  tlsVerify: string;
+  cidfile?: string;
+  logOpt: string[];
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+async function runProfile(flags: RunFlags): Promise<RunProfile> {
+  const envFromFiles: string[] = [];
+  for (const file of flags.envFile) envFromFiles.push(...(await readEnvFile(file)));
+  const security = parseSecurityOpts(flags.securityOpt);
+  const network = parseNetwork(flags.network);
+  return {
+    env: [...envFromFiles, ...parseEnv(flags.env)],
+    ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}),
+    ...(flags.user !== undefined ? { user: flags.user } : {}),
+    // docker: an empty --entrypoint clears the image's.
+    ...(flags.entrypoint !== undefined ? { entrypoint: flags.entrypoint === '' ? [] : [flags.entrypoint] } : {}),
+    ...(flags.hostname !== undefined ? { hostname: flags.hostname } : {}),
+    readOnly: flags.readOnly ?? false,
+    network,
+    publish: parsePublishFor(network, flags.publish),
+    ...(flags.memory !== undefined ? { memory: parseMemorySize(flags.memory) } : {}),
+    ...(flags.cpus !== undefined ? { cpus: parseCpus(flags.cpus) } : {}),
+    ...(flags.pidsLimit !== undefined ? { pidsLimit: parsePidsLimit(flags.pidsLimit) } : {}),
+    capAdd: flags.capAdd.map(normalizeCapability),
+    capDrop: flags.capDrop.map(normalizeCapability),
+    seccomp: security.seccomp,
+    noNewPrivileges: security.noNewPrivileges,
+    privileged: flags.privileged ?? false,
+    volumes: flags.volume.map(parseVolume),
+    tmpfs: flags.tmpfs.map(parseTmpfs),
+    init: flags.init ?? false,
+    tty: flags.tty ?? false,
+  };
+}
+
+function parseLabels(labels: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of labels) {
+    const eq = l.indexOf('=');
+    out[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
+  }
+  return out;
+}
+
+/** `--log-opt max-size=10m`: conmon rotates the k8s-file log at that size. */
+function parseLogOpts(opts: string[]): number | undefined {
+  let max: number | undefined;
+  for (const opt of opts) {
+    const m = /^max-size=(.+)$/.exec(opt);
+    if (!m) throw new ContainerError('invalid-option', `unsupported --log-opt ${JSON.stringify(opt)}: expected max-size=SIZE`);
+    max = parseSize(m[1]!);
+  }
+  return max;
+}
+
+function parseStopTimeout(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new ContainerError('invalid-option', `invalid --stop-timeout ${JSON.stringify(text)}: expected whole seconds`);
+  return n;
+}
+
+
+export function runCommand(program: Command): void {
+  withRootOption(program.command('run'))
+    .description('create and start a container from an image, supervised by conmon (docker run)')
+    .passThroughOptions()
+    .argument('<image>', 'name or ID of an image in the store')
+    .argument('[command...]', 'command and arguments (default: the image\'s Entrypoint + Cmd)')
+    .option('-d, --detach', 'run in the background and print the container ID')
+    .option('-i, --interactive', 'keep stdin open and pass ours on (a pipe: no terminal, no signal translation)')
+    .option('-t, --tty', 'give the container a terminal (with -i: raw mode here, ctrl-c reaches it, detach keys leave it running)')
+    .option('--detach-keys <keys>', 'key sequence that detaches from a terminal', 'ctrl-p,ctrl-q')
+    .option('--rm', 'remove the container when it exits')
+    .option('--name <name>', 'container name')
+    .option('-e, --env <NAME[=value]>', 'set an environment variable (repeatable)', collect, [])
+    .option('--env-file <file>', 'read NAME=value lines from a file (repeatable)', collect, [])
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-u, --user <user[:group]>', 'user (name or UID) to run as')
+    .option('--entrypoint <cmd>', 'replace the image\'s entrypoint (its Cmd is dropped)')
+    .option('--hostname <name>', 'container host name (default: the short ID)')
+    .option('--read-only', 'mount the root filesystem read-only')
+    .option('--network <mode>', 'bridge (own address on the tsbuild0 bridge, NAT out), none (loopback only) or host', 'bridge')
+    .option('-p, --publish <[IP:]HOST:CTR[/tcp|udp]>', 'publish a container port on the host (bridge only; empty HOST: a free port) (repeatable)', collect, [])
+    .option('-m, --memory <size>', 'memory limit, e.g. 64m')
+    .option('--cpus <n>', 'CPU limit, e.g. 0.5')
+    .option('--pids-limit <n>', 'maximum number of processes')
+    .option('--cap-add <cap>', 'add a capability, or ALL (repeatable)', collect, [])
+    .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect, [])
+    .option('--security-opt <opt>', 'seccomp=FILE|unconfined, no-new-privileges (repeatable)', collect, [])
+    .option('--privileged', 'all capabilities, no seccomp, no masked paths')
+    .option('-v, --volume <HOST:CTR[:ro]>', 'bind-mount a host path (repeatable)', collect, [])
+    .option('--tmpfs <CTR[:opts]>', 'mount a tmpfs (repeatable)', collect, [])
+    .option('--init', 'run catatonit as PID 1: it reaps zombies and passes signals on')
+    .option('--restart <policy>', 'no, on-failure[:N], always or unless-stopped', 'no')
+    .option('--stop-signal <signal>', 'signal `stop` sends first (default: the image\'s STOPSIGNAL, else SIGTERM)')
+    .option('--stop-timeout <seconds>', 'how long `stop` waits before SIGKILL', '10')
+    .option('--runtime <name>', 'OCI runtime: runc or crun', 'runc')
+    .option('-l, --label <key=value>', 'set a label (repeatable)', collect, [])
+    .option('--pull <policy>', 'missing (pull when not in the store), always or never', 'missing')
+    .option('--tls-verify <bool>', 'when pulling: require HTTPS with verified certificates', 'true')
+    .option('--cidfile <file>', 'write the container ID to this file (which must not exist)')
+    .option('--log-opt <max-size=SIZE>', 'log options: max-size rotates the log at that size (repeatable)', collect, [])
+    .action(async (imageRef: string, command: string[], flags: RunFlags, cmd: Command) => {
+      if (flags.detach && flags.rm && flags.restart !== 'no') throw new ContainerError('invalid-option', '--rm and --restart cannot be used together');
+      const profile = await runProfile(flags);
+      const { store, containers } = await openContainers(cmd);
+      const logSizeMax = parseLogOpts(flags.logOpt);
+      const image = await imageForRun(store, imageRef, parsePullPolicy(flags.pull), flags.tlsVerify !== 'false');
+      const c = await createContainer(store, containers, {
+        image,
+        imageRef,
+        command,
+        profile,
+        ...(flags.name !== undefined ? { name: flags.name } : {}),
+        runtime: flags.runtime,
+        autoRemove: flags.rm ?? false,
+        openStdin: flags.interactive ?? false,
+        stdinOnce: !flags.detach,
+        restart: parseRestartPolicy(flags.restart),
+        ...(flags.stopSignal !== undefined ? { stopSignal: parseSignal(flags.stopSignal).name } : {}),
+        stopTimeout: parseStopTimeout(flags.stopTimeout),
+        labels: parseLabels(flags.label),
+        ...(logSizeMax !== undefined ? { logSizeMax } : {}),
+      });
+      if (flags.cidfile) await writeFile(flags.cidfile, c.record.id, { flag: 'wx' });
+      if (!flags.detach) await writeFile(c.paths.attachedFile, String(process.pid));
+      let attached: Promise<'exited' | 'detached'> | undefined;
+      let terminal: TerminalSession | undefined;
+      // With -i or -t, output and stdin go through conmon's attach socket, joined before the process starts so nothing is missed.
+      const attach = async () => {
+        if (flags.tty) {
+          terminal = new TerminalSession(c.paths.ctlFifo, parseDetachKeys(flags.detachKeys));
+          await terminal.sendSize();
+        }
+        const session = terminal;
+        const attachment = await attachToConmon(c.paths.attachSocket, {
+          ...(flags.interactive ? { stdin: process.stdin } : {}),
+          onOutput: (stream, data) => (stream === 'stdout' ? process.stdout : process.stderr).write(data),
+          ...(session ? { detachOn: (chunk: Buffer) => session.sawDetach(chunk) } : {}),
+        });
+        attached = attachment.done;
+      };
+      try {
+        await startContainer(store, containers, c, await containers.readState(c), (flags.interactive || flags.tty) && !flags.detach ? { beforeStart: attach } : {});
+      } catch (e) {
+        terminal?.end();
+        // `run` leaves nothing of a container that never ran.
+        await containers.remove(c);
+        throw e;
+      }
+      if (flags.detach) {
+        process.stdout.write(`${c.record.id}\n`);
+        return;
+      }
+      // With a terminal, ctrl-c is a byte to the container's tty driver, not a signal to us.
+      const stopProxy = flags.tty ? () => {} : proxySignals(c);
+      try {
+        if (attached) {
+          const how = await attached;
+          terminal?.end();
+          if (how === 'detached') {
+            await rm(c.paths.attachedFile, { force: true });
+            process.stderr.write(`\nDetached from ${c.record.name}; it runs on (tsbuild attach ${c.record.name})\n`);
+            return;
+          }
+          await waitForExit(containers, c);
+        } else {
+          await readLog(c.paths.log, 0, logWriter(false), async () => (await observeIfPresent(containers, c))?.status === 'running');
+        }
+      } finally {
+        stopProxy();
+        terminal?.end();
+      }
+      const final = (await observeIfPresent(containers, c)) ?? { exitCode: 125, error: 'the container was removed while running' };
+      await cleanupContainer(store, containers, c, { fromExitCommand: false });
+      if (final.exitCode < 0) throw new ContainerError('runtime', final.error || 'the container\'s exit status is unknown');
+      if (final.exitCode !== 0) throw new ExitStatus(final.exitCode);
+    });
+}

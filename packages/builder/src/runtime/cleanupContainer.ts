@@ -1,0 +1,66 @@
+import { readFile } from 'node:fs/promises';
+import { processExists, type LocalStore } from '@tsbuild/oci-layout';
+import { disconnectContainer } from './containerNetwork.js';
+import type { ContainerState } from './containerRecord.js';
+import { unmountContainerRootfs } from './containerRootfs.js';
+import { observeIfPresent } from './containerStatus.js';
+import type { ContainerStore, StoredContainer } from './containerStore.js';
+import { runtimeDelete } from './ociRuntime.js';
+import { startContainer } from './startContainer.js';
+
+export interface CleanupOptions {
+  /** Called as conmon's exit command: apply `--rm` unless a foreground `run` will, and the restart policy. */
+  fromExitCommand: boolean;
+}
+
+async function foregroundRunAlive(c: StoredContainer): Promise<boolean> {
+  try {
+    const pid = Number.parseInt(await readFile(c.paths.attachedFile, 'utf8'), 10);
+    return pid > 0 && pid !== process.pid && processExists(pid);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+function shouldRestart(state: ContainerState, c: StoredContainer): boolean {
+  if (state.stoppedByUser) return false;
+  const policy = c.record.restart;
+  switch (policy.kind) {
+    case 'no':
+      return false;
+    case 'always':
+    case 'unless-stopped':
+      return true;
+    case 'on-failure':
+      return state.exitCode !== 0 && (policy.maxRetries === 0 || state.restartCount < policy.maxRetries);
+  }
+}
+
+/**
+ * After a container exited: the runtime's container (and its cgroup),
+ * network and rootfs mount go, the final state is recorded; then `--rm`
+ * removes it or the restart policy starts it again. Idempotent and
+ * serialised per container, since conmon's exit command and the CLI may
+ * both get here. Returns the final state, or undefined once removed.
+ */
+export async function cleanupContainer(store: LocalStore, containers: ContainerStore, c: StoredContainer, opts: CleanupOptions): Promise<ContainerState | undefined> {
+  return containers.withContainerLock(c.record.id, async () => {
+    const state = await observeIfPresent(containers, c);
+    if (!state) return undefined;
+    if (state.status === 'running') return state;
+    await runtimeDelete(c.record.runtime, c.record.id);
+    await disconnectContainer(store.root, c.record);
+    await unmountContainerRootfs(c.paths);
+    await containers.writeState(c, state);
+    if (c.record.autoRemove) {
+      if (opts.fromExitCommand && (await foregroundRunAlive(c))) return state;
+      await containers.remove(c);
+      return undefined;
+    }
+    if (opts.fromExitCommand && shouldRestart(state, c)) {
+      return startContainer(store, containers, c, { ...state, restartCount: state.restartCount + 1 });
+    }
+    return state;
+  });
+}

@@ -1,0 +1,142 @@
+import { spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { ContainerError } from './containerError.js';
+import { runtimeMessage } from './ociRuntime.js';
+
+export interface ConmonRequest {
+  id: string;
+  name: string;
+  /** Absolute path of runc or crun. */
+  runtime: string;
+  bundle: string;
+  /** Where runc writes the container's PID. */
+  pidFile: string;
+  /** Where conmon writes its own PID after it daemonises. */
+  conmonPidFile: string;
+  /** k8s-file log: stdout and stderr lines apart, with timestamps. */
+  logPath: string;
+  /** conmon writes the exit status to `<exitDir>/<id>`. */
+  exitDir: string;
+  /** Where conmon leaves its `oom` marker (and another copy of the exit status, `exit`). */
+  persistDir: string;
+  socketDir: string;
+  /** Keep a stdin pipe open for attach clients. */
+  stdin: boolean;
+  /** An attach client's end of input does not close the container's stdin. */
+  leaveStdinOpen: boolean;
+  /** The container gets a terminal: conmon receives the PTY master through runc's console socket. */
+  terminal: boolean;
+  /** Run when the container exits, with no tsbuild process needed: `tsbuild container cleanup ID`. */
+  exitCommand: string[];
+  runtimeArgs?: string[];
+  logSizeMax?: number;
+}
+
+/** conmon's own flags, as podman's libpod/oci_conmon_linux.go drives it (API version 1). */
+export function conmonArgs(req: ConmonRequest): string[] {
+  const args = [
+    '--api-version', '1',
+    '-c', req.id,
+    '-u', req.id,
+    '-n', req.name,
+    '-r', req.runtime,
+    '-b', req.bundle,
+    '-p', req.pidFile,
+    '-P', req.conmonPidFile,
+    '-l', `k8s-file:${req.logPath}`,
+    '--exit-dir', req.exitDir,
+    '--persist-dir', req.persistDir,
+    '--socket-dir-path', req.socketDir,
+    '--full-attach',
+    '--log-level', 'error',
+  ];
+  if (req.logSizeMax !== undefined) args.push('--log-size-max', String(req.logSizeMax));
+  if (req.terminal) args.push('-t');
+  if (req.stdin) args.push('-i');
+  if (req.stdin && req.leaveStdinOpen) args.push('--leave-stdin-open');
+  for (const arg of req.runtimeArgs ?? []) args.push('--runtime-arg', arg);
+  const [command, ...rest] = req.exitCommand;
+  if (command) {
+    args.push('--exit-command', command);
+    for (const arg of rest) args.push('--exit-command-arg', arg);
+  }
+  return args;
+}
+
+/** One message on conmon's sync pipe: a PID (or exit status) in `data`, negative on failure with a message. */
+interface SyncMessage {
+  data: number;
+  message?: string;
+}
+
+function readSyncMessage(pipe: Readable, stderr: Readable): Promise<SyncMessage> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    let errText = '';
+    stderr.on('data', (d: Buffer) => (errText += d.toString()));
+    pipe.on('data', (d: Buffer) => {
+      text += d.toString();
+      const nl = text.indexOf('\n');
+      if (nl < 0) return;
+      try {
+        resolve(JSON.parse(text.slice(0, nl)) as SyncMessage);
+      } catch (e) {
+        reject(new ContainerError('runtime', `conmon sent an unreadable sync message ${JSON.stringify(text.slice(0, nl))}: ${(e as Error).message}`));
+      }
+    });
+    pipe.on('error', reject);
+    pipe.on('end', () => {
+      const why = errText.trim().split('\n').at(-1) ?? '';
+      reject(new ContainerError('runtime', `conmon exited before the container was created${why ? `: ${why}` : ''}`));
+    });
+  });
+}
+
+/**
+ * Creates the container through conmon: conmon double-forks into the
+ * background (so this process may exit), runs `runtime create`, and reports
+ * the container's PID on the sync pipe. The container is created, not
+ * started: the caller runs `runtime start` once it is ready.
+ */
+export async function createWithConmon(conmon: string, req: ConmonRequest): Promise<number> {
+  const child = spawn(conmon, conmonArgs(req), {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+    env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' },
+    cwd: req.bundle,
+    // Its own session: a ctrl-c to the CLI's process group must not reach the shim.
+    detached: true,
+  });
+  const spawned = new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', (e) => reject(new ContainerError('runtime', `cannot start conmon (apt-get install -y conmon): ${e.message}`)));
+  });
+  const sync = child.stdio[3] as Readable;
+  const start = child.stdio[4] as Writable;
+  const message = readSyncMessage(sync, child.stderr!);
+  try {
+    await spawned;
+    // conmon waits for this before it forks, so it could be moved into a cgroup first; we have none for it.
+    start.end('0');
+    const reply = await message;
+    if (reply.data < 0) throw createFailure(req.runtime, reply.message ?? '');
+    return reply.data;
+  } finally {
+    sync.destroy();
+    start.destroy();
+    child.stderr!.destroy();
+    child.unref();
+  }
+}
+
+/**
+ * docker's exit codes for a command that cannot run: 127 when it is not
+ * there, 126 when it is there but cannot be executed; anything else the
+ * runtime refuses is tsbuild's failure (125).
+ */
+export function createFailure(runtime: string, raw: string): ContainerError {
+  const message = runtimeMessage(raw) || raw.trim() || 'unknown error';
+  const name = runtime.split('/').at(-1);
+  if (/executable file not found|no such file or directory/i.test(message)) return new ContainerError('command-not-found', `${name}: ${message}`);
+  if (/permission denied|is a directory|exec format error/i.test(message)) return new ContainerError('cannot-invoke', `${name}: ${message}`);
+  return new ContainerError('runtime', `${name}: ${message}`);
+}

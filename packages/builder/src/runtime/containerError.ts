@@ -1,0 +1,34 @@
+/** What went wrong, so the CLI can pick docker's exit code and a person can act on the one-line message. */
+export type ContainerErrorKind =
+  | 'not-found'
+  | 'name-in-use'
+  | 'invalid-option'
+  | 'bad-state'
+  | 'runtime'
+  | 'cannot-invoke'
+  | 'command-not-found'
+  /** `port CTR PORT` for a port that is not published: docker's plain failure, exit 1. */
+  | 'not-published';
+
+const EXIT_CODES: Record<ContainerErrorKind, number> = {
+  'not-found': 125,
+  'name-in-use': 125,
+  'invalid-option': 125,
+  'bad-state': 125,
+  runtime: 125,
+  'cannot-invoke': 126,
+  'command-not-found': 127,
+  'not-published': 1,
+};
+
+export class ContainerError extends Error {
+  readonly exitCode: number;
+
+  constructor(
+    readonly kind: ContainerErrorKind,
+    message: string,
+  ) {
+    super(message);
+    this.exitCode = EXIT_CODES[kind];
+  }
+}

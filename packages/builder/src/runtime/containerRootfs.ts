@@ -1,0 +1,32 @@
+import { readFile } from 'node:fs/promises';
+import type { LocalStore } from '@tsbuild/oci-layout';
+import type { ContainerRecord } from './containerRecord.js';
+import type { ContainerPaths } from './containerStore.js';
+import { mountOverlay, unmount } from './overlayMount.js';
+import { Snapshotter } from './snapshotter.js';
+
+/** Whether `dir` is a mount point in our mount namespace. */
+export async function isMounted(dir: string): Promise<boolean> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  // mountinfo escapes spaces, tabs, newlines and backslashes in octal.
+  const escaped = dir.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+  return info.split('\n').some((line) => line.split(' ')[4] === escaped);
+}
+
+/**
+ * The container's root filesystem: the image's shared snapshots (unpacked
+ * once per chain ID, the builder's) under an overlay whose upper directory
+ * is the container's own. Nothing is copied, so a big image starts as fast
+ * as a small one; the upper directory survives stop and start.
+ */
+export async function mountContainerRootfs(store: LocalStore, record: ContainerRecord, paths: ContainerPaths): Promise<string> {
+  if (await isMounted(paths.merged)) return paths.merged;
+  const image = await store.layout.readImage(record.image.descriptor);
+  const lowers = await new Snapshotter(store).prepare(image.layers);
+  const mount = await mountOverlay(lowers, paths.rootfsDir);
+  return mount.merged;
+}
+
+export async function unmountContainerRootfs(paths: ContainerPaths): Promise<void> {
+  if (await isMounted(paths.merged)) await unmount(paths.merged);
+}

@@ -1,0 +1,191 @@
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { withFileLock, type LocalStore } from '@tsbuild/oci-layout';
+import { ContainerError } from './containerError.js';
+import { CONTAINER_NAME, newContainerId } from './containerId.js';
+import { initialState, type ContainerRecord, type ContainerState } from './containerRecord.js';
+
+const RECORD = 'container.json';
+const STATE = 'state.json';
+
+/** Where one container's files live. */
+export class ContainerPaths {
+  constructor(readonly dir: string) {}
+  /** The bundle directory conmon and runc get: config.json, and conmon's `oom` marker. */
+  get bundle(): string {
+    return this.dir;
+  }
+  get spec(): string {
+    return join(this.dir, 'config.json');
+  }
+  /** Overlay upper, work and merged directories. */
+  get rootfsDir(): string {
+    return join(this.dir, 'rootfs');
+  }
+  get merged(): string {
+    return join(this.dir, 'rootfs', 'merged');
+  }
+  get log(): string {
+    return join(this.dir, 'ctr.log');
+  }
+  /** conmon's exit file (`--exit-dir` is this directory): the exit status as text. */
+  get exitFile(): string {
+    return join(this.dir, basename(this.dir));
+  }
+  /** The copy conmon writes into its `--persist-dir`. */
+  get persistedExitFile(): string {
+    return join(this.dir, 'exit');
+  }
+  get oomFile(): string {
+    return join(this.dir, 'oom');
+  }
+  get pidFile(): string {
+    return join(this.dir, 'pidfile');
+  }
+  get conmonPidFile(): string {
+    return join(this.dir, 'conmon.pid');
+  }
+  /** PID of a foreground `run` that will clean up and remove the container itself. */
+  get attachedFile(): string {
+    return join(this.dir, 'attached.pid');
+  }
+  /** conmon's attach socket (`--full-attach`). */
+  get attachSocket(): string {
+    return join(this.dir, 'attach');
+  }
+  /** conmon's control FIFO: `1 ROWS COLS` resizes the terminal. */
+  get ctlFifo(): string {
+    return join(this.dir, 'ctl');
+  }
+  get etcDir(): string {
+    return join(this.dir, 'etc');
+  }
+}
+
+export interface StoredContainer {
+  record: ContainerRecord;
+  paths: ContainerPaths;
+}
+
+/**
+ * Containers under `<root>/containers/<id>`. Names are taken under one lock
+ * so two `run --name x` never both win; a record and each state are written
+ * to a temp file and renamed, so a reader never sees half of one.
+ */
+export class ContainerStore {
+  readonly dir: string;
+
+  constructor(readonly store: LocalStore) {
+    this.dir = join(store.root, 'containers');
+  }
+
+  private get lockPath(): string {
+    return join(this.dir, '.lock');
+  }
+
+  /** Serialises changes to one container (cleanup, start, remove) across processes. */
+  withContainerLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return withFileLock(join(this.dir, `.${id}.lock`), fn);
+  }
+
+  paths(id: string): ContainerPaths {
+    return new ContainerPaths(join(this.dir, id));
+  }
+
+  /** Reserves an ID and a unique name and writes the record; `build` fills in the rest of it. */
+  async create(requestedName: string | undefined, build: (id: string, name: string) => ContainerRecord): Promise<StoredContainer> {
+    if (requestedName !== undefined && !CONTAINER_NAME.test(requestedName)) {
+      throw new ContainerError('invalid-option', `invalid container name ${JSON.stringify(requestedName)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    }
+    await mkdir(this.dir, { recursive: true });
+    return withFileLock(this.lockPath, async () => {
+      const existing = await this.list();
+      const id = newContainerId();
+      const name = requestedName ?? generatedName(id, new Set(existing.map((c) => c.record.name)));
+      const clash = existing.find((c) => c.record.name === name);
+      if (clash) throw new ContainerError('name-in-use', `the container name "${name}" is already in use by ${clash.record.id.slice(0, 12)}; remove it or choose another name`);
+      const record = build(id, name);
+      const paths = this.paths(id);
+      await mkdir(paths.dir, { mode: 0o700 });
+      await atomicWrite(join(paths.dir, STATE), initialState());
+      await atomicWrite(join(paths.dir, RECORD), record);
+      return { record, paths };
+    });
+  }
+
+  async list(): Promise<StoredContainer[]> {
+    const out: StoredContainer[] = [];
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return out;
+      throw e;
+    }
+    for (const name of names) {
+      if (!/^[0-9a-f]{64}$/.test(name)) continue;
+      const record = await this.readRecord(name);
+      if (record) out.push({ record, paths: this.paths(name) });
+    }
+    return out.sort((a, b) => b.record.created.localeCompare(a.record.created));
+  }
+
+  /** A record, or undefined while it is being created or after it was removed. */
+  private async readRecord(id: string): Promise<ContainerRecord | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.dir, id, RECORD), 'utf8')) as ContainerRecord;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  /** By full ID, name, or a unique ID prefix. */
+  async find(ref: string): Promise<StoredContainer> {
+    if (/^[0-9a-f]{64}$/.test(ref)) {
+      const record = await this.readRecord(ref);
+      if (record) return { record, paths: this.paths(ref) };
+    }
+    const all = await this.list();
+    const byName = all.find((c) => c.record.name === ref);
+    if (byName) return byName;
+    if (/^[0-9a-f]+$/.test(ref)) {
+      const matches = all.filter((c) => c.record.id.startsWith(ref));
+      if (matches.length === 1) return matches[0]!;
+      if (matches.length > 1) throw new ContainerError('not-found', `container ID prefix "${ref}" is ambiguous`);
+    }
+    throw new ContainerError('not-found', `no such container: ${ref}`);
+  }
+
+  async readState(container: StoredContainer): Promise<ContainerState> {
+    try {
+      return JSON.parse(await readFile(join(container.paths.dir, STATE), 'utf8')) as ContainerState;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      throw new ContainerError('not-found', `no such container: ${container.record.id.slice(0, 12)} (it was removed)`);
+    }
+  }
+
+  async writeState(container: StoredContainer, state: ContainerState): Promise<void> {
+    await atomicWrite(join(container.paths.dir, STATE), state);
+  }
+
+  async remove(container: StoredContainer): Promise<void> {
+    await rm(container.paths.dir, { recursive: true, force: true });
+  }
+}
+
+async function atomicWrite(path: string, value: unknown): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  await rename(tmp, path);
+}
+
+const ADJECTIVES = ['brave', 'calm', 'eager', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'merry', 'nimble', 'proud', 'quiet', 'sharp', 'swift', 'vivid', 'witty'];
+const NOUNS = ['badger', 'crane', 'dolphin', 'falcon', 'gecko', 'heron', 'ibis', 'jaguar', 'koala', 'lynx', 'marmot', 'otter', 'panda', 'quokka', 'raven', 'tapir'];
+
+/** docker-style adjective_noun, from the ID's bytes; a suffix of the ID where that is taken. */
+function generatedName(id: string, taken: Set<string>): string {
+  const base = `${ADJECTIVES[Number.parseInt(id.slice(0, 2), 16) % ADJECTIVES.length]}_${NOUNS[Number.parseInt(id.slice(2, 4), 16) % NOUNS.length]}`;
+  return taken.has(base) ? `${base}_${id.slice(0, 6)}` : base;
+}

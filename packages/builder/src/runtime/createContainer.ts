@@ -1,0 +1,102 @@
+import { lstat, writeFile } from 'node:fs/promises';
+import type { LocalStore, StoredImage } from '@tsbuild/oci-layout';
+import { ContainerError } from './containerError.js';
+import type { ContainerRecord } from './containerRecord.js';
+import { buildContainerSpec, effectiveImageConfig } from './containerSpec.js';
+import { mountContainerRootfs, unmountContainerRootfs } from './containerRootfs.js';
+import type { ContainerStore, StoredContainer } from './containerStore.js';
+import { networkNamespacePath } from './containerNetwork.js';
+import { writeEtcFiles } from './etcFiles.js';
+import type { RestartPolicy, RunProfile } from './runOptions.js';
+
+export interface CreateRequest {
+  image: StoredImage;
+  /** The name or ID the user gave. */
+  imageRef: string;
+  command: string[];
+  profile: RunProfile;
+  name?: string;
+  runtime: string;
+  autoRemove: boolean;
+  openStdin: boolean;
+  stdinOnce: boolean;
+  restart: RestartPolicy;
+  stopSignal?: string;
+  stopTimeout: number;
+  labels: Record<string, string>;
+  /** Bytes at which conmon rotates the log. */
+  logSizeMax?: number;
+}
+
+async function checkVolumeSources(profile: RunProfile): Promise<void> {
+  for (const v of profile.volumes) {
+    try {
+      await lstat(v.source);
+    } catch (e) {
+      throw new ContainerError('invalid-option', `bad volume ${v.source}:${v.destination}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'the host path does not exist' : (e as Error).message}`);
+    }
+  }
+}
+
+/**
+ * Creates a container: its record under a unique name, its rootfs mounted,
+ * its runtime spec written. Nothing runs yet. On failure nothing is left.
+ */
+export async function createContainer(store: LocalStore, containers: ContainerStore, req: CreateRequest): Promise<StoredContainer> {
+  await checkVolumeSources(req.profile);
+  const image = await store.layout.readImage(req.image.descriptor);
+  const effective = effectiveImageConfig(image.config, req.command, req.profile).config ?? {};
+  const stopSignal = req.stopSignal ?? image.config.config?.StopSignal ?? 'SIGTERM';
+  const c = await containers.create(req.name, (id, name): ContainerRecord => ({
+    id,
+    name,
+    created: new Date().toISOString(),
+    image: { ref: req.imageRef, name: req.image.name, descriptor: req.image.descriptor, diffIds: image.config.rootfs.diff_ids },
+    runtime: req.runtime,
+    autoRemove: req.autoRemove,
+    openStdin: req.openStdin,
+    tty: req.profile.tty,
+    ...(req.logSizeMax !== undefined ? { logSizeMax: req.logSizeMax } : {}),
+    stdinOnce: req.stdinOnce,
+    restart: req.restart,
+    stopSignal,
+    stopTimeout: req.stopTimeout,
+    network: req.profile.network,
+    ports: req.profile.publish,
+    config: {
+      Hostname: req.profile.hostname ?? id.slice(0, 12),
+      User: effective.User ?? '',
+      Env: effective.Env ?? [],
+      Cmd: effective.Cmd ?? null,
+      Entrypoint: effective.Entrypoint ?? null,
+      Image: req.imageRef,
+      WorkingDir: effective.WorkingDir ?? '',
+      Labels: { ...(effective.Labels ?? {}), ...req.labels },
+      StopSignal: stopSignal,
+    },
+    mounts: [
+      ...req.profile.volumes.map((v) => ({ Type: 'bind' as const, Source: v.source, Destination: v.destination, RW: !v.readOnly })),
+      ...req.profile.tmpfs.map((t) => ({ Type: 'tmpfs' as const, Source: '', Destination: t.destination, RW: !t.options.includes('ro') })),
+    ],
+  }));
+  try {
+    const rootfs = await mountContainerRootfs(store, c.record, c.paths);
+    const etcFiles = await writeEtcFiles(c.paths.etcDir, c.record.config.Hostname, req.profile.network);
+    const netnsPath = networkNamespacePath(store.root, c.record);
+    const spec = await buildContainerSpec({
+      id: c.record.id,
+      image: image.config,
+      rootfs,
+      command: req.command,
+      profile: req.profile,
+      etcFiles,
+      ...(netnsPath ? { netnsPath } : {}),
+    });
+    await writeFile(c.paths.spec, `${JSON.stringify(spec, null, 2)}\n`);
+    return c;
+  } catch (e) {
+    await unmountContainerRootfs(c.paths);
+    await containers.remove(c);
+    throw e;
+  }
+}

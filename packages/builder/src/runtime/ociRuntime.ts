@@ -1,0 +1,86 @@
+import { execFile } from 'node:child_process';
+import { access, constants } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { promisify } from 'node:util';
+import { ContainerError } from './containerError.js';
+
+const exec = promisify(execFile);
+
+/** The runtimes `--runtime` accepts: both take the same command line. */
+export const RUNTIMES = ['runc', 'crun'] as const;
+
+/** How long a runtime query may take before we call the runtime stuck rather than hang a command. */
+const QUERY_TIMEOUT_MS = 10_000;
+
+/** The runtime's absolute path on $PATH (conmon wants one). */
+export async function resolveRuntime(name: string): Promise<string> {
+  if (!(RUNTIMES as readonly string[]).includes(name)) throw new ContainerError('invalid-option', `unknown --runtime ${JSON.stringify(name)}: expected runc or crun`);
+  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
+    const path = join(dir, name);
+    const found = await access(path, constants.X_OK).then(() => true, () => false);
+    if (found) return path;
+  }
+  throw new ContainerError('runtime', `OCI runtime ${name} not found on $PATH (apt-get install -y ${name})`);
+}
+
+/** The runtime's last error line: runc and crun write JSON or plain text. */
+export function runtimeMessage(stderr: string): string {
+  const lines = stderr.trim().split('\n').filter(Boolean);
+  const last = lines.at(-1) ?? '';
+  try {
+    const parsed = JSON.parse(last) as { msg?: string };
+    if (parsed.msg) return parsed.msg;
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+  }
+  return last.replace(/^time="[^"]*" level=\w+ msg="(.*)"$/, '$1').replace(/\\"/g, '"');
+}
+
+async function runtimeCall(runtime: string, args: string[]): Promise<string> {
+  try {
+    const { stdout } = await exec(runtime, args, { timeout: QUERY_TIMEOUT_MS });
+    return stdout;
+  } catch (e) {
+    const err = e as Error & { stderr?: string; killed?: boolean };
+    if (err.killed) throw new ContainerError('runtime', `${runtime} ${args[0]} did not answer within ${QUERY_TIMEOUT_MS / 1000}s`);
+    throw new ContainerError('runtime', `${runtime} ${args[0]}: ${runtimeMessage(err.stderr ?? '') || err.message}`);
+  }
+}
+
+export interface RuntimeState {
+  status: 'creating' | 'created' | 'running' | 'stopped' | 'paused';
+  pid: number;
+}
+
+/** `runtime state ID`, or undefined when the runtime does not know the container. */
+export async function runtimeState(runtime: string, id: string): Promise<RuntimeState | undefined> {
+  try {
+    const { stdout } = await exec(runtime, ['state', id], { timeout: QUERY_TIMEOUT_MS });
+    return JSON.parse(stdout) as RuntimeState;
+  } catch (e) {
+    const err = e as Error & { stderr?: string; killed?: boolean };
+    if (err.killed) throw new ContainerError('runtime', `${runtime} state did not answer within ${QUERY_TIMEOUT_MS / 1000}s`);
+    if (/does not exist|not exist|No such file/i.test(err.stderr ?? '')) return undefined;
+    throw new ContainerError('runtime', `${runtime} state: ${runtimeMessage(err.stderr ?? '') || err.message}`);
+  }
+}
+
+export async function runtimeStart(runtime: string, id: string): Promise<void> {
+  await runtimeCall(runtime, ['start', id]);
+}
+
+/** Sends a signal to the container's init; with `all`, to every process in it. */
+export async function runtimeKill(runtime: string, id: string, signal: string, all = false): Promise<void> {
+  await runtimeCall(runtime, ['kill', ...(all ? ['--all'] : []), id, signal]);
+}
+
+/** Removes the runtime's record and cgroup; a container the runtime does not know is already gone. */
+export async function runtimeDelete(runtime: string, id: string): Promise<void> {
+  try {
+    await exec(runtime, ['delete', '--force', id], { timeout: QUERY_TIMEOUT_MS });
+  } catch (e) {
+    const err = e as Error & { stderr?: string };
+    if (/does not exist|not exist|No such file/i.test(err.stderr ?? '')) return;
+    throw new ContainerError('runtime', `${runtime} delete: ${runtimeMessage(err.stderr ?? '') || err.message}`);
+  }
+}

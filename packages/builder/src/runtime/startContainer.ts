@@ -1,0 +1,79 @@
+import { readFile, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { LocalStore } from '@tsbuild/oci-layout';
+import { createWithConmon } from './conmon.js';
+import { ContainerError } from './containerError.js';
+import { connectContainer, disconnectContainer } from './containerNetwork.js';
+import type { ContainerState } from './containerRecord.js';
+import { mountContainerRootfs, unmountContainerRootfs } from './containerRootfs.js';
+import type { ContainerStore, StoredContainer } from './containerStore.js';
+import { etcFilesIn } from './etcFiles.js';
+import { cleanupCommand } from './exitCommand.js';
+import { resolveRuntime, runtimeDelete, runtimeStart } from './ociRuntime.js';
+
+export const CONMON = 'conmon';
+
+/**
+ * Starts a created or exited container: rootfs and network up, conmon
+ * creates it through the runtime, then `runtime start`. On failure the
+ * runtime's container, network and mount are undone and the error (the
+ * runtime's own reason) is thrown; the record stays, as docker keeps it.
+ */
+export interface StartOptions {
+  /** Runs once the container is created and conmon listens on its attach socket, before its process starts. */
+  beforeStart?: () => Promise<void>;
+}
+
+export async function startContainer(store: LocalStore, containers: ContainerStore, c: StoredContainer, previous: ContainerState, opts: StartOptions = {}): Promise<ContainerState> {
+  const { record, paths } = c;
+  const runtime = await resolveRuntime(record.runtime);
+  await Promise.all([paths.exitFile, paths.persistedExitFile, paths.oomFile, paths.pidFile, paths.conmonPidFile].map((f) => rm(f, { force: true })));
+  await mountContainerRootfs(store, record, paths);
+  try {
+    await connectContainer(store.root, record, etcFilesIn(paths.etcDir).hosts);
+    // A container of this ID left behind by a crash would make `create` fail.
+    await runtimeDelete(runtime, record.id);
+    const pid = await createWithConmon(CONMON, {
+      id: record.id,
+      name: record.name,
+      runtime,
+      bundle: paths.bundle,
+      pidFile: paths.pidFile,
+      conmonPidFile: paths.conmonPidFile,
+      logPath: paths.log,
+      exitDir: paths.dir,
+      persistDir: paths.dir,
+      socketDir: dirname(paths.dir),
+      stdin: record.openStdin,
+      // Leaving a terminal (detach keys) looks to conmon like the end of input: a terminal's stdin must survive it.
+      leaveStdinOpen: !record.stdinOnce || record.tty,
+      terminal: record.tty,
+      ...(record.logSizeMax !== undefined ? { logSizeMax: record.logSizeMax } : {}),
+      exitCommand: cleanupCommand(store.root, record.id),
+    });
+    const conmonPid = Number.parseInt(await readFile(paths.conmonPidFile, 'utf8'), 10);
+    const state: ContainerState = {
+      ...previous,
+      status: 'running',
+      pid,
+      conmonPid,
+      startedAt: new Date().toISOString(),
+      finishedAt: previous.finishedAt,
+      exitCode: 0,
+      oomKilled: false,
+      error: '',
+    };
+    await containers.writeState(c, state);
+    await opts.beforeStart?.();
+    await runtimeStart(runtime, record.id);
+    return state;
+  } catch (e) {
+    await runtimeDelete(runtime, record.id);
+    await disconnectContainer(store.root, record);
+    await unmountContainerRootfs(paths);
+    const message = e instanceof Error ? e.message : String(e);
+    await containers.writeState(c, { ...previous, status: previous.status === 'created' ? 'created' : 'exited', pid: 0, conmonPid: 0, error: message });
+    if (e instanceof ContainerError) throw e;
+    throw new ContainerError('runtime', message);
+  }
+}

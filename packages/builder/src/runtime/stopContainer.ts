@@ -1,0 +1,59 @@
+import type { LocalStore } from '@tsbuild/oci-layout';
+import { cleanupContainer } from './cleanupContainer.js';
+import { ContainerError } from './containerError.js';
+import type { ContainerState } from './containerRecord.js';
+import { observeState, waitForExit } from './containerStatus.js';
+import type { ContainerStore, StoredContainer } from './containerStore.js';
+import { runtimeKill } from './ociRuntime.js';
+
+/** Records that the user, not the container, ended it, so no restart policy brings it back. */
+async function markStoppedByUser(containers: ContainerStore, c: StoredContainer): Promise<void> {
+  const state = await containers.readState(c);
+  await containers.writeState(c, { ...state, stoppedByUser: true });
+}
+
+/** A signal to a container that may exit meanwhile: the runtime's "not running" then is no error. */
+async function signal(containers: ContainerStore, c: StoredContainer, sig: string, all: boolean): Promise<void> {
+  try {
+    await runtimeKill(c.record.runtime, c.record.id, sig, all);
+  } catch (e) {
+    if (!(e instanceof ContainerError) || (await observeState(containers, c)).status === 'running') throw e;
+  }
+}
+
+/**
+ * docker stop: the container's StopSignal, then SIGKILL to every process in
+ * it after `timeoutSeconds`; returns once it has exited and been cleaned up.
+ */
+export async function stopContainer(store: LocalStore, containers: ContainerStore, c: StoredContainer, timeoutSeconds: number): Promise<ContainerState | undefined> {
+  const state = await observeState(containers, c);
+  if (state.status !== 'running') return cleanupContainer(store, containers, c, { fromExitCommand: false });
+  await markStoppedByUser(containers, c);
+  await signal(containers, c, c.record.stopSignal, false);
+  if (!(await waitForExit(containers, c, timeoutSeconds * 1000))) {
+    await signal(containers, c, 'KILL', true);
+    await waitForExit(containers, c);
+  }
+  return cleanupContainer(store, containers, c, { fromExitCommand: false });
+}
+
+/** docker kill: one signal, no waiting. */
+export async function killContainer(containers: ContainerStore, c: StoredContainer, sig: string): Promise<void> {
+  const state = await observeState(containers, c);
+  if (state.status !== 'running') throw new ContainerError('bad-state', `container ${c.record.name} is not running`);
+  await markStoppedByUser(containers, c);
+  await signal(containers, c, sig, false);
+}
+
+/** docker rm [-f]: a running container only with force (killed first); nothing of it is left. */
+export async function removeContainer(store: LocalStore, containers: ContainerStore, c: StoredContainer, force: boolean): Promise<void> {
+  const state = await observeState(containers, c);
+  if (state.status === 'running') {
+    if (!force) throw new ContainerError('bad-state', `container ${c.record.name} is running: stop it first, or use rm -f`);
+    await markStoppedByUser(containers, c);
+    await signal(containers, c, 'KILL', true);
+    await waitForExit(containers, c);
+  }
+  await cleanupContainer(store, containers, c, { fromExitCommand: false });
+  await containers.remove(c);
+}
