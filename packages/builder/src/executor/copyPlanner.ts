@@ -1,4 +1,4 @@
-import { constants, createReadStream, readlinkSync } from 'node:fs';
+import { closeSync, constants, createReadStream, openSync, readSync, readlinkSync } from 'node:fs';
 import { lstat, mkdtemp, open as openFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
@@ -39,6 +39,23 @@ export interface CopyTiming {
 }
 
 const DIR_MODE = 0o755;
+
+/**
+ * A small file's bytes, read as tar reads them: synchronously, no stream, no
+ * promise per read. One byte more than `size` is asked for, so a file that
+ * grew since the walk shows as longer than its header and fails the layer.
+ */
+function readSmallFile(abs: string, size: number): Buffer {
+  const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const data = Buffer.allocUnsafe(size + 1);
+    let filled = 0;
+    for (let n = 1; n > 0 && filled < data.length; filled += n) n = readSync(fd, data, filled, data.length - filled, null);
+    return data.subarray(0, filled);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** Docker's rule: a gzip/bzip2/xz/plain tar given to ADD is unpacked; we detect the first by content. */
 async function looksLikeTar(path: string): Promise<boolean> {
@@ -89,7 +106,7 @@ export class CopyPlanner {
     for (const match of matches) {
       if (match.stats.isDirectory()) {
         this.ensureDir(destKey, req, match);
-        for await (const child of this.context.walk(match)) {
+        for (const child of this.context.walk(match)) {
           this.addContextEntry(posix.join(destKey, posix.relative(match.rel, child.rel)), child, req, req.keepOwners);
         }
       } else if (req.isAdd && match.stats.isFile() && (await looksLikeTar(match.abs))) {
@@ -194,8 +211,11 @@ export class CopyPlanner {
       }
       if (st.nlink > 1) this.inodes.set(inode, key);
       // Opened when the layer is written, by path: never through a symlink that took the file's place since the walk.
-      const open = async () => (await openFile(source.abs, constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream();
-      this.add({ ...base, type: 'file', size: st.size, open }, source.abs);
+      const { abs } = source;
+      const { size } = st;
+      const open = async () => (await openFile(abs, constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream();
+      const read = () => readSmallFile(abs, size);
+      this.add({ ...base, type: 'file', size, open, read }, abs);
     } else if (keepOwner && (st.isCharacterDevice() || st.isBlockDevice())) {
       this.add({ ...base, type: st.isCharacterDevice() ? 'character-device' : 'block-device', ...deviceNumbers(st.rdev) });
     } else if (keepOwner && st.isFIFO()) {
@@ -223,7 +243,7 @@ export class CopyPlanner {
       });
     }
     const root: ContextEntry = { rel: '', abs: scratch, stats: await lstat(scratch) };
-    for await (const child of walkTree(root)) {
+    for (const child of walkTree(root)) {
       this.addContextEntry(posix.join(destKey, child.rel), child, req, true);
     }
   }
@@ -239,7 +259,7 @@ export class CopyPlanner {
 
   private add(entry: LayerEntry, sourceFile?: string): void {
     this.entries.set(entry.path, entry);
-    const { open: _unused, content: _content, ...header } = entry;
+    const { open: _unused, content: _content, read: _read, ...header } = entry;
     this.fs.record(header, sourceFile);
   }
 }
