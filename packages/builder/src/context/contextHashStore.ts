@@ -3,6 +3,7 @@ import { createReadStream, type Stats } from 'node:fs';
 import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { readSmallFile, SMALL_FILE_MAX } from './readSmallFile.js';
 
 /**
  * A hash is trusted only for a file whose last change (mtime, ctime) lies
@@ -77,7 +78,7 @@ function sameStat(record: Fingerprint, st: Stats): boolean {
 
 async function hashContent(path: string, size: number): Promise<string> {
   const hash = createHash('sha256');
-  if (size <= 1 << 20) return hash.update(await readFile(path)).digest('hex');
+  if (size <= SMALL_FILE_MAX) return hash.update(readSmallFile(path, size)).digest('hex');
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }

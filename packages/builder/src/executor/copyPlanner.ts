@@ -1,4 +1,5 @@
-import { closeSync, constants, createReadStream, openSync, readSync, readlinkSync } from 'node:fs';
+import { constants, createReadStream, readlinkSync } from 'node:fs';
+import { readSmallFile } from '../context/readSmallFile.js';
 import { lstat, mkdtemp, open as openFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
@@ -39,23 +40,6 @@ export interface CopyTiming {
 }
 
 const DIR_MODE = 0o755;
-
-/**
- * A small file's bytes, read as tar reads them: synchronously, no stream, no
- * promise per read. One byte more than `size` is asked for, so a file that
- * grew since the walk shows as longer than its header and fails the layer.
- */
-function readSmallFile(abs: string, size: number): Buffer {
-  const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    const data = Buffer.allocUnsafe(size + 1);
-    let filled = 0;
-    for (let n = 1; n > 0 && filled < data.length; filled += n) n = readSync(fd, data, filled, data.length - filled, null);
-    return data.subarray(0, filled);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** Docker's rule: a gzip/bzip2/xz/plain tar given to ADD is unpacked; we detect the first by content. */
 async function looksLikeTar(path: string): Promise<boolean> {

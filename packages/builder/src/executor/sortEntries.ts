@@ -7,6 +7,8 @@ import { compareLayerPaths, type LayerEntry } from '@tsbuild/oci-layout';
  */
 export function sortEntries(entries: Iterable<LayerEntry>): LayerEntry[] {
   const list = [...entries].sort((a, b) => compareLayerPaths(a.path, b.path));
+  // The bookkeeping below costs a map entry per path; a tree without hard links needs none of it.
+  if (!list.some((e) => e.type === 'hardlink')) return list;
   const index = new Map(list.map((e, i) => [e.path, i]));
   const written = new Set<string>();
   const movedTo = new Map<string, string>();
