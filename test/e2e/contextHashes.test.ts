@@ -2,7 +2,9 @@ import { readFile, readdir, stat, truncate, utimes, writeFile, appendFile, mkdir
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { tsbuild } from '../helpers/tsbuildCli.js';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { TSBUILD_BIN, tsbuild } from '../helpers/tsbuildCli.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 
 // The build cache's memory of context file hashes (<root>/cache/context-hashes/): a wrong
@@ -34,12 +36,16 @@ async function build(): Promise<{ cached: boolean }> {
 /** Past the store's racy window, so its records are trusted and used, not re-read. */
 const settle = () => sleep(2100);
 
-/** What the built image holds at /tree/<rel>. */
-async function imageFile(rel: string): Promise<string> {
+/** The built image's /tree, unpacked: its files by path. */
+async function imageTree(): Promise<(rel: string) => Promise<string>> {
   const out = join(await dirs.make(), 'bundle');
   const r = await tsbuild(['--root', root, 'bundle', 'ctx', out]);
   expect(r.code).toBe(0);
-  return readFile(join(out, 'rootfs', 'tree', rel), 'utf8');
+  return (rel) => readFile(join(out, 'rootfs', 'tree', rel), 'utf8');
+}
+
+async function imageFile(rel: string): Promise<string> {
+  return (await imageTree())(rel);
 }
 
 async function segments(): Promise<string[]> {
@@ -110,6 +116,28 @@ describe('context hash store', () => {
     expect((await build()).cached).toBe(false);
     expect(await imageFile('a/f1.txt')).toBe('changed after the crash\n');
     expect(await imageFile('b/f1.txt')).toBe('changed too\n');
+    expect((await build()).cached).toBe(true);
+  });
+
+  it('a build SIGKILLed while it updates the store leaves no wrong hit behind', async () => {
+    for (let d = 0; d < 20; d++) {
+      await mkdir(join(context, 'tree', `k${d}`));
+      for (let i = 0; i < 100; i++) await writeFile(join(context, 'tree', `k${d}`, `f${i}.txt`), `dir ${d} file ${i}\n`);
+    }
+    await settle();
+    await build();
+    for (let d = 0; d < 20; d++) await writeFile(join(context, 'tree', `k${d}`, 'f5.txt'), `second ${d}\n`);
+    const child = spawn(process.execPath, [TSBUILD_BIN, '--root', root, 'build', '-t', 'ctx', context], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const store = join(root, 'cache', 'context-hashes');
+    const before = (await segments()).length;
+    while (child.exitCode === null && (!existsSync(store) || (await segments()).length === before)) await sleep(1);
+    child.kill('SIGKILL');
+    await exited;
+    for (let d = 0; d < 20; d += 2) await writeFile(join(context, 'tree', `k${d}`, 'f5.txt'), `third ${d}\n`);
+    expect((await build()).cached).toBe(false);
+    const image = await imageTree();
+    for (let d = 0; d < 20; d++) expect(await image(`k${d}/f5.txt`)).toBe(`${d % 2 === 0 ? 'third' : 'second'} ${d}\n`);
     expect((await build()).cached).toBe(true);
   });
 });
