@@ -21,7 +21,7 @@ export function sortEntries(entries: Iterable<LayerEntry>): LayerEntry[] {
         const t = index.get(target)!;
         const file = list[t]!;
         list[i] = { ...file, path: entry.path };
-        list[t] = { ...file, type: 'hardlink', linkname: entry.path, size: 0, content: undefined, open: undefined };
+        list[t] = { ...file, type: 'hardlink', linkname: entry.path, size: 0, content: undefined, open: undefined, read: undefined };
         movedTo.set(target, entry.path);
       }
     }
