@@ -48,6 +48,12 @@ export interface LayerEntry extends EntryHeader {
    */
   content?: Readable;
   open?: () => Readable | Promise<Readable>;
+  /**
+   * The whole content at once, which writers prefer to `open` for small
+   * files: for a tree of many small files a stream per file costs more than
+   * the bytes.
+   */
+  read?: () => Buffer | Promise<Buffer>;
 }
 
 /**

@@ -51,6 +51,8 @@ export function createLayer(
 // values as UTF-8 text, which corrupts binary xattrs such as security.capability.
 const BLOCK = 512;
 const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);
+/** Padding to a block's end; consumers only read it. */
+const ZEROS = Buffer.alloc(BLOCK);
 const MAX_OCTAL_7 = 0o7777777;
 const MAX_OCTAL_11 = 0o77777777777;
 
@@ -106,9 +108,9 @@ async function* withReadAhead(changes: AsyncIterable<LayerChange> | Iterable<Lay
       }
       const change = next.value;
       const entry = change.kind === 'entry' ? change.entry : undefined;
-      if (entry?.type === 'file' && entry.open && !entry.content && entry.size <= PREFETCH_FILE_MAX) {
-        const open = entry.open;
-        const body = Promise.resolve().then(async () => readWhole(await open()));
+      if (entry?.type === 'file' && (entry.read || entry.open) && !entry.content && entry.size <= PREFETCH_FILE_MAX) {
+        const { read, open } = entry;
+        const body = Promise.resolve().then(async () => (read ? read() : readWhole(await open!())));
         // Errors surface when the entry is written; until then they must not count as unhandled.
         body.catch(() => undefined);
         queue.push({ change, body });
@@ -232,7 +234,14 @@ async function* entryBlocks(entry: LayerEntry, body?: Promise<Buffer>): AsyncGen
   if (sparse) yield padded(sparse.map);
   const dataBytes = sparse ? sparse.dataBytes : entry.size;
 
-  const content = body ? Readable.from([await body]) : (entry.content ?? (entry.open ? await entry.open() : undefined));
+  if (body) {
+    const data = await body;
+    if (data.length !== dataBytes) throw new Error(`content of "${entry.path}" has ${data.length} bytes, its header says ${dataBytes}`);
+    yield data;
+    if (data.length % BLOCK !== 0) yield ZEROS.subarray(0, BLOCK - (data.length % BLOCK));
+    return;
+  }
+  const content = entry.content ?? (entry.open ? await entry.open() : undefined);
   if (!content) {
     if (dataBytes === 0) return;
     throw new Error(`layer entry "${entry.path}" has ${dataBytes} bytes of data but no content`);

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
-import { lstat, readdir, readlink, realpath, stat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
-import { join, posix, relative, sep } from 'node:path';
+import { createHash, type Hash } from 'node:crypto';
+import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join, posix, relative, sep } from 'node:path';
 import { resolveInRoot } from '@tsbuild/oci-layout';
 import { componentMatcher, hasGlob } from './globPattern.js';
-import type { FileHashCache } from './fileHashCache.js';
+import type { ContextHashStore } from './contextHashStore.js';
 
 /** What a .dockerignore says about a context path. */
 export interface ContextFilter {
@@ -108,28 +108,67 @@ export class BuildContext {
   /**
    * A content hash of what `sources` select (paths, types, modes, link
    * targets, file contents; not mtimes or owners), for the build cache.
+   * Files are read only when `store` has no trustworthy record of their stat.
    */
-  async hashSources(sources: string[], files: FileHashCache): Promise<string> {
-    const entries: ContextEntry[] = [];
+  async hashSources(sources: string[], store: ContextHashStore): Promise<string> {
+    const digest = createHash('sha256');
     for (const source of sources) {
       for (const match of await this.match(source)) {
-        entries.push(match);
-        if (match.stats.isDirectory()) for await (const child of this.walk(match)) entries.push(child);
+        let content = '';
+        if (match.stats.isFile()) {
+          const hashes = await store.directory(dirname(match.abs));
+          content = await hashes.hash(basename(match.abs), match.stats);
+          await hashes.save();
+        } else if (match.stats.isSymbolicLink()) {
+          content = readlinkSync(match.abs);
+        }
+        digest.update(`${match.rel}\0${match.stats.mode}\0${content}\0`);
+        if (match.stats.isDirectory()) await this.hashTree(match, store, digest);
       }
     }
-    // Several files at once: a context of many small files is bound by latency, not bytes.
-    const contents = new Array<string>(entries.length);
+    return digest.digest('hex');
+  }
+
+  /**
+   * Feeds a directory's tree to `digest` in walk order. One directory at a
+   * time: its files' hashes are looked up (stat only) and the missing ones
+   * read several at once, since a tree of small files is bound by latency.
+   */
+  private async hashTree(dir: ContextEntry, store: ContextHashStore, digest: Hash): Promise<void> {
+    const listing = listDirectory(dir);
+    const decisions = listing.map((e) => this.decide(e.rel, e.stats.isDirectory()));
+    const hashes = await store.directory(dir.abs);
+    const contents = new Array<string | undefined>(listing.length);
+    const missing: number[] = [];
+    for (let i = 0; i < listing.length; i++) {
+      const { name, stats } = listing[i]!;
+      if (decisions[i] !== 'keep' || !stats.isFile()) continue;
+      contents[i] = hashes.remembered(name, stats);
+      if (contents[i] === undefined) missing.push(i);
+    }
     let next = 0;
-    const worker = async () => {
-      for (let i = next++; i < entries.length; i = next++) {
-        const { stats, abs } = entries[i]!;
-        contents[i] = stats.isFile() ? await files.hash(abs, stats) : stats.isSymbolicLink() ? await readlink(abs) : '';
+    const reader = async () => {
+      for (let k = next++; k < missing.length; k = next++) {
+        const i = missing[k]!;
+        contents[i] = await hashes.hash(listing[i]!.name, listing[i]!.stats);
       }
     };
-    await Promise.all(Array.from({ length: 8 }, worker));
-    const hash = createHash('sha256');
-    for (const [i, entry] of entries.entries()) hash.update(`${entry.rel}\0${entry.stats.mode}\0${contents[i]}\0`);
-    return hash.digest('hex');
+    await Promise.all(Array.from({ length: Math.min(8, missing.length) }, reader));
+    await hashes.save();
+    for (let i = 0; i < listing.length; i++) {
+      const entry = listing[i]!;
+      if (decisions[i] === 'skip') continue;
+      if (decisions[i] === 'keep') {
+        const content = entry.stats.isSymbolicLink() ? readlinkSync(entry.abs) : contents[i] ?? '';
+        digest.update(`${entry.rel}\0${entry.stats.mode}\0${content}\0`);
+      }
+      if (entry.stats.isDirectory()) await this.hashTree(entry, store, digest);
+    }
+  }
+
+  private decide(rel: string, isDir: boolean): WalkDecision {
+    if (!this.excluded(rel)) return 'keep';
+    return isDir && this.filter?.couldMatchInside(rel) ? 'descend' : 'skip';
   }
 
   /**
@@ -137,29 +176,39 @@ export class BuildContext {
    * ignored directory is still entered when an exception could match inside
    * it; then only the re-included paths come out (their parents are created).
    */
-  walk(dir: ContextEntry): AsyncGenerator<ContextEntry> {
-    return walkTree(dir, (rel, isDir) => {
-      if (!this.excluded(rel)) return 'keep';
-      return isDir && this.filter?.couldMatchInside(rel) ? 'descend' : 'skip';
-    });
+  walk(dir: ContextEntry): Generator<ContextEntry> {
+    return walkTree(dir, (rel, isDir) => this.decide(rel, isDir));
   }
 }
 
 type WalkDecision = 'keep' | 'descend' | 'skip';
 
+interface ListedEntry extends ContextEntry {
+  name: string;
+}
+
+/**
+ * A directory's entries in name order with their lstat. Synchronous calls:
+ * on a tree of small files a promise per stat costs more than the stat.
+ */
+function listDirectory(dir: ContextEntry): ListedEntry[] {
+  const prefix = dir.rel ? `${dir.rel}/` : '';
+  const absPrefix = dir.abs.endsWith('/') ? dir.abs : `${dir.abs}/`;
+  return readdirSync(dir.abs).sort().map((name) => {
+    const abs = absPrefix + name;
+    return { name, rel: prefix + name, abs, stats: lstatSync(abs) };
+  });
+}
+
 /**
  * Everything below a directory, depth first in name order, symlinks not
  * followed. `rel` paths are relative to `dir.rel`'s tree; `decide` prunes.
  */
-export async function* walkTree(dir: ContextEntry, decide: (rel: string, isDir: boolean) => WalkDecision = () => 'keep'): AsyncGenerator<ContextEntry> {
-  const names = (await readdir(dir.abs)).sort();
-  for (const name of names) {
-    const rel = dir.rel ? `${dir.rel}/${name}` : name;
-    const abs = join(dir.abs, name);
-    const stats = await lstat(abs);
-    const decision = decide(rel, stats.isDirectory());
+export function* walkTree(dir: ContextEntry, decide: (rel: string, isDir: boolean) => WalkDecision = () => 'keep'): Generator<ContextEntry> {
+  for (const entry of listDirectory(dir)) {
+    const decision = decide(entry.rel, entry.stats.isDirectory());
     if (decision === 'skip') continue;
-    if (decision === 'keep') yield { rel, abs, stats };
-    if (stats.isDirectory()) yield* walkTree({ rel, abs, stats }, decide);
+    if (decision === 'keep') yield entry;
+    if (entry.stats.isDirectory()) yield* walkTree(entry, decide);
   }
 }

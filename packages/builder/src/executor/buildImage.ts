@@ -6,7 +6,7 @@ import {
   type Compression, type ContainerConfig, type Platform, type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type LayerEntry, type LocalStore,
 } from '@tsbuild/oci-layout';
 import { BuildContext } from '../context/buildContext.js';
-import { FileHashCache } from '../context/fileHashCache.js';
+import { ContextHashStore } from '../context/contextHashStore.js';
 import { chooseIgnoreFile, parseDockerignore } from '../dockerfile/dockerignore.js';
 import { DockerfileError, type Dockerfile, type Instruction } from '../dockerfile/instructions.js';
 import { parseDockerfile, parseOnbuildTriggers } from '../dockerfile/parseDockerfile.js';
@@ -172,7 +172,7 @@ class Build {
   /** Finished stages by index, for FROM and COPY --from. */
   private readonly results = new Map<number, StageResult>();
   private readonly downloads = new Map<string, RemoteFile>();
-  private readonly fileHashes: FileHashCache;
+  private readonly fileHashes: ContextHashStore;
   private readonly namedContexts = new Map<string, BuildContext>();
 
   constructor(
@@ -184,7 +184,7 @@ class Build {
   ) {
     this.snapshotter = new Snapshotter(store);
     this.cache = new StepCache(store);
-    this.fileHashes = new FileHashCache(join(store.cacheDir, 'context-hashes.json'));
+    this.fileHashes = new ContextHashStore(join(store.cacheDir, 'context-hashes'), join(store.cacheDir, 'context-hashes.json'));
     const now = req.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
     this.created = new Date(now * 1000).toISOString();
     this.timing = { now, scratchDir: store.tmpDir, ...(req.sourceDateEpoch !== undefined ? { clampTo: req.sourceDateEpoch } : {}) };
@@ -400,10 +400,9 @@ class Build {
     return files;
   }
 
-  /** Removes what the build downloaded; keeps the context hashes for the next build. */
+  /** Removes what the build downloaded. */
   async cleanup(): Promise<void> {
     await Promise.all([...this.downloads.values()].map((f) => rm(dirname(f.path), { recursive: true, force: true })));
-    await this.fileHashes.save();
   }
 
   /** `COPY --from=NAME`: an earlier stage (by name or index) or an image from the store. */

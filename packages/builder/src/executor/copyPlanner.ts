@@ -1,4 +1,5 @@
 import { constants, createReadStream, readlinkSync } from 'node:fs';
+import { readSmallFile } from '../context/readSmallFile.js';
 import { lstat, mkdtemp, open as openFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
@@ -89,7 +90,7 @@ export class CopyPlanner {
     for (const match of matches) {
       if (match.stats.isDirectory()) {
         this.ensureDir(destKey, req, match);
-        for await (const child of this.context.walk(match)) {
+        for (const child of this.context.walk(match)) {
           this.addContextEntry(posix.join(destKey, posix.relative(match.rel, child.rel)), child, req, req.keepOwners);
         }
       } else if (req.isAdd && match.stats.isFile() && (await looksLikeTar(match.abs))) {
@@ -194,8 +195,11 @@ export class CopyPlanner {
       }
       if (st.nlink > 1) this.inodes.set(inode, key);
       // Opened when the layer is written, by path: never through a symlink that took the file's place since the walk.
-      const open = async () => (await openFile(source.abs, constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream();
-      this.add({ ...base, type: 'file', size: st.size, open }, source.abs);
+      const { abs } = source;
+      const { size } = st;
+      const open = async () => (await openFile(abs, constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream();
+      const read = () => readSmallFile(abs, size);
+      this.add({ ...base, type: 'file', size, open, read }, abs);
     } else if (keepOwner && (st.isCharacterDevice() || st.isBlockDevice())) {
       this.add({ ...base, type: st.isCharacterDevice() ? 'character-device' : 'block-device', ...deviceNumbers(st.rdev) });
     } else if (keepOwner && st.isFIFO()) {
@@ -223,7 +227,7 @@ export class CopyPlanner {
       });
     }
     const root: ContextEntry = { rel: '', abs: scratch, stats: await lstat(scratch) };
-    for await (const child of walkTree(root)) {
+    for (const child of walkTree(root)) {
       this.addContextEntry(posix.join(destKey, child.rel), child, req, true);
     }
   }
@@ -239,7 +243,7 @@ export class CopyPlanner {
 
   private add(entry: LayerEntry, sourceFile?: string): void {
     this.entries.set(entry.path, entry);
-    const { open: _unused, content: _content, ...header } = entry;
+    const { open: _unused, content: _content, read: _read, ...header } = entry;
     this.fs.record(header, sourceFile);
   }
 }

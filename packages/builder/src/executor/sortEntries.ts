@@ -7,6 +7,8 @@ import { compareLayerPaths, type LayerEntry } from '@tsbuild/oci-layout';
  */
 export function sortEntries(entries: Iterable<LayerEntry>): LayerEntry[] {
   const list = [...entries].sort((a, b) => compareLayerPaths(a.path, b.path));
+  // The bookkeeping below costs a map entry per path; a tree without hard links needs none of it.
+  if (!list.some((e) => e.type === 'hardlink')) return list;
   const index = new Map(list.map((e, i) => [e.path, i]));
   const written = new Set<string>();
   const movedTo = new Map<string, string>();
@@ -19,7 +21,7 @@ export function sortEntries(entries: Iterable<LayerEntry>): LayerEntry[] {
         const t = index.get(target)!;
         const file = list[t]!;
         list[i] = { ...file, path: entry.path };
-        list[t] = { ...file, type: 'hardlink', linkname: entry.path, size: 0, content: undefined, open: undefined };
+        list[t] = { ...file, type: 'hardlink', linkname: entry.path, size: 0, content: undefined, open: undefined, read: undefined };
         movedTo.set(target, entry.path);
       }
     }

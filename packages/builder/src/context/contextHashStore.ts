@@ -1,0 +1,198 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, type Stats } from 'node:fs';
+import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { readSmallFile, SMALL_FILE_MAX } from './readSmallFile.js';
+
+/**
+ * A hash is trusted only for a file whose last change (mtime, ctime) lies
+ * this far before its content was read. Timestamps come from the kernel's
+ * coarse clock (one tick late) or whole seconds on some filesystems (two on
+ * FAT): a write in the same tick as the remembered one would leave the stat
+ * unchanged (git's "racily clean" entries). Such a file is hashed again on
+ * the next build, which then remembers a trustworthy record.
+ */
+const RACY_WINDOW_MS = 2000;
+
+/** Superseded records a segment may carry beyond its live ones before it is rewritten. */
+const COMPACT_SLACK = 64;
+
+const HEADER = 'tsbuild-context-hashes-v1';
+
+/** What must be unchanged for a remembered hash to still be the file's (git's index uses the same). */
+interface Fingerprint {
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  mode: number;
+}
+
+interface HashRecord extends Fingerprint {
+  hash: string;
+  /** Wall-clock ms just before the content was read. */
+  readAt: number;
+}
+
+type RecordFields = [name: string, dev: number, ino: number, size: number, mtimeMs: number, ctimeMs: number, mode: number, readAt: number, hash: string];
+
+function checksum(text: string): string {
+  return crc32(text).toString(16).padStart(8, '0');
+}
+
+/** One line: CRC-32 of the JSON, a tab, the JSON. A torn or damaged line fails the check and is ignored. */
+function encodeLine(fields: unknown[]): string {
+  const json = JSON.stringify(fields);
+  return `${checksum(json)}\t${json}\n`;
+}
+
+function decodeLine(line: string): unknown[] | undefined {
+  if (line.length < 10 || line[8] !== '\t') return undefined;
+  const json = line.slice(9);
+  if (checksum(json) !== line.slice(0, 8)) return undefined;
+  const value: unknown = JSON.parse(json);
+  return Array.isArray(value) ? value : undefined;
+}
+
+/** A segment line's fields, or undefined for a line that fails its checksum or is not JSON (a torn write). */
+function parseLine(line: string): unknown[] | undefined {
+  try {
+    return decodeLine(line);
+  } catch (err) {
+    if (err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+}
+
+function isRecordFields(fields: unknown[]): fields is RecordFields {
+  return fields.length === 9 && typeof fields[0] === 'string' && typeof fields[8] === 'string'
+    && fields.slice(1, 8).every((n) => typeof n === 'number');
+}
+
+function sameStat(record: Fingerprint, st: Stats): boolean {
+  return record.ino === st.ino && record.size === st.size && record.mtimeMs === st.mtimeMs
+    && record.ctimeMs === st.ctimeMs && record.mode === st.mode && record.dev === st.dev;
+}
+
+async function hashContent(path: string, size: number): Promise<string> {
+  const hash = createHash('sha256');
+  if (size <= SMALL_FILE_MAX) return hash.update(readSmallFile(path, size)).digest('hex');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+/**
+ * The remembered hashes of one context directory's files: a segment file of
+ * checksummed records appended per build, read when the build reaches that
+ * directory and dropped after, so memory follows one directory, not the tree.
+ */
+export class DirectoryHashes {
+  private readonly pending: string[] = [];
+
+  constructor(
+    private readonly dir: string,
+    private readonly segment: string,
+    private readonly known: Map<string, HashRecord>,
+    private readonly lines: number,
+    /** The file ends in a partial line (a write was cut short): appending would glue onto it. */
+    private readonly torn: boolean,
+  ) {}
+
+  /** The remembered hash of `name` (a regular file whose lstat is `st`), if a trustworthy record matches its stat. */
+  remembered(name: string, st: Stats): string | undefined {
+    const record = this.known.get(name);
+    if (record && sameStat(record, st) && Math.max(record.mtimeMs, record.ctimeMs) + RACY_WINDOW_MS <= record.readAt) {
+      return record.hash;
+    }
+    return undefined;
+  }
+
+  /** The content hash of `name`: remembered, or read now and remembered. */
+  async hash(name: string, st: Stats): Promise<string> {
+    const known = this.remembered(name, st);
+    if (known !== undefined) return known;
+    const readAt = Date.now();
+    const hash = await hashContent(join(this.dir, name), st.size);
+    const fresh: HashRecord = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, mode: st.mode, readAt, hash };
+    this.known.set(name, fresh);
+    this.pending.push(encodeLine([name, fresh.dev, fresh.ino, fresh.size, fresh.mtimeMs, fresh.ctimeMs, fresh.mode, fresh.readAt, fresh.hash]));
+    return hash;
+  }
+
+  /** Writes what this build learned: appended, or the segment rewritten when it is mostly superseded or torn. */
+  async save(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const total = this.lines + this.pending.length;
+    if (!this.torn && this.lines > 0 && total - this.known.size <= this.known.size + COMPACT_SLACK) {
+      await appendFile(this.segment, this.pending.join(''));
+    } else {
+      await this.rewrite();
+    }
+    this.pending.length = 0;
+  }
+
+  /** A whole new segment, renamed into place: a crash leaves either the old one or the new one. */
+  private async rewrite(): Promise<void> {
+    const parts = [encodeLine([HEADER, this.dir])];
+    for (const [name, r] of this.known) parts.push(encodeLine([name, r.dev, r.ino, r.size, r.mtimeMs, r.ctimeMs, r.mode, r.readAt, r.hash]));
+    const tmp = `${this.segment}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(tmp, parts.join(''));
+    await rename(tmp, this.segment);
+  }
+}
+
+/**
+ * Content hashes of context files, remembered by stat between builds, so a
+ * rebuild of a big context only stats to find that nothing changed, and a
+ * change costs reading the changed files only. One segment per context
+ * directory under `root` (fanned out by the hash of its path).
+ */
+export class ContextHashStore {
+  private prepared?: Promise<void>;
+
+  constructor(
+    private readonly root: string,
+    /** The whole-file JSON memory this store replaces; removed on first use. */
+    private readonly legacyFile?: string,
+  ) {}
+
+  private segmentPath(dir: string): { fan: string; file: string } {
+    const id = createHash('sha256').update(dir).digest('hex');
+    const fan = join(this.root, id.slice(0, 2));
+    return { fan, file: join(fan, id.slice(2, 40)) };
+  }
+
+  /** The remembered hashes of the files directly in `dir` (an absolute path). */
+  async directory(dir: string): Promise<DirectoryHashes> {
+    this.prepared ??= this.legacyFile ? rm(this.legacyFile, { force: true }) : Promise.resolve();
+    await this.prepared;
+    const { fan, file } = this.segmentPath(dir);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await mkdir(fan, { recursive: true });
+      return new DirectoryHashes(dir, file, new Map(), 0, false);
+    }
+    const lines = text.split('\n');
+    const torn = lines.pop() !== '';
+    const known = new Map<string, HashRecord>();
+    const header = lines.length > 0 ? parseLine(lines[0]!) : undefined;
+    // A segment of another directory (a 160-bit collision) or a damaged header: start over.
+    if (header?.[0] !== HEADER || header[1] !== dir) return new DirectoryHashes(dir, file, known, 0, true);
+    for (let i = 1; i < lines.length; i++) {
+      const fields = parseLine(lines[i]!);
+      if (!fields || !isRecordFields(fields)) continue;
+      const [name, dev, ino, size, mtimeMs, ctimeMs, mode, readAt, hash] = fields;
+      known.set(name, { dev, ino, size, mtimeMs, ctimeMs, mode, readAt, hash });
+    }
+    return new DirectoryHashes(dir, file, known, lines.length, torn);
+  }
+}

@@ -1,0 +1,22 @@
+import { closeSync, constants, openSync, readSync } from 'node:fs';
+
+/** Files up to this size are read whole; larger ones are streamed. */
+export const SMALL_FILE_MAX = 1 << 20;
+
+/**
+ * A small file's bytes, read as tar reads them: synchronously, no stream, no
+ * promise per read, never through a symlink that took the file's place. One
+ * byte more than `size` (its lstat size) is asked for, so a file that grew
+ * since it was statted shows as longer than its header.
+ */
+export function readSmallFile(abs: string, size: number): Buffer {
+  const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const data = Buffer.allocUnsafe(size + 1);
+    let filled = 0;
+    for (let n = 1; n > 0 && filled < data.length; filled += n) n = readSync(fd, data, filled, data.length - filled, null);
+    return data.subarray(0, filled);
+  } finally {
+    closeSync(fd);
+  }
+}
