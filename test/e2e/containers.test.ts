@@ -303,6 +303,15 @@ describe('isolation and limits', () => {
     expect({ ids: await containerIds(), mounts: await mounts() }).toEqual(before);
   });
 
+  it('--ulimit sets the limit; top lists the container\'s processes', async () => {
+    expect((await tsOk('run', '--rm', '--ulimit', 'nofile=200:300', 'busybox', 'sh', '-c', 'ulimit -n; ulimit -Hn')).stdout).toBe('200\n300\n');
+    expect((await ts('run', '--rm', '--ulimit', 'nofile=3:2', 'busybox', 'true')).code).toBe(125);
+    const id = (await tsOk('run', '-d', 'busybox', 'sleep', '1000')).stdout.trim();
+    expect((await tsOk('top', id)).stdout).toMatch(/^UID\s+PID.*\n\S+\s+\d+.*sleep 1000$/m);
+    expect((await tsOk('top', id, '-o', 'pid,comm')).stdout).toMatch(/^\s*PID COMMAND\n\s*\d+ sleep\n$/);
+    await tsOk('rm', '-f', id);
+  });
+
   it('-e, -w, -u, --hostname, --read-only, -v and --tmpfs reach the container', async () => {
     const vol = await dirs.make();
     const out = await tsOk(

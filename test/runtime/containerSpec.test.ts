@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CAPABILITIES, type ImageConfig } from '@tsbuild/oci-layout';
 import {
   buildContainerSpec, ContainerError, mergeEnv, normalizeCapability, parseEnv, parseMemorySize, parseRestartPolicy,
-  parseSecurityOpts, parseSignal, parseTmpfs, parseVolume, readEnvFile, resolveCapabilities, type RunProfile,
+  parseSecurityOpts, parseSignal, parseTmpfs, parseUlimit, parseVolume, readEnvFile, resolveCapabilities, type RunProfile,
 } from '@tsbuild/builder';
 import { tempDirs } from '../helpers/tempDirs.js';
 
@@ -13,7 +13,7 @@ afterAll(() => dirs.cleanup());
 
 const profile = (over: Partial<RunProfile> = {}): RunProfile => ({
   env: [], readOnly: false, network: 'none', capAdd: [], capDrop: [], seccomp: { kind: 'default' }, noNewPrivileges: false,
-  privileged: false, volumes: [], tmpfs: [], init: false, tty: false, ...over,
+  privileged: false, volumes: [], tmpfs: [], init: false, tty: false, ulimits: [], ...over,
 });
 
 const image: ImageConfig = {
@@ -53,6 +53,13 @@ describe('run options', () => {
     expect(normalizeCapability('net_admin')).toBe('CAP_NET_ADMIN');
     expect(parseSecurityOpts(['seccomp=unconfined', 'no-new-privileges'])).toEqual({ seccomp: { kind: 'unconfined' }, noNewPrivileges: true });
     expect(() => parseSecurityOpts(['apparmor=x'])).toThrow(ContainerError);
+  });
+
+  it('--ulimit: NAME=SOFT[:HARD] as an rlimit; the soft limit may not exceed the hard one', () => {
+    expect(parseUlimit('nofile=1024:2048')).toEqual({ type: 'RLIMIT_NOFILE', soft: 1024, hard: 2048 });
+    expect(parseUlimit('nproc=50')).toEqual({ type: 'RLIMIT_NPROC', soft: 50, hard: 50 });
+    expect(() => parseUlimit('nofile=9:8')).toThrow(ContainerError);
+    expect(() => parseUlimit('bogus=1')).toThrow(/invalid --ulimit/);
   });
 
   it('reads env files: comments and blank lines skipped, bare names taken from our environment', async () => {

@@ -15,7 +15,7 @@ export { buildContainerSpec, effectiveImageConfig, type ContainerSpec, type Cont
 export { resolveCapabilities, ALL_CAPABILITIES } from './runtime/capabilitySet.js';
 export {
   parseMemorySize, parseVolume, parseTmpfs, parseEnv, readEnvFile, mergeEnv, parseSecurityOpts, normalizeCapability,
-  parseRestartPolicy, parseSignal, parseNetwork, type RunProfile,
+  parseRestartPolicy, parseSignal, parseNetwork, parseUlimit, type RunProfile,
 } from './runtime/runOptions.js';
 export { ContainerError, type ContainerErrorKind } from './runtime/containerError.js';
 export { parseLogRecord, LogTail } from './runtime/k8sFileLog.js';

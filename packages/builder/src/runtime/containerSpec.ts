@@ -114,6 +114,7 @@ export async function buildContainerSpec(input: ContainerSpecInput): Promise<Con
     process: {
       ...base.process,
       terminal: profile.tty,
+      rlimits: [...base.process.rlimits.filter((r) => !profile.ulimits.some((u) => u.type === r.type)), ...profile.ulimits],
       args: profile.init ? [INIT_PATH, '--', ...base.process.args] : base.process.args,
       capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [] },
       noNewPrivileges: profile.noNewPrivileges,

@@ -65,6 +65,11 @@ export async function runtimeState(runtime: string, id: string): Promise<Runtime
   }
 }
 
+/** `runtime ps ID PS-OPTIONS`: the host's ps, limited to the container's processes. */
+export async function runtimeProcesses(runtime: string, id: string, psOptions: string[]): Promise<string> {
+  return runtimeCall(runtime, ['ps', id, ...psOptions]);
+}
+
 export async function runtimeStart(runtime: string, id: string): Promise<void> {
   await runtimeCall(runtime, ['start', id]);
 }

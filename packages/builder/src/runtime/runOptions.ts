@@ -45,6 +45,28 @@ export interface RunProfile {
   init: boolean;
   /** `-t`: the process gets a terminal (conmon holds the master). */
   tty: boolean;
+  /** `--ulimit`: replaces the default of the same type. */
+  ulimits: Ulimit[];
+}
+
+export interface Ulimit {
+  /** RLIMIT_NOFILE and so on. */
+  type: string;
+  soft: number;
+  hard: number;
+}
+
+const RLIMITS = ['as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
+
+/** `--ulimit nofile=1024[:2048]` (docker's names; -1 for unlimited). */
+export function parseUlimit(text: string): Ulimit {
+  const m = /^([a-z]+)=(-1|\d+)(?::(-1|\d+))?$/.exec(text);
+  if (!m || !RLIMITS.includes(m[1]!)) throw invalid(`invalid --ulimit ${JSON.stringify(text)}: expected NAME=SOFT[:HARD], NAME one of ${RLIMITS.join(', ')}`);
+  const value = (v: string) => (v === '-1' ? 2 ** 64 - 1 : Number(v));
+  const soft = value(m[2]!);
+  const hard = m[3] === undefined ? soft : value(m[3]);
+  if (soft > hard) throw invalid(`invalid --ulimit ${JSON.stringify(text)}: the soft limit is above the hard one`);
+  return { type: `RLIMIT_${m[1]!.toUpperCase()}`, soft, hard };
 }
 
 const invalid = (message: string) => new ContainerError('invalid-option', message);

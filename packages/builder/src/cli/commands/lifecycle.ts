@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ContainerError } from '../../runtime/containerError.js';
 import { observeState, waitForExit } from '../../runtime/containerStatus.js';
 import { parseSignal } from '../../runtime/runOptions.js';
+import { runtimeProcesses } from '../../runtime/ociRuntime.js';
 import { startContainer } from '../../runtime/startContainer.js';
 import { killContainer, removeContainer, stopContainer } from '../../runtime/stopContainer.js';
 import { openContainers } from '../containerStoreOption.js';
@@ -13,7 +14,7 @@ function parseSeconds(text: string): number {
   return n;
 }
 
-/** start, stop, restart, kill, wait and rm: each takes containers by name or ID and prints what it acted on, as docker does. */
+/** start, stop, restart, kill, top, wait and rm: each takes containers by name or ID and prints what it acted on, as docker does. */
 export function lifecycleCommands(program: Command): void {
   withRootOption(program.command('start'))
     .description('start created or exited containers in the background')
@@ -71,6 +72,18 @@ export function lifecycleCommands(program: Command): void {
         await killContainer(containers, await containers.find(ref), sig.name);
         process.stdout.write(`${ref}\n`);
       }
+    });
+
+  withRootOption(program.command('top'))
+    .description('list the processes of a running container (ps -ef, or the ps options given)')
+    .passThroughOptions()
+    .argument('<container>', 'name or ID')
+    .argument('[ps-options...]', 'options for ps (default: -ef)')
+    .action(async (ref: string, psOptions: string[], _opts: unknown, cmd: Command) => {
+      const { containers } = await openContainers(cmd);
+      const c = await containers.find(ref);
+      if ((await observeState(containers, c)).status !== 'running') throw new ContainerError('bad-state', `container ${c.record.name} is not running`);
+      process.stdout.write(await runtimeProcesses(c.record.runtime, c.record.id, psOptions.length ? psOptions : ['-ef']));
     });
 
   withRootOption(program.command('wait'))

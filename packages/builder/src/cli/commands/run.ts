@@ -18,6 +18,7 @@ import {
   parseSecurityOpts,
   parseSignal,
   parseTmpfs,
+  parseUlimit,
   parseVolume,
   readEnvFile,
   type RunProfile,
@@ -61,6 +62,7 @@ interface RunFlags {
   label: string[];
   init?: boolean;
   detachKeys: string;
+  ulimit: string[];
   pull: string;
   tlsVerify: string;
   cidfile?: string;
@@ -94,6 +96,7 @@ async function runProfile(flags: RunFlags): Promise<RunProfile> {
     tmpfs: flags.tmpfs.map(parseTmpfs),
     init: flags.init ?? false,
     tty: flags.tty ?? false,
+    ulimits: flags.ulimit.map(parseUlimit),
   };
 }
 
@@ -146,6 +149,7 @@ export function runCommand(program: Command): void {
     .option('--network <mode>', 'none (loopback only) or host', 'none')
     .option('-m, --memory <size>', 'memory limit, e.g. 64m')
     .option('--cpus <n>', 'CPU limit, e.g. 0.5')
+    .option('--ulimit <name=soft[:hard]>', 'a resource limit, e.g. nofile=1024:2048 (repeatable)', collect, [])
     .option('--pids-limit <n>', 'maximum number of processes')
     .option('--cap-add <cap>', 'add a capability, or ALL (repeatable)', collect, [])
     .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect, [])
