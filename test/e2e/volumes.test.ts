@@ -99,6 +99,24 @@ describe('volumes', () => {
     expect((await tsOk('volume', 'ls', '-q')).stdout).toBe('busy\n');
   });
 
+  it('an image\'s VOLUME gets an anonymous volume holding the image\'s files; --rm and rm -v remove it', async () => {
+    await tsOk('run', '--name', 'seed', '--network', 'none', 'busybox', 'sh', '-c', 'mkdir /vol && echo seeded > /vol/s');
+    await tsOk('commit', '-c', 'VOLUME /vol', 'seed', 'withvol');
+    await tsOk('rm', 'seed');
+    const before = (await tsOk('volume', 'ls', '-q')).stdout;
+    expect((await tsOk('run', '--rm', '--network', 'none', 'withvol', 'cat', '/vol/s')).stdout).toBe('seeded\n');
+    expect((await tsOk('volume', 'ls', '-q')).stdout).toBe(before);
+    await tsOk('run', '--name', 'kept', '--network', 'none', 'withvol', 'sh', '-c', 'echo more >> /vol/s');
+    const mounts = (JSON.parse((await tsOk('container', 'inspect', 'kept')).stdout) as { Mounts: { Type: string; Name: string; Destination: string }[] }[])[0]!.Mounts;
+    const vol = mounts.find((m) => m.Destination === '/vol')!;
+    expect(vol.Type).toBe('volume');
+    expect(await readFile(join(root, 'volumes', vol.Name, '_data', 's'), 'utf8')).toBe('seeded\nmore\n');
+    // Its mount point is no change of the container's.
+    expect((await tsOk('diff', 'kept')).stdout).toBe('');
+    await tsOk('rm', '-v', 'kept');
+    expect((await tsOk('volume', 'ls', '-q')).stdout).toBe(before);
+  });
+
   it('a bad volume name is a one-line error and leaves nothing', async () => {
     await mkdir(join(root, 'volumes'), { recursive: true });
     const bad = await ts('run', '--rm', '-v', 'x:/data', 'busybox', 'true');

@@ -97,12 +97,30 @@ async function containerSource(rootFd: number, root: string, path: string, opts:
   return { dirFd, name: rel === '' ? '.' : name, stats, contentsOnly: contentsOnly(path) || rel === '', label: `${label}:${path}` };
 }
 
+/** A host path's stat, following links (the host is the user's own); undefined when nothing is there. */
+async function statIfExists(path: string): Promise<Stats | undefined> {
+  try {
+    return await stat(fsPath(path));
+  } catch (e) {
+    // The one error expected: nothing there.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
 async function hostSource(path: string, opts: CopyOptions): Promise<Source> {
   const abs = resolve(path);
   const follow = opts.followLink || endsWithSlash(path) || contentsOnly(path);
-  const dirFd = openSync(fsPath(posix.dirname(abs)), constants.O_RDONLY | constants.O_DIRECTORY);
+  let dirFd: number;
+  try {
+    dirFd = openSync(fsPath(posix.dirname(abs)), constants.O_RDONLY | constants.O_DIRECTORY);
+  } catch (e) {
+    // The one error expected: the parent is missing.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ContainerError('not-found', `${path}: no such file or directory`);
+    throw e;
+  }
   const name = posix.basename(abs);
-  const stats = follow ? await stat(fsPath(abs)).catch(() => undefined) : await statBeneath(dirFd, name);
+  const stats = follow ? await statIfExists(abs) : await statBeneath(dirFd, name);
   if (!stats) {
     closeSync(dirFd);
     throw new ContainerError('not-found', `${path}: no such file or directory`);
@@ -139,7 +157,8 @@ async function* asChanges(entries: AsyncIterable<LayerEntry>): AsyncGenerator<La
   for await (const entry of entries) yield { kind: 'entry', entry };
 }
 
-function join(dir: string, name: string): string {
+/** `name` inside the root-relative directory `dir` ('' is the root; name '' is the directory itself). */
+function underDir(dir: string, name: string): string {
   return dir === '' ? name : name === '' ? dir : `${dir}/${name}`;
 }
 
@@ -159,14 +178,8 @@ export async function copyFromContainer(store: LocalStore, c: StoredContainer, p
         }
         if (dest.kind !== 'host') throw new ContainerError('invalid-option', 'copying between containers is not supported');
         const abs = resolve(dest.path);
-        const there = await stat(fsPath(abs)).catch((e: NodeJS.ErrnoException) => {
-          if (e.code === 'ENOENT') return undefined;
-          throw e;
-        });
-        const target = targetFor(src, dest.path, there, abs, posix.dirname(abs));
-        await stat(fsPath(target.dir)).catch(() => {
-          throw new ContainerError('not-found', `${dest.path}: the parent directory does not exist`);
-        });
+        const target = targetFor(src, dest.path, await statIfExists(abs), abs, posix.dirname(abs));
+        if (!(await statIfExists(target.dir))?.isDirectory()) throw new ContainerError('not-found', `${dest.path}: the parent directory does not exist`);
         await applyChanges(target.dir, asChanges(entriesOf(src, target.name, owner)));
       } finally {
         closeSync(src.dirFd);
@@ -185,8 +198,8 @@ async function* streamedUnder(input: Readable, dir: string, owner: TreeOptions['
   for await (const change of readLayer(input)) {
     if (change.kind !== 'entry') throw new ContainerError('invalid-option', `the tar stream holds a whiteout (${change.path}); cp copies files only`);
     const entry = change.entry;
-    const linkname = entry.type === 'hardlink' && entry.linkname !== undefined ? { linkname: join(dir, entry.linkname) } : {};
-    yield { kind: 'entry', entry: { ...entry, ...(owner ?? {}), path: join(dir, entry.path), ...linkname } };
+    const linkname = entry.type === 'hardlink' && entry.linkname !== undefined ? { linkname: underDir(dir, entry.linkname) } : {};
+    yield { kind: 'entry', entry: { ...entry, ...(owner ?? {}), path: underDir(dir, entry.path), ...linkname } };
   }
 }
 
@@ -216,7 +229,7 @@ export async function copyIntoContainer(store: LocalStore, c: StoredContainer, s
       try {
         checkSource(src, source.path);
         const target = targetFor(src, path, there, rel, parentRel);
-        const prefix = join(target.dir, target.name);
+        const prefix = underDir(target.dir, target.name);
         if (prefix === '' && !src.stats.isDirectory()) throw new ContainerError('invalid-option', `${label}: cannot replace the container's root`);
         await applyChanges(root, asChanges(entriesOf(src, prefix, owner ? { owner } : {})), { throughOverlayMount: true });
       } finally {

@@ -1,4 +1,5 @@
 import { lstat, writeFile } from 'node:fs/promises';
+import { posix } from 'node:path';
 import type { LocalStore, StoredImage } from '@tsbuild/oci-layout';
 import { ContainerError } from './containerError.js';
 import type { ContainerRecord } from './containerRecord.js';
@@ -7,7 +8,7 @@ import { mountContainerRootfs, unmountContainerRootfs } from './containerRootfs.
 import type { ContainerStore, StoredContainer } from './containerStore.js';
 import { networkNamespacePath } from './containerNetwork.js';
 import { writeEtcFiles } from './etcFiles.js';
-import type { RestartPolicy, RunProfile } from './runOptions.js';
+import type { RestartPolicy, RunProfile, VolumeMount } from './runOptions.js';
 import { copyUpIntoVolume, provideVolumes } from './volumeMounts.js';
 import { VolumeStore } from './volumeStore.js';
 
@@ -40,13 +41,23 @@ async function checkVolumeSources(profile: RunProfile): Promise<void> {
   }
 }
 
+/** An anonymous volume for each of the image's VOLUME paths that no -v, --mount or --tmpfs covers, as docker makes them. */
+function imageVolumes(declared: Record<string, object> | undefined, profile: RunProfile): VolumeMount[] {
+  const taken = new Set([...profile.volumes, ...profile.tmpfs].map((m) => m.destination));
+  return Object.keys(declared ?? {})
+    .map((path) => posix.normalize(posix.join('/', path)))
+    .filter((path) => !taken.has(path))
+    .map((destination) => ({ source: '', destination, readOnly: false, volume: {} }));
+}
+
 /**
  * Creates a container: its record under a unique name, its rootfs mounted,
  * its runtime spec written. Nothing runs yet. On failure nothing is left.
  */
 export async function createContainer(store: LocalStore, containers: ContainerStore, request: CreateRequest): Promise<StoredContainer> {
   const volumes = new VolumeStore(store);
-  const provided = await provideVolumes(volumes, request.profile.volumes);
+  const image = await store.layout.readImage(request.image.descriptor);
+  const provided = await provideVolumes(volumes, [...request.profile.volumes, ...imageVolumes(image.config.config?.Volumes, request.profile)]);
   const req = { ...request, profile: { ...request.profile, volumes: provided.mounts } };
   try {
     return await createWithVolumes(store, containers, req);

@@ -24,6 +24,7 @@ import {
 } from '../../runtime/runOptions.js';
 import { startContainer } from '../../runtime/startContainer.js';
 import { parseMount, parseVolume } from '../../runtime/volumeMounts.js';
+import { removeAnonymousVolumes, VolumeStore } from '../../runtime/volumeStore.js';
 import { openContainers } from '../containerStoreOption.js';
 import { ExitStatus } from '../exitStatus.js';
 import { logWriter } from '../logOutput.js';
@@ -216,6 +217,7 @@ export function runCommand(program: Command): void {
         terminal?.end();
         // `run` leaves nothing of a container that never ran.
         await containers.remove(c);
+        await removeAnonymousVolumes(new VolumeStore(store), containers, c.record);
         throw e;
       }
       if (flags.detach) {
