@@ -53,6 +53,8 @@ describe('volumes', () => {
   it('a new volume gets the image\'s content at its path (copy-up); a used one does not', async () => {
     expect((await tsOk('run', '--rm', '--network', 'none', '-v', 'etc:/etc', 'busybox', 'cat', '/etc/group')).stdout).toBe('root:x:0:\napp:x:1000:\n');
     expect(await readFile(join(root, 'volumes', 'etc', '_data', 'passwd'), 'utf8')).toContain('app:x:1000');
+    // The volume's root is owned as the image's directory is: app (1000) can write in its home.
+    expect((await tsOk('run', '--rm', '--network', 'none', '-u', 'app', '-v', 'home:/home/app', 'busybox', 'sh', '-c', 'touch /home/app/x && stat -c %u /home/app')).stdout).toBe('1000\n');
     await writeFile(join(root, 'volumes', 'etc', '_data', 'group'), 'changed\n');
     expect((await tsOk('run', '--rm', '--network', 'none', '-v', 'etc:/etc', 'busybox', 'cat', '/etc/group')).stdout).toBe('changed\n');
   });
@@ -95,7 +97,7 @@ describe('volumes', () => {
     await tsOk('volume', 'create', 'idle');
     const pruned = (await tsOk('volume', 'prune', '-f')).stdout;
     expect(pruned).toMatch(/^Deleted Volumes:\n[0-9a-f]{64}\n$/);
-    expect((await tsOk('volume', 'prune', '-f', '-a')).stdout).toBe('Deleted Volumes:\ndata\netc\nidle\nmnt\n');
+    expect((await tsOk('volume', 'prune', '-f', '-a')).stdout).toBe('Deleted Volumes:\ndata\netc\nhome\nidle\nmnt\n');
     expect((await tsOk('volume', 'ls', '-q')).stdout).toBe('busy\n');
   });
 

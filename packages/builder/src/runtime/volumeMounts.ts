@@ -1,5 +1,5 @@
 import { closeSync, constants, openSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { chmod, chown, readdir } from 'node:fs/promises';
 import { posix, relative } from 'node:path';
 import { applyChanges, fsNative, fsPath, resolveInRoot, type LayerChange, type LayerEntry } from '@tsbuild/oci-layout';
 import { absoluteContainerPath, invalid, parseTmpfs, type TmpfsMount, type VolumeMount } from './runOptions.js';
@@ -105,8 +105,12 @@ export async function copyUpIntoVolume(rootfs: string, destination: string, data
       throw e;
     }
     try {
-      if (!(await statBeneath(parentFd, posix.basename(rel)))?.isDirectory()) return;
+      const image = await statBeneath(parentFd, posix.basename(rel));
+      if (!image?.isDirectory()) return;
       await applyChanges(dataDir, asChanges(readTreeBeneath(parentFd, posix.basename(rel), '')));
+      // The volume's root takes the directory's owner and mode too, so a non-root user can still write there.
+      await chown(dataDir, image.uid, image.gid);
+      await chmod(dataDir, image.mode & 0o7777);
     } finally {
       closeSync(parentFd);
     }
