@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CAPABILITIES, type ImageConfig } from '@tsbuild/oci-layout';
 import {
   buildContainerSpec, ContainerError, mergeEnv, normalizeCapability, parseEnv, parseMemorySize, parseRestartPolicy,
-  parseSecurityOpts, parseSignal, parseTmpfs, parseUlimit, parseVolume, readEnvFile, resolveCapabilities, type RunProfile,
+  parseSecurityOpts, parseSignal, parseTmpfs, parseUlimit, parseMount, parseVolume, readEnvFile, resolveCapabilities, type RunProfile,
 } from '@tsbuild/builder';
 import { tempDirs } from '../helpers/tempDirs.js';
 
@@ -41,7 +41,16 @@ describe('run options', () => {
     expect(() => parseMemorySize('1k')).toThrow(/minimum/);
     expect(() => parseMemorySize('lots')).toThrow(ContainerError);
     expect(parseVolume('/a:/b:ro')).toEqual({ source: '/a', destination: '/b', readOnly: true });
-    expect(() => parseVolume('named:/b')).toThrow(/named volumes/);
+    expect(parseVolume('named:/b')).toEqual({ source: '', destination: '/b', readOnly: false, volume: { name: 'named' } });
+    expect(parseVolume('/anon')).toEqual({ source: '', destination: '/anon', readOnly: false, volume: {} });
+    expect(() => parseVolume('rel/path:/b')).toThrow(/absolute/);
+    expect(parseMount('type=bind,source=/h,target=/c,readonly')).toEqual({ kind: 'volume', mount: { source: '/h', destination: '/c', readOnly: true } });
+    expect(parseMount('type=volume,src=v,dst=/c')).toEqual({ kind: 'volume', mount: { source: '', destination: '/c', readOnly: false, volume: { name: 'v' } } });
+    expect(parseMount('type=tmpfs,target=/t,tmpfs-size=1m')).toEqual({ kind: 'tmpfs', mount: { destination: '/t', options: ['noexec', 'nosuid', 'nodev', 'size=1m'] } });
+    expect(() => parseMount('type=bind,target=/c')).toThrow(/absolute source/);
+    expect(() => parseMount('type=volume,source=v')).toThrow(/target= is required/);
+    expect(() => parseMount('type=nfs,target=/c')).toThrow(/bind, volume or tmpfs/);
+    expect(() => parseMount('type=bind,source=/h,target=/c,bogus=1')).toThrow(/unknown option bogus/);
     expect(() => parseVolume('/a:rel')).toThrow(/absolute/);
     expect(parseTmpfs('/run:size=1m,exec')).toEqual({ destination: '/run', options: ['nosuid', 'nodev', 'size=1m', 'exec'] });
     expect(parseEnv(['A=1', 'FROM_HOST', 'UNSET_HERE'], { FROM_HOST: 'x' })).toEqual(['A=1', 'FROM_HOST=x']);

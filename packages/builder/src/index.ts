@@ -14,9 +14,10 @@ export { toLinuxSeccomp, loadSeccompProfile, DEFAULT_SECCOMP_PROFILE, type Linux
 export { buildContainerSpec, effectiveImageConfig, type ContainerSpec, type ContainerSpecInput } from './runtime/containerSpec.js';
 export { resolveCapabilities, ALL_CAPABILITIES } from './runtime/capabilitySet.js';
 export {
-  parseMemorySize, parseVolume, parseTmpfs, parseEnv, readEnvFile, mergeEnv, parseSecurityOpts, normalizeCapability,
+  parseMemorySize, parseTmpfs, parseEnv, readEnvFile, mergeEnv, parseSecurityOpts, normalizeCapability,
   parseRestartPolicy, parseSignal, parseNetwork, parseUlimit, type RunProfile,
 } from './runtime/runOptions.js';
+export { parseVolume, parseMount, type MountFlag } from './runtime/volumeMounts.js';
 export { ContainerError, type ContainerErrorKind } from './runtime/containerError.js';
 export { parseLogRecord, LogTail } from './runtime/k8sFileLog.js';
 export { parseDockerignore, createIgnoreMatcher, readIgnorePatterns, chooseIgnoreFile, IgnorePatternError, type IgnoreMatcher } from './dockerfile/dockerignore.js';

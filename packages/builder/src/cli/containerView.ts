@@ -86,7 +86,7 @@ export async function inspectView(c: StoredContainer, state: ContainerState, net
     RestartCount: state.restartCount,
     Driver: 'overlay',
     LogPath: c.paths.log,
-    Mounts: record.mounts.map((m) => ({ Type: m.Type, Source: m.Source, Destination: m.Destination, Mode: m.RW ? '' : 'ro', RW: m.RW, Propagation: m.Type === 'bind' ? 'rprivate' : '' })),
+    Mounts: record.mounts.map((m) => ({ Type: m.Type, ...(m.Name ? { Name: m.Name, Driver: 'local' } : {}), Source: m.Source, Destination: m.Destination, Mode: m.RW ? '' : 'ro', RW: m.RW, Propagation: m.Type === 'bind' ? 'rprivate' : '' })),
     Config: record.config,
     HostConfig: {
       NetworkMode: record.network,

@@ -23,6 +23,9 @@ import { lifecycleCommands } from './commands/lifecycle.js';
 import { containerCommand } from './commands/container.js';
 import { execCommand } from './commands/exec.js';
 import { attachCommand } from './commands/attach.js';
+import { containerChangesCommands } from './commands/containerChanges.js';
+import { copyFilesCommand } from './commands/copyFiles.js';
+import { volumeCommand } from './commands/volume.js';
 import { ExitStatus } from './exitStatus.js';
 import { systemCommand } from './commands/system.js';
 import { imageCommand } from './commands/image.js';
@@ -40,7 +43,7 @@ function program(): Command {
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand, systemCommand]) add(root);
-  for (const add of [runCommand, psCommand, logsCommand, lifecycleCommands, containerCommand, execCommand, attachCommand, portCommand]) add(root);
+  for (const add of [runCommand, psCommand, logsCommand, lifecycleCommands, containerCommand, execCommand, attachCommand, containerChangesCommands, copyFilesCommand, volumeCommand, portCommand]) add(root);
   for (const add of [imageCommand, historyCommand, saveCommand, loadCommand, manifestCommand]) add(root);
   for (const cmd of root.commands) cmd.exitOverride();
   for (const cmd of root.commands.flatMap((c) => c.commands)) cmd.exitOverride();

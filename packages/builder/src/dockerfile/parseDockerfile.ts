@@ -600,6 +600,23 @@ export function parseDockerfile(source: string, file: string): Dockerfile {
 }
 
 /**
+ * One instruction given on its own (an ONBUILD trigger, a `commit --change`), parsed with the
+ * default escape and located at `at`. Throws DockerfileError.
+ */
+export function parseSingleInstruction(text: string, at: SourceLocation, what: string): Instruction {
+  const ctx: ParseContext = { file: at.file, escape: '\\', lines: physicalLines(text), next: 0 };
+  try {
+    const line = nextLogicalLine(ctx);
+    const instr = line && parseInstruction(line, ctx);
+    if (!instr || nextLogicalLine(ctx)) throw new InstructionError(`${what} should be a single expression`);
+    return { ...instr, location: at, endLine: at.line };
+  } catch (e) {
+    if (e instanceof InstructionError) throw new DockerfileError(e.message, at);
+    throw e;
+  }
+}
+
+/**
  * A base image's ONBUILD triggers as instructions, to apply (in order) before the stage's
  * own. Like BuildKit they are parsed on their own (default escape) and located at the FROM.
  * Stage dependencies they add (COPY --from) are not in the build plan: it is made before
@@ -607,15 +624,12 @@ export function parseDockerfile(source: string, file: string): Dockerfile {
  */
 export function parseOnbuildTriggers(triggers: readonly string[], from: SourceLocation): Exclude<Instruction, FromInstruction>[] {
   return triggers.map((trigger) => {
-    const ctx: ParseContext = { file: from.file, escape: '\\', lines: physicalLines(trigger), next: 0 };
     try {
-      const line = nextLogicalLine(ctx);
-      const instr = line && parseInstruction(line, ctx);
-      if (!instr || nextLogicalLine(ctx)) throw new InstructionError('onbuild trigger should be a single expression');
+      const instr = parseSingleInstruction(trigger, from, 'onbuild trigger');
       if (instr.keyword === 'FROM' || instr.keyword === 'ONBUILD' || instr.keyword === 'MAINTAINER') {
         throw new InstructionError(`${instr.keyword} isn't allowed as an ONBUILD trigger`);
       }
-      return { ...instr, location: from, endLine: from.line };
+      return instr;
     } catch (e) {
       if (e instanceof InstructionError || e instanceof DockerfileError) {
         throw new DockerfileError(`base image ONBUILD trigger ${JSON.stringify(trigger)}: ${e instanceof DockerfileError ? e.reason : e.message}`, from, 'FROM');

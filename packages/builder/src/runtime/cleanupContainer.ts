@@ -7,6 +7,7 @@ import { observeIfPresent } from './containerStatus.js';
 import type { ContainerStore, StoredContainer } from './containerStore.js';
 import { runtimeDelete } from './ociRuntime.js';
 import { startContainer } from './startContainer.js';
+import { removeAnonymousVolumes, VolumeStore } from './volumeStore.js';
 
 export interface CleanupOptions {
   /** Called as conmon's exit command: apply `--rm` unless a foreground `run` will, and the restart policy. */
@@ -56,6 +57,7 @@ export async function cleanupContainer(store: LocalStore, containers: ContainerS
     if (c.record.autoRemove) {
       if (opts.fromExitCommand && (await foregroundRunAlive(c))) return state;
       await containers.remove(c);
+      await removeAnonymousVolumes(new VolumeStore(store), containers, c.record);
       return undefined;
     }
     if (opts.fromExitCommand && shouldRestart(state, c)) {

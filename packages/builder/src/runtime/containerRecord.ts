@@ -38,7 +38,8 @@ export interface ContainerRecord {
     Labels: Record<string, string>;
     StopSignal: string;
   };
-  mounts: { Type: 'bind' | 'tmpfs'; Source: string; Destination: string; RW: boolean }[];
+  /** `Name`: the volume's, for Type volume. */
+  mounts: { Type: 'bind' | 'tmpfs' | 'volume'; Name?: string; Source: string; Destination: string; RW: boolean }[];
 }
 
 export type ContainerStatus = 'created' | 'running' | 'exited';

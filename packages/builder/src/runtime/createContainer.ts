@@ -1,4 +1,5 @@
 import { lstat, writeFile } from 'node:fs/promises';
+import { posix } from 'node:path';
 import type { LocalStore, StoredImage } from '@tsbuild/oci-layout';
 import { ContainerError } from './containerError.js';
 import type { ContainerRecord } from './containerRecord.js';
@@ -7,7 +8,9 @@ import { mountContainerRootfs, unmountContainerRootfs } from './containerRootfs.
 import type { ContainerStore, StoredContainer } from './containerStore.js';
 import { networkNamespacePath } from './containerNetwork.js';
 import { writeEtcFiles } from './etcFiles.js';
-import type { RestartPolicy, RunProfile } from './runOptions.js';
+import type { RestartPolicy, RunProfile, VolumeMount } from './runOptions.js';
+import { copyUpIntoVolume, provideVolumes } from './volumeMounts.js';
+import { VolumeStore } from './volumeStore.js';
 
 export interface CreateRequest {
   image: StoredImage;
@@ -38,11 +41,34 @@ async function checkVolumeSources(profile: RunProfile): Promise<void> {
   }
 }
 
+/** An anonymous volume for each of the image's VOLUME paths that no -v, --mount or --tmpfs covers, as docker makes them. */
+function imageVolumes(declared: Record<string, object> | undefined, profile: RunProfile): VolumeMount[] {
+  const taken = new Set([...profile.volumes, ...profile.tmpfs].map((m) => m.destination));
+  return Object.keys(declared ?? {})
+    .map((path) => posix.normalize(posix.join('/', path)))
+    .filter((path) => !taken.has(path))
+    .map((destination) => ({ source: '', destination, readOnly: false, volume: {} }));
+}
+
 /**
  * Creates a container: its record under a unique name, its rootfs mounted,
  * its runtime spec written. Nothing runs yet. On failure nothing is left.
  */
-export async function createContainer(store: LocalStore, containers: ContainerStore, req: CreateRequest): Promise<StoredContainer> {
+export async function createContainer(store: LocalStore, containers: ContainerStore, request: CreateRequest): Promise<StoredContainer> {
+  const volumes = new VolumeStore(store);
+  const image = await store.layout.readImage(request.image.descriptor);
+  const provided = await provideVolumes(volumes, [...request.profile.volumes, ...imageVolumes(image.config.config?.Volumes, request.profile)]);
+  const req = { ...request, profile: { ...request.profile, volumes: provided.mounts } };
+  try {
+    return await createWithVolumes(store, containers, req);
+  } catch (e) {
+    // Volumes made for this container alone go with it; nothing else uses them yet.
+    for (const name of provided.created) await volumes.remove(containers, name);
+    throw e;
+  }
+}
+
+async function createWithVolumes(store: LocalStore, containers: ContainerStore, req: CreateRequest): Promise<StoredContainer> {
   await checkVolumeSources(req.profile);
   const image = await store.layout.readImage(req.image.descriptor);
   const effective = effectiveImageConfig(image.config, req.command, req.profile).config ?? {};
@@ -75,12 +101,17 @@ export async function createContainer(store: LocalStore, containers: ContainerSt
       StopSignal: stopSignal,
     },
     mounts: [
-      ...req.profile.volumes.map((v) => ({ Type: 'bind' as const, Source: v.source, Destination: v.destination, RW: !v.readOnly })),
+      ...req.profile.volumes.map((v) =>
+        v.volume?.name
+          ? { Type: 'volume' as const, Name: v.volume.name, Source: v.source, Destination: v.destination, RW: !v.readOnly }
+          : { Type: 'bind' as const, Source: v.source, Destination: v.destination, RW: !v.readOnly },
+      ),
       ...req.profile.tmpfs.map((t) => ({ Type: 'tmpfs' as const, Source: '', Destination: t.destination, RW: !t.options.includes('ro') })),
     ],
   }));
   try {
     const rootfs = await mountContainerRootfs(store, c.record, c.paths);
+    for (const v of req.profile.volumes) if (v.volume) await copyUpIntoVolume(rootfs, v.destination, v.source);
     const etcFiles = await writeEtcFiles(c.paths.etcDir, c.record.config.Hostname, req.profile.network);
     const netnsPath = networkNamespacePath(store.root, c.record);
     const spec = await buildContainerSpec({

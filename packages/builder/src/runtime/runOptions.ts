@@ -12,9 +12,12 @@ export type SeccompChoice = { kind: 'default' } | { kind: 'unconfined' } | { kin
 export type RestartPolicy = { kind: 'no' } | { kind: 'on-failure'; maxRetries: number } | { kind: 'always' } | { kind: 'unless-stopped' };
 
 export interface VolumeMount {
+  /** The host path; for a named volume, its data directory once `create` has it. */
   source: string;
   destination: string;
   readOnly: boolean;
+  /** A volume, not a host path: its name, or none for a new anonymous one (volumeMounts.ts). */
+  volume?: { name?: string };
 }
 
 export interface TmpfsMount {
@@ -73,7 +76,7 @@ export function parseUlimit(text: string): Ulimit {
   return { type: `RLIMIT_${m[1]!.toUpperCase()}`, soft, hard };
 }
 
-const invalid = (message: string) => new ContainerError('invalid-option', message);
+export const invalid = (message: string) => new ContainerError('invalid-option', message);
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
@@ -103,19 +106,9 @@ export function parsePidsLimit(text: string): number {
   return n;
 }
 
-function absoluteContainerPath(path: string, flag: string): string {
+export function absoluteContainerPath(path: string, flag: string): string {
   if (!path.startsWith('/')) throw invalid(`${flag}: container path ${JSON.stringify(path)} must be absolute`);
   return posix.normalize(path);
-}
-
-/** `-v HOST:CTR[:ro|rw]`; only host paths (named volumes are not supported yet). */
-export function parseVolume(spec: string): VolumeMount {
-  const parts = spec.split(':');
-  if (parts.length < 2 || parts.length > 3) throw invalid(`invalid volume ${JSON.stringify(spec)}: expected HOST:CONTAINER[:ro]`);
-  const [source, destination, mode] = parts as [string, string, string | undefined];
-  if (!source.startsWith('/')) throw invalid(`invalid volume ${JSON.stringify(spec)}: named volumes are not supported yet; give an absolute host path`);
-  if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw invalid(`invalid volume mode ${JSON.stringify(mode)} in ${JSON.stringify(spec)}: expected ro or rw`);
-  return { source: posix.normalize(source), destination: absoluteContainerPath(destination, '-v'), readOnly: mode === 'ro' };
 }
 
 /** `--tmpfs CTR[:OPTIONS]`, docker's defaults (noexec, nosuid, nodev) unless the options say otherwise. */

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { removeAnonymousVolumes, VolumeStore } from '../../runtime/volumeStore.js';
 import { ContainerError } from '../../runtime/containerError.js';
 import { observeState, waitForExit } from '../../runtime/containerStatus.js';
 import { parseSignal } from '../../runtime/runOptions.js';
@@ -101,10 +102,13 @@ export function lifecycleCommands(program: Command): void {
     .description('remove containers: their state, logs, rootfs changes and runtime leftovers')
     .argument('<container...>', 'names or IDs')
     .option('-f, --force', 'kill running ones first')
-    .action(async (refs: string[], opts: { force?: boolean }, cmd: Command) => {
+    .option('-v, --volumes', 'remove their anonymous volumes too')
+    .action(async (refs: string[], opts: { force?: boolean; volumes?: boolean }, cmd: Command) => {
       const { store, containers } = await openContainers(cmd);
       for (const ref of refs) {
-        await removeContainer(store, containers, await containers.find(ref), opts.force ?? false);
+        const c = await containers.find(ref);
+        await removeContainer(store, containers, c, opts.force ?? false);
+        if (opts.volumes) await removeAnonymousVolumes(new VolumeStore(store), containers, c.record);
         process.stdout.write(`${ref}\n`);
       }
     });

@@ -20,11 +20,12 @@ import {
   parseSignal,
   parseTmpfs,
   parseUlimit,
-  parseVolume,
   readEnvFile,
   type RunProfile,
 } from '../../runtime/runOptions.js';
 import { startContainer } from '../../runtime/startContainer.js';
+import { parseMount, parseVolume } from '../../runtime/volumeMounts.js';
+import { removeAnonymousVolumes, VolumeStore } from '../../runtime/volumeStore.js';
 import { openContainers } from '../containerStoreOption.js';
 import { ExitStatus } from '../exitStatus.js';
 import { logWriter } from '../logOutput.js';
@@ -56,6 +57,7 @@ interface RunFlags {
   securityOpt: string[];
   privileged?: boolean;
   volume: string[];
+  mount: string[];
   tmpfs: string[];
   restart: string;
   stopSignal?: string;
@@ -76,6 +78,7 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 async function runProfile(flags: RunFlags): Promise<RunProfile> {
   const envFromFiles: string[] = [];
   for (const file of flags.envFile) envFromFiles.push(...(await readEnvFile(file)));
+  const mounts = flags.mount.map(parseMount);
   const security = parseSecurityOpts(flags.securityOpt);
   const network = parseNetwork(flags.network);
   return {
@@ -96,8 +99,8 @@ async function runProfile(flags: RunFlags): Promise<RunProfile> {
     seccomp: security.seccomp,
     noNewPrivileges: security.noNewPrivileges,
     privileged: flags.privileged ?? false,
-    volumes: flags.volume.map(parseVolume),
-    tmpfs: flags.tmpfs.map(parseTmpfs),
+    volumes: [...flags.volume.map(parseVolume), ...mounts.flatMap((m) => (m.kind === 'volume' ? [m.mount] : []))],
+    tmpfs: [...flags.tmpfs.map(parseTmpfs), ...mounts.flatMap((m) => (m.kind === 'tmpfs' ? [m.mount] : []))],
     init: flags.init ?? false,
     tty: flags.tty ?? false,
     ulimits: flags.ulimit.map(parseUlimit),
@@ -160,7 +163,8 @@ export function runCommand(program: Command): void {
     .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect, [])
     .option('--security-opt <opt>', 'seccomp=FILE|unconfined, no-new-privileges (repeatable)', collect, [])
     .option('--privileged', 'all capabilities, no seccomp, no masked paths')
-    .option('-v, --volume <HOST:CTR[:ro]>', 'bind-mount a host path (repeatable)', collect, [])
+    .option('-v, --volume <HOST|NAME:CTR[:ro]>', 'bind-mount a host path, or mount a named volume (created on first use); CTR alone: an anonymous volume (repeatable)', collect, [])
+    .option('--mount <type=bind|volume|tmpfs,...>', 'mount a host path, a volume or a tmpfs: source=, target=, readonly (repeatable)', collect, [])
     .option('--tmpfs <CTR[:opts]>', 'mount a tmpfs (repeatable)', collect, [])
     .option('--init', 'run catatonit as PID 1: it reaps zombies and passes signals on')
     .option('--restart <policy>', 'no, on-failure[:N], always or unless-stopped', 'no')
@@ -218,6 +222,7 @@ export function runCommand(program: Command): void {
         terminal?.end();
         // `run` leaves nothing of a container that never ran.
         await containers.remove(c);
+        await removeAnonymousVolumes(new VolumeStore(store), containers, c.record);
         throw e;
       }
       if (flags.detach) {
