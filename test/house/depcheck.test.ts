@@ -79,11 +79,19 @@ function packageRule(pkg: PackageName, file: string, specifier: string): string 
   return undefined;
 }
 
-/** Inside builder: the container runtime is below the executor, which may use it, never the other way round. */
-function runtimeRule(file: string, specifier: string): string | undefined {
-  if (!specifier.startsWith('.')) return undefined;
-  const target = relative(join(REPO_ROOT, 'packages', 'builder', 'src'), join(file, '..', specifier));
-  return target.startsWith('executor/') ? 'runtime may not import the executor' : undefined;
+/**
+ * Inside builder: layers/ (trees to layers) is below runtime/ (containers), which is below
+ * executor/ (builds); each may import those below it, never those above.
+ */
+const BELOW: Record<string, string[]> = { layers: ['runtime', 'executor'], runtime: ['executor'] };
+
+function layeringRule(folder: string): (file: string, specifier: string) => string | undefined {
+  return (file, specifier) => {
+    if (!specifier.startsWith('.')) return undefined;
+    const target = relative(join(REPO_ROOT, 'packages', 'builder', 'src'), join(file, '..', specifier));
+    const above = BELOW[folder]!.find((other) => target.startsWith(`${other}/`));
+    return above ? `${folder} may not import the ${above}` : undefined;
+  };
 }
 
 function testRule(file: string, specifier: string): string | undefined {
@@ -100,11 +108,13 @@ describe('the rules of the house hold in every import', () => {
     });
   }
 
-  test('builder/src/runtime never imports builder/src/executor', () => {
-    const files = sourceFiles(join(REPO_ROOT, 'packages', 'builder', 'src', 'runtime'));
-    expect(files.length).toBeGreaterThan(0);
-    expect(violations(files, runtimeRule)).toEqual([]);
-  });
+  for (const folder of Object.keys(BELOW)) {
+    test(`builder/src/${folder} never imports builder/src/${BELOW[folder]!.join(' or ')}`, () => {
+      const files = sourceFiles(join(REPO_ROOT, 'packages', 'builder', 'src', folder));
+      expect(files.length).toBeGreaterThan(0);
+      expect(violations(files, layeringRule(folder))).toEqual([]);
+    });
+  }
 
   test('tests import packages by name, not by path into their sources', () => {
     const files = sourceFiles(join(REPO_ROOT, 'test'));
@@ -118,7 +128,8 @@ describe('the rules of the house hold in every import', () => {
     expect(packageRule('oci-layout', join(REPO_ROOT, 'packages/oci-layout/src/x.ts'), '@tsbuild/registry')).toBeDefined();
     expect(packageRule('registry', join(REPO_ROOT, 'packages/registry/src/x.ts'), '../../oci-layout/src/digest.js')).toBeDefined();
     expect(packageRule('inspect-tui', join(REPO_ROOT, 'packages/inspect-tui/src/x.ts'), '@tsbuild/builder')).toBeDefined();
-    expect(runtimeRule(join(REPO_ROOT, 'packages/builder/src/runtime/x.ts'), '../executor/buildImage.js')).toBeDefined();
+    expect(layeringRule('runtime')(join(REPO_ROOT, 'packages/builder/src/runtime/x.ts'), '../executor/buildImage.js')).toBeDefined();
+    expect(layeringRule('layers')(join(REPO_ROOT, 'packages/builder/src/layers/x.ts'), '../runtime/snapshotter.js')).toBeDefined();
     expect(testRule(join(REPO_ROOT, 'test/e2e/x.test.ts'), '../../packages/builder/src/cli/main.js')).toBeDefined();
   });
 });

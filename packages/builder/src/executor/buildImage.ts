@@ -14,7 +14,7 @@ import { planBuild, resolveStageRef, type PlannedStage } from '../dockerfile/bui
 import { StageState, type CopyOp, type Step } from '../dockerfile/stageState.js';
 import { CopyPlanner, type CopyTiming } from './copyPlanner.js';
 import { ImageFilesystem } from './imageFilesystem.js';
-import { storeLayer } from './layerStore.js';
+import { storeLayer } from '../layers/layerStore.js';
 import { StepCache, stepKey, type CachedStep } from './stepCache.js';
 import { resolveOwner } from './resolveOwner.js';
 import { runStep, type RunEnvironment } from './runStep.js';

@@ -4,12 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { resolveInRoot, type Compression, type Descriptor, type Digest, type LayerChange, type LocalStore, type RuntimeMount } from '@tsbuild/oci-layout';
 import type { RunOp } from '../dockerfile/stageState.js';
 import type { RunMount } from '../dockerfile/runMount.js';
-import { storeChanges } from './layerStore.js';
+import { storeChanges } from '../layers/layerStore.js';
 import { mountOverlay } from '../runtime/overlayMount.js';
 import { runContainer } from '../runtime/runContainer.js';
 import { holdRun } from '../runtime/runRecord.js';
 import { chainIds, type Snapshotter } from '../runtime/snapshotter.js';
-import { upperToChanges } from './upperToChanges.js';
+import { upperToChanges } from '../layers/upperToChanges.js';
 import { writeHostsFile, type RunSettings } from '../runtime/runSettings.js';
 import type { StageRoot } from './stageRoot.js';
 

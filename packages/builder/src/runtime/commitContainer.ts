@@ -2,7 +2,7 @@ import { writeImageManifest, type Compression, type ContainerConfig, type ImageC
 import { DockerfileError } from '../dockerfile/instructions.js';
 import { parseSingleInstruction } from '../dockerfile/parseDockerfile.js';
 import { StageState } from '../dockerfile/stageState.js';
-import { storeChanges } from '../executor/layerStore.js';
+import { storeChanges } from '../layers/layerStore.js';
 import { containerChanges } from './containerChanges.js';
 import { ContainerError } from './containerError.js';
 import type { StoredContainer } from './containerStore.js';

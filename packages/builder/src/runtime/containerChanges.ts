@@ -2,7 +2,7 @@ import type { Stats } from 'node:fs';
 import { lstat, readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { encodeName, fsNative, fsPath, type LayerChange, type LocalStore } from '@tsbuild/oci-layout';
-import { upperToChanges } from '../executor/upperToChanges.js';
+import { upperToChanges } from '../layers/upperToChanges.js';
 import type { StoredContainer } from './containerStore.js';
 import { Snapshotter } from './snapshotter.js';
 

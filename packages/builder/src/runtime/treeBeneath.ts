@@ -1,7 +1,7 @@
 import { closeSync, constants, type Stats } from 'node:fs';
 import { lstat, open as openFile, readdir, readlink } from 'node:fs/promises';
 import { decodeName, fsNative, fsPath, type LayerEntry } from '@tsbuild/oci-layout';
-import { deviceNumbers } from '../executor/deviceNumbers.js';
+import { deviceNumbers } from '../layers/deviceNumbers.js';
 
 /** `name` in the directory that descriptor `dirFd` holds: the directory is pinned, the name is one component. */
 function inDirectory(dirFd: number, name: string): string | Buffer {
