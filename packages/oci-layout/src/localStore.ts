@@ -28,6 +28,13 @@ export interface StoredImage {
 
 export class ImageNotFoundError extends Error {}
 
+/** A hex prefix that starts the IDs of more than one stored image: not a name to look anywhere else for. */
+export class AmbiguousImageIdError extends Error {
+  constructor(readonly prefix: string) {
+    super(`image ID prefix "${prefix}" is ambiguous`);
+  }
+}
+
 /**
  * The embedded default store: `<root>/oci` is a plain OCI image layout whose
  * index.json names every image by its fully qualified reference, so skopeo
@@ -81,7 +88,7 @@ export class LocalStore {
       const byDigest = images.filter((i) => i.descriptor.digest.slice('sha256:'.length).startsWith(hexPrefix));
       const distinct = new Set(byDigest.map((i) => i.descriptor.digest));
       if (distinct.size === 1) return byDigest[0]!;
-      if (distinct.size > 1) throw new ImageNotFoundError(`image ID prefix "${ref}" is ambiguous`);
+      if (distinct.size > 1) throw new AmbiguousImageIdError(ref);
     }
     let name: string;
     try {
