@@ -8,7 +8,7 @@ import { DurableFileWriter } from './durableFileWriter.js';
 import { withFileLock } from './fileLock.js';
 import { withNoSpacePath } from './noSpaceLeft.js';
 import { isIndexMediaType, isManifestMediaType, MediaType } from './mediaTypes.js';
-import { chooseManifest } from './platform.js';
+import { chooseManifest, NoImageError } from './platform.js';
 import { canonicalJson, parseImageConfig, parseIndex, parseManifest, type Descriptor, type Index, type Platform } from './schema.js';
 import { DigestMismatchError, VerifyingStream } from './verifyingStream.js';
 import type { Image } from './image.js';
@@ -279,6 +279,20 @@ export class OciLayout {
    * manifest for `platform` (the first one when none is given and there is
    * only one candidate).
    */
+  /**
+   * The image, or undefined when the descriptor leads to none for the
+   * platform (an index of other platforms, an artifact); a missing or
+   * corrupt blob still throws.
+   */
+  async readImageIfAny(descriptor: Descriptor, platform?: Platform): Promise<Image | undefined> {
+    try {
+      return await this.readImage(descriptor, platform);
+    } catch (e) {
+      if (e instanceof NoImageError) return undefined;
+      throw e;
+    }
+  }
+
   async readImage(descriptor: Descriptor, platform?: Platform): Promise<Image> {
     let desc = descriptor;
     for (let depth = 0; isIndexMediaType(desc.mediaType); depth++) {
@@ -286,7 +300,7 @@ export class OciLayout {
       const index = parseIndex(await this.readBlob(desc.digest, desc.size), desc.mediaType);
       desc = chooseManifest(index, platform);
     }
-    if (!isManifestMediaType(desc.mediaType)) throw new Error(`${desc.digest} is a ${desc.mediaType}, not an image manifest`);
+    if (!isManifestMediaType(desc.mediaType)) throw new NoImageError(`${desc.digest} is a ${desc.mediaType}, not an image manifest`);
     const manifestBytes = await this.readBlob(desc.digest, desc.size);
     const manifest = parseManifest(manifestBytes, desc.mediaType);
     const configBytes = await this.readBlob(manifest.config.digest, manifest.config.size);
