@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DigestingStream, digestAlgorithm, digestHex, digestOf, parseDigest, type Digest, type DigestAlgorithm } from './digest.js';
+import { DigestingStream, InvalidDigestError, digestAlgorithm, digestHex, digestOf, parseDigest, type Digest, type DigestAlgorithm } from './digest.js';
 import { DurableFileWriter } from './durableFileWriter.js';
 import { withFileLock } from './fileLock.js';
+import { readdirIfExists } from './ifExists.js';
 import { withNoSpacePath } from './noSpaceLeft.js';
 import { isIndexMediaType, isManifestMediaType, MediaType } from './mediaTypes.js';
 import { chooseManifest, NoImageError } from './platform.js';
@@ -230,13 +231,15 @@ export class OciLayout {
   /** Every blob file in the layout, for garbage collection. */
   async *listBlobs(): AsyncGenerator<{ digest: Digest; size: number; mtimeMs: number }> {
     const blobs = join(this.dir, 'blobs');
-    for (const alg of await readdir(blobs).catch(() => [])) {
+    for (const alg of await readdirIfExists(blobs)) {
       for (const hex of await readdir(join(blobs, alg))) {
         let digest: Digest;
         try {
           digest = parseDigest(`${alg}:${hex}`);
-        } catch {
-          continue;
+        } catch (e) {
+          // A stray file that names no blob (a digest it cannot be) is not ours to collect.
+          if (e instanceof InvalidDigestError) continue;
+          throw e;
         }
         const st = await stat(join(blobs, alg, hex));
         yield { digest, size: st.size, mtimeMs: st.mtimeMs };

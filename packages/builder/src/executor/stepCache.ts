@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseDigest, withNoSpacePath, type Descriptor, type Digest, type LocalStore, type OciLayout } from '@tsbuild/oci-layout';
+import { parseDigest, readdirIfExists, readTextIfExists, withNoSpacePath, type Descriptor, type Digest, type LocalStore, type OciLayout } from '@tsbuild/oci-layout';
 
 /** What a finished step left: its history time and, for a layer step, the layer. */
 export interface CachedStep {
@@ -41,7 +41,7 @@ export class StepCache {
   }
 
   async get(key: string): Promise<CachedStep | undefined> {
-    const text = await readFile(join(this.dir, key), 'utf8').catch(() => undefined);
+    const text = await readTextIfExists(join(this.dir, key));
     const entry = text === undefined ? undefined : parseEntry(text);
     if (entry?.layer && !(await this.layout.hasBlob(entry.layer.descriptor.digest))) return undefined;
     return entry;
@@ -63,7 +63,7 @@ export class StepCache {
   /** Removes entries whose layer is gone (after blobs were pruned); returns how many. */
   async prune(): Promise<number> {
     let removed = 0;
-    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+    for (const name of await readdirIfExists(this.dir)) {
       if (await this.get(name)) continue;
       await rm(join(this.dir, name), { force: true });
       removed++;
