@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { DigestingStream, InvalidDigestError, digestAlgorithm, digestHex, digestOf, parseDigest, type Digest, type DigestAlgorithm } from './digest.js';
 import { DurableFileWriter } from './durableFileWriter.js';
 import { withFileLock } from './fileLock.js';
-import { readdirIfExists } from './ifExists.js';
+import { readdirIfExists, statIfExists } from './ifExists.js';
 import { withNoSpacePath } from './noSpaceLeft.js';
 import { isIndexMediaType, isManifestMediaType, MediaType } from './mediaTypes.js';
 import { chooseManifest, NoImageError } from './platform.js';
@@ -57,7 +57,7 @@ export class OciLayout {
       const layout = new OciLayout(dir, tmpDir);
       await layout.writeAtomically(layoutFile, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
       await withFileLock(layout.lockPath, async () => {
-        const exists = await stat(layout.indexPath).then(() => true, () => false);
+        const exists = (await statIfExists(layout.indexPath)) !== undefined;
         if (!exists) await layout.writeAtomically(layout.indexPath, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] }));
       });
       return layout;

@@ -207,8 +207,13 @@ export class RepositoryClient {
   async mountBlob(digest: Digest, from: string): Promise<boolean> {
     const { mounted, location } = await this.startUpload({ digest, from });
     if (!mounted && location) {
-      const res = await this.session.request({ method: 'DELETE', url: location, scopes: this.scopes(), expect: [204, 200, 404] }).catch(() => undefined);
-      await res?.body.dump();
+      try {
+        const res = await this.session.request({ method: 'DELETE', url: location, scopes: this.scopes(), expect: [204, 200, 404] });
+        await res.body.dump();
+      } catch (e) {
+        // A registry that will not cancel an upload (405 and the like) lets the session expire on its own.
+        if (!(e instanceof RegistryError)) throw e;
+      }
     }
     return mounted;
   }
