@@ -139,6 +139,7 @@ export class RegistrySession {
         await res.body.dump();
         return https;
       } catch {
+        // The insecure registry does not speak TLS (the handshake fails, whatever the error's code): plain HTTP it is.
         return `http://${this.host}`;
       }
     })();

@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix, relative, sep } from 'node:path';
-import { resolveInRoot, statIfExists } from '@tsbuild/oci-layout';
+import { PathResolutionError, resolveInRoot, statIfExists } from '@tsbuild/oci-layout';
 import { componentMatcher, hasGlob } from './globPattern.js';
 import type { ContextHashStore } from './contextHashStore.js';
 
@@ -95,8 +95,11 @@ export class BuildContext {
     try {
       real = this.isImageRoot ? await resolveInRoot(this.dir, rel, { followFinal: true }) : await realpath(abs);
       if (this.isImageRoot) await lstat(real);
-    } catch {
-      return undefined;
+    } catch (e) {
+      // Nothing by that name: missing, under a non-directory, or a symlink loop.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || e instanceof PathResolutionError) return undefined;
+      throw e;
     }
     const inside = relative(this.dir, real);
     if (inside.startsWith('..') || inside.startsWith(sep)) {
