@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { LocalStore, parseDigest } from '@tsbuild/oci-layout';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importBusybox } from '../helpers/busyboxImage.js';
 import { tsbuild, tsbuildOk } from '../helpers/tsbuildCli.js';
@@ -33,6 +34,21 @@ describe('errors that say what is wrong', () => {
     const out = await build('FROM scratch AS builder\nCOPY a /a\nFROM scratch\nCOPY --from=buidler /a /b\n');
     expect(out.code).toBe(1);
     expect(out.stderr).toMatch(/^tsbuild: error: Dockerfile:4:1: COPY: --from="buidler" is neither a stage of this Dockerfile nor an image in the store or a reachable registry \(pull: [^\n]*\); did you mean the stage "builder"\?\n$/);
+  });
+
+  it('FROM an image ID prefix that starts two stored IDs says it is ambiguous and pulls nothing', async () => {
+    const ambiguousRoot = await dirs.make();
+    const store = await LocalStore.open(ambiguousRoot);
+    await store.layout.updateIndex((index) => ({
+      ...index,
+      manifests: ['1', '2'].map((fill) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: parseDigest(`sha256:abcd${fill.repeat(60)}`), size: 2 })),
+    }));
+    const context = await dirs.make();
+    await writeFile(join(context, 'Dockerfile'), 'FROM abcd\n');
+    const out = await tsbuild(['--root', ambiguousRoot, 'build', context], { cwd: context });
+    expect(out.code).toBe(1);
+    expect(out.stdout).not.toMatch(/Pulling/);
+    expect(out.stderr).toBe('tsbuild: error: Dockerfile:1:1: FROM: base image "abcd": image ID prefix "abcd" is ambiguous\n');
   });
 
   it('ONBUILD triggers are numbered within the FROM step that brings them', async () => {

@@ -191,8 +191,10 @@ interface DirectoryTimes {
 function currentUmask(): number | undefined {
   try {
     return process.umask();
-  } catch {
-    return undefined;
+  } catch (e) {
+    // Worker threads may not read the umask (ERR_WORKER_UNSUPPORTED_OPERATION).
+    if ((e as NodeJS.ErrnoException).code === 'ERR_WORKER_UNSUPPORTED_OPERATION') return undefined;
+    throw e;
   }
 }
 

@@ -10,7 +10,7 @@ export * from './ociLayout.js';
 export * from './imageName.js';
 export * from './localStore.js';
 export * from './storeCheck.js';
-export * from './readdirIfExists.js';
+export * from './ifExists.js';
 export * from './noSpaceLeft.js';
 export * from './imageWriter.js';
 export * from './transports/dockerArchive.js';

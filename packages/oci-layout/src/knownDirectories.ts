@@ -1,6 +1,7 @@
-import { lstat, mkdir, rm, stat as statFollowing } from 'node:fs/promises';
+import { mkdir, rm, stat as statFollowing } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsPath } from './byteNames.js';
+import { lstatIfExists } from './ifExists.js';
 
 /** S_ISGID (Node's fs.constants lacks it). */
 export const SETGID_BIT = 0o2000;
@@ -76,7 +77,7 @@ export class KnownDirectories {
       const next = current === '' ? component : `${current}/${component}`;
       if (!this.directories.has(next)) {
         const hostPath = fsPath(join(this.root, next));
-        const stat = await lstatOrNull(hostPath);
+        const stat = await lstatIfExists(hostPath);
         if (stat?.isDirectory()) {
           this.directories.set(next, (stat.mode & SETGID_BIT) !== 0);
         } else if (stat?.isSymbolicLink()) {
@@ -98,13 +99,4 @@ export class KnownDirectories {
 export function parentOf(path: string): string {
   const slash = path.lastIndexOf('/');
   return slash < 0 ? '' : path.slice(0, slash);
-}
-
-async function lstatOrNull(path: string | Buffer) {
-  try {
-    return await lstat(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
 }

@@ -160,6 +160,7 @@ class LayerSource {
     // Asking for the next chunk before parsing this one keeps the decompressor (on another thread) busy meanwhile.
     if (!next.done) {
       this.ahead = this.chunks.next();
+      // Its error (a corrupt or cut-off layer) surfaces when the next read awaits it; until then it must not count as unhandled.
       this.ahead.catch(() => undefined);
     }
     try {

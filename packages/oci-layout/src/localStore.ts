@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -6,7 +6,7 @@ import type { Digest } from './digest.js';
 import type { Image } from './image.js';
 import { normalizeImageName } from './imageName.js';
 import { OciLayout, REF_NAME_ANNOTATION } from './ociLayout.js';
-import { readdirIfExists } from './readdirIfExists.js';
+import { readdirIfExists, statIfExists } from './ifExists.js';
 import { withFileLock } from './fileLock.js';
 import { withNoSpacePath } from './noSpaceLeft.js';
 import { currentProcess, formatProcessIdentity, parseProcessIdentity, processAlive, type ProcessIdentity } from './processIdentity.js';
@@ -27,6 +27,13 @@ export interface StoredImage {
 }
 
 export class ImageNotFoundError extends Error {}
+
+/** A hex prefix that starts the IDs of more than one stored image: not a name to look anywhere else for. */
+export class AmbiguousImageIdError extends Error {
+  constructor(readonly prefix: string) {
+    super(`image ID prefix "${prefix}" is ambiguous`);
+  }
+}
 
 /**
  * The embedded default store: `<root>/oci` is a plain OCI image layout whose
@@ -81,7 +88,7 @@ export class LocalStore {
       const byDigest = images.filter((i) => i.descriptor.digest.slice('sha256:'.length).startsWith(hexPrefix));
       const distinct = new Set(byDigest.map((i) => i.descriptor.digest));
       if (distinct.size === 1) return byDigest[0]!;
-      if (distinct.size > 1) throw new ImageNotFoundError(`image ID prefix "${ref}" is ambiguous`);
+      if (distinct.size > 1) throw new AmbiguousImageIdError(ref);
     }
     let name: string;
     try {
@@ -233,7 +240,7 @@ export class LocalStore {
       }
       for (const digest of doomed) await this.layout.removeBlob(digest);
       for (const name of await readdirIfExists(this.tmpDir)) {
-        const st = await stat(join(this.tmpDir, name)).catch(() => undefined);
+        const st = await statIfExists(join(this.tmpDir, name));
         if (st) bytes += st.isFile() ? st.size : 0;
         await rm(join(this.tmpDir, name), { recursive: true, force: true });
       }

@@ -3,12 +3,13 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DigestingStream, digestAlgorithm, digestHex, digestOf, parseDigest, type Digest, type DigestAlgorithm } from './digest.js';
+import { DigestingStream, InvalidDigestError, digestAlgorithm, digestHex, digestOf, parseDigest, type Digest, type DigestAlgorithm } from './digest.js';
 import { DurableFileWriter } from './durableFileWriter.js';
 import { withFileLock } from './fileLock.js';
+import { readdirIfExists, statIfExists } from './ifExists.js';
 import { withNoSpacePath } from './noSpaceLeft.js';
 import { isIndexMediaType, isManifestMediaType, MediaType } from './mediaTypes.js';
-import { chooseManifest } from './platform.js';
+import { chooseManifest, NoImageError } from './platform.js';
 import { canonicalJson, parseImageConfig, parseIndex, parseManifest, type Descriptor, type Index, type Platform } from './schema.js';
 import { DigestMismatchError, VerifyingStream } from './verifyingStream.js';
 import type { Image } from './image.js';
@@ -56,7 +57,7 @@ export class OciLayout {
       const layout = new OciLayout(dir, tmpDir);
       await layout.writeAtomically(layoutFile, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
       await withFileLock(layout.lockPath, async () => {
-        const exists = await stat(layout.indexPath).then(() => true, () => false);
+        const exists = (await statIfExists(layout.indexPath)) !== undefined;
         if (!exists) await layout.writeAtomically(layout.indexPath, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] }));
       });
       return layout;
@@ -230,13 +231,15 @@ export class OciLayout {
   /** Every blob file in the layout, for garbage collection. */
   async *listBlobs(): AsyncGenerator<{ digest: Digest; size: number; mtimeMs: number }> {
     const blobs = join(this.dir, 'blobs');
-    for (const alg of await readdir(blobs).catch(() => [])) {
+    for (const alg of await readdirIfExists(blobs)) {
       for (const hex of await readdir(join(blobs, alg))) {
         let digest: Digest;
         try {
           digest = parseDigest(`${alg}:${hex}`);
-        } catch {
-          continue;
+        } catch (e) {
+          // A stray file that names no blob (a digest it cannot be) is not ours to collect.
+          if (e instanceof InvalidDigestError) continue;
+          throw e;
         }
         const st = await stat(join(blobs, alg, hex));
         yield { digest, size: st.size, mtimeMs: st.mtimeMs };
@@ -279,6 +282,20 @@ export class OciLayout {
    * manifest for `platform` (the first one when none is given and there is
    * only one candidate).
    */
+  /**
+   * The image, or undefined when the descriptor leads to none for the
+   * platform (an index of other platforms, an artifact); a missing or
+   * corrupt blob still throws.
+   */
+  async readImageIfAny(descriptor: Descriptor, platform?: Platform): Promise<Image | undefined> {
+    try {
+      return await this.readImage(descriptor, platform);
+    } catch (e) {
+      if (e instanceof NoImageError) return undefined;
+      throw e;
+    }
+  }
+
   async readImage(descriptor: Descriptor, platform?: Platform): Promise<Image> {
     let desc = descriptor;
     for (let depth = 0; isIndexMediaType(desc.mediaType); depth++) {
@@ -286,7 +303,7 @@ export class OciLayout {
       const index = parseIndex(await this.readBlob(desc.digest, desc.size), desc.mediaType);
       desc = chooseManifest(index, platform);
     }
-    if (!isManifestMediaType(desc.mediaType)) throw new Error(`${desc.digest} is a ${desc.mediaType}, not an image manifest`);
+    if (!isManifestMediaType(desc.mediaType)) throw new NoImageError(`${desc.digest} is a ${desc.mediaType}, not an image manifest`);
     const manifestBytes = await this.readBlob(desc.digest, desc.size);
     const manifest = parseManifest(manifestBytes, desc.mediaType);
     const configBytes = await this.readBlob(manifest.config.digest, manifest.config.size);

@@ -21,6 +21,9 @@ export function hostPlatform(): Platform {
   return { os: 'linux', architecture, ...(variant ? { variant } : {}) };
 }
 
+/** A descriptor that leads to no image (for the wanted platform): an index without it, or an artifact that is no image. */
+export class NoImageError extends Error {}
+
 /**
  * Picks the image of an index: the one for `platform` when asked, the only
  * one when there is one, else the one for this machine.
@@ -30,14 +33,14 @@ export function chooseManifest(index: Index, platform?: Platform): Descriptor {
   const wanted = platform ?? (images.length === 1 ? undefined : hostPlatform());
   if (!wanted) {
     if (images.length === 1) return images[0]!;
-    throw new Error('the index lists no images');
+    throw new NoImageError('the index lists no images');
   }
   // A nested index without a platform of its own may hold the wanted image: look inside it.
   const nested = images.filter((d) => isIndexMediaType(d.mediaType) && !d.platform);
   const match = images.find((d) => platformMatches(d.platform, wanted)) ?? (nested.length === 1 ? nested[0] : undefined);
   if (!match) {
     const have = images.map((d) => (d.platform ? formatPlatform(d.platform) : 'unknown')).join(', ');
-    throw new Error(`no image for platform ${formatPlatform(wanted)} in the index (it has: ${have || 'nothing'})`);
+    throw new NoImageError(`no image for platform ${formatPlatform(wanted)} in the index (it has: ${have || 'nothing'})`);
   }
   return match;
 }

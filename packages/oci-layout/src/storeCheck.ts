@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { DigestingStream, digestAlgorithm, type Digest } from './digest.js';
 import type { LocalStore } from './localStore.js';
 import { isIndexMediaType, isManifestMediaType, MediaType } from './mediaTypes.js';
-import { readdirIfExists } from './readdirIfExists.js';
+import { readdirIfExists } from './ifExists.js';
 import { REF_NAME_ANNOTATION } from './ociLayout.js';
 import { parseProcessIdentity, processAlive } from './processIdentity.js';
 import { InvalidDocumentError, parseImageConfig, parseIndex, parseManifest, type Descriptor, type Index } from './schema.js';

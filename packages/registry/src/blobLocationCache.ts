@@ -1,6 +1,6 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Digest } from '@tsbuild/oci-layout';
+import { readTextIfExists, type Digest } from '@tsbuild/oci-layout';
 
 /** Repositories remembered per blob; a few are enough to find a mount source. */
 const MAX_LOCATIONS = 8;
@@ -34,11 +34,14 @@ export class BlobLocationCache {
     const entries: Locations = {};
     if (!this.file) return entries;
     let doc: unknown;
+    const text = await readTextIfExists(this.file);
+    // A missing or damaged (not JSON) cache only costs an upload.
+    if (text === undefined) return entries;
     try {
-      doc = JSON.parse(await readFile(this.file, 'utf8'));
-    } catch {
-      // a missing or damaged cache only costs an upload
-      return entries;
+      doc = JSON.parse(text);
+    } catch (e) {
+      if (e instanceof SyntaxError) return entries;
+      throw e;
     }
     if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return entries;
     for (const [digest, locations] of Object.entries(doc)) {

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { statIfExists } from '@tsbuild/oci-layout';
 import { userContainersDir } from './containersConfigDir.js';
 
 export interface Credentials {
@@ -214,7 +215,7 @@ export async function findCredentials(registry: string, repository?: string, env
 }
 
 async function isDirectory(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isDirectory(), () => false);
+  return (await statIfExists(path))?.isDirectory() ?? false;
 }
 
 async function writeAuthFile(path: string, document: Record<string, unknown>): Promise<void> {

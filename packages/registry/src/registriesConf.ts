@@ -1,7 +1,7 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import TOML from '@iarna/toml';
-import { parseImageName, type ImageName } from '@tsbuild/oci-layout';
+import { parseImageName, readdirIfExists, type ImageName } from '@tsbuild/oci-layout';
 import { userContainersDir } from './containersConfigDir.js';
 
 export type PullFromMirror = 'all' | 'digest-only' | 'tag-only';
@@ -135,7 +135,7 @@ export async function loadRegistriesConf(file?: string, env: NodeJS.ProcessEnv =
   if (text !== undefined) conf = mergeRegistriesConf(conf, text, main);
   const dropInDirs = file || env.CONTAINERS_REGISTRIES_CONF ? [join(dirname(main), 'registries.conf.d')] : ['/etc/containers/registries.conf.d', join(userDir, 'registries.conf.d')];
   for (const dir of dropInDirs) {
-    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.conf')).sort();
+    const names = (await readdirIfExists(dir)).filter((n) => n.endsWith('.conf')).sort();
     for (const name of names) conf = mergeRegistriesConf(conf, (await readFile(join(dir, name), 'utf8')), join(dir, name));
   }
   return conf;

@@ -139,6 +139,7 @@ export class RegistrySession {
         await res.body.dump();
         return https;
       } catch {
+        // The insecure registry does not speak TLS (the handshake fails, whatever the error's code): plain HTTP it is.
         return `http://${this.host}`;
       }
     })();
@@ -167,6 +168,7 @@ export class RegistrySession {
     const key = scopes.join(' ');
     let pending = this.tokens.get(key);
     if (pending) {
+      // An earlier token request that failed (its own caller reports why) is made again, not its error shared.
       const cached = await pending.catch(() => undefined);
       if (!cached || cached.expiresAt <= Date.now()) pending = undefined;
     }
@@ -174,6 +176,7 @@ export class RegistrySession {
       // Concurrent requests for one scope share one token request.
       pending = this.fetchToken(this.challenge, scopes);
       this.tokens.set(key, pending);
+      // Forgets a failed request; its error still reaches every caller awaiting `pending`.
       pending.catch(() => this.tokens.delete(key));
     }
     return `Bearer ${(await pending).value}`;
@@ -295,6 +298,7 @@ export class RegistrySession {
         continue;
       }
       if (req.expect.includes(res.statusCode)) return res;
+      // A body cut off (the connection dropped mid-response) leaves the status alone to say what went wrong.
       const text = req.method === 'HEAD' ? '' : await res.body.text().catch(() => '');
       if (req.method === 'HEAD') await res.body.dump();
       const err = registryErrorFrom(res.statusCode, text, req.method, url.toString());

@@ -8,11 +8,13 @@ import {
   parseManifest,
   type CopySource,
   type Descriptor,
+  type Digest,
   type Image,
   type ImageDestination,
   type SourceChoice,
 } from '@tsbuild/oci-layout';
 import type { BlobLocationCache } from './blobLocationCache.js';
+import { RegistryError } from './registryError.js';
 import type { RemoteManifest, RepositoryClient } from './repositoryClient.js';
 
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
@@ -83,12 +85,22 @@ export class RegistryDestination implements ImageDestination {
     if (size !== undefined) return true;
     for (const from of await (this.cache?.repositoriesWith(descriptor.digest, this.client.registry) ?? [])) {
       if (from === this.client.repository) continue;
-      if (await this.client.mountBlob(descriptor.digest, from).catch(() => false)) {
+      if (await this.mountFrom(descriptor.digest, from)) {
         await this.cache?.remember(descriptor.digest, this.client.registry, this.client.repository);
         return true;
       }
     }
     return false;
+  }
+
+  /** A registry's refusal to mount (denied, unknown to it) leaves the upload to do; any other failure is the push's. */
+  private async mountFrom(digest: Digest, from: string): Promise<boolean> {
+    try {
+      return await this.client.mountBlob(digest, from);
+    } catch (e) {
+      if (e instanceof RegistryError) return false;
+      throw e;
+    }
   }
 
   async putBlob(descriptor: Descriptor, open: () => Promise<Readable>): Promise<void> {

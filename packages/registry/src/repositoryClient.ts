@@ -50,11 +50,13 @@ function mediaTypeOf(res: RegistryResponse, bytes: Buffer): string {
   const fromHeader = header(res, 'content-type')?.split(';')[0]?.trim();
   if (fromHeader && MANIFEST_MEDIA_TYPES.includes(fromHeader)) return fromHeader;
   try {
-    const doc = JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown; manifests?: unknown };
-    if (typeof doc.mediaType === 'string') return doc.mediaType;
-    return doc.manifests ? MediaType.ociIndex : MediaType.ociManifest;
-  } catch {
-    return fromHeader ?? 'application/octet-stream';
+    const doc = JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown; manifests?: unknown } | null;
+    if (typeof doc?.mediaType === 'string') return doc.mediaType;
+    return doc?.manifests ? MediaType.ociIndex : MediaType.ociManifest;
+  } catch (e) {
+    // Not JSON: the header's type (or none) is all there is to go on.
+    if (e instanceof SyntaxError) return fromHeader ?? 'application/octet-stream';
+    throw e;
   }
 }
 
@@ -207,8 +209,13 @@ export class RepositoryClient {
   async mountBlob(digest: Digest, from: string): Promise<boolean> {
     const { mounted, location } = await this.startUpload({ digest, from });
     if (!mounted && location) {
-      const res = await this.session.request({ method: 'DELETE', url: location, scopes: this.scopes(), expect: [204, 200, 404] }).catch(() => undefined);
-      await res?.body.dump();
+      try {
+        const res = await this.session.request({ method: 'DELETE', url: location, scopes: this.scopes(), expect: [204, 200, 404] });
+        await res.body.dump();
+      } catch (e) {
+        // A registry that will not cancel an upload (405 and the like) lets the session expire on its own.
+        if (!(e instanceof RegistryError)) throw e;
+      }
     }
     return mounted;
   }

@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix, relative, sep } from 'node:path';
-import { resolveInRoot } from '@tsbuild/oci-layout';
+import { PathResolutionError, resolveInRoot, statIfExists } from '@tsbuild/oci-layout';
 import { componentMatcher, hasGlob } from './globPattern.js';
 import type { ContextHashStore } from './contextHashStore.js';
 
@@ -33,7 +33,7 @@ export class BuildContext {
   ) {}
 
   static async open(dir: string, filter?: ContextFilter): Promise<BuildContext> {
-    const st = await stat(dir).catch(() => undefined);
+    const st = await statIfExists(dir);
     if (!st?.isDirectory()) throw new ContextError(`build context "${dir}" is not a directory`);
     return new BuildContext(await realpath(dir), filter);
   }
@@ -74,7 +74,7 @@ export class BuildContext {
           next.push(dir ? `${dir}/${part}` : part);
           continue;
         }
-        const names = await readdir(join(this.dir, dir)).catch(() => [] as string[]);
+        const names = await namesIn(join(this.dir, dir));
         for (const name of names.sort()) if (matches(name)) next.push(dir ? `${dir}/${name}` : name);
       }
       frontier = next;
@@ -95,8 +95,11 @@ export class BuildContext {
     try {
       real = this.isImageRoot ? await resolveInRoot(this.dir, rel, { followFinal: true }) : await realpath(abs);
       if (this.isImageRoot) await lstat(real);
-    } catch {
-      return undefined;
+    } catch (e) {
+      // Nothing by that name: missing, under a non-directory, or a symlink loop.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || e instanceof PathResolutionError) return undefined;
+      throw e;
     }
     const inside = relative(this.dir, real);
     if (inside.startsWith('..') || inside.startsWith(sep)) {
@@ -210,5 +213,16 @@ export function* walkTree(dir: ContextEntry, decide: (rel: string, isDir: boolea
     if (decision === 'skip') continue;
     if (decision === 'keep') yield entry;
     if (entry.stats.isDirectory()) yield* walkTree(entry, decide);
+  }
+}
+
+/** The names a glob component is matched against: none where the path so far is no directory (ENOENT, ENOTDIR). */
+async function namesIn(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw e;
   }
 }

@@ -162,8 +162,9 @@ function parseJsonArray(rest: string): string[] | undefined {
   let value: unknown;
   try {
     value = JSON.parse(trimmed);
-  } catch {
-    return undefined;
+  } catch (e) {
+    if (e instanceof SyntaxError) return undefined;
+    throw e;
   }
   if (!Array.isArray(value)) return undefined;
   if (!value.every((v): v is string => typeof v === 'string')) {
@@ -256,8 +257,10 @@ function heredocMarkers(line: string): Omit<Heredoc, 'content'>[] {
   let words: string[];
   try {
     words = expandWords(line, () => undefined, '\\', { rawQuotes: true, rawEscapes: true, skipUnsetEnv: true });
-  } catch {
-    return [];
+  } catch (e) {
+    // A line the shell lexer cannot split (an open quote) holds no heredoc marker; the instruction's own parse says what is wrong.
+    if (e instanceof ExpansionError) return [];
+    throw e;
   }
   return words.map(parseHeredocMarker).filter((h): h is Omit<Heredoc, 'content'> => h !== undefined);
 }

@@ -186,8 +186,10 @@ export function mountSourceStage(text: string): string | undefined {
       const eq = field.indexOf('=');
       if (eq > 0 && field.slice(0, eq).toLowerCase() === 'from') return field.slice(eq + 1);
     }
-  } catch {
-    return undefined;
+  } catch (e) {
+    // Unbalanced quotes: parsing the mount itself reports them.
+    if (e instanceof RunMountError) return undefined;
+    throw e;
   }
   return undefined;
 }

@@ -17,7 +17,7 @@ export async function pruneBuildCache(store: LocalStore): Promise<{ cacheEntries
     const snapshotter = new Snapshotter(store);
     const live = new Set<string>();
     for (const descriptor of (await store.layout.readIndex()).manifests) {
-      const image = await store.layout.readImage(descriptor).catch(() => undefined);
+      const image = await store.layout.readImageIfAny(descriptor);
       for (const chain of chainIds(image?.config.rootfs.diff_ids ?? [])) live.add(snapshotter.pathOf(chain));
     }
     // Containers' lower directories, whether or not their image still has a name.

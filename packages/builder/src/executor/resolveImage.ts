@@ -1,4 +1,4 @@
-import { copySource, InvalidImageNameError, normalizeImageName, OciLayoutDestination, type Image, type LocalStore, type Platform } from '@tsbuild/oci-layout';
+import { copySource, ImageNotFoundError, InvalidImageNameError, normalizeImageName, OciLayoutDestination, type Image, type LocalStore, type Platform, type StoredImage } from '@tsbuild/oci-layout';
 import { nearestName } from '../nearestName.js';
 
 export interface ImageSourceOptions {
@@ -36,6 +36,17 @@ async function nearestStoredName(store: LocalStore, ref: string): Promise<string
   return nearestName(full, names);
 }
 
+/** The stored image `ref` names, or undefined when the store has no such name (a registry may have it). */
+async function storedImage(store: LocalStore, ref: string): Promise<StoredImage | undefined> {
+  try {
+    return await store.resolve(ref);
+  } catch (e) {
+    // Only "not in the store" sends the name to a registry: an ambiguous ID prefix or a broken store is the user's to see.
+    if (e instanceof ImageNotFoundError) return undefined;
+    throw e;
+  }
+}
+
 /**
  * The image a `FROM` or `COPY --from` names: a name already in the store is
  * used as it is; any other name is pulled from its registry (honouring
@@ -45,7 +56,7 @@ async function nearestStoredName(store: LocalStore, ref: string): Promise<string
  */
 export async function resolveImage(store: LocalStore, ref: string, opts: ImageSourceOptions): Promise<Image> {
   if (!TRANSPORT.test(ref) && !opts.pull) {
-    const local = await store.resolve(ref).catch(() => undefined);
+    const local = await storedImage(store, ref);
     if (local) return store.layout.readImage(local.descriptor, opts.platform);
   }
   // The registry client (undici and all) is only loaded when an image has to come from elsewhere.

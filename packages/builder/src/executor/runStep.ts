@@ -1,7 +1,7 @@
-import { lstat, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { resolveInRoot, type Compression, type Descriptor, type Digest, type LayerChange, type LocalStore, type RuntimeMount } from '@tsbuild/oci-layout';
+import { lstatIfExists, resolveInRoot, type Compression, type Descriptor, type Digest, type LayerChange, type LocalStore, type RuntimeMount } from '@tsbuild/oci-layout';
 import type { RunOp } from '../dockerfile/stageState.js';
 import type { RunMount } from '../dockerfile/runMount.js';
 import { storeChanges } from '../layers/layerStore.js';
@@ -44,7 +44,7 @@ const HOST_FILES = ['/etc/resolv.conf', '/etc/hosts'];
 const RUNTIME_DIRS = ['/proc', '/sys', '/dev'];
 
 async function exists(path: string): Promise<boolean> {
-  return lstat(path).then(() => true, () => false);
+  return (await lstatIfExists(path)) !== undefined;
 }
 
 /**
@@ -176,10 +176,17 @@ export async function runStep(
     await env.snapshotter.commit(mount.upper, chain);
     return layer;
   } finally {
-    await mount.unmount().catch(() => undefined);
-    await Promise.all(roots.map((root) => root.release()));
-    await rm(work, { recursive: true, force: true });
-    await held.release();
+    // An overlay that will not unmount even lazily is not deleted through: its error surfaces and `tsbuild prune` finds it.
+    try {
+      await mount.unmount();
+    } finally {
+      await Promise.all(roots.map((root) => root.release()));
+    }
+    try {
+      await rm(work, { recursive: true, force: true });
+    } finally {
+      await held.release();
+    }
   }
 }
 
@@ -194,7 +201,7 @@ async function removeMountStubs(upper: string, created: string[]): Promise<void>
     let rel = mountPoint;
     while (rel && rel !== '.') {
       const abs = join(upper, rel);
-      const st = await lstat(abs).catch(() => undefined);
+      const st = await lstatIfExists(abs);
       if (!st) break;
       if (st.isDirectory()) {
         if ((await readdir(abs)).length > 0) break;

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseDigest, withNoSpacePath, type Descriptor, type Digest, type LocalStore, type OciLayout } from '@tsbuild/oci-layout';
+import { InvalidDigestError, parseDigest, readdirIfExists, readTextIfExists, withNoSpacePath, type Descriptor, type Digest, type LocalStore, type OciLayout } from '@tsbuild/oci-layout';
 
 /** What a finished step left: its history time and, for a layer step, the layer. */
 export interface CachedStep {
@@ -16,14 +16,16 @@ export function stepKey(previous: string, description: unknown): string {
 
 function parseEntry(text: string): CachedStep | undefined {
   try {
-    const value = JSON.parse(text) as { created?: unknown; layer?: { descriptor?: { mediaType?: unknown; digest?: unknown; size?: unknown }; diffId?: unknown } };
-    if (typeof value.created !== 'string') return undefined;
+    const value = JSON.parse(text) as { created?: unknown; layer?: { descriptor?: { mediaType?: unknown; digest?: unknown; size?: unknown }; diffId?: unknown } } | null;
+    if (typeof value?.created !== 'string') return undefined;
     if (!value.layer) return { created: value.created };
     const d = value.layer.descriptor;
     if (typeof d?.mediaType !== 'string' || typeof d.size !== 'number') return undefined;
     return { created: value.created, layer: { descriptor: { mediaType: d.mediaType, digest: parseDigest(d.digest), size: d.size }, diffId: parseDigest(value.layer.diffId) } };
-  } catch {
-    return undefined;
+  } catch (e) {
+    // An entry in another format (an older tsbuild's, a hand edit) is a cache miss.
+    if (e instanceof SyntaxError || e instanceof InvalidDigestError) return undefined;
+    throw e;
   }
 }
 
@@ -41,7 +43,7 @@ export class StepCache {
   }
 
   async get(key: string): Promise<CachedStep | undefined> {
-    const text = await readFile(join(this.dir, key), 'utf8').catch(() => undefined);
+    const text = await readTextIfExists(join(this.dir, key));
     const entry = text === undefined ? undefined : parseEntry(text);
     if (entry?.layer && !(await this.layout.hasBlob(entry.layer.descriptor.digest))) return undefined;
     return entry;
@@ -63,7 +65,7 @@ export class StepCache {
   /** Removes entries whose layer is gone (after blobs were pruned); returns how many. */
   async prune(): Promise<number> {
     let removed = 0;
-    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+    for (const name of await readdirIfExists(this.dir)) {
       if (await this.get(name)) continue;
       await rm(join(this.dir, name), { force: true });
       removed++;

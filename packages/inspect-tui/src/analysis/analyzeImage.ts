@@ -120,6 +120,7 @@ export async function analyzeImage(image: Image, options: AnalyzeOptions = {}): 
     // The next layer is read meanwhile: its bytes decompress on another thread, and its
     // chunks are parsed whenever this layer's are not ready yet.
     reading = index + 1 < image.layers.length ? readLayerOf(image.layers[index + 1]!, index + 1) : undefined;
+    // Its error surfaces when the loop awaits it; until then (or when this layer fails first) it must not count as unhandled.
     reading?.catch(() => undefined);
     const { root, order, size } = await current;
     const counting = countedLeaves(root, order, index, stacked);

@@ -85,6 +85,7 @@ export function analyzeInBackground(image: Image, options: Pick<AnalyzeOptions, 
       firstLayerIn();
     },
   });
+  // A failed analysis reaches whoever awaits `whole` (returned below); the progress display just stops.
   whole.then((analysis) => progress.finished(analysis), () => undefined);
   return { progress, firstLayer: Promise.race([firstLayer, whole.then(() => undefined)]), whole, stop: () => stopping.abort() };
 }

@@ -4,7 +4,7 @@ import { posix } from 'node:path';
 import { createHash } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import { detectCompression } from '../compression.js';
-import { digestOf, parseDigest, type Digest } from '../digest.js';
+import { digestOf, InvalidDigestError, parseDigest, type Digest } from '../digest.js';
 import type { Image, Layer } from '../image.js';
 import { MediaType } from '../mediaTypes.js';
 import { canonicalJson, parseImageConfig, type Descriptor, type Manifest } from '../schema.js';
@@ -150,8 +150,10 @@ function digestFromBlobPath(path: string): Digest | undefined {
   if (!match) return undefined;
   try {
     return parseDigest(`${match[1]}:${match[2]}`);
-  } catch {
-    return undefined;
+  } catch (e) {
+    // Hex of the wrong length: a path that only looks like a blob's.
+    if (e instanceof InvalidDigestError) return undefined;
+    throw e;
   }
 }
 

@@ -28,7 +28,7 @@ async function imageRows(store: LocalStore): Promise<ImageRow[]> {
   const rows: ImageRow[] = [];
   const layerSizes = new LayerSizes(store);
   for (const { name, descriptor } of await store.list()) {
-    const image = await store.layout.readImage(descriptor).catch(() => undefined);
+    const image = await store.layout.readImageIfAny(descriptor);
     const parsed = name === undefined ? undefined : parseImageName(name);
     rows.push({
       ...(name !== undefined ? { name } : {}),

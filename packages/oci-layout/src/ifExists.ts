@@ -1,0 +1,33 @@
+import type { Stats } from 'node:fs';
+import { lstat, readdir, readFile, stat } from 'node:fs/promises';
+
+/**
+ * Reads that expect one error, ENOENT (the thing is not there, or went away
+ * meanwhile), and give `missing` for it; any other error (EACCES, EIO,
+ * ENOTDIR...) is the caller's to see.
+ */
+async function unlessMissing<T, M>(read: Promise<T>, missing: M): Promise<T | M> {
+  try {
+    return await read;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return missing;
+    throw e;
+  }
+}
+
+/** The names in `dir`, or none when it does not exist (yet: the store makes its directories on first use). */
+export function readdirIfExists(dir: string): Promise<string[]> {
+  return unlessMissing(readdir(dir), []);
+}
+
+export function lstatIfExists(path: string | Buffer): Promise<Stats | undefined> {
+  return unlessMissing(lstat(path), undefined);
+}
+
+export function statIfExists(path: string | Buffer): Promise<Stats | undefined> {
+  return unlessMissing(stat(path), undefined);
+}
+
+export function readTextIfExists(path: string): Promise<string | undefined> {
+  return unlessMissing(readFile(path, 'utf8'), undefined);
+}
