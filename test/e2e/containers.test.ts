@@ -122,6 +122,31 @@ describe('tsbuild run', () => {
     await expectGone(id);
   });
 
+  it('logs --since and --until take a timestamp, Unix seconds or a duration ago', async () => {
+    const ctl = await dirs.make();
+    const script = 'echo early; echo early-err >&2; while [ ! -e /ctl/go ]; do sleep 0.1; done; echo late';
+    const id = (await tsOk('run', '-d', '-v', `${ctl}:/ctl`, 'busybox', 'sh', '-c', script)).stdout.trim();
+    await eventually('early is logged', () => tsOk('logs', id), (r) => r.stdout.includes('early'));
+    const between = new Date();
+    await writeFile(join(ctl, 'go'), '');
+    await tsOk('wait', id);
+    const rfc3339 = between.toISOString();
+    const unix = (between.getTime() / 1000).toFixed(3);
+    expect(await tsOk('logs', '--since', rfc3339, id)).toMatchObject({ stdout: 'late\n', stderr: '' });
+    expect(await tsOk('logs', '--since', unix, id)).toMatchObject({ stdout: 'late\n', stderr: '' });
+    expect(await tsOk('logs', '--until', rfc3339, id)).toMatchObject({ stdout: 'early\n', stderr: 'early-err\n' });
+    expect(await tsOk('logs', '--until', unix, '--tail', '1', id)).toMatchObject({ stdout: '', stderr: 'early-err\n' });
+    expect((await tsOk('logs', '--since', '1h', id)).stdout).toBe('early\nlate\n');
+    expect((await tsOk('logs', '--since', '1h30m', '--until', '0s', id)).stdout).toBe('early\nlate\n');
+    expect((await tsOk('logs', '--until', '1h', id)).stdout).toBe('');
+    expect(await tsOk('logs', '-f', '--since', rfc3339, id)).toMatchObject({ stdout: 'late\n' });
+    const bad = await ts('logs', '--since', 'yesterday', id);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toContain('invalid --since "yesterday"');
+    await tsOk('rm', id);
+  });
+
   it('stop sends the stop signal first, then SIGKILL after the timeout', async () => {
     await tsOk('run', '-d', '--name', 'polite', '--stop-signal', 'USR1', 'busybox', 'sh', '-c', 'trap "echo bye; exit 3" USR1; echo ready; while true; do sleep 0.1; done');
     await eventually('polite is ready', () => tsOk('logs', 'polite'), (r) => r.stdout.includes('ready'));
