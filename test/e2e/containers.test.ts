@@ -147,6 +147,22 @@ describe('tsbuild run', () => {
     await tsOk('rm', id);
   });
 
+  it('start -a prints the whole output again and exits with the code; -i passes stdin on', async () => {
+    const id = (await tsOk('run', '-d', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 4')).stdout.trim();
+    expect((await tsOk('wait', id)).stdout).toBe('4\n');
+    expect(await ts('start', '-a', id)).toMatchObject({ code: 4, stdout: 'out\n', stderr: 'err\n' });
+    expect((await tsOk('logs', id)).stdout).toBe('out\nout\n');
+    expect((await inspect(id)).State).toMatchObject({ Status: 'exited', ExitCode: 4 });
+    const two = await ts('start', '-a', id, id);
+    expect(two.code).toBe(125);
+    expect(two.stderr).toContain('exactly one container');
+
+    const reader = (await tsOk('run', '-d', '-i', 'busybox', 'sh', '-c', 'read x; echo got $x; exit 3')).stdout.trim();
+    expect(await tsbuild(['--root', root, 'attach', reader], { input: 'first\n' })).toMatchObject({ code: 3, stdout: 'got first\n' });
+    expect(await tsbuild(['--root', root, 'start', '-a', '-i', reader], { input: 'second\n' })).toMatchObject({ code: 3, stdout: 'got second\n' });
+    await tsOk('rm', id, reader);
+  });
+
   it('stop sends the stop signal first, then SIGKILL after the timeout', async () => {
     await tsOk('run', '-d', '--name', 'polite', '--stop-signal', 'USR1', 'busybox', 'sh', '-c', 'trap "echo bye; exit 3" USR1; echo ready; while true; do sleep 0.1; done');
     await eventually('polite is ready', () => tsOk('logs', 'polite'), (r) => r.stdout.includes('ready'));
