@@ -60,6 +60,34 @@ describe('run -it in a real terminal (tmux)', () => {
     await type(session, ['echo "back $((6*7))"', 'Enter'], (s) => /^back 42$/m.test(s));
     await type(session, ['exit 5', 'Enter'], (s) => s.includes('attach exit 5'));
     expect((await tsbuildOk(['--root', root, 'wait', 'shell'])).stdout).toBe('5\n');
+
+    await tmux('respawn-pane', '-k', '-t', session, 'sh', '-c', `${process.execPath} ${TSBUILD_BIN} --root ${root} start -ai shell; echo "start exit $?"; sleep 600`);
+    await type(session, ['tty', 'Enter'], (s) => (s.match(/^\/dev\/pts\/\d+$/gm) ?? []).length >= 1);
+    await type(session, ['exit 6', 'Enter'], (s) => s.includes('start exit 6'));
+    expect((await tsbuildOk(['--root', root, 'wait', 'shell'])).stdout).toBe('6\n');
     await tsbuildOk(['--root', root, 'rm', 'shell']);
+  });
+
+  it('exec -it gives a prompt on its own /dev/pts terminal, resizes pass on, and our terminal comes back cooked', async () => {
+    const session = 'exec';
+    await tsbuildOk(['--root', root, 'run', '-d', '--name', 'host', 'busybox', 'sleep', '600']);
+    const command = `${process.execPath} ${TSBUILD_BIN} --root ${root} exec -it host sh; echo "exec exit $?"; stty -a | grep -o -- '-\\?icanon'; sleep 600`;
+    await tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', 'sh', '-c', command);
+    await type(session, [], (s) => /^\/ #/m.test(s));
+    await type(session, ['tty', 'Enter'], (s) => /^\/dev\/pts\/\d+$/m.test(s));
+    await type(session, ['busybox stty size', 'Enter'], (s) => /^24 80$/m.test(s));
+    await tmux('resize-window', '-t', session, '-x', '100', '-y', '30');
+    await type(session, ['Enter'], (s) => (s.match(/^\/ #/gm) ?? []).length >= 4);
+    await type(session, ['busybox stty size', 'Enter'], (s) => /^30 100$/m.test(s));
+    await type(session, ['sleep 600', 'Enter'], (s) => s.includes('sleep 600'));
+    await type(session, ['C-c'], (s) => /\^C/.test(s));
+    await type(session, ['echo "status $?"', 'Enter'], (s) => /^status 130$/m.test(s));
+    const after = await type(session, ['exit 7', 'Enter'], (s) => s.includes('exec exit 7') && /^-?icanon$/m.test(s));
+    expect(after).toMatch(/^icanon$/m);
+
+    const piped = await tsbuild(['--root', root, 'exec', '-t', 'host', 'tty']);
+    expect(piped).toMatchObject({ code: 125, stdout: '', stderr: expect.stringContaining('not a TTY') });
+    expect(piped.stderr.trim().split('\n')).toHaveLength(1);
+    await tsbuildOk(['--root', root, 'rm', '-f', 'host']);
   });
 });

@@ -122,6 +122,47 @@ describe('tsbuild run', () => {
     await expectGone(id);
   });
 
+  it('logs --since and --until take a timestamp, Unix seconds or a duration ago', async () => {
+    const ctl = await dirs.make();
+    const script = 'echo early; echo early-err >&2; while [ ! -e /ctl/go ]; do sleep 0.1; done; echo late';
+    const id = (await tsOk('run', '-d', '-v', `${ctl}:/ctl`, 'busybox', 'sh', '-c', script)).stdout.trim();
+    await eventually('early is logged', () => tsOk('logs', id), (r) => r.stdout.includes('early'));
+    const between = new Date();
+    await writeFile(join(ctl, 'go'), '');
+    await tsOk('wait', id);
+    const rfc3339 = between.toISOString();
+    const unix = (between.getTime() / 1000).toFixed(3);
+    expect(await tsOk('logs', '--since', rfc3339, id)).toMatchObject({ stdout: 'late\n', stderr: '' });
+    expect(await tsOk('logs', '--since', unix, id)).toMatchObject({ stdout: 'late\n', stderr: '' });
+    expect(await tsOk('logs', '--until', rfc3339, id)).toMatchObject({ stdout: 'early\n', stderr: 'early-err\n' });
+    expect(await tsOk('logs', '--until', unix, '--tail', '1', id)).toMatchObject({ stdout: '', stderr: 'early-err\n' });
+    expect((await tsOk('logs', '--since', '1h', id)).stdout).toBe('early\nlate\n');
+    expect((await tsOk('logs', '--since', '1h30m', '--until', '0s', id)).stdout).toBe('early\nlate\n');
+    expect((await tsOk('logs', '--until', '1h', id)).stdout).toBe('');
+    expect(await tsOk('logs', '-f', '--since', rfc3339, id)).toMatchObject({ stdout: 'late\n' });
+    const bad = await ts('logs', '--since', 'yesterday', id);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toContain('invalid --since "yesterday"');
+    await tsOk('rm', id);
+  });
+
+  it('start -a prints the whole output again and exits with the code; -i passes stdin on', async () => {
+    const id = (await tsOk('run', '-d', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 4')).stdout.trim();
+    expect((await tsOk('wait', id)).stdout).toBe('4\n');
+    expect(await ts('start', '-a', id)).toMatchObject({ code: 4, stdout: 'out\n', stderr: 'err\n' });
+    expect((await tsOk('logs', id)).stdout).toBe('out\nout\n');
+    expect((await inspect(id)).State).toMatchObject({ Status: 'exited', ExitCode: 4 });
+    const two = await ts('start', '-a', id, id);
+    expect(two.code).toBe(125);
+    expect(two.stderr).toContain('exactly one container');
+
+    const reader = (await tsOk('run', '-d', '-i', 'busybox', 'sh', '-c', 'read x; echo got $x; exit 3')).stdout.trim();
+    expect(await tsbuild(['--root', root, 'attach', reader], { input: 'first\n' })).toMatchObject({ code: 3, stdout: 'got first\n' });
+    expect(await tsbuild(['--root', root, 'start', '-a', '-i', reader], { input: 'second\n' })).toMatchObject({ code: 3, stdout: 'got second\n' });
+    await tsOk('rm', id, reader);
+  });
+
   it('stop sends the stop signal first, then SIGKILL after the timeout', async () => {
     await tsOk('run', '-d', '--name', 'polite', '--stop-signal', 'USR1', 'busybox', 'sh', '-c', 'trap "echo bye; exit 3" USR1; echo ready; while true; do sleep 0.1; done');
     await eventually('polite is ready', () => tsOk('logs', 'polite'), (r) => r.stdout.includes('ready'));

@@ -20,6 +20,7 @@ export {
 export { parseVolume, parseMount, type MountFlag } from './runtime/volumeMounts.js';
 export { ContainerError, type ContainerErrorKind } from './runtime/containerError.js';
 export { parseLogRecord, LogTail } from './runtime/k8sFileLog.js';
+export { parseLogTimeBound, parseTimestamp, type EpochNanos } from './runtime/logTime.js';
 export { parseDockerignore, createIgnoreMatcher, readIgnorePatterns, chooseIgnoreFile, IgnorePatternError, type IgnoreMatcher } from './dockerfile/dockerignore.js';
 export { setupNetwork, teardownNetwork, readContainerNetwork, type NetworkRequest, type ContainerNetwork } from './runtime/network/containerNetwork.js';
 export { type NetworkMode } from './runtime/network/networkState.js';

@@ -19,6 +19,11 @@ export interface ExecRequest {
   detach: boolean;
   /** Pass our stdin on (without it the process gets an empty stdin). */
   interactive: boolean;
+  /**
+   * A terminal for the process: runc, in the foreground, makes the PTY and
+   * copies between it and our stdio, our terminal raw, resizes passed on.
+   */
+  tty: boolean;
 }
 
 /**
@@ -41,6 +46,7 @@ export async function execInContainer(containers: ContainerStore, c: StoredConta
   }
   args.push('--cwd', req.workdir ?? spec.process.cwd);
   if (req.detach) args.push('--detach');
+  if (req.tty && !req.detach) args.push('--tty');
   args.push(c.record.id, ...req.command);
   const child = spawn(runtime, args, { stdio: [req.interactive && !req.detach ? 'inherit' : 'ignore', req.detach ? 'ignore' : 'inherit', 'pipe'] });
   let stderr = '';

@@ -1,12 +1,9 @@
 import type { Command } from 'commander';
-import { attachToConmon } from '../../runtime/attachClient.js';
 import { ContainerError } from '../../runtime/containerError.js';
-import { observeState, waitForExit } from '../../runtime/containerStatus.js';
+import { observeState } from '../../runtime/containerStatus.js';
 import { openContainers } from '../containerStoreOption.js';
-import { ExitStatus } from '../exitStatus.js';
-import { proxySignals } from '../signalProxy.js';
 import { withRootOption } from '../storeOption.js';
-import { parseDetachKeys, TerminalSession } from '../terminalSession.js';
+import { attachStdio, followAttachment } from '../stdioAttachment.js';
 
 export function attachCommand(program: Command): void {
   withRootOption(program.command('attach'))
@@ -18,33 +15,7 @@ export function attachCommand(program: Command): void {
       const { containers } = await openContainers(cmd);
       const c = await containers.find(ref);
       if ((await observeState(containers, c)).status !== 'running') throw new ContainerError('bad-state', `container ${c.record.name} is not running`);
-      const terminal = c.record.tty ? new TerminalSession(c.paths.ctlFifo, parseDetachKeys(opts.detachKeys)) : undefined;
-      // With a terminal, ctrl-c is a byte to the container's tty driver, not a signal to us.
-      const stopProxy = terminal ? () => {} : proxySignals(c);
-      let how: 'exited' | 'detached';
-      try {
-        await terminal?.sendSize();
-        const attachment = await attachToConmon(c.paths.attachSocket, {
-          ...(opts.stdin && c.record.openStdin ? { stdin: process.stdin } : {}),
-          onOutput: (stream, data) => (stream === 'stdout' ? process.stdout : process.stderr).write(data),
-          ...(terminal ? { detachOn: (chunk: Buffer) => terminal.sawDetach(chunk) } : {}),
-        });
-        how = await attachment.done;
-      } finally {
-        stopProxy();
-        terminal?.end();
-      }
-      if (how === 'detached') {
-        process.stderr.write(`\nDetached from ${c.record.name}; it runs on\n`);
-        return;
-      }
-      let state;
-      try {
-        state = await waitForExit(containers, c);
-      } catch (e) {
-        // Removed as it exited (`--rm`): its exit code went with it.
-        if (!(e instanceof ContainerError && e.kind === 'not-found')) throw e;
-      }
-      if (state && state.exitCode !== 0) throw new ExitStatus(state.exitCode < 0 ? 125 : state.exitCode);
+      const attachment = await attachStdio(c, { stdin: opts.stdin && c.record.openStdin, detachKeys: opts.detachKeys });
+      await followAttachment(containers, c, attachment);
     });
 }

@@ -7,6 +7,7 @@ import { runtimeProcesses } from '../../runtime/ociRuntime.js';
 import { startContainer } from '../../runtime/startContainer.js';
 import { killContainer, removeContainer, stopContainer } from '../../runtime/stopContainer.js';
 import { openContainers } from '../containerStoreOption.js';
+import { startAttached } from '../startAttached.js';
 import { withRootOption } from '../storeOption.js';
 
 function parseSeconds(text: string): number {
@@ -18,10 +19,18 @@ function parseSeconds(text: string): number {
 /** start, stop, restart, kill, top, wait and rm: each takes containers by name or ID and prints what it acted on, as docker does. */
 export function lifecycleCommands(program: Command): void {
   withRootOption(program.command('start'))
-    .description('start created or exited containers in the background')
+    .description('start created or exited containers in the background (with -a: in the foreground, exiting with its code)')
     .argument('<container...>', 'names or IDs')
-    .action(async (refs: string[], _opts: unknown, cmd: Command) => {
+    .option('-a, --attach', 'attach our stdout and stderr and exit with the container\'s code')
+    .option('-i, --interactive', 'with -a: pass our stdin on (the container must have been run with -i)')
+    .option('--detach-keys <keys>', 'key sequence that detaches from a terminal', 'ctrl-p,ctrl-q')
+    .action(async (refs: string[], opts: { attach?: boolean; interactive?: boolean; detachKeys: string }, cmd: Command) => {
       const { store, containers } = await openContainers(cmd);
+      if (opts.attach || opts.interactive) {
+        if (refs.length !== 1) throw new ContainerError('invalid-option', 'start -a/-i takes exactly one container');
+        await startAttached(store, containers, await containers.find(refs[0]!), { stdin: opts.interactive ?? false, detachKeys: opts.detachKeys });
+        return;
+      }
       for (const ref of refs) {
         const c = await containers.find(ref);
         await containers.withContainerLock(c.record.id, async () => {

@@ -3,7 +3,6 @@ import type { Command } from 'commander';
 import { cleanupContainer } from '../../runtime/cleanupContainer.js';
 import { ContainerError } from '../../runtime/containerError.js';
 import { observeIfPresent, waitForExit } from '../../runtime/containerStatus.js';
-import { attachToConmon } from '../../runtime/attachClient.js';
 import { createContainer } from '../../runtime/createContainer.js';
 import { readLog } from '../../runtime/k8sFileLog.js';
 import {
@@ -31,7 +30,7 @@ import { ExitStatus } from '../exitStatus.js';
 import { logWriter } from '../logOutput.js';
 import { imageForRun, parsePullPolicy } from '../runImage.js';
 import { proxySignals } from '../signalProxy.js';
-import { parseDetachKeys, TerminalSession } from '../terminalSession.js';
+import { attachStdio, type StdioAttachment } from '../stdioAttachment.js';
 import { withRootOption } from '../storeOption.js';
 
 interface RunFlags {
@@ -200,26 +199,15 @@ export function runCommand(program: Command): void {
       });
       if (flags.cidfile) await writeFile(flags.cidfile, c.record.id, { flag: 'wx' });
       if (!flags.detach) await writeFile(c.paths.attachedFile, String(process.pid));
-      let attached: Promise<'exited' | 'detached'> | undefined;
-      let terminal: TerminalSession | undefined;
+      let attachment: StdioAttachment | undefined;
       // With -i or -t, output and stdin go through conmon's attach socket, joined before the process starts so nothing is missed.
       const attach = async () => {
-        if (flags.tty) {
-          terminal = new TerminalSession(c.paths.ctlFifo, parseDetachKeys(flags.detachKeys));
-          await terminal.sendSize();
-        }
-        const session = terminal;
-        const attachment = await attachToConmon(c.paths.attachSocket, {
-          ...(flags.interactive ? { stdin: process.stdin } : {}),
-          onOutput: (stream, data) => (stream === 'stdout' ? process.stdout : process.stderr).write(data),
-          ...(session ? { detachOn: (chunk: Buffer) => session.sawDetach(chunk) } : {}),
-        });
-        attached = attachment.done;
+        attachment = await attachStdio(c, { stdin: flags.interactive ?? false, detachKeys: flags.detachKeys });
       };
       try {
         await startContainer(store, containers, c, await containers.readState(c), (flags.interactive || flags.tty) && !flags.detach ? { beforeStart: attach } : {});
       } catch (e) {
-        terminal?.end();
+        attachment?.end();
         // `run` leaves nothing of a container that never ran.
         await containers.remove(c);
         await removeAnonymousVolumes(new VolumeStore(store), containers, c.record);
@@ -232,9 +220,9 @@ export function runCommand(program: Command): void {
       // With a terminal, ctrl-c is a byte to the container's tty driver, not a signal to us.
       const stopProxy = flags.tty ? () => {} : proxySignals(c);
       try {
-        if (attached) {
-          const how = await attached;
-          terminal?.end();
+        if (attachment) {
+          const how = await attachment.done;
+          attachment.end();
           if (how === 'detached') {
             await rm(c.paths.attachedFile, { force: true });
             process.stderr.write(`\nDetached from ${c.record.name}; it runs on (tsbuild attach ${c.record.name})\n`);
@@ -246,7 +234,7 @@ export function runCommand(program: Command): void {
         }
       } finally {
         stopProxy();
-        terminal?.end();
+        attachment?.end();
       }
       const final = (await observeIfPresent(containers, c)) ?? { exitCode: 125, error: 'the container was removed while running' };
       await cleanupContainer(store, containers, c, { fromExitCommand: false });
