@@ -1,6 +1,8 @@
 /** What went wrong, so the CLI can pick docker's exit code and a person can act on the one-line message. */
 export type ContainerErrorKind =
   | 'not-found'
+  /** An ID prefix that starts more than one container's ID: never taken as not-found (then as an image). */
+  | 'ambiguous'
   | 'name-in-use'
   | 'invalid-option'
   | 'bad-state'
@@ -12,6 +14,7 @@ export type ContainerErrorKind =
 
 const EXIT_CODES: Record<ContainerErrorKind, number> = {
   'not-found': 125,
+  ambiguous: 125,
   'name-in-use': 125,
   'invalid-option': 125,
   'bad-state': 125,

@@ -152,7 +152,7 @@ export class ContainerStore {
     if (/^[0-9a-f]+$/.test(ref)) {
       const matches = all.filter((c) => c.record.id.startsWith(ref));
       if (matches.length === 1) return matches[0]!;
-      if (matches.length > 1) throw new ContainerError('not-found', `container ID prefix "${ref}" is ambiguous`);
+      if (matches.length > 1) throw new ContainerError('ambiguous', `container ID prefix "${ref}" is ambiguous`);
     }
     throw new ContainerError('not-found', `no such container: ${ref}`);
   }
