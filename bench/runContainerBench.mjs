@@ -108,10 +108,19 @@ export async function runContainerGroup(ctx) {
     podman: { cli: podman.argv, idsFile: join(dir, 'podman-ids'), env: podman.env,
       rm: (ids) => podmanOutput(podman, ['rm', '-f', '-t', '0', ...ids]) },
   };
+  // One ID at a time, so that one failure (seen: `tsbuild rm -f` of 50 IDs stopping part-way)
+  // leaves none of the others running; the failures are reported together at the end.
   const removeStarted = (tool) => {
-    const ids = idsIn(tool.idsFile);
-    if (ids.length) tool.rm(ids);
+    const failures = [];
+    for (const id of idsIn(tool.idsFile)) {
+      try {
+        tool.rm([id]);
+      } catch (e) {
+        failures.push(e.message);
+      }
+    }
     writeFileSync(tool.idsFile, '');
+    if (failures.length) throw new Error(`removing containers failed:\n${failures.join('\n')}`);
   };
   const detachedCase = (name, anchor) => benchCase({ key: `run-detached-${name}`, tool: name, anchor, root: dir, env: tools[name].env,
     caseName: `${count} x run -d ${DEBIAN_BASE} sleep 600 (bridge), one after another`, before: () => removeStarted(tools[name]),
@@ -131,8 +140,15 @@ export async function runContainerGroup(ctx) {
       })),
     };
   } finally {
-    for (const tool of Object.values(tools)) removeStarted(tool);
-    podmanOutput(podman, ['system', 'reset', '-f']);
+    try {
+      removeStarted(tools.tsbuild);
+    } finally {
+      try {
+        removeStarted(tools.podman);
+      } finally {
+        podmanOutput(podman, ['system', 'reset', '-f']);
+      }
+    }
   }
   const rows = [...single, ...detached].map(summarise);
   const perContainer = (name) => {
