@@ -49,11 +49,11 @@ export function resultsTable(rows) {
   return lines.join('\n');
 }
 
-/** A speed target: the row's median wall time over its anchor's at most maxRatio. */
-export function ratioTarget(rows, key, maxRatio, issue) {
+/** A speed target: the row's median wall time over its anchor's (or another row's, such as a floor) at most maxRatio. */
+export function ratioTarget(rows, key, maxRatio, issue, anchorKey = undefined) {
   const byKey = byKeyOf(rows);
   const row = byKey.get(key);
-  const anchor = byKey.get(row.anchor);
+  const anchor = byKey.get(anchorKey ?? row.anchor);
   const ratio = row.wallSeconds / anchor.wallSeconds;
   return { label: `${issue}: ${row.tool} ${row.caseName} <= ${maxRatio}x ${anchor.tool}`,
     measured: `${ratio.toFixed(2)}x${flagged(row)}${flagged(anchor)}`, met: ratio <= maxRatio && !flagged(row) && !flagged(anchor) };

@@ -6,6 +6,8 @@
 //   BENCH_RUNFILES  a RUN writing 10,000 files FROM Debian vs buildah
 //   BENCH_REGISTRY  push / pull through a local docker-registry vs skopeo copy
 //   BENCH_DIVE      tsdive --json vs decompressing the layers (BENCH_DIVE_LAYERS 20, BENCH_DIVE_FILES 200000)
+//   BENCH_RUN       tsbuild run vs runc run of a bundle (floor) and podman run: hello with and without
+//                   a bridge, Debian vs hello, BENCH_RUN_DETACHED (50) detached containers and their memory
 // Also: BENCH_RUNS (3), BENCH_DIR (os.tmpdir()), BENCH_WRITE_DOC=0 (stdout only).
 // The registry and tsdive groups use the nginx image when BENCH_NGINX ran, else the Debian base.
 import { spawnSync } from 'node:child_process';
@@ -20,6 +22,7 @@ import { debianBase } from './debianBase.mjs';
 import { nginxGroup, runFilesGroup } from './debianBuildBench.mjs';
 import { diveGroup } from './diveBench.mjs';
 import { registryGroup } from './registryBench.mjs';
+import { runContainerGroup } from './runContainerBench.mjs';
 import { removeTree } from './runRounds.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,6 +42,7 @@ const GROUPS = [
   ['BENCH_RUNFILES', runFilesGroup],
   ['BENCH_REGISTRY', registryGroup],
   ['BENCH_DIVE', diveGroup],
+  ['BENCH_RUN', runContainerGroup],
 ].filter(([name]) => process.env[name] !== '0');
 
 const progress = (line) => process.stderr.write(`bench: ${line}\n`);
@@ -55,7 +59,8 @@ function header(runs) {
       + `${(totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, Linux ${release()}.`,
     `Versions: tsbuild ${tsbuildVersion} (git ${commandOutput(['git', 'rev-parse', '--short', 'HEAD'])}), node ${process.version}, `
       + `${commandOutput(['buildah', '--version'])}, ${commandOutput(['umoci', '--version'])}, ${commandOutput(['skopeo', '--version'])}, `
-      + `docker-registry ${commandOutput(['docker-registry', '--version'])}.`,
+      + `docker-registry ${commandOutput(['docker-registry', '--version'])}, ${commandOutput(['runc', '--version'])}, `
+      + `${commandOutput(['conmon', '--version'])}, ${commandOutput(['podman', '--version'])}.`,
     `Groups run: ${GROUPS.map(([name]) => name).join(', ')}. ${runs} runs per row, median wall/CPU time, peak RSS = worst run.`,
   ].join('\n');
 }

@@ -32,13 +32,14 @@ export function emptyOutput(root) {
  * Before each run, untimed, `c.before(root)` sets the stage (default: an empty output
  * directory); the last run's output is kept for the cases that follow. `c.check(run)`, if
  * given, returns what was wrong with a run that succeeded (or nothing); it lands in c.faults.
+ * `c.env`, if given, is the command's environment.
  */
 export async function runRounds(cases, { work, runs, progress }) {
   for (let round = 1; round <= runs; round++) {
     for (const c of cases) {
       await (c.before ?? emptyOutput)(c.root);
       settle();
-      const run = await measureCommand(c.argv(c.root), { cwd: work, reportFile: join(work, 'time-report.txt') });
+      const run = await measureCommand(c.argv(c.root), { cwd: work, reportFile: join(work, 'time-report.txt'), env: c.env });
       c.runs.push(run);
       const fault = c.check?.(run);
       if (fault) c.faults.push(fault);

@@ -1,0 +1,176 @@
+// `tsbuild run` (#13) against plain `runc run` of a prepared bundle (the floor) and against
+// `podman run` (the anchor) on the same images: one container end to end with and without
+// bridge networking, a Debian-based image against hello, and 50 detached containers (start
+// time, then memory per running container).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ratioTarget, summarise } from './benchReport.mjs';
+import { checkedOutput } from './checkedOutput.mjs';
+import { DEBIAN_BASE } from './debianBase.mjs';
+import { benchCase, removeTree, runRounds } from './runRounds.mjs';
+
+const HELLO = 'localhost/hello:latest';
+const KiB = 1024;
+
+/**
+ * Podman's defaults that this sandbox refuses or that would reach outside the bench's own
+ * directories: its default ulimits (nofile/nproc above the hard limits), crun (which refuses
+ * the hybrid cgroup hierarchy; runc is also what tsbuild runs), the systemd cgroup manager and
+ * journald events (no systemd here), and the CNI configuration and temp directories.
+ */
+function podmanConf(dir) {
+  return ['[containers]', 'default_ulimits = []', '', '[engine]', 'runtime = "runc"', 'cgroup_manager = "cgroupfs"',
+    'events_logger = "file"', `events_logfile_path = "${join(dir, 'events.log')}"`, `tmp_dir = "${join(dir, 'tmp')}"`, '',
+    '[network]', 'network_backend = "cni"', `network_config_dir = "${join(dir, 'cni')}"`, ''].join('\n');
+}
+
+function podmanSetup(ctx, dir) {
+  mkdirSync(dir, { recursive: true });
+  const confFile = join(dir, 'containers.conf');
+  writeFileSync(confFile, podmanConf(dir));
+  const root = join(dir, 'root');
+  const runroot = join(dir, 'runroot');
+  return {
+    confFile, root, runroot,
+    env: { ...process.env, CONTAINERS_CONF: confFile },
+    argv: ['podman', '--root', root, '--runroot', runroot, '--storage-driver', 'overlay'],
+    storage: `containers-storage:[overlay@${root}+${runroot}]`,
+  };
+}
+
+function podmanOutput(podman, args) {
+  const saved = process.env.CONTAINERS_CONF;
+  process.env.CONTAINERS_CONF = podman.confFile;
+  try {
+    return checkedOutput([...podman.argv, ...args]);
+  } finally {
+    if (saved === undefined) delete process.env.CONTAINERS_CONF;
+    else process.env.CONTAINERS_CONF = saved;
+  }
+}
+
+/** Bytes below `dir` on its own file system (a container's merged rootfs is a mount, left out). */
+const treeBytes = (dirs) => dirs.reduce((sum, d) => sum + Number(checkedOutput(['du', '-sbx', d]).split('\t')[0]), 0);
+
+const vmRssBytes = (pid) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * KiB;
+
+function idsIn(file) {
+  try {
+    return readFileSync(file, 'utf8').split('\n').filter((l) => /^[0-9a-f]{64}$/.test(l));
+  } catch (e) {
+    if (e.code === 'ENOENT') return [];
+    throw e;
+  }
+}
+
+export async function runContainerGroup(ctx) {
+  const count = Math.round(ctx.positiveEnv('BENCH_RUN_DETACHED', 50));
+  const dir = join(ctx.work, 'run');
+  const store = join(dir, 'store');
+  const tsbuild = ['node', ctx.tsbuildBin, '--root', store];
+  const base = ctx.debianBase();
+  base.intoTsbuildStore(store);
+  checkedOutput([...tsbuild, 'build', '-q', '-t', HELLO, join(ctx.repo, 'samples/hello')]);
+  const bundle = join(dir, 'bundle');
+  checkedOutput([...tsbuild, 'bundle', HELLO, bundle]);
+  const podman = podmanSetup(ctx, ctx.lowercase(join(dir, 'podman')));
+  for (const image of [HELLO, DEBIAN_BASE]) {
+    checkedOutput(['skopeo', 'copy', '-q', `oci:${ctx.lowercase(join(store, 'oci'))}:${image}`, `${podman.storage}${image}`]);
+  }
+
+  let runcId = 0;
+  const keep = () => {};
+  const single = [
+    benchCase({ key: 'run-runc', tool: 'runc', caseName: 'run -b BUNDLE (hello, prepared bundle, own netns)', root: dir, before: keep,
+      argv: () => ['runc', 'run', '-b', bundle, `tsbuild-bench-${process.pid}-${++runcId}`] }),
+  ];
+  for (const network of ['none', 'bridge']) {
+    single.push(
+      benchCase({ key: `run-podman-${network}`, tool: 'podman', caseName: `run --rm --network ${network} hello`, root: dir, before: keep, env: podman.env,
+        argv: () => [...podman.argv, 'run', '--rm', '--network', network, HELLO] }),
+      benchCase({ key: `run-tsbuild-${network}`, tool: 'tsbuild', caseName: `run --rm --network ${network} hello`, root: dir, before: keep,
+        anchor: `run-podman-${network}`, argv: () => [...tsbuild, 'run', '--rm', '--network', network, HELLO] }),
+    );
+  }
+  single.push(
+    benchCase({ key: 'run-tsbuild-debian', tool: 'tsbuild', caseName: `run --rm --network none ${DEBIAN_BASE} true`, root: dir, before: keep,
+      anchor: 'run-tsbuild-none', argv: () => [...tsbuild, 'run', '--rm', '--network', 'none', DEBIAN_BASE, 'true'] }),
+    benchCase({ key: 'run-podman-debian', tool: 'podman', caseName: `run --rm --network none ${DEBIAN_BASE} true`, root: dir, before: keep,
+      env: podman.env, anchor: 'run-podman-none', argv: () => [...podman.argv, 'run', '--rm', '--network', 'none', DEBIAN_BASE, 'true'] }),
+  );
+  await runRounds(single, ctx);
+
+  // Each tool starts `count` containers one after another from one shell, their IDs into a file;
+  // before the next round (and at the end, always) every one of them is removed by ID.
+  const tools = {
+    tsbuild: { cli: tsbuild, idsFile: join(dir, 'tsbuild-ids'), env: process.env,
+      rm: (ids) => checkedOutput([...tsbuild, 'rm', '-f', ...ids]) },
+    podman: { cli: podman.argv, idsFile: join(dir, 'podman-ids'), env: podman.env,
+      rm: (ids) => podmanOutput(podman, ['rm', '-f', '-t', '0', ...ids]) },
+  };
+  // One ID at a time, so that one failure (seen: `tsbuild rm -f` of 50 IDs stopping part-way)
+  // leaves none of the others running; the failures are reported together at the end.
+  const removeStarted = (tool) => {
+    const failures = [];
+    for (const id of idsIn(tool.idsFile)) {
+      try {
+        tool.rm([id]);
+      } catch (e) {
+        failures.push(e.message);
+      }
+    }
+    writeFileSync(tool.idsFile, '');
+    if (failures.length) throw new Error(`removing containers failed:\n${failures.join('\n')}`);
+  };
+  const detachedCase = (name, anchor) => benchCase({ key: `run-detached-${name}`, tool: name, anchor, root: dir, env: tools[name].env,
+    caseName: `${count} x run -d ${DEBIAN_BASE} sleep 600 (bridge), one after another`, before: () => removeStarted(tools[name]),
+    argv: () => ['sh', '-c', `for i in $(seq ${count}); do "$@" run -d ${DEBIAN_BASE} sleep 600 >> ${tools[name].idsFile} || exit 1; done`, 'sh', ...tools[name].cli] });
+  const detached = [detachedCase('podman'), detachedCase('tsbuild', 'run-detached-podman')];
+  let memory;
+  try {
+    await runRounds(detached, ctx);
+    memory = {
+      tsbuild: idsIn(tools.tsbuild.idsFile).map((id) => ({
+        rss: vmRssBytes(readFileSync(join(store, 'containers', id, 'conmon.pid'), 'utf8').trim()),
+        state: treeBytes([join(store, 'containers', id)]),
+      })),
+      podman: idsIn(tools.podman.idsFile).map((id) => ({
+        rss: vmRssBytes(podmanOutput(podman, ['inspect', '--format', '{{.State.ConmonPid}}', id])),
+        state: treeBytes([join(podman.root, 'overlay-containers', id), join(podman.runroot, 'overlay-containers', id)]),
+      })),
+    };
+  } finally {
+    try {
+      removeStarted(tools.tsbuild);
+    } finally {
+      try {
+        removeStarted(tools.podman);
+      } finally {
+        podmanOutput(podman, ['system', 'reset', '-f']);
+      }
+    }
+  }
+  const rows = [...single, ...detached].map(summarise);
+  const perContainer = (name) => {
+    const avg = (key) => memory[name].reduce((s, m) => s + m[key], 0) / memory[name].length / KiB;
+    return `| ${name} | ${memory[name].length} | ${avg('rss').toFixed(0)} | ${avg('state').toFixed(0)} |`;
+  };
+  return {
+    title: 'tsbuild run (#13)',
+    parameters: 'samples/hello (FROM scratch) and the Debian base in one tsbuild store; the same images copied into a podman storage '
+      + `(overlay driver) with skopeo. The floor is \`runc run\` of a bundle \`tsbuild bundle\` wrote once. ${checkedOutput(['podman', '--version'])} `
+      + `with runc and this containers.conf (CONTAINERS_CONF, temp --root/--runroot):\n\n\`\`\`toml\n${podmanConf('<bench dir>')}\`\`\``,
+    rows,
+    extra: ['Memory per running container after the last detached round: conmon\'s VmRSS and the bytes of its state directory '
+      + '(tsbuild: `<root>/containers/<id>` with the rootfs upper/work dirs; podman: `overlay-containers/<id>` under --root and --runroot).',
+    '', '| tool | containers | conmon RSS KiB (mean) | state KiB (mean) |', '|---|---:|---:|---:|', perContainer('tsbuild'), perContainer('podman')].join('\n'),
+    targets: [
+      ratioTarget(rows, 'run-tsbuild-none', 1.5, 'run (#13)', 'run-runc'),
+      ratioTarget(rows, 'run-tsbuild-bridge', 1.5, 'run (#13)', 'run-runc'),
+      ratioTarget(rows, 'run-tsbuild-none', 0.8, 'run (#13)'),
+      ratioTarget(rows, 'run-tsbuild-bridge', 0.8, 'run (#13)'),
+      ratioTarget(rows, 'run-detached-tsbuild', 0.8, 'run (#13)'),
+      ratioTarget(rows, 'run-tsbuild-debian', 1.1, 'run (#13), within noise'),
+    ],
+  };
+}
