@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importBusybox } from '../helpers/busyboxImage.js';
 import { requireTools, run } from '../helpers/tools.js';
-import { tsbuild, tsbuildOk } from '../helpers/tsbuildCli.js';
+import { cliOnRoot, removeAllContainers } from '../helpers/containerRoot.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 
 const dirs = tempDirs();
@@ -13,13 +13,11 @@ beforeAll(async () => {
   await importBusybox(root);
 });
 afterAll(async () => {
-  const ids = (await tsbuild(['--root', root, 'ps', '-aq'])).stdout.split('\n').filter(Boolean);
-  if (ids.length) await tsbuild(['--root', root, 'rm', '-f', ...ids]);
+  await removeAllContainers(root);
   await dirs.cleanup();
 });
 
-const ts = (...args: string[]) => tsbuild(['--root', root, ...args]);
-const tsOk = (...args: string[]) => tsbuildOk(['--root', root, ...args]);
+const { ts, tsOk } = cliOnRoot(() => root);
 
 /** Adds /new/file, changes /etc/passwd, deletes /bin/wc, replaces /home/app with an empty directory. */
 const CHANGES = 'mkdir /new && echo hello > /new/file && echo extra:x:2:2::/:/bin/sh >> /etc/passwd && rm /bin/wc && rm -rf /home/app && mkdir /home/app';

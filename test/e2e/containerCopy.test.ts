@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importBusybox } from '../helpers/busyboxImage.js';
 import { requireTools } from '../helpers/tools.js';
-import { tsbuild, tsbuildOk } from '../helpers/tsbuildCli.js';
+import { tsbuildOk } from '../helpers/tsbuildCli.js';
+import { cliOnRoot, removeAllContainers } from '../helpers/containerRoot.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 
 const dirs = tempDirs();
@@ -27,13 +28,11 @@ beforeAll(async () => {
   await tsOk('run', '--name', 'files', '--network', 'none', 'busybox', 'sh', '-c', script);
 });
 afterAll(async () => {
-  const ids = (await tsbuild(['--root', root, 'ps', '-aq'])).stdout.split('\n').filter(Boolean);
-  if (ids.length) await tsbuild(['--root', root, 'rm', '-f', ...ids]);
+  await removeAllContainers(root);
   await dirs.cleanup();
 });
 
-const ts = (...args: string[]) => tsbuild(['--root', root, ...args]);
-const tsOk = (...args: string[]) => tsbuildOk(['--root', root, ...args]);
+const { ts, tsOk } = cliOnRoot(() => root);
 
 async function hostSecretUntouched(): Promise<void> {
   expect(await readdir(join(host, 'secret'))).toEqual(['sentinel']);

@@ -8,6 +8,7 @@ import { defaultBridgeNetwork, IPAM_LEASES_DIR } from '@tsbuild/builder';
 import { importBusybox } from '../helpers/busyboxImage.js';
 import { requireTools, run } from '../helpers/tools.js';
 import { tsbuild, tsbuildOk } from '../helpers/tsbuildCli.js';
+import { cliOnRoot, removeAllContainers } from '../helpers/containerRoot.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 
 // Containers on the default tsbuild0 bridge, through the CLI with real conmon, runc and CNI plugins.
@@ -30,14 +31,12 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const dir of roots) {
-    const ids = (await tsbuild(['--root', dir, 'ps', '-aq'])).stdout.split('\n').filter(Boolean);
-    if (ids.length) await tsbuild(['--root', dir, 'rm', '-f', ...ids]);
+    await removeAllContainers(dir);
   }
   await dirs.cleanup();
 });
 
-const ts = (...args: string[]) => tsbuild(['--root', root, ...args]);
-const tsOk = (...args: string[]) => tsbuildOk(['--root', root, ...args]);
+const { ts, tsOk } = cliOnRoot(() => root);
 
 interface Inspected {
   Id: string;

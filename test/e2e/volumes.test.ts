@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importBusybox } from '../helpers/busyboxImage.js';
 import { requireTools } from '../helpers/tools.js';
-import { tsbuild, tsbuildOk } from '../helpers/tsbuildCli.js';
+import { cliOnRoot, removeAllContainers } from '../helpers/containerRoot.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 
 const dirs = tempDirs();
@@ -15,13 +15,11 @@ beforeAll(async () => {
   await importBusybox(root);
 });
 afterAll(async () => {
-  const ids = (await tsbuild(['--root', root, 'ps', '-aq'])).stdout.split('\n').filter(Boolean);
-  if (ids.length) await tsbuild(['--root', root, 'rm', '-f', ...ids]);
+  await removeAllContainers(root);
   await dirs.cleanup();
 });
 
-const ts = (...args: string[]) => tsbuild(['--root', root, ...args]);
-const tsOk = (...args: string[]) => tsbuildOk(['--root', root, ...args]);
+const { ts, tsOk } = cliOnRoot(() => root);
 
 async function exists(path: string): Promise<boolean> {
   return access(path).then(() => true, () => false);

@@ -7,6 +7,7 @@ import { runtimeProcesses } from '../../runtime/ociRuntime.js';
 import { startContainer } from '../../runtime/startContainer.js';
 import { killContainer, removeContainer, stopContainer } from '../../runtime/stopContainer.js';
 import { openContainers } from '../containerStoreOption.js';
+import { ExitStatus } from '../exitStatus.js';
 import { startAttached } from '../startAttached.js';
 import { withRootOption } from '../storeOption.js';
 
@@ -114,11 +115,20 @@ export function lifecycleCommands(program: Command): void {
     .option('-v, --volumes', 'remove their anonymous volumes too')
     .action(async (refs: string[], opts: { force?: boolean; volumes?: boolean }, cmd: Command) => {
       const { store, containers } = await openContainers(cmd);
+      // As docker: a container that cannot be removed is reported, and the others are still removed.
+      let failed = 0;
       for (const ref of refs) {
-        const c = await containers.find(ref);
-        await removeContainer(store, containers, c, opts.force ?? false);
-        if (opts.volumes) await removeAnonymousVolumes(new VolumeStore(store), containers, c.record);
-        process.stdout.write(`${ref}\n`);
+        try {
+          const c = await containers.find(ref);
+          await removeContainer(store, containers, c, opts.force ?? false);
+          if (opts.volumes) await removeAnonymousVolumes(new VolumeStore(store), containers, c.record);
+          process.stdout.write(`${ref}\n`);
+        } catch (e) {
+          if (refs.length === 1) throw e;
+          process.stderr.write(`tsbuild: error: ${(e as Error).message}\n`);
+          failed++;
+        }
       }
+      if (failed > 0) throw new ExitStatus(1);
     });
 }
