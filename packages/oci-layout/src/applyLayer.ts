@@ -1,32 +1,17 @@
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, ftruncateSync, futimesSync, lstatSync, openSync, utimesSync, write, writev, writevSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, lstatSync, openSync, utimesSync } from 'node:fs';
 import { chmod, link, lchown, lstat, lutimes, mkdir, open, readdir, rm, symlink, type FileHandle } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { promisify } from 'node:util';
 import { decodeName, fsPath } from './byteNames.js';
-import { remainder } from './durableFileWriter.js';
 import { fsNative } from './fsNative.js';
 import { KnownDirectories, SETGID_BIT, parentOf } from './knownDirectories.js';
-import type { LayerChange, LayerEntry, SparseRegion } from './layerEntry.js';
-import { placedPieces } from './sparseContent.js';
+import type { LayerChange, LayerEntry } from './layerEntry.js';
+import { prepareContent, writeContent } from './fileContent.js';
 import { readLayer } from './layerReader.js';
 import { escapeOverlayXattr } from './overlayXattrs.js';
 import { resolveInRoot } from './securePath.js';
 
-const writevAsync = promisify(writev);
-const writeAsync = promisify(write);
 
-/**
- * Unpacking is bound by per-file syscalls, not bytes. A file of at most this
- * size is collected in memory and then created, written and finished with
- * blocking calls (open, write, futimes, close): each call is quick, and
- * handing each to libuv's thread pool cost more than the call itself
- * (measured: ~30% more CPU time for a 20,000-file layer, and no faster on
- * ext4 even with 16 files in flight). Larger files are streamed.
- */
-const MAX_BUFFERED_FILE = 4 * 1024 * 1024;
-/** Content of a streamed file is written in batches of at least this many bytes. */
-const WRITE_BATCH_BYTES = 1024 * 1024;
 
 export interface ApplyLayerOptions {
   /** Set owners from the layer (lchown). Default: when running as root. */
@@ -301,14 +286,10 @@ async function createFile(state: ApplyState, hostPath: string, rootPath: string,
   // The final mode at creation saves a chmod, unless a chown is still to come (the file would briefly
   // have the mode with the wrong owner) or the umask or setuid/setgid/sticky bits get in the way.
   const modeAtCreation = !chown && state.umask !== undefined && (entry.mode & (0o7000 | state.umask)) === 0;
-  // A reader's entries carry their content; hand-made ones (applyChanges) may open it on demand.
-  const content = entry.content ?? (await entry.open?.());
-  const collected = !content ? [] : entry.size <= MAX_BUFFERED_FILE && !entry.sparse ? await collect(content) : undefined;
+  const content = await prepareContent(entry);
   const fd = await createExclusive(state, hostPath, rootPath, modeAtCreation ? entry.mode : 0o600);
   try {
-    if (collected) writeAllSync(fd, collected);
-    else if (entry.sparse) await writeSparse(fd, content!, entry.sparse, entry.size);
-    else await writeStream(fd, content!);
+    await writeContent(fd, entry, content);
     // chown before chmod: chown clears setuid/setgid bits.
     if (chown) fchownSync(fd, entry.uid, entry.gid);
     if (!modeAtCreation) fchmodSync(fd, entry.mode & 0o7777);
@@ -338,53 +319,6 @@ async function createExclusive(state: ApplyState, hostPath: string, rootPath: st
 /** A new file is owned by its creator, with its directory's group if that is setgid. */
 function ownedAsCreated(state: ApplyState, rootPath: string, entry: LayerEntry): boolean {
   return entry.uid === state.creator.uid && entry.gid === state.creator.gid && state.directories.hasSetgid(parentOf(rootPath)) === false;
-}
-
-async function collect(content: Readable): Promise<Buffer[]> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of content as AsyncIterable<Buffer>) chunks.push(chunk);
-  return chunks;
-}
-
-/** Short writes are rare on regular files but allowed: each call continues after what was written. */
-function writeAllSync(fd: number, chunks: Buffer[]): void {
-  let pending = chunks.filter((chunk) => chunk.length > 0);
-  while (pending.length > 0) pending = remainder(pending, writevSync(fd, pending));
-}
-
-async function writeAll(fd: number, chunks: Buffer[]): Promise<void> {
-  let pending = chunks.filter((chunk) => chunk.length > 0);
-  while (pending.length > 0) pending = remainder(pending, (await writevAsync(fd, pending)).bytesWritten);
-}
-
-async function writeStream(fd: number, content: Readable): Promise<void> {
-  let batch: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of content as AsyncIterable<Buffer>) {
-    batch.push(chunk);
-    bytes += chunk.length;
-    if (bytes >= WRITE_BATCH_BYTES) {
-      await writeAll(fd, batch);
-      batch = [];
-      bytes = 0;
-    }
-  }
-  await writeAll(fd, batch);
-}
-
-/**
- * A sparse file's data regions, each at its offset; the rest stays holes
- * (never written, so they cost no disk), up to the logical size.
- */
-async function writeSparse(fd: number, content: Readable, regions: SparseRegion[], size: number): Promise<void> {
-  for await (const piece of placedPieces(content as AsyncIterable<Buffer>, regions)) await writeAt(fd, piece.data, piece.offset);
-  ftruncateSync(fd, size);
-}
-
-async function writeAt(fd: number, data: Buffer, position: number): Promise<void> {
-  for (let done = 0; done < data.length; ) {
-    done += (await writeAsync(fd, data, done, data.length - done, position + done)).bytesWritten;
-  }
 }
 
 /** chown before chmod: chown clears setuid/setgid bits. */
