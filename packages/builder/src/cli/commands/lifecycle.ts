@@ -17,6 +17,28 @@ function parseSeconds(text: string): number {
   return n;
 }
 
+/**
+ * Acts on each named container in turn and prints its name, as docker does. With several, one
+ * that fails is reported in one line and the others are still acted on; the exit status is then 1.
+ */
+async function forEachRef(refs: string[], act: (ref: string) => Promise<void>): Promise<void> {
+  let failed = 0;
+  for (const ref of refs) {
+    try {
+      await act(ref);
+      process.stdout.write(`${ref}\n`);
+    } catch (e) {
+      if (refs.length === 1) throw e;
+      process.stderr.write(`tsbuild: error: ${(e as Error).message}\n`);
+      failed++;
+    }
+  }
+  if (failed > 0) throw new ExitStatus(1);
+}
+
+const STOP_TIME_FLAGS = '-t, --time <seconds>';
+const STOP_TIME_HELP = "seconds to wait before SIGKILL (default: the container's --stop-timeout)";
+
 /** start, stop, restart, kill, top, wait and rm: each takes containers by name or ID and prints what it acted on, as docker does. */
 export function lifecycleCommands(program: Command): void {
   withRootOption(program.command('start'))
@@ -45,31 +67,29 @@ export function lifecycleCommands(program: Command): void {
   withRootOption(program.command('stop'))
     .description('stop running containers: their stop signal, then SIGKILL after the timeout')
     .argument('<container...>', 'names or IDs')
-    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL (default: the container\'s --stop-timeout)')
+    .option(STOP_TIME_FLAGS, STOP_TIME_HELP)
     .action(async (refs: string[], opts: { time?: string }, cmd: Command) => {
       const { store, containers } = await openContainers(cmd);
-      for (const ref of refs) {
+      await forEachRef(refs, async (ref) => {
         const c = await containers.find(ref);
         await stopContainer(store, containers, c, opts.time !== undefined ? parseSeconds(opts.time) : c.record.stopTimeout);
-        process.stdout.write(`${ref}\n`);
-      }
+      });
     });
 
   withRootOption(program.command('restart'))
     .description('stop (if running) and start containers again')
     .argument('<container...>', 'names or IDs')
-    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL (default: the container\'s --stop-timeout)')
+    .option(STOP_TIME_FLAGS, STOP_TIME_HELP)
     .action(async (refs: string[], opts: { time?: string }, cmd: Command) => {
       const { store, containers } = await openContainers(cmd);
-      for (const ref of refs) {
+      await forEachRef(refs, async (ref) => {
         const c = await containers.find(ref);
         await stopContainer(store, containers, c, opts.time !== undefined ? parseSeconds(opts.time) : c.record.stopTimeout);
         await containers.withContainerLock(c.record.id, async () => {
           const state = await observeState(containers, c);
           await startContainer(store, containers, c, { ...state, stoppedByUser: false });
         });
-        process.stdout.write(`${ref}\n`);
-      }
+      });
     });
 
   withRootOption(program.command('kill'))
@@ -79,10 +99,7 @@ export function lifecycleCommands(program: Command): void {
     .action(async (refs: string[], opts: { signal: string }, cmd: Command) => {
       const { containers } = await openContainers(cmd);
       const sig = parseSignal(opts.signal);
-      for (const ref of refs) {
-        await killContainer(containers, await containers.find(ref), sig.name);
-        process.stdout.write(`${ref}\n`);
-      }
+      await forEachRef(refs, async (ref) => killContainer(containers, await containers.find(ref), sig.name));
     });
 
   withRootOption(program.command('top'))
@@ -115,20 +132,10 @@ export function lifecycleCommands(program: Command): void {
     .option('-v, --volumes', 'remove their anonymous volumes too')
     .action(async (refs: string[], opts: { force?: boolean; volumes?: boolean }, cmd: Command) => {
       const { store, containers } = await openContainers(cmd);
-      // As docker: a container that cannot be removed is reported, and the others are still removed.
-      let failed = 0;
-      for (const ref of refs) {
-        try {
-          const c = await containers.find(ref);
-          await removeContainer(store, containers, c, opts.force ?? false);
-          if (opts.volumes) await removeAnonymousVolumes(new VolumeStore(store), containers, c.record);
-          process.stdout.write(`${ref}\n`);
-        } catch (e) {
-          if (refs.length === 1) throw e;
-          process.stderr.write(`tsbuild: error: ${(e as Error).message}\n`);
-          failed++;
-        }
-      }
-      if (failed > 0) throw new ExitStatus(1);
+      await forEachRef(refs, async (ref) => {
+        const c = await containers.find(ref);
+        await removeContainer(store, containers, c, opts.force ?? false);
+        if (opts.volumes) await removeAnonymousVolumes(new VolumeStore(store), containers, c.record);
+      });
     });
 }
