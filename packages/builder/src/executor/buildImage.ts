@@ -21,6 +21,7 @@ import { runStep, type RunEnvironment } from './runStep.js';
 import type { RunSettings } from '../runtime/runSettings.js';
 import { Snapshotter } from '../runtime/snapshotter.js';
 import { openStageRoot } from './stageRoot.js';
+import { lineWriter } from './lineWriter.js';
 import { ImageUnavailableError, resolveImage, type ImageSourceOptions } from './resolveImage.js';
 import { nearestName } from '../nearestName.js';
 import { downloadRemote, isRemoteSource, type RemoteFile } from './remoteSource.js';
@@ -93,23 +94,6 @@ function refuseUnsupported(instr: Instruction): void {
 /** A stage's `FROM --platform`, else the build's. */
 function platformOf(planned: PlannedStage, buildPlatform: Platform): Platform {
   return planned.platform ?? buildPlatform;
-}
-
-/** Splits a stream of output chunks into prefixed lines. */
-function lineWriter(log: (line: string) => void, prefix: string) {
-  let pending = '';
-  return {
-    write(chunk: Buffer) {
-      pending += chunk.toString('utf8');
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) log(`${prefix}${line}`);
-    },
-    flush() {
-      if (pending) log(`${prefix}${pending}`);
-      pending = '';
-    },
-  };
 }
 
 /** Builds a Dockerfile into an image in the store and names it. */
