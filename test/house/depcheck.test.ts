@@ -81,9 +81,10 @@ function packageRule(pkg: PackageName, file: string, specifier: string): string 
 
 /**
  * Inside builder: layers/ (trees to layers) is below runtime/ (containers), which is below
- * executor/ (builds); each may import those below it, never those above.
+ * executor/ (builds); each may import those below it, never those above. cache/ (step keys,
+ * local and shared build caches) is below executor/ too: the build asks it, never the reverse.
  */
-const BELOW: Record<string, string[]> = { layers: ['runtime', 'executor'], runtime: ['executor'] };
+const BELOW: Record<string, string[]> = { layers: ['runtime', 'executor', 'cache'], runtime: ['executor'], cache: ['executor'] };
 
 function layeringRule(folder: string): (file: string, specifier: string) => string | undefined {
   return (file, specifier) => {

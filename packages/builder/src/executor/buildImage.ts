@@ -15,7 +15,7 @@ import { StageState, type CopyOp, type Step } from '../dockerfile/stageState.js'
 import { CopyPlanner, type CopyTiming } from './copyPlanner.js';
 import { ImageFilesystem } from './imageFilesystem.js';
 import { storeLayer } from '../layers/layerStore.js';
-import { StepCache, stepKey, type CachedStep } from './stepCache.js';
+import { StepCache, stepKey, type CachedStep } from '../cache/stepCache.js';
 import { resolveOwner } from './resolveOwner.js';
 import { runStep, type RunEnvironment } from './runStep.js';
 import type { RunSettings } from '../runtime/runSettings.js';

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readdirIfExists, type LocalStore, type ProcessIdentity } from '@tsbuild/oci-layout';
 import { chainIds, Snapshotter } from '../runtime/snapshotter.js';
-import { StepCache } from './stepCache.js';
+import { StepCache } from '../cache/stepCache.js';
 import { ContainerStore } from '../runtime/containerStore.js';
 
 /**
