@@ -36,6 +36,21 @@ async function claimDirectory(dir: string): Promise<boolean> {
 }
 
 /**
+ * Applies the image's layers in order onto `rootfs`, as `umoci unpack` does:
+ * its final filesystem, with nothing written outside `rootfs` (see applyLayer).
+ */
+export async function unpackImage(image: Image, rootfs: string): Promise<void> {
+  for (const layer of image.layers) {
+    const blob = await layer.open();
+    try {
+      await applyLayer(rootfs, blob);
+    } finally {
+      blob.destroy();
+    }
+  }
+}
+
+/**
  * Unpacks `image` into an OCI runtime bundle: `dir/rootfs` (layers applied in
  * order) and `dir/config.json` (image-spec conversion). `dir` must be absent
  * or empty; on failure everything this created is removed again.
@@ -51,14 +66,7 @@ export async function createBundle(image: Image, dir: string, opts: BundleOption
     await chmod(bundleDir, 0o700);
     await mkdir(rootfs);
     await chmod(rootfs, 0o755);
-    for (const layer of image.layers) {
-      const blob = await layer.open();
-      try {
-        await applyLayer(rootfs, blob);
-      } finally {
-        blob.destroy();
-      }
-    }
+    await unpackImage(image, rootfs);
     const spec = await toRuntimeSpec(image.config, { rootfs, args: opts.args });
     await writeFile(configPath, `${JSON.stringify(spec, null, 2)}\n`, { mode: 0o644, flag: 'wx' });
     return { rootfs, configPath };

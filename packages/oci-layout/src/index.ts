@@ -12,6 +12,7 @@ export * from './localStore.js';
 export * from './storeCheck.js';
 export * from './ifExists.js';
 export * from './noSpaceLeft.js';
+export * from './durableFileWriter.js';
 export * from './imageWriter.js';
 export * from './transports/dockerArchive.js';
 export * from './userLookup.js';

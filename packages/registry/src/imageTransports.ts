@@ -196,8 +196,13 @@ export class ImageTransports {
     }
   }
 
-  /** `defaultName` names the image where the destination needs a name and none was given (a store tag, an archive's RepoTags). */
-  async openDestination(loc: ImageLocation, defaultName?: string): Promise<OpenedDestination> {
+  /**
+   * Where the location gives no REF, `names` name the image in destinations that record
+   * names (an OCI layout's ref names, a docker archive's RepoTags, as `build --output`
+   * names it by its tags); without them a docker archive takes `defaultName` (the source's).
+   */
+  async openDestination(loc: ImageLocation, defaultName?: string, names?: string[]): Promise<OpenedDestination> {
+    const refs = loc.transport === 'docker' || loc.transport === 'store' || !loc.ref ? names : [loc.ref];
     switch (loc.transport) {
       case 'docker': {
         const [target, ...more] = this.resolveDockerReference(loc.reference, true);
@@ -206,13 +211,14 @@ export class ImageTransports {
         return { destination: new RegistryDestination(client, target.name.digest ? undefined : target.name.tag, await this.blobCache()), close: noop };
       }
       case 'oci':
-        return { destination: await openOciDirDestination(loc.path, loc.ref), close: noop };
+        return { destination: await openOciDirDestination(loc.path, refs ?? []), close: noop };
       case 'oci-archive': {
-        const d = await OciArchiveDestination.create(loc.path, loc.ref, this.opts.openStore ? (await this.localStore()).tmpDir : undefined);
+        const d = await OciArchiveDestination.create(loc.path, refs ?? [], this.opts.openStore ? (await this.localStore()).tmpDir : undefined);
         return { destination: d, close: () => d.close() };
       }
       case 'docker-archive': {
-        const d = await DockerArchiveDestination.create(loc.path, loc.ref ?? defaultName, this.opts.openStore ? (await this.localStore()).tmpDir : undefined);
+        const repoTags = refs ?? (defaultName ? [defaultName] : []);
+        const d = await DockerArchiveDestination.create(loc.path, () => repoTags, this.opts.openStore ? (await this.localStore()).tmpDir : undefined);
         return { destination: d, close: () => d.close() };
       }
       case 'store': {
@@ -231,12 +237,12 @@ export class ImageTransports {
   async copy(
     src: ImageLocation,
     dst: ImageLocation | ((sourceName: string | undefined) => ImageLocation),
-    opts: CopyOptions & { onStart?: (target: ImageLocation) => void } = {},
+    opts: CopyOptions & { onStart?: (target: ImageLocation) => void; names?: string[] } = {},
   ): Promise<{ descriptor: Descriptor; target: ImageLocation }> {
     const source = await this.openSource(src);
     try {
       const target = typeof dst === 'function' ? dst(source.name) : dst;
-      const destination = await this.openDestination(target, source.name);
+      const destination = await this.openDestination(target, source.name, opts.names);
       try {
         opts.onStart?.(target);
         const run = () => copySource(source.source, destination.destination, opts);

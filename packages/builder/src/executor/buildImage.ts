@@ -67,6 +67,8 @@ export interface BuildRequest {
 
 export interface BuildResult {
   digest: Digest;
+  /** The image's manifest, as stored. */
+  descriptor: Descriptor;
   names: string[];
   warnings: string[];
 }
@@ -140,7 +142,7 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
     const names = req.tags.length > 0 ? await store.tag(descriptor, req.tags) : [];
     if (names.length === 0) await store.keepUnnamed(descriptor);
     for (const name of names) req.log(`COMMIT ${name}`);
-    return { digest: descriptor.digest, names, warnings: plan.warnings };
+    return { digest: descriptor.digest, descriptor, names, warnings: plan.warnings };
   });
 }
 

@@ -123,9 +123,10 @@ export class OciArchiveDestination implements ImageDestination {
     private readonly file: string,
   ) {}
 
-  static async create(file: string, ref: string | undefined, tmpParent?: string): Promise<OciArchiveDestination> {
+  /** The root is named by each of `refs` in the archive's index.json (none: an unnamed entry). */
+  static async create(file: string, refs: string[], tmpParent?: string): Promise<OciArchiveDestination> {
     const dir = await makeTempDir(tmpParent);
-    return new OciArchiveDestination(await openOciDirDestination(join(dir, 'layout'), ref), dir, file);
+    return new OciArchiveDestination(await openOciDirDestination(join(dir, 'layout'), refs), dir, file);
   }
 
   hasBlob(descriptor: Descriptor): Promise<boolean> {

@@ -99,8 +99,10 @@ export async function nameInLayout(layout: OciLayout, descriptor: Descriptor, re
   }));
 }
 
-/** `oci:DIR[:REF]` as a destination; the layout is created when missing. */
-export async function openOciDirDestination(dir: string, ref: string | undefined): Promise<OciLayoutDestination> {
+/** `oci:DIR[:REF]` as a destination, the root named by each of `refs` (none: an unnamed entry); the layout is created when missing. */
+export async function openOciDirDestination(dir: string, refs: string[]): Promise<OciLayoutDestination> {
   const layout = await OciLayout.open(dir, { create: true });
-  return new OciLayoutDestination(layout, (d) => nameInLayout(layout, d, ref));
+  return new OciLayoutDestination(layout, async (d) => {
+    for (const ref of refs.length > 0 ? refs : [undefined]) await nameInLayout(layout, d, ref);
+  });
 }

@@ -8,6 +8,10 @@ import { runSettings } from '../runSettingsOptions.js';
 import { parseBuildContexts } from '../buildContextOption.js';
 import { contextFromStdin, readStdinText } from '../stdinContext.js';
 import type { BuildRequest } from '../../executor/buildImage.js';
+import { BuildOutputError, checkFileDestination, parseBuildOutputs } from '../buildOutputOption.js';
+import { writeBuildOutputs } from '../buildOutputs.js';
+import { writeBuildResultFiles } from '../buildResultFiles.js';
+import { registryTransportOptions } from '../registryOptions.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -49,6 +53,11 @@ interface BuildOptions {
   ulimit: string[];
   shmSize?: string;
   buildContext: string[];
+  push?: boolean;
+  output: string[];
+  iidfile?: string;
+  metadataFile?: string;
+  creds?: string;
 }
 
 /** `id=ID,src=FILE` (or `id=ID,source=FILE`), as docker build takes --secret. */
@@ -85,17 +94,30 @@ export function buildCommand(program: Command): void {
     .option('--shm-size <size>', 'size of /dev/shm in RUN steps, e.g. 128m (default 64m)')
     .option('--build-context <name=dir|docker-image://ref>', 'a named context for COPY --from=NAME / RUN --mount from=NAME, or an image for FROM NAME (repeatable)', collect, [])
     .option('--platform <os/arch[/variant]>', 'target platform (default: this machine\'s; RUN needs this machine\'s)')
-    .option('--registries-conf <file>', 'registries.conf for pulling base images')
-    .addOption(new Option('--tls-verify <bool>', 'pulling base images: require HTTPS with verified certificates (false also allows plain HTTP)').choices(['true', 'false']))
+    .option('--registries-conf <file>', 'registries.conf for pulling base images and for --push')
+    .addOption(new Option('--tls-verify <bool>', 'pulling base images and --push: require HTTPS with verified certificates (false also allows plain HTTP)').choices(['true', 'false']))
     .option('--no-cache', 'execute every step even when the build cache has its result')
+    .option('--push', 'push the image to the registry each -t names, as `tsbuild push` does')
+    .option('--creds <USERNAME[:PASSWORD]>', 'credentials for --push, instead of stored ones (asks for the password when missing)')
+    .option('-o, --output <type=TYPE,dest=PATH>', 'also write the result: type=oci (dest=FILE, or a directory with tar=false), type=docker (a docker load archive), type=local (the filesystem, dest=DIR; -o DIR alone means this), type=tar (the filesystem as a tar; dest=- is stdout) (repeatable)', collect, [])
+    .option('--iidfile <file>', 'write the image ID (its manifest digest, as -q prints it) to FILE')
+    .option('--metadata-file <file>', 'write buildx\'s build metadata (containerimage.digest, image.name, ...) as JSON to FILE')
     .action(async (context: string, opts: BuildOptions, cmd: Command) => {
       const store = await openStore(cmd);
       const sourceDateEpoch = parseEpoch(opts.sourceDateEpoch);
       const quiet = opts.quiet || opts.progress === 'quiet';
-      const log = quiet ? () => undefined : (line: string) => process.stdout.write(`${line}\n`);
+      const outputs = parseBuildOutputs(opts.output);
+      if (opts.push && opts.tag.length === 0) throw new BuildOutputError('--push needs a name to push to: tag the image with -t REGISTRY/REPOSITORY[:TAG]');
+      if (opts.iidfile) checkFileDestination('--iidfile', opts.iidfile);
+      if (opts.metadataFile) checkFileDestination('--metadata-file', opts.metadataFile);
+      // An output on stdout (-o -) leaves stdout to the tar: progress and the digest go to stderr, as buildx sends them.
+      const report = outputs.some((o) => o.dest === '-') ? process.stderr : process.stdout;
+      const log = quiet ? () => undefined : (line: string) => report.write(`${line}\n`);
       if (context === '-' && opts.file === '-') throw new Error('the context and the Dockerfile cannot both come from stdin (- and -f -)');
       // Every option is parsed before stdin is read, so a bad one leaves nothing behind.
       const settings = runSettings(opts);
+      // Read now, so a password is asked for before the build rather than after it.
+      const registry = opts.push ? await registryTransportOptions(opts) : {};
       const request: Omit<BuildRequest, 'contextDir'> = {
         ...(opts.file && opts.file !== '-' ? { dockerfile: opts.file } : {}),
         ...(opts.pull ? { pull: true } : {}),
@@ -139,7 +161,9 @@ export function buildCommand(program: Command): void {
         await stdinContext?.cleanup();
       }
       for (const warning of result.warnings) process.stderr.write(`WARNING: ${warning}\n`);
+      await writeBuildOutputs(store, result.descriptor, result.names, { push: opts.push === true, outputs, registry, quiet }, report);
+      await writeBuildResultFiles(store, result.descriptor, result.names, { ...(opts.iidfile ? { iidfile: opts.iidfile } : {}), ...(opts.metadataFile ? { metadataFile: opts.metadataFile } : {}) });
       for (const name of result.names) log(`Successfully tagged ${name}`);
-      process.stdout.write(`${result.digest}\n`);
+      report.write(`${result.digest}\n`);
     });
 }

@@ -41,11 +41,16 @@ export async function openTransports(cmd: Command, opts: TransferOptions): Promi
   });
 }
 
-/** Per-blob progress bars, redrawn in place; only used when stdout is a terminal. */
+/** Where a copy reports: stdout for the transfer commands, the build's log stream for `build --push` and `--output`. */
+export type ReportStream = NodeJS.WritableStream & { isTTY?: boolean };
+
+/** Per-blob progress bars, redrawn in place; only used when the report goes to a terminal. */
 class ProgressBars {
   private readonly rows = new Map<string, { label: string; done: number; total: number; state?: string }>();
   private drawn = 0;
   private lastDraw = 0;
+
+  constructor(private readonly out: ReportStream) {}
 
   progress(d: Descriptor, bytes: number): void {
     this.row(d).done = bytes;
@@ -79,36 +84,59 @@ class ProgressBars {
       out += `\x1b[2K${row.label} ${bar} ${humanSize(row.done)} / ${humanSize(row.total)}${row.state ? ` ${row.state}` : ''}\n`;
     }
     this.drawn = this.rows.size;
-    process.stdout.write(out);
+    this.out.write(out);
   }
 }
 
-function copyOptions(opts: TransferOptions): CopyOptions {
-  const jobs = Number(opts.jobs);
-  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs must be a positive integer, not "${opts.jobs}"`);
+/** `--jobs` as a number; checked before anything is copied. */
+export function parseJobs(value: string): number {
+  const jobs = Number(value);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs must be a positive integer, not "${value}"`);
+  return jobs;
+}
+
+function copyOptions(opts: { jobs: string; quiet?: boolean }, out: ReportStream): CopyOptions {
+  const jobs = parseJobs(opts.jobs);
   if (opts.quiet) return { jobs };
-  if (process.stdout.isTTY) {
-    const bars = new ProgressBars();
+  if (out.isTTY) {
+    const bars = new ProgressBars(out);
     return { jobs, onProgress: (d, bytes) => bars.progress(d, bytes), onBlob: (d, outcome, kind) => bars.finish(d, outcome, kind) };
   }
   const onBlob = (d: Descriptor, outcome: BlobCopyOutcome, kind: 'config' | 'layer') => {
-    process.stdout.write(`${kind === 'layer' ? 'Copying blob' : 'Copying config'} ${d.digest} ${outcome === 'exists' ? 'skipped: already exists' : 'done'}\n`);
+    out.write(`${kind === 'layer' ? 'Copying blob' : 'Copying config'} ${d.digest} ${outcome === 'exists' ? 'skipped: already exists' : 'done'}\n`);
   };
   return { jobs, onBlob };
 }
 
+/**
+ * The one copy loop of every command that moves images: copies `src` to `dst` through
+ * `transports` and reports on `out` where it copies and each finished blob (unless quiet).
+ * `names` name the image in a destination that records names (see ImageTransports.openDestination).
+ */
+export async function copyReported(
+  transports: ImageTransports,
+  src: ImageLocation,
+  dst: ImageLocation | ((sourceName: string | undefined) => ImageLocation),
+  opts: { jobs: string; quiet?: boolean; names?: string[] },
+  out: ReportStream,
+): Promise<{ descriptor: Descriptor; target: ImageLocation }> {
+  const { formatImageLocation } = await registry();
+  const result = await transports.copy(src, dst, {
+    ...copyOptions(opts, out),
+    ...(opts.names ? { names: opts.names } : {}),
+    onStart: (to) => {
+      if (!opts.quiet) out.write(`Copying ${formatImageLocation(src)} to ${formatImageLocation(to)}\n`);
+    },
+  });
+  if (!opts.quiet && result.target.transport === 'store') out.write(`Stored as ${normalizeImageName(result.target.name)}\n`);
+  return result;
+}
+
 /** Copies and reports: a line per finished blob (unless -q), then the digest written. */
 export async function transfer(cmd: Command, opts: TransferOptions, src: ImageLocation, dst: ImageLocation | ((sourceName: string | undefined) => ImageLocation)): Promise<Descriptor> {
-  const { formatImageLocation } = await registry();
   const transports = await openTransports(cmd, opts);
   try {
-    const { descriptor, target } = await transports.copy(src, dst, {
-      ...copyOptions(opts),
-      onStart: (to) => {
-        if (!opts.quiet) process.stdout.write(`Copying ${formatImageLocation(src)} to ${formatImageLocation(to)}\n`);
-      },
-    });
-    if (!opts.quiet && target.transport === 'store') process.stdout.write(`Stored as ${normalizeImageName(target.name)}\n`);
+    const { descriptor } = await copyReported(transports, src, dst, opts, process.stdout);
     process.stdout.write(`${descriptor.digest}\n`);
     return descriptor;
   } finally {
