@@ -131,6 +131,14 @@ describe('build --output, each read back by its own reader', () => {
     expect((await readFile(stderr, 'utf8')).trimEnd().split('\n').at(-1)).toBe(printed);
   });
 
+  it('type=docker,dest=- sends the archive to stdout, as `docker buildx build -o type=docker,dest=- . | docker load`', async () => {
+    const piped = join(out, 'piped.docker.tar');
+    await run('sh', ['-c', `"${process.execPath}" "${TSBUILD_BIN}" --root "${root}" build -q -t out-a -o type=docker,dest=- "${context}" > "${piped}"`]);
+    const fresh = await dirs.make();
+    expect((await tsbuildOk(['--root', fresh, 'load', '-i', piped])).stdout).toBe('Loaded image: localhost/out-a:latest\n');
+    expect((await inspect(fresh, 'out-a')).digest).toBe(printed);
+  });
+
   it('--iidfile holds the image ID as -q prints it, --metadata-file what buildx writes, both as inspect shows the image', async () => {
     const image = await inspect(root, 'out-a');
     expect(await readFile(join(out, 'iid'), 'utf8')).toBe(image.digest);
@@ -197,7 +205,8 @@ describe('bad --output, --push, --iidfile', () => {
     { name: 'unknown key', args: (d) => ['-o', `type=local,dest=${d}/x,compression=zstd`], says: /type=local takes no "compression"/ },
     { name: 'a field without =', args: (d) => ['-o', `type=oci,dest=${d}/x,tar`], says: /"tar" is not KEY=VALUE/ },
     { name: 'bad tar=', args: (d) => ['-o', `type=oci,dest=${d}/x,tar=maybe`], says: /tar must be true or false/ },
-    { name: 'oci to stdout', args: () => ['-o', 'type=oci,dest=-'], says: /only type=tar can write to stdout/ },
+    { name: 'local to stdout', args: () => ['-o', 'type=local,dest=-'], says: /type=local writes a directory, not stdout/ },
+    { name: 'an OCI layout directory to stdout', args: () => ['-o', 'type=oci,dest=-,tar=false'], says: /tar=false\) cannot go to stdout/ },
     { name: 'two outputs to stdout', args: () => ['-o', '-', '-o', 'type=tar,dest=-'], says: /only one --output can write to stdout/ },
     { name: 'archive in a missing directory', args: (d) => ['-o', `type=docker,dest=${d}/no/such/x.tar`], says: /directory .*no\/such does not exist/ },
     { name: '--iidfile in a missing directory', args: (d) => ['--iidfile', `${d}/no/such/iid`], says: /--iidfile: directory .*no\/such does not exist/ },

@@ -5,7 +5,8 @@ import { USAGE_EXIT_CODE } from './unknownCommand.js';
 /**
  * Where `build --output` writes the result, as BuildKit's exporters name them:
  * the image as an OCI layout (a directory) or archive, a `docker load` archive,
- * or the final filesystem as a directory or a tar (`dest: '-'`: stdout).
+ * or the final filesystem as a directory or a tar. An archive's `dest` may be
+ * `-`: stdout.
  */
 export type BuildOutput =
   | { type: 'oci'; dest: string; tar: boolean }
@@ -66,14 +67,16 @@ export function parseBuildOutput(spec: string): BuildOutput {
   if (unknown) throw new BuildOutputError(`invalid --output "${spec}": type=${type} takes no "${unknown}" (it takes ${KEYS[type].join(', ')})`);
   const dest = fields.get('dest');
   if (!dest) throw new BuildOutputError(`invalid --output "${spec}": type=${type} needs dest=${type === 'local' ? 'DIR' : 'FILE'}`);
+  const tarOption = fields.get('tar');
   if (dest === '-') {
-    if (type !== 'tar') throw new BuildOutputError(`invalid --output "${spec}": only type=tar can write to stdout (dest=-)`);
-    return { type, dest };
+    if (type === 'local') throw new BuildOutputError(`invalid --output "${spec}": type=local writes a directory, not stdout (dest=-); use type=tar`);
+    if (type !== 'oci') return { type, dest };
+    if (tarOption !== undefined && !parseBool(spec, tarOption)) throw new BuildOutputError(`invalid --output "${spec}": an OCI layout directory (tar=false) cannot go to stdout`);
+    return { type, dest, tar: true };
   }
   const path = resolve(dest);
   switch (type) {
     case 'oci': {
-      const tarOption = fields.get('tar');
       // As BuildKit: a directory (tar=false, or one that is there already) gets an OCI layout, anything else an archive.
       const tar = tarOption !== undefined ? parseBool(spec, tarOption) : !(existsSync(path) && statSync(path).isDirectory());
       if (tar) checkFileDestination(`invalid --output "${spec}"`, path);

@@ -1,3 +1,7 @@
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { Descriptor, LocalStore } from '@tsbuild/oci-layout';
 import type { ImageLocation, ImageTransports, TransportOptions } from '@tsbuild/registry';
 import type { BuildOutput } from './buildOutputOption.js';
@@ -12,10 +16,37 @@ export interface BuildExports {
   quiet: boolean;
 }
 
-/** The built image as each `--output` of an image type wants it, as a copy destination. */
-function imageLocation(output: Extract<BuildOutput, { type: 'oci' | 'docker' }>): ImageLocation {
-  if (output.type === 'docker') return { transport: 'docker-archive', path: output.dest };
-  return { transport: output.tar ? 'oci-archive' : 'oci', path: output.dest };
+type ImageOutput = Extract<BuildOutput, { type: 'oci' | 'docker' }>;
+type Copy = (dst: ImageLocation) => Promise<void>;
+
+/** Where an `--output` of an image type goes, as a copy destination (at `path`, for one bound for stdout). */
+function imageLocation(output: ImageOutput, path = output.dest): ImageLocation {
+  if (output.type === 'docker') return { transport: 'docker-archive', path };
+  return { transport: output.tar ? 'oci-archive' : 'oci', path };
+}
+
+async function writeImageOutput(store: LocalStore, output: ImageOutput, copy: Copy): Promise<void> {
+  if (output.dest !== '-') return copy(imageLocation(output));
+  // An archive is written whole and then renamed into place, so stdout gets a finished one from scratch space.
+  const scratch = await mkdtemp(join(store.tmpDir, 'output-'));
+  try {
+    const file = join(scratch, 'image.tar');
+    await copy(imageLocation(output, file));
+    await pipeline(createReadStream(file), process.stdout, { end: false });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function writeFilesystemOutput(store: LocalStore, image: Descriptor, output: Extract<BuildOutput, { type: 'local' | 'tar' }>, say: (line: string) => void): Promise<void> {
+  const { exportFilesystem, exportFilesystemTar } = await import('../executor/exportFilesystem.js');
+  if (output.type === 'local') {
+    say(`Writing the filesystem to ${output.dest}`);
+    await exportFilesystem(store, image, output.dest);
+    return;
+  }
+  say(`Writing the filesystem as a tar to ${output.dest === '-' ? 'stdout' : output.dest}`);
+  await exportFilesystemTar(store, image, output.dest === '-' ? process.stdout : output.dest);
 }
 
 /**
@@ -30,7 +61,7 @@ export async function writeBuildOutputs(store: LocalStore, image: Descriptor, na
     if (!exports.quiet) out.write(`${line}\n`);
   };
   let transports: ImageTransports | undefined;
-  const copy = async (dst: ImageLocation) => {
+  const copy: Copy = async (dst) => {
     if (!transports) {
       const { ImageTransports } = await import('@tsbuild/registry');
       transports = await ImageTransports.create({ ...exports.registry, openStore: async () => store });
@@ -39,18 +70,8 @@ export async function writeBuildOutputs(store: LocalStore, image: Descriptor, na
   };
   try {
     for (const output of exports.outputs) {
-      if (output.type === 'oci' || output.type === 'docker') {
-        await copy(imageLocation(output));
-        continue;
-      }
-      const { exportFilesystem, exportFilesystemTar } = await import('../executor/exportFilesystem.js');
-      if (output.type === 'local') {
-        say(`Writing the filesystem to ${output.dest}`);
-        await exportFilesystem(store, image, output.dest);
-      } else {
-        say(`Writing the filesystem as a tar to ${output.dest === '-' ? 'stdout' : output.dest}`);
-        await exportFilesystemTar(store, image, output.dest === '-' ? process.stdout : output.dest);
-      }
+      if (output.type === 'oci' || output.type === 'docker') await writeImageOutput(store, output, copy);
+      else await writeFilesystemOutput(store, image, output, say);
     }
     if (exports.push) for (const name of names) await copy({ transport: 'docker', reference: name });
   } finally {
