@@ -209,6 +209,7 @@ describe('bad --output, --push, --iidfile', () => {
     { name: 'an OCI layout directory to stdout', args: () => ['-o', 'type=oci,dest=-,tar=false'], says: /tar=false\) cannot go to stdout/ },
     { name: 'two outputs to stdout', args: () => ['-o', '-', '-o', 'type=tar,dest=-'], says: /only one --output can write to stdout/ },
     { name: 'archive in a missing directory', args: (d) => ['-o', `type=docker,dest=${d}/no/such/x.tar`], says: /directory .*no\/such does not exist/ },
+    { name: 'type=local onto a file', args: () => ['-o', `type=local,dest=${join(context, 'Dockerfile')}`], says: /Dockerfile is a file, not a directory/ },
     { name: '--iidfile in a missing directory', args: (d) => ['--iidfile', `${d}/no/such/iid`], says: /--iidfile: directory .*no\/such does not exist/ },
     { name: '--push without a tag', args: () => ['--push'], says: /--push needs a name to push to/ },
   ];

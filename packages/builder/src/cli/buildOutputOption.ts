@@ -87,6 +87,7 @@ export function parseBuildOutput(spec: string): BuildOutput {
       checkFileDestination(`invalid --output "${spec}"`, path);
       return { type, dest: path };
     case 'local':
+      if (existsSync(path) && !statSync(path).isDirectory()) throw new BuildOutputError(`invalid --output "${spec}": ${path} is a file, not a directory`);
       return { type, dest: path };
   }
 }

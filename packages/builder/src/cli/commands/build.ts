@@ -99,7 +99,7 @@ export function buildCommand(program: Command): void {
     .option('--no-cache', 'execute every step even when the build cache has its result')
     .option('--push', 'push the image to the registry each -t names, as `tsbuild push` does')
     .option('--creds <USERNAME[:PASSWORD]>', 'credentials for --push, instead of stored ones (asks for the password when missing)')
-    .option('-o, --output <type=TYPE,dest=PATH>', 'also write the result: type=oci (dest=FILE, or a directory with tar=false), type=docker (a docker load archive), type=local (the filesystem, dest=DIR; -o DIR alone means this), type=tar (the filesystem as a tar; dest=- is stdout) (repeatable)', collect, [])
+    .option('-o, --output <type=TYPE,dest=PATH>', 'also write the result: type=oci (dest=FILE, or a directory with tar=false), type=docker (a docker load archive), type=local (the filesystem, dest=DIR; -o DIR alone means this), type=tar (the filesystem as a tar); dest=- writes an archive to stdout (repeatable)', collect, [])
     .option('--iidfile <file>', 'write the image ID (its manifest digest, as -q prints it) to FILE')
     .option('--metadata-file <file>', 'write buildx\'s build metadata (containerimage.digest, image.name, ...) as JSON to FILE')
     .action(async (context: string, opts: BuildOptions, cmd: Command) => {
