@@ -112,6 +112,7 @@ export function buildCommand(program: Command): void {
       if (opts.metadataFile) checkFileDestination('--metadata-file', opts.metadataFile);
       // An output on stdout (-o -) leaves stdout to the tar: progress and the digest go to stderr, as buildx sends them.
       const report = outputs.some((o) => o.dest === '-') ? process.stderr : process.stdout;
+      if (report === process.stderr && process.stdout.isTTY) throw new BuildOutputError('--output dest=- writes an archive to stdout, which is a terminal: redirect it to a file or a pipe');
       const log = quiet ? () => undefined : (line: string) => report.write(`${line}\n`);
       if (context === '-' && opts.file === '-') throw new Error('the context and the Dockerfile cannot both come from stdin (- and -f -)');
       // Every option is parsed before stdin is read, so a bad one leaves nothing behind.
