@@ -24,8 +24,9 @@ export async function exportFilesystem(store: LocalStore, image: Descriptor, dir
  * `--output type=tar,dest=FILE|-`: the final filesystem as one plain tar, as
  * the layer writer writes layers. It is unpacked into a scratch directory
  * first (the layers' whiteouts and replacements resolved by the applier,
- * which escapes overlay xattrs, so the walk sees a plain tree), then read back
- * as one layer. A file appears whole or not at all.
+ * which escapes overlay xattrs, so the walk sees a plain tree; only a 0/0
+ * character device, overlay's whiteout, would read back as one), then read
+ * back as one layer. A file appears whole or not at all.
  */
 export async function exportFilesystemTar(store: LocalStore, image: Descriptor, dest: string | NodeJS.WritableStream): Promise<void> {
   const scratch = await mkdtemp(join(store.tmpDir, 'export-'));
