@@ -7,6 +7,7 @@ import { openStore, withRootOption } from '../storeOption.js';
 import { runSettings } from '../runSettingsOptions.js';
 import { parseBuildContexts } from '../buildContextOption.js';
 import { contextFromStdin, readStdinText } from '../stdinContext.js';
+import { cacheRequest, withCacheOptions, type CacheOptions } from '../cacheOptions.js';
 import type { BuildRequest } from '../../executor/buildImage.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -28,7 +29,7 @@ function keyValues(pairs: string[], what: string, fromEnv: boolean): Record<stri
   return out;
 }
 
-interface BuildOptions {
+interface BuildOptions extends CacheOptions {
   tag: string[];
   file?: string;
   buildArg: string[];
@@ -65,7 +66,7 @@ function parseSecrets(values: string[]): Record<string, string> {
 }
 
 export function buildCommand(program: Command): void {
-  withRootOption(program.command('build', { isDefault: true }))
+  withCacheOptions(withRootOption(program.command('build', { isDefault: true })))
     .description('build an image from a Dockerfile (the default command: `tsbuild -t NAME .`)')
     .argument('[context]', 'build context directory, or - for a tar stream (or a Dockerfile) on stdin', '.')
     .option('-t, --tag <name>', 'name the image (repeatable); short names become localhost/NAME:latest', collect, [])
@@ -96,6 +97,7 @@ export function buildCommand(program: Command): void {
       if (context === '-' && opts.file === '-') throw new Error('the context and the Dockerfile cannot both come from stdin (- and -f -)');
       // Every option is parsed before stdin is read, so a bad one leaves nothing behind.
       const settings = runSettings(opts);
+      const caches = await cacheRequest(opts);
       const request: Omit<BuildRequest, 'contextDir'> = {
         ...(opts.file && opts.file !== '-' ? { dockerfile: opts.file } : {}),
         ...(opts.pull ? { pull: true } : {}),
@@ -114,6 +116,7 @@ export function buildCommand(program: Command): void {
         ...(opts.tlsVerify !== undefined ? { tlsVerify: opts.tlsVerify === 'true' } : {}),
         network: opts.network,
         log,
+        ...caches,
       };
       const stdinContext = context === '-' ? await contextFromStdin(process.stdin, store.tmpDir) : undefined;
       // Ctrl-C stops the running step; the build then cleans up its mounts, containers and temp dirs.
