@@ -86,8 +86,8 @@ export function buildCommand(program: Command): void {
     .option('--shm-size <size>', 'size of /dev/shm in RUN steps, e.g. 128m (default 64m)')
     .option('--build-context <name=dir|docker-image://ref>', 'a named context for COPY --from=NAME / RUN --mount from=NAME, or an image for FROM NAME (repeatable)', collect, [])
     .option('--platform <os/arch[/variant]>', 'target platform (default: this machine\'s; RUN needs this machine\'s)')
-    .option('--registries-conf <file>', 'registries.conf for pulling base images')
-    .addOption(new Option('--tls-verify <bool>', 'pulling base images: require HTTPS with verified certificates (false also allows plain HTTP)').choices(['true', 'false']))
+    .option('--registries-conf <file>', 'registries.conf for pulling base images and for registry caches')
+    .addOption(new Option('--tls-verify <bool>', 'pulling base images and registry caches: require HTTPS with verified certificates (false also allows plain HTTP)').choices(['true', 'false']))
     .option('--no-cache', 'execute every step even when the build cache has its result')
     .action(async (context: string, opts: BuildOptions, cmd: Command) => {
       const store = await openStore(cmd);
