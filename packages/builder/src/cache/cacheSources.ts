@@ -3,6 +3,9 @@ import type { Descriptor, Digest, OciLayout } from '@tsbuild/oci-layout';
 import type { CacheLocation, CacheRecord } from './cacheManifest.js';
 import type { CachedStep, StepCache } from './stepCache.js';
 
+/** Layers fetched at once, as many as a pull transfers. */
+const FETCH_JOBS = 4;
+
 /** A cache read with `--cache-from`: its records, and where their layers can be fetched. */
 export interface ImportedCache {
   /** How warnings name it (`registry host/app:cache`). */
@@ -43,12 +46,20 @@ export function isCacheUnavailable(e: unknown): e is Error {
 export class CacheSources {
   private readonly fetches = new Map<Digest, Promise<void>>();
   private readonly refused = new Set<Digest>();
+  /** Which import each layer is fetched from: the first that lists it. */
+  private readonly layerSources = new Map<Digest, ImportedCache>();
 
   constructor(
     private readonly local: StepCache,
     private readonly layout: OciLayout,
     private readonly imports: ImportedCache[],
-  ) {}
+  ) {
+    for (const imported of imports) {
+      for (const record of imported.records.values()) {
+        if (record.layer && !this.layerSources.has(record.layer.descriptor.digest)) this.layerSources.set(record.layer.descriptor.digest, imported);
+      }
+    }
+  }
 
   async get(key: string): Promise<CachedStep | undefined> {
     const own = await this.local.get(key);
@@ -73,24 +84,31 @@ export class CacheSources {
     this.refused.add(digest);
   }
 
-  private sourceOf(digest: Digest): ImportedCache | undefined {
-    return this.imports.find((i) => [...i.records.values()].some((r) => r.layer?.descriptor.digest === digest));
-  }
-
-  /** Makes sure the store holds these layers' blobs, fetching those an imported step promised. */
+  /**
+   * Makes sure the store holds these layers' blobs, fetching those an
+   * imported step promised, a few at once (as a pull does).
+   */
   async ensure(layers: Descriptor[]): Promise<void> {
+    const missing: { layer: Descriptor; source: ImportedCache }[] = [];
     for (const layer of layers) {
-      if (await this.layout.hasBlob(layer.digest)) continue;
-      const source = this.sourceOf(layer.digest);
+      const source = this.layerSources.get(layer.digest);
       // Not an imported layer: whoever reads it reports it missing, as without a shared cache.
-      if (!source) continue;
-      let fetch = this.fetches.get(layer.digest);
-      if (!fetch) {
-        fetch = this.fetch(source, layer);
-        this.fetches.set(layer.digest, fetch);
-      }
-      await fetch;
+      if (source && !(await this.layout.hasBlob(layer.digest))) missing.push({ layer, source });
     }
+    let next = 0;
+    const worker = async () => {
+      for (let item = missing[next++]; item; item = missing[next++]) {
+        let fetch = this.fetches.get(item.layer.digest);
+        if (!fetch) {
+          fetch = this.fetch(item.source, item.layer);
+          this.fetches.set(item.layer.digest, fetch);
+        }
+        await fetch;
+      }
+    };
+    const results = await Promise.allSettled(Array.from({ length: Math.min(FETCH_JOBS, missing.length) }, worker));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   private async fetch(source: ImportedCache, layer: Descriptor): Promise<void> {
@@ -106,7 +124,7 @@ export class CacheSources {
   /** A layer's blob for an export: from the store, else straight from the cache that has it (never stored on the way). */
   async openLayer(layer: Descriptor): Promise<Readable> {
     if (await this.layout.hasBlob(layer.digest)) return this.layout.openBlob(layer.digest, layer.size);
-    const source = this.sourceOf(layer.digest);
+    const source = this.layerSources.get(layer.digest);
     if (!source) return this.layout.openBlob(layer.digest, layer.size);
     return source.location.openBlob(layer);
   }

@@ -9,18 +9,26 @@ import { localCacheDestination, openLocalCache } from './localCache.js';
 import { openRegistryCache, registryCacheDestination } from './registryCache.js';
 import { StepCache } from './stepCache.js';
 
-export interface SharedCacheOptions {
-  cacheFrom: CacheImportSpec[];
-  cacheTo: CacheExportSpec[];
+/** What a build request says about shared caches. */
+export interface SharedCacheRequest {
+  /** `--cache-from`: shared caches whose steps count as cached (after the store's own). */
+  cacheFrom?: CacheImportSpec[];
+  /** `--cache-to`: where the build's steps are exported when it succeeds. */
+  cacheTo?: CacheExportSpec[];
+  /** Registry credentials (`--creds`) for registry caches. */
+  credentials?: Credentials;
+  /** A problem that does not stop the build (a cache that cannot be used); default: listed in the result's warnings. */
+  warn?: (line: string) => void;
+}
+
+export interface SharedCacheOptions extends SharedCacheRequest {
   /** For registry caches, as for pulls and pushes. */
   registriesConf?: string;
   tlsVerify?: boolean;
-  credentials?: Credentials;
   /** Which image of a multi-platform index carries an inline cache. */
   platform: Platform;
   /** Progress lines. */
   log: (line: string) => void;
-  /** A cache that cannot be used: the build goes on without it. */
   warn: (line: string) => void;
 }
 
@@ -38,7 +46,8 @@ export class SharedCache {
   ) {}
 
   static async open(store: LocalStore, opts: SharedCacheOptions): Promise<SharedCache> {
-    const needsRegistry = [...opts.cacheFrom, ...opts.cacheTo].some((s) => s.type === 'registry');
+    const cacheFrom = opts.cacheFrom ?? [];
+    const needsRegistry = [...cacheFrom, ...(opts.cacheTo ?? [])].some((s) => s.type === 'registry');
     let transports: ImageTransports | undefined;
     if (needsRegistry) {
       // The registry client (undici and all) is loaded only for a build that names a registry cache.
@@ -51,7 +60,7 @@ export class SharedCache {
       });
     }
     const imports: ImportedCache[] = [];
-    for (const spec of opts.cacheFrom) {
+    for (const spec of cacheFrom) {
       const name = describeCacheLocation(spec);
       try {
         const location: CacheLocation = spec.type === 'registry' ? await openRegistryCache(transports!, spec.ref) : await openLocalCache(spec.dir, spec.tag);
@@ -68,12 +77,12 @@ export class SharedCache {
 
   /** The final image's config, with the inline cache when `--cache-to type=inline` asks for it. */
   finalConfig(config: ImageConfig, records: Map<string, CacheRecord>, finalKey: string, layers: Descriptor[]): ImageConfig {
-    return this.opts.cacheTo.some((s) => s.type === 'inline') ? withInlineCache(config, records, finalKey, layers) : config;
+    return (this.opts.cacheTo ?? []).some((s) => s.type === 'inline') ? withInlineCache(config, records, finalKey, layers) : config;
   }
 
   /** Writes every `--cache-to` that is not inline. A failure fails the build, as buildx does: the user asked for that cache. */
   async export(records: Map<string, CacheRecord>, finalKey: string): Promise<void> {
-    for (const spec of this.opts.cacheTo) {
+    for (const spec of this.opts.cacheTo ?? []) {
       if (spec.type === 'inline') continue;
       const name = describeCacheLocation(spec);
       const chosen = recordsFor(spec.mode, records, finalKey);

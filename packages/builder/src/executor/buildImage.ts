@@ -17,9 +17,8 @@ import { ImageFilesystem } from './imageFilesystem.js';
 import { storeLayer } from '../layers/layerStore.js';
 import { stepKey, type CachedStep } from '../cache/stepCache.js';
 import type { CacheRecord } from '../cache/cacheManifest.js';
-import type { CacheExportSpec, CacheImportSpec } from '../cache/cacheSpec.js';
 import { CacheLayerRefusedError, type CacheSources } from '../cache/cacheSources.js';
-import { SharedCache } from '../cache/sharedCache.js';
+import { SharedCache, type SharedCacheRequest } from '../cache/sharedCache.js';
 import { resolveOwner } from './resolveOwner.js';
 import { runStep, type RunEnvironment } from './runStep.js';
 import type { RunSettings } from '../runtime/runSettings.js';
@@ -28,13 +27,12 @@ import { openStageRoot } from './stageRoot.js';
 import { lineWriter } from './lineWriter.js';
 import { ImageUnavailableError, resolveImage, type ImageSourceOptions } from './resolveImage.js';
 import { nearestName } from '../nearestName.js';
-import type { Credentials } from '@tsbuild/registry';
 import { downloadRemote, isRemoteSource, type RemoteFile } from './remoteSource.js';
 
 /** `--build-context NAME=...`: a directory for COPY --from / RUN --mount from, or an image standing in for FROM NAME. */
 export type NamedContext = { kind: 'dir'; dir: string } | { kind: 'image'; ref: string };
 
-export interface BuildRequest {
+export interface BuildRequest extends SharedCacheRequest {
   contextDir: string;
   /** Path of the Dockerfile; default `<context>/Dockerfile`. */
   dockerfile?: string;
@@ -68,14 +66,6 @@ export interface BuildRequest {
   runSettings?: RunSettings;
   /** The Dockerfile's text (`-f -`, or a Dockerfile as the stdin context); `dockerfile` is then not read. */
   dockerfileText?: string;
-  /** `--cache-from`: shared caches whose steps count as cached (after the store's own). */
-  cacheFrom?: CacheImportSpec[];
-  /** `--cache-to`: where the build's steps are exported when it succeeds. */
-  cacheTo?: CacheExportSpec[];
-  /** Registry credentials (`--creds`) for registry caches. */
-  credentials?: Credentials;
-  /** A problem that does not stop the build (a cache that cannot be used); default: listed in the result's warnings. */
-  warn?: (line: string) => void;
 }
 
 export interface BuildResult {
@@ -139,12 +129,8 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
   const ignore = ignoreFile ? parseDockerignore(await readFile(ignoreFile, 'utf8'), relative(process.cwd(), ignoreFile) || ignoreFile) : undefined;
   const context = await BuildContext.open(contextDir, ignore);
   const warnings = [...plan.warnings];
-  const shared = await SharedCache.open(store, {
-    cacheFrom: req.noCache ? [] : req.cacheFrom ?? [], cacheTo: req.cacheTo ?? [], platform, log: req.log, warn: req.warn ?? ((line) => warnings.push(line)),
-    ...(req.registriesConf ? { registriesConf: req.registriesConf } : {}),
-    ...(req.tlsVerify !== undefined ? { tlsVerify: req.tlsVerify } : {}),
-    ...(req.credentials ? { credentials: req.credentials } : {}),
-  });
+  const warn = req.warn ?? ((line: string) => void warnings.push(line));
+  const shared = await SharedCache.open(store, { ...req, ...(req.noCache ? { cacheFrom: [] } : {}), platform, warn });
 
   try {
     return await store.lease(async () => {
@@ -159,7 +145,7 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
           await shared.sources.ensure(last!.layers);
         } catch (e) {
           if (!(e instanceof CacheLayerRefusedError)) throw e;
-          (req.warn ?? ((line: string) => warnings.push(line)))(`${e.message}; building its step again`);
+          warn(`${e.message}; building its step again`);
           shared.sources.refuse(e.digest);
           continue;
         } finally {
