@@ -113,7 +113,8 @@ export class CacheSources {
 
   private async fetch(source: ImportedCache, layer: Descriptor): Promise<void> {
     try {
-      const { size } = await this.layout.putBlob(await source.location.openBlob(layer), { expected: layer.digest });
+      // Every CacheLocation verifies what it streams (see openBlob), so the store need not hash it again.
+      const { size } = await this.layout.putBlob(await source.location.openBlob(layer), { expected: layer.digest, sourceVerifies: true });
       if (size !== layer.size) throw new Error(`${size} bytes where the cache says ${layer.size}`);
     } catch (e) {
       if (!isCacheUnavailable(e)) throw e;
