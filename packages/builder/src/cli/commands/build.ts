@@ -66,7 +66,7 @@ function parseSecrets(values: string[]): Record<string, string> {
 }
 
 export function buildCommand(program: Command): void {
-  withCacheOptions(withRootOption(program.command('build', { isDefault: true })))
+  const command = withRootOption(program.command('build', { isDefault: true }))
     .description('build an image from a Dockerfile (the default command: `tsbuild -t NAME .`)')
     .argument('[context]', 'build context directory, or - for a tar stream (or a Dockerfile) on stdin', '.')
     .option('-t, --tag <name>', 'name the image (repeatable); short names become localhost/NAME:latest', collect, [])
@@ -88,7 +88,8 @@ export function buildCommand(program: Command): void {
     .option('--platform <os/arch[/variant]>', 'target platform (default: this machine\'s; RUN needs this machine\'s)')
     .option('--registries-conf <file>', 'registries.conf for pulling base images and for registry caches')
     .addOption(new Option('--tls-verify <bool>', 'pulling base images and registry caches: require HTTPS with verified certificates (false also allows plain HTTP)').choices(['true', 'false']))
-    .option('--no-cache', 'execute every step even when the build cache has its result')
+    .option('--no-cache', 'execute every step even when the build cache has its result');
+  withCacheOptions(command)
     .action(async (context: string, opts: BuildOptions, cmd: Command) => {
       const store = await openStore(cmd);
       const sourceDateEpoch = parseEpoch(opts.sourceDateEpoch);
