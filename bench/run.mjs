@@ -5,6 +5,8 @@
 //   BENCH_NGINX     samples/nginx FROM Debian, cold and fully cached, vs buildah (needs the network)
 //   BENCH_RUNFILES  a RUN writing 10,000 files FROM Debian vs buildah
 //   BENCH_REGISTRY  push / pull through a local docker-registry vs skopeo copy
+//   BENCH_SHAREDCACHE samples/nginx fully cached on an empty store from a registry cache vs buildah
+//                   bud --cache-from and a plain pull of the image (needs the network once)
 //   BENCH_DIVE      tsdive --json vs decompressing the layers (BENCH_DIVE_LAYERS 20, BENCH_DIVE_FILES 200000)
 //   BENCH_RUN       tsbuild run vs runc run of a bundle (floor) and podman run: hello with and without
 //                   a bridge, Debian vs hello, BENCH_RUN_DETACHED (50) detached containers and their memory
@@ -23,6 +25,7 @@ import { nginxGroup, runFilesGroup } from './debianBuildBench.mjs';
 import { diveGroup } from './diveBench.mjs';
 import { registryGroup } from './registryBench.mjs';
 import { runContainerGroup } from './runContainerBench.mjs';
+import { sharedCacheGroup } from './sharedCacheBench.mjs';
 import { removeTree } from './runRounds.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -41,6 +44,7 @@ const GROUPS = [
   ['BENCH_NGINX', nginxGroup],
   ['BENCH_RUNFILES', runFilesGroup],
   ['BENCH_REGISTRY', registryGroup],
+  ['BENCH_SHAREDCACHE', sharedCacheGroup],
   ['BENCH_DIVE', diveGroup],
   ['BENCH_RUN', runContainerGroup],
 ].filter(([name]) => process.env[name] !== '0');

@@ -28,3 +28,5 @@ export { parsePublish, describeHostPort, type PortMapping, type PortProtocol } f
 export { toNetworkSettings, type NetworkSettings, type PortBinding } from './runtime/network/networkSettings.js';
 export { defaultBridgeNetwork, IPAM_LEASES_DIR, type BridgeNetwork } from './runtime/network/bridgeNetwork.js';
 export { NetworkError, type NetworkErrorKind } from './runtime/network/networkError.js';
+export { parseCacheExport, parseCacheImport, CacheSpecError, type CacheExportSpec, type CacheImportSpec, type CacheMode } from './cache/cacheSpec.js';
+export { cacheArtifact, parseCacheConfig, CacheFormatError, CACHE_CONFIG_MEDIA_TYPE, INLINE_CACHE_FIELD, type CacheRecord } from './cache/cacheManifest.js';

@@ -15,7 +15,10 @@ import { StageState, type CopyOp, type Step } from '../dockerfile/stageState.js'
 import { CopyPlanner, type CopyTiming } from './copyPlanner.js';
 import { ImageFilesystem } from './imageFilesystem.js';
 import { storeLayer } from '../layers/layerStore.js';
-import { StepCache, stepKey, type CachedStep } from '../cache/stepCache.js';
+import { stepKey, type CachedStep } from '../cache/stepCache.js';
+import type { CacheRecord } from '../cache/cacheManifest.js';
+import { CacheLayerRefusedError, type CacheSources } from '../cache/cacheSources.js';
+import { SharedCache, type SharedCacheRequest } from '../cache/sharedCache.js';
 import { resolveOwner } from './resolveOwner.js';
 import { runStep, type RunEnvironment } from './runStep.js';
 import type { RunSettings } from '../runtime/runSettings.js';
@@ -29,7 +32,7 @@ import { downloadRemote, isRemoteSource, type RemoteFile } from './remoteSource.
 /** `--build-context NAME=...`: a directory for COPY --from / RUN --mount from, or an image standing in for FROM NAME. */
 export type NamedContext = { kind: 'dir'; dir: string } | { kind: 'image'; ref: string };
 
-export interface BuildRequest {
+export interface BuildRequest extends SharedCacheRequest {
   contextDir: string;
   /** Path of the Dockerfile; default `<context>/Dockerfile`. */
   dockerfile?: string;
@@ -127,29 +130,48 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
   const ignoreFile = chooseIgnoreFile(contextDir, dockerfilePath, (p) => existsSync(p));
   const ignore = ignoreFile ? parseDockerignore(await readFile(ignoreFile, 'utf8'), relative(process.cwd(), ignoreFile) || ignoreFile) : undefined;
   const context = await BuildContext.open(contextDir, ignore);
-  const build = new Build(store, req, dockerfile, context, plan.stages.reduce((n, s) => n + 1 + s.stage.instructions.length, 0));
+  const warnings = [...plan.warnings];
+  const warn = req.warn ?? ((line: string) => void warnings.push(line));
+  const shared = await SharedCache.open(store, { ...req, ...(req.noCache ? { cacheFrom: [] } : {}), platform, warn });
 
-  return store.lease(async () => {
-    let last: StageResult | undefined;
-    try {
-      for (const planned of plan.stages) {
-        last = await build.stage(planned, { globalArgs: plan.globalArgs, buildArgs: plan.buildArgs, escape: plan.escape });
+  try {
+    return await store.lease(async () => {
+      // A cache layer refused on the way (damaged, gone) makes its step miss; the build starts over, finding what it did meanwhile in the store.
+      for (;;) {
+        const build = new Build(store, req, dockerfile, context, plan.stages.reduce((n, s) => n + 1 + s.stage.instructions.length, 0), shared.sources);
+        let last: StageResult | undefined;
+        try {
+          for (const planned of plan.stages) {
+            last = await build.stage(planned, { globalArgs: plan.globalArgs, buildArgs: plan.buildArgs, escape: plan.escape });
+          }
+          await shared.sources.ensure(last!.layers);
+        } catch (e) {
+          if (!(e instanceof CacheLayerRefusedError)) throw e;
+          warn(`${e.message}; building its step again`);
+          shared.sources.refuse(e.digest);
+          continue;
+        } finally {
+          await build.cleanup();
+        }
+        const config = shared.finalConfig(last!.config, build.records, last!.key, last!.layers);
+        const descriptor = await writeImageManifest(store.layout, config, last!.layers);
+        const names = req.tags.length > 0 ? await store.tag(descriptor, req.tags) : [];
+        if (names.length === 0) await store.keepUnnamed(descriptor);
+        for (const name of names) req.log(`COMMIT ${name}`);
+        await shared.export(build.records, last!.key);
+        return { digest: descriptor.digest, descriptor, names, warnings };
       }
-    } finally {
-      await build.cleanup();
-    }
-    const descriptor = await writeImageManifest(store.layout, last!.config, last!.layers);
-    const names = req.tags.length > 0 ? await store.tag(descriptor, req.tags) : [];
-    if (names.length === 0) await store.keepUnnamed(descriptor);
-    for (const name of names) req.log(`COMMIT ${name}`);
-    return { digest: descriptor.digest, descriptor, names, warnings: plan.warnings };
-  });
+    });
+  } finally {
+    await shared.close();
+  }
 }
 
 /** One build's shared state: where things come from and go, the cache, timing, progress. */
 class Build {
   private readonly snapshotter: Snapshotter;
-  private readonly cache: StepCache;
+  /** Every step of this build by key, as `--cache-to` exports it. */
+  readonly records = new Map<string, CacheRecord>();
   private readonly created: string;
   private readonly timing: CopyTiming;
   /** The build's target platform, for stages whose FROM names none. */
@@ -167,9 +189,9 @@ class Build {
     private readonly dockerfile: Dockerfile,
     private readonly context: BuildContext,
     private readonly totalSteps: number,
+    private readonly cache: CacheSources,
   ) {
     this.snapshotter = new Snapshotter(store);
-    this.cache = new StepCache(store);
     this.fileHashes = new ContextHashStore(join(store.cacheDir, 'context-hashes'), join(store.cacheDir, 'context-hashes.json'));
     const now = req.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
     this.created = new Date(now * 1000).toISOString();
@@ -196,7 +218,7 @@ class Build {
       const label = trigger >= 0 ? `${fromLabel} ONBUILD ${trigger + 1}/${triggers.length}` : `STEP ${++this.step}/${this.totalSteps}`;
       this.req.log(`${label}: ${instr.original}`);
       await this.cachedStep(state.apply(instr), result, label).catch((e: Error) => {
-        if (e instanceof DockerfileError || e instanceof BuildInterruptedError) throw e;
+        if (e instanceof DockerfileError || e instanceof BuildInterruptedError || e instanceof CacheLayerRefusedError) throw e;
         this.checkInterrupted();
         throw new DockerfileError(e.message, instr.location, instr.keyword);
       });
@@ -240,6 +262,7 @@ class Build {
 
   /** The stage's file tree, reading in the layers it does not include yet (cached steps skip this). */
   private async filesystem(result: StageResult): Promise<ImageFilesystem> {
+    await this.cache.ensure(result.layers.slice(result.fs.applied));
     for (const layer of result.layers.slice(result.fs.applied)) {
       await result.fs.applyLayer(readLayer(await this.store.layout.openBlob(layer.digest, layer.size)));
       result.fs.applied++;
@@ -283,6 +306,7 @@ class Build {
     const done = hit ?? { created: new Date().toISOString(), ...(await this.execute(step, result, label)) };
     if (this.req.sourceDateEpoch !== undefined) done.created = this.created;
     if (!hit) await this.cache.put(key, done);
+    this.records.set(key, { key, parent: result.key, ...done });
     if (step.kind !== 'config' || step.createdBy !== undefined) {
       const createdBy = step.createdBy ?? '';
       const history: HistoryEntry = { created: done.created, created_by: createdBy, comment: 'tsbuild', ...(done.layer ? {} : { empty_layer: true }) };
@@ -313,6 +337,7 @@ class Build {
         const owner = op.chown ? await resolveOwner(op.chown, fs) : undefined;
         const named = await this.dirContext(op.from);
         const from = op.from === undefined || named ? undefined : await this.copySource(op.from);
+        if (from) await this.cache.ensure(from.layers);
         const root = from ? await openStageRoot(this.store, this.snapshotter, from.layers, from.diffIds) : undefined;
         const planner = new CopyPlanner(fs, root ? BuildContext.imageRoot(root.dir) : named ?? this.context, this.timing);
         if (root) planner.onCleanup(() => root.release());
@@ -335,6 +360,7 @@ class Build {
             const named = await this.dirContext(from);
             if (named) return { dir: named.dir, release: async () => undefined };
             const source = await this.copySource(from);
+            await this.cache.ensure(source.layers);
             return openStageRoot(this.store, this.snapshotter, source.layers, source.diffIds);
           },
           output: (chunk) => output.write(chunk),
@@ -345,6 +371,7 @@ class Build {
         const op = this.req.network && step.op.network === undefined ? { ...step.op, network: this.req.network } : step.op;
         // The tree view follows along only if it is already up to date; otherwise it reads the layer when needed.
         const upToDate = result.fs.applied === result.layers.length;
+        await this.cache.ensure(result.layers);
         try {
           return {
             layer: await runStep(env, op, { layers: result.layers, diffIds: result.config.rootfs.diff_ids }, label, async (changes) => {

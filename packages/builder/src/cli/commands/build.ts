@@ -7,6 +7,7 @@ import { openStore, withRootOption } from '../storeOption.js';
 import { runSettings } from '../runSettingsOptions.js';
 import { parseBuildContexts } from '../buildContextOption.js';
 import { contextFromStdin, readStdinText } from '../stdinContext.js';
+import { cacheRequest, withCacheOptions, type CacheOptions } from '../cacheOptions.js';
 import type { BuildRequest } from '../../executor/buildImage.js';
 import { BuildOutputError, checkFileDestination, parseBuildOutputs } from '../buildOutputOption.js';
 import { writeBuildOutputs } from '../buildOutputs.js';
@@ -32,7 +33,7 @@ function keyValues(pairs: string[], what: string, fromEnv: boolean): Record<stri
   return out;
 }
 
-interface BuildOptions {
+interface BuildOptions extends CacheOptions {
   tag: string[];
   file?: string;
   buildArg: string[];
@@ -74,7 +75,7 @@ function parseSecrets(values: string[]): Record<string, string> {
 }
 
 export function buildCommand(program: Command): void {
-  withRootOption(program.command('build', { isDefault: true }))
+  const command = withRootOption(program.command('build', { isDefault: true }))
     .description('build an image from a Dockerfile (the default command: `tsbuild -t NAME .`)')
     .argument('[context]', 'build context directory, or - for a tar stream (or a Dockerfile) on stdin', '.')
     .option('-t, --tag <name>', 'name the image (repeatable); short names become localhost/NAME:latest', collect, [])
@@ -94,14 +95,15 @@ export function buildCommand(program: Command): void {
     .option('--shm-size <size>', 'size of /dev/shm in RUN steps, e.g. 128m (default 64m)')
     .option('--build-context <name=dir|docker-image://ref>', 'a named context for COPY --from=NAME / RUN --mount from=NAME, or an image for FROM NAME (repeatable)', collect, [])
     .option('--platform <os/arch[/variant]>', 'target platform (default: this machine\'s; RUN needs this machine\'s)')
-    .option('--registries-conf <file>', 'registries.conf for pulling base images and for --push')
-    .addOption(new Option('--tls-verify <bool>', 'pulling base images and --push: require HTTPS with verified certificates (false also allows plain HTTP)').choices(['true', 'false']))
+    .option('--registries-conf <file>', 'registries.conf for pulling base images, --push and registry caches')
+    .addOption(new Option('--tls-verify <bool>', 'pulling base images, --push and registry caches: require HTTPS with verified certificates (false also allows plain HTTP)').choices(['true', 'false']))
     .option('--no-cache', 'execute every step even when the build cache has its result')
     .option('--push', 'push the image to the registry each -t names, as `tsbuild push` does')
-    .option('--creds <USERNAME[:PASSWORD]>', 'credentials for --push, instead of stored ones (asks for the password when missing)')
+    .option('--creds <USERNAME[:PASSWORD]>', 'credentials for --push and the registries of --cache-from/--cache-to, instead of stored ones (asks for the password when missing)')
     .option('-o, --output <type=TYPE,dest=PATH>', 'also write the result: type=oci (dest=FILE, or a directory with tar=false), type=docker (a docker load archive), type=local (the filesystem, dest=DIR; -o DIR alone means this), type=tar (the filesystem as a tar); dest=- writes an archive to stdout (repeatable)', collect, [])
     .option('--iidfile <file>', 'write the image ID (its manifest digest, as -q prints it) to FILE')
-    .option('--metadata-file <file>', 'write buildx\'s build metadata (containerimage.digest, image.name, ...) as JSON to FILE')
+    .option('--metadata-file <file>', 'write buildx\'s build metadata (containerimage.digest, image.name, ...) as JSON to FILE');
+  withCacheOptions(command)
     .action(async (context: string, opts: BuildOptions, cmd: Command) => {
       const store = await openStore(cmd);
       const sourceDateEpoch = parseEpoch(opts.sourceDateEpoch);
@@ -118,7 +120,8 @@ export function buildCommand(program: Command): void {
       // Every option is parsed before stdin is read, so a bad one leaves nothing behind.
       const settings = runSettings(opts);
       // Read now, so a password is asked for before the build rather than after it.
-      const registry = opts.push ? await registryTransportOptions(opts) : {};
+      const registry = await registryTransportOptions(opts);
+      const caches = cacheRequest(opts, registry.credentials);
       const request: Omit<BuildRequest, 'contextDir'> = {
         ...(opts.file && opts.file !== '-' ? { dockerfile: opts.file } : {}),
         ...(opts.pull ? { pull: true } : {}),
@@ -137,6 +140,7 @@ export function buildCommand(program: Command): void {
         ...(opts.tlsVerify !== undefined ? { tlsVerify: opts.tlsVerify === 'true' } : {}),
         network: opts.network,
         log,
+        ...caches,
       };
       const stdinContext = context === '-' ? await contextFromStdin(process.stdin, store.tmpDir) : undefined;
       // Ctrl-C stops the running step; the build then cleans up its mounts, containers and temp dirs.
