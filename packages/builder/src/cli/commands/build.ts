@@ -44,6 +44,7 @@ interface BuildOptions {
   secret: string[];
   network: 'host' | 'none';
   progress: 'auto' | 'plain' | 'tty' | 'quiet';
+  explainCache?: boolean;
   pull?: boolean;
   addHost: string[];
   ulimit: string[];
@@ -78,7 +79,7 @@ export function buildCommand(program: Command): void {
     .option('--secret <id=ID,src=FILE>', 'expose a file to RUN --mount=type=secret (repeatable); it never lands in the image', collect, [])
     .addOption(new Option('--network <mode>', 'default network for RUN steps').choices(['host', 'none']).default('host'))
     .option('-q, --quiet', 'print only the image digest')
-    .addOption(new Option('--progress <mode>', 'output: plain (steps and RUN output, line by line), quiet (= -q); auto and tty are plain').choices(['auto', 'plain', 'tty', 'quiet']).default('auto'))
+    .addOption(new Option('--progress <mode>', 'output: plain (steps, why each missed the cache, RUN output, line by line), quiet (= -q); auto and tty are plain without the cache-miss reasons').choices(['auto', 'plain', 'tty', 'quiet']).default('auto'))
     .option('--pull', 'look base images up in their registry even when the store has them')
     .option('--add-host <host:ip>', 'add a line to /etc/hosts of RUN steps (repeatable)', collect, [])
     .option('--ulimit <name=soft[:hard]>', 'resource limit for RUN steps, e.g. nofile=1024:2048 (repeatable)', collect, [])
@@ -88,11 +89,14 @@ export function buildCommand(program: Command): void {
     .option('--registries-conf <file>', 'registries.conf for pulling base images')
     .addOption(new Option('--tls-verify <bool>', 'pulling base images: require HTTPS with verified certificates (false also allows plain HTTP)').choices(['true', 'false']))
     .option('--no-cache', 'execute every step even when the build cache has its result')
+    .option('--explain-cache', 'print one JSON document on stdout: the image digest and, per step, whether it was cached and why not (progress goes to stderr)')
     .action(async (context: string, opts: BuildOptions, cmd: Command) => {
       const store = await openStore(cmd);
       const sourceDateEpoch = parseEpoch(opts.sourceDateEpoch);
       const quiet = opts.quiet || opts.progress === 'quiet';
-      const log = quiet ? () => undefined : (line: string) => process.stdout.write(`${line}\n`);
+      // With --explain-cache stdout is the JSON document alone, so progress goes to stderr.
+      const progress = opts.explainCache ? process.stderr : process.stdout;
+      const log = quiet ? () => undefined : (line: string) => progress.write(`${line}\n`);
       if (context === '-' && opts.file === '-') throw new Error('the context and the Dockerfile cannot both come from stdin (- and -f -)');
       // Every option is parsed before stdin is read, so a bad one leaves nothing behind.
       const settings = runSettings(opts);
@@ -109,6 +113,7 @@ export function buildCommand(program: Command): void {
         ...(opts.target ? { target: opts.target } : {}),
         secrets: parseSecrets(opts.secret),
         noCache: !opts.cache,
+        ...(opts.explainCache || (!quiet && opts.progress === 'plain') ? { explainCache: true } : {}),
         ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
         ...(opts.registriesConf ? { registriesConf: opts.registriesConf } : {}),
         ...(opts.tlsVerify !== undefined ? { tlsVerify: opts.tlsVerify === 'true' } : {}),
@@ -140,6 +145,7 @@ export function buildCommand(program: Command): void {
       }
       for (const warning of result.warnings) process.stderr.write(`WARNING: ${warning}\n`);
       for (const name of result.names) log(`Successfully tagged ${name}`);
-      process.stdout.write(`${result.digest}\n`);
+      if (opts.explainCache) process.stdout.write(`${JSON.stringify({ digest: result.digest, names: result.names, steps: result.cache ?? [] }, null, 2)}\n`);
+      else process.stdout.write(`${result.digest}\n`);
     });
 }
