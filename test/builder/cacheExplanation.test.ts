@@ -128,6 +128,21 @@ describe('--progress=plain says why a step missed the cache', () => {
     });
   });
 
+  it('names a changed env value, a changed instruction and a changed --from stage', async () => {
+    const dir = await project({ Dockerfile: 'FROM scratch AS lib\nCOPY lib /lib\nFROM scratch\nENV MODE=one\nCOPY a /a\nCOPY --from=lib /lib /lib\n', a: 'a\n', lib: 'lib 1\n' });
+    await tsb(['build', '--progress=plain', dir]);
+    await writeFile(join(dir, 'Dockerfile'), 'FROM scratch AS lib\nCOPY lib /lib\nFROM scratch\nENV MODE=two\nCOPY a /a\nCOPY --from=lib /lib /lib\n');
+    expect(cacheLines((await tsb(['build', '--progress=plain', dir])).stdout)['STEP 4/6: ENV MODE=two']).toBe('--> Cache miss: env MODE changed');
+    await writeFile(join(dir, 'Dockerfile'), 'FROM scratch AS lib\nCOPY lib /lib\nFROM scratch\nENV MODE=two\nCOPY a /b\nCOPY --from=lib /lib /lib\n');
+    expect(cacheLines((await tsb(['build', '--progress=plain', dir])).stdout)['STEP 5/6: COPY a /b']).toBe('--> Cache miss: instruction changed (after expansion)');
+    await writeFile(join(dir, 'lib'), 'lib 2\n');
+    expect(cacheLines((await tsb(['build', '--progress=plain', dir])).stdout)).toMatchObject({
+      'STEP 2/6: COPY lib /lib': '--> Cache miss: COPY sources changed: lib (1 path)',
+      'STEP 5/6: COPY a /b': '--> Using cache',
+      'STEP 6/6: COPY --from=lib /lib /lib': '--> Cache miss: the stage or image COPY --from reads changed (since STEP 2/6)',
+    });
+  });
+
   it('says when there is no record: a fresh store, a step never built after its parent', async () => {
     const fresh = await dirs.make();
     const dir = await project({ Dockerfile: 'FROM scratch\nCOPY a /a\nLABEL x=1\n', a: 'a\n' });

@@ -94,12 +94,13 @@ export class MissExplainer {
   private async explain(s: StepLookup, inputs: StepInputs): Promise<MissReason[]> {
     if (this.opts.noCache) return [{ kind: 'no-cache' }];
     if (await this.records.has(s.parent, s.key)) return [{ kind: 'layer-removed' }];
-    const siblings = await this.records.children(s.parent);
+    // After a step of another kind (a step inserted, say) this one has no record to compare with.
+    const siblings = (await this.records.children(s.parent)).filter((r) => r.inputs.instruction === inputs.instruction);
     if (siblings.length > 0) {
       // The nearest: fewest differing inputs, then the newest.
       const scored = siblings.map((r) => ({ r, d: inputDistance(r.inputs, inputs) }));
       scored.sort((a, b) => a.d - b.d || b.r.made.localeCompare(a.r.made));
-      return this.compare(s.step, scored[0]!.r.inputs, inputs);
+      return this.compare(scored[0]!.r.inputs, inputs);
     }
     const first = this.missed.get(s.parent);
     if (first !== undefined) return [{ kind: 'parent', step: first }];
@@ -114,7 +115,7 @@ export class MissExplainer {
     return [{ kind: 'no-record' }];
   }
 
-  private async compare(step: Step, before: StepInputs, after: StepInputs): Promise<MissReason[]> {
+  private async compare(before: StepInputs, after: StepInputs): Promise<MissReason[]> {
     const reasons: MissReason[] = [];
     if (before.text !== after.text) reasons.push({ kind: 'instruction' });
     const values = changedValues(before.values, after.values);
@@ -123,13 +124,14 @@ export class MissExplainer {
       const names = withPrefix(prefix);
       if (names.length > 0) reasons.push({ kind, names });
     }
-    const instruction = step.kind === 'copy' ? (step.op.isAdd ? 'ADD' : 'COPY') : 'RUN';
+    const instruction = after.instruction;
     if (before.sources.length === after.sources.length) {
       for (let i = 0; i < after.sources.length; i++) {
         const [a, b] = [before.sources[i]!, after.sources[i]!];
         if (a.digest === b.digest) continue;
         if (!a.listed || !b.listed) {
-          reasons.push(b.listed ? { kind: 'sources', instruction, paths: [], count: null } : { kind: 'from', instruction });
+          const step = this.missed.get(b.digest);
+          reasons.push(b.listed ? { kind: 'sources', instruction, paths: [], count: null } : { kind: 'from', instruction, ...(step ? { step } : {}) });
         } else if (await this.listings.has(a.digest)) {
           reasons.push({ kind: 'sources', instruction, ...(await this.listings.compare(a.digest, b.digest)) });
         } else {

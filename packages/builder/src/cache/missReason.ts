@@ -17,8 +17,8 @@ export type MissReason =
   | { kind: 'env'; names: string[] }
   /** Context sources of a COPY/ADD (`instruction`) or a RUN bind mount: the first paths that changed and how many; no listing to compare: count null. */
   | { kind: 'sources'; instruction: string; paths: string[]; count: number | null }
-  /** The stage or image a COPY --from or a RUN mount reads. */
-  | { kind: 'from'; instruction: string }
+  /** The stage or image a COPY --from or a RUN mount reads; `step`: the stage's first miss in this build. */
+  | { kind: 'from'; instruction: string; step?: string }
   | { kind: 'remote'; count: number };
 
 /** One step of the build and whether the cache had it (`--explain-cache`). */
@@ -65,7 +65,7 @@ function reasonText(r: MissReason): string {
       return `${what} changed: ${r.paths.map(shownPath).join(', ')}${more} (${r.count} path${r.count === 1 ? '' : 's'})`;
     }
     case 'from':
-      return `the stage or image ${r.instruction === 'RUN' ? 'a bind mount' : `${r.instruction} --from`} reads changed`;
+      return `the stage or image ${r.instruction === 'RUN' ? 'a bind mount' : `${r.instruction} --from`} reads changed${r.step ? ` (since ${r.step})` : ''}`;
     case 'remote':
       return `ADD URL content changed (${r.count} URL${r.count === 1 ? '' : 's'})`;
   }

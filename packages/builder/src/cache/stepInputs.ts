@@ -38,6 +38,8 @@ export interface SourceGroup {
  * a hash of its value, and the sources by content hash. Never a value.
  */
 export interface StepInputs {
+  /** The instruction's keyword: only a record of the same kind of step is near enough to compare. */
+  instruction: string;
   /** The instruction after expansion, without the parts below. */
   text: string;
   /** `arg:NAME`, `env:NAME`, `setting:--flag` -> hash of the value. */
@@ -57,22 +59,24 @@ export function stepInputs(step: Step, description: StepDescription, listed: (di
   const group = (digest: string): SourceGroup => ({ digest, listed: listed(digest) });
   switch (step.kind) {
     case 'config': {
+      // ONBUILD records no history (no createdBy).
+      const instruction = step.createdBy?.split(' ')[0] ?? 'ONBUILD';
       const vars = step.variables;
-      if (!vars) return { text: sha256(JSON.stringify(description)), values: {}, sources: [], remote: [] };
+      if (!vars) return { instruction, text: sha256(JSON.stringify(description)), values: {}, sources: [], remote: [] };
       const values: Record<string, string> = {};
       for (const [name, value] of vars.values) values[`${vars.kind}:${name}`] = sha256(value ?? UNSET);
-      return { text: sha256(JSON.stringify([vars.kind, vars.values.map(([name]) => name)])), values, sources: [], remote: [] };
+      return { instruction, text: sha256(JSON.stringify([vars.kind, vars.values.map(([name]) => name)])), values, sources: [], remote: [] };
     }
     case 'workdir':
-      return { text: sha256(JSON.stringify(description)), values: {}, sources: [], remote: [] };
+      return { instruction: 'WORKDIR', text: sha256(JSON.stringify(description)), values: {}, sources: [], remote: [] };
     case 'copy': {
       const { remote, sources, ...rest } = description as CopyDescription;
-      return { text: sha256(JSON.stringify(rest)), values: {}, sources: [group(sources)], remote };
+      return { instruction: step.op.isAdd ? 'ADD' : 'COPY', text: sha256(JSON.stringify(rest)), values: {}, sources: [group(sources)], remote };
     }
     case 'run': {
       const { mounted, network, settings, ...rest } = description as RunDescription;
       const values = { 'setting:--network': sha256(network), 'setting:--add-host/--ulimit/--shm-size': sha256(JSON.stringify(settings ?? null)) };
-      return { text: sha256(JSON.stringify(rest)), values, sources: mounted.map(group), remote: [] };
+      return { instruction: 'RUN', text: sha256(JSON.stringify(rest)), values, sources: mounted.map(group), remote: [] };
     }
   }
 }

@@ -24,7 +24,7 @@ const isStringRecord = (v: unknown): v is Record<string, string> =>
 
 function parseInputs(v: unknown): StepInputs | undefined {
   const o = v as Partial<Record<keyof StepInputs, unknown>> | null;
-  if (typeof o !== 'object' || o === null || !isString(o.text) || !isStringRecord(o.values)) return undefined;
+  if (typeof o !== 'object' || o === null || !isString(o.instruction) || !isString(o.text) || !isStringRecord(o.values)) return undefined;
   if (!Array.isArray(o.remote) || !o.remote.every(isString) || !Array.isArray(o.sources)) return undefined;
   const sources: SourceGroup[] = [];
   for (const g of o.sources as unknown[]) {
@@ -32,7 +32,7 @@ function parseInputs(v: unknown): StepInputs | undefined {
     if (!isString(group?.digest) || typeof group.listed !== 'boolean') return undefined;
     sources.push({ digest: group.digest, listed: group.listed });
   }
-  return { text: o.text, values: o.values, sources, remote: o.remote };
+  return { instruction: o.instruction, text: o.text, values: o.values, sources, remote: o.remote };
 }
 
 /** JSON of another format (an older tsbuild's, a torn write) is no record. */
