@@ -129,14 +129,15 @@ describe('--progress=plain says why a step missed the cache', () => {
   });
 
   it('names a changed env value, a changed instruction and a changed --from stage', async () => {
+    const store = await dirs.make();
     const dir = await project({ Dockerfile: 'FROM scratch AS lib\nCOPY lib /lib\nFROM scratch\nENV MODE=one\nCOPY a /a\nCOPY --from=lib /lib /lib\n', a: 'a\n', lib: 'lib 1\n' });
-    await tsb(['build', '--progress=plain', dir]);
+    await tsb(['build', '--progress=plain', dir], store);
     await writeFile(join(dir, 'Dockerfile'), 'FROM scratch AS lib\nCOPY lib /lib\nFROM scratch\nENV MODE=two\nCOPY a /a\nCOPY --from=lib /lib /lib\n');
-    expect(cacheLines((await tsb(['build', '--progress=plain', dir])).stdout)['STEP 4/6: ENV MODE=two']).toBe('--> Cache miss: env MODE changed');
+    expect(cacheLines((await tsb(['build', '--progress=plain', dir], store)).stdout)['STEP 4/6: ENV MODE=two']).toBe('--> Cache miss: env MODE changed');
     await writeFile(join(dir, 'Dockerfile'), 'FROM scratch AS lib\nCOPY lib /lib\nFROM scratch\nENV MODE=two\nCOPY a /b\nCOPY --from=lib /lib /lib\n');
-    expect(cacheLines((await tsb(['build', '--progress=plain', dir])).stdout)['STEP 5/6: COPY a /b']).toBe('--> Cache miss: instruction changed (after expansion)');
+    expect(cacheLines((await tsb(['build', '--progress=plain', dir], store)).stdout)['STEP 5/6: COPY a /b']).toBe('--> Cache miss: instruction changed (after expansion)');
     await writeFile(join(dir, 'lib'), 'lib 2\n');
-    expect(cacheLines((await tsb(['build', '--progress=plain', dir])).stdout)).toMatchObject({
+    expect(cacheLines((await tsb(['build', '--progress=plain', dir], store)).stdout)).toMatchObject({
       'STEP 2/6: COPY lib /lib': '--> Cache miss: COPY sources changed: lib (1 path)',
       'STEP 5/6: COPY a /b': '--> Using cache',
       'STEP 6/6: COPY --from=lib /lib /lib': '--> Cache miss: the stage or image COPY --from reads changed (since STEP 2/6)',
@@ -164,8 +165,10 @@ describe('--progress=plain says why a step missed the cache', () => {
 
 describe('--explain-cache', () => {
   it('prints one JSON document on stdout (digest, names, each step), progress on stderr', async () => {
+    // Its own store: every FROM scratch stage shares one base key, so another test's steps would be records to compare with.
+    const store = await dirs.make();
     const dir = await project({ Dockerfile: 'FROM scratch\nCOPY a /a\nENV MODE=one\n', a: 'a\n' });
-    const cold = await tsb(['build', '--explain-cache', '-t', 'explained', dir]);
+    const cold = await tsb(['build', '--explain-cache', '-t', 'explained', dir], store);
     const doc = JSON.parse(cold.stdout) as { digest: string; names: string[]; steps: unknown[] };
     expect(doc.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(doc.names).toEqual(['localhost/explained:latest']);
@@ -175,13 +178,13 @@ describe('--explain-cache', () => {
     ]);
     expect(cold.stderr).toContain('STEP 2/3: COPY a /a\n--> Cache miss: no cache record\n');
 
-    const warm = JSON.parse((await tsb(['build', '--explain-cache', dir])).stdout) as typeof doc;
+    const warm = JSON.parse((await tsb(['build', '--explain-cache', dir], store)).stdout) as typeof doc;
     expect(warm.digest).toBe(doc.digest);
     expect(warm.steps.every((s) => (s as { cached: boolean }).cached)).toBe(true);
 
     await writeFile(join(dir, 'Dockerfile'), 'FROM scratch\nCOPY a /a\nENV MODE=two\n');
     await writeFile(join(dir, 'a'), 'b\n');
-    const changed = JSON.parse((await tsb(['build', '--explain-cache', dir])).stdout) as typeof doc;
+    const changed = JSON.parse((await tsb(['build', '--explain-cache', dir], store)).stdout) as typeof doc;
     expect(changed.steps).toEqual([
       { step: 'STEP 2/3', instruction: 'COPY a /a', cached: false, reasons: [{ kind: 'sources', instruction: 'COPY', paths: ['a'], count: 1 }] },
       { step: 'STEP 3/3', instruction: 'ENV MODE=two', cached: false, reasons: [{ kind: 'parent', step: 'STEP 2/3' }] },

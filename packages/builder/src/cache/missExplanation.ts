@@ -88,7 +88,7 @@ export class MissExplainer {
       this.opts.log(missLine(reasons));
       this.report.push({ step: s.label, instruction: s.instruction, cached: false, reasons });
     }
-    return { commit: () => this.records.put(s.parent, { key: s.key, made: new Date().toISOString(), inputs }) };
+    return { commit: () => this.records.put(s.parent, { key: s.key, made: new Date().toISOString(), dockerfile: sha256(this.dockerfile), inputs }) };
   }
 
   private async explain(s: StepLookup, inputs: StepInputs): Promise<MissReason[]> {
@@ -97,9 +97,10 @@ export class MissExplainer {
     // After a step of another kind (a step inserted, say) this one has no record to compare with.
     const siblings = (await this.records.children(s.parent)).filter((r) => r.inputs.instruction === inputs.instruction);
     if (siblings.length > 0) {
-      // The nearest: fewest differing inputs, then the newest.
-      const scored = siblings.map((r) => ({ r, d: inputDistance(r.inputs, inputs) }));
-      scored.sort((a, b) => a.d - b.d || b.r.made.localeCompare(a.r.made));
+      // The nearest: one of this Dockerfile, with the fewest differing inputs, the newest.
+      const own = sha256(this.dockerfile);
+      const scored = siblings.map((r) => ({ r, other: r.dockerfile === own ? 0 : 1, d: inputDistance(r.inputs, inputs) }));
+      scored.sort((a, b) => a.other - b.other || a.d - b.d || b.r.made.localeCompare(a.r.made));
       return this.compare(scored[0]!.r.inputs, inputs);
     }
     const first = this.missed.get(s.parent);
@@ -132,10 +133,9 @@ export class MissExplainer {
         if (!a.listed || !b.listed) {
           const step = this.missed.get(b.digest);
           reasons.push(b.listed ? { kind: 'sources', instruction, paths: [], count: null } : { kind: 'from', instruction, ...(step ? { step } : {}) });
-        } else if (await this.listings.has(a.digest)) {
-          reasons.push({ kind: 'sources', instruction, ...(await this.listings.compare(a.digest, b.digest)) });
         } else {
-          reasons.push({ kind: 'sources', instruction, paths: [], count: null });
+          const change = (await this.listings.has(a.digest)) ? await this.listings.compare(a.digest, b.digest) : undefined;
+          reasons.push({ kind: 'sources', instruction, ...(change ?? { paths: [], count: null }) });
         }
       }
     }

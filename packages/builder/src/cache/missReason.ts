@@ -15,7 +15,7 @@ export type MissReason =
   | { kind: 'instruction' }
   | { kind: 'build-arg'; names: string[] }
   | { kind: 'env'; names: string[] }
-  /** Context sources of a COPY/ADD (`instruction`) or a RUN bind mount: the first paths that changed and how many; no listing to compare: count null. */
+  /** Context sources of a COPY/ADD (`instruction`) or a RUN bind mount: the first paths that changed and how many; count null: no listing (or a damaged one) to compare. */
   | { kind: 'sources'; instruction: string; paths: string[]; count: number | null }
   /** The stage or image a COPY --from or a RUN mount reads; `step`: the stage's first miss in this build. */
   | { kind: 'from'; instruction: string; step?: string }

@@ -86,8 +86,11 @@ export class SourceListings {
     }
   }
 
-  /** The paths added, removed or changed from listing `before` to listing `after`, by a merge of the two streams. */
-  async compare(before: string, after: string): Promise<ListingChange> {
+  /**
+   * The paths added, removed or changed from listing `before` to listing
+   * `after`, by a merge of the two streams; undefined if one is damaged.
+   */
+  async compare(before: string, after: string): Promise<ListingChange | undefined> {
     const a = lines(this.path(before))[Symbol.asyncIterator]();
     const b = lines(this.path(after))[Symbol.asyncIterator]();
     const change: ListingChange = { paths: [], count: 0 };
@@ -95,23 +98,33 @@ export class SourceListings {
       if (change.paths.length < FIRST_PATHS) change.paths.push(entry.rel);
       change.count++;
     };
-    let x = await next(a);
-    let y = await next(b);
-    while (x || y) {
-      const order = !x ? 1 : !y ? -1 : compareEntries(x, y);
-      if (order < 0) {
-        note(x!);
-        x = await next(a);
-      } else if (order > 0) {
-        note(y!);
-        y = await next(b);
-      } else {
-        if (x!.hash !== y!.hash) note(y!);
-        x = await next(a);
-        y = await next(b);
+    try {
+      let x = await next(a);
+      let y = await next(b);
+      while (x || y) {
+        const order = !x ? 1 : !y ? -1 : compareEntries(x, y);
+        if (order < 0) {
+          note(x!);
+          x = await next(a);
+        } else if (order > 0) {
+          note(y!);
+          y = await next(b);
+        } else {
+          if (x!.hash !== y!.hash) note(y!);
+          x = await next(a);
+          y = await next(b);
+        }
       }
+      return change;
+    } catch (e) {
+      // Bad gzip data or a line that is not ours: the explanation loses its paths, the build goes on.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (e instanceof SyntaxError || code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR') return undefined;
+      throw e;
+    } finally {
+      await a.return?.();
+      await b.return?.();
     }
-    return change;
   }
 }
 
@@ -128,7 +141,9 @@ interface ListingEntry {
 }
 
 function lines(path: string): AsyncIterable<string> {
-  return createInterface({ input: createReadStream(path).pipe(createGunzip()), crlfDelay: Infinity });
+  const gunzip = createGunzip();
+  // pipe() does not pass on a read error; through the gunzip stream it reaches the reader.
+  return createInterface({ input: createReadStream(path).on('error', (e) => gunzip.destroy(e)).pipe(gunzip), crlfDelay: Infinity });
 }
 
 async function next(it: AsyncIterator<string>): Promise<ListingEntry | undefined> {

@@ -9,6 +9,8 @@ export interface StepRecord {
   key: string;
   /** When the step ran (ISO 8601): the newest of equally near records wins. */
   made: string;
+  /** A hash of the Dockerfile's path: a record of the same Dockerfile is nearer than one of another project. */
+  dockerfile: string;
   inputs: StepInputs;
 }
 
@@ -75,7 +77,7 @@ export class StepRecords {
   }
 
   async put(parent: string, record: StepRecord): Promise<void> {
-    await writeAtomically(join(this.dir, parent), record.key, JSON.stringify({ made: record.made, inputs: record.inputs }));
+    await writeAtomically(join(this.dir, parent), record.key, JSON.stringify({ made: record.made, dockerfile: record.dockerfile, inputs: record.inputs }));
   }
 
   async has(parent: string, key: string): Promise<boolean> {
@@ -94,9 +96,9 @@ export class StepRecords {
   }
 
   private async read(parent: string, key: string): Promise<StepRecord | undefined> {
-    const value = parseJson(await readTextIfExists(join(this.dir, parent, key))) as { made?: unknown; inputs?: unknown } | undefined;
+    const value = parseJson(await readTextIfExists(join(this.dir, parent, key))) as { made?: unknown; dockerfile?: unknown; inputs?: unknown } | undefined;
     const inputs = parseInputs(value?.inputs);
-    return inputs && isString(value?.made) ? { key, made: value.made, inputs } : undefined;
+    return inputs && isString(value?.made) && isString(value.dockerfile) ? { key, made: value.made, dockerfile: value.dockerfile, inputs } : undefined;
   }
 
   /** Every record's parent and key, and the source digests it lists, for prune. */
