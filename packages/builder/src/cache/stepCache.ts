@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidDigestError, parseDigest, readdirIfExists, readTextIfExists, withNoSpacePath, type Descriptor, type Digest, type LocalStore, type OciLayout } from '@tsbuild/oci-layout';
+import { InvalidDigestError, lstatIfExists, parseDigest, readdirIfExists, readTextIfExists, withNoSpacePath, type Descriptor, type Digest, type LocalStore, type OciLayout } from '@tsbuild/oci-layout';
 
 /** What a finished step left: its history time and, for a layer step, the layer. */
 export interface CachedStep {
@@ -42,11 +42,31 @@ export class StepCache {
     this.layout = store.layout;
   }
 
+  /** The entry of `key`, if its layer is still in the store; a hit marks it used now (the entry's mtime: its last use, for prune). */
   async get(key: string): Promise<CachedStep | undefined> {
+    const entry = await this.read(key);
+    if (entry) await utimes(join(this.dir, key), new Date(), new Date()).catch(ignoreRemoved);
+    return entry;
+  }
+
+  private async read(key: string): Promise<CachedStep | undefined> {
     const text = await readTextIfExists(join(this.dir, key));
     const entry = text === undefined ? undefined : parseEntry(text);
     if (entry?.layer && !(await this.layout.hasBlob(entry.layer.descriptor.digest))) return undefined;
     return entry;
+  }
+
+  /** Every live entry with its last use and the bytes its file takes, for `prune --cache`. */
+  async *entries(): AsyncGenerator<{ key: string; lastUsed: number; bytes: number; step: CachedStep }> {
+    for (const key of await readdirIfExists(this.dir)) {
+      if (key.startsWith('.')) continue;
+      const [st, step] = [await lstatIfExists(join(this.dir, key)), await this.read(key)];
+      if (st && step) yield { key, lastUsed: st.mtimeMs, bytes: st.size, step };
+    }
+  }
+
+  async remove(key: string): Promise<void> {
+    await rm(join(this.dir, key), { force: true });
   }
 
   async put(key: string, value: CachedStep): Promise<void> {
@@ -66,10 +86,15 @@ export class StepCache {
   async prune(): Promise<number> {
     let removed = 0;
     for (const name of await readdirIfExists(this.dir)) {
-      if (await this.get(name)) continue;
+      if (await this.read(name)) continue;
       await rm(join(this.dir, name), { force: true });
       removed++;
     }
     return removed;
   }
+}
+
+/** ENOENT: a prune removed the entry between the read and the touch; the hit stands. */
+function ignoreRemoved(e: NodeJS.ErrnoException): void {
+  if (e.code !== 'ENOENT') throw e;
 }

@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix, relative, sep } from 'node:path';
@@ -115,8 +115,21 @@ export class BuildContext {
    */
   async hashSources(sources: string[], store: ContextHashStore): Promise<string> {
     const digest = createHash('sha256');
-    for (const source of sources) {
-      for (const match of await this.match(source)) {
+    await this.visitSources(sources, store, (_source, rel, mode, content) => {
+      digest.update(`${rel}\0${mode}\0${content}\0`);
+    });
+    return digest.digest('hex');
+  }
+
+  /**
+   * Calls `visit` for each path `sources` select, in the order hashSources
+   * hashes them: source by source, each one's tree depth first in name order.
+   * `content` is a file's content hash, a link's target, or "" for a
+   * directory. A visit that returns a promise is awaited (a writer's backpressure).
+   */
+  async visitSources(sources: string[], store: ContextHashStore, visit: SourceVisitor): Promise<void> {
+    for (let source = 0; source < sources.length; source++) {
+      for (const match of await this.match(sources[source]!)) {
         let content = '';
         if (match.stats.isFile()) {
           const hashes = await store.directory(dirname(match.abs));
@@ -125,19 +138,18 @@ export class BuildContext {
         } else if (match.stats.isSymbolicLink()) {
           content = readlinkSync(match.abs);
         }
-        digest.update(`${match.rel}\0${match.stats.mode}\0${content}\0`);
-        if (match.stats.isDirectory()) await this.hashTree(match, store, digest);
+        await visit(source, match.rel, match.stats.mode, content);
+        if (match.stats.isDirectory()) await this.visitTree(source, match, store, visit);
       }
     }
-    return digest.digest('hex');
   }
 
   /**
-   * Feeds a directory's tree to `digest` in walk order. One directory at a
-   * time: its files' hashes are looked up (stat only) and the missing ones
-   * read several at once, since a tree of small files is bound by latency.
+   * Visits a directory's tree in walk order. One directory at a time: its
+   * files' hashes are looked up (stat only) and the missing ones read
+   * several at once, since a tree of small files is bound by latency.
    */
-  private async hashTree(dir: ContextEntry, store: ContextHashStore, digest: Hash): Promise<void> {
+  private async visitTree(source: number, dir: ContextEntry, store: ContextHashStore, visit: SourceVisitor): Promise<void> {
     const listing = listDirectory(dir);
     const decisions = listing.map((e) => this.decide(e.rel, e.stats.isDirectory()));
     const hashes = await store.directory(dir.abs);
@@ -163,9 +175,10 @@ export class BuildContext {
       if (decisions[i] === 'skip') continue;
       if (decisions[i] === 'keep') {
         const content = entry.stats.isSymbolicLink() ? readlinkSync(entry.abs) : contents[i] ?? '';
-        digest.update(`${entry.rel}\0${entry.stats.mode}\0${content}\0`);
+        const waiting = visit(source, entry.rel, entry.stats.mode, content);
+        if (waiting) await waiting;
       }
-      if (entry.stats.isDirectory()) await this.hashTree(entry, store, digest);
+      if (entry.stats.isDirectory()) await this.visitTree(source, entry, store, visit);
     }
   }
 
@@ -185,6 +198,9 @@ export class BuildContext {
 }
 
 type WalkDecision = 'keep' | 'descend' | 'skip';
+
+/** One selected path: which of the sources selected it, its context-relative path, mode and content (see visitSources). */
+export type SourceVisitor = (source: number, rel: string, mode: number, content: string) => void | Promise<void>;
 
 interface ListedEntry extends ContextEntry {
   name: string;

@@ -71,12 +71,18 @@ export interface RunOp {
  * one history entry with `createdBy`; `empty_layer` is true exactly for kind 'config'.
  */
 export type Step =
-  /** Config only. `createdBy` undefined (ONBUILD): BuildKit adds no history entry. */
-  | { kind: 'config'; createdBy?: string }
+  /** Config only. `createdBy` undefined (ONBUILD): BuildKit adds no history entry. `variables`: what ARG and ENV set. */
+  | { kind: 'config'; createdBy?: string; variables?: StepVariables }
   /** WORKDIR other than "/": mkdir -p `path` (0755, owned by `user` when set), a layer. */
   | { kind: 'workdir'; createdBy: string; path: string; user?: string }
   | { kind: 'copy'; createdBy: string; op: CopyOp }
   | { kind: 'run'; createdBy: string; op: RunOp };
+
+/** The variables an ARG or ENV step sets, by name; an ARG without a value maps to undefined. */
+export interface StepVariables {
+  kind: 'arg' | 'env';
+  values: [name: string, value: string | undefined][];
+}
 
 export interface StageStateOptions {
   /** The base image's config; undefined for `FROM scratch`. */
@@ -170,7 +176,7 @@ export class StageState {
           if (i >= 0) env[i] = `${key}=${value}`;
           else env.push(`${key}=${value}`);
         }
-        return { kind: 'config', createdBy: `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}` };
+        return { kind: 'config', createdBy: `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`, variables: { kind: 'env', values: pairs.map(([k, v]) => [k, v]) } };
       }
       case 'LABEL': {
         const labels = (this.config.Labels ??= {});
@@ -275,6 +281,7 @@ export class StageState {
 
   private arg(instr: ArgInstruction): Step {
     const parts: string[] = [];
+    const values: StepVariables['values'] = [];
     for (const a of instr.args) {
       const key = a.key;
       let value: string | undefined;
@@ -286,8 +293,9 @@ export class StageState {
       if (value !== undefined) declared.value = value;
       this.declaredArgs.push(declared);
       parts.push(value === undefined ? key : `${key}=${value}`);
+      values.push([key, value]);
     }
-    return { kind: 'config', createdBy: `ARG ${parts.join(' ')}` };
+    return { kind: 'config', createdBy: `ARG ${parts.join(' ')}`, variables: { kind: 'arg', values } };
   }
 
   private withShell(cmd: CommandLine): string[] {

@@ -19,6 +19,7 @@ import { stepKey, type CachedStep } from '../cache/stepCache.js';
 import type { CacheRecord } from '../cache/cacheManifest.js';
 import { CacheLayerRefusedError, type CacheSources } from '../cache/cacheSources.js';
 import { SharedCache, type SharedCacheRequest } from '../cache/sharedCache.js';
+import { MissExplainer, type StepCacheReport, type StepDescription } from '../cache/missExplanation.js';
 import { resolveOwner } from './resolveOwner.js';
 import { runStep, type RunEnvironment } from './runStep.js';
 import type { RunSettings } from '../runtime/runSettings.js';
@@ -53,6 +54,8 @@ export interface BuildRequest extends SharedCacheRequest {
   signal?: AbortSignal;
   /** Execute every step even when the build cache has it. */
   noCache?: boolean;
+  /** Log why each step missed the cache (`--> Cache miss: ...`) and report every step in BuildResult.cache. */
+  explainCache?: boolean;
   /** Target platform; default this machine's. */
   platform?: Platform;
   /** For base images pulled from registries. */
@@ -74,6 +77,8 @@ export interface BuildResult {
   descriptor: Descriptor;
   names: string[];
   warnings: string[];
+  /** With `explainCache`: each step, cached or not and why. */
+  cache?: StepCacheReport[];
 }
 
 export class BuildInterruptedError extends Error {
@@ -159,7 +164,7 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
         if (names.length === 0) await store.keepUnnamed(descriptor);
         for (const name of names) req.log(`COMMIT ${name}`);
         await shared.export(build.records, last!.key);
-        return { digest: descriptor.digest, descriptor, names, warnings };
+        return { digest: descriptor.digest, descriptor, names, warnings, ...(req.explainCache ? { cache: build.explainer.report } : {}) };
       }
     });
   } finally {
@@ -182,6 +187,7 @@ class Build {
   private readonly downloads = new Map<string, RemoteFile>();
   private readonly fileHashes: ContextHashStore;
   private readonly namedContexts = new Map<string, BuildContext>();
+  readonly explainer: MissExplainer;
 
   constructor(
     private readonly store: LocalStore,
@@ -197,6 +203,7 @@ class Build {
     this.created = new Date(now * 1000).toISOString();
     this.timing = { now, scratchDir: store.tmpDir, ...(req.sourceDateEpoch !== undefined ? { clampTo: req.sourceDateEpoch } : {}) };
     this.platform = req.platform ?? hostPlatform();
+    this.explainer = new MissExplainer(store.cacheDir, req);
   }
 
   private checkInterrupted(): void {
@@ -217,7 +224,7 @@ class Build {
       const trigger = triggers.indexOf(instr);
       const label = trigger >= 0 ? `${fromLabel} ONBUILD ${trigger + 1}/${triggers.length}` : `STEP ${++this.step}/${this.totalSteps}`;
       this.req.log(`${label}: ${instr.original}`);
-      await this.cachedStep(state.apply(instr), result, label).catch((e: Error) => {
+      await this.cachedStep(state.apply(instr), result, label, instr.original).catch((e: Error) => {
         if (e instanceof DockerfileError || e instanceof BuildInterruptedError || e instanceof CacheLayerRefusedError) throw e;
         this.checkInterrupted();
         throw new DockerfileError(e.message, instr.location, instr.keyword);
@@ -249,7 +256,9 @@ class Build {
     }
     if (base.kind === 'scratch') {
       const config: ImageConfig = { created: this.created, ...platform, config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
-      return { config, layers: [], fs: new ImageFilesystem(), key: stepKey('', { base: 'scratch', settings }) };
+      const key = stepKey('', { base: 'scratch', settings });
+      await this.explainer.base(planned.stage.index, key, 'scratch', settings);
+      return { config, layers: [], fs: new ImageFilesystem(), key };
     }
     const image = await resolveImage(this.store, this.imageContext(base.ref) ?? base.ref, this.imageOptions(platform)).catch((e: Error) => {
       throw new DockerfileError(`base image "${base.ref}": ${e.message}`, planned.stage.from.location, 'FROM');
@@ -257,7 +266,9 @@ class Build {
     const config = structuredClone(image.config);
     config.history ??= [];
     const layers = image.manifest.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size }));
-    return { config, layers, fs: new ImageFilesystem(), key: stepKey('', { base: image.manifestDigest, settings }) };
+    const key = stepKey('', { base: image.manifestDigest, settings });
+    await this.explainer.base(planned.stage.index, key, image.manifestDigest, settings);
+    return { config, layers, fs: new ImageFilesystem(), key };
   }
 
   /** The stage's file tree, reading in the layers it does not include yet (cached steps skip this). */
@@ -271,7 +282,7 @@ class Build {
   }
 
   /** Everything a step's result depends on, besides the steps before it. */
-  private async describe(step: Step): Promise<unknown> {
+  private async describe(step: Step): Promise<StepDescription> {
     switch (step.kind) {
       case 'config':
         return { createdBy: step.createdBy ?? null };
@@ -284,7 +295,7 @@ class Build {
         const remote = (await this.remoteSources(step.op)).map((f) => f.digest);
         const local = op.sources.filter((s) => !isRemoteSource(s));
         // A stage or image is named by its cache key or digest: its content follows from that.
-        return { createdBy: step.createdBy, op, remote, sources: from ? from.key : await (named ?? this.context).hashSources(local, this.fileHashes) };
+        return { createdBy: step.createdBy, op, remote, sources: from ? from.key : await this.hashSources(named ?? this.context, local) };
       }
       case 'run': {
         const { location: _location, ...op } = step.op;
@@ -292,21 +303,31 @@ class Build {
         const mounted: string[] = [];
         for (const m of op.mounts.filter((mount) => mount.type === 'bind')) {
           const named = await this.dirContext(m.from);
-          mounted.push(m.from !== undefined && !named ? (await this.copySource(m.from)).key : await (named ?? this.context).hashSources([m.source ?? '.'], this.fileHashes));
+          mounted.push(m.from !== undefined && !named ? (await this.copySource(m.from)).key : await this.hashSources(named ?? this.context, [m.source ?? '.']));
         }
         return { createdBy: step.createdBy, op, mounted, network: op.network ?? this.req.network ?? 'host', settings: this.req.runSettings };
       }
     }
   }
 
-  private async cachedStep(step: Step, result: StageResult, label: string): Promise<void> {
-    const key = stepKey(result.key, await this.describe(step));
+  /** A content hash of context sources; the explainer lists them again only if their step misses. */
+  private async hashSources(context: BuildContext, sources: string[]): Promise<string> {
+    const digest = await context.hashSources(sources, this.fileHashes);
+    this.explainer.noteSources(digest, (visit) => context.visitSources(sources, this.fileHashes, visit));
+    return digest;
+  }
+
+  private async cachedStep(step: Step, result: StageResult, label: string, instruction: string): Promise<void> {
+    const description = await this.describe(step);
+    const key = stepKey(result.key, description);
     const hit = this.req.noCache ? undefined : await this.cache.get(key);
     if (hit && step.kind !== 'config') this.req.log('--> Using cache');
+    const miss = await this.explainer.lookedUp({ parent: result.key, key, step, description, label, instruction }, hit !== undefined);
     const done = hit ?? { created: new Date().toISOString(), ...(await this.execute(step, result, label)) };
     if (this.req.sourceDateEpoch !== undefined) done.created = this.created;
     if (!hit) await this.cache.put(key, done);
     this.records.set(key, { key, parent: result.key, ...done });
+    await miss?.commit();
     if (step.kind !== 'config' || step.createdBy !== undefined) {
       const createdBy = step.createdBy ?? '';
       const history: HistoryEntry = { created: done.created, created_by: createdBy, comment: 'tsbuild', ...(done.layer ? {} : { empty_layer: true }) };

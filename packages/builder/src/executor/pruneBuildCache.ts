@@ -3,17 +3,23 @@ import { join } from 'node:path';
 import { readdirIfExists, type LocalStore, type ProcessIdentity } from '@tsbuild/oci-layout';
 import { chainIds, Snapshotter } from '../runtime/snapshotter.js';
 import { StepCache } from '../cache/stepCache.js';
+import { dropExplanations } from '../cache/cacheEviction.js';
 import { ContainerStore } from '../runtime/containerStore.js';
 
 /**
  * After blobs are pruned: drops build-cache entries whose layers are gone
- * and unpacked snapshots (with their records) that no image in the store is
+ * (with their explanation records) and unpacked snapshots (with their records) that no image in the store is
  * made of. Snapshots stay while a build runs: they are its lower layers.
  */
 export async function pruneBuildCache(store: LocalStore): Promise<{ cacheEntries: number; snapshots: number; busy: ProcessIdentity[] }> {
-  const cacheEntries = await new StepCache(store).prune();
+  const cache = new StepCache(store);
+  const cacheEntries = await cache.prune();
   return store.whileNoLeaseBegins(async (busy) => {
     if (busy.length > 0) return { cacheEntries, snapshots: 0, busy };
+    // A running build files records and listings of entries it has yet to write: only while none runs.
+    const entries = new Set<string>();
+    for await (const entry of cache.entries()) entries.add(entry.key);
+    await dropExplanations(store.cacheDir, (key) => entries.has(key));
     const snapshotter = new Snapshotter(store);
     const live = new Set<string>();
     for (const descriptor of (await store.layout.readIndex()).manifests) {

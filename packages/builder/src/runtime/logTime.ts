@@ -39,7 +39,8 @@ export function parseTimestamp(text: string): EpochNanos | undefined {
   return BigInt(ms) * 1_000_000n + fractionNanos(frac);
 }
 
-function parseDuration(text: string): number | undefined {
+/** Go's time.ParseDuration for unsigned durations (`24h`, `1h30m`), in nanoseconds; undefined when it is none. */
+export function parseDuration(text: string): number | undefined {
   DURATION_PART.lastIndex = 0;
   let nanos = 0;
   let m: RegExpExecArray | null;

@@ -49,6 +49,7 @@ interface BuildOptions extends CacheOptions {
   secret: string[];
   network: 'host' | 'none';
   progress: 'auto' | 'plain' | 'tty' | 'quiet';
+  explainCache?: boolean;
   pull?: boolean;
   addHost: string[];
   ulimit: string[];
@@ -88,7 +89,7 @@ export function buildCommand(program: Command): void {
     .option('--secret <id=ID,src=FILE>', 'expose a file to RUN --mount=type=secret (repeatable); it never lands in the image', collect, [])
     .addOption(new Option('--network <mode>', 'default network for RUN steps').choices(['host', 'none']).default('host'))
     .option('-q, --quiet', 'print only the image digest')
-    .addOption(new Option('--progress <mode>', 'output: plain (steps and RUN output, line by line), quiet (= -q); auto and tty are plain').choices(['auto', 'plain', 'tty', 'quiet']).default('auto'))
+    .addOption(new Option('--progress <mode>', 'output: plain (steps, why each missed the cache, RUN output, line by line), quiet (= -q); auto and tty are plain without the cache-miss reasons').choices(['auto', 'plain', 'tty', 'quiet']).default('auto'))
     .option('--pull', 'look base images up in their registry even when the store has them')
     .option('--add-host <host:ip>', 'add a line to /etc/hosts of RUN steps (repeatable)', collect, [])
     .option('--ulimit <name=soft[:hard]>', 'resource limit for RUN steps, e.g. nofile=1024:2048 (repeatable)', collect, [])
@@ -102,7 +103,8 @@ export function buildCommand(program: Command): void {
     .option('--creds <USERNAME[:PASSWORD]>', 'credentials for --push and the registries of --cache-from/--cache-to, instead of stored ones (asks for the password when missing)')
     .option('-o, --output <type=TYPE,dest=PATH>', 'also write the result: type=oci (dest=FILE, or a directory with tar=false), type=docker (a docker load archive), type=local (the filesystem, dest=DIR; -o DIR alone means this), type=tar (the filesystem as a tar); dest=- writes an archive to stdout (repeatable)', collect, [])
     .option('--iidfile <file>', 'write the image ID (its manifest digest, as -q prints it) to FILE')
-    .option('--metadata-file <file>', 'write buildx\'s build metadata (containerimage.digest, image.name, ...) as JSON to FILE');
+    .option('--metadata-file <file>', 'write buildx\'s build metadata (containerimage.digest, image.name, ...) as JSON to FILE')
+    .option('--explain-cache', 'print one JSON document on stdout: the image digest and, per step, whether it was cached and why not (progress goes to stderr)');
   withCacheOptions(command)
     .action(async (context: string, opts: BuildOptions, cmd: Command) => {
       const store = await openStore(cmd);
@@ -112,8 +114,10 @@ export function buildCommand(program: Command): void {
       if (opts.push && opts.tag.length === 0) throw new BuildOutputError('--push needs a name to push to: tag the image with -t REGISTRY/REPOSITORY[:TAG]');
       if (opts.iidfile) checkFileDestination('--iidfile', opts.iidfile);
       if (opts.metadataFile) checkFileDestination('--metadata-file', opts.metadataFile);
-      // An output on stdout (-o -) leaves stdout to the tar: progress and the digest go to stderr, as buildx sends them.
-      const report = outputs.some((o) => o.dest === '-') ? process.stderr : process.stdout;
+      const toStdout = outputs.some((o) => o.dest === '-');
+      if (toStdout && opts.explainCache) throw new BuildOutputError('--explain-cache and --output dest=- would both write to stdout: send the output to a file');
+      // An output on stdout (-o -) leaves stdout to the tar, and --explain-cache to its JSON: progress and the digest go to stderr, as buildx sends them.
+      const report = toStdout || opts.explainCache ? process.stderr : process.stdout;
       if (report === process.stderr && process.stdout.isTTY) throw new BuildOutputError('--output dest=- writes an archive to stdout, which is a terminal: redirect it to a file or a pipe');
       const log = quiet ? () => undefined : (line: string) => report.write(`${line}\n`);
       if (context === '-' && opts.file === '-') throw new Error('the context and the Dockerfile cannot both come from stdin (- and -f -)');
@@ -135,6 +139,7 @@ export function buildCommand(program: Command): void {
         ...(opts.target ? { target: opts.target } : {}),
         secrets: parseSecrets(opts.secret),
         noCache: !opts.cache,
+        ...(opts.explainCache || (!quiet && opts.progress === 'plain') ? { explainCache: true } : {}),
         ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
         ...(opts.registriesConf ? { registriesConf: opts.registriesConf } : {}),
         ...(opts.tlsVerify !== undefined ? { tlsVerify: opts.tlsVerify === 'true' } : {}),
@@ -169,6 +174,7 @@ export function buildCommand(program: Command): void {
       await writeBuildOutputs(store, result.descriptor, result.names, { push: opts.push === true, outputs, registry, quiet }, report);
       await writeBuildResultFiles(store, result.descriptor, result.names, { ...(opts.iidfile ? { iidfile: opts.iidfile } : {}), ...(opts.metadataFile ? { metadataFile: opts.metadataFile } : {}) });
       for (const name of result.names) log(`Successfully tagged ${name}`);
-      report.write(`${result.digest}\n`);
+      if (opts.explainCache) process.stdout.write(`${JSON.stringify({ digest: result.digest, names: result.names, steps: result.cache ?? [] }, null, 2)}\n`);
+      else report.write(`${result.digest}\n`);
     });
 }
