@@ -20,6 +20,7 @@ export * from './bundle.js';
 export * from './compression.js';
 export * from './layerWriter.js';
 export * from './layerReader.js';
+export * from './whiteoutNames.js';
 export * from './tarParser.js';
 export * from './byteNames.js';
 export * from './sparseContent.js';

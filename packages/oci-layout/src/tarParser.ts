@@ -201,6 +201,26 @@ export class TarParser {
     }
   }
 
+  /**
+   * Passes over the rest of the current member's content and padding
+   * without being given them, for a reader that seeks in its input and
+   * wants the headers only. Returns how many input bytes to jump over (0
+   * where the parser is not inside a member's content or padding).
+   */
+  skipContent(): number {
+    let skipped = 0;
+    if (this.state === State.Content) {
+      skipped = this.remaining;
+      this.remaining = 0;
+      this.endMember();
+    }
+    if (this.state !== State.Padding) return skipped;
+    skipped += this.remaining;
+    this.remaining = 0;
+    this.state = State.Header;
+    return skipped;
+  }
+
   /** The input is complete: throws if it stopped inside a header, a member's data or an extended header. */
   end(): void {
     switch (this.state) {
