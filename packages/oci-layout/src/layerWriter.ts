@@ -5,7 +5,7 @@ import type { Compression } from './mediaTypes.js';
 import { encodeName } from './byteNames.js';
 import type { EntryType, LayerChange, LayerEntry, SparseRegion } from './layerEntry.js';
 import { normaliseLayerPath } from './layerReader.js';
-import type { TarHeaderBlock } from './tarHeader.js';
+import { EMPTY_HEADER_FIELDS, type TarHeaderBlock } from './tarHeader.js';
 import { memberNameOf, whiteoutMemberName } from './whiteoutNames.js';
 
 /**
@@ -150,18 +150,7 @@ async function* tarBlocks(changes: AsyncIterable<LayerChange> | Iterable<LayerCh
   yield END_OF_ARCHIVE;
 }
 
-const EMPTY_FILE: Omit<TarHeader, 'name'> = {
-  typeflag: TAR_TYPEFLAG.file,
-  mode: 0,
-  uid: 0,
-  gid: 0,
-  size: 0,
-  mtime: 0,
-  linkname: '',
-  devmajor: 0,
-  devminor: 0,
-  xattrs: {},
-};
+const EMPTY_FILE: Omit<TarHeader, 'name'> = { ...EMPTY_HEADER_FIELDS, typeflag: TAR_TYPEFLAG.file, xattrs: {} };
 
 /** The regions, checked: whole numbers, in order, not overlapping, inside the file. Their total length. */
 function sparseDataBytes(entry: LayerEntry, regions: SparseRegion[]): number {

@@ -1,6 +1,6 @@
 import { decodeName } from './byteNames.js';
 import type { SparseRegion } from './layerEntry.js';
-import { decodeHeaderBlock, isGnuHeader, isZeroBlock, TAR_BLOCK, TarFormatError, WordView, type TarHeaderBlock } from './tarHeader.js';
+import { decodeHeaderBlock, EMPTY_HEADER_FIELDS, isGnuHeader, isZeroBlock, TAR_BLOCK, TarFormatError, WordView, type TarHeaderBlock } from './tarHeader.js';
 import { parsePaxRecords, type PaxRecords } from './tarPax.js';
 import { checkedRegions, MAX_SPARSE_MAP_BYTES, oldGnuSparseExtension, oldGnuSparseHeader, paxSparse0x, paxSparseFormat, paxSparseSize, SparseMap1x0 } from './tarSparse.js';
 
@@ -407,14 +407,7 @@ export class TarParser {
         this.visitor.member({
           name: records.path ?? this.collectName,
           typeflag: 'g',
-          mode: 0,
-          uid: 0,
-          gid: 0,
-          size: 0,
-          mtime: 0,
-          linkname: '',
-          devmajor: 0,
-          devminor: 0,
+          ...EMPTY_HEADER_FIELDS,
           ...(records.xattrs ? { xattrs: records.xattrs } : {}),
         });
         this.visitor.memberEnd();
