@@ -1,3 +1,5 @@
+export * from './toolError.js';
+export * from './awaitedElsewhere.js';
 export * from './digest.js';
 export * from './mediaTypes.js';
 export * from './schema.js';

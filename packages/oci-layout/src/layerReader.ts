@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
+import { awaitedElsewhere } from './awaitedElsewhere.js';
 import { decompressStream } from './compression.js';
 import type { EntryType, LayerChange, LayerEntry } from './layerEntry.js';
 import { TarFormatError } from './tarHeader.js';
@@ -148,11 +149,8 @@ class LayerSource {
       this.ahead = undefined;
     }
     // Asking for the next chunk before parsing this one keeps the decompressor (on another thread) busy meanwhile.
-    if (!next.done) {
-      this.ahead = this.chunks.next();
-      // Its error (a corrupt or cut-off layer) surfaces when the next read awaits it; until then it must not count as unhandled.
-      this.ahead.catch(() => undefined);
-    }
+    // Its error (a corrupt or cut-off layer) surfaces when the next read awaits it.
+    if (!next.done) this.ahead = awaitedElsewhere(this.chunks.next());
     try {
       if (next.done) this.parser.end();
       else this.parser.write(next.value);
@@ -258,8 +256,9 @@ class PullingReader implements LayerVisitor {
     const pushes = content.pushes;
     try {
       while (!content.complete && content.pushes === pushes && (await this.step()));
-    } catch {
-      // step() destroyed the stream with the error.
+    } catch (error) {
+      // The consumer reads the layer's error from the stream (step() has already destroyed it with the same error).
+      content.destroy(error as Error);
     }
   }
 

@@ -1,4 +1,5 @@
 import { Readable, pipeline } from 'node:stream';
+import { awaitedElsewhere } from './awaitedElsewhere.js';
 import { DigestingStream, type Digest } from './digest.js';
 import { compressStream } from './compression.js';
 import type { Compression } from './mediaTypes.js';
@@ -47,9 +48,8 @@ export function createLayer(
       if (error) reject(error);
     });
   });
-  // The caller may only care about the stream's own error; do not turn this into an unhandled rejection.
-  diffId.catch(() => undefined);
-  return { stream: compressor as unknown as Readable, diffId };
+  // The caller may only care about the stream's own error, which is the same one.
+  return { stream: compressor as unknown as Readable, diffId: awaitedElsewhere(diffId) };
 }
 
 /** The changes as a plain tar stream, in the order given: for archives that are not layers (no hashing, no compression). */
@@ -121,9 +121,8 @@ async function* withReadAhead(changes: AsyncIterable<LayerChange> | Iterable<Lay
       const entry = change.kind === 'entry' ? change.entry : undefined;
       if (entry?.type === 'file' && (entry.read || entry.open) && !entry.content && entry.size <= PREFETCH_FILE_MAX) {
         const { read, open } = entry;
-        const body = Promise.resolve().then(async () => (read ? read() : readWhole(await open!())));
-        // Errors surface when the entry is written; until then they must not count as unhandled.
-        body.catch(() => undefined);
+        // Errors surface when the entry is written.
+        const body = awaitedElsewhere(Promise.resolve().then(async () => (read ? read() : readWhole(await open!()))));
         queue.push({ change, body });
         queuedBytes += entry.size;
       } else {

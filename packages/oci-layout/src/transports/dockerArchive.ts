@@ -8,14 +8,20 @@ import { digestOf, InvalidDigestError, parseDigest, type Digest } from '../diges
 import type { Image, Layer } from '../image.js';
 import { MediaType } from '../mediaTypes.js';
 import { canonicalJson, parseImageConfig, type Descriptor, type Manifest } from '../schema.js';
+import { FAILURE_EXIT_CODE, ToolError } from '../toolError.js';
 import { VerifyingStream } from '../verifyingStream.js';
 import { normaliseLayerPath } from '../layerReader.js';
 import { TarFormatError } from '../tarHeader.js';
 import { TarParser } from '../tarParser.js';
 
-export class DockerArchiveError extends Error {}
-/** The file is a tar, but not `docker save` output (no manifest.json): perhaps an oci-archive. */
-export class NotADockerArchiveError extends DockerArchiveError {}
+/** 'not-a-docker-archive': a tar, but not `docker save` output (no manifest.json), perhaps an oci-archive; else the archive cannot be read. */
+export type DockerArchiveErrorKind = 'not-a-docker-archive' | 'unreadable';
+
+export class DockerArchiveError extends ToolError<DockerArchiveErrorKind> {
+  constructor(message: string, kind: DockerArchiveErrorKind = 'unreadable') {
+    super(kind, message, FAILURE_EXIT_CODE);
+  }
+}
 
 /** Docker's media type for an uncompressed layer tar, which `docker save` archives hold. */
 const DOCKER_LAYER_TAR = 'application/vnd.docker.image.rootfs.diff.tar';
@@ -67,7 +73,7 @@ export async function openDockerArchive(file: string, ref?: string | number): Pr
       if (m.size > MAX_DOCUMENT_BYTES) throw new DockerArchiveError(`${file}: ${name} is too large to be a JSON document (${m.size} bytes)`);
       return readRange(handle, m.offset, m.size);
     };
-    if (!members.has('manifest.json')) throw new NotADockerArchiveError(`${file} is not a docker save archive: it has no manifest.json`);
+    if (!members.has('manifest.json')) throw new DockerArchiveError(`${file} is not a docker save archive: it has no manifest.json`, 'not-a-docker-archive');
     const entries = parseArchiveManifest(await readMember('manifest.json'), file);
     const entry = pickManifestEntry(entries, ref, file);
     const configBytes = await readMember(entry.Config);
@@ -136,6 +142,7 @@ function openRange(file: string, member: Member, digest: Digest, what: string): 
     verifier.end();
     return verifier;
   }
+  // A read error reaches the reader through the verifier, which pipeline destroys with it.
   return pipeline(createReadStream(file, { start: member.offset, end: member.offset + member.size - 1 }), verifier, () => {});
 }
 
