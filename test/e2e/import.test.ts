@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTools, run } from '../helpers/tools.js';
 import { REPO_ROOT, tsbuild } from '../helpers/tsbuildCli.js';
 import { tempDirs } from '../helpers/tempDirs.js';
+import { BLOCK, header, padded } from '../helpers/tarBlocks.js';
 
 const dirs = tempDirs();
 let root: string;
@@ -62,6 +63,25 @@ describe('tsbuild import', () => {
     }
     expect(diffIds.size).toBe(1);
     await run('skopeo', ['inspect', `oci:${root}/oci:localhost/variant:latest`]);
+  });
+
+  it('takes the tars layer reading takes: a header whose checksum counts bytes as signed (old tars)', async () => {
+    const oldTar = join(await dirs.make(), 'old.tar');
+    await writeFile(oldTar, Buffer.concat([header({ name: 'caf\u00e9', size: 3 }, 'signed'), padded(Buffer.from('old')), Buffer.alloc(2 * BLOCK)]));
+    const out = await tsbuild(['--root', root, 'import', oldTar, 'old:1']);
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    const bundle = join(await dirs.make(), 'b');
+    expect((await tsbuild(['--root', root, 'bundle', 'old:1', bundle])).code).toBe(0);
+    expect(await readFile(join(bundle, 'rootfs', 'caf\u00e9'), 'utf8')).toBe('old');
+  });
+
+  it('refuses a tar that breaks off inside a member, as layer reading would', async () => {
+    const cut = join(await dirs.make(), 'cut.tar');
+    await writeFile(cut, Buffer.concat([header({ name: 'big', size: 4 * BLOCK }), Buffer.alloc(BLOCK)]));
+    const out = await tsbuild(['--root', root, 'import', cut, 'cut']);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/^tsbuild: error: .*cut\.tar is not a readable tar archive: the archive ends in the middle of a member\n$/);
   });
 
   it('refuses what is not a tar archive and leaves the store as it was', async () => {

@@ -246,6 +246,36 @@ describe('TarParser', () => {
   });
 });
 
+describe('TarParser.skipContent, for readers that seek', () => {
+  test('finds the members reading all would find, jumping over exactly their data and padding', () => {
+    const archive = Buffer.concat([
+      pax([paxRecord('path', 'a/long/pax/name')]),
+      member({ name: 'short' }, 'x'.repeat(700)),
+      member({ name: 'dir/', typeflag: '5' }),
+      member({ name: 'empty' }),
+      member({ name: 'exact' }, 'y'.repeat(BLOCK)),
+      END,
+    ]);
+    const names: string[] = [];
+    const parser = new TarParser({ member: (m) => void names.push(m.name), content: () => expect.fail('content was skipped'), memberEnd() {} });
+    const jumps: number[] = [];
+    let at = 0;
+    while (!parser.ended) {
+      const skip = parser.skipContent();
+      if (skip > 0) {
+        jumps.push(skip);
+        at += skip;
+        continue;
+      }
+      parser.write(archive.subarray(at, at + BLOCK));
+      at += BLOCK;
+    }
+    expect(names).toEqual(parse(archive).map((p) => p.member.name));
+    expect(jumps).toEqual([2 * BLOCK, BLOCK]);
+    expect(at).toBe(archive.length);
+  });
+});
+
 describe('TarParser on archives that tar-stream and GNU tar write', () => {
   let work: string;
   beforeEach(async () => {

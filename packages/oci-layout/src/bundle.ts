@@ -4,6 +4,7 @@ import { applyLayer } from './applyLayer.js';
 import type { Image } from './image.js';
 import { withNoSpacePath } from './noSpaceLeft.js';
 import { toRuntimeSpec } from './runtimeSpec.js';
+import { FAILURE_EXIT_CODE, ToolError } from './toolError.js';
 
 export interface BundleOptions {
   /** Replaces the image's Entrypoint + Cmd in `process.args`. */
@@ -14,8 +15,6 @@ export interface Bundle {
   rootfs: string;
   configPath: string;
 }
-
-export class BundleError extends Error {}
 
 /** Creates `dir` or accepts it empty; true when we created it (and so may remove it). */
 async function claimDirectory(dir: string): Promise<boolean> {
@@ -29,9 +28,9 @@ async function claimDirectory(dir: string): Promise<boolean> {
   try {
     entries = await readdir(dir);
   } catch (e) {
-    throw new BundleError(`cannot create a bundle in ${dir}: ${(e as Error).message}`);
+    throw new ToolError('bundle-directory', `cannot create a bundle in ${dir}: ${(e as Error).message}`, FAILURE_EXIT_CODE);
   }
-  if (entries.length > 0) throw new BundleError(`refusing to create a bundle in ${dir}: it exists and is not empty`);
+  if (entries.length > 0) throw new ToolError('bundle-directory', `refusing to create a bundle in ${dir}: it exists and is not empty`, FAILURE_EXIT_CODE);
   return false;
 }
 

@@ -49,6 +49,7 @@ function counted(open: () => Promise<Readable>, descriptor: Descriptor, onProgre
         done(null, chunk);
       },
     });
+    // A read error reaches the reader through the counter, which pipeline destroys with it.
     return pipeline(await open(), counter, () => {});
   };
 }

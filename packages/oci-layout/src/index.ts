@@ -1,3 +1,5 @@
+export * from './toolError.js';
+export * from './awaitedElsewhere.js';
 export * from './digest.js';
 export * from './mediaTypes.js';
 export * from './schema.js';
@@ -21,6 +23,7 @@ export * from './bundle.js';
 export * from './compression.js';
 export * from './layerWriter.js';
 export * from './layerReader.js';
+export * from './whiteoutNames.js';
 export * from './tarParser.js';
 export * from './byteNames.js';
 export * from './sparseContent.js';

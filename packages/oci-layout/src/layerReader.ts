@@ -1,13 +1,11 @@
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
+import { awaitedElsewhere } from './awaitedElsewhere.js';
 import { decompressStream } from './compression.js';
 import type { EntryType, LayerChange, LayerEntry } from './layerEntry.js';
 import { TarFormatError } from './tarHeader.js';
 import { TarParser, type TarMember, type TarVisitor } from './tarParser.js';
-
-const WHITEOUT_PREFIX = '.wh.';
-/** `.wh..wh..opq`, the opaque marker, is a whiteout prefix and this. */
-const OPAQUE_SUFFIX = '.wh..opq';
+import { whiteoutOfMemberName } from './whiteoutNames.js';
 
 /**
  * The root-relative form of a tar member name: no leading `./` or `/`, no
@@ -63,16 +61,9 @@ function toChange(member: TarMember): LayerChange | undefined {
   if (member.typeflag === 'g') return undefined;
   const path = normaliseLayerPath(member.name);
   if (path === '') return undefined;
-  const slash = path.lastIndexOf('/');
-  if (path.startsWith(WHITEOUT_PREFIX, slash + 1)) {
-    const dir = slash < 0 ? '' : path.slice(0, slash);
-    const hidden = path.slice(slash + 1 + WHITEOUT_PREFIX.length);
-    if (hidden === OPAQUE_SUFFIX) return { kind: 'opaque', path: dir };
-    if (hidden === '' || hidden === '.' || hidden === '..') {
-      throw new LayerFormatError(`layer has an invalid whiteout "${member.name}": it names no file`);
-    }
-    return { kind: 'whiteout', path: dir === '' ? hidden : `${dir}/${hidden}` };
-  }
+  const whiteout = whiteoutOfMemberName(path);
+  if (whiteout === 'names-nothing') throw new LayerFormatError(`layer has an invalid whiteout "${member.name}": it names no file`);
+  if (whiteout) return whiteout;
   const type = TAR_TYPES[member.typeflag];
   if (!type) throw new LayerFormatError(`layer entry "${member.name}" has unsupported tar type "${member.typeflag}"`);
   const entry: LayerEntry = {
@@ -158,11 +149,8 @@ class LayerSource {
       this.ahead = undefined;
     }
     // Asking for the next chunk before parsing this one keeps the decompressor (on another thread) busy meanwhile.
-    if (!next.done) {
-      this.ahead = this.chunks.next();
-      // Its error (a corrupt or cut-off layer) surfaces when the next read awaits it; until then it must not count as unhandled.
-      this.ahead.catch(() => undefined);
-    }
+    // Its error (a corrupt or cut-off layer) surfaces when the next read awaits it.
+    if (!next.done) this.ahead = awaitedElsewhere(this.chunks.next());
     try {
       if (next.done) this.parser.end();
       else this.parser.write(next.value);
@@ -268,8 +256,9 @@ class PullingReader implements LayerVisitor {
     const pushes = content.pushes;
     try {
       while (!content.complete && content.pushes === pushes && (await this.step()));
-    } catch {
-      // step() destroyed the stream with the error.
+    } catch (error) {
+      // The consumer reads the layer's error from the stream (step() has already destroyed it with the same error).
+      content.destroy(error as Error);
     }
   }
 

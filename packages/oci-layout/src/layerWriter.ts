@@ -1,11 +1,13 @@
 import { Readable, pipeline } from 'node:stream';
+import { awaitedElsewhere } from './awaitedElsewhere.js';
 import { DigestingStream, type Digest } from './digest.js';
 import { compressStream } from './compression.js';
 import type { Compression } from './mediaTypes.js';
 import { encodeName } from './byteNames.js';
 import type { EntryType, LayerChange, LayerEntry, SparseRegion } from './layerEntry.js';
 import { normaliseLayerPath } from './layerReader.js';
-import type { TarHeaderBlock } from './tarHeader.js';
+import { EMPTY_HEADER_FIELDS, type TarHeaderBlock } from './tarHeader.js';
+import { memberNameOf, whiteoutMemberName } from './whiteoutNames.js';
 
 /**
  * Canonical order of entries in a layer: byte order of the UTF-8 path, so a
@@ -14,6 +16,11 @@ import type { TarHeaderBlock } from './tarHeader.js';
  */
 export function compareLayerPaths(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** Canonical order of a layer's changes: by the member names they are written as (whiteouts by `.wh.NAME`). */
+export function compareLayerChanges(a: LayerChange, b: LayerChange): number {
+  return compareLayerPaths(memberNameOf(a), memberNameOf(b));
 }
 
 export interface CreatedLayer {
@@ -32,7 +39,7 @@ export function createLayer(
   changes: AsyncIterable<LayerChange> | Iterable<LayerChange>,
   opts: { compression: Compression },
 ): CreatedLayer {
-  const tar = Readable.from(tarBlocks(changes), { objectMode: false });
+  const tar = tarStream(changes);
   const digester = new DigestingStream();
   const compressor = compressStream(opts.compression);
   const diffId = new Promise<Digest>((resolve, reject) => {
@@ -41,9 +48,13 @@ export function createLayer(
       if (error) reject(error);
     });
   });
-  // The caller may only care about the stream's own error; do not turn this into an unhandled rejection.
-  diffId.catch(() => undefined);
-  return { stream: compressor as unknown as Readable, diffId };
+  // The caller may only care about the stream's own error, which is the same one.
+  return { stream: compressor as unknown as Readable, diffId: awaitedElsewhere(diffId) };
+}
+
+/** The changes as a plain tar stream, in the order given: for archives that are not layers (no hashing, no compression). */
+export function tarStream(changes: AsyncIterable<LayerChange> | Iterable<LayerChange>): Readable {
+  return Readable.from(tarBlocks(changes), { objectMode: false });
 }
 
 // The tar format is written here rather than with tar-stream's packer: that one
@@ -110,9 +121,8 @@ async function* withReadAhead(changes: AsyncIterable<LayerChange> | Iterable<Lay
       const entry = change.kind === 'entry' ? change.entry : undefined;
       if (entry?.type === 'file' && (entry.read || entry.open) && !entry.content && entry.size <= PREFETCH_FILE_MAX) {
         const { read, open } = entry;
-        const body = Promise.resolve().then(async () => (read ? read() : readWhole(await open!())));
-        // Errors surface when the entry is written; until then they must not count as unhandled.
-        body.catch(() => undefined);
+        // Errors surface when the entry is written.
+        const body = awaitedElsewhere(Promise.resolve().then(async () => (read ? read() : readWhole(await open!()))));
         queue.push({ change, body });
         queuedBytes += entry.size;
       } else {
@@ -131,37 +141,15 @@ async function* tarBlocks(changes: AsyncIterable<LayerChange> | Iterable<LayerCh
     if (change.kind === 'entry') {
       yield* entryBlocks(change.entry, body);
     } else {
-      const name = change.kind === 'opaque' ? joinPath(change.path, '.wh..wh..opq') : whiteoutName(change.path);
-      yield* headerBlocks({ ...EMPTY_FILE, name });
+      const path = normaliseLayerPath(change.path);
+      if (change.kind === 'whiteout' && path === '') throw new Error('cannot write a whiteout for the root directory');
+      yield* headerBlocks({ ...EMPTY_FILE, name: whiteoutMemberName({ kind: change.kind, path }) });
     }
   }
   yield END_OF_ARCHIVE;
 }
 
-const EMPTY_FILE: Omit<TarHeader, 'name'> = {
-  typeflag: TAR_TYPEFLAG.file,
-  mode: 0,
-  uid: 0,
-  gid: 0,
-  size: 0,
-  mtime: 0,
-  linkname: '',
-  devmajor: 0,
-  devminor: 0,
-  xattrs: {},
-};
-
-function whiteoutName(path: string): string {
-  const clean = normaliseLayerPath(path);
-  if (clean === '') throw new Error('cannot write a whiteout for the root directory');
-  const slash = clean.lastIndexOf('/');
-  return joinPath(clean.slice(0, slash + 1), `.wh.${clean.slice(slash + 1)}`);
-}
-
-function joinPath(dir: string, name: string): string {
-  const clean = normaliseLayerPath(dir);
-  return clean === '' ? name : `${clean}/${name}`;
-}
+const EMPTY_FILE: Omit<TarHeader, 'name'> = { ...EMPTY_HEADER_FIELDS, typeflag: TAR_TYPEFLAG.file, xattrs: {} };
 
 /** The regions, checked: whole numbers, in order, not overlapping, inside the file. Their total length. */
 function sparseDataBytes(entry: LayerEntry, regions: SparseRegion[]): number {

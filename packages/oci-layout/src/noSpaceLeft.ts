@@ -1,13 +1,14 @@
+import { FAILURE_EXIT_CODE, ToolError } from './toolError.js';
+
 /**
  * A write that failed because its filesystem is full, naming what was being
  * written: Node's own ENOSPC error from a write on a handle names no path.
  */
-export class NoSpaceLeftError extends Error {
-  readonly kind = 'no-space-left';
+export class NoSpaceLeftError extends ToolError<'no-space-left'> {
   readonly code = 'ENOSPC';
 
   constructor(readonly path: string) {
-    super(`no space left on device writing ${path}`);
+    super('no-space-left', `no space left on device writing ${path}`, FAILURE_EXIT_CODE);
   }
 }
 

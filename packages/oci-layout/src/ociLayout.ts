@@ -13,14 +13,13 @@ import { chooseManifest, NoImageError } from './platform.js';
 import { canonicalJson, parseImageConfig, parseIndex, parseManifest, type Descriptor, type Index, type Platform } from './schema.js';
 import { DigestMismatchError, VerifyingStream } from './verifyingStream.js';
 import type { Image } from './image.js';
+import { FAILURE_EXIT_CODE, ToolError } from './toolError.js';
 
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 
 /** Largest manifest/index/config we read into memory; registries cap manifests at 4 MiB. */
 const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
 
-export class BlobNotFoundError extends Error {}
-export class NotAnOciLayoutError extends Error {}
 
 export interface OpenLayoutOptions {
   /** Create `oci-layout`, `index.json` and `blobs/` when missing. */
@@ -51,7 +50,7 @@ export class OciLayout {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
     if (header === undefined) {
-      if (!opts.create) throw new NotAnOciLayoutError(`${dir} is not an OCI image layout (no oci-layout file)`);
+      if (!opts.create) throw new ToolError('not-an-oci-layout', `${dir} is not an OCI image layout (no oci-layout file)`, FAILURE_EXIT_CODE);
       await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
       await mkdir(tmpDir, { recursive: true });
       const layout = new OciLayout(dir, tmpDir);
@@ -66,7 +65,7 @@ export class OciLayout {
       const parsed = JSON.parse(header) as { imageLayoutVersion?: unknown };
       if (typeof parsed.imageLayoutVersion !== 'string') throw new Error('no imageLayoutVersion');
     } catch (e) {
-      throw new NotAnOciLayoutError(`${layoutFile} is not a valid oci-layout file: ${(e as Error).message}`);
+      throw new ToolError('not-an-oci-layout', `${layoutFile} is not a valid oci-layout file: ${(e as Error).message}`, FAILURE_EXIT_CODE);
     }
     await mkdir(tmpDir, { recursive: true });
     return new OciLayout(dir, tmpDir);
@@ -101,7 +100,7 @@ export class OciLayout {
   async openBlob(digest: Digest, size?: number): Promise<Readable> {
     const path = this.blobPath(digest);
     const fh = await open(path, 'r').catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') throw new BlobNotFoundError(`blob ${digest} is missing from ${this.dir}`);
+      if (e.code === 'ENOENT') throw new ToolError('blob-not-found', `blob ${digest} is missing from ${this.dir}`, FAILURE_EXIT_CODE);
       throw e;
     });
     const verify = new VerifyingStream(digest, size);
@@ -114,7 +113,7 @@ export class OciLayout {
   async readBlob(digest: Digest, size?: number): Promise<Buffer> {
     if (size !== undefined && size > MAX_DOCUMENT_BYTES) throw new Error(`blob ${digest} is too large to read as a document (${size} bytes)`);
     const data = await readFile(this.blobPath(digest)).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') throw new BlobNotFoundError(`blob ${digest} is missing from ${this.dir}`);
+      if (e.code === 'ENOENT') throw new ToolError('blob-not-found', `blob ${digest} is missing from ${this.dir}`, FAILURE_EXIT_CODE);
       throw e;
     });
     if (size !== undefined && data.length !== size) throw new DigestMismatchError(`blob ${digest} has ${data.length} bytes, descriptor says ${size}`);

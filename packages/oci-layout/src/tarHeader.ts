@@ -35,6 +35,18 @@ export interface TarHeaderBlock {
   devminor: number;
 }
 
+/** Every numeric and link field of a header empty: the writer's whiteouts and the reader's global headers set only name and type. */
+export const EMPTY_HEADER_FIELDS: Readonly<Omit<TarHeaderBlock, 'name' | 'typeflag'>> = {
+  mode: 0,
+  uid: 0,
+  gid: 0,
+  size: 0,
+  mtime: 0,
+  linkname: '',
+  devmajor: 0,
+  devminor: 0,
+};
+
 const CHECKSUM_OFFSET = 148;
 const CHECKSUM_LENGTH = 8;
 const SPACE = 0x20;

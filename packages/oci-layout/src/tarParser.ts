@@ -1,6 +1,6 @@
 import { decodeName } from './byteNames.js';
 import type { SparseRegion } from './layerEntry.js';
-import { decodeHeaderBlock, isGnuHeader, isZeroBlock, TAR_BLOCK, TarFormatError, WordView, type TarHeaderBlock } from './tarHeader.js';
+import { decodeHeaderBlock, EMPTY_HEADER_FIELDS, isGnuHeader, isZeroBlock, TAR_BLOCK, TarFormatError, WordView, type TarHeaderBlock } from './tarHeader.js';
 import { parsePaxRecords, type PaxRecords } from './tarPax.js';
 import { checkedRegions, MAX_SPARSE_MAP_BYTES, oldGnuSparseExtension, oldGnuSparseHeader, paxSparse0x, paxSparseFormat, paxSparseSize, SparseMap1x0 } from './tarSparse.js';
 
@@ -201,6 +201,26 @@ export class TarParser {
     }
   }
 
+  /**
+   * Passes over the rest of the current member's content and padding
+   * without being given them, for a reader that seeks in its input and
+   * wants the headers only. Returns how many input bytes to jump over (0
+   * where the parser is not inside a member's content or padding).
+   */
+  skipContent(): number {
+    let skipped = 0;
+    if (this.state === State.Content) {
+      skipped = this.remaining;
+      this.remaining = 0;
+      this.endMember();
+    }
+    if (this.state !== State.Padding) return skipped;
+    skipped += this.remaining;
+    this.remaining = 0;
+    this.state = State.Header;
+    return skipped;
+  }
+
   /** The input is complete: throws if it stopped inside a header, a member's data or an extended header. */
   end(): void {
     switch (this.state) {
@@ -387,14 +407,7 @@ export class TarParser {
         this.visitor.member({
           name: records.path ?? this.collectName,
           typeflag: 'g',
-          mode: 0,
-          uid: 0,
-          gid: 0,
-          size: 0,
-          mtime: 0,
-          linkname: '',
-          devmajor: 0,
-          devminor: 0,
+          ...EMPTY_HEADER_FIELDS,
           ...(records.xattrs ? { xattrs: records.xattrs } : {}),
         });
         this.visitor.memberEnd();

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { statIfExists } from '@tsbuild/oci-layout';
+import { FAILURE_EXIT_CODE, statIfExists, ToolError } from '@tsbuild/oci-layout';
 import { userContainersDir } from './containersConfigDir.js';
 
 export interface Credentials {
@@ -13,7 +13,11 @@ export interface Credentials {
 }
 
 /** An auth file, docker config.json or credential helper that cannot be used: what is wrong and in which file. */
-export class CredentialsError extends Error {}
+export class CredentialsError extends ToolError<'credentials'> {
+  constructor(message: string, options?: ErrorOptions) {
+    super('credentials', message, FAILURE_EXIT_CODE, options);
+  }
+}
 
 interface AuthEntry {
   auth?: string;

@@ -12,6 +12,8 @@ import {
   openOciDirDestination,
   openOciDirSource,
   layoutSource,
+  FAILURE_EXIT_CODE,
+  ToolError,
   type CopyOptions,
   type CopySource,
   type Descriptor,
@@ -22,6 +24,7 @@ import {
 import { BlobLocationCache } from './blobLocationCache.js';
 import type { Credentials } from './credentials.js';
 import { loadRegistriesConf, pullCandidates, qualifyName, type PullCandidate, type RegistriesConfig } from './registriesConf.js';
+import { TransferError } from './registryError.js';
 import { RegistryDestination, remoteSource } from './remoteImage.js';
 import { RepositoryClient } from './repositoryClient.js';
 import { RegistrySession } from './registrySession.js';
@@ -32,10 +35,18 @@ export type ImageLocation =
   | { transport: 'oci' | 'oci-archive' | 'docker-archive'; path: string; ref?: string }
   | { transport: 'store'; name: string };
 
+/** An image location that cannot be used: text that names no image, or a place this command cannot reach. */
+export class ImageLocationError extends ToolError<'invalid-location' | 'not-qualified' | 'no-store'> {
+  constructor(kind: ImageLocationError['kind'], message: string) {
+    // A failed copy, as skopeo exits for it.
+    super(kind, message, FAILURE_EXIT_CODE);
+  }
+}
+
 export function parseImageLocation(text: string): ImageLocation {
   if (text.startsWith('docker://')) {
     const reference = text.slice('docker://'.length);
-    if (!reference) throw new Error(`"${text}" names no image after docker://`);
+    if (!reference) throw new ImageLocationError('invalid-location', `"${text}" names no image after docker://`);
     return { transport: 'docker', reference };
   }
   for (const transport of ['oci-archive', 'docker-archive', 'oci'] as const) {
@@ -44,7 +55,7 @@ export function parseImageLocation(text: string): ImageLocation {
       const colon = rest.indexOf(':');
       const path = colon < 0 ? rest : rest.slice(0, colon);
       const ref = colon < 0 ? undefined : rest.slice(colon + 1);
-      if (!path) throw new Error(`"${text}" names no path after ${transport}:`);
+      if (!path) throw new ImageLocationError('invalid-location', `"${text}" names no path after ${transport}:`);
       return { transport, path: resolve(path), ...(ref ? { ref } : {}) };
     }
   }
@@ -122,7 +133,7 @@ export class ImageTransports {
   }
 
   localStore(): Promise<LocalStore> {
-    if (!this.opts.openStore) throw new Error('no local store is available here');
+    if (!this.opts.openStore) throw new ImageLocationError('no-store', 'no local store is available here');
     this.store ??= this.opts.openStore();
     return this.store;
   }
@@ -159,6 +170,7 @@ export class ImageTransports {
   /** Finds the image behind a docker reference, trying search registries and mirrors in order. */
   private async openDockerSource(reference: string): Promise<OpenedSource> {
     const failures: string[] = [];
+    let last: unknown;
     const cache = await this.blobCache();
     for (const { name, candidates } of this.resolveDockerReference(reference)) {
       for (const candidate of candidates) {
@@ -167,12 +179,15 @@ export class ImageTransports {
           const source = await remoteSource(client, name.digest ?? name.tag ?? 'latest', { platform: this.opts.platform, all: this.opts.all }, cache);
           return { source, name: formatImageName(name), close: noop };
         } catch (e) {
-          failures.push(`${candidate.registry}/${candidate.repository}: ${(e as Error).message}`);
+          // Any failure of one candidate sends the pull on to the next; all of them are reported together.
+          if (!(e instanceof Error)) throw e;
+          failures.push(`${candidate.registry}/${candidate.repository}: ${e.message}`);
+          last = e;
         }
       }
     }
-    if (failures.length === 1) throw new Error(failures[0]);
-    throw new Error(`cannot read ${reference} from any registry:\n  ${failures.join('\n  ')}`);
+    if (failures.length === 1) throw new TransferError('unavailable', failures[0]!, { cause: last });
+    throw new TransferError('unavailable', `cannot read ${reference} from any registry:\n  ${failures.join('\n  ')}`, { cause: last });
   }
 
   async openSource(loc: ImageLocation): Promise<OpenedSource> {
@@ -206,7 +221,7 @@ export class ImageTransports {
     switch (loc.transport) {
       case 'docker': {
         const [target, ...more] = this.resolveDockerReference(loc.reference, true);
-        if (!target || more.length > 0) throw new Error(`push needs a fully qualified destination (registry/repository[:tag]), not "${loc.reference}"`);
+        if (!target || more.length > 0) throw new ImageLocationError('not-qualified', `push needs a fully qualified destination (registry/repository[:tag]), not "${loc.reference}"`);
         const client = this.repository(target.candidates[0]!, true);
         return { destination: new RegistryDestination(client, target.name.digest ? undefined : target.name.tag, await this.blobCache()), close: noop };
       }

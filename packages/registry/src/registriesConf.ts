@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import TOML from '@iarna/toml';
-import { parseImageName, readdirIfExists, type ImageName } from '@tsbuild/oci-layout';
+import { FAILURE_EXIT_CODE, parseImageName, readdirIfExists, ToolError, type ImageName } from '@tsbuild/oci-layout';
 import { userContainersDir } from './containersConfigDir.js';
 
 export type PullFromMirror = 'all' | 'digest-only' | 'tag-only';
@@ -38,7 +38,11 @@ export interface PullCandidate {
 }
 
 /** A registries.conf that cannot be used, or a pull it forbids: names the file and what is wrong. */
-export class RegistriesConfError extends Error {}
+export class RegistriesConfError extends ToolError<'registries-conf'> {
+  constructor(message: string, options?: ErrorOptions) {
+    super('registries-conf', message, FAILURE_EXIT_CODE, options);
+  }
+}
 
 function fail(file: string, message: string): never {
   throw new RegistriesConfError(`${file}: ${message}`);

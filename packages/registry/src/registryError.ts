@@ -1,5 +1,21 @@
+import { FAILURE_EXIT_CODE, ToolError } from '@tsbuild/oci-layout';
+
+/** skopeo's exit code for a copy that failed, whatever the reason: ours for every registry error. */
+const TRANSFER_EXIT_CODE = FAILURE_EXIT_CODE;
+
+/** What a registry's refusal means, from its HTTP status. */
+export type RegistryErrorKind = 'unauthorized' | 'denied' | 'not-found' | 'unsupported' | 'too-many-requests' | 'server-error' | 'refused';
+
+function refusalKind(status: number): RegistryErrorKind {
+  const kinds: Record<number, RegistryErrorKind> = { 401: 'unauthorized', 403: 'denied', 404: 'not-found', 405: 'unsupported', 429: 'too-many-requests' };
+  return kinds[status] ?? (status >= 500 ? 'server-error' : 'refused');
+}
+
 /** A registry's refusal, shown with the distribution-spec error code, its message and the request that got it. */
-export class RegistryError extends Error {
+export class RegistryError extends ToolError<RegistryErrorKind> {
+  /** What the registry's Retry-After asked for, when it said. */
+  retryAfterMs?: number;
+
   constructor(
     readonly status: number,
     readonly code: string | undefined,
@@ -7,7 +23,34 @@ export class RegistryError extends Error {
     readonly method: string,
     readonly url: string,
   ) {
-    super(`${code ?? `HTTP ${status}`}: ${detail} (${method} ${url} -> ${status})`);
+    super(refusalKind(status), `${code ?? `HTTP ${status}`}: ${detail} (${method} ${url} -> ${status})`, TRANSFER_EXIT_CODE);
+  }
+}
+
+/** Why moving an image to or from a registry failed, when the registry did not simply refuse (that is a RegistryError). */
+export type TransferErrorKind =
+  /** The network failed: a connection refused or reset, a name that does not resolve, a body cut off. */
+  | 'unreachable'
+  /** The registry's answer breaks the protocol: an upload without a Location, a token server without a realm or a token, endless redirects. */
+  | 'bad-response'
+  /** The token server refused the credentials. */
+  | 'auth-failed'
+  /** A manifest or config larger than a client holds in memory. */
+  | 'too-large'
+  /** Bytes that do not match the digest they were asked for or stored under. */
+  | 'digest-mismatch'
+  /** What the reference names is no single image (an index where a manifest was needed, diff_ids that do not match the layers). */
+  | 'not-an-image'
+  /** No registry a short name may mean gave the image (`cause` holds the last failure). */
+  | 'unavailable';
+
+export class TransferError extends ToolError<TransferErrorKind> {
+  /** For 'unreachable': Node's or undici's error code (ECONNRESET, UND_ERR_SOCKET, ...), which says whether a retry may help. */
+  readonly code: string | undefined;
+
+  constructor(kind: TransferErrorKind, message: string, options: { code?: string; cause?: unknown } = {}) {
+    super(kind, message, TRANSFER_EXIT_CODE, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = options.code;
   }
 }
 
@@ -25,8 +68,9 @@ export function registryErrorFrom(status: number, body: string, method: string, 
       code = first.code;
       detail = typeof first.message === 'string' && first.message ? first.message : statusText(status);
     }
-  } catch {
-    // not JSON: the raw text (or the status) is the best we have
+  } catch (e) {
+    // Not JSON: the raw text (or the status) is the best we have.
+    if (!(e instanceof SyntaxError)) throw e;
   }
   return new RegistryError(status, code, detail, method, url);
 }

@@ -1,10 +1,11 @@
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
+import { ToolError } from '@tsbuild/oci-layout';
 import { Agent, request } from './undiciCore.js';
 import { parseAuthChallenge, type AuthChallenge } from './authChallenge.js';
 import { findCredentials, type Credentials } from './credentials.js';
-import { registryErrorFrom, RegistryError } from './registryError.js';
+import { registryErrorFrom, RegistryError, TransferError } from './registryError.js';
 
 export interface RetryPolicy {
   /** Tries per request, the first included. */
@@ -89,8 +90,9 @@ export function header(res: RegistryResponse, name: string): string | undefined 
 
 /** A network failure names the request it broke, as registry errors do. */
 function withRequest(e: unknown, method: string, url: URL): unknown {
-  if (e instanceof RegistryError || !(e instanceof Error) || !(e as NodeJS.ErrnoException).code || e.message.includes(url.host)) return e;
-  return Object.assign(new Error(`${e.message} (${method} ${url.toString()})`), { code: (e as NodeJS.ErrnoException).code });
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (e instanceof ToolError || !(e instanceof Error) || typeof code !== 'string') return e;
+  return new TransferError('unreachable', e.message.includes(url.host) ? e.message : `${e.message} (${method} ${url.toString()})`, { code, cause: e });
 }
 
 interface CachedToken {
@@ -138,8 +140,9 @@ export class RegistrySession {
         const res = await request(`${https}/v2/`, { method: 'GET', dispatcher: this.dispatcher });
         await res.body.dump();
         return https;
-      } catch {
-        // The insecure registry does not speak TLS (the handshake fails, whatever the error's code): plain HTTP it is.
+      } catch (e) {
+        // The insecure registry does not speak TLS: the handshake fails with a network or TLS error (whatever its code), so plain HTTP it is.
+        if (typeof (e as NodeJS.ErrnoException).code !== 'string') throw e;
         return `http://${this.host}`;
       }
     })();
@@ -168,7 +171,7 @@ export class RegistrySession {
     const key = scopes.join(' ');
     let pending = this.tokens.get(key);
     if (pending) {
-      // An earlier token request that failed (its own caller reports why) is made again, not its error shared.
+      // An earlier token request that failed, whatever the failure, is made again: the caller that started it reports that error.
       const cached = await pending.catch(() => undefined);
       if (!cached || cached.expiresAt <= Date.now()) pending = undefined;
     }
@@ -185,7 +188,7 @@ export class RegistrySession {
   /** The token endpoint of the Bearer flow: GET with Basic credentials (or anonymous), or the OAuth2 refresh-token POST. */
   private async fetchToken(challenge: AuthChallenge, scopes: string[]): Promise<CachedToken> {
     const realm = challenge.params.realm;
-    if (!realm) throw new Error(`registry ${this.host} asked for a Bearer token without naming a realm`);
+    if (!realm) throw new TransferError('bad-response', `registry ${this.host} asked for a Bearer token without naming a realm`);
     const creds = await this.credentialsFor(scopes);
     const url = new URL(realm);
     const headers: Record<string, string> = {};
@@ -204,11 +207,11 @@ export class RegistrySession {
     const text = await res.body.text();
     if (res.statusCode !== 200) {
       const err = registryErrorFrom(res.statusCode, text, creds?.identityToken ? 'POST' : 'GET', url.toString());
-      throw new Error(`authentication with ${this.host} failed: ${err.message}`);
+      throw new TransferError('auth-failed', `authentication with ${this.host} failed: ${err.message}`, { cause: err });
     }
     const doc = JSON.parse(text) as { token?: string; access_token?: string; expires_in?: number };
     const value = doc.token ?? doc.access_token;
-    if (!value) throw new Error(`the token server of ${this.host} (${url.origin}) returned no token`);
+    if (!value) throw new TransferError('bad-response', `the token server of ${this.host} (${url.origin}) returned no token`);
     const lifetime = Math.max(60, doc.expires_in ?? 60) * 1000;
     // Timed from our clock, not `issued_at`, so clock skew cannot expire a token at once;
     // renewed a little early so it never expires between check and use.
@@ -299,13 +302,16 @@ export class RegistrySession {
       }
       if (req.expect.includes(res.statusCode)) return res;
       // A body cut off (the connection dropped mid-response) leaves the status alone to say what went wrong.
-      const text = req.method === 'HEAD' ? '' : await res.body.text().catch(() => '');
+      const text = req.method === 'HEAD' ? '' : await res.body.text().catch((e: unknown) => {
+        if (typeof (e as NodeJS.ErrnoException).code !== 'string') throw e;
+        return '';
+      });
       if (req.method === 'HEAD') await res.body.dump();
       const err = registryErrorFrom(res.statusCode, text, req.method, url.toString());
       const after = retryAfterMs(res.headers['retry-after']);
-      if (after !== undefined) Object.assign(err, { retryAfterMs: after });
+      if (after !== undefined) err.retryAfterMs = after;
       throw err;
     }
-    throw new Error(`too many redirects from ${start.toString()}`);
+    throw new TransferError('bad-response', `too many redirects from ${start.toString()}`);
   }
 }

@@ -14,7 +14,7 @@ import {
   type SourceChoice,
 } from '@tsbuild/oci-layout';
 import type { BlobLocationCache } from './blobLocationCache.js';
-import { RegistryError } from './registryError.js';
+import { RegistryError, TransferError } from './registryError.js';
 import type { RemoteManifest, RepositoryClient } from './repositoryClient.js';
 
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
@@ -26,7 +26,7 @@ async function readAll(stream: Readable, limit: number, what: string): Promise<B
     size += chunk.length;
     if (size > limit) {
       stream.destroy();
-      throw new Error(`${what} is larger than ${limit} bytes`);
+      throw new TransferError('too-large', `${what} is larger than ${limit} bytes`);
     }
     chunks.push(chunk);
   }
@@ -35,12 +35,12 @@ async function readAll(stream: Readable, limit: number, what: string): Promise<B
 
 /** An image in a registry; layers are fetched (verified, resumable) only when opened. */
 async function remoteImage(client: RepositoryClient, manifest: RemoteManifest, cache?: BlobLocationCache): Promise<Image> {
-  if (!isManifestMediaType(manifest.mediaType)) throw new Error(`${client.registry}/${client.repository}@${manifest.digest} is a ${manifest.mediaType}, not an image manifest`);
+  if (!isManifestMediaType(manifest.mediaType)) throw new TransferError('not-an-image', `${client.registry}/${client.repository}@${manifest.digest} is a ${manifest.mediaType}, not an image manifest`);
   const parsed = parseManifest(manifest.bytes, manifest.mediaType);
   const configBytes = await readAll(client.openBlob(parsed.config), MAX_CONFIG_BYTES, `config ${parsed.config.digest}`);
   const config = parseImageConfig(configBytes);
   if (config.rootfs.diff_ids.length !== parsed.layers.length) {
-    throw new Error(`image ${manifest.digest}: config lists ${config.rootfs.diff_ids.length} diff_ids for ${parsed.layers.length} layers`);
+    throw new TransferError('not-an-image', `image ${manifest.digest}: config lists ${config.rootfs.diff_ids.length} diff_ids for ${parsed.layers.length} layers`);
   }
   // The repository holds these blobs: a later push elsewhere on this registry can mount them.
   for (const d of [parsed.config, ...parsed.layers]) await cache?.remember(d.digest, client.registry, client.repository);

@@ -11,7 +11,7 @@ import {
   type Descriptor,
   type Digest,
 } from '@tsbuild/oci-layout';
-import { RegistryError } from './registryError.js';
+import { RegistryError, TransferError } from './registryError.js';
 import { backoffDelay, DEFAULT_RETRY, header, isTransientError, retryDelay, type RegistryResponse, type RegistrySession } from './registrySession.js';
 
 /** OCI and Docker schema2 manifests and indexes; schema1 is never asked for. */
@@ -92,10 +92,10 @@ export class RepositoryClient {
     const length = Number(header(res, 'content-length') ?? 0);
     if (length > MAX_MANIFEST_BYTES) {
       await res.body.dump();
-      throw new Error(`manifest ${this.registry}/${this.repository}:${reference} is ${length} bytes, more than the ${MAX_MANIFEST_BYTES} a manifest may have`);
+      throw new TransferError('too-large', `manifest ${this.registry}/${this.repository}:${reference} is ${length} bytes, more than the ${MAX_MANIFEST_BYTES} a manifest may have`);
     }
     const bytes = Buffer.from(await res.body.arrayBuffer());
-    if (bytes.length > MAX_MANIFEST_BYTES) throw new Error(`manifest ${this.registry}/${this.repository}:${reference} is larger than ${MAX_MANIFEST_BYTES} bytes`);
+    if (bytes.length > MAX_MANIFEST_BYTES) throw new TransferError('too-large', `manifest ${this.registry}/${this.repository}:${reference} is larger than ${MAX_MANIFEST_BYTES} bytes`);
     let expected: Digest | undefined;
     if (reference.includes(':')) expected = parseDigest(reference);
     else {
@@ -104,7 +104,7 @@ export class RepositoryClient {
     }
     const digest = digestOf(bytes, expected ? digestAlgorithm(expected) : 'sha256');
     if (expected && digest !== expected) {
-      throw new Error(`manifest ${this.registry}/${this.repository}:${reference} does not match its digest: expected ${expected}, got ${digest}`);
+      throw new TransferError('digest-mismatch', `manifest ${this.registry}/${this.repository}:${reference} does not match its digest: expected ${expected}, got ${digest}`);
     }
     return { bytes, mediaType: mediaTypeOf(res, bytes), digest };
   }
@@ -132,7 +132,7 @@ export class RepositoryClient {
     await res.body.dump();
     const ours = digestOf(bytes);
     const theirs = header(res, 'docker-content-digest');
-    if (theirs && theirs !== ours) throw new Error(`registry ${this.registry} stored manifest ${reference} as ${theirs}, but its bytes are ${ours}`);
+    if (theirs && theirs !== ours) throw new TransferError('digest-mismatch', `registry ${this.registry} stored manifest ${reference} as ${theirs}, but its bytes are ${ours}`);
     return ours;
   }
 
@@ -173,7 +173,7 @@ export class RepositoryClient {
             yield part;
           }
           if (received >= descriptor.size) return;
-          throw Object.assign(new Error(`blob ${descriptor.digest} ended early at ${received} of ${descriptor.size} bytes`), { code: 'ECONNRESET' });
+          throw new TransferError('unreachable', `blob ${descriptor.digest} ended early at ${received} of ${descriptor.size} bytes`, { code: 'ECONNRESET' });
         } catch (e) {
           if (++failures >= DEFAULT_RETRY.attempts || !isTransientError(e)) throw e;
           await sleep(backoffDelay(failures));
@@ -201,7 +201,7 @@ export class RepositoryClient {
     await res.body.dump();
     if (res.statusCode === 201) return { mounted: true };
     const location = header(res, 'location');
-    if (!location) throw new Error(`registry ${this.registry} started an upload without a Location header`);
+    if (!location) throw new TransferError('bad-response', `registry ${this.registry} started an upload without a Location header`);
     return { location: new URL(location, `${await this.session.baseUrl()}${this.path('blobs/uploads/')}`).toString(), mounted: false };
   }
 

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { NoSpaceLeftError } from '@tsbuild/oci-layout';
+import { NoSpaceLeftError, ToolError } from '@tsbuild/oci-layout';
 import { buildCommand } from './commands/build.js';
 import { bundleCommand } from './commands/bundle.js';
 import { imagesCommand } from './commands/images.js';
@@ -72,8 +72,7 @@ export async function main(argv: string[]): Promise<number> {
     const message = raw.code === 'ENOSPC' && !(e instanceof NoSpaceLeftError) ? `no space left on device${raw.path ? ` writing ${raw.path}` : ''}` : raw.message;
     process.stderr.write(`tsbuild: error: ${message}\n`);
     if (process.env.TSBUILD_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
-    const code = (e as { exitCode?: unknown }).exitCode;
-    return typeof code === 'number' ? code : 1;
+    return e instanceof ToolError ? e.exitCode : 1;
   } finally {
     process.off('beforeExit', stalled);
   }

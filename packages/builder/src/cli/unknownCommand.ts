@@ -1,12 +1,15 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
+import { ToolError } from '@tsbuild/oci-layout';
 import { nearestName } from '../nearestName.js';
 
 /** Podman's exit code when the CLI itself refuses the command line. */
 export const USAGE_EXIT_CODE = 125;
 
-export class UnknownCommandError extends Error {
-  readonly exitCode = USAGE_EXIT_CODE;
+export class UnknownCommandError extends ToolError<'unknown-command'> {
+  constructor(message: string) {
+    super('unknown-command', message, USAGE_EXIT_CODE);
+  }
 }
 
 /**

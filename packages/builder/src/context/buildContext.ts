@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix, relative, sep } from 'node:path';
-import { PathResolutionError, resolveInRoot, statIfExists } from '@tsbuild/oci-layout';
+import { FAILURE_EXIT_CODE, PathResolutionError, resolveInRoot, statIfExists, ToolError } from '@tsbuild/oci-layout';
 import { componentMatcher, hasGlob } from './globPattern.js';
 import type { ContextHashStore } from './contextHashStore.js';
 
@@ -21,8 +21,6 @@ export interface ContextEntry {
   stats: Stats;
 }
 
-export class ContextError extends Error {}
-
 /** The build context directory as COPY/ADD see it: .dockerignore applied, nothing outside reachable. */
 export class BuildContext {
   private constructor(
@@ -34,7 +32,7 @@ export class BuildContext {
 
   static async open(dir: string, filter?: ContextFilter): Promise<BuildContext> {
     const st = await statIfExists(dir);
-    if (!st?.isDirectory()) throw new ContextError(`build context "${dir}" is not a directory`);
+    if (!st?.isDirectory()) throw new ToolError('build-context', `build context "${dir}" is not a directory`, FAILURE_EXIT_CODE);
     return new BuildContext(await realpath(dir), filter);
   }
 
@@ -61,7 +59,7 @@ export class BuildContext {
     if (!hasGlob(rel)) {
       const entry = await this.entryFollowingLinks(rel);
       if (!entry || this.excluded(rel)) {
-        throw new ContextError(`"${source}" not found in the build context (or excluded by .dockerignore)`);
+        throw new ToolError('build-context', `"${source}" not found in the build context (or excluded by .dockerignore)`, FAILURE_EXIT_CODE);
       }
       return [entry];
     }
@@ -84,7 +82,7 @@ export class BuildContext {
       const entry = await this.entryFollowingLinks(candidate);
       if (entry && !this.excluded(candidate)) found.push(entry);
     }
-    if (found.length === 0) throw new ContextError(`no source files were specified: "${source}" matches nothing in the build context`);
+    if (found.length === 0) throw new ToolError('build-context', `no source files were specified: "${source}" matches nothing in the build context`, FAILURE_EXIT_CODE);
     return found;
   }
 
@@ -103,7 +101,7 @@ export class BuildContext {
     }
     const inside = relative(this.dir, real);
     if (inside.startsWith('..') || inside.startsWith(sep)) {
-      throw new ContextError(`"${rel}" points outside the build context`);
+      throw new ToolError('build-context', `"${rel}" points outside the build context`, FAILURE_EXIT_CODE);
     }
     return { rel, abs: real, stats: await stat(real) };
   }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import {
-  formatPlatform, hostPlatform, readLayer, samePlatform, writeImageManifest,
+  formatPlatform, hostPlatform, readLayer, samePlatform, ToolError, writeImageManifest,
   type Compression, type ContainerConfig, type Platform, type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type LayerEntry, type LocalStore,
 } from '@tsbuild/oci-layout';
 import { BuildContext } from '../context/buildContext.js';
@@ -81,8 +81,11 @@ export interface BuildResult {
   cache?: StepCacheReport[];
 }
 
-export class BuildInterruptedError extends Error {
-  readonly exitCode = 130;
+/** A build stopped by a signal: the shell's 128 + SIGINT. */
+export class BuildInterruptedError extends ToolError<'interrupted'> {
+  constructor(message: string) {
+    super('interrupted', message, 130);
+  }
 }
 
 interface StageResult {

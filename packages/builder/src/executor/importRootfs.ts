@@ -3,39 +3,50 @@ import { basename } from 'node:path';
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import {
   compressStream, decompressStream, DigestingStream, hostPlatform, layerMediaType, writeImageManifest,
-  type Compression, type ImageConfig, type LocalStore,
+  TarFormatError, TarParser, type Compression, type ImageConfig, type LocalStore,
 } from '@tsbuild/oci-layout';
 
-/** Fails the stream unless its first 512-byte block is a tar header with a valid checksum. */
-class TarHeaderCheck extends Transform {
-  private head = Buffer.alloc(0);
-  private checked = false;
+const TAR_BLOCK = 512;
+
+/**
+ * Passes a tar stream on unchanged, failing it where the tar parser that
+ * reads layers fails: what could not be read back as a layer is refused
+ * before it is stored.
+ */
+class TarCheck extends Transform {
+  private readonly parser: TarParser;
+  private bytes = 0;
+  private members = 0;
 
   constructor(private readonly what: string) {
     super();
+    this.parser = new TarParser({ member: () => void this.members++, content() {}, memberEnd() {} });
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    if (this.checked) return done(null, chunk);
-    this.head = Buffer.concat([this.head, chunk]);
-    if (this.head.length < 512) return done();
-    this.checked = true;
-    const error = this.validate();
-    if (error) return done(error);
-    done(null, this.head);
+    this.bytes += chunk.length;
+    try {
+      this.parser.write(chunk);
+    } catch (e) {
+      return done(this.explained(e));
+    }
+    done(null, chunk);
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.checked) return done();
-    done(new Error(`${this.what} is not a tar archive (only ${this.head.length} bytes)`));
+    if (this.bytes < TAR_BLOCK) return done(new Error(`${this.what} is not a tar archive (only ${this.bytes} bytes)`));
+    try {
+      this.parser.end();
+    } catch (e) {
+      return done(this.explained(e));
+    }
+    done();
   }
 
-  private validate(): Error | undefined {
-    const block = this.head.subarray(0, 512);
-    const stored = Number.parseInt(block.toString('latin1', 148, 156).replace(/\0.*$/, '').trim(), 8);
-    let sum = 0;
-    for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
-    return stored === sum ? undefined : new Error(`${this.what} is not a tar archive (bad header checksum)`);
+  private explained(e: unknown): Error {
+    if (!(e instanceof TarFormatError)) return e as Error;
+    if (e.reason === 'checksum' && this.members === 0) return new Error(`${this.what} is not a tar archive (bad header checksum)`);
+    return new Error(`${this.what} is not a readable tar archive: ${e.message}`);
   }
 }
 
@@ -56,7 +67,7 @@ export async function importRootfs(store: LocalStore, source: string, names: str
   const label = source === '-' ? 'standard input' : source;
   const diff = new DigestingStream();
   // pipeline() destroys every stage on any error, so the store's reader of `blob` sees it too.
-  const blob = pipeline(decompressStream(input), new TarHeaderCheck(label), diff, compressStream(opts.compression), () => undefined);
+  const blob = pipeline(decompressStream(input), new TarCheck(label), diff, compressStream(opts.compression), () => undefined);
   return store.lease(async () => {
     const { digest, size } = await store.layout.putBlob(blob);
     const created = new Date((opts.created ?? Date.now() / 1000) * 1000).toISOString();

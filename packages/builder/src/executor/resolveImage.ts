@@ -68,7 +68,11 @@ export async function resolveImage(store: LocalStore, ref: string, opts: ImageSo
   };
   if (!TRANSPORT.test(ref) || ref.startsWith('docker://')) {
     opts.log(`Pulling ${ref}`);
-    const { name, descriptor } = await registry.pullImage(store, ref, sourceOptions).catch(async (e: Error) => {
+    const { name, descriptor } = await registry.pullImage(store, ref, sourceOptions).catch(async (e: unknown) => {
+      // Only "no registry gives it" (refused, unreachable, not a name registries.conf lets us pull) makes the name unavailable;
+      // a store that cannot take the image or bad credentials are the user's to see as they are.
+      const unavailable = e instanceof registry.RegistryError || e instanceof registry.TransferError || e instanceof registry.RegistriesConfError || e instanceof InvalidImageNameError;
+      if (!unavailable) throw e;
       throw new ImageUnavailableError(ref, e.message.replace(/:?\n\s*/g, '; '), await nearestStoredName(store, ref));
     });
     opts.log(`Pulled ${name}`);

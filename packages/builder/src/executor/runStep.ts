@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { lstatIfExists, resolveInRoot, type Compression, type Descriptor, type Digest, type LayerChange, type LocalStore, type RuntimeMount } from '@tsbuild/oci-layout';
+import { FAILURE_EXIT_CODE, lstatIfExists, resolveInRoot, ToolError, type Compression, type Descriptor, type Digest, type LayerChange, type LocalStore, type RuntimeMount } from '@tsbuild/oci-layout';
 import type { RunOp } from '../dockerfile/stageState.js';
 import type { RunMount } from '../dockerfile/runMount.js';
 import { storeChanges } from '../layers/layerStore.js';
@@ -35,8 +35,6 @@ export interface RunLayerInput {
   layers: Descriptor[];
   diffIds: Digest[];
 }
-
-export class RunFailedError extends Error {}
 
 /** Host files a build step sees but that never belong in its layer. */
 const HOST_FILES = ['/etc/resolv.conf', '/etc/hosts'];
@@ -83,14 +81,14 @@ async function runMounts(mounts: RunMount[], env: RunEnvironment, roots: StageRo
         const id = m.id ?? posix.basename(m.target ?? '');
         const source = env.secrets[id];
         if (!source) {
-          if (m.required) throw new RunFailedError(`secret "${id}" is required but was not given (--secret id=${id},src=FILE)`);
+          if (m.required) throw new ToolError('run-failed', `secret "${id}" is required but was not given (--secret id=${id},src=FILE)`, FAILURE_EXIT_CODE);
           break;
         }
         out.push({ destination: m.target ?? `/run/secrets/${id}`, type: 'bind', source, options: ['bind', 'ro'] });
         break;
       }
       case 'ssh':
-        throw new RunFailedError('--mount=type=ssh is not supported');
+        throw new ToolError('run-failed', '--mount=type=ssh is not supported', FAILURE_EXIT_CODE);
     }
   }
   return out;
@@ -162,9 +160,9 @@ export async function runStep(
       signal: env.signal,
       ...(env.settings ? { settings: env.settings } : {}),
     });
-    if (env.signal.aborted) throw new RunFailedError('interrupted');
+    if (env.signal.aborted) throw new ToolError('run-failed', 'interrupted', FAILURE_EXIT_CODE);
     if (code !== 0) {
-      throw new RunFailedError(`${stepLabel}: process "${op.args.join(' ')}" did not complete successfully: exit code: ${code}`);
+      throw new ToolError('run-failed', `${stepLabel}: process "${op.args.join(' ')}" did not complete successfully: exit code: ${code}`, FAILURE_EXIT_CODE);
     }
     await mount.unmount();
     await removeMountStubs(mount.upper, mountPoints.filter((p) => !existedBefore.get(p)));

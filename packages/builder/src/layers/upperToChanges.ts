@@ -1,8 +1,8 @@
 import { constants } from 'node:fs';
 import { lstat, open as openFile, readdir, readlink } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { join } from 'node:path';
 import {
-  compareLayerPaths,
+  compareLayerChanges,
   decodeName,
   fsNative,
   fsPath,
@@ -32,12 +32,6 @@ function xattrsOf(path: string | Buffer): Record<string, Buffer> | undefined {
     if (value) out[imageName] = value;
   }
   return Object.keys(out).length > 0 ? out : undefined;
-}
-
-function tarName(change: LayerChange): string {
-  if (change.kind === 'entry') return change.entry.path;
-  if (change.kind === 'opaque') return `${change.path}/.wh..wh..opq`;
-  return posix.join(posix.dirname(change.path), `.wh.${posix.basename(change.path)}`);
 }
 
 /**
@@ -99,5 +93,5 @@ export async function upperToChanges(upper: string, opts: UpperOptions = {}): Pr
   }
   await walk(upper, '');
   const changes: LayerChange[] = [...sortEntries(entries).map((entry) => ({ kind: 'entry' as const, entry })), ...markers];
-  return changes.sort((a, b) => compareLayerPaths(tarName(a), tarName(b)));
+  return changes.sort(compareLayerChanges);
 }

@@ -1,3 +1,5 @@
+import { ToolError } from '@tsbuild/oci-layout';
+
 /** What went wrong, so the CLI can pick docker's exit code and a person can act on the one-line message. */
 export type ContainerErrorKind =
   | 'not-found'
@@ -24,14 +26,8 @@ const EXIT_CODES: Record<ContainerErrorKind, number> = {
   'not-published': 1,
 };
 
-export class ContainerError extends Error {
-  readonly exitCode: number;
-
-  constructor(
-    readonly kind: ContainerErrorKind,
-    message: string,
-  ) {
-    super(message);
-    this.exitCode = EXIT_CODES[kind];
+export class ContainerError extends ToolError<ContainerErrorKind> {
+  constructor(kind: ContainerErrorKind, message: string) {
+    super(kind, message, EXIT_CODES[kind]);
   }
 }

@@ -1,4 +1,4 @@
-import { digestHex, type Image, type Layer } from '@tsbuild/oci-layout';
+import { awaitedElsewhere, digestHex, type Image, type Layer } from '@tsbuild/oci-layout';
 import { EfficiencyTally } from './efficiency.js';
 import { sameFile, type ChangeMark, type FileInfo } from './fileInfo.js';
 import { readLayerTree, type LayerNode } from './layerTree.js';
@@ -119,9 +119,8 @@ export async function analyzeImage(image: Image, options: AnalyzeOptions = {}): 
     const current = reading!;
     // The next layer is read meanwhile: its bytes decompress on another thread, and its
     // chunks are parsed whenever this layer's are not ready yet.
-    reading = index + 1 < image.layers.length ? readLayerOf(image.layers[index + 1]!, index + 1) : undefined;
-    // Its error surfaces when the loop awaits it; until then (or when this layer fails first) it must not count as unhandled.
-    reading?.catch(() => undefined);
+    // Its error surfaces when the loop awaits it (or not at all, when this layer fails first).
+    reading = index + 1 < image.layers.length ? awaitedElsewhere(readLayerOf(image.layers[index + 1]!, index + 1)) : undefined;
     const { root, order, size } = await current;
     const counting = countedLeaves(root, order, index, stacked);
     const removedBelow = markChanges(root, order, stacked);

@@ -1,8 +1,6 @@
 import type { Readable } from 'node:stream';
-import { scanLayer, type EntryHeader, type LayerChange, type LayerVisitor } from '@tsbuild/oci-layout';
+import { scanLayer, WHITEOUT_PREFIX, type EntryHeader, type LayerChange, type LayerVisitor } from '@tsbuild/oci-layout';
 import { ContentHasher, fileInfoOf, type ChangeMark, type FileInfo } from './fileInfo.js';
-
-export const WHITEOUT_PREFIX = '.wh.';
 
 /**
  * One node of a layer's own tree, shaped as dive shapes it so its metrics can

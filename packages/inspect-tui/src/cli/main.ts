@@ -2,6 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command, CommanderError, Option } from 'commander';
+import { awaitedElsewhere } from '@tsbuild/oci-layout';
 import { analyzeImage } from '../analysis/analyzeImage.js';
 import { loadCiConfig } from '../ci/config.js';
 import { formatCiReport } from '../ci/ciReport.js';
@@ -85,10 +86,8 @@ function requireTerminal(opts: CliOptions): void {
  */
 function loadExplorer(): Promise<typeof import('../tui/runExplorer.js')> {
   process.env.NODE_ENV ??= 'production';
-  const loading = import('../tui/runExplorer.js');
-  // Should the analysis fail first, its error is the one to report.
-  loading.catch(() => undefined);
-  return loading;
+  // Should the analysis fail first, its error is the one to report; this one is awaited after it.
+  return awaitedElsewhere(import('../tui/runExplorer.js'));
 }
 
 async function run(imageRef: string, opts: CliOptions): Promise<number> {

@@ -1,4 +1,4 @@
-import type { Image } from '@tsbuild/oci-layout';
+import { awaitedElsewhere, type Image } from '@tsbuild/oci-layout';
 import { analyzeImage, layerListings, type AnalyzeOptions, type ImageAnalysis, type LayerAnalysis, type LayerListing } from '../analysis/analyzeImage.js';
 
 /**
@@ -86,6 +86,6 @@ export function analyzeInBackground(image: Image, options: Pick<AnalyzeOptions, 
     },
   });
   // A failed analysis reaches whoever awaits `whole` (returned below); the progress display just stops.
-  whole.then((analysis) => progress.finished(analysis), () => undefined);
+  awaitedElsewhere(whole.then((analysis) => progress.finished(analysis)));
   return { progress, firstLayer: Promise.race([firstLayer, whole.then(() => undefined)]), whole, stop: () => stopping.abort() };
 }

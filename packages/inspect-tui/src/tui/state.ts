@@ -122,6 +122,7 @@ export function compileFilter(text: string): { regex?: RegExp; error?: string } 
   try {
     return { regex: new RegExp(text) };
   } catch (e) {
-    return { error: (e as Error).message };
+    if (!(e instanceof SyntaxError)) throw e;
+    return { error: e.message };
   }
 }

@@ -8,11 +8,20 @@ import { digestOf, InvalidDigestError, parseDigest, type Digest } from '../diges
 import type { Image, Layer } from '../image.js';
 import { MediaType } from '../mediaTypes.js';
 import { canonicalJson, parseImageConfig, type Descriptor, type Manifest } from '../schema.js';
+import { FAILURE_EXIT_CODE, ToolError } from '../toolError.js';
 import { VerifyingStream } from '../verifyingStream.js';
+import { normaliseLayerPath } from '../layerReader.js';
+import { TarFormatError } from '../tarHeader.js';
+import { TarParser } from '../tarParser.js';
 
-export class DockerArchiveError extends Error {}
-/** The file is a tar, but not `docker save` output (no manifest.json): perhaps an oci-archive. */
-export class NotADockerArchiveError extends DockerArchiveError {}
+/** 'not-a-docker-archive': a tar, but not `docker save` output (no manifest.json), perhaps an oci-archive; else the archive cannot be read. */
+export type DockerArchiveErrorKind = 'not-a-docker-archive' | 'unreadable';
+
+export class DockerArchiveError extends ToolError<DockerArchiveErrorKind> {
+  constructor(message: string, kind: DockerArchiveErrorKind = 'unreadable') {
+    super(kind, message, FAILURE_EXIT_CODE);
+  }
+}
 
 /** Docker's media type for an uncompressed layer tar, which `docker save` archives hold. */
 const DOCKER_LAYER_TAR = 'application/vnd.docker.image.rootfs.diff.tar';
@@ -21,7 +30,7 @@ const BLOCK = 512;
 
 interface Member {
   name: string;
-  type: string;
+  type: 'file' | 'directory' | 'symlink' | 'hardlink';
   linkname: string;
   /** Where the member's data starts in the archive file. */
   offset: number;
@@ -64,7 +73,7 @@ export async function openDockerArchive(file: string, ref?: string | number): Pr
       if (m.size > MAX_DOCUMENT_BYTES) throw new DockerArchiveError(`${file}: ${name} is too large to be a JSON document (${m.size} bytes)`);
       return readRange(handle, m.offset, m.size);
     };
-    if (!members.has('manifest.json')) throw new NotADockerArchiveError(`${file} is not a docker save archive: it has no manifest.json`);
+    if (!members.has('manifest.json')) throw new DockerArchiveError(`${file} is not a docker save archive: it has no manifest.json`, 'not-a-docker-archive');
     const entries = parseArchiveManifest(await readMember('manifest.json'), file);
     const entry = pickManifestEntry(entries, ref, file);
     const configBytes = await readMember(entry.Config);
@@ -133,6 +142,7 @@ function openRange(file: string, member: Member, digest: Digest, what: string): 
     verifier.end();
     return verifier;
   }
+  // A read error reaches the reader through the verifier, which pipeline destroys with it.
   return pipeline(createReadStream(file, { start: member.offset, end: member.offset + member.size - 1 }), verifier, () => {});
 }
 
@@ -159,12 +169,12 @@ function digestFromBlobPath(path: string): Digest | undefined {
 
 /** `docker save` writes shared layers once and links the other occurrences to it (symlink or hard link). */
 function resolveMember(members: Map<string, Member>, name: string, file: string): Member {
-  let current = posix.normalize(name);
+  let current = normaliseLayerPath(name);
   for (let hops = 0; hops < 16; hops++) {
     const m = members.get(current);
     if (!m) throw new DockerArchiveError(`${file}: archive member ${name} is missing`);
-    if (m.type === 'symlink') current = posix.normalize(posix.join(posix.dirname(current), m.linkname));
-    else if (m.type === 'hardlink') current = posix.normalize(m.linkname);
+    if (m.type === 'symlink') current = normaliseLayerPath(posix.join(posix.dirname(current), m.linkname));
+    else if (m.type === 'hardlink') current = normaliseLayerPath(m.linkname);
     else return m;
   }
   throw new DockerArchiveError(`${file}: archive member ${name} is a link loop`);
@@ -204,101 +214,66 @@ function pickManifestEntry(entries: ManifestEntry[], ref: string | number | unde
   return found;
 }
 
+/** A tar format error of the outer archive, said as the archive's. */
+function archiveFormatError(error: TarFormatError, file: string, offset: number): DockerArchiveError {
+  switch (error.reason) {
+    case 'checksum':
+      return new DockerArchiveError(offset === 0 ? `${file} is not a docker archive (not a tar file)` : `${file} is corrupt: bad tar header checksum at byte ${offset}`);
+    case 'truncated':
+      return new DockerArchiveError(`${file} is truncated: tar header at byte ${offset} is incomplete`);
+    case 'corrupt':
+    case 'too-large':
+      return new DockerArchiveError(`${file} is corrupt at byte ${offset}: ${error.message}`);
+  }
+}
+
+function memberType(typeflag: string): Member['type'] {
+  return typeflag === '2' ? 'symlink' : typeflag === '1' ? 'hardlink' : typeflag === '5' ? 'directory' : 'file';
+}
+
 /**
- * Walks the outer tar's headers only, jumping over member data, so opening an
- * archive of many gigabytes reads a few kilobytes. Pax (`x`) and GNU long-name
- * (`L`/`K`) records are honoured for names and link targets.
+ * Walks the outer tar's headers only: the tar parser is handed one header
+ * block at a time and told to skip each member's data, so opening an archive
+ * of many gigabytes reads a few kilobytes.
  */
 async function scanMembers(handle: FileHandle, file: string): Promise<Map<string, Member>> {
   const fileSize = (await handle.stat()).size;
   const members = new Map<string, Member>();
   let offset = 0;
-  let longName: string | undefined;
-  let longLink: string | undefined;
-  let paxPath: string | undefined;
-  let paxLink: string | undefined;
-  let paxSize: number | undefined;
-  for (;;) {
-    const header = await readRange(handle, offset, BLOCK);
-    if (header.length < BLOCK) {
-      if (offset === 0) throw new DockerArchiveError(`${file} is not a docker archive (not a tar file)`);
-      throw new DockerArchiveError(`${file} is truncated: tar header at byte ${offset} is incomplete`);
-    }
-    if (header.every((b) => b === 0)) break;
-    if (!checksumMatches(header)) {
-      if (offset === 0) throw new DockerArchiveError(`${file} is not a docker archive (not a tar file)`);
-      throw new DockerArchiveError(`${file} is corrupt: bad tar header checksum at byte ${offset}`);
-    }
-    const typeflag = String.fromCharCode(header[156]!);
-    const size = paxSize ?? parseNumber(header.subarray(124, 136));
-    const dataOffset = offset + BLOCK;
-    if (dataOffset + size > fileSize) {
-      throw new DockerArchiveError(`${file} is truncated: member ${cString(header, 0, 100)} needs ${size} bytes at byte ${dataOffset}, the file ends at ${fileSize}`);
-    }
-    offset = dataOffset + Math.ceil(size / BLOCK) * BLOCK;
-    if (typeflag === 'L' || typeflag === 'K') {
-      const value = (await readRange(handle, dataOffset, size)).toString('utf8').replace(/\0+$/, '');
-      if (typeflag === 'L') longName = value;
-      else longLink = value;
+  let last: Member | undefined;
+  const parser = new TarParser({
+    member(member) {
+      if (member.typeflag === 'g') return;
+      const name = normaliseLayerPath(member.name);
+      // The block just handed over is the member's last header block: its data starts where that block ends.
+      last = { name, type: memberType(member.typeflag), linkname: member.linkname, offset: offset + BLOCK, size: member.size };
+      members.set(name, last);
+    },
+    content() {},
+    memberEnd() {},
+  });
+  while (!parser.ended) {
+    const skip = parser.skipContent();
+    if (skip > 0) {
+      if (offset + skip > fileSize && last) {
+        throw new DockerArchiveError(`${file} is truncated: member ${last.name} needs ${last.size} bytes at byte ${last.offset}, the file ends at ${fileSize}`);
+      }
+      offset += skip;
       continue;
     }
-    if (typeflag === 'x') {
-      const pax = parsePax(await readRange(handle, dataOffset, size));
-      paxPath = pax.get('path');
-      paxLink = pax.get('linkpath');
-      const s = pax.get('size');
-      paxSize = s !== undefined ? Number(s) : undefined;
-      continue;
+    const block = await readRange(handle, offset, BLOCK);
+    if (offset === 0 && block.length < BLOCK) throw new DockerArchiveError(`${file} is not a docker archive (not a tar file)`);
+    try {
+      parser.write(block);
+      if (block.length < BLOCK) {
+        parser.end();
+        break;
+      }
+    } catch (e) {
+      if (e instanceof TarFormatError) throw archiveFormatError(e, file, offset);
+      throw e;
     }
-    if (typeflag === 'g') continue;
-    const prefix = cString(header, 345, 155);
-    const shortName = cString(header, 0, 100);
-    const name = paxPath ?? longName ?? (prefix ? `${prefix}/${shortName}` : shortName);
-    const linkname = paxLink ?? longLink ?? cString(header, 157, 100);
-    longName = longLink = paxPath = paxLink = undefined;
-    paxSize = undefined;
-    const type = typeflag === '2' ? 'symlink' : typeflag === '1' ? 'hardlink' : typeflag === '5' ? 'directory' : 'file';
-    const key = posix.normalize(name.replace(/^\.\//, '')).replace(/\/$/, '');
-    members.set(key, { name: key, type, linkname, offset: dataOffset, size });
+    offset += BLOCK;
   }
   return members;
-}
-
-function cString(buf: Buffer, start: number, length: number): string {
-  const field = buf.subarray(start, start + length);
-  const end = field.indexOf(0);
-  return field.subarray(0, end < 0 ? field.length : end).toString('utf8');
-}
-
-/** Octal, or base-256 when the top bit of the first byte is set (GNU/star for sizes >= 8 GiB). */
-function parseNumber(field: Buffer): number {
-  if (field[0]! & 0x80) {
-    let value = 0;
-    for (let i = 1; i < field.length; i++) value = value * 256 + field[i]!;
-    return value;
-  }
-  const text = field.toString('ascii').replace(/\0.*$/, '').trim();
-  return text === '' ? 0 : parseInt(text, 8);
-}
-
-function checksumMatches(header: Buffer): boolean {
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : header[i]!;
-  return sum === parseNumber(header.subarray(148, 156));
-}
-
-function parsePax(data: Buffer): Map<string, string> {
-  const out = new Map<string, string>();
-  let pos = 0;
-  while (pos < data.length) {
-    const space = data.indexOf(0x20, pos);
-    if (space < 0) break;
-    const length = parseInt(data.subarray(pos, space).toString('ascii'), 10);
-    if (!Number.isFinite(length) || length <= 0) break;
-    const record = data.subarray(space + 1, pos + length - 1).toString('utf8');
-    const eq = record.indexOf('=');
-    if (eq > 0) out.set(record.slice(0, eq), record.slice(eq + 1));
-    pos += length;
-  }
-  return out;
 }

@@ -1,13 +1,17 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import type { Readable, Writable } from 'node:stream';
-import { extract as tarExtract, pack as tarPack } from 'tar-stream';
+import type { Readable } from 'node:stream';
 import type { CopySource, ImageDestination } from '../copyImage.js';
 import { DurableFileWriter } from '../durableFileWriter.js';
+import type { LayerChange } from '../layerEntry.js';
+import { normaliseLayerPath } from '../layerReader.js';
+import { tarStream } from '../layerWriter.js';
+import { TarFormatError } from '../tarHeader.js';
+import { TarParser } from '../tarParser.js';
 import type { Descriptor } from '../schema.js';
 import { OciLayout } from '../ociLayout.js';
 import { openOciDirDestination, openOciDirSource, type OciLayoutDestination, type SourceChoice } from './ociDir.js';
@@ -21,33 +25,68 @@ export async function makeTempDir(parent?: string): Promise<string> {
   return mkdtemp(join(base, 'tsbuild-archive-'));
 }
 
+/** One step of unpacking, found by the tar parser in a chunk and carried out (asynchronously) after it. */
+type UnpackStep = { member: string | undefined } | { piece: Buffer } | 'end';
+
+/** Writes the wanted members to files as the steps come: each opened at its header, written piece by piece, closed at its end. */
+class MemberFiles {
+  private handle: FileHandle | undefined;
+
+  constructor(private readonly dir: string) {}
+
+  async take(step: UnpackStep): Promise<void> {
+    if (step === 'end') {
+      await this.close();
+    } else if ('member' in step) {
+      if (step.member === undefined) return;
+      const target = join(this.dir, step.member);
+      await mkdir(dirname(target), { recursive: true });
+      this.handle = await open(target, 'w');
+    } else if (this.handle) {
+      for (let at = 0; at < step.piece.length; ) at += (await this.handle.write(step.piece, at)).bytesWritten;
+    }
+  }
+
+  async close(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close();
+  }
+}
+
 /**
  * Unpacks the members of an image archive (a tar of an OCI layout, maybe with
  * docker's manifest.json) into `dir`, streaming, keeping only regular files
  * with the names such archives use.
  */
 async function extractImageArchive(file: string, dir: string): Promise<void> {
-  const extract = tarExtract();
-  const done = new Promise<void>((resolve, reject) => {
-    extract.on('entry', (header, stream, next) => {
-      const name = header.name.replace(/^\.\//, '').replace(/\/$/, '');
-      if (header.type !== 'file' || !MEMBER.test(name)) {
-        stream.on('end', next);
-        stream.resume();
-        return;
-      }
-      const target = join(dir, name);
-      mkdir(dirname(target), { recursive: true })
-        .then(() => pipeline(stream, createWriteStream(target)))
-        .then(() => next(), reject);
-    });
-    extract.on('finish', resolve);
-    extract.on('error', reject);
+  const steps: UnpackStep[] = [];
+  const parser = new TarParser({
+    member(member) {
+      const name = normaliseLayerPath(member.name);
+      const wanted = (member.typeflag === '0' || member.typeflag === '7') && !member.sparse && MEMBER.test(name);
+      steps.push({ member: wanted ? name : undefined });
+    },
+    content: (piece) => steps.push({ piece }),
+    memberEnd: () => steps.push('end'),
   });
-  await pipeline(createReadStream(file), extract).catch((e: NodeJS.ErrnoException) => {
-    throw new Error(`cannot read image archive ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
-  });
-  await done;
+  const files = new MemberFiles(dir);
+  try {
+    for await (const chunk of createReadStream(file)) {
+      parser.write(chunk as Buffer);
+      // The pieces are views of this chunk: written before the next one is read.
+      for (const step of steps.splice(0)) await files.take(step);
+    }
+    parser.end();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (e instanceof TarFormatError || code === 'ENOENT') {
+      throw new Error(`cannot read image archive ${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    }
+    throw e;
+  } finally {
+    await files.close();
+  }
 }
 
 async function* filesUnder(dir: string, prefix = ''): AsyncGenerator<string> {
@@ -64,21 +103,19 @@ async function* filesUnder(dir: string, prefix = ''): AsyncGenerator<string> {
  */
 export async function packImageArchive(dir: string, file: string): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const pack = tarPack();
   try {
-    const written = pipeline(pack, new DurableFileWriter(tmp));
-    for await (const rel of filesUnder(dir)) {
-      const { size } = await stat(join(dir, rel));
-      await new Promise<void>((resolve, reject) => {
-        const entry = pack.entry({ name: rel, size, mode: 0o644, mtime: new Date(0), type: 'file' }, (e) => (e ? reject(e) : resolve()));
-        pipeline(createReadStream(join(dir, rel)), entry as unknown as Writable).catch(reject);
-      });
-    }
-    pack.finalize();
-    await written;
+    await pipeline(tarStream(imageFiles(dir)), new DurableFileWriter(tmp));
     await rename(tmp, file);
   } finally {
     await rm(tmp, { force: true });
+  }
+}
+
+async function* imageFiles(dir: string): AsyncGenerator<LayerChange> {
+  for await (const rel of filesUnder(dir)) {
+    const path = join(dir, rel);
+    const { size } = await stat(path);
+    yield { kind: 'entry', entry: { path: rel, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size, open: () => createReadStream(path) } };
   }
 }
 

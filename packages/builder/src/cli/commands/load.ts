@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import {
-  canonicalJson, copyImage, copySource, digestOf, formatImageName, layoutSource, makeTempDir, MediaType, NotADockerArchiveError, OciLayoutDestination,
+  canonicalJson, copyImage, copySource, digestOf, formatImageName, layoutSource, makeTempDir, MediaType, DockerArchiveError, OciLayoutDestination,
   openDockerArchive, openOciArchiveLayout, parseImageName, REF_NAME_ANNOTATION, type Descriptor, type Image, type LocalStore, type Manifest,
 } from '@tsbuild/oci-layout';
 import { openStore, withRootOption } from '../storeOption.js';
@@ -83,7 +83,7 @@ export function loadCommand(program: Command): void {
           if (spool) await pipeline(process.stdin, createWriteStream(file));
           await loadDockerArchive(store, file, loaded);
         } catch (e) {
-          if (!(e instanceof NotADockerArchiveError)) throw e;
+          if (!(e instanceof DockerArchiveError && e.kind === 'not-a-docker-archive')) throw e;
           await loadOciArchive(store, file, loaded);
         } finally {
           if (spool) await rm(spool, { recursive: true, force: true });

@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
-import { checkStore, type LocalStore, type StoreProblem } from '@tsbuild/oci-layout';
+import { checkStore, ToolError, type LocalStore, type StoreProblem } from '@tsbuild/oci-layout';
 import { openStore, withRootOption } from '../storeOption.js';
 
 /** podman's exit code for a command that failed (it returns "damage detected in local storage" as an error). */
 const DAMAGE_EXIT_CODE = 125;
 
-export class StoreDamageError extends Error {
-  readonly kind = 'store-damage';
-  readonly exitCode = DAMAGE_EXIT_CODE;
+export class StoreDamageError extends ToolError<'store-damage'> {
+  constructor(message: string) {
+    super('store-damage', message, DAMAGE_EXIT_CODE);
+  }
 }
 
 interface FullReport {

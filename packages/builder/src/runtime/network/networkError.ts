@@ -1,3 +1,5 @@
+import { TOOL_FAILURE_EXIT_CODE, ToolError } from '@tsbuild/oci-layout';
+
 /** What went wrong while networking a container; each kind is something a person can act on. */
 export type NetworkErrorKind =
   /** A `-p/--publish` value that does not parse. */
@@ -14,11 +16,9 @@ export type NetworkErrorKind =
   | 'subnet-collision';
 
 /** A one-line networking error; tsbuild fails with docker's 125 for all of them. */
-export class NetworkError extends Error {
-  readonly exitCode = 125;
-
-  constructor(readonly kind: NetworkErrorKind, message: string) {
-    super(message.replace(/\s*\n\s*/g, ' ').trim());
+export class NetworkError extends ToolError<NetworkErrorKind> {
+  constructor(kind: NetworkErrorKind, message: string) {
+    super(kind, message.replace(/\s*\n\s*/g, ' ').trim(), TOOL_FAILURE_EXIT_CODE);
     this.name = 'NetworkError';
   }
 }
