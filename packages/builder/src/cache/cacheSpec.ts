@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { ToolError, TOOL_FAILURE_EXIT_CODE } from '@tsbuild/oci-layout';
 
 /** mode=min: the final stage's steps (what its image is made of); mode=max: every stage's. */
 export type CacheMode = 'min' | 'max';
@@ -13,9 +14,10 @@ export type CacheExportSpec =
 export type CacheImportSpec = { type: 'registry'; ref: string } | { type: 'local'; dir: string; tag: string };
 
 /** A `--cache-to`/`--cache-from` value tsbuild cannot use: bad input, docker's 125. */
-export class CacheSpecError extends Error {
-  readonly kind = 'invalid-cache-spec';
-  readonly exitCode = 125;
+export class CacheSpecError extends ToolError<'invalid-cache-spec'> {
+  constructor(message: string) {
+    super('invalid-cache-spec', message, TOOL_FAILURE_EXIT_CODE);
+  }
 }
 
 /** The tag a local cache is kept under in its OCI layout, as buildx's `tag=` defaults it. */

@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { ToolError } from '@tsbuild/oci-layout';
 import { USAGE_EXIT_CODE } from './unknownCommand.js';
 
 /**
@@ -15,8 +16,10 @@ export type BuildOutput =
   | { type: 'tar'; dest: string };
 
 /** A `--output` (or `--push`) the command line cannot mean; refused before the build starts. */
-export class BuildOutputError extends Error {
-  readonly exitCode = USAGE_EXIT_CODE;
+export class BuildOutputError extends ToolError<'invalid-output'> {
+  constructor(message: string) {
+    super('invalid-output', message, USAGE_EXIT_CODE);
+  }
 }
 
 const KEYS: Record<BuildOutput['type'], string[]> = { oci: ['type', 'dest', 'tar'], docker: ['type', 'dest'], local: ['type', 'dest'], tar: ['type', 'dest'] };
