@@ -1,4 +1,5 @@
-export { buildImage, type BuildRequest, type BuildResult } from './executor/buildImage.js';
+export { buildImage } from './executor/buildImage.js';
+export type { BuildRequest, BuildResult } from './executor/buildRequest.js';
 export { importRootfs } from './executor/importRootfs.js';
 export { parseDockerfile } from './dockerfile/parseDockerfile.js';
 export { DockerfileError } from './dockerfile/instructions.js';

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { NamedContext } from '../executor/buildImage.js';
+import type { NamedContext } from '../executor/buildRequest.js';
 
 /**
  * `--build-context NAME=VALUE`, BuildKit's named contexts: VALUE is a directory,

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseCacheExport, parseCacheImport } from '../cache/cacheSpec.js';
-import type { BuildRequest } from '../executor/buildImage.js';
+import type { BuildRequest } from '../executor/buildRequest.js';
 import type { Credentials } from '@tsbuild/registry';
 
 const collect = (value: string, previous: string[]) => [...previous, value];

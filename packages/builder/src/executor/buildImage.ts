@@ -2,13 +2,13 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import {
-  formatPlatform, hostPlatform, readLayer, samePlatform, ToolError, writeImageManifest,
-  type Compression, type ContainerConfig, type Platform, type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type LayerEntry, type LocalStore,
+  hostPlatform, readLayer, writeImageManifest,
+  type ContainerConfig, type Platform, type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type LayerEntry, type LocalStore,
 } from '@tsbuild/oci-layout';
 import { BuildContext } from '../context/buildContext.js';
 import { ContextHashStore } from '../context/contextHashStore.js';
 import { chooseIgnoreFile, parseDockerignore } from '../dockerfile/dockerignore.js';
-import { DockerfileError, type Dockerfile, type Instruction } from '../dockerfile/instructions.js';
+import { DockerfileError, type Dockerfile } from '../dockerfile/instructions.js';
 import { parseDockerfile, parseOnbuildTriggers } from '../dockerfile/parseDockerfile.js';
 import { planBuild, resolveStageRef, type PlannedStage } from '../dockerfile/buildPlan.js';
 import { StageState, type CopyOp, type Step } from '../dockerfile/stageState.js';
@@ -18,75 +18,18 @@ import { storeLayer } from '../layers/layerStore.js';
 import { stepKey, type CachedStep } from '../cache/stepCache.js';
 import type { CacheRecord } from '../cache/cacheManifest.js';
 import { CacheLayerRefusedError, type CacheSources } from '../cache/cacheSources.js';
-import { SharedCache, type SharedCacheRequest } from '../cache/sharedCache.js';
-import { MissExplainer, type StepCacheReport, type StepDescription } from '../cache/missExplanation.js';
+import { SharedCache } from '../cache/sharedCache.js';
+import { MissExplainer, type StepDescription } from '../cache/missExplanation.js';
 import { resolveOwner } from './resolveOwner.js';
 import { runStep, type RunEnvironment } from './runStep.js';
-import type { RunSettings } from '../runtime/runSettings.js';
 import { Snapshotter } from '../runtime/snapshotter.js';
 import { openStageRoot } from './stageRoot.js';
+import { BuildInterruptedError, type BuildRequest, type BuildResult } from './buildRequest.js';
+import { platformOf, refuseUnexecutable, refuseUnsupported } from './executablePlan.js';
 import { lineWriter } from './lineWriter.js';
 import { ImageUnavailableError, resolveImage, type ImageSourceOptions } from './resolveImage.js';
 import { nearestName } from '../nearestName.js';
 import { downloadRemote, isRemoteSource, type RemoteFile } from './remoteSource.js';
-
-/** `--build-context NAME=...`: a directory for COPY --from / RUN --mount from, or an image standing in for FROM NAME. */
-export type NamedContext = { kind: 'dir'; dir: string } | { kind: 'image'; ref: string };
-
-export interface BuildRequest extends SharedCacheRequest {
-  contextDir: string;
-  /** Path of the Dockerfile; default `<context>/Dockerfile`. */
-  dockerfile?: string;
-  tags: string[];
-  buildArgs: Record<string, string>;
-  labels: Record<string, string>;
-  compression: Compression;
-  /** SOURCE_DATE_EPOCH: fixes `created` and clamps file mtimes, for reproducible digests. */
-  sourceDateEpoch?: number;
-  target?: string;
-  /** `--secret id=X,src=FILE` for `RUN --mount=type=secret`. */
-  secrets?: Record<string, string>;
-  /** Default network for RUN steps (`RUN --network` overrides). */
-  network?: 'host' | 'none';
-  /** Progress lines (`STEP 2/5: COPY ...`) and RUN output, line by line. */
-  log: (line: string) => void;
-  /** Cancels the build (Ctrl-C); cleanup still runs. */
-  signal?: AbortSignal;
-  /** Execute every step even when the build cache has it. */
-  noCache?: boolean;
-  /** Log why each step missed the cache (`--> Cache miss: ...`) and report every step in BuildResult.cache. */
-  explainCache?: boolean;
-  /** Target platform; default this machine's. */
-  platform?: Platform;
-  /** For base images pulled from registries. */
-  registriesConf?: string;
-  tlsVerify?: boolean;
-  /** BuildKit's named contexts, by name. */
-  buildContexts?: Record<string, NamedContext>;
-  /** `--pull`: look a base image up in its registry even when the store has it. */
-  pull?: boolean;
-  /** --add-host, --ulimit, --shm-size: how every RUN's container is set up. */
-  runSettings?: RunSettings;
-  /** The Dockerfile's text (`-f -`, or a Dockerfile as the stdin context); `dockerfile` is then not read. */
-  dockerfileText?: string;
-}
-
-export interface BuildResult {
-  digest: Digest;
-  /** The image's manifest, as stored. */
-  descriptor: Descriptor;
-  names: string[];
-  warnings: string[];
-  /** With `explainCache`: each step, cached or not and why. */
-  cache?: StepCacheReport[];
-}
-
-/** A build stopped by a signal: the shell's 128 + SIGINT. */
-export class BuildInterruptedError extends ToolError<'interrupted'> {
-  constructor(message: string) {
-    super('interrupted', message, 130);
-  }
-}
 
 interface StageResult {
   config: ImageConfig;
@@ -95,18 +38,6 @@ interface StageResult {
   fs: ImageFilesystem;
   /** Cache key of the last step so far. */
   key: string;
-}
-
-/** Instructions this slice cannot execute are refused before any work is done. */
-function refuseUnsupported(instr: Instruction): void {
-  if (instr.keyword === 'ADD' && instr.sources.some((s) => /^git:\/\//.test(s) || s.startsWith('git@') || /\.git(#.*)?$/.test(s))) {
-    throw new DockerfileError('ADD from a git repository is not supported yet', instr.location, 'ADD');
-  }
-}
-
-/** A stage's `FROM --platform`, else the build's. */
-function platformOf(planned: PlannedStage, buildPlatform: Platform): Platform {
-  return planned.platform ?? buildPlatform;
 }
 
 /** Builds a Dockerfile into an image in the store and names it. */
@@ -121,19 +52,7 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
   const host = hostPlatform();
   const platform = req.platform ?? host;
   const plan = planBuild(dockerfile, { buildArgs: req.buildArgs, platform, buildPlatform: host, ...(req.target ? { target: req.target } : {}) });
-  for (const planned of plan.stages) {
-    const stagePlatform = platformOf(planned, platform);
-    for (const instr of planned.stage.instructions) {
-      refuseUnsupported(instr);
-      // Running another architecture's binaries would need emulation, which this builder does not set up.
-      if (instr.keyword === 'RUN' && !samePlatform(stagePlatform, host)) {
-        throw new DockerfileError(
-          `cannot run commands for ${formatPlatform(stagePlatform)} on this ${formatPlatform(host)} machine (no emulation); only ${formatPlatform(host)} stages can RUN`,
-          instr.location, 'RUN',
-        );
-      }
-    }
-  }
+  refuseUnexecutable(plan.stages, platform, host);
 
   const ignoreFile = chooseIgnoreFile(contextDir, dockerfilePath, (p) => existsSync(p));
   const ignore = ignoreFile ? parseDockerignore(await readFile(ignoreFile, 'utf8'), relative(process.cwd(), ignoreFile) || ignoreFile) : undefined;

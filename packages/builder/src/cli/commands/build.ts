@@ -8,7 +8,7 @@ import { runSettings } from '../runSettingsOptions.js';
 import { parseBuildContexts } from '../buildContextOption.js';
 import { contextFromStdin, readStdinText } from '../stdinContext.js';
 import { cacheRequest, withCacheOptions, type CacheOptions } from '../cacheOptions.js';
-import type { BuildRequest } from '../../executor/buildImage.js';
+import type { BuildRequest } from '../../executor/buildRequest.js';
 import { BuildOutputError, checkFileDestination, parseBuildOutputs } from '../buildOutputOption.js';
 import { writeBuildOutputs } from '../buildOutputs.js';
 import { writeBuildResultFiles } from '../buildResultFiles.js';
