@@ -30,6 +30,8 @@ export interface ConmonRequest {
   exitCommand: string[];
   runtimeArgs?: string[];
   logSizeMax?: number;
+  /** The log goes with the container (`--rm`): no fsync of it when the container exits. */
+  noSyncLog?: boolean;
 }
 
 /** conmon's own flags, as podman's libpod/oci_conmon_linux.go drives it (API version 1). */
@@ -51,6 +53,7 @@ export function conmonArgs(req: ConmonRequest): string[] {
     '--log-level', 'error',
   ];
   if (req.logSizeMax !== undefined) args.push('--log-size-max', String(req.logSizeMax));
+  if (req.noSyncLog) args.push('--no-sync-log');
   if (req.terminal) args.push('-t');
   if (req.stdin) args.push('-i');
   if (req.stdin && req.leaveStdinOpen) args.push('--leave-stdin-open');
