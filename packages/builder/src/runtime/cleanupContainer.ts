@@ -51,7 +51,7 @@ export async function cleanupContainer(store: LocalStore, containers: ContainerS
   // only do the same work twice, holding the lock the CLI waits on. It has a restart policy to apply at most.
   if (opts.fromExitCommand && (await foregroundRunAlive(c))) {
     const state = await observeIfPresent(containers, c);
-    if (!state || state.status === 'running' || c.record.autoRemove || !shouldRestart(state, c)) return state;
+    if (!state || state.status === 'running' || (c.record.autoRemove && !state.restarting) || !shouldRestart(state, c)) return state;
   }
   return containers.withContainerLock(c.record.id, async () => {
     const state = await observeIfPresent(containers, c);
@@ -59,7 +59,7 @@ export async function cleanupContainer(store: LocalStore, containers: ContainerS
     if (state.status === 'running') return state;
     await allDone([runtimeDelete(c.record.runtime, c.record.id), disconnectContainer(store.root, c.record), unmountContainerRootfs(c.paths)]);
     await containers.writeState(c, state);
-    if (c.record.autoRemove) {
+    if (c.record.autoRemove && !state.restarting) {
       await containers.remove(c);
       await removeAnonymousVolumes(new VolumeStore(store), containers, c.record);
       return undefined;
