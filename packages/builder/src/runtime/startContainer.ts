@@ -60,7 +60,7 @@ export async function startContainer(store: LocalStore, containers: ContainerSto
       terminal: record.tty,
       ...(record.logSizeMax !== undefined ? { logSizeMax: record.logSizeMax } : {}),
       noSyncLog: record.autoRemove,
-      exitCommand: cleanupCommand(store.root, record.id),
+      exitCommand: cleanupCommand(store.root, record.id, record.restart.kind === 'no' ? paths.attachedFile : undefined),
     });
     await network;
     const conmonPid = Number.parseInt(await readFile(paths.conmonPidFile, 'utf8'), 10);
