@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { resolveUser } from '@tsbuild/oci-layout';
@@ -114,10 +114,13 @@ export async function startExecSession(c: StoredContainer, req: ExecSessionReque
     release();
     throw e;
   }
-  // conmon reports the exit status on the same pipe when the process ends.
+  // conmon reports the exit status on the same pipe when the process ends; the session's files have served then.
   const exitCode = sync.next().then((ended) => {
     if (ended.data < 0) throw createFailure(runtime, ended.message ?? 'the exit status is unknown');
     return ended.data;
-  }).finally(release);
+  }).finally(async () => {
+    release();
+    await rm(dir, { recursive: true, force: true });
+  });
   return { exitCode, release };
 }
