@@ -102,7 +102,14 @@ export async function runContainerGroup(ctx) {
     benchCase({ key: 'run-podman-debian', tool: 'podman', caseName: `run --rm --network none ${DEBIAN_BASE} true`, root: dir, before: keep,
       env: podman.env, anchor: 'run-podman-none', argv: () => [...podman.argv, 'run', '--rm', '--network', 'none', DEBIAN_BASE, 'true'] }),
   );
-  await runRounds(single, ctx);
+  try {
+    await runRounds(single, ctx);
+  } catch (e) {
+    // Podman's storage stays mounted under the work dir until reset; the bench then refuses to delete it and that error would hide this one.
+    ctx.progress(`error: ${e.message}`);
+    podmanOutput(podman, ['system', 'reset', '-f']);
+    throw e;
+  }
 
   // Each tool starts `count` containers one after another from one shell, their IDs into a file;
   // before the next round (and at the end, always) every one of them is removed by ID.
