@@ -56,12 +56,9 @@ async function openIfPresent(path: string): Promise<FileHandle | undefined> {
  * offset reached in the file read last.
  */
 export async function readLog(path: string, offset: number, onRecord: (r: LogRecord) => void, follow: () => Promise<boolean>): Promise<number> {
-  let changes: DirectoryChanges | undefined;
-  // Set up before the first look at the file, so no change after it is missed.
-  const waitForChange = async () => {
-    changes ??= new DirectoryChanges(dirname(path));
-    await changes.next(FOLLOW_CHECK_MS);
-  };
+  // Watching from before the first look at the file, so that no change after it is missed.
+  const changes = new DirectoryChanges(dirname(path));
+  const waitForChange = () => changes.next(FOLLOW_CHECK_MS);
   let fh: FileHandle | undefined;
   try {
     for (;;) {
@@ -109,7 +106,7 @@ export async function readLog(path: string, offset: number, onRecord: (r: LogRec
       await waitForChange();
     }
   } finally {
-    changes?.close();
+    changes.close();
     await fh?.close();
   }
 }
