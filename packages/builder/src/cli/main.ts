@@ -1,50 +1,17 @@
 import { Command, CommanderError } from 'commander';
 import { NoSpaceLeftError, ToolError } from '@tsbuild/oci-layout';
-import { buildCommand } from './commands/build.js';
-import { bundleCommand } from './commands/bundle.js';
-import { imagesCommand } from './commands/images.js';
-import { importCommand } from './commands/import.js';
-import { inspectCommand } from './commands/inspect.js';
-import { pruneCommand } from './commands/prune.js';
-import { rmiCommand } from './commands/rmi.js';
-import { tagCommand } from './commands/tag.js';
-import { copyCommand } from './commands/copy.js';
-import { pullCommand } from './commands/pull.js';
-import { pushCommand } from './commands/push.js';
-import { loginCommand } from './commands/login.js';
-import { logoutCommand } from './commands/logout.js';
-import { tagsCommand } from './commands/tags.js';
-import { deleteCommand } from './commands/delete.js';
-import { runCommand } from './commands/run.js';
-import { portCommand } from './commands/port.js';
-import { psCommand } from './commands/ps.js';
-import { logsCommand } from './commands/logs.js';
-import { lifecycleCommands } from './commands/lifecycle.js';
-import { containerCommand } from './commands/container.js';
-import { execCommand } from './commands/exec.js';
-import { attachCommand } from './commands/attach.js';
-import { containerChangesCommands } from './commands/containerChanges.js';
-import { copyFilesCommand } from './commands/copyFiles.js';
-import { volumeCommand } from './commands/volume.js';
 import { ExitStatus } from './exitStatus.js';
-import { systemCommand } from './commands/system.js';
-import { imageCommand } from './commands/image.js';
-import { historyCommand } from './commands/history.js';
-import { saveCommand } from './commands/save.js';
-import { loadCommand } from './commands/load.js';
-import { manifestCommand } from './commands/manifest.js';
+import { registrarsFor } from './commandModules.js';
 import { checkCommandWord } from './unknownCommand.js';
 
-function program(): Command {
+async function program(args: string[]): Promise<Command> {
   const root = new Command('tsbuild')
     .description('Build, inspect, move and run OCI container images without a daemon.')
     .option('--root <dir>', 'store root (default: $TSBUILD_ROOT or ${XDG_DATA_HOME:-~/.local/share}/tsbuild)')
     .enablePositionalOptions()
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
-  for (const add of [buildCommand, imagesCommand, inspectCommand, tagCommand, rmiCommand, pruneCommand, importCommand, bundleCommand, pushCommand, pullCommand, copyCommand, loginCommand, logoutCommand, tagsCommand, deleteCommand, systemCommand]) add(root);
-  for (const add of [runCommand, psCommand, logsCommand, lifecycleCommands, containerCommand, execCommand, attachCommand, containerChangesCommands, copyFilesCommand, volumeCommand, portCommand]) add(root);
-  for (const add of [imageCommand, historyCommand, saveCommand, loadCommand, manifestCommand]) add(root);
+  for (const add of await registrarsFor(args)) add(root);
   for (const cmd of root.commands) cmd.exitOverride();
   for (const cmd of root.commands.flatMap((c) => c.commands)) cmd.exitOverride();
   return root;
@@ -60,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.once('beforeExit', stalled);
   try {
-    const cli = program();
+    const cli = await program(argv.slice(2));
     checkCommandWord(cli, argv.slice(2));
     await cli.parseAsync(argv);
     return 0;

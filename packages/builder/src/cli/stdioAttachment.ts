@@ -2,6 +2,7 @@ import { attachToConmon } from '../runtime/attachClient.js';
 import { ContainerError } from '../runtime/containerError.js';
 import { waitForExit } from '../runtime/containerStatus.js';
 import type { ContainerStore, StoredContainer } from '../runtime/containerStore.js';
+import type { AttachPoint } from '../runtime/execSession.js';
 import { ExitStatus } from './exitStatus.js';
 import { proxySignals } from './signalProxy.js';
 import { parseDetachKeys, TerminalSession } from './terminalSession.js';
@@ -19,11 +20,16 @@ export interface StdioAttachment {
  * is passed on and the detach keys are watched for. Used by run, start -a and attach.
  */
 export async function attachStdio(c: StoredContainer, opts: { stdin: boolean; detachKeys: string }): Promise<StdioAttachment> {
+  return attachStdioAt({ attachSocket: c.paths.attachSocket, ctlFifo: c.paths.ctlFifo, tty: c.record.tty }, opts);
+}
+
+/** attachStdio to whatever conmon serves at `at`: a container or an exec session. */
+export async function attachStdioAt(at: AttachPoint, opts: { stdin: boolean; detachKeys: string }): Promise<StdioAttachment> {
   const detachKeys = parseDetachKeys(opts.detachKeys);
-  const terminal = c.record.tty ? new TerminalSession(c.paths.ctlFifo, detachKeys) : undefined;
+  const terminal = at.tty ? new TerminalSession(at.ctlFifo, detachKeys) : undefined;
   try {
     await terminal?.sendSize();
-    const attachment = await attachToConmon(c.paths.attachSocket, {
+    const attachment = await attachToConmon(at.attachSocket, {
       ...(opts.stdin ? { stdin: process.stdin } : {}),
       onOutput: (stream, data) => (stream === 'stdout' ? process.stdout : process.stderr).write(data),
       ...(terminal ? { detachOn: (chunk: Buffer) => terminal.sawDetach(chunk) } : {}),

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ToolError } from '@tsbuild/oci-layout';
 import { nearestName } from '../nearestName.js';
+import { commandWord } from './commandModules.js';
 
 /** Podman's exit code when the CLI itself refuses the command line. */
 export const USAGE_EXIT_CODE = 125;
@@ -18,9 +19,7 @@ export class UnknownCommandError extends ToolError<'unknown-command'> {
  * and no existing path is a typo of a command: throws naming the nearest command.
  */
 export function checkCommandWord(program: Command, args: string[]): void {
-  let i = 0;
-  while (args[i] === '--root' || args[i]?.startsWith('--root=')) i += args[i] === '--root' ? 2 : 1;
-  const word = args[i];
+  const word = commandWord(args);
   if (word === undefined) return;
   if (!/^[a-z][a-z0-9-]*$/.test(word)) return;
   // commander adds `help` itself; it is no entry of `commands`.

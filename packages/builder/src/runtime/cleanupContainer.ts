@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { processExists, type LocalStore } from '@tsbuild/oci-layout';
+import { allDone } from './allDone.js';
 import { disconnectContainer } from './containerNetwork.js';
 import type { ContainerState } from './containerRecord.js';
 import { unmountContainerRootfs } from './containerRootfs.js';
@@ -46,16 +47,19 @@ function shouldRestart(state: ContainerState, c: StoredContainer): boolean {
  * both get here. Returns the final state, or undefined once removed.
  */
 export async function cleanupContainer(store: LocalStore, containers: ContainerStore, c: StoredContainer, opts: CleanupOptions): Promise<ContainerState | undefined> {
+  // A foreground `run` still attached cleans up after its container itself: the exit command would
+  // only do the same work twice, holding the lock the CLI waits on. It has a restart policy to apply at most.
+  if (opts.fromExitCommand && (await foregroundRunAlive(c))) {
+    const state = await observeIfPresent(containers, c);
+    if (!state || state.status === 'running' || (c.record.autoRemove && !state.restarting) || !shouldRestart(state, c)) return state;
+  }
   return containers.withContainerLock(c.record.id, async () => {
     const state = await observeIfPresent(containers, c);
     if (!state) return undefined;
     if (state.status === 'running') return state;
-    await runtimeDelete(c.record.runtime, c.record.id);
-    await disconnectContainer(store.root, c.record);
-    await unmountContainerRootfs(c.paths);
+    await allDone([runtimeDelete(c.record.runtime, c.record.id), disconnectContainer(store.root, c.record), unmountContainerRootfs(c.paths)]);
     await containers.writeState(c, state);
-    if (c.record.autoRemove) {
-      if (opts.fromExitCommand && (await foregroundRunAlive(c))) return state;
+    if (c.record.autoRemove && !state.restarting) {
       await containers.remove(c);
       await removeAnonymousVolumes(new VolumeStore(store), containers, c.record);
       return undefined;

@@ -30,6 +30,12 @@ export interface ConmonRequest {
   exitCommand: string[];
   runtimeArgs?: string[];
   logSizeMax?: number;
+  /** conmon's name for this session: the attach socket is `<socketDir>/<sessionId>/attach` (default: the container's ID). */
+  sessionId?: string;
+  /** `conmon --exec`: runs this runtime-spec process file in the running container `id` (`runtime exec`), attached. */
+  execProcessSpec?: string;
+  /** The log goes with the container (`--rm`): no fsync of it when the container exits. */
+  noSyncLog?: boolean;
 }
 
 /** conmon's own flags, as podman's libpod/oci_conmon_linux.go drives it (API version 1). */
@@ -37,7 +43,7 @@ export function conmonArgs(req: ConmonRequest): string[] {
   const args = [
     '--api-version', '1',
     '-c', req.id,
-    '-u', req.id,
+    '-u', req.sessionId ?? req.id,
     '-n', req.name,
     '-r', req.runtime,
     '-b', req.bundle,
@@ -47,10 +53,14 @@ export function conmonArgs(req: ConmonRequest): string[] {
     '--exit-dir', req.exitDir,
     '--persist-dir', req.persistDir,
     '--socket-dir-path', req.socketDir,
-    '--full-attach',
     '--log-level', 'error',
   ];
+  // A container's socket is `<bundle>/attach` itself; an exec session's goes through the short `<socketDir>/<sessionId>`
+  // link conmon makes, since its own directory is deeper than a socket path may be long.
+  if (req.execProcessSpec === undefined) args.push('--full-attach');
   if (req.logSizeMax !== undefined) args.push('--log-size-max', String(req.logSizeMax));
+  if (req.noSyncLog) args.push('--no-sync-log');
+  if (req.execProcessSpec !== undefined) args.push('--exec', '--exec-attach', '--exec-process-spec', req.execProcessSpec);
   if (req.terminal) args.push('-t');
   if (req.stdin) args.push('-i');
   if (req.stdin && req.leaveStdinOpen) args.push('--leave-stdin-open');
@@ -63,33 +73,59 @@ export function conmonArgs(req: ConmonRequest): string[] {
   return args;
 }
 
-/** One message on conmon's sync pipe: a PID (or exit status) in `data`, negative on failure with a message. */
-interface SyncMessage {
+/** One message on conmon's sync (or attach) pipe: a PID, exit status or 0 in `data`, negative on failure with a message. */
+export interface SyncMessage {
   data: number;
   message?: string;
 }
 
-function readSyncMessage(pipe: Readable, stderr: Readable): Promise<SyncMessage> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    let errText = '';
-    stderr.on('data', (d: Buffer) => (errText += d.toString()));
+/** The JSON lines conmon writes on one of its pipes, read one at a time. */
+export class SyncMessages {
+  private text = '';
+  private errText = '';
+  private ended = false;
+  private failure: Error | undefined;
+  private waiter: (() => void) | undefined;
+
+  constructor(pipe: Readable, stderr: Readable) {
+    stderr.on('data', (d: Buffer) => (this.errText += d.toString()));
     pipe.on('data', (d: Buffer) => {
-      text += d.toString();
-      const nl = text.indexOf('\n');
-      if (nl < 0) return;
-      try {
-        resolve(JSON.parse(text.slice(0, nl)) as SyncMessage);
-      } catch (e) {
-        reject(new ContainerError('runtime', `conmon sent an unreadable sync message ${JSON.stringify(text.slice(0, nl))}: ${(e as Error).message}`));
-      }
+      this.text += d.toString();
+      this.waiter?.();
     });
-    pipe.on('error', reject);
+    pipe.on('error', (e: Error) => {
+      this.failure = e;
+      this.waiter?.();
+    });
     pipe.on('end', () => {
-      const why = errText.trim().split('\n').at(-1) ?? '';
-      reject(new ContainerError('runtime', `conmon exited before the container was created${why ? `: ${why}` : ''}`));
+      this.ended = true;
+      this.waiter?.();
     });
-  });
+  }
+
+  /** The next message; rejects when conmon closed the pipe first (its last stderr line says why). */
+  async next(): Promise<SyncMessage> {
+    for (;;) {
+      const nl = this.text.indexOf('\n');
+      if (nl >= 0) {
+        const line = this.text.slice(0, nl);
+        this.text = this.text.slice(nl + 1);
+        try {
+          return JSON.parse(line) as SyncMessage;
+        } catch (e) {
+          if (!(e instanceof SyntaxError)) throw e;
+          throw new ContainerError('runtime', `conmon sent an unreadable sync message ${JSON.stringify(line)}: ${e.message}`);
+        }
+      }
+      if (this.failure) throw this.failure;
+      if (this.ended) {
+        const why = this.errText.trim().split('\n').at(-1) ?? '';
+        throw new ContainerError('runtime', `conmon ended before it reported${why ? `: ${why}` : ''}`);
+      }
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+      this.waiter = undefined;
+    }
+  }
 }
 
 /**
@@ -112,12 +148,12 @@ export async function createWithConmon(conmon: string, req: ConmonRequest): Prom
   });
   const sync = child.stdio[3] as Readable;
   const start = child.stdio[4] as Writable;
-  const message = readSyncMessage(sync, child.stderr!);
+  const messages = new SyncMessages(sync, child.stderr!);
   try {
     await spawned;
     // conmon waits for this before it forks, so it could be moved into a cgroup first; we have none for it.
     start.end('0');
-    const reply = await message;
+    const reply = await messages.next();
     if (reply.data < 0) throw createFailure(req.runtime, reply.message ?? '');
     return reply.data;
   } finally {

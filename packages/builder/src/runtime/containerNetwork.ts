@@ -22,13 +22,15 @@ export function networkNamespacePath(root: string, record: Pick<ContainerRecord,
 /**
  * Puts a container on the bridge with its published ports and names its
  * address in its /etc/hosts. A network a crash or an unfinished cleanup left
- * behind is torn down first, as `start` deletes a leftover runtime container.
+ * behind is torn down first, as `start` deletes a leftover runtime container,
+ * unless the container is `fresh` (made a moment ago: it never had one).
+ * `onNetns` hears when the namespace exists, before its interfaces do.
  * On failure nothing is left and the NetworkError (exit 125) is thrown.
  */
-export async function connectContainer(root: string, record: ContainerRecord, hostsFile: string): Promise<void> {
+export async function connectContainer(root: string, record: ContainerRecord, hostsFile: string, opts: { fresh: boolean; onNetns?: () => void }): Promise<void> {
   if (record.network !== 'bridge') return;
-  await teardownNetwork(root, record.id);
-  const net = await setupNetwork({ root, containerId: record.id, mode: 'bridge', ports: record.ports });
+  if (!opts.fresh) await teardownNetwork(root, record.id);
+  const net = await setupNetwork({ root, containerId: record.id, mode: 'bridge', ports: record.ports, ...(opts.onNetns ? { onNetns: opts.onNetns } : {}) });
   try {
     await writeHostsFile(hostsFile, record.config.Hostname, net.ipAddress);
   } catch (e) {

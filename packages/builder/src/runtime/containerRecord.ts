@@ -56,6 +56,8 @@ export interface ContainerState {
   restartCount: number;
   /** Set by stop/kill/rm: no restart policy brings it back. */
   stoppedByUser: boolean;
+  /** Set by `restart` while it stops the container: `--rm` does not remove it then (docker's HasBeenManuallyRestarted). Absent in older state files. */
+  restarting?: boolean;
   error: string;
 }
 

@@ -17,13 +17,14 @@ export async function isMounted(dir: string): Promise<boolean> {
  * The container's root filesystem: the image's shared snapshots (unpacked
  * once per chain ID, the builder's) under an overlay whose upper directory
  * is the container's own. Nothing is copied, so a big image starts as fast
- * as a small one; the upper directory survives stop and start.
+ * as a small one; the upper directory survives stop and start. A `--rm`
+ * container's is volatile: nothing of it outlives the container.
  */
 export async function mountContainerRootfs(store: LocalStore, record: ContainerRecord, paths: ContainerPaths): Promise<string> {
   if (await isMounted(paths.merged)) return paths.merged;
   const image = await store.layout.readImage(record.image.descriptor);
   const lowers = await new Snapshotter(store).prepare(image.layers);
-  const mount = await mountOverlay(lowers, paths.rootfsDir);
+  const mount = await mountOverlay(lowers, paths.rootfsDir, { volatile: record.autoRemove });
   return mount.merged;
 }
 

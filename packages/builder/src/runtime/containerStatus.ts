@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { processExists } from '@tsbuild/oci-layout';
 import { ContainerError } from './containerError.js';
+import { DirectoryChanges } from './directoryChanges.js';
 import type { ContainerState } from './containerRecord.js';
 import type { ContainerStore, StoredContainer } from './containerStore.js';
 import { runtimeState } from './ociRuntime.js';
@@ -46,14 +46,27 @@ export async function observeState(containers: ContainerStore, c: StoredContaine
   return { ...state, status: 'exited', pid: 0, exitCode: -1, finishedAt: new Date().toISOString(), error: gone };
 }
 
-/** Polls until the container is no longer running; undefined when `timeoutMs` passed first. */
+/**
+ * How long a wait goes without looking when nothing in the container's
+ * directory changed: a conmon killed before it wrote the exit file is seen
+ * only by looking.
+ */
+export const SHIM_CHECK_MS = 1000;
+
+/** Waits until the container is no longer running, woken by its exit file; undefined when `timeoutMs` passed first. */
 export async function waitForExit(containers: ContainerStore, c: StoredContainer, timeoutMs = Number.POSITIVE_INFINITY): Promise<ContainerState | undefined> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const state = await observeState(containers, c);
-    if (state.status !== 'running') return state;
-    if (Date.now() >= deadline) return undefined;
-    await sleep(50);
+  const changes = new DirectoryChanges(c.paths.dir);
+  try {
+    for (;;) {
+      const state = await observeState(containers, c);
+      if (state.status !== 'running') return state;
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      await changes.next(Math.min(left, SHIM_CHECK_MS));
+    }
+  } finally {
+    changes.close();
   }
 }
 

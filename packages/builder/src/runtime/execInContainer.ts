@@ -19,17 +19,13 @@ export interface ExecRequest {
   detach: boolean;
   /** Pass our stdin on (without it the process gets an empty stdin). */
   interactive: boolean;
-  /**
-   * A terminal for the process: runc, in the foreground, makes the PTY and
-   * copies between it and our stdio, our terminal raw, resizes passed on.
-   */
-  tty: boolean;
 }
 
 /**
  * Runs a process in a running container with `runtime exec`: it joins the
  * container's namespaces and cgroup and gets its capabilities, seccomp
- * filter and environment. Our stdout and stderr are its own. Resolves with
+ * filter and environment. Our stdout and stderr are its own; no terminal
+ * (`exec -t` is an exec session, execSession.ts). Resolves with
  * its exit status (128+N for a signal).
  */
 export async function execInContainer(containers: ContainerStore, c: StoredContainer, req: ExecRequest): Promise<number> {
@@ -46,7 +42,6 @@ export async function execInContainer(containers: ContainerStore, c: StoredConta
   }
   args.push('--cwd', req.workdir ?? spec.process.cwd);
   if (req.detach) args.push('--detach');
-  if (req.tty && !req.detach) args.push('--tty');
   args.push(c.record.id, ...req.command);
   const child = spawn(runtime, args, { stdio: [req.interactive && !req.detach ? 'inherit' : 'ignore', req.detach ? 'ignore' : 'inherit', 'pipe'] });
   let stderr = '';

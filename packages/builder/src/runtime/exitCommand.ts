@@ -3,7 +3,17 @@ import { fileURLToPath } from 'node:url';
 /** This package's CLI, which conmon runs when a container exits: a path that works with no tsbuild process running. */
 const TSBUILD_BIN = fileURLToPath(new URL('../../bin/tsbuild.js', import.meta.url));
 
-/** conmon's `--exit-command`: `tsbuild --root ROOT container cleanup ID`, as podman's `container cleanup`. */
-export function cleanupCommand(root: string, id: string): string[] {
-  return [process.execPath, TSBUILD_BIN, '--root', root, 'container', 'cleanup', id];
+/** Exits at once while the process whose PID the file `$1` holds lives; else runs the rest of its arguments. */
+const UNLESS_ATTACHED = 'pid=$(cat "$1" 2>/dev/null) && kill -0 "$pid" 2>/dev/null && exit 0; shift; exec "$@"';
+
+/**
+ * conmon's `--exit-command`: `tsbuild --root ROOT container cleanup ID`, as
+ * podman's `container cleanup`. Given `attachedFile` (for a container with no
+ * restart policy), a shell first looks whether the foreground `run` it names
+ * still lives: that run cleans up after its container itself, and a node
+ * process started for nothing would only compete with it for the CPU.
+ */
+export function cleanupCommand(root: string, id: string, attachedFile?: string): string[] {
+  const cleanup = [process.execPath, TSBUILD_BIN, '--root', root, 'container', 'cleanup', id];
+  return attachedFile === undefined ? cleanup : ['/bin/sh', '-c', UNLESS_ATTACHED, 'sh', attachedFile, ...cleanup];
 }

@@ -1,5 +1,6 @@
-import { open } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { DirectoryChanges } from './directoryChanges.js';
 
 /** One record of conmon's k8s-file log: `TIME STREAM P|F CONTENT`, P for part of a longer line. */
 export interface LogRecord {
@@ -23,22 +24,49 @@ export function parseLogRecord(line: Buffer): LogRecord | undefined {
   return { time: line.subarray(0, a).toString(), stream, partial: line.subarray(b + 1, c).toString() === 'P', content: line.subarray(c + 1) };
 }
 
+/** How long a follower waits without any change in the log's directory before asking `follow()` again. */
+const FOLLOW_CHECK_MS = 1000;
+
+/** Whether `path` names another file than the open `fh`: conmon rotated the log (a new file renamed over it). */
+async function replaced(path: string, fh: FileHandle): Promise<boolean> {
+  try {
+    return (await stat(path)).ino !== (await fh.stat()).ino;
+  } catch (e) {
+    // Between conmon's open of the new file and its rename there is no gap: a missing log was removed with its container.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+async function openIfPresent(path: string): Promise<FileHandle | undefined> {
+  try {
+    return await open(path, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
 /**
  * Reads records from `path` starting at byte `offset`: what is there now,
- * then (while `follow()` says so) what is appended, polling. A record is
- * handed on only once its newline is written. Returns the offset reached.
+ * then (while `follow()` says so) what is appended, woken by changes in the
+ * log's directory. When conmon rotates the log (`--log-opt max-size`), the
+ * old file is read to its end and the new one from its start, as `tail -F`
+ * does. A record is handed on only once its newline is written. Returns the
+ * offset reached in the file read last.
  */
 export async function readLog(path: string, offset: number, onRecord: (r: LogRecord) => void, follow: () => Promise<boolean>): Promise<number> {
-  let fh;
+  // Watching from before the first look at the file, so that no change after it is missed.
+  const changes = new DirectoryChanges(dirname(path));
+  const waitForChange = () => changes.next(FOLLOW_CHECK_MS);
+  let fh: FileHandle | undefined;
   try {
-    fh = await open(path, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    if (!(await follow())) return offset;
-    await sleep(50);
-    return readLog(path, offset, onRecord, follow);
-  }
-  try {
+    for (;;) {
+      fh = await openIfPresent(path);
+      if (fh) break;
+      if (!(await follow())) return offset;
+      await waitForChange();
+    }
     const buf = Buffer.alloc(64 * 1024);
     let pending = Buffer.alloc(0);
     let position = offset;
@@ -58,15 +86,28 @@ export async function readLog(path: string, offset: number, onRecord: (r: LogRec
         continue;
       }
       if (last) return position - pending.length;
+      // conmon closed the old file before it renamed the new one over it: read to this end, then go on in the new one.
+      if (await replaced(path, fh)) {
+        const { bytesRead: more } = await fh.read(buf, 0, 1, position);
+        if (more > 0) continue;
+        await fh.close();
+        fh = await openIfPresent(path);
+        // Removed with its container meanwhile: nothing more to read.
+        if (!fh) return 0;
+        position = 0;
+        pending = Buffer.alloc(0);
+        continue;
+      }
       // Asked before one more read, so what was written just before the end is not missed.
       if (!(await follow())) {
         last = true;
         continue;
       }
-      await sleep(50);
+      await waitForChange();
     }
   } finally {
-    await fh.close();
+    changes.close();
+    await fh?.close();
   }
 }
 

@@ -17,8 +17,13 @@ export async function resolveRuntime(name: string): Promise<string> {
   if (!(RUNTIMES as readonly string[]).includes(name)) throw new ContainerError('invalid-option', `unknown --runtime ${JSON.stringify(name)}: expected runc or crun`);
   for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
     const path = join(dir, name);
-    const found = await access(path, constants.X_OK).then(() => true, () => false);
-    if (found) return path;
+    try {
+      await access(path, constants.X_OK);
+      return path;
+    } catch (e) {
+      // Not in this $PATH entry (or not executable there, or the entry is no directory): look in the next one.
+      if (!['ENOENT', 'EACCES', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+    }
   }
   throw new ContainerError('runtime', `OCI runtime ${name} not found on $PATH (apt-get install -y ${name})`);
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -13,12 +13,22 @@ export interface OverlayMount {
   unmount(): Promise<void>;
 }
 
+export interface OverlayOptions {
+  /**
+   * overlay's `volatile`: no syncfs of the upper file system, which on unmount
+   * otherwise flushes every dirty page of the whole file system holding it
+   * (seconds on a busy disk). For what does not survive a crash anyway: a
+   * `--rm` container, as podman mounts those.
+   */
+  volatile?: boolean;
+}
+
 /**
  * Mounts an overlay of read-only snapshot directories (`lowers`, bottom
  * first) with a fresh upper directory under `workDir`. Overlay needs at
  * least one lower directory, so an image with no layers gets an empty one.
  */
-export async function mountOverlay(lowers: string[], workDir: string): Promise<OverlayMount> {
+export async function mountOverlay(lowers: string[], workDir: string, opts: OverlayOptions = {}): Promise<OverlayMount> {
   const upper = join(workDir, 'upper');
   const work = join(workDir, 'work');
   const merged = join(workDir, 'merged');
@@ -26,7 +36,13 @@ export async function mountOverlay(lowers: string[], workDir: string): Promise<O
   await Promise.all([upper, work, merged, empty].map((d) => mkdir(d, { recursive: true })));
   const lowerdir = (lowers.length > 0 ? [...lowers].reverse() : [empty]).join(':');
   // index=off and metacopy=off keep the upper directory a plain, self-contained diff we can tar.
-  const options = `lowerdir=${lowerdir},upperdir=${upper},workdir=${work},index=off,metacopy=off,redirect_dir=off`;
+  let options = `lowerdir=${lowerdir},upperdir=${upper},workdir=${work},index=off,metacopy=off,redirect_dir=off`;
+  if (opts.volatile) {
+    // The kernel leaves this marker after a volatile mount and refuses the next one while it is
+    // there; a clean unmount (ours) kept the upper directory whole, so it may go (containers/storage does the same).
+    await rm(join(work, 'work', 'incompat', 'volatile'), { recursive: true, force: true });
+    options += ',volatile';
+  }
   await exec('mount', ['-t', 'overlay', 'overlay', '-o', options, merged]).catch((e: Error & { stderr?: string }) => {
     throw new Error(`cannot mount the build's overlay filesystem (are we root, with overlayfs?): ${e.stderr?.trim() || e.message}`);
   });

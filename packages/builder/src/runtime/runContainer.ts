@@ -60,18 +60,25 @@ export async function runContainer(req: ContainerRequest): Promise<number> {
   const child = spawn('runc', ['run', '--bundle', req.bundleDir, req.id], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.on('data', req.output);
   child.stderr.on('data', req.output);
+  let failKill: (e: Error) => void = () => {};
   const abort = () => {
-    void exec('runc', ['kill', req.id, 'KILL']).catch(() => undefined);
+    void exec('runc', ['kill', req.id, 'KILL']).catch((e: Error & { stderr?: string }) => {
+      // The step ended (or never got going) just as it was cancelled: nothing left to kill.
+      if (/does not exist|not running/.test(e.stderr ?? '')) return;
+      failKill(new Error(`cannot stop the RUN container ${req.id}: ${e.stderr?.trim() || e.message}`));
+    });
   };
   req.signal.addEventListener('abort', abort);
   try {
     return await new Promise<number>((resolve, reject) => {
+      failKill = reject;
       child.on('error', (e) => reject(new Error(`cannot start runc: ${e.message}`)));
       child.on('close', (code, signal) => resolve(code ?? 128 + (signal ? 9 : 0)));
     });
   } finally {
     req.signal.removeEventListener('abort', abort);
-    await exec('runc', ['delete', '--force', req.id]).catch(() => undefined);
+    // Also what kills it when the kill above failed.
+    await deleteContainer(req.id);
   }
 }
 

@@ -17,7 +17,14 @@ export function chainIds(diffIds: Digest[]): Digest[] {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  try {
+    await stat(path);
+    return true;
+  } catch (e) {
+    // Not unpacked yet; anything else (a permission or I/O error) is no answer to "is it there".
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
 }
 
 /**

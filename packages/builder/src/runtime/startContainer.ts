@@ -1,6 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { LocalStore } from '@tsbuild/oci-layout';
+import { allDone } from './allDone.js';
 import { createWithConmon } from './conmon.js';
 import { ContainerError } from './containerError.js';
 import { connectContainer, disconnectContainer } from './containerNetwork.js';
@@ -13,26 +14,35 @@ import { resolveRuntime, runtimeDelete, runtimeStart } from './ociRuntime.js';
 
 export const CONMON = 'conmon';
 
+export interface StartOptions {
+  /** Runs once the container is created and conmon listens on its attach socket, before its process starts. */
+  beforeStart?: () => Promise<void>;
+  /** Created by this process a moment ago (`run`): no runtime container or network of its ID can be left from a crash. */
+  fresh?: boolean;
+}
+
 /**
  * Starts a created or exited container: rootfs and network up, conmon
  * creates it through the runtime, then `runtime start`. On failure the
  * runtime's container, network and mount are undone and the error (the
  * runtime's own reason) is thrown; the record stays, as docker keeps it.
  */
-export interface StartOptions {
-  /** Runs once the container is created and conmon listens on its attach socket, before its process starts. */
-  beforeStart?: () => Promise<void>;
-}
-
 export async function startContainer(store: LocalStore, containers: ContainerStore, c: StoredContainer, previous: ContainerState, opts: StartOptions = {}): Promise<ContainerState> {
   const { record, paths } = c;
   const runtime = await resolveRuntime(record.runtime);
   await Promise.all([paths.exitFile, paths.persistedExitFile, paths.oomFile, paths.pidFile, paths.conmonPidFile].map((f) => rm(f, { force: true })));
-  await mountContainerRootfs(store, record, paths);
+  let netnsReady = () => {};
+  const netns = new Promise<void>((resolve) => (netnsReady = resolve));
+  // The CNI plugins configure the netns while conmon and the runtime create the container in it (they only join it
+  // by path); both are done before its process starts. The hosts file gets the address in place, under its bind mount.
+  const network = connectContainer(store.root, record, etcFilesIn(paths.etcDir).hosts, { fresh: opts.fresh ?? false, onNetns: netnsReady });
   try {
-    await connectContainer(store.root, record, etcFilesIn(paths.etcDir).hosts);
-    // A container of this ID left behind by a crash would make `create` fail.
-    await runtimeDelete(runtime, record.id);
+    // Independent of each other: the rootfs, the netns, and (a container of this ID left behind by a crash would make `create` fail) the runtime's leftovers.
+    await allDone([
+      mountContainerRootfs(store, record, paths),
+      Promise.race([netns, network]),
+      ...(opts.fresh ? [] : [runtimeDelete(runtime, record.id)]),
+    ]);
     const pid = await createWithConmon(CONMON, {
       id: record.id,
       name: record.name,
@@ -49,8 +59,10 @@ export async function startContainer(store: LocalStore, containers: ContainerSto
       leaveStdinOpen: !record.stdinOnce || record.tty,
       terminal: record.tty,
       ...(record.logSizeMax !== undefined ? { logSizeMax: record.logSizeMax } : {}),
-      exitCommand: cleanupCommand(store.root, record.id),
+      noSyncLog: record.autoRemove,
+      exitCommand: cleanupCommand(store.root, record.id, record.restart.kind === 'no' ? paths.attachedFile : undefined),
     });
+    await network;
     const conmonPid = Number.parseInt(await readFile(paths.conmonPidFile, 'utf8'), 10);
     const state: ContainerState = {
       ...previous,
@@ -68,9 +80,9 @@ export async function startContainer(store: LocalStore, containers: ContainerSto
     await runtimeStart(runtime, record.id);
     return state;
   } catch (e) {
-    await runtimeDelete(runtime, record.id);
-    await disconnectContainer(store.root, record);
-    await unmountContainerRootfs(paths);
+    // Its failure, if it is the one, is `e`; either way it must have finished before it is undone.
+    await Promise.allSettled([network]);
+    await allDone([runtimeDelete(runtime, record.id), disconnectContainer(store.root, record), unmountContainerRootfs(paths)]);
     const message = e instanceof Error ? e.message : String(e);
     await containers.writeState(c, { ...previous, status: previous.status === 'created' ? 'created' : 'exited', pid: 0, conmonPid: 0, error: message });
     if (e instanceof ContainerError) throw e;

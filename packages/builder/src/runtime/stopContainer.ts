@@ -5,11 +5,12 @@ import type { ContainerState } from './containerRecord.js';
 import { observeState, waitForExit } from './containerStatus.js';
 import type { ContainerStore, StoredContainer } from './containerStore.js';
 import { runtimeKill } from './ociRuntime.js';
+import { startContainer } from './startContainer.js';
 
-/** Records that the user, not the container, ended it, so no restart policy brings it back. */
-async function markStoppedByUser(containers: ContainerStore, c: StoredContainer): Promise<void> {
+/** Records that the user, not the container, ended it, so no restart policy brings it back (and, for `restart`, that `--rm` waits). */
+async function markStoppedByUser(containers: ContainerStore, c: StoredContainer, restarting = false): Promise<void> {
   const state = await containers.readState(c);
-  await containers.writeState(c, { ...state, stoppedByUser: true });
+  await containers.writeState(c, { ...state, stoppedByUser: true, restarting });
 }
 
 /** A signal to a container that may exit meanwhile: the runtime's "not running" then is no error. */
@@ -25,16 +26,29 @@ async function signal(containers: ContainerStore, c: StoredContainer, sig: strin
  * docker stop: the container's StopSignal, then SIGKILL to every process in
  * it after `timeoutSeconds`; returns once it has exited and been cleaned up.
  */
-export async function stopContainer(store: LocalStore, containers: ContainerStore, c: StoredContainer, timeoutSeconds: number): Promise<ContainerState | undefined> {
+export async function stopContainer(store: LocalStore, containers: ContainerStore, c: StoredContainer, timeoutSeconds: number, opts: { restarting?: boolean } = {}): Promise<ContainerState | undefined> {
   const state = await observeState(containers, c);
   if (state.status !== 'running') return cleanupContainer(store, containers, c, { fromExitCommand: false });
-  await markStoppedByUser(containers, c);
+  await markStoppedByUser(containers, c, opts.restarting ?? false);
   await signal(containers, c, c.record.stopSignal, false);
   if (!(await waitForExit(containers, c, timeoutSeconds * 1000))) {
     await signal(containers, c, 'KILL', true);
     await waitForExit(containers, c);
   }
   return cleanupContainer(store, containers, c, { fromExitCommand: false });
+}
+
+/**
+ * docker restart: stop (if running), then start again. A `--rm` container
+ * is not removed by the stop, as docker keeps it; it keeps `--rm` for its
+ * next exit.
+ */
+export async function restartContainer(store: LocalStore, containers: ContainerStore, c: StoredContainer, timeoutSeconds: number): Promise<void> {
+  await stopContainer(store, containers, c, timeoutSeconds, { restarting: true });
+  await containers.withContainerLock(c.record.id, async () => {
+    const state = await observeState(containers, c);
+    await startContainer(store, containers, c, { ...state, stoppedByUser: false, restarting: false });
+  });
 }
 
 /** docker kill: one signal, no waiting. */

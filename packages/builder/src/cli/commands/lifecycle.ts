@@ -5,7 +5,7 @@ import { observeState, waitForExit } from '../../runtime/containerStatus.js';
 import { parseSignal } from '../../runtime/runOptions.js';
 import { runtimeProcesses } from '../../runtime/ociRuntime.js';
 import { startContainer } from '../../runtime/startContainer.js';
-import { killContainer, removeContainer, stopContainer } from '../../runtime/stopContainer.js';
+import { killContainer, removeContainer, restartContainer, stopContainer } from '../../runtime/stopContainer.js';
 import { openContainers } from '../containerStoreOption.js';
 import { ExitStatus } from '../exitStatus.js';
 import { startAttached } from '../startAttached.js';
@@ -84,11 +84,7 @@ export function lifecycleCommands(program: Command): void {
       const { store, containers } = await openContainers(cmd);
       await forEachRef(refs, async (ref) => {
         const c = await containers.find(ref);
-        await stopContainer(store, containers, c, opts.time !== undefined ? parseSeconds(opts.time) : c.record.stopTimeout);
-        await containers.withContainerLock(c.record.id, async () => {
-          const state = await observeState(containers, c);
-          await startContainer(store, containers, c, { ...state, stoppedByUser: false });
-        });
+        await restartContainer(store, containers, c, opts.time !== undefined ? parseSeconds(opts.time) : c.record.stopTimeout);
       });
     });
 

@@ -205,7 +205,7 @@ export function runCommand(program: Command): void {
         attachment = await attachStdio(c, { stdin: flags.interactive ?? false, detachKeys: flags.detachKeys });
       };
       try {
-        await startContainer(store, containers, c, await containers.readState(c), (flags.interactive || flags.tty) && !flags.detach ? { beforeStart: attach } : {});
+        await startContainer(store, containers, c, await containers.readState(c), { fresh: true, ...((flags.interactive || flags.tty) && !flags.detach ? { beforeStart: attach } : {}) });
       } catch (e) {
         attachment?.end();
         // `run` leaves nothing of a container that never ran.

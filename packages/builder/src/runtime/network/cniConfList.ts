@@ -39,6 +39,15 @@ function pluginConfig(list: ConfList, index: number, runtime: RuntimeConfig, pre
 }
 
 /**
+ * portmap with no port mappings passes the previous result through on ADD and
+ * has nothing to undo on DEL (its own first check): not executing it saves a
+ * process per start and per stop of every container that publishes nothing.
+ */
+function idle(list: ConfList, index: number, runtime: RuntimeConfig): boolean {
+  return list.plugins[index]!.type === 'portmap' && runtime.portMappings.length === 0;
+}
+
+/**
  * ADD through the list in order, each plugin given the previous one's result.
  * `recordResult` sees every intermediate result, so what DEL needs is stored
  * even if this process dies half way. Resolves with the final result.
@@ -48,6 +57,7 @@ export async function addConfList(
 ): Promise<CniResult> {
   let result: CniResult | undefined;
   for (let i = 0; i < list.plugins.length; i++) {
+    if (idle(list, i, runtime)) continue;
     const next = await invokePlugin(pluginConfig(list, i, runtime, result), { command: 'ADD', ...target });
     if (!next) throw new Error(`CNI plugin ${list.plugins[i]!.type} returned no result for ADD`);
     result = next;
@@ -65,6 +75,7 @@ export async function addConfList(
 export async function delConfList(list: ConfList, target: Target, runtime: RuntimeConfig, prevResult: CniResult | undefined): Promise<void> {
   let firstFailure: unknown;
   for (let i = list.plugins.length - 1; i >= 0; i--) {
+    if (idle(list, i, runtime)) continue;
     try {
       await invokePlugin(pluginConfig(list, i, runtime, prevResult), { command: 'DEL', ...target });
     } catch (e) {

@@ -25,6 +25,8 @@ export interface NetworkRequest {
   ports?: readonly PortMapping[];
   /** Which bridge network; tests pass their own so they never share a bridge. */
   network?: BridgeNetwork;
+  /** Called once the netns exists, before the plugins configure it: a runtime may join it from then on. */
+  onNetns?: () => void;
 }
 
 /** A container's network as set up: what the runtime spec, inspect, ps and port need. */
@@ -99,6 +101,7 @@ export async function setupNetwork(req: NetworkRequest): Promise<ContainerNetwor
   });
   try {
     await createNetns(req.root, req.containerId);
+    req.onNetns?.();
     const target = { containerId: req.containerId, netns: netnsPath, ifName: CONTAINER_IFNAME };
     // lo and eth0 are independent: bring them up side by side to keep start time down.
     // Both settle before any rollback, so DEL never races a plugin still adding.

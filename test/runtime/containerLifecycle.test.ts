@@ -1,0 +1,79 @@
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importBusybox } from '../helpers/busyboxImage.js';
+import { cliOnRoot, removeAllContainers } from '../helpers/containerRoot.js';
+import { tempDirs } from '../helpers/tempDirs.js';
+import { requireTools } from '../helpers/tools.js';
+
+const dirs = tempDirs();
+let root: string;
+
+beforeAll(async () => {
+  await requireTools({ runc: 'runc', conmon: 'conmon' });
+  root = await dirs.make();
+  await importBusybox(root);
+});
+afterAll(async () => {
+  await removeAllContainers(root);
+  await dirs.cleanup();
+});
+
+const { ts, tsOk } = cliOnRoot(() => root);
+
+interface Inspected {
+  Id: string;
+  State: { Status: string; Pid: number; StartedAt: string };
+}
+
+async function inspect(ref: string): Promise<Inspected> {
+  return (JSON.parse((await tsOk('container', 'inspect', ref)).stdout) as Inspected[])[0]!;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+describe('restart of a --rm container (docker: the restart does not remove it; --rm still applies to its next exit)', () => {
+  it('runs again after restart, and stop then removes it', async () => {
+    const id = (await tsOk('run', '-d', '--rm', '--network', 'none', 'busybox', 'sleep', '600')).stdout.trim();
+    const before = await inspect(id);
+    expect(before.State.Status).toBe('running');
+
+    expect(await ts('restart', '-t', '0', id)).toMatchObject({ code: 0, stdout: `${id}\n` });
+    const after = await inspect(id);
+    expect(after.State.Status).toBe('running');
+    expect(after.State.Pid).not.toBe(before.State.Pid);
+
+    await tsOk('stop', '-t', '0', id);
+    expect((await ts('container', 'inspect', id)).code).not.toBe(0);
+    expect(await exists(join(root, 'containers', id))).toBe(false);
+  });
+});
+
+describe('logs -f across log rotation (--log-opt max-size: conmon replaces the file)', () => {
+  it('follows into the new file up to the last line, in order', async () => {
+    // Batches of 40 lines (about 4 KiB of log each) a second apart: the 6k log is replaced about every
+    // second batch, never twice before the follower, woken by the rename, has moved on.
+    const script = 'sleep 1; for b in 1 2 3 4 5 6; do i=0; while [ $i -lt 40 ]; do echo "b$b-$i"; i=$((i+1)); done; sleep 1; done; echo end';
+    const id = (await tsOk('run', '-d', '--network', 'none', '--log-opt', 'max-size=6k', 'busybox', 'sh', '-c', script)).stdout.trim();
+    const followed = await tsOk('logs', '-f', id);
+    const lines = followed.stdout.trim().split('\n');
+    expect(lines.at(-1)).toBe('end');
+    const order = lines.slice(0, -1).map((l) => {
+      const m = /^b(\d)-(\d+)$/.exec(l);
+      if (!m) throw new Error(`unexpected log line ${JSON.stringify(l)}`);
+      return Number(m[1]) * 100 + Number(m[2]);
+    });
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(new Set(order).size).toBe(order.length);
+    // The log was rotated: what is left of it no longer starts with the first batch.
+    expect((await tsOk('logs', id)).stdout.split('\n')[0]).not.toBe('b1-0');
+  });
+});
