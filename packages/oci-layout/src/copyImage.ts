@@ -1,6 +1,7 @@
 import { pipeline, Readable, Transform } from 'node:stream';
 import type { Digest } from './digest.js';
 import type { Image } from './image.js';
+import { inRecordedFormat } from './imageFormat.js';
 import type { Descriptor, Index } from './schema.js';
 
 /**
@@ -16,6 +17,11 @@ export interface ImageDestination {
   putManifest(bytes: Buffer, descriptor: Descriptor, root: boolean): Promise<void>;
   /** Finishes a destination that is written as a whole (archives); called once after the root manifest. */
   commit?(): Promise<void>;
+  /**
+   * Where images leave tsbuild (registries, docker archives): an image built as
+   * `--format docker` is written there as Docker schema2, as buildah pushes one.
+   */
+  readonly writesRecordedFormat?: boolean;
 }
 
 /** A multi-platform index with a way to read what it lists: images, or nested indexes. */
@@ -100,9 +106,11 @@ async function copyImageBlobs(image: Image, dst: ImageDestination, opts: CopyOpt
 
 /**
  * Copies one image: its blobs, then its manifest bytes unchanged, so the
- * destination holds the same digest. Returns the manifest's descriptor.
+ * destination holds the same digest (unless it writes the recorded format).
+ * Returns the manifest's descriptor.
  */
-export async function copyImage(src: Image, dst: ImageDestination, opts: CopyOptions = {}): Promise<Descriptor> {
+export async function copyImage(image: Image, dst: ImageDestination, opts: CopyOptions = {}): Promise<Descriptor> {
+  const src = dst.writesRecordedFormat ? inRecordedFormat(image) : image;
   await copyImageBlobs(src, dst, opts);
   const descriptor = manifestDescriptor(src);
   await dst.putManifest(src.manifestBytes, descriptor, true);

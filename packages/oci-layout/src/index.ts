@@ -32,6 +32,7 @@ export * from './applyLayer.js';
 export * from './securePath.js';
 export * from './fsNative.js';
 export * from './copyImage.js';
+export * from './imageFormat.js';
 export * from './transports/ociDir.js';
 export * from './transports/ociArchive.js';
 export * from './transports/dockerArchiveWriter.js';

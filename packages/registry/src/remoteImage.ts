@@ -74,6 +74,7 @@ export async function remoteSource(client: RepositoryClient, reference: string, 
  * the rest uploaded; the root manifest is stored under `tag`.
  */
 export class RegistryDestination implements ImageDestination {
+  readonly writesRecordedFormat = true;
   constructor(
     private readonly client: RepositoryClient,
     private readonly tag: string | undefined,

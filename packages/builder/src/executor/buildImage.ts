@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import {
-  hostPlatform, readLayer, writeImageManifest,
+  hostPlatform, imageFormatAnnotations, readLayer, writeImageManifest,
   type ContainerConfig, type Platform, type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type LayerEntry, type LocalStore,
 } from '@tsbuild/oci-layout';
 import { BuildContext } from '../context/buildContext.js';
@@ -81,7 +81,7 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
           await build.cleanup();
         }
         const config = shared.finalConfig(last!.config, build.records, last!.key, last!.layers);
-        const descriptor = await writeImageManifest(store.layout, config, last!.layers);
+        const descriptor = await writeImageManifest(store.layout, config, last!.layers, imageFormatAnnotations(req.format ?? 'oci'));
         const names = req.tags.length > 0 ? await store.tag(descriptor, req.tags) : [];
         if (names.length === 0) await store.keepUnnamed(descriptor);
         for (const name of names) req.log(`COMMIT ${name}`);

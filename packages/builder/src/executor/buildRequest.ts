@@ -1,4 +1,4 @@
-import { ToolError, type Compression, type Descriptor, type Digest, type Platform } from '@tsbuild/oci-layout';
+import { ToolError, type Compression, type Descriptor, type Digest, type ImageFormat, type Platform } from '@tsbuild/oci-layout';
 import type { SharedCacheRequest } from '../cache/sharedCache.js';
 import type { StepCacheReport } from '../cache/missExplanation.js';
 import type { RunSettings } from '../runtime/runSettings.js';
@@ -14,6 +14,8 @@ export interface BuildRequest extends SharedCacheRequest {
   buildArgs: Record<string, string>;
   labels: Record<string, string>;
   compression: Compression;
+  /** `--format docker`: the image leaves the store (push, save) as Docker schema2; default OCI. */
+  format?: ImageFormat;
   /** SOURCE_DATE_EPOCH: fixes `created` and clamps file mtimes, for reproducible digests. */
   sourceDateEpoch?: number;
   target?: string;

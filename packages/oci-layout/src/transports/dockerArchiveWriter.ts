@@ -23,6 +23,7 @@ export type RepoTagsOf = (root: Descriptor) => string[];
  * read it. Layers keep their bytes (compressed or not), so digests survive.
  */
 export class DockerArchiveDestination implements ImageDestination {
+  readonly writesRecordedFormat = true;
   private readonly roots: { config: Descriptor; layers: Descriptor[]; repoTags: string[] }[] = [];
 
   private constructor(

@@ -1,6 +1,6 @@
 import { join, posix, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { parsePlatform } from '@tsbuild/oci-layout';
+import { checkCompressionForFormat, parsePlatform, type ImageFormat } from '@tsbuild/oci-layout';
 import { compressionOption } from '../compressionOption.js';
 import { parseEpoch } from '../sourceDateEpoch.js';
 import { openStore, withRootOption } from '../storeOption.js';
@@ -39,6 +39,7 @@ interface BuildOptions extends CacheOptions {
   buildArg: string[];
   label: string[];
   compression: 'gzip' | 'zstd' | 'none';
+  format: ImageFormat;
   sourceDateEpoch?: string;
   target?: string;
   quiet?: boolean;
@@ -84,6 +85,7 @@ export function buildCommand(program: Command): void {
     .option('--build-arg <key=value>', 'set a build-time variable (repeatable)', collect, [])
     .option('--label <key=value>', 'add a label to the image (repeatable)', collect, [])
     .addOption(compressionOption())
+    .addOption(new Option('--format <format>', 'manifest format the image is pushed and saved in: oci, or docker (Docker schema2, which keeps no zstd layers); the store keeps it as OCI either way').choices(['oci', 'docker']).default('oci'))
     .addOption(new Option('--source-date-epoch <seconds>', 'fixed timestamps for reproducible builds').env('SOURCE_DATE_EPOCH'))
     .option('--target <stage>', 'build up to this stage')
     .option('--secret <id=ID,src=FILE>', 'expose a file to RUN --mount=type=secret (repeatable); it never lands in the image', collect, [])
@@ -111,6 +113,7 @@ export function buildCommand(program: Command): void {
       const sourceDateEpoch = parseEpoch(opts.sourceDateEpoch);
       const quiet = opts.quiet || opts.progress === 'quiet';
       const outputs = parseBuildOutputs(opts.output);
+      checkCompressionForFormat(opts.format, opts.compression);
       if (opts.push && opts.tag.length === 0) throw new BuildOutputError('--push needs a name to push to: tag the image with -t REGISTRY/REPOSITORY[:TAG]');
       if (opts.iidfile) checkFileDestination('--iidfile', opts.iidfile);
       if (opts.metadataFile) checkFileDestination('--metadata-file', opts.metadataFile);
@@ -135,6 +138,7 @@ export function buildCommand(program: Command): void {
         buildArgs: keyValues(opts.buildArg, 'build argument', true),
         labels: keyValues(opts.label, 'label', false),
         compression: opts.compression,
+        format: opts.format,
         ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}),
         ...(opts.target ? { target: opts.target } : {}),
         secrets: parseSecrets(opts.secret),

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parsePlatform, type LocalStore } from '@tsbuild/oci-layout';
+import { parsePlatform, recordedManifestType, type LocalStore } from '@tsbuild/oci-layout';
 import { withCredsOption } from '../credsOption.js';
 import { registryTransportOptions } from '../registryOptions.js';
 import { ContainerError } from '../../runtime/containerError.js';
@@ -24,7 +24,7 @@ async function inspectRemote(reference: string, opts: InspectOptions): Promise<u
     const { source, name } = await transports.openSource({ transport: 'docker', reference });
     if (source.kind !== 'image') throw new Error('unexpected index');
     const image = source.image;
-    return { name, digest: image.manifestDigest, manifest: image.manifest, config: image.config };
+    return { name, digest: image.manifestDigest, manifestType: image.manifest.mediaType, manifest: image.manifest, config: image.config };
   } finally {
     await transports.close();
   }
@@ -58,7 +58,8 @@ export function inspectCommand(program: Command): void {
       }
       const { name, descriptor } = await store.resolve(ref);
       const image = await store.layout.readImage(descriptor);
-      const out = { name, digest: image.manifestDigest, manifest: image.manifest, config: image.config };
+      // podman's ManifestType: what push and save write, which for a --format docker build is schema2 while the store keeps OCI.
+      const out = { name, digest: image.manifestDigest, manifestType: recordedManifestType(image.manifest), manifest: image.manifest, config: image.config };
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     });
 }

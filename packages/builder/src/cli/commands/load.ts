@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import {
-  canonicalJson, copyImage, copySource, digestOf, formatImageName, layoutSource, makeTempDir, MediaType, DockerArchiveError, OciLayoutDestination,
-  openDockerArchive, openOciArchiveLayout, parseImageName, REF_NAME_ANNOTATION, type Descriptor, type Image, type LocalStore, type Manifest,
+  asOciImage, copyImage, copySource, formatImageName, layoutSource, makeTempDir, DockerArchiveError, OciLayoutDestination,
+  openDockerArchive, openOciArchiveLayout, parseImageName, REF_NAME_ANNOTATION, type Descriptor, type LocalStore,
 } from '@tsbuild/oci-layout';
 import { openStore, withRootOption } from '../storeOption.js';
 
@@ -19,29 +19,6 @@ function storeDestination(store: LocalStore, names: string[], loaded: string[]):
     }
     for (const name of await store.tag(d, names)) loaded.push(`Loaded image: ${name}`);
   });
-}
-
-/** OCI media types for the layer blobs docker archives hold (the blobs themselves stay as they are). */
-const OCI_LAYER_TYPE: Record<string, string> = {
-  'application/vnd.docker.image.rootfs.diff.tar': MediaType.ociLayerTar,
-  [MediaType.dockerLayerGzip]: MediaType.ociLayerGzip,
-  [MediaType.dockerLayerForeignGzip]: MediaType.ociLayerNondistributableGzip,
-};
-
-/**
- * A docker archive holds configs and layers but no manifest; the one made up for it is OCI here,
- * so the loaded image is one that skopeo and umoci find in the store (they skip other media types).
- */
-function asOciImage(image: Image): Image {
-  const layers = image.layers.map((l) => ({ ...l, descriptor: { ...l.descriptor, mediaType: OCI_LAYER_TYPE[l.descriptor.mediaType] ?? l.descriptor.mediaType } }));
-  const manifest: Manifest = {
-    schemaVersion: 2,
-    mediaType: MediaType.ociManifest,
-    config: { ...image.manifest.config, mediaType: MediaType.ociConfig },
-    layers: layers.map((l) => l.descriptor),
-  };
-  const manifestBytes = canonicalJson(manifest);
-  return { ...image, manifest, manifestBytes, manifestDigest: digestOf(manifestBytes), layers };
 }
 
 /** Every image of a `docker save` / `podman save` archive; its RepoTags are docker references (`alpine` is docker.io/library/alpine). */

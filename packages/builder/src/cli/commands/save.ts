@@ -8,9 +8,11 @@ import {
 } from '@tsbuild/oci-layout';
 import { openStore, withRootOption } from '../storeOption.js';
 
+type Chosen = Map<string, { descriptor: Descriptor; names: string[] }>;
+
 /** The images to write, each once, with the names they were asked for by (none when asked for by ID). */
-async function chosenImages(store: LocalStore, refs: string[]): Promise<Map<string, { descriptor: Descriptor; names: string[] }>> {
-  const chosen = new Map<string, { descriptor: Descriptor; names: string[] }>();
+async function chosenImages(store: LocalStore, refs: string[]): Promise<Chosen> {
+  const chosen: Chosen = new Map();
   for (const ref of refs) {
     const { name, descriptor } = await store.resolve(ref);
     const entry = chosen.get(descriptor.digest) ?? { descriptor, names: [] };
@@ -21,14 +23,22 @@ async function chosenImages(store: LocalStore, refs: string[]): Promise<Map<stri
   return chosen;
 }
 
-/** Copies every chosen image into `destination` and leaves finishing it (packing the archive once) to the caller. */
-async function copyAll(store: LocalStore, chosen: Map<string, { descriptor: Descriptor }>, destination: ImageDestination): Promise<void> {
+/**
+ * Copies every chosen image into `destination` and leaves finishing it (packing the archive once) to the caller.
+ * `copying` is told the names of the image about to be written: a docker archive gets a `--format docker` image
+ * as schema2, under another digest than the store's.
+ */
+async function copyAll(store: LocalStore, chosen: Chosen, destination: ImageDestination, copying: (names: string[]) => void): Promise<void> {
   const withoutCommit: ImageDestination = {
     hasBlob: (d) => destination.hasBlob(d),
     putBlob: (d, open) => destination.putBlob(d, open),
     putManifest: (bytes, d, root) => destination.putManifest(bytes, d, root),
+    ...(destination.writesRecordedFormat ? { writesRecordedFormat: true } : {}),
   };
-  for (const { descriptor } of chosen.values()) await copySource(await layoutSource(store.layout, descriptor), withoutCommit);
+  for (const { descriptor, names } of chosen.values()) {
+    copying(names);
+    await copySource(await layoutSource(store.layout, descriptor), withoutCommit);
+  }
 }
 
 export function saveCommand(program: Command): void {
@@ -40,11 +50,12 @@ export function saveCommand(program: Command): void {
     .action(async (refs: string[], opts: { output: string; format: 'docker-archive' | 'oci-archive' }, cmd: Command) => {
       const store = await openStore(cmd);
       const chosen = await chosenImages(store, refs);
-      const namesOf = (d: Descriptor) => chosen.get(d.digest)?.names ?? [];
+      let names: string[] = [];
+      const copying = (current: string[]) => void (names = current);
       if (opts.format === 'docker-archive') {
-        const destination = await DockerArchiveDestination.create(opts.output, namesOf, store.tmpDir);
+        const destination = await DockerArchiveDestination.create(opts.output, () => names, store.tmpDir);
         try {
-          await copyAll(store, chosen, destination);
+          await copyAll(store, chosen, destination, copying);
           await destination.commit();
         } finally {
           await destination.close();
@@ -55,9 +66,8 @@ export function saveCommand(program: Command): void {
       try {
         const layout = await OciLayout.open(join(dir, 'layout'), { create: true });
         await copyAll(store, chosen, new OciLayoutDestination(layout, async (d) => {
-          const names = namesOf(d);
           for (const name of names.length > 0 ? names : [undefined]) await nameInLayout(layout, d, name);
-        }));
+        }), copying);
         await packImageArchive(join(dir, 'layout'), opts.output);
       } finally {
         await rm(dir, { recursive: true, force: true });
