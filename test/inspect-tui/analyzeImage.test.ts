@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
 import { buffer as collect } from 'node:stream/consumers';
 import { createLayer, openDockerArchive, type SparseRegion } from '@tsbuild/oci-layout';
-import { aggregateFiles, analyzeImage, layerChanges, type ImageAnalysis } from '@tsbuild/inspect-tui';
+import { aggregateFiles, analyzeImage, layerChanges, TsdiveError, type ImageAnalysis } from '@tsbuild/inspect-tui';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { writeDockerArchive, type TestLayer } from './dockerArchiveFixture.js';
 import { DIVE_IMAGE } from '../helpers/fixtures.js';
@@ -120,6 +120,20 @@ describe('analyzeImage on an image worked out by hand', () => {
     const file = join(await dirs.make(), 'hand.tar');
     await writeDockerArchive(file, HAND_LAYERS);
     expectHandFigures(await analyzeImage(await openDockerArchive(file)));
+  });
+
+  it('rejects a layer that is no tar with a typed error naming the layer, which tsdive exits 2 on', async () => {
+    const file = join(await dirs.make(), 'broken.tar');
+    const notATar = Buffer.alloc(1024, 'x');
+    await writeDockerArchive(file, [HAND_LAYERS[0]!, { createdBy: 'broken', entries: [], tar: notATar }]);
+    const image = await openDockerArchive(file);
+    const failure = analyzeImage(image);
+    await expect(failure).rejects.toBeInstanceOf(TsdiveError);
+    await expect(failure).rejects.toMatchObject({
+      kind: 'unreadable-layer',
+      exitCode: 2,
+      message: expect.stringContaining(`layer 1 (${image.layers[1]!.descriptor.digest}): `),
+    });
   });
 
   it('gives the same figures when the archive holds gzip-compressed layers', async () => {

@@ -5,3 +5,4 @@ export type { LayerNode } from './analysis/layerTree.js';
 export * from './analysis/aggregate.js';
 export * from './diff/diffImages.js';
 export { formatDiff } from './diff/formatDiff.js';
+export { TsdiveError, type TsdiveErrorKind } from './tsdiveError.js';

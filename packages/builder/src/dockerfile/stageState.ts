@@ -12,16 +12,20 @@ import type { ContainerConfig } from '@tsbuild/oci-layout';
 import {
   DockerfileError,
   type ArgInstruction,
+  type CmdInstruction,
   type CommandLine,
   type CopyInstruction,
   type Instruction,
+  type KeyValueInstruction,
   type RunInstruction,
   type SourceLocation,
 } from './instructions.js';
+import { InstructionError } from './instructionError.js';
 import { heredocBody, parseHeredocMarker } from './parseDockerfile.js';
 import { expandWord, expandWords, ExpansionError } from './shellWords.js';
-import { goDuration, goList, goQuotedList } from './historyFormat.js';
+import { goQuotedList } from './historyFormat.js';
 import { parseRunMount, RunMountError, type RunMount } from './runMount.js';
+import { portSpecs, setExposedPorts, setHealthcheck, setLabels, setShell, setStopSignal, setUser, setVolumes } from './configInstructions.js';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
@@ -93,8 +97,6 @@ export interface StageStateOptions {
   escape: string;
 }
 
-class StepError extends Error {}
-
 /** ARG values that are not put into the environment, as in BuildKit (nonEnvArgs). */
 const NON_ENV_ARGS = new Set(['SOURCE_DATE_EPOCH']);
 
@@ -140,12 +142,11 @@ export class StageState {
   private lookup = (name: string): string | undefined => this.scope.find(([k]) => k === name)?.[1];
 
   private expand(word: string): string {
-    try {
-      return expandWord(word, this.lookup, this.opts.escape);
-    } catch (e) {
-      if (e instanceof ExpansionError) throw new StepError(e.message);
-      throw e;
-    }
+    return expansionFailureAsInstructionError(() => expandWord(word, this.lookup, this.opts.escape));
+  }
+
+  private expandList(word: string): string[] {
+    return expansionFailureAsInstructionError(() => expandWords(word, this.lookup, this.opts.escape));
   }
 
   private workdir(): string {
@@ -156,7 +157,7 @@ export class StageState {
     try {
       return this.dispatch(instr);
     } catch (e) {
-      if (e instanceof StepError || e instanceof RunMountError) throw new DockerfileError(e.message, instr.location, instr.keyword);
+      if (e instanceof InstructionError || e instanceof RunMountError) throw new DockerfileError(e.message, instr.location, instr.keyword);
       throw e;
     }
   }
@@ -164,118 +165,41 @@ export class StageState {
   private dispatch(instr: Instruction): Step {
     switch (instr.keyword) {
       case 'FROM':
-        throw new StepError('FROM starts a new stage; it is not applied to a StageState');
+        throw new InstructionError('FROM starts a new stage; it is not applied to a StageState');
       case 'ARG':
         return this.arg(instr);
-      case 'ENV': {
-        const pairs = instr.pairs.map(({ key, value }) => [this.expand(key), this.expand(value)] as const);
-        const env = this.config.Env!;
-        for (const [key, value] of pairs) {
-          setVar(this.scope, key, value);
-          const i = env.findIndex((e) => splitEnv(e)[0] === key);
-          if (i >= 0) env[i] = `${key}=${value}`;
-          else env.push(`${key}=${value}`);
-        }
-        return { kind: 'config', createdBy: `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`, variables: { kind: 'env', values: pairs.map(([k, v]) => [k, v]) } };
-      }
-      case 'LABEL': {
-        const labels = (this.config.Labels ??= {});
-        const parts: string[] = [];
-        for (const p of instr.pairs) {
-          const key = this.expand(p.key);
-          const value = this.expand(p.value);
-          labels[key] = value;
-          parts.push(`${key}=${value}`);
-        }
-        return { kind: 'config', createdBy: `LABEL ${parts.join(' ')}` };
-      }
+      case 'ENV':
+        return this.env(instr);
+      case 'LABEL':
+        return configStep(setLabels(this.config, instr.pairs.map(({ key, value }) => [this.expand(key), this.expand(value)] as const)));
       case 'MAINTAINER':
         this.author = instr.value;
-        return { kind: 'config', createdBy: `MAINTAINER ${instr.value}` };
-      case 'WORKDIR': {
-        const requested = this.expand(instr.value);
-        if (requested === '') throw new StepError('cannot normalize nothing');
-        const wd = path.isAbsolute(requested) ? path.normalize(requested) : path.join('/', this.workdir(), requested);
-        const normalized = wd.length > 1 ? wd.replace(/\/+$/, '') : wd;
-        this.config.WorkingDir = normalized;
-        const createdBy = `WORKDIR ${normalized}`;
-        if (normalized === '/') return { kind: 'config', createdBy };
-        const step: Step = { kind: 'workdir', createdBy, path: normalized };
-        if (this.config.User) step.user = this.config.User;
-        return step;
-      }
+        return configStep(`MAINTAINER ${instr.value}`);
       case 'USER':
-        this.config.User = this.expand(instr.value);
-        return { kind: 'config', createdBy: `USER ${this.config.User}` };
-      case 'STOPSIGNAL': {
-        const signal = this.expand(instr.value);
-        if (!isSignal(signal)) throw new StepError(`Invalid signal: ${signal}`);
-        this.config.StopSignal = signal;
-        return { kind: 'config', createdBy: `STOPSIGNAL ${signal}` };
-      }
-      case 'VOLUME': {
-        const volumes = instr.values.map((v) => this.expand(v));
-        if (volumes.some((v) => v === '')) throw new StepError('VOLUME specified can not be an empty string');
-        const set = (this.config.Volumes ??= {});
-        for (const v of volumes) set[v] = {};
-        return { kind: 'config', createdBy: `VOLUME ${goList(volumes)}` };
-      }
-      case 'EXPOSE': {
-        const ports: string[] = [];
-        for (const p of instr.values) {
-          for (const word of this.expandList(p)) ports.push(...parsePortSpec(word));
-        }
-        const set = (this.config.ExposedPorts ??= {});
-        for (const p of ports) set[p] = {};
-        return { kind: 'config', createdBy: `EXPOSE ${goList(ports)}` };
-      }
+        return configStep(setUser(this.config, this.expand(instr.value)));
+      case 'STOPSIGNAL':
+        return configStep(setStopSignal(this.config, this.expand(instr.value)));
+      case 'VOLUME':
+        return configStep(setVolumes(this.config, instr.values.map((v) => this.expand(v))));
+      case 'EXPOSE':
+        return configStep(setExposedPorts(this.config, instr.values.flatMap((v) => portSpecs(this.expandList(v)))));
       case 'SHELL':
-        this.config.Shell = [...instr.shell];
-        return { kind: 'config', createdBy: `SHELL ${goList(instr.shell)}` };
-      case 'CMD': {
-        const args = this.withShell(instr.command);
-        this.config.Cmd = args;
-        this.config.ArgsEscaped = true;
-        this.cmdSet = true;
-        return { kind: 'config', createdBy: `CMD ${goQuotedList(args)}` };
-      }
-      case 'ENTRYPOINT': {
-        const args = this.withShell(instr.command);
-        this.config.Entrypoint = args.length > 0 ? args : null;
-        // An inherited CMD is meaningless for a new ENTRYPOINT; one set in this stage stays.
-        if (!this.cmdSet) this.config.Cmd = null;
-        return { kind: 'config', createdBy: `ENTRYPOINT ${goQuotedList(args)}` };
-      }
-      case 'HEALTHCHECK': {
-        const hc: NonNullable<ContainerConfig['Healthcheck']> = { Test: [...instr.test] };
-        if (instr.interval) hc.Interval = instr.interval;
-        if (instr.timeout) hc.Timeout = instr.timeout;
-        if (instr.startPeriod) hc.StartPeriod = instr.startPeriod;
-        if (instr.startInterval) hc.StartInterval = instr.startInterval;
-        if (instr.retries) hc.Retries = instr.retries;
-        this.config.Healthcheck = hc;
-        const text =
-          `{Test:${goList(instr.test)} Interval:${goDuration(instr.interval)} Timeout:${goDuration(instr.timeout)} ` +
-          `StartPeriod:${goDuration(instr.startPeriod)} StartInterval:${goDuration(instr.startInterval)} Retries:${instr.retries}}`;
-        return { kind: 'config', createdBy: `HEALTHCHECK ${text}` };
-      }
+        return configStep(setShell(this.config, instr.shell));
+      case 'CMD':
+      case 'ENTRYPOINT':
+        return this.command(instr);
+      case 'HEALTHCHECK':
+        return configStep(setHealthcheck(this.config, instr));
       case 'ONBUILD':
         this.config.OnBuild = [...(this.config.OnBuild ?? []), instr.expression];
         return { kind: 'config' };
+      case 'WORKDIR':
+        return this.setWorkdir(instr.value);
       case 'COPY':
       case 'ADD':
         return this.copy(instr);
       case 'RUN':
         return this.run(instr);
-    }
-  }
-
-  private expandList(word: string): string[] {
-    try {
-      return expandWords(word, this.lookup, this.opts.escape);
-    } catch (e) {
-      if (e instanceof ExpansionError) throw new StepError(e.message);
-      throw e;
     }
   }
 
@@ -298,16 +222,54 @@ export class StageState {
     return { kind: 'config', createdBy: `ARG ${parts.join(' ')}`, variables: { kind: 'arg', values } };
   }
 
+  private env(instr: KeyValueInstruction): Step {
+    const pairs = instr.pairs.map(({ key, value }) => [this.expand(key), this.expand(value)] as const);
+    const env = this.config.Env!;
+    for (const [key, value] of pairs) {
+      setVar(this.scope, key, value);
+      const i = env.findIndex((e) => splitEnv(e)[0] === key);
+      if (i >= 0) env[i] = `${key}=${value}`;
+      else env.push(`${key}=${value}`);
+    }
+    return { kind: 'config', createdBy: `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`, variables: { kind: 'env', values: pairs.map(([k, v]) => [k, v]) } };
+  }
+
+  private command(instr: CmdInstruction): Step {
+    const args = this.withShell(instr.command);
+    if (instr.keyword === 'CMD') {
+      this.config.Cmd = args;
+      this.config.ArgsEscaped = true;
+      this.cmdSet = true;
+    } else {
+      this.config.Entrypoint = args.length > 0 ? args : null;
+      // An inherited CMD is meaningless for a new ENTRYPOINT; one set in this stage stays.
+      if (!this.cmdSet) this.config.Cmd = null;
+    }
+    return configStep(`${instr.keyword} ${goQuotedList(args)}`);
+  }
+
   private withShell(cmd: CommandLine): string[] {
     if (cmd.form === 'exec') return [...cmd.args];
     const shell = this.config.Shell && this.config.Shell.length > 0 ? this.config.Shell : DEFAULT_SHELL;
     return [...shell, cmd.command];
   }
 
+  private setWorkdir(value: string): Step {
+    const requested = this.expand(value);
+    if (requested === '') throw new InstructionError('cannot normalize nothing');
+    const wd = path.isAbsolute(requested) ? path.normalize(requested) : path.join('/', this.workdir(), requested);
+    const normalized = wd.length > 1 ? wd.replace(/\/+$/, '') : wd;
+    this.config.WorkingDir = normalized;
+    const createdBy = `WORKDIR ${normalized}`;
+    if (normalized === '/') return configStep(createdBy);
+    const step: Step = { kind: 'workdir', createdBy, path: normalized };
+    if (this.config.User) step.user = this.config.User;
+    return step;
+  }
+
   private copy(instr: CopyInstruction): Step {
-    const isAdd = instr.keyword === 'ADD';
     if (instr.from !== undefined && expandWord(instr.from, () => undefined, this.opts.escape) !== instr.from) {
-      throw new StepError(
+      throw new InstructionError(
         'variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround',
       );
     }
@@ -321,23 +283,11 @@ export class StageState {
       const content = h.expand ? expandHeredoc(body, this.lookup) : body;
       return { name: h.name, content };
     });
-
-    let chmod: number | undefined;
-    if (chmodText !== undefined && chmodText !== '') {
-      if (!/^[0-7]+$/.test(chmodText) || parseInt(chmodText, 8) > 0o7777) {
-        throw new StepError(`invalid chmod parameter: '${chmodText}'. it should be octal string and between 0 and 07777`);
-      }
-      chmod = parseInt(chmodText, 8);
-    }
-    if (checksum) {
-      if (sources.length !== 1) throw new StepError("checksum can't be specified for multiple sources");
-      if (!/^(https?:\/\/|git@|git:\/\/)/.test(sources[0]!) && !sources[0]!.endsWith('.git')) {
-        throw new StepError('checksum requires HTTP(S) or Git sources');
-      }
-    }
+    const chmod = chmodText !== undefined && chmodText !== '' ? parseChmod(chmodText) : undefined;
+    if (checksum) checkChecksumSources(sources);
 
     const op: CopyOp = {
-      isAdd,
+      isAdd: instr.keyword === 'ADD',
       sources,
       heredocs,
       dest: this.destination(destRaw),
@@ -375,39 +325,22 @@ export class StageState {
   private run(instr: RunInstruction): Step {
     const env = this.environment();
     const mounts = instr.mounts.map((m) => parseRunMount(m, (v) => this.expand(v)));
-    const inlineFiles: RunOp['inlineFiles'] = [];
-    let args: string[];
-    const cmd = instr.command;
-    if (cmd.form === 'shell' && instr.heredocs.length > 0) {
-      const only = parseHeredocMarker(cmd.command);
-      if (only) {
-        const doc = instr.heredocs[0]!;
-        const data = heredocBody(doc);
-        if (data.startsWith('#!')) {
-          // A script with a shebang is run as a file, so its interpreter is honoured.
-          const file = path.join('/dev/pipes', doc.name);
-          inlineFiles.push({ path: file, content: data, mode: 0o755 });
-          args = [file];
-        } else {
-          args = [data];
-        }
-      } else {
-        let script = cmd.command;
-        for (const h of instr.heredocs) script += `\n${h.content}${h.name}`;
-        args = [script];
-      }
-      args = this.withShell({ form: 'shell', command: args[0]! });
-    } else {
-      args = this.withShell(cmd);
-    }
-
+    const { command, inlineFiles } = runCommandLine(instr);
+    const args = this.withShell(command);
     const op: RunOp = { args, env, workdir: this.workdir(), mounts, inlineFiles, location: instr.location };
     if (this.config.User) op.user = this.config.User;
     if (instr.network !== undefined) op.network = instr.network as RunOp['network'];
     if (instr.security !== undefined) op.security = instr.security;
+    const prefix = this.argsInScope();
+    const createdBy = `RUN ${[...(prefix.length > 0 ? [`|${prefix.length}`, ...prefix] : []), ...args].join(' ')} # buildkit`;
+    return { kind: 'run', createdBy, op };
+  }
 
-    // BuildKit's runCommandString: "|N K=V ..." names the ARGs in scope, so the cache key and
-    // history change when a build arg changes.
+  /**
+   * BuildKit's runCommandString names the ARGs in scope ("|N K=V ..." before RUN's
+   * command), so the cache key and history change when a build arg changes.
+   */
+  private argsInScope(): string[] {
     const argStrings: string[] = [];
     const seen = new Map<string, number>();
     for (const a of this.declaredArgs) {
@@ -420,50 +353,56 @@ export class StageState {
         argStrings.push(entry);
       }
     }
-    const prefix = argStrings.length > 0 ? [`|${argStrings.length}`, ...argStrings] : [];
-    const createdBy = `RUN ${[...prefix, ...args].join(' ')} # buildkit`;
-    return { kind: 'run', createdBy, op };
+    return argStrings;
+  }
+}
+
+const configStep = (createdBy: string): Step => ({ kind: 'config', createdBy });
+
+/**
+ * RUN's command line with its heredocs: one heredoc as the whole command is the script
+ * (run as a file when it has a shebang, so its interpreter is honoured); heredocs after
+ * a command are appended to it as the shell would read them.
+ */
+function runCommandLine(instr: RunInstruction): { command: CommandLine; inlineFiles: RunOp['inlineFiles'] } {
+  const cmd = instr.command;
+  if (cmd.form !== 'shell' || instr.heredocs.length === 0) return { command: cmd, inlineFiles: [] };
+  if (!parseHeredocMarker(cmd.command)) {
+    let script = cmd.command;
+    for (const h of instr.heredocs) script += `\n${h.content}${h.name}`;
+    return { command: { form: 'shell', command: script }, inlineFiles: [] };
+  }
+  const doc = instr.heredocs[0]!;
+  const data = heredocBody(doc);
+  if (!data.startsWith('#!')) return { command: { form: 'shell', command: data }, inlineFiles: [] };
+  const file = path.join('/dev/pipes', doc.name);
+  return { command: { form: 'shell', command: file }, inlineFiles: [{ path: file, content: data, mode: 0o755 }] };
+}
+
+function parseChmod(text: string): number {
+  if (!/^[0-7]+$/.test(text) || parseInt(text, 8) > 0o7777) {
+    throw new InstructionError(`invalid chmod parameter: '${text}'. it should be octal string and between 0 and 07777`);
+  }
+  return parseInt(text, 8);
+}
+
+function checkChecksumSources(sources: string[]): void {
+  if (sources.length !== 1) throw new InstructionError("checksum can't be specified for multiple sources");
+  if (!/^(https?:\/\/|git@|git:\/\/)/.test(sources[0]!) && !sources[0]!.endsWith('.git')) {
+    throw new InstructionError('checksum requires HTTP(S) or Git sources');
+  }
+}
+
+function expansionFailureAsInstructionError<T>(expansion: () => T): T {
+  try {
+    return expansion();
+  } catch (e) {
+    if (e instanceof ExpansionError) throw new InstructionError(e.message);
+    throw e;
   }
 }
 
 /** Heredoc bodies expand variables but keep quotes and escapes (BuildKit's ExpandRaw). */
 function expandHeredoc(body: string, lookup: (name: string) => string | undefined): string {
-  try {
-    return expandWord(body, lookup, '\\', { skipProcessQuotes: true });
-  } catch (e) {
-    if (e instanceof ExpansionError) throw new StepError(e.message);
-    throw e;
-  }
-}
-
-const SIGNALS = new Set([
-  'ABRT', 'ALRM', 'BUS', 'CHLD', 'CLD', 'CONT', 'FPE', 'HUP', 'ILL', 'INT', 'IO', 'IOT', 'KILL', 'PIPE', 'POLL',
-  'PROF', 'PWR', 'QUIT', 'SEGV', 'STKFLT', 'STOP', 'SYS', 'TERM', 'TRAP', 'TSTP', 'TTIN', 'TTOU', 'URG', 'USR1',
-  'USR2', 'VTALRM', 'WINCH', 'XCPU', 'XFSZ', 'RTMIN', 'RTMAX',
-]);
-
-/** moby's signal.ParseSignal: a number, or a name with or without SIG, RTMIN+n/RTMAX-n. */
-function isSignal(s: string): boolean {
-  if (/^\d+$/.test(s)) return Number(s) > 0 && Number(s) <= 64;
-  const name = s.toUpperCase().replace(/^SIG/, '');
-  return SIGNALS.has(name) || /^RTMIN\+\d+$/.test(name) || /^RTMAX-\d+$/.test(name);
-}
-
-/** One EXPOSE word -> "port/proto" entries (ranges expanded), as BuildKit's portSpecs. */
-function parsePortSpec(raw: string): string[] {
-  const parts = raw.split(':');
-  const container = parts[parts.length - 1]!;
-  const slash = container.indexOf('/');
-  const portText = slash >= 0 ? container.slice(0, slash) : container;
-  const protoText = slash >= 0 ? container.slice(slash + 1) : '';
-  if (portText === '') throw new StepError(`invalid port: "${raw}": no port specified`);
-  const proto = protoText === '' ? 'tcp' : protoText.toLowerCase();
-  if (!['tcp', 'udp', 'sctp'].includes(proto)) throw new StepError(`invalid port: "${raw}": invalid proto: ${protoText}`);
-  const m = /^(\d+)(?:-(\d+))?$/.exec(portText);
-  const start = m ? Number(m[1]) : NaN;
-  const end = m?.[2] !== undefined ? Number(m[2]) : start;
-  if (!m || start > 65535 || end > 65535 || end < start) throw new StepError(`invalid containerPort: ${portText}`);
-  const out: string[] = [];
-  for (let p = start; p <= end; p++) out.push(`${p}/${proto}`);
-  return out;
+  return expansionFailureAsInstructionError(() => expandWord(body, lookup, '\\', { skipProcessQuotes: true }));
 }

@@ -1,4 +1,5 @@
 import { awaitedElsewhere, digestHex, type Image, type Layer } from '@tsbuild/oci-layout';
+import { TsdiveError } from '../tsdiveError.js';
 import { EfficiencyTally } from './efficiency.js';
 import { sameFile, type ChangeMark, type FileInfo } from './fileInfo.js';
 import { readLayerTree, type LayerNode } from './layerTree.js';
@@ -76,8 +77,6 @@ export interface AnalyzeOptions {
 /** What is known of a layer before it is read: everything but its size and contents. */
 export type LayerListing = Pick<LayerAnalysis, 'index' | 'id' | 'digest' | 'diffId' | 'command'>;
 
-export class ImageAnalysisError extends Error {}
-
 const SHELL_PREFIX = '/bin/sh -c ';
 
 /** Matches history entries that made a layer to the layers, in order (dive: image/docker/image_archive.go). */
@@ -151,7 +150,7 @@ async function readLayerOf(layer: Layer, index: number) {
   try {
     return await readLayerTree(await layer.open());
   } catch (e) {
-    throw new ImageAnalysisError(`layer ${index} (${layer.descriptor.digest}): ${(e as Error).message}`, { cause: e });
+    throw new TsdiveError('unreadable-layer', `layer ${index} (${layer.descriptor.digest}): ${(e as Error).message}`, { cause: e });
   }
 }
 

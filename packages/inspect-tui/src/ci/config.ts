@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import TOML from '@iarna/toml';
-import { CiConfigError, DEFAULT_RULE_SETTINGS, RULE_KEYS, type RuleKey, type RuleSettings } from './rules.js';
+import { TsdiveError } from '../tsdiveError.js';
+import { DEFAULT_RULE_SETTINGS, RULE_KEYS, type RuleKey, type RuleSettings } from './rules.js';
 
 export const TSDIVE_CI_FILE = '.tsdive-ci.toml';
 export const DIVE_CI_FILE = '.dive-ci';
@@ -25,7 +26,7 @@ async function readIfPresent(path: string): Promise<string | undefined> {
     return await readFile(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new CiConfigError(`${path}: cannot read CI config (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new TsdiveError('ci-config', `${path}: cannot read CI config (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
 }
 
@@ -41,7 +42,7 @@ export async function loadCiConfig(opts: CiConfigOptions): Promise<LoadedCiConfi
   for (const candidate of candidates) {
     const text = await readIfPresent(candidate);
     if (text === undefined) {
-      if (opts.configPath) throw new CiConfigError(`${candidate}: CI config file not found`);
+      if (opts.configPath) throw new TsdiveError('ci-config', `${candidate}: CI config file not found`);
       continue;
     }
     const values = candidate.endsWith('.toml') ? tomlRules(text, candidate) : diveCiRules(text, candidate);
@@ -75,21 +76,21 @@ function tomlRules(text: string, file: string): Partial<Record<RuleKey, string>>
   } catch (e) {
     const err = e as { line?: number; col?: number; message: string };
     const reason = err.message.split('\n')[0]!.replace(/ at row \d+, col \d+, pos \d+:?$/, '');
-    throw new CiConfigError(`${file}:${(err.line ?? 0) + 1}:${(err.col ?? 0) + 1}: invalid TOML: ${reason}`);
+    throw new TsdiveError('ci-config', `${file}:${(err.line ?? 0) + 1}:${(err.col ?? 0) + 1}: invalid TOML: ${reason}`);
   }
   for (const key of Object.keys(doc)) {
-    if (key !== 'rules') throw new CiConfigError(`${file}: unknown key "${key}" (rules go in a [rules] table)`);
+    if (key !== 'rules') throw new TsdiveError('ci-config', `${file}: unknown key "${key}" (rules go in a [rules] table)`);
   }
   const rules = doc.rules ?? {};
   if (typeof rules !== 'object' || rules === null || Array.isArray(rules) || rules instanceof Date) {
-    throw new CiConfigError(`${file}: rules must be a table`);
+    throw new TsdiveError('ci-config', `${file}: rules must be a table`);
   }
   const out: Partial<Record<RuleKey, string>> = {};
   for (const [key, value] of Object.entries(rules)) {
-    if (!isRuleKey(key)) throw new CiConfigError(`${file}: rules.${key}: unknown rule (known: ${RULE_KEYS.join(', ')})`);
+    if (!isRuleKey(key)) throw new TsdiveError('ci-config', `${file}: rules.${key}: unknown rule (known: ${RULE_KEYS.join(', ')})`);
     if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'string') out[key] = String(value);
     else if (value === false) out[key] = 'disabled';
-    else throw new CiConfigError(`${file}: rules.${key}: expected a number, a string or false, got ${JSON.stringify(value)}`);
+    else throw new TsdiveError('ci-config', `${file}: rules.${key}: expected a number, a string or false, got ${JSON.stringify(value)}`);
   }
   return out;
 }
@@ -120,7 +121,7 @@ function diveCiRules(text: string, file: string): Partial<Record<RuleKey, string
     }
     if (!inRules) continue;
     const match = /^\s+([^:\s]+)\s*:\s*(.*)$/.exec(line);
-    if (!match) throw new CiConfigError(`${file}:${i + 1}: expected "key: value" in the rules block, got "${raw.trim()}"`);
+    if (!match) throw new TsdiveError('ci-config', `${file}:${i + 1}: expected "key: value" in the rules block, got "${raw.trim()}"`);
     const key = DIVE_KEY_ALIASES[match[1]!];
     if (key) out[key] = match[2]!.replace(/^(["'])(.*)\1$/, '$2');
   }

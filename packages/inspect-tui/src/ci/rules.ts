@@ -1,4 +1,5 @@
 import type { ImageAnalysis } from '../analysis/analyzeImage.js';
+import { TsdiveError } from '../tsdiveError.js';
 import { parseBytes } from './humanBytes.js';
 
 export type RuleKey = 'lowestEfficiency' | 'highestWastedBytes' | 'highestUserWastedPercent';
@@ -17,8 +18,6 @@ export const DEFAULT_RULE_SETTINGS: RuleSettings = {
   highestWastedBytes: { value: 'disabled', origin: 'default highestWastedBytes' },
   highestUserWastedPercent: { value: '0.1', origin: 'default highestUserWastedPercent' },
 };
-
-export class CiConfigError extends Error {}
 
 export interface RuleResult {
   key: RuleKey;
@@ -50,8 +49,8 @@ const twoDecimals = (n: number) => n.toFixed(2);
 function ratio(setting: RuleSetting): number {
   const text = setting.value.trim();
   const n = Number(text);
-  if (text === '' || !Number.isFinite(n)) throw new CiConfigError(`${setting.origin}: "${setting.value}" is not a number (expected a ratio between 0 and 1, or "disabled")`);
-  if (n < 0 || n > 1) throw new CiConfigError(`${setting.origin}: ${setting.value} is outside the allowed range 0-1`);
+  if (text === '' || !Number.isFinite(n)) throw new TsdiveError('ci-config', `${setting.origin}: "${setting.value}" is not a number (expected a ratio between 0 and 1, or "disabled")`);
+  if (n < 0 || n > 1) throw new TsdiveError('ci-config', `${setting.origin}: ${setting.value} is outside the allowed range 0-1`);
   return n;
 }
 
@@ -68,7 +67,7 @@ function compile(key: RuleKey, setting: RuleSetting): CiRule {
     }
     case 'highestWastedBytes': {
       const threshold = parseBytes(setting.value.trim());
-      if (threshold === undefined) throw new CiConfigError(`${setting.origin}: "${setting.value}" is not a size (expected e.g. 20MB, 512kB, 1GiB, or "disabled")`);
+      if (threshold === undefined) throw new TsdiveError('ci-config', `${setting.origin}: "${setting.value}" is not a size (expected e.g. 20MB, 512kB, 1GiB, or "disabled")`);
       return {
         key,
         configured: setting.value,

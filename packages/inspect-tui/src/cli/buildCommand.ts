@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { TsdiveError } from '../tsdiveError.js';
 import { runTsbuild } from './tsbuildProcess.js';
 
 export interface BuildOptions {
@@ -22,10 +23,8 @@ export function buildProgram(): Command {
     .exitOverride();
 }
 
-export class BuildFailedError extends Error {}
-
 /** Runs `tsbuild build`; its output goes to stderr so that stdout carries only tsdive's own (`--json -`). */
 export async function buildWithTsbuild(args: string[], opts: BuildOptions): Promise<void> {
   const { code } = await runTsbuild([...(opts.root !== undefined ? ['--root', opts.root] : []), 'build', ...opts.tag.flatMap((t) => ['-t', t]), ...args]);
-  if (code !== 0) throw new BuildFailedError(`tsbuild build failed (exit code ${code ?? 'signal'}); nothing to explore`);
+  if (code !== 0) throw new TsdiveError('build-failed', `tsbuild build failed (exit code ${code ?? 'signal'}); nothing to explore`);
 }

@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { hostPlatform, LocalStore, OciLayout, openDockerArchive, openOciArchiveSource, storeRoot, REF_NAME_ANNOTATION, type Image } from '@tsbuild/oci-layout';
+import { TsdiveError } from '../tsdiveError.js';
 import { runTsbuild } from './tsbuildProcess.js';
-
-export class ImageSourceError extends Error {}
 
 export interface ImageSource {
   image: Image;
@@ -34,9 +33,9 @@ function splitTransport(ref: string, source: string | undefined): [Transport, st
   if (source === undefined || source === 'store') return ['store', ref];
   if (source === 'docker-archive' || source === 'oci' || source === 'oci-archive') return [source, ref];
   if (source === 'docker' || source === 'podman') {
-    throw new ImageSourceError(`--source ${source}: tsdive reads images without a daemon; save the image (${source} save -o image.tar ${ref}) and run tsdive docker-archive:image.tar`);
+    throw new TsdiveError('image-source', `--source ${source}: tsdive reads images without a daemon; save the image (${source} save -o image.tar ${ref}) and run tsdive docker-archive:image.tar`);
   }
-  throw new ImageSourceError(`unknown --source "${source}" (use docker-archive, oci or store)`);
+  throw new TsdiveError('image-source', `unknown --source "${source}" (use docker-archive, oci or store)`);
 }
 
 /** `PATH[:REF]` where PATH itself may contain colons: the longest existing prefix is the path. */
@@ -52,12 +51,12 @@ async function openOciLayout(dir: string, ref: string | undefined): Promise<Imag
   const index = await layout.readIndex();
   if (ref !== undefined) {
     const found = await layout.findRef(ref);
-    if (!found) throw new ImageSourceError(`${dir}: no image named "${ref}" in index.json`);
+    if (!found) throw new TsdiveError('image-source', `${dir}: no image named "${ref}" in index.json`);
     return layout.readImage(found);
   }
   if (index.manifests.length !== 1) {
     const names = index.manifests.map((d) => d.annotations?.[REF_NAME_ANNOTATION] ?? d.digest);
-    throw new ImageSourceError(`${dir} holds ${index.manifests.length} images; name one as oci:${dir}:REF (${names.join(', ') || 'none'})`);
+    throw new TsdiveError('image-source', `${dir} holds ${index.manifests.length} images; name one as oci:${dir}:REF (${names.join(', ') || 'none'})`);
   }
   return layout.readImage(index.manifests[0]!);
 }
@@ -68,7 +67,7 @@ async function openOciLayout(dir: string, ref: string | undefined): Promise<Imag
  */
 export async function openImageSource(ref: string, opts: ImageSourceOptions = {}): Promise<ImageSource> {
   const [transport, rest] = splitTransport(ref, opts.source);
-  if (rest === '') throw new ImageSourceError(`"${ref}" names no image`);
+  if (rest === '') throw new TsdiveError('image-source', `"${ref}" names no image`);
   switch (transport) {
     case 'docker-archive': {
       const [file, name] = splitPathAndRef(rest);
@@ -84,7 +83,7 @@ export async function openImageSource(ref: string, opts: ImageSourceOptions = {}
       const archive = await openOciArchiveSource(file, name, { platform: hostPlatform() });
       if (archive.source.kind !== 'image') {
         await archive.close();
-        throw new ImageSourceError(`${file} holds an index of several images; name one as oci-archive:${file}:REF`);
+        throw new TsdiveError('image-source', `${file} holds an index of several images; name one as oci-archive:${file}:REF`);
       }
       return { image: archive.source.image, close: archive.close };
     }
@@ -95,7 +94,7 @@ export async function openImageSource(ref: string, opts: ImageSourceOptions = {}
     case 'docker': {
       // Pulled through tsbuild into the store (no daemon, and the registry client stays out of this package).
       const pulled = await runTsbuild([...(opts.root !== undefined ? ['--root', opts.root] : []), 'pull', '-q', rest]);
-      if (pulled.code !== 0) throw new ImageSourceError(`cannot pull ${rest} (tsbuild pull exited with ${pulled.code ?? 'a signal'})`);
+      if (pulled.code !== 0) throw new TsdiveError('image-source', `cannot pull ${rest} (tsbuild pull exited with ${pulled.code ?? 'a signal'})`);
       const store = await LocalStore.open(storeRoot(opts.root));
       return { image: await store.readImage(pulled.stdout.trim().split('\n').at(-1)!), close: nothingToClose };
     }

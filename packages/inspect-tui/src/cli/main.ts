@@ -9,14 +9,10 @@ import { formatCiReport } from '../ci/ciReport.js';
 import { compileRules, evaluateRules, type CiRule, type RuleKey } from '../ci/rules.js';
 import { diveExportPieces } from '../report/diveJson.js';
 import { analyzeInBackground } from '../tui/analysisProgress.js';
+import { EXIT_ERROR, EXIT_OK, EXIT_RULE_FAILED, TsdiveError } from '../tsdiveError.js';
 import { buildProgram, buildWithTsbuild, type BuildOptions } from './buildCommand.js';
 import { diffProgram, runDiff, type DiffOptions } from './diffCommand.js';
 import { openImageSource } from './imageSource.js';
-
-/** Exit codes: 0 success / all rules pass, 1 a CI rule failed, 2 anything else (usage, config, unreadable image). */
-export const EXIT_OK = 0;
-export const EXIT_RULE_FAILED = 1;
-export const EXIT_ERROR = 2;
 
 interface CliOptions {
   ci?: boolean;
@@ -69,14 +65,8 @@ function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
 const ciMode = (opts: CliOptions) => opts.ci === true || (truthy(process.env.CI) && opts.json === undefined);
 const interactiveMode = (opts: CliOptions) => !ciMode(opts) && opts.json === undefined;
 
-class NeedsTerminalError extends Error {
-  constructor() {
-    super('the explorer needs a terminal; use --ci or --json FILE when there is none');
-  }
-}
-
 function requireTerminal(opts: CliOptions): void {
-  if (interactiveMode(opts) && !(process.stdin.isTTY && process.stdout.isTTY)) throw new NeedsTerminalError();
+  if (interactiveMode(opts) && !(process.stdin.isTTY && process.stdout.isTTY)) throw new TsdiveError('needs-terminal', 'the explorer needs a terminal; use --ci or --json FILE when there is none');
 }
 
 /**
@@ -107,7 +97,7 @@ async function run(imageRef: string, opts: CliOptions): Promise<number> {
   // A big image takes a while to read; say what is happening until the explorer takes the screen.
   let explorer: Promise<typeof import('../tui/runExplorer.js')> | undefined;
   if (interactive) {
-    if (source.image.layers.length === 0) throw new Error(`${imageRef} has no layers: there is nothing to explore`);
+    if (source.image.layers.length === 0) throw new TsdiveError('no-layers', `${imageRef} has no layers: there is nothing to explore`);
     process.stderr.write(`tsdive: reading the ${source.image.layers.length} layers of ${imageRef}…\n`);
     explorer = loadExplorer();
   }
@@ -166,7 +156,8 @@ export async function main(argv: string[]): Promise<number> {
     if ((e as NodeJS.ErrnoException).code === 'EPIPE') return EXIT_ERROR;
     process.stderr.write(`tsdive: ${oneLine(e)}\n`);
     if (process.env.TSDIVE_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
-    return EXIT_ERROR;
+    // Only tsdive's own: the other packages' ToolErrors carry docker's and skopeo's codes (1, 125), and a 1 here means a failed CI rule.
+    return e instanceof TsdiveError ? e.exitCode : EXIT_ERROR;
   } finally {
     process.stdout.off('error', ignorePipeErrors);
   }

@@ -3,8 +3,7 @@ import { open } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { placedPieces, readLayer, type Layer, type LayerEntry } from '@tsbuild/oci-layout';
-
-export class LayerFileError extends Error {}
+import { TsdiveError } from '../tsdiveError.js';
 
 /**
  * Streams the layer once up to `path` and hands that entry's content to
@@ -15,12 +14,12 @@ async function withLayerFile<T>(layer: Layer, path: string, use: (entry: LayerEn
     if (change.kind !== 'entry' || change.entry.path !== path) continue;
     const { entry } = change;
     if (entry.type !== 'file' || !entry.content) {
-      throw new LayerFileError(`/${path} is a ${entry.type}${entry.linkname ? ` (-> ${entry.linkname})` : ''}, not a regular file`);
+      throw new TsdiveError('not-a-regular-file', `/${path} is a ${entry.type}${entry.linkname ? ` (-> ${entry.linkname})` : ''}, not a regular file`);
     }
     // Awaited here: leaving the loop closes the layer, which must wait until `use` has read the entry.
     return await use({ ...entry, content: entry.content });
   }
-  throw new LayerFileError(`/${path} is not in this layer`);
+  throw new TsdiveError('not-a-regular-file', `/${path} is not in this layer`);
 }
 
 export interface FileText {
