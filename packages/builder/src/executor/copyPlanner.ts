@@ -186,19 +186,18 @@ export class CopyPlanner {
   /** A tree below `destKey`: `children` (in layer order, paths relative to `fromRel`'s tree) come out as the layer is written. */
   private addWalk(destKey: string, fromRel: string, children: Iterable<ContextEntry>, req: CopyRequest, keepOwner = false): void {
     const rank = this.rank++;
+    this.walks.push({ [Symbol.iterator]: () => this.walkItems(destKey, fromRel, children, req, keepOwner, rank) });
+  }
+
+  private *walkItems(destKey: string, fromRel: string, children: Iterable<ContextEntry>, req: CopyRequest, keepOwner: boolean, rank: number): Generator<RunItem<LayerEntry>> {
     const prefix = destKey === '' ? '' : `${destKey}/`;
     const cut = fromRel === '' ? 0 : fromRel.length + 1;
-    const planner = this;
-    this.walks.push({
-      *[Symbol.iterator]() {
-        for (const child of children) {
-          const key = prefix + child.rel.slice(cut);
-          // A directory .dockerignore excludes, present for what an exception re-includes below it: made like a missing parent.
-          const make = child.implied ? () => planner.recorded(planner.newDir(key, req)) : () => planner.contextEntry(key, child, req, keepOwner);
-          yield { key, rank, make };
-        }
-      },
-    });
+    for (const child of children) {
+      const key = prefix + child.rel.slice(cut);
+      // A directory .dockerignore excludes, present for what an exception re-includes below it: made like a missing parent.
+      const make = child.implied ? () => this.recorded(this.newDir(key, req)) : () => this.contextEntry(key, child, req, keepOwner);
+      yield { key, rank, make };
+    }
   }
 
   private addContextEntry(key: string, source: ContextEntry, req: CopyRequest, keepOwner = false): void {
