@@ -10,6 +10,11 @@
 //   BENCH_DIVE      tsdive --json vs decompressing the layers (BENCH_DIVE_LAYERS 20, BENCH_DIVE_FILES 200000)
 //   BENCH_RUN       tsbuild run vs runc run of a bundle (floor) and podman run: hello with and without
 //                   a bridge, Debian vs hello, BENCH_RUN_DETACHED (50) detached containers and their memory
+//   BENCH_STARTUP   every command's start-up vs bare `node -e 0`
+// Opt-in (set to 1):
+//   BENCH_SCALE     #14's contexts of many small files: tsbuild cold / unchanged / one-changed build vs
+//                   buildah and the `tar | gzip -1` floor, bundle vs `tar -xzf`, tsdive --json, peak RSS
+//                   (BENCH_SCALE_FILES 200000; BENCH_SCALE_MILLION=1 adds 1,000,000 files)
 // Also: BENCH_RUNS (3), BENCH_DIR (os.tmpdir()), BENCH_WRITE_DOC=0 (stdout only).
 // The registry and tsdive groups use the nginx image when BENCH_NGINX ran, else the Debian base.
 import { spawnSync } from 'node:child_process';
@@ -26,6 +31,8 @@ import { diveGroup } from './diveBench.mjs';
 import { registryGroup } from './registryBench.mjs';
 import { runContainerGroup } from './runContainerBench.mjs';
 import { sharedCacheGroup } from './sharedCacheBench.mjs';
+import { scaleGroup } from './scaleBench.mjs';
+import { startupGroup } from './startupBench.mjs';
 import { removeTree } from './runRounds.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -47,7 +54,9 @@ const GROUPS = [
   ['BENCH_SHAREDCACHE', sharedCacheGroup],
   ['BENCH_DIVE', diveGroup],
   ['BENCH_RUN', runContainerGroup],
+  ['BENCH_STARTUP', startupGroup],
 ].filter(([name]) => process.env[name] !== '0');
+if (process.env.BENCH_SCALE === '1') GROUPS.push(['BENCH_SCALE', scaleGroup]);
 
 const progress = (line) => process.stderr.write(`bench: ${line}\n`);
 

@@ -15,7 +15,18 @@ import { memberNameOf, whiteoutMemberName } from './whiteoutNames.js';
  * writer keeps the order it is given.
  */
 export function compareLayerPaths(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+  // UTF-16 order agrees with UTF-8 byte order everywhere but at surrogates and
+  // U+E000..U+FFFF: only those take the encoding way (sorting a million paths).
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    return x >= 0xd800 || y >= 0xd800 ? Buffer.compare(Buffer.from(a), Buffer.from(b)) : x - y;
+  }
+  // One is a prefix of the other; only a surrogate cut in two encodes as another prefix.
+  const last = n > 0 ? a.charCodeAt(n - 1) : 0;
+  return last >= 0xd800 && last < 0xe000 ? Buffer.compare(Buffer.from(a), Buffer.from(b)) : a.length - b.length;
 }
 
 /** Canonical order of a layer's changes: by the member names they are written as (whiteouts by `.wh.NAME`). */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix, relative, sep } from 'node:path';
-import { FAILURE_EXIT_CODE, PathResolutionError, resolveInRoot, statIfExists, ToolError } from '@tsbuild/oci-layout';
+import { compareLayerPaths, FAILURE_EXIT_CODE, PathResolutionError, resolveInRoot, statIfExists, ToolError } from '@tsbuild/oci-layout';
 import { componentMatcher, hasGlob } from './globPattern.js';
 import type { ContextHashStore } from './contextHashStore.js';
 
@@ -19,6 +19,8 @@ export interface ContextEntry {
   abs: string;
   /** lstat of the path, except for a source named directly, whose symlinks are followed as Docker does. */
   stats: Stats;
+  /** A directory .dockerignore excludes, walked only because an exception re-includes something below it. */
+  implied?: boolean;
 }
 
 /** The build context directory as COPY/ADD see it: .dockerignore applied, nothing outside reachable. */
@@ -218,15 +220,46 @@ function listDirectory(dir: ContextEntry): ListedEntry[] {
 }
 
 /**
- * Everything below a directory, depth first in name order, symlinks not
- * followed. `rel` paths are relative to `dir.rel`'s tree; `decide` prunes.
+ * Everything below a directory, symlinks not followed, in layer order: the
+ * byte order of the whole paths, which is the order a layer lists them in,
+ * so a caller can stream them into a layer without collecting and sorting.
+ * (A directory's own entry and its subtree are not adjacent in that order:
+ * `a` < `a.txt` < `a/b`.) `rel` paths are relative to `dir.rel`'s tree;
+ * `decide` prunes. A directory that is only descended into comes out,
+ * marked `implied`, when something below it does.
  */
 export function* walkTree(dir: ContextEntry, decide: (rel: string, isDir: boolean) => WalkDecision = () => 'keep'): Generator<ContextEntry> {
+  const keys: { key: string; entry: ListedEntry; decision: WalkDecision; below: boolean }[] = [];
   for (const entry of listDirectory(dir)) {
-    const decision = decide(entry.rel, entry.stats.isDirectory());
+    const isDir = entry.stats.isDirectory();
+    const decision = decide(entry.rel, isDir);
     if (decision === 'skip') continue;
-    if (decision === 'keep') yield entry;
-    if (entry.stats.isDirectory()) yield* walkTree(entry, decide);
+    keys.push({ key: entry.name, entry, decision, below: false });
+    if (isDir) keys.push({ key: `${entry.name}/`, entry, decision, below: true });
+  }
+  keys.sort((a, b) => compareLayerPaths(a.key, b.key));
+  // Subtrees of implied directories, started early to learn whether they yield anything.
+  const started = new Map<string, { first: ContextEntry; rest: Generator<ContextEntry> }>();
+  for (const { entry, decision, below } of keys) {
+    if (!below) {
+      if (decision === 'keep') {
+        yield entry;
+        continue;
+      }
+      const rest = walkTree(entry, decide);
+      const first = rest.next();
+      if (first.done) continue;
+      started.set(entry.name, { first: first.value, rest });
+      yield { rel: entry.rel, abs: entry.abs, stats: entry.stats, implied: true };
+    } else if (decision === 'keep') {
+      yield* walkTree(entry, decide);
+    } else {
+      const subtree = started.get(entry.name);
+      if (!subtree) continue;
+      started.delete(entry.name);
+      yield subtree.first;
+      yield* subtree.rest;
+    }
   }
 }
 

@@ -398,7 +398,7 @@ class Build {
     return { key: image.manifestDigest, layers: image.layers.map((l) => l.descriptor), diffIds: image.config.rootfs.diff_ids };
   }
 
-  private async writePlanned(fs: ImageFilesystem, planner: CopyPlanner, entries: Promise<LayerEntry[]> | LayerEntry[]) {
+  private async writePlanned(fs: ImageFilesystem, planner: CopyPlanner, entries: Promise<Iterable<LayerEntry>> | Iterable<LayerEntry>) {
     try {
       const layer = await storeLayer(this.store, await entries, this.req.compression);
       fs.applied++;

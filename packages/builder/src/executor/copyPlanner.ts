@@ -3,8 +3,8 @@ import { readSmallFile } from '../context/readSmallFile.js';
 import { lstat, mkdtemp, open as openFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { applyLayer, type LayerEntry } from '@tsbuild/oci-layout';
-import { sortEntries } from '../layers/sortEntries.js';
+import { applyLayer, compareLayerPaths, type LayerEntry } from '@tsbuild/oci-layout';
+import { mergeSortedRuns, type RunItem } from '../layers/mergeSortedRuns.js';
 import { deviceNumbers } from '../layers/deviceNumbers.js';
 import { readArchiveRoot } from './archiveRoot.js';
 import { walkTree, type BuildContext, type ContextEntry } from '../context/buildContext.js';
@@ -57,12 +57,18 @@ async function looksLikeTar(path: string): Promise<boolean> {
 
 /**
  * Works out the entries one COPY or ADD writes, with Docker's destination
- * rules, as a sorted list ready for the layer writer. Contents are opened
- * lazily, so planning holds headers only. The image filesystem view is updated
- * to include the new entries.
+ * rules, as a stream in layer order for the layer writer. A copied directory
+ * is walked in that order while the layer is written, so planning holds the
+ * few entries named one by one, never a tree's; contents are opened lazily.
+ * The image filesystem view takes each entry as it is written.
  */
 export class CopyPlanner {
-  private readonly entries = new Map<string, LayerEntry>();
+  /** Entries named one by one (destinations, their parents, single files), by path; a later one replaces an earlier. */
+  private readonly entries = new Map<string, RunItem<LayerEntry>>();
+  /** Trees walked while the layer is written. */
+  private readonly walks: Iterable<RunItem<LayerEntry>>[] = [];
+  /** When an entry or walk was named: where two write one path, the later wins, as if written in turn. */
+  private rank = 0;
   private readonly cleanups: (() => Promise<unknown>)[] = [];
   /** First path written for each multiply-linked inode, so its other names become hard links. */
   private readonly inodes = new Map<string, string>();
@@ -78,7 +84,7 @@ export class CopyPlanner {
     return this.timing.clampTo !== undefined ? Math.min(t, this.timing.clampTo) : t;
   }
 
-  async plan(req: CopyRequest): Promise<LayerEntry[]> {
+  async plan(req: CopyRequest): Promise<Iterable<LayerEntry>> {
     const matches: ContextEntry[] = [];
     for (const source of req.sources) matches.push(...(await this.context.match(source)));
     const count = matches.length + req.heredocs.length + (req.remote?.length ?? 0);
@@ -90,9 +96,7 @@ export class CopyPlanner {
     for (const match of matches) {
       if (match.stats.isDirectory()) {
         this.ensureDir(destKey, req, match);
-        for (const child of this.context.walk(match)) {
-          this.addContextEntry(posix.join(destKey, posix.relative(match.rel, child.rel)), child, req, req.keepOwners);
-        }
+        this.addWalk(destKey, match.rel, this.context.walk(match), req, req.keepOwners);
       } else if (req.isAdd && match.stats.isFile() && (await looksLikeTar(match.abs))) {
         this.ensureDir(destKey, req);
         await this.addArchive(destKey, match.abs, req);
@@ -121,18 +125,28 @@ export class CopyPlanner {
         mtime: this.mtime(this.timing.now), size: data.length, open: () => Readable.from([data]),
       });
     }
-    return this.sorted();
+    return this.planned();
   }
 
   /** WORKDIR: the directory (0755) and any missing parents, as a layer's entries. */
-  mkdir(path: string, owner?: Owner): LayerEntry[] {
+  mkdir(path: string, owner?: Owner): Iterable<LayerEntry> {
     const req: CopyRequest = { isAdd: false, sources: [], heredocs: [], dest: path, ...(owner ? { owner } : {}) };
     this.ensureDir(this.fs.resolve(path, true), req);
-    return this.sorted();
+    return this.planned();
   }
 
-  private sorted(): LayerEntry[] {
-    return sortEntries(this.entries.values());
+  /**
+   * Everything planned, in layer order, read once by the layer writer: the
+   * named entries merged with the walks. Entries are made (hard links
+   * settled, the view updated) as they are taken, so the first name of an
+   * inode in layer order is the one written as a file.
+   */
+  private planned(): Iterable<LayerEntry> {
+    const named = [...this.entries.values()].sort((a, b) => compareLayerPaths(a.key, b.key));
+    const runs = [named, ...this.walks];
+    this.entries.clear();
+    this.walks.length = 0;
+    return { [Symbol.iterator]: () => mergeSortedRuns(runs) };
   }
 
   /** Parent directories must exist in the layer; missing ones are created, existing ones restated unchanged. */
@@ -169,9 +183,30 @@ export class CopyPlanner {
     this.add(this.newDir(key, req, like));
   }
 
+  /** A tree below `destKey`: `children` (in layer order, paths relative to `fromRel`'s tree) come out as the layer is written. */
+  private addWalk(destKey: string, fromRel: string, children: Iterable<ContextEntry>, req: CopyRequest, keepOwner = false): void {
+    const rank = this.rank++;
+    this.walks.push({ [Symbol.iterator]: () => this.walkItems(destKey, fromRel, children, req, keepOwner, rank) });
+  }
+
+  private *walkItems(destKey: string, fromRel: string, children: Iterable<ContextEntry>, req: CopyRequest, keepOwner: boolean, rank: number): Generator<RunItem<LayerEntry>> {
+    const prefix = destKey === '' ? '' : `${destKey}/`;
+    const cut = fromRel === '' ? 0 : fromRel.length + 1;
+    for (const child of children) {
+      const key = prefix + child.rel.slice(cut);
+      // A directory .dockerignore excludes, present for what an exception re-includes below it: made like a missing parent.
+      const make = child.implied ? () => this.recorded(this.newDir(key, req)) : () => this.contextEntry(key, child, req, keepOwner);
+      yield { key, rank, make };
+    }
+  }
+
   private addContextEntry(key: string, source: ContextEntry, req: CopyRequest, keepOwner = false): void {
     if (key === '') return;
     this.ensureParents(key, req);
+    this.entries.set(key, { key, rank: this.rank++, make: () => this.contextEntry(key, source, req, keepOwner) });
+  }
+
+  private contextEntry(key: string, source: ContextEntry, req: CopyRequest, keepOwner: boolean): LayerEntry {
     const st = source.stats;
     const base = {
       path: key,
@@ -181,32 +216,26 @@ export class CopyPlanner {
       size: 0,
       mode: req.chmod ?? st.mode & 0o7777,
     };
-    if (st.isDirectory()) {
-      this.add({ ...base, type: 'directory' });
-    } else if (st.isSymbolicLink()) {
-      // Link targets are data; they are stored as written in the context.
-      this.add({ ...base, type: 'symlink', mode: 0o777, linkname: readlinkSync(source.abs) });
-    } else if (st.isFile()) {
+    if (st.isDirectory()) return this.recorded({ ...base, type: 'directory' });
+    // Link targets are data; they are stored as written in the context.
+    if (st.isSymbolicLink()) return this.recorded({ ...base, type: 'symlink', mode: 0o777, linkname: readlinkSync(source.abs) });
+    if (st.isFile()) {
       const inode = `${st.dev}:${st.ino}`;
       const first = st.nlink > 1 ? this.inodes.get(inode) : undefined;
-      if (first !== undefined) {
-        this.add({ ...base, type: 'hardlink', linkname: first });
-        return;
-      }
+      if (first !== undefined) return this.recorded({ ...base, type: 'hardlink', linkname: first });
       if (st.nlink > 1) this.inodes.set(inode, key);
       // Opened when the layer is written, by path: never through a symlink that took the file's place since the walk.
       const { abs } = source;
       const { size } = st;
       const open = async () => (await openFile(abs, constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream();
       const read = () => readSmallFile(abs, size);
-      this.add({ ...base, type: 'file', size, open, read }, abs);
-    } else if (keepOwner && (st.isCharacterDevice() || st.isBlockDevice())) {
-      this.add({ ...base, type: st.isCharacterDevice() ? 'character-device' : 'block-device', ...deviceNumbers(st.rdev) });
-    } else if (keepOwner && st.isFIFO()) {
-      this.add({ ...base, type: 'fifo' });
-    } else {
-      throw new Error(`cannot copy "${source.rel}": not a regular file, directory or symlink`);
+      return this.recorded({ ...base, type: 'file', size, open, read }, abs);
     }
+    if (keepOwner && (st.isCharacterDevice() || st.isBlockDevice())) {
+      return this.recorded({ ...base, type: st.isCharacterDevice() ? 'character-device' : 'block-device', ...deviceNumbers(st.rdev) });
+    }
+    if (keepOwner && st.isFIFO()) return this.recorded({ ...base, type: 'fifo' });
+    throw new Error(`cannot copy "${source.rel}": not a regular file, directory or symlink`);
   }
 
   /**
@@ -227,9 +256,7 @@ export class CopyPlanner {
       });
     }
     const root: ContextEntry = { rel: '', abs: scratch, stats: await lstat(scratch) };
-    for (const child of walkTree(root)) {
-      this.addContextEntry(posix.join(destKey, child.rel), child, req, true);
-    }
+    this.addWalk(destKey, '', walkTree(root), req, true);
   }
 
   /** Something the planned entries still read from (a scratch dir, a mounted stage), released after the layer is written. */
@@ -241,9 +268,15 @@ export class CopyPlanner {
     await Promise.all(this.cleanups.splice(0).map((release) => release()));
   }
 
-  private add(entry: LayerEntry, sourceFile?: string): void {
-    this.entries.set(entry.path, entry);
+  /** Plans an entry made up front. */
+  private add(entry: LayerEntry): void {
+    this.entries.set(entry.path, { key: entry.path, rank: this.rank++, make: () => this.recorded(entry) });
+  }
+
+  /** The view learns of an entry as it is written; `sourceFile` is where its content can be read. */
+  private recorded(entry: LayerEntry, sourceFile?: string): LayerEntry {
     const { open: _unused, content: _content, read: _read, ...header } = entry;
     this.fs.record(header, sourceFile);
+    return entry;
   }
 }

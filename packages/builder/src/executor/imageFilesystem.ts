@@ -28,18 +28,16 @@ export function toKey(absolute: string): string {
 }
 
 /**
- * The metadata of an image's flattened filesystem as the build goes on:
- * every path with its header, but no file contents (except the few files the
- * builder must read), so memory follows the number of paths, not the bytes.
+ * What the builder needs of an image's flattened filesystem as the build goes
+ * on: its directories and symlinks with their headers (to resolve paths and
+ * restate parents) and the few files it must read. Other files are not kept:
+ * nothing asks about them, and a tree of a million files would otherwise be
+ * a million headers in memory.
  */
 export class ImageFilesystem {
   private readonly nodes = new Map<string, Node>();
   /** How many of the image's layers this view includes; the rest are read in when needed. */
   applied = 0;
-
-  get size(): number {
-    return this.nodes.size;
-  }
 
   /** Starts from another stage's tree (FROM an earlier stage). */
   copyFrom(other: ImageFilesystem): void {
@@ -64,7 +62,7 @@ export class ImageFilesystem {
         opaque.push(change.path);
         continue;
       }
-      const { content, open, ...header } = change.entry;
+      const { content, open, read: _read, ...header } = change.entry;
       const node: Node = header;
       const remember = REMEMBERED_FILES.has(header.path) && header.size <= MAX_REMEMBERED_BYTES;
       if (remember && (content || open)) {
@@ -72,8 +70,7 @@ export class ImageFilesystem {
       } else {
         content?.resume();
       }
-      this.put(node);
-      addedInLayer.add(header.path);
+      if (this.put(node)) addedInLayer.add(header.path);
     }
     // An opaque marker hides what lower layers had below the directory, wherever it sits in the tar.
     for (const dir of opaque) {
@@ -88,10 +85,16 @@ export class ImageFilesystem {
     this.put(node);
   }
 
-  private put(node: Node): void {
+  /** Puts a node in place of whatever was at its path; whether it is one the view keeps. */
+  private put(node: Node): boolean {
     const existing = this.nodes.get(node.path);
     if (existing?.type === 'directory' && node.type !== 'directory') this.removeTree(node.path);
-    this.nodes.set(node.path, node);
+    if (node.type === 'directory' || node.type === 'symlink' || node.remembered) {
+      this.nodes.set(node.path, node);
+      return true;
+    }
+    this.nodes.delete(node.path);
+    return false;
   }
 
   private *descendants(dir: string): Generator<string> {

@@ -8,6 +8,10 @@ export async function storeChanges(store: LocalStore, changes: Iterable<LayerCha
 }
 
 /** A layer that only adds entries (no whiteouts), as COPY and WORKDIR make. */
-export function storeLayer(store: LocalStore, entries: LayerEntry[], compression: Compression): Promise<{ descriptor: Descriptor; diffId: Digest }> {
-  return storeChanges(store, entries.map((entry) => ({ kind: 'entry' as const, entry })), compression);
+export function storeLayer(store: LocalStore, entries: Iterable<LayerEntry>, compression: Compression): Promise<{ descriptor: Descriptor; diffId: Digest }> {
+  return storeChanges(store, asChanges(entries), compression);
+}
+
+function* asChanges(entries: Iterable<LayerEntry>): Generator<LayerChange> {
+  for (const entry of entries) yield { kind: 'entry', entry };
 }

@@ -1,8 +1,4 @@
 import { Command, Option } from 'commander';
-import { analyzeImage } from '../analysis/analyzeImage.js';
-import { diffImages } from '../diff/diffImages.js';
-import { formatDiff } from '../diff/formatDiff.js';
-import { openImageSource } from './imageSource.js';
 
 export interface DiffOptions {
   json?: boolean;
@@ -23,6 +19,10 @@ export function diffProgram(): Command {
 
 /** Analyses both images (one after the other: memory holds one image's paths at a time, plus the other's) and compares them. */
 export async function runDiff([a, b]: string[], opts: DiffOptions): Promise<string> {
+  // Loaded only now, so that tsdive's start-up does not pay for them.
+  const [{ analyzeImage }, { diffImages }, { formatDiff }, { openImageSource }] = await Promise.all([
+    import('../analysis/analyzeImage.js'), import('../diff/diffImages.js'), import('../diff/formatDiff.js'), import('./imageSource.js'),
+  ]);
   const analyse = async (ref: string) => {
     const source = await openImageSource(ref, opts);
     try {

@@ -3,16 +3,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { awaitedElsewhere } from '@tsbuild/oci-layout';
-import { analyzeImage } from '../analysis/analyzeImage.js';
-import { loadCiConfig } from '../ci/config.js';
-import { formatCiReport } from '../ci/ciReport.js';
-import { compileRules, evaluateRules, type CiRule, type RuleKey } from '../ci/rules.js';
-import { diveExportPieces } from '../report/diveJson.js';
-import { analyzeInBackground } from '../tui/analysisProgress.js';
+import type { CiRule, RuleKey } from '../ci/rules.js';
 import { EXIT_ERROR, EXIT_OK, EXIT_RULE_FAILED, TsdiveError } from '../tsdiveError.js';
 import { buildProgram, buildWithTsbuild, type BuildOptions } from './buildCommand.js';
 import { diffProgram, runDiff, type DiffOptions } from './diffCommand.js';
-import { openImageSource } from './imageSource.js';
 
 interface CliOptions {
   ci?: boolean;
@@ -80,7 +74,20 @@ function loadExplorer(): Promise<typeof import('../tui/runExplorer.js')> {
   return awaitedElsewhere(import('../tui/runExplorer.js'));
 }
 
+/**
+ * What reading and reporting an image takes, loaded when an image is to be read: `tsdive
+ * --help` and usage errors start as fast as node itself (#14).
+ */
+async function loadAnalysis() {
+  const [analysis, ciConfig, ciReport, rules, diveJson, progress, imageSource] = await Promise.all([
+    import('../analysis/analyzeImage.js'), import('../ci/config.js'), import('../ci/ciReport.js'), import('../ci/rules.js'),
+    import('../report/diveJson.js'), import('../tui/analysisProgress.js'), import('./imageSource.js'),
+  ]);
+  return { ...analysis, ...ciConfig, ...ciReport, ...rules, ...diveJson, ...progress, ...imageSource };
+}
+
 async function run(imageRef: string, opts: CliOptions): Promise<number> {
+  const { analyzeImage, loadCiConfig, formatCiReport, compileRules, evaluateRules, diveExportPieces, analyzeInBackground, openImageSource } = await loadAnalysis();
   const ci = ciMode(opts);
   const interactive = interactiveMode(opts);
   requireTerminal(opts);
