@@ -1,4 +1,7 @@
-import { createLayer, layerMediaType, type Compression, type Descriptor, type Digest, type LayerChange, type LayerEntry, type LocalStore } from '@tsbuild/oci-layout';
+import {
+  copyImage, createLayer, imageDescriptor, layerMediaType, OciLayoutDestination,
+  type Compression, type Descriptor, type Digest, type Image, type LayerChange, type LayerEntry, type LocalStore,
+} from '@tsbuild/oci-layout';
 
 /** Writes sorted changes as one layer blob into the store: tar, compress, hash, store in one pass. */
 export async function storeChanges(store: LocalStore, changes: Iterable<LayerChange>, compression: Compression): Promise<{ descriptor: Descriptor; diffId: Digest }> {
@@ -10,4 +13,14 @@ export async function storeChanges(store: LocalStore, changes: Iterable<LayerCha
 /** A layer that only adds entries (no whiteouts), as COPY and WORKDIR make. */
 export function storeLayer(store: LocalStore, entries: LayerEntry[], compression: Compression): Promise<{ descriptor: Descriptor; diffId: Digest }> {
   return storeChanges(store, entries.map((entry) => ({ kind: 'entry' as const, entry })), compression);
+}
+
+/**
+ * Writes an image into the store by the copy loop every destination shares
+ * (its layers are there already, so only config and manifest are new) and
+ * returns the descriptor its index entries take; naming it is the caller's.
+ */
+export async function storeImage(store: LocalStore, image: Image): Promise<Descriptor> {
+  await copyImage(image, new OciLayoutDestination(store.layout, async () => undefined));
+  return imageDescriptor(image);
 }
