@@ -12,7 +12,7 @@ import { isIndexMediaType, isManifestMediaType, MediaType } from './mediaTypes.j
 import { chooseManifest, NoImageError } from './platform.js';
 import { canonicalJson, parseImageConfig, parseIndex, parseManifest, type Descriptor, type Index, type Platform } from './schema.js';
 import { DigestMismatchError, VerifyingStream } from './verifyingStream.js';
-import type { Image } from './image.js';
+import type { Image, Layer } from './image.js';
 import { FAILURE_EXIT_CODE, ToolError } from './toolError.js';
 
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
@@ -316,11 +316,12 @@ export class OciLayout {
       manifest,
       configBytes,
       config,
-      layers: manifest.layers.map((layer, i) => ({
-        descriptor: layer,
-        diffId: config.rootfs.diff_ids[i]!,
-        open: () => this.openBlob(layer.digest, layer.size),
-      })),
+      layers: manifest.layers.map((layer, i) => this.storedLayer(layer, config.rootfs.diff_ids[i]!)),
     };
+  }
+
+  /** A layer whose blob is (or will be, before it is read) in this layout. */
+  storedLayer(descriptor: Descriptor, diffId: Digest): Layer {
+    return { descriptor, diffId, open: () => this.openBlob(descriptor.digest, descriptor.size) };
   }
 }

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Descriptor, Digest, OciLayout } from '@tsbuild/oci-layout';
+import type { Descriptor, Digest, Layer, OciLayout } from '@tsbuild/oci-layout';
 import type { CacheLocation, CacheRecord } from './cacheManifest.js';
 import type { CachedStep, StepCache } from './stepCache.js';
 
@@ -88,9 +88,9 @@ export class CacheSources {
    * Makes sure the store holds these layers' blobs, fetching those an
    * imported step promised, a few at once (as a pull does).
    */
-  async ensure(layers: Descriptor[]): Promise<void> {
+  async ensure(layers: readonly Pick<Layer, 'descriptor'>[]): Promise<void> {
     const missing: { layer: Descriptor; source: ImportedCache }[] = [];
-    for (const layer of layers) {
+    for (const { descriptor: layer } of layers) {
       const source = this.layerSources.get(layer.digest);
       // Not an imported layer: whoever reads it reports it missing, as without a shared cache.
       if (source && !(await this.layout.hasBlob(layer.digest))) missing.push({ layer, source });

@@ -1,4 +1,4 @@
-import type { ImageConfig, LocalStore, Platform, Descriptor, ImageDestination } from '@tsbuild/oci-layout';
+import { withConfigFile, type Image, type LocalStore, type Platform, type ImageDestination } from '@tsbuild/oci-layout';
 import type { Credentials, ImageTransports } from '@tsbuild/registry';
 import { readCacheRecords, type CacheLocation, type CacheRecord } from './cacheManifest.js';
 import { describeCacheLocation, type CacheExportSpec, type CacheImportSpec } from './cacheSpec.js';
@@ -75,9 +75,10 @@ export class SharedCache {
     return new SharedCache(opts, new CacheSources(new StepCache(store), store.layout, imports), transports);
   }
 
-  /** The final image's config, with the inline cache when `--cache-to type=inline` asks for it. */
-  finalConfig(config: ImageConfig, records: Map<string, CacheRecord>, finalKey: string, layers: Descriptor[]): ImageConfig {
-    return (this.opts.cacheTo ?? []).some((s) => s.type === 'inline') ? withInlineCache(config, records, finalKey, layers) : config;
+  /** The final image, with the inline cache in its config when `--cache-to type=inline` asks for it. */
+  finalImage(image: Image, records: Map<string, CacheRecord>, finalKey: string): Image {
+    if (!(this.opts.cacheTo ?? []).some((s) => s.type === 'inline')) return image;
+    return withConfigFile(image, withInlineCache(image.config, records, finalKey, image.manifest.layers));
   }
 
   /** Writes every `--cache-to` that is not inline. A failure fails the build, as buildx does: the user asked for that cache. */

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import {
-  hostPlatform, imageFormatAnnotations, readLayer, writeImageManifest,
-  type ContainerConfig, type Platform, type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type LayerEntry, type LocalStore,
+  appendHistory, appendLayer, assembleImage, hostPlatform, imageFormatAnnotations, readLayer, withAnnotations, withConfig,
+  type ContainerConfig, type Platform, type HistoryEntry, type Image, type LayerEntry, type LocalStore,
 } from '@tsbuild/oci-layout';
 import { BuildContext } from '../context/buildContext.js';
 import { ContextHashStore } from '../context/contextHashStore.js';
@@ -14,7 +14,7 @@ import { planBuild, resolveStageRef, type PlannedStage } from '../dockerfile/bui
 import { StageState, type CopyOp, type Step } from '../dockerfile/stageState.js';
 import { CopyPlanner, type CopyTiming } from './copyPlanner.js';
 import { ImageFilesystem } from './imageFilesystem.js';
-import { storeLayer } from '../layers/layerStore.js';
+import { storeImage, storeLayer } from '../layers/layerStore.js';
 import { stepKey, type CachedStep } from '../cache/stepCache.js';
 import type { CacheRecord } from '../cache/cacheManifest.js';
 import { CacheLayerRefusedError, type CacheSources } from '../cache/cacheSources.js';
@@ -32,8 +32,8 @@ import { nearestName } from '../nearestName.js';
 import { downloadRemote, isRemoteSource, type RemoteFile } from './remoteSource.js';
 
 interface StageResult {
-  config: ImageConfig;
-  layers: Descriptor[];
+  /** The stage's image so far: config and layers (each with its diff_id) together. */
+  image: Image;
   /** Filled in lazily: a fully cached build never reads a layer. */
   fs: ImageFilesystem;
   /** Cache key of the last step so far. */
@@ -71,7 +71,7 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
           for (const planned of plan.stages) {
             last = await build.stage(planned, { globalArgs: plan.globalArgs, buildArgs: plan.buildArgs, escape: plan.escape });
           }
-          await shared.sources.ensure(last!.layers);
+          await shared.sources.ensure(last!.image.layers);
         } catch (e) {
           if (!(e instanceof CacheLayerRefusedError)) throw e;
           warn(`${e.message}; building its step again`);
@@ -80,13 +80,13 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
         } finally {
           await build.cleanup();
         }
-        const config = shared.finalConfig(last!.config, build.records, last!.key, last!.layers);
-        const descriptor = await writeImageManifest(store.layout, config, last!.layers, imageFormatAnnotations(req.format ?? 'oci'));
+        const image = withAnnotations(shared.finalImage(last!.image, build.records, last!.key), imageFormatAnnotations(req.format ?? 'oci'));
+        const descriptor = await storeImage(store, image);
         const names = req.tags.length > 0 ? await store.tag(descriptor, req.tags) : [];
         if (names.length === 0) await store.keepUnnamed(descriptor);
         for (const name of names) req.log(`COMMIT ${name}`);
         await shared.export(build.records, last!.key);
-        return { digest: descriptor.digest, descriptor, names, warnings, ...(req.explainCache ? { cache: build.explainer.report } : {}) };
+        return { digest: descriptor.digest, descriptor, image, names, warnings, ...(req.explainCache ? { cache: build.explainer.report } : {}) };
       }
     });
   } finally {
@@ -136,7 +136,7 @@ class Build {
     const fromLabel = `STEP ${++this.step}/${this.totalSteps}`;
     this.req.log(`${fromLabel}: ${planned.stage.from.original}`);
     const result = await this.start(planned);
-    const state = new StageState({ ...(planned.base.kind === 'scratch' ? {} : { base: result.config.config ?? {} }), ...scope });
+    const state = new StageState({ ...(planned.base.kind === 'scratch' ? {} : { base: result.image.config.config ?? {} }), ...scope });
     // A base image's ONBUILD triggers run first, as if written right after FROM.
     const triggers = parseOnbuildTriggers(state.inheritedTriggers, planned.stage.from.location);
     for (const trigger of triggers) refuseUnsupported(trigger);
@@ -152,10 +152,9 @@ class Build {
         throw new DockerfileError(e.message, instr.location, instr.keyword);
       });
     }
-    result.config.config = this.finalConfig(state.config);
-    if (state.author) result.config.author = state.author;
     // The image is as old as its newest step, so a fully cached rebuild gives the same config (and digest).
-    result.config.created = result.config.history?.at(-1)?.created ?? this.created;
+    const created = result.image.config.history?.at(-1)?.created ?? this.created;
+    result.image = withConfig(result.image, { config: this.finalConfig(state.config), ...(state.author ? { author: state.author } : {}), created });
     this.results.set(planned.stage.index, result);
     return result;
   }
@@ -174,30 +173,30 @@ class Build {
       const parent = this.results.get(base.index)!;
       const fs = new ImageFilesystem();
       fs.copyFrom(parent.fs);
-      return { config: structuredClone(parent.config), layers: [...parent.layers], fs, key: parent.key };
+      return { image: parent.image, fs, key: parent.key };
     }
     if (base.kind === 'scratch') {
-      const config: ImageConfig = { created: this.created, ...platform, config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
+      const image = assembleImage({ created: this.created, ...platform, config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] }, []);
       const key = stepKey('', { base: 'scratch', settings });
       await this.explainer.base(planned.stage.index, key, 'scratch', settings);
-      return { config, layers: [], fs: new ImageFilesystem(), key };
+      return { image, fs: new ImageFilesystem(), key };
     }
     const image = await resolveImage(this.store, this.imageContext(base.ref) ?? base.ref, this.imageOptions(platform)).catch((e: Error) => {
       throw new DockerfileError(`base image "${base.ref}": ${e.message}`, planned.stage.from.location, 'FROM');
     });
-    const config = structuredClone(image.config);
-    config.history ??= [];
-    const layers = image.manifest.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size }));
+    // The stage's image is an OCI image of its own: the base's layers without their annotations, its manifest's left behind.
+    const layers = image.layers.map((l) => ({ descriptor: { mediaType: l.descriptor.mediaType, digest: l.descriptor.digest, size: l.descriptor.size }, diffId: l.diffId, open: () => l.open() }));
     const key = stepKey('', { base: image.manifestDigest, settings });
     await this.explainer.base(planned.stage.index, key, image.manifestDigest, settings);
-    return { config, layers, fs: new ImageFilesystem(), key };
+    return { image: assembleImage({ ...image.config, history: image.config.history ?? [] }, layers), fs: new ImageFilesystem(), key };
   }
 
   /** The stage's file tree, reading in the layers it does not include yet (cached steps skip this). */
   private async filesystem(result: StageResult): Promise<ImageFilesystem> {
-    await this.cache.ensure(result.layers.slice(result.fs.applied));
-    for (const layer of result.layers.slice(result.fs.applied)) {
-      await result.fs.applyLayer(readLayer(await this.store.layout.openBlob(layer.digest, layer.size)));
+    const unread = result.image.layers.slice(result.fs.applied);
+    await this.cache.ensure(unread);
+    for (const layer of unread) {
+      await result.fs.applyLayer(readLayer(await layer.open()));
       result.fs.applied++;
     }
     return result.fs;
@@ -250,15 +249,9 @@ class Build {
     if (!hit) await this.cache.put(key, done);
     this.records.set(key, { key, parent: result.key, ...done });
     await miss?.commit();
-    if (step.kind !== 'config' || step.createdBy !== undefined) {
-      const createdBy = step.createdBy ?? '';
-      const history: HistoryEntry = { created: done.created, created_by: createdBy, comment: 'tsbuild', ...(done.layer ? {} : { empty_layer: true }) };
-      result.config.history!.push(history);
-    }
-    if (done.layer) {
-      result.layers.push(done.layer.descriptor);
-      result.config.rootfs.diff_ids.push(done.layer.diffId);
-    }
+    const history: HistoryEntry = { created: done.created, created_by: step.createdBy ?? '', comment: 'tsbuild' };
+    if (done.layer) result.image = appendLayer(result.image, this.store.layout.storedLayer(done.layer.descriptor, done.layer.diffId), history);
+    else if (step.kind !== 'config' || step.createdBy !== undefined) result.image = appendHistory(result.image, history);
     result.key = key;
   }
 
@@ -280,8 +273,8 @@ class Build {
         const owner = op.chown ? await resolveOwner(op.chown, fs) : undefined;
         const named = await this.dirContext(op.from);
         const from = op.from === undefined || named ? undefined : await this.copySource(op.from);
-        if (from) await this.cache.ensure(from.layers);
-        const root = from ? await openStageRoot(this.store, this.snapshotter, from.layers, from.diffIds) : undefined;
+        if (from) await this.cache.ensure(from.image.layers);
+        const root = from ? await openStageRoot(this.store, this.snapshotter, from.image) : undefined;
         const planner = new CopyPlanner(fs, root ? BuildContext.imageRoot(root.dir) : named ?? this.context, this.timing);
         if (root) planner.onCleanup(() => root.release());
         const entries = planner.plan({
@@ -303,8 +296,8 @@ class Build {
             const named = await this.dirContext(from);
             if (named) return { dir: named.dir, release: async () => undefined };
             const source = await this.copySource(from);
-            await this.cache.ensure(source.layers);
-            return openStageRoot(this.store, this.snapshotter, source.layers, source.diffIds);
+            await this.cache.ensure(source.image.layers);
+            return openStageRoot(this.store, this.snapshotter, source.image);
           },
           output: (chunk) => output.write(chunk),
           signal: this.req.signal ?? new AbortController().signal,
@@ -313,11 +306,11 @@ class Build {
         };
         const op = this.req.network && step.op.network === undefined ? { ...step.op, network: this.req.network } : step.op;
         // The tree view follows along only if it is already up to date; otherwise it reads the layer when needed.
-        const upToDate = result.fs.applied === result.layers.length;
-        await this.cache.ensure(result.layers);
+        const upToDate = result.fs.applied === result.image.layers.length;
+        await this.cache.ensure(result.image.layers);
         try {
           return {
-            layer: await runStep(env, op, { layers: result.layers, diffIds: result.config.rootfs.diff_ids }, label, async (changes) => {
+            layer: await runStep(env, op, result.image, label, async (changes) => {
               if (!upToDate) return;
               await result.fs.applyLayer(changes);
               result.fs.applied++;
@@ -382,12 +375,12 @@ class Build {
     return opened;
   }
 
-  private async copySource(from: string): Promise<{ key: string; layers: Descriptor[]; diffIds: Digest[] }> {
+  private async copySource(from: string): Promise<{ key: string; image: Image }> {
     const index = resolveStageRef(this.dockerfile, from);
     if (index !== undefined) {
       const stage = this.results.get(index);
       if (!stage) throw new Error(`stage "${from}" has not been built`);
-      return { key: stage.key, layers: stage.layers, diffIds: stage.config.rootfs.diff_ids };
+      return { key: stage.key, image: stage.image };
     }
     const image = await resolveImage(this.store, this.imageContext(from) ?? from, this.imageOptions(this.platform)).catch((e: Error) => {
       if (!(e instanceof ImageUnavailableError)) throw e;
@@ -395,7 +388,7 @@ class Build {
       throw new Error(`--from="${from}" is neither a stage of this Dockerfile nor an image in the store or a reachable registry (pull: ${e.pullError})${
         stage ? `; did you mean the stage "${stage}"?` : e.nearest ? `; did you mean "${e.nearest}"?` : ''}`);
     });
-    return { key: image.manifestDigest, layers: image.layers.map((l) => l.descriptor), diffIds: image.config.rootfs.diff_ids };
+    return { key: image.manifestDigest, image };
   }
 
   private async writePlanned(fs: ImageFilesystem, planner: CopyPlanner, entries: Promise<Iterable<LayerEntry>> | Iterable<LayerEntry>) {

@@ -1,4 +1,4 @@
-import { ToolError, type Compression, type Descriptor, type Digest, type ImageFormat, type Platform } from '@tsbuild/oci-layout';
+import { ToolError, type Compression, type Descriptor, type Digest, type Image, type ImageFormat, type Platform } from '@tsbuild/oci-layout';
 import type { SharedCacheRequest } from '../cache/sharedCache.js';
 import type { StepCacheReport } from '../cache/missExplanation.js';
 import type { RunSettings } from '../runtime/runSettings.js';
@@ -50,6 +50,8 @@ export interface BuildResult {
   digest: Digest;
   /** The image's manifest, as stored. */
   descriptor: Descriptor;
+  /** The image itself, in the store: what any ImageDestination accepts through the copy loop. */
+  image: Image;
   names: string[];
   warnings: string[];
   /** With `explainCache`: each step, cached or not and why. */

@@ -2,9 +2,10 @@ import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import {
-  compressStream, decompressStream, DigestingStream, hostPlatform, layerMediaType, writeImageManifest,
-  TarFormatError, TarParser, type Compression, type ImageConfig, type LocalStore,
+  appendLayer, assembleImage, compressStream, decompressStream, DigestingStream, hostPlatform, layerMediaType,
+  TarFormatError, TarParser, type Compression, type LocalStore,
 } from '@tsbuild/oci-layout';
+import { storeImage } from '../layers/layerStore.js';
 
 const TAR_BLOCK = 512;
 
@@ -71,15 +72,11 @@ export async function importRootfs(store: LocalStore, source: string, names: str
   return store.lease(async () => {
     const { digest, size } = await store.layout.putBlob(blob);
     const created = new Date((opts.created ?? Date.now() / 1000) * 1000).toISOString();
-    const config: ImageConfig = {
-      created,
-      ...hostPlatform(),
-      config: {},
-      rootfs: { type: 'layers', diff_ids: [diff.digest] },
-      // Only the file's name: where it happened to lie must not change the image's digest.
-      history: [{ created, created_by: `tsbuild import ${source === '-' ? '-' : basename(source)}`, ...(opts.message ? { comment: opts.message } : {}) }],
-    };
-    const manifest = await writeImageManifest(store.layout, config, [{ mediaType: layerMediaType(opts.compression), digest, size }]);
+    const empty = assembleImage({ created, ...hostPlatform(), config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] }, []);
+    const layer = store.layout.storedLayer({ mediaType: layerMediaType(opts.compression), digest, size }, diff.digest);
+    // Only the file's name: where it happened to lie must not change the image's digest.
+    const image = appendLayer(empty, layer, { created, created_by: `tsbuild import ${source === '-' ? '-' : basename(source)}`, ...(opts.message ? { comment: opts.message } : {}) });
+    const manifest = await storeImage(store, image);
     const tagged = await store.tag(manifest, names);
     return { digest: manifest.digest, names: tagged };
   });

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { FAILURE_EXIT_CODE, lstatIfExists, resolveInRoot, ToolError, type Compression, type Descriptor, type Digest, type LayerChange, type LocalStore, type RuntimeMount } from '@tsbuild/oci-layout';
+import { FAILURE_EXIT_CODE, lstatIfExists, resolveInRoot, ToolError, type Compression, type Descriptor, type Digest, type Image, type LayerChange, type LocalStore, type RuntimeMount } from '@tsbuild/oci-layout';
 import type { RunOp } from '../dockerfile/stageState.js';
 import type { RunMount } from '../dockerfile/runMount.js';
 import { storeChanges } from '../layers/layerStore.js';
@@ -29,11 +29,6 @@ export interface RunEnvironment {
   signal: AbortSignal;
   /** --add-host, --ulimit, --shm-size of the build. */
   settings?: RunSettings;
-}
-
-export interface RunLayerInput {
-  layers: Descriptor[];
-  diffIds: Digest[];
 }
 
 /** Host files a build step sees but that never belong in its layer. */
@@ -104,13 +99,13 @@ async function runMounts(mounts: RunMount[], env: RunEnvironment, roots: StageRo
 export async function runStep(
   env: RunEnvironment,
   op: RunOp,
-  below: RunLayerInput,
+  /** The stage's image so far, whose layers the command sees. */
+  below: Image,
   stepLabel: string,
   /** Sees the new layer's changes while their files can still be read. */
   record: (changes: LayerChange[]) => Promise<void>,
 ): Promise<{ descriptor: Descriptor; diffId: Digest }> {
-  const layout = env.store.layout;
-  const lowers = await env.snapshotter.prepare(below.layers.map((d, i) => ({ diffId: below.diffIds[i]!, open: () => layout.openBlob(d.digest, d.size) })));
+  const lowers = await env.snapshotter.prepare(below.layers);
   const work = await mkdtemp(join(env.store.tmpDir, 'run-'));
   const containerId = `tsbuild-${process.pid}-${randomBytes(4).toString('hex')}`;
   const held = await holdRun(env.store, { workDir: work, mounts: [join(work, 'merged')], containerId }).catch(async (e) => {
@@ -170,7 +165,7 @@ export async function runStep(
     const changes = await upperToChanges(mount.upper, env.clampTo !== undefined ? { clampTo: env.clampTo } : {});
     const layer = await storeChanges(env.store, changes, env.compression);
     await record(changes);
-    const chain = chainIds([...below.diffIds, layer.diffId]).at(-1)!;
+    const chain = chainIds([...below.layers.map((l) => l.diffId), layer.diffId]).at(-1)!;
     await env.snapshotter.commit(mount.upper, chain);
     return layer;
   } finally {

@@ -1,6 +1,6 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Descriptor, Digest, LocalStore } from '@tsbuild/oci-layout';
+import type { Image, LocalStore } from '@tsbuild/oci-layout';
 import { mountReadOnlyOverlay, unmount } from '../runtime/overlayMount.js';
 import { holdRun } from '../runtime/runRecord.js';
 import type { Snapshotter } from '../runtime/snapshotter.js';
@@ -16,8 +16,8 @@ export interface StageRoot {
  * `COPY --from`: its snapshots stacked as a read-only overlay (no upper
  * directory, so nothing can change them). One layer needs no overlay.
  */
-export async function openStageRoot(store: LocalStore, snapshotter: Snapshotter, layers: Descriptor[], diffIds: Digest[]): Promise<StageRoot> {
-  const dirs = await snapshotter.prepare(layers.map((d, i) => ({ diffId: diffIds[i]!, open: () => store.layout.openBlob(d.digest, d.size) })));
+export async function openStageRoot(store: LocalStore, snapshotter: Snapshotter, image: Image): Promise<StageRoot> {
+  const dirs = await snapshotter.prepare(image.layers);
   const work = await mkdtemp(join(store.tmpDir, 'from-'));
   const release = () => rm(work, { recursive: true, force: true });
   if (dirs.length <= 1) {

@@ -1,4 +1,7 @@
-import { createLayer, layerMediaType, type Compression, type Descriptor, type Digest, type LayerChange, type LayerEntry, type LocalStore } from '@tsbuild/oci-layout';
+import {
+  copyImage, createLayer, imageDescriptor, layerMediaType, OciLayoutDestination,
+  type Compression, type Descriptor, type Digest, type Image, type LayerChange, type LayerEntry, type LocalStore,
+} from '@tsbuild/oci-layout';
 
 /** Writes sorted changes as one layer blob into the store: tar, compress, hash, store in one pass. */
 export async function storeChanges(store: LocalStore, changes: Iterable<LayerChange>, compression: Compression): Promise<{ descriptor: Descriptor; diffId: Digest }> {
@@ -14,4 +17,14 @@ export function storeLayer(store: LocalStore, entries: Iterable<LayerEntry>, com
 
 function* asChanges(entries: Iterable<LayerEntry>): Generator<LayerChange> {
   for (const entry of entries) yield { kind: 'entry', entry };
+}
+
+/**
+ * Writes an image into the store by the copy loop every destination shares
+ * (its layers are there already, so only config and manifest are new) and
+ * returns the descriptor its index entries take; naming it is the caller's.
+ */
+export async function storeImage(store: LocalStore, image: Image): Promise<Descriptor> {
+  await copyImage(image, new OciLayoutDestination(store.layout, async () => undefined));
+  return imageDescriptor(image);
 }

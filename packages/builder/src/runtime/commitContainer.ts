@@ -1,8 +1,8 @@
-import { writeImageManifest, type Compression, type ContainerConfig, type ImageConfig, type LocalStore } from '@tsbuild/oci-layout';
+import { appendLayer, assembleImage, type Compression, type ContainerConfig, type ImageConfig, type LocalStore } from '@tsbuild/oci-layout';
 import { DockerfileError } from '../dockerfile/instructions.js';
 import { parseSingleInstruction } from '../dockerfile/parseDockerfile.js';
 import { StageState } from '../dockerfile/stageState.js';
-import { storeChanges } from '../layers/layerStore.js';
+import { storeChanges, storeImage } from '../layers/layerStore.js';
 import { containerChanges } from './containerChanges.js';
 import { ContainerError } from './containerError.js';
 import type { StoredContainer } from './containerStore.js';
@@ -59,19 +59,14 @@ export async function commitContainer(store: LocalStore, c: StoredContainer, nam
     const layer = await storeChanges(store, await containerChanges(c), opts.compression);
     const created = new Date().toISOString();
     const cmd = [...(c.record.config.Entrypoint ?? []), ...(c.record.config.Cmd ?? [])].join(' ');
-    const next: ImageConfig = {
-      ...structuredClone(image.config),
-      created,
-      config,
-      rootfs: { type: 'layers', diff_ids: [...image.config.rootfs.diff_ids, layer.diffId] },
-      history: [
-        ...(image.config.history ?? []),
-        { created, created_by: cmd, ...(opts.author ? { author: opts.author } : {}), ...(opts.message ? { comment: opts.message } : {}) },
-      ],
-    };
+    const next: ImageConfig = { ...structuredClone(image.config), created, config, history: image.config.history ?? [] };
     if (opts.author) next.author = opts.author;
     else delete next.author;
-    const manifest = await writeImageManifest(store.layout, next, [...image.manifest.layers, layer.descriptor]);
+    // Built afresh over the same layers: the base's manifest annotations are not the committed image's.
+    const committed = appendLayer(assembleImage(next, image.layers), store.layout.storedLayer(layer.descriptor, layer.diffId), {
+      created, created_by: cmd, ...(opts.author ? { author: opts.author } : {}), ...(opts.message ? { comment: opts.message } : {}),
+    });
+    const manifest = await storeImage(store, committed);
     const tagged = names.length > 0 ? await store.tag(manifest, names) : [];
     return { digest: manifest.digest, names: tagged };
   });
