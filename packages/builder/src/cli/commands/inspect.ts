@@ -1,16 +1,14 @@
 import type { Command } from 'commander';
 import { parsePlatform, type LocalStore } from '@tsbuild/oci-layout';
 import { withCredsOption } from '../credsOption.js';
-import { registryTransportOptions } from '../registryOptions.js';
+import { registryTransportOptions, withRegistryOptions, type RegistryOptions } from '../registryOptions.js';
 import { ContainerError } from '../../runtime/containerError.js';
 import { ContainerStore } from '../../runtime/containerStore.js';
 import { openStore, withRootOption } from '../storeOption.js';
 import { inspectContainers } from './container.js';
 
-interface InspectOptions {
+interface InspectOptions extends RegistryOptions {
   platform?: string;
-  tlsVerify?: string;
-  creds?: string;
 }
 
 /** A registry image's manifest and config, read without pulling its layers. */
@@ -41,11 +39,10 @@ async function isContainer(store: LocalStore, ref: string): Promise<boolean> {
 }
 
 export function inspectCommand(program: Command): void {
-  withCredsOption(withRootOption(program.command('inspect')))
+  withRegistryOptions(withCredsOption(withRootOption(program.command('inspect'))), 'docker:// images')
     .description('show a container (docker inspect\'s shape) or an image\'s manifest and config as JSON')
     .argument('<image>', 'container name or ID, name or ID of an image in the store, or docker://REF for a registry image')
     .option('--platform <os/arch[/variant]>', 'for docker://: which image of a multi-platform index')
-    .option('--tls-verify <bool>', 'for docker://: require HTTPS with verified certificates', 'true')
     .action(async (ref: string, opts: InspectOptions, cmd: Command) => {
       if (ref.startsWith('docker://')) {
         process.stdout.write(`${JSON.stringify(await inspectRemote(ref.slice('docker://'.length), opts), null, 2)}\n`);
