@@ -11,10 +11,17 @@ export function parsePullPolicy(text: string): PullPolicy {
 
 /** The name `run` looks up and pulls: a store name or ID, or `docker://REF` (podman's spelling for "from a registry"). */
 function runReference(text: string): string {
-  const loc = parseImageLocation(text);
+  let loc;
+  try {
+    loc = parseImageLocation(text);
+  } catch (e) {
+    // run's bad input is tsbuild's failure (125), as its failed pulls are.
+    if (!(e instanceof ImageLocationError)) throw e;
+    throw new ContainerError('invalid-option', e.message);
+  }
   if (loc.transport === 'store') return loc.name;
   if (loc.transport === 'docker') return loc.reference;
-  throw new ImageLocationError('invalid-location', `run starts an image from the store or a registry, not ${formatImageLocation(loc)} (tsbuild copy ${text} NAME first)`);
+  throw new ContainerError('invalid-option', `run starts an image from the store or a registry, not ${formatImageLocation(loc)} (tsbuild copy ${text} NAME first)`);
 }
 
 /**
