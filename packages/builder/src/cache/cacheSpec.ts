@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { formatImageLocation, ImageLocationError, parseImageLocation, ToolError, TOOL_FAILURE_EXIT_CODE } from '@tsbuild/oci-layout';
+import { formatImageLocation, ImageLocationError, parseImageLocation, ToolError, TOOL_FAILURE_EXIT_CODE, type ImageLocation } from '@tsbuild/oci-layout';
 
 /** mode=min: the final stage's steps (what its image is made of); mode=max: every stage's. */
 export type CacheMode = 'min' | 'max';
@@ -54,7 +54,7 @@ function required(f: Map<string, string>, key: string, value: string, flag: stri
  */
 function registryRef(f: Map<string, string>, value: string, flag: string): string {
   const text = required(f, 'ref', value, flag, 'type=registry,ref=registry.example/app:cache');
-  let loc;
+  let loc: ImageLocation;
   try {
     loc = parseImageLocation(text);
   } catch (e) {

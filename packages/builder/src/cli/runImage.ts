@@ -1,4 +1,4 @@
-import { formatImageLocation, hostPlatform, ImageLocationError, ImageNotFoundError, parseImageLocation, type LocalStore, type StoredImage } from '@tsbuild/oci-layout';
+import { formatImageLocation, hostPlatform, ImageLocationError, ImageNotFoundError, parseImageLocation, type ImageLocation, type LocalStore, type StoredImage } from '@tsbuild/oci-layout';
 import type { TransportOptions } from '@tsbuild/registry';
 import { ContainerError } from '../runtime/containerError.js';
 
@@ -11,7 +11,7 @@ export function parsePullPolicy(text: string): PullPolicy {
 
 /** The name `run` looks up and pulls: a store name or ID, or `docker://REF` (podman's spelling for "from a registry"). */
 function runReference(text: string): string {
-  let loc;
+  let loc: ImageLocation;
   try {
     loc = parseImageLocation(text);
   } catch (e) {
