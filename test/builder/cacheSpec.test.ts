@@ -16,6 +16,13 @@ describe('--cache-to / --cache-from values', () => {
     expect(parseCacheImport('type=local,src=/tmp/c,tag=v2')).toEqual({ type: 'local', dir: '/tmp/c', tag: 'v2' });
   });
 
+  it('reads a registry ref as the image-location parser does: a plain reference or docker://REF', () => {
+    expect(parseCacheImport('docker://r.example/app:cache')).toEqual({ type: 'registry', ref: 'r.example/app:cache' });
+    expect(parseCacheExport('type=registry,ref=docker://r.example/app:cache')).toEqual({ type: 'registry', ref: 'r.example/app:cache', mode: 'min' });
+    expect(() => parseCacheImport('oci:/tmp/c')).toThrow(/not oci:\/tmp\/c \(an OCI layout is type=local\)/);
+    expect(() => parseCacheExport('type=registry,ref=docker://')).toThrow(CacheSpecError);
+  });
+
   it.each([
     ['type=registry', /needs ref=/],
     ['type=registry,ref=x,mode=all', /mode must be min or max/],

@@ -28,7 +28,7 @@ async function readLayer(blob: string): Promise<Member[]> {
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, stream, next) => {
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('data', (c) => chunks.push(Buffer.from(c as Uint8Array)));
       stream.on('end', () => {
         members.push({ name: header.name, type: header.type ?? 'file', linkname: header.linkname ?? undefined, mode: header.mode ?? 0,
           content: Buffer.concat(chunks).toString() });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultBridgeNetwork, IPAM_LEASES_DIR } from '@tsbuild/builder';
+import { readTextIfExists } from '@tsbuild/oci-layout';
 import { importBusybox } from '../helpers/busyboxImage.js';
 import { requireTools, run } from '../helpers/tools.js';
 import { tsbuild, tsbuildOk } from '../helpers/tsbuildCli.js';
@@ -93,7 +94,8 @@ async function leasesOf(id: string): Promise<string[]> {
   const dir = join(IPAM_LEASES_DIR, defaultBridgeNetwork.name);
   if (!existsSync(dir)) return [];
   const names = (await readdir(dir)).filter((n) => /^\d+\.\d+\.\d+\.\d+$/.test(n));
-  const owners = await Promise.all(names.map(async (n) => ({ n, owner: (await readFile(join(dir, n), 'utf8')).split(/\r?\n/)[0] })));
+  // The leases are host-wide: another container (another test file's) may release one between readdir and read.
+  const owners = await Promise.all(names.map(async (n) => ({ n, owner: (await readTextIfExists(join(dir, n)))?.split(/\r?\n/)[0] })));
   return owners.filter((o) => o.owner === id).map((o) => o.n);
 }
 

@@ -16,7 +16,7 @@ type PackageName = (typeof PACKAGES)[number];
 const MAY_IMPORT: Record<PackageName, PackageName[]> = {
   'oci-layout': [],
   registry: ['oci-layout'],
-  'inspect-tui': ['oci-layout'],
+  'inspect-tui': ['oci-layout', 'registry'],
   builder: ['oci-layout', 'registry', 'inspect-tui'],
 };
 

@@ -39,6 +39,18 @@ describe('tsdive sources beyond files and the store', () => {
     expect(fromRegistry.json?.image).toMatchObject({ sizeBytes: 1220598, inefficientBytes: 32025, efficiencyScore: 0.9844212134184309 });
   });
 
+  it('oci:DIR:REF splits at the first colon, so a REF with colons names its image (skopeo\'s rule)', async () => {
+    const layout = join(await dirs.make(), 'layout');
+    await run('skopeo', ['copy', `docker-archive:${DIVE_IMAGE}`, `oci:${layout}:localhost/dive:1`]);
+    await run('skopeo', ['copy', `docker-archive:${DIVE_IMAGE}`, `oci:${layout}:other`]);
+    const r = await diveJson([`oci:${layout}:localhost/dive:1`]);
+    expect(r.stderr).toBe('');
+    expect(r.json?.image).toMatchObject({ sizeBytes: 1220598, inefficientBytes: 32025 });
+    const unnamed = await diveJson([`oci:${layout}`]);
+    expect(unnamed.code).toBe(2);
+    expect(unnamed.stderr).toMatch(/holds 2 images; name one as oci:.*:REF \(localhost\/dive:1, other\)/);
+  });
+
   it('a docker:// image that does not exist is one clear line and exit 2', async () => {
     const r = await diveJson(['--root', await dirs.make(), `docker://${registry.host}/no/such:1`]);
     expect(r.code).toBe(2);

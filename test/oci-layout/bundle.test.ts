@@ -226,4 +226,20 @@ describe('tsbuild bundle with a User out of runc\'s range', () => {
     expect(ours).toMatchObject(want);
     expect({ uid: ours.uid, gid: ours.gid }).toEqual({ uid: theirs.uid, gid: theirs.gid });
   });
+
+  it('unpacks an image where it lives, oci:PATH:REF with a REF holding colons as umoci reads it, the same as from the store', async () => {
+    const root = await mkdtemp(join(tmp, 'user-store-'));
+    await buildWithUser(root, '1000:');
+    const fromStore = join(root, 'bundle');
+    expect((await tsbuild(['--root', root, 'bundle', 'users', fromStore])).code).toBe(0);
+    const otherRoot = await mkdtemp(join(tmp, 'empty-store-'));
+    const fromLayout = join(otherRoot, 'bundle');
+    const r = await tsbuild(['--root', otherRoot, 'bundle', `oci:${root}/oci:localhost/users:latest`, fromLayout]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(await readFile(join(fromLayout, 'config.json'), 'utf8'))).toEqual(JSON.parse(await readFile(join(fromStore, 'config.json'), 'utf8')));
+    expect(await readdir(join(fromLayout, 'rootfs'))).toEqual(await readdir(join(fromStore, 'rootfs')));
+    const missing = await tsbuild(['--root', otherRoot, 'bundle', `oci:${root}/oci:localhost/nosuch:latest`, join(otherRoot, 'b2')]);
+    expect(missing.stderr).toMatch(/^tsbuild: error: .*has no image named "localhost\/nosuch:latest"/);
+  });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ToolError } from '@tsbuild/oci-layout';
-import { ImageLocationError, parseImageLocation, RegistryError, RegistrySession, RepositoryClient, TransferError } from '@tsbuild/registry';
+import { ImageLocationError, parseImageLocation, ToolError } from '@tsbuild/oci-layout';
+import { RegistryError, RegistrySession, RepositoryClient, TransferError } from '@tsbuild/registry';
 import { startRegistry } from '../helpers/registryHarness.js';
 
 let registry: Awaited<ReturnType<typeof startRegistry>>;

@@ -10,6 +10,7 @@ export * from './fileLock.js';
 export * from './processIdentity.js';
 export * from './ociLayout.js';
 export * from './imageName.js';
+export * from './imageLocation.js';
 export * from './localStore.js';
 export * from './storeCheck.js';
 export * from './ifExists.js';

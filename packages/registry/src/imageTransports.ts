@@ -1,7 +1,8 @@
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import {
   copySource,
   DockerArchiveDestination,
+  formatImageLocation,
   formatImageName,
   LocalStore,
   normalizeImageName,
@@ -12,12 +13,12 @@ import {
   openOciDirDestination,
   openOciDirSource,
   layoutSource,
-  FAILURE_EXIT_CODE,
-  ToolError,
+  ImageLocationError,
   type CopyOptions,
   type CopySource,
   type Descriptor,
   type ImageDestination,
+  type ImageLocation,
   type ImageName,
   type Platform,
 } from '@tsbuild/oci-layout';
@@ -28,50 +29,6 @@ import { TransferError } from './registryError.js';
 import { RegistryDestination, remoteSource } from './remoteImage.js';
 import { RepositoryClient } from './repositoryClient.js';
 import { RegistrySession } from './registrySession.js';
-
-/** Where an image lives, as `copy` spells it (skopeo's transport syntax; a plain name is the local store). */
-export type ImageLocation =
-  | { transport: 'docker'; reference: string }
-  | { transport: 'oci' | 'oci-archive' | 'docker-archive'; path: string; ref?: string }
-  | { transport: 'store'; name: string };
-
-/** An image location that cannot be used: text that names no image, or a place this command cannot reach. */
-export class ImageLocationError extends ToolError<'invalid-location' | 'not-qualified' | 'no-store'> {
-  constructor(kind: ImageLocationError['kind'], message: string) {
-    // A failed copy, as skopeo exits for it.
-    super(kind, message, FAILURE_EXIT_CODE);
-  }
-}
-
-export function parseImageLocation(text: string): ImageLocation {
-  if (text.startsWith('docker://')) {
-    const reference = text.slice('docker://'.length);
-    if (!reference) throw new ImageLocationError('invalid-location', `"${text}" names no image after docker://`);
-    return { transport: 'docker', reference };
-  }
-  for (const transport of ['oci-archive', 'docker-archive', 'oci'] as const) {
-    if (text.startsWith(`${transport}:`)) {
-      const rest = text.slice(transport.length + 1);
-      const colon = rest.indexOf(':');
-      const path = colon < 0 ? rest : rest.slice(0, colon);
-      const ref = colon < 0 ? undefined : rest.slice(colon + 1);
-      if (!path) throw new ImageLocationError('invalid-location', `"${text}" names no path after ${transport}:`);
-      return { transport, path: resolve(path), ...(ref ? { ref } : {}) };
-    }
-  }
-  return { transport: 'store', name: text };
-}
-
-export function formatImageLocation(loc: ImageLocation): string {
-  switch (loc.transport) {
-    case 'docker':
-      return `docker://${loc.reference}`;
-    case 'store':
-      return loc.name;
-    default:
-      return `${loc.transport}:${loc.path}${loc.ref ? `:${loc.ref}` : ''}`;
-  }
-}
 
 export interface TransportOptions {
   /** The local store, for plain names (opened only when one is used). */
@@ -217,7 +174,10 @@ export class ImageTransports {
    * names it by its tags); without them a docker archive takes `defaultName` (the source's).
    */
   async openDestination(loc: ImageLocation, defaultName?: string, names?: string[]): Promise<OpenedDestination> {
-    const refs = loc.transport === 'docker' || loc.transport === 'store' || !loc.ref ? names : [loc.ref];
+    if (loc.transport === 'docker-archive' && typeof loc.ref === 'number') {
+      throw new ImageLocationError('invalid-location', `${formatImageLocation(loc)}: an image index (@N) names an image to read, not one to write`);
+    }
+    const refs = loc.transport === 'docker' || loc.transport === 'store' || loc.ref === undefined ? names : [String(loc.ref)];
     switch (loc.transport) {
       case 'docker': {
         const [target, ...more] = this.resolveDockerReference(loc.reference, true);

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { ToolError, TOOL_FAILURE_EXIT_CODE } from '@tsbuild/oci-layout';
+import { formatImageLocation, ImageLocationError, parseImageLocation, ToolError, TOOL_FAILURE_EXIT_CODE, type ImageLocation } from '@tsbuild/oci-layout';
 
 /** mode=min: the final stage's steps (what its image is made of); mode=max: every stage's. */
 export type CacheMode = 'min' | 'max';
@@ -47,6 +47,25 @@ function required(f: Map<string, string>, key: string, value: string, flag: stri
   return v;
 }
 
+/**
+ * A registry cache's `ref=`, read by the one image-location parser: a plain
+ * reference (buildx's spelling) or `docker://REF`; any other transport is a
+ * local cache's job (type=local).
+ */
+function registryRef(f: Map<string, string>, value: string, flag: string): string {
+  const text = required(f, 'ref', value, flag, 'type=registry,ref=registry.example/app:cache');
+  let loc: ImageLocation;
+  try {
+    loc = parseImageLocation(text);
+  } catch (e) {
+    if (!(e instanceof ImageLocationError)) throw e;
+    throw new CacheSpecError(`invalid ${flag} "${value}": ${e.message}`);
+  }
+  if (loc.transport === 'store') return loc.name;
+  if (loc.transport === 'docker') return loc.reference;
+  throw new CacheSpecError(`invalid ${flag} "${value}": a registry cache's ref is REGISTRY/REPO[:TAG] or docker://REF, not ${formatImageLocation(loc)} (an OCI layout is type=local)`);
+}
+
 function refuseUnknown(f: Map<string, string>, known: string[], value: string, flag: string): void {
   for (const key of f.keys()) {
     if (!known.includes(key)) throw new CacheSpecError(`invalid ${flag} "${value}": unknown field "${key}" (known: ${known.join(', ')})`);
@@ -59,7 +78,7 @@ export function parseCacheExport(value: string): CacheExportSpec {
   switch (f.get('type')) {
     case 'registry':
       refuseUnknown(f, ['type', 'ref', 'mode'], value, flag);
-      return { type: 'registry', ref: required(f, 'ref', value, flag, 'type=registry,ref=registry.example/app:cache'), mode: mode(f, value, flag) };
+      return { type: 'registry', ref: registryRef(f, value, flag), mode: mode(f, value, flag) };
     case 'local':
       refuseUnknown(f, ['type', 'dest', 'tag', 'mode'], value, flag);
       return { type: 'local', dir: resolve(required(f, 'dest', value, flag, 'type=local,dest=./cache')), tag: f.get('tag') || DEFAULT_LOCAL_TAG, mode: mode(f, value, flag) };
@@ -79,7 +98,7 @@ export function parseCacheImport(value: string): CacheImportSpec {
   switch (f.get('type')) {
     case 'registry':
       refuseUnknown(f, ['type', 'ref'], value, flag);
-      return { type: 'registry', ref: required(f, 'ref', value, flag, 'type=registry,ref=registry.example/app:cache') };
+      return { type: 'registry', ref: registryRef(f, value, flag) };
     case 'local':
       refuseUnknown(f, ['type', 'src', 'tag'], value, flag);
       return { type: 'local', dir: resolve(required(f, 'src', value, flag, 'type=local,src=./cache')), tag: f.get('tag') || DEFAULT_LOCAL_TAG };

@@ -2,10 +2,10 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Descriptor, LocalStore } from '@tsbuild/oci-layout';
-import type { ImageLocation, ImageTransports, TransportOptions } from '@tsbuild/registry';
+import type { Descriptor, ImageLocation, LocalStore } from '@tsbuild/oci-layout';
+import type { ImageTransports, TransportOptions } from '@tsbuild/registry';
 import type { BuildOutput } from './buildOutputOption.js';
-import { copyReported, type ReportStream } from './commands/copy.js';
+import { copyReported, type ReportStream } from './imageTransfer.js';
 
 export interface BuildExports {
   /** `--push`: to the registry each name says. */

@@ -8,11 +8,20 @@ export interface RegistryOptions {
   creds?: string;
 }
 
-/** How the commands that reach registries find and trust them (skopeo's spelling). */
-export function withRegistryOptions(cmd: Command): Command {
+/** `--tls-verify`, as skopeo spells it; `appliesTo` says which of a command's registry traffic it governs. */
+export function tlsVerifyOption(appliesTo?: string): Option {
+  const what = 'require HTTPS with verified certificates (false also allows plain HTTP)';
+  return new Option('--tls-verify <bool>', appliesTo ? `${appliesTo}: ${what}` : what).choices(['true', 'false']).default('true');
+}
+
+/**
+ * How the commands that reach registries find and trust them (skopeo's spelling),
+ * declared here once; `appliesTo` names what they govern when the command does more.
+ */
+export function withRegistryOptions(cmd: Command, appliesTo?: string): Command {
   return cmd
-    .addOption(new Option('--tls-verify <bool>', 'require HTTPS with verified certificates (false also allows plain HTTP)').choices(['true', 'false']).default('true'))
-    .option('--registries-conf <file>', 'registries.conf to use instead of the standard ones');
+    .option('--registries-conf <file>', appliesTo ? `registries.conf for ${appliesTo}` : 'registries.conf to use instead of the standard ones')
+    .addOption(tlsVerifyOption(appliesTo));
 }
 
 /** What `--tls-verify`, `--registries-conf` and `--creds` say, as ImageTransports takes it. */

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import {
-  appendHistory, appendLayer, assembleImage, hostPlatform, imageFormatAnnotations, readLayer, withAnnotations, withConfig,
-  type ContainerConfig, type Platform, type HistoryEntry, type Image, type LayerEntry, type LocalStore,
+  appendHistory, appendLayer, assembleImage, hostPlatform, imageFormatAnnotations, parseImageLocation, readLayer, withAnnotations, withConfig,
+  type ContainerConfig, type Platform, type HistoryEntry, type Image, type ImageLocation, type LayerEntry, type LocalStore,
 } from '@tsbuild/oci-layout';
 import { BuildContext } from '../context/buildContext.js';
 import { ContextHashStore } from '../context/contextHashStore.js';
@@ -181,7 +181,7 @@ class Build {
       await this.explainer.base(planned.stage.index, key, 'scratch', settings);
       return { image, fs: new ImageFilesystem(), key };
     }
-    const image = await resolveImage(this.store, this.imageContext(base.ref) ?? base.ref, this.imageOptions(platform)).catch((e: Error) => {
+    const image = await resolveImage(this.store, this.imageContext(base.ref) ?? parseImageLocation(base.ref), this.imageOptions(platform)).catch((e: Error) => {
       throw new DockerfileError(`base image "${base.ref}": ${e.message}`, planned.stage.from.location, 'FROM');
     });
     // The stage's image is an OCI image of its own: the base's layers without their annotations, its manifest's left behind.
@@ -356,9 +356,9 @@ class Build {
 
   /** `COPY --from=NAME`: an earlier stage (by name or index) or an image from the store. */
   /** The image a named context puts in place of `name` (`FROM name`, `COPY --from=name`). */
-  private imageContext(name: string): string | undefined {
+  private imageContext(name: string): ImageLocation | undefined {
     const named = this.req.buildContexts?.[name];
-    return named?.kind === 'image' ? named.ref : undefined;
+    return named?.kind === 'image' ? named.location : undefined;
   }
 
   /** A named directory context for `--from=name`, opened once with its own .dockerignore; a stage of that name wins, as in BuildKit. */
@@ -382,7 +382,7 @@ class Build {
       if (!stage) throw new Error(`stage "${from}" has not been built`);
       return { key: stage.key, image: stage.image };
     }
-    const image = await resolveImage(this.store, this.imageContext(from) ?? from, this.imageOptions(this.platform)).catch((e: Error) => {
+    const image = await resolveImage(this.store, this.imageContext(from) ?? parseImageLocation(from), this.imageOptions(this.platform)).catch((e: Error) => {
       if (!(e instanceof ImageUnavailableError)) throw e;
       const stage = nearestName(from.toLowerCase(), this.dockerfile.stages.flatMap((s) => s.from.name ?? []));
       throw new Error(`--from="${from}" is neither a stage of this Dockerfile nor an image in the store or a reachable registry (pull: ${e.pullError})${

@@ -1,10 +1,11 @@
-import { ToolError, type Compression, type Descriptor, type Digest, type Image, type ImageFormat, type Platform } from '@tsbuild/oci-layout';
+import { ToolError, type Compression, type Descriptor, type Digest, type Image, type ImageFormat, type ImageLocation, type Platform } from '@tsbuild/oci-layout';
 import type { SharedCacheRequest } from '../cache/sharedCache.js';
 import type { StepCacheReport } from '../cache/missExplanation.js';
 import type { RunSettings } from '../runtime/runSettings.js';
 
 /** `--build-context NAME=...`: a directory for COPY --from / RUN --mount from, or an image standing in for FROM NAME. */
-export type NamedContext = { kind: 'dir'; dir: string } | { kind: 'image'; ref: string };
+/** An image context is looked up as FROM looks up its name (a `store` location: the store, then its registry). */
+export type NamedContext = { kind: 'dir'; dir: string } | { kind: 'image'; location: ImageLocation };
 
 export interface BuildRequest extends SharedCacheRequest {
   contextDir: string;

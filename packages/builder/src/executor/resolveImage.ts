@@ -1,4 +1,7 @@
-import { copySource, ImageNotFoundError, InvalidImageNameError, normalizeImageName, OciLayoutDestination, type Image, type LocalStore, type Platform, type StoredImage } from '@tsbuild/oci-layout';
+import {
+  copySource, formatImageLocation, ImageNotFoundError, InvalidImageNameError, normalizeImageName, OciLayoutDestination,
+  type Image, type ImageLocation, type LocalStore, type Platform, type StoredImage,
+} from '@tsbuild/oci-layout';
 import { nearestName } from '../nearestName.js';
 
 export interface ImageSourceOptions {
@@ -9,8 +12,6 @@ export interface ImageSourceOptions {
   pull?: boolean;
   log: (line: string) => void;
 }
-
-const TRANSPORT = /^(docker:\/\/|oci:|oci-archive:|docker-archive:)/;
 
 /** A name the store does not hold and no registry gave: the pull's own error, and the nearest stored name. */
 export class ImageUnavailableError extends Error {
@@ -51,12 +52,13 @@ async function storedImage(store: LocalStore, ref: string): Promise<StoredImage 
  * The image a `FROM` or `COPY --from` names: a name already in the store is
  * used as it is; any other name is pulled from its registry (honouring
  * registries.conf) and kept in the store under its full name, as docker
- * keeps pulled base images; `oci:`, `oci-archive:` and `docker-archive:`
- * sources are read directly, their blobs copied into the store.
+ * keeps pulled base images; `docker://` always asks the registry; `oci:`,
+ * `oci-archive:` and `docker-archive:` sources are read directly, their
+ * blobs copied into the store.
  */
-export async function resolveImage(store: LocalStore, ref: string, opts: ImageSourceOptions): Promise<Image> {
-  if (!TRANSPORT.test(ref) && !opts.pull) {
-    const local = await storedImage(store, ref);
+export async function resolveImage(store: LocalStore, location: ImageLocation, opts: ImageSourceOptions): Promise<Image> {
+  if (location.transport === 'store' && !opts.pull) {
+    const local = await storedImage(store, location.name);
     if (local) return store.layout.readImage(local.descriptor, opts.platform);
   }
   // The registry client (undici and all) is only loaded when an image has to come from elsewhere.
@@ -66,8 +68,9 @@ export async function resolveImage(store: LocalStore, ref: string, opts: ImageSo
     ...(opts.registriesConf ? { registriesConf: opts.registriesConf } : {}),
     ...(opts.tlsVerify !== undefined ? { tlsVerify: opts.tlsVerify } : {}),
   };
-  if (!TRANSPORT.test(ref) || ref.startsWith('docker://')) {
-    opts.log(`Pulling ${ref}`);
+  if (location.transport === 'store' || location.transport === 'docker') {
+    const ref = location.transport === 'store' ? location.name : location.reference;
+    opts.log(`Pulling ${formatImageLocation(location)}`);
     const { name, descriptor } = await registry.pullImage(store, ref, sourceOptions).catch(async (e: unknown) => {
       // Only "no registry gives it" (refused, unreachable, not a name registries.conf lets us pull) makes the name unavailable;
       // a store that cannot take the image or bad credentials are the user's to see as they are.
@@ -80,7 +83,7 @@ export async function resolveImage(store: LocalStore, ref: string, opts: ImageSo
   }
   const transports = await registry.ImageTransports.create({ ...sourceOptions, openStore: async () => store });
   try {
-    const opened = await transports.openSource(registry.parseImageLocation(ref));
+    const opened = await transports.openSource(location);
     try {
       // Unnamed in the store: the image built on it names these blobs; the build's lease protects them meanwhile.
       const descriptor = await copySource(opened.source, new OciLayoutDestination(store.layout, async () => undefined));

@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
-import { hostPlatform, LocalStore, OciLayout, openDockerArchive, openOciArchiveSource, storeRoot, REF_NAME_ANNOTATION, type Image } from '@tsbuild/oci-layout';
+import {
+  explicitTransport, formatImageLocation, hostPlatform, InvalidImageNameError, LocalStore, openDockerArchive, openOciArchiveSource,
+  openOciDirSource, parseImageLocation, storeRoot, type CopySource, type Image, type ImageLocation,
+} from '@tsbuild/oci-layout';
 import { TsdiveError } from '../tsdiveError.js';
-import { runTsbuild } from './tsbuildProcess.js';
 
 export interface ImageSource {
   image: Image;
@@ -20,83 +21,64 @@ export interface ImageSourceOptions {
   root?: string;
 }
 
-const TRANSPORTS = ['docker-archive', 'oci', 'oci-archive', 'docker', 'store'] as const;
-type Transport = (typeof TRANSPORTS)[number];
-
-function splitTransport(ref: string, source: string | undefined): [Transport, string] {
-  const colon = ref.indexOf(':');
-  const prefix = colon > 0 ? ref.slice(0, colon) : '';
-  if ((TRANSPORTS as readonly string[]).includes(prefix)) {
-    const rest = ref.slice(colon + 1);
-    return [prefix as Transport, prefix === 'docker' ? rest.replace(/^\/\//, '') : rest];
-  }
-  if (source === undefined || source === 'store') return ['store', ref];
-  if (source === 'docker-archive' || source === 'oci' || source === 'oci-archive') return [source, ref];
+/** IMAGE as the one image-location parser reads it, with dive's `--source` deciding what a bare IMAGE is. */
+function locationOf(text: string, source: string | undefined): ImageLocation {
+  if (explicitTransport(text) !== undefined || source === undefined || source === 'store') return parseImageLocation(text);
+  if (source === 'docker-archive' || source === 'oci' || source === 'oci-archive') return parseImageLocation(`${source}:${text}`);
   if (source === 'docker' || source === 'podman') {
-    throw new TsdiveError('image-source', `--source ${source}: tsdive reads images without a daemon; save the image (${source} save -o image.tar ${ref}) and run tsdive docker-archive:image.tar`);
+    throw new TsdiveError('image-source', `--source ${source}: tsdive reads images without a daemon; save the image (${source} save -o image.tar ${text}) and run tsdive docker-archive:image.tar`);
   }
   throw new TsdiveError('image-source', `unknown --source "${source}" (use docker-archive, oci or store)`);
 }
 
-/** `PATH[:REF]` where PATH itself may contain colons: the longest existing prefix is the path. */
-function splitPathAndRef(rest: string): [string, string | undefined] {
-  if (existsSync(rest)) return [rest, undefined];
-  const colon = rest.lastIndexOf(':');
-  if (colon > 0 && existsSync(rest.slice(0, colon))) return [rest.slice(0, colon), rest.slice(colon + 1)];
-  return [rest, undefined];
+/** The one image of a source read without `all`; an index here means the platform choice found several. */
+function singleImage(source: CopySource, loc: ImageLocation): Image {
+  if (source.kind !== 'image') throw new TsdiveError('image-source', `${formatImageLocation(loc)} holds an index of several images; name one as ${loc.transport}:PATH:REF`);
+  return source.image;
 }
 
-async function openOciLayout(dir: string, ref: string | undefined): Promise<Image> {
-  const layout = await OciLayout.open(dir);
-  const index = await layout.readIndex();
-  if (ref !== undefined) {
-    const found = await layout.findRef(ref);
-    if (!found) throw new TsdiveError('image-source', `${dir}: no image named "${ref}" in index.json`);
-    return layout.readImage(found);
+/**
+ * Pulls a registry image into the store as `tsbuild pull` does (the registry
+ * package's transports, registries.conf honoured), and names it by its
+ * fully qualified reference. The registry client loads only for docker://.
+ */
+async function pullIntoStore(store: LocalStore, reference: string): Promise<Image> {
+  const registry = await import('@tsbuild/registry');
+  process.stderr.write(`Pulling ${reference}\n`);
+  try {
+    const { descriptor } = await registry.pullImage(store, reference, { platform: hostPlatform() });
+    return await store.layout.readImage(descriptor, hostPlatform());
+  } catch (e) {
+    // The registry's refusals and a reference no registry can be asked for; a store that cannot take the image surfaces as it is.
+    const refused = e instanceof registry.RegistryError || e instanceof registry.TransferError || e instanceof registry.RegistriesConfError || e instanceof InvalidImageNameError;
+    if (!refused) throw e;
+    throw new TsdiveError('image-source', `cannot pull ${reference}: ${e.message.replace(/:?\n\s*/g, '; ')}`, { cause: e });
   }
-  if (index.manifests.length !== 1) {
-    const names = index.manifests.map((d) => d.annotations?.[REF_NAME_ANNOTATION] ?? d.digest);
-    throw new TsdiveError('image-source', `${dir} holds ${index.manifests.length} images; name one as oci:${dir}:REF (${names.join(', ') || 'none'})`);
-  }
-  return layout.readImage(index.manifests[0]!);
 }
 
 /**
  * Resolves the IMAGE argument to an image: `docker-archive:FILE[:REF]`,
  * `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`, `docker://REF`, or a name in the local store.
  */
-export async function openImageSource(ref: string, opts: ImageSourceOptions = {}): Promise<ImageSource> {
-  const [transport, rest] = splitTransport(ref, opts.source);
-  if (rest === '') throw new TsdiveError('image-source', `"${ref}" names no image`);
-  switch (transport) {
+export async function openImageSource(text: string, opts: ImageSourceOptions = {}): Promise<ImageSource> {
+  const loc = locationOf(text, opts.source);
+  switch (loc.transport) {
     case 'docker-archive': {
-      const [file, name] = splitPathAndRef(rest);
-      const image = await openDockerArchive(file, name);
+      const image = await openDockerArchive(loc.path, loc.ref);
       return { image, layerIds: image.layerPaths.map((p) => p.split('/')[0]!), close: nothingToClose };
     }
-    case 'oci': {
-      const [dir, name] = splitPathAndRef(rest);
-      return { image: await openOciLayout(dir, name), close: nothingToClose };
-    }
+    case 'oci':
+      return { image: singleImage(await openOciDirSource(loc.path, loc.ref, { platform: hostPlatform() }), loc), close: nothingToClose };
     case 'oci-archive': {
-      const [file, name] = splitPathAndRef(rest);
-      const archive = await openOciArchiveSource(file, name, { platform: hostPlatform() });
-      if (archive.source.kind !== 'image') {
-        await archive.close();
-        throw new TsdiveError('image-source', `${file} holds an index of several images; name one as oci-archive:${file}:REF`);
-      }
-      return { image: archive.source.image, close: archive.close };
+      const archive = await openOciArchiveSource(loc.path, loc.ref, { platform: hostPlatform() });
+      if (archive.source.kind !== 'image') await archive.close();
+      return { image: singleImage(archive.source, loc), close: archive.close };
     }
     case 'store': {
       const store = await LocalStore.open(storeRoot(opts.root));
-      return { image: await store.readImage(rest), close: nothingToClose };
+      return { image: await store.readImage(loc.name), close: nothingToClose };
     }
-    case 'docker': {
-      // Pulled through tsbuild into the store (no daemon, and the registry client stays out of this package).
-      const pulled = await runTsbuild([...(opts.root !== undefined ? ['--root', opts.root] : []), 'pull', '-q', rest]);
-      if (pulled.code !== 0) throw new TsdiveError('image-source', `cannot pull ${rest} (tsbuild pull exited with ${pulled.code ?? 'a signal'})`);
-      const store = await LocalStore.open(storeRoot(opts.root));
-      return { image: await store.readImage(pulled.stdout.trim().split('\n').at(-1)!), close: nothingToClose };
-    }
+    case 'docker':
+      return { image: await pullIntoStore(await LocalStore.open(storeRoot(opts.root)), loc.reference), close: nothingToClose };
   }
 }

@@ -25,7 +25,7 @@ const truthy = (value: string | undefined) => value === 'true' || value === '1' 
 function program(): Command {
   return new Command('tsdive')
     .description('Explore an image layer by layer and find wasted space (dive without a daemon)')
-    .argument('<image>', 'docker-archive:FILE[:REF], oci:DIR[:REF], or a local store name')
+    .argument('<image>', 'docker-archive:FILE[:REF], oci:DIR[:REF], oci-archive:FILE[:REF], docker://REF (pulled into the store), or a local store name')
     .option('--ci', 'skip the interactive view and check the CI rules (same as CI=true)')
     .option('--ci-config <file>', 'CI rules file (.toml, or dive\'s YAML .dive-ci); default .tsdive-ci.toml, else .dive-ci')
     .option('--json <file>', 'write the analysis as dive\'s JSON to FILE ("-" for stdout)')

@@ -3,9 +3,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /**
- * The tsbuild CLI: the workspace's own when tsdive runs from the repository
- * (inspect-tui does not import the builder or the registry client; it runs
- * them), else `npx tsbuild`.
+ * The tsbuild CLI for `tsdive build`: the workspace's own when tsdive runs
+ * from the repository (inspect-tui does not import the builder; it runs it),
+ * else `npx tsbuild`.
  */
 function tsbuildCommand(): [string, string[]] {
   const workspaceBin = fileURLToPath(new URL('../../../builder/bin/tsbuild.js', import.meta.url));

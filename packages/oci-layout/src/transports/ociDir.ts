@@ -35,7 +35,10 @@ async function findLayoutEntry(layout: OciLayout, ref: string | undefined): Prom
     }
     return found;
   }
-  if (entries.length !== 1) throw new Error(`${layout.dir} holds ${entries.length} images; name one as oci:${layout.dir}:REF`);
+  if (entries.length !== 1) {
+    const names = entries.map((d) => d.annotations?.[REF_NAME_ANNOTATION] ?? d.digest);
+    throw new Error(`${layout.dir} holds ${entries.length} images; name one as oci:${layout.dir}:REF (${names.join(', ') || 'none'})`);
+  }
   return entries[0]!;
 }
 

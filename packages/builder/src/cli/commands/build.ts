@@ -12,7 +12,7 @@ import type { BuildRequest } from '../../executor/buildRequest.js';
 import { BuildOutputError, checkFileDestination, parseBuildOutputs } from '../buildOutputOption.js';
 import { writeBuildOutputs } from '../buildOutputs.js';
 import { writeBuildResultFiles } from '../buildResultFiles.js';
-import { registryTransportOptions } from '../registryOptions.js';
+import { registryTransportOptions, withRegistryOptions } from '../registryOptions.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -98,8 +98,6 @@ export function buildCommand(program: Command): void {
     .option('--shm-size <size>', 'size of /dev/shm in RUN steps, e.g. 128m (default 64m)')
     .option('--build-context <name=dir|docker-image://ref>', 'a named context for COPY --from=NAME / RUN --mount from=NAME, or an image for FROM NAME (repeatable)', collect, [])
     .option('--platform <os/arch[/variant]>', 'target platform (default: this machine\'s; RUN needs this machine\'s)')
-    .option('--registries-conf <file>', 'registries.conf for pulling base images, --push and registry caches')
-    .addOption(new Option('--tls-verify <bool>', 'pulling base images, --push and registry caches: require HTTPS with verified certificates (false also allows plain HTTP)').choices(['true', 'false']))
     .option('--no-cache', 'execute every step even when the build cache has its result')
     .option('--push', 'push the image to the registry each -t names, as `tsbuild push` does')
     .option('--creds <USERNAME[:PASSWORD]>', 'credentials for --push and the registries of --cache-from/--cache-to, instead of stored ones (asks for the password when missing)')
@@ -107,7 +105,7 @@ export function buildCommand(program: Command): void {
     .option('--iidfile <file>', 'write the image ID (its manifest digest, as -q prints it) to FILE')
     .option('--metadata-file <file>', 'write buildx\'s build metadata (containerimage.digest, image.name, ...) as JSON to FILE')
     .option('--explain-cache', 'print one JSON document on stdout: the image digest and, per step, whether it was cached and why not (progress goes to stderr)');
-  withCacheOptions(command)
+  withCacheOptions(withRegistryOptions(command, 'pulling base images, --push and registry caches'))
     .action(async (context: string, opts: BuildOptions, cmd: Command) => {
       const store = await openStore(cmd);
       const sourceDateEpoch = parseEpoch(opts.sourceDateEpoch);
@@ -146,7 +144,7 @@ export function buildCommand(program: Command): void {
         ...(opts.explainCache || (!quiet && opts.progress === 'plain') ? { explainCache: true } : {}),
         ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
         ...(opts.registriesConf ? { registriesConf: opts.registriesConf } : {}),
-        ...(opts.tlsVerify !== undefined ? { tlsVerify: opts.tlsVerify === 'true' } : {}),
+        tlsVerify: opts.tlsVerify !== 'false',
         network: opts.network,
         log,
         ...caches,

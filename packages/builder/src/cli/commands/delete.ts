@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseDigest } from '@tsbuild/oci-layout';
 import type { RegistryOptions } from '../registryOptions.js';
-import { withRemoteOptions, withRepository } from './tags.js';
+import { withRemoteOptions, withRepository } from '../remoteRepository.js';
 
 export function deleteCommand(program: Command): void {
   withRemoteOptions(program.command('delete'))

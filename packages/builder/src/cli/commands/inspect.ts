@@ -1,30 +1,32 @@
 import type { Command } from 'commander';
-import { parsePlatform, recordedManifestType, type LocalStore } from '@tsbuild/oci-layout';
+import { parseImageLocation, parsePlatform, recordedManifestType, type ImageLocation, type LocalStore } from '@tsbuild/oci-layout';
 import { withCredsOption } from '../credsOption.js';
-import { registryTransportOptions } from '../registryOptions.js';
+import { registryTransportOptions, withRegistryOptions, type RegistryOptions } from '../registryOptions.js';
 import { ContainerError } from '../../runtime/containerError.js';
 import { ContainerStore } from '../../runtime/containerStore.js';
 import { openStore, withRootOption } from '../storeOption.js';
 import { inspectContainers } from './container.js';
 
-interface InspectOptions {
+interface InspectOptions extends RegistryOptions {
   platform?: string;
-  tlsVerify?: string;
-  creds?: string;
 }
 
-/** A registry image's manifest and config, read without pulling its layers. */
-async function inspectRemote(reference: string, opts: InspectOptions): Promise<unknown> {
+/** The manifest and config of an image outside the store (a registry's, an OCI layout's, an archive's), read without its layers. */
+async function inspectElsewhere(location: ImageLocation, opts: InspectOptions): Promise<unknown> {
   const { ImageTransports } = await import('@tsbuild/registry');
   const transports = await ImageTransports.create({
     ...(await registryTransportOptions(opts)),
     ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
   });
   try {
-    const { source, name } = await transports.openSource({ transport: 'docker', reference });
-    if (source.kind !== 'image') throw new Error('unexpected index');
-    const image = source.image;
-    return { name, digest: image.manifestDigest, manifestType: image.manifest.mediaType, manifest: image.manifest, config: image.config };
+    const { source, name, close } = await transports.openSource(location);
+    try {
+      if (source.kind !== 'image') throw new Error('unexpected index');
+      const image = source.image;
+      return { name, digest: image.manifestDigest, manifestType: image.manifest.mediaType, manifest: image.manifest, config: image.config };
+    } finally {
+      await close();
+    }
   } finally {
     await transports.close();
   }
@@ -41,14 +43,14 @@ async function isContainer(store: LocalStore, ref: string): Promise<boolean> {
 }
 
 export function inspectCommand(program: Command): void {
-  withCredsOption(withRootOption(program.command('inspect')))
+  withRegistryOptions(withCredsOption(withRootOption(program.command('inspect'))), 'docker:// images')
     .description('show a container (docker inspect\'s shape) or an image\'s manifest and config as JSON')
-    .argument('<image>', 'container name or ID, name or ID of an image in the store, or docker://REF for a registry image')
+    .argument('<image>', 'container name or ID, name or ID of an image in the store, or any copy source (docker://REF, oci:DIR[:REF], ...)')
     .option('--platform <os/arch[/variant]>', 'for docker://: which image of a multi-platform index')
-    .option('--tls-verify <bool>', 'for docker://: require HTTPS with verified certificates', 'true')
     .action(async (ref: string, opts: InspectOptions, cmd: Command) => {
-      if (ref.startsWith('docker://')) {
-        process.stdout.write(`${JSON.stringify(await inspectRemote(ref.slice('docker://'.length), opts), null, 2)}\n`);
+      const location = parseImageLocation(ref);
+      if (location.transport !== 'store') {
+        process.stdout.write(`${JSON.stringify(await inspectElsewhere(location, opts), null, 2)}\n`);
         return;
       }
       const store = await openStore(cmd);
@@ -56,7 +58,7 @@ export function inspectCommand(program: Command): void {
         await inspectContainers(cmd, [ref]);
         return;
       }
-      const { name, descriptor } = await store.resolve(ref);
+      const { name, descriptor } = await store.resolve(location.name);
       const image = await store.layout.readImage(descriptor);
       // podman's ManifestType: what push and save write, which for a --format docker build is schema2 while the store keeps OCI.
       const out = { name, digest: image.manifestDigest, manifestType: recordedManifestType(image.manifest), manifest: image.manifest, config: image.config };

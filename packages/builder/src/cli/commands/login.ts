@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { Option } from 'commander';
 import { promptHidden } from '../credsOption.js';
+import { tlsVerifyOption } from '../registryOptions.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -33,7 +33,7 @@ export function loginCommand(program: Command): void {
     .option('-u, --username <user>', 'user name (asked for when missing)')
     .option('-p, --password <password>', 'password (prefer --password-stdin)')
     .option('--password-stdin', 'read the password from stdin')
-    .addOption(new Option('--tls-verify <bool>', 'require HTTPS with verified certificates').choices(['true', 'false']).default('true'))
+    .addOption(tlsVerifyOption())
     .action(async (registry: string, opts: { username?: string; password?: string; passwordStdin?: boolean; tlsVerify: string }) => {
       const host = registryHost(registry);
       const username = opts.username ?? (process.stdin.isTTY ? await promptLine('Username: ') : undefined);

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import {
-  isIndexMediaType, MediaType, parseIndex, type Descriptor, type Index, type LocalStore, type Platform,
+  isIndexMediaType, MediaType, parseImageLocation, parseIndex, type Descriptor, type Index, type LocalStore, type Platform,
 } from '@tsbuild/oci-layout';
 import { openStore, withRootOption } from '../storeOption.js';
-import { transfer, withTransferOptions, type TransferOptions } from './copy.js';
+import { transfer, withTransferOptions, type TransferOptions } from '../imageTransfer.js';
 
 /** A manifest list (OCI index) held in the store under a name. */
 async function readList(store: LocalStore, ref: string): Promise<{ name: string; index: Index }> {
@@ -77,7 +77,6 @@ export function manifestCommand(program: Command): void {
     .argument('<destination>', 'docker://REGISTRY/REPO[:TAG], or any copy destination')
     .action(async (list: string, destination: string, opts: TransferOptions, cmd: Command) => {
       await readList(await openStore(cmd), list);
-      const { parseImageLocation } = await import('@tsbuild/registry');
       await transfer(cmd, { ...opts, all: true }, { transport: 'store', name: list }, parseImageLocation(destination));
     });
   for (const sub of manifest.commands) sub.exitOverride();

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
+import { parseImageLocation } from '@tsbuild/oci-layout';
 import { withCredsOption } from '../credsOption.js';
-import { transfer, withTransferOptions, type TransferOptions } from './copy.js';
+import { transfer, withTransferOptions, type TransferOptions } from '../imageTransfer.js';
 
 export function pushCommand(program: Command): void {
   withCredsOption(withTransferOptions(program.command('push')))
@@ -8,9 +9,10 @@ export function pushCommand(program: Command): void {
     .argument('<image>', 'name or ID of an image in the store')
     .argument('[destination]', 'docker://REGISTRY/REPO[:TAG], or any copy destination')
     .action(async (image: string, destination: string | undefined, opts: TransferOptions, cmd: Command) => {
-      const { parseImageLocation } = await import('@tsbuild/registry');
+      // Parsed before anything is read, so a bad destination is refused first.
+      const target = destination === undefined ? undefined : parseImageLocation(destination);
       await transfer(cmd, opts, { transport: 'store', name: image }, (name) => {
-        if (destination) return parseImageLocation(destination);
+        if (target) return target;
         if (!name) throw new Error(`image ${image} has no name to push it under; give a destination (docker://REGISTRY/REPO:TAG)`);
         return { transport: 'docker', reference: name };
       });

@@ -29,6 +29,7 @@ import { openContainers } from '../containerStoreOption.js';
 import { ExitStatus } from '../exitStatus.js';
 import { logWriter } from '../logOutput.js';
 import { imageForRun, parsePullPolicy } from '../runImage.js';
+import { registryTransportOptions, withRegistryOptions } from '../registryOptions.js';
 import { proxySignals } from '../signalProxy.js';
 import { attachStdio, type StdioAttachment } from '../stdioAttachment.js';
 import { withRootOption } from '../storeOption.js';
@@ -68,6 +69,7 @@ interface RunFlags {
   ulimit: string[];
   pull: string;
   tlsVerify: string;
+  registriesConf?: string;
   cidfile?: string;
   logOpt: string[];
 }
@@ -134,10 +136,10 @@ function parseStopTimeout(text: string): number {
 
 
 export function runCommand(program: Command): void {
-  withRootOption(program.command('run'))
+  withRegistryOptions(withRootOption(program.command('run')), 'pulling')
     .description('create and start a container from an image, supervised by conmon (docker run)')
     .passThroughOptions()
-    .argument('<image>', 'name or ID of an image in the store')
+    .argument('<image>', 'name or ID of an image in the store, or docker://REF')
     .argument('[command...]', 'command and arguments (default: the image\'s Entrypoint + Cmd)')
     .option('-d, --detach', 'run in the background and print the container ID')
     .option('-i, --interactive', 'keep stdin open and pass ours on (a pipe: no terminal, no signal translation)')
@@ -172,7 +174,6 @@ export function runCommand(program: Command): void {
     .option('--runtime <name>', 'OCI runtime: runc or crun', 'runc')
     .option('-l, --label <key=value>', 'set a label (repeatable)', collect, [])
     .option('--pull <policy>', 'missing (pull when not in the store), always or never', 'missing')
-    .option('--tls-verify <bool>', 'when pulling: require HTTPS with verified certificates', 'true')
     .option('--cidfile <file>', 'write the container ID to this file (which must not exist)')
     .option('--log-opt <max-size=SIZE>', 'log options: max-size rotates the log at that size (repeatable)', collect, [])
     .action(async (imageRef: string, command: string[], flags: RunFlags, cmd: Command) => {
@@ -180,7 +181,7 @@ export function runCommand(program: Command): void {
       const profile = await runProfile(flags);
       const { store, containers } = await openContainers(cmd);
       const logSizeMax = parseLogOpts(flags.logOpt);
-      const image = await imageForRun(store, imageRef, parsePullPolicy(flags.pull), flags.tlsVerify !== 'false');
+      const image = await imageForRun(store, imageRef, parsePullPolicy(flags.pull), await registryTransportOptions(flags));
       const c = await createContainer(store, containers, {
         image,
         imageRef,

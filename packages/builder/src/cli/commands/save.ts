@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import {
-  DockerArchiveDestination, layoutSource, makeTempDir, nameInLayout, OciLayout, OciLayoutDestination, packImageArchive, copySource,
+  DockerArchiveDestination, formatImageLocation, ImageLocationError, layoutSource, makeTempDir, nameInLayout, OciLayout, OciLayoutDestination, packImageArchive,
+  copySource, parseImageLocation,
   type Descriptor, type ImageDestination, type LocalStore,
 } from '@tsbuild/oci-layout';
 import { openStore, withRootOption } from '../storeOption.js';
@@ -13,7 +14,12 @@ type Chosen = Map<string, { descriptor: Descriptor; names: string[] }>;
 /** The images to write, each once, with the names they were asked for by (none when asked for by ID). */
 async function chosenImages(store: LocalStore, refs: string[]): Promise<Chosen> {
   const chosen: Chosen = new Map();
-  for (const ref of refs) {
+  for (const text of refs) {
+    const location = parseImageLocation(text);
+    if (location.transport !== 'store') {
+      throw new ImageLocationError('invalid-location', `save writes images from the store, not ${formatImageLocation(location)} (tsbuild copy ${text} docker-archive:FILE)`);
+    }
+    const ref = location.name;
     const { name, descriptor } = await store.resolve(ref);
     const entry = chosen.get(descriptor.digest) ?? { descriptor, names: [] };
     const byId = descriptor.digest.replace(/^sha256:/, '').startsWith(ref.replace(/^sha256:/, ''));
