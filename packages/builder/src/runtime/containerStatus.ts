@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { processExists } from '@tsbuild/oci-layout';
+import { processExists, statIfExists } from '@tsbuild/oci-layout';
 import { ContainerError } from './containerError.js';
 import { DirectoryChanges } from './directoryChanges.js';
 import type { ContainerState } from './containerRecord.js';
@@ -17,16 +17,6 @@ async function readExit(c: StoredContainer): Promise<{ code: number; at: string 
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
-}
-
 /**
  * The container's state as it is now, not as last written: a running
  * container whose conmon wrote an exit file has exited (with that status,
@@ -38,7 +28,7 @@ export async function observeState(containers: ContainerStore, c: StoredContaine
   const state = await containers.readState(c);
   if (state.status !== 'running') return state;
   const exit = await readExit(c);
-  if (exit) return { ...state, status: 'exited', pid: 0, exitCode: exit.code, finishedAt: exit.at, oomKilled: await exists(c.paths.oomFile) };
+  if (exit) return { ...state, status: 'exited', pid: 0, exitCode: exit.code, finishedAt: exit.at, oomKilled: (await statIfExists(c.paths.oomFile)) !== undefined };
   if (state.conmonPid > 0 && processExists(state.conmonPid)) return state;
   const gone = `conmon (pid ${state.conmonPid}) is gone without recording the container's exit`;
   const runtime = await runtimeState(c.record.runtime, c.record.id);

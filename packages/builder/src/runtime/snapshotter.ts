@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { applyLayer, type Digest, type Layer, type LocalStore } from '@tsbuild/oci-layout';
+import { applyLayer, statIfExists, type Digest, type Layer, type LocalStore } from '@tsbuild/oci-layout';
 import { mountOverlay } from './overlayMount.js';
 import { holdRun, type HeldRun } from './runRecord.js';
 import { listingDigest, recordPathIn, writeSnapshotRecord } from './snapshotRecord.js';
@@ -14,17 +14,6 @@ export function chainIds(diffIds: Digest[]): Digest[] {
     out.push(previous ? (`sha256:${createHash('sha256').update(`${previous} ${diffId}`).digest('hex')}` as Digest) : diffId);
   }
   return out;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (e) {
-    // Not unpacked yet; anything else (a permission or I/O error) is no answer to "is it there".
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
 }
 
 /**
@@ -64,7 +53,8 @@ export class Snapshotter {
     const dirs: string[] = [];
     for (const [i, layer] of layers.entries()) {
       const target = this.pathOf(chains[i]!);
-      if (!(await exists(target))) await this.unpack(layer, dirs, chains[i]!);
+      // Only a missing snapshot is unpacked; a permission or I/O error is no answer to "is it there".
+      if (!(await statIfExists(target))) await this.unpack(layer, dirs, chains[i]!);
       dirs.push(target);
     }
     return dirs;
