@@ -254,8 +254,9 @@ export class RegistrySession {
     const tries = req.retry === false ? 1 : DEFAULT_RETRY.attempts;
     for (let attempt = 0; ; attempt++) {
       try {
-        // A request with a body waits until the auth scheme is known, so no body is ever sent only
-        // to be refused; one without a body learns it from its own 401, a round trip less than a ping first.
+        // A request without a body learns the auth scheme from its own 401, a round trip less than a
+        // ping first. One with a body is never the first thing a registry hears: it waits for the
+        // scheme (a blob upload always follows its bodiless POST, whose 401 teaches it).
         if (req.body && !this.schemeKnown) {
           this.pinged ??= this.ping().catch((e) => {
             this.pinged = undefined;
