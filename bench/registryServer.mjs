@@ -27,15 +27,20 @@ function answers(host) {
   });
 }
 
-/** Resolves to { host, stop() } once the registry answers; stop() ends it and deletes its storage. */
-export async function startRegistry(dir) {
+/**
+ * Resolves to { host, stop() } once the registry answers; stop() ends it and deletes its storage.
+ * With `netns`, it runs inside that network namespace, listening on `address`:5000.
+ */
+export async function startRegistry(dir, { netns, address } = {}) {
   removeTree(dir);
   mkdirSync(dir, { recursive: true });
-  const host = `127.0.0.1:${await freePort()}`;
+  const host = netns ? `${address}:5000` : `127.0.0.1:${await freePort()}`;
   const config = join(dir, 'config.yml');
   writeFileSync(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'storage')}\n`
     + `http:\n  addr: ${host}\n`);
-  const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // `ip netns exec` execs the registry, so the child is the registry itself either way.
+  const argv = [...(netns ? ['ip', 'netns', 'exec', netns] : []), 'docker-registry', 'serve', config];
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr.on('data', (d) => { log = (log + d.toString()).slice(-4000); });
   const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -4,7 +4,10 @@
 //                   (BENCH_FILES 20000, BENCH_MB 300, BENCH_PROFILE=1 adds CPU profiles)
 //   BENCH_NGINX     samples/nginx FROM Debian, cold and fully cached, vs buildah (needs the network)
 //   BENCH_RUNFILES  a RUN writing 10,000 files FROM Debian vs buildah
-//   BENCH_REGISTRY  push / pull through a local docker-registry vs skopeo copy
+//   BENCH_REGISTRY  push / pull through a docker-registry vs skopeo copy and curl, on loopback and
+//                   over a simulated WAN (BENCH_REGISTRY_WAN=0 leaves the WAN rows out; they need root);
+//                   BENCH_REGISTRY_STORE (a tsbuild store) and BENCH_REGISTRY_NAME (localhost/nginx:latest)
+//                   move an image already built there instead of building one
 //   BENCH_SHAREDCACHE samples/nginx fully cached on an empty store from a registry cache vs buildah
 //                   bud --cache-from and a plain pull of the image (needs the network once)
 //   BENCH_DIVE      tsdive --json vs decompressing the layers (BENCH_DIVE_LAYERS 20, BENCH_DIVE_FILES 200000)
@@ -102,6 +105,9 @@ async function main() {
     lowercase: (path) => join(alias, relative(work, path)),
     debianBase: () => (base ??= debianBase(ctx)),
     nginxImage: undefined,
+    registryImage: process.env.BENCH_REGISTRY_STORE
+      ? { store: resolve(process.env.BENCH_REGISTRY_STORE), name: process.env.BENCH_REGISTRY_NAME || 'localhost/nginx:latest', label: `${process.env.BENCH_REGISTRY_NAME || 'localhost/nginx:latest'} from BENCH_REGISTRY_STORE` }
+      : undefined,
   };
   try {
     const sections = [header(runs)];

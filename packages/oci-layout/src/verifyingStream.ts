@@ -17,8 +17,9 @@ export class VerifyingStream extends Transform {
     private readonly expected: Digest,
     private readonly size?: number,
     private readonly what = 'blob',
+    highWaterMark?: number,
   ) {
-    super();
+    super(highWaterMark === undefined ? {} : { highWaterMark });
     this.hash = createHash(digestAlgorithm(expected));
   }
 

@@ -112,6 +112,8 @@ export class RegistrySession {
   private challenge?: AuthChallenge;
   private readonly tokens = new Map<string, Promise<CachedToken>>();
   private pinged?: Promise<void>;
+  /** Set once the registry has answered something that says how it authenticates (a challenge, or a success without one). */
+  private schemeKnown = false;
   private readonly credentialCache = new Map<string, Promise<Credentials | undefined>>();
 
   constructor(
@@ -225,9 +227,11 @@ export class RegistrySession {
     const text = await res.body.text();
     if (res.statusCode === 401) {
       this.challenge = parseAuthChallenge(header(res, 'www-authenticate') ?? '');
+      this.schemeKnown = true;
       return;
     }
     if (res.statusCode !== 200) throw registryErrorFrom(res.statusCode, text, 'GET', url);
+    this.schemeKnown = true;
   }
 
   /** Proves the session's credentials: `GET /v2/` must succeed once authenticated (a token with no scope, or Basic). */
@@ -250,12 +254,16 @@ export class RegistrySession {
     const tries = req.retry === false ? 1 : DEFAULT_RETRY.attempts;
     for (let attempt = 0; ; attempt++) {
       try {
-        // Learning the auth scheme first means no request body is ever sent only to be refused.
-        this.pinged ??= this.ping().catch((e) => {
-          this.pinged = undefined;
-          throw e;
-        });
-        await this.pinged;
+        // A request without a body learns the auth scheme from its own 401, a round trip less than a
+        // ping first. One with a body is never the first thing a registry hears: it waits for the
+        // scheme (a blob upload always follows its bodiless POST, whose 401 teaches it).
+        if (req.body && !this.schemeKnown) {
+          this.pinged ??= this.ping().catch((e) => {
+            this.pinged = undefined;
+            throw e;
+          });
+          await this.pinged;
+        }
         if (!req.freshConnection) return await this.requestOnce(req, first, this.dispatcher);
         const own = this.newDispatcher(1);
         try {
@@ -289,11 +297,13 @@ export class RegistrySession {
         const challenge = parseAuthChallenge(header(res, 'www-authenticate') ?? '');
         if (!challenge) throw registryErrorFrom(401, text, req.method, url.toString());
         this.challenge = challenge;
+        this.schemeKnown = true;
         // A token the registry refused (expired early, or too narrow) is not reused.
         if (auth) this.tokens.delete(req.scopes.join(' '));
         authorized = true;
         continue;
       }
+      if (sameHost && res.statusCode !== 401 && res.statusCode < 500) this.schemeKnown = true;
       const location = header(res, 'location');
       if ([301, 302, 303, 307, 308].includes(res.statusCode) && location && (req.method === 'GET' || req.method === 'HEAD') && !req.expect.includes(res.statusCode)) {
         await res.body.dump();

@@ -19,6 +19,11 @@ const MANIFEST_MEDIA_TYPES: string[] = [MediaType.ociManifest, MediaType.ociInde
 const MANIFEST_ACCEPT = MANIFEST_MEDIA_TYPES.join(', ');
 
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/**
+ * What a blob download holds ahead of its consumer at each stage. Streams' 16 KiB default is a
+ * quarter of one of the 64 KiB pieces a socket delivers, so every piece stopped the flow once.
+ */
+const BLOB_BUFFER_BYTES = 1024 * 1024;
 /** Blobs above this go up as a streamed PATCH (resumable) instead of one PUT. */
 const DEFAULT_CHUNKED_THRESHOLD = 32 * 1024 * 1024;
 
@@ -180,8 +185,8 @@ export class RepositoryClient {
         }
       }
     };
-    const verify = new VerifyingStream(descriptor.digest, descriptor.size, 'blob');
-    const source = Readable.from(chunks(), { objectMode: false });
+    const verify = new VerifyingStream(descriptor.digest, descriptor.size, 'blob', BLOB_BUFFER_BYTES);
+    const source = Readable.from(chunks(), { objectMode: false, highWaterMark: BLOB_BUFFER_BYTES });
     source.on('error', (e) => verify.destroy(e));
     // A consumer that gives up (a full disk) destroys only `verify`; the response must be let go of too,
     // or the session's close waits for a body nobody reads, and the process ends with no error at all.
