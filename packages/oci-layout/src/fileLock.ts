@@ -1,18 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { link, open, readFile, rename, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readTextIfExists } from './ifExists.js';
 import { withNoSpacePath } from './noSpaceLeft.js';
 import { currentProcess, formatProcessIdentity, parseProcessIdentity, processAlive } from './processIdentity.js';
-
-/** The lock file's text, or undefined when it was released meanwhile. */
-async function readLock(lockPath: string): Promise<string | undefined> {
-  try {
-    return await readFile(lockPath, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-}
 
 /**
  * Removes a lock whose owner is gone. Two waiters may both find it dead: the
@@ -65,7 +56,8 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, ti
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const text = await readLock(lockPath);
+      // Undefined when the lock was released meanwhile.
+      const text = await readTextIfExists(lockPath);
       if (text === undefined) continue;
       const owner = parseProcessIdentity(text);
       if (owner && !processAlive(owner)) {

@@ -1,5 +1,5 @@
 import type { Stats } from 'node:fs';
-import { lstat, readdir, readFile, stat } from 'node:fs/promises';
+import { lstat, open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
 
 /**
  * Reads that expect one error, ENOENT (the thing is not there, or went away
@@ -30,4 +30,9 @@ export function statIfExists(path: string | Buffer): Promise<Stats | undefined> 
 
 export function readTextIfExists(path: string): Promise<string | undefined> {
   return unlessMissing(readFile(path, 'utf8'), undefined);
+}
+
+/** The file opened for reading, or undefined when it is not there (a log its container's removal took away). */
+export function openIfExists(path: string): Promise<FileHandle | undefined> {
+  return unlessMissing(open(path, 'r'), undefined);
 }

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -6,7 +6,7 @@ import type { Digest } from './digest.js';
 import type { Image } from './image.js';
 import { normalizeImageName } from './imageName.js';
 import { OciLayout, REF_NAME_ANNOTATION } from './ociLayout.js';
-import { readdirIfExists, statIfExists } from './ifExists.js';
+import { readdirIfExists, readTextIfExists, statIfExists } from './ifExists.js';
 import { withFileLock } from './fileLock.js';
 import { withNoSpacePath } from './noSpaceLeft.js';
 import { currentProcess, formatProcessIdentity, parseProcessIdentity, processAlive, type ProcessIdentity } from './processIdentity.js';
@@ -190,14 +190,9 @@ export class LocalStore {
     const out: StoreLease[] = [];
     for (const name of await readdirIfExists(this.leaseDir)) {
       const file = join(this.leaseDir, name);
-      let text: string;
-      try {
-        text = await readFile(file, 'utf8');
-      } catch (e) {
-        // Its owner finished between the listing and the read.
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw e;
-      }
+      const text = await readTextIfExists(file);
+      // Its owner finished between the listing and the read.
+      if (text === undefined) continue;
       const owner = parseProcessIdentity(text) ?? parseProcessIdentity(name.split('-')[0] ?? '');
       out.push({ file, ...(owner ? { owner } : {}), alive: owner !== undefined && processAlive(owner) });
     }

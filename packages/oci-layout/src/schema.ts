@@ -196,10 +196,15 @@ export function parseManifest(bytes: Uint8Array | string, expectedMediaType?: st
     config: parseDescriptor(m.config, 'manifest config descriptor'),
     layers: m.layers.map((l, i) => parseDescriptor(l, `manifest layer ${i}`)),
   };
-  const artifactType = optionalString(m, 'artifactType', 'manifest');
+  return withSharedFields(out, m, 'manifest');
+}
+
+/** The optional fields manifests and indexes share (artifactType, subject, annotations), read onto `out`. */
+function withSharedFields<T extends Manifest | Index>(out: T, m: Json, what: 'manifest' | 'index'): T {
+  const artifactType = optionalString(m, 'artifactType', what);
   if (artifactType) out.artifactType = artifactType;
-  if (m.subject !== undefined) out.subject = parseDescriptor(m.subject, 'manifest subject');
-  const annotations = stringMap(m, 'annotations', 'manifest');
+  if (m.subject !== undefined) out.subject = parseDescriptor(m.subject, `${what} subject`);
+  const annotations = stringMap(m, 'annotations', what);
   if (annotations) out.annotations = annotations;
   return out;
 }
@@ -222,12 +227,7 @@ export function parseIndex(bytes: Uint8Array | string, expectedMediaType?: strin
     ...(mediaType ? { mediaType } : {}),
     manifests: m.manifests.map((d, i) => parseDescriptor(d, `index entry ${i}`)),
   };
-  const artifactType = optionalString(m, 'artifactType', 'index');
-  if (artifactType) out.artifactType = artifactType;
-  if (m.subject !== undefined) out.subject = parseDescriptor(m.subject, 'index subject');
-  const annotations = stringMap(m, 'annotations', 'index');
-  if (annotations) out.annotations = annotations;
-  return out;
+  return withSharedFields(out, m, 'index');
 }
 
 function objectSet(c: Json, key: string): Record<string, object> | undefined {

@@ -1,11 +1,11 @@
 import { createReadStream } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { DigestingStream, digestAlgorithm, type Digest } from './digest.js';
 import type { LocalStore } from './localStore.js';
 import { isIndexMediaType, isManifestMediaType, MediaType } from './mediaTypes.js';
-import { readdirIfExists } from './ifExists.js';
+import { readdirIfExists, readTextIfExists } from './ifExists.js';
 import { REF_NAME_ANNOTATION } from './ociLayout.js';
 import { parseProcessIdentity, processAlive } from './processIdentity.js';
 import { InvalidDocumentError, parseImageConfig, parseIndex, parseManifest, type Descriptor, type Index } from './schema.js';
@@ -166,13 +166,8 @@ async function findLeftovers(store: LocalStore): Promise<string[]> {
 
 /** A lock file's owner: true when alive, false when gone, undefined when there is no lock. */
 async function readOwner(lock: string): Promise<boolean | undefined> {
-  let text: string;
-  try {
-    text = await readFile(lock, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
+  const text = await readTextIfExists(lock);
+  if (text === undefined) return undefined;
   const owner = parseProcessIdentity(text);
   return owner !== undefined && processAlive(owner);
 }

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { FAILURE_EXIT_CODE, statIfExists, ToolError } from '@tsbuild/oci-layout';
+import { FAILURE_EXIT_CODE, readTextIfExists, statIfExists, ToolError } from '@tsbuild/oci-layout';
 import { userContainersDir } from './containersConfigDir.js';
 
 export interface Credentials {
@@ -107,13 +107,8 @@ function parseAuthFile(doc: unknown, path: string): AuthFile {
 }
 
 async function readAuthFile(path: string): Promise<AuthFile | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
+  const text = await readTextIfExists(path);
+  if (text === undefined) return undefined;
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -176,8 +171,9 @@ function credentialHelperGet(helper: string, serverUrl: string, env: NodeJS.Proc
         const doc = JSON.parse(stdout) as { Username?: string; Secret?: string };
         if (!doc.Secret) return resolve(undefined);
         resolve(doc.Username === '<token>' ? { identityToken: doc.Secret } : { username: doc.Username ?? '', password: doc.Secret });
-      } catch {
-        reject(new CredentialsError(`credential helper ${program} printed something that is not JSON`));
+      } catch (e) {
+        // JSON.parse's SyntaxError is the one failure here; anything else is passed on as it is.
+        reject(e instanceof SyntaxError ? new CredentialsError(`credential helper ${program} printed something that is not JSON`) : e);
       }
     });
     // A helper may exit without reading stdin; its exit status, not the broken pipe, says what happened.

@@ -1,5 +1,6 @@
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { openIfExists } from '@tsbuild/oci-layout';
 import { DirectoryChanges } from './directoryChanges.js';
 
 /** One record of conmon's k8s-file log: `TIME STREAM P|F CONTENT`, P for part of a longer line. */
@@ -38,15 +39,6 @@ async function replaced(path: string, fh: FileHandle): Promise<boolean> {
   }
 }
 
-async function openIfPresent(path: string): Promise<FileHandle | undefined> {
-  try {
-    return await open(path, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-}
-
 /**
  * Reads records from `path` starting at byte `offset`: what is there now,
  * then (while `follow()` says so) what is appended, woken by changes in the
@@ -62,7 +54,7 @@ export async function readLog(path: string, offset: number, onRecord: (r: LogRec
   let fh: FileHandle | undefined;
   try {
     for (;;) {
-      fh = await openIfPresent(path);
+      fh = await openIfExists(path);
       if (fh) break;
       if (!(await follow())) return offset;
       await waitForChange();
@@ -91,7 +83,7 @@ export async function readLog(path: string, offset: number, onRecord: (r: LogRec
         const { bytesRead: more } = await fh.read(buf, 0, 1, position);
         if (more > 0) continue;
         await fh.close();
-        fh = await openIfPresent(path);
+        fh = await openIfExists(path);
         // Removed with its container meanwhile: nothing more to read.
         if (!fh) return 0;
         position = 0;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { currentProcess, parseProcessIdentity, processAlive, readdirIfExists, withNoSpacePath, type LocalStore, type ProcessIdentity } from '@tsbuild/oci-layout';
+import { currentProcess, parseProcessIdentity, processAlive, readdirIfExists, readTextIfExists, withNoSpacePath, type LocalStore, type ProcessIdentity } from '@tsbuild/oci-layout';
 import { unmount } from './overlayMount.js';
 import { deleteContainer } from './runContainer.js';
 
@@ -69,14 +69,9 @@ export async function deadRuns(store: LocalStore): Promise<{ file: string; recor
       if (!owner || !processAlive(owner)) out.push({ file, record: { owner: owner ?? { pid: 0, startTime: '' }, workDir: '', mounts: [] } });
       continue;
     }
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (e) {
-      // Its owner finished and removed it between the listing and the read.
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw e;
-    }
+    const text = await readTextIfExists(file);
+    // Its owner finished and removed it between the listing and the read.
+    if (text === undefined) continue;
     const record = parseRecord(text, file);
     if (!processAlive(record.owner)) out.push({ file, record });
   }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { lstat, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { withNoSpacePath, type Digest } from '@tsbuild/oci-layout';
+import { readTextIfExists, withNoSpacePath, type Digest } from '@tsbuild/oci-layout';
 
 /**
  * What a snapshot directory held when it was made: its chain ID and a digest
@@ -59,13 +59,8 @@ export class SnapshotRecordError extends Error {}
 
 /** The record at `path`, or undefined when there is none. */
 export async function readSnapshotRecord(path: string): Promise<SnapshotRecord | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
+  const text = await readTextIfExists(path);
+  if (text === undefined) return undefined;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import type { LocalStore } from '@tsbuild/oci-layout';
+import type { ContainerStore, StoredContainer } from '../../runtime/containerStore.js';
 import { removeAnonymousVolumes, VolumeStore } from '../../runtime/volumeStore.js';
 import { ContainerError } from '../../runtime/containerError.js';
 import { observeState, waitForExit } from '../../runtime/containerStatus.js';
@@ -15,6 +17,21 @@ function parseSeconds(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0) throw new ContainerError('invalid-option', `invalid --time ${JSON.stringify(text)}: expected whole seconds`);
   return n;
+}
+
+/** `stop` and `restart`: the same arguments and stop timeout (-t, else the container's own), a different act per container. */
+function stoppingCommand(program: Command, name: string, description: string, act: (store: LocalStore, containers: ContainerStore, c: StoredContainer, timeoutSeconds: number) => Promise<unknown>): void {
+  withRootOption(program.command(name))
+    .description(description)
+    .argument('<container...>', 'names or IDs')
+    .option(STOP_TIME_FLAGS, STOP_TIME_HELP)
+    .action(async (refs: string[], opts: { time?: string }, cmd: Command) => {
+      const { store, containers } = await openContainers(cmd);
+      await forEachRef(refs, async (ref) => {
+        const c = await containers.find(ref);
+        await act(store, containers, c, opts.time !== undefined ? parseSeconds(opts.time) : c.record.stopTimeout);
+      });
+    });
 }
 
 /**
@@ -64,29 +81,8 @@ export function lifecycleCommands(program: Command): void {
       }
     });
 
-  withRootOption(program.command('stop'))
-    .description('stop running containers: their stop signal, then SIGKILL after the timeout')
-    .argument('<container...>', 'names or IDs')
-    .option(STOP_TIME_FLAGS, STOP_TIME_HELP)
-    .action(async (refs: string[], opts: { time?: string }, cmd: Command) => {
-      const { store, containers } = await openContainers(cmd);
-      await forEachRef(refs, async (ref) => {
-        const c = await containers.find(ref);
-        await stopContainer(store, containers, c, opts.time !== undefined ? parseSeconds(opts.time) : c.record.stopTimeout);
-      });
-    });
-
-  withRootOption(program.command('restart'))
-    .description('stop (if running) and start containers again')
-    .argument('<container...>', 'names or IDs')
-    .option(STOP_TIME_FLAGS, STOP_TIME_HELP)
-    .action(async (refs: string[], opts: { time?: string }, cmd: Command) => {
-      const { store, containers } = await openContainers(cmd);
-      await forEachRef(refs, async (ref) => {
-        const c = await containers.find(ref);
-        await restartContainer(store, containers, c, opts.time !== undefined ? parseSeconds(opts.time) : c.record.stopTimeout);
-      });
-    });
+  stoppingCommand(program, 'stop', 'stop running containers: their stop signal, then SIGKILL after the timeout', stopContainer);
+  stoppingCommand(program, 'restart', 'stop (if running) and start containers again', restartContainer);
 
   withRootOption(program.command('kill'))
     .description('send a signal to running containers')
