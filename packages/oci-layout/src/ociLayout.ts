@@ -106,6 +106,9 @@ export class OciLayout {
     const verify = new VerifyingStream(digest, size);
     const source = fh.createReadStream({ highWaterMark: 256 * 1024 });
     source.on('error', (e) => verify.destroy(e));
+    // A reader that stops early (an unpack that hit a full disk) destroys the stream it holds, the verifier;
+    // the file under it must close then too, not when the garbage collector finds its handle.
+    verify.on('close', () => source.destroy());
     return source.pipe(verify);
   }
 
