@@ -1,23 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importBusybox } from '../helpers/busyboxImage.js';
-import { requireTools, run } from '../helpers/tools.js';
-import { cliOnRoot, removeAllContainers } from '../helpers/containerRoot.js';
-import { tempDirs } from '../helpers/tempDirs.js';
+import { describe, expect, it } from 'vitest';
+import { run } from '../helpers/tools.js';
+import { busyboxContainerRoot } from '../helpers/containerRoot.js';
 
-const dirs = tempDirs();
-let root: string;
-
-beforeAll(async () => {
-  await requireTools({ runc: 'runc', conmon: 'conmon', skopeo: 'skopeo' });
-  root = await dirs.make();
-  await importBusybox(root);
-});
-afterAll(async () => {
-  await removeAllContainers(root);
-  await dirs.cleanup();
-});
-
-const { ts, tsOk } = cliOnRoot(() => root);
+const { store, ts, tsOk } = busyboxContainerRoot({ runc: 'runc', conmon: 'conmon', skopeo: 'skopeo' });
 
 /** Adds /new/file, changes /etc/passwd, deletes /bin/wc, replaces /home/app with an empty directory. */
 const CHANGES = 'mkdir /new && echo hello > /new/file && echo extra:x:2:2::/:/bin/sh >> /etc/passwd && rm /bin/wc && rm -rf /home/app && mkdir /home/app';
@@ -42,13 +27,13 @@ describe('diff and commit', () => {
     expect((await tsOk('run', '--rm', 'committed')).stdout).toBe('hello\n');
     expect((await tsOk('run', '--rm', 'committed', 'sh', '-c', 'tail -1 /etc/passwd; test -e /bin/wc || echo gone; ls -A /home/app | wc -l; echo $GREETING')).stdout)
       .toBe('extra:x:2:2::/:/bin/sh\ngone\n0\nhi\n');
-    const base = JSON.parse((await run('skopeo', ['inspect', `oci:${root}/oci:localhost/busybox:latest`])).stdout) as { Layers: string[] };
-    const img = JSON.parse((await run('skopeo', ['inspect', `oci:${root}/oci:localhost/committed:latest`])).stdout) as { Layers: string[]; Labels: Record<string, string>; Env: string[] };
+    const base = JSON.parse((await run('skopeo', ['inspect', `oci:${store.root}/oci:localhost/busybox:latest`])).stdout) as { Layers: string[] };
+    const img = JSON.parse((await run('skopeo', ['inspect', `oci:${store.root}/oci:localhost/committed:latest`])).stdout) as { Layers: string[]; Labels: Record<string, string>; Env: string[] };
     expect(img.Layers).toHaveLength(base.Layers.length + 1);
     expect(img.Layers.slice(0, -1)).toEqual(base.Layers);
     expect(img.Labels).toEqual({ a: 'b' });
     expect(img.Env).toContain('GREETING=hi');
-    const config = JSON.parse((await run('skopeo', ['inspect', '--config', `oci:${root}/oci:localhost/committed:latest`])).stdout) as { author: string; history: { comment?: string; author?: string }[]; config: { Cmd: string[] } };
+    const config = JSON.parse((await run('skopeo', ['inspect', '--config', `oci:${store.root}/oci:localhost/committed:latest`])).stdout) as { author: string; history: { comment?: string; author?: string }[]; config: { Cmd: string[] } };
     expect(config.author).toBe('Jane <j@example.com>');
     expect(config.history.at(-1)).toMatchObject({ comment: 'my change', author: 'Jane <j@example.com>' });
     expect(config.config.Cmd).toEqual(['cat', '/new/file']);

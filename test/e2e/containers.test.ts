@@ -1,29 +1,21 @@
 import { spawn } from 'node:child_process';
-import { access, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importBusybox } from '../helpers/busyboxImage.js';
-import { requireTools, run } from '../helpers/tools.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { run } from '../helpers/tools.js';
 import { TSBUILD_BIN, tsbuild, tsbuildOk } from '../helpers/tsbuildCli.js';
-import { cliOnRoot, removeAllContainers } from '../helpers/containerRoot.js';
+import { readdirIfExists } from '@tsbuild/oci-layout';
+import { busyboxContainerRoot } from '../helpers/containerRoot.js';
+import { pathExists } from '../helpers/pathExists.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 
 const dirs = tempDirs();
-let root: string;
+afterAll(() => dirs.cleanup());
 
-beforeAll(async () => {
-  await requireTools({ runc: 'runc', conmon: 'conmon', crun: 'crun' });
-  if (!(await exists('/usr/share/containers/seccomp.json'))) await run('apt-get', ['install', '-y', 'golang-github-containers-common']);
-  root = await dirs.make();
-  await importBusybox(root);
+const { store, ts, tsOk } = busyboxContainerRoot({ runc: 'runc', conmon: 'conmon', crun: 'crun' }, async () => {
+  if (!(await pathExists('/usr/share/containers/seccomp.json'))) await run('apt-get', ['install', '-y', 'golang-github-containers-common']);
 });
-afterAll(async () => {
-  await removeAllContainers(root);
-  await dirs.cleanup();
-});
-
-const { ts, tsOk } = cliOnRoot(() => root);
 
 interface Inspected {
   Id: string;
@@ -45,10 +37,6 @@ async function eventually<T>(what: string, probe: () => Promise<T>, check: (v: T
   throw new Error(`never happened: ${what}`);
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
-}
-
 /** Nothing of container `id` is left: no state directory, mount, runc container or cgroup. */
 async function expectGone(id: string): Promise<void> {
   const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(id));
@@ -56,13 +44,13 @@ async function expectGone(id: string): Promise<void> {
   const runtime = ((JSON.parse(stdout) ?? []) as { id: string }[]).filter((c) => c.id === id);
   const cgroups = [];
   for (const controller of await readdir('/sys/fs/cgroup')) {
-    if (await exists(join('/sys/fs/cgroup', controller, 'tsbuild', id))) cgroups.push(controller);
+    if (await pathExists(join('/sys/fs/cgroup', controller, 'tsbuild', id))) cgroups.push(controller);
   }
-  expect({ dir: await exists(join(root, 'containers', id)), mounts, runtime, cgroups }).toEqual({ dir: false, mounts: [], runtime: [], cgroups: [] });
+  expect({ dir: await pathExists(join(store.root, 'containers', id)), mounts, runtime, cgroups }).toEqual({ dir: false, mounts: [], runtime: [], cgroups: [] });
 }
 
 async function containerIds(): Promise<string[]> {
-  return (await readdir(join(root, 'containers')).catch(() => [] as string[])).filter((n) => /^[0-9a-f]{64}$/.test(n));
+  return (await readdirIfExists(join(store.root, 'containers'))).filter((n) => /^[0-9a-f]{64}$/.test(n));
 }
 
 describe('tsbuild run', () => {
@@ -84,10 +72,10 @@ describe('tsbuild run', () => {
   });
 
   it('-i without -t pipes stdin through, stdout and stderr apart; large input arrives whole', async () => {
-    const out = await tsbuild(['--root', root, 'run', '--rm', '-i', 'busybox', 'sh', '-c', 'cat; echo err >&2; exit 3'], { input: 'a\nb\n' });
+    const out = await tsbuild(['--root', store.root, 'run', '--rm', '-i', 'busybox', 'sh', '-c', 'cat; echo err >&2; exit 3'], { input: 'a\nb\n' });
     expect(out).toMatchObject({ code: 3, stdout: 'a\nb\n', stderr: 'err\n' });
     const big = Buffer.alloc(300_000, 'x\n');
-    const counted = await tsbuildOk(['--root', root, 'run', '--rm', '-i', 'busybox', 'wc', '-c'], { input: big });
+    const counted = await tsbuildOk(['--root', store.root, 'run', '--rm', '-i', 'busybox', 'wc', '-c'], { input: big });
     expect(counted.stdout.trim()).toBe(String(big.length));
   });
 
@@ -169,8 +157,8 @@ describe('tsbuild run', () => {
     expect(two.stderr).toContain('exactly one container');
 
     const reader = (await tsOk('run', '-d', '-i', 'busybox', 'sh', '-c', 'read x; echo got $x; exit 3')).stdout.trim();
-    expect(await tsbuild(['--root', root, 'attach', reader], { input: 'first\n' })).toMatchObject({ code: 3, stdout: 'got first\n' });
-    expect(await tsbuild(['--root', root, 'start', '-a', '-i', reader], { input: 'second\n' })).toMatchObject({ code: 3, stdout: 'got second\n' });
+    expect(await tsbuild(['--root', store.root, 'attach', reader], { input: 'first\n' })).toMatchObject({ code: 3, stdout: 'got first\n' });
+    expect(await tsbuild(['--root', store.root, 'start', '-a', '-i', reader], { input: 'second\n' })).toMatchObject({ code: 3, stdout: 'got second\n' });
     await tsOk('rm', id, reader);
   });
 
@@ -224,7 +212,7 @@ describe('tsbuild run', () => {
   });
 
   it('the container runs on when the CLI is SIGKILLed, and a killed conmon is reported, not hung on', async () => {
-    const cli = spawn(process.execPath, [TSBUILD_BIN, '--root', root, 'run', '--name', 'orphan', 'busybox', 'sh', '-c', 'echo started; sleep 1000'], { stdio: 'pipe' });
+    const cli = spawn(process.execPath, [TSBUILD_BIN, '--root', store.root, 'run', '--name', 'orphan', 'busybox', 'sh', '-c', 'echo started; sleep 1000'], { stdio: 'pipe' });
     await eventually('orphan starts', async () => (await ts('logs', 'orphan')).stdout, (s) => s.includes('started'));
     cli.kill('SIGKILL');
     await new Promise((r) => cli.once('close', r));
@@ -232,7 +220,7 @@ describe('tsbuild run', () => {
     expect(state.State).toMatchObject({ Status: 'running', Running: true });
     expect((await tsOk('ps')).stdout).toContain('orphan');
 
-    const conmonPid = Number(await readFile(join(root, 'containers', state.Id, 'conmon.pid'), 'utf8'));
+    const conmonPid = Number(await readFile(join(store.root, 'containers', state.Id, 'conmon.pid'), 'utf8'));
     process.kill(conmonPid, 'SIGKILL');
     const after = await eventually('conmon is gone', () => inspect('orphan'), (s) => s.State.Error !== '');
     expect(after.State.Error).toMatch(/conmon \(pid \d+\) is gone/);
@@ -244,7 +232,7 @@ describe('tsbuild run', () => {
   it('attach: stdin to a -d -i container, output back; after the CLI is SIGKILLed attaching again works', async () => {
     const id = (await tsOk('run', '-d', '-i', '--name', 'echoer', 'busybox', 'sh', '-c', 'while read l; do echo got $l; done')).stdout.trim();
     const attachOnce = async (line: string) => {
-      const cli = spawn(process.execPath, [TSBUILD_BIN, '--root', root, 'attach', 'echoer'], { stdio: 'pipe' });
+      const cli = spawn(process.execPath, [TSBUILD_BIN, '--root', store.root, 'attach', 'echoer'], { stdio: 'pipe' });
       let out = '';
       cli.stdout.on('data', (d: Buffer) => (out += d.toString()));
       cli.stdin.write(`${line}\n`);
@@ -263,7 +251,7 @@ describe('tsbuild run', () => {
 
   it('--rm of a detached container is done by conmon\'s exit command, with no tsbuild process running', async () => {
     const id = (await tsOk('run', '-d', '--rm', 'busybox', 'sh', '-c', 'sleep 0.5')).stdout.trim();
-    await eventually('the container removes itself', () => exists(join(root, 'containers', id)), (present) => !present);
+    await eventually('the container removes itself', () => pathExists(join(store.root, 'containers', id)), (present) => !present);
     await expectGone(id);
   });
 
@@ -305,7 +293,7 @@ describe('tsbuild exec', () => {
     expect(missing.code).toBe(127);
     expect(missing.stderr.trim().split('\n')).toHaveLength(1);
     expect((await tsOk('exec', '-e', 'A=1', '-w', '/tmp', '-u', 'app', id, 'sh', '-c', 'echo $A; pwd; id -u')).stdout).toBe('1\n/tmp\n1000\n');
-    expect((await tsbuildOk(['--root', root, 'exec', '-i', id, 'cat'], { input: 'piped\n' })).stdout).toBe('piped\n');
+    expect((await tsbuildOk(['--root', store.root, 'exec', '-i', id, 'cat'], { input: 'piped\n' })).stdout).toBe('piped\n');
     await tsOk('rm', '-f', id);
     await expectGone(id);
   });
@@ -347,7 +335,7 @@ describe('isolation and limits', () => {
   });
 
   it('--runtime crun: crun\'s own reason as one line, exit 125, nothing left behind', async () => {
-    const mounts = async () => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(join(root, 'containers'))).sort();
+    const mounts = async () => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(join(store.root, 'containers'))).sort();
     const before = { ids: await containerIds(), mounts: await mounts() };
     const out = await ts('run', '--rm', '--runtime', 'crun', 'busybox', 'true');
     expect(out.code).toBe(125);

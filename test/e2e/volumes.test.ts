@@ -1,29 +1,14 @@
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importBusybox } from '../helpers/busyboxImage.js';
-import { requireTools } from '../helpers/tools.js';
-import { cliOnRoot, removeAllContainers } from '../helpers/containerRoot.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { busyboxContainerRoot } from '../helpers/containerRoot.js';
+import { pathExists } from '../helpers/pathExists.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 
 const dirs = tempDirs();
-let root: string;
+afterAll(() => dirs.cleanup());
 
-beforeAll(async () => {
-  await requireTools({ runc: 'runc', conmon: 'conmon' });
-  root = await dirs.make();
-  await importBusybox(root);
-});
-afterAll(async () => {
-  await removeAllContainers(root);
-  await dirs.cleanup();
-});
-
-const { ts, tsOk } = cliOnRoot(() => root);
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
-}
+const { store, ts, tsOk } = busyboxContainerRoot({ runc: 'runc', conmon: 'conmon' });
 
 interface VolumeJson { Name: string; Driver: string; Mountpoint: string; Labels: Record<string, string>; Scope: string }
 
@@ -32,9 +17,9 @@ describe('volumes', () => {
     expect((await tsOk('volume', 'create', '--label', 'team=a', 'v1')).stdout).toBe('v1\n');
     expect((await tsOk('volume', 'ls')).stdout).toBe('DRIVER    VOLUME NAME\nlocal     v1\n');
     const [v] = JSON.parse((await tsOk('volume', 'inspect', 'v1')).stdout) as VolumeJson[];
-    expect(v).toMatchObject({ Name: 'v1', Driver: 'local', Mountpoint: join(root, 'volumes', 'v1', '_data'), Labels: { team: 'a' }, Scope: 'local' });
+    expect(v).toMatchObject({ Name: 'v1', Driver: 'local', Mountpoint: join(store.root, 'volumes', 'v1', '_data'), Labels: { team: 'a' }, Scope: 'local' });
     expect((await tsOk('volume', 'rm', 'v1')).stdout).toBe('v1\n');
-    expect(await exists(join(root, 'volumes', 'v1'))).toBe(false);
+    expect(await pathExists(join(store.root, 'volumes', 'v1'))).toBe(false);
     const missing = await ts('volume', 'inspect', 'v1');
     expect(missing.code).toBe(125);
     expect(missing.stderr).toMatch(/no such volume: v1/);
@@ -42,7 +27,7 @@ describe('volumes', () => {
 
   it('-v NAME:/path creates the volume on first use; its data outlives the container', async () => {
     await tsOk('run', '--rm', '--network', 'none', '-v', 'data:/data', 'busybox', 'sh', '-c', 'echo kept > /data/f');
-    expect(await readFile(join(root, 'volumes', 'data', '_data', 'f'), 'utf8')).toBe('kept\n');
+    expect(await readFile(join(store.root, 'volumes', 'data', '_data', 'f'), 'utf8')).toBe('kept\n');
     expect((await tsOk('run', '--rm', '--network', 'none', '-v', 'data:/data:ro', 'busybox', 'cat', '/data/f')).stdout).toBe('kept\n');
     const ro = await ts('run', '--rm', '--network', 'none', '-v', 'data:/data:ro', 'busybox', 'sh', '-c', 'echo x > /data/g');
     expect(ro.code).not.toBe(0);
@@ -50,10 +35,10 @@ describe('volumes', () => {
 
   it('a new volume gets the image\'s content at its path (copy-up); a used one does not', async () => {
     expect((await tsOk('run', '--rm', '--network', 'none', '-v', 'etc:/etc', 'busybox', 'cat', '/etc/group')).stdout).toBe('root:x:0:\napp:x:1000:\n');
-    expect(await readFile(join(root, 'volumes', 'etc', '_data', 'passwd'), 'utf8')).toContain('app:x:1000');
+    expect(await readFile(join(store.root, 'volumes', 'etc', '_data', 'passwd'), 'utf8')).toContain('app:x:1000');
     // The volume's root is owned as the image's directory is: app (1000) can write in its home.
     expect((await tsOk('run', '--rm', '--network', 'none', '-u', 'app', '-v', 'home:/home/app', 'busybox', 'sh', '-c', 'touch /home/app/x && stat -c %u /home/app')).stdout).toBe('1000\n');
-    await writeFile(join(root, 'volumes', 'etc', '_data', 'group'), 'changed\n');
+    await writeFile(join(store.root, 'volumes', 'etc', '_data', 'group'), 'changed\n');
     expect((await tsOk('run', '--rm', '--network', 'none', '-v', 'etc:/etc', 'busybox', 'cat', '/etc/group')).stdout).toBe('changed\n');
   });
 
@@ -67,7 +52,7 @@ describe('volumes', () => {
       '--mount', 'type=tmpfs,target=/t',
       'busybox', 'sh', '-c', script);
     expect(out.stdout).toBe('from host\ntmpfs\nro-bind\n');
-    expect(await readFile(join(root, 'volumes', 'mnt', '_data', 'x'), 'utf8')).toBe('v\n');
+    expect(await readFile(join(store.root, 'volumes', 'mnt', '_data', 'x'), 'utf8')).toBe('v\n');
     const bad = await ts('run', '--rm', '--mount', 'type=bind,source=/nonexistent-tsbuild,target=/x', 'busybox', 'true');
     expect(bad.code).toBe(125);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
@@ -81,10 +66,10 @@ describe('volumes', () => {
     const [mount] = (JSON.parse((await tsOk('container', 'inspect', 'user')).stdout) as { Mounts: { Type: string; Name: string; Destination: string }[] }[])[0]!.Mounts
       .filter((m) => m.Destination === '/anon');
     expect(mount!.Type).toBe('volume');
-    expect(await readFile(join(root, 'volumes', mount!.Name, '_data', 'a'), 'utf8')).toBe('a\n');
+    expect(await readFile(join(store.root, 'volumes', mount!.Name, '_data', 'a'), 'utf8')).toBe('a\n');
     await tsOk('rm', '-v', 'user');
-    expect(await exists(join(root, 'volumes', mount!.Name))).toBe(false);
-    expect(await exists(join(root, 'volumes', 'shared'))).toBe(true);
+    expect(await pathExists(join(store.root, 'volumes', mount!.Name))).toBe(false);
+    expect(await pathExists(join(store.root, 'volumes', 'shared'))).toBe(true);
     await tsOk('volume', 'rm', 'shared');
   });
 
@@ -110,7 +95,7 @@ describe('volumes', () => {
     const mounts = (JSON.parse((await tsOk('container', 'inspect', 'kept')).stdout) as { Mounts: { Type: string; Name: string; Destination: string }[] }[])[0]!.Mounts;
     const vol = mounts.find((m) => m.Destination === '/vol')!;
     expect(vol.Type).toBe('volume');
-    expect(await readFile(join(root, 'volumes', vol.Name, '_data', 's'), 'utf8')).toBe('seeded\nmore\n');
+    expect(await readFile(join(store.root, 'volumes', vol.Name, '_data', 's'), 'utf8')).toBe('seeded\nmore\n');
     // Its mount point is no change of the container's.
     expect((await tsOk('diff', 'kept')).stdout).toBe('');
     await tsOk('rm', '-v', 'kept');
@@ -118,10 +103,10 @@ describe('volumes', () => {
   });
 
   it('a bad volume name is a one-line error and leaves nothing', async () => {
-    await mkdir(join(root, 'volumes'), { recursive: true });
+    await mkdir(join(store.root, 'volumes'), { recursive: true });
     const bad = await ts('run', '--rm', '-v', 'x:/data', 'busybox', 'true');
     expect(bad.code).toBe(125);
     expect(bad.stderr).toMatch(/invalid volume name "x"/);
-    expect(await exists(join(root, 'volumes', 'x'))).toBe(false);
+    expect(await pathExists(join(store.root, 'volumes', 'x'))).toBe(false);
   });
 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { applyLayer, fsNative, resolveInRoot } from '@tsbuild/oci-layout';
 import { rawLayer, type RawMember } from '../helpers/rawLayer.js';
+import { pathExists } from '../helpers/pathExists.js';
 
 /** Everything observable about a tree: names, types, modes, owners, times, contents, link targets. */
 async function snapshot(root: string, skip: string): Promise<string[]> {
@@ -53,18 +54,11 @@ afterEach(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-async function exists(path: string): Promise<boolean> {
-  return lstat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 describe('a hostile layer stays inside the rootfs', () => {
   test('../escape lands at the root', async () => {
     await applyLayer(rootfs, await rawLayer([{ name: '../escape', content: 'x' }]));
     expect(await readFile(join(rootfs, 'escape'), 'utf8')).toBe('x');
-    expect(await exists(join(base, 'escape'))).toBe(false);
+    expect(await pathExists(join(base, 'escape'))).toBe(false);
   });
 
   test('/abs/file is taken relative to the root', async () => {
@@ -81,7 +75,7 @@ describe('a hostile layer stays inside the rootfs', () => {
     const name = `tsbuild-escape-${process.pid}`;
     await applyLayer(rootfs, await rawLayer([{ name: 'evil', type: 'symlink', linkname: '/' }, { name: `evil/etc/${name}`, content: 'x' }]));
     expect(await readFile(join(rootfs, 'etc', name), 'utf8')).toBe('x');
-    expect(await exists(join('/etc', name))).toBe(false);
+    expect(await pathExists(join('/etc', name))).toBe(false);
   });
 
   test('writing through a symlink to .. or ../outside stays inside', async () => {
@@ -127,7 +121,7 @@ describe('a hostile layer stays inside the rootfs', () => {
         { name: 'up/.wh.outside' },
       ]),
     );
-    expect(await exists(join(rootfs, 'abs'))).toBe(true);
+    expect(await pathExists(join(rootfs, 'abs'))).toBe(true);
   });
 
   test('a bare .wh. is rejected and deletes nothing', async () => {
@@ -144,7 +138,7 @@ describe('a hostile layer stays inside the rootfs', () => {
     await expect(applyLayer(rootfs, await rawLayer([{ name: 'f', type: 'link', linkname: '../outside/file' }]))).rejects.toThrow(
       /does not exist/,
     );
-    expect(await exists(join(rootfs, 'passwd'))).toBe(false);
+    expect(await pathExists(join(rootfs, 'passwd'))).toBe(false);
   });
 
   test('a hard link through a symlink that points outside is refused', async () => {
@@ -234,7 +228,7 @@ describe('a hostile layer stays inside the rootfs', () => {
     expect(await readFile(join(rootfs, 'outside/etc/passwd'), 'utf8')).toBe('evil');
     expect((await lstat(join(rootfs, 'p'))).isSymbolicLink()).toBe(true);
     expect(await readFile(join(rootfs, 'q/x'), 'utf8')).toBe('inside');
-    expect(await exists(join(base, 'q'))).toBe(false);
+    expect(await pathExists(join(base, 'q'))).toBe(false);
   });
 
   test('a file replaces a directory the layer wrote into, and a file written twice keeps its second content', async () => {

@@ -1,25 +1,9 @@
-import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importBusybox } from '../helpers/busyboxImage.js';
-import { cliOnRoot, removeAllContainers } from '../helpers/containerRoot.js';
-import { tempDirs } from '../helpers/tempDirs.js';
-import { requireTools } from '../helpers/tools.js';
+import { describe, expect, it } from 'vitest';
+import { busyboxContainerRoot } from '../helpers/containerRoot.js';
+import { pathExists } from '../helpers/pathExists.js';
 
-const dirs = tempDirs();
-let root: string;
-
-beforeAll(async () => {
-  await requireTools({ runc: 'runc', conmon: 'conmon' });
-  root = await dirs.make();
-  await importBusybox(root);
-});
-afterAll(async () => {
-  await removeAllContainers(root);
-  await dirs.cleanup();
-});
-
-const { ts, tsOk } = cliOnRoot(() => root);
+const { store, ts, tsOk } = busyboxContainerRoot({ runc: 'runc', conmon: 'conmon' });
 
 interface Inspected {
   Id: string;
@@ -28,16 +12,6 @@ interface Inspected {
 
 async function inspect(ref: string): Promise<Inspected> {
   return (JSON.parse((await tsOk('container', 'inspect', ref)).stdout) as Inspected[])[0]!;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
 }
 
 describe('restart of a --rm container (docker: the restart does not remove it; --rm still applies to its next exit)', () => {
@@ -53,7 +27,7 @@ describe('restart of a --rm container (docker: the restart does not remove it; -
 
     await tsOk('stop', '-t', '0', id);
     expect((await ts('container', 'inspect', id)).code).not.toBe(0);
-    expect(await exists(join(root, 'containers', id))).toBe(false);
+    expect(await pathExists(join(store.root, 'containers', id))).toBe(false);
   });
 });
 
