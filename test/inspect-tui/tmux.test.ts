@@ -3,19 +3,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { requireTools, run } from '../helpers/tools.js';
+import { tmuxServer } from '../helpers/tmuxServer.js';
 import { DIVE_IMAGE } from '../helpers/fixtures.js';
 import { TSDIVE_BIN } from '../helpers/tsbuildCli.js';
 
 const TSDIVE = TSDIVE_BIN;
-/** A server of our own, so the test never touches anyone's tmux sessions. */
-const SOCKET = `tsdive-test-${process.pid}`;
 const COLUMNS = 120;
 /** A person at a terminal: CI=true (as CI runs us) would switch tsdive to its CI mode, as it does dive. */
 const INTERACTIVE = 'env -u CI';
 const dirs = tempDirs();
 
-const tmux = (...args: string[]) => run('tmux', ['-L', SOCKET, ...args]);
-const screen = async (session: string) => (await tmux('capture-pane', '-p', '-t', session)).stdout;
+const server = tmuxServer('tsdive-test');
+const { tmux, screen } = server;
 /** The file tree pane: the right half of the screen. */
 const treeOf = (text: string) => text.split('\n').map((l) => [...l].slice(COLUMNS / 2 + 1).join('')).join('\n');
 
@@ -37,9 +36,7 @@ beforeAll(async () => {
   await requireTools({ tmux: 'tmux' });
 }, 300_000);
 afterAll(async () => {
-  await tmux('kill-server').catch(() => undefined);
-  // tmux leaves the socket file of a killed server behind.
-  await rm(join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid?.() ?? 0}`, SOCKET), { force: true });
+  await server.stop();
   await dirs.cleanup();
 });
 
