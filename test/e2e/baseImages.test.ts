@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importBusybox } from '../helpers/busyboxImage.js';
-import { startRegistry } from '../helpers/registryHarness.js';
+import { startFaultProxy, startRegistry } from '../helpers/registryHarness.js';
 import { requireTools, run } from '../helpers/tools.js';
 import { tsbuild } from '../helpers/tsbuildCli.js';
 import { tempDirs } from '../helpers/tempDirs.js';
@@ -63,6 +63,24 @@ describe('base images from elsewhere', () => {
       expect(out.stderr, from).toBe('');
       expect(await readFromImage(root, 'from-file', 'ok')).toBe('ok\n');
       await run('skopeo', ['inspect', `oci:${root}/oci:localhost/from-file:latest`]);
+    }
+  });
+
+  it('a base layer that arrives damaged fails the build at FROM in one line, after the steps ran on its manifest, and names nothing', async () => {
+    const proxy = await startFaultProxy(registry.host);
+    try {
+      // The layers download while the steps work out their keys; the damage shows when the RUN needs the layer.
+      const manifest = await fetch(`http://${registry.host}/v2/base/busybox/manifests/1`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      const layers = ((await manifest.json()) as { layers: { digest: string }[] }).layers.map((l) => `/v2/base/busybox/blobs/${l.digest}`);
+      proxy.faults.push({ match: (method, path) => method === 'GET' && layers.includes(path), action: 'corrupt', times: 1000 });
+      const root = await dirs.make();
+      const out = await tsbuild(['--root', root, '-t', 'on-damaged', await contextWith(`FROM ${proxy.host}/base/busybox:1\nENV A=1\nRUN echo never > /never\n`)]);
+      expect(out.code).toBe(1);
+      expect(out.stdout).toMatch(/STEP 3\/3: RUN echo never/);
+      expect(out.stderr).toMatch(/^tsbuild: error: [^\n]*Dockerfile:1:1: FROM: base image "[^"]+busybox:1": blob digest mismatch[^\n]*\n$/);
+      expect(JSON.parse((await tsbuild(['--root', root, 'images', '--json'])).stdout)).toEqual([]);
+    } finally {
+      await proxy.stop();
     }
   });
 

@@ -214,7 +214,15 @@ export class ImageTransports {
     dst: ImageLocation | ((sourceName: string | undefined) => ImageLocation),
     opts: CopyOptions & { onStart?: (target: ImageLocation) => void; names?: string[] } = {},
   ): Promise<{ descriptor: Descriptor; target: ImageLocation }> {
-    const source = await this.openSource(src);
+    return this.copyOpened(await this.openSource(src), dst, opts);
+  }
+
+  /** `copy` of a source already opened (whose manifest a caller has read meanwhile); closes it. */
+  async copyOpened(
+    source: OpenedSource,
+    dst: ImageLocation | ((sourceName: string | undefined) => ImageLocation),
+    opts: CopyOptions & { onStart?: (target: ImageLocation) => void; names?: string[] } = {},
+  ): Promise<{ descriptor: Descriptor; target: ImageLocation }> {
     try {
       const target = typeof dst === 'function' ? dst(source.name) : dst;
       const destination = await this.openDestination(target, source.name, opts.names);

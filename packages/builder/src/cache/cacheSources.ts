@@ -41,10 +41,12 @@ export function isCacheUnavailable(e: unknown): e is Error {
  * The build's view of every cache: the store's own steps first, then those
  * imported with `--cache-from`, in the order given. An imported step's layer
  * is fetched only when something reads it (`ensure`): a step built on top, or
- * the final image.
+ * the final image. `ensure` also waits for layers that are arriving otherwise
+ * (a base image being pulled), so both downloads overlap.
  */
 export class CacheSources {
   private readonly fetches = new Map<Digest, Promise<void>>();
+  private readonly arrivals = new Map<Digest, Promise<void>>();
   private readonly refused = new Set<Digest>();
   /** Which import each layer is fetched from: the first that lists it. */
   private readonly layerSources = new Map<Digest, ImportedCache>();
@@ -84,13 +86,30 @@ export class CacheSources {
     this.refused.add(digest);
   }
 
+  /** These layers are on their way into the store (`done` settles when they are there, or rejects with why not). */
+  arriving(layers: readonly Pick<Layer, 'descriptor'>[], done: Promise<void>): void {
+    for (const { descriptor } of layers) this.arrivals.set(descriptor.digest, done);
+  }
+
+  /** Waits until nothing is arriving any more, whatever became of it (a build ending early must not leave writers behind). */
+  async settled(): Promise<void> {
+    await Promise.allSettled(this.arrivals.values());
+  }
+
   /**
    * Makes sure the store holds these layers' blobs, fetching those an
-   * imported step promised, a few at once (as a pull does).
+   * imported step promised, a few at once (as a pull does), while those
+   * arriving otherwise come in.
    */
   async ensure(layers: readonly Pick<Layer, 'descriptor'>[]): Promise<void> {
     const missing: { layer: Descriptor; source: ImportedCache }[] = [];
+    const waits = new Set<Promise<void>>();
     for (const { descriptor: layer } of layers) {
+      const arrival = this.arrivals.get(layer.digest);
+      if (arrival) {
+        waits.add(arrival);
+        continue;
+      }
       const source = this.layerSources.get(layer.digest);
       // Not an imported layer: whoever reads it reports it missing, as without a shared cache.
       if (source && !(await this.layout.hasBlob(layer.digest))) missing.push({ layer, source });
@@ -106,7 +125,7 @@ export class CacheSources {
         await fetch;
       }
     };
-    const results = await Promise.allSettled(Array.from({ length: Math.min(FETCH_JOBS, missing.length) }, worker));
+    const results = await Promise.allSettled([...Array.from({ length: Math.min(FETCH_JOBS, missing.length) }, worker), ...waits]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }

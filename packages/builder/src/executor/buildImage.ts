@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import {
-  appendHistory, appendLayer, assembleImage, hostPlatform, imageFormatAnnotations, parseImageLocation, readLayer, withAnnotations, withConfig,
+  appendHistory, appendLayer, assembleImage, awaitedElsewhere, formatImageLocation, formatPlatform, hostPlatform, imageFormatAnnotations, parseImageLocation, readLayer, withAnnotations, withConfig,
   type ContainerConfig, type Platform, type HistoryEntry, type Image, type ImageLocation, type LayerEntry, type LocalStore,
 } from '@tsbuild/oci-layout';
 import { BuildContext } from '../context/buildContext.js';
@@ -27,7 +27,7 @@ import { openStageRoot } from './stageRoot.js';
 import { BuildInterruptedError, type BuildRequest, type BuildResult } from './buildRequest.js';
 import { platformOf, refuseUnexecutable, refuseUnsupported } from './executablePlan.js';
 import { lineWriter } from './lineWriter.js';
-import { ImageUnavailableError, resolveImage, type ImageSourceOptions } from './resolveImage.js';
+import { ImageUnavailableError, resolveImage, type ImageSourceOptions, type ResolvedImage } from './resolveImage.js';
 import { nearestName } from '../nearestName.js';
 import { downloadRemote, isRemoteSource, type RemoteFile } from './remoteSource.js';
 
@@ -107,6 +107,8 @@ class Build {
   /** Finished stages by index, for FROM and COPY --from. */
   private readonly results = new Map<number, StageResult>();
   private readonly downloads = new Map<string, RemoteFile>();
+  /** Images FROM and COPY --from name, resolved once a build (a second stage on the same base need not pull it again). */
+  private readonly images = new Map<string, Promise<ResolvedImage>>();
   private readonly fileHashes: ContextHashStore;
   private readonly namedContexts = new Map<string, BuildContext>();
   readonly explainer: MissExplainer;
@@ -181,9 +183,8 @@ class Build {
       await this.explainer.base(planned.stage.index, key, 'scratch', settings);
       return { image, fs: new ImageFilesystem(), key };
     }
-    const image = await resolveImage(this.store, this.imageContext(base.ref) ?? parseImageLocation(base.ref), this.imageOptions(platform)).catch((e: Error) => {
-      throw new DockerfileError(`base image "${base.ref}": ${e.message}`, planned.stage.from.location, 'FROM');
-    });
+    const fromError = (e: Error) => new DockerfileError(`base image "${base.ref}": ${e.message}`, planned.stage.from.location, 'FROM');
+    const image = await this.image(base.ref, platform, fromError);
     // The stage's image is an OCI image of its own: the base's layers without their annotations, its manifest's left behind.
     const layers = image.layers.map((l) => ({ descriptor: { mediaType: l.descriptor.mediaType, digest: l.descriptor.digest, size: l.descriptor.size }, diffId: l.diffId, open: () => l.open() }));
     const key = stepKey('', { base: image.manifestDigest, settings });
@@ -351,6 +352,7 @@ class Build {
 
   /** Removes what the build downloaded. */
   async cleanup(): Promise<void> {
+    await this.cache.settled();
     await Promise.all([...this.downloads.values()].map((f) => rm(dirname(f.path), { recursive: true, force: true })));
   }
 
@@ -382,13 +384,35 @@ class Build {
       if (!stage) throw new Error(`stage "${from}" has not been built`);
       return { key: stage.key, image: stage.image };
     }
-    const image = await resolveImage(this.store, this.imageContext(from) ?? parseImageLocation(from), this.imageOptions(this.platform)).catch((e: Error) => {
-      if (!(e instanceof ImageUnavailableError)) throw e;
+    const image = await this.image(from, this.platform, (e) => {
+      if (!(e instanceof ImageUnavailableError)) return e;
       const stage = nearestName(from.toLowerCase(), this.dockerfile.stages.flatMap((s) => s.from.name ?? []));
-      throw new Error(`--from="${from}" is neither a stage of this Dockerfile nor an image in the store or a reachable registry (pull: ${e.pullError})${
+      return new Error(`--from="${from}" is neither a stage of this Dockerfile nor an image in the store or a reachable registry (pull: ${e.pullError})${
         stage ? `; did you mean the stage "${stage}"?` : e.nearest ? `; did you mean "${e.nearest}"?` : ''}`);
     });
     return { key: image.manifestDigest, image };
+  }
+
+  /**
+   * The image `ref` names, resolved once; a pulled image's layers go on
+   * arriving meanwhile, and whatever reads them waits (CacheSources.ensure).
+   * `failure` says how this use of the name reports that it cannot be had.
+   */
+  private async image(ref: string, platform: Platform, failure: (e: Error) => Error): Promise<Image> {
+    const location = this.imageContext(ref) ?? parseImageLocation(ref);
+    const key = `${formatImageLocation(location)} ${formatPlatform(platform)}`;
+    let resolved = this.images.get(key);
+    if (!resolved) {
+      resolved = resolveImage(this.store, location, this.imageOptions(platform));
+      this.images.set(key, resolved);
+    }
+    const { image, arriving } = await resolved.catch((e: Error) => {
+      throw failure(e);
+    });
+    if (arriving) this.cache.arriving(image.layers, awaitedElsewhere(arriving.catch((e: Error) => {
+      throw failure(e);
+    })));
+    return image;
   }
 
   private async writePlanned(fs: ImageFilesystem, planner: CopyPlanner, entries: Promise<Iterable<LayerEntry>> | Iterable<LayerEntry>) {

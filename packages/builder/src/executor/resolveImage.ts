@@ -48,18 +48,26 @@ async function storedImage(store: LocalStore, ref: string): Promise<StoredImage 
   }
 }
 
+/** An image a build starts from or copies from; a registry image's layers may still be arriving. */
+export interface ResolvedImage {
+  image: Image;
+  /** Settles once a pulled image's blobs are all in the store (and its name tagged); until then nothing may read its layers. */
+  arriving?: Promise<void>;
+}
+
 /**
  * The image a `FROM` or `COPY --from` names: a name already in the store is
  * used as it is; any other name is pulled from its registry (honouring
  * registries.conf) and kept in the store under its full name, as docker
  * keeps pulled base images; `docker://` always asks the registry; `oci:`,
  * `oci-archive:` and `docker-archive:` sources are read directly, their
- * blobs copied into the store.
+ * blobs copied into the store. A pull returns as soon as the registry has
+ * given the manifest and config: the build's cache keys need no more.
  */
-export async function resolveImage(store: LocalStore, location: ImageLocation, opts: ImageSourceOptions): Promise<Image> {
+export async function resolveImage(store: LocalStore, location: ImageLocation, opts: ImageSourceOptions): Promise<ResolvedImage> {
   if (location.transport === 'store' && !opts.pull) {
     const local = await storedImage(store, location.name);
-    if (local) return store.layout.readImage(local.descriptor, opts.platform);
+    if (local) return { image: await store.layout.readImage(local.descriptor, opts.platform) };
   }
   // The registry client (undici and all) is only loaded when an image has to come from elsewhere.
   const registry = await import('@tsbuild/registry');
@@ -71,15 +79,19 @@ export async function resolveImage(store: LocalStore, location: ImageLocation, o
   if (location.transport === 'store' || location.transport === 'docker') {
     const ref = location.transport === 'store' ? location.name : location.reference;
     opts.log(`Pulling ${formatImageLocation(location)}`);
-    const { name, descriptor } = await registry.pullImage(store, ref, sourceOptions).catch(async (e: unknown) => {
+    const pull = await registry.startPull(store, ref, sourceOptions).catch(async (e: unknown) => {
       // Only "no registry gives it" (refused, unreachable, not a name registries.conf lets us pull) makes the name unavailable;
       // a store that cannot take the image or bad credentials are the user's to see as they are.
       const unavailable = e instanceof registry.RegistryError || e instanceof registry.TransferError || e instanceof registry.RegistriesConfError || e instanceof InvalidImageNameError;
       if (!unavailable) throw e;
       throw new ImageUnavailableError(ref, e.message.replace(/:?\n\s*/g, '; '), await nearestStoredName(store, ref));
     });
-    opts.log(`Pulled ${name}`);
-    return store.layout.readImage(descriptor, opts.platform);
+    // A platform was asked for, so the registry's index (if any) was resolved to one image.
+    if (pull.source.kind !== 'image') throw new Error(`${ref}: the registry gave an image index where an image was expected`);
+    const remote = pull.source.image;
+    const arriving = pull.stored.then(({ name }) => opts.log(`Pulled ${name}`));
+    const layers = remote.layers.map((l) => store.layout.storedLayer(l.descriptor, l.diffId));
+    return { image: { ...remote, layers }, arriving };
   }
   const transports = await registry.ImageTransports.create({ ...sourceOptions, openStore: async () => store });
   try {
@@ -87,7 +99,7 @@ export async function resolveImage(store: LocalStore, location: ImageLocation, o
     try {
       // Unnamed in the store: the image built on it names these blobs; the build's lease protects them meanwhile.
       const descriptor = await copySource(opened.source, new OciLayoutDestination(store.layout, async () => undefined));
-      return await store.layout.readImage(descriptor, opts.platform);
+      return { image: await store.layout.readImage(descriptor, opts.platform) };
     } finally {
       await opened.close();
     }
