@@ -108,15 +108,24 @@ static int get_uint32(napi_env env, napi_value value, uint32_t *out, const char 
   return 1;
 }
 
+/*
+ * The call's first `count` arguments, into argv. Fewer throws a TypeError that
+ * shows `usage`: a missing argument is a bug in the JS caller, not bad data.
+ */
+static int get_args(napi_env env, napi_callback_info info, napi_value *argv, size_t count, const char *usage) {
+  size_t argc = count;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < count) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  return 1;
+}
+
 /* mknod(path, mode, major, minor): mode includes the file type bits (S_IFCHR, ...). */
 static napi_value Mknod(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 4) {
-    napi_throw_type_error(env, NULL, "mknod(path, mode, major, minor)");
-    return NULL;
-  }
+  if (!get_args(env, info, argv, 4, "mknod(path, mode, major, minor)")) return NULL;
   char path[PATH_BUF];
   uint32_t mode, major_num, minor_num;
   if (!get_path(env, argv[0], path, sizeof path, "path") || !get_uint32(env, argv[1], &mode, "mode") ||
@@ -129,19 +138,17 @@ static napi_value Mknod(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* The first two arguments of every xattr call: the path (its link itself, never followed) and the attribute name. */
+static int get_xattr_target(napi_env env, const napi_value *argv, char path[PATH_BUF], char name[NAME_BUF]) {
+  return get_path(env, argv[0], path, PATH_BUF, "path") && get_string(env, argv[1], name, NAME_BUF, "name");
+}
+
 /* lsetxattr(path, name, value: Buffer) */
 static napi_value Lsetxattr(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 3) {
-    napi_throw_type_error(env, NULL, "lsetxattr(path, name, value)");
-    return NULL;
-  }
+  if (!get_args(env, info, argv, 3, "lsetxattr(path, name, value)")) return NULL;
   char path[PATH_BUF], name[NAME_BUF];
-  if (!get_path(env, argv[0], path, sizeof path, "path") || !get_string(env, argv[1], name, sizeof name, "name")) {
-    return NULL;
-  }
+  if (!get_xattr_target(env, argv, path, name)) return NULL;
   bool is_buffer = false;
   napi_is_buffer(env, argv[2], &is_buffer);
   if (!is_buffer) {
@@ -159,17 +166,10 @@ static napi_value Lsetxattr(napi_env env, napi_callback_info info) {
 
 /* lgetxattr(path, name): Buffer, or null when the attribute does not exist. */
 static napi_value Lgetxattr(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 2) {
-    napi_throw_type_error(env, NULL, "lgetxattr(path, name)");
-    return NULL;
-  }
+  if (!get_args(env, info, argv, 2, "lgetxattr(path, name)")) return NULL;
   char path[PATH_BUF], name[NAME_BUF];
-  if (!get_path(env, argv[0], path, sizeof path, "path") || !get_string(env, argv[1], name, sizeof name, "name")) {
-    return NULL;
-  }
+  if (!get_xattr_target(env, argv, path, name)) return NULL;
   napi_value result;
   /* The value can grow between the size query and the read: retry on ERANGE. */
   for (;;) {
@@ -198,13 +198,8 @@ static napi_value Lgetxattr(napi_env env, napi_callback_info info) {
 
 /* llistxattr(path): string[] */
 static napi_value Llistxattr(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1) {
-    napi_throw_type_error(env, NULL, "llistxattr(path)");
-    return NULL;
-  }
+  if (!get_args(env, info, argv, 1, "llistxattr(path)")) return NULL;
   char path[PATH_BUF];
   if (!get_path(env, argv[0], path, sizeof path, "path")) return NULL;
   for (;;) {
@@ -277,13 +272,8 @@ static int open_directory_walk(int root_fd, const char *relpath) {
  * the way fails (ELOOP, or ENOTDIR without openat2) instead of being followed.
  */
 static napi_value OpenDirectoryBeneath(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 2) {
-    napi_throw_type_error(env, NULL, "openDirectoryBeneath(rootFd, relPath)");
-    return NULL;
-  }
+  if (!get_args(env, info, argv, 2, "openDirectoryBeneath(rootFd, relPath)")) return NULL;
   uint32_t root_fd;
   char path[PATH_BUF];
   if (!get_uint32(env, argv[0], &root_fd, "rootFd") || !get_path(env, argv[1], path, sizeof path, "relPath")) return NULL;
@@ -310,11 +300,9 @@ static napi_value OpenDirectoryBeneath(napi_env env, napi_callback_info info) {
  * hole support reports one region, the whole file.
  */
 static napi_value DataRegions(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint32_t fd;
-  if (argc < 1 || !get_uint32(env, argv[0], &fd, "fd")) return NULL;
+  if (!get_args(env, info, argv, 1, "dataRegions(fd)") || !get_uint32(env, argv[0], &fd, "fd")) return NULL;
   struct stat st;
   if (fstat((int)fd, &st) != 0) {
     throw_errno(env, errno, "fstat", "");
@@ -361,11 +349,9 @@ static napi_value DataRegions(napi_env env, napi_callback_info info) {
  * path longer than sun_path (108 bytes) still connects, as conmon binds it.
  */
 static napi_value SeqpacketConnect(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char path[PATH_BUF];
-  if (argc < 1 || !get_string(env, argv[0], path, sizeof path, "path")) return NULL;
+  if (!get_args(env, info, argv, 1, "seqpacketConnect(path)") || !get_string(env, argv[0], path, sizeof path, "path")) return NULL;
   char dir[PATH_BUF];
   memcpy(dir, path, sizeof dir);
   char *slash = strrchr(dir, '/');
@@ -415,12 +401,10 @@ static napi_value SeqpacketConnect(napi_env env, napi_callback_info info) {
  * container's stdin); with both, also ends a read blocked on the socket.
  */
 static napi_value ShutdownSocket(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint32_t fd = 0;
   bool both = false;
-  if (argc < 2 || !get_uint32(env, argv[0], &fd, "fd")) return NULL;
+  if (!get_args(env, info, argv, 2, "shutdownSocket(fd, both)") || !get_uint32(env, argv[0], &fd, "fd")) return NULL;
   if (napi_get_value_bool(env, argv[1], &both) != napi_ok) {
     napi_throw_type_error(env, NULL, "both must be a boolean");
     return NULL;

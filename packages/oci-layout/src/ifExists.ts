@@ -32,6 +32,22 @@ export function readTextIfExists(path: string): Promise<string | undefined> {
   return unlessMissing(readFile(path, 'utf8'), undefined);
 }
 
+/**
+ * The JSON document in the file at `path`, or undefined when there is no file.
+ * Text that is not JSON throws what `notJson` makes of the parser's SyntaxError
+ * (the caller's typed error, naming what the file was meant to be).
+ */
+export async function readJsonIfExists(path: string, notJson: (e: SyntaxError) => Error): Promise<unknown> {
+  const text = await readTextIfExists(path);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    throw notJson(e);
+  }
+}
+
 /** The file opened for reading, or undefined when it is not there (a log its container's removal took away). */
 export function openIfExists(path: string): Promise<FileHandle | undefined> {
   return unlessMissing(open(path, 'r'), undefined);

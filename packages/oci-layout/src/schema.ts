@@ -105,6 +105,16 @@ function optionalString(obj: Json, key: string, what: string): string | undefine
   return v;
 }
 
+/** A string field the OCI Go types write with `omitempty`: there '' means absent, so it is read as absent. */
+function nonEmptyString(obj: Json, key: string, what: string): string | undefined {
+  return optionalString(obj, key, what) || undefined;
+}
+
+/** Sets an optional field only when the document has it, so that an absent one stays absent (no `key: undefined`). */
+function setIfPresent<K extends string, V>(out: { [P in K]?: V }, key: K, value: V | undefined): void {
+  if (value !== undefined) out[key] = value;
+}
+
 function stringMap(obj: Json, key: string, what: string): Record<string, string> | undefined {
   const v = obj[key];
   if (v === undefined || v === null) return undefined;
@@ -145,12 +155,9 @@ function parsePlatformObject(value: unknown): Platform {
   const os = optionalString(p, 'os', 'platform');
   if (!architecture || !os) fail('platform', 'needs "architecture" and "os"');
   const out: Platform = { architecture, os };
-  const variant = optionalString(p, 'variant', 'platform');
-  if (variant) out.variant = variant;
-  const osVersion = optionalString(p, 'os.version', 'platform');
-  if (osVersion) out['os.version'] = osVersion;
-  const features = stringArray(p['os.features'], 'platform', 'os.features');
-  if (features) out['os.features'] = features;
+  setIfPresent(out, 'variant', nonEmptyString(p, 'variant', 'platform'));
+  setIfPresent(out, 'os.version', nonEmptyString(p, 'os.version', 'platform'));
+  setIfPresent(out, 'os.features', stringArray(p['os.features'], 'platform', 'os.features'));
   return out;
 }
 
@@ -162,13 +169,10 @@ export function parseDescriptor(value: unknown, what = 'descriptor'): Descriptor
   const size = d.size;
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) fail(what, '"size" must be a non-negative integer');
   const out: Descriptor = { mediaType, digest, size };
-  const urls = stringArray(d.urls, what, 'urls');
-  if (urls) out.urls = urls;
-  const annotations = stringMap(d, 'annotations', what);
-  if (annotations) out.annotations = annotations;
+  setIfPresent(out, 'urls', stringArray(d.urls, what, 'urls'));
+  setIfPresent(out, 'annotations', stringMap(d, 'annotations', what));
   if (d.platform !== undefined) out.platform = parsePlatformObject(d.platform);
-  const artifactType = optionalString(d, 'artifactType', what);
-  if (artifactType) out.artifactType = artifactType;
+  setIfPresent(out, 'artifactType', nonEmptyString(d, 'artifactType', what));
   return out;
 }
 
@@ -201,11 +205,9 @@ export function parseManifest(bytes: Uint8Array | string, expectedMediaType?: st
 
 /** The optional fields manifests and indexes share (artifactType, subject, annotations), read onto `out`. */
 function withSharedFields<T extends Manifest | Index>(out: T, m: Json, what: 'manifest' | 'index'): T {
-  const artifactType = optionalString(m, 'artifactType', what);
-  if (artifactType) out.artifactType = artifactType;
+  setIfPresent(out, 'artifactType', nonEmptyString(m, 'artifactType', what));
   if (m.subject !== undefined) out.subject = parseDescriptor(m.subject, `${what} subject`);
-  const annotations = stringMap(m, 'annotations', what);
-  if (annotations) out.annotations = annotations;
+  setIfPresent(out, 'annotations', stringMap(m, 'annotations', what));
   return out;
 }
 
@@ -249,12 +251,8 @@ function parseHealthConfig(value: unknown): HealthConfig {
   const what = 'image config Healthcheck';
   const h = object(value, what);
   const out: HealthConfig = {};
-  const test = stringArray(h.Test, what, 'Test');
-  if (test) out.Test = test;
-  for (const key of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const) {
-    const n = optionalCount(h, key, what);
-    if (n !== undefined) out[key] = n;
-  }
+  setIfPresent(out, 'Test', stringArray(h.Test, what, 'Test'));
+  for (const key of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const) setIfPresent(out, key, optionalCount(h, key, what));
   return out;
 }
 
@@ -262,27 +260,19 @@ function parseContainerConfig(value: unknown): ContainerConfig {
   const c = object(value, 'image config "config"');
   const what = 'image config';
   const out: ContainerConfig = {};
-  const user = optionalString(c, 'User', what);
-  if (user !== undefined) out.User = user;
-  const ports = objectSet(c, 'ExposedPorts');
-  if (ports) out.ExposedPorts = ports;
-  const env = stringArray(c.Env, what, 'Env');
-  if (env) out.Env = env;
+  setIfPresent(out, 'User', optionalString(c, 'User', what));
+  setIfPresent(out, 'ExposedPorts', objectSet(c, 'ExposedPorts'));
+  setIfPresent(out, 'Env', stringArray(c.Env, what, 'Env'));
   if (c.Entrypoint !== undefined) out.Entrypoint = stringArray(c.Entrypoint, what, 'Entrypoint') ?? null;
   if (c.Cmd !== undefined) out.Cmd = stringArray(c.Cmd, what, 'Cmd') ?? null;
-  const volumes = objectSet(c, 'Volumes');
-  if (volumes) out.Volumes = volumes;
-  const wd = optionalString(c, 'WorkingDir', what);
-  if (wd !== undefined) out.WorkingDir = wd;
-  const labels = stringMap(c, 'Labels', what);
-  if (labels) out.Labels = labels;
-  const stop = optionalString(c, 'StopSignal', what);
-  if (stop !== undefined) out.StopSignal = stop;
+  setIfPresent(out, 'Volumes', objectSet(c, 'Volumes'));
+  setIfPresent(out, 'WorkingDir', optionalString(c, 'WorkingDir', what));
+  setIfPresent(out, 'Labels', stringMap(c, 'Labels', what));
+  setIfPresent(out, 'StopSignal', optionalString(c, 'StopSignal', what));
   if (typeof c.ArgsEscaped === 'boolean') out.ArgsEscaped = c.ArgsEscaped;
   if (c.Healthcheck !== undefined && c.Healthcheck !== null) out.Healthcheck = parseHealthConfig(c.Healthcheck);
   if (c.OnBuild !== undefined) out.OnBuild = stringArray(c.OnBuild, what, 'OnBuild') ?? null;
-  const shell = stringArray(c.Shell, what, 'Shell');
-  if (shell) out.Shell = shell;
+  setIfPresent(out, 'Shell', stringArray(c.Shell, what, 'Shell'));
   return out;
 }
 
@@ -300,24 +290,17 @@ export function parseImageConfig(bytes: Uint8Array | string): ImageConfig {
     os,
     rootfs: { type: 'layers', diff_ids: rootfs.diff_ids.map((d, i) => documentDigest(d, what, `rootfs.diff_ids[${i}]`)) },
   };
-  const created = optionalString(c, 'created', what);
-  if (created) out.created = created;
-  const author = optionalString(c, 'author', what);
-  if (author) out.author = author;
-  const variant = optionalString(c, 'variant', what);
-  if (variant) out.variant = variant;
-  const osVersion = optionalString(c, 'os.version', what);
-  if (osVersion) out['os.version'] = osVersion;
+  setIfPresent(out, 'created', nonEmptyString(c, 'created', what));
+  setIfPresent(out, 'author', nonEmptyString(c, 'author', what));
+  setIfPresent(out, 'variant', nonEmptyString(c, 'variant', what));
+  setIfPresent(out, 'os.version', nonEmptyString(c, 'os.version', what));
   if (c.config !== undefined && c.config !== null) out.config = parseContainerConfig(c.config);
   if (c.history !== undefined) {
     if (!Array.isArray(c.history)) fail(what, '"history" must be an array');
     out.history = c.history.map((h) => {
       const o = object(h, 'image config history entry');
       const e: HistoryEntry = {};
-      for (const k of ['created', 'created_by', 'author', 'comment'] as const) {
-        const s = optionalString(o, k, 'image config history entry');
-        if (s !== undefined) e[k] = s;
-      }
+      for (const k of ['created', 'created_by', 'author', 'comment'] as const) setIfPresent(e, k, optionalString(o, k, 'image config history entry'));
       if (o.empty_layer === true) e.empty_layer = true;
       return e;
     });

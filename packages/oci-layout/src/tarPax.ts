@@ -32,6 +32,15 @@ const SPACE = 0x20;
 const EQUALS = 0x3d;
 const NEWLINE = 0x0a;
 
+/** The GNU sparse records kept as they are written, and the field of PaxSparseRecords each fills. */
+const SPARSE_TEXT_RECORDS = new Map<string, 'major' | 'minor' | 'size' | 'numBlocks' | 'map'>([
+  ['GNU.sparse.major', 'major'],
+  ['GNU.sparse.minor', 'minor'],
+  ['GNU.sparse.size', 'size'],
+  ['GNU.sparse.numblocks', 'numBlocks'],
+  ['GNU.sparse.map', 'map'],
+]);
+
 function corrupt(why: string): TarFormatError {
   return new TarFormatError('corrupt', `a PAX header is corrupt: ${why}`);
 }
@@ -103,21 +112,20 @@ export function parsePaxRecords(data: Buffer): PaxRecords {
       continue;
     }
     if (valueStart === valueEnd) continue;
+    const sparseField = SPARSE_TEXT_RECORDS.get(key);
+    if (sparseField) {
+      (records.sparse ??= {})[sparseField] = text;
+      continue;
+    }
     switch (key) {
       case 'path':
-        records.path = decodeName(data, valueStart, valueEnd);
-        break;
       case 'linkpath':
-        records.linkpath = decodeName(data, valueStart, valueEnd);
+        records[key] = decodeName(data, valueStart, valueEnd);
         break;
       case 'size':
-        records.size = paxInteger(text, key);
-        break;
       case 'uid':
-        records.uid = paxInteger(text, key);
-        break;
       case 'gid':
-        records.gid = paxInteger(text, key);
+        records[key] = paxInteger(text, key);
         break;
       case 'mtime':
         records.mtime = paxTime(text, key);
@@ -126,26 +134,11 @@ export function parsePaxRecords(data: Buffer): PaxRecords {
       case 'ctime':
         paxTime(text, key);
         break;
-      case 'GNU.sparse.major':
-        (records.sparse ??= {}).major = text;
-        break;
-      case 'GNU.sparse.minor':
-        (records.sparse ??= {}).minor = text;
-        break;
       case 'GNU.sparse.name':
         (records.sparse ??= {}).name = decodeName(data, valueStart, valueEnd);
         break;
-      case 'GNU.sparse.size':
-        (records.sparse ??= {}).size = text;
-        break;
       case 'GNU.sparse.realsize':
         (records.sparse ??= {}).size ??= text;
-        break;
-      case 'GNU.sparse.numblocks':
-        (records.sparse ??= {}).numBlocks = text;
-        break;
-      case 'GNU.sparse.map':
-        (records.sparse ??= {}).map = text;
         break;
     }
   }

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { FAILURE_EXIT_CODE, readTextIfExists, statIfExists, ToolError } from '@tsbuild/oci-layout';
+import { FAILURE_EXIT_CODE, readJsonIfExists, statIfExists, ToolError } from '@tsbuild/oci-layout';
 import { userContainersDir } from './containersConfigDir.js';
 
 export interface Credentials {
@@ -107,16 +107,8 @@ function parseAuthFile(doc: unknown, path: string): AuthFile {
 }
 
 async function readAuthFile(path: string): Promise<AuthFile | undefined> {
-  const text = await readTextIfExists(path);
-  if (text === undefined) return undefined;
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    if (!(e instanceof SyntaxError)) throw e;
-    throw new CredentialsError(`cannot read credentials from ${path}: ${e.message}`);
-  }
-  return parseAuthFile(doc, path);
+  const doc = await readJsonIfExists(path, (e) => new CredentialsError(`cannot read credentials from ${path}: ${e.message}`));
+  return doc === undefined ? undefined : parseAuthFile(doc, path);
 }
 
 function decodeEntry(entry: AuthEntry, where: string): Credentials | undefined {

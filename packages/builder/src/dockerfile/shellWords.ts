@@ -135,45 +135,40 @@ class ShellWord {
   }
 
   private processSingleQuote(): string {
-    let result = '';
-    const open = this.next();
-    if (this.opts.rawQuotes) result += open;
-    for (;;) {
-      const ch = this.next();
-      if (ch === EOF) throw new ExpansionError('unexpected end of statement while looking for matching single-quote');
-      if (ch === "'") {
-        if (this.opts.rawQuotes) result += ch;
-        return result;
-      }
-      result += ch;
-    }
+    return this.processQuoted("'", 'single-quote', () => this.next());
   }
 
   private processDoubleQuote(): string {
-    let result = '';
+    return this.processQuoted('"', 'double-quote', () => this.doubleQuotedPiece());
+  }
+
+  /**
+   * A quoted string from its opening quote to its closing one (the quotes kept
+   * only with rawQuotes); `piece` reads what stands between them, a piece a call.
+   */
+  private processQuoted(quote: string, quoteName: string, piece: () => string): string {
     const open = this.next();
-    if (this.opts.rawQuotes) result += open;
+    let result = this.opts.rawQuotes ? open : '';
     for (;;) {
       const p = this.peek();
-      if (p === EOF) throw new ExpansionError('unexpected end of statement while looking for matching double-quote');
-      if (p === '"') {
-        const ch = this.next();
-        if (this.opts.rawQuotes) result += ch;
-        return result;
+      if (p === EOF) throw new ExpansionError(`unexpected end of statement while looking for matching ${quoteName}`);
+      if (p === quote) {
+        const close = this.next();
+        return this.opts.rawQuotes ? result + close : result;
       }
-      if (p === '$') {
-        result += this.processDollar();
-        continue;
-      }
-      let ch = this.next();
-      if (ch === this.escape) {
-        if (this.rawEscapes) result += ch;
-        const after = this.peek();
-        if (after === EOF) continue;
-        if (after === '"' || after === '$' || after === this.escape) ch = this.next();
-      }
-      result += ch;
+      result += piece();
     }
+  }
+
+  /** Within double quotes $ still expands, and the escape character escapes only ", $ and itself. */
+  private doubleQuotedPiece(): string {
+    if (this.peek() === '$') return this.processDollar();
+    const ch = this.next();
+    if (ch !== this.escape) return ch;
+    const kept = this.rawEscapes ? ch : '';
+    const after = this.peek();
+    if (after === EOF) return kept;
+    return after === '"' || after === '$' || after === this.escape ? kept + this.next() : kept + ch;
   }
 
   private processPossibleHeredoc(): string {
@@ -220,13 +215,7 @@ class ShellWord {
     if (!['+', '-', '?', '#', '%'].includes(ch)) throw new ExpansionError(`unsupported modifier (${modifier}) in substitution`);
     const patternOp = ch === '#' || ch === '%';
     if (nullIsUnset && patternOp) throw new ExpansionError(`unsupported modifier (${modifier}) in substitution`);
-    let word: string;
-    try {
-      word = this.processStopOn('}', patternOp).result;
-    } catch (e) {
-      if (this.peek() === EOF) throw new ExpansionError("syntax error: missing '}'");
-      throw e;
-    }
+    const word = this.processUntil('}', patternOp, "missing '}'");
     const value = this.lookup(name);
     const set = value !== undefined;
     if (!set && this.opts.skipUnsetEnv) return `\${${name}${modifier}${word}}`;
@@ -251,24 +240,22 @@ class ShellWord {
   private processReplacement(name: string): string {
     const all = this.peek() === '/';
     if (all) this.next();
-    let pattern: string;
-    let replacement: string;
-    try {
-      pattern = this.processStopOn('/', true).result;
-    } catch (e) {
-      if (this.peek() === EOF) throw new ExpansionError("syntax error: missing '/' in ${}");
-      throw e;
-    }
-    try {
-      replacement = this.processStopOn('}', true).result;
-    } catch (e) {
-      if (this.peek() === EOF) throw new ExpansionError("syntax error: missing '}'");
-      throw e;
-    }
+    const pattern = this.processUntil('/', true, "missing '/' in ${}");
+    const replacement = this.processUntil('}', true, "missing '}'");
     const value = this.lookup(name);
     if (value === undefined && this.opts.skipUnsetEnv) return `\${${name}/${pattern}/${replacement}}`;
     const re = shellPatternToRegExp(pattern, true, false, all ? 'g' : '');
     return (value ?? '').replace(re, () => replacement);
+  }
+
+  /** The expanded text up to `stop`; input that ends before it is the syntax error `missing`. */
+  private processUntil(stop: string, rawEscapes: boolean, missing: string): string {
+    try {
+      return this.processStopOn(stop, rawEscapes).result;
+    } catch (e) {
+      if (e instanceof ExpansionError && this.peek() === EOF) throw new ExpansionError(`syntax error: ${missing}`);
+      throw e;
+    }
   }
 
   private processName(): string {

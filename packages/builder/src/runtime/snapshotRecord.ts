@@ -1,7 +1,7 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { lstat, readdir, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readTextIfExists, withNoSpacePath, type Digest } from '@tsbuild/oci-layout';
+import { readJsonIfExists, withNoSpacePath, type Digest } from '@tsbuild/oci-layout';
 
 /**
  * What a snapshot directory held when it was made: its chain ID and a digest
@@ -59,14 +59,8 @@ export class SnapshotRecordError extends Error {}
 
 /** The record at `path`, or undefined when there is none. */
 export async function readSnapshotRecord(path: string): Promise<SnapshotRecord | undefined> {
-  const text = await readTextIfExists(path);
-  if (text === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    throw new SnapshotRecordError(`${path} is not valid JSON: ${(e as Error).message}`);
-  }
+  const parsed = await readJsonIfExists(path, (e) => new SnapshotRecordError(`${path} is not valid JSON: ${e.message}`));
+  if (parsed === undefined) return undefined;
   const r = parsed as Partial<SnapshotRecord>;
   if (typeof r.chainId !== 'string' || typeof r.listing !== 'string' || typeof r.entries !== 'number') {
     throw new SnapshotRecordError(`${path} is not a snapshot record`);
