@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 
-export type Registrar = (program: Command) => void;
+type Registrar = (program: Command) => void;
 
 /**
  * How top-level help lists a command: what its module registers, written down so that
