@@ -31,7 +31,7 @@ import { logWriter } from '../logOutput.js';
 import { imageForRun, parsePullPolicy } from '../runImage.js';
 import { registryTransportOptions } from '../registryOptions.js';
 import { proxySignals } from '../signalProxy.js';
-import { attachStdio, type StdioAttachment } from '../stdioAttachment.js';
+import type { StdioAttachment } from '../stdioAttachment.js';
 
 export interface RunFlags {
   detach?: boolean;
@@ -158,7 +158,9 @@ export async function runAction(imageRef: string, command: string[], flags: RunF
   if (!flags.detach) await writeFile(c.paths.attachedFile, String(process.pid));
   let attachment: StdioAttachment | undefined;
   // With -i or -t, output and stdin go through conmon's attach socket, joined before the process starts so nothing is missed.
+  // The attach client and the terminal handling load only then: `run --rm IMAGE` without -i or -t needs neither (#13).
   const attach = async () => {
+    const { attachStdio } = await import('../stdioAttachment.js');
     attachment = await attachStdio(c, { stdin: flags.interactive ?? false, detachKeys: flags.detachKeys });
   };
   try {
