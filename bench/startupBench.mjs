@@ -14,6 +14,7 @@ export async function startupGroup(ctx) {
     { key: 'images', tool: 'tsbuild', caseName: 'tsbuild images (empty store)', argv: tsbuild('images') },
     { key: 'build-help', tool: 'tsbuild', caseName: 'tsbuild build --help', argv: tsbuild('build', '--help') },
     { key: 'ps', tool: 'tsbuild', caseName: 'tsbuild ps (no containers)', argv: tsbuild('ps') },
+    { key: 'run-help', tool: 'tsbuild', caseName: 'tsbuild run --help', argv: tsbuild('run', '--help') },
     { key: 'tsdive-help', tool: 'tsdive', caseName: 'tsdive --help', argv: () => ['node', ctx.tsdiveBin, '--help'] },
   ].map((c) => benchCase({ ...c, anchor: c.key === 'node' ? undefined : 'node', root: join(ctx.work, 'startup') }));
   // Start-up is short and noisy: at least 10 runs whatever BENCH_RUNS says.

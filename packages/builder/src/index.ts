@@ -23,7 +23,8 @@ export { ContainerError, type ContainerErrorKind } from './runtime/containerErro
 export { parseLogRecord, LogTail } from './runtime/k8sFileLog.js';
 export { parseLogTimeBound, parseTimestamp, type EpochNanos } from './runtime/logTime.js';
 export { parseDockerignore, createIgnoreMatcher, readIgnorePatterns, chooseIgnoreFile, IgnorePatternError, type IgnoreMatcher } from './dockerfile/dockerignore.js';
-export { setupNetwork, teardownNetwork, readContainerNetwork, type NetworkRequest, type ContainerNetwork } from './runtime/network/containerNetwork.js';
+export { setupNetwork, teardownNetwork, type NetworkRequest } from './runtime/network/containerNetwork.js';
+export { readContainerNetwork, type ContainerNetwork } from './runtime/network/recordedNetwork.js';
 export { type NetworkMode } from './runtime/network/networkState.js';
 export { parsePublish, describeHostPort, type PortMapping, type PortProtocol } from './runtime/network/portMapping.js';
 export { toNetworkSettings, type NetworkSettings, type PortBinding } from './runtime/network/networkSettings.js';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { ContainerState } from '../runtime/containerRecord.js';
-import type { ContainerNetwork } from '../runtime/network/containerNetwork.js';
+import type { ContainerNetwork } from '../runtime/network/recordedNetwork.js';
 import { toNetworkSettings } from '../runtime/network/networkSettings.js';
 import type { PortMapping } from '../runtime/network/portMapping.js';
 import type { StoredContainer } from '../runtime/containerStore.js';

@@ -1,8 +1,7 @@
 import { Command, CommanderError } from 'commander';
-import { NoSpaceLeftError, ToolError } from '@tsbuild/oci-layout';
 import { ExitStatus } from './exitStatus.js';
-import { registrarsFor } from './commandModules.js';
-import { checkCommandWord } from './unknownCommand.js';
+import { commandWord, COMMAND_MODULES, DEFAULT_COMMAND, looksLikeMistypedCommand, modulesToLoad } from './commandModules.js';
+import { listedCommand, listingHelp } from './commandListing.js';
 
 async function program(args: string[]): Promise<Command> {
   const root = new Command('tsbuild')
@@ -10,11 +9,29 @@ async function program(args: string[]): Promise<Command> {
     .option('--root <dir>', 'store root (default: $TSBUILD_ROOT or ${XDG_DATA_HOME:-~/.local/share}/tsbuild)')
     .enablePositionalOptions()
     .showHelpAfterError('(add --help for usage)')
+    .configureHelp(listingHelp)
     .exitOverride();
-  for (const add of await registrarsFor(args)) add(root);
+  const loading = modulesToLoad(args);
+  const registrars = await Promise.all(loading.map((m) => m.load()));
+  // In the table's order, loaded or listed: that is the order help lists them in.
+  for (const module of COMMAND_MODULES) {
+    const loaded = loading.indexOf(module);
+    if (loaded >= 0) registrars[loaded]!(root);
+    else for (const listing of module.commands) root.addCommand(listedCommand(listing), { isDefault: listing.name === DEFAULT_COMMAND });
+  }
   for (const cmd of root.commands) cmd.exitOverride();
   for (const cmd of root.commands.flatMap((c) => c.commands)) cmd.exitOverride();
   return root;
+}
+
+/**
+ * `tsbuild imgaes` would be read as a build of the context `imgaes/`: such a first word goes
+ * through the typo check. Its error class comes with oci-layout's index, which a command line
+ * that names its command need not load.
+ */
+async function checkCommandWord(args: string[]): Promise<void> {
+  const word = commandWord(args);
+  if (word !== undefined && looksLikeMistypedCommand(word)) (await import('./unknownCommand.js')).checkMistypedCommand(word);
 }
 
 /** Runs the CLI; returns the exit code. Errors are one line a person can act on, never a stack trace. */
@@ -27,13 +44,15 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.once('beforeExit', stalled);
   try {
+    await checkCommandWord(argv.slice(2));
     const cli = await program(argv.slice(2));
-    checkCommandWord(cli, argv.slice(2));
     await cli.parseAsync(argv);
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
     if (e instanceof ExitStatus) return e.code;
+    // Loaded here, not up front: help and the commands that do not touch a store need none of oci-layout (#14).
+    const { NoSpaceLeftError, ToolError } = await import('@tsbuild/oci-layout');
     const raw = e as NodeJS.ErrnoException;
     // Node's ENOSPC from a write on a handle names no path; the writers we know of name theirs (NoSpaceLeftError).
     const message = raw.code === 'ENOSPC' && !(e instanceof NoSpaceLeftError) ? `no space left on device${raw.path ? ` writing ${raw.path}` : ''}` : raw.message;

@@ -1,7 +1,10 @@
 import type { ContainerRecord } from './containerRecord.js';
 import { writeHostsFile } from './etcFiles.js';
-import { readContainerNetwork, setupNetwork, teardownNetwork, type ContainerNetwork } from './network/containerNetwork.js';
 import { netnsPathFor } from './network/networkNamespace.js';
+import { readContainerNetwork, type ContainerNetwork } from './network/recordedNetwork.js';
+
+/** The CNI plugins, IPAM and iptables code: loaded to connect or disconnect a container, never by ps, port or inspect (#14). */
+const cni = () => import('./network/containerNetwork.js');
 
 /**
  * Where the container lifecycle meets the CNI module: `start` connects a
@@ -29,6 +32,7 @@ export function networkNamespacePath(root: string, record: Pick<ContainerRecord,
  */
 export async function connectContainer(root: string, record: ContainerRecord, hostsFile: string, opts: { fresh: boolean; onNetns?: () => void }): Promise<void> {
   if (record.network !== 'bridge') return;
+  const { setupNetwork, teardownNetwork } = await cni();
   if (!opts.fresh) await teardownNetwork(root, record.id);
   const net = await setupNetwork({ root, containerId: record.id, mode: 'bridge', ports: record.ports, ...(opts.onNetns ? { onNetns: opts.onNetns } : {}) });
   try {
@@ -41,7 +45,7 @@ export async function connectContainer(root: string, record: ContainerRecord, ho
 
 /** Undoes connectContainer; idempotent, so cleanup, `rm` and a failed start may all call it. */
 export async function disconnectContainer(root: string, record: Pick<ContainerRecord, 'id' | 'network'>): Promise<void> {
-  if (record.network === 'bridge') await teardownNetwork(root, record.id);
+  if (record.network === 'bridge') await (await cni()).teardownNetwork(root, record.id);
 }
 
 /** The container's network while it is connected (inspect, ps, port); undefined otherwise. */

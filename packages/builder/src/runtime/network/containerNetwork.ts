@@ -9,6 +9,7 @@ import { checkContainerId, NetworkError } from './networkError.js';
 import { createNetns, isNetnsMounted, netnsPathFor, removeNetns } from './networkNamespace.js';
 import { removeOrphanMasquerade } from './orphanMasquerade.js';
 import { readNetworkState, removeNetworkState, writeNetworkState, type NetworkMode, type NetworkState } from './networkState.js';
+import { describeNetwork, type ContainerNetwork } from './recordedNetwork.js';
 import { claimHostPorts } from './portAvailability.js';
 import type { PortMapping } from './portMapping.js';
 import { checkSubnetFree } from './subnetCollision.js';
@@ -27,33 +28,6 @@ export interface NetworkRequest {
   network?: BridgeNetwork;
   /** Called once the netns exists, before the plugins configure it: a runtime may join it from then on. */
   onNetns?: () => void;
-}
-
-/** A container's network as set up: what the runtime spec, inspect, ps and port need. */
-export interface ContainerNetwork {
-  mode: NetworkMode;
-  /** The netns to put in the runtime spec's network namespace path; undefined for host. */
-  netnsPath?: string;
-  ipAddress?: string;
-  prefixLength?: number;
-  gateway?: string;
-  macAddress?: string;
-  /** Host ports as published (host port 0 replaced by the one chosen). */
-  ports: PortMapping[];
-}
-
-function describe(state: NetworkState): ContainerNetwork {
-  const ip = state.result?.ips?.find((i) => !i.address.includes(':'));
-  const [address, prefix] = ip ? ip.address.split('/') : [];
-  const iface = ip?.interface === undefined ? undefined : state.result?.interfaces?.[ip.interface];
-  return {
-    mode: state.mode,
-    ...(state.netnsPath ? { netnsPath: state.netnsPath } : {}),
-    ...(address ? { ipAddress: address, prefixLength: Number(prefix) } : {}),
-    ...(ip?.gateway ? { gateway: ip.gateway } : {}),
-    ...(iface?.mac ? { macAddress: iface.mac } : {}),
-    ports: state.ports,
-  };
 }
 
 /** Brings `lo` up inside the namespace through the loopback plugin, as every mode with a netns needs. */
@@ -119,7 +93,7 @@ export async function setupNetwork(req: NetworkRequest): Promise<ContainerNetwor
     });
     throw e;
   }
-  return describe(state);
+  return describeNetwork(state);
 }
 
 /**
@@ -144,11 +118,4 @@ export async function teardownNetwork(root: string, containerId: string): Promis
   await removeNetns(netnsPath);
   await removeNetworkState(root, containerId);
   await releaseHostPortClaim(containerId);
-}
-
-/** The container's network as recorded, for inspect/ps/port; undefined when none was set up. */
-export async function readContainerNetwork(root: string, containerId: string): Promise<ContainerNetwork | undefined> {
-  checkContainerId(containerId);
-  const state = await readNetworkState(root, containerId);
-  return state && describe(state);
 }

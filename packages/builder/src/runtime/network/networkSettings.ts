@@ -1,4 +1,4 @@
-import type { ContainerNetwork } from './containerNetwork.js';
+import type { ContainerNetwork } from './recordedNetwork.js';
 
 /** One host binding of a published port, as docker's inspect shows it. */
 export interface PortBinding {
