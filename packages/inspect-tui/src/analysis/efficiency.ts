@@ -1,4 +1,4 @@
-import { grown, nextCapacity } from './columns.js';
+import { column, grown, nextCapacity } from './columns.js';
 
 /** One time a layer wrote or removed a path, as dive's efficiency counts it. */
 export interface PathOccurrence {
@@ -39,10 +39,10 @@ interface Repeats {
  * occurrence is kept in typed columns and only repeats get an object.
  */
 export class EfficiencyTally {
-  private state = new Uint8Array(0);
-  private firstLayer = new Int32Array(0);
-  private firstSize = new Float64Array(0);
-  private firstRemoved = new Uint8Array(0);
+  private state = column(Uint8Array);
+  private firstLayer = column(Int32Array);
+  private firstSize = column(Float64Array);
+  private firstRemoved = column(Uint8Array);
   private readonly repeats = new Map<number, Repeats>();
   /** Records seen more than once, in the order they were seen the second time. */
   private readonly inefficient: number[] = [];

@@ -1,5 +1,5 @@
 import type { EntryHeader, EntryType } from '@tsbuild/oci-layout';
-import { grown } from './columns.js';
+import { column, grown } from './columns.js';
 import { fileInfoOf, type FileInfo } from './fileInfo.js';
 
 const TYPES: readonly EntryType[] = ['file', 'directory', 'symlink', 'hardlink', 'character-device', 'block-device', 'fifo'];
@@ -22,12 +22,12 @@ const fits32 = (n: number) => n >>> 0 === n;
  * targets, which few nodes have, in a map.
  */
 export class FileColumns {
-  private type = new Uint8Array(0);
-  private size = new Float64Array(0);
-  private mode = new Uint32Array(0);
-  private uid = new Uint32Array(0);
-  private gid = new Uint32Array(0);
-  private hash = new Uint32Array(0);
+  private type = column(Uint8Array);
+  private size = column(Float64Array);
+  private mode = column(Uint32Array);
+  private uid = column(Uint32Array);
+  private gid = column(Uint32Array);
+  private hash = column(Uint32Array);
   private readonly linkname = new Map<number, string>();
   private readonly wide = new Map<number, WideOwner>();
 
@@ -51,17 +51,6 @@ export class FileColumns {
       this.hash[id * 2 + 1] = word(hash, 4);
     }
     this.setLinkname(id, entry.linkname);
-  }
-
-  /** Makes `id`'s record a copy of `fromId`'s in `from`. */
-  copy(id: number, from: FileColumns, fromId: number): void {
-    this.type[id] = from.type[fromId]!;
-    this.size[id] = from.size[fromId]!;
-    this.mode[id] = from.mode[fromId]!;
-    this.setOwner(id, from.uidOf(fromId), from.gidOf(fromId));
-    this.hash[id * 2] = from.hash[fromId * 2]!;
-    this.hash[id * 2 + 1] = from.hash[fromId * 2 + 1]!;
-    this.setLinkname(id, from.linkname.get(fromId));
   }
 
   /** dive's comparison of two records (see `sameFile`). */

@@ -144,7 +144,7 @@ function markChanges(tree: LayerTree, stacked: StackedTree): RemovedBelow[] {
         const name = stacked.name[c]!;
         const childPath = p === '' ? tree.names.name(name) : `${p}/${tree.names.name(name)}`;
         const kept = k < 0 ? -1 : tree.child(k, name);
-        if (!stacked.isHidden(c) && (kept < 0 || tree.isWhiteout(kept))) removedBelow.push({ path: childPath, info: stacked.files.info(c) });
+        if (!stacked.isHidden(c) && (kept < 0 || tree.isWhiteout(kept))) removedBelow.push({ path: childPath, info: stacked.info(c) });
         stack.push([c, childPath, kept]);
       }
     }
@@ -156,13 +156,13 @@ function markChanges(tree: LayerTree, stacked: StackedTree): RemovedBelow[] {
     if (tree.isWhiteout(id)) {
       tree.change[id] = MARK_CODE.removed;
       if (lower >= 0) {
-        tree.removed.set(id, stacked.files.info(lower));
+        tree.removed.set(id, stacked.info(lower));
         removeSubtree(lower, tree.targetPath(id), -1);
       }
       continue;
     }
     if (!tree.isEntry(id)) tree.change[id] = lower >= 0 ? MARK_CODE.unmodified : MARK_CODE.added;
-    else tree.change[id] = lower < 0 ? MARK_CODE.added : stacked.files.same(lower, tree.files, id) ? MARK_CODE.unmodified : MARK_CODE.modified;
+    else tree.change[id] = lower < 0 ? MARK_CODE.added : stacked.same(lower, tree.files, id) ? MARK_CODE.unmodified : MARK_CODE.modified;
     if (tree.isOpaque(id)) {
       if (lower >= 0) removeSubtree(lower, tree.pathOf(id), id);
     } else if (lower >= 0 && tree.isEntry(id) && !tree.files.isDirectory(id)) {
@@ -219,7 +219,7 @@ function stackLayer(tree: LayerTree, stacked: StackedTree, counter: Counter): vo
       countLeaf(tree, k, id, at, counter);
     } else {
       const at = lower.make(id);
-      stacked.put(at, tree.files, id);
+      stacked.put(at, counter.layerIndex, id);
       countLeaf(tree, k, id, at, counter);
       if (!tree.files.isDirectory(id)) hideBelow(at);
     }
@@ -232,6 +232,7 @@ function stackLayer(tree: LayerTree, stacked: StackedTree, counter: Counter): vo
  * removes below without naming it.
  */
 export function applyLayer(tree: LayerTree, layerIndex: number, stacked: StackedTree, tally: EfficiencyTally): RemovedBelow[] {
+  stacked.addLayer(layerIndex, tree.files);
   const counting = countedLeaves(tree, layerIndex, stacked);
   const removedBelow = markChanges(tree, stacked);
   stackLayer(tree, stacked, { counting, layerIndex, lower: new LowerNodes(tree, stacked), tally });

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { scanLayer, WHITEOUT_PREFIX, type EntryHeader, type LayerChange, type LayerVisitor } from '@tsbuild/oci-layout';
-import { ChildIndex, grown, nextCapacity, type NameTable } from './columns.js';
+import { ChildIndex, column, grown, nextCapacity, type NameTable } from './columns.js';
 import { FileColumns } from './fileColumns.js';
 import { ContentHasher, type ChangeMark, type FileInfo } from './fileInfo.js';
 
@@ -31,22 +31,22 @@ export const ROOT = 0;
  */
 export class LayerTree {
   count = 1;
-  parent = new Int32Array(0);
-  name = new Int32Array(0);
+  parent = column(Int32Array);
+  name = column(Int32Array);
   /** Kind and opaque marker. */
-  private flags = new Uint8Array(0);
+  private flags = column(Uint8Array);
   /** How each node relates to the layers below (set by the analysis). */
-  change = new Uint8Array(0);
+  change = column(Uint8Array);
   readonly files = new FileColumns();
   /** For a whiteout: the version of the path it removed, when there was one. */
   readonly removed = new Map<number, FileInfo>();
   /** The nodes in dive's order (children first, names in byte order), computed once. */
-  order = new Int32Array(0);
+  order = column(Int32Array);
   /** dive's layer size: the sum of the tar header sizes of every member, repeats included. */
   size = 0;
   entryCount = 0;
-  private firstChild: Int32Array | undefined = new Int32Array(0);
-  private nextSibling: Int32Array | undefined = new Int32Array(0);
+  private firstChild: Int32Array | undefined = column(Int32Array);
+  private nextSibling: Int32Array | undefined = column(Int32Array);
   private index: ChildIndex | undefined = new ChildIndex(this);
   private lastParentPath = { id: -1, path: '' };
 

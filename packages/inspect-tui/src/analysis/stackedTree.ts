@@ -1,5 +1,6 @@
-import { ChildIndex, grown, nextCapacity, type NameTable } from './columns.js';
+import { ChildIndex, column, grown, nextCapacity, type NameTable } from './columns.js';
 import { FileColumns } from './fileColumns.js';
+import type { FileInfo } from './fileInfo.js';
 
 const EMPTIED = 1;
 const HIDDEN = 2;
@@ -26,12 +27,20 @@ export const STACKED_ROOT = 0;
  * back. Node ids never change, and serve as the efficiency records' ids.
  */
 export class StackedTree {
-  parent = new Int32Array(0);
-  name = new Int32Array(0);
-  private flags = new Uint8Array(0);
-  private firstChild = new Int32Array(0);
-  private nextSibling = new Int32Array(0);
-  readonly files = new FileColumns();
+  parent = column(Int32Array);
+  name = column(Int32Array);
+  private flags = column(Uint8Array);
+  private firstChild = column(Int32Array);
+  private nextSibling = column(Int32Array);
+  /**
+   * Where a node's attributes are: a layer and its node there (layer -1: the
+   * implied directory), read from that layer's tree, which the analysis
+   * keeps anyway, rather than copied (8 bytes a node instead of 30).
+   */
+  private sourceLayer = column(Int32Array);
+  private sourceNode = column(Int32Array);
+  private readonly layerFiles: FileColumns[] = [];
+  private readonly implied = new FileColumns();
   private count = 1;
   private readonly index = new ChildIndex(this);
 
@@ -40,7 +49,14 @@ export class StackedTree {
     this.parent[STACKED_ROOT] = -1;
     this.name[STACKED_ROOT] = names.intern('');
     this.firstChild[STACKED_ROOT] = -1;
-    this.files.setEntry(STACKED_ROOT, IMPLIED_ENTRY);
+    this.implied.grow(1);
+    this.implied.setEntry(0, IMPLIED_ENTRY);
+    this.sourceLayer[STACKED_ROOT] = -1;
+  }
+
+  /** Makes layer `index`'s attributes readable: its nodes are about to be put. */
+  addLayer(index: number, files: FileColumns): void {
+    this.layerFiles[index] = files;
   }
 
   /** The child named `name` (a name id) of `parent` as dive sees the tree (hidden nodes included), or -1. */
@@ -104,10 +120,34 @@ export class StackedTree {
     this.flags[id] = EMPTIED;
   }
 
-  /** Sets a node's attributes to `from`'s node `fromId`; it is visible again. */
-  put(id: number, from: FileColumns, fromId: number): void {
-    this.files.copy(id, from, fromId);
+  /** Gives a node the attributes of node `fromId` of layer `layer`; it is visible again. */
+  put(id: number, layer: number, fromId: number): void {
+    this.sourceLayer[id] = layer;
+    this.sourceNode[id] = fromId;
     this.flags[id] = 0;
+  }
+
+  /** The node's attributes as a FileInfo. */
+  info(id: number): FileInfo {
+    return this.filesOf(id).info(this.sourceNode[id]!);
+  }
+
+  /** dive's comparison of the node's attributes with node `otherId` of `other`. */
+  same(id: number, other: FileColumns, otherId: number): boolean {
+    return this.filesOf(id).same(this.sourceNode[id]!, other, otherId);
+  }
+
+  private isDirectory(id: number): boolean {
+    return this.filesOf(id).isDirectory(this.sourceNode[id]!);
+  }
+
+  private sizeOf(id: number): number {
+    return this.filesOf(id).sizeOf(this.sourceNode[id]!);
+  }
+
+  private filesOf(id: number): FileColumns {
+    const layer = this.sourceLayer[id]!;
+    return layer < 0 ? this.implied : this.layerFiles[layer]!;
   }
 
   /** Removes the node and everything below it (they keep their records, detached). */
@@ -141,17 +181,17 @@ export class StackedTree {
 
   /** dive's size of a whited-out path: a directory counts everything below it, a file counts 0. */
   diveRemovedSize(id: number): number {
-    const { files } = this;
-    if (this.isEmptied(id) || !files.isDirectory(id)) return 0;
-    let total = files.sizeOf(id);
-    for (const d of this.descendants(id)) total += this.isEmptied(d) ? 0 : files.sizeOf(d);
+    if (this.isEmptied(id) || !this.isDirectory(id)) return 0;
+    let total = this.sizeOf(id);
+    for (const d of this.descendants(id)) total += this.isEmptied(d) ? 0 : this.sizeOf(d);
     return total;
   }
 
   /** A node new to the filesystem, or back in it: dive's empty record over an implied directory. */
   private revive(id: number): void {
     this.flags[id] = EMPTIED;
-    this.files.setEntry(id, IMPLIED_ENTRY);
+    this.sourceLayer[id] = -1;
+    this.sourceNode[id] = 0;
   }
 
   private grow(capacity: number): void {
@@ -160,6 +200,7 @@ export class StackedTree {
     this.flags = grown(this.flags, capacity);
     this.firstChild = grown(this.firstChild, capacity);
     this.nextSibling = grown(this.nextSibling, capacity);
-    this.files.grow(capacity);
+    this.sourceLayer = grown(this.sourceLayer, capacity);
+    this.sourceNode = grown(this.sourceNode, capacity);
   }
 }
