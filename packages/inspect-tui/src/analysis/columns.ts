@@ -11,25 +11,25 @@ type ColumnType<T extends TypedColumn> = { new (buffer: ArrayBuffer): T; readonl
 
 /** ES2024's resizable ArrayBuffer, which Node 20 has and the project's ES2022 lib does not declare. */
 interface ResizableBuffer extends ArrayBuffer {
+  readonly resizable: boolean;
   readonly maxByteLength: number;
   resize(byteLength: number): void;
 }
 const ResizableArrayBuffer = ArrayBuffer as unknown as new (byteLength: number, options: { maxByteLength: number }) => ResizableBuffer;
 
-/** Elements a column reserves address space for at first: 4-8 MiB, untouched pages cost no memory. */
-const FIRST_RESERVATION = 1 << 20;
+/**
+ * Up to this many elements a column is a plain typed array, copied when it
+ * grows: a resizable buffer's elements are several times slower to reach
+ * until V8 has optimised the code that reads them, which the first screen
+ * of a small image would pay for.
+ */
+const PLAIN_UP_TO = 1 << 16;
 /** How much more a column reserves when it outgrows its reservation: rarely, since each copy is garbage for a while. */
 const RESERVATION_GROWTH = 8;
 
-/**
- * A column of `length` zeros over a resizable buffer. Growing it commits
- * pages in place rather than copying into a new array: the copies of
- * doubling arrays were garbage until the next collection, and the
- * allocator kept the memory they had used (issue 14: a third of the peak
- * RSS of a million-file image). Untouched pages cost no memory.
- */
+/** A column of `length` zeros. */
 export function column<T extends TypedColumn>(type: ColumnType<T>, length = 0): T {
-  return reserved(type, length, Math.max(FIRST_RESERVATION, length));
+  return length <= PLAIN_UP_TO ? new type(new ArrayBuffer(length * type.BYTES_PER_ELEMENT)) : reserved(type, length, length);
 }
 
 function reserved<T extends TypedColumn>(type: ColumnType<T>, length: number, reservation: number): T {
@@ -37,15 +37,23 @@ function reserved<T extends TypedColumn>(type: ColumnType<T>, length: number, re
   return new type(new ResizableArrayBuffer(length * bytes, { maxByteLength: reservation * bytes }));
 }
 
-/** `old` grown to `length` elements (the new ones zero): the same array, unless it outgrew its reservation. */
+/**
+ * `old` grown to `length` elements (the new ones zero). A big column sits on
+ * a resizable buffer that reserves address space and grows in place:
+ * copies of big doubling arrays were garbage until the next collection, and
+ * the allocator kept the memory they had used (issue 14: a third of the
+ * peak RSS of a million-file image). Untouched pages cost no memory.
+ */
 export function grown<T extends TypedColumn>(old: T, length: number): T {
+  const type = old.constructor as ColumnType<T>;
   const buffer = old.buffer as ResizableBuffer;
   const bytes = length * old.BYTES_PER_ELEMENT;
-  if (bytes <= buffer.maxByteLength) {
+  if (buffer.resizable && bytes <= buffer.maxByteLength) {
     buffer.resize(bytes);
     return old;
   }
-  const next = reserved(old.constructor as ColumnType<T>, length, Math.max(length, (buffer.maxByteLength / old.BYTES_PER_ELEMENT) * RESERVATION_GROWTH));
+  const reservation = buffer.resizable ? (buffer.maxByteLength / old.BYTES_PER_ELEMENT) * RESERVATION_GROWTH : length * RESERVATION_GROWTH;
+  const next = length <= PLAIN_UP_TO ? column(type, length) : reserved(type, length, Math.max(length, reservation));
   next.set(old);
   return next;
 }

@@ -140,13 +140,13 @@ function markChanges(tree: LayerTree, stacked: StackedTree): RemovedBelow[] {
     const stack: [number, string, number][] = [[lower, path, keep]];
     while (stack.length > 0) {
       const [s, p, k] = stack.pop()!;
-      for (const c of stacked.children(s)) {
+      stacked.eachChild(s, (c) => {
         const name = stacked.name[c]!;
         const childPath = p === '' ? tree.names.name(name) : `${p}/${tree.names.name(name)}`;
         const kept = k < 0 ? -1 : tree.child(k, name);
         if (!stacked.isHidden(c) && (kept < 0 || tree.isWhiteout(kept))) removedBelow.push({ path: childPath, info: stacked.info(c) });
         stack.push([c, childPath, kept]);
-      }
+      });
     }
   };
   if (tree.isOpaque(ROOT)) removeSubtree(STACKED_ROOT, '', ROOT);
@@ -201,7 +201,7 @@ function stackLayer(tree: LayerTree, stacked: StackedTree, counter: Counter): vo
   const { lower } = counter;
   const hideBelow = (node: number) => {
     if (node < 0) return;
-    for (const d of stacked.descendants(node)) stacked.hide(d);
+    stacked.eachDescendant(node, (d) => stacked.hide(d));
   };
   if (tree.isOpaque(ROOT)) hideBelow(STACKED_ROOT);
   for (const id of tree.order) if (tree.isOpaque(id)) hideBelow(lower.find(id));

@@ -183,7 +183,8 @@ export class LayerTree {
 
   /** Byte-wise name order, as Go's sort.Strings orders dive's tree. */
   private sortedChildren(id: number): number[] {
-    const children = [...this.children(id)];
+    const children: number[] = [];
+    for (let c = this.firstChild![id]!; c >= 0; c = this.nextSibling![c]!) children.push(c);
     const names = children.map((c) => this.names.name(this.name[c]!));
     const at = children.map((_, i) => i).sort((a, b) => (names[a]! < names[b]! ? -1 : names[a]! > names[b]! ? 1 : 0));
     return at.map((i) => children[i]!);

@@ -153,20 +153,25 @@ export class StackedTree {
   /** Removes the node and everything below it (they keep their records, detached). */
   remove(id: number): void {
     this.flags[id]! |= DETACHED;
-    for (const d of this.descendants(id)) this.flags[d]! |= DETACHED;
+    this.eachDescendant(id, (d) => (this.flags[d]! |= DETACHED));
   }
 
-  /** The node's children in the tree (removed ones left out), in no particular order. */
-  *children(id: number): Generator<number> {
-    for (let c = this.firstChild[id]!; c >= 0; c = this.nextSibling[c]!) if (!(this.flags[c]! & DETACHED)) yield c;
+  /** Calls `visit` with each of the node's children in the tree (removed ones left out), in no particular order. */
+  eachChild(id: number, visit: (child: number) => void): void {
+    for (let c = this.firstChild[id]!; c >= 0; c = this.nextSibling[c]!) if (!(this.flags[c]! & DETACHED)) visit(c);
   }
 
-  /** Every descendant of `id` in the tree (not `id` itself). */
-  *descendants(id: number): Generator<number> {
+  /**
+   * Calls `visit` with every descendant of `id` in the tree (not `id` itself).
+   * A loop rather than a generator: it runs for every file a layer puts, nearly always on a leaf.
+   */
+  eachDescendant(id: number, visit: (descendant: number) => void): void {
+    if (this.firstChild[id]! < 0) return;
     const stack = [id];
     while (stack.length > 0) {
-      for (const c of this.children(stack.pop()!)) {
-        yield c;
+      for (let c = this.firstChild[stack.pop()!]!; c >= 0; c = this.nextSibling[c]!) {
+        if (this.flags[c]! & DETACHED) continue;
+        visit(c);
         stack.push(c);
       }
     }
@@ -183,7 +188,7 @@ export class StackedTree {
   diveRemovedSize(id: number): number {
     if (this.isEmptied(id) || !this.isDirectory(id)) return 0;
     let total = this.sizeOf(id);
-    for (const d of this.descendants(id)) total += this.isEmptied(d) ? 0 : this.sizeOf(d);
+    this.eachDescendant(id, (d) => (total += this.isEmptied(d) ? 0 : this.sizeOf(d)));
     return total;
   }
 
