@@ -56,18 +56,32 @@ class LowerNodes {
     this.cachedLayer = -1;
   }
 
+  // Loops, not recursion, here and below: a path may be thousands of levels deep.
   private directory(layerId: number): number {
-    if (layerId === ROOT) return STACKED_ROOT;
-    if (this.cachedLayer === layerId) return this.cachedStacked;
-    const up = this.directory(this.tree.parent[layerId]!);
-    return this.cache(layerId, up < 0 ? -1 : this.stacked.child(up, this.tree.name[layerId]!));
+    const { parent, name } = this.tree;
+    const chain: number[] = [];
+    let at = layerId;
+    let found = STACKED_ROOT;
+    for (; at !== ROOT; at = parent[at]!) {
+      if (at === this.cachedLayer) {
+        found = this.cachedStacked;
+        break;
+      }
+      chain.push(at);
+    }
+    for (let i = chain.length - 1; i >= 0 && found >= 0; i--) found = this.stacked.child(found, name[chain[i]!]!);
+    return this.cache(layerId, found);
   }
 
   private madeDirectory(layerId: number): number {
-    if (layerId === ROOT) return STACKED_ROOT;
     const found = this.directory(layerId);
     if (found >= 0) return found;
-    return this.cache(layerId, this.stacked.childOrNew(this.madeDirectory(this.tree.parent[layerId]!), this.tree.name[layerId]!));
+    const { parent, name } = this.tree;
+    const chain: number[] = [];
+    for (let at = layerId; at !== ROOT; at = parent[at]!) chain.push(at);
+    let made = STACKED_ROOT;
+    for (let i = chain.length - 1; i >= 0; i--) made = this.stacked.childOrNew(made, name[chain[i]!]!);
+    return this.cache(layerId, made);
   }
 
   private cache(layerId: number, stackedId: number): number {

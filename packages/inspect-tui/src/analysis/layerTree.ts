@@ -84,8 +84,15 @@ export class LayerTree {
     const name = this.names.name(this.name[id]!);
     if (parent === ROOT) return name;
     // Nodes come directory by directory: their parent's path is mostly the one made last.
-    if (this.lastParentPath.id !== parent) this.lastParentPath = { id: parent, path: this.pathOf(parent) };
+    if (this.lastParentPath.id !== parent) this.lastParentPath = { id: parent, path: this.pathUpTo(parent) };
     return `${this.lastParentPath.path}/${name}`;
+  }
+
+  /** The path of `id` from its names up to the root: a loop, as a path may be thousands of levels deep. */
+  private pathUpTo(id: number): string {
+    const names: string[] = [];
+    for (let at = id; at !== ROOT; at = this.parent[at]!) names.push(this.names.name(this.name[at]!));
+    return names.reverse().join('/');
   }
 
   /** What a node is about: its path, or for a whiteout the path it removes. */

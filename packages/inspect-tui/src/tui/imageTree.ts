@@ -166,11 +166,16 @@ export class ImageTree {
     const { tree } = layer;
     this.names ??= tree.names;
     if (tree.names !== this.names) throw new Error(`layer ${layer.index} is not of the image of the layers before`);
-    // The tree id of each of the layer's directories, once looked up (0: not yet; the root's is known).
+    // The tree id of each of the layer's directories, once looked up (0: not yet, or the root).
     const directories = new Int32Array(tree.count);
     const directoryId = (node: number): number => {
-      if (node === ROOT) return 0;
-      return (directories[node] ||= this.childId(directoryId(tree.parent[node]!), tree.name[node]!));
+      // A loop: a path may be thousands of levels deep.
+      const chain: number[] = [];
+      let at = node;
+      for (; at !== ROOT && directories[at] === 0; at = tree.parent[at]!) chain.push(at);
+      let id = directories[at]!;
+      for (let i = chain.length - 1; i >= 0; i--) id = directories[chain[i]!] = this.childId(id, tree.name[chain[i]!]!);
+      return id;
     };
     let count = 0;
     for (const node of tree.order) {
