@@ -4,8 +4,6 @@ import { Readable } from 'node:stream';
 import { buffer as collect } from 'node:stream/consumers';
 import { createLayer, openDockerArchive, type SparseRegion } from '@tsbuild/oci-layout';
 import { aggregateFiles, analyzeImage, layerChanges, TsdiveError, type ImageAnalysis } from '@tsbuild/inspect-tui';
-import { formatDiveExport } from '../../packages/inspect-tui/src/report/diveJson.js';
-import { ImageTree } from '../../packages/inspect-tui/src/tui/imageTree.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { writeDockerArchive, type TestLayer } from './dockerArchiveFixture.js';
 import { DIVE_IMAGE } from '../helpers/fixtures.js';
@@ -264,23 +262,5 @@ describe('analyzeImage on paths that go and come back', () => {
     expect(changes).toEqual(expect.arrayContaining([['etc/a', 'modified'], ['etc', 'unmodified'], ['opt', 'removed'], ['opt/x', 'removed']]));
     expect(changes).toHaveLength(4);
     expect([...aggregateFiles(a, 1).keys()].sort()).toEqual(['etc', 'etc/a']);
-  });
-});
-
-describe('analyzeImage on a path thousands of levels deep', () => {
-  it('reads, marks, reports and explores it', async () => {
-    const deep = `${'d/'.repeat(3000)}f`;
-    const file = join(await dirs.make(), 'deep.tar');
-    await writeDockerArchive(file, [
-      { createdBy: 'deep', entries: [{ name: deep, content: 'deep' }] },
-      { createdBy: 'again', entries: [{ name: deep, content: 'changed' }, { name: '.wh.d' }] },
-    ]);
-    const a = await analyzeImage(await openDockerArchive(file));
-    expect(a.inefficientFiles.map((f) => [f.path, f.count])).toEqual([[`/${deep}`, 2]]);
-    expect(layerChanges(a.layers[1]!).find((c) => c.path === deep)!.change).toBe('modified');
-    const doc = JSON.parse(formatDiveExport(a));
-    expect(doc.layer[0].fileList[0].path).toBe(deep);
-    const tree = ImageTree.of(a.layers);
-    expect(tree.path[tree.size - 1]).toBe(deep);
   });
 });

@@ -5,10 +5,11 @@ import { promisify } from 'node:util';
 import { render } from 'ink-testing-library';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { analyzeImage, layerListings, type ImageAnalysis } from '@tsbuild/inspect-tui';
-import type { Image } from '@tsbuild/oci-layout';
+import { openDockerArchive, type Image } from '@tsbuild/oci-layout';
 import { NameTable } from '../../packages/inspect-tui/src/analysis/columns.js';
 import { LayerTree, MARK_CODE, ROOT } from '../../packages/inspect-tui/src/analysis/layerTree.js';
 import { openImageSource } from '../../packages/inspect-tui/src/cli/imageSource.js';
+import { formatDiveExport } from '../../packages/inspect-tui/src/report/diveJson.js';
 import { Explorer } from '../../packages/inspect-tui/src/tui/Explorer.js';
 import { ImageTree, type TreeMode } from '../../packages/inspect-tui/src/tui/imageTree.js';
 import { SlicedTask } from '../../packages/inspect-tui/src/tui/slicedTask.js';
@@ -17,6 +18,7 @@ import { TreeViews } from '../../packages/inspect-tui/src/tui/treeViews.js';
 import { AnalysisProgress } from '../../packages/inspect-tui/src/tui/analysisProgress.js';
 import { commandFor, splitKeys } from '../../packages/inspect-tui/src/tui/keys.js';
 import { tempDirs } from '../helpers/tempDirs.js';
+import { writeDockerArchive } from './dockerArchiveFixture.js';
 import { parseBytes } from '../../packages/inspect-tui/src/ci/humanBytes.js';
 import { DIVE_IMAGE } from '../helpers/fixtures.js';
 
@@ -371,5 +373,23 @@ describe('work in slices', () => {
     other.cancel();
     await new Promise((r) => setTimeout(r, 20));
     expect(hurried.value).toBe(500);
+  });
+});
+
+describe('a path thousands of levels deep', () => {
+  it('reads, marks, reports and explores it', async () => {
+    const deep = `${'d/'.repeat(3000)}f`;
+    const file = join(await dirs.make(), 'deep.tar');
+    await writeDockerArchive(file, [
+      { createdBy: 'deep', entries: [{ name: deep, content: 'deep' }] },
+      { createdBy: 'again', entries: [{ name: deep, content: 'changed' }, { name: '.wh.d' }] },
+    ]);
+    const a = await analyzeImage(await openDockerArchive(file));
+    expect(a.inefficientFiles.map((f) => [f.path, f.count])).toEqual([[`/${deep}`, 2]]);
+    const doc = JSON.parse(formatDiveExport(a));
+    expect(doc.layer[0].fileList[0].path).toBe(deep);
+    const tree = ImageTree.of(a.layers);
+    expect(tree.path[tree.size - 1]).toBe(deep);
+    expect(tree.version(tree.size - 1, 1, 'layer', () => undefined).change).toBe('modified');
   });
 });
