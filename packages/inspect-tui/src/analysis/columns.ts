@@ -133,7 +133,7 @@ export class ChildIndex {
   private rehash(size: number): void {
     const old = this.slots;
     const slots = column(Int32Array, size);
-    for (const entry of old) if (entry !== 0) this.place(slots, entry - 1);
+    for (let at = 0; at < old.length; at++) if (old[at] !== 0) this.place(slots, old[at]! - 1);
     this.slots = slots;
   }
 }

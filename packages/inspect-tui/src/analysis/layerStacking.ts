@@ -58,6 +58,8 @@ class LowerNodes {
 
   // Loops, not recursion, here and below: a path may be thousands of levels deep.
   private directory(layerId: number): number {
+    if (layerId === this.cachedLayer) return this.cachedStacked;
+    if (layerId === ROOT) return STACKED_ROOT;
     const { parent, name } = this.tree;
     const chain: number[] = [];
     let at = layerId;

@@ -44,7 +44,6 @@ export class LayerTree {
   order = column(Int32Array);
   /** dive's layer size: the sum of the tar header sizes of every member, repeats included. */
   size = 0;
-  entryCount = 0;
   private firstChild: Int32Array | undefined = column(Int32Array);
   private nextSibling: Int32Array | undefined = column(Int32Array);
   private index: ChildIndex | undefined = new ChildIndex(this);
@@ -259,7 +258,6 @@ class LayerTreeReader implements LayerVisitor {
 
   change(change: LayerChange): void {
     const { tree } = this;
-    tree.entryCount++;
     if (change.kind === 'entry') {
       const entry = change.entry;
       tree.size += entry.size;
