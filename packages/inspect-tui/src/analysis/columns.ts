@@ -117,10 +117,17 @@ export class ChildIndex {
 
   /** Adds a node whose parent and name are set and which no other node has. */
   add(id: number): void {
-    // Up to three quarters full: linear probing still finds a node in a few slots, and a slot is 4 bytes.
-    if ((this.count + 1) * 4 > this.slots.length * 3) this.rehash(this.slots.length * 2);
+    this.reserve(1);
     this.place(this.slots, id);
     this.count++;
+  }
+
+  /** Makes room for `more` nodes at once: one rehash instead of one per doubling, when the caller knows how many may come. */
+  reserve(more: number): void {
+    let size = this.slots.length;
+    // Up to three quarters full: linear probing still finds a node in a few slots, and a slot is 4 bytes.
+    while ((this.count + more) * 4 > size * 3) size *= 2;
+    if (size !== this.slots.length) this.rehash(size);
   }
 
   private place(slots: Int32Array, id: number): void {

@@ -74,6 +74,11 @@ export class FileColumns {
     return this.size[id]!;
   }
 
+  /** A regular file's size; 0 for anything else. */
+  fileBytes(id: number): number {
+    return this.type[id] === FILE ? this.size[id]! : 0;
+  }
+
   /** The record as a FileInfo object, made on demand (the same shapes `fileInfoOf` makes). */
   info(id: number): FileInfo {
     const type = TYPES[this.type[id]!]!;

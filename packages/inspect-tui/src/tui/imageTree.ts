@@ -1,5 +1,6 @@
 import type { LayerAnalysis } from '../analysis/analyzeImage.js';
 import { ChildIndex, column, grown, nextCapacity, type NameTable } from '../analysis/columns.js';
+import type { FileColumns } from '../analysis/fileColumns.js';
 import { IMPLIED_DIRECTORY, type ChangeMark, type FileInfo } from '../analysis/fileInfo.js';
 import { CHANGE_MARKS, MARK_CODE, ROOT } from '../analysis/layerTree.js';
 
@@ -19,6 +20,9 @@ const REMOVED = MARK_CODE.removed;
 const GONE = 4;
 
 const NO_CHILDREN: readonly number[] = [];
+
+/** Versions.info of the implied directory. */
+const IMPLIED = -1;
 
 /** How many records a layer adds between two pauses (a few milliseconds' work). */
 const PAUSE_EVERY = 4096;
@@ -60,7 +64,12 @@ class IntColumn {
 class Versions {
   readonly layer = new IntColumn();
   readonly mark = new IntColumn();
-  readonly info: FileInfo[] = [];
+  /**
+   * Where the version's attributes are: >= 0, that node of layer `source`'s
+   * tree (read when shown, never copied into an object per version); < 0,
+   * the image tree's FileInfo objects at -1 - value (-1: an implied directory).
+   */
+  readonly info = new IntColumn();
   readonly source = new IntColumn();
   readonly next = new IntColumn();
   /** Per path, its first and its latest version, or -1. */
@@ -73,7 +82,7 @@ class Versions {
   }
 
   /** Appends a version to the path's chain; returns where it is. */
-  push(id: number, layer: number, mark: number, info: FileInfo, source: number): number {
+  push(id: number, layer: number, mark: number, info: number, source: number): number {
     const at = this.layer.push(layer);
     this.mark.push(mark);
     this.info.push(info);
@@ -86,9 +95,9 @@ class Versions {
     return at;
   }
 
-  set(at: number, mark: number, info: FileInfo, source: number): void {
+  set(at: number, mark: number, info: number, source: number): void {
     this.mark.set(at, mark);
-    this.info[at] = info;
+    this.info.set(at, info);
     this.source.set(at, source);
   }
 }
@@ -110,6 +119,10 @@ export class ImageTree {
   private readonly keys = { parent: column(Int32Array, 1024), name: column(Int32Array, 1024) };
   private readonly children = new ChildIndex(this.keys);
   private names: NameTable | undefined;
+  /** Each added layer's attributes, by layer index. */
+  private readonly files: FileColumns[] = [];
+  /** Attributes the layers hold as objects (what a layer removes), with the implied directory first. */
+  private readonly objects: FileInfo[] = [IMPLIED_DIRECTORY];
   /** Children as linked lists: each path's first child and next sibling (-1: none). */
   private readonly firstChild = new IntColumn();
   private readonly nextSibling = new IntColumn();
@@ -166,6 +179,8 @@ export class ImageTree {
     const { tree } = layer;
     this.names ??= tree.names;
     if (tree.names !== this.names) throw new Error(`layer ${layer.index} is not of the image of the layers before`);
+    this.children.reserve(tree.count);
+    this.files[layer.index] = tree.files;
     // The tree id of each of the layer's directories, once looked up (0: not yet, or the root).
     const directories = new Int32Array(tree.count);
     const directoryId = (node: number): number => {
@@ -180,8 +195,7 @@ export class ImageTree {
     let count = 0;
     for (const node of tree.order) {
       const id = this.childId(directoryId(tree.parent[node]!), tree.targetName(node));
-      const whiteout = tree.isWhiteout(node);
-      const info = whiteout ? tree.removed.get(node) : tree.info(node);
+      const info = tree.isWhiteout(node) ? this.objectRef(tree.removed.get(node)) : tree.isEntry(node) ? node : IMPLIED;
       this.addOwn(id, CHANGE_MARKS[tree.change[node]!]!, info, layer.index);
       this.addStacked(id, CHANGE_MARKS[tree.change[node]!]!, info, tree.kind(node) === 'implicit', layer.index);
       if (++count % PAUSE_EVERY === 0) yield;
@@ -189,8 +203,9 @@ export class ImageTree {
     for (const removed of layer.removedBelow) {
       let id = 0;
       for (const name of removed.path.split('/')) id = this.childId(id, this.names.intern(name));
-      this.addOwn(id, 'removed', removed.info, layer.index);
-      this.addStacked(id, 'removed', removed.info, false, layer.index);
+      const info = this.objectRef(removed.info);
+      this.addOwn(id, 'removed', info, layer.index);
+      this.addStacked(id, 'removed', info, false, layer.index);
       if (++count % PAUSE_EVERY === 0) yield;
     }
     this.layersAdded++;
@@ -242,8 +257,23 @@ export class ImageTree {
   ownBytes(id: number, layer: number, mode: TreeMode): number | undefined {
     const v = this.slot(id, layer, mode);
     if (v < 0) return undefined;
-    const info = (mode === 'layer' ? this.own : this.stacked).info[v]!;
-    return info.type === 'file' ? info.size : 0;
+    const table = mode === 'layer' ? this.own : this.stacked;
+    const info = table.info.at(v);
+    if (info >= 0) return this.files[table.source.at(v)]!.fileBytes(info);
+    const object = this.objects[-1 - info]!;
+    return object.type === 'file' ? object.size : 0;
+  }
+
+  private infoOf(table: Versions, v: number): FileInfo {
+    const info = table.info.at(v);
+    return info >= 0 ? this.files[table.source.at(v)]!.info(info) : this.objects[-1 - info]!;
+  }
+
+  /** A reference (see Versions.info) to a FileInfo object, or to the implied directory. */
+  private objectRef(info: FileInfo | undefined): number {
+    if (!info) return IMPLIED;
+    this.objects.push(info);
+    return -this.objects.length;
   }
 
   /**
@@ -254,7 +284,7 @@ export class ImageTree {
     const v = this.slot(id, layer, mode);
     if (v >= 0) {
       const table = mode === 'layer' ? this.own : this.stacked;
-      return { change: CHANGE_MARKS[table.mark.at(v)]!, info: table.info[v]!, layerIndex: table.source.at(v) };
+      return { change: CHANGE_MARKS[table.mark.at(v)]!, info: this.infoOf(table, v), layerIndex: table.source.at(v) };
     }
     const up = parentVersion();
     return { change: up?.change === 'removed' ? 'removed' : 'unmodified', info: IMPLIED_DIRECTORY, layerIndex: mode === 'layer' ? layer : (up?.layerIndex ?? 0) };
@@ -295,10 +325,9 @@ export class ImageTree {
    * version, or a removal below a directory it rewrites): what it writes is
    * what shows. The path and its parents are in the layer's tree.
    */
-  private addOwn(id: number, change: ChangeMark, recordInfo: FileInfo | undefined, layer: number): void {
+  private addOwn(id: number, change: ChangeMark, info: number, layer: number): void {
     const { own } = this;
     const mark = MARK_CODE[change];
-    const info = recordInfo ?? IMPLIED_DIRECTORY;
     const last = own.last.at(id);
     if (last < 0 || own.layer.at(last) !== layer) own.push(id, layer, mark, info, layer);
     else if (mark !== REMOVED || own.mark.at(last) === REMOVED) own.set(last, mark, info, layer);
@@ -313,17 +342,17 @@ export class ImageTree {
    * the first layer stays added however often it changes; one of the first
    * layer changed since is modified; one added and removed again is gone.
    */
-  private addStacked(id: number, change: ChangeMark, recordInfo: FileInfo | undefined, implicit: boolean, layer: number): void {
+  private addStacked(id: number, change: ChangeMark, recordInfo: number, implicit: boolean, layer: number): void {
     const { stacked } = this;
     const last = stacked.last.at(id);
     const before = last < 0 || stacked.mark.at(last) === GONE ? undefined : CHANGE_MARKS[stacked.mark.at(last)]!;
     let mark: number;
-    let info: FileInfo;
+    let info = recordInfo;
     let source = layer;
     if (change === 'removed') {
       if (!before || before === 'removed') return;
       mark = before === 'added' ? GONE : REMOVED;
-      info = stacked.info[last]!;
+      info = stacked.info.at(last);
       source = stacked.source.at(last);
     } else {
       if (implicit && before && before !== 'removed') return;
@@ -334,7 +363,6 @@ export class ImageTree {
       else if (before === 'removed' || before === 'modified') stackedChange = 'modified';
       else stackedChange = change === 'unmodified' ? 'unmodified' : 'modified';
       mark = MARK_CODE[stackedChange];
-      info = recordInfo ?? IMPLIED_DIRECTORY;
     }
     if (last >= 0 && stacked.layer.at(last) === layer) stacked.set(last, mark, info, source);
     else stacked.push(id, layer, mark, info, source);
