@@ -229,3 +229,38 @@ describe('analyzeImage on sparse files', () => {
     expect(a.inefficientFiles.map((f) => [f.path, f.count, f.sizeBytes])).toEqual([['/disk.img', 3, 180e9]]);
   });
 });
+
+describe('analyzeImage on paths that go and come back', () => {
+  it('keeps counting a path removed with its directory and written again', async () => {
+    const file = join(await dirs.make(), 'again.tar');
+    await writeDockerArchive(file, [
+      { createdBy: 'write', entries: [{ name: 'a/', type: 'directory' }, { name: 'a/f', content: 'x'.repeat(10) }, { name: 'keep', content: 'k' }] },
+      { createdBy: 'rm -rf /a', entries: [{ name: '.wh.a' }] },
+      { createdBy: 'write again', entries: [{ name: 'a/', type: 'directory' }, { name: 'a/f', content: 'y'.repeat(10) }] },
+    ]);
+    const a = await analyzeImage(await openDockerArchive(file));
+    expect(a.inefficientFiles).toEqual([
+      { path: '/a/f', count: 2, sizeBytes: 20, layers: [
+        { index: 0, command: 'write', action: 'wrote', sizeBytes: 10 },
+        { index: 2, command: 'write again', action: 'wrote', sizeBytes: 10 },
+      ] },
+    ]);
+    const marks = (i: number) => Object.fromEntries(layerChanges(a.layers[i]!).map((c) => [c.path, c.change]));
+    expect(marks(1)).toEqual({ a: 'removed', 'a/f': 'removed' });
+    expect(marks(2)).toEqual({ a: 'added', 'a/f': 'added' });
+    expect([...aggregateFiles(a, 2).keys()].sort()).toEqual(['a', 'a/f', 'keep']);
+  });
+
+  it('does not list what a layer with an opaque root writes again as removed', async () => {
+    const file = join(await dirs.make(), 'opaque-root.tar');
+    await writeDockerArchive(file, [
+      { createdBy: 'base', entries: [{ name: 'etc/', type: 'directory' }, { name: 'etc/a', content: 'a'.repeat(100) }, { name: 'opt/x', content: 'x' }] },
+      { createdBy: 'replace all', entries: [{ name: '.wh..wh..opq' }, { name: 'etc/a', content: 'b'.repeat(5) }] },
+    ]);
+    const a = await analyzeImage(await openDockerArchive(file));
+    const changes = layerChanges(a.layers[1]!).map((c) => [c.path, c.change]);
+    expect(changes).toEqual(expect.arrayContaining([['etc/a', 'modified'], ['etc', 'unmodified'], ['opt', 'removed'], ['opt/x', 'removed']]));
+    expect(changes).toHaveLength(4);
+    expect([...aggregateFiles(a, 1).keys()].sort()).toEqual(['etc', 'etc/a']);
+  });
+});

@@ -4,9 +4,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { render } from 'ink-testing-library';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { analyzeImage, layerListings, type ImageAnalysis, type LayerNode } from '@tsbuild/inspect-tui';
-import type { Image } from '@tsbuild/oci-layout';
+import { analyzeImage, layerListings, type ImageAnalysis } from '@tsbuild/inspect-tui';
+import { openDockerArchive, type Image } from '@tsbuild/oci-layout';
+import { NameTable } from '../../packages/inspect-tui/src/analysis/columns.js';
+import { LayerTree, MARK_CODE, ROOT } from '../../packages/inspect-tui/src/analysis/layerTree.js';
 import { openImageSource } from '../../packages/inspect-tui/src/cli/imageSource.js';
+import { formatDiveExport } from '../../packages/inspect-tui/src/report/diveJson.js';
 import { Explorer } from '../../packages/inspect-tui/src/tui/Explorer.js';
 import { ImageTree, type TreeMode } from '../../packages/inspect-tui/src/tui/imageTree.js';
 import { SlicedTask } from '../../packages/inspect-tui/src/tui/slicedTask.js';
@@ -15,6 +18,7 @@ import { TreeViews } from '../../packages/inspect-tui/src/tui/treeViews.js';
 import { AnalysisProgress } from '../../packages/inspect-tui/src/tui/analysisProgress.js';
 import { commandFor, splitKeys } from '../../packages/inspect-tui/src/tui/keys.js';
 import { tempDirs } from '../helpers/tempDirs.js';
+import { writeDockerArchive } from './dockerArchiveFixture.js';
 import { parseBytes } from '../../packages/inspect-tui/src/ci/humanBytes.js';
 import { DIVE_IMAGE } from '../helpers/fixtures.js';
 
@@ -224,24 +228,20 @@ describe('the explorer', () => {
 
 /** One layer of `count` files in 1000 directories, built as the analysis builds its trees. */
 function bigAnalysis(count: number): ImageAnalysis {
-  const nodes: LayerNode[] = [];
-  const dirs = new Map<string, LayerNode>();
-  const info = (size: number) => ({ type: 'file' as const, size, mode: 0o644, uid: 0, gid: 0 });
+  const names = new NameTable();
+  const tree = new LayerTree(names);
+  const entry = (path: string, type: 'file' | 'directory', size: number) => ({ path, type, size, mode: type === 'file' ? 0o644 : 0o755, uid: 0, gid: 0, mtime: 0 });
   for (let i = 0; i < count; i++) {
     const dirName = `d${String(i % 1000).padStart(4, '0')}`;
-    let dir = dirs.get(dirName);
-    if (!dir) {
-      dir = { name: dirName, path: dirName, kind: 'entry', info: { type: 'directory', size: 0, mode: 0o755, uid: 0, gid: 0 }, opaque: false, change: 'added', children: new Map() };
-      dirs.set(dirName, dir);
-    }
+    const dir = tree.childOrNew(ROOT, names.intern(dirName));
+    tree.setEntry(dir, entry(dirName, 'directory', 0));
     const name = `f${String(i).padStart(6, '0')}`;
-    const node: LayerNode = { name, path: `${dirName}/${name}`, kind: 'entry', info: info(i), opaque: false, change: 'added' };
-    dir.children!.set(name, node);
-    nodes.push(node);
+    tree.setEntry(tree.childOrNew(dir, names.intern(name)), entry(`${dirName}/${name}`, 'file', i), 'hash' + String(i % 10000).padStart(4, '0'));
   }
-  nodes.push(...dirs.values());
-  const root: LayerNode = { name: '', path: '', kind: 'implicit', opaque: false, children: new Map([...dirs].map(([n, d]) => [n, d])) };
-  const layer = { index: 0, id: 'big', digest: 'sha256:' + '0'.repeat(64), diffId: 'sha256:' + '1'.repeat(64), sizeBytes: 0, command: 'generated', tree: root, nodes, removedBelow: [] };
+  tree.computeOrder();
+  for (const id of tree.order) tree.change[id] = MARK_CODE.added;
+  tree.seal();
+  const layer = { index: 0, id: 'big', digest: 'sha256:' + '0'.repeat(64), diffId: 'sha256:' + '1'.repeat(64), sizeBytes: 0, command: 'generated', tree, removedBelow: [] };
   return { layers: [layer], sizeBytes: 0, userSizeBytes: 0, efficiencyScore: 1, wastedBytes: 0, userWastedPercent: 0, inefficientFiles: [] };
 }
 
@@ -373,5 +373,23 @@ describe('work in slices', () => {
     other.cancel();
     await new Promise((r) => setTimeout(r, 20));
     expect(hurried.value).toBe(500);
+  });
+});
+
+describe('a path thousands of levels deep', () => {
+  it('reads, marks, reports and explores it', async () => {
+    const deep = `${'d/'.repeat(3000)}f`;
+    const file = join(await dirs.make(), 'deep.tar');
+    await writeDockerArchive(file, [
+      { createdBy: 'deep', entries: [{ name: deep, content: 'deep' }] },
+      { createdBy: 'again', entries: [{ name: deep, content: 'changed' }, { name: '.wh.d' }] },
+    ]);
+    const a = await analyzeImage(await openDockerArchive(file));
+    expect(a.inefficientFiles.map((f) => [f.path, f.count])).toEqual([[`/${deep}`, 2]]);
+    const doc = JSON.parse(formatDiveExport(a));
+    expect(doc.layer[0].fileList[0].path).toBe(deep);
+    const tree = ImageTree.of(a.layers);
+    expect(tree.path[tree.size - 1]).toBe(deep);
+    expect(tree.version(tree.size - 1, 1, 'layer', () => undefined).change).toBe('modified');
   });
 });

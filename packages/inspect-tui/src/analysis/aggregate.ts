@@ -10,10 +10,12 @@ export function aggregateFiles(analysis: ImageAnalysis, upTo: number): Map<strin
   const files = new Map<string, FileInfo>();
   for (const layer of analysis.layers.slice(0, upTo + 1)) {
     for (const removed of layer.removedBelow) files.delete(removed.path);
-    for (const node of layer.nodes) {
-      if (node.kind === 'whiteout') files.delete(node.path);
-      else if (node.kind === 'entry') files.set(node.path, node.info!);
-      else if (!files.has(node.path)) files.set(node.path, IMPLIED_DIRECTORY);
+    const { tree } = layer;
+    for (const id of tree.order) {
+      const path = tree.targetPath(id);
+      if (tree.isWhiteout(id)) files.delete(path);
+      else if (tree.isEntry(id)) files.set(path, tree.files.info(id));
+      else if (!files.has(path)) files.set(path, IMPLIED_DIRECTORY);
     }
   }
   return files;

@@ -1,6 +1,6 @@
 import { TAR_TYPEFLAG, type EntryType } from '@tsbuild/oci-layout';
 import type { ImageAnalysis, LayerAnalysis } from '../analysis/analyzeImage.js';
-import type { LayerNode } from '../analysis/layerTree.js';
+import type { LayerTree } from '../analysis/layerTree.js';
 import type { FileInfo } from '../analysis/fileInfo.js';
 
 /** dive's FileInfo as its JSON export writes it (Go tar typeflag and os.FileMode numbers). */
@@ -56,11 +56,11 @@ function goFileMode(info: FileInfo): number {
 }
 
 /** What dive holds for a tree node: the tar entry, or an empty record for whiteouts' attributes and implied parents. */
-function diveFileInfo(node: LayerNode): DiveFileInfo {
-  if (node.kind === 'entry') {
-    const info = node.info!;
+function diveFileInfo(tree: LayerTree, id: number): DiveFileInfo {
+  if (tree.isEntry(id)) {
+    const info = tree.files.info(id);
     return {
-      path: node.path,
+      path: tree.pathOf(id),
       typeFlag: TAR_TYPEFLAG[info.type].charCodeAt(0),
       linkName: info.linkname ?? '',
       size: info.size,
@@ -70,10 +70,10 @@ function diveFileInfo(node: LayerNode): DiveFileInfo {
       isDir: info.type === 'directory',
     };
   }
-  const slash = node.path.lastIndexOf('/');
+  const whiteout = tree.isWhiteout(id);
   // A whiteout keeps its tar name; its attributes are not kept by the layer reader (docker writes them as 0).
-  const path = node.kind === 'whiteout' ? node.path.slice(0, slash + 1) + node.name : '';
-  return { path, typeFlag: node.kind === 'whiteout' ? 48 : 0, linkName: '', size: 0, fileMode: 0, uid: 0, gid: 0, isDir: false };
+  const path = whiteout ? tree.pathOf(id) : '';
+  return { path, typeFlag: whiteout ? 48 : 0, linkName: '', size: 0, fileMode: 0, uid: 0, gid: 0, isDir: false };
 }
 
 function exportLayerHead(layer: LayerAnalysis): Omit<DiveExport['layer'][number], 'fileList'> {
@@ -93,7 +93,7 @@ function exportImage(analysis: ImageAnalysis): DiveExport['image'] {
 /** dive's `--json` document (cmd/dive/cli/internal/command/export), plus `image.userWastedPercent`. */
 export function diveExport(analysis: ImageAnalysis): DiveExport {
   return {
-    layer: analysis.layers.map((layer) => ({ ...exportLayerHead(layer), fileList: layer.nodes.map(diveFileInfo) })),
+    layer: analysis.layers.map((layer) => ({ ...exportLayerHead(layer), fileList: Array.from(layer.tree.order, (id) => diveFileInfo(layer.tree, id)) })),
     image: exportImage(analysis),
   };
 }
@@ -113,9 +113,9 @@ const BATCH_HEAD = '{\n  "layer": [\n    {\n      "fileList": [';
 const BATCH_TAIL = '\n      ]\n    }\n  ]\n}';
 
 /** Records `from`..`to` of the layer's file list as they appear inside the document, without the brackets. */
-function fileListJson(nodes: readonly LayerNode[], from: number, to: number): string {
+function fileListJson(tree: LayerTree, from: number, to: number): string {
   const batch: DiveFileInfo[] = [];
-  for (let i = from; i < to; i++) batch.push(diveFileInfo(nodes[i]!));
+  for (let i = from; i < to; i++) batch.push(diveFileInfo(tree, tree.order[i]!));
   // Stringified at the depth they have in the document, so JSON.stringify indents them as the whole would be.
   const text = JSON.stringify({ layer: [{ fileList: batch }] }, null, 2);
   return text.slice(BATCH_HEAD.length, text.length - BATCH_TAIL.length);
@@ -131,13 +131,14 @@ export function* diveExportPieces(analysis: ImageAnalysis): Generator<string> {
   for (const [n, layer] of analysis.layers.entries()) {
     const head = indented(exportLayerHead(layer), '    ');
     piece += `${n === 0 ? '' : ','}\n    ${head.slice(0, head.lastIndexOf('\n'))},\n      "fileList": [`;
-    if (layer.nodes.length === 0) {
+    const { order } = layer.tree;
+    if (order.length === 0) {
       piece += ']\n    }';
       continue;
     }
-    for (let from = 0; from < layer.nodes.length; from += FILES_PER_BATCH) {
+    for (let from = 0; from < order.length; from += FILES_PER_BATCH) {
       yield `${piece}${from === 0 ? '' : ','}`;
-      piece = fileListJson(layer.nodes, from, Math.min(from + FILES_PER_BATCH, layer.nodes.length));
+      piece = fileListJson(layer.tree, from, Math.min(from + FILES_PER_BATCH, order.length));
     }
     piece += '\n      ]\n    }';
   }

@@ -1,5 +1,8 @@
-import { layerChanges, type LayerAnalysis, type LayerChangeRecord } from '../analysis/analyzeImage.js';
+import type { LayerAnalysis } from '../analysis/analyzeImage.js';
+import { ChildIndex, column, grown, nextCapacity, type NameTable } from '../analysis/columns.js';
+import type { FileColumns } from '../analysis/fileColumns.js';
 import { IMPLIED_DIRECTORY, type ChangeMark, type FileInfo } from '../analysis/fileInfo.js';
+import { CHANGE_MARKS, MARK_CODE, ROOT } from '../analysis/layerTree.js';
 
 /** dive's two ways to look at a layer: what it changed, or the image up to it. */
 export type TreeMode = 'layer' | 'aggregated';
@@ -12,13 +15,14 @@ export interface PathVersion {
   layerIndex: number;
 }
 
-const MARKS: readonly ChangeMark[] = ['added', 'modified', 'removed', 'unmodified'];
-const MARK_CODE: Record<ChangeMark, number> = { added: 0, modified: 1, removed: 2, unmodified: 3 };
 const REMOVED = MARK_CODE.removed;
 /** In the image up to a layer: the path is not there (added above the first layer, then removed). */
 const GONE = 4;
 
 const NO_CHILDREN: readonly number[] = [];
+
+/** Versions.info of the implied directory. */
+const IMPLIED = -1;
 
 /** How many records a layer adds between two pauses (a few milliseconds' work). */
 const PAUSE_EVERY = 4096;
@@ -60,7 +64,12 @@ class IntColumn {
 class Versions {
   readonly layer = new IntColumn();
   readonly mark = new IntColumn();
-  readonly info: FileInfo[] = [];
+  /**
+   * Where the version's attributes are: >= 0, that node of layer `source`'s
+   * tree (read when shown, never copied into an object per version); < 0,
+   * the image tree's FileInfo objects at -1 - value (-1: an implied directory).
+   */
+  readonly info = new IntColumn();
   readonly source = new IntColumn();
   readonly next = new IntColumn();
   /** Per path, its first and its latest version, or -1. */
@@ -73,7 +82,7 @@ class Versions {
   }
 
   /** Appends a version to the path's chain; returns where it is. */
-  push(id: number, layer: number, mark: number, info: FileInfo, source: number): number {
+  push(id: number, layer: number, mark: number, info: number, source: number): number {
     const at = this.layer.push(layer);
     this.mark.push(mark);
     this.info.push(info);
@@ -86,9 +95,9 @@ class Versions {
     return at;
   }
 
-  set(at: number, mark: number, info: FileInfo, source: number): void {
+  set(at: number, mark: number, info: number, source: number): void {
     this.mark.set(at, mark);
-    this.info[at] = info;
+    this.info.set(at, info);
     this.source.set(at, source);
   }
 }
@@ -106,26 +115,30 @@ class Versions {
 export class ImageTree {
   readonly name: string[] = [''];
   readonly path: string[] = [''];
-  private readonly parents = new IntColumn();
+  /** Each path's parent and name (a number in the analysis's name table), by id: what `children` finds a path by. */
+  private readonly keys = { parent: column(Int32Array, 1024), name: column(Int32Array, 1024) };
+  private readonly children = new ChildIndex(this.keys);
+  private names: NameTable | undefined;
+  /** Each added layer's attributes, by layer index. */
+  private readonly files: FileColumns[] = [];
+  /** Attributes the layers hold as objects (what a layer removes), with the implied directory first. */
+  private readonly objects: FileInfo[] = [IMPLIED_DIRECTORY];
   /** Children as linked lists: each path's first child and next sibling (-1: none). */
   private readonly firstChild = new IntColumn();
   private readonly nextSibling = new IntColumn();
   /** Children in name order, for the directories asked for them since their last new child. */
   private readonly sortedChildren = new Map<number, number[]>();
-  private readonly ids = new Map<string, number>([['', 0]]);
   private readonly own = new Versions();
   private readonly stacked = new Versions();
   /** Per path, `words` 32-bit words: bit N set when the path is in layer N's own tree (itself or below it). */
   private inLayer: Uint32Array;
   private readonly words: number;
-  /** Records come directory by directory: the last parent looked up is mostly the next one's too. */
-  private lastParent = { path: '', id: 0 };
   private layersAdded = 0;
 
   constructor(readonly layerCount: number) {
     this.words = Math.max(1, Math.ceil(layerCount / 32));
     this.inLayer = new Uint32Array(1024 * this.words);
-    this.parents.push(-1);
+    this.keys.parent[0] = -1;
     this.firstChild.push(-1);
     this.nextSibling.push(-1);
     this.own.addPath();
@@ -134,7 +147,7 @@ export class ImageTree {
 
   /** The id of a path's parent (-1 for the root). */
   parent(id: number): number {
-    return this.parents.at(id);
+    return this.keys.parent[id]!;
   }
 
   /** The number of paths, the root included. */
@@ -157,19 +170,45 @@ export class ImageTree {
     return tree;
   }
 
-  /** Adds the next layer, yielding every few thousand records, so that it can be done in slices between keys. */
+  /**
+   * Adds the next layer, yielding every few thousand records, so that it can be done in slices between keys.
+   * Its nodes are found by their parent and name, never by path: a path is made once, for a path new to the tree.
+   */
   *addLayer(layer: LayerAnalysis): Generator<void> {
     if (layer.index !== this.layersAdded) throw new Error(`layer ${layer.index} added after ${this.layersAdded} layers`);
+    const { tree } = layer;
+    this.names ??= tree.names;
+    if (tree.names !== this.names) throw new Error(`layer ${layer.index} is not of the image of the layers before`);
+    this.children.reserve(tree.count);
+    this.files[layer.index] = tree.files;
+    // The tree id of each of the layer's directories, once looked up (0: not yet, or the root).
+    const directories = new Int32Array(tree.count);
+    const directoryId = (node: number): number => {
+      // A loop: a path may be thousands of levels deep.
+      const chain: number[] = [];
+      let at = node;
+      for (; at !== ROOT && directories[at] === 0; at = tree.parent[at]!) chain.push(at);
+      let id = directories[at]!;
+      for (let i = chain.length - 1; i >= 0; i--) id = directories[chain[i]!] = this.childId(id, tree.name[chain[i]!]!);
+      return id;
+    };
     let count = 0;
-    for (const record of layerChanges(layer)) {
-      const id = this.idOf(record.path);
-      this.addOwn(id, record, layer.index);
-      this.addStacked(id, record, layer.index);
+    for (const node of tree.order) {
+      const id = this.childId(directoryId(tree.parent[node]!), tree.targetName(node));
+      const info = tree.isWhiteout(node) ? this.objectRef(tree.removed.get(node)) : tree.isEntry(node) ? node : IMPLIED;
+      this.addOwn(id, CHANGE_MARKS[tree.change[node]!]!, info, layer.index);
+      this.addStacked(id, CHANGE_MARKS[tree.change[node]!]!, info, tree.kind(node) === 'implicit', layer.index);
+      if (++count % PAUSE_EVERY === 0) yield;
+    }
+    for (const removed of layer.removedBelow) {
+      let id = 0;
+      for (const name of removed.path.split('/')) id = this.childId(id, this.names.intern(name));
+      const info = this.objectRef(removed.info);
+      this.addOwn(id, 'removed', info, layer.index);
+      this.addStacked(id, 'removed', info, false, layer.index);
       if (++count % PAUSE_EVERY === 0) yield;
     }
     this.layersAdded++;
-    // Paths are looked up only to add layers.
-    if (this.layersAdded === this.layerCount) this.ids.clear();
     yield;
   }
 
@@ -208,7 +247,7 @@ export class ImageTree {
   /** The path's own mark in that tree; undefined for a parent the tree only implies. */
   ownChange(id: number, layer: number, mode: TreeMode): ChangeMark | undefined {
     const v = this.slot(id, layer, mode);
-    return v < 0 ? undefined : MARKS[(mode === 'layer' ? this.own : this.stacked).mark.at(v)];
+    return v < 0 ? undefined : CHANGE_MARKS[(mode === 'layer' ? this.own : this.stacked).mark.at(v)];
   }
 
   /**
@@ -218,8 +257,23 @@ export class ImageTree {
   ownBytes(id: number, layer: number, mode: TreeMode): number | undefined {
     const v = this.slot(id, layer, mode);
     if (v < 0) return undefined;
-    const info = (mode === 'layer' ? this.own : this.stacked).info[v]!;
-    return info.type === 'file' ? info.size : 0;
+    const table = mode === 'layer' ? this.own : this.stacked;
+    const info = table.info.at(v);
+    if (info >= 0) return this.files[table.source.at(v)]!.fileBytes(info);
+    const object = this.objects[-1 - info]!;
+    return object.type === 'file' ? object.size : 0;
+  }
+
+  private infoOf(table: Versions, v: number): FileInfo {
+    const info = table.info.at(v);
+    return info >= 0 ? this.files[table.source.at(v)]!.info(info) : this.objects[-1 - info]!;
+  }
+
+  /** A reference (see Versions.info) to a FileInfo object, or to the implied directory. */
+  private objectRef(info: FileInfo | undefined): number {
+    if (!info) return IMPLIED;
+    this.objects.push(info);
+    return -this.objects.length;
   }
 
   /**
@@ -230,42 +284,40 @@ export class ImageTree {
     const v = this.slot(id, layer, mode);
     if (v >= 0) {
       const table = mode === 'layer' ? this.own : this.stacked;
-      return { change: MARKS[table.mark.at(v)]!, info: table.info[v]!, layerIndex: table.source.at(v) };
+      return { change: CHANGE_MARKS[table.mark.at(v)]!, info: this.infoOf(table, v), layerIndex: table.source.at(v) };
     }
     const up = parentVersion();
     return { change: up?.change === 'removed' ? 'removed' : 'unmodified', info: IMPLIED_DIRECTORY, layerIndex: mode === 'layer' ? layer : (up?.layerIndex ?? 0) };
   }
 
-  private idOf(path: string): number {
-    const known = this.ids.get(path);
-    if (known !== undefined) return known;
-    const slash = path.lastIndexOf('/');
-    const parent = slash < 0 ? 0 : this.parentIdOf(path, slash);
+  /** The id of the path named `name` (a name number) below `parent`, made if new. */
+  private childId(parent: number, name: number): number {
+    const known = this.children.find(parent, name);
+    if (known >= 0) return known;
     const id = this.name.length;
-    this.name.push(path.slice(slash + 1));
-    this.path.push(path);
-    this.parents.push(parent);
+    const nameText = this.names!.name(name);
+    this.name.push(nameText);
+    this.path.push(parent === 0 ? nameText : `${this.path[parent]}/${nameText}`);
+    if (id >= this.keys.parent.length) {
+      const capacity = nextCapacity(this.keys.parent.length, id + 1);
+      this.keys.parent = grown(this.keys.parent, capacity);
+      this.keys.name = grown(this.keys.name, capacity);
+    }
+    this.keys.parent[id] = parent;
+    this.keys.name[id] = name;
+    this.children.add(id);
     this.firstChild.push(-1);
     this.nextSibling.push(this.firstChild.at(parent));
     this.firstChild.set(parent, id);
     this.sortedChildren.delete(parent);
     this.own.addPath();
     this.stacked.addPath();
-    this.ids.set(path, id);
     if ((id + 1) * this.words > this.inLayer.length) {
-      const grown = new Uint32Array(this.inLayer.length * 2);
-      grown.set(this.inLayer);
-      this.inLayer = grown;
+      const grownBits = new Uint32Array(this.inLayer.length * 2);
+      grownBits.set(this.inLayer);
+      this.inLayer = grownBits;
     }
     return id;
-  }
-
-  private parentIdOf(path: string, slash: number): number {
-    const last = this.lastParent;
-    if (last.path.length === slash && path.startsWith(last.path)) return last.id;
-    const parentPath = path.slice(0, slash);
-    this.lastParent = { path: parentPath, id: this.idOf(parentPath) };
-    return this.lastParent.id;
   }
 
   /**
@@ -273,16 +325,15 @@ export class ImageTree {
    * version, or a removal below a directory it rewrites): what it writes is
    * what shows. The path and its parents are in the layer's tree.
    */
-  private addOwn(id: number, record: LayerChangeRecord, layer: number): void {
+  private addOwn(id: number, change: ChangeMark, info: number, layer: number): void {
     const { own } = this;
-    const mark = MARK_CODE[record.change];
-    const info = record.info ?? IMPLIED_DIRECTORY;
+    const mark = MARK_CODE[change];
     const last = own.last.at(id);
     if (last < 0 || own.layer.at(last) !== layer) own.push(id, layer, mark, info, layer);
     else if (mark !== REMOVED || own.mark.at(last) === REMOVED) own.set(last, mark, info, layer);
     const word = layer >>> 5;
     const bit = 1 << (layer & 31);
-    for (let up = id; up > 0 && !(this.inLayer[up * this.words + word]! & bit); up = this.parents.at(up)) this.inLayer[up * this.words + word]! |= bit;
+    for (let up = id; up > 0 && !(this.inLayer[up * this.words + word]! & bit); up = this.keys.parent[up]!) this.inLayer[up * this.words + word]! |= bit;
   }
 
   /**
@@ -291,28 +342,27 @@ export class ImageTree {
    * the first layer stays added however often it changes; one of the first
    * layer changed since is modified; one added and removed again is gone.
    */
-  private addStacked(id: number, record: LayerChangeRecord, layer: number): void {
+  private addStacked(id: number, change: ChangeMark, recordInfo: number, implicit: boolean, layer: number): void {
     const { stacked } = this;
     const last = stacked.last.at(id);
-    const before = last < 0 || stacked.mark.at(last) === GONE ? undefined : MARKS[stacked.mark.at(last)]!;
+    const before = last < 0 || stacked.mark.at(last) === GONE ? undefined : CHANGE_MARKS[stacked.mark.at(last)]!;
     let mark: number;
-    let info: FileInfo;
+    let info = recordInfo;
     let source = layer;
-    if (record.change === 'removed') {
+    if (change === 'removed') {
       if (!before || before === 'removed') return;
       mark = before === 'added' ? GONE : REMOVED;
-      info = stacked.info[last]!;
+      info = stacked.info.at(last);
       source = stacked.source.at(last);
     } else {
-      if (record.implicit && before && before !== 'removed') return;
-      let change: ChangeMark;
-      if (layer === 0) change = 'unmodified';
-      else if (!before) change = 'added';
-      else if (before === 'added') change = 'added';
-      else if (before === 'removed' || before === 'modified') change = 'modified';
-      else change = record.change === 'unmodified' ? 'unmodified' : 'modified';
-      mark = MARK_CODE[change];
-      info = record.info ?? IMPLIED_DIRECTORY;
+      if (implicit && before && before !== 'removed') return;
+      let stackedChange: ChangeMark;
+      if (layer === 0) stackedChange = 'unmodified';
+      else if (!before) stackedChange = 'added';
+      else if (before === 'added') stackedChange = 'added';
+      else if (before === 'removed' || before === 'modified') stackedChange = 'modified';
+      else stackedChange = change === 'unmodified' ? 'unmodified' : 'modified';
+      mark = MARK_CODE[stackedChange];
     }
     if (last >= 0 && stacked.layer.at(last) === layer) stacked.set(last, mark, info, source);
     else stacked.push(id, layer, mark, info, source);
