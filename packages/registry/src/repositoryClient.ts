@@ -12,7 +12,8 @@ import {
   type Digest,
 } from '@tsbuild/oci-layout';
 import { RegistryError, TransferError } from './registryError.js';
-import { backoffDelay, DEFAULT_RETRY, header, isTransientError, retryDelay, type RegistryResponse, type RegistrySession } from './registrySession.js';
+import { header, isTransientError, retryDelay, type RegistryResponse, type RegistrySession } from './registrySession.js';
+import { backoffDelay, DEFAULT_RETRY } from './retryPolicy.js';
 
 /** OCI and Docker schema2 manifests and indexes; schema1 is never asked for. */
 const MANIFEST_MEDIA_TYPES: string[] = [MediaType.ociManifest, MediaType.ociIndex, MediaType.dockerManifest, MediaType.dockerManifestList];
