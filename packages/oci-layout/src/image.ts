@@ -8,6 +8,12 @@ export interface Layer {
   diffId: Digest;
   /** The blob as stored (possibly compressed), verified against `descriptor.digest` as it is read. */
   open(): Promise<Readable>;
+  /**
+   * Writes the blob into a new file at `path`, verified (a DigestMismatchError otherwise) and
+   * fsynced, without its bytes passing through this thread: offered where that is cheaper than
+   * `open` (a registry's large layers, downloaded in threads of their own).
+   */
+  downloadTo?(path: string, onProgress?: (bytes: number) => void): Promise<void>;
 }
 
 /**
