@@ -1,5 +1,4 @@
 import { connect as netConnect, isIP } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
 
 /**
  * One HTTP/1.1 GET on a connection of its own (`Connection: close`), its body handed over in
@@ -127,9 +126,11 @@ function framingOf(head: ResponseHead, out: (piece: Buffer) => void): BodyFramin
  * GETs `url` and resolves with the response's head once its whole body has gone to `sink`.
  * Network failures reject with the error's code (ECONNRESET for a body cut short).
  */
-export function directGet(url: URL, headers: Record<string, string>, insecure: boolean, sink: BodySink): Promise<ResponseHead> {
+export async function directGet(url: URL, headers: Record<string, string>, insecure: boolean, sink: BodySink): Promise<ResponseHead> {
+  const https = url.protocol === 'https:';
+  // Loaded only for HTTPS: a thread that needs no TLS starts without compiling it.
+  const tlsConnect = https ? (await import('node:tls')).connect : undefined;
   return new Promise((resolve, reject) => {
-    const https = url.protocol === 'https:';
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const port = Number(url.port || (https ? 443 : 80));
     let head: ResponseHead | undefined;
@@ -171,7 +172,7 @@ export function directGet(url: URL, headers: Record<string, string>, insecure: b
       }
     };
     const request = [`GET ${url.pathname}${url.search} HTTP/1.1`, `host: ${url.host}`, 'connection: close', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), '', ''].join('\r\n');
-    const socket = https
+    const socket = tlsConnect
       ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, rejectUnauthorized: !insecure })
       : netConnect({
           host,
