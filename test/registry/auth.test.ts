@@ -114,7 +114,7 @@ describe('htpasswd (Basic) auth', () => {
     }
   });
 
-  it('a layer large enough for a download thread follows a redirect too, without sending it the credentials', async () => {
+  it('a layer large enough to download straight into a file follows a redirect too, without sending it the credentials', async () => {
     const basic = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
     const proxy = await startFaultProxy(registry.host, { storageAuthorization: basic });
     try {
@@ -175,7 +175,7 @@ describe('token (Bearer) auth with a token server', () => {
     expect(registry.tokenRequests.at(-1)).toEqual({ scopes: ['repository:tok/img:pull'], user: USER });
   });
 
-  it('a layer large enough for a download thread is fetched with the session\'s token: one token request for the pull', async () => {
+  it('a layer large enough to download straight into a file is fetched with the session\'s token: one token request for the pull', async () => {
     const authFile = join(home, 'large-token-auth.json');
     await ok(['login', registry.host, '-u', USER, '--password-stdin'], { input: PASSWORD, env: { REGISTRY_AUTH_FILE: authFile } });
     const large = await buildRandomImage(root, 'authlarge', await dirs.make(), 6 * 1024 * 1024);

@@ -10,8 +10,8 @@ export interface Layer {
   open(): Promise<Readable>;
   /**
    * Writes the blob into a new file at `path`, verified (a DigestMismatchError otherwise) and
-   * fsynced, without its bytes passing through this thread: offered where that is cheaper than
-   * `open` (a registry's large layers, downloaded in threads of their own).
+   * fsynced: offered where that is cheaper than `open` (a registry's large layers, read from
+   * the socket into the file with no stream in between).
    */
   downloadTo?(path: string, onProgress?: (bytes: number) => void): Promise<void>;
 }

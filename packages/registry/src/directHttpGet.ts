@@ -2,7 +2,7 @@ import { connect as netConnect, isIP } from 'node:net';
 
 /**
  * One HTTP/1.1 GET on a connection of its own (`Connection: close`), its body handed over in
- * pieces read into one reused buffer. For download threads: Node's HTTP client allocates a
+ * pieces read into one reused buffer. For large blob downloads: Node's HTTP client allocates a
  * buffer for every 64 KiB read and runs each through its parser and stream machinery, which
  * measured at 4x the CPU of this for a 100 MB blob on loopback (600-1300 ms against 150-260 ms).
  */
@@ -128,7 +128,7 @@ function framingOf(head: ResponseHead, out: (piece: Buffer) => void): BodyFramin
  */
 export async function directGet(url: URL, headers: Record<string, string>, insecure: boolean, sink: BodySink): Promise<ResponseHead> {
   const https = url.protocol === 'https:';
-  // Loaded only for HTTPS: a thread that needs no TLS starts without compiling it.
+  // Loaded only for HTTPS: a plain-HTTP pull does not compile it.
   const tlsConnect = https ? (await import('node:tls')).connect : undefined;
   return new Promise((resolve, reject) => {
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');

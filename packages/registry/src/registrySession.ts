@@ -6,10 +6,7 @@ import { Agent, request } from './undiciCore.js';
 import { parseAuthChallenge, type AuthChallenge } from './authChallenge.js';
 import { findCredentials, type Credentials } from './credentials.js';
 import { registryErrorFrom, RegistryError, TransferError } from './registryError.js';
-import { backoffDelay, DEFAULT_RETRY, isRetryableCode, isRetryableStatus, retryAfterMs } from './retryPolicy.js';
-
-/** A Retry-After longer than this is not waited for: the error is shown instead. */
-const MAX_RETRY_AFTER_MS = 60_000;
+import { backoffDelay, DEFAULT_RETRY, isRetryableCode, isRetryableStatus, MAX_RETRY_AFTER_MS, retryAfterMs } from './retryPolicy.js';
 
 export interface SessionOptions {
   /** Allow plain HTTP and skip TLS verification (registries.conf `insecure`, `--tls-verify=false`). */
@@ -107,7 +104,7 @@ export class RegistrySession {
     await this.dispatcher.close();
   }
 
-  /** Whether plain HTTP and unverified TLS are allowed, for connections made outside the session (download threads). */
+  /** Whether plain HTTP and unverified TLS are allowed, for connections made outside the session (blob file downloads). */
   get insecure(): boolean {
     return this.opts.insecure === true;
   }
@@ -202,7 +199,7 @@ export class RegistrySession {
   }
 
   /**
-   * The Authorization header for a request made outside the session (a download thread) with
+   * The Authorization header for a request made outside the session (a blob file download) with
    * `scopes`. `challenge` is the WWW-Authenticate of a 401 that request got: it is learnt, and a
    * token the registry refused is not handed out again.
    */

@@ -18,11 +18,8 @@ import { RegistryError, TransferError } from './registryError.js';
 import type { RemoteManifest, RepositoryClient } from './repositoryClient.js';
 
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
-/**
- * Layers this large are downloaded in threads of their own when the destination takes files.
- * Below it a thread's start (tens of milliseconds of CPU) costs more than the bytes do.
- */
-const THREADED_DOWNLOAD_BYTES = 4 * 1024 * 1024;
+/** Layers this large are downloaded straight into files when the destination takes files; smaller ones stream as all blobs do. */
+const FILE_DOWNLOAD_BYTES = 4 * 1024 * 1024;
 
 async function readAll(stream: Readable, limit: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -59,7 +56,7 @@ async function remoteImage(client: RepositoryClient, manifest: RemoteManifest, c
       descriptor,
       diffId: config.rootfs.diff_ids[i]!,
       open: async () => client.openBlob(descriptor),
-      ...(descriptor.size >= THREADED_DOWNLOAD_BYTES ? { downloadTo: (path: string, onProgress?: (bytes: number) => void) => client.downloadBlob(descriptor, path, onProgress) } : {}),
+      ...(descriptor.size >= FILE_DOWNLOAD_BYTES ? { downloadTo: (path: string, onProgress?: (bytes: number) => void) => client.downloadBlob(descriptor, path, onProgress) } : {}),
     })),
   };
 }

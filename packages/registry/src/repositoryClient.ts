@@ -14,7 +14,7 @@ import {
 import { RegistryError, TransferError } from './registryError.js';
 import { header, isTransientError, retryDelay, type RegistryResponse, type RegistrySession } from './registrySession.js';
 import { backoffDelay, DEFAULT_RETRY } from './retryPolicy.js';
-import { downloadBlobInThread } from './threadedBlobDownload.js';
+import { downloadBlobFile } from './blobFileDownload.js';
 
 /** OCI and Docker schema2 manifests and indexes; schema1 is never asked for. */
 const MANIFEST_MEDIA_TYPES: string[] = [MediaType.ociManifest, MediaType.ociIndex, MediaType.dockerManifest, MediaType.dockerManifestList];
@@ -196,14 +196,10 @@ export class RepositoryClient {
     return source.pipe(verify);
   }
 
-  /**
-   * The blob into a new file at `path`, verified and fsynced, downloaded in a thread of its own:
-   * for large blobs, whose bytes would otherwise keep this thread busy (HTTP parsing, hashing,
-   * writes) while the other core idles.
-   */
+  /** The blob into a new file at `path`, verified and fsynced, its bytes never in a stream: for large blobs. */
   async downloadBlob(descriptor: Descriptor, path: string, onProgress?: (bytes: number) => void): Promise<void> {
     const url = new URL(this.path(`blobs/${descriptor.digest}`), await this.session.baseUrl()).toString();
-    await downloadBlobInThread(this.session, url, this.scopes(), descriptor, path, onProgress);
+    await downloadBlobFile(this.session, url, this.scopes(), descriptor, path, onProgress);
   }
 
   private async startUpload(mount?: { digest: Digest; from: string }): Promise<{ location?: string; mounted: boolean }> {

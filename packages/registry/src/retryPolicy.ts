@@ -1,7 +1,4 @@
-/**
- * How transfers retry: which failures are transient, how long to back off. Kept apart from the
- * session so a download thread can follow the same policy without loading the session.
- */
+/** How transfers retry: which failures are transient, how long to back off. */
 export interface RetryPolicy {
   /** Tries per request, the first included. */
   attempts: number;
@@ -10,6 +7,8 @@ export interface RetryPolicy {
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 200, maxDelayMs: 10_000 };
+/** A Retry-After longer than this is not waited for: the error is shown instead. */
+export const MAX_RETRY_AFTER_MS = 60_000;
 
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
