@@ -114,6 +114,30 @@ describe('htpasswd (Basic) auth', () => {
     }
   });
 
+  it('a layer large enough to download straight into a file follows a redirect too, without sending it the credentials', async () => {
+    const basic = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+    const proxy = await startFaultProxy(registry.host, { storageAuthorization: basic });
+    try {
+      const authFile = join(home, 'redirect-large-auth.json');
+      await writeAuthFile(authFile, proxy.host, USER, PASSWORD);
+      const large = await buildRandomImage(root, 'redirectlarge', await dirs.make(), 6 * 1024 * 1024);
+      await ok(['--root', root, 'push', '-q', 'redirectlarge', `docker://${proxy.host}/private/large:1`], { env: { REGISTRY_AUTH_FILE: authFile } });
+      const manifest = JSON.parse((await ok(['--root', root, 'inspect', 'redirectlarge'])).stdout) as { manifest: { layers: { digest: string }[] } };
+      const layer = manifest.manifest.layers[0]!.digest;
+      proxy.requests.length = 0;
+      proxy.faults.push({ match: (m, p) => m === 'GET' && p.endsWith(`/blobs/${layer}`), action: 'redirect' });
+      const r = await ok(['--root', await dirs.make(), 'pull', '-q', `${proxy.host}/private/large:1`], { env: { REGISTRY_AUTH_FILE: authFile } });
+      expect(r.stdout).toBe(`${large}\n`);
+      const hops = proxy.requests.filter((q) => q.path.endsWith(`/blobs/${layer}`));
+      expect(hops.map((q) => [q.path.startsWith('/__storage__'), q.authorization])).toEqual([
+        [false, true],
+        [true, false],
+      ]);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('asks a docker-credential helper named in credHelpers', async () => {
     const bin = await dirs.make();
     await writeHelperScript(bin, 'tsbtest', `#!/bin/sh\nread server\n[ "$1" = get ] && [ "$server" = "${registry.host}" ] || exit 1\nprintf '{"ServerURL":"%s","Username":"${USER}","Secret":"${PASSWORD}"}' "$server"`);
@@ -149,6 +173,19 @@ describe('token (Bearer) auth with a token server', () => {
     const pulled = await ok(['--root', fresh, 'pull', '-q', `${registry.host}/tok/img:1`], { env: { REGISTRY_AUTH_FILE: authFile } });
     expect(pulled.stdout).toBe(`${digest}\n`);
     expect(registry.tokenRequests.at(-1)).toEqual({ scopes: ['repository:tok/img:pull'], user: USER });
+  });
+
+  it('a layer large enough to download straight into a file is fetched with the session\'s token: one token request for the pull', async () => {
+    const authFile = join(home, 'large-token-auth.json');
+    await ok(['login', registry.host, '-u', USER, '--password-stdin'], { input: PASSWORD, env: { REGISTRY_AUTH_FILE: authFile } });
+    const large = await buildRandomImage(root, 'authlarge', await dirs.make(), 6 * 1024 * 1024);
+    await ok(['--root', root, 'push', '-q', 'authlarge', `docker://${registry.host}/tok/large:1`], { env: { REGISTRY_AUTH_FILE: authFile } });
+    registry.tokenRequests.length = 0;
+    const fresh = await dirs.make();
+    const pulled = await ok(['--root', fresh, 'pull', '-q', `${registry.host}/tok/large:1`], { env: { REGISTRY_AUTH_FILE: authFile } });
+    expect(pulled.stdout).toBe(`${large}\n`);
+    expect(registry.tokenRequests).toEqual([{ scopes: ['repository:tok/large:pull'], user: USER }]);
+    expect((await tsbuild(['--root', fresh, 'system', 'check'])).code).toBe(0);
   });
 
   it('an identity token from auth.json is exchanged for access tokens (OAuth2 refresh grant)', async () => {

@@ -170,3 +170,74 @@ describe('a 200 MB layer', () => {
     await expectStoreIntact(fresh);
   });
 });
+
+describe('a layer large enough to download straight into a file (8 MB)', () => {
+  let fileRoot: string;
+  let fileDigest: string;
+  let layer: string;
+  let layerSize: number;
+  beforeAll(async () => {
+    fileRoot = await dirs.make();
+    const ctx = await dirs.make();
+    await writeFile(join(ctx, 'large.bin'), randomBytes(8 * 1024 * 1024));
+    await writeFile(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY large.bin /\n');
+    fileDigest = (await ok(['--root', fileRoot, '-q', '--compression', 'none', '-t', 'filed', ctx])).stdout.trim();
+    await ok(['--root', fileRoot, 'push', '-q', 'filed', `docker://${registry.host}/file/img:1`]);
+    const inspected = JSON.parse((await ok(['--root', fileRoot, 'inspect', 'filed'])).stdout) as { manifest: { layers: { digest: string; size: number }[] } };
+    layer = inspected.manifest.layers[0]!.digest;
+    layerSize = inspected.manifest.layers[0]!.size;
+    expect(layerSize).toBeGreaterThan(4 * 1024 * 1024);
+  });
+
+  it('a connection cut halfway is resumed with Range, and the layer verifies', async () => {
+    proxy.faults.push({ match: isBlobGet(() => layer), action: 'cut' });
+    const store = await dirs.make();
+    const r = await ok(['--root', store, 'pull', '-q', `${proxy.host}/file/img:1`]);
+    expect(r.stdout).toBe(`${fileDigest}\n`);
+    const gets = proxy.requests.filter((q) => q.method === 'GET' && q.path.endsWith(layer));
+    // The proxy cuts the body halfway (what its socket had not sent yet is lost): the second request asks for the rest.
+    expect(gets.length).toBe(2);
+    expect(gets[0]!.range).toBeUndefined();
+    const from = Number(/^bytes=(\d+)-$/.exec(gets[1]!.range ?? '')?.[1]);
+    expect(from).toBeGreaterThan(0);
+    expect(from).toBeLessThanOrEqual(Math.floor(layerSize / 2));
+    await expectStoreIntact(store);
+    expect((await tsbuild(['--root', store, 'system', 'check'])).code).toBe(0);
+  });
+
+  it('a 429 with Retry-After (a chunked error body) is waited out and retried', async () => {
+    proxy.faults.push({ match: isBlobGet(() => layer), action: 'status', status: 429, retryAfter: '1' });
+    const store = await dirs.make();
+    const r = await ok(['--root', store, 'pull', '-q', `${proxy.host}/file/img:1`]);
+    expect(r.stdout).toBe(`${fileDigest}\n`);
+    expect(proxy.requests.filter((q) => q.path.endsWith(layer)).map((q) => q.status)).toEqual([429, 200]);
+    await expectStoreIntact(store);
+  });
+
+  it('corrupted once, it is downloaded again on a new connection and the bad bytes are discarded', async () => {
+    proxy.faults.push({ match: isBlobGet(() => layer), action: 'corrupt', times: 1 });
+    const store = await dirs.make();
+    const r = await ok(['--root', store, 'pull', '-q', `${proxy.host}/file/img:1`]);
+    expect(r.stdout).toBe(`${fileDigest}\n`);
+    const gets = proxy.requests.filter((q) => q.method === 'GET' && q.path.endsWith(layer));
+    expect(gets.length).toBe(2);
+    expect(gets[1]!.range).toBeUndefined();
+    expect(gets[1]!.connection).not.toBe(gets[0]!.connection);
+    await expectStoreIntact(store);
+    expect(await readdir(join(store, 'tmp'))).toEqual([]);
+  });
+
+  it('corrupted every time, the pull fails with a digest error and leaves nothing of it in the store', async () => {
+    proxy.faults.push({ match: isBlobGet(() => layer), action: 'corrupt', times: 100 });
+    const store = await dirs.make();
+    const r = await tsbuild(['--root', store, 'pull', `${proxy.host}/file/img:1`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`digest mismatch: expected ${layer}`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(proxy.requests.filter((q) => q.method === 'GET' && q.path.endsWith(layer))).toHaveLength(2);
+    await expectStoreIntact(store);
+    expect(await readdir(join(store, 'oci', 'blobs', 'sha256'))).not.toContain(layer.slice('sha256:'.length));
+    expect(await readdir(join(store, 'tmp'))).toEqual([]);
+    expect(JSON.parse((await ok(['--root', store, 'images', '--json'])).stdout)).toEqual([]);
+  });
+});

@@ -1,6 +1,6 @@
 import { pipeline, Readable, Transform } from 'node:stream';
 import type { Digest } from './digest.js';
-import type { Image } from './image.js';
+import type { Image, Layer } from './image.js';
 import { inRecordedFormat } from './imageFormat.js';
 import type { Descriptor, Index } from './schema.js';
 
@@ -13,6 +13,8 @@ export interface ImageDestination {
   hasBlob(descriptor: Descriptor): Promise<boolean>;
   /** `open` gives a fresh verified stream each call, so a destination may retry. */
   putBlob(descriptor: Descriptor, open: () => Promise<Readable>): Promise<void>;
+  /** Stores a blob that `write` puts into a new file at the path it is given (a layer's `downloadTo`); for destinations that keep blobs as files. */
+  putBlobFile?(descriptor: Descriptor, write: (path: string) => Promise<void>): Promise<void>;
   /** `root` is the manifest or index the destination's name should point at; children of an index are stored by digest only. */
   putManifest(bytes: Buffer, descriptor: Descriptor, root: boolean): Promise<void>;
   /** Finishes a destination that is written as a whole (archives); called once after the root manifest. */
@@ -87,8 +89,8 @@ async function forEachConcurrently<T>(items: T[], jobs: number, work: (item: T) 
 async function copyImageBlobs(image: Image, dst: ImageDestination, opts: CopyOptions): Promise<void> {
   const configBytes = image.configBytes;
   const config = image.manifest.config;
-  const blobs: { descriptor: Descriptor; kind: 'config' | 'layer'; open: () => Promise<Readable> }[] = [
-    ...image.layers.map((l) => ({ descriptor: l.descriptor, kind: 'layer' as const, open: () => l.open() })),
+  const blobs: { descriptor: Descriptor; kind: 'config' | 'layer'; open: () => Promise<Readable>; downloadTo?: Layer['downloadTo'] }[] = [
+    ...image.layers.map((l) => ({ descriptor: l.descriptor, kind: 'layer' as const, open: () => l.open(), downloadTo: l.downloadTo?.bind(l) })),
     { descriptor: config, kind: 'config', open: async () => Readable.from([configBytes]) },
   ];
   // A manifest may list one blob twice; sending it twice at once would race.
@@ -99,7 +101,13 @@ async function copyImageBlobs(image: Image, dst: ImageDestination, opts: CopyOpt
       opts.onBlob?.(blob.descriptor, 'exists', blob.kind);
       return;
     }
-    await dst.putBlob(blob.descriptor, counted(blob.open, blob.descriptor, opts.onProgress));
+    const { downloadTo } = blob;
+    if (downloadTo && dst.putBlobFile) {
+      const onProgress = opts.onProgress && ((bytes: number) => opts.onProgress!(blob.descriptor, bytes));
+      await dst.putBlobFile(blob.descriptor, (path) => downloadTo(path, onProgress));
+    } else {
+      await dst.putBlob(blob.descriptor, counted(blob.open, blob.descriptor, opts.onProgress));
+    }
     opts.onBlob?.(blob.descriptor, 'copied', blob.kind);
   });
 }

@@ -160,6 +160,23 @@ export class OciLayout {
     }
   }
 
+  /**
+   * Stores the blob that `write` puts into a new file at the temp path it is given: `write`
+   * vouches that the file holds exactly `expected`'s bytes and is fsynced (a verifying download).
+   * The file is renamed into place, or removed when `write` fails.
+   */
+  async putBlobFile(expected: Digest, write: (path: string) => Promise<void>): Promise<{ digest: Digest; size: number }> {
+    const tmp = join(this.tmpDir, `.blob-${process.pid}-${randomBytes(8).toString('hex')}`);
+    try {
+      await write(tmp);
+      const { size } = await stat(tmp);
+      await this.moveIntoPlace(tmp, expected);
+      return { digest: expected, size };
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
   async putBlobBytes(data: Uint8Array, expected?: Digest): Promise<{ digest: Digest; size: number }> {
     const digest = digestOf(data, expected ? digestAlgorithm(expected) : 'sha256');
     if (expected && digest !== expected) throw new DigestMismatchError(`content digest mismatch: expected ${expected}, got ${digest}`);

@@ -1,6 +1,7 @@
 export * from './registryError.js';
 export * from './authChallenge.js';
 export * from './credentials.js';
+export * from './retryPolicy.js';
 export * from './registrySession.js';
 export * from './repositoryClient.js';
 export * from './registriesConf.js';

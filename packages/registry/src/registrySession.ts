@@ -6,17 +6,7 @@ import { Agent, request } from './undiciCore.js';
 import { parseAuthChallenge, type AuthChallenge } from './authChallenge.js';
 import { findCredentials, type Credentials } from './credentials.js';
 import { registryErrorFrom, RegistryError, TransferError } from './registryError.js';
-
-export interface RetryPolicy {
-  /** Tries per request, the first included. */
-  attempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 200, maxDelayMs: 10_000 };
-/** A Retry-After longer than this is not waited for: the error is shown instead. */
-const MAX_RETRY_AFTER_MS = 60_000;
+import { backoffDelay, DEFAULT_RETRY, isRetryableCode, isRetryableStatus, MAX_RETRY_AFTER_MS, retryAfterMs } from './retryPolicy.js';
 
 export interface SessionOptions {
   /** Allow plain HTTP and skip TLS verification (registries.conf `insecure`, `--tls-verify=false`). */
@@ -47,13 +37,9 @@ export interface RegistryRequest {
 
 export type RegistryResponse = Dispatcher.ResponseData;
 
-const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
-const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-
 export function isTransientError(e: unknown): boolean {
-  if (e instanceof RegistryError) return RETRYABLE_STATUS.has(e.status);
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  return code !== undefined && RETRYABLE_CODES.has(code);
+  if (e instanceof RegistryError) return isRetryableStatus(e.status);
+  return isRetryableCode((e as NodeJS.ErrnoException | undefined)?.code);
 }
 
 function isLoopbackHost(host: string): boolean {
@@ -61,22 +47,9 @@ function isLoopbackHost(host: string): boolean {
   return name === 'localhost' || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
 }
 
-export function backoffDelay(attempt: number): number {
-  return Math.min(DEFAULT_RETRY.maxDelayMs, DEFAULT_RETRY.baseDelayMs * 2 ** attempt);
-}
-
 /** How long to wait before retrying after `e`: what the registry's Retry-After asked for, else the backoff. */
 export function retryDelay(e: unknown, attempt: number): number {
   return (e as { retryAfterMs?: number }).retryAfterMs ?? backoffDelay(attempt);
-}
-
-/** `Retry-After` as seconds or an HTTP date, in milliseconds. */
-function retryAfterMs(value: string | string[] | undefined): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (!v) return undefined;
-  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 function basicAuthorization(creds: Credentials): string {
@@ -129,6 +102,11 @@ export class RegistrySession {
 
   async close(): Promise<void> {
     await this.dispatcher.close();
+  }
+
+  /** Whether plain HTTP and unverified TLS are allowed, for connections made outside the session (blob file downloads). */
+  get insecure(): boolean {
+    return this.opts.insecure === true;
   }
 
   /** The scheme and host to talk to, found once: HTTP for loopback; for insecure registries HTTPS if it answers, else HTTP. */
@@ -220,6 +198,33 @@ export class RegistrySession {
     return { value, expiresAt: Date.now() + lifetime - 10_000 };
   }
 
+  /**
+   * The Authorization header for a request made outside the session (a blob file download) with
+   * `scopes`. `challenge` is the WWW-Authenticate of a 401 that request got: it is learnt, and a
+   * token the registry refused is not handed out again.
+   */
+  async authorizationFor(scopes: string[], challenge?: string): Promise<string | undefined> {
+    if (challenge !== undefined) {
+      const parsed = parseAuthChallenge(challenge);
+      if (!parsed) return undefined;
+      this.challenge = parsed;
+      this.schemeKnown = true;
+      this.tokens.delete(scopes.join(' '));
+    } else if (!this.schemeKnown) {
+      await this.pingOnce();
+    }
+    return this.authorization(scopes);
+  }
+
+  /** One ping shared by everything waiting for the scheme; a failed one is tried again by the next caller. */
+  private pingOnce(): Promise<void> {
+    this.pinged ??= this.ping().catch((e) => {
+      this.pinged = undefined;
+      throw e;
+    });
+    return this.pinged;
+  }
+
   /** Learns how the registry wants to be authenticated, from its answer to `GET /v2/`. */
   async ping(): Promise<void> {
     const url = `${await this.baseUrl()}/v2/`;
@@ -257,13 +262,7 @@ export class RegistrySession {
         // A request without a body learns the auth scheme from its own 401, a round trip less than a
         // ping first. One with a body is never the first thing a registry hears: it waits for the
         // scheme (a blob upload always follows its bodiless POST, whose 401 teaches it).
-        if (req.body && !this.schemeKnown) {
-          this.pinged ??= this.ping().catch((e) => {
-            this.pinged = undefined;
-            throw e;
-          });
-          await this.pinged;
-        }
+        if (req.body && !this.schemeKnown) await this.pingOnce();
         if (!req.freshConnection) return await this.requestOnce(req, first, this.dispatcher);
         const own = this.newDispatcher(1);
         try {

@@ -18,6 +18,8 @@ import { RegistryError, TransferError } from './registryError.js';
 import type { RemoteManifest, RepositoryClient } from './repositoryClient.js';
 
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+/** Layers this large are downloaded straight into files when the destination takes files; smaller ones stream as all blobs do. */
+const FILE_DOWNLOAD_BYTES = 4 * 1024 * 1024;
 
 async function readAll(stream: Readable, limit: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -54,6 +56,7 @@ async function remoteImage(client: RepositoryClient, manifest: RemoteManifest, c
       descriptor,
       diffId: config.rootfs.diff_ids[i]!,
       open: async () => client.openBlob(descriptor),
+      ...(descriptor.size >= FILE_DOWNLOAD_BYTES ? { downloadTo: (path: string, onProgress?: (bytes: number) => void) => client.downloadBlob(descriptor, path, onProgress) } : {}),
     })),
   };
 }

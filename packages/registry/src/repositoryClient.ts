@@ -12,7 +12,9 @@ import {
   type Digest,
 } from '@tsbuild/oci-layout';
 import { RegistryError, TransferError } from './registryError.js';
-import { backoffDelay, DEFAULT_RETRY, header, isTransientError, retryDelay, type RegistryResponse, type RegistrySession } from './registrySession.js';
+import { header, isTransientError, retryDelay, type RegistryResponse, type RegistrySession } from './registrySession.js';
+import { backoffDelay, DEFAULT_RETRY } from './retryPolicy.js';
+import { downloadBlobFile } from './blobFileDownload.js';
 
 /** OCI and Docker schema2 manifests and indexes; schema1 is never asked for. */
 const MANIFEST_MEDIA_TYPES: string[] = [MediaType.ociManifest, MediaType.ociIndex, MediaType.dockerManifest, MediaType.dockerManifestList];
@@ -192,6 +194,12 @@ export class RepositoryClient {
     // or the session's close waits for a body nobody reads, and the process ends with no error at all.
     verify.on('close', () => source.destroy());
     return source.pipe(verify);
+  }
+
+  /** The blob into a new file at `path`, verified and fsynced, its bytes never in a stream: for large blobs. */
+  async downloadBlob(descriptor: Descriptor, path: string, onProgress?: (bytes: number) => void): Promise<void> {
+    const url = new URL(this.path(`blobs/${descriptor.digest}`), await this.session.baseUrl()).toString();
+    await downloadBlobFile(this.session, url, this.scopes(), descriptor, path, onProgress);
   }
 
   private async startUpload(mount?: { digest: Digest; from: string }): Promise<{ location?: string; mounted: boolean }> {

@@ -79,6 +79,18 @@ export class OciLayoutDestination implements ImageDestination {
     if (size !== descriptor.size) throw new Error(`blob ${descriptor.digest} has ${size} bytes, its descriptor says ${descriptor.size}`);
   }
 
+  /** As `putBlob`: bytes that do not match are fetched once more (a new download) before that is an error. */
+  async putBlobFile(descriptor: Descriptor, write: (path: string) => Promise<void>): Promise<void> {
+    let stored: { size: number };
+    try {
+      stored = await this.layout.putBlobFile(descriptor.digest, write);
+    } catch (e) {
+      if (!(e instanceof DigestMismatchError)) throw e;
+      stored = await this.layout.putBlobFile(descriptor.digest, write);
+    }
+    if (stored.size !== descriptor.size) throw new Error(`blob ${descriptor.digest} has ${stored.size} bytes, its descriptor says ${descriptor.size}`);
+  }
+
   async putManifest(bytes: Buffer, descriptor: Descriptor, root: boolean): Promise<void> {
     await this.layout.putBlobBytes(bytes, descriptor.digest);
     if (root) await this.nameRoot(descriptor);
