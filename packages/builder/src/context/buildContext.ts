@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix, relative, sep } from 'node:path';
-import { compareLayerPaths, FAILURE_EXIT_CODE, PathResolutionError, resolveInRoot, statIfExists, ToolError } from '@tsbuild/oci-layout';
+import {
+  compareLayerPaths, FAILURE_EXIT_CODE, listDirectoryStats, PathResolutionError, resolveInRoot, statIfExists, ToolError, type EntryStats,
+} from '@tsbuild/oci-layout';
 import { componentMatcher, hasGlob } from './globPattern.js';
 import type { ContextHashStore } from './contextHashStore.js';
 
@@ -18,7 +20,7 @@ export interface ContextEntry {
   rel: string;
   abs: string;
   /** lstat of the path, except for a source named directly, whose symlinks are followed as Docker does. */
-  stats: Stats;
+  stats: EntryStats;
   /** A directory .dockerignore excludes, walked only because an exception re-includes something below it. */
   implied?: boolean;
 }
@@ -207,16 +209,14 @@ interface ListedEntry extends ContextEntry {
 }
 
 /**
- * A directory's entries in name order with their lstat. Synchronous calls:
- * on a tree of small files a promise per stat costs more than the stat.
+ * A directory's entries in name order with their lstat, in one call: on a
+ * tree of small files a promise, or a Node call, per stat costs more than the stat.
  */
 function listDirectory(dir: ContextEntry): ListedEntry[] {
   const prefix = dir.rel ? `${dir.rel}/` : '';
   const absPrefix = dir.abs.endsWith('/') ? dir.abs : `${dir.abs}/`;
-  return readdirSync(dir.abs).sort().map((name) => {
-    const abs = absPrefix + name;
-    return { name, rel: prefix + name, abs, stats: lstatSync(abs) };
-  });
+  const listed = listDirectoryStats(dir.abs).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return listed.map(({ name, stats }) => ({ name, rel: prefix + name, abs: absPrefix + name, stats }));
 }
 
 /**
