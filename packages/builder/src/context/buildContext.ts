@@ -114,11 +114,13 @@ export class BuildContext {
    * A content hash of what `sources` select (paths, types, modes, link
    * targets, file contents; not mtimes or owners), for the build cache.
    * Files are read only when `store` has no trustworthy record of their stat.
+   * `also` sees every path hashed, as visitSources would show it.
    */
-  async hashSources(sources: string[], store: ContextHashStore): Promise<string> {
+  async hashSources(sources: string[], store: ContextHashStore, also?: SourceVisitor): Promise<string> {
     const digest = createHash('sha256');
-    await this.visitSources(sources, store, (_source, rel, mode, content) => {
+    await this.visitSources(sources, store, (source, rel, mode, content) => {
       digest.update(`${rel}\0${mode}\0${content}\0`);
+      return also?.(source, rel, mode, content);
     });
     return digest.digest('hex');
   }
