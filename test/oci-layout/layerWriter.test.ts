@@ -145,6 +145,10 @@ describe('createLayer', () => {
     for (const [i, size] of sizes.entries()) {
       expect(execFileSync('tar', ['-xOf', '-', `d${i}/f`], { input: tar, maxBuffer: 4 * size + 1024 }).equals(body(i, size))).toBe(true);
     }
+    // A large file is streamed even when it could be read whole.
+    const large = 2 * 1024 * 1024;
+    const streamed = createLayer([entry('l', { type: 'file', size: large, read: () => { throw new Error('read whole'); }, open: () => Readable.from([Buffer.alloc(large, 'l')]) })], { compression: 'none' });
+    expect((await collect(streamed.stream)).length).toBe(512 + large + 1024);
     const grown = createLayer([entry('g', { type: 'file', size: 4, read: () => Buffer.from('grown') })], { compression: 'none' });
     await expect(collect(grown.stream)).rejects.toThrow('content of "g" has 5 bytes, its header says 4');
   });

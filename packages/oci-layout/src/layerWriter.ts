@@ -96,7 +96,8 @@ interface TarHeader extends TarHeaderBlock {
 /** Read-ahead for files only streams can read: their contents load while earlier entries are written. */
 const PREFETCH_ENTRIES = 64;
 const PREFETCH_BYTES = 16 * 1024 * 1024;
-const PREFETCH_FILE_MAX = 1024 * 1024;
+/** Files up to this size are read whole (read-ahead, or `read`); larger ones are streamed. */
+const WHOLE_FILE_MAX = 1024 * 1024;
 
 interface Prefetched {
   change: LayerChange;
@@ -129,7 +130,7 @@ async function* withReadAhead(changes: AsyncIterable<LayerChange> | Iterable<Lay
       }
       const change = next.value;
       const entry = change.kind === 'entry' ? change.entry : undefined;
-      if (entry?.type === 'file' && entry.open && !entry.read && !entry.content && entry.size <= PREFETCH_FILE_MAX) {
+      if (entry?.type === 'file' && entry.open && !entry.read && !entry.content && entry.size <= WHOLE_FILE_MAX) {
         const { open } = entry;
         // Errors surface when the entry is written.
         const body = awaitedElsewhere(Promise.resolve().then(async () => readWhole(await open())));
@@ -207,7 +208,7 @@ async function* tarBlocks(changes: AsyncIterable<LayerChange> | Iterable<LayerCh
       const { entry } = change;
       const dataBytes = writeEntryHeader(entry, out);
       if (entry.type === 'file') {
-        const data = body ? await body : entry.read?.();
+        const data = body ? await body : entry.size <= WHOLE_FILE_MAX ? entry.read?.() : undefined;
         if (data) {
           writeData(entry, data instanceof Promise ? await data : data, dataBytes, out);
         } else {
