@@ -3,7 +3,7 @@ import { link, lstat, mkdir, mkdtemp, readdir, rm, symlink, truncate, writeFile 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { listDirectoryStats, readFileInto } from '@tsbuild/oci-layout';
+import { listDirectoryStats, readFileInto, readSmallFiles } from '@tsbuild/oci-layout';
 
 let work: string;
 beforeEach(async () => {
@@ -62,5 +62,27 @@ describe('readFileInto', () => {
     await symlink(join(work, 'target'), join(work, 'link'));
     expect(() => readFileInto(join(work, 'link'), Buffer.alloc(16))).toThrow(expect.objectContaining({ code: 'ELOOP', syscall: 'open' }));
     expect(() => readFileInto(join(work, 'gone'), Buffer.alloc(16))).toThrow(expect.objectContaining({ code: 'ENOENT', path: join(work, 'gone') }));
+  });
+});
+
+describe('readSmallFiles', () => {
+  test('reads a directory\'s files in one go: each its bytes (grown ones one byte past their size) or its own error', async () => {
+    await writeFile(join(work, 'a'), 'alpha');
+    await writeFile(join(work, 'empty'), '');
+    await writeFile(join(work, 'grown'), 'grown!');
+    await writeFile(join(work, 'target'), 'secret');
+    await symlink(join(work, 'target'), join(work, 'link'));
+    const many = Array.from({ length: 300 }, (_, i) => `f${i}`);
+    for (const name of many) await writeFile(join(work, name), name.repeat(7));
+    const read = await readSmallFiles(work, ['a', 'empty', 'grown', 'link', 'gone', ...many], [5, 0, 3, 6, 1, ...many.map((n) => n.length * 7)]);
+    expect(read.slice(0, 3).map((r) => r.toString())).toEqual(['alpha', '', 'grow']);
+    expect(read[3]).toMatchObject({ code: 'ELOOP', syscall: 'open', path: join(work, 'link') });
+    expect(read[4]).toMatchObject({ code: 'ENOENT', path: join(work, 'gone') });
+    expect(read.slice(5).map((r) => r.toString())).toEqual(many.map((n) => n.repeat(7)));
+  });
+
+  test('a missing directory fails every file with ENOENT', async () => {
+    const read = await readSmallFiles(join(work, 'missing'), ['x', 'y'], [1, 2]);
+    expect(read.map((r) => (r as NodeJS.ErrnoException).code)).toEqual(['ENOENT', 'ENOENT']);
   });
 });

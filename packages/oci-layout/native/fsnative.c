@@ -1,13 +1,11 @@
 /*
  * The few filesystem calls Node lacks and layer unpacking needs: device nodes,
  * extended attributes on the link itself (never through a symlink), and
- * opening a directory below a root without following any symlink; and, for
- * trees of many small files, a directory listed with every entry's lstat and
- * a small file read in one call each, which Node pays per syscall.
+ * opening a directory below a root without following any symlink (and, in
+ * smallFiles.c, the calls for trees of many small files).
  * Paths are JS strings or Buffers (names are bytes, not always UTF-8).
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -21,12 +19,12 @@
 #include <sys/types.h>
 #include <sys/xattr.h>
 #include <node_api.h>
+#include "fsnative.h"
 
-#define PATH_BUF 4096
 #define NAME_BUF 256
 
 /* Throws an Error shaped like Node's own fs errors: code, errno, syscall, path. */
-static void throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+void throw_errno(napi_env env, int err, const char *syscall, const char *path) {
   char message[PATH_BUF + 128];
   snprintf(message, sizeof message, "%s: %s, %s '%s'", strerror(err), syscall, syscall, path);
   const char *code = NULL;
@@ -79,7 +77,7 @@ static int get_string(napi_env env, napi_value value, char *buf, size_t size, co
 }
 
 /* A path given as a JS string (UTF-8) or a Buffer (its bytes, exactly). */
-static int get_path(napi_env env, napi_value value, char *buf, size_t size, const char *what) {
+int get_path(napi_env env, napi_value value, char *buf, size_t size, const char *what) {
   bool is_buffer = false;
   napi_is_buffer(env, value, &is_buffer);
   if (!is_buffer) return get_string(env, value, buf, size, what);
@@ -434,147 +432,6 @@ static napi_value ShutdownSocket(napi_env env, napi_callback_info info) {
 
 /* ---- end of conmon attach sockets ---- */
 
-/* ---- trees of many small files ---- */
-
-/* The lstat fields listDirectory returns per entry, in this order (times as seconds and nanoseconds, as Node gets them). */
-enum { F_DEV, F_INO, F_MODE, F_NLINK, F_UID, F_GID, F_RDEV, F_SIZE, F_MTIME_S, F_MTIME_NS, F_CTIME_S, F_CTIME_NS, STAT_FIELDS };
-
-/*
- * listDirectory(path): [names, fields], the directory's entries (no "." or
- * "..", in readdir order) and a Float64Array of STAT_FIELDS numbers per
- * entry: its lstat (fstatat relative to the open directory, no symlink followed).
- */
-static napi_value ListDirectory(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char path[PATH_BUF];
-  if (argc < 1 || !get_path(env, argv[0], path, sizeof path, "path")) return NULL;
-  int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) {
-    throw_errno(env, errno, "scandir", path);
-    return NULL;
-  }
-  DIR *dir = fdopendir(dfd);
-  if (dir == NULL) {
-    int err = errno;
-    close(dfd);
-    throw_errno(env, err, "scandir", path);
-    return NULL;
-  }
-  size_t capacity = 64, count = 0;
-  double *fields = malloc(capacity * STAT_FIELDS * sizeof *fields);
-  napi_value names;
-  napi_create_array(env, &names);
-  int err = 0;
-  const char *failed = "scandir";
-  for (;;) {
-    errno = 0;
-    struct dirent *d = readdir(dir);
-    if (d == NULL) {
-      err = errno;
-      break;
-    }
-    if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0) continue;
-    struct stat st;
-    if (fstatat(dfd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      err = errno;
-      failed = "lstat";
-      snprintf(path + strlen(path), sizeof path - strlen(path), "/%s", d->d_name);
-      break;
-    }
-    if (count == capacity) {
-      capacity *= 2;
-      double *grown = realloc(fields, capacity * STAT_FIELDS * sizeof *fields);
-      if (grown == NULL) {
-        err = ENOMEM;
-        break;
-      }
-      fields = grown;
-    }
-    double *f = fields + count * STAT_FIELDS;
-    f[F_DEV] = (double)st.st_dev;
-    f[F_INO] = (double)st.st_ino;
-    f[F_MODE] = (double)st.st_mode;
-    f[F_NLINK] = (double)st.st_nlink;
-    f[F_UID] = (double)st.st_uid;
-    f[F_GID] = (double)st.st_gid;
-    f[F_RDEV] = (double)st.st_rdev;
-    f[F_SIZE] = (double)st.st_size;
-    f[F_MTIME_S] = (double)st.st_mtim.tv_sec;
-    f[F_MTIME_NS] = (double)st.st_mtim.tv_nsec;
-    f[F_CTIME_S] = (double)st.st_ctim.tv_sec;
-    f[F_CTIME_NS] = (double)st.st_ctim.tv_nsec;
-    napi_value name;
-    napi_create_string_utf8(env, d->d_name, NAPI_AUTO_LENGTH, &name);
-    napi_set_element(env, names, (uint32_t)count, name);
-    count++;
-  }
-  closedir(dir);
-  if (err != 0) {
-    free(fields);
-    throw_errno(env, err, failed, path);
-    return NULL;
-  }
-  napi_value buffer, array, result;
-  void *data = NULL;
-  napi_create_arraybuffer(env, count * STAT_FIELDS * sizeof *fields, &data, &buffer);
-  if (count > 0) memcpy(data, fields, count * STAT_FIELDS * sizeof *fields);
-  free(fields);
-  napi_create_typedarray(env, napi_float64_array, count * STAT_FIELDS, buffer, 0, &array);
-  napi_create_array_with_length(env, 2, &result);
-  napi_set_element(env, result, 0, names);
-  napi_set_element(env, result, 1, array);
-  return result;
-}
-
-/*
- * readFile(path, buffer): reads the file at path (opened O_NOFOLLOW) into
- * buffer from its start and returns how many bytes it read: until the buffer
- * is full, the file ends, or a read comes short exactly one byte before the
- * buffer's end (callers ask one byte more than the size they expect, to see
- * growth; a regular file reads short only at its end).
- */
-static napi_value ReadFile(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char path[PATH_BUF];
-  if (argc < 2 || !get_path(env, argv[0], path, sizeof path, "path")) return NULL;
-  bool is_buffer = false;
-  napi_is_buffer(env, argv[1], &is_buffer);
-  if (!is_buffer) {
-    napi_throw_type_error(env, NULL, "buffer must be a Buffer");
-    return NULL;
-  }
-  char *data = NULL;
-  size_t length = 0;
-  napi_get_buffer_info(env, argv[1], (void **)&data, &length);
-  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) {
-    throw_errno(env, errno, "open", path);
-    return NULL;
-  }
-  size_t filled = 0;
-  while (filled < length) {
-    ssize_t n = read(fd, data + filled, length - filled);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      close(fd);
-      throw_errno(env, err, "read", path);
-      return NULL;
-    }
-    filled += (size_t)n;
-    if (n == 0 || filled + 1 == length) break;
-  }
-  close(fd);
-  napi_value result;
-  napi_create_double(env, (double)filled, &result);
-  return result;
-}
-
-/* ---- end of trees of many small files ---- */
 
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
@@ -588,6 +445,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"shutdownSocket", NULL, ShutdownSocket, NULL, NULL, NULL, napi_default, NULL},
     {"listDirectory", NULL, ListDirectory, NULL, NULL, NULL, napi_default, NULL},
     {"readFile", NULL, ReadFile, NULL, NULL, NULL, napi_default, NULL},
+    {"readFiles", NULL, ReadFiles, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

@@ -1,4 +1,5 @@
 import { constants, type Stats } from 'node:fs';
+import { getSystemErrorName } from 'node:util';
 import { fsNative } from './fsNative.js';
 
 /**
@@ -91,4 +92,25 @@ export function listDirectoryStats(dir: string): { name: string; stats: EntrySta
  */
 export function readFileInto(path: string, buffer: Buffer): number {
   return fsNative().readFile(path, buffer);
+}
+
+/**
+ * Reads many small files of one directory at once on libuv's thread pool
+ * (one job, one buffer, one directory descriptor), each as `readFileInto`
+ * reads one into a buffer of `sizes[i] + 1` bytes: each file's bytes, or the
+ * error reading it (Node-shaped), in order. The main thread goes on meanwhile.
+ */
+export async function readSmallFiles(dir: string, names: string[], sizes: number[]): Promise<(Buffer | NodeJS.ErrnoException)[]> {
+  const lengths = Float64Array.from(sizes, (size) => size + 1);
+  const [buffer, results] = await fsNative().readFiles(dir, `${names.join('\0')}\0`, lengths);
+  let slot = 0;
+  return names.map((name, i) => {
+    const start = slot;
+    slot += lengths[i]!;
+    const result = results[i]!;
+    if (result >= 0) return buffer.subarray(start, start + result);
+    const code = getSystemErrorName(result);
+    const path = `${dir}/${name}`;
+    return Object.assign(new Error(`${code}: cannot read, open '${path}'`), { code, errno: result, syscall: 'open', path });
+  });
 }

@@ -34,6 +34,8 @@ export interface FsNative {
   listDirectory(path: string | Buffer): [string[], Float64Array];
   /** Reads the file at `path` (not through a symlink) into `buffer` from its start; see `readFileInto`. */
   readFile(path: string | Buffer, buffer: Buffer): number;
+  /** Reads each file of `dir` (`names`: each ended by a NUL) into a slot of `lengths[i]` bytes on libuv's thread pool; see `readSmallFiles`. */
+  readFiles(dir: string, names: string, lengths: Float64Array): Promise<[Buffer, Float64Array]>;
 }
 
 let loaded: FsNative | undefined;

@@ -7,6 +7,8 @@ import {
 } from '@tsbuild/oci-layout';
 import { componentMatcher, hasGlob } from './globPattern.js';
 import type { ContextHashStore } from './contextHashStore.js';
+import { FileReadAhead, type SmallFile } from './fileReadAhead.js';
+import { SMALL_FILE_MAX } from './readSmallFile.js';
 
 /** What a .dockerignore says about a context path. */
 export interface ContextFilter {
@@ -23,6 +25,8 @@ export interface ContextEntry {
   stats: EntryStats;
   /** A directory .dockerignore excludes, walked only because an exception re-includes something below it. */
   implied?: boolean;
+  /** A small regular file's content, read ahead by the walk (walkTree). */
+  read?: () => Promise<Buffer>;
 }
 
 /** The build context directory as COPY/ADD see it: .dockerignore applied, nothing outside reachable. */
@@ -150,8 +154,8 @@ export class BuildContext {
 
   /**
    * Visits a directory's tree in walk order. One directory at a time: its
-   * files' hashes are looked up (stat only) and the missing ones read
-   * several at once, since a tree of small files is bound by latency.
+   * files' hashes are looked up (stat only) and the missing ones read, the
+   * small ones in groups on the thread pool while earlier ones are hashed.
    */
   private async visitTree(source: number, dir: ContextEntry, store: ContextHashStore, visit: SourceVisitor): Promise<void> {
     const listing = listDirectory(dir);
@@ -165,14 +169,15 @@ export class BuildContext {
       contents[i] = hashes.remembered(name, stats);
       if (contents[i] === undefined) missing.push(i);
     }
-    let next = 0;
-    const reader = async () => {
-      for (let k = next++; k < missing.length; k = next++) {
-        const i = missing[k]!;
-        contents[i] = await hashes.hash(listing[i]!.name, listing[i]!.stats);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(8, missing.length) }, reader));
+    // Before any read starts: a record's time may only be earlier than its read (see the racy window).
+    const readAt = Date.now();
+    const small = missing.filter((i) => listing[i]!.stats.size <= SMALL_FILE_MAX);
+    const ahead = new FileReadAhead(dir.abs, small.map((i) => ({ name: listing[i]!.name, size: listing[i]!.stats.size })));
+    for (let k = 0; k < small.length; k++) {
+      const { name, stats } = listing[small[k]!]!;
+      contents[small[k]!] = hashes.learn(name, stats, readAt, await ahead.read(k));
+    }
+    for (const i of missing) contents[i] ??= await hashes.hash(listing[i]!.name, listing[i]!.stats);
     await hashes.save();
     for (let i = 0; i < listing.length; i++) {
       const entry = listing[i]!;
@@ -240,6 +245,15 @@ export function* walkTree(dir: ContextEntry, decide: (rel: string, isDir: boolea
     if (isDir) keys.push({ key: `${entry.name}/`, entry, decision, below: true });
   }
   keys.sort((a, b) => compareLayerPaths(a.key, b.key));
+  // The small files, in the order they come out, are read ahead for whoever writes them into a layer.
+  const small: SmallFile[] = [];
+  for (const { entry, decision, below } of keys) {
+    if (!below && decision === 'keep' && entry.stats.isFile() && entry.stats.size <= SMALL_FILE_MAX) {
+      const index = small.push({ name: entry.name, size: entry.stats.size }) - 1;
+      entry.read = () => ahead.read(index);
+    }
+  }
+  const ahead = new FileReadAhead(dir.abs, small);
   // Subtrees of implied directories, started early to learn whether they yield anything.
   const started = new Map<string, { first: ContextEntry; rest: Generator<ContextEntry> }>();
   for (const { entry, decision, below } of keys) {

@@ -119,7 +119,15 @@ export class DirectoryHashes {
     const known = this.remembered(name, st);
     if (known !== undefined) return known;
     const readAt = Date.now();
-    const hash = await hashContent(join(this.dir, name), st.size);
+    return this.record(name, st, readAt, await hashContent(join(this.dir, name), st.size));
+  }
+
+  /** The hash of `content`, which was read from `name` (lstat `st`) no earlier than `readAt`, remembered. */
+  learn(name: string, st: EntryStats, readAt: number, content: Buffer): string {
+    return this.record(name, st, readAt, createHash('sha256').update(content).digest('hex'));
+  }
+
+  private record(name: string, st: EntryStats, readAt: number, hash: string): string {
     const fresh: HashRecord = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, mode: st.mode, readAt, hash };
     this.known.set(name, fresh);
     this.pending.push(encodeLine([name, fresh.dev, fresh.ino, fresh.size, fresh.mtimeMs, fresh.ctimeMs, fresh.mode, fresh.readAt, fresh.hash]));
