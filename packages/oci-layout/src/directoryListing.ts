@@ -101,16 +101,19 @@ export function readFileInto(path: string, buffer: Buffer): number {
  * error reading it (Node-shaped), in order. The main thread goes on meanwhile.
  */
 export async function readSmallFiles(dir: string, names: string[], sizes: number[]): Promise<(Buffer | NodeJS.ErrnoException)[]> {
-  const lengths = Float64Array.from(sizes, (size) => size + 1);
+  // Plain loops: these run once per file of a tree of small files.
+  const lengths = new Float64Array(sizes.length);
+  for (let i = 0; i < sizes.length; i++) lengths[i] = sizes[i]! + 1;
   const [buffer, results] = await fsNative().readFiles(dir, `${names.join('\0')}\0`, lengths);
-  let slot = 0;
-  return names.map((name, i) => {
-    const start = slot;
-    slot += lengths[i]!;
+  const contents = new Array<Buffer | NodeJS.ErrnoException>(names.length);
+  for (let i = 0, slot = 0; i < names.length; slot += lengths[i]!, i++) {
     const result = results[i]!;
-    if (result >= 0) return buffer.subarray(start, start + result);
-    const code = getSystemErrorName(result);
-    const path = `${dir}/${name}`;
-    return Object.assign(new Error(`${code}: cannot read, open '${path}'`), { code, errno: result, syscall: 'open', path });
-  });
+    contents[i] = result >= 0 ? buffer.subarray(slot, slot + result) : readError(`${dir}/${names[i]}`, result);
+  }
+  return contents;
+}
+
+function readError(path: string, errno: number): NodeJS.ErrnoException {
+  const code = getSystemErrorName(errno);
+  return Object.assign(new Error(`${code}: cannot read, open '${path}'`), { code, errno, syscall: 'open', path });
 }
