@@ -132,6 +132,27 @@ describe('createLayer', () => {
     expect(execFileSync('tar', ['-xOf', '-', 'big'], { input: tar, maxBuffer: 8 * big }).length).toBe(big);
   });
 
+  test('whole-file reads of every size between small and large come out byte for byte in GNU tar', async () => {
+    // Sizes around the block, the writer's chunks (256 KiB) and what it passes on uncopied (64 KiB).
+    const sizes = [0, 1, 511, 512, 513, 1024, 65535, 65536, 65537, 200_000, 262_143, 262_144, 262_145, 3, 700_000];
+    const body = (i: number, size: number) => Buffer.alloc(size, `file ${i};`);
+    const changes = sizes.flatMap((size, i) => [
+      entry(`d${i}`, { type: 'directory', mode: 0o755 }),
+      entry(`d${i}/f`, { type: 'file', size, read: () => body(i, size) }),
+    ]);
+    const tar = await collect(createLayer(changes, { compression: 'none' }).stream);
+    expect(execFileSync('tar', ['-tf', '-'], { input: tar }).toString().trim().split('\n')).toEqual(sizes.flatMap((_, i) => [`d${i}/`, `d${i}/f`]));
+    for (const [i, size] of sizes.entries()) {
+      expect(execFileSync('tar', ['-xOf', '-', `d${i}/f`], { input: tar, maxBuffer: 4 * size + 1024 }).equals(body(i, size))).toBe(true);
+    }
+    // A large file is streamed even when it could be read whole.
+    const large = 2 * 1024 * 1024;
+    const streamed = createLayer([entry('l', { type: 'file', size: large, read: () => { throw new Error('read whole'); }, open: () => Readable.from([Buffer.alloc(large, 'l')]) })], { compression: 'none' });
+    expect((await collect(streamed.stream)).length).toBe(512 + large + 1024);
+    const grown = createLayer([entry('g', { type: 'file', size: 4, read: () => Buffer.from('grown') })], { compression: 'none' });
+    await expect(collect(grown.stream)).rejects.toThrow('content of "g" has 5 bytes, its header says 4');
+  });
+
   test('compareLayerPaths sorts by bytes, parents before children', () => {
     expect(['a/b', 'a', 'a-c', 'B', 'a/b/c', 'é'].sort(compareLayerPaths)).toEqual(['B', 'a', 'a-c', 'a/b', 'a/b/c', 'é']);
   });

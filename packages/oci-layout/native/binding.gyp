@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "fsnative",
-      "sources": ["fsnative.c"],
+      "sources": ["fsnative.c", "smallFiles.c"],
       "cflags": ["-Wall", "-Wextra", "-O2"]
     }
   ]

@@ -1,7 +1,8 @@
 /*
  * The few filesystem calls Node lacks and layer unpacking needs: device nodes,
  * extended attributes on the link itself (never through a symlink), and
- * opening a directory below a root without following any symlink.
+ * opening a directory below a root without following any symlink (and, in
+ * smallFiles.c, the calls for trees of many small files).
  * Paths are JS strings or Buffers (names are bytes, not always UTF-8).
  */
 #define _GNU_SOURCE
@@ -18,12 +19,12 @@
 #include <sys/types.h>
 #include <sys/xattr.h>
 #include <node_api.h>
+#include "fsnative.h"
 
-#define PATH_BUF 4096
 #define NAME_BUF 256
 
 /* Throws an Error shaped like Node's own fs errors: code, errno, syscall, path. */
-static void throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+void throw_errno(napi_env env, int err, const char *syscall, const char *path) {
   char message[PATH_BUF + 128];
   snprintf(message, sizeof message, "%s: %s, %s '%s'", strerror(err), syscall, syscall, path);
   const char *code = NULL;
@@ -76,7 +77,7 @@ static int get_string(napi_env env, napi_value value, char *buf, size_t size, co
 }
 
 /* A path given as a JS string (UTF-8) or a Buffer (its bytes, exactly). */
-static int get_path(napi_env env, napi_value value, char *buf, size_t size, const char *what) {
+int get_path(napi_env env, napi_value value, char *buf, size_t size, const char *what) {
   bool is_buffer = false;
   napi_is_buffer(env, value, &is_buffer);
   if (!is_buffer) return get_string(env, value, buf, size, what);
@@ -415,6 +416,7 @@ static napi_value ShutdownSocket(napi_env env, napi_callback_info info) {
 
 /* ---- end of conmon attach sockets ---- */
 
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
     {"mknod", NULL, Mknod, NULL, NULL, NULL, napi_default, NULL},
@@ -425,6 +427,9 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"dataRegions", NULL, DataRegions, NULL, NULL, NULL, napi_default, NULL},
     {"seqpacketConnect", NULL, SeqpacketConnect, NULL, NULL, NULL, napi_default, NULL},
     {"shutdownSocket", NULL, ShutdownSocket, NULL, NULL, NULL, napi_default, NULL},
+    {"listDirectory", NULL, ListDirectory, NULL, NULL, NULL, napi_default, NULL},
+    {"readFile", NULL, ReadFile, NULL, NULL, NULL, napi_default, NULL},
+    {"readFiles", NULL, ReadFiles, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

@@ -27,6 +27,15 @@ export interface FsNative {
   seqpacketConnect(path: string): number;
   /** shutdown(fd, SHUT_WR), or SHUT_RDWR with `both` (which also ends a read blocked on it). */
   shutdownSocket(fd: number, both: boolean): void;
+  /**
+   * A directory's entry names (readdir order, no `.` or `..`) and, per entry,
+   * LISTED_STAT_FIELDS numbers of its lstat: see `listDirectoryStats`, which reads them.
+   */
+  listDirectory(path: string | Buffer): [string[], Float64Array];
+  /** Reads the file at `path` (not through a symlink) into `buffer` from its start; see `readFileInto`. */
+  readFile(path: string | Buffer, buffer: Buffer): number;
+  /** Reads each file of `dir` (`names`: each ended by a NUL) into a slot of `lengths[i]` bytes on libuv's thread pool; see `readSmallFiles`. */
+  readFiles(dir: string, names: string, lengths: Float64Array): Promise<[Buffer, Float64Array]>;
 }
 
 let loaded: FsNative | undefined;

@@ -73,8 +73,6 @@ export function tarStream(changes: AsyncIterable<LayerChange> | Iterable<LayerCh
 // values as UTF-8 text, which corrupts binary xattrs such as security.capability.
 const BLOCK = 512;
 const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);
-/** Padding to a block's end; consumers only read it. */
-const ZEROS = Buffer.alloc(BLOCK);
 const MAX_OCTAL_7 = 0o7777777;
 const MAX_OCTAL_11 = 0o77777777777;
 
@@ -95,10 +93,11 @@ interface TarHeader extends TarHeaderBlock {
   records?: Buffer[];
 }
 
-/** Read-ahead for small files: their contents load while earlier entries are written. */
+/** Read-ahead for files only streams can read: their contents load while earlier entries are written. */
 const PREFETCH_ENTRIES = 64;
 const PREFETCH_BYTES = 16 * 1024 * 1024;
-const PREFETCH_FILE_MAX = 1024 * 1024;
+/** Files up to this size are read whole (read-ahead, or `read`); larger ones are streamed. */
+const WHOLE_FILE_MAX = 1024 * 1024;
 
 interface Prefetched {
   change: LayerChange;
@@ -112,9 +111,10 @@ async function readWhole(stream: Readable): Promise<Buffer> {
 }
 
 /**
- * Passes the changes through, starting to read the next small files (those
- * opened lazily) before they are due: a context of many small files is
+ * Passes the changes through, starting to read the next small files that
+ * only `open` can read before they are due: a tree of many small files is
  * bound by file-open latency, not bytes, and this overlaps those waits.
+ * Entries with `read` are read when written (it is synchronous for context files).
  */
 async function* withReadAhead(changes: AsyncIterable<LayerChange> | Iterable<LayerChange>): AsyncGenerator<Prefetched> {
   const source = Symbol.asyncIterator in changes ? changes[Symbol.asyncIterator]() : (changes as Iterable<LayerChange>)[Symbol.iterator]();
@@ -130,10 +130,10 @@ async function* withReadAhead(changes: AsyncIterable<LayerChange> | Iterable<Lay
       }
       const change = next.value;
       const entry = change.kind === 'entry' ? change.entry : undefined;
-      if (entry?.type === 'file' && (entry.read || entry.open) && !entry.content && entry.size <= PREFETCH_FILE_MAX) {
-        const { read, open } = entry;
+      if (entry?.type === 'file' && entry.open && !entry.read && !entry.content && entry.size <= WHOLE_FILE_MAX) {
+        const { open } = entry;
         // Errors surface when the entry is written.
-        const body = awaitedElsewhere(Promise.resolve().then(async () => (read ? read() : readWhole(await open!()))));
+        const body = awaitedElsewhere(Promise.resolve().then(async () => readWhole(await open())));
         queue.push({ change, body });
         queuedBytes += entry.size;
       } else {
@@ -147,17 +147,84 @@ async function* withReadAhead(changes: AsyncIterable<LayerChange> | Iterable<Lay
   }
 }
 
+/**
+ * The archive leaves in chunks of about this size: on a tree of small files
+ * a stream chunk per header or file (through the hash and the compressor)
+ * costs more than its bytes.
+ */
+const CHUNK_BYTES = 256 * 1024;
+/** Data at least this big goes out as it is rather than copied into a chunk. */
+const OWN_CHUNK_BYTES = 64 * 1024;
+
+/** Tar bytes gathered into chunks, headers encoded in place. A chunk handed out is never written again. */
+class TarChunks {
+  buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  private at = 0;
+  private readonly ready: Buffer[] = [];
+
+  /** The offset in `buffer` of `length` bytes for the caller to fill (a new chunk starts when they do not fit). */
+  space(length: number): number {
+    if (this.at + length > this.buffer.length) this.cut(Math.max(CHUNK_BYTES, length));
+    const at = this.at;
+    this.at += length;
+    return at;
+  }
+
+  append(bytes: Buffer): void {
+    if (bytes.length >= OWN_CHUNK_BYTES) {
+      this.cut(CHUNK_BYTES);
+      this.ready.push(bytes);
+      return;
+    }
+    const at = this.space(bytes.length);
+    bytes.copy(this.buffer, at);
+  }
+
+  /** Zeros up to the end of the block `length` bytes of data started. */
+  pad(length: number): void {
+    const padding = (BLOCK - (length % BLOCK)) % BLOCK;
+    if (padding === 0) return;
+    const at = this.space(padding);
+    this.buffer.fill(0, at, at + padding);
+  }
+
+  /** The chunks that are full, or every byte so far when `all`. */
+  *take(all: boolean): Generator<Buffer> {
+    if (all) this.cut(CHUNK_BYTES);
+    while (this.ready.length > 0) yield this.ready.shift()!;
+  }
+
+  private cut(nextSize: number): void {
+    if (this.at > 0) this.ready.push(this.buffer.subarray(0, this.at));
+    this.buffer = Buffer.allocUnsafe(nextSize);
+    this.at = 0;
+  }
+}
+
 async function* tarBlocks(changes: AsyncIterable<LayerChange> | Iterable<LayerChange>): AsyncGenerator<Buffer> {
+  const out = new TarChunks();
   for await (const { change, body } of withReadAhead(changes)) {
     if (change.kind === 'entry') {
-      yield* entryBlocks(change.entry, body);
+      const { entry } = change;
+      const dataBytes = writeEntryHeader(entry, out);
+      if (entry.type === 'file') {
+        const data = body ? await body : entry.size <= WHOLE_FILE_MAX ? entry.read?.() : undefined;
+        if (data) {
+          writeData(entry, data instanceof Promise ? await data : data, dataBytes, out);
+        } else {
+          yield* out.take(true);
+          yield* streamedData(entry, dataBytes, out);
+        }
+      }
     } else {
       const path = normaliseLayerPath(change.path);
       if (change.kind === 'whiteout' && path === '') throw new Error('cannot write a whiteout for the root directory');
-      yield* headerBlocks({ ...EMPTY_FILE, name: whiteoutMemberName({ kind: change.kind, path }) });
+      writeHeader({ ...EMPTY_FILE, name: whiteoutMemberName({ kind: change.kind, path }) }, out);
     }
+    yield* out.take(false);
   }
-  yield END_OF_ARCHIVE;
+  out.append(END_OF_ARCHIVE);
+  yield* out.take(true);
 }
 
 const EMPTY_FILE: Omit<TarHeader, 'name'> = { ...EMPTY_HEADER_FIELDS, typeflag: TAR_TYPEFLAG.file, xattrs: {} };
@@ -202,7 +269,8 @@ function sparseLayout(entry: LayerEntry, header: TarHeader, regions: SparseRegio
   return { map: mapText, dataBytes };
 }
 
-async function* entryBlocks(entry: LayerEntry, body?: Promise<Buffer>): AsyncGenerator<Buffer> {
+/** Writes an entry's header (and a sparse file's map); returns how many bytes of data follow. */
+function writeEntryHeader(entry: LayerEntry, out: TarChunks): number {
   const path = normaliseLayerPath(entry.path);
   if (path === '') throw new Error(`layer entry "${entry.path}" names the root directory`);
   const isFile = entry.type === 'file';
@@ -228,18 +296,21 @@ async function* entryBlocks(entry: LayerEntry, body?: Promise<Buffer>): AsyncGen
     throw new Error(`layer entry "${entry.path}" is a ${entry.type} without a target`);
   }
   const sparse = isFile && entry.sparse ? sparseLayout(entry, header, entry.sparse) : undefined;
-  yield* headerBlocks(header);
-  if (!isFile) return;
-  if (sparse) yield padded(sparse.map);
-  const dataBytes = sparse ? sparse.dataBytes : entry.size;
+  writeHeader(header, out);
+  if (!isFile) return 0;
+  if (!sparse) return entry.size;
+  out.append(sparse.map);
+  out.pad(sparse.map.length);
+  return sparse.dataBytes;
+}
 
-  if (body) {
-    const data = await body;
-    if (data.length !== dataBytes) throw new Error(`content of "${entry.path}" has ${data.length} bytes, its header says ${dataBytes}`);
-    yield data;
-    if (data.length % BLOCK !== 0) yield ZEROS.subarray(0, BLOCK - (data.length % BLOCK));
-    return;
-  }
+function writeData(entry: LayerEntry, data: Buffer, dataBytes: number, out: TarChunks): void {
+  if (data.length !== dataBytes) throw new Error(`content of "${entry.path}" has ${data.length} bytes, its header says ${dataBytes}`);
+  out.append(data);
+  out.pad(data.length);
+}
+
+async function* streamedData(entry: LayerEntry, dataBytes: number, out: TarChunks): AsyncGenerator<Buffer> {
   const content = entry.content ?? (entry.open ? await entry.open() : undefined);
   if (!content) {
     if (dataBytes === 0) return;
@@ -257,21 +328,29 @@ async function* entryBlocks(entry: LayerEntry, body?: Promise<Buffer>): AsyncGen
   if (written !== dataBytes) {
     throw new Error(`content of "${entry.path}" has ${written} bytes, its header says ${dataBytes}`);
   }
-  const padding = (BLOCK - (written % BLOCK)) % BLOCK;
-  if (padding > 0) yield Buffer.alloc(padding);
+  out.pad(written);
 }
 
-function padded(data: Buffer): Buffer {
-  const padding = (BLOCK - (data.length % BLOCK)) % BLOCK;
-  return padding === 0 ? data : Buffer.concat([data, Buffer.alloc(padding)]);
+/** Whether `name` goes into a header field as it is: ASCII without NUL, at most 100 bytes (most names). */
+function fitsAsAscii(name: string): boolean {
+  if (name.length > 100) return false;
+  for (let i = 0; i < name.length; i++) {
+    const unit = name.charCodeAt(i);
+    if (unit === 0 || unit >= 0x80) return false;
+  }
+  return true;
 }
 
-function* headerBlocks(header: TarHeader): Generator<Buffer> {
+const NO_BYTES = Buffer.alloc(0);
+
+function writeHeader(header: TarHeader, out: TarChunks): void {
   const records: Buffer[] = [];
-  const nameBytes = encodeName(header.name);
-  if (nameBytes.length > 100 || !isAscii(nameBytes)) records.push(paxRecord('path', nameBytes));
-  const linkBytes = encodeName(header.linkname);
-  if (linkBytes.length > 100 || !isAscii(linkBytes)) records.push(paxRecord('linkpath', linkBytes));
+  const plainName = fitsAsAscii(header.name);
+  const nameBytes = plainName ? NO_BYTES : encodeName(header.name);
+  if (!plainName && (nameBytes.length > 100 || !isAscii(nameBytes))) records.push(paxRecord('path', nameBytes));
+  const plainLink = fitsAsAscii(header.linkname);
+  const linkBytes = plainLink ? NO_BYTES : encodeName(header.linkname);
+  if (!plainLink && (linkBytes.length > 100 || !isAscii(linkBytes))) records.push(paxRecord('linkpath', linkBytes));
   if (header.size > MAX_OCTAL_11) records.push(paxRecord('size', Buffer.from(String(header.size))));
   if (header.uid > MAX_OCTAL_7) records.push(paxRecord('uid', Buffer.from(String(header.uid))));
   if (header.gid > MAX_OCTAL_7) records.push(paxRecord('gid', Buffer.from(String(header.gid))));
@@ -282,12 +361,11 @@ function* headerBlocks(header: TarHeader): Generator<Buffer> {
   if (header.records) records.push(...header.records);
   if (records.length > 0) {
     const body = Buffer.concat(records);
-    yield encodeHeader({ ...EMPTY_FILE, name: 'PaxHeader', typeflag: 'x', mode: 0o644, size: body.length, mtime: header.mtime }, PAX_HEADER_NAME);
-    yield body;
-    const padding = (BLOCK - (body.length % BLOCK)) % BLOCK;
-    if (padding > 0) yield Buffer.alloc(padding);
+    encodeHeader({ ...EMPTY_FILE, name: 'PaxHeader', typeflag: 'x', mode: 0o644, size: body.length, mtime: header.mtime }, PAX_HEADER_NAME, NO_BYTES, out);
+    out.append(body);
+    out.pad(body.length);
   }
-  yield encodeHeader(header, nameBytes, linkBytes);
+  encodeHeader(header, plainName ? header.name : nameBytes, plainLink ? header.linkname : linkBytes, out);
 }
 
 /** A PAX time: decimal seconds and nanoseconds, never exponent notation (which readers refuse). */
@@ -310,27 +388,43 @@ function paxRecord(key: string, value: Buffer): Buffer {
 
 const PAX_HEADER_NAME = Buffer.from('PaxHeader');
 
-/** One ustar header block; fields that do not fit were already written as PAX records. */
-function encodeHeader(header: TarHeader, nameBytes: Buffer, linkBytes: Buffer = Buffer.alloc(0)): Buffer {
-  const block = Buffer.alloc(BLOCK);
-  nameBytes.copy(block, 0, 0, 100);
-  writeOctal(block, 100, 8, header.mode);
-  writeOctal(block, 108, 8, Math.min(header.uid, MAX_OCTAL_7));
-  writeOctal(block, 116, 8, Math.min(header.gid, MAX_OCTAL_7));
-  writeOctal(block, 124, 12, Math.min(header.size, MAX_OCTAL_11));
-  writeOctal(block, 136, 12, Math.min(Math.max(Math.floor(header.mtime), 0), MAX_OCTAL_11));
-  block.write(header.typeflag, 156, 1, 'ascii');
-  linkBytes.copy(block, 157, 0, 100);
-  block.write('ustar\u000000', 257, 8, 'ascii');
-  writeOctal(block, 329, 8, header.devmajor);
-  writeOctal(block, 337, 8, header.devminor);
-  block.fill(' ', 148, 156);
+const USTAR_MAGIC = Buffer.from('ustar\u000000', 'latin1');
+
+/** One ustar header block into `out`; fields that do not fit were already written as PAX records. Names come as bytes, or as strings `fitsAsAscii` passed. */
+function encodeHeader(header: TarHeader, name: Buffer | string, linkname: Buffer | string, out: TarChunks): void {
+  const at = out.space(BLOCK);
+  const block = out.buffer;
+  block.fill(0, at, at + BLOCK);
+  if (typeof name === 'string') block.write(name, at, 'latin1');
+  else name.copy(block, at, 0, 100);
+  writeOctal(block, at + 100, 8, header.mode);
+  writeOctal(block, at + 108, 8, Math.min(header.uid, MAX_OCTAL_7));
+  writeOctal(block, at + 116, 8, Math.min(header.gid, MAX_OCTAL_7));
+  writeOctal(block, at + 124, 12, Math.min(header.size, MAX_OCTAL_11));
+  writeOctal(block, at + 136, 12, Math.min(Math.max(Math.floor(header.mtime), 0), MAX_OCTAL_11));
+  block.write(header.typeflag, at + 156, 1, 'ascii');
+  if (typeof linkname === 'string') block.write(linkname, at + 157, 'latin1');
+  else linkname.copy(block, at + 157, 0, 100);
+  USTAR_MAGIC.copy(block, at + 257);
+  writeOctal(block, at + 329, 8, header.devmajor);
+  writeOctal(block, at + 337, 8, header.devminor);
+  block.fill(0x20, at + 148, at + 156);
   let checksum = 0;
-  for (const byte of block) checksum += byte;
-  block.write(`${checksum.toString(8).padStart(6, '0')}\u0000 `, 148, 8, 'ascii');
-  return block;
+  for (let i = at; i < at + BLOCK; i++) checksum += block[i]!;
+  writeOctal(block, at + 148, 7, checksum);
+  block[at + 155] = 0x20;
 }
 
+/** `value` in octal, zero-padded to `width - 1` digits and a NUL (digit by digit: a string per field costs more on small files). */
 function writeOctal(block: Buffer, offset: number, width: number, value: number): void {
-  block.write(`${value.toString(8).padStart(width - 1, '0')}\u0000`, offset, width, 'ascii');
+  if (!Number.isSafeInteger(value) || value < 0 || value >= 8 ** (width - 1)) {
+    block.write(`${value.toString(8).padStart(width - 1, '0')}\u0000`, offset, width, 'ascii');
+    return;
+  }
+  let rest = value;
+  for (let i = offset + width - 2; i >= offset; i--) {
+    block[i] = 0x30 + (rest % 8);
+    rest = Math.floor(rest / 8);
+  }
+  block[offset + width - 1] = 0;
 }

@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import type { Step } from '../dockerfile/stageState.js';
 import { missLine, type MissReason, type StepCacheReport } from './missReason.js';
-import { SourceListings, type SourceWalk } from './sourceListing.js';
+import { SourceListings, type RecordedListing } from './sourceListing.js';
 import { StepRecords, type StageBase } from './stepRecords.js';
 import { changedValues, inputDistance, sha256, stepInputs, type StepDescription, type StepInputs } from './stepInputs.js';
 
@@ -41,8 +41,8 @@ export interface StepLookup {
 export class MissExplainer {
   private readonly records: StepRecords;
   private readonly listings: SourceListings;
-  /** Context sources hashed by this build, by digest, to list them if their step misses. */
-  private readonly walks = new Map<string, SourceWalk>();
+  /** Listings of the context sources this build hashed, by digest, written if their step misses. */
+  private readonly listed = new Map<string, RecordedListing>();
   /** Base keys of this build's stages, with the base the same position had before. */
   private readonly bases = new Map<string, { previous?: StageBase; current: StageBase }>();
   /** Keys this build ran, with the first miss of their chain. */
@@ -57,8 +57,8 @@ export class MissExplainer {
     this.dockerfile = resolve(opts.dockerfileText !== undefined ? join(opts.contextDir, '<stdin>') : opts.dockerfile ?? join(opts.contextDir, 'Dockerfile'));
   }
 
-  noteSources(digest: string, walk: SourceWalk): void {
-    this.walks.set(digest, walk);
+  noteSources(digest: string, listing: RecordedListing): void {
+    this.listed.set(digest, listing);
   }
 
   /** A stage starts from `image` ("scratch" or a manifest digest) under `settings`; its base key is `key`. */
@@ -77,10 +77,10 @@ export class MissExplainer {
       if (this.opts.explainCache) this.report.push({ step: s.label, instruction: s.instruction, cached: true });
       return undefined;
     }
-    const inputs = stepInputs(s.step, s.description, (digest) => this.walks.has(digest));
+    const inputs = stepInputs(s.step, s.description, (digest) => this.listed.has(digest));
     for (const group of inputs.sources) {
-      const walk = this.walks.get(group.digest);
-      if (walk) await this.listings.ensure(group.digest, walk);
+      const listing = this.listed.get(group.digest);
+      if (listing) await this.listings.ensure(group.digest, listing);
     }
     if (this.opts.explainCache) {
       const reasons = await this.explain(s, inputs);

@@ -1,16 +1,43 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip } from 'node:zlib';
+import { createGunzip, gzipSync } from 'node:zlib';
 import { readdirIfExists, statIfExists, withNoSpacePath } from '@tsbuild/oci-layout';
 import type { SourceVisitor } from '../context/buildContext.js';
 
-/** Walks sources in BuildContext.visitSources order. */
-export type SourceWalk = (visit: SourceVisitor) => Promise<void>;
+/** Lines gathered before they are compressed into one gzip member. */
+const MEMBER_TEXT = 1 << 20;
+
+/**
+ * A listing recorded while the sources are hashed (give `visit` to
+ * BuildContext.hashSources), kept compressed, a gzip member per MiB of lines
+ * (gunzip reads the members as one stream): a miss then writes it without
+ * walking the sources a second time, and a listing of a million paths is a
+ * few MiB in memory, not its lines.
+ */
+export class RecordedListing {
+  private text = '';
+  private readonly members: Buffer[] = [];
+
+  readonly visit: SourceVisitor = (source, rel, mode, content) => {
+    this.text += `${source}\t${mode.toString(8)}:${shortHash(mode, content)}\t${JSON.stringify(rel)}\n`;
+    if (this.text.length >= MEMBER_TEXT) this.seal();
+  };
+
+  /** The listing as gzip members, in order. */
+  compressed(): Buffer[] {
+    // No paths is still a gzip file.
+    if (this.text.length > 0 || this.members.length === 0) this.seal();
+    return this.members;
+  }
+
+  private seal(): void {
+    this.members.push(gzipSync(this.text, { level: 1 }));
+    this.text = '';
+  }
+}
 
 /** What changed between two listings: the first few paths, in walk order, and how many in all. */
 export interface ListingChange {
@@ -19,7 +46,6 @@ export interface ListingChange {
 }
 
 const FIRST_PATHS = 5;
-const CHUNK = 1 << 16;
 
 /**
  * Per-path listings of context sources, one gzip file per sources hash
@@ -53,33 +79,14 @@ export class SourceListings {
   }
 
   /** Writes the listing of a sources hash, unless one exists (same hash, same paths). */
-  async ensure(digest: string, walk: SourceWalk): Promise<void> {
+  async ensure(digest: string, listing: RecordedListing): Promise<void> {
     if (await this.has(digest)) return;
     await mkdir(this.dir, { recursive: true });
     const tmp = join(this.dir, `.${digest}.${randomBytes(4).toString('hex')}`);
-    const gzip = createGzip({ level: 1 });
-    const written = pipeline(gzip, createWriteStream(tmp));
-    // Handled from the start: a write that fails during the walk surfaces below, not as an unhandled rejection.
-    const settled = Promise.allSettled([written]);
     try {
-      let chunk = '';
-      const flush = async () => {
-        const full = !gzip.write(chunk);
-        chunk = '';
-        // A failed write (a full disk) ends the pipeline, and no drain ever comes.
-        if (full) await Promise.race([once(gzip, 'drain'), written]);
-      };
-      await walk((source, rel, mode, content) => {
-        chunk += `${source}\t${mode.toString(8)}:${shortHash(mode, content)}\t${JSON.stringify(rel)}\n`;
-        return chunk.length >= CHUNK ? flush() : undefined;
-      });
-      gzip.end(chunk);
-      await written;
+      await writeFile(tmp, listing.compressed());
       await rename(tmp, this.path(digest));
     } catch (e) {
-      gzip.destroy();
-      // The file is closed before it is removed; the pipeline's own outcome (a premature close) adds nothing to `e`.
-      await settled;
       throw withNoSpacePath(e, tmp);
     } finally {
       await rm(tmp, { force: true });

@@ -1,10 +1,14 @@
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix, relative, sep } from 'node:path';
-import { compareLayerPaths, FAILURE_EXIT_CODE, PathResolutionError, resolveInRoot, statIfExists, ToolError } from '@tsbuild/oci-layout';
+import {
+  compareLayerPaths, FAILURE_EXIT_CODE, listDirectoryStats, PathResolutionError, resolveInRoot, statIfExists, ToolError, type EntryStats,
+} from '@tsbuild/oci-layout';
 import { componentMatcher, hasGlob } from './globPattern.js';
 import type { ContextHashStore } from './contextHashStore.js';
+import { FileReadAhead, type SmallFile } from './fileReadAhead.js';
+import { SMALL_FILE_MAX } from './readSmallFile.js';
 
 /** What a .dockerignore says about a context path. */
 export interface ContextFilter {
@@ -18,9 +22,11 @@ export interface ContextEntry {
   rel: string;
   abs: string;
   /** lstat of the path, except for a source named directly, whose symlinks are followed as Docker does. */
-  stats: Stats;
+  stats: EntryStats;
   /** A directory .dockerignore excludes, walked only because an exception re-includes something below it. */
   implied?: boolean;
+  /** A small regular file's content, read ahead by the walk (walkTree). */
+  read?: () => Promise<Buffer>;
 }
 
 /** The build context directory as COPY/ADD see it: .dockerignore applied, nothing outside reachable. */
@@ -112,11 +118,13 @@ export class BuildContext {
    * A content hash of what `sources` select (paths, types, modes, link
    * targets, file contents; not mtimes or owners), for the build cache.
    * Files are read only when `store` has no trustworthy record of their stat.
+   * `also` sees every path hashed, as visitSources would show it.
    */
-  async hashSources(sources: string[], store: ContextHashStore): Promise<string> {
+  async hashSources(sources: string[], store: ContextHashStore, also?: SourceVisitor): Promise<string> {
     const digest = createHash('sha256');
-    await this.visitSources(sources, store, (_source, rel, mode, content) => {
+    await this.visitSources(sources, store, (source, rel, mode, content) => {
       digest.update(`${rel}\0${mode}\0${content}\0`);
+      return also?.(source, rel, mode, content);
     });
     return digest.digest('hex');
   }
@@ -146,8 +154,8 @@ export class BuildContext {
 
   /**
    * Visits a directory's tree in walk order. One directory at a time: its
-   * files' hashes are looked up (stat only) and the missing ones read
-   * several at once, since a tree of small files is bound by latency.
+   * files' hashes are looked up (stat only) and the missing ones read, the
+   * small ones in groups on the thread pool while earlier ones are hashed.
    */
   private async visitTree(source: number, dir: ContextEntry, store: ContextHashStore, visit: SourceVisitor): Promise<void> {
     const listing = listDirectory(dir);
@@ -161,14 +169,15 @@ export class BuildContext {
       contents[i] = hashes.remembered(name, stats);
       if (contents[i] === undefined) missing.push(i);
     }
-    let next = 0;
-    const reader = async () => {
-      for (let k = next++; k < missing.length; k = next++) {
-        const i = missing[k]!;
-        contents[i] = await hashes.hash(listing[i]!.name, listing[i]!.stats);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(8, missing.length) }, reader));
+    // Before any read starts: a record's time may only be earlier than its read (see the racy window).
+    const readAt = Date.now();
+    const small = missing.filter((i) => listing[i]!.stats.size <= SMALL_FILE_MAX);
+    const ahead = new FileReadAhead(dir.abs, small.map((i) => ({ name: listing[i]!.name, size: listing[i]!.stats.size })));
+    for (let k = 0; k < small.length; k++) {
+      const { name, stats } = listing[small[k]!]!;
+      contents[small[k]!] = hashes.learn(name, stats, readAt, await ahead.read(k));
+    }
+    for (const i of missing) contents[i] ??= await hashes.hash(listing[i]!.name, listing[i]!.stats);
     await hashes.save();
     for (let i = 0; i < listing.length; i++) {
       const entry = listing[i]!;
@@ -207,16 +216,14 @@ interface ListedEntry extends ContextEntry {
 }
 
 /**
- * A directory's entries in name order with their lstat. Synchronous calls:
- * on a tree of small files a promise per stat costs more than the stat.
+ * A directory's entries in name order with their lstat, in one call: on a
+ * tree of small files a promise, or a Node call, per stat costs more than the stat.
  */
 function listDirectory(dir: ContextEntry): ListedEntry[] {
   const prefix = dir.rel ? `${dir.rel}/` : '';
   const absPrefix = dir.abs.endsWith('/') ? dir.abs : `${dir.abs}/`;
-  return readdirSync(dir.abs).sort().map((name) => {
-    const abs = absPrefix + name;
-    return { name, rel: prefix + name, abs, stats: lstatSync(abs) };
-  });
+  const listed = listDirectoryStats(dir.abs).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return listed.map(({ name, stats }) => ({ name, rel: prefix + name, abs: absPrefix + name, stats }));
 }
 
 /**
@@ -238,6 +245,15 @@ export function* walkTree(dir: ContextEntry, decide: (rel: string, isDir: boolea
     if (isDir) keys.push({ key: `${entry.name}/`, entry, decision, below: true });
   }
   keys.sort((a, b) => compareLayerPaths(a.key, b.key));
+  // The small files, in the order they come out, are read ahead for whoever writes them into a layer.
+  const small: SmallFile[] = [];
+  for (const { entry, decision, below } of keys) {
+    if (!below && decision === 'keep' && entry.stats.isFile() && entry.stats.size <= SMALL_FILE_MAX) {
+      const index = small.push({ name: entry.name, size: entry.stats.size }) - 1;
+      entry.read = () => ahead.read(index);
+    }
+  }
+  const ahead = new FileReadAhead(dir.abs, small);
   // Subtrees of implied directories, started early to learn whether they yield anything.
   const started = new Map<string, { first: ContextEntry; rest: Generator<ContextEntry> }>();
   for (const { entry, decision, below } of keys) {

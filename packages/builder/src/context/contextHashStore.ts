@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, type Stats } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import type { EntryStats } from '@tsbuild/oci-layout';
 import { readSmallFile, SMALL_FILE_MAX } from './readSmallFile.js';
 
 /**
@@ -71,7 +72,7 @@ function isRecordFields(fields: unknown[]): fields is RecordFields {
     && fields.slice(1, 8).every((n) => typeof n === 'number');
 }
 
-function sameStat(record: Fingerprint, st: Stats): boolean {
+function sameStat(record: Fingerprint, st: EntryStats): boolean {
   return record.ino === st.ino && record.size === st.size && record.mtimeMs === st.mtimeMs
     && record.ctimeMs === st.ctimeMs && record.mode === st.mode && record.dev === st.dev;
 }
@@ -105,7 +106,7 @@ export class DirectoryHashes {
   ) {}
 
   /** The remembered hash of `name` (a regular file whose lstat is `st`), if a trustworthy record matches its stat. */
-  remembered(name: string, st: Stats): string | undefined {
+  remembered(name: string, st: EntryStats): string | undefined {
     const record = this.known.get(name);
     if (record && sameStat(record, st) && Math.max(record.mtimeMs, record.ctimeMs) + RACY_WINDOW_MS <= record.readAt) {
       return record.hash;
@@ -114,11 +115,19 @@ export class DirectoryHashes {
   }
 
   /** The content hash of `name`: remembered, or read now and remembered. */
-  async hash(name: string, st: Stats): Promise<string> {
+  async hash(name: string, st: EntryStats): Promise<string> {
     const known = this.remembered(name, st);
     if (known !== undefined) return known;
     const readAt = Date.now();
-    const hash = await hashContent(join(this.dir, name), st.size);
+    return this.record(name, st, readAt, await hashContent(join(this.dir, name), st.size));
+  }
+
+  /** The hash of `content`, which was read from `name` (lstat `st`) no earlier than `readAt`, remembered. */
+  learn(name: string, st: EntryStats, readAt: number, content: Buffer): string {
+    return this.record(name, st, readAt, createHash('sha256').update(content).digest('hex'));
+  }
+
+  private record(name: string, st: EntryStats, readAt: number, hash: string): string {
     const fresh: HashRecord = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, mode: st.mode, readAt, hash };
     this.known.set(name, fresh);
     this.pending.push(encodeLine([name, fresh.dev, fresh.ino, fresh.size, fresh.mtimeMs, fresh.ctimeMs, fresh.mode, fresh.readAt, fresh.hash]));

@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync, readSync } from 'node:fs';
+import { readFileInto } from '@tsbuild/oci-layout';
 
 /** Files up to this size are read whole; larger ones are streamed. */
 export const SMALL_FILE_MAX = 1 << 20;
@@ -10,13 +10,6 @@ export const SMALL_FILE_MAX = 1 << 20;
  * since it was statted shows as longer than its header.
  */
 export function readSmallFile(abs: string, size: number): Buffer {
-  const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    const data = Buffer.allocUnsafe(size + 1);
-    let filled = 0;
-    for (let n = 1; n > 0 && filled < data.length; filled += n) n = readSync(fd, data, filled, data.length - filled, null);
-    return data.subarray(0, filled);
-  } finally {
-    closeSync(fd);
-  }
+  const data = Buffer.allocUnsafe(size + 1);
+  return data.subarray(0, readFileInto(abs, data));
 }

@@ -20,6 +20,7 @@ import type { CacheRecord } from '../cache/cacheManifest.js';
 import { CacheLayerRefusedError, type CacheSources } from '../cache/cacheSources.js';
 import { SharedCache } from '../cache/sharedCache.js';
 import { MissExplainer, type StepDescription } from '../cache/missExplanation.js';
+import { RecordedListing } from '../cache/sourceListing.js';
 import { resolveOwner } from './resolveOwner.js';
 import { runStep, type RunEnvironment } from './runStep.js';
 import { Snapshotter } from '../runtime/snapshotter.js';
@@ -232,10 +233,11 @@ class Build {
     }
   }
 
-  /** A content hash of context sources; the explainer lists them again only if their step misses. */
+  /** A content hash of context sources, listed as they are hashed: the explainer writes the listing if their step misses. */
   private async hashSources(context: BuildContext, sources: string[]): Promise<string> {
-    const digest = await context.hashSources(sources, this.fileHashes);
-    this.explainer.noteSources(digest, (visit) => context.visitSources(sources, this.fileHashes, visit));
+    const listing = new RecordedListing();
+    const digest = await context.hashSources(sources, this.fileHashes, listing.visit);
+    this.explainer.noteSources(digest, listing);
     return digest;
   }
 

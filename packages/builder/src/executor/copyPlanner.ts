@@ -228,7 +228,7 @@ export class CopyPlanner {
       const { abs } = source;
       const { size } = st;
       const open = async () => (await openFile(abs, constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream();
-      const read = () => readSmallFile(abs, size);
+      const read = source.read ?? (() => readSmallFile(abs, size));
       return this.recorded({ ...base, type: 'file', size, open, read }, abs);
     }
     if (keepOwner && (st.isCharacterDevice() || st.isBlockDevice())) {

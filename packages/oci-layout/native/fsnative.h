@@ -1,0 +1,17 @@
+/* What fsnative.c and smallFiles.c share: argument and error helpers, and the functions Init exports. */
+#ifndef FSNATIVE_H
+#define FSNATIVE_H
+#include <node_api.h>
+
+#define PATH_BUF 4096
+
+/* Throws an Error shaped like Node's own fs errors: code, errno, syscall, path. */
+void throw_errno(napi_env env, int err, const char *syscall, const char *path);
+/* A path given as a JS string (UTF-8) or a Buffer (its bytes, exactly); 0 after throwing. */
+int get_path(napi_env env, napi_value value, char *buf, size_t size, const char *what);
+
+napi_value ListDirectory(napi_env env, napi_callback_info info);
+napi_value ReadFile(napi_env env, napi_callback_info info);
+napi_value ReadFiles(napi_env env, napi_callback_info info);
+
+#endif

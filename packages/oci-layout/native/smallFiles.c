@@ -1,0 +1,289 @@
+/*
+ * For trees of many small files, where Node spends more per fs call than the
+ * kernel does: a directory listed with every entry's lstat in one call, a
+ * small file read in one call, and many files of a directory read in one
+ * thread-pool job.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <node_api.h>
+#include "fsnative.h"
+
+/* The lstat fields listDirectory returns per entry, in this order (times as seconds and nanoseconds, as Node gets them). */
+enum { F_DEV, F_INO, F_MODE, F_NLINK, F_UID, F_GID, F_RDEV, F_SIZE, F_MTIME_S, F_MTIME_NS, F_CTIME_S, F_CTIME_NS, STAT_FIELDS };
+
+/*
+ * listDirectory(path): [names, fields], the directory's entries (no "." or
+ * "..", in readdir order) and a Float64Array of STAT_FIELDS numbers per
+ * entry: its lstat (fstatat relative to the open directory, no symlink followed).
+ */
+napi_value ListDirectory(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char path[PATH_BUF];
+  if (argc < 1 || !get_path(env, argv[0], path, sizeof path, "path")) return NULL;
+  int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) {
+    throw_errno(env, errno, "scandir", path);
+    return NULL;
+  }
+  DIR *dir = fdopendir(dfd);
+  if (dir == NULL) {
+    int err = errno;
+    close(dfd);
+    throw_errno(env, err, "scandir", path);
+    return NULL;
+  }
+  size_t capacity = 64, count = 0;
+  double *fields = malloc(capacity * STAT_FIELDS * sizeof *fields);
+  napi_value names;
+  napi_create_array(env, &names);
+  int err = 0;
+  const char *failed = "scandir";
+  for (;;) {
+    errno = 0;
+    struct dirent *d = readdir(dir);
+    if (d == NULL) {
+      err = errno;
+      break;
+    }
+    if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0) continue;
+    struct stat st;
+    if (fstatat(dfd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      err = errno;
+      failed = "lstat";
+      snprintf(path + strlen(path), sizeof path - strlen(path), "/%s", d->d_name);
+      break;
+    }
+    if (count == capacity) {
+      capacity *= 2;
+      double *grown = realloc(fields, capacity * STAT_FIELDS * sizeof *fields);
+      if (grown == NULL) {
+        err = ENOMEM;
+        break;
+      }
+      fields = grown;
+    }
+    double *f = fields + count * STAT_FIELDS;
+    f[F_DEV] = (double)st.st_dev;
+    f[F_INO] = (double)st.st_ino;
+    f[F_MODE] = (double)st.st_mode;
+    f[F_NLINK] = (double)st.st_nlink;
+    f[F_UID] = (double)st.st_uid;
+    f[F_GID] = (double)st.st_gid;
+    f[F_RDEV] = (double)st.st_rdev;
+    f[F_SIZE] = (double)st.st_size;
+    f[F_MTIME_S] = (double)st.st_mtim.tv_sec;
+    f[F_MTIME_NS] = (double)st.st_mtim.tv_nsec;
+    f[F_CTIME_S] = (double)st.st_ctim.tv_sec;
+    f[F_CTIME_NS] = (double)st.st_ctim.tv_nsec;
+    napi_value name;
+    napi_create_string_utf8(env, d->d_name, NAPI_AUTO_LENGTH, &name);
+    napi_set_element(env, names, (uint32_t)count, name);
+    count++;
+  }
+  closedir(dir);
+  if (err != 0) {
+    free(fields);
+    throw_errno(env, err, failed, path);
+    return NULL;
+  }
+  napi_value buffer, array, result;
+  void *data = NULL;
+  napi_create_arraybuffer(env, count * STAT_FIELDS * sizeof *fields, &data, &buffer);
+  if (count > 0) memcpy(data, fields, count * STAT_FIELDS * sizeof *fields);
+  free(fields);
+  napi_create_typedarray(env, napi_float64_array, count * STAT_FIELDS, buffer, 0, &array);
+  napi_create_array_with_length(env, 2, &result);
+  napi_set_element(env, result, 0, names);
+  napi_set_element(env, result, 1, array);
+  return result;
+}
+
+/*
+ * Reads the file at path (relative to dfd, opened O_NOFOLLOW) into data: until length bytes,
+ * the file's end, or a read that comes short exactly one byte before length
+ * (callers ask one byte more than the size they expect, to see growth; a
+ * regular file reads short only at its end). The bytes read, or -errno with
+ * *failed naming the call.
+ */
+static ssize_t read_whole_at(int dfd, const char *path, char *data, size_t length, const char **failed) {
+  *failed = "open";
+  int fd = openat(dfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  *failed = "read";
+  size_t filled = 0;
+  while (filled < length) {
+    ssize_t n = read(fd, data + filled, length - filled);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(fd);
+      return -err;
+    }
+    filled += (size_t)n;
+    if (n == 0 || filled + 1 == length) break;
+  }
+  close(fd);
+  return (ssize_t)filled;
+}
+
+/* readFile(path, buffer): read_whole_at into the buffer from its start; the bytes read. */
+napi_value ReadFile(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char path[PATH_BUF];
+  if (argc < 2 || !get_path(env, argv[0], path, sizeof path, "path")) return NULL;
+  bool is_buffer = false;
+  napi_is_buffer(env, argv[1], &is_buffer);
+  if (!is_buffer) {
+    napi_throw_type_error(env, NULL, "buffer must be a Buffer");
+    return NULL;
+  }
+  char *data = NULL;
+  size_t length = 0;
+  napi_get_buffer_info(env, argv[1], (void **)&data, &length);
+  const char *failed = NULL;
+  ssize_t filled = read_whole_at(AT_FDCWD, path, data, length, &failed);
+  if (filled < 0) {
+    throw_errno(env, (int)-filled, failed, path);
+    return NULL;
+  }
+  napi_value result;
+  napi_create_double(env, (double)filled, &result);
+  return result;
+}
+
+/*
+ * The reads of readFiles, done on libuv's thread pool: each file's bytes go
+ * to its own slot of the buffer, its result is the bytes read or -errno.
+ */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref buffer;
+  char *data;
+  size_t count;
+  char *dir;
+  char *names; /* count names, each ended by a NUL */
+  size_t *slots; /* slot i starts at slots[i] and ends at slots[i + 1] */
+  double *results;
+} ReadBatch;
+
+static void read_batch_execute(napi_env env, void *arg) {
+  (void)env;
+  ReadBatch *batch = arg;
+  const char *failed = NULL;
+  int dfd = open(batch->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const char *name = batch->names;
+  for (size_t i = 0; i < batch->count; i++, name += strlen(name) + 1) {
+    batch->results[i] = dfd < 0 ? (double)-errno
+      : (double)read_whole_at(dfd, name, batch->data + batch->slots[i], batch->slots[i + 1] - batch->slots[i], &failed);
+  }
+  if (dfd >= 0) close(dfd);
+}
+
+static void read_batch_free(napi_env env, ReadBatch *batch) {
+  free(batch->dir);
+  free(batch->names);
+  free(batch->slots);
+  free(batch->results);
+  if (batch->buffer != NULL) napi_delete_reference(env, batch->buffer);
+  if (batch->work != NULL) napi_delete_async_work(env, batch->work);
+  free(batch);
+}
+
+static void read_batch_complete(napi_env env, napi_status status, void *arg) {
+  ReadBatch *batch = arg;
+  napi_value buffer, results_buffer, results, pair;
+  napi_get_reference_value(env, batch->buffer, &buffer);
+  void *data = NULL;
+  napi_create_arraybuffer(env, batch->count * sizeof(double), &data, &results_buffer);
+  if (batch->count > 0) memcpy(data, batch->results, batch->count * sizeof(double));
+  napi_create_typedarray(env, napi_float64_array, batch->count, results_buffer, 0, &results);
+  if (status != napi_ok) {
+    napi_value message, error;
+    napi_create_string_utf8(env, "readFiles was cancelled", NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, NULL, message, &error);
+    napi_reject_deferred(env, batch->deferred, error);
+  } else {
+    napi_create_array_with_length(env, 2, &pair);
+    napi_set_element(env, pair, 0, buffer);
+    napi_set_element(env, pair, 1, results);
+    napi_resolve_deferred(env, batch->deferred, pair);
+  }
+  read_batch_free(env, batch);
+}
+
+/* A JS string argument as a malloc'd UTF-8 C string (NULs inside kept), its length in *length. */
+static char *malloc_string(napi_env env, napi_value value, size_t *length) {
+  if (napi_get_value_string_utf8(env, value, NULL, 0, length) != napi_ok) return NULL;
+  char *text = malloc(*length + 1);
+  napi_get_value_string_utf8(env, value, text, *length + 1, length);
+  return text;
+}
+
+/*
+ * readFiles(dir, names, lengths): a promise of [buffer, results]. `names`
+ * holds the file names in `dir`, each ended by a NUL; `lengths` (a
+ * Float64Array) the slot each is read into, read_whole_at's length. Each file
+ * is read (openat below one descriptor of dir, O_NOFOLLOW) on the thread
+ * pool into its slot of `buffer`; results[i] is the bytes read or -errno.
+ * One call, one string and one pool job for many small files.
+ */
+napi_value ReadFiles(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_typedarray_type type = napi_int8_array;
+  size_t count = 0;
+  double *lengths = NULL;
+  bool is_typedarray = false;
+  if (argc >= 3) napi_is_typedarray(env, argv[2], &is_typedarray);
+  if (is_typedarray) napi_get_typedarray_info(env, argv[2], &type, &count, (void **)&lengths, NULL, NULL);
+  ReadBatch *batch = calloc(1, sizeof *batch);
+  size_t dir_length = 0, names_length = 0;
+  batch->dir = argc >= 3 ? malloc_string(env, argv[0], &dir_length) : NULL;
+  batch->names = argc >= 3 ? malloc_string(env, argv[1], &names_length) : NULL;
+  size_t ends = 0;
+  for (size_t i = 0; batch->names != NULL && i < names_length; i++) ends += batch->names[i] == 0;
+  if (!is_typedarray || type != napi_float64_array || batch->dir == NULL || batch->names == NULL || ends != count) {
+    read_batch_free(env, batch);
+    napi_throw_type_error(env, NULL, "readFiles(dir, names, lengths): a directory, its NUL-ended names and a Float64Array of as many lengths");
+    return NULL;
+  }
+  batch->count = count;
+  batch->slots = calloc(count + 1, sizeof *batch->slots);
+  batch->results = calloc(count + 1, sizeof *batch->results);
+  for (size_t i = 0; i < count; i++) {
+    if (!(lengths[i] >= 1)) {
+      read_batch_free(env, batch);
+      napi_throw_range_error(env, NULL, "readFiles: every length must be at least 1");
+      return NULL;
+    }
+    batch->slots[i + 1] = batch->slots[i] + (size_t)lengths[i];
+  }
+  napi_value buffer, promise, name;
+  if (napi_create_buffer(env, batch->slots[count] > 0 ? batch->slots[count] : 1, (void **)&batch->data, &buffer) != napi_ok) {
+    read_batch_free(env, batch);
+    napi_throw_range_error(env, "ENOMEM", "readFiles: cannot allocate the buffer");
+    return NULL;
+  }
+  napi_create_reference(env, buffer, 1, &batch->buffer);
+  napi_create_promise(env, &batch->deferred, &promise);
+  napi_create_string_utf8(env, "tsbuild:readFiles", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, read_batch_execute, read_batch_complete, batch, &batch->work);
+  napi_queue_async_work(env, batch->work);
+  return promise;
+}
+

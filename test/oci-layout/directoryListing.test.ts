@@ -1,0 +1,88 @@
+import { execFileSync } from 'node:child_process';
+import { link, lstat, mkdir, mkdtemp, readdir, rm, symlink, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { listDirectoryStats, readFileInto, readSmallFiles } from '@tsbuild/oci-layout';
+
+let work: string;
+beforeEach(async () => {
+  work = await mkdtemp(join(tmpdir(), 'tsbuild-listing-'));
+});
+afterEach(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+const FIELDS = ['dev', 'ino', 'mode', 'nlink', 'uid', 'gid', 'rdev', 'size', 'mtimeMs', 'ctimeMs'] as const;
+const KINDS = ['isFile', 'isDirectory', 'isSymbolicLink', 'isCharacterDevice', 'isBlockDevice', 'isFIFO', 'isSocket'] as const;
+
+describe('listDirectoryStats', () => {
+  test('lists every kind of entry with the lstat Node reports, to the same millisecond fractions', async () => {
+    await writeFile(join(work, 'file'), 'data');
+    await link(join(work, 'file'), join(work, 'hard'));
+    await mkdir(join(work, 'dir'));
+    await symlink('missing-target', join(work, 'link'));
+    await writeFile(join(work, 'ünïcode name'), '');
+    execFileSync('mkfifo', [join(work, 'fifo')]);
+    const listed = listDirectoryStats(work);
+    expect(listed.map((e) => e.name).sort()).toEqual((await readdir(work)).sort());
+    for (const { name, stats } of listed) {
+      const node = await lstat(join(work, name));
+      for (const field of FIELDS) expect([name, field, stats[field]]).toEqual([name, field, node[field]]);
+      for (const kind of KINDS) expect([name, kind, stats[kind]()]).toEqual([name, kind, node[kind]()]);
+    }
+    const devices = listDirectoryStats('/dev').find((e) => e.name === 'null')!.stats;
+    expect([devices.isCharacterDevice(), devices.rdev]).toEqual([true, (await lstat('/dev/null')).rdev]);
+  });
+
+  test('a missing directory, or a file, fails like Node does (code, syscall, path)', async () => {
+    await writeFile(join(work, 'file'), '');
+    expect(() => listDirectoryStats(join(work, 'missing'))).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'scandir', path: join(work, 'missing') }));
+    expect(() => listDirectoryStats(join(work, 'file'))).toThrow(expect.objectContaining({ code: 'ENOTDIR' }));
+  });
+});
+
+describe('readFileInto', () => {
+  test('reads a file whole, shows one grown past the expected size, and stops at its end', async () => {
+    await writeFile(join(work, 'f'), 'hello');
+    const exact = Buffer.alloc(6);
+    expect(readFileInto(join(work, 'f'), exact)).toBe(5);
+    expect(exact.subarray(0, 5).toString()).toBe('hello');
+    // The caller expected 3 bytes and asked for 4: the file has grown.
+    expect(readFileInto(join(work, 'f'), Buffer.alloc(4))).toBe(4);
+    await truncate(join(work, 'f'), 2);
+    expect(readFileInto(join(work, 'f'), Buffer.alloc(6))).toBe(2);
+    await writeFile(join(work, 'big'), Buffer.alloc(3 * 1024 * 1024 + 7, 'x'));
+    const big = Buffer.alloc(3 * 1024 * 1024 + 8);
+    expect(readFileInto(join(work, 'big'), big)).toBe(3 * 1024 * 1024 + 7);
+  });
+
+  test('never reads through a symlink, and a missing file fails with ENOENT', async () => {
+    await writeFile(join(work, 'target'), 'secret');
+    await symlink(join(work, 'target'), join(work, 'link'));
+    expect(() => readFileInto(join(work, 'link'), Buffer.alloc(16))).toThrow(expect.objectContaining({ code: 'ELOOP', syscall: 'open' }));
+    expect(() => readFileInto(join(work, 'gone'), Buffer.alloc(16))).toThrow(expect.objectContaining({ code: 'ENOENT', path: join(work, 'gone') }));
+  });
+});
+
+describe('readSmallFiles', () => {
+  test('reads a directory\'s files in one go: each its bytes (grown ones one byte past their size) or its own error', async () => {
+    await writeFile(join(work, 'a'), 'alpha');
+    await writeFile(join(work, 'empty'), '');
+    await writeFile(join(work, 'grown'), 'grown!');
+    await writeFile(join(work, 'target'), 'secret');
+    await symlink(join(work, 'target'), join(work, 'link'));
+    const many = Array.from({ length: 300 }, (_, i) => `f${i}`);
+    for (const name of many) await writeFile(join(work, name), name.repeat(7));
+    const read = await readSmallFiles(work, ['a', 'empty', 'grown', 'link', 'gone', ...many], [5, 0, 3, 6, 1, ...many.map((n) => n.length * 7)]);
+    expect(read.slice(0, 3).map((r) => r.toString())).toEqual(['alpha', '', 'grow']);
+    expect(read[3]).toMatchObject({ code: 'ELOOP', syscall: 'open', path: join(work, 'link') });
+    expect(read[4]).toMatchObject({ code: 'ENOENT', path: join(work, 'gone') });
+    expect(read.slice(5).map((r) => r.toString())).toEqual(many.map((n) => n.repeat(7)));
+  });
+
+  test('a missing directory fails every file with ENOENT', async () => {
+    const read = await readSmallFiles(join(work, 'missing'), ['x', 'y'], [1, 2]);
+    expect(read.map((r) => (r as NodeJS.ErrnoException).code)).toEqual(['ENOENT', 'ENOENT']);
+  });
+});
