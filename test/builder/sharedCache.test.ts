@@ -244,6 +244,34 @@ describe('a cache that cannot be used', () => {
   }, 240_000);
 });
 
+describe('large cache layers', () => {
+  it('a cache layer of several MiB is fetched into the store verified, and refused by its digest when it arrives damaged', async () => {
+    const ref = `${registry.host}/cache/large:1`;
+    // Random bytes do not compress: the layer stays above the size that is downloaded straight into a file.
+    const a = await runner(['FROM busybox', 'COPY a.txt /a.txt', runStep('big', 'head -c 6291456 /dev/urandom > /big'), ''].join('\n'));
+    const built = await a.build('--cache-to', `type=registry,ref=${ref}`);
+    ok(built);
+    const big = (await (await LocalStore.open(a.root)).readImage('app')).manifest.layers.at(-1)!;
+    expect(big.size).toBeGreaterThan(6_000_000);
+
+    const b = await a.clone();
+    let mark = ran.length;
+    const hit = await b.build('--cache-from', `type=registry,ref=${ref}`);
+    ok(hit);
+    expect(runsSince(mark)).toEqual([]);
+    expect(hit.digest).toBe(built.digest);
+
+    proxy.faults.push({ match: (method, path) => method === 'GET' && path === `/v2/cache/large/blobs/${big.digest}`, action: 'corrupt', times: 1000 });
+    const c = await a.clone();
+    mark = ran.length;
+    const refused = await c.build('--cache-from', `type=registry,ref=${proxy.host}/cache/large:1`);
+    ok(refused);
+    expect(refused.stderr).toContain(`WARNING: cache layer ${big.digest}`);
+    expect(runsSince(mark)).toEqual(['big']);
+    expect(await readdir(join(c.root, 'tmp'))).toEqual([]);
+  }, 240_000);
+});
+
 describe('concurrent exports', () => {
   it('two runners exporting to one ref at once leave a cache a third one uses', async () => {
     const ref = `${registry.host}/cache/race:1`;

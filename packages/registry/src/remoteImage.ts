@@ -18,8 +18,6 @@ import { RegistryError, TransferError } from './registryError.js';
 import type { RemoteManifest, RepositoryClient } from './repositoryClient.js';
 
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
-/** Layers this large are downloaded straight into files when the destination takes files; smaller ones stream as all blobs do. */
-const FILE_DOWNLOAD_BYTES = 4 * 1024 * 1024;
 
 async function readAll(stream: Readable, limit: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -52,12 +50,10 @@ async function remoteImage(client: RepositoryClient, manifest: RemoteManifest, c
     manifest: parsed,
     configBytes,
     config,
-    layers: parsed.layers.map((descriptor, i) => ({
-      descriptor,
-      diffId: config.rootfs.diff_ids[i]!,
-      open: async () => client.openBlob(descriptor),
-      ...(descriptor.size >= FILE_DOWNLOAD_BYTES ? { downloadTo: (path: string, onProgress?: (bytes: number) => void) => client.downloadBlob(descriptor, path, onProgress) } : {}),
-    })),
+    layers: parsed.layers.map((descriptor, i) => {
+      const downloadTo = client.fileDownload(descriptor);
+      return { descriptor, diffId: config.rootfs.diff_ids[i]!, open: async () => client.openBlob(descriptor), ...(downloadTo ? { downloadTo } : {}) };
+    }),
   };
 }
 

@@ -21,6 +21,8 @@ const MANIFEST_MEDIA_TYPES: string[] = [MediaType.ociManifest, MediaType.ociInde
 const MANIFEST_ACCEPT = MANIFEST_MEDIA_TYPES.join(', ');
 
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** Blobs this large download straight into files where a file is wanted (fileDownload); smaller ones stream as all blobs do. */
+const FILE_DOWNLOAD_BYTES = 4 * 1024 * 1024;
 /**
  * What a blob download holds ahead of its consumer at each stage. Streams' 16 KiB default is a
  * quarter of one of the 64 KiB pieces a socket delivers, so every piece stopped the flow once.
@@ -196,10 +198,17 @@ export class RepositoryClient {
     return source.pipe(verify);
   }
 
-  /** The blob into a new file at `path`, verified and fsynced, its bytes never in a stream: for large blobs. */
-  async downloadBlob(descriptor: Descriptor, path: string, onProgress?: (bytes: number) => void): Promise<void> {
-    const url = new URL(this.path(`blobs/${descriptor.digest}`), await this.session.baseUrl()).toString();
-    await downloadBlobFile(this.session, url, this.scopes(), descriptor, path, onProgress);
+  /**
+   * For a large blob, a way to download it into a new file at a path, verified and fsynced,
+   * its bytes never in a stream; undefined for a small one, which streams (openBlob) on a
+   * pooled connection instead of opening one of its own.
+   */
+  fileDownload(descriptor: Descriptor): ((path: string, onProgress?: (bytes: number) => void) => Promise<void>) | undefined {
+    if (descriptor.size < FILE_DOWNLOAD_BYTES) return undefined;
+    return async (path, onProgress) => {
+      const url = new URL(this.path(`blobs/${descriptor.digest}`), await this.session.baseUrl()).toString();
+      await downloadBlobFile(this.session, url, this.scopes(), descriptor, path, onProgress);
+    };
   }
 
   private async startUpload(mount?: { digest: Digest; from: string }): Promise<{ location?: string; mounted: boolean }> {

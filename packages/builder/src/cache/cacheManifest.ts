@@ -106,6 +106,8 @@ export interface CacheLocation {
   readManifest(digest?: Digest): Promise<{ bytes: Buffer; mediaType: string }>;
   /** A blob as a stream that fails at its end unless its bytes match the descriptor. */
   openBlob(descriptor: Descriptor): Promise<Readable>;
+  /** Where a blob is cheaper to fetch into a file (a registry's large layers): writes it, verified and fsynced, at the path given. */
+  fileDownload?(descriptor: Descriptor): ((path: string) => Promise<void>) | undefined;
 }
 
 async function readSmallBlob(location: CacheLocation, descriptor: Descriptor, what: string): Promise<Buffer> {

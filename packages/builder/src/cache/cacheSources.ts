@@ -132,8 +132,11 @@ export class CacheSources {
 
   private async fetch(source: ImportedCache, layer: Descriptor): Promise<void> {
     try {
-      // Every CacheLocation verifies what it streams (see openBlob), so the store need not hash it again.
-      const { size } = await this.layout.putBlob(await source.location.openBlob(layer), { expected: layer.digest, sourceVerifies: true });
+      // Every CacheLocation verifies what it streams or writes (see openBlob), so the store need not hash it again.
+      const toFile = source.location.fileDownload?.(layer);
+      const { size } = toFile
+        ? await this.layout.putBlobFile(layer.digest, toFile)
+        : await this.layout.putBlob(await source.location.openBlob(layer), { expected: layer.digest, sourceVerifies: true });
       if (size !== layer.size) throw new Error(`${size} bytes where the cache says ${layer.size}`);
     } catch (e) {
       if (!isCacheUnavailable(e)) throw e;

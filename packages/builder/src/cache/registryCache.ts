@@ -30,6 +30,7 @@ export async function openRegistryCache(transports: ImageTransports, ref: string
       async openBlob(descriptor: Descriptor): Promise<Readable> {
         return client.openBlob(descriptor);
       },
+      fileDownload: (descriptor: Descriptor) => client.fileDownload(descriptor),
     };
   }
   throw failure;

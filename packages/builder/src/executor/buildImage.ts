@@ -39,6 +39,8 @@ interface StageResult {
   fs: ImageFilesystem;
   /** Cache key of the last step so far. */
   key: string;
+  /** The target stage: every layer it has ends up in the image. */
+  final?: boolean;
 }
 
 /** Builds a Dockerfile into an image in the store and names it. */
@@ -66,7 +68,7 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
     return await store.lease(async () => {
       // A cache layer refused on the way (damaged, gone) makes its step miss; the build starts over, finding what it did meanwhile in the store.
       for (;;) {
-        const build = new Build(store, req, dockerfile, context, plan.stages.reduce((n, s) => n + 1 + s.stage.instructions.length, 0), shared.sources);
+        const build = new Build(store, req, dockerfile, context, plan.stages.reduce((n, s) => n + 1 + s.stage.instructions.length, 0), shared.sources, plan.stages.at(-1)!.stage.index);
         let last: StageResult | undefined;
         try {
           for (const planned of plan.stages) {
@@ -121,6 +123,7 @@ class Build {
     private readonly context: BuildContext,
     private readonly totalSteps: number,
     private readonly cache: CacheSources,
+    private readonly targetStage: number,
   ) {
     this.snapshotter = new Snapshotter(store);
     this.fileHashes = new ContextHashStore(join(store.cacheDir, 'context-hashes'), join(store.cacheDir, 'context-hashes.json'));
@@ -138,7 +141,7 @@ class Build {
   async stage(planned: PlannedStage, scope: { globalArgs: Record<string, string>; buildArgs: Record<string, string>; escape: string }): Promise<StageResult> {
     const fromLabel = `STEP ${++this.step}/${this.totalSteps}`;
     this.req.log(`${fromLabel}: ${planned.stage.from.original}`);
-    const result = await this.start(planned);
+    const result: StageResult = { ...(await this.start(planned)), final: planned.stage.index === this.targetStage };
     const state = new StageState({ ...(planned.base.kind === 'scratch' ? {} : { base: result.image.config.config ?? {} }), ...scope });
     // A base image's ONBUILD triggers run first, as if written right after FROM.
     const triggers = parseOnbuildTriggers(state.inheritedTriggers, planned.stage.from.location);
@@ -246,6 +249,8 @@ class Build {
     const key = stepKey(result.key, description);
     const hit = this.req.noCache ? undefined : await this.cache.get(key);
     if (hit && step.kind !== 'config') this.req.log('--> Using cache');
+    // The image will hold this layer: an imported one starts downloading now, while the later steps are looked up.
+    if (hit?.layer && result.final) awaitedElsewhere(this.cache.ensure([hit.layer]));
     const miss = await this.explainer.lookedUp({ parent: result.key, key, step, description, label, instruction }, hit !== undefined);
     const done = hit ?? { created: new Date().toISOString(), ...(await this.execute(step, result, label)) };
     if (this.req.sourceDateEpoch !== undefined) done.created = this.created;
