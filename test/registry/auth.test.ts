@@ -93,49 +93,43 @@ describe('htpasswd (Basic) auth', () => {
     expect(r.stdout).toBe(`${digest}\n`);
   });
 
-  it('follows a redirect to another host without sending it the credentials', async () => {
+  /**
+   * Pulls `image` (pushed as private/REPO) through a proxy that redirects its first layer's
+   * download to "storage" on another host name: whether each hop carried credentials.
+   */
+  async function redirectedLayerHops(image: string, repo: string, expected: string): Promise<boolean[][]> {
     const basic = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
     const proxy = await startFaultProxy(registry.host, { storageAuthorization: basic });
     try {
-      const authFile = join(home, 'redirect-auth.json');
+      const authFile = join(home, `redirect-${image}-auth.json`);
       await writeAuthFile(authFile, proxy.host, USER, PASSWORD);
-      const manifest = JSON.parse((await ok(['--root', root, 'inspect', 'authsample'])).stdout) as { manifest: { layers: { digest: string }[] } };
+      const manifest = JSON.parse((await ok(['--root', root, 'inspect', image])).stdout) as { manifest: { layers: { digest: string }[] } };
       const layer = manifest.manifest.layers[0]!.digest;
       proxy.faults.push({ match: (m, p) => m === 'GET' && p.endsWith(`/blobs/${layer}`), action: 'redirect' });
-      const r = await ok(['--root', await dirs.make(), 'pull', '-q', `${proxy.host}/private/img:1`], { env: { REGISTRY_AUTH_FILE: authFile } });
-      expect(r.stdout).toBe(`${digest}\n`);
-      const hops = proxy.requests.filter((q) => q.path.endsWith(`/blobs/${layer}`));
-      expect(hops.map((q) => [q.path.startsWith('/__storage__'), q.authorization])).toEqual([
-        [false, true],
-        [true, false],
-      ]);
+      const r = await ok(['--root', await dirs.make(), 'pull', '-q', `${proxy.host}/private/${repo}`], { env: { REGISTRY_AUTH_FILE: authFile } });
+      expect(r.stdout).toBe(`${expected}\n`);
+      return proxy.requests.filter((q) => q.path.endsWith(`/blobs/${layer}`)).map((q) => [q.path.startsWith('/__storage__'), q.authorization ?? false]);
     } finally {
       await proxy.stop();
     }
+  }
+
+  it('follows a redirect to another host without sending it the credentials', async () => {
+    expect(await redirectedLayerHops('authsample', 'img:1', digest)).toEqual([
+      [false, true],
+      [true, false],
+    ]);
   });
 
   it('a layer large enough to download straight into a file follows a redirect too, without sending it the credentials', async () => {
-    const basic = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
-    const proxy = await startFaultProxy(registry.host, { storageAuthorization: basic });
-    try {
-      const authFile = join(home, 'redirect-large-auth.json');
-      await writeAuthFile(authFile, proxy.host, USER, PASSWORD);
-      const large = await buildRandomImage(root, 'redirectlarge', await dirs.make(), 6 * 1024 * 1024);
-      await ok(['--root', root, 'push', '-q', 'redirectlarge', `docker://${proxy.host}/private/large:1`], { env: { REGISTRY_AUTH_FILE: authFile } });
-      const manifest = JSON.parse((await ok(['--root', root, 'inspect', 'redirectlarge'])).stdout) as { manifest: { layers: { digest: string }[] } };
-      const layer = manifest.manifest.layers[0]!.digest;
-      proxy.requests.length = 0;
-      proxy.faults.push({ match: (m, p) => m === 'GET' && p.endsWith(`/blobs/${layer}`), action: 'redirect' });
-      const r = await ok(['--root', await dirs.make(), 'pull', '-q', `${proxy.host}/private/large:1`], { env: { REGISTRY_AUTH_FILE: authFile } });
-      expect(r.stdout).toBe(`${large}\n`);
-      const hops = proxy.requests.filter((q) => q.path.endsWith(`/blobs/${layer}`));
-      expect(hops.map((q) => [q.path.startsWith('/__storage__'), q.authorization])).toEqual([
-        [false, true],
-        [true, false],
-      ]);
-    } finally {
-      await proxy.stop();
-    }
+    const large = await buildRandomImage(root, 'redirectlarge', await dirs.make(), 6 * 1024 * 1024);
+    const authFile = join(home, 'push-large-auth.json');
+    await writeAuthFile(authFile, registry.host, USER, PASSWORD);
+    await ok(['--root', root, 'push', '-q', 'redirectlarge', `docker://${registry.host}/private/large:1`], { env: { REGISTRY_AUTH_FILE: authFile } });
+    expect(await redirectedLayerHops('redirectlarge', 'large:1', large)).toEqual([
+      [false, true],
+      [true, false],
+    ]);
   });
 
   it('asks a docker-credential helper named in credHelpers', async () => {

@@ -113,13 +113,26 @@ static int get_uint32(napi_env env, napi_value value, uint32_t *out, const char 
  * The call's first `count` arguments, into argv. Fewer throws a TypeError that
  * shows `usage`: a missing argument is a bug in the JS caller, not bad data.
  */
-static int get_args(napi_env env, napi_callback_info info, napi_value *argv, size_t count, const char *usage) {
+int get_args(napi_env env, napi_callback_info info, napi_value *argv, size_t count, const char *usage) {
   size_t argc = count;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < count) {
     napi_throw_type_error(env, NULL, usage);
     return 0;
   }
+  return 1;
+}
+
+int get_buffer(napi_env env, napi_value value, void **data, size_t *length, const char *what) {
+  bool is_buffer = false;
+  napi_is_buffer(env, value, &is_buffer);
+  if (!is_buffer) {
+    char message[96];
+    snprintf(message, sizeof message, "%s must be a Buffer", what);
+    napi_throw_type_error(env, NULL, message);
+    return 0;
+  }
+  napi_get_buffer_info(env, value, data, length);
   return 1;
 }
 
@@ -150,15 +163,9 @@ static napi_value Lsetxattr(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, argv, 3, "lsetxattr(path, name, value)")) return NULL;
   char path[PATH_BUF], name[NAME_BUF];
   if (!get_xattr_target(env, argv, path, name)) return NULL;
-  bool is_buffer = false;
-  napi_is_buffer(env, argv[2], &is_buffer);
-  if (!is_buffer) {
-    napi_throw_type_error(env, NULL, "value must be a Buffer");
-    return NULL;
-  }
   void *data = NULL;
   size_t len = 0;
-  napi_get_buffer_info(env, argv[2], &data, &len);
+  if (!get_buffer(env, argv[2], &data, &len, "value")) return NULL;
   if (lsetxattr(path, name, data, len, 0) != 0) {
     throw_errno(env, errno, "lsetxattr", path);
   }

@@ -9,6 +9,10 @@
 void throw_errno(napi_env env, int err, const char *syscall, const char *path);
 /* A path given as a JS string (UTF-8) or a Buffer (its bytes, exactly); 0 after throwing. */
 int get_path(napi_env env, napi_value value, char *buf, size_t size, const char *what);
+/* The call's first `count` arguments, into argv; fewer throws a TypeError showing `usage` (0 after throwing). */
+int get_args(napi_env env, napi_callback_info info, napi_value *argv, size_t count, const char *usage);
+/* A Buffer argument's bytes; anything else throws a TypeError naming `what` (0 after throwing). */
+int get_buffer(napi_env env, napi_value value, void **data, size_t *length, const char *what);
 
 napi_value ListDirectory(napi_env env, napi_callback_info info);
 napi_value ReadFile(napi_env env, napi_callback_info info);

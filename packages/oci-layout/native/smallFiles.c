@@ -26,11 +26,9 @@ enum { F_DEV, F_INO, F_MODE, F_NLINK, F_UID, F_GID, F_RDEV, F_SIZE, F_MTIME_S, F
  * entry: its lstat (fstatat relative to the open directory, no symlink followed).
  */
 napi_value ListDirectory(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char path[PATH_BUF];
-  if (argc < 1 || !get_path(env, argv[0], path, sizeof path, "path")) return NULL;
+  if (!get_args(env, info, argv, 1, "listDirectory(path)") || !get_path(env, argv[0], path, sizeof path, "path")) return NULL;
   int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) {
     throw_errno(env, errno, "scandir", path);
@@ -139,20 +137,12 @@ static ssize_t read_whole_at(int dfd, const char *path, char *data, size_t lengt
 
 /* readFile(path, buffer): read_whole_at into the buffer from its start; the bytes read. */
 napi_value ReadFile(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char path[PATH_BUF];
-  if (argc < 2 || !get_path(env, argv[0], path, sizeof path, "path")) return NULL;
-  bool is_buffer = false;
-  napi_is_buffer(env, argv[1], &is_buffer);
-  if (!is_buffer) {
-    napi_throw_type_error(env, NULL, "buffer must be a Buffer");
-    return NULL;
-  }
-  char *data = NULL;
+  if (!get_args(env, info, argv, 2, "readFile(path, buffer)") || !get_path(env, argv[0], path, sizeof path, "path")) return NULL;
+  void *data = NULL;
   size_t length = 0;
-  napi_get_buffer_info(env, argv[1], (void **)&data, &length);
+  if (!get_buffer(env, argv[1], &data, &length, "buffer")) return NULL;
   const char *failed = NULL;
   ssize_t filled = read_whole_at(AT_FDCWD, path, data, length, &failed);
   if (filled < 0) {
