@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import {
-  appendHistory, appendLayer, assembleImage, awaitedElsewhere, formatImageLocation, formatPlatform, hostPlatform, imageFormatAnnotations, parseImageLocation, readLayer, withAnnotations, withConfig,
-  type ContainerConfig, type Platform, type HistoryEntry, type Image, type ImageLocation, type LayerEntry, type LocalStore,
+  appendHistory, appendLayer, assembleImage, awaitedElsewhere, hostPlatform, imageFormatAnnotations, readLayer, withAnnotations, withConfig,
+  type ContainerConfig, type Platform, type HistoryEntry, type Image, type LayerEntry, type LocalStore,
 } from '@tsbuild/oci-layout';
 import { BuildContext } from '../context/buildContext.js';
 import { ContextHashStore } from '../context/contextHashStore.js';
@@ -28,7 +28,8 @@ import { openStageRoot } from './stageRoot.js';
 import { BuildInterruptedError, type BuildRequest, type BuildResult } from './buildRequest.js';
 import { platformOf, refuseUnexecutable, refuseUnsupported } from './executablePlan.js';
 import { lineWriter } from './lineWriter.js';
-import { ImageUnavailableError, resolveImage, type ImageSourceOptions, type ResolvedImage } from './resolveImage.js';
+import { ImageUnavailableError } from './resolveImage.js';
+import { ImageLookups } from './imageLookups.js';
 import { nearestName } from '../nearestName.js';
 import { downloadRemote, isRemoteSource, type RemoteFile } from './remoteSource.js';
 
@@ -62,39 +63,47 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
   const context = await BuildContext.open(contextDir, ignore);
   const warnings = [...plan.warnings];
   const warn = req.warn ?? ((line: string) => void warnings.push(line));
-  const shared = await SharedCache.open(store, { ...req, ...(req.noCache ? { cacheFrom: [] } : {}), platform, warn });
-
-  try {
-    return await store.lease(async () => {
-      // A cache layer refused on the way (damaged, gone) makes its step miss; the build starts over, finding what it did meanwhile in the store.
-      for (;;) {
-        const build = new Build(store, req, dockerfile, context, plan.stages.reduce((n, s) => n + 1 + s.stage.instructions.length, 0), shared.sources, plan.stages.at(-1)!.stage.index);
-        let last: StageResult | undefined;
-        try {
-          for (const planned of plan.stages) {
-            last = await build.stage(planned, { globalArgs: plan.globalArgs, buildArgs: plan.buildArgs, escape: plan.escape });
+  return store.lease(async () => {
+    const images = new ImageLookups(store, req);
+    const first = plan.stages[0]!;
+    // Asked for while the shared caches are read: both are round trips to a registry, and FROM needs it first.
+    if (first.base.kind === 'image') images.prefetch(first.base.ref, platformOf(first, platform));
+    try {
+      const shared = await SharedCache.open(store, { ...req, ...(req.noCache ? { cacheFrom: [] } : {}), platform, warn });
+      try {
+        // A cache layer refused on the way (damaged, gone) makes its step miss; the build starts over, finding what it did meanwhile in the store.
+        for (;;) {
+          const build = new Build(store, req, dockerfile, context, plan.stages.reduce((n, s) => n + 1 + s.stage.instructions.length, 0), shared.sources, images, plan.stages.at(-1)!.stage.index);
+          let last: StageResult | undefined;
+          try {
+            for (const planned of plan.stages) {
+              last = await build.stage(planned, { globalArgs: plan.globalArgs, buildArgs: plan.buildArgs, escape: plan.escape });
+            }
+            await shared.sources.ensure(last!.image.layers);
+          } catch (e) {
+            if (!(e instanceof CacheLayerRefusedError)) throw e;
+            warn(`${e.message}; building its step again`);
+            shared.sources.refuse(e.digest);
+            continue;
+          } finally {
+            await build.cleanup();
           }
-          await shared.sources.ensure(last!.image.layers);
-        } catch (e) {
-          if (!(e instanceof CacheLayerRefusedError)) throw e;
-          warn(`${e.message}; building its step again`);
-          shared.sources.refuse(e.digest);
-          continue;
-        } finally {
-          await build.cleanup();
+          const image = withAnnotations(shared.finalImage(last!.image, build.records, last!.key), imageFormatAnnotations(req.format ?? 'oci'));
+          const descriptor = await storeImage(store, image);
+          const names = req.tags.length > 0 ? await store.tag(descriptor, req.tags) : [];
+          if (names.length === 0) await store.keepUnnamed(descriptor);
+          for (const name of names) req.log(`COMMIT ${name}`);
+          await shared.export(build.records, last!.key);
+          return { digest: descriptor.digest, descriptor, image, names, warnings, ...(req.explainCache ? { cache: build.explainer.report } : {}) };
         }
-        const image = withAnnotations(shared.finalImage(last!.image, build.records, last!.key), imageFormatAnnotations(req.format ?? 'oci'));
-        const descriptor = await storeImage(store, image);
-        const names = req.tags.length > 0 ? await store.tag(descriptor, req.tags) : [];
-        if (names.length === 0) await store.keepUnnamed(descriptor);
-        for (const name of names) req.log(`COMMIT ${name}`);
-        await shared.export(build.records, last!.key);
-        return { digest: descriptor.digest, descriptor, image, names, warnings, ...(req.explainCache ? { cache: build.explainer.report } : {}) };
+      } finally {
+        await shared.close();
       }
-    });
-  } finally {
-    await shared.close();
-  }
+    } finally {
+      // A pull no step reached (the build failed before) still ends before the build does.
+      await images.settled();
+    }
+  });
 }
 
 /** One build's shared state: where things come from and go, the cache, timing, progress. */
@@ -110,8 +119,6 @@ class Build {
   /** Finished stages by index, for FROM and COPY --from. */
   private readonly results = new Map<number, StageResult>();
   private readonly downloads = new Map<string, RemoteFile>();
-  /** Images FROM and COPY --from name, resolved once a build (a second stage on the same base need not pull it again). */
-  private readonly images = new Map<string, Promise<ResolvedImage>>();
   private readonly fileHashes: ContextHashStore;
   private readonly namedContexts = new Map<string, BuildContext>();
   readonly explainer: MissExplainer;
@@ -123,6 +130,7 @@ class Build {
     private readonly context: BuildContext,
     private readonly totalSteps: number,
     private readonly cache: CacheSources,
+    private readonly images: ImageLookups,
     private readonly targetStage: number,
   ) {
     this.snapshotter = new Snapshotter(store);
@@ -331,16 +339,6 @@ class Build {
     }
   }
 
-  private imageOptions(platform: Platform): ImageSourceOptions {
-    return {
-      platform,
-      log: this.req.log,
-      ...(this.req.registriesConf ? { registriesConf: this.req.registriesConf } : {}),
-      ...(this.req.tlsVerify !== undefined ? { tlsVerify: this.req.tlsVerify } : {}),
-      ...(this.req.pull ? { pull: true } : {}),
-    };
-  }
-
   /** `ADD https://...`: each URL is downloaded once per build, for both the cache key and the layer. */
   private async remoteSources(op: CopyOp): Promise<RemoteFile[]> {
     if (!op.isAdd || op.from !== undefined) return [];
@@ -363,13 +361,6 @@ class Build {
     await Promise.all([...this.downloads.values()].map((f) => rm(dirname(f.path), { recursive: true, force: true })));
   }
 
-  /** `COPY --from=NAME`: an earlier stage (by name or index) or an image from the store. */
-  /** The image a named context puts in place of `name` (`FROM name`, `COPY --from=name`). */
-  private imageContext(name: string): ImageLocation | undefined {
-    const named = this.req.buildContexts?.[name];
-    return named?.kind === 'image' ? named.location : undefined;
-  }
-
   /** A named directory context for `--from=name`, opened once with its own .dockerignore; a stage of that name wins, as in BuildKit. */
   private async dirContext(from: string | undefined): Promise<BuildContext | undefined> {
     const named = from === undefined ? undefined : this.req.buildContexts?.[from];
@@ -384,6 +375,7 @@ class Build {
     return opened;
   }
 
+  /** `COPY --from=NAME`: an earlier stage (by name or index) or an image from the store. */
   private async copySource(from: string): Promise<{ key: string; image: Image }> {
     const index = resolveStageRef(this.dockerfile, from);
     if (index !== undefined) {
@@ -401,22 +393,15 @@ class Build {
   }
 
   /**
-   * The image `ref` names, resolved once; a pulled image's layers go on
-   * arriving meanwhile, and whatever reads them waits (CacheSources.ensure).
-   * `failure` says how this use of the name reports that it cannot be had.
+   * The image `ref` names; a pulled image's layers go on arriving meanwhile,
+   * and whatever reads them waits (CacheSources.ensure). `failure` says how
+   * this use of the name reports that it cannot be had.
    */
   private async image(ref: string, platform: Platform, failure: (e: Error) => Error): Promise<Image> {
-    const location = this.imageContext(ref) ?? parseImageLocation(ref);
-    const key = `${formatImageLocation(location)} ${formatPlatform(platform)}`;
-    let resolved = this.images.get(key);
-    if (!resolved) {
-      resolved = resolveImage(this.store, location, this.imageOptions(platform));
-      this.images.set(key, resolved);
-    }
-    const { image, arriving } = await resolved.catch((e: Error) => {
+    const { image, pull } = await this.images.use(ref, platform).catch((e: Error) => {
       throw failure(e);
     });
-    if (arriving) this.cache.arriving(image.layers, awaitedElsewhere(arriving.catch((e: Error) => {
+    if (pull) this.cache.arriving(image.layers, awaitedElsewhere(pull.stored.then(() => undefined, (e: Error) => {
       throw failure(e);
     })));
     return image;

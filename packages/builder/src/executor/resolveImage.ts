@@ -10,7 +10,6 @@ export interface ImageSourceOptions {
   tlsVerify?: boolean;
   /** Ask the registry even when the store has the name (`build --pull`). */
   pull?: boolean;
-  log: (line: string) => void;
 }
 
 /** A name the store does not hold and no registry gave: the pull's own error, and the nearest stored name. */
@@ -51,8 +50,8 @@ async function storedImage(store: LocalStore, ref: string): Promise<StoredImage 
 /** An image a build starts from or copies from; a registry image's layers may still be arriving. */
 export interface ResolvedImage {
   image: Image;
-  /** Settles once a pulled image's blobs are all in the store (and its name tagged); until then nothing may read its layers. */
-  arriving?: Promise<void>;
+  /** A pull: from where (as written), and its blobs, which are all in the store once `stored` gives the name it is kept under. */
+  pull?: { from: string; stored: Promise<string> };
 }
 
 /**
@@ -78,7 +77,6 @@ export async function resolveImage(store: LocalStore, location: ImageLocation, o
   };
   if (location.transport === 'store' || location.transport === 'docker') {
     const ref = location.transport === 'store' ? location.name : location.reference;
-    opts.log(`Pulling ${formatImageLocation(location)}`);
     const pull = await registry.startPull(store, ref, sourceOptions).catch(async (e: unknown) => {
       // Only "no registry gives it" (refused, unreachable, not a name registries.conf lets us pull) makes the name unavailable;
       // a store that cannot take the image or bad credentials are the user's to see as they are.
@@ -89,9 +87,8 @@ export async function resolveImage(store: LocalStore, location: ImageLocation, o
     // A platform was asked for, so the registry's index (if any) was resolved to one image.
     if (pull.source.kind !== 'image') throw new Error(`${ref}: the registry gave an image index where an image was expected`);
     const remote = pull.source.image;
-    const arriving = pull.stored.then(({ name }) => opts.log(`Pulled ${name}`));
     const layers = remote.layers.map((l) => store.layout.storedLayer(l.descriptor, l.diffId));
-    return { image: { ...remote, layers }, arriving };
+    return { image: { ...remote, layers }, pull: { from: formatImageLocation(location), stored: pull.stored.then(({ name }) => name) } };
   }
   const transports = await registry.ImageTransports.create({ ...sourceOptions, openStore: async () => store });
   try {
