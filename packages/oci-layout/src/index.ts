@@ -16,6 +16,7 @@ export * from './storeCheck.js';
 export * from './ifExists.js';
 export * from './noSpaceLeft.js';
 export * from './durableFileWriter.js';
+export * from './writeback.js';
 export * from './mutateImage.js';
 export * from './transports/dockerArchive.js';
 export * from './userLookup.js';

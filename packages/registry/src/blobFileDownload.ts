@@ -2,14 +2,12 @@ import { createHash } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { digestAlgorithm, digestHex, DigestMismatchError, ToolError, withNoSpacePath, type Descriptor } from '@tsbuild/oci-layout';
+import { digestAlgorithm, digestHex, DigestMismatchError, ToolError, withNoSpacePath, Writeback, type Descriptor } from '@tsbuild/oci-layout';
 import { directGet, type ResponseHead } from './directHttpGet.js';
 import { registryErrorFrom, TransferError } from './registryError.js';
 import { isTransientError, retryDelay, type RegistrySession } from './registrySession.js';
 import { DEFAULT_RETRY, MAX_RETRY_AFTER_MS, retryAfterMs } from './retryPolicy.js';
 
-/** Written bytes between background flushes, as DurableFileWriter does it. */
-const FLUSH_EVERY = 16 * 1024 * 1024;
 /** Small bodies (errors) are kept this far for the message. */
 const MAX_ERROR_BODY = 64 * 1024;
 
@@ -87,11 +85,10 @@ export async function downloadBlobFile(session: RegistrySession, url: string, sc
   const handle = await open(path, 'wx').catch((e: unknown) => {
     throw withNoSpacePath(e, path);
   });
-  let flushing: Promise<void> | undefined;
+  const writeback = new Writeback(handle);
   try {
     const hash = createHash(digestAlgorithm(descriptor.digest));
     let received = 0;
-    let flushedAt = 0;
     let writeError: unknown;
     const auth = { value: await session.authorizationFor(scopes) };
     const start = new URL(url);
@@ -107,14 +104,7 @@ export async function downloadBlobFile(session: RegistrySession, url: string, sc
       }
       received += piece.length;
       onProgress?.(received);
-      if (received - flushedAt >= FLUSH_EVERY && !flushing) {
-        flushedAt = received;
-        // An error here is seen again by the final fsync, which reports it.
-        flushing = handle.datasync().then(
-          () => void (flushing = undefined),
-          () => void (flushing = undefined),
-        );
-      }
+      writeback.wrote(received);
     };
     for (let failures = 0; ; ) {
       try {
@@ -129,14 +119,14 @@ export async function downloadBlobFile(session: RegistrySession, url: string, sc
         await sleep(wait);
       }
     }
-    await flushing;
+    await writeback.settled();
     await handle.sync().catch((e: unknown) => {
       throw withNoSpacePath(e, path);
     });
     const actual = hash.digest('hex');
     if (actual !== digestHex(descriptor.digest)) throw new DigestMismatchError(`blob digest mismatch: expected ${descriptor.digest}, got ${digestAlgorithm(descriptor.digest)}:${actual}`);
   } finally {
-    await flushing;
+    await writeback.settled();
     await handle.close();
   }
 }
