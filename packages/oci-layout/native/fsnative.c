@@ -2,7 +2,8 @@
  * The few filesystem calls Node lacks and layer unpacking needs: device nodes,
  * extended attributes on the link itself (never through a symlink), and
  * opening a directory below a root without following any symlink (and, in
- * smallFiles.c, the calls for trees of many small files).
+ * smallFiles.c, the calls for trees of many small files; in mounts.c, mount
+ * and unmount).
  * Paths are JS strings or Buffers (names are bytes, not always UTF-8).
  */
 #define _GNU_SOURCE
@@ -23,8 +24,8 @@
 
 #define NAME_BUF 256
 
-/* Throws an Error shaped like Node's own fs errors: code, errno, syscall, path. */
-void throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+/* An Error shaped like Node's own fs errors: code, errno, syscall, path. */
+napi_value errno_error(napi_env env, int err, const char *syscall, const char *path) {
   char message[PATH_BUF + 128];
   snprintf(message, sizeof message, "%s: %s, %s '%s'", strerror(err), syscall, syscall, path);
   const char *code = NULL;
@@ -40,6 +41,8 @@ void throw_errno(napi_env env, int err, const char *syscall, const char *path) {
     case ELOOP: code = "ELOOP"; break;
     case EXDEV: code = "EXDEV"; break;
     case EBADF: code = "EBADF"; break;
+    case EBUSY: code = "EBUSY"; break;
+    case ENODEV: code = "ENODEV"; break;
     case ENAMETOOLONG: code = "ENAMETOOLONG"; break;
     case E2BIG: code = "E2BIG"; break;
     case ERANGE: code = "ERANGE"; break;
@@ -58,7 +61,11 @@ void throw_errno(napi_env env, int err, const char *syscall, const char *path) {
   napi_set_named_property(env, error, "errno", errno_value);
   napi_set_named_property(env, error, "syscall", syscall_value);
   napi_set_named_property(env, error, "path", path_value);
-  napi_throw(env, error);
+  return error;
+}
+
+void throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+  napi_throw(env, errno_error(env, err, syscall, path));
 }
 
 static int get_string(napi_env env, napi_value value, char *buf, size_t size, const char *what) {
@@ -437,6 +444,8 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"listDirectory", NULL, ListDirectory, NULL, NULL, NULL, napi_default, NULL},
     {"readFile", NULL, ReadFile, NULL, NULL, NULL, napi_default, NULL},
     {"readFiles", NULL, ReadFiles, NULL, NULL, NULL, napi_default, NULL},
+    {"mount", NULL, Mount, NULL, NULL, NULL, napi_default, NULL},
+    {"unmount", NULL, Unmount, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

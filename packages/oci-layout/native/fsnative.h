@@ -1,11 +1,12 @@
-/* What fsnative.c and smallFiles.c share: argument and error helpers, and the functions Init exports. */
+/* What fsnative.c, smallFiles.c and mounts.c share: argument and error helpers, and the functions Init exports. */
 #ifndef FSNATIVE_H
 #define FSNATIVE_H
 #include <node_api.h>
 
 #define PATH_BUF 4096
 
-/* Throws an Error shaped like Node's own fs errors: code, errno, syscall, path. */
+/* An Error shaped like Node's own fs errors: code, errno, syscall, path; throw_errno throws it. */
+napi_value errno_error(napi_env env, int err, const char *syscall, const char *path);
 void throw_errno(napi_env env, int err, const char *syscall, const char *path);
 /* A path given as a JS string (UTF-8) or a Buffer (its bytes, exactly); 0 after throwing. */
 int get_path(napi_env env, napi_value value, char *buf, size_t size, const char *what);
@@ -13,9 +14,13 @@ int get_path(napi_env env, napi_value value, char *buf, size_t size, const char 
 int get_args(napi_env env, napi_callback_info info, napi_value *argv, size_t count, const char *usage);
 /* A Buffer argument's bytes; anything else throws a TypeError naming `what` (0 after throwing). */
 int get_buffer(napi_env env, napi_value value, void **data, size_t *length, const char *what);
+/* A JS string argument as a malloc'd UTF-8 C string (NULs inside kept), its length in *length; NULL if it is no string. */
+char *malloc_string(napi_env env, napi_value value, size_t *length);
 
 napi_value ListDirectory(napi_env env, napi_callback_info info);
 napi_value ReadFile(napi_env env, napi_callback_info info);
 napi_value ReadFiles(napi_env env, napi_callback_info info);
+napi_value Mount(napi_env env, napi_callback_info info);
+napi_value Unmount(napi_env env, napi_callback_info info);
 
 #endif

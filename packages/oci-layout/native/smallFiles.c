@@ -215,8 +215,7 @@ static void read_batch_complete(napi_env env, napi_status status, void *arg) {
   read_batch_free(env, batch);
 }
 
-/* A JS string argument as a malloc'd UTF-8 C string (NULs inside kept), its length in *length. */
-static char *malloc_string(napi_env env, napi_value value, size_t *length) {
+char *malloc_string(napi_env env, napi_value value, size_t *length) {
   if (napi_get_value_string_utf8(env, value, NULL, 0, length) != napi_ok) return NULL;
   char *text = malloc(*length + 1);
   napi_get_value_string_utf8(env, value, text, *length + 1, length);

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 
 /**
- * Node has no mknod or xattr API; these come from a small N-API addon in
+ * Node has no mknod, xattr or mount API; these come from a small N-API addon in
  * `native/` (built by the package's install script: `node-gyp rebuild --directory native`).
  * Errors carry `code` (e.g. 'EPERM'), `errno`, `syscall` and `path` like Node's fs errors.
  * Paths are strings or, for names that are not UTF-8, their bytes (see `fsPath`).
@@ -36,7 +36,16 @@ export interface FsNative {
   readFile(path: string | Buffer, buffer: Buffer): number;
   /** Reads each file of `dir` (`names`: each ended by a NUL) into a slot of `lengths[i]` bytes on libuv's thread pool; see `readSmallFiles`. */
   readFiles(dir: string, names: string, lengths: Float64Array): Promise<[Buffer, Float64Array]>;
+  /** mount(2) on the thread pool; `data` longer than a page is refused (E2BIG), since the kernel would cut it. */
+  mount(source: string, target: string, fstype: string, flags: number, data: string): Promise<void>;
+  /** umount2(2) on the thread pool (`flags`: MNT_DETACH). */
+  unmount(target: string, flags: number): Promise<void>;
 }
+
+/** mount(2)'s MS_RDONLY. */
+export const MS_RDONLY = 1;
+/** umount2(2)'s MNT_DETACH: the mount goes now, the file system when its last user lets go. */
+export const MNT_DETACH = 2;
 
 let loaded: FsNative | undefined;
 

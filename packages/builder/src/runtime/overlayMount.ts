@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-
-const exec = promisify(execFile);
+import { fsNative, MNT_DETACH, MS_RDONLY } from '@tsbuild/oci-layout';
 
 export interface OverlayMount {
   /** The merged view: the root filesystem a step runs in. */
@@ -43,8 +40,9 @@ export async function mountOverlay(lowers: string[], workDir: string, opts: Over
     await rm(join(work, 'work', 'incompat', 'volatile'), { recursive: true, force: true });
     options += ',volatile';
   }
-  await exec('mount', ['-t', 'overlay', 'overlay', '-o', options, merged]).catch((e: Error & { stderr?: string }) => {
-    throw new Error(`cannot mount the build's overlay filesystem (are we root, with overlayfs?): ${e.stderr?.trim() || e.message}`);
+  await fsNative().mount('overlay', merged, 'overlay', 0, options).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'E2BIG') throw new Error(`cannot mount the build's overlay filesystem: the paths of its ${lowers.length} layers are longer than mount(2) takes (a page)`);
+    throw new Error(`cannot mount the build's overlay filesystem (are we root, with overlayfs?): ${e.message}`);
   });
   let mounted = true;
   return {
@@ -60,12 +58,13 @@ export async function mountOverlay(lowers: string[], workDir: string, opts: Over
 
 /** Stacks `lowers` (bottom first) read-only at `merged`: no upper directory, so nothing can change them. */
 export async function mountReadOnlyOverlay(lowers: string[], merged: string): Promise<void> {
-  await exec('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${[...lowers].reverse().join(':')}`, merged]);
+  await fsNative().mount('overlay', merged, 'overlay', MS_RDONLY, `lowerdir=${[...lowers].reverse().join(':')}`);
 }
 
 export async function unmount(dir: string): Promise<void> {
-  await exec('umount', [dir]).catch(async () => {
+  await fsNative().unmount(dir, 0).catch(async (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EBUSY') throw e;
     // A process that has not let go yet: detach now, the kernel finishes when it exits.
-    await exec('umount', ['-l', dir]);
+    await fsNative().unmount(dir, MNT_DETACH);
   });
 }
