@@ -1,6 +1,7 @@
 // `tsbuild run` (#13) against plain `runc run` of a prepared bundle (the floor), against node's
-// start-up followed by that runc run (the floor of any Node CLI), and against `podman run` (the
-// anchor) on the same images: one container end to end with and without
+// start-up followed by that runc run (the floor of any Node CLI), against the processes and mounts
+// a conmon-based manager cannot do without (bench/conmonFloor.sh, with and without node's
+// start-up before it), and against `podman run` (the anchor) on the same images: one container end to end with and without
 // bridge networking, a Debian-based image against hello, and 50 detached containers (start
 // time, then memory per running container).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -73,6 +74,7 @@ export async function runContainerGroup(ctx) {
   base.intoTsbuildStore(store);
   checkedOutput([...tsbuild, 'build', '-q', '-t', HELLO, join(ctx.repo, 'samples/hello')]);
   const bundle = join(dir, 'bundle');
+  const conmonFloor = join(ctx.repo, 'bench/conmonFloor.sh');
   checkedOutput([...tsbuild, 'bundle', HELLO, bundle]);
   const podman = podmanSetup(ctx, ctx.lowercase(join(dir, 'podman')));
   for (const image of [HELLO, DEBIAN_BASE]) {
@@ -87,6 +89,11 @@ export async function runContainerGroup(ctx) {
     // What no Node CLI that has runc run a container can go below: node's own start-up, then the same runc run.
     benchCase({ key: 'run-floor-node', tool: 'node + runc', caseName: 'node -e 0 && runc run -b BUNDLE (the floor of a Node CLI)', root: dir, before: keep,
       argv: () => ['sh', '-c', 'node -e 0 && exec runc run -b "$1" "$2"', 'sh', bundle, `tsbuild-bench-${process.pid}-${++runcId}`] }),
+    // The issue asks for conmon as the shim: its sequence (overlay, conmon -> runc create, runc start, wait, runc delete, umount) is what podman pays too.
+    benchCase({ key: 'run-floor-conmon', tool: 'conmon + runc', caseName: 'bench/conmonFloor.sh: overlay, conmon, runc create/start/delete, umount', root: dir, before: keep,
+      argv: () => [conmonFloor, bundle, join(dir, `floor-${++runcId}`), `tsbuild-bench-${process.pid}-${runcId}`] }),
+    benchCase({ key: 'run-floor-node-conmon', tool: 'node + conmon + runc', caseName: 'node -e 0 && bench/conmonFloor.sh (the floor of a Node CLI driving conmon)', root: dir, before: keep,
+      argv: () => ['sh', '-c', 'node -e 0 && exec "$@"', 'sh', conmonFloor, bundle, join(dir, `floor-${++runcId}`), `tsbuild-bench-${process.pid}-${runcId}`] }),
   ];
   for (const network of ['none', 'bridge']) {
     single.push(
@@ -169,7 +176,7 @@ export async function runContainerGroup(ctx) {
   return {
     title: 'tsbuild run (#13)',
     parameters: 'samples/hello (FROM scratch) and the Debian base in one tsbuild store; the same images copied into a podman storage '
-      + `(overlay driver) with skopeo. The floor is \`runc run\` of a bundle \`tsbuild bundle\` wrote once; the floor of a Node CLI adds \`node -e 0\` (node's start-up) before it. ${checkedOutput(['podman', '--version'])} `
+      + `(overlay driver) with skopeo. The floor is \`runc run\` of a bundle \`tsbuild bundle\` wrote once; the floor of a Node CLI adds \`node -e 0\` (node's start-up) before it. The conmon floor (bench/conmonFloor.sh) is what a manager built on conmon runs for one container and cannot leave out: an overlay mount over the bundle's rootfs, conmon (sync pipe, k8s-file log, exit file) running \`runc create\`, \`runc start\`, the wait for the exit, \`runc delete\`, the unmount. ${checkedOutput(['podman', '--version'])} `
       + `with runc and this containers.conf (CONTAINERS_CONF, temp --root/--runroot):\n\n\`\`\`toml\n${podmanConf('<bench dir>')}\`\`\``,
     rows,
     extra: ['Memory per running container after the last detached round: conmon\'s VmRSS and the bytes of its state directory '
@@ -182,6 +189,9 @@ export async function runContainerGroup(ctx) {
       ratioTarget(rows, 'run-floor-node', 1.5, 'run (#13), the floor of a Node CLI', 'run-runc'),
       ratioTarget(rows, 'run-tsbuild-none', 1.5, 'run (#13), against the floor of a Node CLI', 'run-floor-node'),
       ratioTarget(rows, 'run-tsbuild-bridge', 1.5, 'run (#13), against the floor of a Node CLI', 'run-floor-node'),
+      // Whether 0.8x podman is reachable at all with conmon and a Node CLI, and how far tsbuild is above that floor.
+      ratioTarget(rows, 'run-floor-node-conmon', 0.8, 'run (#13), the floor of a Node CLI driving conmon', 'run-podman-none'),
+      ratioTarget(rows, 'run-tsbuild-none', 1.1, 'run (#13), against the floor of a Node CLI driving conmon', 'run-floor-node-conmon'),
       ratioTarget(rows, 'run-tsbuild-none', 0.8, 'run (#13)'),
       ratioTarget(rows, 'run-tsbuild-bridge', 0.8, 'run (#13)'),
       ratioTarget(rows, 'run-detached-tsbuild', 0.8, 'run (#13)'),
