@@ -22,5 +22,6 @@ napi_value ReadFile(napi_env env, napi_callback_info info);
 napi_value ReadFiles(napi_env env, napi_callback_info info);
 napi_value Mount(napi_env env, napi_callback_info info);
 napi_value Unmount(napi_env env, napi_callback_info info);
+napi_value MountNewNetns(napi_env env, napi_callback_info info);
 
 #endif

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 
 /**
- * Node has no mknod, xattr or mount API; these come from a small N-API addon in
+ * Node has no mknod, xattr, mount or namespace API; these come from a small N-API addon in
  * `native/` (built by the package's install script: `node-gyp rebuild --directory native`).
  * Errors carry `code` (e.g. 'EPERM'), `errno`, `syscall` and `path` like Node's fs errors.
  * Paths are strings or, for names that are not UTF-8, their bytes (see `fsPath`).
@@ -40,6 +40,8 @@ export interface FsNative {
   mount(source: string, target: string, fstype: string, flags: number, data: string): Promise<void>;
   /** umount2(2) on the thread pool (`flags`: MNT_DETACH). */
   unmount(target: string, flags: number): Promise<void>;
+  /** A new network namespace (a down `lo` only) bind-mounted on the existing file `target`, as `unshare --net=TARGET true` makes one. */
+  mountNewNetns(target: string): Promise<void>;
 }
 
 /** mount(2)'s MS_RDONLY. */

@@ -1,10 +1,7 @@
-import { execFile } from 'node:child_process';
 import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
+import { fsNative, MNT_DETACH } from '@tsbuild/oci-layout';
 import { checkContainerId, NetworkError } from './networkError.js';
-
-const exec = promisify(execFile);
 
 /** Where a container's named network namespace is bind-mounted: `<root>/netns/<id>`, as podman keeps `/run/netns/<name>`. */
 export function netnsPathFor(root: string, containerId: string): string {
@@ -31,7 +28,7 @@ export async function isNetnsMounted(path: string): Promise<boolean> {
 /**
  * Creates a fresh network namespace (only a down `lo` in it) and pins it by
  * bind-mounting it on `<root>/netns/<id>`, so it outlives every process and
- * runc can join it by path. Node cannot unshare, so util-linux `unshare` does.
+ * runc can join it by path. Node cannot unshare: the native addon does.
  */
 export async function createNetns(root: string, containerId: string): Promise<string> {
   const path = netnsPathFor(root, containerId);
@@ -43,10 +40,10 @@ export async function createNetns(root: string, containerId: string): Promise<st
     throw e;
   }
   try {
-    await exec('unshare', [`--net=${path}`, 'true']);
+    await fsNative().mountNewNetns(path);
   } catch (e) {
     await rm(path, { force: true });
-    throw new NetworkError('netns', `cannot create network namespace ${path}: ${(e as { stderr?: string }).stderr || (e as Error).message}`);
+    throw new NetworkError('netns', `cannot create network namespace ${path}: ${(e as Error).message}`);
   }
   return path;
 }
@@ -55,9 +52,9 @@ export async function createNetns(root: string, containerId: string): Promise<st
 export async function removeNetns(path: string): Promise<void> {
   if (await isNetnsMounted(path)) {
     try {
-      await exec('umount', ['--lazy', path]);
+      await fsNative().unmount(path, MNT_DETACH);
     } catch (e) {
-      throw new NetworkError('netns', `cannot unmount network namespace ${path}: ${(e as { stderr?: string }).stderr || (e as Error).message}`);
+      throw new NetworkError('netns', `cannot unmount network namespace ${path}: ${(e as Error).message}`);
     }
   }
   await rm(path, { force: true });

@@ -1,11 +1,13 @@
-import { spawn } from 'node:child_process';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fsNative } from '@tsbuild/oci-layout';
+import { promisify } from 'node:util';
+import { fsNative, MNT_DETACH } from '@tsbuild/oci-layout';
 import { mountOverlay, mountReadOnlyOverlay, unmount } from '@tsbuild/builder';
 import { tempDirs } from '../helpers/tempDirs.js';
 
+const exec = promisify(execFile);
 const temp = tempDirs();
 afterAll(() => temp.cleanup());
 
@@ -94,5 +96,33 @@ describe('overlay mounts through mount(2) and umount2(2), no mount(8)', () => {
     expect(() => native.mount('overlay', '/x')).toThrow(TypeError);
     expect(() => native.mount('overlay', '/x', 'overlay', 'not a number', '')).toThrow(/flags must be a number/);
     expect(() => native.unmount(7, 0)).toThrow(/target must be a string/);
+  });
+});
+
+describe('a network namespace pinned on a file, no unshare(1)', () => {
+  it('holds only a down lo, and leaves every thread of this process in its own namespace', async () => {
+    const root = await temp.make();
+    const ours = await readlink('/proc/self/ns/net');
+    const pins = [0, 1, 2, 3].map((i) => join(root, `ns${i}`));
+    await Promise.all(pins.map((p) => writeFile(p, '')));
+    await Promise.all(pins.map((p) => fsNative().mountNewNetns(p)));
+    try {
+      const devices = await Promise.all([root, ...pins].map(async (p) => (await stat(p)).dev));
+      expect(new Set(devices.slice(1)).has(devices[0]!)).toBe(false);
+      const { stdout } = await exec('nsenter', [`--net=${pins[0]}`, 'ip', '-o', 'link']);
+      expect(stdout.trim().split('\n')).toHaveLength(1);
+      expect(stdout).toMatch(/^1: lo: <LOOPBACK> .* state DOWN /);
+      const threads = await readdir('/proc/self/task');
+      const namespaces = await Promise.all(threads.map((t) => readlink(`/proc/self/task/${t}/ns/net`)));
+      expect(new Set(namespaces)).toEqual(new Set([ours]));
+    } finally {
+      for (const p of pins) await fsNative().unmount(p, MNT_DETACH);
+    }
+    for (const p of pins) await rm(p);
+  });
+
+  it('fails in one line on a path that is not there', async () => {
+    const root = await temp.make();
+    await expect(fsNative().mountNewNetns(join(root, 'missing'))).rejects.toMatchObject({ code: 'ENOENT', syscall: 'unshare' });
   });
 });
