@@ -1,18 +1,27 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSign, randomBytes, X509Certificate } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { requireTools, run } from './tools.js';
 import { tempDirs } from './tempDirs.js';
 
-function listen(server: NetServer): Promise<number> {
+function listen(server: NetServer, address = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+    server.listen(0, address, () => resolve((server.address() as AddressInfo).port));
   });
+}
+
+/** This machine's own non-loopback IPv4 address: tsbuild talks plain HTTP to loopback, so HTTPS and its defaults are tested here. */
+export function ownAddress(): string {
+  const found = Object.values(networkInterfaces()).flat().find((i) => i && !i.internal && i.family === 'IPv4');
+  if (!found) throw new Error('this machine has no non-loopback IPv4 address to run the plain-HTTP registry on');
+  return found.address;
 }
 
 async function freePort(): Promise<number> {
@@ -171,22 +180,38 @@ export interface Fault {
    * path on another host name (`localhost`), as registries send blob downloads to storage.
    */
   action: 'cut' | 'cut-upload' | 'status' | 'corrupt' | 'redirect';
+  /** Where a redirect points (host:port of another proxy in front of the same registry); default: this proxy under another name. */
+  to?: string;
   status?: number;
   retryAfter?: string;
   /** How many matching requests it hits (default 1). */
   times?: number;
 }
 
+/** A self-signed certificate for the IP address `ip`, valid for two days: a TLS registry's key pair and its own CA. */
+export async function selfSignedCertificate(dir: string, ip: string): Promise<{ key: Buffer; cert: Buffer; certFile: string }> {
+  const keyFile = join(dir, 'tls.key');
+  const certFile = join(dir, 'tls.crt');
+  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2',
+    '-subj', `/CN=${ip}`, '-addext', `subjectAltName=IP:${ip}`]);
+  return { key: await readFile(keyFile), cert: await readFile(certFile), certFile };
+}
+
 /**
  * A loopback HTTP proxy in front of a registry that logs every request and
  * injects faults. The Host header is passed through, so the registry's upload
- * Locations point back at the proxy.
+ * Locations point back at the proxy. With `tls` it serves HTTPS with that key
+ * pair on `address` (default 127.0.0.1), where its redirects point too.
  */
-export async function startFaultProxy(target: string, opts: { storageAuthorization?: string } = {}) {
+export async function startFaultProxy(target: string, opts: { storageAuthorization?: string; tls?: { key: Buffer; cert: Buffer }; address?: string } = {}) {
+  const scheme = opts.tls ? 'https' : 'http';
+  const address = opts.address ?? '127.0.0.1';
+  // Another name for the same proxy, as a registry's storage has one; over TLS the certificate names only `address`.
+  const storageHost = opts.tls ? address : 'localhost';
   const faults: Fault[] = [];
   const requests: { method: string; path: string; status?: number; range?: string; contentRange?: string; authorization?: boolean; connection: string }[] = [];
   let port = 0;
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const handle: RequestListener = (req: IncomingMessage, res: ServerResponse) => {
     const method = req.method ?? 'GET';
     let path = req.url ?? '/';
     const entry: (typeof requests)[number] = { method, path, authorization: req.headers.authorization !== undefined, connection: `${req.socket.remoteAddress}:${req.socket.remotePort}` };
@@ -203,7 +228,7 @@ export async function startFaultProxy(target: string, opts: { storageAuthorizati
     if (fault?.action === 'redirect') {
       entry.status = 307;
       req.resume();
-      res.writeHead(307, { location: `http://localhost:${port}/__storage__${path}` }).end();
+      res.writeHead(307, { location: `${scheme}://${fault.to ?? `${storageHost}:${port}`}/__storage__${path}` }).end();
       return;
     }
     if (fault?.action === 'status') {
@@ -262,7 +287,8 @@ export async function startFaultProxy(target: string, opts: { storageAuthorizati
       return;
     }
     req.pipe(upstream);
-  });
-  port = await listen(server);
-  return { host: `127.0.0.1:${port}`, faults, requests, stop: () => closeServer(server) };
+  };
+  const server = opts.tls ? createTlsServer(opts.tls, handle) : createServer(handle);
+  port = await listen(server, address);
+  return { host: `${address}:${port}`, faults, requests, stop: () => closeServer(server) };
 }

@@ -1,9 +1,8 @@
-import { networkInterfaces } from 'node:os';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRandomImage } from '../helpers/randomImage.js';
-import { startRegistry } from '../helpers/registryHarness.js';
+import { ownAddress, startRegistry } from '../helpers/registryHarness.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { run } from '../helpers/tools.js';
 import { tsbuild, tsbuildOk as ok } from '../helpers/tsbuildCli.js';
@@ -12,13 +11,6 @@ const dirs = tempDirs();
 let registry: Awaited<ReturnType<typeof startRegistry>>;
 let root: string;
 let digest: string;
-
-/** A plain-HTTP registry on this machine's own (non-loopback) address, where HTTPS is expected by default. */
-function ownAddress(): string {
-  const found = Object.values(networkInterfaces()).flat().find((i) => i && !i.internal && i.family === 'IPv4');
-  if (!found) throw new Error('this machine has no non-loopback IPv4 address to run the plain-HTTP registry on');
-  return found.address;
-}
 
 beforeAll(async () => {
   registry = await startRegistry({ kind: 'none' }, { address: ownAddress() });
