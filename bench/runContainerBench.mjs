@@ -89,11 +89,14 @@ export async function runContainerGroup(ctx) {
     // What no Node CLI that has runc run a container can go below: node's own start-up, then the same runc run.
     benchCase({ key: 'run-floor-node', tool: 'node + runc', caseName: 'node -e 0 && runc run -b BUNDLE (the floor of a Node CLI)', root: dir, before: keep,
       argv: () => ['sh', '-c', 'node -e 0 && exec runc run -b "$1" "$2"', 'sh', bundle, `tsbuild-bench-${process.pid}-${++runcId}`] }),
-    // The issue asks for conmon as the shim: its sequence (overlay, conmon -> runc create, runc start, wait, runc delete, umount) is what podman pays too.
-    benchCase({ key: 'run-floor-conmon', tool: 'conmon + runc', caseName: 'bench/conmonFloor.sh: overlay, conmon, runc create/start/delete, umount', root: dir, before: keep,
-      argv: () => [conmonFloor, bundle, join(dir, `floor-${++runcId}`), `tsbuild-bench-${process.pid}-${runcId}`] }),
-    benchCase({ key: 'run-floor-node-conmon', tool: 'node + conmon + runc', caseName: 'node -e 0 && bench/conmonFloor.sh (the floor of a Node CLI driving conmon)', root: dir, before: keep,
-      argv: () => ['sh', '-c', 'node -e 0 && exec "$@"', 'sh', conmonFloor, bundle, join(dir, `floor-${++runcId}`), `tsbuild-bench-${process.pid}-${runcId}`] }),
+    // The issue asks for conmon as the shim: its sequence (overlay, conmon -> runc create, runc start, wait, runc delete, umount)
+    // is what podman pays too; with a bridge, also the CNI plugins tsbuild's network chains. After node -e 0: the floor of a Node CLI.
+    ...['none', 'bridge'].flatMap((network) => [
+      benchCase({ key: `run-floor-conmon-${network}`, tool: 'conmon + runc', caseName: `bench/conmonFloor.sh (${network})`, root: dir, before: keep,
+        argv: () => [conmonFloor, bundle, join(dir, `floor-${++runcId}`), `tsbuild-bench-${process.pid}-${runcId}`, network] }),
+      benchCase({ key: `run-floor-node-conmon-${network}`, tool: 'node + conmon + runc', caseName: `node -e 0 && bench/conmonFloor.sh (${network}): the floor of a Node CLI driving conmon`, root: dir, before: keep,
+        argv: () => ['sh', '-c', 'node -e 0 && exec "$@"', 'sh', conmonFloor, bundle, join(dir, `floor-${++runcId}`), `tsbuild-bench-${process.pid}-${runcId}`, network] }),
+    ]),
   ];
   for (const network of ['none', 'bridge']) {
     single.push(
@@ -176,7 +179,7 @@ export async function runContainerGroup(ctx) {
   return {
     title: 'tsbuild run (#13)',
     parameters: 'samples/hello (FROM scratch) and the Debian base in one tsbuild store; the same images copied into a podman storage '
-      + `(overlay driver) with skopeo. The floor is \`runc run\` of a bundle \`tsbuild bundle\` wrote once; the floor of a Node CLI adds \`node -e 0\` (node's start-up) before it. The conmon floor (bench/conmonFloor.sh) is what a manager built on conmon runs for one container and cannot leave out: an overlay mount over the bundle's rootfs, conmon (sync pipe, k8s-file log, exit file) running \`runc create\`, \`runc start\`, the wait for the exit, \`runc delete\`, the unmount. ${checkedOutput(['podman', '--version'])} `
+      + `(overlay driver) with skopeo. The floor is \`runc run\` of a bundle \`tsbuild bundle\` wrote once; the floor of a Node CLI adds \`node -e 0\` (node's start-up) before it. The conmon floor (bench/conmonFloor.sh) is what a manager built on conmon runs for one container and cannot leave out: an overlay mount over the bundle's rootfs, conmon (sync pipe, k8s-file log, exit file) running \`runc create\`, \`runc start\`, the wait for the exit, \`runc delete\`, the unmount; with a bridge also the network namespace and the CNI plugins tsbuild's bridge network chains (loopback, bridge with host-local and masquerade, firewall: ADD while conmon creates the container, DEL after it). The script's mount, unshare and umount are processes, which tsbuild's in-process calls do not pay: the floor is a little high by those. ${checkedOutput(['podman', '--version'])} `
       + `with runc and this containers.conf (CONTAINERS_CONF, temp --root/--runroot):\n\n\`\`\`toml\n${podmanConf('<bench dir>')}\`\`\``,
     rows,
     extra: ['Memory per running container after the last detached round: conmon\'s VmRSS and the bytes of its state directory '
@@ -190,8 +193,10 @@ export async function runContainerGroup(ctx) {
       ratioTarget(rows, 'run-tsbuild-none', 1.5, 'run (#13), against the floor of a Node CLI', 'run-floor-node'),
       ratioTarget(rows, 'run-tsbuild-bridge', 1.5, 'run (#13), against the floor of a Node CLI', 'run-floor-node'),
       // Whether 0.8x podman is reachable at all with conmon and a Node CLI, and how far tsbuild is above that floor.
-      ratioTarget(rows, 'run-floor-node-conmon', 0.8, 'run (#13), the floor of a Node CLI driving conmon', 'run-podman-none'),
-      ratioTarget(rows, 'run-tsbuild-none', 1.1, 'run (#13), against the floor of a Node CLI driving conmon', 'run-floor-node-conmon'),
+      ...['none', 'bridge'].flatMap((network) => [
+        ratioTarget(rows, `run-floor-node-conmon-${network}`, 0.8, 'run (#13), the floor of a Node CLI driving conmon', `run-podman-${network}`),
+        ratioTarget(rows, `run-tsbuild-${network}`, 1.1, 'run (#13), against the floor of a Node CLI driving conmon', `run-floor-node-conmon-${network}`),
+      ]),
       ratioTarget(rows, 'run-tsbuild-none', 0.8, 'run (#13)'),
       ratioTarget(rows, 'run-tsbuild-bridge', 0.8, 'run (#13)'),
       ratioTarget(rows, 'run-detached-tsbuild', 0.8, 'run (#13)'),
