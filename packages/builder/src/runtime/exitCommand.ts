@@ -3,8 +3,12 @@ import { fileURLToPath } from 'node:url';
 /** This package's CLI, which conmon runs when a container exits: a path that works with no tsbuild process running. */
 const TSBUILD_BIN = fileURLToPath(new URL('../../bin/tsbuild.js', import.meta.url));
 
-/** Exits at once while the process whose PID the file `$1` holds lives; else runs the rest of its arguments. */
-const UNLESS_ATTACHED = 'pid=$(cat "$1" 2>/dev/null) && kill -0 "$pid" 2>/dev/null && exit 0; shift; exec "$@"';
+/**
+ * Exits at once while the process whose PID the file `$1` holds lives; else runs the rest of its
+ * arguments. Only shell built-ins (the file has no newline, so `read` fails yet sets pid): this runs
+ * for every exit, at the moment the foreground `run` cleans up.
+ */
+const UNLESS_ATTACHED = 'pid=; { read -r pid < "$1"; } 2>/dev/null; [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && exit 0; shift; exec "$@"';
 
 /**
  * conmon's `--exit-command`: `tsbuild --root ROOT container cleanup ID`, as
