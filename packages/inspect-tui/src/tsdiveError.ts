@@ -1,13 +1,5 @@
 import { ToolError } from '@tsbuild/oci-layout';
-
-/**
- * tsdive's exit codes: 0 success and every CI rule passes, 1 a CI rule failed (as dive),
- * 2 anything else (usage, config, an image it cannot read), so that a CI job can tell a
- * wasteful image from a broken run.
- */
-export const EXIT_OK = 0;
-export const EXIT_RULE_FAILED = 1;
-export const EXIT_ERROR = 2;
+import { EXIT_ERROR } from './tsdiveExitCodes.js';
 
 export type TsdiveErrorKind =
   /** A CI rules file, or a rule's value, that tsdive cannot use. */

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { PassThrough, Readable, pipeline, type Duplex } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import type * as Zstd from 'zstd-napi';
+import { nodeZlib } from './onDemandBuiltins.js';
 import { ParallelGzip } from './parallelGzip.js';
 import type { Compression } from './mediaTypes.js';
 
@@ -43,7 +43,7 @@ function decompressorFor(compression: Compression): Duplex {
   switch (compression) {
     case 'gzip':
       // 256 KiB instead of 16 KiB output chunks: a quarter of the work per byte downstream (measured on unpack).
-      return createGunzip({ chunkSize: 256 * 1024 });
+      return nodeZlib().createGunzip({ chunkSize: 256 * 1024 });
     case 'zstd':
       return new (zstd().DecompressStream)();
     case 'none':

@@ -1,5 +1,6 @@
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import { nodeCrypto } from './onDemandBuiltins.js';
 
 export type DigestAlgorithm = 'sha256' | 'sha512';
 
@@ -34,7 +35,7 @@ export function digestHex(digest: Digest): string {
 }
 
 export function digestOf(data: Uint8Array | string, algorithm: DigestAlgorithm = 'sha256'): Digest {
-  return `${algorithm}:${createHash(algorithm).update(data).digest('hex')}` as Digest;
+  return `${algorithm}:${nodeCrypto().createHash(algorithm).update(data).digest('hex')}` as Digest;
 }
 
 /**
@@ -50,7 +51,7 @@ export class DigestingStream extends Transform {
   constructor(algorithm: DigestAlgorithm = 'sha256') {
     super();
     this.algorithm = algorithm;
-    this.hash = createHash(algorithm);
+    this.hash = nodeCrypto().createHash(algorithm);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {

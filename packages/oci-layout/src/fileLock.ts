@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { link, open, readFile, rename, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readTextIfExists } from './ifExists.js';
 import { withNoSpacePath } from './noSpaceLeft.js';
+import { nodeCrypto } from './onDemandBuiltins.js';
 import { currentProcess, formatProcessIdentity, parseProcessIdentity, processAlive } from './processIdentity.js';
 
 /**
@@ -12,7 +12,7 @@ import { currentProcess, formatProcessIdentity, parseProcessIdentity, processAli
  * dead owner's; a live lock moved by mistake is put back.
  */
 async function takeOver(lockPath: string, deadText: string): Promise<void> {
-  const aside = `${lockPath}.stale-${randomBytes(6).toString('hex')}`;
+  const aside = `${lockPath}.stale-${nodeCrypto().randomBytes(6).toString('hex')}`;
   try {
     await rename(lockPath, aside);
   } catch (e) {

@@ -42,3 +42,4 @@ export * from './transports/dockerArchiveWriter.js';
 export * from './platform.js';
 export * from './parallelGzip.js';
 export * from './overlayXattrs.js';
+export * from './onDemandBuiltins.js';

@@ -1,7 +1,6 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Digest } from './digest.js';
 import type { Image } from './image.js';
 import { normalizeImageName } from './imageName.js';
@@ -9,6 +8,7 @@ import { OciLayout, REF_NAME_ANNOTATION } from './ociLayout.js';
 import { readdirIfExists, readTextIfExists, statIfExists } from './ifExists.js';
 import { withFileLock } from './fileLock.js';
 import { withNoSpacePath } from './noSpaceLeft.js';
+import { nodeCrypto } from './onDemandBuiltins.js';
 import { currentProcess, formatProcessIdentity, parseProcessIdentity, processAlive, type ProcessIdentity } from './processIdentity.js';
 import type { Descriptor, Platform } from './schema.js';
 
@@ -174,7 +174,7 @@ export class LocalStore {
    */
   async lease<T>(fn: () => Promise<T>): Promise<T> {
     await mkdir(this.leaseDir, { recursive: true });
-    const file = join(this.leaseDir, `${process.pid}-${randomBytes(4).toString('hex')}`);
+    const file = join(this.leaseDir, `${process.pid}-${nodeCrypto().randomBytes(4).toString('hex')}`);
     try {
       await withFileLock(this.collectionLockPath, () => writeFile(file, formatProcessIdentity(currentProcess()))).catch((e: unknown) => {
         throw withNoSpacePath(e, file);

@@ -1,6 +1,5 @@
 import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DigestingStream, InvalidDigestError, digestAlgorithm, digestHex, digestOf, parseDigest, type Digest, type DigestAlgorithm } from './digest.js';
@@ -8,6 +7,7 @@ import { DurableFileWriter } from './durableFileWriter.js';
 import { withFileLock } from './fileLock.js';
 import { readdirIfExists, statIfExists } from './ifExists.js';
 import { withNoSpacePath } from './noSpaceLeft.js';
+import { nodeCrypto } from './onDemandBuiltins.js';
 import { isIndexMediaType, isManifestMediaType, MediaType } from './mediaTypes.js';
 import { chooseManifest, NoImageError } from './platform.js';
 import { canonicalJson, parseImageConfig, parseIndex, parseManifest, type Descriptor, type Index, type Platform } from './schema.js';
@@ -135,7 +135,7 @@ export class OciLayout {
    */
   async putBlob(source: Readable, opts: { expected?: Digest; algorithm?: DigestAlgorithm; sourceVerifies?: boolean } = {}): Promise<{ digest: Digest; size: number }> {
     const algorithm = opts.expected ? digestAlgorithm(opts.expected) : (opts.algorithm ?? 'sha256');
-    const tmp = join(this.tmpDir, `.blob-${process.pid}-${randomBytes(8).toString('hex')}`);
+    const tmp = join(this.tmpDir, `.blob-${process.pid}-${nodeCrypto().randomBytes(8).toString('hex')}`);
     try {
       const out = new DurableFileWriter(tmp);
       let digest: Digest;
@@ -166,7 +166,7 @@ export class OciLayout {
    * The file is renamed into place, or removed when `write` fails.
    */
   async putBlobFile(expected: Digest, write: (path: string) => Promise<void>): Promise<{ digest: Digest; size: number }> {
-    const tmp = join(this.tmpDir, `.blob-${process.pid}-${randomBytes(8).toString('hex')}`);
+    const tmp = join(this.tmpDir, `.blob-${process.pid}-${nodeCrypto().randomBytes(8).toString('hex')}`);
     try {
       await write(tmp);
       const { size } = await stat(tmp);
@@ -181,7 +181,7 @@ export class OciLayout {
     const digest = digestOf(data, expected ? digestAlgorithm(expected) : 'sha256');
     if (expected && digest !== expected) throw new DigestMismatchError(`content digest mismatch: expected ${expected}, got ${digest}`);
     if (await this.hasBlob(digest)) return { digest, size: data.length };
-    const tmp = join(this.tmpDir, `.blob-${process.pid}-${randomBytes(8).toString('hex')}`);
+    const tmp = join(this.tmpDir, `.blob-${process.pid}-${nodeCrypto().randomBytes(8).toString('hex')}`);
     try {
       await this.writeDurably(tmp, data);
       await this.moveIntoPlace(tmp, digest);
@@ -220,7 +220,7 @@ export class OciLayout {
   }
 
   private async writeAtomically(path: string, data: string | Uint8Array): Promise<void> {
-    const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const tmp = `${path}.tmp-${process.pid}-${nodeCrypto().randomBytes(4).toString('hex')}`;
     try {
       await this.writeDurably(tmp, data);
       await rename(tmp, path);

@@ -1,9 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
-
-const gzipAsync = promisify(gzip);
+import type { gzip } from 'node:zlib';
+import { nodeZlib } from './onDemandBuiltins.js';
 
 /**
  * Speed over the last few percent of size, as go-containerregistry chooses
@@ -13,6 +12,14 @@ const GZIP_LEVEL = 1;
 
 /** Input is cut into blocks this big; each becomes one gzip member. */
 const BLOCK_BYTES = 1024 * 1024;
+
+let gzipAsync: typeof gzip.__promisify__ | undefined;
+
+/** One block as a gzip member; zlib loads with the first (#14). */
+function gzipMember(block: Buffer): Promise<Buffer> {
+  gzipAsync ??= promisify(nodeZlib().gzip);
+  return gzipAsync(block, { level: GZIP_LEVEL });
+}
 
 /**
  * gzip on every core: the input is cut into fixed 1 MiB blocks, each
@@ -41,7 +48,7 @@ export class ParallelGzip extends Transform {
       .then(async () => {
         while (this.inFlight.length > 0) this.push(await this.inFlight.shift()!);
         // An empty input still has to be a valid gzip file.
-        if (!this.wroteMember) this.push(await gzipAsync(Buffer.alloc(0), { level: GZIP_LEVEL }));
+        if (!this.wroteMember) this.push(await gzipMember(Buffer.alloc(0)));
         done();
       }, done);
   }
@@ -53,7 +60,7 @@ export class ParallelGzip extends Transform {
       const rest = all.subarray(block.length);
       this.pending = rest.length > 0 ? [rest] : [];
       this.pendingBytes = rest.length;
-      this.inFlight.push(gzipAsync(block, { level: GZIP_LEVEL }));
+      this.inFlight.push(gzipMember(block));
       this.wroteMember = true;
       // Keep every core busy, but no more blocks in memory than that.
       if (this.inFlight.length >= this.maxInFlight) this.push(await this.inFlight.shift()!);

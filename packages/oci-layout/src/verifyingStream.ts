@@ -1,6 +1,7 @@
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { digestAlgorithm, digestHex, type Digest } from './digest.js';
+import { nodeCrypto } from './onDemandBuiltins.js';
 
 export class DigestMismatchError extends Error {}
 
@@ -20,7 +21,7 @@ export class VerifyingStream extends Transform {
     highWaterMark?: number,
   ) {
     super(highWaterMark === undefined ? {} : { highWaterMark });
-    this.hash = createHash(digestAlgorithm(expected));
+    this.hash = nodeCrypto().createHash(digestAlgorithm(expected));
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {

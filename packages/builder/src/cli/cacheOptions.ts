@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { parseCacheExport, parseCacheImport } from '../cache/cacheSpec.js';
 import type { BuildRequest } from '../executor/buildRequest.js';
 import type { Credentials } from '@tsbuild/registry';
 
@@ -18,7 +17,9 @@ export function withCacheOptions(cmd: Command): Command {
 }
 
 /** The request fields the cache flags give; a bad value fails before anything is built (exit 125). */
-export function cacheRequest(opts: CacheOptions, credentials: Credentials | undefined): Pick<BuildRequest, 'cacheFrom' | 'cacheTo' | 'credentials' | 'warn'> {
+export async function cacheRequest(opts: CacheOptions, credentials: Credentials | undefined): Promise<Pick<BuildRequest, 'cacheFrom' | 'cacheTo' | 'credentials' | 'warn'>> {
+  // Loaded here, not with the flags: `build --help` needs none of the cache specs' parsing (#14).
+  const { parseCacheExport, parseCacheImport } = await import('../cache/cacheSpec.js');
   return {
     cacheFrom: opts.cacheFrom.map(parseCacheImport),
     cacheTo: opts.cacheTo.map(parseCacheExport),

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { LocalStore, readdirIfExists, storeRoot } from '@tsbuild/oci-layout';
+import type { LocalStore } from '@tsbuild/oci-layout';
 
 /** `--root` is accepted before and after the command name; both mean the same store. */
 export function withRootOption(cmd: Command): Command {
@@ -13,6 +13,8 @@ export function withRootOption(cmd: Command): Command {
  * `system check` opens without it (`reap: false`), so that it can report them.
  */
 export async function openStoreAt(root: string, opts: { reap?: boolean } = {}): Promise<LocalStore> {
+  // Loaded here, not up front: declaring `--root` (`run --help`, usage errors) needs none of oci-layout (#14).
+  const { LocalStore, readdirIfExists } = await import('@tsbuild/oci-layout');
   const store = await LocalStore.open(root);
   if (opts.reap !== false && (await readdirIfExists(join(root, 'runs'))).length > 0) {
     const { reapDeadRuns } = await import('../runtime/runRecord.js');
@@ -21,7 +23,8 @@ export async function openStoreAt(root: string, opts: { reap?: boolean } = {}): 
   return store;
 }
 
-export function openStore(cmd: Command, opts: { reap?: boolean } = {}): Promise<LocalStore> {
+export async function openStore(cmd: Command, opts: { reap?: boolean } = {}): Promise<LocalStore> {
   const { root } = cmd.optsWithGlobals<{ root?: string }>();
+  const { storeRoot } = await import('@tsbuild/oci-layout');
   return openStoreAt(storeRoot(root), opts);
 }

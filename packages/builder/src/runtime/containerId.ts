@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { nodeCrypto } from '@tsbuild/oci-layout';
 
 /** A container ID as docker makes them: 64 hex digits, never all digits (so it never reads as a number). */
 export function newContainerId(): string {
   for (;;) {
-    const id = randomBytes(32).toString('hex');
+    const id = nodeCrypto().randomBytes(32).toString('hex');
     if (/[a-f]/.test(id.slice(0, 12))) return id;
   }
 }

@@ -3,7 +3,6 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { currentProcess, parseProcessIdentity, processAlive, readdirIfExists, readTextIfExists, withNoSpacePath, type LocalStore, type ProcessIdentity } from '@tsbuild/oci-layout';
 import { unmount } from './overlayMount.js';
-import { deleteContainer } from './runContainer.js';
 
 /**
  * What a build step holds outside the store's files while it runs: overlay
@@ -87,6 +86,8 @@ export async function reapDeadRuns(store: LocalStore): Promise<string[]> {
   const done: string[] = [];
   for (const { file, record } of await deadRuns(store)) {
     if (record.containerId) {
+      // The RUN-step driver loads only here: holding a run (`tsbuild run` mounting its rootfs) needs none of it (#14).
+      const { deleteContainer } = await import('./runContainer.js');
       await deleteContainer(record.containerId);
       done.push(`deleted the runc container ${record.containerId} of killed process ${record.owner.pid}`);
     }

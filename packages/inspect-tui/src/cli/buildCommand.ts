@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { TsdiveError } from '../tsdiveError.js';
 import { runTsbuild } from './tsbuildProcess.js';
 
 export interface BuildOptions {
@@ -26,5 +25,9 @@ export function buildProgram(): Command {
 /** Runs `tsbuild build`; its output goes to stderr so that stdout carries only tsdive's own (`--json -`). */
 export async function buildWithTsbuild(args: string[], opts: BuildOptions): Promise<void> {
   const { code } = await runTsbuild([...(opts.root !== undefined ? ['--root', opts.root] : []), 'build', ...opts.tag.flatMap((t) => ['-t', t]), ...args]);
-  if (code !== 0) throw new TsdiveError('build-failed', `tsbuild build failed (exit code ${code ?? 'signal'}); nothing to explore`);
+  if (code !== 0) {
+    // Loaded here: it brings oci-layout, which declaring the command needs none of (#14).
+    const { TsdiveError } = await import('../tsdiveError.js');
+    throw new TsdiveError('build-failed', `tsbuild build failed (exit code ${code ?? 'signal'}); nothing to explore`);
+  }
 }

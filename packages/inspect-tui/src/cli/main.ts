@@ -2,9 +2,10 @@ import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command, CommanderError, Option } from 'commander';
-import { awaitedElsewhere } from '@tsbuild/oci-layout';
+import type { awaitedElsewhere } from '@tsbuild/oci-layout';
 import type { CiRule, RuleKey } from '../ci/rules.js';
-import { EXIT_ERROR, EXIT_OK, EXIT_RULE_FAILED, TsdiveError } from '../tsdiveError.js';
+import { EXIT_ERROR, EXIT_OK, EXIT_RULE_FAILED } from '../tsdiveExitCodes.js';
+import type { TsdiveErrorKind } from '../tsdiveError.js';
 import { buildProgram, buildWithTsbuild, type BuildOptions } from './buildCommand.js';
 import { diffProgram, runDiff, type DiffOptions } from './diffCommand.js';
 
@@ -59,8 +60,14 @@ function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
 const ciMode = (opts: CliOptions) => opts.ci === true || (truthy(process.env.CI) && opts.json === undefined);
 const interactiveMode = (opts: CliOptions) => !ciMode(opts) && opts.json === undefined;
 
-function requireTerminal(opts: CliOptions): void {
-  if (interactiveMode(opts) && !(process.stdin.isTTY && process.stdout.isTTY)) throw new TsdiveError('needs-terminal', 'the explorer needs a terminal; use --ci or --json FILE when there is none');
+/** TsdiveError brings oci-layout (its base class): loaded when one is thrown, so that `--help` and usage errors load none of it (#14). */
+async function tsdiveError(kind: TsdiveErrorKind, message: string): Promise<Error> {
+  const { TsdiveError } = await import('../tsdiveError.js');
+  return new TsdiveError(kind, message);
+}
+
+async function requireTerminal(opts: CliOptions): Promise<void> {
+  if (interactiveMode(opts) && !(process.stdin.isTTY && process.stdout.isTTY)) throw await tsdiveError('needs-terminal', 'the explorer needs a terminal; use --ci or --json FILE when there is none');
 }
 
 /**
@@ -68,29 +75,29 @@ function requireTerminal(opts: CliOptions): void {
  * image is read, and in react's production build: its development build checks every
  * render and makes each frame several times slower.
  */
-function loadExplorer(): Promise<typeof import('../tui/runExplorer.js')> {
+function loadExplorer(awaitedLater: typeof awaitedElsewhere): Promise<typeof import('../tui/runExplorer.js')> {
   process.env.NODE_ENV ??= 'production';
   // Should the analysis fail first, its error is the one to report; this one is awaited after it.
-  return awaitedElsewhere(import('../tui/runExplorer.js'));
+  return awaitedLater(import('../tui/runExplorer.js'));
 }
 
 /**
  * What reading and reporting an image takes, loaded when an image is to be read: `tsdive
- * --help` and usage errors start as fast as node itself (#14).
+ * --help` and usage errors start as fast as node itself, with none of oci-layout (#14).
  */
 async function loadAnalysis() {
-  const [analysis, ciConfig, ciReport, rules, diveJson, progress, imageSource] = await Promise.all([
+  const [analysis, ciConfig, ciReport, rules, diveJson, progress, imageSource, { awaitedElsewhere }] = await Promise.all([
     import('../analysis/analyzeImage.js'), import('../ci/config.js'), import('../ci/ciReport.js'), import('../ci/rules.js'),
-    import('../report/diveJson.js'), import('../tui/analysisProgress.js'), import('./imageSource.js'),
+    import('../report/diveJson.js'), import('../tui/analysisProgress.js'), import('./imageSource.js'), import('@tsbuild/oci-layout'),
   ]);
-  return { ...analysis, ...ciConfig, ...ciReport, ...rules, ...diveJson, ...progress, ...imageSource };
+  return { ...analysis, ...ciConfig, ...ciReport, ...rules, ...diveJson, ...progress, ...imageSource, awaitedElsewhere };
 }
 
 async function run(imageRef: string, opts: CliOptions): Promise<number> {
-  const { analyzeImage, loadCiConfig, formatCiReport, compileRules, evaluateRules, diveExportPieces, analyzeInBackground, openImageSource } = await loadAnalysis();
+  const { analyzeImage, loadCiConfig, formatCiReport, compileRules, evaluateRules, diveExportPieces, analyzeInBackground, openImageSource, awaitedElsewhere } = await loadAnalysis();
   const ci = ciMode(opts);
   const interactive = interactiveMode(opts);
-  requireTerminal(opts);
+  await requireTerminal(opts);
   let rules: CiRule[] | undefined;
   if (ci) {
     const flags: Partial<Record<RuleKey, string>> = {};
@@ -104,9 +111,9 @@ async function run(imageRef: string, opts: CliOptions): Promise<number> {
   // A big image takes a while to read; say what is happening until the explorer takes the screen.
   let explorer: Promise<typeof import('../tui/runExplorer.js')> | undefined;
   if (interactive) {
-    if (source.image.layers.length === 0) throw new TsdiveError('no-layers', `${imageRef} has no layers: there is nothing to explore`);
+    if (source.image.layers.length === 0) throw await tsdiveError('no-layers', `${imageRef} has no layers: there is nothing to explore`);
     process.stderr.write(`tsdive: reading the ${source.image.layers.length} layers of ${imageRef}…\n`);
-    explorer = loadExplorer();
+    explorer = loadExplorer(awaitedElsewhere);
   }
   const analyzeOptions = source.layerIds ? { layerIds: source.layerIds } : {};
   if (explorer) {
@@ -151,7 +158,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'build': {
         const opts = cmd.opts<BuildOptions>();
         // Say so before building, not after, when there is no terminal to explore in.
-        requireTerminal(opts);
+        await requireTerminal(opts);
         await buildWithTsbuild(cmd.args, opts);
         const { tag: _tags, ...exploreOptions } = opts;
         return await run(opts.tag[0]!, exploreOptions);
@@ -164,6 +171,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`tsdive: ${oneLine(e)}\n`);
     if (process.env.TSDIVE_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
     // Only tsdive's own: the other packages' ToolErrors carry docker's and skopeo's codes (1, 125), and a 1 here means a failed CI rule.
+    // Loaded on the way out, as where it is thrown (#14): any TsdiveError was created by a module that loaded it already.
+    const { TsdiveError } = await import('../tsdiveError.js');
     return e instanceof TsdiveError ? e.exitCode : EXIT_ERROR;
   } finally {
     process.stdout.off('error', ignorePipeErrors);

@@ -1,12 +1,12 @@
 import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { createHash } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import { detectCompression } from '../compression.js';
 import { digestOf, InvalidDigestError, parseDigest, type Digest } from '../digest.js';
 import type { Image, Layer } from '../image.js';
 import { MediaType } from '../mediaTypes.js';
+import { nodeCrypto } from '../onDemandBuiltins.js';
 import { canonicalJson, parseImageConfig, type Descriptor, type Manifest } from '../schema.js';
 import { FAILURE_EXIT_CODE, ToolError } from '../toolError.js';
 import { VerifyingStream } from '../verifyingStream.js';
@@ -147,7 +147,7 @@ function openRange(file: string, member: Member, digest: Digest, what: string): 
 }
 
 async function hashRange(file: string, member: Member): Promise<Digest> {
-  const hash = createHash('sha256');
+  const hash = nodeCrypto().createHash('sha256');
   if (member.size > 0) {
     for await (const chunk of createReadStream(file, { start: member.offset, end: member.offset + member.size - 1 })) hash.update(chunk as Buffer);
   }

@@ -2,7 +2,6 @@ import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { CopySource, ImageDestination } from '../copyImage.js';
@@ -14,6 +13,7 @@ import { TarFormatError } from '../tarHeader.js';
 import { TarParser } from '../tarParser.js';
 import type { Descriptor } from '../schema.js';
 import { OciLayout } from '../ociLayout.js';
+import { nodeCrypto } from '../onDemandBuiltins.js';
 import { openOciDirDestination, openOciDirSource, type OciLayoutDestination, type SourceChoice } from './ociDir.js';
 
 /** Archive members that may appear in an OCI or docker archive; anything else (or any path trick) is not extracted. */
@@ -102,7 +102,7 @@ async function* filesUnder(dir: string, prefix = ''): AsyncGenerator<string> {
  * beside it, fsynced, then renamed, so a reader never sees half an archive.
  */
 export async function packImageArchive(dir: string, file: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = `${file}.tmp-${process.pid}-${nodeCrypto().randomBytes(4).toString('hex')}`;
   try {
     await pipeline(tarStream(imageFiles(dir)), new DurableFileWriter(tmp));
     await rename(tmp, file);

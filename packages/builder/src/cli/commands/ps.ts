@@ -1,10 +1,17 @@
 import type { Command } from 'commander';
-import { connectedNetwork } from '../../runtime/containerNetwork.js';
+import type { ContainerNetwork } from '../../runtime/network/recordedNetwork.js';
+import type { ContainerRecord } from '../../runtime/containerRecord.js';
 import { observeState } from '../../runtime/containerStatus.js';
 import { shortId } from '../../runtime/containerId.js';
 import { openContainers } from '../containerStoreOption.js';
 import { commandText, createdText, portsText, statusText } from '../containerView.js';
 import { withRootOption } from '../storeOption.js';
+
+/** The network modules load for a running container's ports: `ps` with none running needs none of them (#14). */
+async function networkOf(root: string, record: ContainerRecord): Promise<ContainerNetwork | undefined> {
+  const { connectedNetwork } = await import('../../runtime/containerNetwork.js');
+  return connectedNetwork(root, record);
+}
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -22,7 +29,7 @@ export function psCommand(program: Command): void {
       const rows = [];
       for (const c of await containers.list()) {
         const state = await observeState(containers, c);
-        if (opts.all || state.status === 'running') rows.push({ c, state, ports: state.status === 'running' ? portsText(await connectedNetwork(store.root, c.record)) : '' });
+        if (opts.all || state.status === 'running') rows.push({ c, state, ports: state.status === 'running' ? portsText(await networkOf(store.root, c.record)) : '' });
       }
       if (opts.quiet) {
         for (const { c } of rows) process.stdout.write(`${shortId(c.record.id)}\n`);
