@@ -93,9 +93,9 @@ export async function runContainerGroup(ctx) {
     // is what podman pays too; with a bridge, also the CNI plugins tsbuild's network chains. After node -e 0: the floor of a Node CLI.
     ...['none', 'bridge'].flatMap((network) => [
       benchCase({ key: `run-floor-conmon-${network}`, tool: 'conmon + runc', caseName: `bench/conmonFloor.sh (${network})`, root: dir, before: keep,
-        argv: () => [conmonFloor, bundle, join(dir, `floor-${++runcId}`), `tsbuild-bench-${process.pid}-${runcId}`, network] }),
+        argv: () => [conmonFloor, 'run', bundle, join(dir, `floor-${++runcId}`), `tsbuild-bench-${process.pid}-${runcId}`, network] }),
       benchCase({ key: `run-floor-node-conmon-${network}`, tool: 'node + conmon + runc', caseName: `node -e 0 && bench/conmonFloor.sh (${network}): the floor of a Node CLI driving conmon`, root: dir, before: keep,
-        argv: () => ['sh', '-c', 'node -e 0 && exec "$@"', 'sh', conmonFloor, bundle, join(dir, `floor-${++runcId}`), `tsbuild-bench-${process.pid}-${runcId}`, network] }),
+        argv: () => ['sh', '-c', 'node -e 0 && exec "$@"', 'sh', conmonFloor, 'run', bundle, join(dir, `floor-${++runcId}`), `tsbuild-bench-${process.pid}-${runcId}`, network] }),
     ]),
   ];
   for (const network of ['none', 'bridge']) {
@@ -128,6 +128,8 @@ export async function runContainerGroup(ctx) {
       rm: (ids) => checkedOutput([...tsbuild, 'rm', '-f', ...ids]) },
     podman: { cli: podman.argv, idsFile: join(dir, 'podman-ids'), env: podman.env,
       rm: (ids) => podmanOutput(podman, ['rm', '-f', '-t', '0', ...ids]) },
+    floor: { idsFile: join(dir, 'floor-ids'), env: process.env,
+      rm: (ids) => ids.forEach((id) => checkedOutput([conmonFloor, 'remove', bundle, join(dir, 'floor-detached', id), id, 'bridge'])) },
   };
   // One ID at a time, so that one failure (seen: `tsbuild rm -f` of 50 IDs stopping part-way)
   // leaves none of the others running; the failures are reported together at the end.
@@ -146,7 +148,14 @@ export async function runContainerGroup(ctx) {
   const detachedCase = (name, anchor) => benchCase({ key: `run-detached-${name}`, tool: name, anchor, root: dir, env: tools[name].env,
     caseName: `${count} x run -d ${DEBIAN_BASE} sleep 600 (bridge), one after another`, before: () => removeStarted(tools[name]),
     argv: () => ['sh', '-c', `for i in $(seq ${count}); do "$@" run -d ${DEBIAN_BASE} sleep 600 >> ${tools[name].idsFile} || exit 1; done`, 'sh', ...tools[name].cli] });
-  const detached = [detachedCase('podman'), detachedCase('tsbuild', 'run-detached-podman')];
+  let floorRound = 0;
+  // The same loop with node's start-up and bench/conmonFloor.sh's `start` (hello, bridge) in place of each run -d: a 64-hex ID per container, from the round and the count.
+  const floorCase = benchCase({ key: 'run-detached-floor', tool: 'node + conmon + runc', root: dir, env: process.env,
+    caseName: `${count} x node -e 0 && bench/conmonFloor.sh start (bridge), one after another: the floor of a Node CLI driving conmon`,
+    before: () => removeStarted(tools.floor),
+    argv: () => ['sh', '-c', `for i in $(seq ${count}); do id=$(printf '%032x%032x' ${++floorRound} "$i"); node -e 0 && "$1" start "$2" "$3/$id" "$id" bridge >> ${tools.floor.idsFile} || exit 1; done`,
+      'sh', conmonFloor, bundle, join(dir, 'floor-detached')] });
+  const detached = [detachedCase('podman'), floorCase, detachedCase('tsbuild', 'run-detached-podman')];
   let memory;
   try {
     await runRounds(detached, ctx);
@@ -163,6 +172,7 @@ export async function runContainerGroup(ctx) {
   } finally {
     try {
       removeStarted(tools.tsbuild);
+      removeStarted(tools.floor);
     } finally {
       try {
         removeStarted(tools.podman);
@@ -179,7 +189,7 @@ export async function runContainerGroup(ctx) {
   return {
     title: 'tsbuild run (#13)',
     parameters: 'samples/hello (FROM scratch) and the Debian base in one tsbuild store; the same images copied into a podman storage '
-      + `(overlay driver) with skopeo. The floor is \`runc run\` of a bundle \`tsbuild bundle\` wrote once; the floor of a Node CLI adds \`node -e 0\` (node's start-up) before it. The conmon floor (bench/conmonFloor.sh) is what a manager built on conmon runs for one container and cannot leave out: an overlay mount over the bundle's rootfs, conmon (sync pipe, k8s-file log, exit file) running \`runc create\`, \`runc start\`, the wait for the exit, \`runc delete\`, the unmount; with a bridge also the network namespace and the CNI plugins tsbuild's bridge network chains (loopback, bridge with host-local and masquerade, firewall: ADD while conmon creates the container, DEL after it). The script's mount, unshare and umount are processes, which tsbuild's in-process calls do not pay: the floor is a little high by those. ${checkedOutput(['podman', '--version'])} `
+      + `(overlay driver) with skopeo. The floor is \`runc run\` of a bundle \`tsbuild bundle\` wrote once; the floor of a Node CLI adds \`node -e 0\` (node's start-up) before it. The conmon floor (bench/conmonFloor.sh) is what a manager built on conmon runs for one container and cannot leave out: an overlay mount over the bundle's rootfs, conmon (sync pipe, k8s-file log, exit file) running \`runc create\`, \`runc start\`, the wait for the exit, \`runc delete\`, the unmount; with a bridge also the network namespace and the CNI plugins tsbuild's bridge network chains (loopback, bridge with host-local and masquerade, firewall: ADD while conmon creates the container, DEL after it). Its \`start\` mode, for the detached rows, stops after \`runc start\` with conmon in the background (the container is hello, whose start costs what Debian's does: the rootfs is an overlay either way). The script's mount, unshare and umount are processes, which tsbuild's in-process calls do not pay: the floor is a little high by those. ${checkedOutput(['podman', '--version'])} `
       + `with runc and this containers.conf (CONTAINERS_CONF, temp --root/--runroot):\n\n\`\`\`toml\n${podmanConf('<bench dir>')}\`\`\``,
     rows,
     extra: ['Memory per running container after the last detached round: conmon\'s VmRSS and the bytes of its state directory '
@@ -199,6 +209,8 @@ export async function runContainerGroup(ctx) {
       ]),
       ratioTarget(rows, 'run-tsbuild-none', 0.8, 'run (#13)'),
       ratioTarget(rows, 'run-tsbuild-bridge', 0.8, 'run (#13)'),
+      ratioTarget(rows, 'run-detached-floor', 0.8, 'run (#13), the floor of a Node CLI driving conmon', 'run-detached-podman'),
+      ratioTarget(rows, 'run-detached-tsbuild', 1.1, 'run (#13), against the floor of a Node CLI driving conmon', 'run-detached-floor'),
       ratioTarget(rows, 'run-detached-tsbuild', 0.8, 'run (#13)'),
       ratioTarget(rows, 'run-tsbuild-debian', 1.1, 'run (#13), within noise'),
     ],
