@@ -60,3 +60,12 @@ describe('a lock whose owner died', () => {
     expect(most).toBe(1);
   });
 });
+
+describe('a lock taken again inside itself', () => {
+  it('times out in one line instead of waiting forever for itself', async () => {
+    const lock = join(await dirs.make(), 'index.json.lock');
+    const nested = withFileLock(lock, () => withFileLock(lock, async () => 'inner', 300), 10_000);
+    await expect(nested).rejects.toThrow(/^timed out waiting for lock .*index\.json\.lock \(held by this process, pid \d+\)$/);
+    expect(await withFileLock(lock, async () => 'free again', 1000)).toBe('free again');
+  });
+});

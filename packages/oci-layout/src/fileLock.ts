@@ -34,12 +34,49 @@ async function takeOver(lockPath: string, deadText: string): Promise<void> {
 }
 
 /**
+ * The waiters of this process, per lock path. A dead owner's lock taken over
+ * by two waiters at once moves a live lock aside for a moment (see takeOver),
+ * and a third that comes just then enters too: so within one process, where
+ * most waiters are (parallel pulls and layer writes of one command), only one
+ * at a time contends for the file. Across processes that race still takes a
+ * dead owner and three waiters at once.
+ */
+const waitersInProcess = new Map<string, Promise<void>>();
+
+/**
  * Runs `fn` while holding an exclusive lock file. The file holds the owner's
  * PID and start time so that a lock left by a killed process (SIGKILL leaves no chance to
  * clean up) is recognised and taken over instead of blocking forever.
  */
 export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  const ahead = waitersInProcess.get(lockPath);
+  let done = () => {};
+  const mine = new Promise<void>((resolve) => (done = resolve));
+  const queue = (ahead ?? Promise.resolve()).then(() => mine);
+  waitersInProcess.set(lockPath, queue);
+  try {
+    if (ahead) await inTime(ahead, deadline, lockPath);
+    return await holdingFile(lockPath, fn, deadline);
+  } finally {
+    done();
+    if (waitersInProcess.get(lockPath) === queue) waitersInProcess.delete(lockPath);
+  }
+}
+
+/** `ahead`, unless the deadline comes first (a lock taken again inside itself must fail as it did, not hang). */
+async function inTime(ahead: Promise<void>, deadline: number, lockPath: string): Promise<void> {
+  const timer = new AbortController();
+  try {
+    await Promise.race([ahead, sleep(Math.max(0, deadline - Date.now()), undefined, { signal: timer.signal }).then(() => {
+      throw new Error(`timed out waiting for lock ${lockPath} (held by this process, pid ${process.pid})`);
+    })]);
+  } finally {
+    timer.abort();
+  }
+}
+
+async function holdingFile<T>(lockPath: string, fn: () => Promise<T>, deadline: number): Promise<T> {
   let wait = 5;
   for (;;) {
     try {
