@@ -1,4 +1,5 @@
-import { writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { link, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { currentProcess, LocalStore, parseProcessIdentity, processAlive, withFileLock } from '@tsbuild/oci-layout';
@@ -59,6 +60,55 @@ describe('a lock whose owner died', () => {
     );
     expect(most).toBe(1);
   });
+});
+
+/** A node process that waits for `go`, then takes the lock and logs its turn (enter, a few ms, exit) to `log`. */
+function contender(lock: string, log: string, go: string): Promise<number | null> {
+  const script = `
+    import { appendFileSync, existsSync } from 'node:fs';
+    import { withFileLock } from '@tsbuild/oci-layout';
+    while (!existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 1));
+    for (let i = 0; i < 3; i++) {
+      await withFileLock(${JSON.stringify(lock)}, async () => {
+        appendFileSync(${JSON.stringify(log)}, 'enter ' + process.pid + '\\n');
+        await new Promise((r) => setTimeout(r, 2));
+        appendFileSync(${JSON.stringify(log)}, 'exit ' + process.pid + '\\n');
+      }, 30000);
+    }`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'inherit' });
+  return new Promise((resolve) => child.on('exit', resolve));
+}
+
+describe('a lock whose owner died, with waiters in several processes', () => {
+  it('is held by one process at a time, and no takeover claim is left', async () => {
+    const dir = await dirs.make();
+    const lock = join(dir, 'index.json.lock');
+    const log = join(dir, 'turns.log');
+    const go = join(dir, 'go');
+    await writeFile(lock, `${process.pid} 1\n`);
+    const children = Array.from({ length: 6 }, () => contender(lock, log, go));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await writeFile(go, '');
+    expect(await Promise.all(children)).toEqual(Array(6).fill(0));
+    const lines = (await readFile(log, 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(36);
+    for (let i = 0; i < lines.length; i += 2) {
+      expect(lines[i]).toMatch(/^enter \d+$/);
+      expect(lines[i + 1]).toBe(lines[i]!.replace('enter', 'exit'));
+    }
+    expect((await readdir(dir)).sort()).toEqual(['go', 'turns.log']);
+  });
+});
+
+describe('a takeover claim left by a waiter that died taking over', () => {
+  it('is dropped once stale, and the dead owner\'s lock taken over', async () => {
+    const dir = await dirs.make();
+    const lock = join(dir, 'index.json.lock');
+    await writeFile(lock, `${process.pid} 1\n`);
+    await link(lock, `${lock}.takeover`);
+    expect(await withFileLock(lock, async () => 'taken', 30_000)).toBe('taken');
+    expect(await readdir(dir)).toEqual([]);
+  }, 40_000);
 });
 
 describe('a lock taken again inside itself', () => {

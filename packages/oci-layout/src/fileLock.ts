@@ -1,45 +1,47 @@
-import { link, open, readFile, rename, rm } from 'node:fs/promises';
+import { link, open, readFile, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readTextIfExists } from './ifExists.js';
+import { lstatIfExists, readTextIfExists } from './ifExists.js';
 import { withNoSpacePath } from './noSpaceLeft.js';
-import { nodeCrypto } from './onDemandBuiltins.js';
 import { currentProcess, formatProcessIdentity, parseProcessIdentity, processAlive } from './processIdentity.js';
 
+/** How old a takeover claim must be to count as left by a waiter that died taking over (a takeover takes microseconds). */
+const STALE_CLAIM_MS = 10_000;
+
 /**
- * Removes a lock whose owner is gone. Two waiters may both find it dead: the
- * one that comes second must not remove the lock the first has taken since.
- * So the file is moved aside atomically and only dropped if it is still the
- * dead owner's; a live lock moved by mistake is put back.
+ * Removes a lock whose owner is gone; false when another waiter is doing it.
+ * Two waiters may both find the owner dead, and the second must not remove
+ * the lock the first has taken since. So a waiter first claims the takeover:
+ * it hard-links the lock file to `<lock>.takeover`, which only one can do at
+ * a time. Only a claim holder removes a dead owner's lock and nobody can
+ * create one while it is there, so if the file it linked is the dead
+ * owner's, that file is still the lock, and it goes. The lock path is never
+ * empty while someone holds the lock.
  */
-async function takeOver(lockPath: string, deadText: string): Promise<void> {
-  const aside = `${lockPath}.stale-${nodeCrypto().randomBytes(6).toString('hex')}`;
+async function takeOver(lockPath: string, deadText: string): Promise<boolean> {
+  const claim = `${lockPath}.takeover`;
   try {
-    await rename(lockPath, aside);
+    await link(lockPath, claim);
   } catch (e) {
-    // Someone else moved or released it first.
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    // Released meanwhile: nothing left to take over.
+    if (code === 'ENOENT') return true;
+    if (code !== 'EEXIST') throw e;
+    const held = await lstatIfExists(claim);
+    if (held && Date.now() - held.ctimeMs > STALE_CLAIM_MS) await rm(claim, { force: true });
+    return false;
   }
   try {
-    if ((await readFile(aside, 'utf8')) !== deadText) {
-      await link(aside, lockPath).catch((e: NodeJS.ErrnoException) => {
-        // A third process took the lock within the two system calls between: it and the owner we
-        // moved aside both hold it now. That takes a dead owner and three waiters at once.
-        if (e.code !== 'EEXIST') throw e;
-      });
-    }
+    if ((await readFile(claim, 'utf8')) === deadText) await rm(lockPath, { force: true });
   } finally {
-    await rm(aside, { force: true });
+    await rm(claim, { force: true });
   }
+  return true;
 }
 
 /**
- * The waiters of this process, per lock path. A dead owner's lock taken over
- * by two waiters at once moves a live lock aside for a moment (see takeOver),
- * and a third that comes just then enters too: so within one process, where
- * most waiters are (parallel pulls and layer writes of one command), only one
- * at a time contends for the file. Across processes that race still takes a
- * dead owner and three waiters at once.
+ * The waiters of this process, per lock path: only one at a time contends
+ * for the file, the others wait in memory (parallel pulls and layer writes of
+ * one command would otherwise poll it together).
  */
 const waitersInProcess = new Map<string, Promise<void>>();
 
@@ -97,10 +99,7 @@ async function holdingFile<T>(lockPath: string, fn: () => Promise<T>, deadline: 
       const text = await readTextIfExists(lockPath);
       if (text === undefined) continue;
       const owner = parseProcessIdentity(text);
-      if (owner && !processAlive(owner)) {
-        await takeOver(lockPath, text);
-        continue;
-      }
+      if (owner && !processAlive(owner) && (await takeOver(lockPath, text))) continue;
       if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockPath} (held by pid ${owner?.pid ?? 'unknown'})`);
       await sleep(wait);
       wait = Math.min(wait * 2, 100);
