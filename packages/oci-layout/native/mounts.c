@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -92,14 +93,28 @@ static napi_value queue_job(napi_env env, MountJob *job) {
   return promise;
 }
 
-static int get_flags(napi_env env, napi_value value, unsigned long *flags) {
+/*
+ * A job for `action` on the string `target`, and its `flags` argument unless
+ * that is NULL; NULL after throwing a TypeError that shows `usage`.
+ */
+static MountJob *new_job(napi_env env, MountAction action, napi_value target, napi_value flags, const char *usage) {
+  MountJob *job = calloc(1, sizeof *job);
+  size_t length = 0;
   uint32_t raw = 0;
-  if (napi_get_value_uint32(env, value, &raw) != napi_ok) {
-    napi_throw_type_error(env, NULL, "flags must be a number");
-    return 0;
+  const char *wrong = NULL;
+  job->action = action;
+  job->target = malloc_string(env, target, &length);
+  if (job->target == NULL) wrong = "target must be a string";
+  else if (flags != NULL && napi_get_value_uint32(env, flags, &raw) != napi_ok) wrong = "flags must be a number";
+  if (wrong != NULL) {
+    char message[160];
+    snprintf(message, sizeof message, "%s: %s", usage, wrong);
+    mount_job_free(env, job);
+    napi_throw_type_error(env, NULL, message);
+    return NULL;
   }
-  *flags = raw;
-  return 1;
+  job->flags = raw;
+  return job;
 }
 
 /*
@@ -110,21 +125,18 @@ static int get_flags(napi_env env, napi_value value, unsigned long *flags) {
  * like the kernel's own errors).
  */
 napi_value Mount(napi_env env, napi_callback_info info) {
+  const char *usage = "mount(source, target, fstype, flags, data)";
   napi_value argv[5];
-  if (!get_args(env, info, argv, 5, "mount(source, target, fstype, flags, data)")) return NULL;
-  MountJob *job = calloc(1, sizeof *job);
+  if (!get_args(env, info, argv, 5, usage)) return NULL;
+  MountJob *job = new_job(env, DO_MOUNT, argv[1], argv[3], usage);
+  if (job == NULL) return NULL;
   size_t length = 0, data_length = 0;
   job->source = malloc_string(env, argv[0], &length);
-  job->target = malloc_string(env, argv[1], &length);
   job->fstype = malloc_string(env, argv[2], &length);
   job->data = malloc_string(env, argv[4], &data_length);
-  if (job->source == NULL || job->target == NULL || job->fstype == NULL || job->data == NULL) {
+  if (job->source == NULL || job->fstype == NULL || job->data == NULL) {
     mount_job_free(env, job);
-    napi_throw_type_error(env, NULL, "mount(source, target, fstype, flags, data): source, target, fstype and data must be strings");
-    return NULL;
-  }
-  if (!get_flags(env, argv[3], &job->flags)) {
-    mount_job_free(env, job);
+    napi_throw_type_error(env, NULL, "mount(source, target, fstype, flags, data): source, fstype and data must be strings");
     return NULL;
   }
   if (data_length >= (size_t)sysconf(_SC_PAGESIZE)) {
@@ -141,20 +153,8 @@ napi_value Mount(napi_env env, napi_callback_info info) {
 napi_value Unmount(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!get_args(env, info, argv, 2, "unmount(target, flags)")) return NULL;
-  MountJob *job = calloc(1, sizeof *job);
-  size_t length = 0;
-  job->action = DO_UNMOUNT;
-  job->target = malloc_string(env, argv[0], &length);
-  if (job->target == NULL) {
-    mount_job_free(env, job);
-    napi_throw_type_error(env, NULL, "unmount(target, flags): target must be a string");
-    return NULL;
-  }
-  if (!get_flags(env, argv[1], &job->flags)) {
-    mount_job_free(env, job);
-    return NULL;
-  }
-  return queue_job(env, job);
+  MountJob *job = new_job(env, DO_UNMOUNT, argv[0], argv[1], "unmount(target, flags)");
+  return job == NULL ? NULL : queue_job(env, job);
 }
 
 /*
@@ -165,14 +165,6 @@ napi_value Unmount(napi_env env, napi_callback_info info) {
 napi_value MountNewNetns(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, argv, 1, "mountNewNetns(target)")) return NULL;
-  MountJob *job = calloc(1, sizeof *job);
-  size_t length = 0;
-  job->action = DO_NETNS;
-  job->target = malloc_string(env, argv[0], &length);
-  if (job->target == NULL) {
-    mount_job_free(env, job);
-    napi_throw_type_error(env, NULL, "mountNewNetns(target): target must be a string");
-    return NULL;
-  }
-  return queue_job(env, job);
+  MountJob *job = new_job(env, DO_NETNS, argv[0], NULL, "mountNewNetns(target)");
+  return job == NULL ? NULL : queue_job(env, job);
 }
