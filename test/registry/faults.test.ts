@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFaultProxy, startRegistry } from '../helpers/registryHarness.js';
+import { expectStoreIntact } from '../helpers/storeIntegrity.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { run } from '../helpers/tools.js';
 import { TSBUILD_BIN, tsbuild, tsbuildOk as ok } from '../helpers/tsbuildCli.js';
@@ -13,15 +14,6 @@ let proxy: Awaited<ReturnType<typeof startFaultProxy>>;
 let root: string;
 let digest: string;
 let layers: string[];
-
-/** Every blob file in a store must hash to its own name. */
-async function expectStoreIntact(store: string): Promise<void> {
-  const dir = join(store, 'oci', 'blobs', 'sha256');
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    const hex = createHash('sha256').update(await readFile(join(dir, name))).digest('hex');
-    expect(hex).toBe(name);
-  }
-}
 
 const isBlobGet = (layer: () => string) => (method: string, path: string) => method === 'GET' && path.endsWith(`/blobs/${layer()}`);
 

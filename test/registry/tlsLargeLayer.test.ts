@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ownAddress, selfSignedCertificate, startFaultProxy, startRegistry } from '../helpers/registryHarness.js';
+import { expectStoreIntact } from '../helpers/storeIntegrity.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { tsbuild, tsbuildOk as ok } from '../helpers/tsbuildCli.js';
 
@@ -17,14 +18,6 @@ let untrustedStorage: Awaited<ReturnType<typeof startFaultProxy>>;
 let certFile: string;
 let imageDigest: string;
 let layer: string;
-
-/** Every blob file in a store must hash to its own name. */
-async function expectStoreIntact(store: string): Promise<void> {
-  const dir = join(store, 'oci', 'blobs', 'sha256');
-  for (const name of await readdir(dir)) {
-    expect(createHash('sha256').update(await readFile(join(dir, name))).digest('hex')).toBe(name);
-  }
-}
 
 const layerGets = () => proxy.requests.filter((q) => q.method === 'GET' && q.path.endsWith(`/blobs/${layer}`));
 const trusted = () => ({ env: { NODE_EXTRA_CA_CERTS: certFile } });
