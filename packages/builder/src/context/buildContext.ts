@@ -6,7 +6,7 @@ import {
   compareLayerPaths, FAILURE_EXIT_CODE, listDirectoryStats, PathResolutionError, resolveInRoot, statIfExists, ToolError, type EntryStats,
 } from '@tsbuild/oci-layout';
 import { componentMatcher, hasGlob } from './globPattern.js';
-import type { ContextHashStore } from './contextHashStore.js';
+import type { ContextHashStore, HashLearning } from './contextHashStore.js';
 import { FileReadAhead, type SmallFile } from './fileReadAhead.js';
 import { SMALL_FILE_MAX } from './readSmallFile.js';
 
@@ -121,12 +121,25 @@ export class BuildContext {
    * `also` sees every path hashed, as visitSources would show it.
    */
   async hashSources(sources: string[], store: ContextHashStore, also?: SourceVisitor): Promise<string> {
+    return (await this.hashSourcesUnless(sources, store, false, also))!;
+  }
+
+  /**
+   * hashSources, or undefined as soon as the walk meets a directory with
+   * files the store has never seen (a context not built before): its files
+   * would all have to be read for the hash alone.
+   */
+  hashSourcesIfSeen(sources: string[], store: ContextHashStore, also?: SourceVisitor): Promise<string | undefined> {
+    return this.hashSourcesUnless(sources, store, true, also);
+  }
+
+  private async hashSourcesUnless(sources: string[], store: ContextHashStore, unseenStops: boolean, also?: SourceVisitor): Promise<string | undefined> {
     const digest = createHash('sha256');
-    await this.visitSources(sources, store, (source, rel, mode, content) => {
+    const complete = await this.visitSources(sources, store, (source, rel, mode, content) => {
       digest.update(`${rel}\0${mode}\0${content}\0`);
       return also?.(source, rel, mode, content);
-    });
-    return digest.digest('hex');
+    }, unseenStops);
+    return complete ? digest.digest('hex') : undefined;
   }
 
   /**
@@ -134,8 +147,9 @@ export class BuildContext {
    * hashes them: source by source, each one's tree depth first in name order.
    * `content` is a file's content hash, a link's target, or "" for a
    * directory. A visit that returns a promise is awaited (a writer's backpressure).
+   * With `unseenStops`, the walk stops (false) at a directory none of whose files the store has a record of.
    */
-  async visitSources(sources: string[], store: ContextHashStore, visit: SourceVisitor): Promise<void> {
+  async visitSources(sources: string[], store: ContextHashStore, visit: SourceVisitor, unseenStops = false): Promise<boolean> {
     for (let source = 0; source < sources.length; source++) {
       for (const match of await this.match(sources[source]!)) {
         let content = '';
@@ -147,9 +161,10 @@ export class BuildContext {
           content = readlinkSync(match.abs);
         }
         await visit(source, match.rel, match.stats.mode, content);
-        if (match.stats.isDirectory()) await this.visitTree(source, match, store, visit);
+        if (match.stats.isDirectory() && !(await this.visitTree(source, match, store, visit, unseenStops))) return false;
       }
     }
+    return true;
   }
 
   /**
@@ -157,7 +172,7 @@ export class BuildContext {
    * files' hashes are looked up (stat only) and the missing ones read, the
    * small ones in groups on the thread pool while earlier ones are hashed.
    */
-  private async visitTree(source: number, dir: ContextEntry, store: ContextHashStore, visit: SourceVisitor): Promise<void> {
+  private async visitTree(source: number, dir: ContextEntry, store: ContextHashStore, visit: SourceVisitor, unseenStops: boolean): Promise<boolean> {
     const listing = listDirectory(dir);
     const decisions = listing.map((e) => this.decide(e.rel, e.stats.isDirectory()));
     const hashes = await store.directory(dir.abs);
@@ -169,6 +184,7 @@ export class BuildContext {
       contents[i] = hashes.remembered(name, stats);
       if (contents[i] === undefined) missing.push(i);
     }
+    if (unseenStops && missing.length > 0 && hashes.empty) return false;
     // Before any read starts: a record's time may only be earlier than its read (see the racy window).
     const readAt = Date.now();
     const small = missing.filter((i) => listing[i]!.stats.size <= SMALL_FILE_MAX);
@@ -187,8 +203,9 @@ export class BuildContext {
         const waiting = visit(source, entry.rel, entry.stats.mode, content);
         if (waiting) await waiting;
       }
-      if (entry.stats.isDirectory()) await this.visitTree(source, entry, store, visit);
+      if (entry.stats.isDirectory() && !(await this.visitTree(source, entry, store, visit, unseenStops))) return false;
     }
+    return true;
   }
 
   private decide(rel: string, isDir: boolean): WalkDecision {
@@ -201,8 +218,8 @@ export class BuildContext {
    * ignored directory is still entered when an exception could match inside
    * it; then only the re-included paths come out (their parents are created).
    */
-  walk(dir: ContextEntry): Generator<ContextEntry> {
-    return walkTree(dir, (rel, isDir) => this.decide(rel, isDir));
+  walk(dir: ContextEntry, learning?: HashLearning): Generator<ContextEntry> {
+    return walkTree(dir, (rel, isDir) => this.decide(rel, isDir), learning);
   }
 }
 
@@ -235,7 +252,11 @@ function listDirectory(dir: ContextEntry): ListedEntry[] {
  * `decide` prunes. A directory that is only descended into comes out,
  * marked `implied`, when something below it does.
  */
-export function* walkTree(dir: ContextEntry, decide: (rel: string, isDir: boolean) => WalkDecision = () => 'keep'): Generator<ContextEntry> {
+export function* walkTree(
+  dir: ContextEntry,
+  decide: (rel: string, isDir: boolean) => WalkDecision = () => 'keep',
+  learning?: HashLearning,
+): Generator<ContextEntry> {
   const keys: { key: string; entry: ListedEntry; decision: WalkDecision; below: boolean }[] = [];
   for (const entry of listDirectory(dir)) {
     const isDir = entry.stats.isDirectory();
@@ -246,14 +267,22 @@ export function* walkTree(dir: ContextEntry, decide: (rel: string, isDir: boolea
   }
   keys.sort((a, b) => compareLayerPaths(a.key, b.key));
   // The small files, in the order they come out, are read ahead for whoever writes them into a layer.
-  const small: SmallFile[] = [];
+  const small: ListedEntry[] = [];
   for (const { entry, decision, below } of keys) {
-    if (!below && decision === 'keep' && entry.stats.isFile() && entry.stats.size <= SMALL_FILE_MAX) {
-      const index = small.push({ name: entry.name, size: entry.stats.size }) - 1;
-      entry.read = () => ahead.read(index);
-    }
+    if (!below && decision === 'keep' && entry.stats.isFile() && entry.stats.size <= SMALL_FILE_MAX) small.push(entry);
   }
-  const ahead = new FileReadAhead(dir.abs, small);
+  // Before any read starts: a learned record's time may only be earlier than its read (see the racy window).
+  const learn = learning && small.length > 0 ? learning.directory(dir.abs, Date.now(), small.length) : undefined;
+  const ahead = new FileReadAhead(dir.abs, small.map((e): SmallFile => ({ name: e.name, size: e.stats.size })));
+  small.forEach((entry, index) => {
+    entry.read = learn
+      ? async () => {
+        const content = await ahead.read(index);
+        learn(entry.name, entry.stats, content);
+        return content;
+      }
+      : () => ahead.read(index);
+  });
   // Subtrees of implied directories, started early to learn whether they yield anything.
   const started = new Map<string, { first: ContextEntry; rest: Generator<ContextEntry> }>();
   for (const { entry, decision, below } of keys) {
@@ -262,13 +291,13 @@ export function* walkTree(dir: ContextEntry, decide: (rel: string, isDir: boolea
         yield entry;
         continue;
       }
-      const rest = walkTree(entry, decide);
+      const rest = walkTree(entry, decide, learning);
       const first = rest.next();
       if (first.done) continue;
       started.set(entry.name, { first: first.value, rest });
       yield { rel: entry.rel, abs: entry.abs, stats: entry.stats, implied: true };
     } else if (decision === 'keep') {
-      yield* walkTree(entry, decide);
+      yield* walkTree(entry, decide, learning);
     } else {
       const subtree = started.get(entry.name);
       if (!subtree) continue;

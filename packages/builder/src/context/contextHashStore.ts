@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import type { EntryStats } from '@tsbuild/oci-layout';
+import { awaitedElsewhere, type EntryStats } from '@tsbuild/oci-layout';
 import { readSmallFile, SMALL_FILE_MAX } from './readSmallFile.js';
 
 /**
@@ -77,6 +77,10 @@ function sameStat(record: Fingerprint, st: EntryStats): boolean {
     && record.ctimeMs === st.ctimeMs && record.mode === st.mode && record.dev === st.dev;
 }
 
+function contentHash(content: Buffer): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
 async function hashContent(path: string, size: number): Promise<string> {
   const hash = createHash('sha256');
   if (size <= SMALL_FILE_MAX) return hash.update(readSmallFile(path, size)).digest('hex');
@@ -119,15 +123,21 @@ export class DirectoryHashes {
     const known = this.remembered(name, st);
     if (known !== undefined) return known;
     const readAt = Date.now();
-    return this.record(name, st, readAt, await hashContent(join(this.dir, name), st.size));
+    return this.remember(name, st, readAt, await hashContent(join(this.dir, name), st.size));
   }
 
   /** The hash of `content`, which was read from `name` (lstat `st`) no earlier than `readAt`, remembered. */
   learn(name: string, st: EntryStats, readAt: number, content: Buffer): string {
-    return this.record(name, st, readAt, createHash('sha256').update(content).digest('hex'));
+    return this.remember(name, st, readAt, contentHash(content));
   }
 
-  private record(name: string, st: EntryStats, readAt: number, hash: string): string {
+  /** Whether any file of the directory has a record (a context seen before), trustworthy or not. */
+  get empty(): boolean {
+    return this.known.size === 0;
+  }
+
+  /** `hash` as the content of `name` (lstat `st`), read no earlier than `readAt`. */
+  remember(name: string, st: EntryStats, readAt: number, hash: string): string {
     const fresh: HashRecord = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, mode: st.mode, readAt, hash };
     this.known.set(name, fresh);
     this.pending.push(encodeLine([name, fresh.dev, fresh.ino, fresh.size, fresh.mtimeMs, fresh.ctimeMs, fresh.mode, fresh.readAt, fresh.hash]));
@@ -203,5 +213,50 @@ export class ContextHashStore {
       known.set(name, { dev, ino, size, mtimeMs, ctimeMs, mode, readAt, hash });
     }
     return new DirectoryHashes(dir, file, known, lines.length, torn);
+  }
+}
+
+/**
+ * Hashes learned from file contents read for another purpose (a COPY layer
+ * being written): each directory's records are saved once all its files
+ * have been read, a directory at a time, so memory follows the directories
+ * being read, not the tree. Files the store already remembers are not hashed.
+ */
+export class HashLearning {
+  /** Each directory's save: segments are files of their own, saved side by side. */
+  private readonly saves: Promise<void>[] = [];
+
+  constructor(private readonly store: ContextHashStore) {}
+
+  /**
+   * Starts learning `dir` (an absolute path), whose `files` small files are
+   * read no earlier than `readAt`: the returned function takes each one's
+   * name, lstat and content as it is read. A file that is never read (its
+   * entry replaced by a later source) leaves the directory unsaved.
+   */
+  directory(dir: string, readAt: number, files: number): (name: string, st: EntryStats, content: Buffer) => void {
+    let known: DirectoryHashes | undefined;
+    /** Hashes of files read before the segment was in. */
+    const early: { name: string; st: EntryStats; hash: string }[] = [];
+    const loading = awaitedElsewhere(this.store.directory(dir).then((hashes) => {
+      for (const { name, st, hash } of early.splice(0)) if (hashes.remembered(name, st) === undefined) hashes.remember(name, st, readAt, hash);
+      known = hashes;
+      return hashes;
+    }));
+    let left = files;
+    return (name, st, content) => {
+      // A file that changed size since its lstat fails the layer; its content is not the lstat's.
+      if (content.length === st.size) {
+        // Most files of a context seen before are remembered: they need no hash.
+        if (!known) early.push({ name, st, hash: contentHash(content) });
+        else if (known.remembered(name, st) === undefined) known.remember(name, st, readAt, contentHash(content));
+      }
+      if (--left === 0) this.saves.push(awaitedElsewhere(loading.then((hashes) => hashes.save())));
+    };
+  }
+
+  /** Once every directory learned so far is saved; the first error saving one. */
+  async settled(): Promise<void> {
+    await Promise.all(this.saves);
   }
 }

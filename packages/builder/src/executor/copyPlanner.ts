@@ -8,6 +8,7 @@ import { mergeSortedRuns, type RunItem } from '../layers/mergeSortedRuns.js';
 import { deviceNumbers } from '../layers/deviceNumbers.js';
 import { readArchiveRoot } from './archiveRoot.js';
 import { walkTree, type BuildContext, type ContextEntry } from '../context/buildContext.js';
+import type { HashLearning } from '../context/contextHashStore.js';
 import type { RemoteFile } from './remoteSource.js';
 import type { ImageFilesystem } from './imageFilesystem.js';
 
@@ -77,6 +78,8 @@ export class CopyPlanner {
     private readonly fs: ImageFilesystem,
     private readonly context: BuildContext,
     private readonly timing: CopyTiming,
+    /** Where the context files read for the layer leave their hashes (a layer written before its cache key). */
+    private readonly learning?: HashLearning,
   ) {}
 
   private mtime(value: number): number {
@@ -96,7 +99,7 @@ export class CopyPlanner {
     for (const match of matches) {
       if (match.stats.isDirectory()) {
         this.ensureDir(destKey, req, match);
-        this.addWalk(destKey, match.rel, this.context.walk(match), req, req.keepOwners);
+        this.addWalk(destKey, match.rel, this.context.walk(match, this.learning), req, req.keepOwners);
       } else if (req.isAdd && match.stats.isFile() && (await looksLikeTar(match.abs))) {
         this.ensureDir(destKey, req);
         await this.addArchive(destKey, match.abs, req);
