@@ -232,7 +232,9 @@ export class CopyPlanner {
       const { size } = st;
       const open = async () => (await openFile(abs, constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream();
       const read = source.read ?? (() => readSmallFile(abs, size));
-      return this.recorded({ ...base, type: 'file', size, open, read }, abs);
+      // Built field by field, not spread from `base`: a tree of small files makes one per file.
+      const file: LayerEntry = { path: key, uid: base.uid, gid: base.gid, mtime: base.mtime, size, mode: base.mode, type: 'file', open, read };
+      return this.recorded(file, abs);
     }
     if (keepOwner && (st.isCharacterDevice() || st.isBlockDevice())) {
       return this.recorded({ ...base, type: st.isCharacterDevice() ? 'character-device' : 'block-device', ...deviceNumbers(st.rdev) });
@@ -278,8 +280,7 @@ export class CopyPlanner {
 
   /** The view learns of an entry as it is written; `sourceFile` is where its content can be read. */
   private recorded(entry: LayerEntry, sourceFile?: string): LayerEntry {
-    const { open: _unused, content: _content, read: _read, ...header } = entry;
-    this.fs.record(header, sourceFile);
+    this.fs.record(entry, sourceFile);
     return entry;
   }
 }
