@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, hash as hashOnce, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -35,6 +35,8 @@ interface HashRecord extends Fingerprint {
   hash: string;
   /** Wall-clock ms just before the content was read. */
   readAt: number;
+  /** The record as a segment line (encodeLine, no newline), kept so a rewrite does not encode it again. */
+  line: string;
 }
 
 type RecordFields = [name: string, dev: number, ino: number, size: number, mtimeMs: number, ctimeMs: number, mode: number, readAt: number, hash: string];
@@ -43,10 +45,15 @@ function checksum(text: string): string {
   return crc32(text).toString(16).padStart(8, '0');
 }
 
-/** One line: CRC-32 of the JSON, a tab, the JSON. A torn or damaged line fails the check and is ignored. */
+/** One line (without its newline): CRC-32 of the JSON, a tab, the JSON. A torn or damaged line fails the check and is ignored. */
 function encodeLine(fields: unknown[]): string {
   const json = JSON.stringify(fields);
-  return `${checksum(json)}\t${json}\n`;
+  return `${checksum(json)}\t${json}`;
+}
+
+/** Lines as segment text: each ended by a newline. */
+function segmentText(lines: string[]): string {
+  return `${lines.join('\n')}\n`;
 }
 
 function decodeLine(line: string): unknown[] | undefined {
@@ -78,7 +85,8 @@ function sameStat(record: Fingerprint, st: EntryStats): boolean {
 }
 
 function contentHash(content: Buffer): string {
-  return createHash('sha256').update(content).digest('hex');
+  // One call, not a Hash object per file: a cold context is mostly small files.
+  return hashOnce('sha256', content, 'hex');
 }
 
 async function hashContent(path: string, size: number): Promise<string> {
@@ -138,9 +146,9 @@ export class DirectoryHashes {
 
   /** `hash` as the content of `name` (lstat `st`), read no earlier than `readAt`. */
   remember(name: string, st: EntryStats, readAt: number, hash: string): string {
-    const fresh: HashRecord = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, mode: st.mode, readAt, hash };
-    this.known.set(name, fresh);
-    this.pending.push(encodeLine([name, fresh.dev, fresh.ino, fresh.size, fresh.mtimeMs, fresh.ctimeMs, fresh.mode, fresh.readAt, fresh.hash]));
+    const line = encodeLine([name, st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs, st.mode, readAt, hash]);
+    this.known.set(name, { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, mode: st.mode, readAt, hash, line });
+    this.pending.push(line);
     return hash;
   }
 
@@ -149,7 +157,7 @@ export class DirectoryHashes {
     if (this.pending.length === 0) return;
     const total = this.lines + this.pending.length;
     if (!this.torn && this.lines > 0 && total - this.known.size <= this.known.size + COMPACT_SLACK) {
-      await appendFile(this.segment, this.pending.join(''));
+      await appendFile(this.segment, segmentText(this.pending));
     } else {
       await this.rewrite();
     }
@@ -159,9 +167,9 @@ export class DirectoryHashes {
   /** A whole new segment, renamed into place: a crash leaves either the old one or the new one. */
   private async rewrite(): Promise<void> {
     const parts = [encodeLine([HEADER, this.dir])];
-    for (const [name, r] of this.known) parts.push(encodeLine([name, r.dev, r.ino, r.size, r.mtimeMs, r.ctimeMs, r.mode, r.readAt, r.hash]));
+    for (const record of this.known.values()) parts.push(record.line);
     const tmp = `${this.segment}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(tmp, parts.join(''));
+    await writeFile(tmp, segmentText(parts));
     await rename(tmp, this.segment);
   }
 }
@@ -210,7 +218,7 @@ export class ContextHashStore {
       const fields = parseLine(lines[i]!);
       if (!fields || !isRecordFields(fields)) continue;
       const [name, dev, ino, size, mtimeMs, ctimeMs, mode, readAt, hash] = fields;
-      known.set(name, { dev, ino, size, mtimeMs, ctimeMs, mode, readAt, hash });
+      known.set(name, { dev, ino, size, mtimeMs, ctimeMs, mode, readAt, hash, line: lines[i]! });
     }
     return new DirectoryHashes(dir, file, known, lines.length, torn);
   }
