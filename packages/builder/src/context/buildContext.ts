@@ -3,7 +3,8 @@ import { readlinkSync } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix, relative, sep } from 'node:path';
 import {
-  compareLayerPaths, FAILURE_EXIT_CODE, listDirectoryStats, PathResolutionError, resolveInRoot, statIfExists, ToolError, type EntryStats,
+  compareLayerPaths, decodeName, encodeName, FAILURE_EXIT_CODE, fsPath, hasEscapedBytes, listDirectoryStats, PathResolutionError, resolveInRoot,
+  statIfExists, ToolError, type EntryStats,
 } from '@tsbuild/oci-layout';
 import { componentMatcher, hasGlob } from './globPattern.js';
 import type { ContextHashStore, HashLearning } from './contextHashStore.js';
@@ -136,7 +137,9 @@ export class BuildContext {
   private async hashSourcesUnless(sources: string[], store: ContextHashStore, unseenStops: boolean, also?: SourceVisitor): Promise<string | undefined> {
     const digest = createHash('sha256');
     const complete = await this.visitSources(sources, store, (source, rel, mode, content) => {
-      digest.update(`${rel}\0${mode}\0${content}\0`);
+      const line = `${rel}\0${mode}\0${content}\0`;
+      // A name's bytes, not its UTF-8 with replacement characters: two names must never hash alike.
+      digest.update(hasEscapedBytes(line) ? encodeName(line) : line);
       return also?.(source, rel, mode, content);
     }, unseenStops);
     return complete ? digest.digest('hex') : undefined;
@@ -158,7 +161,7 @@ export class BuildContext {
           content = await hashes.hash(basename(match.abs), match.stats);
           await hashes.save();
         } else if (match.stats.isSymbolicLink()) {
-          content = readlinkSync(match.abs);
+          content = linkTarget(match.abs);
         }
         await visit(source, match.rel, match.stats.mode, content);
         if (match.stats.isDirectory() && !(await this.visitTree(source, match, store, visit, unseenStops))) return false;
@@ -199,7 +202,7 @@ export class BuildContext {
       const entry = listing[i]!;
       if (decisions[i] === 'skip') continue;
       if (decisions[i] === 'keep') {
-        const content = entry.stats.isSymbolicLink() ? readlinkSync(entry.abs) : contents[i] ?? '';
+        const content = entry.stats.isSymbolicLink() ? linkTarget(entry.abs) : contents[i] ?? '';
         const waiting = visit(source, entry.rel, entry.stats.mode, content);
         if (waiting) await waiting;
       }
@@ -308,10 +311,15 @@ export function* walkTree(
   }
 }
 
+/** A symlink's target, its bytes kept as byteNames.ts carries them. */
+export function linkTarget(abs: string): string {
+  return decodeName(readlinkSync(fsPath(abs), { encoding: 'buffer' }));
+}
+
 /** The names a glob component is matched against: none where the path so far is no directory (ENOENT, ENOTDIR). */
 async function namesIn(dir: string): Promise<string[]> {
   try {
-    return await readdir(dir);
+    return (await readdir(fsPath(dir), { encoding: 'buffer' })).map((raw) => decodeName(raw));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return [];

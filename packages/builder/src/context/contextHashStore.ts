@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { awaitedElsewhere, type EntryStats } from '@tsbuild/oci-layout';
+import { awaitedElsewhere, fsPath, type EntryStats } from '@tsbuild/oci-layout';
 import { readSmallFile, SMALL_FILE_MAX } from './readSmallFile.js';
 
 /**
@@ -92,7 +92,7 @@ function contentHash(content: Buffer): string {
 async function hashContent(path: string, size: number): Promise<string> {
   const hash = createHash('sha256');
   if (size <= SMALL_FILE_MAX) return hash.update(readSmallFile(path, size)).digest('hex');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  for await (const chunk of createReadStream(fsPath(path), { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 
@@ -190,7 +190,7 @@ export class ContextHashStore {
   ) {}
 
   private segmentPath(dir: string): { fan: string; file: string } {
-    const id = createHash('sha256').update(dir).digest('hex');
+    const id = createHash('sha256').update(fsPath(dir)).digest('hex');
     const fan = join(this.root, id.slice(0, 2));
     return { fan, file: join(fan, id.slice(2, 40)) };
   }

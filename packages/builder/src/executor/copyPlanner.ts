@@ -1,13 +1,13 @@
-import { constants, createReadStream, readlinkSync } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { readSmallFile } from '../context/readSmallFile.js';
 import { lstat, mkdtemp, open as openFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { applyLayer, compareLayerPaths, type LayerEntry } from '@tsbuild/oci-layout';
+import { applyLayer, compareLayerPaths, fsPath, type LayerEntry } from '@tsbuild/oci-layout';
 import { mergeSortedRuns, type RunItem } from '../layers/mergeSortedRuns.js';
 import { deviceNumbers } from '../layers/deviceNumbers.js';
 import { readArchiveRoot } from './archiveRoot.js';
-import { walkTree, type BuildContext, type ContextEntry } from '../context/buildContext.js';
+import { linkTarget, walkTree, type BuildContext, type ContextEntry } from '../context/buildContext.js';
 import type { HashLearning } from '../context/contextHashStore.js';
 import type { RemoteFile } from './remoteSource.js';
 import type { ImageFilesystem } from './imageFilesystem.js';
@@ -221,7 +221,7 @@ export class CopyPlanner {
     };
     if (st.isDirectory()) return this.recorded({ ...base, type: 'directory' });
     // Link targets are data; they are stored as written in the context.
-    if (st.isSymbolicLink()) return this.recorded({ ...base, type: 'symlink', mode: 0o777, linkname: readlinkSync(source.abs) });
+    if (st.isSymbolicLink()) return this.recorded({ ...base, type: 'symlink', mode: 0o777, linkname: linkTarget(source.abs) });
     if (st.isFile()) {
       const inode = `${st.dev}:${st.ino}`;
       const first = st.nlink > 1 ? this.inodes.get(inode) : undefined;
@@ -230,7 +230,7 @@ export class CopyPlanner {
       // Opened when the layer is written, by path: never through a symlink that took the file's place since the walk.
       const { abs } = source;
       const { size } = st;
-      const open = async () => (await openFile(abs, constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream();
+      const open = async () => (await openFile(fsPath(abs), constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream();
       const read = source.read ?? (() => readSmallFile(abs, size));
       // Built field by field, not spread from `base`: a tree of small files makes one per file.
       const file: LayerEntry = { path: key, uid: base.uid, gid: base.gid, mtime: base.mtime, size, mode: base.mode, type: 'file', open, read };
