@@ -86,4 +86,16 @@ describe('COPY of a context the hash store has not seen', () => {
     await tsbuildOk(['--root', root, 'bundle', 'learn', bundle]);
     expect(await readFile(join(bundle, 'rootfs', 'tree', 'b', 'f9.txt'), 'utf8')).toBe('package X file 9\n');
   });
+
+  it('a directory added to a context built before is in the layer, and the build after hits', async () => {
+    await settle();
+    await build(COPY_TREE);
+    await mkdir(join(context, 'tree', 'c'));
+    for (let i = 0; i < 20; i++) await writeFile(join(context, 'tree', 'c', `f${i}.txt`), `package c file ${i}\n`);
+    expect((await build(COPY_TREE)).cached).toBe(0);
+    const bundle = join(await dirs.make(), 'bundle');
+    await tsbuildOk(['--root', root, 'bundle', 'learn', bundle]);
+    expect(await readFile(join(bundle, 'rootfs', 'tree', 'c', 'f7.txt'), 'utf8')).toBe('package c file 7\n');
+    expect((await build(COPY_TREE)).cached).toBe(1);
+  });
 });

@@ -126,9 +126,11 @@ export class BuildContext {
   }
 
   /**
-   * hashSources, or undefined as soon as the walk meets a directory with
-   * files the store has never seen (a context not built before): its files
-   * would all have to be read for the hash alone.
+   * hashSources, or undefined when the first directory with files the walk
+   * meets is one the store has never seen (a context not built before): its
+   * files would all have to be read for the hash alone. Past a directory the
+   * store knows, the walk goes on as hashSources' (a directory added to a
+   * known context is read, as a changed file is).
    */
   hashSourcesIfSeen(sources: string[], store: ContextHashStore, also?: SourceVisitor): Promise<string | undefined> {
     return this.hashSourcesUnless(sources, store, true, also);
@@ -150,9 +152,10 @@ export class BuildContext {
    * hashes them: source by source, each one's tree depth first in name order.
    * `content` is a file's content hash, a link's target, or "" for a
    * directory. A visit that returns a promise is awaited (a writer's backpressure).
-   * With `unseenStops`, the walk stops (false) at a directory none of whose files the store has a record of.
+   * With `unseenStops`, the walk stops (false) if the first directory with files it meets is one the store has no record of.
    */
   async visitSources(sources: string[], store: ContextHashStore, visit: SourceVisitor, unseenStops = false): Promise<boolean> {
+    const walk = { unseenStops };
     for (let source = 0; source < sources.length; source++) {
       for (const match of await this.match(sources[source]!)) {
         let content = '';
@@ -164,7 +167,7 @@ export class BuildContext {
           content = linkTarget(match.abs);
         }
         await visit(source, match.rel, match.stats.mode, content);
-        if (match.stats.isDirectory() && !(await this.visitTree(source, match, store, visit, unseenStops))) return false;
+        if (match.stats.isDirectory() && !(await this.visitTree(source, match, store, visit, walk))) return false;
       }
     }
     return true;
@@ -175,7 +178,7 @@ export class BuildContext {
    * files' hashes are looked up (stat only) and the missing ones read, the
    * small ones in groups on the thread pool while earlier ones are hashed.
    */
-  private async visitTree(source: number, dir: ContextEntry, store: ContextHashStore, visit: SourceVisitor, unseenStops: boolean): Promise<boolean> {
+  private async visitTree(source: number, dir: ContextEntry, store: ContextHashStore, visit: SourceVisitor, walk: { unseenStops: boolean }): Promise<boolean> {
     const listing = listDirectory(dir);
     const decisions = listing.map((e) => this.decide(e.rel, e.stats.isDirectory()));
     const hashes = await store.directory(dir.abs);
@@ -187,7 +190,8 @@ export class BuildContext {
       contents[i] = hashes.remembered(name, stats);
       if (contents[i] === undefined) missing.push(i);
     }
-    if (unseenStops && missing.length > 0 && hashes.empty) return false;
+    if (walk.unseenStops && missing.length > 0 && hashes.empty) return false;
+    if (!hashes.empty) walk.unseenStops = false;
     // Before any read starts: a record's time may only be earlier than its read (see the racy window).
     const readAt = Date.now();
     const small = missing.filter((i) => listing[i]!.stats.size <= SMALL_FILE_MAX);
@@ -206,7 +210,7 @@ export class BuildContext {
         const waiting = visit(source, entry.rel, entry.stats.mode, content);
         if (waiting) await waiting;
       }
-      if (entry.stats.isDirectory() && !(await this.visitTree(source, entry, store, visit, unseenStops))) return false;
+      if (entry.stats.isDirectory() && !(await this.visitTree(source, entry, store, visit, walk))) return false;
     }
     return true;
   }
