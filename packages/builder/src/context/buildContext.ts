@@ -11,6 +11,9 @@ import type { ContextHashStore, HashLearning } from './contextHashStore.js';
 import { FileReadAhead, type SmallFile } from './fileReadAhead.js';
 import { SMALL_FILE_MAX } from './readSmallFile.js';
 
+/** Characters of hashSources' lines gathered before they are hashed. */
+const HASHED_TEXT_CHUNK = 64 * 1024;
+
 /** What a .dockerignore says about a context path. */
 export interface ContextFilter {
   ignores(relPath: string): boolean;
@@ -138,13 +141,21 @@ export class BuildContext {
 
   private async hashSourcesUnless(sources: string[], store: ContextHashStore, unseenStops: boolean, also?: SourceVisitor): Promise<string | undefined> {
     const digest = createHash('sha256');
-    const complete = await this.visitSources(sources, store, (source, rel, mode, content) => {
-      const line = `${rel}\0${mode}\0${content}\0`;
+    // Lines are hashed a chunk at a time: a call per path costs more than its bytes.
+    let text = '';
+    const hashText = () => {
       // A name's bytes, not its UTF-8 with replacement characters: two names must never hash alike.
-      digest.update(hasEscapedBytes(line) ? encodeName(line) : line);
+      digest.update(hasEscapedBytes(text) ? encodeName(text) : text);
+      text = '';
+    };
+    const complete = await this.visitSources(sources, store, (source, rel, mode, content) => {
+      text += `${rel}\0${mode}\0${content}\0`;
+      if (text.length >= HASHED_TEXT_CHUNK) hashText();
       return also?.(source, rel, mode, content);
     }, unseenStops);
-    return complete ? digest.digest('hex') : undefined;
+    if (!complete) return undefined;
+    hashText();
+    return digest.digest('hex');
   }
 
   /**
