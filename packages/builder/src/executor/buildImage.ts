@@ -215,11 +215,7 @@ class Build {
     return result.fs;
   }
 
-  /**
-   * Everything a step's result depends on, besides the steps before it; with
-   * `unseenStops`, undefined for a COPY of context files the hash store has
-   * never seen (see BuildContext.hashSourcesIfSeen).
-   */
+  /** Everything a step's result depends on, besides the steps before it; with `unseenStops`, see hashSources. */
   private async describe(step: Step, unseenStops = false): Promise<StepDescription | undefined> {
     switch (step.kind) {
       case 'config':
@@ -250,9 +246,8 @@ class Build {
   }
 
   /**
-   * A content hash of context sources, listed as they are hashed: the
-   * explainer writes the listing if their step misses. With `unseenStops`,
-   * undefined where hashSourcesIfSeen gives up.
+   * A content hash of context sources, listed as they are hashed: the explainer writes the listing if their step
+   * misses. With `unseenStops`, undefined where BuildContext.hashSourcesIfSeen gives up (a context never seen).
    */
   private async hashSources(context: BuildContext, sources: string[], unseenStops = false): Promise<string | undefined> {
     const listing = new RecordedListing();
