@@ -1,8 +1,10 @@
-import { mkdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { tsbuild, tsbuildOk } from '../helpers/tsbuildCli.js';
+import { TSBUILD_BIN, tsbuild, tsbuildOk } from '../helpers/tsbuildCli.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 
 // A COPY of context files the hash store has never seen is written before its cache key is
@@ -64,6 +66,8 @@ describe('COPY of a context the hash store has not seen', () => {
     await utimes(join(context, 'tree'), later, later);
     await rm(join(root, 'cache', 'context-hashes'), { recursive: true });
     await writeFile(join(context, 'extra', 'e.txt'), 'extra two\n');
+    // Past the racy window: nothing changed while the layer is written, so it is kept until the key is looked up.
+    await settle();
     const second = await build(dockerfile);
     expect(second.cached).toBe(1);
     expect(second.diffIds[0]).toBe(first.diffIds[0]);
@@ -97,5 +101,27 @@ describe('COPY of a context the hash store has not seen', () => {
     await tsbuildOk(['--root', root, 'bundle', 'learn', bundle]);
     expect(await readFile(join(bundle, 'rootfs', 'tree', 'c', 'f7.txt'), 'utf8')).toBe('package c file 7\n');
     expect((await build(COPY_TREE)).cached).toBe(1);
+  });
+
+  it('a file changed while the layer is written is in the next build as it is now (the layer is written again after the key)', async () => {
+    // Enough files that the key's walk comes well after the first directory's hashes are saved.
+    for (let d = 0; d < 20; d++) {
+      await mkdir(join(context, 'tree', `k${d}`));
+      for (let i = 0; i < 500; i++) await writeFile(join(context, 'tree', `k${d}`, `f${i}.txt`), `dir ${d} file ${i}\n`);
+    }
+    await writeFile(join(context, 'Dockerfile'), COPY_TREE);
+    await settle();
+    const child = spawn(process.execPath, [TSBUILD_BIN, '--root', root, 'build', '-t', 'learn', context], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const store = join(root, 'cache', 'context-hashes');
+    const saved = async () => existsSync(store) && (await Promise.all((await readdir(store)).map((fan) => readdir(join(store, fan))))).some((names) => names.length > 0);
+    // tree/a comes first in the layer: once its hashes are saved, its files are in the layer.
+    while (child.exitCode === null && !(await saved())) await sleep(1);
+    await writeFile(join(context, 'tree', 'a', 'f1.txt'), 'changed while the layer was written\n');
+    expect(await exited).toBe(0);
+    await build(COPY_TREE);
+    const bundle = join(await dirs.make(), 'bundle');
+    await tsbuildOk(['--root', root, 'bundle', 'learn', bundle]);
+    expect(await readFile(join(bundle, 'rootfs', 'tree', 'a', 'f1.txt'), 'utf8')).toBe('changed while the layer was written\n');
   });
 });

@@ -124,8 +124,8 @@ export class BuildContext {
    * Files are read only when `store` has no trustworthy record of their stat.
    * `also` sees every path hashed, as visitSources would show it.
    */
-  async hashSources(sources: string[], store: ContextHashStore, also?: SourceVisitor): Promise<string> {
-    return (await this.hashSourcesUnless(sources, store, false, also))!;
+  async hashSources(sources: string[], store: ContextHashStore, also?: SourceVisitor, seen?: LatestChange): Promise<string> {
+    return (await this.hashSourcesUnless(sources, store, false, also, seen))!;
   }
 
   /**
@@ -139,7 +139,9 @@ export class BuildContext {
     return this.hashSourcesUnless(sources, store, true, also);
   }
 
-  private async hashSourcesUnless(sources: string[], store: ContextHashStore, unseenStops: boolean, also?: SourceVisitor): Promise<string | undefined> {
+  private async hashSourcesUnless(
+    sources: string[], store: ContextHashStore, unseenStops: boolean, also?: SourceVisitor, seen?: LatestChange,
+  ): Promise<string | undefined> {
     const digest = createHash('sha256');
     // Lines are hashed a chunk at a time: a call per path costs more than its bytes.
     let text = '';
@@ -152,7 +154,7 @@ export class BuildContext {
       text += `${rel}\0${mode}\0${content}\0`;
       if (text.length >= HASHED_TEXT_CHUNK) hashText();
       return also?.(source, rel, mode, content);
-    }, unseenStops);
+    }, unseenStops, seen);
     if (!complete) return undefined;
     hashText();
     return digest.digest('hex');
@@ -164,9 +166,10 @@ export class BuildContext {
    * `content` is a file's content hash, a link's target, or "" for a
    * directory. A visit that returns a promise is awaited (a writer's backpressure).
    * With `unseenStops`, the walk stops (false) if the first directory with files it meets is one the store has no record of.
+   * `seen` learns the latest status change (ctime) of any path the walk lists.
    */
-  async visitSources(sources: string[], store: ContextHashStore, visit: SourceVisitor, unseenStops = false): Promise<boolean> {
-    const walk = { unseenStops };
+  async visitSources(sources: string[], store: ContextHashStore, visit: SourceVisitor, unseenStops = false, seen?: LatestChange): Promise<boolean> {
+    const walk = { unseenStops, seen };
     for (let source = 0; source < sources.length; source++) {
       for (const match of await this.match(sources[source]!)) {
         let content = '';
@@ -177,6 +180,7 @@ export class BuildContext {
         } else if (match.stats.isSymbolicLink()) {
           content = linkTarget(match.abs);
         }
+        if (seen) seen.ctimeMs = Math.max(seen.ctimeMs, match.stats.ctimeMs);
         await visit(source, match.rel, match.stats.mode, content);
         if (match.stats.isDirectory() && !(await this.visitTree(source, match, store, visit, walk))) return false;
       }
@@ -189,7 +193,7 @@ export class BuildContext {
    * files' hashes are looked up (stat only) and the missing ones read, the
    * small ones in groups on the thread pool while earlier ones are hashed.
    */
-  private async visitTree(source: number, dir: ContextEntry, store: ContextHashStore, visit: SourceVisitor, walk: { unseenStops: boolean }): Promise<boolean> {
+  private async visitTree(source: number, dir: ContextEntry, store: ContextHashStore, visit: SourceVisitor, walk: { unseenStops: boolean; seen?: LatestChange | undefined }): Promise<boolean> {
     const listing = listDirectory(dir);
     const decisions = listing.map((e) => this.decide(e.rel, e.stats.isDirectory()));
     const hashes = await store.directory(dir.abs);
@@ -216,6 +220,7 @@ export class BuildContext {
     for (let i = 0; i < listing.length; i++) {
       const entry = listing[i]!;
       if (decisions[i] === 'skip') continue;
+      if (walk.seen) walk.seen.ctimeMs = Math.max(walk.seen.ctimeMs, entry.stats.ctimeMs);
       if (decisions[i] === 'keep') {
         const content = entry.stats.isSymbolicLink() ? linkTarget(entry.abs) : contents[i] ?? '';
         const waiting = visit(source, entry.rel, entry.stats.mode, content);
@@ -242,6 +247,11 @@ export class BuildContext {
 }
 
 type WalkDecision = 'keep' | 'descend' | 'skip';
+
+/** The latest status change (ctime, ms) of the paths a walk listed. */
+export interface LatestChange {
+  ctimeMs: number;
+}
 
 /** One selected path: which of the sources selected it, its context-relative path, mode and content (see visitSources). */
 export type SourceVisitor = (source: number, rel: string, mode: number, content: string) => void | Promise<void>;

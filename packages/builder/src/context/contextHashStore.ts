@@ -16,6 +16,15 @@ import { readSmallFile, SMALL_FILE_MAX } from './readSmallFile.js';
  */
 const RACY_WINDOW_MS = 2000;
 
+/**
+ * Whether a path whose status last changed at `ctimeMs` may have changed at
+ * or after `at` (wall-clock ms), allowing for the same coarse or whole-second
+ * timestamps as the racy window.
+ */
+export function changedSince(ctimeMs: number, at: number): boolean {
+  return ctimeMs + RACY_WINDOW_MS > at;
+}
+
 /** Superseded records a segment may carry beyond its live ones before it is rewritten. */
 const COMPACT_SLACK = 64;
 

@@ -5,8 +5,8 @@ import {
   appendHistory, appendLayer, assembleImage, awaitedElsewhere, hostPlatform, imageFormatAnnotations, readLayer, withAnnotations, withConfig,
   type ContainerConfig, type Platform, type HistoryEntry, type Image, type LayerEntry, type LocalStore,
 } from '@tsbuild/oci-layout';
-import { BuildContext } from '../context/buildContext.js';
-import { ContextHashStore, HashLearning } from '../context/contextHashStore.js';
+import { BuildContext, type LatestChange } from '../context/buildContext.js';
+import { changedSince, ContextHashStore, HashLearning } from '../context/contextHashStore.js';
 import { chooseIgnoreFile, parseDockerignore } from '../dockerfile/dockerignore.js';
 import { DockerfileError, type Dockerfile } from '../dockerfile/instructions.js';
 import { parseDockerfile, parseOnbuildTriggers } from '../dockerfile/parseDockerfile.js';
@@ -216,7 +216,7 @@ class Build {
   }
 
   /** Everything a step's result depends on, besides the steps before it; with `unseenStops`, see hashSources. */
-  private async describe(step: Step, unseenStops = false): Promise<StepDescription | undefined> {
+  private async describe(step: Step, unseenStops = false, seen?: LatestChange): Promise<StepDescription | undefined> {
     switch (step.kind) {
       case 'config':
         return { createdBy: step.createdBy ?? null };
@@ -229,7 +229,7 @@ class Build {
         const remote = (await this.remoteSources(step.op)).map((f) => f.digest);
         const local = op.sources.filter((s) => !isRemoteSource(s));
         // A stage or image is named by its cache key or digest: its content follows from that.
-        const sources = from ? from.key : await this.hashSources(named ?? this.context, local, unseenStops);
+        const sources = from ? from.key : await this.hashSources(named ?? this.context, local, unseenStops, seen);
         return sources === undefined ? undefined : { createdBy: step.createdBy, op, remote, sources };
       }
       case 'run': {
@@ -249,11 +249,11 @@ class Build {
    * A content hash of context sources, listed as they are hashed: the explainer writes the listing if their step
    * misses. With `unseenStops`, undefined where BuildContext.hashSourcesIfSeen gives up (a context never seen).
    */
-  private async hashSources(context: BuildContext, sources: string[], unseenStops = false): Promise<string | undefined> {
+  private async hashSources(context: BuildContext, sources: string[], unseenStops = false, seen?: LatestChange): Promise<string | undefined> {
     const listing = new RecordedListing();
     const digest = unseenStops
       ? await context.hashSourcesIfSeen(sources, this.fileHashes, listing.visit)
-      : await context.hashSources(sources, this.fileHashes, listing.visit);
+      : await context.hashSources(sources, this.fileHashes, listing.visit, seen);
     if (digest !== undefined) this.explainer.noteSources(digest, listing);
     return digest;
   }
@@ -265,19 +265,27 @@ class Build {
    * reads in the store, and described after, by stat alone: each file is read
    * once, not once for the cache key and again for the layer. Should the key
    * then hit the cache, `discard` drops that layer (its blob is left to the
-   * store's GC) and puts the stage's tree view back as it was.
+   * store's GC) and puts the stage's tree view back as it was; should a
+   * source have changed since the layer was begun, it is dropped at once.
    */
   private async describeOrExecute(step: Step, result: StageResult, label: string): Promise<{ description: StepDescription; executed?: Omit<CachedStep, 'created'>; discard?: () => void }> {
     const fromContext = step.kind === 'copy' && (step.op.from === undefined || (await this.dirContext(step.op.from)) !== undefined);
     if (!fromContext) return { description: (await this.describe(step))! };
-    const seen = await this.describe(step, true);
-    if (seen) return { description: seen };
+    const known = await this.describe(step, true);
+    if (known) return { description: known };
     const before = new ImageFilesystem();
     before.copyFrom(await this.filesystem(result));
     const learning = new HashLearning(this.fileHashes);
+    const writtenFrom = Date.now();
     const executed = await this.execute(step, result, label, learning);
     await learning.settled();
-    return { description: (await this.describe(step))!, executed, discard: () => void (result.fs = before) };
+    const seen: LatestChange = { ctimeMs: 0 };
+    const description = (await this.describe(step, false, seen))!;
+    const discard = () => void (result.fs = before);
+    // A path changed since the layer was begun may be in it otherwise than the key says: it is written again, after the key.
+    if (!changedSince(seen.ctimeMs, writtenFrom)) return { description, executed, discard };
+    discard();
+    return { description };
   }
 
   private async cachedStep(step: Step, result: StageResult, label: string, instruction: string): Promise<void> {
