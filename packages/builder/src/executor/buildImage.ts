@@ -259,14 +259,10 @@ class Build {
   }
 
   /**
-   * The step's description, as describe gives it; but a COPY of context
-   * files the hash store has never seen (a context not built before) is
-   * executed first, its layer writer leaving the hashes of the files it
-   * reads in the store, and described after, by stat alone: each file is read
-   * once, not once for the cache key and again for the layer. Should the key
-   * then hit the cache, `discard` drops that layer (its blob is left to the
-   * store's GC) and puts the stage's tree view back as it was; should a
-   * source have changed since the layer was begun, it is dropped at once.
+   * The step's description; but a COPY of a context the hash store has never seen is executed first, its layer
+   * writer leaving the hashes of the files it reads in the store, and described after, by stat alone: each file is
+   * read once, not for the key and again for the layer. If the key hits, `discard` drops that layer (the store's GC
+   * takes its blob) and puts the tree view back; if a source changed since the layer was begun, it is dropped at once.
    */
   private async describeOrExecute(step: Step, result: StageResult, label: string): Promise<{ description: StepDescription; executed?: Omit<CachedStep, 'created'>; discard?: () => void }> {
     const fromContext = step.kind === 'copy' && (step.op.from === undefined || (await this.dirContext(step.op.from)) !== undefined);
