@@ -3,7 +3,7 @@ import { link, lstat, mkdir, mkdtemp, readdir, rm, symlink, truncate, writeFile 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { listDirectoryStats, readFileInto, readSmallFiles } from '@tsbuild/oci-layout';
+import { encodeName, listDirectoryStats, readFileInto, readSmallFiles } from '@tsbuild/oci-layout';
 
 let work: string;
 beforeEach(async () => {
@@ -39,6 +39,25 @@ describe('listDirectoryStats', () => {
     await writeFile(join(work, 'file'), '');
     expect(() => listDirectoryStats(join(work, 'missing'))).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'scandir', path: join(work, 'missing') }));
     expect(() => listDirectoryStats(join(work, 'file'))).toThrow(expect.objectContaining({ code: 'ENOTDIR' }));
+  });
+});
+
+describe('names that are not UTF-8', () => {
+  test('are listed, read one by one and read in a batch by their exact bytes (byteNames.ts)', async () => {
+    const raw = [Buffer.from([0x66, 0xff]), Buffer.from([0x66, 0xfe]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('plain')];
+    for (const [i, name] of raw.entries()) await writeFile(Buffer.concat([Buffer.from(`${work}/`), name]), `content ${i}`);
+    const listed = listDirectoryStats(work);
+    expect(listed.map((e) => encodeName(e.name).toString('hex')).sort()).toEqual(raw.map((n) => n.toString('hex')).sort());
+    // Each name is its own: none became a replacement character shared with another.
+    expect(new Set(listed.map((e) => e.name)).size).toBe(raw.length);
+    for (const { name, stats } of listed) {
+      const i = raw.findIndex((n) => n.equals(encodeName(name)));
+      const one = Buffer.alloc(stats.size + 1);
+      expect(one.subarray(0, readFileInto(join(work, name), one)).toString()).toBe(`content ${i}`);
+    }
+    const batch = await readSmallFiles(work, listed.map((e) => e.name), listed.map((e) => e.stats.size));
+    expect(batch.map((b) => (b instanceof Buffer ? b.toString() : b.message)))
+      .toEqual(listed.map((e) => `content ${raw.findIndex((n) => n.equals(encodeName(e.name)))}`));
   });
 });
 

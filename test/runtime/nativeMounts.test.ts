@@ -96,6 +96,8 @@ describe('overlay mounts through mount(2) and umount2(2), no mount(8)', () => {
     expect(() => native.mount('overlay', '/x')).toThrow(TypeError);
     expect(() => native.mount('overlay', '/x', 'overlay', 'not a number', '')).toThrow(/flags must be a number/);
     expect(() => native.unmount(7, 0)).toThrow(/target must be a string/);
+    expect(() => native.unmount('/tmp\0/etc', 0)).toThrow(/without NUL bytes/);
+    expect(() => native.mount('overlay', '/x', 'overlay', 0, 'lowerdir=/a\0,upperdir=/b')).toThrow(/without NUL bytes/);
   });
 });
 

@@ -14,7 +14,7 @@ int get_path(napi_env env, napi_value value, char *buf, size_t size, const char 
 int get_args(napi_env env, napi_callback_info info, napi_value *argv, size_t count, const char *usage);
 /* A Buffer argument's bytes; anything else throws a TypeError naming `what` (0 after throwing). */
 int get_buffer(napi_env env, napi_value value, void **data, size_t *length, const char *what);
-/* A JS string argument as a malloc'd UTF-8 C string (NULs inside kept), its length in *length; NULL if it is no string. */
+/* A JS string (as UTF-8) or Buffer (its bytes) argument as a malloc'd C string (NULs inside kept), its length in *length; NULL if it is neither. */
 char *malloc_string(napi_env env, napi_value value, size_t *length);
 
 napi_value ListDirectory(napi_env env, napi_callback_info info);

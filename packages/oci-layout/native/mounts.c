@@ -104,7 +104,8 @@ static MountJob *new_job(napi_env env, MountAction action, napi_value target, na
   const char *wrong = NULL;
   job->action = action;
   job->target = malloc_string(env, target, &length);
-  if (job->target == NULL) wrong = "target must be a string";
+  // A NUL inside would make the kernel see a shorter path than the caller gave.
+  if (job->target == NULL || strlen(job->target) != length) wrong = "target must be a string without NUL bytes";
   else if (flags != NULL && napi_get_value_uint32(env, flags, &raw) != napi_ok) wrong = "flags must be a number";
   if (wrong != NULL) {
     char message[160];
@@ -130,13 +131,14 @@ napi_value Mount(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, argv, 5, usage)) return NULL;
   MountJob *job = new_job(env, DO_MOUNT, argv[1], argv[3], usage);
   if (job == NULL) return NULL;
-  size_t length = 0, data_length = 0;
-  job->source = malloc_string(env, argv[0], &length);
-  job->fstype = malloc_string(env, argv[2], &length);
+  size_t source_length = 0, fstype_length = 0, data_length = 0;
+  job->source = malloc_string(env, argv[0], &source_length);
+  job->fstype = malloc_string(env, argv[2], &fstype_length);
   job->data = malloc_string(env, argv[4], &data_length);
-  if (job->source == NULL || job->fstype == NULL || job->data == NULL) {
+  if (job->source == NULL || job->fstype == NULL || job->data == NULL || strlen(job->source) != source_length
+      || strlen(job->fstype) != fstype_length || strlen(job->data) != data_length) {
     mount_job_free(env, job);
-    napi_throw_type_error(env, NULL, "mount(source, target, fstype, flags, data): source, fstype and data must be strings");
+    napi_throw_type_error(env, NULL, "mount(source, target, fstype, flags, data): source, fstype and data must be strings without NUL bytes");
     return NULL;
   }
   if (data_length >= (size_t)sysconf(_SC_PAGESIZE)) {

@@ -20,10 +20,32 @@
 /* The lstat fields listDirectory returns per entry, in this order (times as seconds and nanoseconds, as Node gets them). */
 enum { F_DEV, F_INO, F_MODE, F_NLINK, F_UID, F_GID, F_RDEV, F_SIZE, F_MTIME_S, F_MTIME_NS, F_CTIME_S, F_CTIME_NS, STAT_FIELDS };
 
+/* Whether name is valid UTF-8 (RFC 3629: no overlongs, no surrogates, nothing past U+10FFFF), as byteNames.ts decides. */
+static bool is_utf8(const unsigned char *name) {
+  for (const unsigned char *p = name; *p != 0;) {
+    unsigned char lead = *p;
+    if (lead < 0x80) {
+      p++;
+      continue;
+    }
+    int length = lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+    if (length == 0) return false;
+    unsigned char low = lead == 0xe0 ? 0xa0 : lead == 0xf0 ? 0x90 : 0x80;
+    unsigned char high = lead == 0xed ? 0x9f : lead == 0xf4 ? 0x8f : 0xbf;
+    if (p[1] < low || p[1] > high) return false;
+    for (int i = 2; i < length; i++) {
+      if ((p[i] & 0xc0) != 0x80) return false;
+    }
+    p += length;
+  }
+  return true;
+}
+
 /*
  * listDirectory(path): [names, fields], the directory's entries (no "." or
  * "..", in readdir order) and a Float64Array of STAT_FIELDS numbers per
  * entry: its lstat (fstatat relative to the open directory, no symlink followed).
+ * A name that is not UTF-8 comes as a Buffer of its bytes (see byteNames.ts).
  */
 napi_value ListDirectory(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -85,7 +107,11 @@ napi_value ListDirectory(napi_env env, napi_callback_info info) {
     f[F_CTIME_S] = (double)st.st_ctim.tv_sec;
     f[F_CTIME_NS] = (double)st.st_ctim.tv_nsec;
     napi_value name;
-    napi_create_string_utf8(env, d->d_name, NAPI_AUTO_LENGTH, &name);
+    if (is_utf8((const unsigned char *)d->d_name)) {
+      napi_create_string_utf8(env, d->d_name, NAPI_AUTO_LENGTH, &name);
+    } else {
+      napi_create_buffer_copy(env, strlen(d->d_name), d->d_name, NULL, &name);
+    }
     napi_set_element(env, names, (uint32_t)count, name);
     count++;
   }
@@ -216,6 +242,16 @@ static void read_batch_complete(napi_env env, napi_status status, void *arg) {
 }
 
 char *malloc_string(napi_env env, napi_value value, size_t *length) {
+  bool is_buffer = false;
+  napi_is_buffer(env, value, &is_buffer);
+  if (is_buffer) {
+    void *data = NULL;
+    napi_get_buffer_info(env, value, &data, length);
+    char *bytes = malloc(*length + 1);
+    if (*length > 0) memcpy(bytes, data, *length);
+    bytes[*length] = 0;
+    return bytes;
+  }
   if (napi_get_value_string_utf8(env, value, NULL, 0, length) != napi_ok) return NULL;
   char *text = malloc(*length + 1);
   napi_get_value_string_utf8(env, value, text, *length + 1, length);
@@ -224,7 +260,7 @@ char *malloc_string(napi_env env, napi_value value, size_t *length) {
 
 /*
  * readFiles(dir, names, lengths): a promise of [buffer, results]. `names`
- * holds the file names in `dir`, each ended by a NUL; `lengths` (a
+ * (a string, or a Buffer of bytes) holds the file names in `dir`, each ended by a NUL; `lengths` (a
  * Float64Array) the slot each is read into, read_whole_at's length. Each file
  * is read (openat below one descriptor of dir, O_NOFOLLOW) on the thread
  * pool into its slot of `buffer`; results[i] is the bytes read or -errno.

@@ -1,5 +1,6 @@
 import { constants, type Stats } from 'node:fs';
 import { getSystemErrorName } from 'node:util';
+import { decodeName, encodeName, fsPath, hasEscapedBytes } from './byteNames.js';
 import { fsNative } from './fsNative.js';
 
 /**
@@ -77,10 +78,14 @@ class ListedStats implements EntryStats {
   }
 }
 
-/** A directory's entries (readdir order) with their lstat, symlinks not followed. Errors are Node-shaped (`code`, `syscall`, `path`). */
+/**
+ * A directory's entries (readdir order) with their lstat, symlinks not
+ * followed. Errors are Node-shaped (`code`, `syscall`, `path`). Names and
+ * `dir` carry bytes that are not UTF-8 as byteNames.ts does.
+ */
 export function listDirectoryStats(dir: string): { name: string; stats: EntryStats }[] {
-  const [names, fields] = fsNative().listDirectory(dir);
-  return names.map((name, i) => ({ name, stats: new ListedStats(fields, i * Field.Count) }));
+  const [names, fields] = fsNative().listDirectory(fsPath(dir));
+  return names.map((name, i) => ({ name: typeof name === 'string' ? name : decodeName(name), stats: new ListedStats(fields, i * Field.Count) }));
 }
 
 /**
@@ -91,7 +96,7 @@ export function listDirectoryStats(dir: string): { name: string; stats: EntrySta
  * reads short only at its end. One native call instead of four Node fs calls.
  */
 export function readFileInto(path: string, buffer: Buffer): number {
-  return fsNative().readFile(path, buffer);
+  return fsNative().readFile(fsPath(path), buffer);
 }
 
 /**
@@ -104,7 +109,8 @@ export async function readSmallFiles(dir: string, names: string[], sizes: number
   // Plain loops: these run once per file of a tree of small files.
   const lengths = new Float64Array(sizes.length);
   for (let i = 0; i < sizes.length; i++) lengths[i] = sizes[i]! + 1;
-  const [buffer, results] = await fsNative().readFiles(dir, `${names.join('\0')}\0`, lengths);
+  const joined = `${names.join('\0')}\0`;
+  const [buffer, results] = await fsNative().readFiles(fsPath(dir), hasEscapedBytes(joined) ? encodeName(joined) : joined, lengths);
   const contents = new Array<Buffer | NodeJS.ErrnoException>(names.length);
   for (let i = 0, slot = 0; i < names.length; slot += lengths[i]!, i++) {
     const result = results[i]!;

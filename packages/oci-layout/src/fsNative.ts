@@ -30,12 +30,13 @@ export interface FsNative {
   /**
    * A directory's entry names (readdir order, no `.` or `..`) and, per entry,
    * LISTED_STAT_FIELDS numbers of its lstat: see `listDirectoryStats`, which reads them.
+   * A name that is not UTF-8 comes as a Buffer of its bytes.
    */
-  listDirectory(path: string | Buffer): [string[], Float64Array];
+  listDirectory(path: string | Buffer): [(string | Buffer)[], Float64Array];
   /** Reads the file at `path` (not through a symlink) into `buffer` from its start; see `readFileInto`. */
   readFile(path: string | Buffer, buffer: Buffer): number;
   /** Reads each file of `dir` (`names`: each ended by a NUL) into a slot of `lengths[i]` bytes on libuv's thread pool; see `readSmallFiles`. */
-  readFiles(dir: string, names: string, lengths: Float64Array): Promise<[Buffer, Float64Array]>;
+  readFiles(dir: string | Buffer, names: string | Buffer, lengths: Float64Array): Promise<[Buffer, Float64Array]>;
   /** mount(2) on the thread pool; `data` longer than a page is refused (E2BIG), since the kernel would cut it. */
   mount(source: string, target: string, fstype: string, flags: number, data: string): Promise<void>;
   /** umount2(2) on the thread pool (`flags`: MNT_DETACH). */

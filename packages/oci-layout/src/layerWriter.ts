@@ -148,11 +148,13 @@ async function* withReadAhead(changes: AsyncIterable<LayerChange> | Iterable<Lay
 }
 
 /**
- * The archive leaves in chunks of about this size: on a tree of small files
- * a stream chunk per header or file (through the hash and the compressor)
- * costs more than its bytes.
+ * The archive leaves in chunks of this size: on a tree of small files a
+ * stream chunk per header or file (through the hash and the compressor)
+ * costs more than its bytes. It is the gzip block size (ParallelGzip), and
+ * chunks are filled to the byte, so the compressor takes each as a block
+ * without copying it.
  */
-const CHUNK_BYTES = 256 * 1024;
+const CHUNK_BYTES = 1024 * 1024;
 /** Data at least this big goes out as it is rather than copied into a chunk. */
 const OWN_CHUNK_BYTES = 64 * 1024;
 
@@ -162,7 +164,11 @@ class TarChunks {
   private at = 0;
   private readonly ready: Buffer[] = [];
 
-  /** The offset in `buffer` of `length` bytes for the caller to fill (a new chunk starts when they do not fit). */
+  /**
+   * The offset in `buffer` of `length` bytes for the caller to fill (a new
+   * chunk starts when they do not fit; a header of one block always fits,
+   * everything before it being whole blocks).
+   */
   space(length: number): number {
     if (this.at + length > this.buffer.length) this.cut(Math.max(CHUNK_BYTES, length));
     const at = this.at;
@@ -176,21 +182,31 @@ class TarChunks {
       this.ready.push(bytes);
       return;
     }
-    const at = this.space(bytes.length);
-    bytes.copy(this.buffer, at);
+    // Split across the chunk's end, so the chunk is full.
+    const fits = Math.min(bytes.length, this.buffer.length - this.at);
+    bytes.copy(this.buffer, this.at, 0, fits);
+    this.at += fits;
+    if (fits === bytes.length) return;
+    this.cut(CHUNK_BYTES);
+    bytes.copy(this.buffer, 0, fits);
+    this.at = bytes.length - fits;
   }
 
   /** Zeros up to the end of the block `length` bytes of data started. */
   pad(length: number): void {
-    const padding = (BLOCK - (length % BLOCK)) % BLOCK;
-    if (padding === 0) return;
-    const at = this.space(padding);
-    this.buffer.fill(0, at, at + padding);
+    let padding = (BLOCK - (length % BLOCK)) % BLOCK;
+    while (padding > 0) {
+      if (this.at === this.buffer.length) this.cut(CHUNK_BYTES);
+      const zeros = Math.min(padding, this.buffer.length - this.at);
+      this.buffer.fill(0, this.at, this.at + zeros);
+      this.at += zeros;
+      padding -= zeros;
+    }
   }
 
   /** The chunks that are full, or every byte so far when `all`. */
   *take(all: boolean): Generator<Buffer> {
-    if (all) this.cut(CHUNK_BYTES);
+    if (all || this.at === this.buffer.length) this.cut(CHUNK_BYTES);
     while (this.ready.length > 0) yield this.ready.shift()!;
   }
 

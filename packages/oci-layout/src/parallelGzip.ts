@@ -55,15 +55,23 @@ export class ParallelGzip extends Transform {
 
   private async drainBlocks(final: boolean): Promise<void> {
     while (this.pendingBytes >= BLOCK_BYTES || (final && this.pendingBytes > 0)) {
-      const all = Buffer.concat(this.pending);
-      const block = all.subarray(0, BLOCK_BYTES);
-      const rest = all.subarray(block.length);
-      this.pending = rest.length > 0 ? [rest] : [];
-      this.pendingBytes = rest.length;
-      this.inFlight.push(gzipMember(block));
+      this.inFlight.push(gzipMember(this.takeBlock()));
       this.wroteMember = true;
       // Keep every core busy, but no more blocks in memory than that.
       if (this.inFlight.length >= this.maxInFlight) this.push(await this.inFlight.shift()!);
     }
+  }
+
+  /** The next block of input (shorter only at the end); a chunk that holds a whole block is not copied. */
+  private takeBlock(): Buffer {
+    const first = this.pending[0]!;
+    const all = first.length >= BLOCK_BYTES ? first : Buffer.concat(this.pending);
+    const block = all.subarray(0, BLOCK_BYTES);
+    const rest = all.subarray(block.length);
+    if (all === first) this.pending.shift();
+    else this.pending = [];
+    if (rest.length > 0) this.pending.unshift(rest);
+    this.pendingBytes -= block.length;
+    return block;
   }
 }

@@ -3,12 +3,16 @@ import { readlinkSync } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix, relative, sep } from 'node:path';
 import {
-  compareLayerPaths, FAILURE_EXIT_CODE, listDirectoryStats, PathResolutionError, resolveInRoot, statIfExists, ToolError, type EntryStats,
+  compareLayerPaths, decodeName, encodeName, FAILURE_EXIT_CODE, fsPath, hasEscapedBytes, listDirectoryStats, PathResolutionError, resolveInRoot,
+  statIfExists, ToolError, type EntryStats,
 } from '@tsbuild/oci-layout';
 import { componentMatcher, hasGlob } from './globPattern.js';
-import type { ContextHashStore } from './contextHashStore.js';
+import type { ContextHashStore, HashLearning } from './contextHashStore.js';
 import { FileReadAhead, type SmallFile } from './fileReadAhead.js';
 import { SMALL_FILE_MAX } from './readSmallFile.js';
+
+/** Characters of hashSources' lines gathered before they are hashed. */
+const HASHED_TEXT_CHUNK = 64 * 1024;
 
 /** What a .dockerignore says about a context path. */
 export interface ContextFilter {
@@ -120,12 +124,39 @@ export class BuildContext {
    * Files are read only when `store` has no trustworthy record of their stat.
    * `also` sees every path hashed, as visitSources would show it.
    */
-  async hashSources(sources: string[], store: ContextHashStore, also?: SourceVisitor): Promise<string> {
+  async hashSources(sources: string[], store: ContextHashStore, also?: SourceVisitor, seen?: LatestChange): Promise<string> {
+    return (await this.hashSourcesUnless(sources, store, false, also, seen))!;
+  }
+
+  /**
+   * hashSources, or undefined when the first directory with files the walk
+   * meets is one the store has never seen (a context not built before): its
+   * files would all have to be read for the hash alone. Past a directory the
+   * store knows, the walk goes on as hashSources' (a directory added to a
+   * known context is read, as a changed file is).
+   */
+  hashSourcesIfSeen(sources: string[], store: ContextHashStore, also?: SourceVisitor): Promise<string | undefined> {
+    return this.hashSourcesUnless(sources, store, true, also);
+  }
+
+  private async hashSourcesUnless(
+    sources: string[], store: ContextHashStore, unseenStops: boolean, also?: SourceVisitor, seen?: LatestChange,
+  ): Promise<string | undefined> {
     const digest = createHash('sha256');
-    await this.visitSources(sources, store, (source, rel, mode, content) => {
-      digest.update(`${rel}\0${mode}\0${content}\0`);
+    // Lines are hashed a chunk at a time: a call per path costs more than its bytes.
+    let text = '';
+    const hashText = () => {
+      // A name's bytes, not its UTF-8 with replacement characters: two names must never hash alike.
+      digest.update(hasEscapedBytes(text) ? encodeName(text) : text);
+      text = '';
+    };
+    const complete = await this.visitSources(sources, store, (source, rel, mode, content) => {
+      text += `${rel}\0${mode}\0${content}\0`;
+      if (text.length >= HASHED_TEXT_CHUNK) hashText();
       return also?.(source, rel, mode, content);
-    });
+    }, unseenStops, seen);
+    if (!complete) return undefined;
+    hashText();
     return digest.digest('hex');
   }
 
@@ -134,8 +165,11 @@ export class BuildContext {
    * hashes them: source by source, each one's tree depth first in name order.
    * `content` is a file's content hash, a link's target, or "" for a
    * directory. A visit that returns a promise is awaited (a writer's backpressure).
+   * With `unseenStops`, the walk stops (false) if the first directory with files it meets is one the store has no record of.
+   * `seen` learns the latest status change (ctime) of any path the walk lists.
    */
-  async visitSources(sources: string[], store: ContextHashStore, visit: SourceVisitor): Promise<void> {
+  async visitSources(sources: string[], store: ContextHashStore, visit: SourceVisitor, unseenStops = false, seen?: LatestChange): Promise<boolean> {
+    const walk = { unseenStops, seen };
     for (let source = 0; source < sources.length; source++) {
       for (const match of await this.match(sources[source]!)) {
         let content = '';
@@ -144,12 +178,14 @@ export class BuildContext {
           content = await hashes.hash(basename(match.abs), match.stats);
           await hashes.save();
         } else if (match.stats.isSymbolicLink()) {
-          content = readlinkSync(match.abs);
+          content = linkTarget(match.abs);
         }
+        if (seen) seen.ctimeMs = Math.max(seen.ctimeMs, match.stats.ctimeMs);
         await visit(source, match.rel, match.stats.mode, content);
-        if (match.stats.isDirectory()) await this.visitTree(source, match, store, visit);
+        if (match.stats.isDirectory() && !(await this.visitTree(source, match, store, visit, walk))) return false;
       }
     }
+    return true;
   }
 
   /**
@@ -157,7 +193,7 @@ export class BuildContext {
    * files' hashes are looked up (stat only) and the missing ones read, the
    * small ones in groups on the thread pool while earlier ones are hashed.
    */
-  private async visitTree(source: number, dir: ContextEntry, store: ContextHashStore, visit: SourceVisitor): Promise<void> {
+  private async visitTree(source: number, dir: ContextEntry, store: ContextHashStore, visit: SourceVisitor, walk: { unseenStops: boolean; seen?: LatestChange | undefined }): Promise<boolean> {
     const listing = listDirectory(dir);
     const decisions = listing.map((e) => this.decide(e.rel, e.stats.isDirectory()));
     const hashes = await store.directory(dir.abs);
@@ -169,6 +205,8 @@ export class BuildContext {
       contents[i] = hashes.remembered(name, stats);
       if (contents[i] === undefined) missing.push(i);
     }
+    if (walk.unseenStops && missing.length > 0 && hashes.empty) return false;
+    if (!hashes.empty) walk.unseenStops = false;
     // Before any read starts: a record's time may only be earlier than its read (see the racy window).
     const readAt = Date.now();
     const small = missing.filter((i) => listing[i]!.stats.size <= SMALL_FILE_MAX);
@@ -182,13 +220,15 @@ export class BuildContext {
     for (let i = 0; i < listing.length; i++) {
       const entry = listing[i]!;
       if (decisions[i] === 'skip') continue;
+      if (walk.seen) walk.seen.ctimeMs = Math.max(walk.seen.ctimeMs, entry.stats.ctimeMs);
       if (decisions[i] === 'keep') {
-        const content = entry.stats.isSymbolicLink() ? readlinkSync(entry.abs) : contents[i] ?? '';
+        const content = entry.stats.isSymbolicLink() ? linkTarget(entry.abs) : contents[i] ?? '';
         const waiting = visit(source, entry.rel, entry.stats.mode, content);
         if (waiting) await waiting;
       }
-      if (entry.stats.isDirectory()) await this.visitTree(source, entry, store, visit);
+      if (entry.stats.isDirectory() && !(await this.visitTree(source, entry, store, visit, walk))) return false;
     }
+    return true;
   }
 
   private decide(rel: string, isDir: boolean): WalkDecision {
@@ -201,12 +241,17 @@ export class BuildContext {
    * ignored directory is still entered when an exception could match inside
    * it; then only the re-included paths come out (their parents are created).
    */
-  walk(dir: ContextEntry): Generator<ContextEntry> {
-    return walkTree(dir, (rel, isDir) => this.decide(rel, isDir));
+  walk(dir: ContextEntry, learning?: HashLearning): Generator<ContextEntry> {
+    return walkTree(dir, (rel, isDir) => this.decide(rel, isDir), learning);
   }
 }
 
 type WalkDecision = 'keep' | 'descend' | 'skip';
+
+/** The latest status change (ctime, ms) of the paths a walk listed. */
+export interface LatestChange {
+  ctimeMs: number;
+}
 
 /** One selected path: which of the sources selected it, its context-relative path, mode and content (see visitSources). */
 export type SourceVisitor = (source: number, rel: string, mode: number, content: string) => void | Promise<void>;
@@ -235,7 +280,11 @@ function listDirectory(dir: ContextEntry): ListedEntry[] {
  * `decide` prunes. A directory that is only descended into comes out,
  * marked `implied`, when something below it does.
  */
-export function* walkTree(dir: ContextEntry, decide: (rel: string, isDir: boolean) => WalkDecision = () => 'keep'): Generator<ContextEntry> {
+export function* walkTree(
+  dir: ContextEntry,
+  decide: (rel: string, isDir: boolean) => WalkDecision = () => 'keep',
+  learning?: HashLearning,
+): Generator<ContextEntry> {
   const keys: { key: string; entry: ListedEntry; decision: WalkDecision; below: boolean }[] = [];
   for (const entry of listDirectory(dir)) {
     const isDir = entry.stats.isDirectory();
@@ -246,14 +295,22 @@ export function* walkTree(dir: ContextEntry, decide: (rel: string, isDir: boolea
   }
   keys.sort((a, b) => compareLayerPaths(a.key, b.key));
   // The small files, in the order they come out, are read ahead for whoever writes them into a layer.
-  const small: SmallFile[] = [];
+  const small: ListedEntry[] = [];
   for (const { entry, decision, below } of keys) {
-    if (!below && decision === 'keep' && entry.stats.isFile() && entry.stats.size <= SMALL_FILE_MAX) {
-      const index = small.push({ name: entry.name, size: entry.stats.size }) - 1;
-      entry.read = () => ahead.read(index);
-    }
+    if (!below && decision === 'keep' && entry.stats.isFile() && entry.stats.size <= SMALL_FILE_MAX) small.push(entry);
   }
-  const ahead = new FileReadAhead(dir.abs, small);
+  // Before any read starts: a learned record's time may only be earlier than its read (see the racy window).
+  const learn = learning && small.length > 0 ? learning.directory(dir.abs, Date.now(), small.length) : undefined;
+  const ahead = new FileReadAhead(dir.abs, small.map((e): SmallFile => ({ name: e.name, size: e.stats.size })));
+  small.forEach((entry, index) => {
+    entry.read = learn
+      ? async () => {
+        const content = await ahead.read(index);
+        learn(entry.name, entry.stats, content);
+        return content;
+      }
+      : () => ahead.read(index);
+  });
   // Subtrees of implied directories, started early to learn whether they yield anything.
   const started = new Map<string, { first: ContextEntry; rest: Generator<ContextEntry> }>();
   for (const { entry, decision, below } of keys) {
@@ -262,13 +319,13 @@ export function* walkTree(dir: ContextEntry, decide: (rel: string, isDir: boolea
         yield entry;
         continue;
       }
-      const rest = walkTree(entry, decide);
+      const rest = walkTree(entry, decide, learning);
       const first = rest.next();
       if (first.done) continue;
       started.set(entry.name, { first: first.value, rest });
       yield { rel: entry.rel, abs: entry.abs, stats: entry.stats, implied: true };
     } else if (decision === 'keep') {
-      yield* walkTree(entry, decide);
+      yield* walkTree(entry, decide, learning);
     } else {
       const subtree = started.get(entry.name);
       if (!subtree) continue;
@@ -279,10 +336,15 @@ export function* walkTree(dir: ContextEntry, decide: (rel: string, isDir: boolea
   }
 }
 
+/** A symlink's target, its bytes kept as byteNames.ts carries them. */
+export function linkTarget(abs: string): string {
+  return decodeName(readlinkSync(fsPath(abs), { encoding: 'buffer' }));
+}
+
 /** The names a glob component is matched against: none where the path so far is no directory (ENOENT, ENOTDIR). */
 async function namesIn(dir: string): Promise<string[]> {
   try {
-    return await readdir(dir);
+    return (await readdir(fsPath(dir), { encoding: 'buffer' })).map((raw) => decodeName(raw));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return [];

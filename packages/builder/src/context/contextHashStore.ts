@@ -1,9 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, hash as hashOnce, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import type { EntryStats } from '@tsbuild/oci-layout';
+import { awaitedElsewhere, fsPath, type EntryStats } from '@tsbuild/oci-layout';
 import { readSmallFile, SMALL_FILE_MAX } from './readSmallFile.js';
 
 /**
@@ -15,6 +15,15 @@ import { readSmallFile, SMALL_FILE_MAX } from './readSmallFile.js';
  * the next build, which then remembers a trustworthy record.
  */
 const RACY_WINDOW_MS = 2000;
+
+/**
+ * Whether a path whose status last changed at `ctimeMs` may have changed at
+ * or after `at` (wall-clock ms), allowing for the same coarse or whole-second
+ * timestamps as the racy window.
+ */
+export function changedSince(ctimeMs: number, at: number): boolean {
+  return ctimeMs + RACY_WINDOW_MS > at;
+}
 
 /** Superseded records a segment may carry beyond its live ones before it is rewritten. */
 const COMPACT_SLACK = 64;
@@ -35,6 +44,8 @@ interface HashRecord extends Fingerprint {
   hash: string;
   /** Wall-clock ms just before the content was read. */
   readAt: number;
+  /** The record as a segment line (encodeLine, no newline), kept so a rewrite does not encode it again. */
+  line: string;
 }
 
 type RecordFields = [name: string, dev: number, ino: number, size: number, mtimeMs: number, ctimeMs: number, mode: number, readAt: number, hash: string];
@@ -43,10 +54,15 @@ function checksum(text: string): string {
   return crc32(text).toString(16).padStart(8, '0');
 }
 
-/** One line: CRC-32 of the JSON, a tab, the JSON. A torn or damaged line fails the check and is ignored. */
+/** One line (without its newline): CRC-32 of the JSON, a tab, the JSON. A torn or damaged line fails the check and is ignored. */
 function encodeLine(fields: unknown[]): string {
   const json = JSON.stringify(fields);
-  return `${checksum(json)}\t${json}\n`;
+  return `${checksum(json)}\t${json}`;
+}
+
+/** Lines as segment text: each ended by a newline. */
+function segmentText(lines: string[]): string {
+  return `${lines.join('\n')}\n`;
 }
 
 function decodeLine(line: string): unknown[] | undefined {
@@ -77,10 +93,15 @@ function sameStat(record: Fingerprint, st: EntryStats): boolean {
     && record.ctimeMs === st.ctimeMs && record.mode === st.mode && record.dev === st.dev;
 }
 
+function contentHash(content: Buffer): string {
+  // One call, not a Hash object per file: a cold context is mostly small files.
+  return hashOnce('sha256', content, 'hex');
+}
+
 async function hashContent(path: string, size: number): Promise<string> {
   const hash = createHash('sha256');
   if (size <= SMALL_FILE_MAX) return hash.update(readSmallFile(path, size)).digest('hex');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  for await (const chunk of createReadStream(fsPath(path), { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 
@@ -119,18 +140,24 @@ export class DirectoryHashes {
     const known = this.remembered(name, st);
     if (known !== undefined) return known;
     const readAt = Date.now();
-    return this.record(name, st, readAt, await hashContent(join(this.dir, name), st.size));
+    return this.remember(name, st, readAt, await hashContent(join(this.dir, name), st.size));
   }
 
   /** The hash of `content`, which was read from `name` (lstat `st`) no earlier than `readAt`, remembered. */
   learn(name: string, st: EntryStats, readAt: number, content: Buffer): string {
-    return this.record(name, st, readAt, createHash('sha256').update(content).digest('hex'));
+    return this.remember(name, st, readAt, contentHash(content));
   }
 
-  private record(name: string, st: EntryStats, readAt: number, hash: string): string {
-    const fresh: HashRecord = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, mode: st.mode, readAt, hash };
-    this.known.set(name, fresh);
-    this.pending.push(encodeLine([name, fresh.dev, fresh.ino, fresh.size, fresh.mtimeMs, fresh.ctimeMs, fresh.mode, fresh.readAt, fresh.hash]));
+  /** Whether any file of the directory has a record (a context seen before), trustworthy or not. */
+  get empty(): boolean {
+    return this.known.size === 0;
+  }
+
+  /** `hash` as the content of `name` (lstat `st`), read no earlier than `readAt`. */
+  remember(name: string, st: EntryStats, readAt: number, hash: string): string {
+    const line = encodeLine([name, st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs, st.mode, readAt, hash]);
+    this.known.set(name, { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, mode: st.mode, readAt, hash, line });
+    this.pending.push(line);
     return hash;
   }
 
@@ -139,7 +166,7 @@ export class DirectoryHashes {
     if (this.pending.length === 0) return;
     const total = this.lines + this.pending.length;
     if (!this.torn && this.lines > 0 && total - this.known.size <= this.known.size + COMPACT_SLACK) {
-      await appendFile(this.segment, this.pending.join(''));
+      await appendFile(this.segment, segmentText(this.pending));
     } else {
       await this.rewrite();
     }
@@ -149,9 +176,9 @@ export class DirectoryHashes {
   /** A whole new segment, renamed into place: a crash leaves either the old one or the new one. */
   private async rewrite(): Promise<void> {
     const parts = [encodeLine([HEADER, this.dir])];
-    for (const [name, r] of this.known) parts.push(encodeLine([name, r.dev, r.ino, r.size, r.mtimeMs, r.ctimeMs, r.mode, r.readAt, r.hash]));
+    for (const record of this.known.values()) parts.push(record.line);
     const tmp = `${this.segment}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(tmp, parts.join(''));
+    await writeFile(tmp, segmentText(parts));
     await rename(tmp, this.segment);
   }
 }
@@ -172,7 +199,7 @@ export class ContextHashStore {
   ) {}
 
   private segmentPath(dir: string): { fan: string; file: string } {
-    const id = createHash('sha256').update(dir).digest('hex');
+    const id = createHash('sha256').update(fsPath(dir)).digest('hex');
     const fan = join(this.root, id.slice(0, 2));
     return { fan, file: join(fan, id.slice(2, 40)) };
   }
@@ -200,8 +227,53 @@ export class ContextHashStore {
       const fields = parseLine(lines[i]!);
       if (!fields || !isRecordFields(fields)) continue;
       const [name, dev, ino, size, mtimeMs, ctimeMs, mode, readAt, hash] = fields;
-      known.set(name, { dev, ino, size, mtimeMs, ctimeMs, mode, readAt, hash });
+      known.set(name, { dev, ino, size, mtimeMs, ctimeMs, mode, readAt, hash, line: lines[i]! });
     }
     return new DirectoryHashes(dir, file, known, lines.length, torn);
+  }
+}
+
+/**
+ * Hashes learned from file contents read for another purpose (a COPY layer
+ * being written): each directory's records are saved once all its files
+ * have been read, a directory at a time, so memory follows the directories
+ * being read, not the tree. Files the store already remembers are not hashed.
+ */
+export class HashLearning {
+  /** Each directory's save: segments are files of their own, saved side by side. */
+  private readonly saves: Promise<void>[] = [];
+
+  constructor(private readonly store: ContextHashStore) {}
+
+  /**
+   * Starts learning `dir` (an absolute path), whose `files` small files are
+   * read no earlier than `readAt`: the returned function takes each one's
+   * name, lstat and content as it is read. A file that is never read (its
+   * entry replaced by a later source) leaves the directory unsaved.
+   */
+  directory(dir: string, readAt: number, files: number): (name: string, st: EntryStats, content: Buffer) => void {
+    let known: DirectoryHashes | undefined;
+    /** Hashes of files read before the segment was in. */
+    const early: { name: string; st: EntryStats; hash: string }[] = [];
+    const loading = awaitedElsewhere(this.store.directory(dir).then((hashes) => {
+      for (const { name, st, hash } of early.splice(0)) if (hashes.remembered(name, st) === undefined) hashes.remember(name, st, readAt, hash);
+      known = hashes;
+      return hashes;
+    }));
+    let left = files;
+    return (name, st, content) => {
+      // A file that changed size since its lstat fails the layer; its content is not the lstat's.
+      if (content.length === st.size) {
+        // Most files of a context seen before are remembered: they need no hash.
+        if (!known) early.push({ name, st, hash: contentHash(content) });
+        else if (known.remembered(name, st) === undefined) known.remember(name, st, readAt, contentHash(content));
+      }
+      if (--left === 0) this.saves.push(awaitedElsewhere(loading.then((hashes) => hashes.save())));
+    };
+  }
+
+  /** Once every directory learned so far is saved; the first error saving one. */
+  async settled(): Promise<void> {
+    await Promise.all(this.saves);
   }
 }

@@ -5,8 +5,8 @@ import {
   appendHistory, appendLayer, assembleImage, awaitedElsewhere, hostPlatform, imageFormatAnnotations, readLayer, withAnnotations, withConfig,
   type ContainerConfig, type Platform, type HistoryEntry, type Image, type LayerEntry, type LocalStore,
 } from '@tsbuild/oci-layout';
-import { BuildContext } from '../context/buildContext.js';
-import { ContextHashStore } from '../context/contextHashStore.js';
+import { BuildContext, type LatestChange } from '../context/buildContext.js';
+import { changedSince, ContextHashStore, HashLearning } from '../context/contextHashStore.js';
 import { chooseIgnoreFile, parseDockerignore } from '../dockerfile/dockerignore.js';
 import { DockerfileError, type Dockerfile } from '../dockerfile/instructions.js';
 import { parseDockerfile, parseOnbuildTriggers } from '../dockerfile/parseDockerfile.js';
@@ -215,8 +215,8 @@ class Build {
     return result.fs;
   }
 
-  /** Everything a step's result depends on, besides the steps before it. */
-  private async describe(step: Step): Promise<StepDescription> {
+  /** Everything a step's result depends on, besides the steps before it; with `unseenStops`, see hashSources. */
+  private async describe(step: Step, unseenStops = false, seen?: LatestChange): Promise<StepDescription | undefined> {
     switch (step.kind) {
       case 'config':
         return { createdBy: step.createdBy ?? null };
@@ -229,7 +229,8 @@ class Build {
         const remote = (await this.remoteSources(step.op)).map((f) => f.digest);
         const local = op.sources.filter((s) => !isRemoteSource(s));
         // A stage or image is named by its cache key or digest: its content follows from that.
-        return { createdBy: step.createdBy, op, remote, sources: from ? from.key : await this.hashSources(named ?? this.context, local) };
+        const sources = from ? from.key : await this.hashSources(named ?? this.context, local, unseenStops, seen);
+        return sources === undefined ? undefined : { createdBy: step.createdBy, op, remote, sources };
       }
       case 'run': {
         const { location: _location, ...op } = step.op;
@@ -237,30 +238,62 @@ class Build {
         const mounted: string[] = [];
         for (const m of op.mounts.filter((mount) => mount.type === 'bind')) {
           const named = await this.dirContext(m.from);
-          mounted.push(m.from !== undefined && !named ? (await this.copySource(m.from)).key : await this.hashSources(named ?? this.context, [m.source ?? '.']));
+          mounted.push(m.from !== undefined && !named ? (await this.copySource(m.from)).key : (await this.hashSources(named ?? this.context, [m.source ?? '.']))!);
         }
         return { createdBy: step.createdBy, op, mounted, network: op.network ?? this.req.network ?? 'host', settings: this.req.runSettings };
       }
     }
   }
 
-  /** A content hash of context sources, listed as they are hashed: the explainer writes the listing if their step misses. */
-  private async hashSources(context: BuildContext, sources: string[]): Promise<string> {
+  /**
+   * A content hash of context sources, listed as they are hashed: the explainer writes the listing if their step
+   * misses. With `unseenStops`, undefined where BuildContext.hashSourcesIfSeen gives up (a context never seen).
+   */
+  private async hashSources(context: BuildContext, sources: string[], unseenStops = false, seen?: LatestChange): Promise<string | undefined> {
     const listing = new RecordedListing();
-    const digest = await context.hashSources(sources, this.fileHashes, listing.visit);
-    this.explainer.noteSources(digest, listing);
+    const digest = unseenStops
+      ? await context.hashSourcesIfSeen(sources, this.fileHashes, listing.visit)
+      : await context.hashSources(sources, this.fileHashes, listing.visit, seen);
+    if (digest !== undefined) this.explainer.noteSources(digest, listing);
     return digest;
   }
 
+  /**
+   * The step's description; but a COPY of a context the hash store has never seen is executed first, its layer
+   * writer leaving the hashes of the files it reads in the store, and described after, by stat alone: each file is
+   * read once, not for the key and again for the layer. If the key hits, `discard` drops that layer (the store's GC
+   * takes its blob) and puts the tree view back; if a source changed since the layer was begun, it is dropped at once.
+   */
+  private async describeOrExecute(step: Step, result: StageResult, label: string): Promise<{ description: StepDescription; executed?: Omit<CachedStep, 'created'>; discard?: () => void }> {
+    const fromContext = step.kind === 'copy' && (step.op.from === undefined || (await this.dirContext(step.op.from)) !== undefined);
+    if (!fromContext) return { description: (await this.describe(step))! };
+    const known = await this.describe(step, true);
+    if (known) return { description: known };
+    const before = new ImageFilesystem();
+    before.copyFrom(await this.filesystem(result));
+    const learning = new HashLearning(this.fileHashes);
+    const writtenFrom = Date.now();
+    const executed = await this.execute(step, result, label, learning);
+    await learning.settled();
+    const seen: LatestChange = { ctimeMs: 0 };
+    const description = (await this.describe(step, false, seen))!;
+    const discard = () => void (result.fs = before);
+    // A path changed since the layer was begun may be in it otherwise than the key says: it is written again, after the key.
+    if (!changedSince(seen.ctimeMs, writtenFrom)) return { description, executed, discard };
+    discard();
+    return { description };
+  }
+
   private async cachedStep(step: Step, result: StageResult, label: string, instruction: string): Promise<void> {
-    const description = await this.describe(step);
+    const { description, executed, discard } = await this.describeOrExecute(step, result, label);
     const key = stepKey(result.key, description);
     const hit = this.req.noCache ? undefined : await this.cache.get(key);
+    if (hit) discard?.();
     if (hit && step.kind !== 'config') this.req.log('--> Using cache');
     // The image will hold this layer: an imported one starts downloading now, while the later steps are looked up.
     if (hit?.layer && result.final) awaitedElsewhere(this.cache.ensure([hit.layer]));
     const miss = await this.explainer.lookedUp({ parent: result.key, key, step, description, label, instruction }, hit !== undefined);
-    const done = hit ?? { created: new Date().toISOString(), ...(await this.execute(step, result, label)) };
+    const done = hit ?? { created: new Date().toISOString(), ...(executed ?? (await this.execute(step, result, label))) };
     if (this.req.sourceDateEpoch !== undefined) done.created = this.created;
     if (!hit) await this.cache.put(key, done);
     this.records.set(key, { key, parent: result.key, ...done });
@@ -271,8 +304,8 @@ class Build {
     result.key = key;
   }
 
-  /** Runs a step for real; returns its layer, if it makes one. */
-  private async execute(step: Step, result: StageResult, label: string): Promise<Omit<CachedStep, 'created'>> {
+  /** Runs a step for real; returns its layer, if it makes one. A COPY leaves the hashes of the context files it reads with `learning`. */
+  private async execute(step: Step, result: StageResult, label: string, learning?: HashLearning): Promise<Omit<CachedStep, 'created'>> {
     switch (step.kind) {
       case 'config':
         return {};
@@ -291,7 +324,9 @@ class Build {
         const from = op.from === undefined || named ? undefined : await this.copySource(op.from);
         if (from) await this.cache.ensure(from.image.layers);
         const root = from ? await openStageRoot(this.store, this.snapshotter, from.image) : undefined;
-        const planner = new CopyPlanner(fs, root ? BuildContext.imageRoot(root.dir) : named ?? this.context, this.timing);
+        const planner = root
+          ? new CopyPlanner(fs, BuildContext.imageRoot(root.dir), this.timing)
+          : new CopyPlanner(fs, named ?? this.context, this.timing, learning);
         if (root) planner.onCleanup(() => root.release());
         const entries = planner.plan({
           isAdd: op.isAdd, sources: op.sources.filter((s) => !isRemoteSource(s)), heredocs: op.heredocs, dest: op.dest,

@@ -1,13 +1,14 @@
-import { constants, createReadStream, readlinkSync } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { readSmallFile } from '../context/readSmallFile.js';
 import { lstat, mkdtemp, open as openFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { applyLayer, compareLayerPaths, type LayerEntry } from '@tsbuild/oci-layout';
+import { applyLayer, compareLayerPaths, fsPath, type LayerEntry } from '@tsbuild/oci-layout';
 import { mergeSortedRuns, type RunItem } from '../layers/mergeSortedRuns.js';
 import { deviceNumbers } from '../layers/deviceNumbers.js';
 import { readArchiveRoot } from './archiveRoot.js';
-import { walkTree, type BuildContext, type ContextEntry } from '../context/buildContext.js';
+import { linkTarget, walkTree, type BuildContext, type ContextEntry } from '../context/buildContext.js';
+import type { HashLearning } from '../context/contextHashStore.js';
 import type { RemoteFile } from './remoteSource.js';
 import type { ImageFilesystem } from './imageFilesystem.js';
 
@@ -77,6 +78,8 @@ export class CopyPlanner {
     private readonly fs: ImageFilesystem,
     private readonly context: BuildContext,
     private readonly timing: CopyTiming,
+    /** Where the context files read for the layer leave their hashes (a layer written before its cache key). */
+    private readonly learning?: HashLearning,
   ) {}
 
   private mtime(value: number): number {
@@ -96,7 +99,7 @@ export class CopyPlanner {
     for (const match of matches) {
       if (match.stats.isDirectory()) {
         this.ensureDir(destKey, req, match);
-        this.addWalk(destKey, match.rel, this.context.walk(match), req, req.keepOwners);
+        this.addWalk(destKey, match.rel, this.context.walk(match, this.learning), req, req.keepOwners);
       } else if (req.isAdd && match.stats.isFile() && (await looksLikeTar(match.abs))) {
         this.ensureDir(destKey, req);
         await this.addArchive(destKey, match.abs, req);
@@ -218,7 +221,7 @@ export class CopyPlanner {
     };
     if (st.isDirectory()) return this.recorded({ ...base, type: 'directory' });
     // Link targets are data; they are stored as written in the context.
-    if (st.isSymbolicLink()) return this.recorded({ ...base, type: 'symlink', mode: 0o777, linkname: readlinkSync(source.abs) });
+    if (st.isSymbolicLink()) return this.recorded({ ...base, type: 'symlink', mode: 0o777, linkname: linkTarget(source.abs) });
     if (st.isFile()) {
       const inode = `${st.dev}:${st.ino}`;
       const first = st.nlink > 1 ? this.inodes.get(inode) : undefined;
@@ -227,9 +230,11 @@ export class CopyPlanner {
       // Opened when the layer is written, by path: never through a symlink that took the file's place since the walk.
       const { abs } = source;
       const { size } = st;
-      const open = async () => (await openFile(abs, constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream();
+      const open = async () => (await openFile(fsPath(abs), constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream();
       const read = source.read ?? (() => readSmallFile(abs, size));
-      return this.recorded({ ...base, type: 'file', size, open, read }, abs);
+      // Built field by field, not spread from `base`: a tree of small files makes one per file.
+      const file: LayerEntry = { path: key, uid: base.uid, gid: base.gid, mtime: base.mtime, size, mode: base.mode, type: 'file', open, read };
+      return this.recorded(file, abs);
     }
     if (keepOwner && (st.isCharacterDevice() || st.isBlockDevice())) {
       return this.recorded({ ...base, type: st.isCharacterDevice() ? 'character-device' : 'block-device', ...deviceNumbers(st.rdev) });
@@ -275,8 +280,7 @@ export class CopyPlanner {
 
   /** The view learns of an entry as it is written; `sourceFile` is where its content can be read. */
   private recorded(entry: LayerEntry, sourceFile?: string): LayerEntry {
-    const { open: _unused, content: _content, read: _read, ...header } = entry;
-    this.fs.record(header, sourceFile);
+    this.fs.record(entry, sourceFile);
     return entry;
   }
 }

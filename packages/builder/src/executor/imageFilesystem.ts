@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { EntryHeader, LayerChange } from '@tsbuild/oci-layout';
+import type { EntryHeader, LayerChange, LayerEntry } from '@tsbuild/oci-layout';
 
 /** Files whose content the builder needs later (user and group names for --chown and USER). */
 const REMEMBERED_FILES = new Set(['etc/passwd', 'etc/group']);
@@ -78,11 +78,24 @@ export class ImageFilesystem {
     }
   }
 
-  /** Records an entry the builder is about to write; `sourceFile` is where its content can be read. */
-  record(header: EntryHeader, sourceFile?: string): void {
-    const node: Node = { ...header };
-    if (sourceFile && REMEMBERED_FILES.has(header.path)) node.remembered = { kind: 'file', path: sourceFile };
+  /** Records an entry the builder is about to write (its header; how its content is read is not kept); `sourceFile` is where its content can be read. */
+  record(entry: LayerEntry, sourceFile?: string): void {
+    const rememberedFrom = sourceFile !== undefined && REMEMBERED_FILES.has(entry.path) ? sourceFile : undefined;
+    // Most entries of a big COPY are plain files, which the view does not keep: no copy of their header.
+    if (entry.type !== 'directory' && entry.type !== 'symlink' && rememberedFrom === undefined) {
+      this.forget(entry.path);
+      return;
+    }
+    const { content: _content, open: _open, read: _read, ...header } = entry;
+    const node: Node = header;
+    if (rememberedFrom !== undefined) node.remembered = { kind: 'file', path: rememberedFrom };
     this.put(node);
+  }
+
+  /** What was at `path` is replaced by something the view does not keep. */
+  private forget(path: string): void {
+    if (this.nodes.get(path)?.type === 'directory') this.removeTree(path);
+    this.nodes.delete(path);
   }
 
   /** Puts a node in place of whatever was at its path; whether it is one the view keeps. */
@@ -93,7 +106,7 @@ export class ImageFilesystem {
       this.nodes.set(node.path, node);
       return true;
     }
-    this.nodes.delete(node.path);
+    this.forget(node.path);
     return false;
   }
 
