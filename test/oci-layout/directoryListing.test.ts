@@ -56,7 +56,7 @@ describe('names that are not UTF-8', () => {
       expect(one.subarray(0, readFileInto(join(work, name), one)).toString()).toBe(`content ${i}`);
     }
     const batch = await readSmallFiles(work, listed.map((e) => e.name), listed.map((e) => e.stats.size));
-    expect(batch.map((b) => (b instanceof Buffer ? b.toString() : b.message)))
+    expect(batch.map((b) => ('message' in b ? b.message : b.toString())))
       .toEqual(listed.map((e) => `content ${raw.findIndex((n) => n.equals(encodeName(e.name)))}`));
   });
 });
