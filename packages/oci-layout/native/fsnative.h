@@ -1,4 +1,4 @@
-/* What fsnative.c, smallFiles.c and mounts.c share: argument and error helpers, and the functions Init exports. */
+/* What fsnative.c, smallFiles.c, mounts.c and attachSocket.c share: argument and error helpers, and the functions Init exports. */
 #ifndef FSNATIVE_H
 #define FSNATIVE_H
 #include <node_api.h>
@@ -9,6 +9,10 @@
 napi_value errno_error(napi_env env, int err, const char *syscall, const char *path);
 void throw_errno(napi_env env, int err, const char *syscall, const char *path);
 /* A path given as a JS string (UTF-8) or a Buffer (its bytes, exactly); 0 after throwing. */
+/* A JS string argument (UTF-8) into buf; 0 after throwing. */
+int get_string(napi_env env, napi_value value, char *buf, size_t size, const char *what);
+/* A number argument as a uint32; 0 after throwing a TypeError naming `what`. */
+int get_uint32(napi_env env, napi_value value, uint32_t *out, const char *what);
 int get_path(napi_env env, napi_value value, char *buf, size_t size, const char *what);
 /* The call's first `count` arguments, into argv; fewer throws a TypeError showing `usage` (0 after throwing). */
 int get_args(napi_env env, napi_callback_info info, napi_value *argv, size_t count, const char *usage);
@@ -23,5 +27,7 @@ napi_value ReadFiles(napi_env env, napi_callback_info info);
 napi_value Mount(napi_env env, napi_callback_info info);
 napi_value Unmount(napi_env env, napi_callback_info info);
 napi_value MountNewNetns(napi_env env, napi_callback_info info);
+napi_value SeqpacketConnect(napi_env env, napi_callback_info info);
+napi_value ShutdownSocket(napi_env env, napi_callback_info info);
 
 #endif
