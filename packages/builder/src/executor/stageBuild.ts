@@ -1,0 +1,391 @@
+import { existsSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import {
+  appendHistory, appendLayer, assembleImage, awaitedElsewhere, hostPlatform, readLayer, withConfig,
+  type ContainerConfig, type Platform, type HistoryEntry, type Image, type LayerEntry, type LocalStore,
+} from '@tsbuild/oci-layout';
+import { BuildContext, type LatestChange } from '../context/buildContext.js';
+import { changedSince, ContextHashStore, HashLearning } from '../context/contextHashStore.js';
+import { parseDockerignore } from '../dockerfile/dockerignore.js';
+import { DockerfileError, type Dockerfile } from '../dockerfile/instructions.js';
+import { parseOnbuildTriggers } from '../dockerfile/parseDockerfile.js';
+import { resolveStageRef, type PlannedStage } from '../dockerfile/buildPlan.js';
+import { StageState, type CopyOp, type Step } from '../dockerfile/stageState.js';
+import { CopyPlanner, type CopyTiming } from './copyPlanner.js';
+import { ImageFilesystem } from './imageFilesystem.js';
+import { storeLayer } from '../layers/layerStore.js';
+import { stepKey, type CachedStep } from '../cache/stepCache.js';
+import type { CacheRecord } from '../cache/cacheManifest.js';
+import { CacheLayerRefusedError, type CacheSources } from '../cache/cacheSources.js';
+import { MissExplainer, type StepDescription } from '../cache/missExplanation.js';
+import { RecordedListing } from '../cache/sourceListing.js';
+import { resolveOwner } from './resolveOwner.js';
+import { runStep, type RunEnvironment } from './runStep.js';
+import { Snapshotter } from '../runtime/snapshotter.js';
+import { openStageRoot } from './stageRoot.js';
+import { BuildInterruptedError, type BuildRequest } from './buildRequest.js';
+import { platformOf, refuseUnsupported } from './executablePlan.js';
+import { lineWriter } from './lineWriter.js';
+import { ImageUnavailableError } from './resolveImage.js';
+import type { ImageLookups } from './imageLookups.js';
+import { nearestName } from '../nearestName.js';
+import { downloadRemote, isRemoteSource, type RemoteFile } from './remoteSource.js';
+
+export interface StageResult {
+  /** The stage's image so far: config and layers (each with its diff_id) together. */
+  image: Image;
+  /** Filled in lazily: a fully cached build never reads a layer. */
+  fs: ImageFilesystem;
+  /** Cache key of the last step so far. */
+  key: string;
+  /** The target stage: every layer it has ends up in the image. */
+  final?: boolean;
+}
+
+/** One build's shared state: where things come from and go, the cache, timing, progress. */
+export class Build {
+  private readonly snapshotter: Snapshotter;
+  /** Every step of this build by key, as `--cache-to` exports it. */
+  readonly records = new Map<string, CacheRecord>();
+  private readonly created: string;
+  private readonly timing: CopyTiming;
+  /** The build's target platform, for stages whose FROM names none. */
+  private readonly platform: Platform;
+  private step = 0;
+  /** Finished stages by index, for FROM and COPY --from. */
+  private readonly results = new Map<number, StageResult>();
+  private readonly downloads = new Map<string, RemoteFile>();
+  private readonly fileHashes: ContextHashStore;
+  private readonly namedContexts = new Map<string, BuildContext>();
+  readonly explainer: MissExplainer;
+
+  constructor(
+    private readonly store: LocalStore,
+    private readonly req: BuildRequest,
+    private readonly dockerfile: Dockerfile,
+    private readonly context: BuildContext,
+    private readonly totalSteps: number,
+    private readonly cache: CacheSources,
+    private readonly images: ImageLookups,
+    private readonly targetStage: number,
+  ) {
+    this.snapshotter = new Snapshotter(store);
+    this.fileHashes = new ContextHashStore(join(store.cacheDir, 'context-hashes'), join(store.cacheDir, 'context-hashes.json'));
+    const now = req.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
+    this.created = new Date(now * 1000).toISOString();
+    this.timing = { now, scratchDir: store.tmpDir, ...(req.sourceDateEpoch !== undefined ? { clampTo: req.sourceDateEpoch } : {}) };
+    this.platform = req.platform ?? hostPlatform();
+    this.explainer = new MissExplainer(store.cacheDir, req);
+  }
+
+  private checkInterrupted(): void {
+    if (this.req.signal?.aborted) throw new BuildInterruptedError('build interrupted');
+  }
+
+  async stage(planned: PlannedStage, scope: { globalArgs: Record<string, string>; buildArgs: Record<string, string>; escape: string }): Promise<StageResult> {
+    const fromLabel = `STEP ${++this.step}/${this.totalSteps}`;
+    this.req.log(`${fromLabel}: ${planned.stage.from.original}`);
+    const result: StageResult = { ...(await this.start(planned)), final: planned.stage.index === this.targetStage };
+    const state = new StageState({ ...(planned.base.kind === 'scratch' ? {} : { base: result.image.config.config ?? {} }), ...scope });
+    // A base image's ONBUILD triggers run first, as if written right after FROM.
+    const triggers = parseOnbuildTriggers(state.inheritedTriggers, planned.stage.from.location);
+    for (const trigger of triggers) refuseUnsupported(trigger);
+    for (const instr of [...triggers, ...planned.stage.instructions]) {
+      this.checkInterrupted();
+      // Triggers are known only once the base is read, so they are numbered within their FROM step.
+      const trigger = triggers.indexOf(instr);
+      const label = trigger >= 0 ? `${fromLabel} ONBUILD ${trigger + 1}/${triggers.length}` : `STEP ${++this.step}/${this.totalSteps}`;
+      this.req.log(`${label}: ${instr.original}`);
+      await this.cachedStep(state.apply(instr), result, label, instr.original).catch((e: Error) => {
+        if (e instanceof DockerfileError || e instanceof BuildInterruptedError || e instanceof CacheLayerRefusedError) throw e;
+        this.checkInterrupted();
+        throw new DockerfileError(e.message, instr.location, instr.keyword);
+      });
+    }
+    // The image is as old as its newest step, so a fully cached rebuild gives the same config (and digest).
+    const created = result.image.config.history?.at(-1)?.created ?? this.created;
+    result.image = withConfig(result.image, { config: this.finalConfig(state.config), ...(state.author ? { author: state.author } : {}), created });
+    this.results.set(planned.stage.index, result);
+    return result;
+  }
+
+  private finalConfig(config: ContainerConfig): ContainerConfig {
+    if (Object.keys(this.req.labels).length === 0) return config;
+    return { ...config, Labels: { ...config.Labels, ...this.req.labels } };
+  }
+
+  private async start(planned: PlannedStage): Promise<StageResult> {
+    const platform = platformOf(planned, this.platform);
+    const base = planned.base;
+    // What every layer depends on beyond the steps themselves: how layers are written.
+    const settings = { compression: this.req.compression, clampTo: this.timing.clampTo ?? null, platform };
+    if (base.kind === 'stage') {
+      const parent = this.results.get(base.index)!;
+      const fs = new ImageFilesystem();
+      fs.copyFrom(parent.fs);
+      return { image: parent.image, fs, key: parent.key };
+    }
+    if (base.kind === 'scratch') {
+      const image = assembleImage({ created: this.created, ...platform, config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] }, []);
+      const key = stepKey('', { base: 'scratch', settings });
+      await this.explainer.base(planned.stage.index, key, 'scratch', settings);
+      return { image, fs: new ImageFilesystem(), key };
+    }
+    const fromError = (e: Error) => new DockerfileError(`base image "${base.ref}": ${e.message}`, planned.stage.from.location, 'FROM');
+    const image = await this.image(base.ref, platform, fromError);
+    // The stage's image is an OCI image of its own: the base's layers without their annotations, its manifest's left behind.
+    const layers = image.layers.map((l) => ({ descriptor: { mediaType: l.descriptor.mediaType, digest: l.descriptor.digest, size: l.descriptor.size }, diffId: l.diffId, open: () => l.open() }));
+    const key = stepKey('', { base: image.manifestDigest, settings });
+    await this.explainer.base(planned.stage.index, key, image.manifestDigest, settings);
+    return { image: assembleImage({ ...image.config, history: image.config.history ?? [] }, layers), fs: new ImageFilesystem(), key };
+  }
+
+  /** The stage's file tree, reading in the layers it does not include yet (cached steps skip this). */
+  private async filesystem(result: StageResult): Promise<ImageFilesystem> {
+    const unread = result.image.layers.slice(result.fs.applied);
+    await this.cache.ensure(unread);
+    for (const layer of unread) {
+      await result.fs.applyLayer(readLayer(await layer.open()));
+      result.fs.applied++;
+    }
+    return result.fs;
+  }
+
+  /** Everything a step's result depends on, besides the steps before it; with `unseenStops`, see hashSources. */
+  private async describe(step: Step, unseenStops = false, seen?: LatestChange): Promise<StepDescription | undefined> {
+    switch (step.kind) {
+      case 'config':
+        return { createdBy: step.createdBy ?? null };
+      case 'workdir':
+        return step;
+      case 'copy': {
+        const { location: _location, ...op } = step.op;
+        const named = await this.dirContext(op.from);
+        const from = op.from === undefined || named ? undefined : await this.copySource(op.from);
+        const remote = (await this.remoteSources(step.op)).map((f) => f.digest);
+        const local = op.sources.filter((s) => !isRemoteSource(s));
+        // A stage or image is named by its cache key or digest: its content follows from that.
+        const sources = from ? from.key : await this.hashSources(named ?? this.context, local, unseenStops, seen);
+        return sources === undefined ? undefined : { createdBy: step.createdBy, op, remote, sources };
+      }
+      case 'run': {
+        const { location: _location, ...op } = step.op;
+        // What a bind mount shows is an input of the step, like a COPY's sources.
+        const mounted: string[] = [];
+        for (const m of op.mounts.filter((mount) => mount.type === 'bind')) {
+          const named = await this.dirContext(m.from);
+          mounted.push(m.from !== undefined && !named ? (await this.copySource(m.from)).key : (await this.hashSources(named ?? this.context, [m.source ?? '.']))!);
+        }
+        return { createdBy: step.createdBy, op, mounted, network: op.network ?? this.req.network ?? 'host', settings: this.req.runSettings };
+      }
+    }
+  }
+
+  /**
+   * A content hash of context sources, listed as they are hashed: the explainer writes the listing if their step
+   * misses. With `unseenStops`, undefined where BuildContext.hashSourcesIfSeen gives up (a context never seen).
+   */
+  private async hashSources(context: BuildContext, sources: string[], unseenStops = false, seen?: LatestChange): Promise<string | undefined> {
+    const listing = new RecordedListing();
+    const digest = unseenStops
+      ? await context.hashSourcesIfSeen(sources, this.fileHashes, listing.visit)
+      : await context.hashSources(sources, this.fileHashes, listing.visit, seen);
+    if (digest !== undefined) this.explainer.noteSources(digest, listing);
+    return digest;
+  }
+
+  /**
+   * The step's description; but a COPY of a context the hash store has never seen is executed first, its layer
+   * writer leaving the hashes of the files it reads in the store, and described after, by stat alone: each file is
+   * read once, not for the key and again for the layer. If the key hits, `discard` drops that layer (the store's GC
+   * takes its blob) and puts the tree view back; if a source changed since the layer was begun, it is dropped at once.
+   */
+  private async describeOrExecute(step: Step, result: StageResult, label: string): Promise<{ description: StepDescription; executed?: Omit<CachedStep, 'created'>; discard?: () => void }> {
+    const fromContext = step.kind === 'copy' && (step.op.from === undefined || (await this.dirContext(step.op.from)) !== undefined);
+    if (!fromContext) return { description: (await this.describe(step))! };
+    const known = await this.describe(step, true);
+    if (known) return { description: known };
+    const before = new ImageFilesystem();
+    before.copyFrom(await this.filesystem(result));
+    const learning = new HashLearning(this.fileHashes);
+    const writtenFrom = Date.now();
+    const executed = await this.execute(step, result, label, learning);
+    await learning.settled();
+    const seen: LatestChange = { ctimeMs: 0 };
+    const description = (await this.describe(step, false, seen))!;
+    const discard = () => void (result.fs = before);
+    // A path changed since the layer was begun may be in it otherwise than the key says: it is written again, after the key.
+    if (!changedSince(seen.ctimeMs, writtenFrom)) return { description, executed, discard };
+    discard();
+    return { description };
+  }
+
+  private async cachedStep(step: Step, result: StageResult, label: string, instruction: string): Promise<void> {
+    const { description, executed, discard } = await this.describeOrExecute(step, result, label);
+    const key = stepKey(result.key, description);
+    const hit = this.req.noCache ? undefined : await this.cache.get(key);
+    if (hit) discard?.();
+    if (hit && step.kind !== 'config') this.req.log('--> Using cache');
+    // The image will hold this layer: an imported one starts downloading now, while the later steps are looked up.
+    if (hit?.layer && result.final) awaitedElsewhere(this.cache.ensure([hit.layer]));
+    const miss = await this.explainer.lookedUp({ parent: result.key, key, step, description, label, instruction }, hit !== undefined);
+    const done = hit ?? { created: new Date().toISOString(), ...(executed ?? (await this.execute(step, result, label))) };
+    if (this.req.sourceDateEpoch !== undefined) done.created = this.created;
+    if (!hit) await this.cache.put(key, done);
+    this.records.set(key, { key, parent: result.key, ...done });
+    await miss?.commit();
+    const history: HistoryEntry = { created: done.created, created_by: step.createdBy ?? '', comment: 'tsbuild' };
+    if (done.layer) result.image = appendLayer(result.image, this.store.layout.storedLayer(done.layer.descriptor, done.layer.diffId), history);
+    else if (step.kind !== 'config' || step.createdBy !== undefined) result.image = appendHistory(result.image, history);
+    result.key = key;
+  }
+
+  /** Runs a step for real; returns its layer, if it makes one. A COPY leaves the hashes of the context files it reads with `learning`. */
+  private async execute(step: Step, result: StageResult, label: string, learning?: HashLearning): Promise<Omit<CachedStep, 'created'>> {
+    switch (step.kind) {
+      case 'config':
+        return {};
+      case 'workdir': {
+        const fs = await this.filesystem(result);
+        if (fs.isDirectory(step.path)) return {};
+        const owner = step.user ? await resolveOwner(step.user, fs) : undefined;
+        const planner = new CopyPlanner(fs, this.context, this.timing);
+        return { layer: await this.writePlanned(fs, planner, planner.mkdir(step.path, owner)) };
+      }
+      case 'copy': {
+        const op = step.op;
+        const fs = await this.filesystem(result);
+        const owner = op.chown ? await resolveOwner(op.chown, fs) : undefined;
+        const named = await this.dirContext(op.from);
+        const from = op.from === undefined || named ? undefined : await this.copySource(op.from);
+        if (from) await this.cache.ensure(from.image.layers);
+        const root = from ? await openStageRoot(this.store, this.snapshotter, from.image) : undefined;
+        const planner = root
+          ? new CopyPlanner(fs, BuildContext.imageRoot(root.dir), this.timing)
+          : new CopyPlanner(fs, named ?? this.context, this.timing, learning);
+        if (root) planner.onCleanup(() => root.release());
+        const entries = planner.plan({
+          isAdd: op.isAdd, sources: op.sources.filter((s) => !isRemoteSource(s)), heredocs: op.heredocs, dest: op.dest,
+          keepOwners: from !== undefined, remote: await this.remoteSources(op),
+          ...(owner ? { owner } : {}), ...(op.chmod !== undefined ? { chmod: op.chmod } : {}),
+        });
+        return { layer: await this.writePlanned(fs, planner, entries) };
+      }
+      case 'run': {
+        const output = lineWriter(this.req.log, `[${label}] `);
+        const env: RunEnvironment = {
+          store: this.store,
+          snapshotter: this.snapshotter,
+          compression: this.req.compression,
+          contextDir: this.context.dir,
+          secrets: this.req.secrets ?? {},
+          openRoot: async (from) => {
+            const named = await this.dirContext(from);
+            if (named) return { dir: named.dir, release: async () => undefined };
+            const source = await this.copySource(from);
+            await this.cache.ensure(source.image.layers);
+            return openStageRoot(this.store, this.snapshotter, source.image);
+          },
+          output: (chunk) => output.write(chunk),
+          signal: this.req.signal ?? new AbortController().signal,
+          ...(this.timing.clampTo !== undefined ? { clampTo: this.timing.clampTo } : {}),
+          ...(this.req.runSettings ? { settings: this.req.runSettings } : {}),
+        };
+        const op = this.req.network && step.op.network === undefined ? { ...step.op, network: this.req.network } : step.op;
+        // The tree view follows along only if it is already up to date; otherwise it reads the layer when needed.
+        const upToDate = result.fs.applied === result.image.layers.length;
+        await this.cache.ensure(result.image.layers);
+        try {
+          return {
+            layer: await runStep(env, op, result.image, label, async (changes) => {
+              if (!upToDate) return;
+              await result.fs.applyLayer(changes);
+              result.fs.applied++;
+            }),
+          };
+        } finally {
+          output.flush();
+        }
+      }
+    }
+  }
+
+  /** `ADD https://...`: each URL is downloaded once per build, for both the cache key and the layer. */
+  private async remoteSources(op: CopyOp): Promise<RemoteFile[]> {
+    if (!op.isAdd || op.from !== undefined) return [];
+    const files: RemoteFile[] = [];
+    for (const url of op.sources.filter(isRemoteSource)) {
+      const key = `${url} ${op.checksum ?? ''}`;
+      let file = this.downloads.get(key);
+      if (!file) {
+        file = await downloadRemote(url, this.store.tmpDir, op.checksum);
+        this.downloads.set(key, file);
+      }
+      files.push(file);
+    }
+    return files;
+  }
+
+  /** Removes what the build downloaded. */
+  async cleanup(): Promise<void> {
+    await this.cache.settled();
+    await Promise.all([...this.downloads.values()].map((f) => rm(dirname(f.path), { recursive: true, force: true })));
+  }
+
+  /** A named directory context for `--from=name`, opened once with its own .dockerignore; a stage of that name wins, as in BuildKit. */
+  private async dirContext(from: string | undefined): Promise<BuildContext | undefined> {
+    const named = from === undefined ? undefined : this.req.buildContexts?.[from];
+    if (named?.kind !== 'dir' || resolveStageRef(this.dockerfile, from!) !== undefined) return undefined;
+    let opened = this.namedContexts.get(from!);
+    if (!opened) {
+      const ignoreFile = join(named.dir, '.dockerignore');
+      const ignore = existsSync(ignoreFile) ? parseDockerignore(await readFile(ignoreFile, 'utf8')) : undefined;
+      opened = await BuildContext.open(named.dir, ignore);
+      this.namedContexts.set(from!, opened);
+    }
+    return opened;
+  }
+
+  /** `COPY --from=NAME`: an earlier stage (by name or index) or an image from the store. */
+  private async copySource(from: string): Promise<{ key: string; image: Image }> {
+    const index = resolveStageRef(this.dockerfile, from);
+    if (index !== undefined) {
+      const stage = this.results.get(index);
+      if (!stage) throw new Error(`stage "${from}" has not been built`);
+      return { key: stage.key, image: stage.image };
+    }
+    const image = await this.image(from, this.platform, (e) => {
+      if (!(e instanceof ImageUnavailableError)) return e;
+      const stage = nearestName(from.toLowerCase(), this.dockerfile.stages.flatMap((s) => s.from.name ?? []));
+      return new Error(`--from="${from}" is neither a stage of this Dockerfile nor an image in the store or a reachable registry (pull: ${e.pullError})${
+        stage ? `; did you mean the stage "${stage}"?` : e.nearest ? `; did you mean "${e.nearest}"?` : ''}`);
+    });
+    return { key: image.manifestDigest, image };
+  }
+
+  /**
+   * The image `ref` names; a pulled image's layers go on arriving meanwhile,
+   * and whatever reads them waits (CacheSources.ensure). `failure` says how
+   * this use of the name reports that it cannot be had.
+   */
+  private async image(ref: string, platform: Platform, failure: (e: Error) => Error): Promise<Image> {
+    const { image, pull } = await this.images.use(ref, platform).catch((e: Error) => {
+      throw failure(e);
+    });
+    if (pull) this.cache.arriving(image.layers, awaitedElsewhere(pull.stored.then(() => undefined, (e: Error) => {
+      throw failure(e);
+    })));
+    return image;
+  }
+
+  private async writePlanned(fs: ImageFilesystem, planner: CopyPlanner, entries: Promise<Iterable<LayerEntry>> | Iterable<LayerEntry>) {
+    try {
+      const layer = await storeLayer(this.store, await entries, this.req.compression);
+      fs.applied++;
+      return layer;
+    } finally {
+      await planner.cleanup();
+    }
+  }
+}
