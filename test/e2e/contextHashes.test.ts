@@ -5,6 +5,7 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { TSBUILD_BIN, tsbuild } from '../helpers/tsbuildCli.js';
+import { writePackageTree } from '../helpers/packageTree.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 
 // The build cache's memory of context file hashes (<root>/cache/context-hashes/): a wrong
@@ -19,10 +20,7 @@ afterAll(() => dirs.cleanup());
 beforeEach(async () => {
   root = await dirs.make();
   context = await dirs.make();
-  for (const pkg of ['a', 'b']) {
-    await mkdir(join(context, 'tree', pkg), { recursive: true });
-    for (let i = 0; i < 50; i++) await writeFile(join(context, 'tree', pkg, `f${i}.txt`), `package ${pkg} file ${i}\n`);
-  }
+  await writePackageTree(context, 50);
   await writeFile(join(context, 'Dockerfile'), 'FROM scratch\nCOPY tree /tree\n');
 });
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { TSBUILD_BIN, tsbuild, tsbuildOk } from '../helpers/tsbuildCli.js';
+import { writePackageTree } from '../helpers/packageTree.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 
 // A COPY of context files the hash store has never seen is written before its cache key is
@@ -21,10 +22,7 @@ afterAll(() => dirs.cleanup());
 beforeEach(async () => {
   root = await dirs.make();
   context = await dirs.make();
-  for (const pkg of ['a', 'b']) {
-    await mkdir(join(context, 'tree', pkg), { recursive: true });
-    for (let i = 0; i < 300; i++) await writeFile(join(context, 'tree', pkg, `f${i}.txt`), `package ${pkg} file ${i}\n`);
-  }
+  await writePackageTree(context, 300);
   await mkdir(join(context, 'extra'));
   await writeFile(join(context, 'extra', 'e.txt'), 'extra one\n');
 });
