@@ -25,12 +25,12 @@ ensure_node_modules() {
 }
 
 build_workspace() {
-  # A checkout that already has node_modules skips npm ci: rebuild the addon when its source is newer.
+  # A checkout that already has node_modules skips npm ci: rebuild the addon when a source is newer.
   local addon=packages/oci-layout/native/build/Release/fsnative.node
-  if [ ! -f "$addon" ] || [ packages/oci-layout/native/fsnative.c -nt "$addon" ]; then
+  if [ ! -f "$addon" ] || [ -n "$(find packages/oci-layout/native -maxdepth 1 -newer "$addon" \( -name '*.[ch]' -o -name binding.gyp \) -print -quit)" ]; then
     npm rebuild @tsbuild/oci-layout
   fi
-  npx tsc -b
+  npm run -s build
   make -s -C samples/hello hello
 }
 

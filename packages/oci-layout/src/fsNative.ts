@@ -55,10 +55,11 @@ let loaded: FsNative | undefined;
 /** Loaded on first use so that code paths needing no device nodes or xattrs work without the addon. */
 export function fsNative(): FsNative {
   if (!loaded) {
-    // Same relative path from src/ (vitest) and dist/ (built): both sit one level below the package root.
+    // Named through the package (its exports map), which works from src/ (vitest), dist/ and the
+    // CLI's bundle alike.
     const require = createRequire(import.meta.url);
     try {
-      loaded = require('../native/build/Release/fsnative.node') as FsNative;
+      loaded = require('@tsbuild/oci-layout/fsnative.node') as FsNative;
     } catch (error) {
       throw new Error(
         `native addon fsnative.node is not built (${(error as Error).message}); ` +

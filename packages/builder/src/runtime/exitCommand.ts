@@ -1,7 +1,13 @@
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 
-/** This package's CLI, which conmon runs when a container exits: a path that works with no tsbuild process running. */
-const TSBUILD_BIN = fileURLToPath(new URL('../../bin/tsbuild.js', import.meta.url));
+/**
+ * This package's CLI, which conmon runs when a container exits: a path that works with no tsbuild
+ * process running. Named through the package, not relative to this module, which the bundle
+ * (scripts/bundleCli.mjs) moves into one of its chunks.
+ */
+function tsbuildBin(): string {
+  return createRequire(import.meta.url).resolve('@tsbuild/builder/bin/tsbuild.js');
+}
 
 /**
  * Exits at once while the process whose PID the file `$1` holds lives; else runs the rest of its
@@ -18,6 +24,6 @@ const UNLESS_ATTACHED = 'pid=; { read -r pid < "$1"; } 2>/dev/null; [ -n "$pid" 
  * process started for nothing would only compete with it for the CPU.
  */
 export function cleanupCommand(root: string, id: string, attachedFile?: string): string[] {
-  const cleanup = [process.execPath, TSBUILD_BIN, '--root', root, 'container', 'cleanup', id];
+  const cleanup = [process.execPath, tsbuildBin(), '--root', root, 'container', 'cleanup', id];
   return attachedFile === undefined ? cleanup : ['/bin/sh', '-c', UNLESS_ATTACHED, 'sh', attachedFile, ...cleanup];
 }

@@ -1,0 +1,25 @@
+// Bundles tsbuild's CLI (packages/builder/dist/cli/main.js, what `tsc -b` emitted) into
+// packages/builder/dist/bundle: a command loads one chunk per lazily imported command module
+// instead of ~110 separate files, about 60 ms of its start-up on Node 20's ESM loader (#14, #13).
+// Third-party packages stay external: they load as installed, and bundling them gained nothing.
+import { build } from 'esbuild';
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+
+const root = new URL('../', import.meta.url);
+const dependencies = (pkg) => Object.keys(JSON.parse(readFileSync(new URL(`packages/${pkg}/package.json`, root), 'utf8')).dependencies ?? {});
+const external = ['builder', 'oci-layout', 'registry'].flatMap(dependencies).filter((name) => !name.startsWith('@tsbuild/'));
+const outdir = new URL('packages/builder/dist/bundle/', root).pathname;
+
+await rm(outdir, { recursive: true, force: true });
+await build({
+  entryPoints: [new URL('packages/builder/dist/cli/main.js', root).pathname],
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external,
+  logLevel: 'warning',
+});
