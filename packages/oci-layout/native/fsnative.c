@@ -369,6 +369,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"mount", NULL, Mount, NULL, NULL, NULL, napi_default, NULL},
     {"unmount", NULL, Unmount, NULL, NULL, NULL, napi_default, NULL},
     {"mountNewNetns", NULL, MountNewNetns, NULL, NULL, NULL, napi_default, NULL},
+    {"runProcess", NULL, RunProcess, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

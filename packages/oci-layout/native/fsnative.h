@@ -1,4 +1,4 @@
-/* What fsnative.c, smallFiles.c, mounts.c and attachSocket.c share: argument and error helpers, and the functions Init exports. */
+/* What fsnative.c, smallFiles.c, mounts.c, attachSocket.c and processRun.c share: argument and error helpers, and the functions Init exports. */
 #ifndef FSNATIVE_H
 #define FSNATIVE_H
 #include <node_api.h>
@@ -29,5 +29,6 @@ napi_value Unmount(napi_env env, napi_callback_info info);
 napi_value MountNewNetns(napi_env env, napi_callback_info info);
 napi_value SeqpacketConnect(napi_env env, napi_callback_info info);
 napi_value ShutdownSocket(napi_env env, napi_callback_info info);
+napi_value RunProcess(napi_env env, napi_callback_info info);
 
 #endif

@@ -43,12 +43,26 @@ export interface FsNative {
   unmount(target: string, flags: number): Promise<void>;
   /** A new network namespace (a down `lo` only) bind-mounted on the existing file `target`, as `unshare --net=TARGET true` makes one. */
   mountNewNetns(target: string): Promise<void>;
+  /** posix_spawn on a thread of its own, run to its end; see `runProcess`, which wraps it. */
+  runProcess(argv: string[], env: string[], input: Buffer, timeoutMs: number): Promise<NativeProcessOutcome>;
 }
 
 /** mount(2)'s MS_RDONLY. */
 export const MS_RDONLY = 1;
 /** umount2(2)'s MNT_DETACH: the mount goes now, the file system when its last user lets go. */
 export const MNT_DETACH = 2;
+
+/** How a child of `runProcess` ended: `status` when it exited, `signal` (a number) when a signal ended it. */
+export interface NativeProcessOutcome {
+  status: number | null;
+  signal: number | null;
+  stdout: Buffer;
+  stderr: Buffer;
+  /** It outlived its deadline and was killed (SIGKILL). */
+  timedOut: boolean;
+  /** It wrote more than 16 MiB to stdout or stderr and was killed. */
+  overflowed: boolean;
+}
 
 let loaded: FsNative | undefined;
 

@@ -33,6 +33,7 @@ export { TarFormatError, type TarFormatReason } from './tarHeader.js';
 export * from './applyLayer.js';
 export * from './securePath.js';
 export * from './fsNative.js';
+export * from './processRun.js';
 export * from './directoryListing.js';
 export * from './copyImage.js';
 export * from './imageFormat.js';

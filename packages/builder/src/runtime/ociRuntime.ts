@@ -1,10 +1,7 @@
-import { execFile } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { promisify } from 'node:util';
+import { runProcess } from '@tsbuild/oci-layout';
 import { ContainerError } from './containerError.js';
-
-const exec = promisify(execFile);
 
 /** The runtimes `--runtime` accepts: both take the same command line. */
 export const RUNTIMES = ['runc', 'crun'] as const;
@@ -41,15 +38,26 @@ export function runtimeMessage(stderr: string): string {
   return last.replace(/^time="[^"]*" level=\w+ msg="(.*)"$/, '$1').replace(/\\"/g, '"');
 }
 
-async function runtimeCall(runtime: string, args: string[]): Promise<string> {
+/** What a runtime says when it has no container of that ID. */
+const UNKNOWN_CONTAINER = /does not exist|not exist|No such file/i;
+
+/**
+ * `runtime ARGS...` to its end: its stdout, or undefined when `unknownIsFine` and the runtime
+ * does not know the container; any other failure is a ContainerError with the runtime's message.
+ */
+async function runtimeCall(runtime: string, args: string[], unknownIsFine = false): Promise<string | undefined> {
+  let outcome;
   try {
-    const { stdout } = await exec(runtime, args, { timeout: QUERY_TIMEOUT_MS });
-    return stdout;
+    outcome = await runProcess([runtime, ...args], { timeoutMs: QUERY_TIMEOUT_MS });
   } catch (e) {
-    const err = e as Error & { stderr?: string; killed?: boolean };
-    if (err.killed) throw new ContainerError('runtime', `${runtime} ${args[0]} did not answer within ${QUERY_TIMEOUT_MS / 1000}s`);
-    throw new ContainerError('runtime', `${runtime} ${args[0]}: ${runtimeMessage(err.stderr ?? '') || err.message}`);
+    throw new ContainerError('runtime', `${runtime} ${args[0]}: ${(e as Error).message}`);
   }
+  if (outcome.timedOut) throw new ContainerError('runtime', `${runtime} ${args[0]} did not answer within ${QUERY_TIMEOUT_MS / 1000}s`);
+  if (outcome.status === 0) return outcome.stdout.toString('utf8');
+  const stderr = outcome.stderr.toString('utf8');
+  if (unknownIsFine && UNKNOWN_CONTAINER.test(stderr)) return undefined;
+  const ended = outcome.signal ? `killed by ${outcome.signal}` : `exit status ${outcome.status}`;
+  throw new ContainerError('runtime', `${runtime} ${args[0]}: ${runtimeMessage(stderr) || ended}`);
 }
 
 export interface RuntimeState {
@@ -59,20 +67,13 @@ export interface RuntimeState {
 
 /** `runtime state ID`, or undefined when the runtime does not know the container. */
 export async function runtimeState(runtime: string, id: string): Promise<RuntimeState | undefined> {
-  try {
-    const { stdout } = await exec(runtime, ['state', id], { timeout: QUERY_TIMEOUT_MS });
-    return JSON.parse(stdout) as RuntimeState;
-  } catch (e) {
-    const err = e as Error & { stderr?: string; killed?: boolean };
-    if (err.killed) throw new ContainerError('runtime', `${runtime} state did not answer within ${QUERY_TIMEOUT_MS / 1000}s`);
-    if (/does not exist|not exist|No such file/i.test(err.stderr ?? '')) return undefined;
-    throw new ContainerError('runtime', `${runtime} state: ${runtimeMessage(err.stderr ?? '') || err.message}`);
-  }
+  const stdout = await runtimeCall(runtime, ['state', id], true);
+  return stdout === undefined ? undefined : (JSON.parse(stdout) as RuntimeState);
 }
 
 /** `runtime ps ID PS-OPTIONS`: the host's ps, limited to the container's processes. */
 export async function runtimeProcesses(runtime: string, id: string, psOptions: string[]): Promise<string> {
-  return runtimeCall(runtime, ['ps', id, ...psOptions]);
+  return (await runtimeCall(runtime, ['ps', id, ...psOptions]))!;
 }
 
 export async function runtimeStart(runtime: string, id: string): Promise<void> {
@@ -86,11 +87,5 @@ export async function runtimeKill(runtime: string, id: string, signal: string, a
 
 /** Removes the runtime's record and cgroup; a container the runtime does not know is already gone. */
 export async function runtimeDelete(runtime: string, id: string): Promise<void> {
-  try {
-    await exec(runtime, ['delete', '--force', id], { timeout: QUERY_TIMEOUT_MS });
-  } catch (e) {
-    const err = e as Error & { stderr?: string };
-    if (/does not exist|not exist|No such file/i.test(err.stderr ?? '')) return;
-    throw new ContainerError('runtime', `${runtime} delete: ${runtimeMessage(err.stderr ?? '') || err.message}`);
-  }
+  await runtimeCall(runtime, ['delete', '--force', id], true);
 }

@@ -1,11 +1,9 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { toRuntimeSpec, type RuntimeMount } from '@tsbuild/oci-layout';
+import { runtimeDelete, runtimeKill } from './ociRuntime.js';
 import { applyRunSettings, type RunSettings } from './runSettings.js';
-
-const exec = promisify(execFile);
 
 export interface ContainerRequest {
   /** Unique runc container ID. */
@@ -62,10 +60,10 @@ export async function runContainer(req: ContainerRequest): Promise<number> {
   child.stderr.on('data', req.output);
   let failKill: (e: Error) => void = () => {};
   const abort = () => {
-    void exec('runc', ['kill', req.id, 'KILL']).catch((e: Error & { stderr?: string }) => {
+    void runtimeKill('runc', req.id, 'KILL').catch((e: Error) => {
       // The step ended (or never got going) just as it was cancelled: nothing left to kill.
-      if (/does not exist|not running/.test(e.stderr ?? '')) return;
-      failKill(new Error(`cannot stop the RUN container ${req.id}: ${e.stderr?.trim() || e.message}`));
+      if (/does not exist|not running/.test(e.message)) return;
+      failKill(new Error(`cannot stop the RUN container ${req.id}: ${e.message}`));
     });
   };
   req.signal.addEventListener('abort', abort);
@@ -78,14 +76,6 @@ export async function runContainer(req: ContainerRequest): Promise<number> {
   } finally {
     req.signal.removeEventListener('abort', abort);
     // Also what kills it when the kill above failed.
-    await deleteContainer(req.id);
+    await runtimeDelete('runc', req.id);
   }
-}
-
-/** Kills and deletes a container a killed build left running; one that is already gone is not an error. */
-export async function deleteContainer(id: string): Promise<void> {
-  await exec('runc', ['delete', '--force', id]).catch((e: Error & { stderr?: string }) => {
-    if (/does not exist|not found/.test(e.stderr ?? '')) return;
-    throw new Error(`cannot delete the runc container ${id}: ${e.stderr?.trim() || e.message}`);
-  });
 }

@@ -86,9 +86,9 @@ export async function reapDeadRuns(store: LocalStore): Promise<string[]> {
   const done: string[] = [];
   for (const { file, record } of await deadRuns(store)) {
     if (record.containerId) {
-      // The RUN-step driver loads only here: holding a run (`tsbuild run` mounting its rootfs) needs none of it (#14).
-      const { deleteContainer } = await import('./runContainer.js');
-      await deleteContainer(record.containerId);
+      // The runtime driver loads only here: holding a run (`tsbuild run` mounting its rootfs) needs none of it (#14).
+      const { runtimeDelete } = await import('./ociRuntime.js');
+      await runtimeDelete('runc', record.containerId);
       done.push(`deleted the runc container ${record.containerId} of killed process ${record.owner.pid}`);
     }
     for (const mount of [...record.mounts].reverse()) {

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { runProcess } from '@tsbuild/oci-layout';
 import { NetworkError } from './networkError.js';
 
 /** Where Debian's containernetworking-plugins installs the plugin binaries. */
@@ -38,39 +38,28 @@ function pluginEnv(call: PluginCall): NodeJS.ProcessEnv {
   };
 }
 
+/** How long one plugin may take (a bridge ADD waits for the xtables lock) before it is called stuck, not waited for. */
+const PLUGIN_TIMEOUT_MS = 60_000;
+
 /**
  * Executes one CNI plugin the way the spec says a runtime does: parameters in
  * CNI_* variables, the configuration on stdin, a result (ADD) or an error
  * object on stdout. A failure becomes a NetworkError carrying the plugin's msg.
  */
-export function invokePlugin(config: PluginConfig, call: PluginCall): Promise<CniResult | undefined> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(CNI_PLUGIN_DIR, config.type), [], { env: pluginEnv(call), stdio: ['pipe', 'pipe', 'pipe'] });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => stdout.push(c));
-    child.stderr.on('data', (c: Buffer) => stderr.push(c));
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      const hint = e.code === 'ENOENT' ? ' (apt-get install -y containernetworking-plugins)' : '';
-      reject(new NetworkError('plugin', `CNI plugin ${config.type}: ${e.message}${hint}`));
-    });
-    child.on('close', (code) => {
-      const out = Buffer.concat(stdout).toString('utf8').trim();
-      if (code === 0) {
-        resolve(call.command === 'ADD' ? (JSON.parse(out) as CniResult) : undefined);
-        return;
-      }
-      let reason = Buffer.concat(stderr).toString('utf8').trim() || `exit status ${code}`;
-      if (out.startsWith('{')) {
-        const error = JSON.parse(out) as { msg?: string; details?: string };
-        reason = [error.msg, error.details].filter(Boolean).join(': ') || reason;
-      }
-      reject(new NetworkError('plugin', `CNI plugin ${config.type} ${call.command} failed: ${reason}`));
-    });
-    child.stdin.on('error', (e: NodeJS.ErrnoException) => {
-      // EPIPE: the plugin died before reading its config; the close handler reports how it ended.
-      if (e.code !== 'EPIPE') reject(e);
-    });
-    child.stdin.end(JSON.stringify(config));
-  });
+export async function invokePlugin(config: PluginConfig, call: PluginCall): Promise<CniResult | undefined> {
+  let outcome;
+  try {
+    outcome = await runProcess([join(CNI_PLUGIN_DIR, config.type)], { env: pluginEnv(call), input: JSON.stringify(config), timeoutMs: PLUGIN_TIMEOUT_MS });
+  } catch (e) {
+    const hint = (e as NodeJS.ErrnoException).code === 'ENOENT' ? ' (apt-get install -y containernetworking-plugins)' : '';
+    throw new NetworkError('plugin', `CNI plugin ${config.type}: ${(e as Error).message}${hint}`);
+  }
+  const out = outcome.stdout.toString('utf8').trim();
+  if (outcome.status === 0) return call.command === 'ADD' ? (JSON.parse(out) as CniResult) : undefined;
+  let reason = outcome.timedOut ? `no answer within ${PLUGIN_TIMEOUT_MS / 1000}s` : outcome.stderr.toString('utf8').trim() || `exit status ${outcome.status ?? outcome.signal}`;
+  if (out.startsWith('{')) {
+    const error = JSON.parse(out) as { msg?: string; details?: string };
+    reason = [error.msg, error.details].filter(Boolean).join(': ') || reason;
+  }
+  throw new NetworkError('plugin', `CNI plugin ${config.type} ${call.command} failed: ${reason}`);
 }
