@@ -88,6 +88,20 @@ describe('images deeper than absolute lowerdir paths fit in a page', () => {
     expect(await ourMounts()).toEqual([]);
   });
 
+  it('COPY --from a stage of 120 layers reads through its read-only overlay, whiteout included', async () => {
+    await deepImage('deep', 120);
+    const context = await dirs.make();
+    await writeFile(join(context, 'Dockerfile'), 'FROM localhost/deep AS deep\nFROM scratch\nCOPY --from=deep /bottom /top /hello /\nCMD ["/hello"]\n');
+    const built = await ts('build', '-t', 'copied', context);
+    expect(built.stderr).toBe('');
+    expect((await tsOk('run', '--rm', '--network', 'none', 'copied')).stdout).toBe(HELLO);
+    await writeFile(join(context, 'Dockerfile'), 'FROM localhost/deep AS deep\nFROM scratch\nCOPY --from=deep /gone /\n');
+    const missing = await ts('build', '-t', 'copiedgone', context);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^tsbuild: error: [^\n]*Dockerfile:3:1: COPY: [^\n]*gone[^\n]*\n$/);
+    expect(await ourMounts()).toEqual([]);
+  });
+
   it('600 layers (past what mount(2) and overlay take) fail in one line before anything is unpacked or mounted', async () => {
     await deepImage('toodeep', 600);
     const snapshots = join(store.root, 'cache', 'snapshots');
