@@ -13,7 +13,7 @@ export interface RawMember {
   mtime?: number;
   /** PAX records, e.g. SCHILY.xattr.* */
   pax?: Record<string, string>;
-  content?: string;
+  content?: string | Buffer;
 }
 
 export async function rawLayer(members: RawMember[]): Promise<Readable> {

@@ -3,8 +3,8 @@ import { mkdir, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { promisify } from 'node:util';
-import { fsNative, MNT_DETACH } from '@tsbuild/oci-layout';
-import { mountOverlay, mountReadOnlyOverlay, unmount } from '@tsbuild/builder';
+import { fsNative, MNT_DETACH, MS_RDONLY } from '@tsbuild/oci-layout';
+import { checkOverlayDepth, mountOverlay, mountReadOnlyOverlay, unmount } from '@tsbuild/builder';
 import { tempDirs } from '../helpers/tempDirs.js';
 
 const exec = promisify(execFile);
@@ -70,19 +70,58 @@ describe('overlay mounts through mount(2) and umount2(2), no mount(8)', () => {
     }
   });
 
-  it('refuses options longer than a page in one line (the kernel would mount what fits), and mounts nothing', async () => {
+  it('stacks 150 lowers whose absolute paths overflow a page, named relative to their directory, and no thread of ours changes directory', async () => {
     const root = await temp.make();
-    const many = Array.from({ length: 60 }, (_, i) => join(root, `${'layer-with-a-long-snapshot-name-'.repeat(2)}${i}`));
-    await Promise.all(many.map((d) => mkdir(d)));
-    const attempt = mountOverlay(many, join(root, 'long'));
-    await expect(attempt).rejects.toThrow(/^cannot mount the build's overlay filesystem: the paths of its 60 layers are longer than mount\(2\) takes \(a page\)$/);
-    expect(await mounted(join(root, 'long', 'merged'))).toBe(false);
+    // As deep below a long store root as snapshots are: absolute, these lowerdirs are ~18 KB.
+    const snapshots = join(root, 'a-store-root-as-long-as-they-come-'.repeat(3), 'cache', 'snapshots');
+    const many = Array.from({ length: 150 }, (_, i) => join(snapshots, i.toString(16).padStart(24, '0')));
+    await Promise.all(many.map(async (d, i) => {
+      await mkdir(d, { recursive: true });
+      await writeFile(join(d, `only-${i}`), '');
+      await writeFile(join(d, 'shared'), `from ${i}`);
+    }));
+    const cwd = process.cwd();
+    const mount = await mountOverlay(many, join(root, 'rw'));
+    try {
+      expect(await readFile(join(mount.merged, 'shared'), 'utf8')).toBe('from 149');
+      expect((await readdir(mount.merged)).filter((n) => n.startsWith('only-'))).toHaveLength(150);
+      await writeFile(join(mount.merged, 'only-0'), 'changed');
+      expect(await readFile(join(mount.upper, 'only-0'), 'utf8')).toBe('changed');
+      const threads = await readdir('/proc/self/task');
+      const dirs = await Promise.all(threads.map((t) => readlink(`/proc/self/task/${t}/cwd`)));
+      expect({ process: process.cwd(), threads: new Set(dirs) }).toEqual({ process: cwd, threads: new Set([cwd]) });
+    } finally {
+      await mount.unmount();
+    }
+    const merged = join(root, 'ro');
+    await mkdir(merged);
+    await mountReadOnlyOverlay(many, merged);
+    try {
+      expect(await readFile(join(merged, 'shared'), 'utf8')).toBe('from 149');
+      expect(await readFile(join(merged, 'only-0'), 'utf8')).toBe('');
+    } finally {
+      await unmount(merged);
+    }
+  });
+
+  it('refuses, in one line and before any mount, a stack too deep for a page even as relative names', async () => {
+    const root = await temp.make();
+    const many = Array.from({ length: 600 }, (_, i) => join(root, 'snapshots', i.toString(16).padStart(24, '0')));
+    await Promise.all(many.map((d) => mkdir(d, { recursive: true })));
+    const tooDeep = /^cannot mount an overlay of 600 layers: their paths, even as short relative names, are longer than mount\(2\) takes \(a page; about 150 layers fit\)$/;
+    expect(() => checkOverlayDepth(many)).toThrow(tooDeep);
+    expect(() => checkOverlayDepth(many.slice(0, 150))).not.toThrow();
+    await expect(mountOverlay(many, join(root, 'deep'))).rejects.toThrow(tooDeep);
+    expect(await mounted(join(root, 'deep', 'merged'))).toBe(false);
+    await mkdir(join(root, 'ro'));
+    await expect(mountReadOnlyOverlay(many, join(root, 'ro'))).rejects.toThrow(tooDeep);
+    expect(await mounted(join(root, 'ro'))).toBe(false);
   });
 
   it('reports a missing lower directory in one line and mounts nothing', async () => {
     const root = await temp.make();
     const attempt = mountOverlay([join(root, 'missing')], join(root, 'x'));
-    await expect(attempt).rejects.toThrow(/^cannot mount the build's overlay filesystem \(are we root, with overlayfs\?\): [^\n]*mount '[^\n]*merged'$/);
+    await expect(attempt).rejects.toThrow(/^cannot mount an overlay of 1 layer \(are we root, with overlayfs\?\): [^\n]*mount '[^\n]*merged'$/);
     expect(await mounted(join(root, 'x', 'merged'))).toBe(false);
   });
 
@@ -91,13 +130,31 @@ describe('overlay mounts through mount(2) and umount2(2), no mount(8)', () => {
     await expect(unmount(root)).rejects.toMatchObject({ code: 'EINVAL', syscall: 'umount', path: root });
   });
 
+  it('mounts from a directory: relative paths resolve there; a directory that is not there fails at chdir', async () => {
+    const root = await temp.make();
+    await lowers(root);
+    const merged = join(root, 'from');
+    await mkdir(merged);
+    await fsNative().mountFrom(root, 'overlay', merged, 'overlay', MS_RDONLY, 'lowerdir=b:a');
+    try {
+      expect(await readFile(join(merged, 'shared'), 'utf8')).toBe('from b');
+    } finally {
+      await unmount(merged);
+    }
+    const attempt = fsNative().mountFrom(join(root, 'missing'), 'overlay', merged, 'overlay', MS_RDONLY, 'lowerdir=b:a');
+    await expect(attempt).rejects.toMatchObject({ code: 'ENOENT', syscall: 'chdir', path: join(root, 'missing') });
+    expect(await mounted(merged)).toBe(false);
+  });
+
   it('throws a usage error for calls that lack arguments', () => {
-    const native = fsNative() as unknown as { mount: (...args: unknown[]) => unknown; unmount: (...args: unknown[]) => unknown };
+    const native = fsNative() as unknown as Record<'mount' | 'mountFrom' | 'unmount', (...args: unknown[]) => unknown>;
     expect(() => native.mount('overlay', '/x')).toThrow(TypeError);
     expect(() => native.mount('overlay', '/x', 'overlay', 'not a number', '')).toThrow(/flags must be a number/);
     expect(() => native.unmount(7, 0)).toThrow(/target must be a string/);
     expect(() => native.unmount('/tmp\0/etc', 0)).toThrow(/without NUL bytes/);
     expect(() => native.mount('overlay', '/x', 'overlay', 0, 'lowerdir=/a\0,upperdir=/b')).toThrow(/without NUL bytes/);
+    expect(() => native.mountFrom('/tmp', 'overlay', '/x', 'overlay', 0)).toThrow(/^mountFrom\(dir, source, target, fstype, flags, data\)/);
+    expect(() => native.mountFrom('/tmp\0', 'overlay', '/x', 'overlay', 0, '')).toThrow(/dir must be a string without NUL bytes/);
   });
 });
 

@@ -354,7 +354,10 @@ static napi_value DataRegions(napi_env env, napi_callback_info info) {
 
 
 static napi_value Init(napi_env env, napi_value exports) {
+  napi_value page_size;
+  napi_create_uint32(env, (uint32_t)sysconf(_SC_PAGESIZE), &page_size);
   napi_property_descriptor properties[] = {
+    {"pageSize", NULL, NULL, NULL, NULL, page_size, napi_enumerable, NULL},
     {"mknod", NULL, Mknod, NULL, NULL, NULL, napi_default, NULL},
     {"lsetxattr", NULL, Lsetxattr, NULL, NULL, NULL, napi_default, NULL},
     {"lgetxattr", NULL, Lgetxattr, NULL, NULL, NULL, napi_default, NULL},
@@ -367,6 +370,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"readFile", NULL, ReadFile, NULL, NULL, NULL, napi_default, NULL},
     {"readFiles", NULL, ReadFiles, NULL, NULL, NULL, napi_default, NULL},
     {"mount", NULL, Mount, NULL, NULL, NULL, napi_default, NULL},
+    {"mountFrom", NULL, MountFrom, NULL, NULL, NULL, napi_default, NULL},
     {"unmount", NULL, Unmount, NULL, NULL, NULL, napi_default, NULL},
     {"mountNewNetns", NULL, MountNewNetns, NULL, NULL, NULL, napi_default, NULL},
     {"runProcess", NULL, RunProcess, NULL, NULL, NULL, napi_default, NULL},

@@ -25,6 +25,7 @@ napi_value ListDirectory(napi_env env, napi_callback_info info);
 napi_value ReadFile(napi_env env, napi_callback_info info);
 napi_value ReadFiles(napi_env env, napi_callback_info info);
 napi_value Mount(napi_env env, napi_callback_info info);
+napi_value MountFrom(napi_env env, napi_callback_info info);
 napi_value Unmount(napi_env env, napi_callback_info info);
 napi_value MountNewNetns(napi_env env, napi_callback_info info);
 napi_value SeqpacketConnect(napi_env env, napi_callback_info info);

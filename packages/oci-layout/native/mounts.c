@@ -4,6 +4,8 @@
  * mount(8), umount(8) or unshare(1) per call (each cost a fork of the whole
  * Node process and ~20 ms). They run on libuv's thread pool: unmounting an
  * overlay may sync the file system under its upper directory for seconds.
+ * A mount may also resolve its relative paths from a directory of its own
+ * choosing (mountFrom): how a deep image's lowerdir list fits in a page.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,18 +19,22 @@
 #include <node_api.h>
 #include "fsnative.h"
 
-typedef enum { DO_MOUNT, DO_UNMOUNT, DO_NETNS } MountAction;
+typedef enum { DO_MOUNT, DO_MOUNT_FROM, DO_UNMOUNT, DO_NETNS } MountAction;
 
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
   MountAction action;
+  /* DO_MOUNT_FROM's working directory. */
+  char *base;
   char *source;
   char *target;
   char *fstype;
   char *data;
   unsigned long flags;
   int error;
+  /* Which call failed when it is not the action's own (DO_MOUNT_FROM's unshare or chdir, on `base`). */
+  const char *failed_syscall;
 } MountJob;
 
 /*
@@ -42,6 +48,28 @@ static void *netns_thread(void *arg) {
   return NULL;
 }
 
+/*
+ * On a thread of its own too, which ends right after: unshare(CLONE_FS)
+ * gives it a working directory apart from the process's (Node's, shared by
+ * every other thread), so the chdir moves nobody else's.
+ */
+static void *mount_from_thread(void *arg) {
+  MountJob *job = arg;
+  if (unshare(CLONE_FS) < 0) job->failed_syscall = "unshare";
+  else if (chdir(job->base) < 0) job->failed_syscall = "chdir";
+  else if (mount(job->source, job->target, job->fstype, job->flags, job->data) == 0) return NULL;
+  job->error = errno;
+  return NULL;
+}
+
+/* Runs `body` on a new thread and waits for it. */
+static void run_on_own_thread(MountJob *job, void *(*body)(void *)) {
+  pthread_t thread;
+  int err = pthread_create(&thread, NULL, body, job);
+  if (err != 0) job->error = err;
+  else pthread_join(thread, NULL);
+}
+
 static void mount_job_execute(napi_env env, void *arg) {
   (void)env;
   MountJob *job = arg;
@@ -49,18 +77,14 @@ static void mount_job_execute(napi_env env, void *arg) {
   switch (job->action) {
     case DO_MOUNT: result = mount(job->source, job->target, job->fstype, job->flags, job->data); break;
     case DO_UNMOUNT: result = umount2(job->target, (int)job->flags); break;
-    case DO_NETNS: {
-      pthread_t thread;
-      int err = pthread_create(&thread, NULL, netns_thread, job);
-      if (err != 0) job->error = err;
-      else pthread_join(thread, NULL);
-      return;
-    }
+    case DO_MOUNT_FROM: run_on_own_thread(job, mount_from_thread); return;
+    case DO_NETNS: run_on_own_thread(job, netns_thread); return;
   }
   job->error = result < 0 ? errno : 0;
 }
 
 static void mount_job_free(napi_env env, MountJob *job) {
+  free(job->base);
   free(job->source);
   free(job->target);
   free(job->fstype);
@@ -74,6 +98,8 @@ static void mount_job_complete(napi_env env, napi_status status, void *arg) {
   const char *syscall = job->action == DO_UNMOUNT ? "umount" : job->action == DO_NETNS ? "unshare" : "mount";
   if (status != napi_ok) {
     napi_reject_deferred(env, job->deferred, errno_error(env, ECANCELED, syscall, job->target));
+  } else if (job->failed_syscall != NULL) {
+    napi_reject_deferred(env, job->deferred, errno_error(env, job->error, job->failed_syscall, job->base));
   } else if (job->error != 0) {
     napi_reject_deferred(env, job->deferred, errno_error(env, job->error, syscall, job->target));
   } else {
@@ -93,19 +119,29 @@ static napi_value queue_job(napi_env env, MountJob *job) {
   return promise;
 }
 
+/* A string argument as a malloc'd C string; NULL (nothing thrown) if it is not one or has a NUL inside. */
+static char *whole_string(napi_env env, napi_value value) {
+  size_t length = 0;
+  char *s = malloc_string(env, value, &length);
+  // A NUL inside would make the kernel see a shorter string than the caller gave.
+  if (s != NULL && strlen(s) != length) {
+    free(s);
+    return NULL;
+  }
+  return s;
+}
+
 /*
  * A job for `action` on the string `target`, and its `flags` argument unless
  * that is NULL; NULL after throwing a TypeError that shows `usage`.
  */
 static MountJob *new_job(napi_env env, MountAction action, napi_value target, napi_value flags, const char *usage) {
   MountJob *job = calloc(1, sizeof *job);
-  size_t length = 0;
   uint32_t raw = 0;
   const char *wrong = NULL;
   job->action = action;
-  job->target = malloc_string(env, target, &length);
-  // A NUL inside would make the kernel see a shorter path than the caller gave.
-  if (job->target == NULL || strlen(job->target) != length) wrong = "target must be a string without NUL bytes";
+  job->target = whole_string(env, target);
+  if (job->target == NULL) wrong = "target must be a string without NUL bytes";
   else if (flags != NULL && napi_get_value_uint32(env, flags, &raw) != napi_ok) wrong = "flags must be a number";
   if (wrong != NULL) {
     char message[160];
@@ -119,36 +155,69 @@ static MountJob *new_job(napi_env env, MountAction action, napi_value target, na
 }
 
 /*
- * mount(source, target, fstype, flags, data): a promise, rejected with an
- * fs-style error. The kernel copies at most one page of `data` and would
- * mount what it got (an overlay cut before its upperdir mounts read-only
- * over fewer lowers), so longer options are refused here (E2BIG, rejected
- * like the kernel's own errors).
+ * The job of mount(source, target, fstype, flags, data) from argv, or NULL
+ * after throwing a TypeError that shows `usage`.
  */
+static MountJob *new_mount_job(napi_env env, MountAction action, napi_value *argv, const char *usage) {
+  MountJob *job = new_job(env, action, argv[1], argv[3], usage);
+  if (job == NULL) return NULL;
+  job->source = whole_string(env, argv[0]);
+  job->fstype = whole_string(env, argv[2]);
+  job->data = whole_string(env, argv[4]);
+  if (job->source == NULL || job->fstype == NULL || job->data == NULL) {
+    char message[200];
+    snprintf(message, sizeof message, "%s: source, fstype and data must be strings without NUL bytes", usage);
+    mount_job_free(env, job);
+    napi_throw_type_error(env, NULL, message);
+    return NULL;
+  }
+  return job;
+}
+
+/*
+ * The promise of `job`: queued, or, when its `data` is longer than the one
+ * page the kernel copies, rejected with E2BIG (like the kernel's own errors)
+ * without a call. The kernel would mount what it got: an overlay cut before
+ * its upperdir mounts read-only over fewer lowers.
+ */
+static napi_value queue_mount_job(napi_env env, MountJob *job) {
+  if (strlen(job->data) < (size_t)sysconf(_SC_PAGESIZE)) return queue_job(env, job);
+  napi_value promise;
+  napi_create_promise(env, &job->deferred, &promise);
+  napi_reject_deferred(env, job->deferred, errno_error(env, E2BIG, "mount", job->target));
+  mount_job_free(env, job);
+  return promise;
+}
+
+/* mount(source, target, fstype, flags, data): a promise, rejected with an fs-style error. */
 napi_value Mount(napi_env env, napi_callback_info info) {
   const char *usage = "mount(source, target, fstype, flags, data)";
   napi_value argv[5];
   if (!get_args(env, info, argv, 5, usage)) return NULL;
-  MountJob *job = new_job(env, DO_MOUNT, argv[1], argv[3], usage);
+  MountJob *job = new_mount_job(env, DO_MOUNT, argv, usage);
+  return job == NULL ? NULL : queue_mount_job(env, job);
+}
+
+/*
+ * mountFrom(dir, source, target, fstype, flags, data): mount() with relative
+ * paths in its arguments resolved from the directory `dir` (a chdir on a
+ * thread of its own: the process's working directory does not move).
+ */
+napi_value MountFrom(napi_env env, napi_callback_info info) {
+  const char *usage = "mountFrom(dir, source, target, fstype, flags, data)";
+  napi_value argv[6];
+  if (!get_args(env, info, argv, 6, usage)) return NULL;
+  MountJob *job = new_mount_job(env, DO_MOUNT_FROM, argv + 1, usage);
   if (job == NULL) return NULL;
-  size_t source_length = 0, fstype_length = 0, data_length = 0;
-  job->source = malloc_string(env, argv[0], &source_length);
-  job->fstype = malloc_string(env, argv[2], &fstype_length);
-  job->data = malloc_string(env, argv[4], &data_length);
-  if (job->source == NULL || job->fstype == NULL || job->data == NULL || strlen(job->source) != source_length
-      || strlen(job->fstype) != fstype_length || strlen(job->data) != data_length) {
+  job->base = whole_string(env, argv[0]);
+  if (job->base == NULL) {
     mount_job_free(env, job);
-    napi_throw_type_error(env, NULL, "mount(source, target, fstype, flags, data): source, fstype and data must be strings without NUL bytes");
+    char message[200];
+    snprintf(message, sizeof message, "%s: dir must be a string without NUL bytes", usage);
+    napi_throw_type_error(env, NULL, message);
     return NULL;
   }
-  if (data_length >= (size_t)sysconf(_SC_PAGESIZE)) {
-    napi_value promise;
-    napi_create_promise(env, &job->deferred, &promise);
-    napi_reject_deferred(env, job->deferred, errno_error(env, E2BIG, "mount", job->target));
-    mount_job_free(env, job);
-    return promise;
-  }
-  return queue_job(env, job);
+  return queue_mount_job(env, job);
 }
 
 /* unmount(target, flags): umount2 as a promise; flags as umount2's (MNT_DETACH is 2). */

@@ -37,8 +37,17 @@ export interface FsNative {
   readFile(path: string | Buffer, buffer: Buffer): number;
   /** Reads each file of `dir` (`names`: each ended by a NUL) into a slot of `lengths[i]` bytes on libuv's thread pool; see `readSmallFiles`. */
   readFiles(dir: string | Buffer, names: string | Buffer, lengths: Float64Array): Promise<[Buffer, Float64Array]>;
-  /** mount(2) on the thread pool; `data` longer than a page is refused (E2BIG), since the kernel would cut it. */
+  /** The system's page size: mount(2) takes `data` shorter than this (its NUL ends the page). */
+  readonly pageSize: number;
+  /** mount(2) on the thread pool; `data` of a page or more is refused (E2BIG), since the kernel would cut it. */
   mount(source: string, target: string, fstype: string, flags: number, data: string): Promise<void>;
+  /**
+   * mount() with relative paths in its arguments (overlay's lowerdir list) resolved from the
+   * directory `dir`: a thread of its own unshares its working directory (CLONE_FS) and changes
+   * to `dir`, so the process's stays where it is. A failure there rejects with syscall
+   * 'unshare' or 'chdir' and path `dir`.
+   */
+  mountFrom(dir: string, source: string, target: string, fstype: string, flags: number, data: string): Promise<void>;
   /** umount2(2) on the thread pool (`flags`: MNT_DETACH). */
   unmount(target: string, flags: number): Promise<void>;
   /** A new network namespace (a down `lo` only) bind-mounted on the existing file `target`, as `unshare --net=TARGET true` makes one. */

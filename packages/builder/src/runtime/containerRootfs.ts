@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import type { LocalStore } from '@tsbuild/oci-layout';
 import type { ContainerRecord } from './containerRecord.js';
 import type { ContainerPaths } from './containerStore.js';
-import { mountOverlay, unmount } from './overlayMount.js';
+import { ContainerError } from './containerError.js';
+import { mountOverlay, OverlayMountError, unmount } from './overlayMount.js';
 import { Snapshotter } from './snapshotter.js';
 
 /** Whether `dir` is a mount point in our mount namespace. */
@@ -23,9 +24,14 @@ export async function isMounted(dir: string): Promise<boolean> {
 export async function mountContainerRootfs(store: LocalStore, record: ContainerRecord, paths: ContainerPaths): Promise<string> {
   if (await isMounted(paths.merged)) return paths.merged;
   const image = await store.layout.readImage(record.image.descriptor);
-  const lowers = await new Snapshotter(store).prepare(image.layers);
-  const mount = await mountOverlay(lowers, paths.rootfsDir, { volatile: record.autoRemove });
-  return mount.merged;
+  try {
+    const lowers = await new Snapshotter(store).prepare(image.layers);
+    return (await mountOverlay(lowers, paths.rootfsDir, { volatile: record.autoRemove })).merged;
+  } catch (e) {
+    // A root filesystem we cannot mount is our failure, as podman's is (125), not the container's.
+    if (e instanceof OverlayMountError) throw new ContainerError('runtime', e.message);
+    throw e;
+  }
 }
 
 export async function unmountContainerRootfs(paths: ContainerPaths): Promise<void> {

@@ -1,6 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fsNative, MNT_DETACH, MS_RDONLY } from '@tsbuild/oci-layout';
+import { dirname, join, relative, sep } from 'node:path';
+import { FAILURE_EXIT_CODE, fsNative, MNT_DETACH, MS_RDONLY, ToolError } from '@tsbuild/oci-layout';
 
 export interface OverlayMount {
   /** The merged view: the root filesystem a step runs in. */
@@ -8,6 +8,18 @@ export interface OverlayMount {
   /** Where the step's changes land: after unmounting, this directory is the new layer. */
   upper: string;
   unmount(): Promise<void>;
+}
+
+/**
+ * An overlay that could not be mounted: `too-deep` when its lowers do not
+ * fit in mount(2)'s page of options however named, `mount-failed` for what
+ * the kernel refused. A failed operation (exit 1, as docker build's); a
+ * container's start reports it as its own failure (125).
+ */
+export class OverlayMountError extends ToolError<'too-deep' | 'mount-failed'> {
+  constructor(kind: 'too-deep' | 'mount-failed', message: string, options?: ErrorOptions) {
+    super(kind, message, FAILURE_EXIT_CODE, options);
+  }
 }
 
 export interface OverlayOptions {
@@ -31,19 +43,15 @@ export async function mountOverlay(lowers: string[], workDir: string, opts: Over
   const merged = join(workDir, 'merged');
   const empty = join(workDir, 'empty');
   await Promise.all([upper, work, merged, empty].map((d) => mkdir(d, { recursive: true })));
-  const lowerdir = (lowers.length > 0 ? [...lowers].reverse() : [empty]).join(':');
   // index=off and metacopy=off keep the upper directory a plain, self-contained diff we can tar.
-  let options = `lowerdir=${lowerdir},upperdir=${upper},workdir=${work},index=off,metacopy=off,redirect_dir=off`;
+  let options = `,upperdir=${upper},workdir=${work},index=off,metacopy=off,redirect_dir=off`;
   if (opts.volatile) {
     // The kernel leaves this marker after a volatile mount and refuses the next one while it is
     // there; a clean unmount (ours) kept the upper directory whole, so it may go (containers/storage does the same).
     await rm(join(work, 'work', 'incompat', 'volatile'), { recursive: true, force: true });
     options += ',volatile';
   }
-  await fsNative().mount('overlay', merged, 'overlay', 0, options).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'E2BIG') throw new Error(`cannot mount the build's overlay filesystem: the paths of its ${lowers.length} layers are longer than mount(2) takes (a page)`);
-    throw new Error(`cannot mount the build's overlay filesystem (are we root, with overlayfs?): ${e.message}`);
-  });
+  await mountLayers(lowers.length > 0 ? lowers : [empty], merged, 0, options);
   let mounted = true;
   return {
     merged,
@@ -58,7 +66,62 @@ export async function mountOverlay(lowers: string[], workDir: string, opts: Over
 
 /** Stacks `lowers` (bottom first) read-only at `merged`: no upper directory, so nothing can change them. */
 export async function mountReadOnlyOverlay(lowers: string[], merged: string): Promise<void> {
-  await fsNative().mount('overlay', merged, 'overlay', MS_RDONLY, `lowerdir=${[...lowers].reverse().join(':')}`);
+  await mountLayers(lowers, merged, MS_RDONLY, '');
+}
+
+/**
+ * Refuses, before any work, a stack that no overlay mount can hold: even
+ * named relative to the directory they share, its lowers fill mount(2)'s
+ * page. (One that fits here may still not fit beside its upperdir and
+ * workdir; its mount fails with the same error.)
+ */
+export function checkOverlayDepth(lowers: string[]): void {
+  if (lowers.length > 0 && Buffer.byteLength(lowerdirFrom(sharedDirectory(lowers), lowers)) >= fsNative().pageSize) throw tooDeep(lowers.length);
+}
+
+function tooDeep(layers: number): OverlayMountError {
+  return new OverlayMountError('too-deep', `cannot mount an overlay of ${layerCount(layers)}: their paths, even as short relative names, are longer than mount(2) takes (a page; about 150 layers fit)`);
+}
+
+function layerCount(n: number): string {
+  return n === 1 ? '1 layer' : `${n} layers`;
+}
+
+/**
+ * Mounts overlay's `lowers` (bottom first) at `target`, `rest` (the options
+ * after the lowerdir list) included. mount(2) takes one page of options, and
+ * absolute snapshot paths fill it at 35-45 layers; when they do not fit, the
+ * lowers are named relative to the directory they share and mounted from
+ * there, as containers/storage mounts deep images from its directory of
+ * short links. Snapshots share `<root>/cache/snapshots` under 24-character
+ * names: 25 bytes a layer, so about 150 layers fit beside upperdir and
+ * workdir (docker stops at 127), with no links to keep.
+ */
+async function mountLayers(lowers: string[], target: string, flags: number, rest: string): Promise<void> {
+  const native = fsNative();
+  const fits = (options: string) => Buffer.byteLength(options) < native.pageSize;
+  const base = fits(`${lowerdirFrom('', lowers)}${rest}`) ? '' : sharedDirectory(lowers);
+  const options = `${lowerdirFrom(base, lowers)}${rest}`;
+  if (!fits(options)) throw tooDeep(lowers.length);
+  await (base ? native.mountFrom(base, 'overlay', target, 'overlay', flags, options) : native.mount('overlay', target, 'overlay', flags, options)).catch(
+    (e: NodeJS.ErrnoException) => {
+      throw new OverlayMountError('mount-failed', `cannot mount an overlay of ${layerCount(lowers.length)} (are we root, with overlayfs?): ${e.message}`, { cause: e });
+    },
+  );
+}
+
+/** overlay's `lowerdir=` option for `lowers` (bottom first; overlay lists the top first), as paths relative to `base` unless that is ''. */
+function lowerdirFrom(base: string, lowers: string[]): string {
+  return `lowerdir=${lowers.map((l) => (base ? relative(base, l) : l)).reverse().join(':')}`;
+}
+
+/** The deepest directory that holds every one of `paths` (absolute), so that each has a name relative to it. */
+function sharedDirectory(paths: string[]): string {
+  const parents = paths.map((p) => dirname(p).split(sep));
+  const first = parents[0]!;
+  let depth = 0;
+  while (depth < first.length && parents.every((p) => p[depth] === first[depth])) depth++;
+  return first.slice(0, depth).join(sep) || sep;
 }
 
 export async function unmount(dir: string): Promise<void> {

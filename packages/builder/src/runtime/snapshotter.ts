@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { applyLayer, statIfExists, type Digest, type Layer, type LocalStore } from '@tsbuild/oci-layout';
-import { mountOverlay } from './overlayMount.js';
+import { checkOverlayDepth, mountOverlay } from './overlayMount.js';
 import { holdRun, type HeldRun } from './runRecord.js';
 import { listingDigest, recordPathIn, writeSnapshotRecord } from './snapshotRecord.js';
 
@@ -42,14 +42,18 @@ export class Snapshotter {
   }
 
   pathOf(chainId: Digest): string {
-    // Short names keep overlay's mount options (one page at most) within bounds for deep images.
+    // Short names: a deep image's overlay names its lowers relative to `dir` (overlayMount), 25 bytes a layer in mount(2)'s one page.
     return join(this.dir, chainId.slice('sha256:'.length, 'sha256:'.length + 24));
   }
 
-  /** Snapshot directories for `layers` (bottom first), unpacking the ones that are missing. */
+  /**
+   * Snapshot directories for `layers` (bottom first), unpacking the ones that
+   * are missing. A stack too deep for one overlay is refused before any is.
+   */
   async prepare(layers: Pick<Layer, 'diffId' | 'open'>[]): Promise<string[]> {
-    await mkdir(this.dir, { recursive: true });
     const chains = chainIds(layers.map((l) => l.diffId));
+    checkOverlayDepth(chains.map((c) => this.pathOf(c)));
+    await mkdir(this.dir, { recursive: true });
     const dirs: string[] = [];
     for (const [i, layer] of layers.entries()) {
       const target = this.pathOf(chains[i]!);
