@@ -1,6 +1,6 @@
 import { lstat, writeFile } from 'node:fs/promises';
 import { posix } from 'node:path';
-import type { LocalStore, StoredImage } from '@tsbuild/oci-layout';
+import type { Image, LocalStore, StoredImage } from '@tsbuild/oci-layout';
 import { ContainerError } from './containerError.js';
 import type { ContainerRecord } from './containerRecord.js';
 import { buildContainerSpec, effectiveImageConfig } from './containerSpec.js';
@@ -60,7 +60,7 @@ export async function createContainer(store: LocalStore, containers: ContainerSt
   const provided = await provideVolumes(volumes, [...request.profile.volumes, ...imageVolumes(image.config.config?.Volumes, request.profile)]);
   const req = { ...request, profile: { ...request.profile, volumes: provided.mounts } };
   try {
-    return await createWithVolumes(store, containers, req);
+    return await createWithVolumes(store, containers, req, image);
   } catch (e) {
     // Volumes made for this container alone go with it; nothing else uses them yet.
     for (const name of provided.created) await volumes.remove(containers, name);
@@ -68,9 +68,8 @@ export async function createContainer(store: LocalStore, containers: ContainerSt
   }
 }
 
-async function createWithVolumes(store: LocalStore, containers: ContainerStore, req: CreateRequest): Promise<StoredContainer> {
+async function createWithVolumes(store: LocalStore, containers: ContainerStore, req: CreateRequest, image: Image): Promise<StoredContainer> {
   await checkVolumeSources(req.profile);
-  const image = await store.layout.readImage(req.image.descriptor);
   const effective = effectiveImageConfig(image.config, req.command, req.profile).config ?? {};
   const stopSignal = req.stopSignal ?? image.config.config?.StopSignal ?? 'SIGTERM';
   const c = await containers.create(req.name, (id, name): ContainerRecord => ({
