@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { busyboxContainerRoot } from '../helpers/containerRoot.js';
 import { pathExists } from '../helpers/pathExists.js';
+import { tsbuild } from '../helpers/tsbuildCli.js';
 
 const { store, ts, tsOk } = busyboxContainerRoot({ runc: 'runc', conmon: 'conmon' });
 
@@ -49,5 +50,20 @@ describe('logs -f across log rotation (--log-opt max-size: conmon replaces the f
     expect(new Set(order).size).toBe(order.length);
     // The log was rotated: what is left of it no longer starts with the first batch.
     expect((await tsOk('logs', id)).stdout.split('\n')[0]).not.toBe('b1-0');
+  });
+});
+
+describe("conmon's exit command after its container or its whole store is gone", () => {
+  it('ends quietly and makes nothing: no store is made anew where one was deleted', async () => {
+    const gone = join(store.root, 'deleted-store');
+    const id = 'f'.repeat(64);
+    const cleanup = await tsbuild(['--root', gone, 'container', 'cleanup', id]);
+    expect(cleanup).toMatchObject({ code: 0, stderr: '' });
+    expect(await pathExists(gone)).toBe(false);
+
+    // The store is there, the container is not (removed by `rm -f` before its exit command ran).
+    const again = await ts('container', 'cleanup', id);
+    expect(again).toMatchObject({ code: 0, stderr: '' });
+    expect(await pathExists(join(store.root, 'containers', id))).toBe(false);
   });
 });

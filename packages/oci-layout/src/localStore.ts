@@ -47,9 +47,11 @@ export class LocalStore {
     readonly layout: OciLayout,
   ) {}
 
-  static async open(root: string): Promise<LocalStore> {
-    await mkdir(root, { recursive: true });
-    const layout = await OciLayout.open(join(root, 'oci'), { create: true, tmpDir: join(root, 'tmp') });
+  /** The store at `root`, made there first unless `create` is false (then a missing store is a ToolError). */
+  static async open(root: string, opts: { create?: boolean } = {}): Promise<LocalStore> {
+    const create = opts.create ?? true;
+    if (create) await mkdir(root, { recursive: true });
+    const layout = await OciLayout.open(join(root, 'oci'), { create, tmpDir: join(root, 'tmp') });
     return new LocalStore(root, layout);
   }
 

@@ -12,10 +12,17 @@ export function withRootOption(cmd: Command): Command {
  * runc containers). That costs one readdir unless such records exist;
  * `system check` opens without it (`reap: false`), so that it can report them.
  */
-export async function openStoreAt(root: string, opts: { reap?: boolean } = {}): Promise<LocalStore> {
+export interface OpenStoreOptions {
+  /** Release what killed builds held (default true). */
+  reap?: boolean;
+  /** Make the store when there is none (default true). */
+  create?: boolean;
+}
+
+export async function openStoreAt(root: string, opts: OpenStoreOptions = {}): Promise<LocalStore> {
   // Loaded here, not up front: declaring `--root` (`run --help`, usage errors) needs none of oci-layout (#14).
   const { LocalStore, readdirIfExists } = await import('@tsbuild/oci-layout');
-  const store = await LocalStore.open(root);
+  const store = await LocalStore.open(root, { create: opts.create ?? true });
   if (opts.reap !== false && (await readdirIfExists(join(root, 'runs'))).length > 0) {
     const { reapDeadRuns } = await import('../runtime/runRecord.js');
     await reapDeadRuns(store);
@@ -23,7 +30,7 @@ export async function openStoreAt(root: string, opts: { reap?: boolean } = {}): 
   return store;
 }
 
-export async function openStore(cmd: Command, opts: { reap?: boolean } = {}): Promise<LocalStore> {
+export async function openStore(cmd: Command, opts: OpenStoreOptions = {}): Promise<LocalStore> {
   const { root } = cmd.optsWithGlobals<{ root?: string }>();
   const { storeRoot } = await import('@tsbuild/oci-layout');
   return openStoreAt(storeRoot(root), opts);

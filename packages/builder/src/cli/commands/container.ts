@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { ToolError } from '@tsbuild/oci-layout';
 import { cleanupContainer } from '../../runtime/cleanupContainer.js';
 import { ContainerError } from '../../runtime/containerError.js';
 import { connectedNetwork } from '../../runtime/containerNetwork.js';
@@ -44,7 +45,16 @@ export function containerCommand(program: Command): void {
     .description('(internal) conmon\'s exit command: unmount, record the exit, apply --rm and --restart')
     .argument('<id>', 'container ID')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
-      const { store, containers } = await openContainers(cmd);
+      // Never makes a store: conmon runs this after the container exits, and by then its whole
+      // store may be going (`rm -f`, then the root deleted), which a store made anew would undo.
+      let opened;
+      try {
+        opened = await openContainers(cmd, { create: false });
+      } catch (e) {
+        if (e instanceof ToolError && e.kind === 'not-an-oci-layout') return;
+        throw e;
+      }
+      const { store, containers } = opened;
       let c;
       try {
         c = await containers.find(id);
