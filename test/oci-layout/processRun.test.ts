@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { fsNative, runProcess } from '@tsbuild/oci-layout';
+import { fsNative, runProcess, spawnDetached } from '@tsbuild/oci-layout';
 
 /** runProcess: a short tool run to its end by the addon (posix_spawn on a thread of its own). */
 
@@ -83,5 +84,51 @@ describe('runProcess', () => {
     expect(() => fsNative().runProcess([], [], Buffer.alloc(0), 1)).toThrow(/argv \(not empty\) and env must be arrays of strings/);
     expect(() => fsNative().runProcess(['a\0b'], [], Buffer.alloc(0), 1)).toThrow(/without NUL bytes/);
     expect(() => fsNative().runProcess(['true'], [], 'input' as unknown as Buffer, 1)).toThrow(/input/);
+  });
+});
+
+/** Everything a readable end gives until its end of file. */
+async function readAll(stream: Readable): Promise<string> {
+  let text = '';
+  for await (const piece of stream) text += (piece as Buffer).toString();
+  return text;
+}
+
+describe('spawnDetached', () => {
+  it("hands over the child's pipes both ways, stderr apart, in the directory asked for", async () => {
+    const child = spawnDetached(['sh', '-c', 'read -r line <&4; echo "got $line in $(pwd)" >&3; echo complaint >&2'], { cwd: '/tmp', pipes: ['read', 'write'] });
+    const [fromChild, toChild] = child.pipes;
+    toChild!.end('hello\n');
+    expect(await readAll(fromChild!)).toBe('got hello in /tmp\n');
+    expect(await readAll(child.stderr)).toBe('complaint\n');
+  });
+
+  it('gives it a session of its own, /dev/null as stdin and stdout, and the environment asked for', async () => {
+    const script = 'echo "$(cut -d" " -f6 /proc/self/stat) $$ $(readlink /proc/self/fd/0) $(readlink /proc/$$/fd/1) $ONLY" >&3';
+    const child = spawnDetached(['sh', '-c', script], { cwd: '/', env: { ONLY: 'this', PATH: '/usr/bin:/bin' }, pipes: ['read'] });
+    const [session, pid, stdin, stdout, only] = (await readAll(child.pipes[0]!)).trim().split(' ');
+    expect(session).toBe(pid);
+    expect(Number(pid)).toBe(child.pid);
+    expect([stdin, stdout, only]).toEqual(['/dev/null', '/dev/null', 'this']);
+    child.stderr.destroy();
+  });
+
+  it('reaps the child when it exits (no zombie), and leaves none of its fds with us', async () => {
+    const before = (await readdir('/proc/self/fd')).length;
+    const child = spawnDetached(['true'], { cwd: '/', pipes: ['read'] });
+    await readAll(child.pipes[0]!);
+    await readAll(child.stderr);
+    // A zombie keeps its /proc entry until it is reaped; give the reaper up to 5 s.
+    const gone = () => readdir(`/proc/${child.pid}`).then(() => false, (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+      return true;
+    });
+    for (let i = 0; i < 250 && !(await gone()); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await gone()).toBe(true);
+    expect((await readdir('/proc/self/fd')).length).toBe(before);
+  });
+
+  it('throws at once, in one line, for a program that is not there', () => {
+    expect(() => spawnDetached(['no-such-daemon-for-tsbuild'], { cwd: '/', pipes: [] })).toThrow(/^cannot run no-such-daemon-for-tsbuild: No such file or directory$/);
   });
 });

@@ -374,6 +374,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"unmount", NULL, Unmount, NULL, NULL, NULL, napi_default, NULL},
     {"mountNewNetns", NULL, MountNewNetns, NULL, NULL, NULL, napi_default, NULL},
     {"runProcess", NULL, RunProcess, NULL, NULL, NULL, napi_default, NULL},
+    {"spawnDetached", NULL, SpawnDetached, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

@@ -31,5 +31,6 @@ napi_value MountNewNetns(napi_env env, napi_callback_info info);
 napi_value SeqpacketConnect(napi_env env, napi_callback_info info);
 napi_value ShutdownSocket(napi_env env, napi_callback_info info);
 napi_value RunProcess(napi_env env, napi_callback_info info);
+napi_value SpawnDetached(napi_env env, napi_callback_info info);
 
 #endif

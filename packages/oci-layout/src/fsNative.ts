@@ -54,6 +54,8 @@ export interface FsNative {
   mountNewNetns(target: string): Promise<void>;
   /** posix_spawn on a thread of its own, run to its end; see `runProcess`, which wraps it. */
   runProcess(argv: string[], env: string[], input: Buffer, timeoutMs: number): Promise<NativeProcessOutcome>;
+  /** posix_spawn of a daemon in a session of its own, at once; see `spawnDetached`, which wraps it. */
+  spawnDetached(argv: string[], env: string[], cwd: string, ends: ('read' | 'write')[]): { pid: number; stderr: number; fds: number[] };
 }
 
 /** mount(2)'s MS_RDONLY. */

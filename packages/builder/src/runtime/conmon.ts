@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import { spawnDetached } from '@tsbuild/oci-layout';
 import { ContainerError } from './containerError.js';
 import { runtimeMessage } from './ociRuntime.js';
 
@@ -128,6 +128,43 @@ export class SyncMessages {
   }
 }
 
+/** A conmon just started: its sync pipe (fd 3), start pipe (fd 4), attach pipe (fd 5, `conmon --exec`) and stderr. */
+export interface ConmonPipes {
+  sync: Readable;
+  start: Writable;
+  attach?: Readable;
+  stderr: Readable;
+  /** Lets go of every pipe: conmon lives on without us. */
+  release(): void;
+}
+
+/**
+ * Starts conmon with `args` in `cwd`, in a session of its own (a ctrl-c to the CLI's process
+ * group must not reach the shim). It waits on its start pipe before it forks into the background.
+ */
+export function spawnConmon(conmon: string, args: string[], cwd: string, withAttachPipe: boolean): ConmonPipes {
+  let started;
+  try {
+    started = spawnDetached([conmon, ...args], {
+      env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', ...(withAttachPipe ? { _OCI_ATTACHPIPE: '5' } : {}) },
+      cwd,
+      pipes: withAttachPipe ? ['read', 'write', 'read'] : ['read', 'write'],
+    });
+  } catch (e) {
+    throw new ContainerError('runtime', `cannot start conmon (apt-get install -y conmon): ${(e as Error).message}`);
+  }
+  const [sync, start, attach] = started.pipes as (Readable & Writable)[];
+  return {
+    sync: sync!,
+    start: start!,
+    ...(attach ? { attach } : {}),
+    stderr: started.stderr,
+    release() {
+      for (const pipe of [sync, start, attach, started.stderr]) pipe?.destroy();
+    },
+  };
+}
+
 /**
  * Creates the container through conmon: conmon double-forks into the
  * background (so this process may exit), runs `runtime create`, and reports
@@ -135,32 +172,16 @@ export class SyncMessages {
  * started: the caller runs `runtime start` once it is ready.
  */
 export async function createWithConmon(conmon: string, req: ConmonRequest): Promise<number> {
-  const child = spawn(conmon, conmonArgs(req), {
-    stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
-    env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' },
-    cwd: req.bundle,
-    // Its own session: a ctrl-c to the CLI's process group must not reach the shim.
-    detached: true,
-  });
-  const spawned = new Promise<void>((resolve, reject) => {
-    child.once('spawn', resolve);
-    child.once('error', (e) => reject(new ContainerError('runtime', `cannot start conmon (apt-get install -y conmon): ${e.message}`)));
-  });
-  const sync = child.stdio[3] as Readable;
-  const start = child.stdio[4] as Writable;
-  const messages = new SyncMessages(sync, child.stderr!);
+  const pipes = spawnConmon(conmon, conmonArgs(req), req.bundle, false);
+  const messages = new SyncMessages(pipes.sync, pipes.stderr);
   try {
-    await spawned;
     // conmon waits for this before it forks, so it could be moved into a cgroup first; we have none for it.
-    start.end('0');
+    pipes.start.end('0');
     const reply = await messages.next();
     if (reply.data < 0) throw createFailure(req.runtime, reply.message ?? '');
     return reply.data;
   } finally {
-    sync.destroy();
-    start.destroy();
-    child.stderr!.destroy();
-    child.unref();
+    pipes.release();
   }
 }
 

@@ -1,11 +1,8 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
 import { resolveUser } from '@tsbuild/oci-layout';
-import { conmonArgs, createFailure, SyncMessages } from './conmon.js';
-import { ContainerError } from './containerError.js';
+import { conmonArgs, createFailure, spawnConmon, SyncMessages } from './conmon.js';
 import type { ContainerSpec } from './containerSpec.js';
 import type { StoredContainer } from './containerStore.js';
 import { resolveRuntime } from './ociRuntime.js';
@@ -61,7 +58,7 @@ export async function startExecSession(c: StoredContainer, req: ExecSessionReque
     user,
   }));
   const socketDir = dirname(c.paths.dir);
-  const child = spawn(CONMON, conmonArgs({
+  const pipes = spawnConmon(CONMON, conmonArgs({
     id: c.record.id,
     sessionId,
     name: c.record.name,
@@ -79,29 +76,11 @@ export async function startExecSession(c: StoredContainer, req: ExecSessionReque
     terminal: req.terminal,
     exitCommand: [],
     execProcessSpec: processSpec,
-  }), {
-    stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
-    env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', _OCI_ATTACHPIPE: '5' },
-    cwd: dir,
-    // Its own session: a ctrl-c to the CLI's process group must not reach the shim.
-    detached: true,
-  });
-  const spawned = new Promise<void>((resolve, reject) => {
-    child.once('spawn', resolve);
-    child.once('error', (e) => reject(new ContainerError('runtime', `cannot start conmon (apt-get install -y conmon): ${e.message}`)));
-  });
-  const [, , , syncPipe, start, attachPipe] = child.stdio as unknown as [unknown, unknown, unknown, Readable, Writable, Readable];
-  const sync = new SyncMessages(syncPipe, child.stderr!);
-  const attachReady = new SyncMessages(attachPipe, child.stderr!);
-  const release = () => {
-    syncPipe.destroy();
-    attachPipe.destroy();
-    start.destroy();
-    child.stderr!.destroy();
-    child.unref();
-  };
+  }), dir, true);
+  const { start, release } = pipes;
+  const sync = new SyncMessages(pipes.sync, pipes.stderr);
+  const attachReady = new SyncMessages(pipes.attach!, pipes.stderr);
   try {
-    await spawned;
     // First: conmon forks into the background and sets up the attach socket; second (after we attached): the runtime runs the process.
     start.write('0');
     const ready = await attachReady.next();
