@@ -17,16 +17,16 @@ export interface ResponseHead {
 export type BodySink = (head: ResponseHead) => (piece: Buffer) => void;
 
 const READ_BUFFER_BYTES = 1024 * 1024;
-const MAX_HEAD_BYTES = 64 * 1024;
+export const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_CHUNK_LINE = 4096;
 /** What undici allows a silent connection, headers or body. */
-const IDLE_TIMEOUT_MS = 300_000;
+export const IDLE_TIMEOUT_MS = 300_000;
 
-function networkError(message: string, code: string): Error {
+export function networkError(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
-function parseHead(text: string): ResponseHead {
+export function parseHead(text: string): ResponseHead {
   const [statusLine, ...lines] = text.split('\r\n');
   const match = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine ?? '');
   if (!match) throw networkError(`not an HTTP/1.1 response: ${JSON.stringify(statusLine?.slice(0, 80))}`, 'EPROTO');
@@ -42,12 +42,12 @@ function parseHead(text: string): ResponseHead {
 }
 
 /** A body's framing: `push` takes the bytes read and says whether the body is complete; `closed` whether a closed connection ends it. */
-interface BodyFraming {
+export interface BodyFraming {
   push(data: Buffer): boolean;
   closed(): boolean;
 }
 
-function lengthFraming(length: number, out: (piece: Buffer) => void): BodyFraming {
+export function lengthFraming(length: number, out: (piece: Buffer) => void): BodyFraming {
   let left = length;
   return {
     push(data) {
@@ -111,7 +111,7 @@ function chunkedFraming(out: (piece: Buffer) => void): BodyFraming {
   };
 }
 
-function framingOf(head: ResponseHead, out: (piece: Buffer) => void): BodyFraming {
+export function framingOf(head: ResponseHead, out: (piece: Buffer) => void): BodyFraming {
   if (head.status === 204 || head.status === 304 || head.status < 200) return lengthFraming(0, out);
   if (/\bchunked\b/i.test(head.headers['transfer-encoding'] ?? '')) return chunkedFraming(out);
   const length = head.headers['content-length'];

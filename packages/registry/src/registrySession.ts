@@ -2,7 +2,8 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { ToolError } from '@tsbuild/oci-layout';
-import { Agent, request } from './undiciCore.js';
+import { KeepAliveHttp, type HttpResponse } from './keepAliveHttp.js';
+import type { Agent } from './undiciCore.js';
 import { parseAuthChallenge, type AuthChallenge } from './authChallenge.js';
 import { findCredentials, type Credentials } from './credentials.js';
 import { registryErrorFrom, RegistryError, TransferError } from './registryError.js';
@@ -35,7 +36,10 @@ export interface RegistryRequest {
   freshConnection?: boolean;
 }
 
-export type RegistryResponse = Dispatcher.ResponseData;
+export type RegistryResponse = HttpResponse;
+
+/** undici, loaded by the first request that needs it (one with a body, or over HTTPS): see keepAliveHttp. */
+const undici = () => import('./undiciCore.js');
 
 export function isTransientError(e: unknown): boolean {
   if (e instanceof RegistryError) return isRetryableStatus(e.status);
@@ -80,7 +84,8 @@ interface CachedToken {
  * Authorization header when one leads to another host.
  */
 export class RegistrySession {
-  private readonly dispatcher: Agent;
+  private dispatcher?: Promise<Agent>;
+  private readonly plainHttp = new KeepAliveHttp();
   private origin?: Promise<string>;
   private challenge?: AuthChallenge;
   private readonly tokens = new Map<string, Promise<CachedToken>>();
@@ -92,16 +97,16 @@ export class RegistrySession {
   constructor(
     readonly host: string,
     private readonly opts: SessionOptions = {},
-  ) {
-    this.dispatcher = this.newDispatcher(16);
-  }
+  ) {}
 
-  private newDispatcher(connections: number): Agent {
+  private async newDispatcher(connections: number): Promise<Agent> {
+    const { Agent } = await undici();
     return new Agent({ connect: { rejectUnauthorized: !this.opts.insecure }, connections });
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    this.plainHttp.close();
+    if (this.dispatcher) await (await this.dispatcher).close();
   }
 
   /** Whether plain HTTP and unverified TLS are allowed, for connections made outside the session (blob file downloads). */
@@ -117,7 +122,7 @@ export class RegistrySession {
       const https = `https://${this.host === 'docker.io' ? 'registry-1.docker.io' : this.host}`;
       if (!this.opts.insecure) return https;
       try {
-        const res = await request(`${https}/v2/`, { method: 'GET', dispatcher: this.dispatcher });
+        const res = await this.send('GET', `${https}/v2/`, {}, undefined);
         await res.body.dump();
         return https;
       } catch (e) {
@@ -177,12 +182,12 @@ export class RegistrySession {
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, client_id: 'tsbuild' });
       if (challenge.params.service) form.set('service', challenge.params.service);
       if (scopes.length) form.set('scope', scopes.join(' '));
-      res = await request(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(), dispatcher: this.dispatcher });
+      res = await this.send('POST', url, { 'content-type': 'application/x-www-form-urlencoded' }, form.toString());
     } else {
       if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
       for (const scope of scopes) url.searchParams.append('scope', scope);
       if (creds?.username) headers.authorization = basicAuthorization(creds);
-      res = await request(url, { method: 'GET', headers, dispatcher: this.dispatcher });
+      res = await this.send('GET', url, headers, undefined);
     }
     const text = await res.body.text();
     if (res.statusCode !== 200) {
@@ -245,8 +250,24 @@ export class RegistrySession {
     await res.body.dump();
   }
 
-  private send(method: string, url: string | URL, headers: Record<string, string>, body: RequestBody | undefined, dispatcher: Agent = this.dispatcher): Promise<RegistryResponse> {
-    return request(url, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher });
+  /** Sends one request; `fresh` on a connection of its own, never a pooled one. The body is unread. */
+  private async send(method: string, url: string | URL, headers: Record<string, string>, body: RequestBody | undefined, fresh = false): Promise<RegistryResponse> {
+    const target = typeof url === 'string' ? new URL(url) : url;
+    if (body === undefined && (method === 'GET' || method === 'HEAD') && target.protocol === 'http:') return this.plainHttp.request(method, target, headers, fresh);
+    const { request } = await undici();
+    if (!fresh) {
+      this.dispatcher ??= this.newDispatcher(16);
+      return request(target, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher: await this.dispatcher });
+    }
+    const own = await this.newDispatcher(1);
+    try {
+      const res = await request(target, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher: own });
+      res.body.once('close', () => void own.destroy());
+      return res;
+    } catch (e) {
+      await own.destroy();
+      throw e;
+    }
   }
 
   /**
@@ -263,16 +284,7 @@ export class RegistrySession {
         // ping first. One with a body is never the first thing a registry hears: it waits for the
         // scheme (a blob upload always follows its bodiless POST, whose 401 teaches it).
         if (req.body && !this.schemeKnown) await this.pingOnce();
-        if (!req.freshConnection) return await this.requestOnce(req, first, this.dispatcher);
-        const own = this.newDispatcher(1);
-        try {
-          const res = await this.requestOnce(req, first, own);
-          res.body.once('close', () => void own.destroy());
-          return res;
-        } catch (e) {
-          await own.destroy();
-          throw e;
-        }
+        return await this.requestOnce(req, first, req.freshConnection === true);
       } catch (e) {
         if (attempt + 1 >= tries || !isTransientError(e)) throw withRequest(e, req.method, first);
         const wait = retryDelay(e, attempt);
@@ -282,7 +294,7 @@ export class RegistrySession {
     }
   }
 
-  private async requestOnce(req: RegistryRequest, start: URL, dispatcher: Agent): Promise<RegistryResponse> {
+  private async requestOnce(req: RegistryRequest, start: URL, fresh: boolean): Promise<RegistryResponse> {
     let url = start;
     let authorized = false;
     for (let hop = 0; hop < 10; hop++) {
@@ -290,7 +302,7 @@ export class RegistrySession {
       const headers: Record<string, string> = { 'user-agent': 'tsbuild', ...req.headers };
       const auth = sameHost ? await this.authorization(req.scopes) : undefined;
       if (auth) headers.authorization = auth;
-      const res = await this.send(req.method, url, headers, req.body ? await req.body() : undefined, dispatcher);
+      const res = await this.send(req.method, url, headers, req.body ? await req.body() : undefined, fresh);
       if (res.statusCode === 401 && sameHost && !authorized) {
         const text = await res.body.text();
         const challenge = parseAuthChallenge(header(res, 'www-authenticate') ?? '');
