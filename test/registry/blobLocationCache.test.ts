@@ -42,6 +42,18 @@ describe('BlobLocationCache', () => {
     expect(saved[blob(1)]).toEqual(['r.example/elsewhere', 'r.example/repo']);
   });
 
+  it('remembers while its file is still to be named (a store opening), and saves there once it is', async () => {
+    const file = join(await dirs.make(), 'blob-locations.json');
+    let name!: (path: string) => void;
+    const cache = new BlobLocationCache(new Promise<string>((resolve) => (name = resolve)));
+    // Waiting for the file here would never end: it is named only below.
+    await cache.remember(blob(1), 'r.example', 'repo');
+    name(file);
+    expect(await cache.repositoriesWith(blob(1), 'r.example')).toEqual(['repo']);
+    await cache.save();
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ [blob(1)]: ['r.example/repo'] });
+  });
+
   it('treats a damaged file as empty, and a wrongly typed entry as absent', async () => {
     const file = join(await dirs.make(), 'blob-locations.json');
     await writeFile(file, '{not json');

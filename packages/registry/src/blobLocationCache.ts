@@ -14,13 +14,16 @@ type Locations = Record<string, string[]>;
  * file across runs, so pushing the same layers to another repository of that
  * registry mounts them instead of uploading them again. The file keeps blobs
  * in the order they were last seen, and only the most recent `maxBlobs`.
+ * The file may be named by a promise (a store still opening): only reading
+ * and saving wait for it, remembering does not.
  */
 export class BlobLocationCache {
   private entries?: Promise<Locations>;
-  private readonly touched = new Set<string>();
+  /** Learnt in this run, per blob, most recent first. */
+  private readonly learnt = new Map<string, string[]>();
 
   constructor(
-    private readonly file?: string,
+    private readonly file?: string | Promise<string>,
     private readonly maxBlobs = DEFAULT_MAX_BLOBS,
   ) {}
 
@@ -34,7 +37,7 @@ export class BlobLocationCache {
     const entries: Locations = {};
     if (!this.file) return entries;
     let doc: unknown;
-    const text = await readTextIfExists(this.file);
+    const text = await readTextIfExists(await this.file);
     // A missing or damaged (not JSON) cache only costs an upload.
     if (text === undefined) return entries;
     try {
@@ -53,33 +56,33 @@ export class BlobLocationCache {
   /** Repositories of `registry` known to hold `digest`, most recent first. */
   async repositoriesWith(digest: Digest, registry: string): Promise<string[]> {
     const entries = await this.load();
-    return (entries[digest] ?? []).filter((l) => l.startsWith(`${registry}/`)).map((l) => l.slice(registry.length + 1));
+    const known = [...new Set([...(this.learnt.get(digest) ?? []), ...(entries[digest] ?? [])])];
+    return known.filter((l) => l.startsWith(`${registry}/`)).map((l) => l.slice(registry.length + 1));
   }
 
   async remember(digest: Digest, registry: string, repository: string): Promise<void> {
-    const entries = await this.load();
     const location = `${registry}/${repository}`;
-    entries[digest] = [location, ...(entries[digest] ?? []).filter((l) => l !== location)].slice(0, MAX_LOCATIONS);
-    this.touched.add(digest);
+    this.learnt.set(digest, [location, ...(this.learnt.get(digest) ?? []).filter((l) => l !== location)].slice(0, MAX_LOCATIONS));
   }
 
-  /** Writes what was learnt, merged over what other processes wrote meanwhile. */
+  /** Writes what was learnt, merged over what the file held when read and what other processes wrote meanwhile. */
   async save(): Promise<void> {
-    if (!this.file || this.touched.size === 0 || !this.entries) return;
-    const mine = await this.entries;
+    if (!this.file || this.learnt.size === 0) return;
+    const loaded = this.entries ? await this.entries : {};
     const current = await this.read();
-    for (const digest of this.touched) {
-      const merged = [...new Set([...mine[digest]!, ...(current[digest] ?? [])])].slice(0, MAX_LOCATIONS);
+    for (const [digest, mine] of this.learnt) {
+      const merged = [...new Set([...mine, ...(loaded[digest] ?? []), ...(current[digest] ?? [])])].slice(0, MAX_LOCATIONS);
       // Re-inserted, so the key order stays least recently seen first.
       delete current[digest];
       current[digest] = merged;
     }
     const digests = Object.keys(current);
     for (const stale of digests.slice(0, Math.max(0, digests.length - this.maxBlobs))) delete current[stale];
-    await mkdir(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.tmp-${process.pid}`;
+    const file = await this.file;
+    await mkdir(dirname(file), { recursive: true });
+    const tmp = `${file}.tmp-${process.pid}`;
     await writeFile(tmp, JSON.stringify(current));
-    await rename(tmp, this.file);
-    this.touched.clear();
+    await rename(tmp, file);
+    this.learnt.clear();
   }
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import {
+  awaitedElsewhere,
   copySource,
   DockerArchiveDestination,
   formatImageLocation,
@@ -84,9 +85,12 @@ export class ImageTransports {
   }
 
   async close(): Promise<void> {
-    await this.cache?.save();
-    await Promise.all([...this.sessions.values()].map((s) => s.close()));
-    this.sessions.clear();
+    try {
+      await this.cache?.save();
+    } finally {
+      await Promise.all([...this.sessions.values()].map((s) => s.close()));
+      this.sessions.clear();
+    }
   }
 
   localStore(): Promise<LocalStore> {
@@ -95,10 +99,11 @@ export class ImageTransports {
     return this.store;
   }
 
-  private async blobCache(): Promise<BlobLocationCache> {
+  /** Kept beside the store, which starts opening here (created, when new) while the caller goes on talking to a registry. */
+  private blobCache(): BlobLocationCache {
     if (!this.cache) {
-      const store = this.opts.openStore ? await this.localStore() : undefined;
-      this.cache = new BlobLocationCache(store ? join(store.cacheDir, 'blob-locations.json') : undefined);
+      const file = this.opts.openStore ? awaitedElsewhere(this.localStore().then((store) => join(store.cacheDir, 'blob-locations.json'))) : undefined;
+      this.cache = new BlobLocationCache(file);
     }
     return this.cache;
   }
@@ -124,11 +129,17 @@ export class ImageTransports {
     return qualifyName(this.registries, reference).map((name) => ({ name, candidates: pullCandidates(this.registries, name, forPush) }));
   }
 
-  /** Finds the image behind a docker reference, trying search registries and mirrors in order. */
+  /** Finds the image behind a docker reference, with the store opening meanwhile; a store that cannot be opened fails it before any blob moves. */
   private async openDockerSource(reference: string): Promise<OpenedSource> {
+    const found = await this.findDockerSource(reference, this.blobCache());
+    if (this.opts.openStore) await this.localStore();
+    return found;
+  }
+
+  /** Tries search registries and mirrors in order. */
+  private async findDockerSource(reference: string, cache: BlobLocationCache): Promise<OpenedSource> {
     const failures: string[] = [];
     let last: unknown;
-    const cache = await this.blobCache();
     for (const { name, candidates } of this.resolveDockerReference(reference)) {
       for (const candidate of candidates) {
         const client = this.repository(candidate);
@@ -183,7 +194,7 @@ export class ImageTransports {
         const [target, ...more] = this.resolveDockerReference(loc.reference, true);
         if (!target || more.length > 0) throw new ImageLocationError('not-qualified', `push needs a fully qualified destination (registry/repository[:tag]), not "${loc.reference}"`);
         const client = this.repository(target.candidates[0]!, true);
-        return { destination: new RegistryDestination(client, target.name.digest ? undefined : target.name.tag, await this.blobCache()), close: noop };
+        return { destination: new RegistryDestination(client, target.name.digest ? undefined : target.name.tag, this.blobCache()), close: noop };
       }
       case 'oci':
         return { destination: await openOciDirDestination(loc.path, refs ?? []), close: noop };
