@@ -98,6 +98,11 @@ describe('bodiless requests to a plain-HTTP registry', () => {
     expect(seen.map((s) => s.connection)).toEqual([1, 2]);
   });
 
+  it('a server that answers only with interim (1xx) heads is refused in one line, not waited on', async () => {
+    const { get } = await setUp(() => 'HTTP/1.1 100 Continue\r\n\r\n'.repeat(50));
+    await expect(get('/v2/a')).rejects.toThrow(/sent more than 8 interim \(1xx\) answers/);
+  });
+
   it('a body cut short by the server is an error, not a short answer', async () => {
     const { get } = await setUp(() => ({ thenClose: 'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{"cut' }));
     await expect(get('/v2/a')).rejects.toThrow(/closed the connection before the response ended/);

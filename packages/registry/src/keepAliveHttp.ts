@@ -15,6 +15,8 @@ const DUMP_LIMIT_BYTES = 128 * 1024;
 /** What a body holds ahead of its reader before the socket is paused. */
 const BODY_BUFFER_BYTES = 1024 * 1024;
 const EMPTY: Buffer = Buffer.alloc(0);
+/** 1xx answers taken before the response itself. */
+const MAX_INTERIM_ANSWERS = 8;
 
 /** A response's body: a stream, with undici's ways of reading it whole. */
 export interface ResponseBody extends Readable {
@@ -131,6 +133,7 @@ export class KeepAliveHttp {
   private exchange(socket: Socket, method: 'GET' | 'HEAD', url: URL, headers: Record<string, string>, keep: boolean, reused: boolean): Promise<HttpResponse> {
     return new Promise((resolve, reject) => {
       let headBytes: Buffer = EMPTY;
+      let interim = 0;
       let answered = false;
       let persistent = keep;
       let framing: BodyFraming | undefined;
@@ -171,8 +174,11 @@ export class KeepAliveHttp {
             const head = parseHead(headBytes.toString('latin1', 0, end));
             rest = headBytes.subarray(end + 4);
             headBytes = EMPTY;
-            // An interim answer (100 Continue) comes before the real head.
-            if (head.status < 200) continue;
+            // An interim answer (100 Continue) comes before the real head; a server that sends nothing else is not waited on forever.
+            if (head.status < 200) {
+              if (++interim > MAX_INTERIM_ANSWERS) throw networkError(`${url.host} sent more than ${MAX_INTERIM_ANSWERS} interim (1xx) answers`, 'EPROTO');
+              continue;
+            }
             persistent &&= !/\bclose\b/i.test(head.headers.connection ?? '');
             const answer = new KeptAliveBody(() => socket.resume());
             // A reader that gives up before the end leaves bytes on the connection: it cannot serve again.
