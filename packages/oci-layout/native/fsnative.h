@@ -1,4 +1,4 @@
-/* What fsnative.c, smallFiles.c, mounts.c, attachSocket.c and processRun.c share: argument and error helpers, and the functions Init exports. */
+/* What fsnative.c, smallFiles.c, mounts.c, attachSocket.c, processRun.c and daemonSpawn.c share: argument and error helpers, and the functions Init exports. */
 #ifndef FSNATIVE_H
 #define FSNATIVE_H
 #include <node_api.h>
