@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { createGunzip, gzipSync } from 'node:zlib';
 import { readdirIfExists, statIfExists, withNoSpacePath } from '@tsbuild/oci-layout';
 import type { SourceVisitor } from '../context/buildContext.js';
+import { compareWalkOrder } from '../context/sourcesDigest.js';
 
 /** Lines gathered before they are compressed into one gzip member. */
 const MEMBER_TEXT = 1 << 20;
@@ -162,21 +163,7 @@ async function next(it: AsyncIterator<string>): Promise<ListingEntry | undefined
   return { source: Number(line.slice(0, tab1)), hash: line.slice(tab1 + 1, tab2), rel: JSON.parse(line.slice(tab2 + 1)) as string };
 }
 
-/**
- * The walk's order: by source, then path component by component in name
- * order (a parent before its children), which is string order with `/`
- * below every other character.
- */
+/** The walk's order: by source, then as compareWalkOrder orders paths. */
 function compareEntries(a: ListingEntry, b: ListingEntry): number {
-  if (a.source !== b.source) return a.source - b.source;
-  const n = Math.min(a.rel.length, b.rel.length);
-  for (let i = 0; i < n; i++) {
-    const ca = a.rel.charCodeAt(i);
-    const cb = b.rel.charCodeAt(i);
-    if (ca === cb) continue;
-    if (ca === 47) return -1;
-    if (cb === 47) return 1;
-    return ca - cb;
-  }
-  return a.rel.length - b.rel.length;
+  return a.source !== b.source ? a.source - b.source : compareWalkOrder(a.rel, b.rel);
 }
