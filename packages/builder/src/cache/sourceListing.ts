@@ -8,12 +8,17 @@ import { readdirIfExists, statIfExists, withNoSpacePath } from '@tsbuild/oci-lay
 import type { SourceVisitor } from '../context/buildContext.js';
 import { compareWalkOrder } from '../context/sourcesDigest.js';
 
-/** Lines gathered before they are compressed into one gzip member. */
-const MEMBER_TEXT = 1 << 20;
+/**
+ * Lines gathered before they are compressed into one gzip member. The text
+ * gathered is a chain of small strings until then, which survives (and is
+ * copied by) every young-generation GC on the way: at 1 MiB a walk of 200,000
+ * files spent three times as long in them as at 64 KiB, and 25 MB more RSS.
+ */
+const MEMBER_TEXT = 64 * 1024;
 
 /**
  * A listing recorded while the sources are hashed (give `visit` to
- * BuildContext.hashSources), kept compressed, a gzip member per MiB of lines
+ * BuildContext.hashSources), kept compressed, a gzip member per 64 KiB of lines
  * (gunzip reads the members as one stream): a miss then writes it without
  * walking the sources a second time, and a listing of a million paths is a
  * few MiB in memory, not its lines.
