@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -87,6 +87,36 @@ describe('COPY of a context the hash store has not seen', () => {
     const bundle = join(await dirs.make(), 'bundle');
     await tsbuildOk(['--root', root, 'bundle', 'learn', bundle]);
     expect(await readFile(join(bundle, 'rootfs', 'tree', 'b', 'f9.txt'), 'utf8')).toBe('package X file 9\n');
+  });
+
+  // The key of a COPY of one directory comes from its layer's own entries where the layer's order is the walk's;
+  // otherwise from a walk. Either way it must be the key the next build works out by stat alone.
+  const trees: [string, () => Promise<void>][] = [
+    ['symlinks and an empty directory', async () => {
+      await symlink('a/f1.txt', join(context, 'tree', 'link'));
+      await mkdir(join(context, 'tree', 'empty'));
+    }],
+    ['names the layer and the walk order apart (a, a-b, a.txt)', async () => {
+      await writeFile(join(context, 'tree', 'a-b'), 'after a in the walk, before a/ in the layer\n');
+      await writeFile(join(context, 'tree', 'a.txt'), 'dot\n');
+    }],
+    ['a file past the size read whole', async () => {
+      await writeFile(join(context, 'tree', 'b', 'big.bin'), Buffer.alloc(3 * 1024 * 1024, 7));
+    }],
+    ['hard links', async () => {
+      await link(join(context, 'tree', 'a', 'f2.txt'), join(context, 'tree', 'b', 'same.txt'));
+    }],
+  ];
+  it.each(trees)('a layer written first keys its step as the next build does, with %s', async (_name, write) => {
+    await write();
+    await settle();
+    const cold = await build(COPY_TREE);
+    expect(cold.cached).toBe(0);
+    const again = await build(COPY_TREE);
+    expect(again.cached).toBe(1);
+    expect(again.diffIds).toEqual(cold.diffIds);
+    await writeFile(join(context, 'tree', 'b', 'f3.txt'), 'package b file 3, changed\n');
+    expect((await build(COPY_TREE)).cached).toBe(0);
   });
 
   it('a directory added to a context built before is in the layer, and the build after hits', async () => {

@@ -35,6 +35,15 @@ describe('listDirectoryStats', () => {
     expect([devices.isCharacterDevice(), devices.rdev]).toEqual([true, (await lstat('/dev/null')).rdev]);
   });
 
+  test('an empty directory lists nothing; many entries each keep their own name and lstat', async () => {
+    await mkdir(join(work, 'empty'));
+    expect(listDirectoryStats(join(work, 'empty'))).toEqual([]);
+    for (let i = 0; i < 700; i++) await writeFile(join(work, `f${i}`), 'x'.repeat(i));
+    const listed = listDirectoryStats(work).filter((e) => e.name !== 'empty');
+    expect(listed.map((e) => e.name).sort()).toEqual(Array.from({ length: 700 }, (_, i) => `f${i}`).sort());
+    for (const { name, stats } of listed) expect([name, stats.size]).toEqual([name, Number(name.slice(1))]);
+  });
+
   test('a missing directory, or a file, fails like Node does (code, syscall, path)', async () => {
     await writeFile(join(work, 'file'), '');
     expect(() => listDirectoryStats(join(work, 'missing'))).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'scandir', path: join(work, 'missing') }));

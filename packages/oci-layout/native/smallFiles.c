@@ -45,7 +45,9 @@ static bool is_utf8(const unsigned char *name) {
  * listDirectory(path): [names, fields], the directory's entries (no "." or
  * "..", in readdir order) and a Float64Array of STAT_FIELDS numbers per
  * entry: its lstat (fstatat relative to the open directory, no symlink followed).
- * A name that is not UTF-8 comes as a Buffer of its bytes (see byteNames.ts).
+ * names is one string, each name followed by a NUL, when every name is UTF-8
+ * (one JS string, not one per entry); otherwise an array in which a name that
+ * is not UTF-8 is a Buffer of its bytes (see byteNames.ts).
  */
 napi_value ListDirectory(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -65,11 +67,13 @@ napi_value ListDirectory(napi_env env, napi_callback_info info) {
   }
   size_t capacity = 64, count = 0;
   double *fields = malloc(capacity * STAT_FIELDS * sizeof *fields);
-  napi_value names;
-  napi_create_array(env, &names);
-  int err = 0;
+  /* Names back to back, each ended by a NUL: one JS string for them all when every one is UTF-8. */
+  size_t text_capacity = 4096, text_length = 0;
+  char *text = malloc(text_capacity);
+  bool all_utf8 = true;
+  int err = fields == NULL || text == NULL ? ENOMEM : 0;
   const char *failed = "scandir";
-  for (;;) {
+  while (err == 0) {
     errno = 0;
     struct dirent *d = readdir(dir);
     if (d == NULL) {
@@ -93,6 +97,19 @@ napi_value ListDirectory(napi_env env, napi_callback_info info) {
       }
       fields = grown;
     }
+    size_t length = strlen(d->d_name) + 1;
+    if (text_length + length > text_capacity) {
+      text_capacity = 2 * (text_length + length);
+      char *grown = realloc(text, text_capacity);
+      if (grown == NULL) {
+        err = ENOMEM;
+        break;
+      }
+      text = grown;
+    }
+    memcpy(text + text_length, d->d_name, length);
+    text_length += length;
+    if (all_utf8 && !is_utf8((const unsigned char *)d->d_name)) all_utf8 = false;
     double *f = fields + count * STAT_FIELDS;
     f[F_DEV] = (double)st.st_dev;
     f[F_INO] = (double)st.st_ino;
@@ -106,22 +123,29 @@ napi_value ListDirectory(napi_env env, napi_callback_info info) {
     f[F_MTIME_NS] = (double)st.st_mtim.tv_nsec;
     f[F_CTIME_S] = (double)st.st_ctim.tv_sec;
     f[F_CTIME_NS] = (double)st.st_ctim.tv_nsec;
-    napi_value name;
-    if (is_utf8((const unsigned char *)d->d_name)) {
-      napi_create_string_utf8(env, d->d_name, NAPI_AUTO_LENGTH, &name);
-    } else {
-      napi_create_buffer_copy(env, strlen(d->d_name), d->d_name, NULL, &name);
-    }
-    napi_set_element(env, names, (uint32_t)count, name);
     count++;
   }
   closedir(dir);
   if (err != 0) {
     free(fields);
+    free(text);
     throw_errno(env, err, failed, path);
     return NULL;
   }
-  napi_value buffer, array, result;
+  napi_value names, buffer, array, result;
+  if (all_utf8) {
+    napi_create_string_utf8(env, text, text_length, &names);
+  } else {
+    napi_create_array_with_length(env, count, &names);
+    const char *name = text;
+    for (size_t i = 0; i < count; i++, name += strlen(name) + 1) {
+      napi_value value;
+      if (is_utf8((const unsigned char *)name)) napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &value);
+      else napi_create_buffer_copy(env, strlen(name), name, NULL, &value);
+      napi_set_element(env, names, (uint32_t)i, value);
+    }
+  }
+  free(text);
   void *data = NULL;
   napi_create_arraybuffer(env, count * STAT_FIELDS * sizeof *fields, &data, &buffer);
   if (count > 0) memcpy(data, fields, count * STAT_FIELDS * sizeof *fields);

@@ -84,8 +84,16 @@ class ListedStats implements EntryStats {
  * `dir` carry bytes that are not UTF-8 as byteNames.ts does.
  */
 export function listDirectoryStats(dir: string): { name: string; stats: EntryStats }[] {
-  const [names, fields] = fsNative().listDirectory(fsPath(dir));
-  return names.map((name, i) => ({ name: typeof name === 'string' ? name : decodeName(name), stats: new ListedStats(fields, i * Field.Count) }));
+  const [listed, fields] = fsNative().listDirectory(fsPath(dir));
+  // One string of NUL-ended names (one JS string from the native side, not one per entry), or an array where some are bytes.
+  const names = typeof listed === 'string' ? listed.split('\0') : listed;
+  const count = fields.length / Field.Count;
+  const entries = new Array<{ name: string; stats: EntryStats }>(count);
+  for (let i = 0; i < count; i++) {
+    const name = names[i]!;
+    entries[i] = { name: typeof name === 'string' ? name : decodeName(name), stats: new ListedStats(fields, i * Field.Count) };
+  }
+  return entries;
 }
 
 /**

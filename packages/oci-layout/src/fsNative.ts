@@ -30,9 +30,10 @@ export interface FsNative {
   /**
    * A directory's entry names (readdir order, no `.` or `..`) and, per entry,
    * LISTED_STAT_FIELDS numbers of its lstat: see `listDirectoryStats`, which reads them.
-   * A name that is not UTF-8 comes as a Buffer of its bytes.
+   * The names come as one string, each followed by a NUL, when all are UTF-8;
+   * otherwise as an array in which a name that is not UTF-8 is a Buffer of its bytes.
    */
-  listDirectory(path: string | Buffer): [(string | Buffer)[], Float64Array];
+  listDirectory(path: string | Buffer): [string | (string | Buffer)[], Float64Array];
   /** Reads the file at `path` (not through a symlink) into `buffer` from its start; see `readFileInto`. */
   readFile(path: string | Buffer, buffer: Buffer): number;
   /** Reads each file of `dir` (`names`: each ended by a NUL) into a slot of `lengths[i]` bytes on libuv's thread pool; see `readSmallFiles`. */

@@ -6,8 +6,9 @@ import type { Compression } from './mediaTypes.js';
 import { encodeName } from './byteNames.js';
 import type { EntryType, LayerChange, LayerEntry, SparseRegion } from './layerEntry.js';
 import { normaliseLayerPath } from './layerReader.js';
-import { EMPTY_HEADER_FIELDS, type TarHeaderBlock } from './tarHeader.js';
+import { EMPTY_HEADER_FIELDS, TAR_BLOCK as BLOCK, type TarHeaderBlock } from './tarHeader.js';
 import { memberNameOf, whiteoutMemberName } from './whiteoutNames.js';
+import { TarChunks } from './tarChunks.js';
 
 /**
  * Canonical order of entries in a layer: byte order of the UTF-8 path, so a
@@ -71,7 +72,6 @@ export function tarStream(changes: AsyncIterable<LayerChange> | Iterable<LayerCh
 // The tar format is written here rather than with tar-stream's packer: that one
 // replaces a mode of 0 with 0o644 (whiteouts must be mode 0) and writes PAX
 // values as UTF-8 text, which corrupts binary xattrs such as security.capability.
-const BLOCK = 512;
 const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);
 const MAX_OCTAL_7 = 0o7777777;
 const MAX_OCTAL_11 = 0o77777777777;
@@ -117,13 +117,15 @@ async function readWhole(stream: Readable): Promise<Buffer> {
  * Entries with `read` are read when written (it is synchronous for context files).
  */
 async function* withReadAhead(changes: AsyncIterable<LayerChange> | Iterable<LayerChange>): AsyncGenerator<Prefetched> {
-  const source = Symbol.asyncIterator in changes ? changes[Symbol.asyncIterator]() : (changes as Iterable<LayerChange>)[Symbol.iterator]();
+  const isAsync = Symbol.asyncIterator in changes;
+  const source = isAsync ? changes[Symbol.asyncIterator]() : (changes as Iterable<LayerChange>)[Symbol.iterator]();
   const queue: Prefetched[] = [];
   let queuedBytes = 0;
   let done = false;
   while (true) {
     while (!done && queue.length < PREFETCH_ENTRIES && queuedBytes < PREFETCH_BYTES) {
-      const next = await source.next();
+      // An await per entry of a plain iterable (a walk of many small files) is a microtask turn for nothing.
+      const next = isAsync ? await source.next() : (source as Iterator<LayerChange>).next();
       if (next.done) {
         done = true;
         break;
@@ -147,76 +149,6 @@ async function* withReadAhead(changes: AsyncIterable<LayerChange> | Iterable<Lay
   }
 }
 
-/**
- * The archive leaves in chunks of this size: on a tree of small files a
- * stream chunk per header or file (through the hash and the compressor)
- * costs more than its bytes. It is the gzip block size (ParallelGzip), and
- * chunks are filled to the byte, so the compressor takes each as a block
- * without copying it.
- */
-const CHUNK_BYTES = 1024 * 1024;
-/** Data at least this big goes out as it is rather than copied into a chunk. */
-const OWN_CHUNK_BYTES = 64 * 1024;
-
-/** Tar bytes gathered into chunks, headers encoded in place. A chunk handed out is never written again. */
-class TarChunks {
-  buffer = Buffer.allocUnsafe(CHUNK_BYTES);
-  private at = 0;
-  private readonly ready: Buffer[] = [];
-
-  /**
-   * The offset in `buffer` of `length` bytes for the caller to fill (a new
-   * chunk starts when they do not fit; a header of one block always fits,
-   * everything before it being whole blocks).
-   */
-  space(length: number): number {
-    if (this.at + length > this.buffer.length) this.cut(Math.max(CHUNK_BYTES, length));
-    const at = this.at;
-    this.at += length;
-    return at;
-  }
-
-  append(bytes: Buffer): void {
-    if (bytes.length >= OWN_CHUNK_BYTES) {
-      this.cut(CHUNK_BYTES);
-      this.ready.push(bytes);
-      return;
-    }
-    // Split across the chunk's end, so the chunk is full.
-    const fits = Math.min(bytes.length, this.buffer.length - this.at);
-    bytes.copy(this.buffer, this.at, 0, fits);
-    this.at += fits;
-    if (fits === bytes.length) return;
-    this.cut(CHUNK_BYTES);
-    bytes.copy(this.buffer, 0, fits);
-    this.at = bytes.length - fits;
-  }
-
-  /** Zeros up to the end of the block `length` bytes of data started. */
-  pad(length: number): void {
-    let padding = (BLOCK - (length % BLOCK)) % BLOCK;
-    while (padding > 0) {
-      if (this.at === this.buffer.length) this.cut(CHUNK_BYTES);
-      const zeros = Math.min(padding, this.buffer.length - this.at);
-      this.buffer.fill(0, this.at, this.at + zeros);
-      this.at += zeros;
-      padding -= zeros;
-    }
-  }
-
-  /** The chunks that are full, or every byte so far when `all`. */
-  *take(all: boolean): Generator<Buffer> {
-    if (all || this.at === this.buffer.length) this.cut(CHUNK_BYTES);
-    while (this.ready.length > 0) yield this.ready.shift()!;
-  }
-
-  private cut(nextSize: number): void {
-    if (this.at > 0) this.ready.push(this.buffer.subarray(0, this.at));
-    this.buffer = Buffer.allocUnsafe(nextSize);
-    this.at = 0;
-  }
-}
-
 async function* tarBlocks(changes: AsyncIterable<LayerChange> | Iterable<LayerChange>): AsyncGenerator<Buffer> {
   const out = new TarChunks();
   for await (const { change, body } of withReadAhead(changes)) {
@@ -237,7 +169,8 @@ async function* tarBlocks(changes: AsyncIterable<LayerChange> | Iterable<LayerCh
       if (change.kind === 'whiteout' && path === '') throw new Error('cannot write a whiteout for the root directory');
       writeHeader({ ...EMPTY_FILE, name: whiteoutMemberName({ kind: change.kind, path }) }, out);
     }
-    yield* out.take(false);
+    // Most entries fill no chunk: no generator for them.
+    if (out.hasChunks(false)) yield* out.take(false);
   }
   out.append(END_OF_ARCHIVE);
   yield* out.take(true);
@@ -405,12 +338,14 @@ function paxRecord(key: string, value: Buffer): Buffer {
 const PAX_HEADER_NAME = Buffer.from('PaxHeader');
 
 const USTAR_MAGIC = Buffer.from('ustar\u000000', 'latin1');
+/** The header bytes encodeHeader writes: name to devminor. */
+const USTAR_WRITTEN = 345;
 
 /** One ustar header block into `out`; fields that do not fit were already written as PAX records. Names come as bytes, or as strings `fitsAsAscii` passed. */
 function encodeHeader(header: TarHeader, name: Buffer | string, linkname: Buffer | string, out: TarChunks): void {
+  // A block of zeros (TarChunks), written only where a field is not all zeros.
   const at = out.space(BLOCK);
   const block = out.buffer;
-  block.fill(0, at, at + BLOCK);
   if (typeof name === 'string') block.write(name, at, 'latin1');
   else name.copy(block, at, 0, 100);
   writeOctal(block, at + 100, 8, header.mode);
@@ -418,15 +353,17 @@ function encodeHeader(header: TarHeader, name: Buffer | string, linkname: Buffer
   writeOctal(block, at + 116, 8, Math.min(header.gid, MAX_OCTAL_7));
   writeOctal(block, at + 124, 12, Math.min(header.size, MAX_OCTAL_11));
   writeOctal(block, at + 136, 12, Math.min(Math.max(Math.floor(header.mtime), 0), MAX_OCTAL_11));
-  block.write(header.typeflag, at + 156, 1, 'ascii');
-  if (typeof linkname === 'string') block.write(linkname, at + 157, 'latin1');
-  else linkname.copy(block, at + 157, 0, 100);
-  USTAR_MAGIC.copy(block, at + 257);
+  // Byte by byte where a field is a few bytes: a Buffer method call per field costs more than its bytes, per file.
+  block[at + 156] = header.typeflag.charCodeAt(0);
+  if (typeof linkname !== 'string') linkname.copy(block, at + 157, 0, 100);
+  else if (linkname.length > 0) block.write(linkname, at + 157, 'latin1');
+  for (let i = 0; i < USTAR_MAGIC.length; i++) block[at + 257 + i] = USTAR_MAGIC[i]!;
   writeOctal(block, at + 329, 8, header.devmajor);
   writeOctal(block, at + 337, 8, header.devminor);
-  block.fill(0x20, at + 148, at + 156);
+  for (let i = at + 148; i < at + 156; i++) block[i] = 0x20;
   let checksum = 0;
-  for (let i = at; i < at + BLOCK; i++) checksum += block[i]!;
+  // Nothing past devminor (uname, gname, prefix) is written: those bytes are zeros and add nothing.
+  for (let i = at; i < at + USTAR_WRITTEN; i++) checksum += block[i]!;
   writeOctal(block, at + 148, 7, checksum);
   block[at + 155] = 0x20;
 }

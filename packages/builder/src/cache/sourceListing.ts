@@ -6,13 +6,19 @@ import { createInterface } from 'node:readline';
 import { createGunzip, gzipSync } from 'node:zlib';
 import { readdirIfExists, statIfExists, withNoSpacePath } from '@tsbuild/oci-layout';
 import type { SourceVisitor } from '../context/buildContext.js';
+import { compareWalkOrder } from '../context/sourcesDigest.js';
 
-/** Lines gathered before they are compressed into one gzip member. */
-const MEMBER_TEXT = 1 << 20;
+/**
+ * Lines gathered before they are compressed into one gzip member. The text
+ * gathered is a chain of small strings until then, which survives (and is
+ * copied by) every young-generation GC on the way: at 1 MiB a walk of 200,000
+ * files spent three times as long in them as at 64 KiB, and 25 MB more RSS.
+ */
+const MEMBER_TEXT = 64 * 1024;
 
 /**
  * A listing recorded while the sources are hashed (give `visit` to
- * BuildContext.hashSources), kept compressed, a gzip member per MiB of lines
+ * BuildContext.hashSources), kept compressed, a gzip member per 64 KiB of lines
  * (gunzip reads the members as one stream): a miss then writes it without
  * walking the sources a second time, and a listing of a million paths is a
  * few MiB in memory, not its lines.
@@ -162,21 +168,7 @@ async function next(it: AsyncIterator<string>): Promise<ListingEntry | undefined
   return { source: Number(line.slice(0, tab1)), hash: line.slice(tab1 + 1, tab2), rel: JSON.parse(line.slice(tab2 + 1)) as string };
 }
 
-/**
- * The walk's order: by source, then path component by component in name
- * order (a parent before its children), which is string order with `/`
- * below every other character.
- */
+/** The walk's order: by source, then as compareWalkOrder orders paths. */
 function compareEntries(a: ListingEntry, b: ListingEntry): number {
-  if (a.source !== b.source) return a.source - b.source;
-  const n = Math.min(a.rel.length, b.rel.length);
-  for (let i = 0; i < n; i++) {
-    const ca = a.rel.charCodeAt(i);
-    const cb = b.rel.charCodeAt(i);
-    if (ca === cb) continue;
-    if (ca === 47) return -1;
-    if (cb === 47) return 1;
-    return ca - cb;
-  }
-  return a.rel.length - b.rel.length;
+  return a.source !== b.source ? a.source - b.source : compareWalkOrder(a.rel, b.rel);
 }

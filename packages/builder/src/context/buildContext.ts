@@ -1,18 +1,15 @@
-import { createHash } from 'node:crypto';
 import { readlinkSync } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix, relative, sep } from 'node:path';
 import {
-  compareLayerPaths, decodeName, encodeName, FAILURE_EXIT_CODE, fsPath, hasEscapedBytes, listDirectoryStats, PathResolutionError, resolveInRoot,
+  compareLayerPaths, decodeName, FAILURE_EXIT_CODE, fsPath, listDirectoryStats, PathResolutionError, resolveInRoot,
   statIfExists, ToolError, type EntryStats,
 } from '@tsbuild/oci-layout';
 import { componentMatcher, hasGlob } from './globPattern.js';
 import type { ContextHashStore, HashLearning } from './contextHashStore.js';
 import { FileReadAhead, type SmallFile } from './fileReadAhead.js';
 import { SMALL_FILE_MAX } from './readSmallFile.js';
-
-/** Characters of hashSources' lines gathered before they are hashed. */
-const HASHED_TEXT_CHUNK = 64 * 1024;
+import { SourcesDigest } from './sourcesDigest.js';
 
 /** What a .dockerignore says about a context path. */
 export interface ContextFilter {
@@ -31,6 +28,8 @@ export interface ContextEntry {
   implied?: boolean;
   /** A small regular file's content, read ahead by the walk (walkTree). */
   read?: () => Promise<Buffer>;
+  /** The content hash of what `read` gave, once it has (a walk with HashLearning). */
+  contentHash?: string;
 }
 
 /** The build context directory as COPY/ADD see it: .dockerignore applied, nothing outside reachable. */
@@ -142,22 +141,12 @@ export class BuildContext {
   private async hashSourcesUnless(
     sources: string[], store: ContextHashStore, unseenStops: boolean, also?: SourceVisitor, seen?: LatestChange,
   ): Promise<string | undefined> {
-    const digest = createHash('sha256');
-    // Lines are hashed a chunk at a time: a call per path costs more than its bytes.
-    let text = '';
-    const hashText = () => {
-      // A name's bytes, not its UTF-8 with replacement characters: two names must never hash alike.
-      digest.update(hasEscapedBytes(text) ? encodeName(text) : text);
-      text = '';
-    };
+    const digest = new SourcesDigest();
     const complete = await this.visitSources(sources, store, (source, rel, mode, content) => {
-      text += `${rel}\0${mode}\0${content}\0`;
-      if (text.length >= HASHED_TEXT_CHUNK) hashText();
+      digest.add(rel, mode, content);
       return also?.(source, rel, mode, content);
     }, unseenStops, seen);
-    if (!complete) return undefined;
-    hashText();
-    return digest.digest('hex');
+    return complete ? digest.hex() : undefined;
   }
 
   /**
@@ -306,7 +295,8 @@ export function* walkTree(
     entry.read = learn
       ? async () => {
         const content = await ahead.read(index);
-        learn(entry.name, entry.stats, content);
+        const hash = learn(entry.name, entry.stats, content);
+        if (hash !== undefined) entry.contentHash = hash;
         return content;
       }
       : () => ahead.read(index);

@@ -248,10 +248,11 @@ export class HashLearning {
   /**
    * Starts learning `dir` (an absolute path), whose `files` small files are
    * read no earlier than `readAt`: the returned function takes each one's
-   * name, lstat and content as it is read. A file that is never read (its
-   * entry replaced by a later source) leaves the directory unsaved.
+   * name, lstat and content as it is read, and gives its content hash
+   * (undefined for content that is not the lstat's size). A file that is
+   * never read (its entry replaced by a later source) leaves the directory unsaved.
    */
-  directory(dir: string, readAt: number, files: number): (name: string, st: EntryStats, content: Buffer) => void {
+  directory(dir: string, readAt: number, files: number): (name: string, st: EntryStats, content: Buffer) => string | undefined {
     let known: DirectoryHashes | undefined;
     /** Hashes of files read before the segment was in. */
     const early: { name: string; st: EntryStats; hash: string }[] = [];
@@ -262,13 +263,19 @@ export class HashLearning {
     }));
     let left = files;
     return (name, st, content) => {
+      let hash: string | undefined;
       // A file that changed size since its lstat fails the layer; its content is not the lstat's.
       if (content.length === st.size) {
-        // Most files of a context seen before are remembered: they need no hash.
-        if (!known) early.push({ name, st, hash: contentHash(content) });
-        else if (known.remembered(name, st) === undefined) known.remember(name, st, readAt, contentHash(content));
+        if (!known) {
+          hash = contentHash(content);
+          early.push({ name, st, hash });
+        } else {
+          // Most files of a context seen before are remembered: they need no hash.
+          hash = known.remembered(name, st) ?? known.remember(name, st, readAt, contentHash(content));
+        }
       }
       if (--left === 0) this.saves.push(awaitedElsewhere(loading.then((hashes) => hashes.save())));
+      return hash;
     };
   }
 

@@ -9,6 +9,7 @@ import { deviceNumbers } from '../layers/deviceNumbers.js';
 import { readArchiveRoot } from './archiveRoot.js';
 import { linkTarget, walkTree, type BuildContext, type ContextEntry } from '../context/buildContext.js';
 import type { HashLearning } from '../context/contextHashStore.js';
+import type { WrittenSources } from '../context/sourcesDigest.js';
 import type { RemoteFile } from './remoteSource.js';
 import type { ImageFilesystem } from './imageFilesystem.js';
 
@@ -73,6 +74,8 @@ export class CopyPlanner {
   private readonly cleanups: (() => Promise<unknown>)[] = [];
   /** First path written for each multiply-linked inode, so its other names become hard links. */
   private readonly inodes = new Map<string, string>();
+  /** The sources hash being worked out from the layer's entries (a COPY of one context directory). */
+  private recording?: WrittenSources;
 
   constructor(
     private readonly fs: ImageFilesystem,
@@ -80,6 +83,8 @@ export class CopyPlanner {
     private readonly timing: CopyTiming,
     /** Where the context files read for the layer leave their hashes (a layer written before its cache key). */
     private readonly learning?: HashLearning,
+    /** Takes the paths the layer copies from the context, for its sources hash (with `learning`). */
+    private readonly written?: WrittenSources,
   ) {}
 
   private mtime(value: number): number {
@@ -96,6 +101,7 @@ export class CopyPlanner {
       throw new Error(`when using ${req.isAdd ? 'ADD' : 'COPY'} with more than one source file, the destination must be a directory and end with a /`);
     }
     const destKey = this.fs.resolve(req.dest, destIsDir);
+    this.recordSources(req, matches);
     for (const match of matches) {
       if (match.stats.isDirectory()) {
         this.ensureDir(destKey, req, match);
@@ -129,6 +135,22 @@ export class CopyPlanner {
       });
     }
     return this.planned();
+  }
+
+  /**
+   * Only one context directory's walk is recorded for its sources hash: the
+   * hash goes source by source, the layer merges them. Other COPYs get theirs
+   * from a walk of the context (WrittenSources gives none).
+   */
+  private recordSources(req: CopyRequest, matches: ContextEntry[]): void {
+    if (!this.written) return;
+    const only = matches.length === 1 && req.sources.length === 1 ? matches[0]! : undefined;
+    if (!only?.stats.isDirectory()) {
+      this.written.unknown();
+      return;
+    }
+    this.recording = this.written;
+    this.recording.add(only.rel, only.stats.mode, '');
   }
 
   /** WORKDIR: the directory (0755) and any missing parents, as a layer's entries. */
@@ -219,19 +241,29 @@ export class CopyPlanner {
       size: 0,
       mode: req.chmod ?? st.mode & 0o7777,
     };
-    if (st.isDirectory()) return this.recorded({ ...base, type: 'directory' });
-    // Link targets are data; they are stored as written in the context.
-    if (st.isSymbolicLink()) return this.recorded({ ...base, type: 'symlink', mode: 0o777, linkname: linkTarget(source.abs) });
+    if (st.isDirectory()) {
+      this.recording?.add(source.rel, st.mode, '');
+      return this.recorded({ ...base, type: 'directory' });
+    }
+    if (st.isSymbolicLink()) {
+      // Link targets are data; they are stored as written in the context.
+      const linkname = linkTarget(source.abs);
+      this.recording?.add(source.rel, st.mode, linkname);
+      return this.recorded({ ...base, type: 'symlink', mode: 0o777, linkname });
+    }
     if (st.isFile()) {
       const inode = `${st.dev}:${st.ino}`;
       const first = st.nlink > 1 ? this.inodes.get(inode) : undefined;
-      if (first !== undefined) return this.recorded({ ...base, type: 'hardlink', linkname: first });
+      if (first !== undefined) {
+        this.recording?.unknown();
+        return this.recorded({ ...base, type: 'hardlink', linkname: first });
+      }
       if (st.nlink > 1) this.inodes.set(inode, key);
       // Opened when the layer is written, by path: never through a symlink that took the file's place since the walk.
       const { abs } = source;
       const { size } = st;
       const open = async () => (await openFile(fsPath(abs), constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream();
-      const read = source.read ?? (() => readSmallFile(abs, size));
+      const read = this.recordedRead(source) ?? (() => readSmallFile(abs, size));
       // Built field by field, not spread from `base`: a tree of small files makes one per file.
       const file: LayerEntry = { path: key, uid: base.uid, gid: base.gid, mtime: base.mtime, size, mode: base.mode, type: 'file', open, read };
       return this.recorded(file, abs);
@@ -241,6 +273,19 @@ export class CopyPlanner {
     }
     if (keepOwner && st.isFIFO()) return this.recorded({ ...base, type: 'fifo' });
     throw new Error(`cannot copy "${source.rel}": not a regular file, directory or symlink`);
+  }
+
+  /** A walked file's read, which also gives the recorded sources hash its content hash (a file never read leaves it without one). */
+  private recordedRead(source: ContextEntry): (() => Promise<Buffer>) | undefined {
+    const { read } = source;
+    if (!this.recording) return read;
+    const hashed = this.recording.add(source.rel, source.stats.mode, undefined);
+    if (!read) return undefined;
+    return async () => {
+      const content = await read();
+      if (source.contentHash !== undefined) hashed(source.contentHash);
+      return content;
+    };
   }
 
   /**

@@ -7,6 +7,7 @@ import {
 } from '@tsbuild/oci-layout';
 import { BuildContext, type LatestChange } from '../context/buildContext.js';
 import { changedSince, ContextHashStore, HashLearning } from '../context/contextHashStore.js';
+import { WrittenSources } from '../context/sourcesDigest.js';
 import { parseDockerignore } from '../dockerfile/dockerignore.js';
 import { DockerfileError, type Dockerfile } from '../dockerfile/instructions.js';
 import { parseOnbuildTriggers } from '../dockerfile/parseDockerfile.js';
@@ -160,14 +161,15 @@ export class Build {
       case 'workdir':
         return step;
       case 'copy': {
-        const { location: _location, ...op } = step.op;
+        const { op } = step;
         const named = await this.dirContext(op.from);
         const from = op.from === undefined || named ? undefined : await this.copySource(op.from);
-        const remote = (await this.remoteSources(step.op)).map((f) => f.digest);
+        // Downloads first: an ADD's URLs are fetched before its context is walked.
+        await this.remoteSources(op);
         const local = op.sources.filter((s) => !isRemoteSource(s));
         // A stage or image is named by its cache key or digest: its content follows from that.
         const sources = from ? from.key : await this.hashSources(named ?? this.context, local, unseenStops, seen);
-        return sources === undefined ? undefined : { createdBy: step.createdBy, op, remote, sources };
+        return sources === undefined ? undefined : this.copyDescription(step, sources);
       }
       case 'run': {
         const { location: _location, ...op } = step.op;
@@ -180,6 +182,13 @@ export class Build {
         return { createdBy: step.createdBy, op, mounted, network: op.network ?? this.req.network ?? 'host', settings: this.req.runSettings };
       }
     }
+  }
+
+  /** A COPY/ADD's description, given its sources hash. */
+  private async copyDescription(step: Extract<Step, { kind: 'copy' }>, sources: string): Promise<StepDescription> {
+    const { location: _location, ...op } = step.op;
+    const remote = (await this.remoteSources(step.op)).map((f) => f.digest);
+    return { createdBy: step.createdBy, op, remote, sources };
   }
 
   /**
@@ -197,9 +206,11 @@ export class Build {
 
   /**
    * The step's description; but a COPY of a context the hash store has never seen is executed first, its layer
-   * writer leaving the hashes of the files it reads in the store, and described after, by stat alone: each file is
-   * read once, not for the key and again for the layer. If the key hits, `discard` drops that layer (the store's GC
-   * takes its blob) and puts the tree view back; if a source changed since the layer was begun, it is dropped at once.
+   * writer leaving the hashes of the files it reads in the store, and described after: each file is read once, not
+   * for the key and again for the layer. A COPY of one directory gets its sources hash from the layer's own entries
+   * and bytes (WrittenSources); any other is described by a walk of the context, by stat alone. If the key hits,
+   * `discard` drops that layer (the store's GC takes its blob) and puts the tree view back; if a source the walk
+   * saw changed since the layer was begun, it is dropped at once.
    */
   private async describeOrExecute(step: Step, result: StageResult, label: string): Promise<{ description: StepDescription; executed?: Omit<CachedStep, 'created'>; discard?: () => void }> {
     const fromContext = step.kind === 'copy' && (step.op.from === undefined || (await this.dirContext(step.op.from)) !== undefined);
@@ -209,12 +220,20 @@ export class Build {
     const before = new ImageFilesystem();
     before.copyFrom(await this.filesystem(result));
     const learning = new HashLearning(this.fileHashes);
+    const listing = new RecordedListing();
+    const written = new WrittenSources(listing.visit);
     const writtenFrom = Date.now();
-    const executed = await this.execute(step, result, label, learning);
+    const executed = await this.execute(step, result, label, learning, written);
     await learning.settled();
+    const discard = () => void (result.fs = before);
+    const sources = written.hex();
+    if (sources !== undefined && step.kind === 'copy') {
+      // The key says what the layer holds, whatever changed while it was written: nothing to check.
+      this.explainer.noteSources(sources, listing);
+      return { description: await this.copyDescription(step, sources), executed, discard };
+    }
     const seen: LatestChange = { ctimeMs: 0 };
     const description = (await this.describe(step, false, seen))!;
-    const discard = () => void (result.fs = before);
     // A path changed since the layer was begun may be in it otherwise than the key says: it is written again, after the key.
     if (!changedSince(seen.ctimeMs, writtenFrom)) return { description, executed, discard };
     discard();
@@ -242,7 +261,7 @@ export class Build {
   }
 
   /** Runs a step for real; returns its layer, if it makes one. A COPY leaves the hashes of the context files it reads with `learning`. */
-  private async execute(step: Step, result: StageResult, label: string, learning?: HashLearning): Promise<Omit<CachedStep, 'created'>> {
+  private async execute(step: Step, result: StageResult, label: string, learning?: HashLearning, written?: WrittenSources): Promise<Omit<CachedStep, 'created'>> {
     switch (step.kind) {
       case 'config':
         return {};
@@ -263,7 +282,7 @@ export class Build {
         const root = from ? await openStageRoot(this.store, this.snapshotter, from.image) : undefined;
         const planner = root
           ? new CopyPlanner(fs, BuildContext.imageRoot(root.dir), this.timing)
-          : new CopyPlanner(fs, named ?? this.context, this.timing, learning);
+          : new CopyPlanner(fs, named ?? this.context, this.timing, learning, written);
         if (root) planner.onCleanup(() => root.release());
         const entries = planner.plan({
           isAdd: op.isAdd, sources: op.sources.filter((s) => !isRemoteSource(s)), heredocs: op.heredocs, dest: op.dest,
