@@ -41,14 +41,20 @@ const settle = () => sleep(2100);
 
 const COPY_TREE = 'FROM scratch\nCOPY tree /tree\n';
 
+/** A cold build of COPY_TREE (its files settled past racy-clean), then one that hits with the same layer: the cold one's result. */
+async function coldThenHit(): Promise<{ cached: number; diffIds: string[] }> {
+  await settle();
+  const cold = await build(COPY_TREE);
+  expect(cold.cached).toBe(0);
+  const again = await build(COPY_TREE);
+  expect(again.cached).toBe(1);
+  expect(again.diffIds).toEqual(cold.diffIds);
+  return cold;
+}
+
 describe('COPY of a context the hash store has not seen', () => {
   it('writes the layer a build that hashed the files first writes, and the next build hits', async () => {
-    await settle();
-    const cold = await build(COPY_TREE);
-    expect(cold.cached).toBe(0);
-    const again = await build(COPY_TREE);
-    expect(again.cached).toBe(1);
-    expect(again.diffIds).toEqual(cold.diffIds);
+    const cold = await coldThenHit();
     // Every hash is in the store now: this build hashes first and writes after.
     const hashedFirst = await build(COPY_TREE, '--no-cache');
     expect(hashedFirst.cached).toBe(0);
@@ -109,12 +115,7 @@ describe('COPY of a context the hash store has not seen', () => {
   ];
   it.each(trees)('a layer written first keys its step as the next build does, with %s', async (_name, write) => {
     await write();
-    await settle();
-    const cold = await build(COPY_TREE);
-    expect(cold.cached).toBe(0);
-    const again = await build(COPY_TREE);
-    expect(again.cached).toBe(1);
-    expect(again.diffIds).toEqual(cold.diffIds);
+    await coldThenHit();
     await writeFile(join(context, 'tree', 'b', 'f3.txt'), 'package b file 3, changed\n');
     expect((await build(COPY_TREE)).cached).toBe(0);
   });
