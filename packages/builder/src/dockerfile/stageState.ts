@@ -273,6 +273,9 @@ export class StageState {
         'variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround',
       );
     }
+    // Refused, not ignored, until the executor honours them: ignoring one silently gives a wrong image.
+    if (instr.parents) throw new InstructionError('--parents is not supported yet');
+    if (instr.exclude.length > 0) throw new InstructionError('--exclude is not supported yet');
     const chown = instr.chown !== undefined ? this.expand(instr.chown) : undefined;
     const chmodText = instr.chmod !== undefined ? this.expand(instr.chmod) : undefined;
     const checksum = instr.checksum !== undefined ? this.expand(instr.checksum) : undefined;
