@@ -1,30 +1,127 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { tsbuild } from '../helpers/tsbuildCli.js';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { tsbuild, tsbuildOk } from '../helpers/tsbuildCli.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 
+// COPY/ADD --exclude as BuildKit's Dockerfile frontend has it: excluded paths are neither in the
+// layer nor in the step's cache key.
+
 const dirs = tempDirs();
+let root: string;
+let context: string;
+
 afterAll(() => dirs.cleanup());
 
-async function build(dockerfile: string) {
-  const root = await dirs.make();
-  const context = await dirs.make();
-  await writeFile(join(context, 'Dockerfile'), dockerfile);
-  await writeFile(join(context, 'a'), 'a');
-  return tsbuild(['--root', root, 'build', context], { cwd: context });
+beforeEach(async () => {
+  root = await dirs.make();
+  context = await dirs.make();
+});
+
+async function writeFiles(files: Record<string, string>): Promise<void> {
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(dirname(join(context, path)), { recursive: true });
+    await writeFile(join(context, path), content);
+  }
 }
 
-describe('COPY flags the executor does not honour yet', () => {
-  it('COPY --parents is refused with the line named, not ignored', async () => {
-    const out = await build('FROM scratch\nCOPY --parents ./a /out/\n');
-    expect(out.code).toBe(1);
-    expect(out.stderr).toBe('tsbuild: error: Dockerfile:2:1: COPY: --parents is not supported yet\n');
+/** Builds the Dockerfile over the context; how many steps hit the cache, and the image's files (not directories). */
+async function build(dockerfile: string): Promise<{ cached: number; files: string[] }> {
+  await writeFile(join(context, 'Dockerfile'), dockerfile);
+  const r = await tsbuild(['--root', root, 'build', '-t', 'excluded', context]);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  const bundle = join(await dirs.make(), 'bundle');
+  await tsbuildOk(['--root', root, 'bundle', 'excluded', bundle]);
+  const rootfs = join(bundle, 'rootfs');
+  const entries = await readdir(rootfs, { recursive: true, withFileTypes: true });
+  const files = entries.filter((e) => !e.isDirectory()).map((e) => join(e.parentPath, e.name).slice(rootfs.length + 1)).sort();
+  return { cached: r.stdout.split('--> Using cache').length - 1, files };
+}
+
+const PROJECT = {
+  'README.md': 'readme', 'main.ts': 'main', 'src/a.ts': 'a', 'src/notes.md': 'notes',
+  'tests/t.ts': 't', 'docs/guide/g.txt': 'g', 'Dockerfile.md': 'x',
+};
+
+describe('COPY --exclude', () => {
+  it('leaves out directories with everything below them and files matching any pattern, relative to the source', async () => {
+    await writeFiles(PROJECT);
+    const { files } = await build('FROM scratch\nCOPY --exclude=tests --exclude=docs --exclude=*.md . /app\n');
+    // `*.md` matches in the source directory only, as patternmatcher's `*` stays within one component.
+    expect(files).toEqual(['app/Dockerfile', 'app/main.ts', 'app/src/a.ts', 'app/src/notes.md']);
   });
 
-  it('COPY --exclude is refused with the line named, not ignored', async () => {
-    const out = await build('FROM scratch\nCOPY --exclude=*.md . /out/\n');
-    expect(out.code).toBe(1);
-    expect(out.stderr).toBe('tsbuild: error: Dockerfile:2:1: COPY: --exclude is not supported yet\n');
+  it('`**` reaches into subdirectories, and patterns are relative to a directory source, not the context', async () => {
+    await writeFiles(PROJECT);
+    const { files } = await build('FROM scratch\nCOPY --exclude=**/*.md --exclude=a.ts src /src\n');
+    expect(files).toEqual([]);
+    const all = await build('FROM scratch\nCOPY --exclude=**/*.md . /all/\n');
+    expect(all.files).toEqual(['all/Dockerfile', 'all/docs/guide/g.txt', 'all/main.ts', 'all/src/a.ts', 'all/tests/t.ts']);
+  });
+
+  it('matches a wildcard source\'s matches relative to the wildcard\'s directory, and a matched directory\'s contents relative to it', async () => {
+    await writeFiles({ 'home.txt': '1', 'homer.js': '2', 'homedir/a.txt': '3', 'homedir/b.js': '4', 'other.js': '5' });
+    const { files } = await build('FROM scratch\nCOPY --exclude=*.txt hom* /mydir/\n');
+    expect(files).toEqual(['mydir/b.js', 'mydir/homer.js']);
+  });
+
+  it('ADD --exclude leaves the excluded files out too', async () => {
+    await writeFiles({ 'logs/a.log': 'a', 'logs/b.txt': 'b', 'logs/deep/c.log': 'c' });
+    const { files } = await build('FROM scratch\nADD --exclude=*.log logs /l/\n');
+    expect(files).toEqual(['l/b.txt', 'l/deep/c.log']);
+  });
+
+  it('COPY --from=stage --exclude leaves out files of the stage', async () => {
+    await writeFiles(PROJECT);
+    const { files } = await build('FROM scratch AS s\nCOPY . /s/\nFROM scratch\nCOPY --from=s --exclude=*.md --exclude=docs /s /out\n');
+    expect(files).toEqual(['out/Dockerfile', 'out/main.ts', 'out/src/a.ts', 'out/src/notes.md', 'out/tests/t.ts']);
+  });
+
+  it('a malformed pattern is an error of its line', async () => {
+    await writeFiles({ a: 'a' });
+    await writeFile(join(context, 'Dockerfile'), 'FROM scratch\nCOPY --exclude=[z-a] . /out/\n');
+    const r = await tsbuild(['--root', root, 'build', context], { cwd: context });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^tsbuild: error: Dockerfile:2:1: COPY: --exclude: bad pattern "\[z-a\]": reversed range "z-a"[^\n]*\n$/);
+  });
+
+  it('COPY --parents is refused with the line named, not ignored', async () => {
+    await writeFiles({ a: 'a' });
+    await writeFile(join(context, 'Dockerfile'), 'FROM scratch\nCOPY --parents ./a /out/\n');
+    const r = await tsbuild(['--root', root, 'build', context], { cwd: context });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('tsbuild: error: Dockerfile:2:1: COPY: --parents is not supported yet\n');
+  });
+});
+
+describe('COPY --exclude and the build cache', () => {
+  const DOCKERFILE = 'FROM scratch\nCOPY --exclude=*.md --exclude=docs . /app\n';
+
+  it('a change to an excluded file keeps the hit; other patterns or an included change miss', async () => {
+    await writeFiles(PROJECT);
+    // A brand-new context: the layer is written first and its key comes from the layer's entries.
+    const first = await build(DOCKERFILE);
+    expect(first.cached).toBe(0);
+    expect(first.files).toEqual(['app/Dockerfile', 'app/main.ts', 'app/src/a.ts', 'app/src/notes.md', 'app/tests/t.ts']);
+    // The walk of a known context must give the key the layer-first build gave.
+    expect((await build(DOCKERFILE)).cached).toBe(1);
+    await writeFiles({ 'README.md': 'changed', 'docs/guide/g.txt': 'changed', 'docs/new.txt': 'new' });
+    expect((await build(DOCKERFILE)).cached).toBe(1);
+    const otherPatterns = await build('FROM scratch\nCOPY --exclude=*.md . /app\n');
+    expect(otherPatterns.cached).toBe(0);
+    expect(otherPatterns.files).toContain('app/docs/new.txt');
+    await writeFiles({ 'main.ts': 'changed' });
+    expect((await build(DOCKERFILE)).cached).toBe(0);
+  });
+
+  it('a context new to the hash store honours the excludes in the layer it writes first, and in its key', async () => {
+    await writeFiles(PROJECT);
+    const first = await build(DOCKERFILE);
+    await rm(join(root, 'cache', 'context-hashes'), { recursive: true });
+    await writeFiles({ 'README.md': 'changed', 'docs/guide/g.txt': 'changed' });
+    const again = await build(DOCKERFILE);
+    expect(again.cached).toBe(1);
+    expect(again.files).toEqual(first.files);
   });
 });

@@ -30,6 +30,22 @@ export interface ContextEntry {
   read?: () => Promise<Buffer>;
   /** The content hash of what `read` gave, once it has (a walk with HashLearning). */
   contentHash?: string;
+  /** A source's COPY --exclude patterns, matched below it against paths relative to it (set by `match`). */
+  exclude?: ContextFilter;
+}
+
+/** Patterns that leave paths below `base` out, matched against the paths relative to `base`. */
+interface Exclusion {
+  filter: ContextFilter;
+  base: string;
+}
+
+/** What visitTree carries from directory to directory of one visitSources. */
+interface WalkState {
+  unseenStops: boolean;
+  seen?: LatestChange | undefined;
+  /** The --exclude patterns of the source being walked. */
+  exclusion?: Exclusion | undefined;
 }
 
 /** The build context directory as COPY/ADD see it: .dockerignore applied, nothing outside reachable. */
@@ -64,15 +80,20 @@ export class BuildContext {
   /**
    * The context paths a COPY/ADD source names: the path itself, or every
    * match of a wildcard pattern. Missing sources are an error naming the source.
+   * `exclude` (COPY --exclude, as BuildKit matches it) leaves out a named file or
+   * a wildcard's match by its path relative to the directory the wildcard is in,
+   * and, below a directory that comes out, paths by their path relative to it.
    */
-  async match(source: string): Promise<ContextEntry[]> {
+  async match(source: string, exclude?: ContextFilter): Promise<ContextEntry[]> {
     const rel = BuildContext.clean(source);
     if (!hasGlob(rel)) {
       const entry = await this.entryFollowingLinks(rel);
       if (!entry || this.excluded(rel)) {
         throw new ToolError('build-context', `"${source}" not found in the build context (or excluded by .dockerignore)`, FAILURE_EXIT_CODE);
       }
-      return [entry];
+      if (!exclude) return [entry];
+      if (!entry.stats.isDirectory() && exclude.ignores(posix.basename(rel))) return [];
+      return [{ ...entry, exclude }];
     }
     let frontier = [''];
     for (const part of rel.split('/')) {
@@ -94,7 +115,11 @@ export class BuildContext {
       if (entry && !this.excluded(candidate)) found.push(entry);
     }
     if (found.length === 0) throw new ToolError('build-context', `no source files were specified: "${source}" matches nothing in the build context`, FAILURE_EXIT_CODE);
-    return found;
+    if (!exclude) return found;
+    const parts = rel.split('/');
+    const globDir = parts.slice(0, parts.findIndex((part) => hasGlob(part))).join('/');
+    const cut = globDir === '' ? 0 : globDir.length + 1;
+    return found.filter((entry) => !exclude.ignores(entry.rel.slice(cut))).map((entry) => ({ ...entry, exclude }));
   }
 
   /** A named source: symlinks are followed, but only to places inside the context. */
@@ -123,8 +148,8 @@ export class BuildContext {
    * Files are read only when `store` has no trustworthy record of their stat.
    * `also` sees every path hashed, as visitSources would show it.
    */
-  async hashSources(sources: string[], store: ContextHashStore, also?: SourceVisitor, seen?: LatestChange): Promise<string> {
-    return (await this.hashSourcesUnless(sources, store, false, also, seen))!;
+  async hashSources(sources: string[], store: ContextHashStore, also?: SourceVisitor, seen?: LatestChange, exclude?: ContextFilter): Promise<string> {
+    return (await this.hashSourcesUnless(sources, store, false, also, seen, exclude))!;
   }
 
   /**
@@ -134,18 +159,18 @@ export class BuildContext {
    * store knows, the walk goes on as hashSources' (a directory added to a
    * known context is read, as a changed file is).
    */
-  hashSourcesIfSeen(sources: string[], store: ContextHashStore, also?: SourceVisitor): Promise<string | undefined> {
-    return this.hashSourcesUnless(sources, store, true, also);
+  hashSourcesIfSeen(sources: string[], store: ContextHashStore, also?: SourceVisitor, exclude?: ContextFilter): Promise<string | undefined> {
+    return this.hashSourcesUnless(sources, store, true, also, undefined, exclude);
   }
 
   private async hashSourcesUnless(
-    sources: string[], store: ContextHashStore, unseenStops: boolean, also?: SourceVisitor, seen?: LatestChange,
+    sources: string[], store: ContextHashStore, unseenStops: boolean, also?: SourceVisitor, seen?: LatestChange, exclude?: ContextFilter,
   ): Promise<string | undefined> {
     const digest = new SourcesDigest();
     const complete = await this.visitSources(sources, store, (source, rel, mode, content) => {
       digest.add(rel, mode, content);
       return also?.(source, rel, mode, content);
-    }, unseenStops, seen);
+    }, unseenStops, seen, exclude);
     return complete ? digest.hex() : undefined;
   }
 
@@ -155,12 +180,15 @@ export class BuildContext {
    * `content` is a file's content hash, a link's target, or "" for a
    * directory. A visit that returns a promise is awaited (a writer's backpressure).
    * With `unseenStops`, the walk stops (false) if the first directory with files it meets is one the store has no record of.
-   * `seen` learns the latest status change (ctime) of any path the walk lists.
+   * `seen` learns the latest status change (ctime) of any path the walk lists. `exclude`: see match.
    */
-  async visitSources(sources: string[], store: ContextHashStore, visit: SourceVisitor, unseenStops = false, seen?: LatestChange): Promise<boolean> {
-    const walk = { unseenStops, seen };
+  async visitSources(
+    sources: string[], store: ContextHashStore, visit: SourceVisitor, unseenStops = false, seen?: LatestChange, exclude?: ContextFilter,
+  ): Promise<boolean> {
+    const walk: WalkState = { unseenStops, seen };
     for (let source = 0; source < sources.length; source++) {
-      for (const match of await this.match(sources[source]!)) {
+      for (const match of await this.match(sources[source]!, exclude)) {
+        walk.exclusion = match.exclude && { filter: match.exclude, base: match.rel };
         let content = '';
         if (match.stats.isFile()) {
           const hashes = await store.directory(dirname(match.abs));
@@ -182,9 +210,9 @@ export class BuildContext {
    * files' hashes are looked up (stat only) and the missing ones read, the
    * small ones in groups on the thread pool while earlier ones are hashed.
    */
-  private async visitTree(source: number, dir: ContextEntry, store: ContextHashStore, visit: SourceVisitor, walk: { unseenStops: boolean; seen?: LatestChange | undefined }): Promise<boolean> {
+  private async visitTree(source: number, dir: ContextEntry, store: ContextHashStore, visit: SourceVisitor, walk: WalkState): Promise<boolean> {
     const listing = listDirectory(dir);
-    const decisions = listing.map((e) => this.decide(e.rel, e.stats.isDirectory()));
+    const decisions = listing.map((e) => this.decide(e.rel, e.stats.isDirectory(), walk.exclusion));
     const hashes = await store.directory(dir.abs);
     const contents = new Array<string | undefined>(listing.length);
     const missing: number[] = [];
@@ -220,9 +248,13 @@ export class BuildContext {
     return true;
   }
 
-  private decide(rel: string, isDir: boolean): WalkDecision {
-    if (!this.excluded(rel)) return 'keep';
-    return isDir && this.filter?.couldMatchInside(rel) ? 'descend' : 'skip';
+  /** Whether a walk keeps a path, enters it only for what an exception re-includes below it, or skips it; by .dockerignore, then `exclusion`. */
+  private decide(rel: string, isDir: boolean, exclusion?: Exclusion): WalkDecision {
+    const ignored = filterDecision(this.filter, rel, this.excluded(rel), isDir);
+    if (!exclusion || ignored === 'skip') return ignored;
+    const below = exclusion.base === '' ? rel : rel.slice(exclusion.base.length + 1);
+    const excluded = filterDecision(exclusion.filter, below, exclusion.filter.ignores(below), isDir);
+    return excluded === 'keep' ? ignored : excluded;
   }
 
   /**
@@ -231,11 +263,18 @@ export class BuildContext {
    * it; then only the re-included paths come out (their parents are created).
    */
   walk(dir: ContextEntry, learning?: HashLearning): Generator<ContextEntry> {
-    return walkTree(dir, (rel, isDir) => this.decide(rel, isDir), learning);
+    const exclusion = dir.exclude && { filter: dir.exclude, base: dir.rel };
+    return walkTree(dir, (rel, isDir) => this.decide(rel, isDir, exclusion), learning);
   }
 }
 
 type WalkDecision = 'keep' | 'descend' | 'skip';
+
+/** What one filter's verdict on a path means for a walk: an excluded directory is entered only if an exception could re-include something below it. */
+function filterDecision(filter: ContextFilter | undefined, rel: string, excluded: boolean, isDir: boolean): WalkDecision {
+  if (!excluded) return 'keep';
+  return isDir && filter?.couldMatchInside(rel) ? 'descend' : 'skip';
+}
 
 /** The latest status change (ctime, ms) of the paths a walk listed. */
 export interface LatestChange {

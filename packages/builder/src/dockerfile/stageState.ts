@@ -21,6 +21,7 @@ import {
   type SourceLocation,
 } from './instructions.js';
 import { InstructionError } from './instructionError.js';
+import { createIgnoreMatcher, IgnorePatternError } from './dockerignore.js';
 import { heredocBody, parseHeredocMarker } from './parseDockerfile.js';
 import { expandWord, expandWords, ExpansionError } from './shellWords.js';
 import { goQuotedList } from './historyFormat.js';
@@ -275,7 +276,6 @@ export class StageState {
     }
     // Refused, not ignored, until the executor honours them: ignoring one silently gives a wrong image.
     if (instr.parents) throw new InstructionError('--parents is not supported yet');
-    if (instr.exclude.length > 0) throw new InstructionError('--exclude is not supported yet');
     const chown = instr.chown !== undefined ? this.expand(instr.chown) : undefined;
     const chmodText = instr.chmod !== undefined ? this.expand(instr.chmod) : undefined;
     const checksum = instr.checksum !== undefined ? this.expand(instr.checksum) : undefined;
@@ -295,7 +295,7 @@ export class StageState {
       heredocs,
       dest: this.destination(destRaw),
       link: instr.link,
-      exclude: instr.exclude.map((e) => this.expand(e)),
+      exclude: excludePatterns(instr.exclude.map((e) => this.expand(e))),
       parents: instr.parents,
       location: instr.location,
     };
@@ -387,6 +387,17 @@ function parseChmod(text: string): number {
     throw new InstructionError(`invalid chmod parameter: '${text}'. it should be octal string and between 0 and 07777`);
   }
   return parseInt(text, 8);
+}
+
+/** COPY --exclude patterns, checked here so a malformed one is an error of its line, not of the step that runs it. */
+function excludePatterns(patterns: string[]): string[] {
+  try {
+    createIgnoreMatcher(patterns);
+  } catch (e) {
+    if (e instanceof IgnorePatternError) throw new InstructionError(`--exclude: ${e.message}`);
+    throw e;
+  }
+  return patterns;
 }
 
 function checkChecksumSources(sources: string[]): void {

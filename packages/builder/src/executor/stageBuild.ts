@@ -5,10 +5,10 @@ import {
   appendHistory, appendLayer, assembleImage, awaitedElsewhere, hostPlatform, readLayer, withConfig,
   type ContainerConfig, type Platform, type HistoryEntry, type Image, type LayerEntry, type LocalStore,
 } from '@tsbuild/oci-layout';
-import { BuildContext, type LatestChange } from '../context/buildContext.js';
+import { BuildContext, type ContextFilter, type LatestChange } from '../context/buildContext.js';
 import { changedSince, ContextHashStore, HashLearning } from '../context/contextHashStore.js';
 import { WrittenSources } from '../context/sourcesDigest.js';
-import { parseDockerignore } from '../dockerfile/dockerignore.js';
+import { createIgnoreMatcher, parseDockerignore } from '../dockerfile/dockerignore.js';
 import { DockerfileError, type Dockerfile } from '../dockerfile/instructions.js';
 import { parseOnbuildTriggers } from '../dockerfile/parseDockerfile.js';
 import { resolveStageRef, type PlannedStage } from '../dockerfile/buildPlan.js';
@@ -168,7 +168,7 @@ export class Build {
         await this.remoteSources(op);
         const local = op.sources.filter((s) => !isRemoteSource(s));
         // A stage or image is named by its cache key or digest: its content follows from that.
-        const sources = from ? from.key : await this.hashSources(named ?? this.context, local, unseenStops, seen);
+        const sources = from ? from.key : await this.hashSources(named ?? this.context, local, unseenStops, seen, excludeFilter(op));
         return sources === undefined ? undefined : this.copyDescription(step, sources);
       }
       case 'run': {
@@ -195,11 +195,13 @@ export class Build {
    * A content hash of context sources, listed as they are hashed: the explainer writes the listing if their step
    * misses. With `unseenStops`, undefined where BuildContext.hashSourcesIfSeen gives up (a context never seen).
    */
-  private async hashSources(context: BuildContext, sources: string[], unseenStops = false, seen?: LatestChange): Promise<string | undefined> {
+  private async hashSources(
+    context: BuildContext, sources: string[], unseenStops = false, seen?: LatestChange, exclude?: ContextFilter,
+  ): Promise<string | undefined> {
     const listing = new RecordedListing();
     const digest = unseenStops
-      ? await context.hashSourcesIfSeen(sources, this.fileHashes, listing.visit)
-      : await context.hashSources(sources, this.fileHashes, listing.visit, seen);
+      ? await context.hashSourcesIfSeen(sources, this.fileHashes, listing.visit, exclude)
+      : await context.hashSources(sources, this.fileHashes, listing.visit, seen, exclude);
     if (digest !== undefined) this.explainer.noteSources(digest, listing);
     return digest;
   }
@@ -276,6 +278,7 @@ export class Build {
         const op = step.op;
         const fs = await this.filesystem(result);
         const owner = op.chown ? await resolveOwner(op.chown, fs) : undefined;
+        const exclude = excludeFilter(op);
         const named = await this.dirContext(op.from);
         const from = op.from === undefined || named ? undefined : await this.copySource(op.from);
         if (from) await this.cache.ensure(from.image.layers);
@@ -287,7 +290,7 @@ export class Build {
         const entries = planner.plan({
           isAdd: op.isAdd, sources: op.sources.filter((s) => !isRemoteSource(s)), heredocs: op.heredocs, dest: op.dest,
           keepOwners: from !== undefined, remote: await this.remoteSources(op),
-          ...(owner ? { owner } : {}), ...(op.chmod !== undefined ? { chmod: op.chmod } : {}),
+          ...(owner ? { owner } : {}), ...(op.chmod !== undefined ? { chmod: op.chmod } : {}), ...(exclude ? { exclude } : {}),
         });
         return { layer: await this.writePlanned(fs, planner, entries) };
       }
@@ -407,4 +410,9 @@ export class Build {
       await planner.cleanup();
     }
   }
+}
+
+/** A COPY's --exclude patterns as a filter; none when it has none. */
+function excludeFilter(op: CopyOp): ContextFilter | undefined {
+  return op.exclude.length > 0 ? createIgnoreMatcher(op.exclude) : undefined;
 }
