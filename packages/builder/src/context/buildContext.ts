@@ -34,6 +34,12 @@ export interface ContextEntry {
   exclude?: ContextFilter;
 }
 
+/** A COPY/ADD source: a path in the context (may hold wildcards), and what its --exclude (or --parents) leaves out below it (see match). */
+export interface CopySource {
+  path: string;
+  exclude?: ContextFilter;
+}
+
 /** Patterns that leave paths below `base` out, matched against the paths relative to `base`. */
 interface Exclusion {
   filter: ContextFilter;
@@ -148,8 +154,8 @@ export class BuildContext {
    * Files are read only when `store` has no trustworthy record of their stat.
    * `also` sees every path hashed, as visitSources would show it.
    */
-  async hashSources(sources: string[], store: ContextHashStore, also?: SourceVisitor, seen?: LatestChange, exclude?: ContextFilter): Promise<string> {
-    return (await this.hashSourcesUnless(sources, store, false, also, seen, exclude))!;
+  async hashSources(sources: readonly CopySource[], store: ContextHashStore, also?: SourceVisitor, seen?: LatestChange): Promise<string> {
+    return (await this.hashSourcesUnless(sources, store, false, also, seen))!;
   }
 
   /**
@@ -159,18 +165,18 @@ export class BuildContext {
    * store knows, the walk goes on as hashSources' (a directory added to a
    * known context is read, as a changed file is).
    */
-  hashSourcesIfSeen(sources: string[], store: ContextHashStore, also?: SourceVisitor, exclude?: ContextFilter): Promise<string | undefined> {
-    return this.hashSourcesUnless(sources, store, true, also, undefined, exclude);
+  hashSourcesIfSeen(sources: readonly CopySource[], store: ContextHashStore, also?: SourceVisitor): Promise<string | undefined> {
+    return this.hashSourcesUnless(sources, store, true, also);
   }
 
   private async hashSourcesUnless(
-    sources: string[], store: ContextHashStore, unseenStops: boolean, also?: SourceVisitor, seen?: LatestChange, exclude?: ContextFilter,
+    sources: readonly CopySource[], store: ContextHashStore, unseenStops: boolean, also?: SourceVisitor, seen?: LatestChange,
   ): Promise<string | undefined> {
     const digest = new SourcesDigest();
     const complete = await this.visitSources(sources, store, (source, rel, mode, content) => {
       digest.add(rel, mode, content);
       return also?.(source, rel, mode, content);
-    }, unseenStops, seen, exclude);
+    }, unseenStops, seen);
     return complete ? digest.hex() : undefined;
   }
 
@@ -180,14 +186,12 @@ export class BuildContext {
    * `content` is a file's content hash, a link's target, or "" for a
    * directory. A visit that returns a promise is awaited (a writer's backpressure).
    * With `unseenStops`, the walk stops (false) if the first directory with files it meets is one the store has no record of.
-   * `seen` learns the latest status change (ctime) of any path the walk lists. `exclude`: see match.
+   * `seen` learns the latest status change (ctime) of any path the walk lists.
    */
-  async visitSources(
-    sources: string[], store: ContextHashStore, visit: SourceVisitor, unseenStops = false, seen?: LatestChange, exclude?: ContextFilter,
-  ): Promise<boolean> {
+  async visitSources(sources: readonly CopySource[], store: ContextHashStore, visit: SourceVisitor, unseenStops = false, seen?: LatestChange): Promise<boolean> {
     const walk: WalkState = { unseenStops, seen };
     for (let source = 0; source < sources.length; source++) {
-      for (const match of await this.match(sources[source]!, exclude)) {
+      for (const match of await this.match(sources[source]!.path, sources[source]!.exclude)) {
         walk.exclusion = match.exclude && { filter: match.exclude, base: match.rel };
         let content = '';
         if (match.stats.isFile()) {

@@ -22,6 +22,7 @@ import {
 } from './instructions.js';
 import { InstructionError } from './instructionError.js';
 import { createIgnoreMatcher, IgnorePatternError } from './dockerignore.js';
+import { splitParentsSource } from './parentsSource.js';
 import { heredocBody, parseHeredocMarker } from './parseDockerfile.js';
 import { expandWord, expandWords, ExpansionError } from './shellWords.js';
 import { goQuotedList } from './historyFormat.js';
@@ -274,8 +275,6 @@ export class StageState {
         'variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround',
       );
     }
-    // Refused, not ignored, until the executor honours them: ignoring one silently gives a wrong image.
-    if (instr.parents) throw new InstructionError('--parents is not supported yet');
     const chown = instr.chown !== undefined ? this.expand(instr.chown) : undefined;
     const chmodText = instr.chmod !== undefined ? this.expand(instr.chmod) : undefined;
     const checksum = instr.checksum !== undefined ? this.expand(instr.checksum) : undefined;
@@ -288,6 +287,7 @@ export class StageState {
     });
     const chmod = chmodText !== undefined && chmodText !== '' ? parseChmod(chmodText) : undefined;
     if (checksum) checkChecksumSources(sources);
+    if (instr.parents) checkPatterns('--parents', sources.map((s) => splitParentsSource(s).pattern));
 
     const op: CopyOp = {
       isAdd: instr.keyword === 'ADD',
@@ -295,7 +295,7 @@ export class StageState {
       heredocs,
       dest: this.destination(destRaw),
       link: instr.link,
-      exclude: excludePatterns(instr.exclude.map((e) => this.expand(e))),
+      exclude: checkPatterns('--exclude', instr.exclude.map((e) => this.expand(e))),
       parents: instr.parents,
       location: instr.location,
     };
@@ -389,12 +389,12 @@ function parseChmod(text: string): number {
   return parseInt(text, 8);
 }
 
-/** COPY --exclude patterns, checked here so a malformed one is an error of its line, not of the step that runs it. */
-function excludePatterns(patterns: string[]): string[] {
+/** COPY --exclude (or --parents) patterns, checked here so a malformed one is an error of its line, not of the step that runs it. */
+function checkPatterns(flag: string, patterns: string[]): string[] {
   try {
     createIgnoreMatcher(patterns);
   } catch (e) {
-    if (e instanceof IgnorePatternError) throw new InstructionError(`--exclude: ${e.message}`);
+    if (e instanceof IgnorePatternError) throw new InstructionError(`${flag}: ${e.message}`);
     throw e;
   }
   return patterns;

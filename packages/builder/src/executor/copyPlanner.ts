@@ -7,7 +7,7 @@ import { applyLayer, compareLayerPaths, fsPath, type LayerEntry } from '@tsbuild
 import { mergeSortedRuns, type RunItem } from '../layers/mergeSortedRuns.js';
 import { deviceNumbers } from '../layers/deviceNumbers.js';
 import { readArchiveRoot } from './archiveRoot.js';
-import { linkTarget, walkTree, type BuildContext, type ContextEntry, type ContextFilter } from '../context/buildContext.js';
+import { linkTarget, walkTree, type BuildContext, type ContextEntry, type CopySource } from '../context/buildContext.js';
 import type { HashLearning } from '../context/contextHashStore.js';
 import type { WrittenSources } from '../context/sourcesDigest.js';
 import type { RemoteFile } from './remoteSource.js';
@@ -20,7 +20,8 @@ export interface Owner {
 
 export interface CopyRequest {
   isAdd: boolean;
-  sources: string[];
+  /** Local sources (from the context, or the `--from` stage or image). */
+  sources: CopySource[];
   heredocs: { name: string; content: string }[];
   /** Absolute destination; a trailing `/` means "a directory". */
   dest: string;
@@ -30,8 +31,6 @@ export interface CopyRequest {
   /** `ADD https://...` sources, already downloaded. */
   remote?: RemoteFile[];
   chmod?: number;
-  /** `--exclude`: what the sources leave out (see BuildContext.match). */
-  exclude?: ContextFilter;
 }
 
 export interface CopyTiming {
@@ -96,7 +95,7 @@ export class CopyPlanner {
 
   async plan(req: CopyRequest): Promise<Iterable<LayerEntry>> {
     const matches: ContextEntry[] = [];
-    for (const source of req.sources) matches.push(...(await this.context.match(source, req.exclude)));
+    for (const source of req.sources) matches.push(...(await this.context.match(source.path, source.exclude)));
     const count = matches.length + req.heredocs.length + (req.remote?.length ?? 0);
     const destIsDir = req.dest.endsWith('/') || this.fs.isDirectory(req.dest) || count > 1;
     if (req.sources.length + req.heredocs.length + (req.remote?.length ?? 0) > 1 && !req.dest.endsWith('/') && !this.fs.isDirectory(req.dest)) {

@@ -5,10 +5,10 @@ import {
   appendHistory, appendLayer, assembleImage, awaitedElsewhere, hostPlatform, readLayer, withConfig,
   type ContainerConfig, type Platform, type HistoryEntry, type Image, type LayerEntry, type LocalStore,
 } from '@tsbuild/oci-layout';
-import { BuildContext, type ContextFilter, type LatestChange } from '../context/buildContext.js';
+import { BuildContext, type CopySource, type LatestChange } from '../context/buildContext.js';
 import { changedSince, ContextHashStore, HashLearning } from '../context/contextHashStore.js';
 import { WrittenSources } from '../context/sourcesDigest.js';
-import { createIgnoreMatcher, parseDockerignore } from '../dockerfile/dockerignore.js';
+import { parseDockerignore } from '../dockerfile/dockerignore.js';
 import { DockerfileError, type Dockerfile } from '../dockerfile/instructions.js';
 import { parseOnbuildTriggers } from '../dockerfile/parseDockerfile.js';
 import { resolveStageRef, type PlannedStage } from '../dockerfile/buildPlan.js';
@@ -32,6 +32,7 @@ import { ImageUnavailableError } from './resolveImage.js';
 import type { ImageLookups } from './imageLookups.js';
 import { nearestName } from '../nearestName.js';
 import { downloadRemote, isRemoteSource, type RemoteFile } from './remoteSource.js';
+import { copySources } from './copySources.js';
 
 export interface StageResult {
   /** The stage's image so far: config and layers (each with its diff_id) together. */
@@ -166,9 +167,8 @@ export class Build {
         const from = op.from === undefined || named ? undefined : await this.copySource(op.from);
         // Downloads first: an ADD's URLs are fetched before its context is walked.
         await this.remoteSources(op);
-        const local = op.sources.filter((s) => !isRemoteSource(s));
         // A stage or image is named by its cache key or digest: its content follows from that.
-        const sources = from ? from.key : await this.hashSources(named ?? this.context, local, unseenStops, seen, excludeFilter(op));
+        const sources = from ? from.key : await this.hashSources(named ?? this.context, copySources(op), unseenStops, seen);
         return sources === undefined ? undefined : this.copyDescription(step, sources);
       }
       case 'run': {
@@ -177,7 +177,7 @@ export class Build {
         const mounted: string[] = [];
         for (const m of op.mounts.filter((mount) => mount.type === 'bind')) {
           const named = await this.dirContext(m.from);
-          mounted.push(m.from !== undefined && !named ? (await this.copySource(m.from)).key : (await this.hashSources(named ?? this.context, [m.source ?? '.']))!);
+          mounted.push(m.from !== undefined && !named ? (await this.copySource(m.from)).key : (await this.hashSources(named ?? this.context, [{ path: m.source ?? '.' }]))!);
         }
         return { createdBy: step.createdBy, op, mounted, network: op.network ?? this.req.network ?? 'host', settings: this.req.runSettings };
       }
@@ -195,13 +195,11 @@ export class Build {
    * A content hash of context sources, listed as they are hashed: the explainer writes the listing if their step
    * misses. With `unseenStops`, undefined where BuildContext.hashSourcesIfSeen gives up (a context never seen).
    */
-  private async hashSources(
-    context: BuildContext, sources: string[], unseenStops = false, seen?: LatestChange, exclude?: ContextFilter,
-  ): Promise<string | undefined> {
+  private async hashSources(context: BuildContext, sources: CopySource[], unseenStops = false, seen?: LatestChange): Promise<string | undefined> {
     const listing = new RecordedListing();
     const digest = unseenStops
-      ? await context.hashSourcesIfSeen(sources, this.fileHashes, listing.visit, exclude)
-      : await context.hashSources(sources, this.fileHashes, listing.visit, seen, exclude);
+      ? await context.hashSourcesIfSeen(sources, this.fileHashes, listing.visit)
+      : await context.hashSources(sources, this.fileHashes, listing.visit, seen);
     if (digest !== undefined) this.explainer.noteSources(digest, listing);
     return digest;
   }
@@ -278,7 +276,6 @@ export class Build {
         const op = step.op;
         const fs = await this.filesystem(result);
         const owner = op.chown ? await resolveOwner(op.chown, fs) : undefined;
-        const exclude = excludeFilter(op);
         const named = await this.dirContext(op.from);
         const from = op.from === undefined || named ? undefined : await this.copySource(op.from);
         if (from) await this.cache.ensure(from.image.layers);
@@ -288,9 +285,9 @@ export class Build {
           : new CopyPlanner(fs, named ?? this.context, this.timing, learning, written);
         if (root) planner.onCleanup(() => root.release());
         const entries = planner.plan({
-          isAdd: op.isAdd, sources: op.sources.filter((s) => !isRemoteSource(s)), heredocs: op.heredocs, dest: op.dest,
+          isAdd: op.isAdd, sources: copySources(op), heredocs: op.heredocs, dest: op.dest,
           keepOwners: from !== undefined, remote: await this.remoteSources(op),
-          ...(owner ? { owner } : {}), ...(op.chmod !== undefined ? { chmod: op.chmod } : {}), ...(exclude ? { exclude } : {}),
+          ...(owner ? { owner } : {}), ...(op.chmod !== undefined ? { chmod: op.chmod } : {}),
         });
         return { layer: await this.writePlanned(fs, planner, entries) };
       }
@@ -410,9 +407,4 @@ export class Build {
       await planner.cleanup();
     }
   }
-}
-
-/** A COPY's --exclude patterns as a filter; none when it has none. */
-function excludeFilter(op: CopyOp): ContextFilter | undefined {
-  return op.exclude.length > 0 ? createIgnoreMatcher(op.exclude) : undefined;
 }

@@ -4,8 +4,8 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { tsbuild, tsbuildOk } from '../helpers/tsbuildCli.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 
-// COPY/ADD --exclude as BuildKit's Dockerfile frontend has it: excluded paths are neither in the
-// layer nor in the step's cache key.
+// COPY/ADD --exclude and COPY --parents as BuildKit's Dockerfile frontend has them: what they
+// leave out is neither in the layer nor in the step's cache key.
 
 const dirs = tempDirs();
 let root: string;
@@ -85,14 +85,6 @@ describe('COPY --exclude', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^tsbuild: error: Dockerfile:2:1: COPY: --exclude: bad pattern "\[z-a\]": reversed range "z-a"[^\n]*\n$/);
   });
-
-  it('COPY --parents is refused with the line named, not ignored', async () => {
-    await writeFiles({ a: 'a' });
-    await writeFile(join(context, 'Dockerfile'), 'FROM scratch\nCOPY --parents ./a /out/\n');
-    const r = await tsbuild(['--root', root, 'build', context], { cwd: context });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toBe('tsbuild: error: Dockerfile:2:1: COPY: --parents is not supported yet\n');
-  });
 });
 
 describe('COPY --exclude and the build cache', () => {
@@ -123,5 +115,64 @@ describe('COPY --exclude and the build cache', () => {
     const again = await build(DOCKERFILE);
     expect(again.cached).toBe(1);
     expect(again.files).toEqual(first.files);
+  });
+});
+
+describe('COPY --parents', () => {
+  const TREE = {
+    'x/a.txt': 'xa', 'x/b.txt': 'xb', 'y/a.txt': 'ya', 'x/y/a.txt': 'xya', 'x/y/b.md': 'xyb', 'x/y/z/c.txt': 'xyzc',
+    'src/a.txt': '1', 'src/d/b.txt': '2', 'src/d/e/c.txt': '3', 'src/d/x.md': '4', 'other/o.txt': '5',
+  };
+
+  it('keeps each source\'s parent directories', async () => {
+    await writeFiles(TREE);
+    const { files } = await build('FROM scratch\nCOPY --parents ./x/a.txt ./y/a.txt /parents/\n');
+    expect(files).toEqual(['parents/x/a.txt', 'parents/y/a.txt']);
+  });
+
+  it('keeps only the parents after a `./` inside the source, as rsync --relative', async () => {
+    await writeFiles(TREE);
+    const { files } = await build('FROM scratch\nCOPY --parents ./x/./y/*.txt /p/\nCOPY --parents ./x/./ /q/\n');
+    expect(files).toEqual(['p/y/a.txt', 'q/a.txt', 'q/b.txt', 'q/y/a.txt', 'q/y/b.md', 'q/y/z/c.txt']);
+  });
+
+  it('`**` matches any number of directories, none included; a directory comes with its contents', async () => {
+    await writeFiles(TREE);
+    const { files } = await build('FROM scratch\nCOPY --parents ./src/**/*.txt /parents/\nCOPY --parents x/y /dir/\n');
+    expect(files).toEqual([
+      'dir/x/y/a.txt', 'dir/x/y/b.md', 'dir/x/y/z/c.txt',
+      'parents/src/a.txt', 'parents/src/d/b.txt', 'parents/src/d/e/c.txt',
+    ]);
+  });
+
+  it('with --exclude, leaves out what the patterns match below the source\'s base', async () => {
+    await writeFiles(TREE);
+    const { files } = await build('FROM scratch\nCOPY --parents --exclude=**/*.md --exclude=src/d/e src /p/\n');
+    expect(files).toEqual(['p/src/a.txt', 'p/src/d/b.txt']);
+  });
+
+  it('a change outside what the sources select keeps the hit; a selected one misses', async () => {
+    await writeFiles(TREE);
+    const dockerfile = 'FROM scratch\nCOPY --parents ./src/**/*.txt /parents/\n';
+    expect((await build(dockerfile)).cached).toBe(0);
+    // Every file's hash learned: the next key comes from a walk of the context, and must be the layer-first one.
+    await build('FROM scratch\nCOPY . /all/\n');
+    expect((await build(dockerfile)).cached).toBe(1);
+    await writeFiles({ 'src/d/x.md': 'changed', 'other/o.txt': 'changed' });
+    expect((await build(dockerfile)).cached).toBe(1);
+    await writeFiles({ 'src/d/e/c.txt': 'changed' });
+    expect((await build(dockerfile)).cached).toBe(0);
+  });
+
+  it('a wildcard before `./`, or a malformed pattern, is refused with the line named', async () => {
+    await writeFiles(TREE);
+    await writeFile(join(context, 'Dockerfile'), 'FROM scratch\nCOPY --parents ./s*/./d /p/\n');
+    const r = await tsbuild(['--root', root, 'build', context], { cwd: context });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('tsbuild: error: Dockerfile:2:1: COPY: --parents: a wildcard before "./" is not supported: "./s*/./d"\n');
+    await writeFile(join(context, 'Dockerfile'), 'FROM scratch\nCOPY . /all/\nCOPY --parents ./src/[z-a] /p/\n');
+    const malformed = await tsbuild(['--root', root, 'build', context], { cwd: context });
+    expect(malformed.code).toBe(1);
+    expect(malformed.stderr).toMatch(/^tsbuild: error: Dockerfile:3:1: COPY: --parents: bad pattern "src\/\[z-a\]": reversed range "z-a"[^\n]*\n$/);
   });
 });
