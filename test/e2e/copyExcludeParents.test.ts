@@ -151,6 +151,12 @@ describe('COPY --parents', () => {
     expect(files).toEqual(['p/src/a.txt', 'p/src/d/b.txt']);
   });
 
+  it('COPY --from=stage --parents keeps the parents of the stage\'s files', async () => {
+    await writeFiles(TREE);
+    const { files } = await build('FROM scratch AS s\nCOPY . /s/\nFROM scratch\nCOPY --from=s --parents /s/./x/*.txt /s/y /p/\n');
+    expect(files).toEqual(['p/s/y/a.txt', 'p/x/a.txt', 'p/x/b.txt']);
+  });
+
   it('a change outside what the sources select keeps the hit; a selected one misses', async () => {
     await writeFiles(TREE);
     const dockerfile = 'FROM scratch\nCOPY --parents ./src/**/*.txt /parents/\n';
