@@ -1,25 +1,21 @@
 import { readFile, readdir, stat, truncate, utimes, writeFile, appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { TSBUILD_BIN, tsbuild } from '../helpers/tsbuildCli.js';
 import { writePackageTree } from '../helpers/packageTree.js';
-import { tempDirs } from '../helpers/tempDirs.js';
+import { rootAndContextPerTest } from '../helpers/tempDirs.js';
 
 // The build cache's memory of context file hashes (<root>/cache/context-hashes/): a wrong
 // remembered hash would reuse a COPY layer holding old content, the worst bug a builder can have.
 
-const dirs = tempDirs();
 let root: string;
 let context: string;
-
-afterAll(() => dirs.cleanup());
-
-beforeEach(async () => {
-  root = await dirs.make();
-  context = await dirs.make();
+const dirs = rootAndContextPerTest(async (newRoot, newContext) => {
+  root = newRoot;
+  context = newContext;
   await writePackageTree(context, 50);
   await writeFile(join(context, 'Dockerfile'), 'FROM scratch\nCOPY tree /tree\n');
 });

@@ -1,21 +1,17 @@
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tsbuild, tsbuildOk } from '../helpers/tsbuildCli.js';
-import { tempDirs } from '../helpers/tempDirs.js';
+import { rootAndContextPerTest } from '../helpers/tempDirs.js';
 
 // COPY/ADD --exclude and COPY --parents as BuildKit's Dockerfile frontend has them: what they
 // leave out is neither in the layer nor in the step's cache key.
 
-const dirs = tempDirs();
 let root: string;
 let context: string;
-
-afterAll(() => dirs.cleanup());
-
-beforeEach(async () => {
-  root = await dirs.make();
-  context = await dirs.make();
+const dirs = rootAndContextPerTest(async (newRoot, newContext) => {
+  root = newRoot;
+  context = newContext;
 });
 
 async function writeFiles(files: Record<string, string>): Promise<void> {

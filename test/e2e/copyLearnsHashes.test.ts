@@ -3,25 +3,21 @@ import { existsSync } from 'node:fs';
 import { link, mkdir, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TSBUILD_BIN, tsbuild, tsbuildOk } from '../helpers/tsbuildCli.js';
 import { writePackageTree } from '../helpers/packageTree.js';
-import { tempDirs } from '../helpers/tempDirs.js';
+import { rootAndContextPerTest } from '../helpers/tempDirs.js';
 
 // A COPY of context files the hash store has never seen is written before its cache key is
 // known, the layer writer leaving the hashes of the files it reads in the store, so each file is
 // read once (issue 14). Nothing a user sees may change with that order: the layer, the hits, the
 // tree later steps build on.
 
-const dirs = tempDirs();
 let root: string;
 let context: string;
-
-afterAll(() => dirs.cleanup());
-
-beforeEach(async () => {
-  root = await dirs.make();
-  context = await dirs.make();
+const dirs = rootAndContextPerTest(async (newRoot, newContext) => {
+  root = newRoot;
+  context = newContext;
   await writePackageTree(context, 300);
   await mkdir(join(context, 'extra'));
   await writeFile(join(context, 'extra', 'e.txt'), 'extra one\n');
