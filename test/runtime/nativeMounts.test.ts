@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { promisify } from 'node:util';
 import { fsNative, MNT_DETACH, MS_RDONLY } from '@tsbuild/oci-layout';
-import { checkOverlayDepth, mountOverlay, mountReadOnlyOverlay, unmount } from '@tsbuild/builder';
+import { checkOverlayDepth, mountOverlay, mountReadOnlyOverlay, OverlayMountError, unmount } from '@tsbuild/builder';
 import { tempDirs } from '../helpers/tempDirs.js';
 
 const exec = promisify(execFile);
@@ -109,13 +109,38 @@ describe('overlay mounts through mount(2) and umount2(2), no mount(8)', () => {
     const many = Array.from({ length: 600 }, (_, i) => join(root, 'snapshots', i.toString(16).padStart(24, '0')));
     await Promise.all(many.map((d) => mkdir(d, { recursive: true })));
     const tooDeep = /^cannot mount an overlay of 600 layers: their paths, even as short relative names, are longer than mount\(2\) takes \(a page; about 150 layers fit\)$/;
-    expect(() => checkOverlayDepth(many)).toThrow(tooDeep);
-    expect(() => checkOverlayDepth(many.slice(0, 150))).not.toThrow();
+    expect(() => checkOverlayDepth(many, join(root, 'rw'))).toThrow(tooDeep);
+    expect(() => checkOverlayDepth(many.slice(0, 150), join(root, 'rw'))).not.toThrow();
     await expect(mountOverlay(many, join(root, 'deep'))).rejects.toThrow(tooDeep);
     expect(await mounted(join(root, 'deep', 'merged'))).toBe(false);
     await mkdir(join(root, 'ro'));
     await expect(mountReadOnlyOverlay(many, join(root, 'ro'))).rejects.toThrow(tooDeep);
     expect(await mounted(join(root, 'ro'))).toBe(false);
+  });
+
+  it('whatever depth the early check lets through mounts beside the widest upper and work directories it was given', async () => {
+    const root = await temp.make();
+    const snapshots = join(root, 'cache', 'snapshots');
+    const many = Array.from({ length: 200 }, (_, i) => join(snapshots, i.toString(16).padStart(24, '0')));
+    await Promise.all(many.map((d) => mkdir(d, { recursive: true })));
+    // A container's rootfs directory, as deep below the store root as one gets.
+    const widest = join(root, 'containers', 'f'.repeat(64), 'rootfs');
+    const deepest = many.findIndex((_, i) => {
+      try {
+        checkOverlayDepth(many.slice(0, i + 1), widest);
+        return false;
+      } catch (e) {
+        if (!(e instanceof OverlayMountError)) throw e;
+        return true;
+      }
+    });
+    expect(deepest).toBeGreaterThan(140);
+    const mount = await mountOverlay(many.slice(0, deepest), widest, { volatile: true });
+    try {
+      expect(await mounted(mount.merged)).toBe(true);
+    } finally {
+      await mount.unmount();
+    }
   });
 
   it('reports a missing lower directory in one line and mounts nothing', async () => {

@@ -20,7 +20,7 @@ export {
 } from './runtime/runOptions.js';
 export { parseVolume, parseMount, type MountFlag } from './runtime/volumeMounts.js';
 export { ContainerError, type ContainerErrorKind } from './runtime/containerError.js';
-export { checkOverlayDepth, mountOverlay, mountReadOnlyOverlay, unmount, type OverlayMount } from './runtime/overlayMount.js';
+export { checkOverlayDepth, mountOverlay, mountReadOnlyOverlay, OverlayMountError, unmount, type OverlayMount } from './runtime/overlayMount.js';
 export { parseLogRecord, LogTail } from './runtime/k8sFileLog.js';
 export { parseLogTimeBound, parseTimestamp, type EpochNanos } from './runtime/logTime.js';
 export { parseDockerignore, createIgnoreMatcher, readIgnorePatterns, chooseIgnoreFile, IgnorePatternError, type IgnoreMatcher } from './dockerfile/dockerignore.js';

@@ -72,11 +72,21 @@ export interface StoredContainer {
  * so two `run --name x` never both win; a record and each state are written
  * to a temp file and renamed, so a reader never sees half of one.
  */
+/** Where a store's containers live. */
+function containersDir(root: string): string {
+  return join(root, 'containers');
+}
+
+/** The longest rootfs directory a container of the store at `root` can have (its ID is 64 hex digits): room a deep image's overlay must leave. */
+export function widestContainerRootfs(root: string): string {
+  return new ContainerPaths(join(containersDir(root), 'f'.repeat(64))).rootfsDir;
+}
+
 export class ContainerStore {
   readonly dir: string;
 
   constructor(readonly store: LocalStore) {
-    this.dir = join(store.root, 'containers');
+    this.dir = containersDir(store.root);
   }
 
   private get lockPath(): string {

@@ -43,15 +43,12 @@ export async function mountOverlay(lowers: string[], workDir: string, opts: Over
   const merged = join(workDir, 'merged');
   const empty = join(workDir, 'empty');
   await Promise.all([upper, work, merged, empty].map((d) => mkdir(d, { recursive: true })));
-  // index=off and metacopy=off keep the upper directory a plain, self-contained diff we can tar.
-  let options = `,upperdir=${upper},workdir=${work},index=off,metacopy=off,redirect_dir=off`;
   if (opts.volatile) {
     // The kernel leaves this marker after a volatile mount and refuses the next one while it is
     // there; a clean unmount (ours) kept the upper directory whole, so it may go (containers/storage does the same).
     await rm(join(work, 'work', 'incompat', 'volatile'), { recursive: true, force: true });
-    options += ',volatile';
   }
-  await mountLayers(lowers.length > 0 ? lowers : [empty], merged, 0, options);
+  await mountLayers(lowers.length > 0 ? lowers : [empty], merged, 0, { upper, work, volatile: opts.volatile ?? false });
   let mounted = true;
   return {
     merged,
@@ -66,17 +63,19 @@ export async function mountOverlay(lowers: string[], workDir: string, opts: Over
 
 /** Stacks `lowers` (bottom first) read-only at `merged`: no upper directory, so nothing can change them. */
 export async function mountReadOnlyOverlay(lowers: string[], merged: string): Promise<void> {
-  await mountLayers(lowers, merged, MS_RDONLY, '');
+  await mountLayers(lowers, merged, MS_RDONLY);
 }
 
 /**
  * Refuses, before any work, a stack that no overlay mount can hold: even
  * named relative to the directory they share, its lowers fill mount(2)'s
- * page. (One that fits here may still not fit beside its upperdir and
- * workdir; its mount fails with the same error.)
+ * page beside the upper and work directories of `widestWorkDir` (the
+ * longest place one is mounted with them), named relative to it as well.
  */
-export function checkOverlayDepth(lowers: string[]): void {
-  if (lowers.length > 0 && Buffer.byteLength(lowerdirFrom(sharedDirectory(lowers), lowers)) >= fsNative().pageSize) throw tooDeep(lowers.length);
+export function checkOverlayDepth(lowers: string[], widestWorkDir: string): void {
+  if (lowers.length === 0) return;
+  const upper = { upper: join(widestWorkDir, 'upper'), work: join(widestWorkDir, 'work'), volatile: true };
+  if (Buffer.byteLength(overlayOptions(sharedDirectory(lowers), lowers, upper)) >= fsNative().pageSize) throw tooDeep(lowers.length);
 }
 
 function tooDeep(layers: number): OverlayMountError {
@@ -87,21 +86,28 @@ function layerCount(n: number): string {
   return n === 1 ? '1 layer' : `${n} layers`;
 }
 
+/** Where a writable overlay keeps its changes (and overlay its scratch space), and whether it is `volatile`. */
+interface UpperOptions {
+  upper: string;
+  work: string;
+  volatile: boolean;
+}
+
 /**
- * Mounts overlay's `lowers` (bottom first) at `target`, `rest` (the options
- * after the lowerdir list) included. mount(2) takes one page of options, and
- * absolute snapshot paths fill it at 35-45 layers; when they do not fit, the
- * lowers are named relative to the directory they share and mounted from
- * there, as containers/storage mounts deep images from its directory of
+ * Mounts overlay's `lowers` (bottom first) at `target`, with `upper` unless
+ * read-only. mount(2) takes one page of options, and absolute snapshot paths
+ * fill it at 35-45 layers; when they do not fit, every directory in the
+ * options is named relative to the directory the lowers share and mounted
+ * from there, as containers/storage mounts deep images from its directory of
  * short links. Snapshots share `<root>/cache/snapshots` under 24-character
- * names: 25 bytes a layer, so about 150 layers fit beside upperdir and
- * workdir (docker stops at 127), with no links to keep.
+ * names: 25 bytes a layer, so about 150 layers fit beside an upper and work
+ * directory (docker stops at 127), with no links to keep.
  */
-async function mountLayers(lowers: string[], target: string, flags: number, rest: string): Promise<void> {
+async function mountLayers(lowers: string[], target: string, flags: number, upper?: UpperOptions): Promise<void> {
   const native = fsNative();
   const fits = (options: string) => Buffer.byteLength(options) < native.pageSize;
-  const base = fits(`${lowerdirFrom('', lowers)}${rest}`) ? '' : sharedDirectory(lowers);
-  const options = `${lowerdirFrom(base, lowers)}${rest}`;
+  const base = fits(overlayOptions('', lowers, upper)) ? '' : sharedDirectory(lowers);
+  const options = overlayOptions(base, lowers, upper);
   if (!fits(options)) throw tooDeep(lowers.length);
   await (base ? native.mountFrom(base, 'overlay', target, 'overlay', flags, options) : native.mount('overlay', target, 'overlay', flags, options)).catch(
     (e: NodeJS.ErrnoException) => {
@@ -110,9 +116,13 @@ async function mountLayers(lowers: string[], target: string, flags: number, rest
   );
 }
 
-/** overlay's `lowerdir=` option for `lowers` (bottom first; overlay lists the top first), as paths relative to `base` unless that is ''. */
-function lowerdirFrom(base: string, lowers: string[]): string {
-  return `lowerdir=${lowers.map((l) => (base ? relative(base, l) : l)).reverse().join(':')}`;
+/** overlay's options for `lowers` (bottom first; overlay lists the top first) and `upper`, every path relative to `base` unless that is ''. */
+function overlayOptions(base: string, lowers: string[], upper?: UpperOptions): string {
+  const named = (path: string) => (base ? relative(base, path) : path);
+  const lowerdir = `lowerdir=${lowers.map(named).reverse().join(':')}`;
+  if (!upper) return lowerdir;
+  // index=off and metacopy=off keep the upper directory a plain, self-contained diff we can tar.
+  return `${lowerdir},upperdir=${named(upper.upper)},workdir=${named(upper.work)},index=off,metacopy=off,redirect_dir=off${upper.volatile ? ',volatile' : ''}`;
 }
 
 /** The deepest directory that holds every one of `paths` (absolute), so that each has a name relative to it. */

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { applyLayer, statIfExists, type Digest, type Layer, type LocalStore } from '@tsbuild/oci-layout';
+import { widestContainerRootfs } from './containerStore.js';
 import { checkOverlayDepth, mountOverlay } from './overlayMount.js';
 import { holdRun, type HeldRun } from './runRecord.js';
 import { listingDigest, recordPathIn, writeSnapshotRecord } from './snapshotRecord.js';
@@ -52,7 +53,7 @@ export class Snapshotter {
    */
   async prepare(layers: Pick<Layer, 'diffId' | 'open'>[]): Promise<string[]> {
     const chains = chainIds(layers.map((l) => l.diffId));
-    checkOverlayDepth(chains.map((c) => this.pathOf(c)));
+    checkOverlayDepth(chains.map((c) => this.pathOf(c)), widestContainerRootfs(this.store.root));
     await mkdir(this.dir, { recursive: true });
     const dirs: string[] = [];
     for (const [i, layer] of layers.entries()) {
