@@ -4,7 +4,7 @@
 // start-up before it), and against `podman run` (the anchor) on the same images: one container end to end with and without
 // bridge networking, a Debian-based image against hello, and 50 detached containers (start
 // time, then memory per running container).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ratioTarget, summarise } from './benchReport.mjs';
 import { checkedOutput } from './checkedOutput.mjs';
@@ -56,6 +56,22 @@ const treeBytes = (dirs) => dirs.reduce((sum, d) => sum + Number(checkedOutput([
 
 const vmRssBytes = (pid) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * KiB;
 
+/**
+ * The conmon floor's bundle: the one `tsbuild bundle` wrote, with the seccomp filter every
+ * `tsbuild run` (and `podman run`) installs, taken from a container of the store. runc compiles
+ * and loads that filter in `create` (~20 ms here); a floor without it would be low by that much.
+ */
+function filteredBundle(tsbuild, store, bundle, dir) {
+  const id = checkedOutput([...tsbuild, 'run', '-d', '--network', 'none', HELLO]).trim();
+  const { seccomp } = JSON.parse(readFileSync(join(store, 'containers', id, 'config.json'), 'utf8')).linux;
+  checkedOutput([...tsbuild, 'rm', '-f', id]);
+  const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
+  mkdirSync(dir);
+  symlinkSync(join(bundle, 'rootfs'), join(dir, 'rootfs'));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, linux: { ...config.linux, seccomp } }));
+  return dir;
+}
+
 function idsIn(file) {
   try {
     return readFileSync(file, 'utf8').split('\n').filter((l) => /^[0-9a-f]{64}$/.test(l));
@@ -76,6 +92,7 @@ export async function runContainerGroup(ctx) {
   const bundle = join(dir, 'bundle');
   const conmonFloor = join(ctx.repo, 'bench/conmonFloor.sh');
   checkedOutput([...tsbuild, 'bundle', HELLO, bundle]);
+  const floorBundle = filteredBundle(tsbuild, store, bundle, join(dir, 'bundle-seccomp'));
   const podman = podmanSetup(ctx, ctx.lowercase(join(dir, 'podman')));
   for (const image of [HELLO, DEBIAN_BASE]) {
     checkedOutput(['skopeo', 'copy', '-q', `oci:${ctx.lowercase(join(store, 'oci'))}:${image}`, `${podman.storage}${image}`]);
@@ -93,9 +110,9 @@ export async function runContainerGroup(ctx) {
     // is what podman pays too; with a bridge, also the CNI plugins tsbuild's network chains. After node -e 0: the floor of a Node CLI.
     ...['none', 'bridge'].flatMap((network) => [
       benchCase({ key: `run-floor-conmon-${network}`, tool: 'conmon + runc', caseName: `bench/conmonFloor.sh (${network})`, root: dir, before: keep,
-        argv: () => [conmonFloor, 'run', bundle, join(dir, `floor-${++runcId}`), `tsbuild-bench-${process.pid}-${runcId}`, network] }),
+        argv: () => [conmonFloor, 'run', floorBundle, join(dir, `floor-${++runcId}`), `tsbuild-bench-${process.pid}-${runcId}`, network] }),
       benchCase({ key: `run-floor-node-conmon-${network}`, tool: 'node + conmon + runc', caseName: `node -e 0 && bench/conmonFloor.sh (${network}): the floor of a Node CLI driving conmon`, root: dir, before: keep,
-        argv: () => ['sh', '-c', 'node -e 0 && exec "$@"', 'sh', conmonFloor, 'run', bundle, join(dir, `floor-${++runcId}`), `tsbuild-bench-${process.pid}-${runcId}`, network] }),
+        argv: () => ['sh', '-c', 'node -e 0 && exec "$@"', 'sh', conmonFloor, 'run', floorBundle, join(dir, `floor-${++runcId}`), `tsbuild-bench-${process.pid}-${runcId}`, network] }),
     ]),
   ];
   for (const network of ['none', 'bridge']) {
@@ -129,7 +146,7 @@ export async function runContainerGroup(ctx) {
     podman: { cli: podman.argv, idsFile: join(dir, 'podman-ids'), env: podman.env,
       rm: (ids) => podmanOutput(podman, ['rm', '-f', '-t', '0', ...ids]) },
     floor: { idsFile: join(dir, 'floor-ids'), env: process.env,
-      rm: (ids) => ids.forEach((id) => checkedOutput([conmonFloor, 'remove', bundle, join(dir, 'floor-detached', id), id, 'bridge'])) },
+      rm: (ids) => ids.forEach((id) => checkedOutput([conmonFloor, 'remove', floorBundle, join(dir, 'floor-detached', id), id, 'bridge'])) },
   };
   // One ID at a time, so that one failure (seen: `tsbuild rm -f` of 50 IDs stopping part-way)
   // leaves none of the others running; the failures are reported together at the end.
@@ -154,7 +171,7 @@ export async function runContainerGroup(ctx) {
     caseName: `${count} x node -e 0 && bench/conmonFloor.sh start (bridge), one after another: the floor of a Node CLI driving conmon`,
     before: () => removeStarted(tools.floor),
     argv: () => ['sh', '-c', `for i in $(seq ${count}); do id=$(printf '%032x%032x' ${++floorRound} "$i"); node -e 0 && "$1" start "$2" "$3/$id" "$id" bridge >> ${tools.floor.idsFile} || exit 1; done`,
-      'sh', conmonFloor, bundle, join(dir, 'floor-detached')] });
+      'sh', conmonFloor, floorBundle, join(dir, 'floor-detached')] });
   const detached = [detachedCase('podman'), floorCase, detachedCase('tsbuild', 'run-detached-podman')];
   let memory;
   try {
@@ -189,7 +206,7 @@ export async function runContainerGroup(ctx) {
   return {
     title: 'tsbuild run (#13)',
     parameters: 'samples/hello (FROM scratch) and the Debian base in one tsbuild store; the same images copied into a podman storage '
-      + `(overlay driver) with skopeo. The floor is \`runc run\` of a bundle \`tsbuild bundle\` wrote once; the floor of a Node CLI adds \`node -e 0\` (node's start-up) before it. The conmon floor (bench/conmonFloor.sh) is what a manager built on conmon runs for one container and cannot leave out: an overlay mount over the bundle's rootfs, conmon (sync pipe, k8s-file log, exit file) running \`runc create\`, \`runc start\`, the wait for the exit, \`runc delete\`, the unmount; with a bridge also the network namespace and the CNI plugins tsbuild's bridge network chains (loopback, bridge with host-local and masquerade, firewall: ADD while conmon creates the container, DEL after it). Its \`start\` mode, for the detached rows, stops after \`runc start\` with conmon in the background (the container is hello, whose start costs what Debian's does: the rootfs is an overlay either way). The script's mount, unshare and umount are processes, which tsbuild's in-process calls do not pay: the floor is a little high by those. ${checkedOutput(['podman', '--version'])} `
+      + `(overlay driver) with skopeo. The floor is \`runc run\` of a bundle \`tsbuild bundle\` wrote once; the floor of a Node CLI adds \`node -e 0\` (node's start-up) before it. The conmon floor (bench/conmonFloor.sh) is what a manager built on conmon runs for one container and cannot leave out: an overlay mount over the bundle's rootfs, the bundle's config.json with the seccomp filter \`tsbuild run\` and \`podman run\` install (containers-common's default profile; runc compiles it in \`create\`), conmon (sync pipe, k8s-file log, exit file) running \`runc create\`, \`runc start\`, the wait for the exit, \`runc delete\`, the unmount; with a bridge also the network namespace and the CNI plugins tsbuild's bridge network chains (loopback, bridge with host-local and masquerade, firewall: ADD while conmon creates the container, DEL after it). Its \`start\` mode, for the detached rows, stops after \`runc start\` with conmon in the background (the container is hello, whose start costs what Debian's does: the rootfs is an overlay either way). The script's mount, unshare and umount are processes, which tsbuild's in-process calls do not pay: the floor is a little high by those. ${checkedOutput(['podman', '--version'])} `
       + `with runc and this containers.conf (CONTAINERS_CONF, temp --root/--runroot):\n\n\`\`\`toml\n${podmanConf('<bench dir>')}\`\`\``,
     rows,
     extra: ['Memory per running container after the last detached round: conmon\'s VmRSS and the bytes of its state directory '
