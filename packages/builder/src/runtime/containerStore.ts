@@ -124,19 +124,17 @@ export class ContainerStore {
   }
 
   async list(): Promise<StoredContainer[]> {
-    const out: StoredContainer[] = [];
     let names: string[];
     try {
       names = await readdir(this.dir);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return out;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw e;
     }
-    for (const name of names) {
-      if (!/^[0-9a-f]{64}$/.test(name)) continue;
-      const record = await this.readRecord(name);
-      if (record) out.push({ record, paths: this.paths(name) });
-    }
+    const ids = names.filter((name) => /^[0-9a-f]{64}$/.test(name));
+    // Side by side: `ps` and every `run` (for its unique name) read them all, and one after another that grew with their number.
+    const records = await Promise.all(ids.map((id) => this.readRecord(id)));
+    const out = ids.flatMap((id, i) => (records[i] ? [{ record: records[i]!, paths: this.paths(id) }] : []));
     return out.sort((a, b) => b.record.created.localeCompare(a.record.created));
   }
 

@@ -26,11 +26,11 @@ export function psCommand(program: Command): void {
     .option('--format <format>', '"json" for a JSON array')
     .action(async (opts: { all?: boolean; quiet?: boolean; format?: string }, cmd: Command) => {
       const { store, containers } = await openContainers(cmd);
-      const rows = [];
-      for (const c of await containers.list()) {
+      const observed = await Promise.all((await containers.list()).map(async (c) => {
         const state = await observeState(containers, c);
-        if (opts.all || state.status === 'running') rows.push({ c, state, ports: state.status === 'running' ? portsText(await networkOf(store.root, c.record)) : '' });
-      }
+        return { c, state, ports: state.status === 'running' ? portsText(await networkOf(store.root, c.record)) : '' };
+      }));
+      const rows = observed.filter(({ state }) => opts.all || state.status === 'running');
       if (opts.quiet) {
         for (const { c } of rows) process.stdout.write(`${shortId(c.record.id)}\n`);
         return;
