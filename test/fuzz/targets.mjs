@@ -15,7 +15,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import {
   applyLayer, canonicalJson, formatImageName, formatPlatform, InvalidDocumentError, InvalidImageNameError, InvalidPlatformError, LayerApplyError, LayerFormatError, normalizeImageName,
-  parseDescriptor, parseImageConfig, parseImageName, parseIndex, parseManifest, parsePlatform, readLayer, RuntimeSpecError, TarFormatError, TarParser, toRuntimeSpec,
+  parseDescriptor, parseImageConfig, parseImageName, parseIndex, parseManifest, parsePlatform, PathResolutionError, readLayer, RuntimeSpecError, TarFormatError, TarParser, toRuntimeSpec,
   UserLookupError,
 } from '@tsbuild/oci-layout';
 import {
@@ -250,14 +250,14 @@ async function unpackTarget(input, { workDir, skip }) {
 /**
  * applyLayer names the change that failed in a LayerApplyError; its cause is
  * the layer's own contradiction (another LayerApplyError), a layer that
- * cannot be read (LayerFormatError) or the kernel's
- * refusal (an errno error from a syscall). Anything else (a TypeError, a
+ * cannot be read (LayerFormatError), a name that resolves through a symlink
+ * loop (PathResolutionError) or the kernel's refusal (an errno error from a syscall). Anything else (a TypeError, a
  * RangeError) is a bug the input found.
  */
 function judgeUnpackError(error) {
   if (error instanceof LayerApplyError) {
     const cause = error.cause;
-    if (cause === undefined || cause instanceof LayerApplyError || cause instanceof LayerFormatError || (cause instanceof Error && typeof cause.syscall === 'string' && typeof cause.code === 'string')) return;
+    if (cause === undefined || cause instanceof LayerApplyError || cause instanceof LayerFormatError || cause instanceof PathResolutionError || (cause instanceof Error && typeof cause.syscall === 'string' && typeof cause.code === 'string')) return;
     throw new Finding('untyped-error', `${describe(error)} (cause: ${describe(cause)})`);
   }
   judgeError(error);
