@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { withFileLock, type LocalStore } from '@tsbuild/oci-layout';
+import { batchedMap } from './batchedMap.js';
 import { ContainerError } from './containerError.js';
 import { CONTAINER_NAME, newContainerId } from './containerId.js';
 import { initialState, type ContainerRecord, type ContainerState } from './containerRecord.js';
@@ -72,6 +73,9 @@ export interface StoredContainer {
  * so two `run --name x` never both win; a record and each state are written
  * to a temp file and renamed, so a reader never sees half of one.
  */
+/** How many containers `list` (and `ps`) read side by side. */
+export const CONTAINERS_AT_ONCE = 64;
+
 /** Where a store's containers live. */
 function containersDir(root: string): string {
   return join(root, 'containers');
@@ -133,7 +137,7 @@ export class ContainerStore {
     }
     const ids = names.filter((name) => /^[0-9a-f]{64}$/.test(name));
     // Side by side: `ps` and every `run` (for its unique name) read them all, and one after another that grew with their number.
-    const records = await Promise.all(ids.map((id) => this.readRecord(id)));
+    const records = await batchedMap(ids, CONTAINERS_AT_ONCE, (id) => this.readRecord(id));
     const out = ids.flatMap((id, i) => (records[i] ? [{ record: records[i]!, paths: this.paths(id) }] : []));
     return out.sort((a, b) => b.record.created.localeCompare(a.record.created));
   }

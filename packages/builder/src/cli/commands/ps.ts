@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import type { ContainerNetwork } from '../../runtime/network/recordedNetwork.js';
 import type { ContainerRecord } from '../../runtime/containerRecord.js';
+import { batchedMap } from '../../runtime/batchedMap.js';
 import { observeState } from '../../runtime/containerStatus.js';
+import { CONTAINERS_AT_ONCE } from '../../runtime/containerStore.js';
 import { shortId } from '../../runtime/containerId.js';
 import { openContainers } from '../containerStoreOption.js';
 import { commandText, createdText, portsText, statusText } from '../containerView.js';
@@ -26,10 +28,10 @@ export function psCommand(program: Command): void {
     .option('--format <format>', '"json" for a JSON array')
     .action(async (opts: { all?: boolean; quiet?: boolean; format?: string }, cmd: Command) => {
       const { store, containers } = await openContainers(cmd);
-      const observed = await Promise.all((await containers.list()).map(async (c) => {
+      const observed = await batchedMap(await containers.list(), CONTAINERS_AT_ONCE, async (c) => {
         const state = await observeState(containers, c);
         return { c, state, ports: state.status === 'running' ? portsText(await networkOf(store.root, c.record)) : '' };
-      }));
+      });
       const rows = observed.filter(({ state }) => opts.all || state.status === 'running');
       if (opts.quiet) {
         for (const { c } of rows) process.stdout.write(`${shortId(c.record.id)}\n`);
