@@ -2,11 +2,11 @@ import { readlinkSync } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix, relative, sep } from 'node:path';
 import {
-  compareLayerPaths, decodeName, FAILURE_EXIT_CODE, fsPath, listDirectoryStats, PathResolutionError, resolveInRoot,
-  statIfExists, ToolError, type EntryStats,
+  awaitedElsewhere, compareLayerPaths, decodeName, FAILURE_EXIT_CODE, fsPath, listDirectoryStats, listDirectoryStatsAsync,
+  PathResolutionError, resolveInRoot, statIfExists, ToolError, type EntryStats, type ListedEntryStats,
 } from '@tsbuild/oci-layout';
 import { componentMatcher, hasGlob } from './globPattern.js';
-import type { ContextHashStore, HashLearning } from './contextHashStore.js';
+import type { ContextHashStore, DirectoryHashes, HashLearning } from './contextHashStore.js';
 import { FileReadAhead, type SmallFile } from './fileReadAhead.js';
 import { SMALL_FILE_MAX } from './readSmallFile.js';
 import { SourcesDigest } from './sourcesDigest.js';
@@ -213,11 +213,14 @@ export class BuildContext {
    * Visits a directory's tree in walk order. One directory at a time: its
    * files' hashes are looked up (stat only) and the missing ones read, the
    * small ones in groups on the thread pool while earlier ones are hashed.
+   * The next subdirectory is listed (on the thread pool) and its segment read
+   * while this one is visited, so the kernel's stat work overlaps the decoding.
    */
-  private async visitTree(source: number, dir: ContextEntry, store: ContextHashStore, visit: SourceVisitor, walk: WalkState): Promise<boolean> {
-    const listing = listDirectory(dir);
+  private async visitTree(
+    source: number, dir: ContextEntry, store: ContextHashStore, visit: SourceVisitor, walk: WalkState, loaded?: Promise<LoadedDirectory>,
+  ): Promise<boolean> {
+    const { listing, hashes } = await (loaded ?? loadDirectory(dir, store));
     const decisions = listing.map((e) => this.decide(e.rel, e.stats.isDirectory(), walk.exclusion));
-    const hashes = await store.directory(dir.abs);
     const contents = new Array<string | undefined>(listing.length);
     const missing: number[] = [];
     for (let i = 0; i < listing.length; i++) {
@@ -238,6 +241,10 @@ export class BuildContext {
     }
     for (const i of missing) contents[i] ??= await hashes.hash(listing[i]!.name, listing[i]!.stats);
     await hashes.save();
+    const subdirectories = listing.filter((entry, i) => decisions[i] !== 'skip' && entry.stats.isDirectory());
+    // A walk that stops early leaves the next directory's load unawaited: it may fail unobserved.
+    let next = subdirectories.length > 0 ? awaitedElsewhere(loadDirectory(subdirectories[0]!, store)) : undefined;
+    let following = 1;
     for (let i = 0; i < listing.length; i++) {
       const entry = listing[i]!;
       if (decisions[i] === 'skip') continue;
@@ -247,7 +254,10 @@ export class BuildContext {
         const waiting = visit(source, entry.rel, entry.stats.mode, content);
         if (waiting) await waiting;
       }
-      if (entry.stats.isDirectory() && !(await this.visitTree(source, entry, store, visit, walk))) return false;
+      if (!entry.stats.isDirectory()) continue;
+      const own = next!;
+      next = following < subdirectories.length ? awaitedElsewhere(loadDirectory(subdirectories[following++]!, store)) : undefined;
+      if (!(await this.visitTree(source, entry, store, visit, walk, own))) return false;
     }
     return true;
   }
@@ -297,9 +307,24 @@ interface ListedEntry extends ContextEntry {
  * tree of small files a promise, or a Node call, per stat costs more than the stat.
  */
 function listDirectory(dir: ContextEntry): ListedEntry[] {
+  return inNameOrder(dir, listDirectoryStats(dir.abs));
+}
+
+/** A directory's listing (made on the thread pool) and its remembered hashes, loaded side by side. */
+interface LoadedDirectory {
+  listing: ListedEntry[];
+  hashes: DirectoryHashes;
+}
+
+async function loadDirectory(dir: ContextEntry, store: ContextHashStore): Promise<LoadedDirectory> {
+  const [listed, hashes] = await Promise.all([listDirectoryStatsAsync(dir.abs), store.directory(dir.abs)]);
+  return { listing: inNameOrder(dir, listed), hashes };
+}
+
+function inNameOrder(dir: ContextEntry, listed: ListedEntryStats[]): ListedEntry[] {
   const prefix = dir.rel ? `${dir.rel}/` : '';
   const absPrefix = dir.abs.endsWith('/') ? dir.abs : `${dir.abs}/`;
-  const listed = listDirectoryStats(dir.abs).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  listed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return listed.map(({ name, stats }) => ({ name, rel: prefix + name, abs: absPrefix + name, stats }));
 }
 
