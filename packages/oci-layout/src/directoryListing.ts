@@ -109,27 +109,39 @@ export interface ListedEntryStats {
  * `dir` carry bytes that are not UTF-8 as byteNames.ts does.
  */
 export function listDirectoryStats(dir: string): ListedEntryStats[] {
-  return listedEntries(fsNative().listDirectory(fsPath(dir)));
+  return new DirectoryListing(...fsNative().listDirectory(fsPath(dir))).entries();
 }
 
 /**
  * listDirectoryStats on libuv's thread pool: the kernel's work for a big
  * directory (a getdents and an lstat per entry) overlaps what the main thread does meanwhile.
  */
-export async function listDirectoryStatsAsync(dir: string): Promise<ListedEntryStats[]> {
-  return listedEntries(await fsNative().listDirectoryAsync(fsPath(dir)));
+export async function listDirectoryAsync(dir: string): Promise<DirectoryListing> {
+  return new DirectoryListing(...(await fsNative().listDirectoryAsync(fsPath(dir))));
 }
 
-function listedEntries([listed, fields]: [string | (string | Buffer)[], Float64Array]): ListedEntryStats[] {
-  // One string of NUL-ended names (one JS string from the native side, not one per entry), or an array where some are bytes.
-  const names = typeof listed === 'string' ? listed.split('\0') : listed;
-  const count = fields.length / Field.Count;
-  const entries = new Array<ListedEntryStats>(count);
-  for (let i = 0; i < count; i++) {
-    const name = names[i]!;
-    entries[i] = { name: typeof name === 'string' ? name : decodeName(name), stats: new ListedStats(fields, i * Field.Count) };
+/** A directory's listing as the native call gives it: about 100 bytes an entry until `entries` makes objects of them. */
+export class DirectoryListing {
+  constructor(
+    /** One string of NUL-ended names (one JS string from the native side, not one per entry), or an array where some are bytes. */
+    private readonly names: string | (string | Buffer)[],
+    private readonly fields: Float64Array,
+  ) {}
+
+  get length(): number {
+    return this.fields.length / Field.Count;
   }
-  return entries;
+
+  /** The entries, as listDirectoryStats gives them (new objects on each call). */
+  entries(): ListedEntryStats[] {
+    const names = typeof this.names === 'string' ? this.names.split('\0') : this.names;
+    const entries = new Array<ListedEntryStats>(this.length);
+    for (let i = 0; i < entries.length; i++) {
+      const name = names[i]!;
+      entries[i] = { name: typeof name === 'string' ? name : decodeName(name), stats: new ListedStats(this.fields, i * Field.Count) };
+    }
+    return entries;
+  }
 }
 
 /**
