@@ -32,11 +32,12 @@ export function emptyOutput(root) {
  * Before each run, untimed, `c.before(root)` sets the stage (default: an empty output
  * directory); the last run's output is kept for the cases that follow. `c.check(run)`, if
  * given, returns what was wrong with a run that succeeded (or nothing); it lands in c.faults.
- * `c.env`, if given, is the command's environment.
+ * `c.env`, if given, is the command's environment. With `alternate`, even rounds run the cases in
+ * reverse order, so a pair's drift over a round does not always fall on the same side.
  */
-export async function runRounds(cases, { work, runs, progress }) {
+export async function runRounds(cases, { work, runs, progress }, { alternate = false } = {}) {
   for (let round = 1; round <= runs; round++) {
-    for (const c of cases) {
+    for (const c of alternate && round % 2 === 0 ? [...cases].reverse() : cases) {
       await (c.before ?? emptyOutput)(c.root);
       settle();
       const run = await measureCommand(c.argv(c.root), { cwd: work, reportFile: join(work, 'time-report.txt'), env: c.env });

@@ -1,4 +1,4 @@
-import { readFile, readdir, stat, truncate, utimes, writeFile, appendFile, mkdir } from 'node:fs/promises';
+import { readFile, readdir, rm, stat, truncate, utimes, writeFile, appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -88,6 +88,31 @@ describe('context hash store', () => {
     await writeFile(file, 'package Y file 3, longer now\n');
     expect((await build()).cached).toBe(false);
     expect(await imageFile('b/f3.txt')).toBe('package Y file 3, longer now\n');
+  });
+
+  it('a rebuild after changes writes the tree as the context holds it now, where two sources overlap too', async () => {
+    // The layer walk takes the listings the key walk made (KeptListings): each must be the directory's, taken once.
+    await writeFile(join(context, 'Dockerfile'), 'FROM scratch\nCOPY tree /tree\nCOPY tree tree/a /both/\n');
+    await settle();
+    await build();
+    await writeFile(join(context, 'tree', 'a', 'f2.txt'), 'changed, and longer than before\n');
+    await rm(join(context, 'tree', 'b', 'f4.txt'));
+    await mkdir(join(context, 'tree', 'c'));
+    await writeFile(join(context, 'tree', 'c', 'new.txt'), 'new\n');
+    expect((await build()).cached).toBe(false);
+    const out = join(await dirs.make(), 'bundle');
+    expect((await tsbuild(['--root', root, 'bundle', 'ctx', out])).code).toBe(0);
+    const file = (rel: string) => readFile(join(out, 'rootfs', rel), 'utf8');
+    for (const rel of ['tree/a/f2.txt', 'both/a/f2.txt', 'both/f2.txt']) expect(await file(rel)).toBe('changed, and longer than before\n');
+    for (const rel of ['tree/c/new.txt', 'both/c/new.txt']) expect(await file(rel)).toBe('new\n');
+    for (const rel of ['tree/b/f4.txt', 'both/b/f4.txt']) expect(existsSync(join(out, 'rootfs', rel))).toBe(false);
+    for (const top of ['tree', 'both']) {
+      expect((await readdir(join(out, 'rootfs', top, 'a'))).length).toBe(50);
+      expect((await readdir(join(out, 'rootfs', top, 'b'))).length).toBe(49);
+      expect(await file(`${top}/b/f49.txt`)).toBe('package b file 49\n');
+    }
+    expect((await readdir(join(out, 'rootfs', 'both'))).length).toBe(3 + 50);
+    expect((await build()).cached).toBe(true);
   });
 
   it('torn, truncated or damaged segments are only a slower build, never a wrong hit, and heal', async () => {

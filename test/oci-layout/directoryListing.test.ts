@@ -3,7 +3,7 @@ import { link, lstat, mkdir, mkdtemp, readdir, rm, symlink, truncate, writeFile 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { encodeName, listDirectoryStats, readFileInto, readSmallFiles } from '@tsbuild/oci-layout';
+import { encodeName, listDirectoryStats, listDirectoryAsync, readFileInto, readSmallFiles } from '@tsbuild/oci-layout';
 
 let work: string;
 beforeEach(async () => {
@@ -48,6 +48,29 @@ describe('listDirectoryStats', () => {
     await writeFile(join(work, 'file'), '');
     expect(() => listDirectoryStats(join(work, 'missing'))).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'scandir', path: join(work, 'missing') }));
     expect(() => listDirectoryStats(join(work, 'file'))).toThrow(expect.objectContaining({ code: 'ENOTDIR' }));
+  });
+});
+
+describe('listDirectoryAsync', () => {
+  test('lists on the thread pool what listDirectoryStats lists, names that are not UTF-8 included', async () => {
+    for (let i = 0; i < 300; i++) await writeFile(join(work, `f${i}`), 'x'.repeat(i));
+    await mkdir(join(work, 'dir'));
+    await symlink('f1', join(work, 'link'));
+    await writeFile(Buffer.concat([Buffer.from(`${work}/`), Buffer.from([0x66, 0xff])]), 'bytes');
+    const plain = (list: { name: string; stats: Record<string, unknown> }[]) =>
+      list.map(({ name, stats }) => [name, ...FIELDS.map((f) => stats[f]), ...KINDS.map((k) => (stats[k] as () => boolean)())])
+        .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    const listing = await listDirectoryAsync(work);
+    expect(listing.length).toBe(303);
+    const listed = listing.entries();
+    expect(plain(listed as never)).toEqual(plain(listDirectoryStats(work) as never));
+    expect(listed.map((e) => encodeName(e.name).toString('hex'))).toContain('66ff');
+  });
+
+  test('a missing directory, or a file, rejects like Node does (code, syscall, path)', async () => {
+    await writeFile(join(work, 'file'), '');
+    await expect(listDirectoryAsync(join(work, 'missing'))).rejects.toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'scandir', path: join(work, 'missing') }));
+    await expect(listDirectoryAsync(join(work, 'file'))).rejects.toThrow(expect.objectContaining({ code: 'ENOTDIR' }));
   });
 });
 

@@ -367,6 +367,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"seqpacketConnect", NULL, SeqpacketConnect, NULL, NULL, NULL, napi_default, NULL},
     {"shutdownSocket", NULL, ShutdownSocket, NULL, NULL, NULL, napi_default, NULL},
     {"listDirectory", NULL, ListDirectory, NULL, NULL, NULL, napi_default, NULL},
+    {"listDirectoryAsync", NULL, ListDirectoryAsync, NULL, NULL, NULL, napi_default, NULL},
     {"readFile", NULL, ReadFile, NULL, NULL, NULL, napi_default, NULL},
     {"readFiles", NULL, ReadFiles, NULL, NULL, NULL, napi_default, NULL},
     {"mount", NULL, Mount, NULL, NULL, NULL, napi_default, NULL},

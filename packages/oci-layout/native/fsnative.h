@@ -22,6 +22,7 @@ int get_buffer(napi_env env, napi_value value, void **data, size_t *length, cons
 char *malloc_string(napi_env env, napi_value value, size_t *length);
 
 napi_value ListDirectory(napi_env env, napi_callback_info info);
+napi_value ListDirectoryAsync(napi_env env, napi_callback_info info);
 napi_value ReadFile(napi_env env, napi_callback_info info);
 napi_value ReadFiles(napi_env env, napi_callback_info info);
 napi_value Mount(napi_env env, napi_callback_info info);

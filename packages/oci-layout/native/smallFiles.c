@@ -41,76 +41,75 @@ static bool is_utf8(const unsigned char *name) {
   return true;
 }
 
-/*
- * listDirectory(path): [names, fields], the directory's entries (no "." or
- * "..", in readdir order) and a Float64Array of STAT_FIELDS numbers per
- * entry: its lstat (fstatat relative to the open directory, no symlink followed).
- * names is one string, each name followed by a NUL, when every name is UTF-8
- * (one JS string, not one per entry); otherwise an array in which a name that
- * is not UTF-8 is a Buffer of its bytes (see byteNames.ts).
- */
-napi_value ListDirectory(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
+/* One directory's listing as list_directory makes it: the names back to back (each ended by a NUL), STAT_FIELDS numbers per entry, or the error. */
+typedef struct {
   char path[PATH_BUF];
-  if (!get_args(env, info, argv, 1, "listDirectory(path)") || !get_path(env, argv[0], path, sizeof path, "path")) return NULL;
-  int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  double *fields;
+  size_t count;
+  char *text;
+  size_t text_length;
+  bool all_utf8;
+  int err;
+  const char *failed;
+} Listing;
+
+/* Lists l->path into l (fstatat relative to the open directory, no symlink followed); touches no JS value, so it runs on the thread pool too. */
+static void list_directory(Listing *l) {
+  l->failed = "scandir";
+  l->all_utf8 = true;
+  int dfd = open(l->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) {
-    throw_errno(env, errno, "scandir", path);
-    return NULL;
+    l->err = errno;
+    return;
   }
   DIR *dir = fdopendir(dfd);
   if (dir == NULL) {
-    int err = errno;
+    l->err = errno;
     close(dfd);
-    throw_errno(env, err, "scandir", path);
-    return NULL;
+    return;
   }
-  size_t capacity = 64, count = 0;
-  double *fields = malloc(capacity * STAT_FIELDS * sizeof *fields);
-  /* Names back to back, each ended by a NUL: one JS string for them all when every one is UTF-8. */
-  size_t text_capacity = 4096, text_length = 0;
-  char *text = malloc(text_capacity);
-  bool all_utf8 = true;
-  int err = fields == NULL || text == NULL ? ENOMEM : 0;
-  const char *failed = "scandir";
-  while (err == 0) {
+  size_t capacity = 64, text_capacity = 4096;
+  l->fields = malloc(capacity * STAT_FIELDS * sizeof *l->fields);
+  l->text = malloc(text_capacity);
+  l->err = l->fields == NULL || l->text == NULL ? ENOMEM : 0;
+  while (l->err == 0) {
     errno = 0;
     struct dirent *d = readdir(dir);
     if (d == NULL) {
-      err = errno;
+      l->err = errno;
       break;
     }
     if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0) continue;
     struct stat st;
     if (fstatat(dfd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      err = errno;
-      failed = "lstat";
-      snprintf(path + strlen(path), sizeof path - strlen(path), "/%s", d->d_name);
+      l->err = errno;
+      l->failed = "lstat";
+      snprintf(l->path + strlen(l->path), sizeof l->path - strlen(l->path), "/%s", d->d_name);
       break;
     }
-    if (count == capacity) {
+    if (l->count == capacity) {
       capacity *= 2;
-      double *grown = realloc(fields, capacity * STAT_FIELDS * sizeof *fields);
+      double *grown = realloc(l->fields, capacity * STAT_FIELDS * sizeof *l->fields);
       if (grown == NULL) {
-        err = ENOMEM;
+        l->err = ENOMEM;
         break;
       }
-      fields = grown;
+      l->fields = grown;
     }
     size_t length = strlen(d->d_name) + 1;
-    if (text_length + length > text_capacity) {
-      text_capacity = 2 * (text_length + length);
-      char *grown = realloc(text, text_capacity);
+    if (l->text_length + length > text_capacity) {
+      text_capacity = 2 * (l->text_length + length);
+      char *grown = realloc(l->text, text_capacity);
       if (grown == NULL) {
-        err = ENOMEM;
+        l->err = ENOMEM;
         break;
       }
-      text = grown;
+      l->text = grown;
     }
-    memcpy(text + text_length, d->d_name, length);
-    text_length += length;
-    if (all_utf8 && !is_utf8((const unsigned char *)d->d_name)) all_utf8 = false;
-    double *f = fields + count * STAT_FIELDS;
+    memcpy(l->text + l->text_length, d->d_name, length);
+    l->text_length += length;
+    if (l->all_utf8 && !is_utf8((const unsigned char *)d->d_name)) l->all_utf8 = false;
+    double *f = l->fields + l->count * STAT_FIELDS;
     f[F_DEV] = (double)st.st_dev;
     f[F_INO] = (double)st.st_ino;
     f[F_MODE] = (double)st.st_mode;
@@ -123,38 +122,111 @@ napi_value ListDirectory(napi_env env, napi_callback_info info) {
     f[F_MTIME_NS] = (double)st.st_mtim.tv_nsec;
     f[F_CTIME_S] = (double)st.st_ctim.tv_sec;
     f[F_CTIME_NS] = (double)st.st_ctim.tv_nsec;
-    count++;
+    l->count++;
   }
   closedir(dir);
-  if (err != 0) {
-    free(fields);
-    free(text);
-    throw_errno(env, err, failed, path);
-    return NULL;
-  }
+}
+
+/* A successful listing as [names, fields] (see listDirectory); frees what it holds. */
+static napi_value listing_value(napi_env env, Listing *l) {
   napi_value names, buffer, array, result;
-  if (all_utf8) {
-    napi_create_string_utf8(env, text, text_length, &names);
+  if (l->all_utf8) {
+    napi_create_string_utf8(env, l->text, l->text_length, &names);
   } else {
-    napi_create_array_with_length(env, count, &names);
-    const char *name = text;
-    for (size_t i = 0; i < count; i++, name += strlen(name) + 1) {
+    napi_create_array_with_length(env, l->count, &names);
+    const char *name = l->text;
+    for (size_t i = 0; i < l->count; i++, name += strlen(name) + 1) {
       napi_value value;
       if (is_utf8((const unsigned char *)name)) napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &value);
       else napi_create_buffer_copy(env, strlen(name), name, NULL, &value);
       napi_set_element(env, names, (uint32_t)i, value);
     }
   }
-  free(text);
   void *data = NULL;
-  napi_create_arraybuffer(env, count * STAT_FIELDS * sizeof *fields, &data, &buffer);
-  if (count > 0) memcpy(data, fields, count * STAT_FIELDS * sizeof *fields);
-  free(fields);
-  napi_create_typedarray(env, napi_float64_array, count * STAT_FIELDS, buffer, 0, &array);
+  napi_create_arraybuffer(env, l->count * STAT_FIELDS * sizeof *l->fields, &data, &buffer);
+  if (l->count > 0) memcpy(data, l->fields, l->count * STAT_FIELDS * sizeof *l->fields);
+  napi_create_typedarray(env, napi_float64_array, l->count * STAT_FIELDS, buffer, 0, &array);
   napi_create_array_with_length(env, 2, &result);
   napi_set_element(env, result, 0, names);
   napi_set_element(env, result, 1, array);
   return result;
+}
+
+static void listing_free(Listing *l) {
+  free(l->fields);
+  free(l->text);
+  l->fields = NULL;
+  l->text = NULL;
+}
+
+/*
+ * listDirectory(path): [names, fields], the directory's entries (no "." or
+ * "..", in readdir order) and a Float64Array of STAT_FIELDS numbers per
+ * entry: its lstat (fstatat relative to the open directory, no symlink followed).
+ * names is one string, each name followed by a NUL, when every name is UTF-8
+ * (one JS string, not one per entry); otherwise an array in which a name that
+ * is not UTF-8 is a Buffer of its bytes (see byteNames.ts).
+ */
+napi_value ListDirectory(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  Listing l = {0};
+  if (!get_args(env, info, argv, 1, "listDirectory(path)") || !get_path(env, argv[0], l.path, sizeof l.path, "path")) return NULL;
+  list_directory(&l);
+  napi_value result = NULL;
+  if (l.err != 0) throw_errno(env, l.err, l.failed, l.path);
+  else result = listing_value(env, &l);
+  listing_free(&l);
+  return result;
+}
+
+/* listDirectoryAsync's job: the listing is made on libuv's thread pool. */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  Listing listing;
+} ListJob;
+
+static void list_job_execute(napi_env env, void *arg) {
+  (void)env;
+  list_directory(&((ListJob *)arg)->listing);
+}
+
+static void list_job_complete(napi_env env, napi_status status, void *arg) {
+  ListJob *job = arg;
+  Listing *l = &job->listing;
+  if (status != napi_ok) {
+    napi_value message, error;
+    napi_create_string_utf8(env, "listDirectoryAsync was cancelled", NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, NULL, message, &error);
+    napi_reject_deferred(env, job->deferred, error);
+  } else if (l->err != 0) {
+    napi_reject_deferred(env, job->deferred, errno_error(env, l->err, l->failed, l->path));
+  } else {
+    napi_resolve_deferred(env, job->deferred, listing_value(env, l));
+  }
+  listing_free(l);
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+/* listDirectoryAsync(path): a promise of listDirectory's [names, fields], listed on the thread pool while the main thread goes on. */
+napi_value ListDirectoryAsync(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  ListJob *job = calloc(1, sizeof *job);
+  if (job == NULL) {
+    throw_errno(env, ENOMEM, "scandir", "");
+    return NULL;
+  }
+  if (!get_args(env, info, argv, 1, "listDirectoryAsync(path)") || !get_path(env, argv[0], job->listing.path, sizeof job->listing.path, "path")) {
+    free(job);
+    return NULL;
+  }
+  napi_value promise, name;
+  napi_create_promise(env, &job->deferred, &promise);
+  napi_create_string_utf8(env, "tsbuild:listDirectory", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, list_job_execute, list_job_complete, job, &job->work);
+  napi_queue_async_work(env, job->work);
+  return promise;
 }
 
 /*

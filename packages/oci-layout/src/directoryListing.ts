@@ -20,29 +20,48 @@ function milliseconds(seconds: number, nanoseconds: number): number {
   return seconds * 1000 + nanoseconds / 1_000_000;
 }
 
+/** An entry's lstat read from its listing's numbers when asked: a walk of an unchanged tree asks few of them per entry. */
 class ListedStats implements EntryStats {
-  readonly dev: number;
-  readonly ino: number;
-  readonly mode: number;
-  readonly nlink: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly rdev: number;
-  readonly size: number;
-  readonly mtimeMs: number;
-  readonly ctimeMs: number;
+  constructor(private readonly fields: Float64Array, private readonly at: number) {}
 
-  constructor(fields: Float64Array, at: number) {
-    this.dev = fields[at + Field.Dev]!;
-    this.ino = fields[at + Field.Ino]!;
-    this.mode = fields[at + Field.Mode]!;
-    this.nlink = fields[at + Field.Nlink]!;
-    this.uid = fields[at + Field.Uid]!;
-    this.gid = fields[at + Field.Gid]!;
-    this.rdev = fields[at + Field.Rdev]!;
-    this.size = fields[at + Field.Size]!;
-    this.mtimeMs = milliseconds(fields[at + Field.MtimeS]!, fields[at + Field.MtimeNs]!);
-    this.ctimeMs = milliseconds(fields[at + Field.CtimeS]!, fields[at + Field.CtimeNs]!);
+  get dev(): number {
+    return this.fields[this.at + Field.Dev]!;
+  }
+
+  get ino(): number {
+    return this.fields[this.at + Field.Ino]!;
+  }
+
+  get mode(): number {
+    return this.fields[this.at + Field.Mode]!;
+  }
+
+  get nlink(): number {
+    return this.fields[this.at + Field.Nlink]!;
+  }
+
+  get uid(): number {
+    return this.fields[this.at + Field.Uid]!;
+  }
+
+  get gid(): number {
+    return this.fields[this.at + Field.Gid]!;
+  }
+
+  get rdev(): number {
+    return this.fields[this.at + Field.Rdev]!;
+  }
+
+  get size(): number {
+    return this.fields[this.at + Field.Size]!;
+  }
+
+  get mtimeMs(): number {
+    return milliseconds(this.fields[this.at + Field.MtimeS]!, this.fields[this.at + Field.MtimeNs]!);
+  }
+
+  get ctimeMs(): number {
+    return milliseconds(this.fields[this.at + Field.CtimeS]!, this.fields[this.at + Field.CtimeNs]!);
   }
 
   private type(): number {
@@ -78,22 +97,51 @@ class ListedStats implements EntryStats {
   }
 }
 
+/** A directory's entry and its lstat, as a listing gives them. */
+export interface ListedEntryStats {
+  name: string;
+  stats: EntryStats;
+}
+
 /**
  * A directory's entries (readdir order) with their lstat, symlinks not
  * followed. Errors are Node-shaped (`code`, `syscall`, `path`). Names and
  * `dir` carry bytes that are not UTF-8 as byteNames.ts does.
  */
-export function listDirectoryStats(dir: string): { name: string; stats: EntryStats }[] {
-  const [listed, fields] = fsNative().listDirectory(fsPath(dir));
-  // One string of NUL-ended names (one JS string from the native side, not one per entry), or an array where some are bytes.
-  const names = typeof listed === 'string' ? listed.split('\0') : listed;
-  const count = fields.length / Field.Count;
-  const entries = new Array<{ name: string; stats: EntryStats }>(count);
-  for (let i = 0; i < count; i++) {
-    const name = names[i]!;
-    entries[i] = { name: typeof name === 'string' ? name : decodeName(name), stats: new ListedStats(fields, i * Field.Count) };
+export function listDirectoryStats(dir: string): ListedEntryStats[] {
+  return new DirectoryListing(...fsNative().listDirectory(fsPath(dir))).entries();
+}
+
+/**
+ * listDirectoryStats on libuv's thread pool: the kernel's work for a big
+ * directory (a getdents and an lstat per entry) overlaps what the main thread does meanwhile.
+ */
+export async function listDirectoryAsync(dir: string): Promise<DirectoryListing> {
+  return new DirectoryListing(...(await fsNative().listDirectoryAsync(fsPath(dir))));
+}
+
+/** A directory's listing as the native call gives it: about 100 bytes an entry until `entries` makes objects of them. */
+export class DirectoryListing {
+  constructor(
+    /** One string of NUL-ended names (one JS string from the native side, not one per entry), or an array where some are bytes. */
+    private readonly names: string | (string | Buffer)[],
+    private readonly fields: Float64Array,
+  ) {}
+
+  get length(): number {
+    return this.fields.length / Field.Count;
   }
-  return entries;
+
+  /** The entries, as listDirectoryStats gives them (new objects on each call). */
+  entries(): ListedEntryStats[] {
+    const names = typeof this.names === 'string' ? this.names.split('\0') : this.names;
+    const entries = new Array<ListedEntryStats>(this.length);
+    for (let i = 0; i < entries.length; i++) {
+      const name = names[i]!;
+      entries[i] = { name: typeof name === 'string' ? name : decodeName(name), stats: new ListedStats(this.fields, i * Field.Count) };
+    }
+    return entries;
+  }
 }
 
 /**

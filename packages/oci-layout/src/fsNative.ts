@@ -34,6 +34,8 @@ export interface FsNative {
    * otherwise as an array in which a name that is not UTF-8 is a Buffer of its bytes.
    */
   listDirectory(path: string | Buffer): [string | (string | Buffer)[], Float64Array];
+  /** `listDirectory` done on libuv's thread pool; errors reject, Node-shaped. */
+  listDirectoryAsync(path: string | Buffer): Promise<[string | (string | Buffer)[], Float64Array]>;
   /** Reads the file at `path` (not through a symlink) into `buffer` from its start; see `readFileInto`. */
   readFile(path: string | Buffer, buffer: Buffer): number;
   /** Reads each file of `dir` (`names`: each ended by a NUL) into a slot of `lengths[i]` bytes on libuv's thread pool; see `readSmallFiles`. */

@@ -3,8 +3,9 @@ import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { createGunzip, gzipSync } from 'node:zlib';
-import { readdirIfExists, statIfExists, withNoSpacePath } from '@tsbuild/oci-layout';
+import { promisify } from 'node:util';
+import { createGunzip, gzip } from 'node:zlib';
+import { awaitedElsewhere, readdirIfExists, statIfExists, withNoSpacePath } from '@tsbuild/oci-layout';
 import type { SourceVisitor } from '../context/buildContext.js';
 import { compareWalkOrder } from '../context/sourcesDigest.js';
 
@@ -16,6 +17,8 @@ import { compareWalkOrder } from '../context/sourcesDigest.js';
  */
 const MEMBER_TEXT = 64 * 1024;
 
+const gzipMember = promisify(gzip);
+
 /**
  * A listing recorded while the sources are hashed (give `visit` to
  * BuildContext.hashSources), kept compressed, a gzip member per 64 KiB of lines
@@ -25,7 +28,8 @@ const MEMBER_TEXT = 64 * 1024;
  */
 export class RecordedListing {
   private text = '';
-  private readonly members: Buffer[] = [];
+  /** Compressed on the thread pool: the walk that records the listing goes on meanwhile. */
+  private readonly members: Promise<Buffer>[] = [];
 
   readonly visit: SourceVisitor = (source, rel, mode, content) => {
     this.text += `${source}\t${mode.toString(8)}:${shortHash(mode, content)}\t${JSON.stringify(rel)}\n`;
@@ -33,14 +37,15 @@ export class RecordedListing {
   };
 
   /** The listing as gzip members, in order. */
-  compressed(): Buffer[] {
+  compressed(): Promise<Buffer[]> {
     // No paths is still a gzip file.
     if (this.text.length > 0 || this.members.length === 0) this.seal();
-    return this.members;
+    return Promise.all(this.members);
   }
 
   private seal(): void {
-    this.members.push(gzipSync(this.text, { level: 1 }));
+    // A listing nobody asks for (its step hit) is dropped with its members unawaited.
+    this.members.push(awaitedElsewhere(gzipMember(this.text, { level: 1 })));
     this.text = '';
   }
 }
@@ -90,7 +95,7 @@ export class SourceListings {
     await mkdir(this.dir, { recursive: true });
     const tmp = join(this.dir, `.${digest}.${randomBytes(4).toString('hex')}`);
     try {
-      await writeFile(tmp, listing.compressed());
+      await writeFile(tmp, await listing.compressed());
       await rename(tmp, this.path(digest));
     } catch (e) {
       throw withNoSpacePath(e, tmp);

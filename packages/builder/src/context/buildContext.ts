@@ -2,12 +2,13 @@ import { readlinkSync } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix, relative, sep } from 'node:path';
 import {
-  compareLayerPaths, decodeName, FAILURE_EXIT_CODE, fsPath, listDirectoryStats, PathResolutionError, resolveInRoot,
-  statIfExists, ToolError, type EntryStats,
+  awaitedElsewhere, compareLayerPaths, decodeName, FAILURE_EXIT_CODE, fsPath, listDirectoryAsync, listDirectoryStats,
+  PathResolutionError, resolveInRoot, statIfExists, ToolError, type DirectoryListing, type EntryStats, type ListedEntryStats,
 } from '@tsbuild/oci-layout';
 import { componentMatcher, hasGlob } from './globPattern.js';
-import type { ContextHashStore, HashLearning } from './contextHashStore.js';
+import type { ContextHashStore, DirectoryHashes, HashLearning } from './contextHashStore.js';
 import { FileReadAhead, type SmallFile } from './fileReadAhead.js';
+import { KeptListings } from './keptListings.js';
 import { SMALL_FILE_MAX } from './readSmallFile.js';
 import { SourcesDigest } from './sourcesDigest.js';
 
@@ -52,10 +53,15 @@ interface WalkState {
   seen?: LatestChange | undefined;
   /** The --exclude patterns of the source being walked. */
   exclusion?: Exclusion | undefined;
+  /** Keeps a listing for the layer walk after this one (KeptListings.begin). */
+  keep: (dir: string, listing: DirectoryListing) => void;
 }
 
 /** The build context directory as COPY/ADD see it: .dockerignore applied, nothing outside reachable. */
 export class BuildContext {
+  /** The last key walk's listings, for the layer walk after it (see KeptListings). */
+  private readonly kept = new KeptListings();
+
   private constructor(
     readonly dir: string,
     private readonly filter?: ContextFilter,
@@ -189,7 +195,7 @@ export class BuildContext {
    * `seen` learns the latest status change (ctime) of any path the walk lists.
    */
   async visitSources(sources: readonly CopySource[], store: ContextHashStore, visit: SourceVisitor, unseenStops = false, seen?: LatestChange): Promise<boolean> {
-    const walk: WalkState = { unseenStops, seen };
+    const walk: WalkState = { unseenStops, seen, keep: this.kept.begin() };
     for (let source = 0; source < sources.length; source++) {
       for (const match of await this.match(sources[source]!.path, sources[source]!.exclude)) {
         walk.exclusion = match.exclude && { filter: match.exclude, base: match.rel };
@@ -213,11 +219,14 @@ export class BuildContext {
    * Visits a directory's tree in walk order. One directory at a time: its
    * files' hashes are looked up (stat only) and the missing ones read, the
    * small ones in groups on the thread pool while earlier ones are hashed.
+   * The next subdirectory is listed (on the thread pool) and its segment read
+   * while this one is visited, so the kernel's stat work overlaps the decoding.
    */
-  private async visitTree(source: number, dir: ContextEntry, store: ContextHashStore, visit: SourceVisitor, walk: WalkState): Promise<boolean> {
-    const listing = listDirectory(dir);
+  private async visitTree(
+    source: number, dir: ContextEntry, store: ContextHashStore, visit: SourceVisitor, walk: WalkState, loaded?: Promise<LoadedDirectory>,
+  ): Promise<boolean> {
+    const { listing, hashes } = await (loaded ?? loadDirectory(dir, store, walk.keep));
     const decisions = listing.map((e) => this.decide(e.rel, e.stats.isDirectory(), walk.exclusion));
-    const hashes = await store.directory(dir.abs);
     const contents = new Array<string | undefined>(listing.length);
     const missing: number[] = [];
     for (let i = 0; i < listing.length; i++) {
@@ -238,6 +247,10 @@ export class BuildContext {
     }
     for (const i of missing) contents[i] ??= await hashes.hash(listing[i]!.name, listing[i]!.stats);
     await hashes.save();
+    const subdirectories = listing.filter((entry, i) => decisions[i] !== 'skip' && entry.stats.isDirectory());
+    // A walk that stops early leaves the next directory's load unawaited: it may fail unobserved.
+    let next = subdirectories.length > 0 ? awaitedElsewhere(loadDirectory(subdirectories[0]!, store, walk.keep)) : undefined;
+    let following = 1;
     for (let i = 0; i < listing.length; i++) {
       const entry = listing[i]!;
       if (decisions[i] === 'skip') continue;
@@ -247,7 +260,10 @@ export class BuildContext {
         const waiting = visit(source, entry.rel, entry.stats.mode, content);
         if (waiting) await waiting;
       }
-      if (entry.stats.isDirectory() && !(await this.visitTree(source, entry, store, visit, walk))) return false;
+      if (!entry.stats.isDirectory()) continue;
+      const own = next!;
+      next = following < subdirectories.length ? awaitedElsewhere(loadDirectory(subdirectories[following++]!, store, walk.keep)) : undefined;
+      if (!(await this.visitTree(source, entry, store, visit, walk, own))) return false;
     }
     return true;
   }
@@ -268,7 +284,12 @@ export class BuildContext {
    */
   walk(dir: ContextEntry, learning?: HashLearning): Generator<ContextEntry> {
     const exclusion = dir.exclude && { filter: dir.exclude, base: dir.rel };
-    return walkTree(dir, (rel, isDir) => this.decide(rel, isDir, exclusion), learning);
+    return walkTree(dir, (rel, isDir) => this.decide(rel, isDir, exclusion), learning, this.kept);
+  }
+
+  /** Drops the listings the last key walk kept (its step is done). */
+  forgetListings(): void {
+    this.kept.clear();
   }
 }
 
@@ -296,10 +317,26 @@ interface ListedEntry extends ContextEntry {
  * A directory's entries in name order with their lstat, in one call: on a
  * tree of small files a promise, or a Node call, per stat costs more than the stat.
  */
-function listDirectory(dir: ContextEntry): ListedEntry[] {
+function listDirectory(dir: ContextEntry, kept?: KeptListings): ListedEntry[] {
+  return inNameOrder(dir, kept?.take(dir.abs)?.entries() ?? listDirectoryStats(dir.abs));
+}
+
+/** A directory's listing (made on the thread pool) and its remembered hashes, loaded side by side. */
+interface LoadedDirectory {
+  listing: ListedEntry[];
+  hashes: DirectoryHashes;
+}
+
+async function loadDirectory(dir: ContextEntry, store: ContextHashStore, keep: WalkState['keep']): Promise<LoadedDirectory> {
+  const [listed, hashes] = await Promise.all([listDirectoryAsync(dir.abs), store.directory(dir.abs)]);
+  keep(dir.abs, listed);
+  return { listing: inNameOrder(dir, listed.entries()), hashes };
+}
+
+function inNameOrder(dir: ContextEntry, listed: ListedEntryStats[]): ListedEntry[] {
   const prefix = dir.rel ? `${dir.rel}/` : '';
   const absPrefix = dir.abs.endsWith('/') ? dir.abs : `${dir.abs}/`;
-  const listed = listDirectoryStats(dir.abs).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  listed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return listed.map(({ name, stats }) => ({ name, rel: prefix + name, abs: absPrefix + name, stats }));
 }
 
@@ -316,9 +353,10 @@ export function* walkTree(
   dir: ContextEntry,
   decide: (rel: string, isDir: boolean) => WalkDecision = () => 'keep',
   learning?: HashLearning,
+  kept?: KeptListings,
 ): Generator<ContextEntry> {
   const keys: { key: string; entry: ListedEntry; decision: WalkDecision; below: boolean }[] = [];
-  for (const entry of listDirectory(dir)) {
+  for (const entry of listDirectory(dir, kept)) {
     const isDir = entry.stats.isDirectory();
     const decision = decide(entry.rel, isDir);
     if (decision === 'skip') continue;
@@ -352,13 +390,13 @@ export function* walkTree(
         yield entry;
         continue;
       }
-      const rest = walkTree(entry, decide, learning);
+      const rest = walkTree(entry, decide, learning, kept);
       const first = rest.next();
       if (first.done) continue;
       started.set(entry.name, { first: first.value, rest });
       yield { rel: entry.rel, abs: entry.abs, stats: entry.stats, implied: true };
     } else if (decision === 'keep') {
-      yield* walkTree(entry, decide, learning);
+      yield* walkTree(entry, decide, learning, kept);
     } else {
       const subtree = started.get(entry.name);
       if (!subtree) continue;

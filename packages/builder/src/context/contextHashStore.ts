@@ -1,6 +1,6 @@
 import { createHash, hash as hashOnce, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, readFileSync } from 'node:fs';
+import { appendFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { awaitedElsewhere, fsPath, type EntryStats } from '@tsbuild/oci-layout';
@@ -211,7 +211,9 @@ export class ContextHashStore {
     const { fan, file } = this.segmentPath(dir);
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      // Synchronously: a promise read is four round trips through the thread pool (open, fstat, read,
+      // close), which cost the main thread more than the read of a segment in the page cache.
+      text = readFileSync(file, 'utf8');
     } catch (err) {
       if (!isNotFound(err)) throw err;
       await mkdir(fan, { recursive: true });

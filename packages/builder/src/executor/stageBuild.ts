@@ -252,6 +252,8 @@ export class Build {
     const done = hit ?? { created: new Date().toISOString(), ...(executed ?? (await this.execute(step, result, label))) };
     if (this.req.sourceDateEpoch !== undefined) done.created = this.created;
     if (!hit) await this.cache.put(key, done);
+    // What the key walks listed for this step's layer is not needed past it.
+    for (const context of [this.context, ...this.namedContexts.values()]) context.forgetListings();
     this.records.set(key, { key, parent: result.key, ...done });
     await miss?.commit();
     const history: HistoryEntry = { created: done.created, created_by: step.createdBy ?? '', comment: 'tsbuild' };
