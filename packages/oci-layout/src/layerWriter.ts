@@ -7,6 +7,7 @@ import { encodeName } from './byteNames.js';
 import type { EntryType, LayerChange, LayerEntry, SparseRegion } from './layerEntry.js';
 import { normaliseLayerPath } from './layerReader.js';
 import { EMPTY_HEADER_FIELDS, TAR_BLOCK as BLOCK, type TarHeaderBlock } from './tarHeader.js';
+import { FAILURE_EXIT_CODE, ToolError } from './toolError.js';
 import { memberNameOf, whiteoutMemberName } from './whiteoutNames.js';
 import { TarChunks } from './tarChunks.js';
 
@@ -253,8 +254,18 @@ function writeEntryHeader(entry: LayerEntry, out: TarChunks): number {
   return sparse.dataBytes;
 }
 
+/**
+ * A file whose content is not the size its entry (a stat taken earlier) says: it changed while it
+ * was written into the layer. The layer is refused, never written with a header that lies.
+ */
+export class LayerContentError extends ToolError<'content-changed'> {
+  constructor(path: string, read: string, listed: number) {
+    super('content-changed', `"${path}" changed while it was written into the layer: ${read} bytes read where ${listed} were listed (run it again)`, FAILURE_EXIT_CODE);
+  }
+}
+
 function writeData(entry: LayerEntry, data: Buffer, dataBytes: number, out: TarChunks): void {
-  if (data.length !== dataBytes) throw new Error(`content of "${entry.path}" has ${data.length} bytes, its header says ${dataBytes}`);
+  if (data.length !== dataBytes) throw new LayerContentError(entry.path, String(data.length), dataBytes);
   out.append(data);
   out.pad(data.length);
 }
@@ -270,13 +281,11 @@ async function* streamedData(entry: LayerEntry, dataBytes: number, out: TarChunk
     written += chunk.length;
     if (written > dataBytes) {
       content.destroy();
-      throw new Error(`content of "${entry.path}" is longer than its declared size ${dataBytes}`);
+      throw new LayerContentError(entry.path, `more than ${dataBytes}`, dataBytes);
     }
     yield chunk;
   }
-  if (written !== dataBytes) {
-    throw new Error(`content of "${entry.path}" has ${written} bytes, its header says ${dataBytes}`);
-  }
+  if (written !== dataBytes) throw new LayerContentError(entry.path, String(written), dataBytes);
   out.pad(written);
 }
 
