@@ -1,4 +1,5 @@
 import { connect as netConnect, isIP } from 'node:net';
+import { printableText } from './registryError.js';
 
 /**
  * One HTTP/1.1 GET on a connection of its own (`Connection: close`), its body handed over in
@@ -29,7 +30,7 @@ export function networkError(message: string, code: string): Error {
 export function parseHead(text: string): ResponseHead {
   const [statusLine, ...lines] = text.split('\r\n');
   const match = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine ?? '');
-  if (!match) throw networkError(`not an HTTP/1.1 response: ${JSON.stringify(statusLine?.slice(0, 80))}`, 'EPROTO');
+  if (!match) throw networkError(`not an HTTP/1.1 response: "${printableText(statusLine?.slice(0, 80) ?? '')}"`, 'EPROTO');
   const headers: Record<string, string> = {};
   for (const line of lines) {
     const colon = line.indexOf(':');
@@ -96,7 +97,7 @@ function chunkedFraming(out: (piece: Buffer) => void): BodyFraming {
         line = '';
         if (state === 'size') {
           left = Number.parseInt(text.split(';')[0]!.trim(), 16);
-          if (!Number.isSafeInteger(left) || left < 0) throw networkError(`bad chunk size ${JSON.stringify(text.slice(0, 40))}`, 'EPROTO');
+          if (!Number.isSafeInteger(left) || left < 0) throw networkError(`bad chunk size "${printableText(text.slice(0, 40))}"`, 'EPROTO');
           state = left === 0 ? 'trailer' : 'data';
         } else if (state === 'data-end') {
           if (text !== '') throw networkError('a chunk does not end where its size says', 'EPROTO');
@@ -116,7 +117,7 @@ export function framingOf(head: ResponseHead, out: (piece: Buffer) => void): Bod
   if (/\bchunked\b/i.test(head.headers['transfer-encoding'] ?? '')) return chunkedFraming(out);
   const length = head.headers['content-length'];
   if (length !== undefined) {
-    if (!/^\d+$/.test(length)) throw networkError(`bad Content-Length ${JSON.stringify(length.slice(0, 40))}`, 'EPROTO');
+    if (!/^\d+$/.test(length)) throw networkError(`bad Content-Length "${printableText(length.slice(0, 40))}"`, 'EPROTO');
     return lengthFraming(Number(length), out);
   }
   return untilCloseFraming(out);
