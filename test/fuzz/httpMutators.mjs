@@ -128,6 +128,6 @@ export const httpAnswers = {
 
 /** Words that bend bodies, challenges and token answers. */
 const TOKENS = ['\r\n', '\n', '\r', '\r\n\r\n', ':', ';', ',', '"', '\\', ' ', '\u0000', '\u00ff', '\u001b[2J', '{', '}', 'null', '{"token":null}', '{"token":1}', '[]', '"expires_in":-1e400,',
-  'HTTP/1.1 100 Continue\r\n\r\n', 'HTTP/1.1 200 OK\r\n', '0\r\n\r\n', SEPARATOR, '{{zeros:70000}}', '{{zeros:4194304}}'];
+  'HTTP/1.1 100 Continue\r\n\r\n', 'HTTP/1.1 103 Early Hints\r\n\r\n'.repeat(9), 'HTTP/1.1 100 Continue\r\n\r\n'.repeat(3000), 'HTTP/1.1 200 OK\r\n', '0\r\n\r\n', SEPARATOR, '{{zeros:70000}}', '{{zeros:4194304}}'];
 
 export const HTTP_MUTATORS = [...BYTE_MUTATORS, httpStatus, httpHeader, httpHeader, httpHeaderRepeat, httpHugeHead, httpLength, httpLength, httpChunk, httpAnswers, insertToken(TOKENS)];

@@ -1,6 +1,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { RegistryError, RegistrySession, RepositoryClient, TransferError, type RetryPolicy } from '@tsbuild/registry';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { InvalidDocumentError, parseDigest } from '@tsbuild/oci-layout';
+import { RegistryError, RegistrySession, remoteSource, RepositoryClient, TransferError, type RetryPolicy } from '@tsbuild/registry';
+import { tempDirs } from '../helpers/tempDirs.js';
 
 // What the registry-answer fuzz target (test/fuzz/registryTargets.mjs) found: answers a hostile or broken
 // registry sends, each from a raw server on 127.0.0.1 that answers every connection with the next canned
@@ -8,6 +11,9 @@ import { RegistryError, RegistrySession, RepositoryClient, TransferError, type R
 
 /** Retries without the waiting, so a test of a refusal the client retries stays quick. */
 const QUICK_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 1, maxDelayMs: 2, maxRetryAfterMs: 10 };
+
+const dirs = tempDirs();
+afterAll(() => dirs.cleanup());
 
 let servers: Server[] = [];
 let sessions: RegistrySession[] = [];
@@ -103,14 +109,25 @@ describe('hostile registry answers', () => {
     const { client } = await scripted(['HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Bearer realm="http://[::1"\r\ncontent-length: 0\r\n\r\n']);
     const error = await typedFailure(client.getManifest('latest'));
     expect((error as TransferError).kind).toBe('bad-response');
-    expect(error.message).toMatch(/sent a token realm "http:\/\/\[::1", which is no URL/);
+    expect(error.message).toMatch(/sent a token realm "http:\/\/\[::1", which is no http\(s\) URL/);
   });
 
-  it('a redirect to no URL is a bad response', async () => {
-    const { client } = await scripted(['HTTP/1.1 307 Temporary Redirect\r\nlocation: http://[::1\r\ncontent-length: 0\r\n\r\n']);
+  it.each([
+    ['no URL', 'http://[::1'],
+    ['a URL of another scheme', 'th: 180'],
+    ['a file', 'file:///etc/passwd'],
+  ])('a redirect to %s is a bad response', async (_what, location) => {
+    const { client } = await scripted([`HTTP/1.1 307 Temporary Redirect\r\nlocation: ${location}\r\ncontent-length: 0\r\n\r\n`]);
     const error = await typedFailure(client.getManifest('latest'));
     expect((error as TransferError).kind).toBe('bad-response');
-    expect(error.message).toMatch(/sent a redirect to "http:\/\/\[::1", which is no URL/);
+    expect(error.message).toContain(`sent a redirect to "${location}", which is no http(s) URL`);
+  });
+
+  it('a token realm that is a file is a bad response', async () => {
+    const { client } = await scripted(['HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Bearer realm="file:///etc/passwd"\r\ncontent-length: 0\r\n\r\n']);
+    const error = await typedFailure(client.getManifest('latest'));
+    expect((error as TransferError).kind).toBe('bad-response');
+    expect(error.message).toContain('sent a token realm "file:///etc/passwd", which is no http(s) URL');
   });
 
   it('control characters a registry puts in an error body, a status line or a digest are shown escaped', async () => {
@@ -127,6 +144,26 @@ describe('hostile registry answers', () => {
     expect((await typedFailure(client.getManifest('b'))).message).toContain('HTTP 404: \\u001b[2J');
     expect((await typedFailure(client.getManifest('c'))).message).toMatch(/malformed digest "sha256:\\u001b\[2J/);
     expect((await typedFailure(client.getManifest('d'))).message).toMatch(/not an HTTP\/1.1 response: "\\u001b\[2JHTTP/);
+  });
+
+  it('a large blob download answered only by interim (1xx) heads is refused in one line, not recursed into or waited on', async () => {
+    const { client } = await scripted(['HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n', 'HTTP/1.1 100 Continue\r\n\r\n'.repeat(20_000)]);
+    // 4 MiB and up: the file download path, on a connection of its own (directHttpGet).
+    const download = client.fileDownload({ mediaType: 'application/octet-stream', digest: parseDigest(`sha256:${'a'.repeat(64)}`), size: 5 * 1024 * 1024 });
+    const error = await typedFailure(download!(join(await dirs.make(), 'blob')));
+    expect(error.message).toMatch(/sent more than 8 interim \(1xx\) answers/);
+  });
+
+  it('a manifest that is no JSON is an invalid document whose message shows its bytes escaped', async () => {
+    const body = '\u001b[2J\r\nxxxxx';
+    const { client } = await scripted([`HTTP/1.1 200 OK\r\ncontent-type: application/vnd.oci.image.manifest.v1+json\r\ncontent-length: ${body.length}\r\n\r\n${body}`]);
+    const error = await remoteSource(client, 'latest').then(
+      () => expect.unreachable('the manifest was accepted'),
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InvalidDocumentError);
+    expect((error as Error).message).toMatch(/^invalid manifest: not JSON \(.*\\u001b\[2J\\u000d\\u000a/);
+    expect((error as Error).message).not.toMatch(CONTROL);
   });
 
   it('the session retries a transient refusal as its retry policy says', async () => {

@@ -1,6 +1,7 @@
 import type { Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { nodeCrypto } from './onDemandBuiltins.js';
+import { printableText } from './printableText.js';
 
 export type DigestAlgorithm = 'sha256' | 'sha512';
 
@@ -13,7 +14,7 @@ export class InvalidDigestError extends Error {}
 
 /** A digest as a message shows it: quoted, control characters escaped (it may come from a hostile registry), cut short. */
 function shown(value: string): string {
-  return JSON.stringify(value.length > 150 ? `${value.slice(0, 150)}…` : value).replace(/\x7f/g, '\\u007f');
+  return `"${printableText(value.length > 150 ? `${value.slice(0, 150)}…` : value)}"`;
 }
 
 export function parseDigest(value: unknown): Digest {

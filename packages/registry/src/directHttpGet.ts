@@ -1,5 +1,5 @@
 import { connect as netConnect, isIP } from 'node:net';
-import { printableText } from './registryError.js';
+import { printableText } from '@tsbuild/oci-layout';
 
 /**
  * One HTTP/1.1 GET on a connection of its own (`Connection: close`), its body handed over in
@@ -20,6 +20,8 @@ export type BodySink = (head: ResponseHead) => (piece: Buffer) => void;
 const READ_BUFFER_BYTES = 1024 * 1024;
 export const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_CHUNK_LINE = 4096;
+/** 1xx answers taken before the response itself. */
+export const MAX_INTERIM_ANSWERS = 8;
 /** What undici allows a silent connection, headers or body. */
 export const IDLE_TIMEOUT_MS = 300_000;
 
@@ -135,7 +137,8 @@ export async function directGet(url: URL, headers: Record<string, string>, insec
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const port = Number(url.port || (https ? 443 : 80));
     let head: ResponseHead | undefined;
-    let headBytes = Buffer.alloc(0);
+    let headBytes: Buffer = Buffer.alloc(0);
+    let interim = 0;
     let body: BodyFraming | undefined;
     let settled = false;
     const finish = (error?: unknown) => {
@@ -149,23 +152,22 @@ export async function directGet(url: URL, headers: Record<string, string>, insec
       if (settled) return;
       try {
         let rest = data;
-        if (!body) {
-          headBytes = Buffer.concat([headBytes, data]);
+        if (!body) headBytes = Buffer.concat([headBytes, data]);
+        while (!body) {
           const end = headBytes.indexOf('\r\n\r\n');
           if (end < 0) {
             if (headBytes.length > MAX_HEAD_BYTES) throw networkError(`response headers larger than ${MAX_HEAD_BYTES} bytes`, 'EPROTO');
             return;
           }
           head = parseHead(headBytes.toString('latin1', 0, end));
-          // A 100 Continue (never asked for, but allowed) comes before the real head.
-          if (head.status === 100) {
-            headBytes = headBytes.subarray(end + 4);
-            head = undefined;
-            if (headBytes.length > 0) feed(Buffer.alloc(0));
-            return;
+          rest = headBytes.subarray(end + 4);
+          headBytes = rest;
+          // An interim answer (100 Continue: never asked for, but allowed) comes before the real head; a server that sends nothing else is not waited on forever.
+          if (head.status < 200) {
+            if (++interim > MAX_INTERIM_ANSWERS) throw networkError(`${url.host} sent more than ${MAX_INTERIM_ANSWERS} interim (1xx) answers`, 'EPROTO');
+            continue;
           }
           body = framingOf(head, sink(head));
-          rest = headBytes.subarray(end + 4);
         }
         if (body.push(rest)) finish();
       } catch (e) {

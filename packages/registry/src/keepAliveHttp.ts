@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { withRequest } from './registryError.js';
-import { framingOf, IDLE_TIMEOUT_MS, lengthFraming, MAX_HEAD_BYTES, networkError, parseHead, type BodyFraming } from './directHttpGet.js';
+import { framingOf, IDLE_TIMEOUT_MS, lengthFraming, MAX_HEAD_BYTES, MAX_INTERIM_ANSWERS, networkError, parseHead, type BodyFraming } from './directHttpGet.js';
 
 /**
  * GET and HEAD over plain HTTP/1.1 on kept-alive connections: what a pull asks a registry before
@@ -16,8 +16,6 @@ const DUMP_LIMIT_BYTES = 128 * 1024;
 /** What a body holds ahead of its reader before the socket is paused. */
 const BODY_BUFFER_BYTES = 1024 * 1024;
 const EMPTY: Buffer = Buffer.alloc(0);
-/** 1xx answers taken before the response itself. */
-const MAX_INTERIM_ANSWERS = 8;
 
 /** A response's body: a stream, with undici's ways of reading it whole. */
 export interface ResponseBody extends Readable {

@@ -1,4 +1,4 @@
-import { FAILURE_EXIT_CODE, ToolError } from '@tsbuild/oci-layout';
+import { FAILURE_EXIT_CODE, printableText, ToolError } from '@tsbuild/oci-layout';
 
 /** skopeo's exit code for a copy that failed, whatever the reason: ours for every registry error. */
 const TRANSFER_EXIT_CODE = FAILURE_EXIT_CODE;
@@ -61,19 +61,16 @@ export function withRequest(e: unknown, method: string, url: URL): unknown {
   return new TransferError('unreachable', e.message.includes(url.host) ? e.message : `${e.message} (${method} ${url.toString()})`, { code, cause: e });
 }
 
-/** Text a registry sent, made fit for a one-line message: control characters (newlines, terminal escapes) are shown escaped. */
-export function printableText(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-/** A Location (or token realm) the registry sent, resolved against the request's URL: a bad-response error when it is no URL. */
+/** A Location (or token realm) the registry sent, resolved against the request's URL: a bad-response error when it is no http(s) URL. */
 export function urlFromRegistry(value: string, base: URL | string, what: string): URL {
+  let url: URL | undefined;
   try {
-    return new URL(value, base);
+    url = new URL(value, base);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ERR_INVALID_URL') throw e;
-    throw new TransferError('bad-response', `the registry at ${new URL(base).host} sent ${what} "${printableText(value.slice(0, 200))}", which is no URL`);
   }
+  if (url?.protocol === 'http:' || url?.protocol === 'https:') return url;
+  throw new TransferError('bad-response', `the registry at ${new URL(base).host} sent ${what} "${printableText(value.slice(0, 200))}", which is no http(s) URL`);
 }
 
 interface SpecErrors {

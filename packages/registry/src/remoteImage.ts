@@ -6,6 +6,7 @@ import {
   parseImageConfig,
   parseIndex,
   parseManifest,
+  printableText,
   type CopySource,
   type Descriptor,
   type Digest,
@@ -14,7 +15,7 @@ import {
   type SourceChoice,
 } from '@tsbuild/oci-layout';
 import type { BlobLocationCache } from './blobLocationCache.js';
-import { printableText, RegistryError, TransferError } from './registryError.js';
+import { RegistryError, TransferError } from './registryError.js';
 import type { RemoteManifest, RepositoryClient } from './repositoryClient.js';
 
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
