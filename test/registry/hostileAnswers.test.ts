@@ -1,7 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { InvalidDocumentError, parseDigest } from '@tsbuild/oci-layout';
+import { digestOf, InvalidDocumentError, parseDigest } from '@tsbuild/oci-layout';
 import { RegistryError, RegistrySession, remoteSource, RepositoryClient, TransferError, type RetryPolicy } from '@tsbuild/registry';
 import { tempDirs } from '../helpers/tempDirs.js';
 
@@ -164,6 +165,21 @@ describe('hostile registry answers', () => {
     expect(error).toBeInstanceOf(InvalidDocumentError);
     expect((error as Error).message).toMatch(/^invalid manifest: not JSON \(.*\\u001b\[2J\\u000d\\u000a/);
     expect((error as Error).message).not.toMatch(CONTROL);
+  });
+
+  it('an upload started with 201 and no Location is a bad response', async () => {
+    const { client } = await scripted(['HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n']);
+    const blob = Buffer.from('blob');
+    const error = await typedFailure(client.uploadBlob({ mediaType: 'application/octet-stream', digest: digestOf(blob), size: blob.length }, async () => Readable.from([blob])));
+    expect((error as TransferError).kind).toBe('bad-response');
+    expect(error.message).toMatch(/answered the start of an upload with 201 and no upload Location/);
+  });
+
+  it('a 101 Switching Protocols to an upload is a one-line error', async () => {
+    const { client } = await scripted(['HTTP/1.1 101 Switching Protocols\r\ncontent-length: 0\r\n\r\n']);
+    const blob = Buffer.from('blob');
+    const error = await typedFailure(client.uploadBlob({ mediaType: 'application/octet-stream', digest: digestOf(blob), size: blob.length }, async () => Readable.from([blob])));
+    expect(error.message).toMatch(/\(POST http:\/\/127\.0\.0\.1:\d+\/v2\/fuzz\/app\/blobs\/uploads\/\)$/);
   });
 
   it('the session retries a transient refusal as its retry policy says', async () => {

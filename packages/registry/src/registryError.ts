@@ -58,7 +58,9 @@ export class TransferError extends ToolError<TransferErrorKind> {
 export function withRequest(e: unknown, method: string, url: URL): unknown {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   if (e instanceof ToolError || !(e instanceof Error) || typeof code !== 'string') return e;
-  return new TransferError('unreachable', e.message.includes(url.host) ? e.message : `${e.message} (${method} ${url.toString()})`, { code, cause: e });
+  // One line: an HTTP client's own assertion (undici's on a 101 nobody asked for) spans several.
+  const message = printableText(e.message.split('\n')[0]!);
+  return new TransferError('unreachable', message.includes(url.host) ? message : `${message} (${method} ${url.toString()})`, { code, cause: e });
 }
 
 /** A Location (or token realm) the registry sent, resolved against the request's URL: a bad-response error when it is no http(s) URL. */

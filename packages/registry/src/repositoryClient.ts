@@ -258,8 +258,10 @@ export class RepositoryClient {
     for (let attempt = 0; ; attempt++) {
       try {
         const { location } = await this.startUpload();
-        if (descriptor.size <= (this.opts.chunkedThreshold ?? DEFAULT_CHUNKED_THRESHOLD)) await this.putMonolithic(location!, descriptor, open);
-        else await this.putStreamed(location!, descriptor, open);
+        // 201 answers a mount; to an upload's start it leaves nowhere to send the bytes.
+        if (!location) throw new TransferError('bad-response', `registry ${this.registry} answered the start of an upload with 201 and no upload Location`);
+        if (descriptor.size <= (this.opts.chunkedThreshold ?? DEFAULT_CHUNKED_THRESHOLD)) await this.putMonolithic(location, descriptor, open);
+        else await this.putStreamed(location, descriptor, open);
         return;
       } catch (e) {
         const restart = isTransientError(e) || (e as { restartUpload?: boolean }).restartUpload === true;
