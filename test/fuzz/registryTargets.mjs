@@ -1,10 +1,12 @@
 /**
- * The `registry-answer` fuzz target: what a registry sends back over HTTP.
+ * The `registry-answer` and `registry-push-answer` fuzz targets: what a registry sends back over HTTP.
  * An input is a script of raw HTTP answers (separated by ANSWER_SEPARATOR),
  * which a local server on 127.0.0.1 hands out in order, one per connection,
  * closing each connection after its answer, while the client pulls an image
- * through the package's public API (`pullImage` into a fresh LocalStore).
- * Requests beyond the script get a distribution-spec 404.
+ * through the package's public API (`pullImage` into a fresh LocalStore), or
+ * pushes one (ImageTransports.copy from a store that pulled it once: HEADs,
+ * cross-repository mounts the blob location cache suggests, uploads and their
+ * Locations, the manifest PUT). Requests beyond the script get a distribution-spec 404.
  *
  * Checked per input: the pull settles (the campaign's time budget catches a
  * hang; the retry policy is fast so retries cost milliseconds), a failure is a
@@ -17,10 +19,11 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { LocalStore, readdirIfExists } from '@tsbuild/oci-layout';
-import { pullImage, TransferError } from '@tsbuild/registry';
+import { ImageTransports, pullImage, TransferError } from '@tsbuild/registry';
 
 export const ANSWER_SEPARATOR = '\n@@next-answer@@\n';
 /** `{{zeros:N}}` in an answer becomes N zero bytes (a large blob in a small input), at most this many. */
@@ -164,16 +167,14 @@ async function setUp(workDir) {
 /** Throws what the target's checks find, as the campaign's Finding. */
 export async function registryAnswerTarget(input, { workDir }, Finding) {
   state ??= await setUp(workDir);
-  const { dir, env, server } = state;
+  const { dir, server } = state;
   const root = join(dir, 'store');
   await rm(root, { recursive: true, force: true });
   const store = await LocalStore.open(root, { create: true });
   const reference = `${server.origin.slice('http://'.length)}/fuzz/app:latest`;
   let error;
   try {
-    await server.answering(scriptOf(input, server.origin), () =>
-      pullImage(store, reference, { registriesConf: join(dir, 'registries.conf'), env, tlsVerify: false, retry: FAST_RETRY, platform: { os: 'linux', architecture: 'amd64' } }),
-    );
+    await server.answering(scriptOf(input, server.origin), () => pullImage(store, reference, { ...pullOptions(), platform: { os: 'linux', architecture: 'amd64' } }));
   } catch (e) {
     error = e;
   }
@@ -184,4 +185,45 @@ export async function registryAnswerTarget(input, { workDir }, Finding) {
   const problems = await storeProblems(root);
   if (problems.length > 0) throw new Finding('store', `${error ? `after ${describe(error)}: ` : ''}${problems.join('; ')}`);
   if (!isDeepStrictEqual(await outsideFacts(dir), state.baseline)) throw new Finding('escape', 'the pull changed files beside the store');
+}
+
+/** The image a push sends: the plain seed's, pulled once into a store of its own (outside the watched sandbox). */
+async function pushSource(workDir) {
+  const root = await mkdtemp(join(workDir, 'push-source-'));
+  const store = await LocalStore.open(root, { create: true });
+  const seed = await readFile(fileURLToPath(new URL('./corpus/registry-answer/plain.http', import.meta.url)));
+  const name = `${state.server.origin.slice('http://'.length)}/fuzz/app:latest`;
+  await state.server.answering(scriptOf(seed, state.server.origin), () => pullImage(store, name, pullOptions()));
+  return { root, store, name };
+}
+
+function pullOptions() {
+  return { registriesConf: join(state.dir, 'registries.conf'), env: state.env, tlsVerify: false, retry: FAST_RETRY };
+}
+
+let source;
+
+/** A push of one image to a registry that answers with the input: the same checks, on the source store. */
+export async function registryPushAnswerTarget(input, { workDir }, Finding) {
+  state ??= await setUp(workDir);
+  source ??= await pushSource(workDir);
+  const { server } = state;
+  const transports = await ImageTransports.create({ ...pullOptions(), openStore: async () => source.store });
+  let error;
+  try {
+    await server.answering(scriptOf(input, server.origin), () =>
+      transports.copy({ transport: 'store', name: source.name }, { transport: 'docker', reference: `${server.origin.slice('http://'.length)}/fuzz/push:1` }),
+    );
+  } catch (e) {
+    error = e;
+  } finally {
+    await transports.close();
+  }
+  if (error !== undefined) {
+    const finding = judgePullError(error);
+    if (finding) throw new Finding(...finding);
+  }
+  const problems = await storeProblems(source.root);
+  if (problems.length > 0) throw new Finding('store', `the pushed store: ${problems.join('; ')}`);
+  if (!isDeepStrictEqual(await outsideFacts(state.dir), state.baseline)) throw new Finding('escape', 'the push changed files beside the store');
 }

@@ -75,4 +75,5 @@ export const TARGET_SPECS = {
   references: { name: 'references', corpora: ['references'], mutators: () => textMutators(REFERENCE_TOKENS), fixtureSeeds: none },
   // Each input is a pull into a fresh store (tens of ms): fewer inputs keep the short run short.
   'registry-answer': { name: 'registry-answer', corpora: ['registry-answer'], mutators: () => HTTP_MUTATORS, fixtureSeeds: none, shortRunInputs: 200 },
+  'registry-push-answer': { name: 'registry-push-answer', corpora: ['registry-push-answer'], mutators: () => HTTP_MUTATORS, fixtureSeeds: none, shortRunInputs: 200 },
 };

@@ -23,7 +23,7 @@ import {
 } from '@tsbuild/registry';
 import { DockerfileError, parseDockerfile, parseOnbuildTriggers, planBuild, StageState } from '@tsbuild/builder';
 import { Prng } from './prng.mjs';
-import { registryAnswerTarget } from './registryTargets.mjs';
+import { registryAnswerTarget, registryPushAnswerTarget } from './registryTargets.mjs';
 
 /** A property the input broke: kind says which. */
 export class Finding extends Error {
@@ -459,4 +459,5 @@ export const TARGETS = {
   references: referencesTarget,
   'image-config': imageConfigTarget,
   'registry-answer': (input, options) => registryAnswerTarget(input, options, Finding),
+  'registry-push-answer': (input, options) => registryPushAnswerTarget(input, options, Finding),
 };
