@@ -182,6 +182,14 @@ describe('hostile registry answers', () => {
     expect(error.message).toMatch(/\(POST http:\/\/127\.0\.0\.1:\d+\/v2\/fuzz\/app\/blobs\/uploads\/\)$/);
   });
 
+  it('a manifest stored under a digest with control characters in it is a mismatch shown escaped', async () => {
+    // A request with a body waits for the ping that learns the auth scheme: the first answer is the ping's.
+    const { client } = await scripted(['HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n', `HTTP/1.1 201 Created\r\ndocker-content-digest: sha256:0\t${'0'.repeat(62)}\r\ncontent-length: 0\r\n\r\n`]);
+    const error = await typedFailure(client.putManifest('1', Buffer.from('{}'), 'application/vnd.oci.image.manifest.v1+json'));
+    expect((error as TransferError).kind).toBe('digest-mismatch');
+    expect(error.message).toContain('stored manifest 1 as sha256:0\\u00090000');
+  });
+
   it('the session retries a transient refusal as its retry policy says', async () => {
     const unavailable = 'HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n';
     const { client, requests } = await scripted([unavailable, unavailable, unavailable, unavailable]);

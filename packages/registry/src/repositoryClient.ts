@@ -8,6 +8,7 @@ import {
   parseIndex,
   MediaType,
   parseDigest,
+  printableText,
   VerifyingStream,
   type Descriptor,
   type Digest,
@@ -152,7 +153,7 @@ export class RepositoryClient {
     await res.body.dump();
     const ours = digestOf(bytes);
     const theirs = header(res, 'docker-content-digest');
-    if (theirs && theirs !== ours) throw new TransferError('digest-mismatch', `registry ${this.registry} stored manifest ${reference} as ${theirs}, but its bytes are ${ours}`);
+    if (theirs && theirs !== ours) throw new TransferError('digest-mismatch', `registry ${this.registry} stored manifest ${reference} as ${printableText(theirs.slice(0, 200))}, but its bytes are ${ours}`);
     return ours;
   }
 
