@@ -1,1 +1,1 @@
-export const TARGET_SPECS: Record<string, { name: string; corpora: string[] }>;
+export const TARGET_SPECS: Record<string, { name: string; corpora: string[]; shortRunInputs?: number }>;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   BYTE_MUTATORS, flipBit, ESCAPE_CLASSES, escapeMutator, JSON_TOKENS, insertToken, jsonNode, jsonUser, KNOWN_ESCAPE_CLASSES, TAR_MUTATORS, tarPaxNegativeSize, textMutators,
 } from './mutators.mjs';
+import { HTTP_MUTATORS } from './httpMutators.mjs';
 
 /** Small Go archive/tar fixtures: big ones add time, not coverage. */
 async function goTarFixtures(fixtures) {
@@ -61,7 +62,7 @@ const USER_TOKENS = ['0', '1000', ':', '4294967296', '2147483648', '-1', 'root',
 const AUTH_TOKENS = [...JSON_TOKENS, '"auths":', '"auth":', '"identitytoken":', '"credHelpers":', '"credsStore":', '"example.test":', '"docker.io":',
   '"https://index.docker.io/v1/":', '"dXNlcjpwYXNz"', '"!!!"', '"Og=="', '"x"', '{"auth":1}', '{"auth":"dXNlcjpwYXNz"}'];
 
-/** @type {Record<string, { name: string, corpora: string[], mutators: (skip: Set<string>) => {name: string}[], fixtureSeeds: (fixtures: string) => Promise<string[]> }>} */
+/** @type {Record<string, { name: string, corpora: string[], mutators: (skip: Set<string>) => {name: string}[], fixtureSeeds: (fixtures: string) => Promise<string[]>, shortRunInputs?: number }>} */
 export const TARGET_SPECS = {
   tar: { name: 'tar', corpora: ['tar'], mutators: tarMutators, fixtureSeeds: goTarFixtures },
   layer: { name: 'layer', corpora: ['tar'], mutators: tarMutators, fixtureSeeds: goTarFixtures },
@@ -72,4 +73,7 @@ export const TARGET_SPECS = {
   schema: { name: 'schema', corpora: ['schema'], mutators: () => [...BYTE_MUTATORS.slice(0, 5), insertToken(JSON_TOKENS), jsonNode, jsonNode, jsonNode, jsonNode], fixtureSeeds: none },
   'image-config': { name: 'image-config', corpora: ['image-config'], mutators: () => [insertToken(USER_TOKENS), insertToken(JSON_TOKENS), jsonNode, jsonNode, jsonNode, jsonUser, jsonUser, flipBit], fixtureSeeds: none },
   references: { name: 'references', corpora: ['references'], mutators: () => textMutators(REFERENCE_TOKENS), fixtureSeeds: none },
+  // Each input is a pull into a fresh store (tens of ms): fewer inputs keep the short run short.
+  'registry-answer': { name: 'registry-answer', corpora: ['registry-answer'], mutators: () => HTTP_MUTATORS, fixtureSeeds: none, shortRunInputs: 200 },
+  'registry-push-answer': { name: 'registry-push-answer', corpora: ['registry-push-answer'], mutators: () => HTTP_MUTATORS, fixtureSeeds: none, shortRunInputs: 200 },
 };

@@ -23,6 +23,7 @@ import {
 } from '@tsbuild/registry';
 import { DockerfileError, parseDockerfile, parseOnbuildTriggers, planBuild, StageState } from '@tsbuild/builder';
 import { Prng } from './prng.mjs';
+import { registryAnswerTarget, registryPushAnswerTarget } from './registryTargets.mjs';
 
 /** A property the input broke: kind says which. */
 export class Finding extends Error {
@@ -457,4 +458,6 @@ export const TARGETS = {
   schema: schemaTarget,
   references: referencesTarget,
   'image-config': imageConfigTarget,
+  'registry-answer': (input, options) => registryAnswerTarget(input, options, Finding),
+  'registry-push-answer': (input, options) => registryPushAnswerTarget(input, options, Finding),
 };

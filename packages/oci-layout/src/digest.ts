@@ -1,6 +1,7 @@
 import type { Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { nodeCrypto } from './onDemandBuiltins.js';
+import { printableText } from './printableText.js';
 
 export type DigestAlgorithm = 'sha256' | 'sha512';
 
@@ -11,17 +12,22 @@ const HEX_LENGTH: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
 
 export class InvalidDigestError extends Error {}
 
+/** A digest as a message shows it: quoted, control characters escaped (it may come from a hostile registry), cut short. */
+function shown(value: string): string {
+  return `"${printableText(value.length > 150 ? `${value.slice(0, 150)}…` : value)}"`;
+}
+
 export function parseDigest(value: unknown): Digest {
   if (typeof value !== 'string') throw new InvalidDigestError(`digest must be a string, got ${typeof value}`);
   const colon = value.indexOf(':');
   const algorithm = value.slice(0, colon);
   const hex = value.slice(colon + 1);
   if (colon < 0 || !(algorithm in HEX_LENGTH)) {
-    throw new InvalidDigestError(`unsupported digest "${value}": expected sha256:<hex> or sha512:<hex>`);
+    throw new InvalidDigestError(`unsupported digest ${shown(value)}: expected sha256:<hex> or sha512:<hex>`);
   }
   const want = HEX_LENGTH[algorithm as DigestAlgorithm];
   if (hex.length !== want || !/^[0-9a-f]+$/.test(hex)) {
-    throw new InvalidDigestError(`malformed digest "${value}": ${algorithm} needs ${want} lowercase hex characters`);
+    throw new InvalidDigestError(`malformed digest ${shown(value)}: ${algorithm} needs ${want} lowercase hex characters`);
   }
   return value as Digest;
 }

@@ -1,4 +1,5 @@
 export * from './toolError.js';
+export * from './printableText.js';
 export * from './awaitedElsewhere.js';
 export * from './digest.js';
 export * from './mediaTypes.js';

@@ -1,4 +1,5 @@
 import { InvalidDigestError, parseDigest, type Digest } from './digest.js';
+import { printableText } from './printableText.js';
 import { isIndexMediaType, isManifestMediaType, MediaType } from './mediaTypes.js';
 
 export interface Platform {
@@ -90,7 +91,8 @@ export class InvalidDocumentError extends Error {}
 type Json = Record<string, unknown>;
 
 function fail(what: string, message: string): never {
-  throw new InvalidDocumentError(`invalid ${what}: ${message}`);
+  // Documents come from registries and archives: what they hold is quoted in the message, escaped.
+  throw new InvalidDocumentError(`invalid ${what}: ${printableText(message)}`);
 }
 
 function object(value: unknown, what: string): Json {

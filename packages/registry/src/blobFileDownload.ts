@@ -4,9 +4,9 @@ import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { digestAlgorithm, digestHex, DigestMismatchError, ToolError, withNoSpacePath, Writeback, type Descriptor } from '@tsbuild/oci-layout';
 import { directGet, type ResponseHead } from './directHttpGet.js';
-import { registryErrorFrom, TransferError } from './registryError.js';
+import { registryErrorFrom, TransferError, urlFromRegistry } from './registryError.js';
 import { isTransientError, retryDelay, type RegistrySession } from './registrySession.js';
-import { DEFAULT_RETRY, MAX_RETRY_AFTER_MS, retryAfterMs } from './retryPolicy.js';
+import { retryAfterMs } from './retryPolicy.js';
 
 /** Small bodies (errors) are kept this far for the message. */
 const MAX_ERROR_BODY = 64 * 1024;
@@ -62,7 +62,7 @@ async function fetchFrom(session: RegistrySession, start: URL, scopes: string[],
     }
     const location = head.headers.location;
     if ([301, 302, 303, 307, 308].includes(head.status) && location) {
-      url = new URL(location, url);
+      url = urlFromRegistry(location, url, 'a redirect to');
       continue;
     }
     const err = registryErrorFrom(head.status, Buffer.concat(other).toString('utf8'), 'GET', url.toString());
@@ -113,9 +113,10 @@ export async function downloadBlobFile(session: RegistrySession, url: string, sc
         throw new TransferError('unreachable', `blob ${descriptor.digest} ended early at ${received} of ${descriptor.size} bytes`, { code: 'ECONNRESET' });
       } catch (e) {
         const error = writeError ?? e;
-        if (++failures >= DEFAULT_RETRY.attempts || !isTransientError(error)) throw error;
-        const wait = retryDelay(error, failures);
-        if (wait > MAX_RETRY_AFTER_MS) throw error;
+        const policy = session.retryPolicy;
+        if (++failures >= policy.attempts || !isTransientError(error)) throw error;
+        const wait = retryDelay(error, failures, policy);
+        if (wait > policy.maxRetryAfterMs) throw error;
         await sleep(wait);
       }
     }

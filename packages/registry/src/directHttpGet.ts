@@ -1,4 +1,5 @@
 import { connect as netConnect, isIP } from 'node:net';
+import { printableText } from '@tsbuild/oci-layout';
 
 /**
  * One HTTP/1.1 GET on a connection of its own (`Connection: close`), its body handed over in
@@ -19,6 +20,8 @@ export type BodySink = (head: ResponseHead) => (piece: Buffer) => void;
 const READ_BUFFER_BYTES = 1024 * 1024;
 export const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_CHUNK_LINE = 4096;
+/** 1xx answers taken before the response itself. */
+export const MAX_INTERIM_ANSWERS = 8;
 /** What undici allows a silent connection, headers or body. */
 export const IDLE_TIMEOUT_MS = 300_000;
 
@@ -29,7 +32,7 @@ export function networkError(message: string, code: string): Error {
 export function parseHead(text: string): ResponseHead {
   const [statusLine, ...lines] = text.split('\r\n');
   const match = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine ?? '');
-  if (!match) throw networkError(`not an HTTP/1.1 response: ${JSON.stringify(statusLine?.slice(0, 80))}`, 'EPROTO');
+  if (!match) throw networkError(`not an HTTP/1.1 response: "${printableText(statusLine?.slice(0, 80) ?? '')}"`, 'EPROTO');
   const headers: Record<string, string> = {};
   for (const line of lines) {
     const colon = line.indexOf(':');
@@ -96,7 +99,7 @@ function chunkedFraming(out: (piece: Buffer) => void): BodyFraming {
         line = '';
         if (state === 'size') {
           left = Number.parseInt(text.split(';')[0]!.trim(), 16);
-          if (!Number.isSafeInteger(left) || left < 0) throw networkError(`bad chunk size ${JSON.stringify(text.slice(0, 40))}`, 'EPROTO');
+          if (!Number.isSafeInteger(left) || left < 0) throw networkError(`bad chunk size "${printableText(text.slice(0, 40))}"`, 'EPROTO');
           state = left === 0 ? 'trailer' : 'data';
         } else if (state === 'data-end') {
           if (text !== '') throw networkError('a chunk does not end where its size says', 'EPROTO');
@@ -116,7 +119,7 @@ export function framingOf(head: ResponseHead, out: (piece: Buffer) => void): Bod
   if (/\bchunked\b/i.test(head.headers['transfer-encoding'] ?? '')) return chunkedFraming(out);
   const length = head.headers['content-length'];
   if (length !== undefined) {
-    if (!/^\d+$/.test(length)) throw networkError(`bad Content-Length ${JSON.stringify(length.slice(0, 40))}`, 'EPROTO');
+    if (!/^\d+$/.test(length)) throw networkError(`bad Content-Length "${printableText(length.slice(0, 40))}"`, 'EPROTO');
     return lengthFraming(Number(length), out);
   }
   return untilCloseFraming(out);
@@ -134,7 +137,8 @@ export async function directGet(url: URL, headers: Record<string, string>, insec
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const port = Number(url.port || (https ? 443 : 80));
     let head: ResponseHead | undefined;
-    let headBytes = Buffer.alloc(0);
+    let headBytes: Buffer = Buffer.alloc(0);
+    let interim = 0;
     let body: BodyFraming | undefined;
     let settled = false;
     const finish = (error?: unknown) => {
@@ -148,23 +152,22 @@ export async function directGet(url: URL, headers: Record<string, string>, insec
       if (settled) return;
       try {
         let rest = data;
-        if (!body) {
-          headBytes = Buffer.concat([headBytes, data]);
+        if (!body) headBytes = Buffer.concat([headBytes, data]);
+        while (!body) {
           const end = headBytes.indexOf('\r\n\r\n');
           if (end < 0) {
             if (headBytes.length > MAX_HEAD_BYTES) throw networkError(`response headers larger than ${MAX_HEAD_BYTES} bytes`, 'EPROTO');
             return;
           }
           head = parseHead(headBytes.toString('latin1', 0, end));
-          // A 100 Continue (never asked for, but allowed) comes before the real head.
-          if (head.status === 100) {
-            headBytes = headBytes.subarray(end + 4);
-            head = undefined;
-            if (headBytes.length > 0) feed(Buffer.alloc(0));
-            return;
+          rest = headBytes.subarray(end + 4);
+          headBytes = rest;
+          // An interim answer (100 Continue: never asked for, but allowed) comes before the real head; a server that sends nothing else is not waited on forever.
+          if (head.status < 200) {
+            if (++interim > MAX_INTERIM_ANSWERS) throw networkError(`${url.host} sent more than ${MAX_INTERIM_ANSWERS} interim (1xx) answers`, 'EPROTO');
+            continue;
           }
           body = framingOf(head, sink(head));
-          rest = headBytes.subarray(end + 4);
         }
         if (body.push(rest)) finish();
       } catch (e) {

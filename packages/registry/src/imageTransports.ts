@@ -30,6 +30,7 @@ import { TransferError } from './registryError.js';
 import { RegistryDestination, remoteSource } from './remoteImage.js';
 import { RepositoryClient } from './repositoryClient.js';
 import { RegistrySession } from './registrySession.js';
+import type { RetryPolicy } from './retryPolicy.js';
 
 export interface TransportOptions {
   /** The local store, for plain names (opened only when one is used). */
@@ -48,6 +49,8 @@ export interface TransportOptions {
   all?: boolean;
   chunkedThreshold?: number;
   env?: NodeJS.ProcessEnv;
+  /** How transient registry failures are retried (DEFAULT_RETRY unless given). */
+  retry?: RetryPolicy;
 }
 
 export interface OpenedSource {
@@ -114,7 +117,7 @@ export class ImageTransports {
     const key = `${host} ${insecure} ${credentials === this.opts.credentials ? '' : push}`;
     let s = this.sessions.get(key);
     if (!s) {
-      s = new RegistrySession(host, { insecure: insecure || this.opts.tlsVerify === false, credentials, env: this.opts.env });
+      s = new RegistrySession(host, { insecure: insecure || this.opts.tlsVerify === false, credentials, env: this.opts.env, retry: this.opts.retry });
       this.sessions.set(key, s);
     }
     return s;

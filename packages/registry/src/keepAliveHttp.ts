@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { framingOf, IDLE_TIMEOUT_MS, lengthFraming, MAX_HEAD_BYTES, networkError, parseHead, type BodyFraming } from './directHttpGet.js';
+import { withRequest } from './registryError.js';
+import { framingOf, IDLE_TIMEOUT_MS, lengthFraming, MAX_HEAD_BYTES, MAX_INTERIM_ANSWERS, networkError, parseHead, type BodyFraming } from './directHttpGet.js';
 
 /**
  * GET and HEAD over plain HTTP/1.1 on kept-alive connections: what a pull asks a registry before
@@ -15,8 +16,6 @@ const DUMP_LIMIT_BYTES = 128 * 1024;
 /** What a body holds ahead of its reader before the socket is paused. */
 const BODY_BUFFER_BYTES = 1024 * 1024;
 const EMPTY: Buffer = Buffer.alloc(0);
-/** 1xx answers taken before the response itself. */
-const MAX_INTERIM_ANSWERS = 8;
 
 /** A response's body: a stream, with undici's ways of reading it whole. */
 export interface ResponseBody extends Readable {
@@ -37,6 +36,9 @@ export interface HttpResponse {
 class KeptAliveBody extends Readable implements ResponseBody {
   constructor(private readonly wanted: () => void) {
     super({ highWaterMark: BODY_BUFFER_BYTES });
+    // The connection may fail mid-body before anyone reads it (its head is handed out first): a later
+    // reader meets that error in the stream's errored state; emitted to no listener, it would end the process.
+    this.on('error', () => undefined);
   }
 
   override _read(): void {
@@ -147,7 +149,7 @@ export class KeepAliveHttp {
         done = true;
         detach();
         socket.destroy();
-        if (body) body.destroy(error);
+        if (body) body.destroy(withRequest(error, method, url) as Error);
         else reject(!answered && reused ? new StaleConnection(error.message) : error);
       };
       const complete = (reusable: boolean) => {
@@ -180,6 +182,8 @@ export class KeepAliveHttp {
               continue;
             }
             persistent &&= !/\bclose\b/i.test(head.headers.connection ?? '');
+            // Framed before the body exists: a head that frames no body (a bad Content-Length) rejects the request, not a body nobody has.
+            framing = method === 'HEAD' ? lengthFraming(0, deliver) : framingOf(head, deliver);
             const answer = new KeptAliveBody(() => socket.resume());
             // A reader that gives up before the end leaves bytes on the connection: it cannot serve again.
             answer.once('close', () => {
@@ -189,7 +193,6 @@ export class KeepAliveHttp {
               socket.destroy();
             });
             body = answer;
-            framing = method === 'HEAD' ? lengthFraming(0, deliver) : framingOf(head, deliver);
             resolve({ statusCode: head.status, headers: head.headers, body: answer });
           }
           if (framing.push(rest)) complete(persistent);

@@ -1,4 +1,4 @@
-import { FAILURE_EXIT_CODE, ToolError } from '@tsbuild/oci-layout';
+import { FAILURE_EXIT_CODE, printableText, ToolError } from '@tsbuild/oci-layout';
 
 /** skopeo's exit code for a copy that failed, whatever the reason: ours for every registry error. */
 const TRANSFER_EXIT_CODE = FAILURE_EXIT_CODE;
@@ -54,6 +54,27 @@ export class TransferError extends ToolError<TransferErrorKind> {
   }
 }
 
+/** A network failure (an error with Node's or undici's code) as an `unreachable` TransferError naming the request it broke; other errors as they are. */
+export function withRequest(e: unknown, method: string, url: URL): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (e instanceof ToolError || !(e instanceof Error) || typeof code !== 'string') return e;
+  // One line: an HTTP client's own assertion (undici's on a 101 nobody asked for) spans several.
+  const message = printableText(e.message.split('\n')[0]!);
+  return new TransferError('unreachable', message.includes(url.host) ? message : `${message} (${method} ${url.toString()})`, { code, cause: e });
+}
+
+/** A Location (or token realm) the registry sent, resolved against the request's URL: a bad-response error when it is no http(s) URL. */
+export function urlFromRegistry(value: string, base: URL | string, what: string): URL {
+  let url: URL | undefined;
+  try {
+    url = new URL(value, base);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_INVALID_URL') throw e;
+  }
+  if (url?.protocol === 'http:' || url?.protocol === 'https:') return url;
+  throw new TransferError('bad-response', `the registry at ${new URL(base).host} sent ${what} "${printableText(value.slice(0, 200))}", which is no http(s) URL`);
+}
+
 interface SpecErrors {
   errors?: { code?: unknown; message?: unknown; detail?: unknown }[];
 }
@@ -61,12 +82,12 @@ interface SpecErrors {
 /** Builds the error from a response body in the spec's `{"errors":[{code,message}]}` shape, or from the status alone. */
 export function registryErrorFrom(status: number, body: string, method: string, url: string): RegistryError {
   let code: string | undefined;
-  let detail = body.trim().slice(0, 200) || statusText(status);
+  let detail = printableText(body.trim().slice(0, 200)) || statusText(status);
   try {
-    const first = (JSON.parse(body) as SpecErrors).errors?.[0];
+    const first = (JSON.parse(body) as SpecErrors | null)?.errors?.[0];
     if (first && typeof first.code === 'string') {
-      code = first.code;
-      detail = typeof first.message === 'string' && first.message ? first.message : statusText(status);
+      code = printableText(first.code.slice(0, 100));
+      detail = typeof first.message === 'string' && first.message ? printableText(first.message.slice(0, 200)) : statusText(status);
     }
   } catch (e) {
     // Not JSON: the raw text (or the status) is the best we have.

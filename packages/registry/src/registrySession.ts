@@ -1,13 +1,12 @@
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
-import { ToolError } from '@tsbuild/oci-layout';
 import { KeepAliveHttp, type HttpResponse } from './keepAliveHttp.js';
 import type { Agent } from './undiciCore.js';
 import { parseAuthChallenge, type AuthChallenge } from './authChallenge.js';
 import { findCredentials, type Credentials } from './credentials.js';
-import { registryErrorFrom, RegistryError, TransferError } from './registryError.js';
-import { backoffDelay, DEFAULT_RETRY, isRetryableCode, isRetryableStatus, MAX_RETRY_AFTER_MS, retryAfterMs } from './retryPolicy.js';
+import { registryErrorFrom, RegistryError, TransferError, urlFromRegistry, withRequest } from './registryError.js';
+import { backoffDelay, DEFAULT_RETRY, isRetryableCode, isRetryableStatus, retryAfterMs, type RetryPolicy } from './retryPolicy.js';
 
 export interface SessionOptions {
   /** Allow plain HTTP and skip TLS verification (registries.conf `insecure`, `--tls-verify=false`). */
@@ -15,6 +14,8 @@ export interface SessionOptions {
   /** Credentials to use instead of those found in auth.json / docker config. */
   credentials?: Credentials;
   env?: NodeJS.ProcessEnv;
+  /** How transient failures are retried (DEFAULT_RETRY unless given). */
+  retry?: RetryPolicy;
 }
 
 export type RequestBody = Buffer | Readable | string;
@@ -52,8 +53,8 @@ function isLoopbackHost(host: string): boolean {
 }
 
 /** How long to wait before retrying after `e`: what the registry's Retry-After asked for, else the backoff. */
-export function retryDelay(e: unknown, attempt: number): number {
-  return (e as { retryAfterMs?: number }).retryAfterMs ?? backoffDelay(attempt);
+export function retryDelay(e: unknown, attempt: number, policy: RetryPolicy = DEFAULT_RETRY): number {
+  return (e as { retryAfterMs?: number }).retryAfterMs ?? backoffDelay(attempt, policy);
 }
 
 function basicAuthorization(creds: Credentials): string {
@@ -65,11 +66,21 @@ export function header(res: RegistryResponse, name: string): string | undefined 
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** A network failure names the request it broke, as registry errors do. */
-function withRequest(e: unknown, method: string, url: URL): unknown {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (e instanceof ToolError || !(e instanceof Error) || typeof code !== 'string') return e;
-  return new TransferError('unreachable', e.message.includes(url.host) ? e.message : `${e.message} (${method} ${url.toString()})`, { code, cause: e });
+interface TokenAnswer {
+  token?: unknown;
+  access_token?: unknown;
+  expires_in?: unknown;
+}
+
+/** A token server's JSON answer; anything else is a broken answer, not a crash. */
+function parseTokenAnswer(text: string): TokenAnswer {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+  }
+  return typeof doc === 'object' && doc !== null ? (doc as TokenAnswer) : {};
 }
 
 interface CachedToken {
@@ -112,6 +123,11 @@ export class RegistrySession {
   /** Whether plain HTTP and unverified TLS are allowed, for connections made outside the session (blob file downloads). */
   get insecure(): boolean {
     return this.opts.insecure === true;
+  }
+
+  /** How this registry's transient failures are retried, by the session and by the transfers made through it. */
+  get retryPolicy(): RetryPolicy {
+    return this.opts.retry ?? DEFAULT_RETRY;
   }
 
   /** The scheme and host to talk to, found once: HTTP for loopback; for insecure registries HTTPS if it answers, else HTTP. */
@@ -174,8 +190,8 @@ export class RegistrySession {
   private async fetchToken(challenge: AuthChallenge, scopes: string[]): Promise<CachedToken> {
     const realm = challenge.params.realm;
     if (!realm) throw new TransferError('bad-response', `registry ${this.host} asked for a Bearer token without naming a realm`);
+    const url = urlFromRegistry(realm, await this.baseUrl(), 'a token realm');
     const creds = await this.credentialsFor(scopes);
-    const url = new URL(realm);
     const headers: Record<string, string> = {};
     let res: RegistryResponse;
     if (creds?.identityToken) {
@@ -194,10 +210,12 @@ export class RegistrySession {
       const err = registryErrorFrom(res.statusCode, text, creds?.identityToken ? 'POST' : 'GET', url.toString());
       throw new TransferError('auth-failed', `authentication with ${this.host} failed: ${err.message}`, { cause: err });
     }
-    const doc = JSON.parse(text) as { token?: string; access_token?: string; expires_in?: number };
+    const doc = parseTokenAnswer(text);
     const value = doc.token ?? doc.access_token;
-    if (!value) throw new TransferError('bad-response', `the token server of ${this.host} (${url.origin}) returned no token`);
-    const lifetime = Math.max(60, doc.expires_in ?? 60) * 1000;
+    // The token goes into a header line of ours: anything but visible ASCII would break (or forge) that request.
+    if (typeof value !== 'string' || !/^[\x21-\x7e]+$/.test(value)) throw new TransferError('bad-response', `the token server of ${this.host} (${url.origin}) returned no token`);
+    const expiresIn = typeof doc.expires_in === 'number' && Number.isFinite(doc.expires_in) ? doc.expires_in : 60;
+    const lifetime = Math.max(60, expiresIn) * 1000;
     // Timed from our clock, not `issued_at`, so clock skew cannot expire a token at once;
     // renewed a little early so it never expires between check and use.
     return { value, expiresAt: Date.now() + lifetime - 10_000 };
@@ -277,7 +295,8 @@ export class RegistrySession {
   async request(req: RegistryRequest): Promise<RegistryResponse> {
     const base = await this.baseUrl();
     const first = new URL(req.url, base);
-    const tries = req.retry === false ? 1 : DEFAULT_RETRY.attempts;
+    const policy = this.retryPolicy;
+    const tries = req.retry === false ? 1 : policy.attempts;
     for (let attempt = 0; ; attempt++) {
       try {
         // A request without a body learns the auth scheme from its own 401, a round trip less than a
@@ -287,8 +306,8 @@ export class RegistrySession {
         return await this.requestOnce(req, first, req.freshConnection === true);
       } catch (e) {
         if (attempt + 1 >= tries || !isTransientError(e)) throw withRequest(e, req.method, first);
-        const wait = retryDelay(e, attempt);
-        if (wait > MAX_RETRY_AFTER_MS) throw e;
+        const wait = retryDelay(e, attempt, policy);
+        if (wait > policy.maxRetryAfterMs) throw e;
         await sleep(wait);
       }
     }
@@ -318,7 +337,7 @@ export class RegistrySession {
       const location = header(res, 'location');
       if ([301, 302, 303, 307, 308].includes(res.statusCode) && location && (req.method === 'GET' || req.method === 'HEAD') && !req.expect.includes(res.statusCode)) {
         await res.body.dump();
-        url = new URL(location, url);
+        url = urlFromRegistry(location, url, 'a redirect to');
         continue;
       }
       if (req.expect.includes(res.statusCode)) return res;

@@ -6,6 +6,7 @@ import {
   parseImageConfig,
   parseIndex,
   parseManifest,
+  printableText,
   type CopySource,
   type Descriptor,
   type Digest,
@@ -35,7 +36,7 @@ async function readAll(stream: Readable, limit: number, what: string): Promise<B
 
 /** An image in a registry; layers are fetched (verified, resumable) only when opened. */
 async function remoteImage(client: RepositoryClient, manifest: RemoteManifest, cache?: BlobLocationCache): Promise<Image> {
-  if (!isManifestMediaType(manifest.mediaType)) throw new TransferError('not-an-image', `${client.registry}/${client.repository}@${manifest.digest} is a ${manifest.mediaType}, not an image manifest`);
+  if (!isManifestMediaType(manifest.mediaType)) throw new TransferError('not-an-image', `${client.registry}/${client.repository}@${manifest.digest} is a ${printableText(manifest.mediaType.slice(0, 200))}, not an image manifest`);
   const parsed = parseManifest(manifest.bytes, manifest.mediaType);
   const configBytes = await readAll(client.openBlob(parsed.config), MAX_CONFIG_BYTES, `config ${parsed.config.digest}`);
   const config = parseImageConfig(configBytes);

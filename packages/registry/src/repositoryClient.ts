@@ -4,16 +4,18 @@ import {
   digestAlgorithm,
   digestHex,
   digestOf,
+  InvalidDigestError,
   parseIndex,
   MediaType,
   parseDigest,
+  printableText,
   VerifyingStream,
   type Descriptor,
   type Digest,
 } from '@tsbuild/oci-layout';
-import { RegistryError, TransferError } from './registryError.js';
+import { RegistryError, TransferError, urlFromRegistry } from './registryError.js';
 import { header, isTransientError, retryDelay, type RegistryResponse, type RegistrySession } from './registrySession.js';
-import { backoffDelay, DEFAULT_RETRY } from './retryPolicy.js';
+import { backoffDelay } from './retryPolicy.js';
 import { downloadBlobFile } from './blobFileDownload.js';
 
 /** OCI and Docker schema2 manifests and indexes; schema1 is never asked for. */
@@ -53,6 +55,16 @@ function skipBytes(source: Readable, count: number): Readable {
     })(),
     { objectMode: false },
   );
+}
+
+/** A Docker-Content-Digest header: one that is no digest is the registry breaking the protocol. */
+function digestFromRegistry(value: string, registry: string): Digest {
+  try {
+    return parseDigest(value);
+  } catch (e) {
+    if (!(e instanceof InvalidDigestError)) throw e;
+    throw new TransferError('bad-response', `registry ${registry} sent a Docker-Content-Digest that is no digest: ${e.message}`);
+  }
 }
 
 function mediaTypeOf(res: RegistryResponse, bytes: Buffer): string {
@@ -109,7 +121,7 @@ export class RepositoryClient {
     if (reference.includes(':')) expected = parseDigest(reference);
     else {
       const claimed = header(res, 'docker-content-digest');
-      if (claimed) expected = parseDigest(claimed);
+      if (claimed) expected = digestFromRegistry(claimed, this.registry);
     }
     const digest = digestOf(bytes, expected ? digestAlgorithm(expected) : 'sha256');
     if (expected && digest !== expected) {
@@ -125,7 +137,7 @@ export class RepositoryClient {
     if (res.statusCode === 404) return undefined;
     const digest = header(res, 'docker-content-digest');
     if (!digest) return undefined;
-    return { mediaType: header(res, 'content-type')?.split(';')[0] ?? '', digest: parseDigest(digest), size: Number(header(res, 'content-length') ?? 0) };
+    return { mediaType: header(res, 'content-type')?.split(';')[0] ?? '', digest: digestFromRegistry(digest, this.registry), size: Number(header(res, 'content-length') ?? 0) };
   }
 
   /** PUTs the exact bytes with Content-Type = their media type, so the registry's digest is ours. */
@@ -141,7 +153,7 @@ export class RepositoryClient {
     await res.body.dump();
     const ours = digestOf(bytes);
     const theirs = header(res, 'docker-content-digest');
-    if (theirs && theirs !== ours) throw new TransferError('digest-mismatch', `registry ${this.registry} stored manifest ${reference} as ${theirs}, but its bytes are ${ours}`);
+    if (theirs && theirs !== ours) throw new TransferError('digest-mismatch', `registry ${this.registry} stored manifest ${reference} as ${printableText(theirs.slice(0, 200))}, but its bytes are ${ours}`);
     return ours;
   }
 
@@ -184,8 +196,8 @@ export class RepositoryClient {
           if (received >= descriptor.size) return;
           throw new TransferError('unreachable', `blob ${descriptor.digest} ended early at ${received} of ${descriptor.size} bytes`, { code: 'ECONNRESET' });
         } catch (e) {
-          if (++failures >= DEFAULT_RETRY.attempts || !isTransientError(e)) throw e;
-          await sleep(backoffDelay(failures));
+          if (++failures >= session.retryPolicy.attempts || !isTransientError(e)) throw e;
+          await sleep(backoffDelay(failures, session.retryPolicy));
         }
       }
     };
@@ -224,7 +236,7 @@ export class RepositoryClient {
     if (res.statusCode === 201) return { mounted: true };
     const location = header(res, 'location');
     if (!location) throw new TransferError('bad-response', `registry ${this.registry} started an upload without a Location header`);
-    return { location: new URL(location, `${await this.session.baseUrl()}${this.path('blobs/uploads/')}`).toString(), mounted: false };
+    return { location: urlFromRegistry(location, `${await this.session.baseUrl()}${this.path('blobs/uploads/')}`, 'an upload location').toString(), mounted: false };
   }
 
   /** Mounts the blob from another repository of the same registry; false when the registry would not. */
@@ -247,13 +259,15 @@ export class RepositoryClient {
     for (let attempt = 0; ; attempt++) {
       try {
         const { location } = await this.startUpload();
-        if (descriptor.size <= (this.opts.chunkedThreshold ?? DEFAULT_CHUNKED_THRESHOLD)) await this.putMonolithic(location!, descriptor, open);
-        else await this.putStreamed(location!, descriptor, open);
+        // 201 answers a mount; to an upload's start it leaves nowhere to send the bytes.
+        if (!location) throw new TransferError('bad-response', `registry ${this.registry} answered the start of an upload with 201 and no upload Location`);
+        if (descriptor.size <= (this.opts.chunkedThreshold ?? DEFAULT_CHUNKED_THRESHOLD)) await this.putMonolithic(location, descriptor, open);
+        else await this.putStreamed(location, descriptor, open);
         return;
       } catch (e) {
         const restart = isTransientError(e) || (e as { restartUpload?: boolean }).restartUpload === true;
-        if (attempt + 1 >= DEFAULT_RETRY.attempts || !restart) throw e;
-        await sleep(retryDelay(e, attempt));
+        if (attempt + 1 >= this.session.retryPolicy.attempts || !restart) throw e;
+        await sleep(retryDelay(e, attempt, this.session.retryPolicy));
       }
     }
   }
@@ -283,7 +297,7 @@ export class RepositoryClient {
     await res.body.dump();
     const range = /^(?:bytes=)?0-(\d+)$/.exec(header(res, 'range') ?? '');
     const next = header(res, 'location');
-    return { offset: range ? Number(range[1]) + 1 : 0, location: next ? new URL(next, location).toString() : location };
+    return { offset: range ? Number(range[1]) + 1 : 0, location: next ? urlFromRegistry(next, location, 'an upload location').toString() : location };
   }
 
   private async putStreamed(start: string, descriptor: Descriptor, open: () => Promise<Readable>): Promise<void> {
@@ -307,12 +321,12 @@ export class RepositoryClient {
         });
         await res.body.dump();
         const next = header(res, 'location');
-        if (next) location = new URL(next, location).toString();
+        if (next) location = urlFromRegistry(next, location, 'an upload location').toString();
         offset = descriptor.size;
       } catch (e) {
         const resync = e instanceof RegistryError ? e.status === 416 || isTransientError(e) : isTransientError(e);
-        if (++failures >= DEFAULT_RETRY.attempts || !resync) throw e;
-        await sleep(backoffDelay(failures));
+        if (++failures >= this.session.retryPolicy.attempts || !resync) throw e;
+        await sleep(backoffDelay(failures, this.session.retryPolicy));
         try {
           ({ offset, location } = await this.uploadOffset(location));
         } catch (status) {
@@ -357,7 +371,7 @@ export class RepositoryClient {
       const doc = (await res.body.json()) as { tags?: string[] | null };
       tags.push(...(doc.tags ?? []));
       const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(header(res, 'link') ?? '');
-      url = link ? new URL(link[1]!, url) : undefined;
+      url = link ? urlFromRegistry(link[1]!, url, 'a next page at') : undefined;
     }
     return tags;
   }

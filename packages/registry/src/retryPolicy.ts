@@ -4,11 +4,11 @@ export interface RetryPolicy {
   attempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /** A Retry-After longer than this is not waited for: the error is shown instead. */
+  maxRetryAfterMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 200, maxDelayMs: 10_000 };
-/** A Retry-After longer than this is not waited for: the error is shown instead. */
-export const MAX_RETRY_AFTER_MS = 60_000;
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 200, maxDelayMs: 10_000, maxRetryAfterMs: 60_000 };
 
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
@@ -22,8 +22,8 @@ export function isRetryableCode(code: string | undefined): boolean {
   return code !== undefined && RETRYABLE_CODES.has(code);
 }
 
-export function backoffDelay(attempt: number): number {
-  return Math.min(DEFAULT_RETRY.maxDelayMs, DEFAULT_RETRY.baseDelayMs * 2 ** attempt);
+export function backoffDelay(attempt: number, policy: RetryPolicy = DEFAULT_RETRY): number {
+  return Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
 }
 
 /** `Retry-After` as seconds or an HTTP date, in milliseconds. */
