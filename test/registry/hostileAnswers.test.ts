@@ -1,10 +1,11 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { digestOf, InvalidDocumentError, parseDigest } from '@tsbuild/oci-layout';
 import { RegistryError, RegistrySession, remoteSource, RepositoryClient, TransferError, type RetryPolicy } from '@tsbuild/registry';
 import { tempDirs } from '../helpers/tempDirs.js';
+import { closedAfterEach } from '../helpers/closedAfterEach.js';
 
 // What the registry-answer fuzz target (test/fuzz/registryTargets.mjs) found: answers a hostile or broken
 // registry sends, each from a raw server on 127.0.0.1 that answers every connection with the next canned
@@ -16,14 +17,7 @@ const QUICK_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 1, maxDelayMs: 2, m
 const dirs = tempDirs();
 afterAll(() => dirs.cleanup());
 
-let servers: Server[] = [];
-let sessions: RegistrySession[] = [];
-afterEach(async () => {
-  await Promise.all(sessions.map((s) => s.close()));
-  for (const s of servers) s.close();
-  servers = [];
-  sessions = [];
-});
+const { servers, sessions } = closedAfterEach();
 
 /** A server whose nth connection gets `answers[n]` ({{origin}} filled in), then a 404; `requests` holds each request line. */
 async function scripted(answers: string[]) {

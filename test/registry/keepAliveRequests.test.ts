@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createServer, type Server, type Socket } from 'node:net';
 import { RegistrySession } from '@tsbuild/registry';
+import { closedAfterEach } from '../helpers/closedAfterEach.js';
 
 // Bodiless requests to a plain-HTTP registry go over kept-alive connections of tsbuild's own
 // (no undici). A raw server shows what goes over which connection, and misbehaves on purpose.
@@ -47,14 +48,7 @@ async function rawServer(answer: (line: string, nth: number) => Reply): Promise<
 const json = (body: string, extra = '') => `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
 const chunked = (parts: string[]) => `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${parts.map((p) => `${Buffer.byteLength(p).toString(16)}\r\n${p}\r\n`).join('')}0\r\n\r\n`;
 
-let servers: Server[] = [];
-let sessions: RegistrySession[] = [];
-afterEach(async () => {
-  await Promise.all(sessions.map((s) => s.close()));
-  for (const s of servers) s.close();
-  servers = [];
-  sessions = [];
-});
+const { servers, sessions } = closedAfterEach();
 
 async function setUp(answer: (line: string, nth: number) => Reply) {
   const raw = await rawServer(answer);
