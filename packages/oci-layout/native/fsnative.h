@@ -20,6 +20,9 @@ int get_args(napi_env env, napi_callback_info info, napi_value *argv, size_t cou
 int get_buffer(napi_env env, napi_value value, void **data, size_t *length, const char *what);
 /* A JS string (as UTF-8) or Buffer (its bytes) argument as a malloc'd C string (NULs inside kept), its length in *length; NULL if it is neither. */
 char *malloc_string(napi_env env, napi_value value, size_t *length);
+/* A promise for work `execute` does on libuv's pool and `complete` settles through *deferred (its async work kept in *work). */
+napi_value queue_promised_work(napi_env env, const char *name, napi_async_execute_callback execute, napi_async_complete_callback complete, void *data,
+                               napi_deferred *deferred, napi_async_work *work);
 
 napi_value ListDirectory(napi_env env, napi_callback_info info);
 napi_value ListDirectoryAsync(napi_env env, napi_callback_info info);

@@ -111,12 +111,7 @@ static void mount_job_complete(napi_env env, napi_status status, void *arg) {
 }
 
 static napi_value queue_job(napi_env env, MountJob *job) {
-  napi_value promise, name;
-  napi_create_promise(env, &job->deferred, &promise);
-  napi_create_string_utf8(env, "tsbuild:mount", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, mount_job_execute, mount_job_complete, job, &job->work);
-  napi_queue_async_work(env, job->work);
-  return promise;
+  return queue_promised_work(env, "tsbuild:mount", mount_job_execute, mount_job_complete, job, &job->deferred, &job->work);
 }
 
 /* A string argument as a malloc'd C string; NULL (nothing thrown) if it is not one or has a NUL inside. */

@@ -221,12 +221,7 @@ napi_value ListDirectoryAsync(napi_env env, napi_callback_info info) {
     free(job);
     return NULL;
   }
-  napi_value promise, name;
-  napi_create_promise(env, &job->deferred, &promise);
-  napi_create_string_utf8(env, "tsbuild:listDirectory", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, list_job_execute, list_job_complete, job, &job->work);
-  napi_queue_async_work(env, job->work);
-  return promise;
+  return queue_promised_work(env, "tsbuild:listDirectory", list_job_execute, list_job_complete, job, &job->deferred, &job->work);
 }
 
 /*
@@ -394,17 +389,13 @@ napi_value ReadFiles(napi_env env, napi_callback_info info) {
     }
     batch->slots[i + 1] = batch->slots[i] + (size_t)lengths[i];
   }
-  napi_value buffer, promise, name;
+  napi_value buffer;
   if (napi_create_buffer(env, batch->slots[count] > 0 ? batch->slots[count] : 1, (void **)&batch->data, &buffer) != napi_ok) {
     read_batch_free(env, batch);
     napi_throw_range_error(env, "ENOMEM", "readFiles: cannot allocate the buffer");
     return NULL;
   }
   napi_create_reference(env, buffer, 1, &batch->buffer);
-  napi_create_promise(env, &batch->deferred, &promise);
-  napi_create_string_utf8(env, "tsbuild:readFiles", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, read_batch_execute, read_batch_complete, batch, &batch->work);
-  napi_queue_async_work(env, batch->work);
-  return promise;
+  return queue_promised_work(env, "tsbuild:readFiles", read_batch_execute, read_batch_complete, batch, &batch->deferred, &batch->work);
 }
 
