@@ -18,10 +18,10 @@ export interface ResponseHead {
 export type BodySink = (head: ResponseHead) => (piece: Buffer) => void;
 
 const READ_BUFFER_BYTES = 1024 * 1024;
-export const MAX_HEAD_BYTES = 64 * 1024;
+const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_CHUNK_LINE = 4096;
 /** 1xx answers taken before the response itself. */
-export const MAX_INTERIM_ANSWERS = 8;
+const MAX_INTERIM_ANSWERS = 8;
 /** What undici allows a silent connection, headers or body. */
 export const IDLE_TIMEOUT_MS = 300_000;
 
@@ -42,6 +42,35 @@ export function parseHead(text: string): ResponseHead {
     headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
   }
   return { status: Number(match[1]), headers };
+}
+
+/**
+ * A response's head as a connection delivers it, past at most MAX_INTERIM_ANSWERS interim (1xx)
+ * answers (100 Continue: never asked for, but allowed; a server that sends nothing else is not
+ * waited on forever) and at most MAX_HEAD_BYTES of it.
+ */
+export class ResponseHeadReader {
+  private bytes: Buffer = Buffer.alloc(0);
+  private interim = 0;
+
+  constructor(private readonly host: string) {}
+
+  /** The final head and the bytes after it, once it is whole; undefined until then. Kept bytes are copies: `data` may be a reused buffer. */
+  push(data: Buffer): { head: ResponseHead; rest: Buffer } | undefined {
+    this.bytes = Buffer.concat([this.bytes, data]);
+    for (;;) {
+      const end = this.bytes.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (this.bytes.length > MAX_HEAD_BYTES) throw networkError(`response headers larger than ${MAX_HEAD_BYTES} bytes`, 'EPROTO');
+        return undefined;
+      }
+      const head = parseHead(this.bytes.toString('latin1', 0, end));
+      const rest = this.bytes.subarray(end + 4);
+      this.bytes = rest;
+      if (head.status >= 200) return { head, rest };
+      if (++this.interim > MAX_INTERIM_ANSWERS) throw networkError(`${this.host} sent more than ${MAX_INTERIM_ANSWERS} interim (1xx) answers`, 'EPROTO');
+    }
+  }
 }
 
 /** A body's framing: `push` takes the bytes read and says whether the body is complete; `closed` whether a closed connection ends it. */
@@ -137,8 +166,7 @@ export async function directGet(url: URL, headers: Record<string, string>, insec
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const port = Number(url.port || (https ? 443 : 80));
     let head: ResponseHead | undefined;
-    let headBytes: Buffer = Buffer.alloc(0);
-    let interim = 0;
+    const heads = new ResponseHeadReader(url.host);
     let body: BodyFraming | undefined;
     let settled = false;
     const finish = (error?: unknown) => {
@@ -152,21 +180,10 @@ export async function directGet(url: URL, headers: Record<string, string>, insec
       if (settled) return;
       try {
         let rest = data;
-        if (!body) headBytes = Buffer.concat([headBytes, data]);
-        while (!body) {
-          const end = headBytes.indexOf('\r\n\r\n');
-          if (end < 0) {
-            if (headBytes.length > MAX_HEAD_BYTES) throw networkError(`response headers larger than ${MAX_HEAD_BYTES} bytes`, 'EPROTO');
-            return;
-          }
-          head = parseHead(headBytes.toString('latin1', 0, end));
-          rest = headBytes.subarray(end + 4);
-          headBytes = rest;
-          // An interim answer (100 Continue: never asked for, but allowed) comes before the real head; a server that sends nothing else is not waited on forever.
-          if (head.status < 200) {
-            if (++interim > MAX_INTERIM_ANSWERS) throw networkError(`${url.host} sent more than ${MAX_INTERIM_ANSWERS} interim (1xx) answers`, 'EPROTO');
-            continue;
-          }
+        if (!body) {
+          const answer = heads.push(data);
+          if (!answer) return;
+          ({ head, rest } = answer);
           body = framingOf(head, sink(head));
         }
         if (body.push(rest)) finish();

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { withRequest } from './registryError.js';
-import { framingOf, IDLE_TIMEOUT_MS, lengthFraming, MAX_HEAD_BYTES, MAX_INTERIM_ANSWERS, networkError, parseHead, type BodyFraming } from './directHttpGet.js';
+import { framingOf, IDLE_TIMEOUT_MS, lengthFraming, networkError, ResponseHeadReader, type BodyFraming } from './directHttpGet.js';
 
 /**
  * GET and HEAD over plain HTTP/1.1 on kept-alive connections: what a pull asks a registry before
@@ -15,7 +15,6 @@ import { framingOf, IDLE_TIMEOUT_MS, lengthFraming, MAX_HEAD_BYTES, MAX_INTERIM_
 const DUMP_LIMIT_BYTES = 128 * 1024;
 /** What a body holds ahead of its reader before the socket is paused. */
 const BODY_BUFFER_BYTES = 1024 * 1024;
-const EMPTY: Buffer = Buffer.alloc(0);
 
 /** A response's body: a stream, with undici's ways of reading it whole. */
 export interface ResponseBody extends Readable {
@@ -134,8 +133,7 @@ export class KeepAliveHttp {
 
   private exchange(socket: Socket, method: 'GET' | 'HEAD', url: URL, headers: Record<string, string>, keep: boolean, reused: boolean): Promise<HttpResponse> {
     return new Promise((resolve, reject) => {
-      let headBytes: Buffer = EMPTY;
-      let interim = 0;
+      const heads = new ResponseHeadReader(url.host);
       let answered = false;
       let persistent = keep;
       let framing: BodyFraming | undefined;
@@ -166,21 +164,11 @@ export class KeepAliveHttp {
         answered = true;
         try {
           let rest = data;
-          while (!framing) {
-            headBytes = headBytes.length > 0 ? Buffer.concat([headBytes, rest]) : rest;
-            const end = headBytes.indexOf('\r\n\r\n');
-            if (end < 0) {
-              if (headBytes.length > MAX_HEAD_BYTES) throw networkError(`response headers larger than ${MAX_HEAD_BYTES} bytes`, 'EPROTO');
-              return;
-            }
-            const head = parseHead(headBytes.toString('latin1', 0, end));
-            rest = headBytes.subarray(end + 4);
-            headBytes = EMPTY;
-            // An interim answer (100 Continue) comes before the real head; a server that sends nothing else is not waited on forever.
-            if (head.status < 200) {
-              if (++interim > MAX_INTERIM_ANSWERS) throw networkError(`${url.host} sent more than ${MAX_INTERIM_ANSWERS} interim (1xx) answers`, 'EPROTO');
-              continue;
-            }
+          if (!framing) {
+            const whole = heads.push(data);
+            if (!whole) return;
+            const { head } = whole;
+            rest = whole.rest;
             persistent &&= !/\bclose\b/i.test(head.headers.connection ?? '');
             // Framed before the body exists: a head that frames no body (a bad Content-Length) rejects the request, not a body nobody has.
             framing = method === 'HEAD' ? lengthFraming(0, deliver) : framingOf(head, deliver);
