@@ -229,9 +229,10 @@ napi_value ListDirectoryAsync(napi_env env, napi_callback_info info) {
  * the file's end, or a read that comes short exactly one byte before length
  * (callers ask one byte more than the size they expect, to see growth; a
  * regular file reads short only at its end). The bytes read, or -errno with
- * *failed naming the call.
+ * *failed naming the call; with ctime_after, the file's ctime as fstat gives
+ * it once the bytes are read.
  */
-static ssize_t read_whole_at(int dfd, const char *path, char *data, size_t length, const char **failed) {
+static ssize_t read_whole_at(int dfd, const char *path, char *data, size_t length, const char **failed, struct timespec *ctime_after) {
   *failed = "open";
   int fd = openat(dfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return -errno;
@@ -248,6 +249,8 @@ static ssize_t read_whole_at(int dfd, const char *path, char *data, size_t lengt
     filled += (size_t)n;
     if (n == 0 || filled + 1 == length) break;
   }
+  struct stat after;
+  if (ctime_after != NULL) *ctime_after = fstat(fd, &after) == 0 ? after.st_ctim : (struct timespec){-1, 0};
   close(fd);
   return (ssize_t)filled;
 }
@@ -261,7 +264,7 @@ napi_value ReadFile(napi_env env, napi_callback_info info) {
   size_t length = 0;
   if (!get_buffer(env, argv[1], &data, &length, "buffer")) return NULL;
   const char *failed = NULL;
-  ssize_t filled = read_whole_at(AT_FDCWD, path, data, length, &failed);
+  ssize_t filled = read_whole_at(AT_FDCWD, path, data, length, &failed, NULL);
   if (filled < 0) {
     throw_errno(env, (int)-filled, failed, path);
     return NULL;
@@ -285,6 +288,7 @@ typedef struct {
   char *names; /* count names, each ended by a NUL */
   size_t *slots; /* slot i starts at slots[i] and ends at slots[i + 1] */
   double *results;
+  double *ctimes; /* per file: the ctime's seconds and nanoseconds fstat gave after the read */
 } ReadBatch;
 
 static void read_batch_execute(napi_env env, void *arg) {
@@ -294,8 +298,11 @@ static void read_batch_execute(napi_env env, void *arg) {
   int dfd = open(batch->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   const char *name = batch->names;
   for (size_t i = 0; i < batch->count; i++, name += strlen(name) + 1) {
+    struct timespec ctime = {-1, 0};
     batch->results[i] = dfd < 0 ? (double)-errno
-      : (double)read_whole_at(dfd, name, batch->data + batch->slots[i], batch->slots[i + 1] - batch->slots[i], &failed);
+      : (double)read_whole_at(dfd, name, batch->data + batch->slots[i], batch->slots[i + 1] - batch->slots[i], &failed, &ctime);
+    batch->ctimes[2 * i] = (double)ctime.tv_sec;
+    batch->ctimes[2 * i + 1] = (double)ctime.tv_nsec;
   }
   if (dfd >= 0) close(dfd);
 }
@@ -305,29 +312,39 @@ static void read_batch_free(napi_env env, ReadBatch *batch) {
   free(batch->names);
   free(batch->slots);
   free(batch->results);
+  free(batch->ctimes);
   if (batch->buffer != NULL) napi_delete_reference(env, batch->buffer);
   if (batch->work != NULL) napi_delete_async_work(env, batch->work);
   free(batch);
 }
 
+/* A Float64Array holding a copy of `count` numbers. */
+static napi_value float64_array(napi_env env, const double *numbers, size_t count) {
+  napi_value buffer, array;
+  void *data = NULL;
+  napi_create_arraybuffer(env, count * sizeof(double), &data, &buffer);
+  if (count > 0) memcpy(data, numbers, count * sizeof(double));
+  napi_create_typedarray(env, napi_float64_array, count, buffer, 0, &array);
+  return array;
+}
+
 static void read_batch_complete(napi_env env, napi_status status, void *arg) {
   ReadBatch *batch = arg;
-  napi_value buffer, results_buffer, results, pair;
+  napi_value buffer, results, ctimes, triple;
   napi_get_reference_value(env, batch->buffer, &buffer);
-  void *data = NULL;
-  napi_create_arraybuffer(env, batch->count * sizeof(double), &data, &results_buffer);
-  if (batch->count > 0) memcpy(data, batch->results, batch->count * sizeof(double));
-  napi_create_typedarray(env, napi_float64_array, batch->count, results_buffer, 0, &results);
+  results = float64_array(env, batch->results, batch->count);
+  ctimes = float64_array(env, batch->ctimes, 2 * batch->count);
   if (status != napi_ok) {
     napi_value message, error;
     napi_create_string_utf8(env, "readFiles was cancelled", NAPI_AUTO_LENGTH, &message);
     napi_create_error(env, NULL, message, &error);
     napi_reject_deferred(env, batch->deferred, error);
   } else {
-    napi_create_array_with_length(env, 2, &pair);
-    napi_set_element(env, pair, 0, buffer);
-    napi_set_element(env, pair, 1, results);
-    napi_resolve_deferred(env, batch->deferred, pair);
+    napi_create_array_with_length(env, 3, &triple);
+    napi_set_element(env, triple, 0, buffer);
+    napi_set_element(env, triple, 1, results);
+    napi_set_element(env, triple, 2, ctimes);
+    napi_resolve_deferred(env, batch->deferred, triple);
   }
   read_batch_free(env, batch);
 }
@@ -350,11 +367,14 @@ char *malloc_string(napi_env env, napi_value value, size_t *length) {
 }
 
 /*
- * readFiles(dir, names, lengths): a promise of [buffer, results]. `names`
+ * readFiles(dir, names, lengths): a promise of [buffer, results, ctimes]. `names`
  * (a string, or a Buffer of bytes) holds the file names in `dir`, each ended by a NUL; `lengths` (a
  * Float64Array) the slot each is read into, read_whole_at's length. Each file
  * is read (openat below one descriptor of dir, O_NOFOLLOW) on the thread
- * pool into its slot of `buffer`; results[i] is the bytes read or -errno.
+ * pool into its slot of `buffer`; results[i] is the bytes read or -errno,
+ * and ctimes[2i], ctimes[2i + 1] the seconds and nanoseconds of its ctime as
+ * fstat gave it after the read (-1 where there is none): a file whose status
+ * changed after it was listed may hold other bytes than its listing says.
  * One call, one string and one pool job for many small files.
  */
 napi_value ReadFiles(napi_env env, napi_callback_info info) {
@@ -381,6 +401,7 @@ napi_value ReadFiles(napi_env env, napi_callback_info info) {
   batch->count = count;
   batch->slots = calloc(count + 1, sizeof *batch->slots);
   batch->results = calloc(count + 1, sizeof *batch->results);
+  batch->ctimes = calloc(2 * count + 1, sizeof *batch->ctimes);
   for (size_t i = 0; i < count; i++) {
     if (!(lengths[i] >= 1)) {
       read_batch_free(env, batch);

@@ -38,8 +38,8 @@ export interface FsNative {
   listDirectoryAsync(path: string | Buffer): Promise<[string | (string | Buffer)[], Float64Array]>;
   /** Reads the file at `path` (not through a symlink) into `buffer` from its start; see `readFileInto`. */
   readFile(path: string | Buffer, buffer: Buffer): number;
-  /** Reads each file of `dir` (`names`: each ended by a NUL) into a slot of `lengths[i]` bytes on libuv's thread pool; see `readSmallFiles`. */
-  readFiles(dir: string | Buffer, names: string | Buffer, lengths: Float64Array): Promise<[Buffer, Float64Array]>;
+  /** Reads each file of `dir` (`names`: each ended by a NUL) into a slot of `lengths[i]` bytes on libuv's thread pool, with its ctime (s, ns) after; see `readSmallFiles`. */
+  readFiles(dir: string | Buffer, names: string | Buffer, lengths: Float64Array): Promise<[Buffer, Float64Array, Float64Array]>;
   /** The system's page size: mount(2) takes `data` shorter than this (its NUL ends the page). */
   readonly pageSize: number;
   /** mount(2) on the thread pool; `data` of a page or more is refused (E2BIG), since the kernel would cut it. */

@@ -255,17 +255,22 @@ function writeEntryHeader(entry: LayerEntry, out: TarChunks): number {
 }
 
 /**
- * A file whose content is not the size its entry (a stat taken earlier) says: it changed while it
- * was written into the layer. The layer is refused, never written with a header that lies.
+ * A source that changed while it was written into a layer (`subject` names it, `detail` says how it
+ * showed): here, a file whose content is not the size its entry (a stat taken earlier) says. The
+ * layer is refused, never written with a header that lies.
  */
 export class LayerContentError extends ToolError<'content-changed'> {
-  constructor(path: string, read: string, listed: number) {
-    super('content-changed', `"${path}" changed while it was written into the layer: ${read} bytes read where ${listed} were listed (run it again)`, FAILURE_EXIT_CODE);
+  constructor(readonly subject: string, detail: string) {
+    super('content-changed', `${subject} changed while it was written into the layer: ${detail} (run it again)`, FAILURE_EXIT_CODE);
   }
 }
 
+function sizeChanged(entry: LayerEntry, read: string, listed: number): LayerContentError {
+  return new LayerContentError(`"${entry.path}"`, `${read} bytes read where ${listed} were listed`);
+}
+
 function writeData(entry: LayerEntry, data: Buffer, dataBytes: number, out: TarChunks): void {
-  if (data.length !== dataBytes) throw new LayerContentError(entry.path, String(data.length), dataBytes);
+  if (data.length !== dataBytes) throw sizeChanged(entry, String(data.length), dataBytes);
   out.append(data);
   out.pad(data.length);
 }
@@ -281,11 +286,11 @@ async function* streamedData(entry: LayerEntry, dataBytes: number, out: TarChunk
     written += chunk.length;
     if (written > dataBytes) {
       content.destroy();
-      throw new LayerContentError(entry.path, `more than ${dataBytes}`, dataBytes);
+      throw sizeChanged(entry, `more than ${dataBytes}`, dataBytes);
     }
     yield chunk;
   }
-  if (written !== dataBytes) throw new LayerContentError(entry.path, String(written), dataBytes);
+  if (written !== dataBytes) throw sizeChanged(entry, String(written), dataBytes);
   out.pad(written);
 }
 

@@ -6,9 +6,9 @@ import {
   PathResolutionError, resolveInRoot, statIfExists, ToolError, type DirectoryListing, type EntryStats, type ListedEntryStats,
 } from '@tsbuild/oci-layout';
 import { componentMatcher, hasGlob } from './globPattern.js';
-import type { ContextHashStore, DirectoryHashes, HashLearning } from './contextHashStore.js';
+import { changedSince, contentHash, type ContextHashStore, type DirectoryHashes, type HashLearning } from './contextHashStore.js';
 import { FileReadAhead, type SmallFile } from './fileReadAhead.js';
-import { KeptListings } from './keptListings.js';
+import { KeptListings, type KeptListing, type KeyAgreement } from './keptListings.js';
 import { SMALL_FILE_MAX } from './readSmallFile.js';
 import { SourcesDigest } from './sourcesDigest.js';
 
@@ -31,6 +31,8 @@ export interface ContextEntry {
   read?: () => Promise<Buffer>;
   /** The content hash of what `read` gave, once it has (a walk with HashLearning). */
   contentHash?: string;
+  /** A symlink's target, as a layer walk read it (once: the layer and its checks see the same). */
+  linkTarget?: string;
   /** A source's COPY --exclude patterns, matched below it against paths relative to it (set by `match`). */
   exclude?: ContextFilter;
 }
@@ -55,6 +57,12 @@ interface WalkState {
   exclusion?: Exclusion | undefined;
   /** Keeps a listing for the layer walk after this one (KeptListings.begin). */
   keep: (dir: string, listing: DirectoryListing) => void;
+}
+
+/** What a layer walk reports what it reads to: the hash store learning hashes, and the check against the key's walk. */
+export interface LayerReads {
+  learning?: HashLearning | undefined;
+  agreement?: KeyAgreement | undefined;
 }
 
 /** The build context directory as COPY/ADD see it: .dockerignore applied, nothing outside reachable. */
@@ -243,7 +251,11 @@ export class BuildContext {
     const ahead = new FileReadAhead(dir.abs, small.map((i) => ({ name: listing[i]!.name, size: listing[i]!.stats.size })));
     for (let k = 0; k < small.length; k++) {
       const { name, stats } = listing[small[k]!]!;
-      contents[small[k]!] = hashes.learn(name, stats, readAt, await ahead.read(k));
+      const { content, ctimeMs } = await ahead.read(k);
+      // Changed since it was listed: its bytes are hashed for this key, never remembered for the listed stat.
+      const hash = ctimeMs === stats.ctimeMs ? hashes.learn(name, stats, readAt, content) : contentHash(content);
+      contents[small[k]!] = hash;
+      if (changedSince(stats.ctimeMs, readAt)) this.kept.witness(dir.abs, name, hash);
     }
     for (const i of missing) contents[i] ??= await hashes.hash(listing[i]!.name, listing[i]!.stats);
     await hashes.save();
@@ -256,7 +268,11 @@ export class BuildContext {
       if (decisions[i] === 'skip') continue;
       if (walk.seen) walk.seen.ctimeMs = Math.max(walk.seen.ctimeMs, entry.stats.ctimeMs);
       if (decisions[i] === 'keep') {
-        const content = entry.stats.isSymbolicLink() ? linkTarget(entry.abs) : contents[i] ?? '';
+        let content = contents[i] ?? '';
+        if (entry.stats.isSymbolicLink()) {
+          content = linkTarget(entry.abs);
+          this.kept.witness(dir.abs, entry.name, content);
+        }
         const waiting = visit(source, entry.rel, entry.stats.mode, content);
         if (waiting) await waiting;
       }
@@ -282,9 +298,9 @@ export class BuildContext {
    * ignored directory is still entered when an exception could match inside
    * it; then only the re-included paths come out (their parents are created).
    */
-  walk(dir: ContextEntry, learning?: HashLearning): Generator<ContextEntry> {
+  walk(dir: ContextEntry, reads: LayerReads = {}): Generator<ContextEntry> {
     const exclusion = dir.exclude && { filter: dir.exclude, base: dir.rel };
-    return walkTree(dir, (rel, isDir) => this.decide(rel, isDir, exclusion), learning, this.kept);
+    return walkTree(dir, (rel, isDir) => this.decide(rel, isDir, exclusion), { ...reads, kept: this.kept });
   }
 
   /** Drops the listings the last key walk kept (its step is done). */
@@ -313,13 +329,6 @@ interface ListedEntry extends ContextEntry {
   name: string;
 }
 
-/**
- * A directory's entries in name order with their lstat, in one call: on a
- * tree of small files a promise, or a Node call, per stat costs more than the stat.
- */
-function listDirectory(dir: ContextEntry, kept?: KeptListings): ListedEntry[] {
-  return inNameOrder(dir, kept?.take(dir.abs)?.entries() ?? listDirectoryStats(dir.abs));
-}
 
 /** A directory's listing (made on the thread pool) and its remembered hashes, loaded side by side. */
 interface LoadedDirectory {
@@ -340,6 +349,20 @@ function inNameOrder(dir: ContextEntry, listed: ListedEntryStats[]): ListedEntry
   return listed.map(({ name, stats }) => ({ name, rel: prefix + name, abs: absPrefix + name, stats }));
 }
 
+/** How a layer walk reads: LayerReads, and the listings the key's walk kept. */
+interface TreeReads extends LayerReads {
+  kept?: KeptListings;
+}
+
+/**
+ * A directory's entries in name order with their lstat, in one call (on a
+ * tree of small files a promise, or a Node call, per stat costs more than the
+ * stat), or as the key's walk listed it.
+ */
+function listDirectory(dir: ContextEntry, kept: KeptListing | undefined): ListedEntry[] {
+  return inNameOrder(dir, kept?.listing.entries() ?? listDirectoryStats(dir.abs));
+}
+
 /**
  * Everything below a directory, symlinks not followed, in layer order: the
  * byte order of the whole paths, which is the order a layer lists them in,
@@ -347,14 +370,17 @@ function inNameOrder(dir: ContextEntry, listed: ListedEntryStats[]): ListedEntry
  * (A directory's own entry and its subtree are not adjacent in that order:
  * `a` < `a.txt` < `a/b`.) `rel` paths are relative to `dir.rel`'s tree;
  * `decide` prunes. A directory that is only descended into comes out,
- * marked `implied`, when something below it does.
+ * marked `implied`, when something below it does. Small files are read ahead;
+ * what is read is reported to `reads`.
  */
 export function* walkTree(
   dir: ContextEntry,
   decide: (rel: string, isDir: boolean) => WalkDecision = () => 'keep',
-  learning?: HashLearning,
-  kept?: KeptListings,
+  reads: TreeReads = {},
 ): Generator<ContextEntry> {
+  const { learning, agreement } = reads;
+  const kept = reads.kept?.take(dir.abs);
+  if (agreement && !kept) agreement.unchecked = true;
   const keys: { key: string; entry: ListedEntry; decision: WalkDecision; below: boolean }[] = [];
   for (const entry of listDirectory(dir, kept)) {
     const isDir = entry.stats.isDirectory();
@@ -367,36 +393,46 @@ export function* walkTree(
   // The small files, in the order they come out, are read ahead for whoever writes them into a layer.
   const small: ListedEntry[] = [];
   for (const { entry, decision, below } of keys) {
-    if (!below && decision === 'keep' && entry.stats.isFile() && entry.stats.size <= SMALL_FILE_MAX) small.push(entry);
+    if (below || decision !== 'keep') continue;
+    const { stats } = entry;
+    if (stats.isFile() && stats.size <= SMALL_FILE_MAX) small.push(entry);
+    // Streamed by the layer writer: no ctime after its read to compare.
+    else if (agreement && stats.isFile()) agreement.unchecked = true;
   }
   // Before any read starts: a learned record's time may only be earlier than its read (see the racy window).
   const learn = learning && small.length > 0 ? learning.directory(dir.abs, Date.now(), small.length) : undefined;
   const ahead = new FileReadAhead(dir.abs, small.map((e): SmallFile => ({ name: e.name, size: e.stats.size })));
   small.forEach((entry, index) => {
-    entry.read = learn
-      ? async () => {
-        const content = await ahead.read(index);
-        const hash = learn(entry.name, entry.stats, content);
-        if (hash !== undefined) entry.contentHash = hash;
-        return content;
+    entry.read = async () => {
+      const { content, ctimeMs } = await ahead.read(index);
+      if (agreement) {
+        const witnessed = kept?.witnessed.get(entry.name);
+        if (ctimeMs !== entry.stats.ctimeMs || (witnessed !== undefined && witnessed !== contentHash(content))) agreement.differs(entry.rel);
       }
-      : () => ahead.read(index);
+      const hash = learn?.(entry.name, entry.stats, content, ctimeMs);
+      if (hash !== undefined) entry.contentHash = hash;
+      return content;
+    };
   });
   // Subtrees of implied directories, started early to learn whether they yield anything.
   const started = new Map<string, { first: ContextEntry; rest: Generator<ContextEntry> }>();
   for (const { entry, decision, below } of keys) {
     if (!below) {
       if (decision === 'keep') {
+        if (agreement && entry.stats.isSymbolicLink()) {
+          entry.linkTarget = linkTarget(entry.abs);
+          if (kept && kept.witnessed.get(entry.name) !== entry.linkTarget) agreement.differs(entry.rel);
+        }
         yield entry;
         continue;
       }
-      const rest = walkTree(entry, decide, learning, kept);
+      const rest = walkTree(entry, decide, reads);
       const first = rest.next();
       if (first.done) continue;
       started.set(entry.name, { first: first.value, rest });
       yield { rel: entry.rel, abs: entry.abs, stats: entry.stats, implied: true };
     } else if (decision === 'keep') {
-      yield* walkTree(entry, decide, learning, kept);
+      yield* walkTree(entry, decide, reads);
     } else {
       const subtree = started.get(entry.name);
       if (!subtree) continue;

@@ -93,7 +93,8 @@ function sameStat(record: Fingerprint, st: EntryStats): boolean {
     && record.ctimeMs === st.ctimeMs && record.mode === st.mode && record.dev === st.dev;
 }
 
-function contentHash(content: Buffer): string {
+/** The content hash of a file's bytes, as the store remembers it. */
+export function contentHash(content: Buffer): string {
   // One call, not a Hash object per file: a cold context is mostly small files.
   return hashOnce('sha256', content, 'hex');
 }
@@ -250,11 +251,13 @@ export class HashLearning {
   /**
    * Starts learning `dir` (an absolute path), whose `files` small files are
    * read no earlier than `readAt`: the returned function takes each one's
-   * name, lstat and content as it is read, and gives its content hash
-   * (undefined for content that is not the lstat's size). A file that is
-   * never read (its entry replaced by a later source) leaves the directory unsaved.
+   * name, lstat, content and ctime after the read as it is read, and gives its
+   * content hash (undefined for content that is not the lstat's size). A file
+   * whose ctime moved since its lstat is hashed, not remembered: its bytes may
+   * be another content's than the lstat's. A file that is never read (its
+   * entry replaced by a later source) leaves the directory unsaved.
    */
-  directory(dir: string, readAt: number, files: number): (name: string, st: EntryStats, content: Buffer) => string | undefined {
+  directory(dir: string, readAt: number, files: number): (name: string, st: EntryStats, content: Buffer, ctimeMs: number) => string | undefined {
     let known: DirectoryHashes | undefined;
     /** Hashes of files read before the segment was in. */
     const early: { name: string; st: EntryStats; hash: string }[] = [];
@@ -264,11 +267,13 @@ export class HashLearning {
       return hashes;
     }));
     let left = files;
-    return (name, st, content) => {
+    return (name, st, content, ctimeMs) => {
       let hash: string | undefined;
       // A file that changed size since its lstat fails the layer; its content is not the lstat's.
       if (content.length === st.size) {
-        if (!known) {
+        if (ctimeMs !== st.ctimeMs) {
+          hash = contentHash(content);
+        } else if (!known) {
           hash = contentHash(content);
           early.push({ name, st, hash });
         } else {

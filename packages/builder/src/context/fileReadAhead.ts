@@ -1,4 +1,4 @@
-import { awaitedElsewhere, readSmallFiles } from '@tsbuild/oci-layout';
+import { awaitedElsewhere, readSmallFiles, type SmallFileRead } from '@tsbuild/oci-layout';
 
 /** A group is one thread-pool job: at most this many files and bytes. */
 const GROUP_FILES = 128;
@@ -21,7 +21,7 @@ export class FileReadAhead {
   /** Index of each group's first file, and the file count at the end. */
   private readonly starts: number[] = [];
   private readonly groupOf: number[] = [];
-  private readonly groups = new Map<number, Promise<(Buffer | Error)[]>>();
+  private readonly groups = new Map<number, Promise<(SmallFileRead | Error)[]>>();
 
   constructor(
     private readonly dir: string,
@@ -42,8 +42,8 @@ export class FileReadAhead {
     this.start(0);
   }
 
-  /** The content of file `i`, read (once) by its group. */
-  async read(i: number): Promise<Buffer> {
+  /** File `i` as its group read it (once): its bytes, and its ctime after the read. */
+  async read(i: number): Promise<SmallFileRead> {
     const group = this.groupOf[i]!;
     for (const done of this.groups.keys()) if (done < group) this.groups.delete(done);
     const results = this.start(group)!;
@@ -53,7 +53,7 @@ export class FileReadAhead {
     return result;
   }
 
-  private start(group: number): Promise<(Buffer | Error)[]> | undefined {
+  private start(group: number): Promise<(SmallFileRead | Error)[]> | undefined {
     if (group >= this.starts.length - 1) return undefined;
     let reads = this.groups.get(group);
     if (!reads) {

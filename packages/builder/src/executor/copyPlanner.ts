@@ -7,8 +7,7 @@ import { applyLayer, compareLayerPaths, fsPath, type LayerEntry } from '@tsbuild
 import { mergeSortedRuns, type RunItem } from '../layers/mergeSortedRuns.js';
 import { deviceNumbers } from '../layers/deviceNumbers.js';
 import { readArchiveRoot } from './archiveRoot.js';
-import { linkTarget, walkTree, type BuildContext, type ContextEntry, type CopySource } from '../context/buildContext.js';
-import type { HashLearning } from '../context/contextHashStore.js';
+import { linkTarget, walkTree, type BuildContext, type ContextEntry, type CopySource, type LayerReads } from '../context/buildContext.js';
 import type { WrittenSources } from '../context/sourcesDigest.js';
 import type { RemoteFile } from './remoteSource.js';
 import type { ImageFilesystem } from './imageFilesystem.js';
@@ -58,6 +57,11 @@ async function looksLikeTar(path: string): Promise<boolean> {
   }
 }
 
+/** What a COPY's layer reports the context files it reads to (see CopyPlanner). */
+export interface CopyReads extends LayerReads {
+  written?: WrittenSources;
+}
+
 /**
  * Works out the entries one COPY or ADD writes, with Docker's destination
  * rules, as a stream in layer order for the layer writer. A copied directory
@@ -82,10 +86,11 @@ export class CopyPlanner {
     private readonly fs: ImageFilesystem,
     private readonly context: BuildContext,
     private readonly timing: CopyTiming,
-    /** Where the context files read for the layer leave their hashes (a layer written before its cache key). */
-    private readonly learning?: HashLearning,
-    /** Takes the paths the layer copies from the context, for its sources hash (with `learning`). */
-    private readonly written?: WrittenSources,
+    /**
+     * What the context files read for the layer are reported to (`learning`: a layer written before its cache key;
+     * `agreement`: one written after it), and `written`, which takes the paths the layer copies, for its sources hash.
+     */
+    private readonly reads: CopyReads = {},
   ) {}
 
   private mtime(value: number): number {
@@ -106,7 +111,7 @@ export class CopyPlanner {
     for (const match of matches) {
       if (match.stats.isDirectory()) {
         this.ensureDir(destKey, req, match);
-        this.addWalk(destKey, match.rel, this.context.walk(match, this.learning), req, req.keepOwners);
+        this.addWalk(destKey, match.rel, this.context.walk(match, this.reads), req, req.keepOwners);
       } else if (req.isAdd && match.stats.isFile() && (await looksLikeTar(match.abs))) {
         this.ensureDir(destKey, req);
         await this.addArchive(destKey, match.abs, req);
@@ -144,13 +149,16 @@ export class CopyPlanner {
    * from a walk of the context (WrittenSources gives none).
    */
   private recordSources(req: CopyRequest, matches: ContextEntry[]): void {
-    if (!this.written) return;
+    // A source named on its own is read by path when the layer is written: nothing to compare with the key's walk.
+    if (this.reads.agreement && matches.some((match) => !match.stats.isDirectory())) this.reads.agreement.unchecked = true;
+    const { written } = this.reads;
+    if (!written) return;
     const only = matches.length === 1 && req.sources.length === 1 ? matches[0]! : undefined;
     if (!only?.stats.isDirectory()) {
-      this.written.unknown();
+      written.unknown();
       return;
     }
-    this.recording = this.written;
+    this.recording = written;
     this.recording.add(only.rel, only.stats.mode, '');
   }
 
@@ -248,7 +256,7 @@ export class CopyPlanner {
     }
     if (st.isSymbolicLink()) {
       // Link targets are data; they are stored as written in the context.
-      const linkname = linkTarget(source.abs);
+      const linkname = source.linkTarget ?? linkTarget(source.abs);
       this.recording?.add(source.rel, st.mode, linkname);
       return this.recorded({ ...base, type: 'symlink', mode: 0o777, linkname });
     }

@@ -2,18 +2,19 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
-  appendHistory, appendLayer, assembleImage, awaitedElsewhere, hostPlatform, readLayer, withConfig,
+  appendHistory, appendLayer, assembleImage, awaitedElsewhere, hostPlatform, LayerContentError, printableText, readLayer, withConfig,
   type ContainerConfig, type Platform, type HistoryEntry, type Image, type LayerEntry, type LocalStore,
 } from '@tsbuild/oci-layout';
 import { BuildContext, type CopySource, type LatestChange } from '../context/buildContext.js';
 import { changedSince, ContextHashStore, HashLearning } from '../context/contextHashStore.js';
+import { KeyAgreement } from '../context/keptListings.js';
 import { WrittenSources } from '../context/sourcesDigest.js';
 import { parseDockerignore } from '../dockerfile/dockerignore.js';
 import { DockerfileError, type Dockerfile } from '../dockerfile/instructions.js';
 import { parseOnbuildTriggers } from '../dockerfile/parseDockerfile.js';
 import { resolveStageRef, type PlannedStage } from '../dockerfile/buildPlan.js';
 import { StageState, type CopyOp, type Step } from '../dockerfile/stageState.js';
-import { CopyPlanner, type CopyTiming } from './copyPlanner.js';
+import { CopyPlanner, type CopyReads, type CopyTiming } from './copyPlanner.js';
 import { ImageFilesystem } from './imageFilesystem.js';
 import { storeLayer } from '../layers/layerStore.js';
 import { stepKey, type CachedStep } from '../cache/stepCache.js';
@@ -33,6 +34,17 @@ import type { ImageLookups } from './imageLookups.js';
 import { nearestName } from '../nearestName.js';
 import { downloadRemote, isRemoteSource, type RemoteFile } from './remoteSource.js';
 import { copySources } from './copySources.js';
+
+/** Layers a step writes while its context sources keep changing under it, before the build gives up. */
+const WRITE_ATTEMPTS = 3;
+
+/** A step looked up: its key, and its cached result or the one executed for it, with the explanation of its miss to commit. */
+interface SettledStep {
+  key: string;
+  hit?: CachedStep;
+  executed?: Omit<CachedStep, 'created'>;
+  miss?: { commit(): Promise<void> } | undefined;
+}
 
 export interface StageResult {
   /** The stage's image so far: config and layers (each with its diff_id) together. */
@@ -213,8 +225,7 @@ export class Build {
    * saw changed since the layer was begun, it is dropped at once.
    */
   private async describeOrExecute(step: Step, result: StageResult, label: string): Promise<{ description: StepDescription; executed?: Omit<CachedStep, 'created'>; discard?: () => void }> {
-    const fromContext = step.kind === 'copy' && (step.op.from === undefined || (await this.dirContext(step.op.from)) !== undefined);
-    if (!fromContext) return { description: (await this.describe(step))! };
+    if (!(await this.fromContext(step))) return { description: (await this.describe(step))! };
     const known = await this.describe(step, true);
     if (known) return { description: known };
     const before = new ImageFilesystem();
@@ -223,7 +234,7 @@ export class Build {
     const listing = new RecordedListing();
     const written = new WrittenSources(listing.visit);
     const writtenFrom = Date.now();
-    const executed = await this.execute(step, result, label, learning, written);
+    const executed = await this.execute(step, result, label, { learning, written });
     await learning.settled();
     const discard = () => void (result.fs = before);
     const sources = written.hex();
@@ -240,16 +251,14 @@ export class Build {
     return { description };
   }
 
+  /** Whether a step is a COPY/ADD of a build context (the main one or a named one), whose files may change under the build. */
+  private async fromContext(step: Step): Promise<boolean> {
+    return step.kind === 'copy' && (step.op.from === undefined || (await this.dirContext(step.op.from)) !== undefined);
+  }
+
   private async cachedStep(step: Step, result: StageResult, label: string, instruction: string): Promise<void> {
-    const { description, executed, discard } = await this.describeOrExecute(step, result, label);
-    const key = stepKey(result.key, description);
-    const hit = this.req.noCache ? undefined : await this.cache.get(key);
-    if (hit) discard?.();
-    if (hit && step.kind !== 'config') this.req.log('--> Using cache');
-    // The image will hold this layer: an imported one starts downloading now, while the later steps are looked up.
-    if (hit?.layer && result.final) awaitedElsewhere(this.cache.ensure([hit.layer]));
-    const miss = await this.explainer.lookedUp({ parent: result.key, key, step, description, label, instruction }, hit !== undefined);
-    const done = hit ?? { created: new Date().toISOString(), ...(executed ?? (await this.execute(step, result, label))) };
+    const { key, hit, executed, miss } = await this.lookUpOrExecute(step, result, label, instruction);
+    const done = hit ?? { created: new Date().toISOString(), ...executed! };
     if (this.req.sourceDateEpoch !== undefined) done.created = this.created;
     if (!hit) await this.cache.put(key, done);
     // What the key walks listed for this step's layer is not needed past it.
@@ -262,8 +271,60 @@ export class Build {
     result.key = key;
   }
 
-  /** Runs a step for real; returns its layer, if it makes one. A COPY leaves the hashes of the context files it reads with `learning`. */
-  private async execute(step: Step, result: StageResult, label: string, learning?: HashLearning, written?: WrittenSources): Promise<Omit<CachedStep, 'created'>> {
+  /**
+   * The step's key and its cached result, or its result executed now. A layer
+   * that may hold other contents than its key says (a context source changed
+   * after the key's walk saw it) is dropped, and the step is described and
+   * looked up again: a wrong cache hit is the worst result a build can have.
+   */
+  private async lookUpOrExecute(step: Step, result: StageResult, label: string, instruction: string): Promise<SettledStep> {
+    for (let attempt = 1; ; attempt++) {
+      const { description, executed, discard } = await this.describeOrExecute(step, result, label);
+      const key = stepKey(result.key, description);
+      const hit = this.req.noCache ? undefined : await this.cache.get(key);
+      if (hit) discard?.();
+      if (hit && step.kind !== 'config') this.req.log('--> Using cache');
+      // The image will hold this layer: an imported one starts downloading now, while the later steps are looked up.
+      if (hit?.layer && result.final) awaitedElsewhere(this.cache.ensure([hit.layer]));
+      // Before the step runs: a miss is explained above the step's output.
+      const miss = await this.explainer.lookedUp({ parent: result.key, key, step, description, label, instruction }, hit !== undefined);
+      if (hit) return { key, hit };
+      if (executed) return { key, executed, miss };
+      const checked = await this.executeAsKeyed(step, result, label, key);
+      if ('executed' in checked) return { key, executed: checked.executed, miss };
+      if (attempt === WRITE_ATTEMPTS) throw new LayerContentError(checked.changed, `it changed again each of the ${WRITE_ATTEMPTS} times the layer was written`);
+      this.req.log(`--> ${checked.changed} changed while the layer was written: writing it again`);
+    }
+  }
+
+  /**
+   * Executes a step after its key missed. A COPY of context sources reads the
+   * listings its key's walk kept and checks every source it reads against them
+   * (KeyAgreement); where that cannot tell, the context is walked again after
+   * the layer and must give the same key. Otherwise the layer is dropped, and
+   * `changed` names what changed.
+   */
+  private async executeAsKeyed(step: Step, result: StageResult, label: string, key: string): Promise<{ executed: Omit<CachedStep, 'created'> } | { changed: string }> {
+    if (!(await this.fromContext(step))) return { executed: await this.execute(step, result, label) };
+    const agreement = new KeyAgreement();
+    let changed: string;
+    try {
+      const executed = await this.execute(step, result, label, { agreement });
+      if (agreement.changed !== undefined) changed = `"${printableText(agreement.changed)}"`;
+      else if (agreement.unchecked && stepKey(result.key, (await this.describe(step))!) !== key) changed = 'a source';
+      else return { executed };
+    } catch (e) {
+      // A file read at another size than its listing's: it changed too, and is written again like one whose ctime moved.
+      if (!(e instanceof LayerContentError)) throw e;
+      changed = e.subject;
+    }
+    // The tree view took the dropped layer's entries: it is read again from the layers before it when next needed.
+    result.fs = new ImageFilesystem();
+    return { changed };
+  }
+
+  /** Runs a step for real; returns its layer, if it makes one. A COPY reports the context files it reads to `reads`. */
+  private async execute(step: Step, result: StageResult, label: string, reads?: CopyReads): Promise<Omit<CachedStep, 'created'>> {
     switch (step.kind) {
       case 'config':
         return {};
@@ -284,7 +345,7 @@ export class Build {
         const root = from ? await openStageRoot(this.store, this.snapshotter, from.image) : undefined;
         const planner = root
           ? new CopyPlanner(fs, BuildContext.imageRoot(root.dir), this.timing)
-          : new CopyPlanner(fs, named ?? this.context, this.timing, learning, written);
+          : new CopyPlanner(fs, named ?? this.context, this.timing, reads);
         if (root) planner.onCleanup(() => root.release());
         const entries = planner.plan({
           isAdd: op.isAdd, sources: copySources(op), heredocs: op.heredocs, dest: op.dest,

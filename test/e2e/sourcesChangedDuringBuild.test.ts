@@ -1,0 +1,116 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, open, readFile, realpath, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { tsbuild, tsbuildOk, type CliResult } from '../helpers/tsbuildCli.js';
+import { rootAndContextPerTest } from '../helpers/tempDirs.js';
+
+// A COPY whose key misses is written after the key's walk of the context. A file changed between
+// the two, keeping its size, must not land in the layer under the key of its old content: a later
+// build of that old content would hit and get the new one (issue 14: "a wrong cache hit is the
+// worst bug a builder can have"). The change is made at a known point of the key's walk: the hash
+// store's segment of the last directory is a FIFO, which holds the walk until the test writes it.
+
+let root: string;
+let context: string;
+const dirs = rootAndContextPerTest(async (newRoot, newContext) => {
+  root = newRoot;
+  context = await realpath(newContext);
+  for (const dir of ['a', 'b', 'z']) {
+    await mkdir(join(context, 'tree', dir), { recursive: true });
+    for (let i = 0; i < 5; i++) await writeFile(join(context, 'tree', dir, `f${i}.txt`), `${dir} file ${i}\n`);
+  }
+});
+
+const OLD = 'old content of a file\n';
+const SAME_SIZE = 'NEW CONTENT OF A FILE\n';
+const OTHER_SIZE = 'new content, longer than the old\n';
+
+/** Past the hash store's racy window, so its records are trusted and the key's walk only stats. */
+const settle = () => sleep(2100);
+
+async function build(dockerfile: string): Promise<CliResult> {
+  await writeFile(join(context, 'Dockerfile'), dockerfile);
+  return tsbuild(['--root', root, 'build', '--progress=plain', '-t', 'changing', context]);
+}
+
+async function copied(path: string): Promise<string> {
+  const bundle = join(await dirs.make(), 'bundle');
+  await tsbuildOk(['--root', root, 'bundle', 'changing', bundle]);
+  return readFile(join(bundle, 'rootfs', path), 'utf8');
+}
+
+/**
+ * Runs `build`, holding its key's walk where it reads the store's segment of `tree/z` (the last
+ * directory, after `tree/a` is listed and its records read) while `change` runs.
+ */
+async function changedDuringKeyWalk(build: () => Promise<CliResult>, change: () => Promise<void>): Promise<CliResult> {
+  const id = createHash('sha256').update(join(context, 'tree', 'z')).digest('hex');
+  const segment = join(root, 'cache', 'context-hashes', id.slice(0, 2), id.slice(2, 40));
+  const text = await readFile(segment);
+  execFileSync('rm', [segment]);
+  execFileSync('mkfifo', [segment]);
+  const building = build();
+  // Opening the FIFO's writing end waits for the walk to open its reading end.
+  const fifo = await open(segment, 'w');
+  await change();
+  // A regular file takes the segment's name again before the walk reads on, for every later reader.
+  await writeFile(`${segment}.test`, text);
+  await rename(`${segment}.test`, segment);
+  await fifo.write(text);
+  await fifo.close();
+  return building;
+}
+
+describe('a context file changed between the cache key and the layer', () => {
+  for (const [shape, dockerfile, path, NEW] of [
+    ['a directory (checked against the key walk\'s listing)', 'FROM scratch\nCOPY tree /tree\n', 'tree/a/changing.txt', SAME_SIZE],
+    ['a directory, to another size', 'FROM scratch\nCOPY tree /tree\n', 'tree/a/changing.txt', OTHER_SIZE],
+    ['a file named on its own (the key walked again after the layer)', 'FROM scratch\nCOPY tree/a/changing.txt tree/z /tree/\n', 'tree/changing.txt', SAME_SIZE],
+  ] as const) {
+    it(`of ${shape}: the layer is written again under the new key, and the old content never hits it`, async () => {
+      await writeFile(join(context, 'tree', 'a', 'changing.txt'), OLD);
+      await settle();
+      expect((await build(dockerfile)).code).toBe(0);
+      // Another source changes, so the next build misses and writes its layer after its key.
+      await writeFile(join(context, 'tree', 'z', 'f2.txt'), 'z file 2, second edition\n');
+      await settle();
+      const changing = await changedDuringKeyWalk(() => build(dockerfile), () => writeFile(join(context, 'tree', 'a', 'changing.txt'), NEW));
+      expect(changing.stderr).toBe('');
+      expect(changing.code).toBe(0);
+      expect(changing.stdout).toContain('changed while the layer was written: writing it again');
+      expect(await copied(path)).toBe(NEW);
+      // The old content again, with z's new file: the key the changing build first looked up. It must not hit.
+      await writeFile(join(context, 'tree', 'a', 'changing.txt'), OLD);
+      const back = await build(dockerfile);
+      expect(back.code).toBe(0);
+      expect(await copied(path)).toBe(OLD);
+    });
+  }
+
+  it('a source that keeps changing fails the build in one line, naming it, after three layers', async () => {
+    await settle();
+    expect((await build('FROM scratch\nCOPY tree /tree\n')).code).toBe(0);
+    await writeFile(join(context, 'tree', 'b', 'f2.txt'), 'b file 2, second edition\n');
+    await settle();
+    let stop = false;
+    // Rewrites the file in place, its size kept, all the time the build runs: every layer reads it changed since its walk.
+    const file = await open(join(context, 'tree', 'a', 'f1.txt'), 'r+');
+    const rewriting = (async () => {
+      for (let i = 0; !stop; i++) {
+        await file.write(`${String(i % 10)}`, 0);
+        await sleep(1);
+      }
+      await file.close();
+    })();
+    const failed = await build('FROM scratch\nCOPY tree /tree\n');
+    stop = true;
+    await rewriting;
+    expect(failed.code).toBe(1);
+    expect(failed.stdout.split('"tree/a/f1.txt" changed while the layer was written: writing it again')).toHaveLength(3);
+    expect(failed.stderr.trim().split('\n')).toHaveLength(1);
+    expect(failed.stderr).toContain('"tree/a/f1.txt" changed while it was written into the layer: it changed again each of the 3 times the layer was written (run it again)');
+  });
+});
