@@ -1,10 +1,11 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, realpath, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { tsbuild, tsbuildOk, type CliResult } from '../helpers/tsbuildCli.js';
+import { importBusybox } from '../helpers/busyboxImage.js';
+import { TSBUILD_BIN, tsbuild, tsbuildOk, type CliResult } from '../helpers/tsbuildCli.js';
 import { rootAndContextPerTest } from '../helpers/tempDirs.js';
 
 // A COPY whose key misses is written after the key's walk of the context. A file changed between
@@ -89,6 +90,32 @@ describe('a context file changed between the cache key and the layer', () => {
       expect(await copied(path)).toBe(OLD);
     });
   }
+
+  it('a RUN that bind-mounts the context runs again when the context changed while it ran, and the old content never hits it', async () => {
+    await importBusybox(root);
+    const changing = join(context, 'tree', 'a', 'changing.txt');
+    const dockerfile = 'FROM busybox\nRUN --mount=type=bind,target=/ctx sh -c "echo waiting; sleep 2; cat /ctx/tree/a/changing.txt > /out"\n';
+    await writeFile(changing, OLD);
+    expect((await build(dockerfile)).code).toBe(0);
+    await writeFile(join(context, 'tree', 'z', 'f2.txt'), 'z file 2, second edition\n');
+    // The file changes once the RUN has begun (its key is looked up by then), before it reads the file.
+    const child = spawn(process.execPath, [TSBUILD_BIN, '--root', root, 'build', '--progress=plain', '-t', 'changing', context], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    let changed: Promise<void> | undefined;
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      // The RUN's own output, not the step's line that shows its command.
+      if (stdout.includes('] waiting\n')) changed ??= writeFile(changing, SAME_SIZE);
+    });
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    await changed;
+    expect(code).toBe(0);
+    expect(stdout).toContain('--> the build context it mounts changed while the layer was written: writing it again');
+    expect(await copied('out')).toBe(SAME_SIZE);
+    await writeFile(changing, OLD);
+    expect((await build(dockerfile)).code).toBe(0);
+    expect(await copied('out')).toBe(OLD);
+  });
 
   it('a source that keeps changing fails the build in one line, naming it, after three layers', async () => {
     await settle();

@@ -1,9 +1,10 @@
 import { createWriteStream } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { dirname, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DigestingStream, parseDigest, digestAlgorithm, type Digest } from '@tsbuild/oci-layout';
+import type { CopyOp } from '../dockerfile/stageState.js';
 
 export interface RemoteFile {
   url: string;
@@ -40,4 +41,32 @@ export async function downloadRemote(url: string, scratchDir: string, checksum?:
   const lastModified = Date.parse(response.headers.get('last-modified') ?? '');
   const name = posix.basename(new URL(response.url || url).pathname) || 'index.html';
   return { url, path, name, digest: hasher.digest, ...(Number.isNaN(lastModified) ? {} : { mtime: Math.floor(lastModified / 1000) }) };
+}
+
+/** A build's `ADD https://...` sources: each URL is downloaded once per build, for both the cache key and the layer. */
+export class RemoteDownloads {
+  private readonly files = new Map<string, RemoteFile>();
+
+  constructor(private readonly scratchDir: string) {}
+
+  /** The downloads of an ADD's URL sources (none for a COPY, or an ADD --from). */
+  async of(op: CopyOp): Promise<RemoteFile[]> {
+    if (!op.isAdd || op.from !== undefined) return [];
+    const files: RemoteFile[] = [];
+    for (const url of op.sources.filter(isRemoteSource)) {
+      const key = `${url} ${op.checksum ?? ''}`;
+      let file = this.files.get(key);
+      if (!file) {
+        file = await downloadRemote(url, this.scratchDir, op.checksum);
+        this.files.set(key, file);
+      }
+      files.push(file);
+    }
+    return files;
+  }
+
+  /** Removes what was downloaded. */
+  async remove(): Promise<void> {
+    await Promise.all([...this.files.values()].map((f) => rm(dirname(f.path), { recursive: true, force: true })));
+  }
 }

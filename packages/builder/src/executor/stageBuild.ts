@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   appendHistory, appendLayer, assembleImage, awaitedElsewhere, hostPlatform, LayerContentError, printableText, readLayer, withConfig,
   type ContainerConfig, type Platform, type HistoryEntry, type Image, type LayerEntry, type LocalStore,
@@ -13,7 +13,7 @@ import { parseDockerignore } from '../dockerfile/dockerignore.js';
 import { DockerfileError, type Dockerfile } from '../dockerfile/instructions.js';
 import { parseOnbuildTriggers } from '../dockerfile/parseDockerfile.js';
 import { resolveStageRef, type PlannedStage } from '../dockerfile/buildPlan.js';
-import { StageState, type CopyOp, type Step } from '../dockerfile/stageState.js';
+import { StageState, type Step } from '../dockerfile/stageState.js';
 import { CopyPlanner, type CopyReads, type CopyTiming } from './copyPlanner.js';
 import { ImageFilesystem } from './imageFilesystem.js';
 import { storeLayer } from '../layers/layerStore.js';
@@ -32,7 +32,7 @@ import { lineWriter } from './lineWriter.js';
 import { ImageUnavailableError } from './resolveImage.js';
 import type { ImageLookups } from './imageLookups.js';
 import { nearestName } from '../nearestName.js';
-import { downloadRemote, isRemoteSource, type RemoteFile } from './remoteSource.js';
+import { RemoteDownloads } from './remoteSource.js';
 import { copySources } from './copySources.js';
 
 /** Layers a step writes while its context sources keep changing under it, before the build gives up. */
@@ -69,7 +69,7 @@ export class Build {
   private step = 0;
   /** Finished stages by index, for FROM and COPY --from. */
   private readonly results = new Map<number, StageResult>();
-  private readonly downloads = new Map<string, RemoteFile>();
+  private readonly downloads: RemoteDownloads;
   private readonly fileHashes: ContextHashStore;
   private readonly namedContexts = new Map<string, BuildContext>();
   readonly explainer: MissExplainer;
@@ -85,6 +85,7 @@ export class Build {
     private readonly targetStage: number,
   ) {
     this.snapshotter = new Snapshotter(store);
+    this.downloads = new RemoteDownloads(store.tmpDir);
     this.fileHashes = new ContextHashStore(join(store.cacheDir, 'context-hashes'), join(store.cacheDir, 'context-hashes.json'));
     const now = req.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
     this.created = new Date(now * 1000).toISOString();
@@ -178,7 +179,7 @@ export class Build {
         const named = await this.dirContext(op.from);
         const from = op.from === undefined || named ? undefined : await this.copySource(op.from);
         // Downloads first: an ADD's URLs are fetched before its context is walked.
-        await this.remoteSources(op);
+        await this.downloads.of(op);
         // A stage or image is named by its cache key or digest: its content follows from that.
         const sources = from ? from.key : await this.hashSources(named ?? this.context, copySources(op), unseenStops, seen);
         return sources === undefined ? undefined : this.copyDescription(step, sources);
@@ -199,7 +200,7 @@ export class Build {
   /** A COPY/ADD's description, given its sources hash. */
   private async copyDescription(step: Extract<Step, { kind: 'copy' }>, sources: string): Promise<StepDescription> {
     const { location: _location, ...op } = step.op;
-    const remote = (await this.remoteSources(step.op)).map((f) => f.digest);
+    const remote = (await this.downloads.of(step.op)).map((f) => f.digest);
     return { createdBy: step.createdBy, op, remote, sources };
   }
 
@@ -292,19 +293,33 @@ export class Build {
       if (executed) return { key, executed, miss };
       const checked = await this.executeAsKeyed(step, result, label, key);
       if ('executed' in checked) return { key, executed: checked.executed, miss };
+      // The tree view took the dropped layer's entries: it is read again from the layers before it when next needed.
+      result.fs = new ImageFilesystem();
       if (attempt === WRITE_ATTEMPTS) throw new LayerContentError(checked.changed, `it changed again each of the ${WRITE_ATTEMPTS} times the layer was written`);
       this.req.log(`--> ${checked.changed} changed while the layer was written: writing it again`);
     }
   }
 
+  /** Whether a step is a RUN that bind-mounts a build context, which it may read at any time while it runs. */
+  private async mountsContext(step: Step): Promise<boolean> {
+    if (step.kind !== 'run') return false;
+    for (const m of step.op.mounts) if (m.type === 'bind' && (m.from === undefined || (await this.dirContext(m.from)) !== undefined)) return true;
+    return false;
+  }
+
   /**
    * Executes a step after its key missed. A COPY of context sources reads the
    * listings its key's walk kept and checks every source it reads against them
-   * (KeyAgreement); where that cannot tell, the context is walked again after
-   * the layer and must give the same key. Otherwise the layer is dropped, and
-   * `changed` names what changed.
+   * (KeyAgreement); where that cannot tell, and after a RUN that mounts a
+   * context, the context is walked again and must give the same key.
+   * Otherwise `changed` names what changed, and the caller drops the layer.
    */
   private async executeAsKeyed(step: Step, result: StageResult, label: string, key: string): Promise<{ executed: Omit<CachedStep, 'created'> } | { changed: string }> {
+    if (await this.mountsContext(step)) {
+      const executed = await this.execute(step, result, label);
+      if (stepKey(result.key, (await this.describe(step))!) === key) return { executed };
+      return { changed: 'the build context it mounts' };
+    }
     if (!(await this.fromContext(step))) return { executed: await this.execute(step, result, label) };
     const agreement = new KeyAgreement();
     let changed: string;
@@ -318,8 +333,6 @@ export class Build {
       if (!(e instanceof LayerContentError)) throw e;
       changed = e.subject;
     }
-    // The tree view took the dropped layer's entries: it is read again from the layers before it when next needed.
-    result.fs = new ImageFilesystem();
     return { changed };
   }
 
@@ -349,7 +362,7 @@ export class Build {
         if (root) planner.onCleanup(() => root.release());
         const entries = planner.plan({
           isAdd: op.isAdd, sources: copySources(op), heredocs: op.heredocs, dest: op.dest,
-          keepOwners: from !== undefined, remote: await this.remoteSources(op),
+          keepOwners: from !== undefined, remote: await this.downloads.of(op),
           ...(owner ? { owner } : {}), ...(op.chmod !== undefined ? { chmod: op.chmod } : {}),
         });
         return { layer: await this.writePlanned(fs, planner, entries) };
@@ -393,26 +406,10 @@ export class Build {
     }
   }
 
-  /** `ADD https://...`: each URL is downloaded once per build, for both the cache key and the layer. */
-  private async remoteSources(op: CopyOp): Promise<RemoteFile[]> {
-    if (!op.isAdd || op.from !== undefined) return [];
-    const files: RemoteFile[] = [];
-    for (const url of op.sources.filter(isRemoteSource)) {
-      const key = `${url} ${op.checksum ?? ''}`;
-      let file = this.downloads.get(key);
-      if (!file) {
-        file = await downloadRemote(url, this.store.tmpDir, op.checksum);
-        this.downloads.set(key, file);
-      }
-      files.push(file);
-    }
-    return files;
-  }
-
   /** Removes what the build downloaded. */
   async cleanup(): Promise<void> {
     await this.cache.settled();
-    await Promise.all([...this.downloads.values()].map((f) => rm(dirname(f.path), { recursive: true, force: true })));
+    await this.downloads.remove();
   }
 
   /** A named directory context for `--from=name`, opened once with its own .dockerignore; a stage of that name wins, as in BuildKit. */
