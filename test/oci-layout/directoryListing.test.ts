@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { encodeName, listDirectoryStats, listDirectoryAsync, readFileInto, readSmallFiles, type SmallFileRead } from '@tsbuild/oci-layout';
+import { encodeName, listDirectoryStats, listDirectoryAsync, readFileInto, readSmallFiles } from '@tsbuild/oci-layout';
 
 let work: string;
 beforeEach(async () => {
@@ -89,7 +89,7 @@ describe('names that are not UTF-8', () => {
       expect(one.subarray(0, readFileInto(join(work, name), one)).toString()).toBe(`content ${i}`);
     }
     const batch = await readSmallFiles(work, listed.map((e) => e.name), listed.map((e) => e.stats.size));
-    expect(batch.map((b) => ('message' in b ? b.message : b.content.toString())))
+    expect(batch.contents.map((b) => ('message' in b ? b.message : b.toString())))
       .toEqual(listed.map((e) => `content ${raw.findIndex((n) => n.equals(encodeName(e.name)))}`));
   });
 });
@@ -126,12 +126,11 @@ describe('readSmallFiles', () => {
     await symlink(join(work, 'target'), join(work, 'link'));
     const many = Array.from({ length: 300 }, (_, i) => `f${i}`);
     for (const name of many) await writeFile(join(work, name), name.repeat(7));
-    const read = await readSmallFiles(work, ['a', 'empty', 'grown', 'link', 'gone', ...many], [5, 0, 3, 6, 1, ...many.map((n) => n.length * 7)]);
-    const content = (r: SmallFileRead | Error) => ('content' in r ? r.content.toString() : r.message);
-    expect(read.slice(0, 3).map(content)).toEqual(['alpha', '', 'grow']);
+    const read = (await readSmallFiles(work, ['a', 'empty', 'grown', 'link', 'gone', ...many], [5, 0, 3, 6, 1, ...many.map((n) => n.length * 7)])).contents;
+    expect(read.slice(0, 3).map((r) => r.toString())).toEqual(['alpha', '', 'grow']);
     expect(read[3]).toMatchObject({ code: 'ELOOP', syscall: 'open', path: join(work, 'link') });
     expect(read[4]).toMatchObject({ code: 'ENOENT', path: join(work, 'gone') });
-    expect(read.slice(5).map(content)).toEqual(many.map((n) => n.repeat(7)));
+    expect(read.slice(5).map((r) => r.toString())).toEqual(many.map((n) => n.repeat(7)));
   });
 
   test('gives each file\'s ctime after its read, as lstat gives it; a file changed since has a later one', async () => {
@@ -140,15 +139,15 @@ describe('readSmallFiles', () => {
     const before = await lstat(join(work, 'b'));
     await sleep(20);
     await writeFile(join(work, 'b'), 'BRAVO');
-    const read = await readSmallFiles(work, ['a', 'b'], [5, 5]) as SmallFileRead[];
-    expect(read[0]!.ctimeMs).toBe((await lstat(join(work, 'a'))).ctimeMs);
-    expect(read[1]!.content.toString()).toBe('BRAVO');
-    expect(read[1]!.ctimeMs).toBe((await lstat(join(work, 'b'))).ctimeMs);
-    expect(read[1]!.ctimeMs).toBeGreaterThan(before.ctimeMs);
+    const read = await readSmallFiles(work, ['a', 'b'], [5, 5]);
+    expect(read.ctimesMs[0]).toBe((await lstat(join(work, 'a'))).ctimeMs);
+    expect(read.contents[1]!.toString()).toBe('BRAVO');
+    expect(read.ctimesMs[1]).toBe((await lstat(join(work, 'b'))).ctimeMs);
+    expect(read.ctimesMs[1]).toBeGreaterThan(before.ctimeMs);
   });
 
   test('a missing directory fails every file with ENOENT', async () => {
-    const read = await readSmallFiles(join(work, 'missing'), ['x', 'y'], [1, 2]);
+    const read = (await readSmallFiles(join(work, 'missing'), ['x', 'y'], [1, 2])).contents;
     expect(read.map((r) => (r as NodeJS.ErrnoException).code)).toEqual(['ENOENT', 'ENOENT']);
   });
 });

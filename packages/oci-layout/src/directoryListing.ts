@@ -155,34 +155,34 @@ export function readFileInto(path: string, buffer: Buffer): number {
   return fsNative().readFile(fsPath(path), buffer);
 }
 
-/** A small file as `readSmallFiles` read it: its bytes, and its ctime (ms, as `Stats.ctimeMs`) once they were read. */
-export interface SmallFileRead {
-  content: Buffer;
-  ctimeMs: number;
+/** What `readSmallFiles` read: per file its bytes or the error reading it, and its ctime after the read (ms, as `Stats.ctimeMs`). */
+export interface SmallFileReads {
+  contents: (Buffer | NodeJS.ErrnoException)[];
+  ctimesMs: Float64Array;
 }
 
 /**
  * Reads many small files of one directory at once on libuv's thread pool
  * (one job, one buffer, one directory descriptor), each as `readFileInto`
- * reads one into a buffer of `sizes[i] + 1` bytes: each file's bytes and its
- * ctime after the read (a status changed since a listing means the bytes may
- * not be the listed file's), or the error reading it (Node-shaped), in order.
- * The main thread goes on meanwhile.
+ * reads one into a buffer of `sizes[i] + 1` bytes: each file's bytes, or the
+ * error reading it (Node-shaped), in order, and its ctime after the read (a
+ * status changed since a listing means the bytes may not be the listed
+ * file's). The main thread goes on meanwhile.
  */
-export async function readSmallFiles(dir: string, names: string[], sizes: number[]): Promise<(SmallFileRead | NodeJS.ErrnoException)[]> {
+export async function readSmallFiles(dir: string, names: string[], sizes: number[]): Promise<SmallFileReads> {
   // Plain loops: these run once per file of a tree of small files.
   const lengths = new Float64Array(sizes.length);
   for (let i = 0; i < sizes.length; i++) lengths[i] = sizes[i]! + 1;
   const joined = `${names.join('\0')}\0`;
   const [buffer, results, ctimes] = await fsNative().readFiles(fsPath(dir), hasEscapedBytes(joined) ? encodeName(joined) : joined, lengths);
-  const reads = new Array<SmallFileRead | NodeJS.ErrnoException>(names.length);
+  const contents = new Array<Buffer | NodeJS.ErrnoException>(names.length);
+  const ctimesMs = new Float64Array(names.length);
   for (let i = 0, slot = 0; i < names.length; slot += lengths[i]!, i++) {
     const result = results[i]!;
-    reads[i] = result >= 0
-      ? { content: buffer.subarray(slot, slot + result), ctimeMs: milliseconds(ctimes[2 * i]!, ctimes[2 * i + 1]!) }
-      : readError(`${dir}/${names[i]}`, result);
+    contents[i] = result >= 0 ? buffer.subarray(slot, slot + result) : readError(`${dir}/${names[i]}`, result);
+    ctimesMs[i] = milliseconds(ctimes[2 * i]!, ctimes[2 * i + 1]!);
   }
-  return reads;
+  return { contents, ctimesMs };
 }
 
 function readError(path: string, errno: number): NodeJS.ErrnoException {

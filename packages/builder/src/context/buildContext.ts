@@ -248,12 +248,15 @@ export class BuildContext {
     // Before any read starts: a record's time may only be earlier than its read (see the racy window).
     const readAt = Date.now();
     const small = missing.filter((i) => listing[i]!.stats.size <= SMALL_FILE_MAX);
-    const ahead = new FileReadAhead(dir.abs, small.map((i) => ({ name: listing[i]!.name, size: listing[i]!.stats.size })));
+    const ctimes = new Float64Array(small.length);
+    const ahead = new FileReadAhead(dir.abs, small.map((i) => ({ name: listing[i]!.name, size: listing[i]!.stats.size })), (k, _, ctimeMs) => {
+      ctimes[k] = ctimeMs;
+    });
     for (let k = 0; k < small.length; k++) {
       const { name, stats } = listing[small[k]!]!;
-      const { content, ctimeMs } = await ahead.read(k);
+      const content = await ahead.read(k);
       // Changed since it was listed: its bytes are hashed for this key, never remembered for the listed stat.
-      const hash = ctimeMs === stats.ctimeMs ? hashes.learn(name, stats, readAt, content) : contentHash(content);
+      const hash = ctimes[k] === stats.ctimeMs ? hashes.learn(name, stats, readAt, content) : contentHash(content);
       contents[small[k]!] = hash;
       if (changedSince(stats.ctimeMs, readAt)) this.kept.witness(dir.abs, name, hash);
     }
@@ -401,18 +404,23 @@ export function* walkTree(
   }
   // Before any read starts: a learned record's time may only be earlier than its read (see the racy window).
   const learn = learning && small.length > 0 ? learning.directory(dir.abs, Date.now(), small.length) : undefined;
-  const ahead = new FileReadAhead(dir.abs, small.map((e): SmallFile => ({ name: e.name, size: e.stats.size })));
+  const ctimes = new Float64Array(small.length);
+  const ahead = new FileReadAhead(dir.abs, small.map((e): SmallFile => ({ name: e.name, size: e.stats.size })), (index, content, ctimeMs) => {
+    ctimes[index] = ctimeMs;
+    if (!agreement) return;
+    const entry = small[index]!;
+    const witnessed = kept?.witnessed.get(entry.name);
+    if (ctimeMs !== entry.stats.ctimeMs || (witnessed !== undefined && witnessed !== contentHash(content))) agreement.differs(entry.rel);
+  });
   small.forEach((entry, index) => {
-    entry.read = async () => {
-      const { content, ctimeMs } = await ahead.read(index);
-      if (agreement) {
-        const witnessed = kept?.witnessed.get(entry.name);
-        if (ctimeMs !== entry.stats.ctimeMs || (witnessed !== undefined && witnessed !== contentHash(content))) agreement.differs(entry.rel);
+    entry.read = learn
+      ? async () => {
+        const content = await ahead.read(index);
+        const hash = learn(entry.name, entry.stats, content, ctimes[index]!);
+        if (hash !== undefined) entry.contentHash = hash;
+        return content;
       }
-      const hash = learn?.(entry.name, entry.stats, content, ctimeMs);
-      if (hash !== undefined) entry.contentHash = hash;
-      return content;
-    };
+      : () => ahead.read(index);
   });
   // Subtrees of implied directories, started early to learn whether they yield anything.
   const started = new Map<string, { first: ContextEntry; rest: Generator<ContextEntry> }>();

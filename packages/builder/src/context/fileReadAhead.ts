@@ -1,4 +1,4 @@
-import { awaitedElsewhere, readSmallFiles, type SmallFileRead } from '@tsbuild/oci-layout';
+import { awaitedElsewhere, readSmallFiles } from '@tsbuild/oci-layout';
 
 /** A group is one thread-pool job: at most this many files and bytes. */
 const GROUP_FILES = 128;
@@ -10,22 +10,27 @@ export interface SmallFile {
   size: number;
 }
 
+/** Sees file `index` as its group is read: its bytes, and its ctime after the read. */
+export type ReadWatcher = (index: number, content: Buffer, ctimeMs: number) => void;
+
 /**
  * The contents of a directory's small files, in the order they will be asked
  * for, read on libuv's thread pool a group at a time; asking for one group
  * starts the next. A tree of small files then costs the main thread no
  * syscall per file, the reads overlap its work, and at most two groups of a
- * directory are in memory.
+ * directory are in memory. `watch` sees each file read, in a plain loop per
+ * group: a check per file costs no promise of its own.
  */
 export class FileReadAhead {
   /** Index of each group's first file, and the file count at the end. */
   private readonly starts: number[] = [];
   private readonly groupOf: number[] = [];
-  private readonly groups = new Map<number, Promise<(SmallFileRead | Error)[]>>();
+  private readonly groups = new Map<number, Promise<(Buffer | Error)[]>>();
 
   constructor(
     private readonly dir: string,
     private readonly files: SmallFile[],
+    private readonly watch?: ReadWatcher,
   ) {
     let bytes = 0;
     for (let i = 0; i < files.length; i++) {
@@ -42,8 +47,8 @@ export class FileReadAhead {
     this.start(0);
   }
 
-  /** File `i` as its group read it (once): its bytes, and its ctime after the read. */
-  async read(i: number): Promise<SmallFileRead> {
+  /** The content of file `i`, read (once) by its group. */
+  async read(i: number): Promise<Buffer> {
     const group = this.groupOf[i]!;
     for (const done of this.groups.keys()) if (done < group) this.groups.delete(done);
     const results = this.start(group)!;
@@ -53,13 +58,23 @@ export class FileReadAhead {
     return result;
   }
 
-  private start(group: number): Promise<(SmallFileRead | Error)[]> | undefined {
+  private start(group: number): Promise<(Buffer | Error)[]> | undefined {
     if (group >= this.starts.length - 1) return undefined;
     let reads = this.groups.get(group);
     if (!reads) {
-      const files = this.files.slice(this.starts[group], this.starts[group + 1]);
+      const first = this.starts[group]!;
+      const files = this.files.slice(first, this.starts[group + 1]);
       // A group started ahead may never be asked for (its entries replaced by a later source); its files' errors are values.
-      reads = awaitedElsewhere(readSmallFiles(this.dir, files.map((f) => f.name), files.map((f) => f.size)));
+      reads = awaitedElsewhere(readSmallFiles(this.dir, files.map((f) => f.name), files.map((f) => f.size)).then(({ contents, ctimesMs }) => {
+        const { watch } = this;
+        if (watch) {
+          for (let k = 0; k < contents.length; k++) {
+            const content = contents[k]!;
+            if (!(content instanceof Error)) watch(first + k, content, ctimesMs[k]!);
+          }
+        }
+        return contents;
+      }));
       this.groups.set(group, reads);
     }
     return reads;
