@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { getSystemErrorName } from 'node:util';
 import { decodeName, encodeName, fsPath, hasEscapedBytes } from './byteNames.js';
@@ -112,6 +113,11 @@ export function listDirectoryStats(dir: string): ListedEntryStats[] {
   return new DirectoryListing(...fsNative().listDirectory(fsPath(dir))).entries();
 }
 
+/** listDirectoryStats as one DirectoryListing, not an object per entry. */
+export function readDirectoryListing(dir: string): DirectoryListing {
+  return new DirectoryListing(...fsNative().listDirectory(fsPath(dir)));
+}
+
 /**
  * listDirectoryStats on libuv's thread pool: the kernel's work for a big
  * directory (a getdents and an lstat per entry) overlaps what the main thread does meanwhile.
@@ -130,6 +136,19 @@ export class DirectoryListing {
 
   get length(): number {
     return this.fields.length / Field.Count;
+  }
+
+  /**
+   * A digest of every name and lstat number, in readdir order: two listings
+   * of a directory with the same one list the same entries in the same
+   * status (size, times to the nanosecond, inode), at the cost of one hash
+   * of the listing's bytes rather than the listing kept.
+   */
+  fingerprint(): string {
+    const digest = createHash('sha256');
+    if (typeof this.names === 'string') digest.update(this.names);
+    else for (const name of this.names) digest.update(name).update('\0');
+    return digest.update(new Uint8Array(this.fields.buffer, this.fields.byteOffset, this.fields.byteLength)).digest('hex');
   }
 
   /** The entries, as listDirectoryStats gives them (new objects on each call). */

@@ -2,7 +2,7 @@ import { readlinkSync } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix, relative, sep } from 'node:path';
 import {
-  awaitedElsewhere, compareLayerPaths, decodeName, FAILURE_EXIT_CODE, fsPath, listDirectoryAsync, listDirectoryStats,
+  awaitedElsewhere, compareLayerPaths, decodeName, FAILURE_EXIT_CODE, fsPath, listDirectoryAsync, readDirectoryListing,
   PathResolutionError, resolveInRoot, statIfExists, ToolError, type DirectoryListing, type EntryStats, type ListedEntryStats,
 } from '@tsbuild/oci-layout';
 import { componentMatcher, hasGlob } from './globPattern.js';
@@ -360,10 +360,18 @@ interface TreeReads extends LayerReads {
 /**
  * A directory's entries in name order with their lstat, in one call (on a
  * tree of small files a promise, or a Node call, per stat costs more than the
- * stat), or as the key's walk listed it.
+ * stat), or as the key's walk listed it. Listed again where the key's walk
+ * kept only a fingerprint, it must be the same listing, or `agreement` learns
+ * the directory changed.
  */
-function listDirectory(dir: ContextEntry, kept: KeptListing | undefined): ListedEntry[] {
-  return inNameOrder(dir, kept?.listing.entries() ?? listDirectoryStats(dir.abs));
+function listDirectory(dir: ContextEntry, kept: KeptListing | undefined, agreement: KeyAgreement | undefined): ListedEntry[] {
+  if (kept && 'listing' in kept) return inNameOrder(dir, kept.listing.entries());
+  const listing = readDirectoryListing(dir.abs);
+  if (agreement && (!kept || listing.fingerprint() !== kept.fingerprint)) {
+    if (kept) agreement.differs(dir.rel);
+    else agreement.unchecked = true;
+  }
+  return inNameOrder(dir, listing.entries());
 }
 
 /**
@@ -383,9 +391,8 @@ export function* walkTree(
 ): Generator<ContextEntry> {
   const { learning, agreement } = reads;
   const kept = reads.kept?.take(dir.abs);
-  if (agreement && !kept) agreement.unchecked = true;
   const keys: { key: string; entry: ListedEntry; decision: WalkDecision; below: boolean }[] = [];
-  for (const entry of listDirectory(dir, kept)) {
+  for (const entry of listDirectory(dir, kept, agreement)) {
     const isDir = entry.stats.isDirectory();
     const decision = decide(entry.rel, isDir);
     if (decision === 'skip') continue;
