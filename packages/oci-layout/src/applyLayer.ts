@@ -6,10 +6,11 @@ import { decodeName, fsPath } from './byteNames.js';
 import { fsNative } from './fsNative.js';
 import { KnownDirectories, SETGID_BIT, parentOf } from './knownDirectories.js';
 import type { LayerChange, LayerEntry } from './layerEntry.js';
-import { prepareContent, writeContent } from './fileContent.js';
+import { collectContent, prepareContent, writeContent, type PreparedContent } from './fileContent.js';
 import { readLayer } from './layerReader.js';
 import { escapeOverlayXattr } from './overlayXattrs.js';
 import { resolveInRoot } from './securePath.js';
+import { BatchedFileError, MAX_BATCHED_FILE, SmallFileBatches, type BatchedFile } from './smallFileBatches.js';
 
 
 
@@ -45,7 +46,12 @@ export interface ApplyLayerOptions {
  *
  * Speed without giving that up: directories this unpack created or checked
  * are remembered (KnownDirectories) and forgotten as soon as it removes or
- * replaces them, so entries below them skip the lookup.
+ * replaces them, so entries below them skip the lookup. Small files in such
+ * directories are created in batches on the thread pool (SmallFileBatches)
+ * while the next entries are parsed; every other change first waits for the
+ * batches (so none works in a directory that a later entry removes or
+ * replaces, nor sees a path out of layer order), and a failure in a batch
+ * names its entry as any other.
  */
 export async function applyLayer(rootfs: string, blob: Readable, opts: ApplyLayerOptions = {}): Promise<{ entries: number }> {
   // The reader starts on the blob at once, so it is made only when the loop is there to take its errors.
@@ -66,8 +72,9 @@ async function withApplyState(rootfs: string, opts: ApplyLayerOptions, apply: (s
   const root = resolve(rootfs);
   const directories = await KnownDirectories.of(root);
   const rootFd = openSync(root, constants.O_RDONLY | constants.O_DIRECTORY);
+  let state: ApplyState | undefined;
   try {
-    const state: ApplyState = {
+    state = {
       rootfs: root,
       rootFd,
       sameOwner: opts.sameOwner ?? process.getuid?.() === 0,
@@ -78,11 +85,14 @@ async function withApplyState(rootfs: string, opts: ApplyLayerOptions, apply: (s
       writtenAncestors: new Set(),
       directoryTimes: new Map(),
       directories,
+      batches: new SmallFileBatches(rootFd, root, (file) => createBatchedFile(state!, file)),
     };
     const entries = await apply(state);
     setDirectoryTimes(state);
     return { entries };
   } finally {
+    // After a failure, batches may still be on the pool, working below rootFd.
+    await state?.batches.abandon();
     closeSync(rootFd);
   }
 }
@@ -101,15 +111,27 @@ async function applyEach(state: ApplyState, changes: AsyncIterable<LayerChange> 
   for await (const change of changes) {
     entries++;
     try {
+      if (change.kind === 'entry' && (await addToBatch(state, change.entry))) continue;
+      await state.batches.flush();
       if (change.kind === 'entry') await writeEntry(state, change.entry);
       else if (change.kind === 'whiteout') await removeWhiteout(state, change.path);
       else await makeOpaque(state, change.path);
     } catch (error) {
-      const path = change.kind === 'entry' ? change.entry.path : change.path;
-      throw new LayerApplyError(`cannot apply ${change.kind} "${path}" of layer: ${(error as Error).message}`, { cause: error });
+      throw applyError(change.kind, change.kind === 'entry' ? change.entry.path : change.path, error);
     }
   }
+  try {
+    await state.batches.flush();
+  } catch (error) {
+    throw applyError('entry', '', error);
+  }
   return entries;
+}
+
+/** The error of a change (a batched file's own when `error` comes from a batch). */
+function applyError(kind: LayerChange['kind'], path: string, error: unknown): LayerApplyError {
+  const [failedKind, failedPath, cause] = error instanceof BatchedFileError ? ['entry', error.path, error.cause] : [kind, path, error as Error];
+  return new LayerApplyError(`cannot apply ${failedKind} "${failedPath}" of layer: ${cause.message}`, { cause });
 }
 
 /**
@@ -164,6 +186,7 @@ interface ApplyState {
    */
   directoryTimes: Map<string, DirectoryTimes>;
   directories: KnownDirectories;
+  batches: SmallFileBatches;
 }
 
 interface DirectoryTimes {
@@ -220,7 +243,7 @@ async function writeEntry(state: ApplyState, entry: LayerEntry): Promise<void> {
   if (hostPath === state.rootfs) throw new LayerApplyError('entry resolves to the root directory itself');
   recordWritten(state, rootPath);
   if (entry.type === 'file') {
-    await createFile(state, hostPath, rootPath, entry);
+    await createFile(state, hostPath, rootPath, entry, await prepareContent(entry));
     return;
   }
 
@@ -281,24 +304,56 @@ async function writeEntry(state: ApplyState, entry: LayerEntry): Promise<void> {
  * O_EXCL|O_NOFOLLOW: never opens an existing object, so never writes through
  * a symlink; only when something is there does it cost a removal and retry.
  */
-async function createFile(state: ApplyState, hostPath: string, rootPath: string, entry: LayerEntry): Promise<void> {
-  const chown = state.sameOwner && !ownedAsCreated(state, rootPath, entry);
-  // The final mode at creation saves a chmod, unless a chown is still to come (the file would briefly
-  // have the mode with the wrong owner) or the umask or setuid/setgid/sticky bits get in the way.
-  const modeAtCreation = !chown && state.umask !== undefined && (entry.mode & (0o7000 | state.umask)) === 0;
-  const content = await prepareContent(entry);
-  const fd = await createExclusive(state, hostPath, rootPath, modeAtCreation ? entry.mode : 0o600);
+async function createFile(state: ApplyState, hostPath: string, rootPath: string, entry: LayerEntry, content: PreparedContent): Promise<void> {
+  const { createMode, owner, mode } = fileCreation(state, rootPath, entry);
+  const fd = await createExclusive(state, hostPath, rootPath, createMode);
   try {
     await writeContent(fd, entry, content);
     // chown before chmod: chown clears setuid/setgid bits.
-    if (chown) fchownSync(fd, entry.uid, entry.gid);
-    if (!modeAtCreation) fchmodSync(fd, entry.mode & 0o7777);
+    if (owner) fchownSync(fd, owner.uid, owner.gid);
+    if (mode !== undefined) fchmodSync(fd, mode);
     futimesSync(fd, entry.mtime, entry.mtime);
   } finally {
     closeSync(fd);
   }
   // Setting an xattr does not change the mtime.
   setXattrs(state, hostPath, entry);
+}
+
+/** How a new file gets its entry's owner and mode: the mode to create it with, then a chown (owner) and a chmod (mode) if needed. */
+function fileCreation(state: ApplyState, rootPath: string, entry: LayerEntry): Pick<BatchedFile, 'createMode' | 'owner' | 'mode'> {
+  const chown = state.sameOwner && !ownedAsCreated(state, rootPath, entry);
+  // The final mode at creation saves a chmod, unless a chown is still to come (the file would briefly
+  // have the mode with the wrong owner) or the umask or setuid/setgid/sticky bits get in the way.
+  const modeAtCreation = !chown && state.umask !== undefined && (entry.mode & (0o7000 | state.umask)) === 0;
+  return {
+    createMode: modeAtCreation ? entry.mode : 0o600,
+    owner: chown ? { uid: entry.uid, gid: entry.gid } : undefined,
+    mode: modeAtCreation ? undefined : entry.mode & 0o7777,
+  };
+}
+
+/**
+ * Queues a small plain file whose directory is known (so its host path is
+ * lexical) and whose path holds no known directory;
+ * false, with nothing done, for any other entry.
+ */
+async function addToBatch(state: ApplyState, entry: LayerEntry): Promise<boolean> {
+  if (entry.type !== 'file' || entry.size > MAX_BATCHED_FILE || entry.sparse || entry.xattrs) return false;
+  const directory = parentOf(entry.path);
+  const name = directory === '' ? entry.path : entry.path.slice(directory.length + 1);
+  if (name === '' || name === '.' || name === '..') return false;
+  if (!state.directories.has(directory) || state.directories.has(entry.path)) return false;
+  keepParentTimes(state, directory);
+  recordWritten(state, entry.path);
+  const content = await collectContent(entry);
+  await state.batches.add({ path: entry.path, directory, name, content, mtime: entry.mtime, entry, ...fileCreation(state, entry.path, entry) });
+  return true;
+}
+
+/** A batched file whose path held a directory, which only this path removes: created as any file is. */
+async function createBatchedFile(state: ApplyState, file: BatchedFile): Promise<void> {
+  await createFile(state, join(state.rootfs, file.path), file.path, file.entry, { kind: 'collected', chunks: file.content });
 }
 
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;

@@ -25,11 +25,20 @@ export type PreparedContent = { kind: 'collected'; chunks: Buffer[] } | { kind: 
 
 /** Collects a small file before its descriptor is opened, so the file is open only while it is written. */
 export async function prepareContent(entry: LayerEntry): Promise<PreparedContent> {
-  // A reader's entries carry their content; hand-made ones (applyChanges) may open it on demand.
-  const content = entry.content ?? (await entry.open?.());
-  if (!content) return { kind: 'collected', chunks: [] };
-  if (entry.size <= MAX_BUFFERED_FILE && !entry.sparse) return { kind: 'collected', chunks: await collect(content) };
-  return { kind: 'stream', content };
+  if (entry.size <= MAX_BUFFERED_FILE && !entry.sparse) return { kind: 'collected', chunks: await collectContent(entry) };
+  const content = await contentOf(entry);
+  return content ? { kind: 'stream', content } : { kind: 'collected', chunks: [] };
+}
+
+/** A file's whole content in memory: only for a small file that is not sparse. */
+export async function collectContent(entry: LayerEntry): Promise<Buffer[]> {
+  const content = await contentOf(entry);
+  return content ? collect(content) : [];
+}
+
+/** A reader's entries carry their content; hand-made ones (applyChanges) may open it on demand. */
+async function contentOf(entry: LayerEntry): Promise<Readable | undefined> {
+  return entry.content ?? (await entry.open?.());
 }
 
 /** Writes prepared content to a new file's descriptor; a sparse entry's holes stay holes. */
