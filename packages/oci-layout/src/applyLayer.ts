@@ -1,12 +1,12 @@
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, lstatSync, openSync, utimesSync } from 'node:fs';
-import { chmod, link, lchown, lstat, lutimes, mkdir, open, readdir, rm, symlink, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, utimesSync } from 'node:fs';
+import { chmod, link, lchown, lstat, lutimes, mkdir, readdir, rm, symlink } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { decodeName, fsPath } from './byteNames.js';
 import { fsNative } from './fsNative.js';
 import { KnownDirectories, SETGID_BIT, parentOf } from './knownDirectories.js';
 import type { LayerChange, LayerEntry } from './layerEntry.js';
-import { collectContent, prepareContent, writeContent, type PreparedContent } from './fileContent.js';
+import { MAX_BUFFERED_FILE, collectContent, prepareContent, writeContent, type PreparedContent } from './fileContent.js';
 import { readLayer } from './layerReader.js';
 import { escapeOverlayXattr } from './overlayXattrs.js';
 import { resolveInRoot } from './securePath.js';
@@ -55,7 +55,7 @@ export interface ApplyLayerOptions {
  */
 export async function applyLayer(rootfs: string, blob: Readable, opts: ApplyLayerOptions = {}): Promise<{ entries: number }> {
   // The reader starts on the blob at once, so it is made only when the loop is there to take its errors.
-  return withApplyState(rootfs, opts, (state) => applyEach(state, readLayer(blob)));
+  return withApplyState(rootfs, opts, (state) => applyEach(state, readLayer(blob, { wholeFilesUpTo: MAX_BUFFERED_FILE })));
 }
 
 /** Applies a layer given as its changes (see applyLayer). */
@@ -111,7 +111,7 @@ async function applyEach(state: ApplyState, changes: AsyncIterable<LayerChange> 
   for await (const change of changes) {
     entries++;
     try {
-      if (change.kind === 'entry' && (await addToBatch(state, change.entry))) continue;
+      if (change.kind === 'entry' && ((await addToBatch(state, change.entry)) || addDirectory(state, change.entry))) continue;
       await state.batches.flush();
       if (change.kind === 'entry') await writeEntry(state, change.entry);
       else if (change.kind === 'whiteout') await removeWhiteout(state, change.path);
@@ -256,18 +256,10 @@ async function writeEntry(state: ApplyState, entry: LayerEntry): Promise<void> {
   }
 
   switch (entry.type) {
-    case 'directory': {
+    case 'directory':
       if (!isDirectory) await mkdir(fsPath(hostPath), { mode: 0o700 });
-      const ino = await withNoFollowHandle(hostPath, constants.O_RDONLY | constants.O_DIRECTORY, async (handle) => {
-        await setHandleMetadata(state, handle, entry);
-        return (await handle.stat()).ino;
-      });
-      setXattrs(state, hostPath, entry);
-      state.directoryTimes.set(rootPath, { atime: entry.mtime, mtime: entry.mtime, ino });
-      // chmod may drop a setgid bit it was asked for (caller not in the group), never add one: so `true` is the safe guess.
-      if (state.directories.has(parentOf(rootPath))) state.directories.add(rootPath, (entry.mode & SETGID_BIT) !== 0);
+      setUpDirectory(state, hostPath, rootPath, entry);
       return;
-    }
     case 'symlink':
       await symlink(fsPath(entry.linkname ?? ''), fsPath(hostPath));
       state.directories.forget(rootPath);
@@ -376,10 +368,53 @@ function ownedAsCreated(state: ApplyState, rootPath: string, entry: LayerEntry):
   return entry.uid === state.creator.uid && entry.gid === state.creator.gid && state.directories.hasSetgid(parentOf(rootPath)) === false;
 }
 
-/** chown before chmod: chown clears setuid/setgid bits. */
-async function setHandleMetadata(state: ApplyState, handle: FileHandle, entry: LayerEntry): Promise<void> {
-  if (state.sameOwner) await handle.chown(entry.uid, entry.gid);
-  await handle.chmod(entry.mode & 0o7777);
+/**
+ * A directory entry's metadata on the directory at `hostPath` (opened without
+ * following a symlink), its times noted for the end, and it is known from now
+ * on if its parent is. Blocking calls: each is quick, and a call on the thread
+ * pool would queue behind the batches there.
+ */
+function setUpDirectory(state: ApplyState, hostPath: string, rootPath: string, entry: LayerEntry): void {
+  const fd = openSync(fsPath(hostPath), constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  let ino: number;
+  try {
+    // chown before chmod: chown clears setuid/setgid bits.
+    if (state.sameOwner) fchownSync(fd, entry.uid, entry.gid);
+    fchmodSync(fd, entry.mode & 0o7777);
+    ino = fstatSync(fd).ino;
+  } finally {
+    closeSync(fd);
+  }
+  setXattrs(state, hostPath, entry);
+  state.directoryTimes.set(rootPath, { atime: entry.mtime, mtime: entry.mtime, ino });
+  // chmod may drop a setgid bit it was asked for (caller not in the group), never add one: so `true` is the safe guess.
+  if (state.directories.has(parentOf(rootPath))) state.directories.add(rootPath, (entry.mode & SETGID_BIT) !== 0);
+}
+
+/**
+ * A new directory in a known one, made while batches may still be on the
+ * pool: only where nothing is (mkdir fails otherwise) and no queued file is
+ * to be created (which would then find a directory in its way). false, with
+ * nothing made, for any other entry.
+ */
+function addDirectory(state: ApplyState, entry: LayerEntry): boolean {
+  if (entry.type !== 'directory') return false;
+  const parent = parentOf(entry.path);
+  const name = parent === '' ? entry.path : entry.path.slice(parent.length + 1);
+  if (name === '' || name === '.' || name === '..' || !state.directories.has(parent) || state.directories.has(entry.path)) return false;
+  if (state.batches.holds(parent, name)) return false;
+  const hostPath = join(state.rootfs, entry.path);
+  keepParentTimes(state, parent);
+  try {
+    mkdirSync(fsPath(hostPath), { mode: 0o700 });
+  } catch (error) {
+    // Something is there: the one-by-one path replaces or keeps it.
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+  recordWritten(state, entry.path);
+  setUpDirectory(state, hostPath, entry.path, entry);
+  return true;
 }
 
 /** After chown and content: both drop security.capability. */
@@ -387,15 +422,6 @@ function setXattrs(state: ApplyState, hostPath: string, entry: LayerEntry): void
   if (!entry.xattrs) return;
   for (const [name, value] of Object.entries(entry.xattrs)) {
     fsNative().lsetxattr(fsPath(hostPath), state.escapeOverlayXattrs ? escapeOverlayXattr(name) : name, value);
-  }
-}
-
-async function withNoFollowHandle<T>(path: string, flags: number, use: (handle: FileHandle) => Promise<T>): Promise<T> {
-  const handle = await open(fsPath(path), flags | constants.O_NOFOLLOW);
-  try {
-    return await use(handle);
-  } finally {
-    await handle.close();
   }
 }
 
@@ -452,7 +478,10 @@ function wasWritten(state: ApplyState, rootPath: string): boolean {
 function recordWritten(state: ApplyState, path: string): void {
   state.written.add(path);
   for (let slash = path.lastIndexOf('/'); slash > 0; slash = path.lastIndexOf('/', slash - 1)) {
-    state.writtenAncestors.add(path.slice(0, slash));
+    const ancestor = path.slice(0, slash);
+    // Its own ancestors were recorded with it.
+    if (state.writtenAncestors.has(ancestor)) return;
+    state.writtenAncestors.add(ancestor);
   }
 }
 

@@ -16,7 +16,7 @@ const writeAsync = promisify(write);
  * (measured: ~30% more CPU time for a 20,000-file layer, and no faster on
  * ext4 even with 16 files in flight). Larger files are streamed.
  */
-const MAX_BUFFERED_FILE = 4 * 1024 * 1024;
+export const MAX_BUFFERED_FILE = 4 * 1024 * 1024;
 /** Content of a streamed file is written in batches of at least this many bytes. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
 
@@ -32,6 +32,7 @@ export async function prepareContent(entry: LayerEntry): Promise<PreparedContent
 
 /** A file's whole content in memory: only for a small file that is not sparse. */
 export async function collectContent(entry: LayerEntry): Promise<Buffer[]> {
+  if (entry.read) return [await entry.read()];
   const content = await contentOf(entry);
   return content ? collect(content) : [];
 }

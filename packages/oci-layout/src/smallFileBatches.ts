@@ -71,9 +71,10 @@ interface Submitted {
  * Order: a directory has one batch on the pool at a time, so its files are
  * created in the order they were added (a later file of the same path
  * replaces the earlier one); batches of different directories may run at
- * once. The caller calls `flush` before any other change to the tree: then
- * no later entry can remove or replace what a batch works in, and each path
- * sees its entries in layer order.
+ * once. The caller calls `flush` before any other change to the tree (but
+ * for making a new directory where nothing is and no queued file is to be,
+ * see `holds`): then no later entry can remove or replace what a batch works
+ * in, and each path sees its entries in layer order.
  */
 export class SmallFileBatches {
   private open: Batch | undefined;
@@ -95,6 +96,12 @@ export class SmallFileBatches {
     this.open ??= { directory: file.directory, files: [], bytes: 0 };
     this.open.files.push(file);
     this.open.bytes += bytes;
+  }
+
+  /** Whether a queued file (not yet known to be created) is `directory/name`. */
+  holds(directory: string, name: string): boolean {
+    const holding = (batch: Batch) => batch.directory === directory && batch.files.some((file) => file.name === name);
+    return (this.open !== undefined && holding(this.open)) || this.submitted.some((s) => holding(s.batch));
   }
 
   /** Waits until every queued file is created; throws the BatchedFileError of the first that failed, in the order they were added. */
