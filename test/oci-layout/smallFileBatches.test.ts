@@ -106,12 +106,16 @@ describe('batched small files', () => {
         ...files('d', 'f'),
         { name: 'd/f7', type: 'directory' },
         { name: 'd/f7/inner', content: 'inner' },
+        { name: 'd/late', content: 'a file first' },
+        { name: 'd/late', type: 'directory' },
+        { name: 'd/late/inner', content: 'late' },
         { name: 'e', type: 'directory' },
         ...files('e', 'f'),
         { name: 'e', content: 'now a file' },
       ]),
     );
     expect(await readFile(join(rootfs, 'd/f7/inner'), 'utf8')).toBe('inner');
+    expect(await readFile(join(rootfs, 'd/late/inner'), 'utf8')).toBe('late');
     expect(await readFile(join(rootfs, 'e'), 'utf8')).toBe('now a file');
   });
 

@@ -1,18 +1,22 @@
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, utimesSync } from 'node:fs';
-import { chmod, link, lchown, lstat, lutimes, mkdir, readdir, rm, symlink } from 'node:fs/promises';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, mkdirSync, openSync, utimesSync } from 'node:fs';
+import { chmod, link, lchown, lstat, lutimes, mkdir, rm, symlink } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { decodeName, fsPath } from './byteNames.js';
+import { fsPath } from './byteNames.js';
 import { fsNative } from './fsNative.js';
+import { LayerApplyError, currentUmask, keepParentTimes, lstatOrNull, recordWritten, type ApplyState } from './applyState.js';
 import { KnownDirectories, SETGID_BIT, parentOf } from './knownDirectories.js';
 import type { LayerChange, LayerEntry } from './layerEntry.js';
 import { MAX_BUFFERED_FILE, collectContent, prepareContent, writeContent, type PreparedContent } from './fileContent.js';
 import { readLayer } from './layerReader.js';
+import { makeOpaque, removeWhiteout } from './layerWhiteouts.js';
 import { escapeOverlayXattr } from './overlayXattrs.js';
 import { resolveInRoot } from './securePath.js';
 import { BatchedFileError, MAX_BATCHED_FILE, SmallFileBatches, type BatchedFile } from './smallFileBatches.js';
 
 
+
+export { LayerApplyError } from './applyState.js';
 
 export interface ApplyLayerOptions {
   /** Set owners from the layer (lchown). Default: when running as root. */
@@ -97,15 +101,6 @@ async function withApplyState(rootfs: string, opts: ApplyLayerOptions, apply: (s
   }
 }
 
-/**
- * A layer change that cannot be applied to the root: the layer contradicts
- * itself or what is below it (a hard link to nothing, an entry at the root
- * itself), or the filesystem refused the change (`cause`: its errno error,
- * e.g. ENOSPC or an xattr the kernel will not take). The message names the
- * change.
- */
-export class LayerApplyError extends Error {}
-
 async function applyEach(state: ApplyState, changes: AsyncIterable<LayerChange> | Iterable<LayerChange>): Promise<number> {
   let entries = 0;
   for await (const change of changes) {
@@ -166,46 +161,6 @@ function openDirectoryOrNull(state: ApplyState, rootPath: string): number | null
   }
 }
 
-interface ApplyState {
-  rootfs: string;
-  /** The root, open for the whole unpack: deferred work finds its directories from here, never by a host path. */
-  rootFd: number;
-  sameOwner: boolean;
-  escapeOverlayXattrs: boolean;
-  /** Who owns a file this process creates (unless its directory is setgid). */
-  creator: { uid: number; gid: number };
-  /** undefined when it cannot be read (e.g. in a worker thread). */
-  umask: number | undefined;
-  /** Root-relative paths this layer wrote, so a whiteout or opaque marker later in the layer keeps them. */
-  written: Set<string>;
-  writtenAncestors: Set<string>;
-  /**
-   * Root-relative directory -> the times it gets at the end: a directory
-   * entry's own, or, for a directory of a lower layer this layer writes into,
-   * the times it had before (as umoci keeps them).
-   */
-  directoryTimes: Map<string, DirectoryTimes>;
-  directories: KnownDirectories;
-  batches: SmallFileBatches;
-}
-
-interface DirectoryTimes {
-  atime: number;
-  mtime: number;
-  /** The directory these times belong to: a later entry may have put another one at its path. */
-  ino: number;
-}
-
-function currentUmask(): number | undefined {
-  try {
-    return process.umask();
-  } catch (e) {
-    // Worker threads may not read the umask (ERR_WORKER_UNSUPPORTED_OPERATION).
-    if ((e as NodeJS.ErrnoException).code === 'ERR_WORKER_UNSUPPORTED_OPERATION') return undefined;
-    throw e;
-  }
-}
-
 /**
  * Where an entry lands (its final component not followed), creating its
  * parent directories: on the host, and relative to the root, which differs
@@ -224,18 +179,6 @@ async function entryLocation(state: ApplyState, path: string): Promise<{ hostPat
     keepParentTimes(state, parentOf(rootPath));
   }
   return { hostPath, rootPath };
-}
-
-/**
- * A directory of a lower layer that this layer changes keeps its times, as
- * with umoci: noted once, before the first change, and set again at the end.
- */
-function keepParentTimes(state: ApplyState, rootPath: string): void {
-  if (state.directoryTimes.has(rootPath)) return;
-  // Blocking, like the small-file path: a quick call, and a file's content is listened to before any wait.
-  const stat = lstatSync(fsPath(join(state.rootfs, rootPath)), { throwIfNoEntry: false });
-  if (!stat?.isDirectory()) return;
-  state.directoryTimes.set(rootPath, { atime: stat.atimeMs / 1000, mtime: stat.mtimeMs / 1000, ino: stat.ino });
 }
 
 async function writeEntry(state: ApplyState, entry: LayerEntry): Promise<void> {
@@ -422,76 +365,5 @@ function setXattrs(state: ApplyState, hostPath: string, entry: LayerEntry): void
   if (!entry.xattrs) return;
   for (const [name, value] of Object.entries(entry.xattrs)) {
     fsNative().lsetxattr(fsPath(hostPath), state.escapeOverlayXattrs ? escapeOverlayXattr(name) : name, value);
-  }
-}
-
-/**
- * Deletes what the layers below have at `path`. What this layer itself
- * wrote there stays, before or after the whiteout (image spec; umoci does
- * the same): a directory this layer wrote into loses only its lower children.
- */
-async function removeWhiteout(state: ApplyState, path: string): Promise<void> {
-  const hostPath = await resolveInRoot(state.rootfs, path, { followFinal: false });
-  if (hostPath === state.rootfs) throw new LayerApplyError('whiteout resolves to the root directory itself');
-  const rootPath = relative(state.rootfs, hostPath);
-  const stat = await lstatOrNull(hostPath);
-  if (!stat) return;
-  keepParentTimes(state, parentOf(rootPath));
-  if (wasWritten(state, rootPath)) {
-    if (stat.isDirectory()) await removeLowerChildren(state, hostPath, rootPath);
-    return;
-  }
-  // rm does not follow a symlink at hostPath nor symlinks inside a removed directory.
-  await rm(fsPath(hostPath), { recursive: true, force: true });
-  state.directories.forget(rootPath);
-}
-
-/** Hides what lower layers put below `path`, keeping what this layer wrote there (before or after the marker). */
-async function makeOpaque(state: ApplyState, path: string): Promise<void> {
-  const hostPath = path === '' ? state.rootfs : await resolveInRoot(state.rootfs, path, { followFinal: false });
-  const stat = await lstatOrNull(hostPath);
-  if (!stat?.isDirectory()) return;
-  const rootPath = relative(state.rootfs, hostPath);
-  keepParentTimes(state, rootPath);
-  await removeLowerChildren(state, hostPath, rootPath);
-}
-
-async function removeLowerChildren(state: ApplyState, hostDir: string, rootDir: string): Promise<void> {
-  for (const rawName of await readdir(fsPath(hostDir), { encoding: 'buffer' })) {
-    const name = decodeName(rawName);
-    const rootPath = rootDir === '' ? name : `${rootDir}/${name}`;
-    const hostPath = join(hostDir, name);
-    if (wasWritten(state, rootPath)) {
-      const stat = await lstat(fsPath(hostPath));
-      if (stat.isDirectory()) await removeLowerChildren(state, hostPath, rootPath);
-    } else {
-      await rm(fsPath(hostPath), { recursive: true, force: true });
-      state.directories.forget(rootPath);
-    }
-  }
-}
-
-function wasWritten(state: ApplyState, rootPath: string): boolean {
-  return state.written.has(rootPath) || state.writtenAncestors.has(rootPath);
-}
-
-function recordWritten(state: ApplyState, path: string): void {
-  state.written.add(path);
-  for (let slash = path.lastIndexOf('/'); slash > 0; slash = path.lastIndexOf('/', slash - 1)) {
-    const ancestor = path.slice(0, slash);
-    // Its own ancestors were recorded with it.
-    if (state.writtenAncestors.has(ancestor)) return;
-    state.writtenAncestors.add(ancestor);
-  }
-}
-
-/** null when nothing is there, also when a parent is not a directory. */
-async function lstatOrNull(path: string) {
-  try {
-    return await lstat(fsPath(path));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-    throw error;
   }
 }
