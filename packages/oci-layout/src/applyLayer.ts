@@ -270,8 +270,8 @@ function fileCreation(state: ApplyState, rootPath: string, entry: LayerEntry): P
 
 /**
  * Queues a small plain file whose directory is known (so its host path is
- * lexical) and whose path holds no known directory;
- * false, with nothing done, for any other entry.
+ * lexical) and whose path holds no known directory; false, with nothing
+ * done, for any other entry.
  */
 async function addToBatch(state: ApplyState, entry: LayerEntry): Promise<boolean> {
   if (entry.type !== 'file' || entry.size > MAX_BATCHED_FILE || entry.sparse || entry.xattrs) return false;
