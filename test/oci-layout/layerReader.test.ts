@@ -240,6 +240,37 @@ describe('readLayer', () => {
     header.write(`${header.reduce((sum, byte) => sum + byte, 0).toString(8).padStart(6, '0')}\0 `, 148);
     await expect(readAll(blob)).rejects.toThrow(/unsupported tar type "V"/);
   });
+
+  test('wholeFilesUpTo: small files come whole through read(), larger ones as streams, and what nobody reads is skipped', async () => {
+    const blob = await layer(
+      [file('a', 'small'), file('b', 'x'.repeat(100_000)), file('c', 'left unread'), file('d', ''), file('e', 'last')],
+      'gzip',
+    );
+    const seen: string[] = [];
+    for await (const change of readLayer(Readable.from([blob]), { wholeFilesUpTo: 1000 })) {
+      if (change.kind !== 'entry') continue;
+      const { path, read, content } = change.entry;
+      if (path === 'c') continue;
+      if (path === 'b') {
+        expect(read).toBeUndefined();
+        seen.push(`${path}:stream:${(await collect(content!)).length}`);
+      } else {
+        expect(content).toBeUndefined();
+        seen.push(`${path}:whole:${(await read!()).toString()}`);
+      }
+    }
+    expect(seen).toEqual(['a:whole:small', 'b:stream:100000', 'd:whole:', 'e:whole:last']);
+  });
+
+  test('wholeFilesUpTo: a layer cut off inside a small file fails its read() with LayerFormatError', async () => {
+    const blob = await rawTar([{ name: 'a', content: 'x'.repeat(3000) }]);
+    const reading = (async () => {
+      for await (const change of readLayer(Readable.from([blob.subarray(0, 1024)]), { wholeFilesUpTo: 4096 })) {
+        if (change.kind === 'entry') await change.entry.read!();
+      }
+    })();
+    await expect(reading).rejects.toThrow(LayerFormatError);
+  });
 });
 
 describe('scanLayer', () => {

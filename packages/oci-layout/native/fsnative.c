@@ -2,7 +2,7 @@
  * The few filesystem calls Node lacks and layer unpacking needs: device nodes,
  * extended attributes on the link itself (never through a symlink), and
  * opening a directory below a root without following any symlink (and, in
- * smallFiles.c, the calls for trees of many small files; in mounts.c, mount
+ * smallFiles.c and smallFileWrites.c, the calls for trees of many small files; in mounts.c, mount
  * and unmount).
  * Paths are JS strings or Buffers (names are bytes, not always UTF-8).
  */
@@ -290,6 +290,18 @@ static int open_directory_walk(int root_fd, const char *relpath) {
   return fd;
 }
 
+int open_directory_beneath(int root_fd, const char *path) {
+  const char *relpath = path[0] == 0 ? "." : path;
+  struct open_how how = {
+    .flags = DIRECTORY_PATH_FLAGS,
+    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+  };
+  int fd = (int)syscall(SYS_openat2, root_fd, relpath, &how, sizeof how);
+  /* ENOSYS: a kernel before 5.6; EPERM: a seccomp profile that predates openat2 refuses it that way. */
+  if (fd < 0 && (errno == ENOSYS || errno == EPERM)) fd = open_directory_walk(root_fd, relpath);
+  return fd;
+}
+
 /*
  * openDirectoryBeneath(rootFd, relPath): an O_PATH descriptor of the directory
  * at relPath below rootFd, reached without following any symlink and without
@@ -302,14 +314,7 @@ static napi_value OpenDirectoryBeneath(napi_env env, napi_callback_info info) {
   uint32_t root_fd;
   char path[PATH_BUF];
   if (!get_uint32(env, argv[0], &root_fd, "rootFd") || !get_path(env, argv[1], path, sizeof path, "relPath")) return NULL;
-  const char *relpath = path[0] == 0 ? "." : path;
-  struct open_how how = {
-    .flags = DIRECTORY_PATH_FLAGS,
-    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-  };
-  int fd = (int)syscall(SYS_openat2, (int)root_fd, relpath, &how, sizeof how);
-  /* ENOSYS: a kernel before 5.6; EPERM: a seccomp profile that predates openat2 refuses it that way. */
-  if (fd < 0 && (errno == ENOSYS || errno == EPERM)) fd = open_directory_walk((int)root_fd, relpath);
+  int fd = open_directory_beneath((int)root_fd, path);
   if (fd < 0) {
     throw_errno(env, errno, "openat2", path);
     return NULL;
@@ -380,6 +385,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"listDirectoryAsync", NULL, ListDirectoryAsync, NULL, NULL, NULL, napi_default, NULL},
     {"readFile", NULL, ReadFile, NULL, NULL, NULL, napi_default, NULL},
     {"readFiles", NULL, ReadFiles, NULL, NULL, NULL, napi_default, NULL},
+    {"createFiles", NULL, CreateFiles, NULL, NULL, NULL, napi_default, NULL},
     {"mount", NULL, Mount, NULL, NULL, NULL, napi_default, NULL},
     {"mountFrom", NULL, MountFrom, NULL, NULL, NULL, napi_default, NULL},
     {"unmount", NULL, Unmount, NULL, NULL, NULL, napi_default, NULL},

@@ -1,4 +1,4 @@
-/* What fsnative.c, smallFiles.c, mounts.c, attachSocket.c, processRun.c and daemonSpawn.c share: argument and error helpers, and the functions Init exports. */
+/* What fsnative.c, smallFiles.c, smallFileWrites.c, mounts.c, attachSocket.c, processRun.c and daemonSpawn.c share: argument and error helpers, and the functions Init exports. */
 #ifndef FSNATIVE_H
 #define FSNATIVE_H
 #include <node_api.h>
@@ -21,6 +21,11 @@ int get_buffer(napi_env env, napi_value value, void **data, size_t *length, cons
 /* A JS string (as UTF-8) or Buffer (its bytes) argument as a malloc'd C string (NULs inside kept), its length in *length; NULL if it is neither. */
 char *malloc_string(napi_env env, napi_value value, size_t *length);
 /* A promise for work `execute` does on libuv's pool and `complete` settles through *deferred (its async work kept in *work). */
+/*
+ * An O_PATH descriptor of the directory `path` below `root_fd` ("" is root_fd itself), reached
+ * without following any symlink and without leaving root_fd (see openDirectoryBeneath); -1 and errno.
+ */
+int open_directory_beneath(int root_fd, const char *path);
 napi_value queue_promised_work(napi_env env, const char *name, napi_async_execute_callback execute, napi_async_complete_callback complete, void *data,
                                napi_deferred *deferred, napi_async_work *work);
 
@@ -28,6 +33,7 @@ napi_value ListDirectory(napi_env env, napi_callback_info info);
 napi_value ListDirectoryAsync(napi_env env, napi_callback_info info);
 napi_value ReadFile(napi_env env, napi_callback_info info);
 napi_value ReadFiles(napi_env env, napi_callback_info info);
+napi_value CreateFiles(napi_env env, napi_callback_info info);
 napi_value Mount(napi_env env, napi_callback_info info);
 napi_value MountFrom(napi_env env, napi_callback_info info);
 napi_value Unmount(napi_env env, napi_callback_info info);

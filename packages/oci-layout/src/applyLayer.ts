@@ -1,17 +1,22 @@
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, lstatSync, openSync, utimesSync } from 'node:fs';
-import { chmod, link, lchown, lstat, lutimes, mkdir, open, readdir, rm, symlink, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, mkdirSync, openSync, utimesSync } from 'node:fs';
+import { chmod, link, lchown, lstat, lutimes, mkdir, rm, symlink } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { decodeName, fsPath } from './byteNames.js';
+import { fsPath } from './byteNames.js';
 import { fsNative } from './fsNative.js';
+import { LayerApplyError, currentUmask, keepParentTimes, lstatOrNull, recordWritten, type ApplyState } from './applyState.js';
 import { KnownDirectories, SETGID_BIT, parentOf } from './knownDirectories.js';
 import type { LayerChange, LayerEntry } from './layerEntry.js';
-import { prepareContent, writeContent } from './fileContent.js';
+import { MAX_BUFFERED_FILE, collectContent, prepareContent, writeContent, type PreparedContent } from './fileContent.js';
 import { readLayer } from './layerReader.js';
+import { makeOpaque, removeWhiteout } from './layerWhiteouts.js';
 import { escapeOverlayXattr } from './overlayXattrs.js';
 import { resolveInRoot } from './securePath.js';
+import { BatchedFileError, MAX_BATCHED_FILE, SmallFileBatches, type BatchedFile } from './smallFileBatches.js';
 
 
+
+export { LayerApplyError } from './applyState.js';
 
 export interface ApplyLayerOptions {
   /** Set owners from the layer (lchown). Default: when running as root. */
@@ -45,11 +50,16 @@ export interface ApplyLayerOptions {
  *
  * Speed without giving that up: directories this unpack created or checked
  * are remembered (KnownDirectories) and forgotten as soon as it removes or
- * replaces them, so entries below them skip the lookup.
+ * replaces them, so entries below them skip the lookup. Small files in such
+ * directories are created in batches on the thread pool (SmallFileBatches)
+ * while the next entries are parsed; every other change first waits for the
+ * batches (so none works in a directory that a later entry removes or
+ * replaces, nor sees a path out of layer order), and a failure in a batch
+ * names its entry as any other.
  */
 export async function applyLayer(rootfs: string, blob: Readable, opts: ApplyLayerOptions = {}): Promise<{ entries: number }> {
   // The reader starts on the blob at once, so it is made only when the loop is there to take its errors.
-  return withApplyState(rootfs, opts, (state) => applyEach(state, readLayer(blob)));
+  return withApplyState(rootfs, opts, (state) => applyEach(state, readLayer(blob, { wholeFilesUpTo: MAX_BUFFERED_FILE })));
 }
 
 /** Applies a layer given as its changes (see applyLayer). */
@@ -66,8 +76,9 @@ async function withApplyState(rootfs: string, opts: ApplyLayerOptions, apply: (s
   const root = resolve(rootfs);
   const directories = await KnownDirectories.of(root);
   const rootFd = openSync(root, constants.O_RDONLY | constants.O_DIRECTORY);
+  let state: ApplyState | undefined;
   try {
-    const state: ApplyState = {
+    state = {
       rootfs: root,
       rootFd,
       sameOwner: opts.sameOwner ?? process.getuid?.() === 0,
@@ -78,38 +89,44 @@ async function withApplyState(rootfs: string, opts: ApplyLayerOptions, apply: (s
       writtenAncestors: new Set(),
       directoryTimes: new Map(),
       directories,
+      batches: new SmallFileBatches(rootFd, root, (file) => createBatchedFile(state!, file)),
     };
     const entries = await apply(state);
     setDirectoryTimes(state);
     return { entries };
   } finally {
+    // After a failure, batches may still be on the pool, working below rootFd.
+    await state?.batches.abandon();
     closeSync(rootFd);
   }
 }
-
-/**
- * A layer change that cannot be applied to the root: the layer contradicts
- * itself or what is below it (a hard link to nothing, an entry at the root
- * itself), or the filesystem refused the change (`cause`: its errno error,
- * e.g. ENOSPC or an xattr the kernel will not take). The message names the
- * change.
- */
-export class LayerApplyError extends Error {}
 
 async function applyEach(state: ApplyState, changes: AsyncIterable<LayerChange> | Iterable<LayerChange>): Promise<number> {
   let entries = 0;
   for await (const change of changes) {
     entries++;
     try {
+      if (change.kind === 'entry' && ((await addToBatch(state, change.entry)) || addDirectory(state, change.entry))) continue;
+      await state.batches.flush();
       if (change.kind === 'entry') await writeEntry(state, change.entry);
       else if (change.kind === 'whiteout') await removeWhiteout(state, change.path);
       else await makeOpaque(state, change.path);
     } catch (error) {
-      const path = change.kind === 'entry' ? change.entry.path : change.path;
-      throw new LayerApplyError(`cannot apply ${change.kind} "${path}" of layer: ${(error as Error).message}`, { cause: error });
+      throw applyError(change.kind, change.kind === 'entry' ? change.entry.path : change.path, error);
     }
   }
+  try {
+    await state.batches.flush();
+  } catch (error) {
+    throw applyError('entry', '', error);
+  }
   return entries;
+}
+
+/** The error of a change (a batched file's own when `error` comes from a batch). */
+function applyError(kind: LayerChange['kind'], path: string, error: unknown): LayerApplyError {
+  const [failedKind, failedPath, cause] = error instanceof BatchedFileError ? ['entry', error.path, error.cause] : [kind, path, error as Error];
+  return new LayerApplyError(`cannot apply ${failedKind} "${failedPath}" of layer: ${cause.message}`, { cause });
 }
 
 /**
@@ -144,45 +161,6 @@ function openDirectoryOrNull(state: ApplyState, rootPath: string): number | null
   }
 }
 
-interface ApplyState {
-  rootfs: string;
-  /** The root, open for the whole unpack: deferred work finds its directories from here, never by a host path. */
-  rootFd: number;
-  sameOwner: boolean;
-  escapeOverlayXattrs: boolean;
-  /** Who owns a file this process creates (unless its directory is setgid). */
-  creator: { uid: number; gid: number };
-  /** undefined when it cannot be read (e.g. in a worker thread). */
-  umask: number | undefined;
-  /** Root-relative paths this layer wrote, so a whiteout or opaque marker later in the layer keeps them. */
-  written: Set<string>;
-  writtenAncestors: Set<string>;
-  /**
-   * Root-relative directory -> the times it gets at the end: a directory
-   * entry's own, or, for a directory of a lower layer this layer writes into,
-   * the times it had before (as umoci keeps them).
-   */
-  directoryTimes: Map<string, DirectoryTimes>;
-  directories: KnownDirectories;
-}
-
-interface DirectoryTimes {
-  atime: number;
-  mtime: number;
-  /** The directory these times belong to: a later entry may have put another one at its path. */
-  ino: number;
-}
-
-function currentUmask(): number | undefined {
-  try {
-    return process.umask();
-  } catch (e) {
-    // Worker threads may not read the umask (ERR_WORKER_UNSUPPORTED_OPERATION).
-    if ((e as NodeJS.ErrnoException).code === 'ERR_WORKER_UNSUPPORTED_OPERATION') return undefined;
-    throw e;
-  }
-}
-
 /**
  * Where an entry lands (its final component not followed), creating its
  * parent directories: on the host, and relative to the root, which differs
@@ -203,24 +181,12 @@ async function entryLocation(state: ApplyState, path: string): Promise<{ hostPat
   return { hostPath, rootPath };
 }
 
-/**
- * A directory of a lower layer that this layer changes keeps its times, as
- * with umoci: noted once, before the first change, and set again at the end.
- */
-function keepParentTimes(state: ApplyState, rootPath: string): void {
-  if (state.directoryTimes.has(rootPath)) return;
-  // Blocking, like the small-file path: a quick call, and a file's content is listened to before any wait.
-  const stat = lstatSync(fsPath(join(state.rootfs, rootPath)), { throwIfNoEntry: false });
-  if (!stat?.isDirectory()) return;
-  state.directoryTimes.set(rootPath, { atime: stat.atimeMs / 1000, mtime: stat.mtimeMs / 1000, ino: stat.ino });
-}
-
 async function writeEntry(state: ApplyState, entry: LayerEntry): Promise<void> {
   const { hostPath, rootPath } = await entryLocation(state, entry.path);
   if (hostPath === state.rootfs) throw new LayerApplyError('entry resolves to the root directory itself');
   recordWritten(state, rootPath);
   if (entry.type === 'file') {
-    await createFile(state, hostPath, rootPath, entry);
+    await createFile(state, hostPath, rootPath, entry, await prepareContent(entry));
     return;
   }
 
@@ -233,18 +199,10 @@ async function writeEntry(state: ApplyState, entry: LayerEntry): Promise<void> {
   }
 
   switch (entry.type) {
-    case 'directory': {
+    case 'directory':
       if (!isDirectory) await mkdir(fsPath(hostPath), { mode: 0o700 });
-      const ino = await withNoFollowHandle(hostPath, constants.O_RDONLY | constants.O_DIRECTORY, async (handle) => {
-        await setHandleMetadata(state, handle, entry);
-        return (await handle.stat()).ino;
-      });
-      setXattrs(state, hostPath, entry);
-      state.directoryTimes.set(rootPath, { atime: entry.mtime, mtime: entry.mtime, ino });
-      // chmod may drop a setgid bit it was asked for (caller not in the group), never add one: so `true` is the safe guess.
-      if (state.directories.has(parentOf(rootPath))) state.directories.add(rootPath, (entry.mode & SETGID_BIT) !== 0);
+      setUpDirectory(state, hostPath, rootPath, entry);
       return;
-    }
     case 'symlink':
       await symlink(fsPath(entry.linkname ?? ''), fsPath(hostPath));
       state.directories.forget(rootPath);
@@ -281,24 +239,56 @@ async function writeEntry(state: ApplyState, entry: LayerEntry): Promise<void> {
  * O_EXCL|O_NOFOLLOW: never opens an existing object, so never writes through
  * a symlink; only when something is there does it cost a removal and retry.
  */
-async function createFile(state: ApplyState, hostPath: string, rootPath: string, entry: LayerEntry): Promise<void> {
-  const chown = state.sameOwner && !ownedAsCreated(state, rootPath, entry);
-  // The final mode at creation saves a chmod, unless a chown is still to come (the file would briefly
-  // have the mode with the wrong owner) or the umask or setuid/setgid/sticky bits get in the way.
-  const modeAtCreation = !chown && state.umask !== undefined && (entry.mode & (0o7000 | state.umask)) === 0;
-  const content = await prepareContent(entry);
-  const fd = await createExclusive(state, hostPath, rootPath, modeAtCreation ? entry.mode : 0o600);
+async function createFile(state: ApplyState, hostPath: string, rootPath: string, entry: LayerEntry, content: PreparedContent): Promise<void> {
+  const { createMode, owner, mode } = fileCreation(state, rootPath, entry);
+  const fd = await createExclusive(state, hostPath, rootPath, createMode);
   try {
     await writeContent(fd, entry, content);
     // chown before chmod: chown clears setuid/setgid bits.
-    if (chown) fchownSync(fd, entry.uid, entry.gid);
-    if (!modeAtCreation) fchmodSync(fd, entry.mode & 0o7777);
+    if (owner) fchownSync(fd, owner.uid, owner.gid);
+    if (mode !== undefined) fchmodSync(fd, mode);
     futimesSync(fd, entry.mtime, entry.mtime);
   } finally {
     closeSync(fd);
   }
   // Setting an xattr does not change the mtime.
   setXattrs(state, hostPath, entry);
+}
+
+/** How a new file gets its entry's owner and mode: the mode to create it with, then a chown (owner) and a chmod (mode) if needed. */
+function fileCreation(state: ApplyState, rootPath: string, entry: LayerEntry): Pick<BatchedFile, 'createMode' | 'owner' | 'mode'> {
+  const chown = state.sameOwner && !ownedAsCreated(state, rootPath, entry);
+  // The final mode at creation saves a chmod, unless a chown is still to come (the file would briefly
+  // have the mode with the wrong owner) or the umask or setuid/setgid/sticky bits get in the way.
+  const modeAtCreation = !chown && state.umask !== undefined && (entry.mode & (0o7000 | state.umask)) === 0;
+  return {
+    createMode: modeAtCreation ? entry.mode : 0o600,
+    owner: chown ? { uid: entry.uid, gid: entry.gid } : undefined,
+    mode: modeAtCreation ? undefined : entry.mode & 0o7777,
+  };
+}
+
+/**
+ * Queues a small plain file whose directory is known (so its host path is
+ * lexical) and whose path holds no known directory; false, with nothing
+ * done, for any other entry.
+ */
+async function addToBatch(state: ApplyState, entry: LayerEntry): Promise<boolean> {
+  if (entry.type !== 'file' || entry.size > MAX_BATCHED_FILE || entry.sparse || entry.xattrs) return false;
+  const directory = parentOf(entry.path);
+  const name = directory === '' ? entry.path : entry.path.slice(directory.length + 1);
+  if (name === '' || name === '.' || name === '..') return false;
+  if (!state.directories.has(directory) || state.directories.has(entry.path)) return false;
+  keepParentTimes(state, directory);
+  recordWritten(state, entry.path);
+  const content = await collectContent(entry);
+  await state.batches.add({ path: entry.path, directory, name, content, mtime: entry.mtime, entry, ...fileCreation(state, entry.path, entry) });
+  return true;
+}
+
+/** A batched file whose path held a directory, which only this path removes: created as any file is. */
+async function createBatchedFile(state: ApplyState, file: BatchedFile): Promise<void> {
+  await createFile(state, join(state.rootfs, file.path), file.path, file.entry, { kind: 'collected', chunks: file.content });
 }
 
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -321,10 +311,53 @@ function ownedAsCreated(state: ApplyState, rootPath: string, entry: LayerEntry):
   return entry.uid === state.creator.uid && entry.gid === state.creator.gid && state.directories.hasSetgid(parentOf(rootPath)) === false;
 }
 
-/** chown before chmod: chown clears setuid/setgid bits. */
-async function setHandleMetadata(state: ApplyState, handle: FileHandle, entry: LayerEntry): Promise<void> {
-  if (state.sameOwner) await handle.chown(entry.uid, entry.gid);
-  await handle.chmod(entry.mode & 0o7777);
+/**
+ * A directory entry's metadata on the directory at `hostPath` (opened without
+ * following a symlink), its times noted for the end, and it is known from now
+ * on if its parent is. Blocking calls: each is quick, and a call on the thread
+ * pool would queue behind the batches there.
+ */
+function setUpDirectory(state: ApplyState, hostPath: string, rootPath: string, entry: LayerEntry): void {
+  const fd = openSync(fsPath(hostPath), constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  let ino: number;
+  try {
+    // chown before chmod: chown clears setuid/setgid bits.
+    if (state.sameOwner) fchownSync(fd, entry.uid, entry.gid);
+    fchmodSync(fd, entry.mode & 0o7777);
+    ino = fstatSync(fd).ino;
+  } finally {
+    closeSync(fd);
+  }
+  setXattrs(state, hostPath, entry);
+  state.directoryTimes.set(rootPath, { atime: entry.mtime, mtime: entry.mtime, ino });
+  // chmod may drop a setgid bit it was asked for (caller not in the group), never add one: so `true` is the safe guess.
+  if (state.directories.has(parentOf(rootPath))) state.directories.add(rootPath, (entry.mode & SETGID_BIT) !== 0);
+}
+
+/**
+ * A new directory in a known one, made while batches may still be on the
+ * pool: only where nothing is (mkdir fails otherwise) and no queued file is
+ * to be created (which would then find a directory in its way). false, with
+ * nothing made, for any other entry.
+ */
+function addDirectory(state: ApplyState, entry: LayerEntry): boolean {
+  if (entry.type !== 'directory') return false;
+  const parent = parentOf(entry.path);
+  const name = parent === '' ? entry.path : entry.path.slice(parent.length + 1);
+  if (name === '' || name === '.' || name === '..' || !state.directories.has(parent) || state.directories.has(entry.path)) return false;
+  if (state.batches.holds(parent, name)) return false;
+  const hostPath = join(state.rootfs, entry.path);
+  keepParentTimes(state, parent);
+  try {
+    mkdirSync(fsPath(hostPath), { mode: 0o700 });
+  } catch (error) {
+    // Something is there: the one-by-one path replaces or keeps it.
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+  recordWritten(state, entry.path);
+  setUpDirectory(state, hostPath, entry.path, entry);
+  return true;
 }
 
 /** After chown and content: both drop security.capability. */
@@ -332,82 +365,5 @@ function setXattrs(state: ApplyState, hostPath: string, entry: LayerEntry): void
   if (!entry.xattrs) return;
   for (const [name, value] of Object.entries(entry.xattrs)) {
     fsNative().lsetxattr(fsPath(hostPath), state.escapeOverlayXattrs ? escapeOverlayXattr(name) : name, value);
-  }
-}
-
-async function withNoFollowHandle<T>(path: string, flags: number, use: (handle: FileHandle) => Promise<T>): Promise<T> {
-  const handle = await open(fsPath(path), flags | constants.O_NOFOLLOW);
-  try {
-    return await use(handle);
-  } finally {
-    await handle.close();
-  }
-}
-
-/**
- * Deletes what the layers below have at `path`. What this layer itself
- * wrote there stays, before or after the whiteout (image spec; umoci does
- * the same): a directory this layer wrote into loses only its lower children.
- */
-async function removeWhiteout(state: ApplyState, path: string): Promise<void> {
-  const hostPath = await resolveInRoot(state.rootfs, path, { followFinal: false });
-  if (hostPath === state.rootfs) throw new LayerApplyError('whiteout resolves to the root directory itself');
-  const rootPath = relative(state.rootfs, hostPath);
-  const stat = await lstatOrNull(hostPath);
-  if (!stat) return;
-  keepParentTimes(state, parentOf(rootPath));
-  if (wasWritten(state, rootPath)) {
-    if (stat.isDirectory()) await removeLowerChildren(state, hostPath, rootPath);
-    return;
-  }
-  // rm does not follow a symlink at hostPath nor symlinks inside a removed directory.
-  await rm(fsPath(hostPath), { recursive: true, force: true });
-  state.directories.forget(rootPath);
-}
-
-/** Hides what lower layers put below `path`, keeping what this layer wrote there (before or after the marker). */
-async function makeOpaque(state: ApplyState, path: string): Promise<void> {
-  const hostPath = path === '' ? state.rootfs : await resolveInRoot(state.rootfs, path, { followFinal: false });
-  const stat = await lstatOrNull(hostPath);
-  if (!stat?.isDirectory()) return;
-  const rootPath = relative(state.rootfs, hostPath);
-  keepParentTimes(state, rootPath);
-  await removeLowerChildren(state, hostPath, rootPath);
-}
-
-async function removeLowerChildren(state: ApplyState, hostDir: string, rootDir: string): Promise<void> {
-  for (const rawName of await readdir(fsPath(hostDir), { encoding: 'buffer' })) {
-    const name = decodeName(rawName);
-    const rootPath = rootDir === '' ? name : `${rootDir}/${name}`;
-    const hostPath = join(hostDir, name);
-    if (wasWritten(state, rootPath)) {
-      const stat = await lstat(fsPath(hostPath));
-      if (stat.isDirectory()) await removeLowerChildren(state, hostPath, rootPath);
-    } else {
-      await rm(fsPath(hostPath), { recursive: true, force: true });
-      state.directories.forget(rootPath);
-    }
-  }
-}
-
-function wasWritten(state: ApplyState, rootPath: string): boolean {
-  return state.written.has(rootPath) || state.writtenAncestors.has(rootPath);
-}
-
-function recordWritten(state: ApplyState, path: string): void {
-  state.written.add(path);
-  for (let slash = path.lastIndexOf('/'); slash > 0; slash = path.lastIndexOf('/', slash - 1)) {
-    state.writtenAncestors.add(path.slice(0, slash));
-  }
-}
-
-/** null when nothing is there, also when a parent is not a directory. */
-async function lstatOrNull(path: string) {
-  try {
-    return await lstat(fsPath(path));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-    throw error;
   }
 }

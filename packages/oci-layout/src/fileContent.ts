@@ -16,7 +16,7 @@ const writeAsync = promisify(write);
  * (measured: ~30% more CPU time for a 20,000-file layer, and no faster on
  * ext4 even with 16 files in flight). Larger files are streamed.
  */
-const MAX_BUFFERED_FILE = 4 * 1024 * 1024;
+export const MAX_BUFFERED_FILE = 4 * 1024 * 1024;
 /** Content of a streamed file is written in batches of at least this many bytes. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
 
@@ -25,11 +25,21 @@ export type PreparedContent = { kind: 'collected'; chunks: Buffer[] } | { kind: 
 
 /** Collects a small file before its descriptor is opened, so the file is open only while it is written. */
 export async function prepareContent(entry: LayerEntry): Promise<PreparedContent> {
-  // A reader's entries carry their content; hand-made ones (applyChanges) may open it on demand.
-  const content = entry.content ?? (await entry.open?.());
-  if (!content) return { kind: 'collected', chunks: [] };
-  if (entry.size <= MAX_BUFFERED_FILE && !entry.sparse) return { kind: 'collected', chunks: await collect(content) };
-  return { kind: 'stream', content };
+  if (entry.size <= MAX_BUFFERED_FILE && !entry.sparse) return { kind: 'collected', chunks: await collectContent(entry) };
+  const content = await contentOf(entry);
+  return content ? { kind: 'stream', content } : { kind: 'collected', chunks: [] };
+}
+
+/** A file's whole content in memory: only for a small file that is not sparse. */
+export async function collectContent(entry: LayerEntry): Promise<Buffer[]> {
+  if (entry.read) return [await entry.read()];
+  const content = await contentOf(entry);
+  return content ? collect(content) : [];
+}
+
+/** A reader's entries carry their content; hand-made ones (applyChanges) may open it on demand. */
+async function contentOf(entry: LayerEntry): Promise<Readable | undefined> {
+  return entry.content ?? (await entry.open?.());
 }
 
 /** Writes prepared content to a new file's descriptor; a sparse entry's holes stay holes. */

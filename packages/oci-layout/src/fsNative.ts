@@ -40,6 +40,14 @@ export interface FsNative {
   readFile(path: string | Buffer, buffer: Buffer): number;
   /** Reads each file of `dir` (`names`: each ended by a NUL) into a slot of `lengths[i]` bytes on libuv's thread pool, with its ctime (s, ns) after; see `readSmallFiles`. */
   readFiles(dir: string | Buffer, names: string | Buffer, lengths: Float64Array): Promise<[Buffer, Float64Array, Float64Array]>;
+  /**
+   * Creates files of the directory `dir` below `rootFd` (opened as openDirectoryBeneath opens it) on
+   * libuv's thread pool, in order: `names` each ended by a NUL, their contents back to back in `data`,
+   * and per file 6 numbers in `fields` (length, mode to create with, uid and gid or -1, mode to set
+   * or -1, mtime in seconds). It stops at the first failure: [files made, -errno, syscall]
+   * ([count, 0, ''] when all were made). See SmallFileBatches, which wraps it.
+   */
+  createFiles(rootFd: number, dir: string | Buffer, names: string | Buffer, data: Buffer, fields: Float64Array): Promise<[number, number, string]>;
   /** The system's page size: mount(2) takes `data` shorter than this (its NUL ends the page). */
   readonly pageSize: number;
   /** mount(2) on the thread pool; `data` of a page or more is refused (E2BIG), since the kernel would cut it. */

@@ -210,20 +210,62 @@ class EntryContent extends Readable {
   }
 }
 
+/** A small file's content, collected as the tar yields it, for `read()`: no stream per file. */
+class WholeContent {
+  complete = false;
+  private readonly pieces: Buffer[] = [];
+  private error: Error | undefined;
+
+  constructor(private readonly reader: PullingReader) {}
+
+  add(piece: Buffer): void {
+    this.pieces.push(piece);
+  }
+
+  finish(): void {
+    this.complete = true;
+  }
+
+  destroy(error?: Error): void {
+    this.error ??= error;
+  }
+
+  /** Reads on until the file is complete (the layer's error, if reading fails). */
+  async read(): Promise<Buffer> {
+    while (!this.complete && this.error === undefined && (await this.reader.step()));
+    if (this.error) throw this.error;
+    return this.pieces.length === 1 ? this.pieces[0]! : Buffer.concat(this.pieces);
+  }
+}
+
 /** `readLayer`'s machinery: reads chunks only when the caller wants the next change or more of a file's bytes. */
 class PullingReader implements LayerVisitor {
-  readonly changes: LayerChange[] = [];
+  /** Parsed, not yet taken: each change with its file's content. */
+  readonly changes: { change: LayerChange; content?: EntryContent | WholeContent }[] = [];
   private readonly source: LayerSource;
-  private current: EntryContent | undefined;
+  private current: EntryContent | WholeContent | undefined;
   private reading: Promise<boolean> | undefined;
 
-  constructor(blob: Readable) {
+  constructor(
+    blob: Readable,
+    private readonly wholeUpTo: number,
+  ) {
     this.source = new LayerSource(blob, this);
   }
 
   change(change: LayerChange): void {
-    if (change.kind === 'entry' && change.entry.type === 'file') change.entry.content = this.current = new EntryContent(this);
-    this.changes.push(change);
+    if (change.kind === 'entry' && change.entry.type === 'file') {
+      const { entry } = change;
+      if (entry.size <= this.wholeUpTo && !entry.sparse) {
+        const whole = (this.current = new WholeContent(this));
+        entry.read = () => whole.read();
+      } else {
+        entry.content = this.current = new EntryContent(this);
+      }
+      this.changes.push({ change, content: this.current });
+    } else {
+      this.changes.push({ change });
+    }
   }
 
   content(piece: Buffer): void {
@@ -263,9 +305,9 @@ class PullingReader implements LayerVisitor {
   }
 
   /** Reads past whatever of `content` its consumer left unread. */
-  async skip(content: EntryContent): Promise<void> {
+  async skip(content: EntryContent | WholeContent): Promise<void> {
     if (content.complete) return;
-    content.resume();
+    if (content instanceof EntryContent) content.resume();
     while (!content.complete && (await this.step()));
   }
 
@@ -275,22 +317,31 @@ class PullingReader implements LayerVisitor {
   }
 }
 
+export interface ReadLayerOptions {
+  /**
+   * A file of at most this many bytes (not sparse) comes with `read` (its
+   * whole content, collected as it is parsed) instead of a `content` stream:
+   * for a tree of many small files a stream per file costs more than its bytes.
+   */
+  wholeFilesUpTo?: number;
+}
+
 /**
  * Reads a layer blob (gzip, zstd or plain tar, told apart by magic bytes) as
- * changes. Each file entry's `content` must be consumed before the next
- * change is requested; content that was left alone is skipped here.
+ * changes. Each file entry's `content` (or `read`) must be consumed before
+ * the next change is requested; content that was left alone is skipped here.
  */
-export async function* readLayer(blob: Readable): AsyncGenerator<LayerChange> {
-  const reader = new PullingReader(blob);
+export async function* readLayer(blob: Readable, opts: ReadLayerOptions = {}): AsyncGenerator<LayerChange> {
+  const reader = new PullingReader(blob, opts.wholeFilesUpTo ?? -1);
   try {
     for (;;) {
-      const change = reader.changes.shift();
-      if (!change) {
+      const next = reader.changes.shift();
+      if (!next) {
         if (await reader.step()) continue;
         return;
       }
-      yield change;
-      if (change.kind === 'entry' && change.entry.content) await reader.skip(change.entry.content as EntryContent);
+      yield next.change;
+      if (next.content) await reader.skip(next.content);
     }
   } finally {
     await reader.close();
