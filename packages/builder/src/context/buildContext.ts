@@ -1,16 +1,16 @@
-import { readlinkSync } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix, relative, sep } from 'node:path';
 import {
-  awaitedElsewhere, compareLayerPaths, decodeName, FAILURE_EXIT_CODE, fsPath, listDirectoryAsync, readDirectoryListing,
-  PathResolutionError, resolveInRoot, statIfExists, ToolError, type DirectoryListing, type EntryStats, type ListedEntryStats,
+  awaitedElsewhere, decodeName, FAILURE_EXIT_CODE, fsPath, listDirectoryAsync,
+  PathResolutionError, resolveInRoot, statIfExists, ToolError, type DirectoryListing, type EntryStats,
 } from '@tsbuild/oci-layout';
 import { componentMatcher, hasGlob } from './globPattern.js';
-import { changedSince, contentHash, type ContextHashStore, type DirectoryHashes, type HashLearning } from './contextHashStore.js';
-import { FileReadAhead, type SmallFile } from './fileReadAhead.js';
-import { KeptListings, type KeptListing, type KeyAgreement } from './keptListings.js';
+import { changedSince, contentHash, type ContextHashStore, type DirectoryHashes } from './contextHashStore.js';
+import { FileReadAhead } from './fileReadAhead.js';
+import { KeptListings } from './keptListings.js';
 import { SMALL_FILE_MAX } from './readSmallFile.js';
 import { SourcesDigest } from './sourcesDigest.js';
+import { inNameOrder, linkTarget, walkTree, type LayerReads, type ListedEntry, type WalkDecision } from './treeWalk.js';
 
 /** What a .dockerignore says about a context path. */
 export interface ContextFilter {
@@ -57,12 +57,6 @@ interface WalkState {
   exclusion?: Exclusion | undefined;
   /** Keeps a listing for the layer walk after this one (KeptListings.begin). */
   keep: (dir: string, listing: DirectoryListing) => void;
-}
-
-/** What a layer walk reports what it reads to: the hash store learning hashes, and the check against the key's walk. */
-export interface LayerReads {
-  learning?: HashLearning | undefined;
-  agreement?: KeyAgreement | undefined;
 }
 
 /** The build context directory as COPY/ADD see it: .dockerignore applied, nothing outside reachable. */
@@ -312,8 +306,6 @@ export class BuildContext {
   }
 }
 
-type WalkDecision = 'keep' | 'descend' | 'skip';
-
 /** What one filter's verdict on a path means for a walk: an excluded directory is entered only if an exception could re-include something below it. */
 function filterDecision(filter: ContextFilter | undefined, rel: string, excluded: boolean, isDir: boolean): WalkDecision {
   if (!excluded) return 'keep';
@@ -328,10 +320,6 @@ export interface LatestChange {
 /** One selected path: which of the sources selected it, its context-relative path, mode and content (see visitSources). */
 export type SourceVisitor = (source: number, rel: string, mode: number, content: string) => void | Promise<void>;
 
-interface ListedEntry extends ContextEntry {
-  name: string;
-}
-
 
 /** A directory's listing (made on the thread pool) and its remembered hashes, loaded side by side. */
 interface LoadedDirectory {
@@ -343,124 +331,6 @@ async function loadDirectory(dir: ContextEntry, store: ContextHashStore, keep: W
   const [listed, hashes] = await Promise.all([listDirectoryAsync(dir.abs), store.directory(dir.abs)]);
   keep(dir.abs, listed);
   return { listing: inNameOrder(dir, listed.entries()), hashes };
-}
-
-function inNameOrder(dir: ContextEntry, listed: ListedEntryStats[]): ListedEntry[] {
-  const prefix = dir.rel ? `${dir.rel}/` : '';
-  const absPrefix = dir.abs.endsWith('/') ? dir.abs : `${dir.abs}/`;
-  listed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return listed.map(({ name, stats }) => ({ name, rel: prefix + name, abs: absPrefix + name, stats }));
-}
-
-/** How a layer walk reads: LayerReads, and the listings the key's walk kept. */
-interface TreeReads extends LayerReads {
-  kept?: KeptListings;
-}
-
-/**
- * A directory's entries in name order with their lstat, in one call (on a
- * tree of small files a promise, or a Node call, per stat costs more than the
- * stat), or as the key's walk listed it. Listed again where the key's walk
- * kept only a fingerprint, it must be the same listing, or `agreement` learns
- * the directory changed.
- */
-function listDirectory(dir: ContextEntry, kept: KeptListing | undefined, agreement: KeyAgreement | undefined): ListedEntry[] {
-  if (kept && 'listing' in kept) return inNameOrder(dir, kept.listing.entries());
-  const listing = readDirectoryListing(dir.abs);
-  if (agreement && (!kept || listing.fingerprint() !== kept.fingerprint)) {
-    if (kept) agreement.differs(dir.rel);
-    else agreement.unchecked = true;
-  }
-  return inNameOrder(dir, listing.entries());
-}
-
-/**
- * Everything below a directory, symlinks not followed, in layer order: the
- * byte order of the whole paths, which is the order a layer lists them in,
- * so a caller can stream them into a layer without collecting and sorting.
- * (A directory's own entry and its subtree are not adjacent in that order:
- * `a` < `a.txt` < `a/b`.) `rel` paths are relative to `dir.rel`'s tree;
- * `decide` prunes. A directory that is only descended into comes out,
- * marked `implied`, when something below it does. Small files are read ahead;
- * what is read is reported to `reads`.
- */
-export function* walkTree(
-  dir: ContextEntry,
-  decide: (rel: string, isDir: boolean) => WalkDecision = () => 'keep',
-  reads: TreeReads = {},
-): Generator<ContextEntry> {
-  const { learning, agreement } = reads;
-  const kept = reads.kept?.take(dir.abs);
-  const keys: { key: string; entry: ListedEntry; decision: WalkDecision; below: boolean }[] = [];
-  for (const entry of listDirectory(dir, kept, agreement)) {
-    const isDir = entry.stats.isDirectory();
-    const decision = decide(entry.rel, isDir);
-    if (decision === 'skip') continue;
-    keys.push({ key: entry.name, entry, decision, below: false });
-    if (isDir) keys.push({ key: `${entry.name}/`, entry, decision, below: true });
-  }
-  keys.sort((a, b) => compareLayerPaths(a.key, b.key));
-  // The small files, in the order they come out, are read ahead for whoever writes them into a layer.
-  const small: ListedEntry[] = [];
-  for (const { entry, decision, below } of keys) {
-    if (below || decision !== 'keep') continue;
-    const { stats } = entry;
-    if (stats.isFile() && stats.size <= SMALL_FILE_MAX) small.push(entry);
-    // Streamed by the layer writer: no ctime after its read to compare.
-    else if (agreement && stats.isFile()) agreement.unchecked = true;
-  }
-  // Before any read starts: a learned record's time may only be earlier than its read (see the racy window).
-  const learn = learning && small.length > 0 ? learning.directory(dir.abs, Date.now(), small.length) : undefined;
-  const ctimes = new Float64Array(small.length);
-  const ahead = new FileReadAhead(dir.abs, small.map((e): SmallFile => ({ name: e.name, size: e.stats.size })), (index, content, ctimeMs) => {
-    ctimes[index] = ctimeMs;
-    if (!agreement) return;
-    const entry = small[index]!;
-    const witnessed = kept?.witnessed.get(entry.name);
-    if (ctimeMs !== entry.stats.ctimeMs || (witnessed !== undefined && witnessed !== contentHash(content))) agreement.differs(entry.rel);
-  });
-  small.forEach((entry, index) => {
-    entry.read = learn
-      ? async () => {
-        const content = await ahead.read(index);
-        const hash = learn(entry.name, entry.stats, content, ctimes[index]!);
-        if (hash !== undefined) entry.contentHash = hash;
-        return content;
-      }
-      : () => ahead.read(index);
-  });
-  // Subtrees of implied directories, started early to learn whether they yield anything.
-  const started = new Map<string, { first: ContextEntry; rest: Generator<ContextEntry> }>();
-  for (const { entry, decision, below } of keys) {
-    if (!below) {
-      if (decision === 'keep') {
-        if (agreement && entry.stats.isSymbolicLink()) {
-          entry.linkTarget = linkTarget(entry.abs);
-          if (kept && kept.witnessed.get(entry.name) !== entry.linkTarget) agreement.differs(entry.rel);
-        }
-        yield entry;
-        continue;
-      }
-      const rest = walkTree(entry, decide, reads);
-      const first = rest.next();
-      if (first.done) continue;
-      started.set(entry.name, { first: first.value, rest });
-      yield { rel: entry.rel, abs: entry.abs, stats: entry.stats, implied: true };
-    } else if (decision === 'keep') {
-      yield* walkTree(entry, decide, reads);
-    } else {
-      const subtree = started.get(entry.name);
-      if (!subtree) continue;
-      started.delete(entry.name);
-      yield subtree.first;
-      yield* subtree.rest;
-    }
-  }
-}
-
-/** A symlink's target, its bytes kept as byteNames.ts carries them. */
-export function linkTarget(abs: string): string {
-  return decodeName(readlinkSync(fsPath(abs), { encoding: 'buffer' }));
 }
 
 /** The names a glob component is matched against: none where the path so far is no directory (ENOENT, ENOTDIR). */

@@ -7,7 +7,8 @@ import { applyLayer, compareLayerPaths, fsPath, type LayerEntry } from '@tsbuild
 import { mergeSortedRuns, type RunItem } from '../layers/mergeSortedRuns.js';
 import { deviceNumbers } from '../layers/deviceNumbers.js';
 import { readArchiveRoot } from './archiveRoot.js';
-import { linkTarget, walkTree, type BuildContext, type ContextEntry, type CopySource, type LayerReads } from '../context/buildContext.js';
+import type { BuildContext, ContextEntry, CopySource } from '../context/buildContext.js';
+import { linkTarget, walkTree, type LayerReads } from '../context/treeWalk.js';
 import type { WrittenSources } from '../context/sourcesDigest.js';
 import type { RemoteFile } from './remoteSource.js';
 import type { ImageFilesystem } from './imageFilesystem.js';
