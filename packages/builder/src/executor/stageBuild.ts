@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   appendHistory, appendLayer, assembleImage, awaitedElsewhere, hostPlatform, LayerContentError, printableText, readLayer, withConfig,
@@ -9,10 +7,9 @@ import { BuildContext, type CopySource, type LatestChange } from '../context/bui
 import { changedSince, ContextHashStore, HashLearning } from '../context/contextHashStore.js';
 import { KeyAgreement } from '../context/keptListings.js';
 import { WrittenSources } from '../context/sourcesDigest.js';
-import { parseDockerignore } from '../dockerfile/dockerignore.js';
 import { DockerfileError, type Dockerfile } from '../dockerfile/instructions.js';
 import { parseOnbuildTriggers } from '../dockerfile/parseDockerfile.js';
-import { resolveStageRef, type PlannedStage } from '../dockerfile/buildPlan.js';
+import type { PlannedStage } from '../dockerfile/buildPlan.js';
 import { StageState, type Step } from '../dockerfile/stageState.js';
 import { CopyPlanner, type CopyReads, type CopyTiming } from './copyPlanner.js';
 import { ImageFilesystem } from './imageFilesystem.js';
@@ -29,11 +26,10 @@ import { openStageRoot } from './stageRoot.js';
 import { BuildInterruptedError, type BuildRequest } from './buildRequest.js';
 import { platformOf, refuseUnsupported } from './executablePlan.js';
 import { lineWriter } from './lineWriter.js';
-import { ImageUnavailableError } from './resolveImage.js';
 import type { ImageLookups } from './imageLookups.js';
-import { nearestName } from '../nearestName.js';
 import { RemoteDownloads } from './remoteSource.js';
 import { copySources } from './copySources.js';
+import { FromSources } from './fromSources.js';
 
 /** Layers a step writes while its context sources keep changing under it, before the build gives up. */
 const WRITE_ATTEMPTS = 3;
@@ -71,17 +67,18 @@ export class Build {
   private readonly results = new Map<number, StageResult>();
   private readonly downloads: RemoteDownloads;
   private readonly fileHashes: ContextHashStore;
-  private readonly namedContexts = new Map<string, BuildContext>();
+  /** What a `--from` or a FROM names: stages, named contexts, images. */
+  private readonly from: FromSources;
   readonly explainer: MissExplainer;
 
   constructor(
     private readonly store: LocalStore,
     private readonly req: BuildRequest,
-    private readonly dockerfile: Dockerfile,
+    dockerfile: Dockerfile,
     private readonly context: BuildContext,
     private readonly totalSteps: number,
     private readonly cache: CacheSources,
-    private readonly images: ImageLookups,
+    images: ImageLookups,
     private readonly targetStage: number,
   ) {
     this.snapshotter = new Snapshotter(store);
@@ -91,6 +88,7 @@ export class Build {
     this.created = new Date(now * 1000).toISOString();
     this.timing = { now, scratchDir: store.tmpDir, ...(req.sourceDateEpoch !== undefined ? { clampTo: req.sourceDateEpoch } : {}) };
     this.platform = req.platform ?? hostPlatform();
+    this.from = new FromSources(req, dockerfile, this.results, images, cache, this.platform);
     this.explainer = new MissExplainer(store.cacheDir, req);
   }
 
@@ -148,7 +146,7 @@ export class Build {
       return { image, fs: new ImageFilesystem(), key };
     }
     const fromError = (e: Error) => new DockerfileError(`base image "${base.ref}": ${e.message}`, planned.stage.from.location, 'FROM');
-    const image = await this.image(base.ref, platform, fromError);
+    const image = await this.from.image(base.ref, platform, fromError);
     // The stage's image is an OCI image of its own: the base's layers without their annotations, its manifest's left behind.
     const layers = image.layers.map((l) => ({ descriptor: { mediaType: l.descriptor.mediaType, digest: l.descriptor.digest, size: l.descriptor.size }, diffId: l.diffId, open: () => l.open() }));
     const key = stepKey('', { base: image.manifestDigest, settings });
@@ -176,8 +174,8 @@ export class Build {
         return step;
       case 'copy': {
         const { op } = step;
-        const named = await this.dirContext(op.from);
-        const from = op.from === undefined || named ? undefined : await this.copySource(op.from);
+        const named = await this.from.dirContext(op.from);
+        const from = op.from === undefined || named ? undefined : await this.from.copySource(op.from);
         // Downloads first: an ADD's URLs are fetched before its context is walked.
         await this.downloads.of(op);
         // A stage or image is named by its cache key or digest: its content follows from that.
@@ -189,8 +187,8 @@ export class Build {
         // What a bind mount shows is an input of the step, like a COPY's sources.
         const mounted: string[] = [];
         for (const m of op.mounts.filter((mount) => mount.type === 'bind')) {
-          const named = await this.dirContext(m.from);
-          mounted.push(m.from !== undefined && !named ? (await this.copySource(m.from)).key : (await this.hashSources(named ?? this.context, [{ path: m.source ?? '.' }]))!);
+          const named = await this.from.dirContext(m.from);
+          mounted.push(m.from !== undefined && !named ? (await this.from.copySource(m.from)).key : (await this.hashSources(named ?? this.context, [{ path: m.source ?? '.' }]))!);
         }
         return { createdBy: step.createdBy, op, mounted, network: op.network ?? this.req.network ?? 'host', settings: this.req.runSettings };
       }
@@ -254,7 +252,7 @@ export class Build {
 
   /** Whether a step is a COPY/ADD of a build context (the main one or a named one), whose files may change under the build. */
   private async fromContext(step: Step): Promise<boolean> {
-    return step.kind === 'copy' && (step.op.from === undefined || (await this.dirContext(step.op.from)) !== undefined);
+    return step.kind === 'copy' && (step.op.from === undefined || (await this.from.dirContext(step.op.from)) !== undefined);
   }
 
   private async cachedStep(step: Step, result: StageResult, label: string, instruction: string): Promise<void> {
@@ -263,7 +261,7 @@ export class Build {
     if (this.req.sourceDateEpoch !== undefined) done.created = this.created;
     if (!hit) await this.cache.put(key, done);
     // What the key walks listed for this step's layer is not needed past it.
-    for (const context of [this.context, ...this.namedContexts.values()]) context.forgetListings();
+    for (const context of [this.context, ...this.from.namedContexts()]) context.forgetListings();
     this.records.set(key, { key, parent: result.key, ...done });
     await miss?.commit();
     const history: HistoryEntry = { created: done.created, created_by: step.createdBy ?? '', comment: 'tsbuild' };
@@ -303,7 +301,7 @@ export class Build {
   /** Whether a step is a RUN that bind-mounts a build context, which it may read at any time while it runs. */
   private async mountsContext(step: Step): Promise<boolean> {
     if (step.kind !== 'run') return false;
-    for (const m of step.op.mounts) if (m.type === 'bind' && (m.from === undefined || (await this.dirContext(m.from)) !== undefined)) return true;
+    for (const m of step.op.mounts) if (m.type === 'bind' && (m.from === undefined || (await this.from.dirContext(m.from)) !== undefined)) return true;
     return false;
   }
 
@@ -352,8 +350,8 @@ export class Build {
         const op = step.op;
         const fs = await this.filesystem(result);
         const owner = op.chown ? await resolveOwner(op.chown, fs) : undefined;
-        const named = await this.dirContext(op.from);
-        const from = op.from === undefined || named ? undefined : await this.copySource(op.from);
+        const named = await this.from.dirContext(op.from);
+        const from = op.from === undefined || named ? undefined : await this.from.copySource(op.from);
         if (from) await this.cache.ensure(from.image.layers);
         const root = from ? await openStageRoot(this.store, this.snapshotter, from.image) : undefined;
         const planner = root
@@ -376,9 +374,9 @@ export class Build {
           contextDir: this.context.dir,
           secrets: this.req.secrets ?? {},
           openRoot: async (from) => {
-            const named = await this.dirContext(from);
+            const named = await this.from.dirContext(from);
             if (named) return { dir: named.dir, release: async () => undefined };
-            const source = await this.copySource(from);
+            const source = await this.from.copySource(from);
             await this.cache.ensure(source.image.layers);
             return openStageRoot(this.store, this.snapshotter, source.image);
           },
@@ -410,52 +408,6 @@ export class Build {
   async cleanup(): Promise<void> {
     await this.cache.settled();
     await this.downloads.remove();
-  }
-
-  /** A named directory context for `--from=name`, opened once with its own .dockerignore; a stage of that name wins, as in BuildKit. */
-  private async dirContext(from: string | undefined): Promise<BuildContext | undefined> {
-    const named = from === undefined ? undefined : this.req.buildContexts?.[from];
-    if (named?.kind !== 'dir' || resolveStageRef(this.dockerfile, from!) !== undefined) return undefined;
-    let opened = this.namedContexts.get(from!);
-    if (!opened) {
-      const ignoreFile = join(named.dir, '.dockerignore');
-      const ignore = existsSync(ignoreFile) ? parseDockerignore(await readFile(ignoreFile, 'utf8')) : undefined;
-      opened = await BuildContext.open(named.dir, ignore);
-      this.namedContexts.set(from!, opened);
-    }
-    return opened;
-  }
-
-  /** `COPY --from=NAME`: an earlier stage (by name or index) or an image from the store. */
-  private async copySource(from: string): Promise<{ key: string; image: Image }> {
-    const index = resolveStageRef(this.dockerfile, from);
-    if (index !== undefined) {
-      const stage = this.results.get(index);
-      if (!stage) throw new Error(`stage "${from}" has not been built`);
-      return { key: stage.key, image: stage.image };
-    }
-    const image = await this.image(from, this.platform, (e) => {
-      if (!(e instanceof ImageUnavailableError)) return e;
-      const stage = nearestName(from.toLowerCase(), this.dockerfile.stages.flatMap((s) => s.from.name ?? []));
-      return new Error(`--from="${from}" is neither a stage of this Dockerfile nor an image in the store or a reachable registry (pull: ${e.pullError})${
-        stage ? `; did you mean the stage "${stage}"?` : e.nearest ? `; did you mean "${e.nearest}"?` : ''}`);
-    });
-    return { key: image.manifestDigest, image };
-  }
-
-  /**
-   * The image `ref` names; a pulled image's layers go on arriving meanwhile,
-   * and whatever reads them waits (CacheSources.ensure). `failure` says how
-   * this use of the name reports that it cannot be had.
-   */
-  private async image(ref: string, platform: Platform, failure: (e: Error) => Error): Promise<Image> {
-    const { image, pull } = await this.images.use(ref, platform).catch((e: Error) => {
-      throw failure(e);
-    });
-    if (pull) this.cache.arriving(image.layers, awaitedElsewhere(pull.stored.then(() => undefined, (e: Error) => {
-      throw failure(e);
-    })));
-    return image;
   }
 
   private async writePlanned(fs: ImageFilesystem, planner: CopyPlanner, entries: Promise<Iterable<LayerEntry>> | Iterable<LayerEntry>) {
