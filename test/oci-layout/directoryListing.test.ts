@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { link, lstat, mkdir, mkdtemp, readdir, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,6 +145,19 @@ describe('readSmallFiles', () => {
     expect(read.contents[1]!.toString()).toBe('BRAVO');
     expect(read.ctimesMs[1]).toBe((await lstat(join(work, 'b'))).ctimeMs);
     expect(read.ctimesMs[1]).toBeGreaterThan(before.ctimeMs);
+  });
+
+  test('with sha256, gives each file\'s SHA-256 of the very bytes it read, and none for a failed read or when not asked', async () => {
+    const names = Array.from({ length: 200 }, (_, i) => `f${i}`);
+    for (const name of names) await writeFile(join(work, name), name.repeat(13));
+    await writeFile(join(work, 'empty'), '');
+    await writeFile(join(work, 'grown'), 'grown!');
+    const all = [...names, 'empty', 'grown', 'gone'];
+    const read = await readSmallFiles(work, all, [...names.map((n) => n.length * 13), 0, 3, 1], { sha256: true });
+    const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    expect(read.sha256).toEqual([...names.map((n) => sha256(Buffer.from(n.repeat(13)))), sha256(Buffer.alloc(0)), sha256(Buffer.from('grow')), '']);
+    expect(read.contents.slice(0, -1).map((c) => sha256(c as Buffer))).toEqual(read.sha256!.slice(0, -1));
+    expect((await readSmallFiles(work, ['f1'], [26])).sha256).toBeUndefined();
   });
 
   test('a missing directory fails every file with ENOENT', async () => {

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <node_api.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include "fsnative.h"
 
 /* The lstat fields listDirectory returns per entry, in this order (times as seconds and nanoseconds, as Node gets them). */
@@ -289,7 +291,37 @@ typedef struct {
   size_t *slots; /* slot i starts at slots[i] and ends at slots[i + 1] */
   double *results;
   double *ctimes; /* per file: the ctime's seconds and nanoseconds fstat gave after the read */
+  unsigned char *digests; /* per file: the SHA-256 of the bytes read (zeros where the read failed); NULL when not asked for */
 } ReadBatch;
+
+/*
+ * SHA-256 from the OpenSSL inside node (its symbols are the process's): a
+ * context's files are hashed on the pool while they are in the cache, not one
+ * by one on the main thread. Fetched once: an implicit fetch on every init
+ * costs more than hashing a small file.
+ */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void) {
+  sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* SHA-256 of each successfully read file of the batch into its 32 bytes of digests. */
+static void hash_batch(ReadBatch *batch) {
+  pthread_once(&sha256_once, fetch_sha256);
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  for (size_t i = 0; i < batch->count; i++) {
+    unsigned char *digest = batch->digests + 32 * i;
+    if (batch->results[i] < 0) continue;
+    const EVP_MD *md = sha256_md != NULL ? sha256_md : EVP_sha256();
+    if (ctx == NULL || !EVP_DigestInit_ex(ctx, md, NULL) || !EVP_DigestUpdate(ctx, batch->data + batch->slots[i], (size_t)batch->results[i])
+        || !EVP_DigestFinal_ex(ctx, digest, NULL)) {
+      batch->results[i] = -ENOMEM;
+    }
+  }
+  EVP_MD_CTX_free(ctx);
+}
 
 static void read_batch_execute(napi_env env, void *arg) {
   (void)env;
@@ -305,6 +337,7 @@ static void read_batch_execute(napi_env env, void *arg) {
     batch->ctimes[2 * i + 1] = (double)ctime.tv_nsec;
   }
   if (dfd >= 0) close(dfd);
+  if (batch->digests != NULL) hash_batch(batch);
 }
 
 static void read_batch_free(napi_env env, ReadBatch *batch) {
@@ -313,6 +346,7 @@ static void read_batch_free(napi_env env, ReadBatch *batch) {
   free(batch->slots);
   free(batch->results);
   free(batch->ctimes);
+  free(batch->digests);
   if (batch->buffer != NULL) napi_delete_reference(env, batch->buffer);
   if (batch->work != NULL) napi_delete_async_work(env, batch->work);
   free(batch);
@@ -330,21 +364,24 @@ static napi_value float64_array(napi_env env, const double *numbers, size_t coun
 
 static void read_batch_complete(napi_env env, napi_status status, void *arg) {
   ReadBatch *batch = arg;
-  napi_value buffer, results, ctimes, triple;
+  napi_value buffer, results, ctimes, digests, reads;
   napi_get_reference_value(env, batch->buffer, &buffer);
   results = float64_array(env, batch->results, batch->count);
   ctimes = float64_array(env, batch->ctimes, 2 * batch->count);
+  if (batch->digests != NULL) napi_create_buffer_copy(env, 32 * batch->count, batch->digests, NULL, &digests);
+  else napi_get_undefined(env, &digests);
   if (status != napi_ok) {
     napi_value message, error;
     napi_create_string_utf8(env, "readFiles was cancelled", NAPI_AUTO_LENGTH, &message);
     napi_create_error(env, NULL, message, &error);
     napi_reject_deferred(env, batch->deferred, error);
   } else {
-    napi_create_array_with_length(env, 3, &triple);
-    napi_set_element(env, triple, 0, buffer);
-    napi_set_element(env, triple, 1, results);
-    napi_set_element(env, triple, 2, ctimes);
-    napi_resolve_deferred(env, batch->deferred, triple);
+    napi_create_array_with_length(env, 4, &reads);
+    napi_set_element(env, reads, 0, buffer);
+    napi_set_element(env, reads, 1, results);
+    napi_set_element(env, reads, 2, ctimes);
+    napi_set_element(env, reads, 3, digests);
+    napi_resolve_deferred(env, batch->deferred, reads);
   }
   read_batch_free(env, batch);
 }
@@ -367,7 +404,7 @@ char *malloc_string(napi_env env, napi_value value, size_t *length) {
 }
 
 /*
- * readFiles(dir, names, lengths): a promise of [buffer, results, ctimes]. `names`
+ * readFiles(dir, names, lengths, sha256): a promise of [buffer, results, ctimes, digests]. `names`
  * (a string, or a Buffer of bytes) holds the file names in `dir`, each ended by a NUL; `lengths` (a
  * Float64Array) the slot each is read into, read_whole_at's length. Each file
  * is read (openat below one descriptor of dir, O_NOFOLLOW) on the thread
@@ -375,12 +412,16 @@ char *malloc_string(napi_env env, napi_value value, size_t *length) {
  * and ctimes[2i], ctimes[2i + 1] the seconds and nanoseconds of its ctime as
  * fstat gave it after the read (-1 where there is none): a file whose status
  * changed after it was listed may hold other bytes than its listing says.
+ * With `sha256` true, digests holds each file's SHA-256 (32 bytes, in order;
+ * zeros where the read failed), else it is undefined.
  * One call, one string and one pool job for many small files.
  */
 napi_value ReadFiles(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bool sha256 = false;
+  if (argc >= 4) napi_get_value_bool(env, argv[3], &sha256);
   napi_typedarray_type type = napi_int8_array;
   size_t count = 0;
   double *lengths = NULL;
@@ -395,13 +436,18 @@ napi_value ReadFiles(napi_env env, napi_callback_info info) {
   for (size_t i = 0; batch->names != NULL && i < names_length; i++) ends += batch->names[i] == 0;
   if (!is_typedarray || type != napi_float64_array || batch->dir == NULL || batch->names == NULL || ends != count) {
     read_batch_free(env, batch);
-    napi_throw_type_error(env, NULL, "readFiles(dir, names, lengths): a directory, its NUL-ended names and a Float64Array of as many lengths");
+    napi_throw_type_error(env, NULL, "readFiles(dir, names, lengths, sha256): a directory, its NUL-ended names and a Float64Array of as many lengths");
     return NULL;
   }
   batch->count = count;
   batch->slots = calloc(count + 1, sizeof *batch->slots);
   batch->results = calloc(count + 1, sizeof *batch->results);
   batch->ctimes = calloc(2 * count + 1, sizeof *batch->ctimes);
+  if (sha256 && (batch->digests = calloc(32 * count + 1, 1)) == NULL) {
+    read_batch_free(env, batch);
+    napi_throw_range_error(env, "ENOMEM", "readFiles: cannot allocate the digests");
+    return NULL;
+  }
   for (size_t i = 0; i < count; i++) {
     if (!(lengths[i] >= 1)) {
       read_batch_free(env, batch);

@@ -178,6 +178,8 @@ export function readFileInto(path: string, buffer: Buffer): number {
 export interface SmallFileReads {
   contents: (Buffer | NodeJS.ErrnoException)[];
   ctimesMs: Float64Array;
+  /** Each file's SHA-256 as hex (empty where the read failed), when asked for. */
+  sha256?: string[];
 }
 
 /**
@@ -186,22 +188,25 @@ export interface SmallFileReads {
  * reads one into a buffer of `sizes[i] + 1` bytes: each file's bytes, or the
  * error reading it (Node-shaped), in order, and its ctime after the read (a
  * status changed since a listing means the bytes may not be the listed
- * file's). The main thread goes on meanwhile.
+ * file's). With `sha256`, each file is hashed there too, while its bytes are
+ * in the cache. The main thread goes on meanwhile.
  */
-export async function readSmallFiles(dir: string, names: string[], sizes: number[]): Promise<SmallFileReads> {
+export async function readSmallFiles(dir: string, names: string[], sizes: number[], { sha256 = false } = {}): Promise<SmallFileReads> {
   // Plain loops: these run once per file of a tree of small files.
   const lengths = new Float64Array(sizes.length);
   for (let i = 0; i < sizes.length; i++) lengths[i] = sizes[i]! + 1;
   const joined = `${names.join('\0')}\0`;
-  const [buffer, results, ctimes] = await fsNative().readFiles(fsPath(dir), hasEscapedBytes(joined) ? encodeName(joined) : joined, lengths);
+  const [buffer, results, ctimes, digests] = await fsNative().readFiles(fsPath(dir), hasEscapedBytes(joined) ? encodeName(joined) : joined, lengths, sha256);
   const contents = new Array<Buffer | NodeJS.ErrnoException>(names.length);
   const ctimesMs = new Float64Array(names.length);
+  const hashes = digests && new Array<string>(names.length);
   for (let i = 0, slot = 0; i < names.length; slot += lengths[i]!, i++) {
     const result = results[i]!;
     contents[i] = result >= 0 ? buffer.subarray(slot, slot + result) : readError(`${dir}/${names[i]}`, result);
     ctimesMs[i] = milliseconds(ctimes[2 * i]!, ctimes[2 * i + 1]!);
+    if (hashes) hashes[i] = result >= 0 ? digests!.toString('hex', 32 * i, 32 * i + 32) : '';
   }
-  return { contents, ctimesMs };
+  return hashes ? { contents, ctimesMs, sha256: hashes } : { contents, ctimesMs };
 }
 
 function readError(path: string, errno: number): NodeJS.ErrnoException {

@@ -38,8 +38,8 @@ export interface FsNative {
   listDirectoryAsync(path: string | Buffer): Promise<[string | (string | Buffer)[], Float64Array]>;
   /** Reads the file at `path` (not through a symlink) into `buffer` from its start; see `readFileInto`. */
   readFile(path: string | Buffer, buffer: Buffer): number;
-  /** Reads each file of `dir` (`names`: each ended by a NUL) into a slot of `lengths[i]` bytes on libuv's thread pool, with its ctime (s, ns) after; see `readSmallFiles`. */
-  readFiles(dir: string | Buffer, names: string | Buffer, lengths: Float64Array): Promise<[Buffer, Float64Array, Float64Array]>;
+  /** Reads each file of `dir` (`names`: each ended by a NUL) into a slot of `lengths[i]` bytes on libuv's thread pool, with its ctime (s, ns) after and, with `sha256`, its digest; see `readSmallFiles`. */
+  readFiles(dir: string | Buffer, names: string | Buffer, lengths: Float64Array, sha256: boolean): Promise<[Buffer, Float64Array, Float64Array, Buffer | undefined]>;
   /**
    * Creates files of the directory `dir` below `rootFd` (opened as openDirectoryBeneath opens it) on
    * libuv's thread pool, in order: `names` each ended by a NUL, their contents back to back in `data`,

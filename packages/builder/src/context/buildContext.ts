@@ -5,7 +5,7 @@ import {
   PathResolutionError, resolveInRoot, statIfExists, ToolError, type DirectoryListing, type EntryStats,
 } from '@tsbuild/oci-layout';
 import { componentMatcher, hasGlob } from './globPattern.js';
-import { changedSince, contentHash, type ContextHashStore, type DirectoryHashes } from './contextHashStore.js';
+import { changedSince, type ContextHashStore, type DirectoryHashes } from './contextHashStore.js';
 import { FileReadAhead } from './fileReadAhead.js';
 import { KeptListings } from './keptListings.js';
 import { SMALL_FILE_MAX } from './readSmallFile.js';
@@ -243,14 +243,16 @@ export class BuildContext {
     const readAt = Date.now();
     const small = missing.filter((i) => listing[i]!.stats.size <= SMALL_FILE_MAX);
     const ctimes = new Float64Array(small.length);
-    const ahead = new FileReadAhead(dir.abs, small.map((i) => ({ name: listing[i]!.name, size: listing[i]!.stats.size })), (k, _, ctimeMs) => {
+    const hashed = new Array<string>(small.length);
+    const ahead = new FileReadAhead(dir.abs, small.map((i) => ({ name: listing[i]!.name, size: listing[i]!.stats.size })), (k, _, ctimeMs, hash) => {
       ctimes[k] = ctimeMs;
-    });
+      hashed[k] = hash!;
+    }, true);
     for (let k = 0; k < small.length; k++) {
       const { name, stats } = listing[small[k]!]!;
-      const content = await ahead.read(k);
+      await ahead.read(k);
       // Changed since it was listed: its bytes are hashed for this key, never remembered for the listed stat.
-      const hash = ctimes[k] === stats.ctimeMs ? hashes.learn(name, stats, readAt, content) : contentHash(content);
+      const hash = ctimes[k] === stats.ctimeMs ? hashes.remember(name, stats, readAt, hashed[k]!) : hashed[k]!;
       contents[small[k]!] = hash;
       if (changedSince(stats.ctimeMs, readAt)) this.kept.witness(dir.abs, name, hash);
     }

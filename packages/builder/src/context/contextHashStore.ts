@@ -144,11 +144,6 @@ export class DirectoryHashes {
     return this.remember(name, st, readAt, await hashContent(join(this.dir, name), st.size));
   }
 
-  /** The hash of `content`, which was read from `name` (lstat `st`) no earlier than `readAt`, remembered. */
-  learn(name: string, st: EntryStats, readAt: number, content: Buffer): string {
-    return this.remember(name, st, readAt, contentHash(content));
-  }
-
   /** Whether any file of the directory has a record (a context seen before), trustworthy or not. */
   get empty(): boolean {
     return this.known.size === 0;
@@ -251,13 +246,13 @@ export class HashLearning {
   /**
    * Starts learning `dir` (an absolute path), whose `files` small files are
    * read no earlier than `readAt`: the returned function takes each one's
-   * name, lstat, content and ctime after the read as it is read, and gives its
-   * content hash (undefined for content that is not the lstat's size). A file
+   * name, lstat, content, ctime after the read and content hash as it is
+   * read, and gives that hash (undefined for content that is not the lstat's size). A file
    * whose ctime moved since its lstat is hashed, not remembered: its bytes may
    * be another content's than the lstat's. A file that is never read (its
    * entry replaced by a later source) leaves the directory unsaved.
    */
-  directory(dir: string, readAt: number, files: number): (name: string, st: EntryStats, content: Buffer, ctimeMs: number) => string | undefined {
+  directory(dir: string, readAt: number, files: number): (name: string, st: EntryStats, content: Buffer, ctimeMs: number, hash: string) => string | undefined {
     let known: DirectoryHashes | undefined;
     /** Hashes of files read before the segment was in. */
     const early: { name: string; st: EntryStats; hash: string }[] = [];
@@ -267,22 +262,15 @@ export class HashLearning {
       return hashes;
     }));
     let left = files;
-    return (name, st, content, ctimeMs) => {
-      let hash: string | undefined;
+    return (name, st, content, ctimeMs, hash) => {
       // A file that changed size since its lstat fails the layer; its content is not the lstat's.
-      if (content.length === st.size) {
-        if (ctimeMs !== st.ctimeMs) {
-          hash = contentHash(content);
-        } else if (!known) {
-          hash = contentHash(content);
-          early.push({ name, st, hash });
-        } else {
-          // Most files of a context seen before are remembered: they need no hash.
-          hash = known.remembered(name, st) ?? known.remember(name, st, readAt, contentHash(content));
-        }
+      const whole = content.length === st.size;
+      if (whole && ctimeMs === st.ctimeMs) {
+        if (!known) early.push({ name, st, hash });
+        else if (known.remembered(name, st) === undefined) known.remember(name, st, readAt, hash);
       }
       if (--left === 0) this.saves.push(awaitedElsewhere(loading.then((hashes) => hashes.save())));
-      return hash;
+      return whole ? hash : undefined;
     };
   }
 

@@ -10,8 +10,8 @@ export interface SmallFile {
   size: number;
 }
 
-/** Sees file `index` as its group is read: its bytes, and its ctime after the read. */
-export type ReadWatcher = (index: number, content: Buffer, ctimeMs: number) => void;
+/** Sees file `index` as its group is read: its bytes, its ctime after the read, and its content hash if the reads were asked to hash. */
+export type ReadWatcher = (index: number, content: Buffer, ctimeMs: number, hash: string | undefined) => void;
 
 /**
  * The contents of a directory's small files, in the order they will be asked
@@ -19,7 +19,8 @@ export type ReadWatcher = (index: number, content: Buffer, ctimeMs: number) => v
  * starts the next. A tree of small files then costs the main thread no
  * syscall per file, the reads overlap its work, and at most two groups of a
  * directory are in memory. `watch` sees each file read, in a plain loop per
- * group: a check per file costs no promise of its own.
+ * group: a check per file costs no promise of its own. With `hashed`, each
+ * file's content hash (contentHash's) is worked out on the pool as well.
  */
 export class FileReadAhead {
   /** Index of each group's first file, and the file count at the end. */
@@ -31,6 +32,7 @@ export class FileReadAhead {
     private readonly dir: string,
     private readonly files: SmallFile[],
     private readonly watch?: ReadWatcher,
+    private readonly hashed = false,
   ) {
     let bytes = 0;
     for (let i = 0; i < files.length; i++) {
@@ -65,12 +67,13 @@ export class FileReadAhead {
       const first = this.starts[group]!;
       const files = this.files.slice(first, this.starts[group + 1]);
       // A group started ahead may never be asked for (its entries replaced by a later source); its files' errors are values.
-      reads = awaitedElsewhere(readSmallFiles(this.dir, files.map((f) => f.name), files.map((f) => f.size)).then(({ contents, ctimesMs }) => {
+      const read = readSmallFiles(this.dir, files.map((f) => f.name), files.map((f) => f.size), { sha256: this.hashed });
+      reads = awaitedElsewhere(read.then(({ contents, ctimesMs, sha256 }) => {
         const { watch } = this;
         if (watch) {
           for (let k = 0; k < contents.length; k++) {
             const content = contents[k]!;
-            if (!(content instanceof Error)) watch(first + k, content, ctimesMs[k]!);
+            if (!(content instanceof Error)) watch(first + k, content, ctimesMs[k]!, sha256?.[k]);
           }
         }
         return contents;

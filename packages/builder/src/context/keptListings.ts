@@ -55,6 +55,12 @@ export class KeptListings {
     this.kept.get(dir)?.witnessed.set(name, content);
   }
 
+  /** Whether a whole listing of `dir` is kept (not only its fingerprint). */
+  holdsListing(dir: string): boolean {
+    const kept = this.kept.get(dir);
+    return kept !== undefined && 'listing' in kept;
+  }
+
   /** The kept listing of `dir`, which is kept no longer. */
   take(dir: string): KeptListing | undefined {
     const kept = this.kept.get(dir);

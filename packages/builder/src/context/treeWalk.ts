@@ -4,6 +4,7 @@ import type { ContextEntry } from './buildContext.js';
 import { contentHash, type HashLearning } from './contextHashStore.js';
 import { FileReadAhead, type SmallFile } from './fileReadAhead.js';
 import type { KeptListing, KeptListings, KeyAgreement } from './keptListings.js';
+import { ListingPrefetch } from './listingPrefetch.js';
 import { SMALL_FILE_MAX } from './readSmallFile.js';
 
 /** Whether a walk keeps a path, enters it only for what an exception re-includes below it, or skips it. */
@@ -28,9 +29,10 @@ export function inNameOrder(dir: ContextEntry, listed: ListedEntryStats[]): List
   return listed.map(({ name, stats }) => ({ name, rel: prefix + name, abs: absPrefix + name, stats }));
 }
 
-/** How a layer walk reads: LayerReads, and the listings the key's walk kept. */
+/** How a layer walk reads: LayerReads, the listings the key's walk kept, and the ones made ahead of it. */
 interface TreeReads extends LayerReads {
   kept?: KeptListings;
+  prefetch?: ListingPrefetch;
 }
 
 /**
@@ -40,9 +42,9 @@ interface TreeReads extends LayerReads {
  * kept only a fingerprint, it must be the same listing, or `agreement` learns
  * the directory changed.
  */
-function listDirectory(dir: ContextEntry, kept: KeptListing | undefined, agreement: KeyAgreement | undefined): ListedEntry[] {
+function listDirectory(dir: ContextEntry, kept: KeptListing | undefined, agreement: KeyAgreement | undefined, prefetch: ListingPrefetch): ListedEntry[] {
   if (kept && 'listing' in kept) return inNameOrder(dir, kept.listing.entries());
-  const listing = readDirectoryListing(dir.abs);
+  const listing = prefetch.take(dir.abs) ?? readDirectoryListing(dir.abs);
   if (agreement && (!kept || listing.fingerprint() !== kept.fingerprint)) {
     if (kept) agreement.differs(dir.rel);
     else agreement.unchecked = true;
@@ -67,8 +69,10 @@ export function* walkTree(
 ): Generator<ContextEntry> {
   const { learning, agreement } = reads;
   const kept = reads.kept?.take(dir.abs);
+  const prefetch = reads.prefetch ?? new ListingPrefetch();
+  if (!reads.prefetch) reads = { ...reads, prefetch };
   const keys: { key: string; entry: ListedEntry; decision: WalkDecision; below: boolean }[] = [];
-  for (const entry of listDirectory(dir, kept, agreement)) {
+  for (const entry of listDirectory(dir, kept, agreement, prefetch)) {
     const isDir = entry.stats.isDirectory();
     const decision = decide(entry.rel, isDir);
     if (decision === 'skip') continue;
@@ -76,6 +80,8 @@ export function* walkTree(
     if (isDir) keys.push({ key: `${entry.name}/`, entry, decision, below: true });
   }
   keys.sort((a, b) => compareLayerPaths(a.key, b.key));
+  // The subdirectories this walk lists next, in that order, but those the key's walk kept a listing of.
+  prefetch.expect(keys.filter((k) => k.below && !reads.kept?.holdsListing(k.entry.abs)).map((k) => k.entry.abs));
   // The small files, in the order they come out, are read ahead for whoever writes them into a layer.
   const small: ListedEntry[] = [];
   for (const { entry, decision, below } of keys) {
@@ -88,18 +94,20 @@ export function* walkTree(
   // Before any read starts: a learned record's time may only be earlier than its read (see the racy window).
   const learn = learning && small.length > 0 ? learning.directory(dir.abs, Date.now(), small.length) : undefined;
   const ctimes = new Float64Array(small.length);
-  const ahead = new FileReadAhead(dir.abs, small.map((e): SmallFile => ({ name: e.name, size: e.stats.size })), (index, content, ctimeMs) => {
+  const hashes = learn ? new Array<string>(small.length) : undefined;
+  const ahead = new FileReadAhead(dir.abs, small.map((e): SmallFile => ({ name: e.name, size: e.stats.size })), (index, content, ctimeMs, hash) => {
     ctimes[index] = ctimeMs;
+    if (hashes) hashes[index] = hash!;
     if (!agreement) return;
     const entry = small[index]!;
     const witnessed = kept?.witnessed.get(entry.name);
-    if (ctimeMs !== entry.stats.ctimeMs || (witnessed !== undefined && witnessed !== contentHash(content))) agreement.differs(entry.rel);
-  });
+    if (ctimeMs !== entry.stats.ctimeMs || (witnessed !== undefined && witnessed !== (hash ?? contentHash(content)))) agreement.differs(entry.rel);
+  }, hashes !== undefined);
   small.forEach((entry, index) => {
     entry.read = learn
       ? async () => {
         const content = await ahead.read(index);
-        const hash = learn(entry.name, entry.stats, content, ctimes[index]!);
+        const hash = learn(entry.name, entry.stats, content, ctimes[index]!, hashes![index]!);
         if (hash !== undefined) entry.contentHash = hash;
         return content;
       }
