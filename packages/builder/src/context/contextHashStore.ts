@@ -1,7 +1,7 @@
 import { createHash, hash as hashOnce, randomBytes } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import { appendFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { awaitedElsewhere, fsPath, type EntryStats } from '@tsbuild/oci-layout';
 import { readSmallFile, SMALL_FILE_MAX } from './readSmallFile.js';
@@ -174,7 +174,15 @@ export class DirectoryHashes {
     const parts = [encodeLine([HEADER, this.dir])];
     for (const record of this.known.values()) parts.push(record.line);
     const tmp = `${this.segment}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(tmp, segmentText(parts));
+    const text = segmentText(parts);
+    try {
+      await writeFile(tmp, text);
+    } catch (err) {
+      // The fan's first segment makes it: a lookup of a directory never seen costs no mkdir.
+      if (!isNotFound(err)) throw err;
+      await mkdir(dirname(tmp), { recursive: true });
+      await writeFile(tmp, text);
+    }
     await rename(tmp, this.segment);
   }
 }
@@ -194,17 +202,16 @@ export class ContextHashStore {
     private readonly legacyFile?: string,
   ) {}
 
-  private segmentPath(dir: string): { fan: string; file: string } {
+  private segmentPath(dir: string): string {
     const id = createHash('sha256').update(fsPath(dir)).digest('hex');
-    const fan = join(this.root, id.slice(0, 2));
-    return { fan, file: join(fan, id.slice(2, 40)) };
+    return join(this.root, id.slice(0, 2), id.slice(2, 40));
   }
 
   /** The remembered hashes of the files directly in `dir` (an absolute path). */
   async directory(dir: string): Promise<DirectoryHashes> {
     this.prepared ??= this.legacyFile ? rm(this.legacyFile, { force: true }) : Promise.resolve();
     await this.prepared;
-    const { fan, file } = this.segmentPath(dir);
+    const file = this.segmentPath(dir);
     let text: string;
     try {
       // Synchronously: a promise read is four round trips through the thread pool (open, fstat, read,
@@ -212,7 +219,6 @@ export class ContextHashStore {
       text = readFileSync(file, 'utf8');
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      await mkdir(fan, { recursive: true });
       return new DirectoryHashes(dir, file, new Map(), 0, false);
     }
     const lines = text.split('\n');
