@@ -176,6 +176,17 @@ describe('hostile registry answers', () => {
     expect(error.message).toMatch(/\(POST http:\/\/127\.0\.0\.1:\d+\/v2\/fuzz\/app\/blobs\/uploads\/\)$/);
   });
 
+  it('an answer undici\'s parser refuses (a bad header line, another protocol, a bad length) is a one-line bad response naming the request', async () => {
+    const answers = ['HTTP/1.1 202 Accepted\r\nbad header line\r\n\r\n', 'SSH-2.0-OpenSSH_9.2\r\n\r\n', 'HTTP/1.1 202 Accepted\r\ncontent-length: x\r\n\r\n'];
+    for (const answer of answers) {
+      const { client } = await scripted([answer]);
+      const blob = Buffer.from('blob');
+      const error = await typedFailure(client.uploadBlob({ mediaType: 'application/octet-stream', digest: digestOf(blob), size: blob.length }, async () => Readable.from([blob])));
+      expect([answer, (error as TransferError).kind]).toEqual([answer, 'bad-response']);
+      expect(error.message).toMatch(/^the registry at 127\.0\.0\.1:\d+ sent an answer that is not HTTP: .+ \(POST http:\/\/127\.0\.0\.1:\d+\/v2\/fuzz\/app\/blobs\/uploads\/\)$/);
+    }
+  });
+
   it('a manifest stored under a digest with control characters in it is a mismatch shown escaped', async () => {
     // A request with a body waits for the ping that learns the auth scheme: the first answer is the ping's.
     const { client } = await scripted(['HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n', `HTTP/1.1 201 Created\r\ndocker-content-digest: sha256:0\t${'0'.repeat(62)}\r\ncontent-length: 0\r\n\r\n`]);

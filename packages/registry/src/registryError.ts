@@ -54,13 +54,22 @@ export class TransferError extends ToolError<TransferErrorKind> {
   }
 }
 
-/** A network failure (an error with Node's or undici's code) as an `unreachable` TransferError naming the request it broke; other errors as they are. */
+/**
+ * A request's failure as a TransferError naming the request: an answer undici's HTTP parser
+ * refuses (a bad header, another protocol; its HTTPParserError may carry no code) is a
+ * `bad-response`, a network failure (an error with Node's or undici's code) `unreachable`.
+ * Other errors as they are.
+ */
 export function withRequest(e: unknown, method: string, url: URL): unknown {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (e instanceof ToolError || !(e instanceof Error) || typeof code !== 'string') return e;
+  if (e instanceof ToolError || !(e instanceof Error)) return e;
+  const unparsable = e.name === 'HTTPParserError';
+  if (!unparsable && typeof code !== 'string') return e;
   // One line: an HTTP client's own assertion (undici's on a 101 nobody asked for) spans several.
   const message = printableText(e.message.split('\n')[0]!);
-  return new TransferError('unreachable', message.includes(url.host) ? message : `${message} (${method} ${url.toString()})`, { code, cause: e });
+  const named = message.includes(url.host) ? message : `${message} (${method} ${url.toString()})`;
+  if (unparsable) return new TransferError('bad-response', `the registry at ${url.host} sent an answer that is not HTTP: ${named}`, { cause: e });
+  return new TransferError('unreachable', named, { code, cause: e });
 }
 
 /** A Location (or token realm) the registry sent, resolved against the request's URL: a bad-response error when it is no http(s) URL. */
