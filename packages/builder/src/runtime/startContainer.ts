@@ -4,7 +4,7 @@ import type { LocalStore } from '@tsbuild/oci-layout';
 import { allDone } from './allDone.js';
 import { createWithConmon } from './conmon.js';
 import { ContainerError } from './containerError.js';
-import { connectContainer, disconnectContainer } from './containerNetwork.js';
+import { ContainerConnection } from './containerNetwork.js';
 import type { ContainerState } from './containerRecord.js';
 import { mountContainerRootfs, unmountContainerRootfs } from './containerRootfs.js';
 import type { ContainerStore, StoredContainer } from './containerStore.js';
@@ -19,6 +19,8 @@ export interface StartOptions {
   beforeStart?: () => Promise<void>;
   /** Created by this process a moment ago (`run`): no runtime container or network of its ID can be left from a crash. */
   fresh?: boolean;
+  /** The container's connection, begun when it was created (`run`): taken over here, waited for or undone, instead of begun. */
+  network?: ContainerConnection;
 }
 
 /**
@@ -29,18 +31,18 @@ export interface StartOptions {
  */
 export async function startContainer(store: LocalStore, containers: ContainerStore, c: StoredContainer, previous: ContainerState, opts: StartOptions = {}): Promise<ContainerState> {
   const { record, paths } = c;
-  const runtime = await resolveRuntime(record.runtime);
-  await Promise.all([paths.exitFile, paths.persistedExitFile, paths.oomFile, paths.pidFile, paths.conmonPidFile].map((f) => rm(f, { force: true })));
-  let netnsReady = () => {};
-  const netns = new Promise<void>((resolve) => (netnsReady = resolve));
-  // The CNI plugins configure the netns while conmon and the runtime create the container in it (they only join it
-  // by path); both are done before its process starts. The hosts file gets the address in place, under its bind mount.
-  const network = connectContainer(store.root, record, etcFilesIn(paths.etcDir).hosts, { fresh: opts.fresh ?? false, onNetns: netnsReady });
+  let network = opts.network;
+  let runtime: string | undefined;
   try {
+    runtime = await resolveRuntime(record.runtime);
+    await Promise.all([paths.exitFile, paths.persistedExitFile, paths.oomFile, paths.pidFile, paths.conmonPidFile].map((f) => rm(f, { force: true })));
+    // The CNI plugins configure the netns while conmon and the runtime create the container in it (they only join it
+    // by path); both are done before its process starts. The hosts file gets the address in place, under its bind mount.
+    network ??= new ContainerConnection(store.root, record, etcFilesIn(paths.etcDir).hosts, { fresh: opts.fresh ?? false });
     // Independent of each other: the rootfs, the netns, and (a container of this ID left behind by a crash would make `create` fail) the runtime's leftovers.
     await allDone([
       mountContainerRootfs(store, record, paths),
-      Promise.race([netns, network]),
+      network.netns(),
       ...(opts.fresh ? [] : [runtimeDelete(runtime, record.id)]),
     ]);
     const pid = await createWithConmon(CONMON, {
@@ -62,7 +64,7 @@ export async function startContainer(store: LocalStore, containers: ContainerSto
       noSyncLog: record.autoRemove,
       exitCommand: cleanupCommand(store.root, record.id, record.restart.kind === 'no' ? paths.attachedFile : undefined),
     });
-    await network;
+    await network.done;
     const conmonPid = Number.parseInt(await readFile(paths.conmonPidFile, 'utf8'), 10);
     const state: ContainerState = {
       ...previous,
@@ -80,9 +82,12 @@ export async function startContainer(store: LocalStore, containers: ContainerSto
     await runtimeStart(runtime, record.id);
     return state;
   } catch (e) {
-    // Its failure, if it is the one, is `e`; either way it must have finished before it is undone.
-    await Promise.allSettled([network]);
-    await allDone([runtimeDelete(runtime, record.id), disconnectContainer(store.root, record), unmountContainerRootfs(paths)]);
+    // Without a runtime there is no runtime container; the network's undo waits for connecting to end (its failure, if it is the one, is `e`).
+    await allDone([
+      ...(runtime ? [runtimeDelete(runtime, record.id)] : []),
+      ...(network ? [network.undo()] : []),
+      unmountContainerRootfs(paths),
+    ]);
     const message = e instanceof Error ? e.message : String(e);
     await containers.writeState(c, { ...previous, status: previous.status === 'created' ? 'created' : 'exited', pid: 0, conmonPid: 0, error: message });
     if (e instanceof ContainerError) throw e;
