@@ -124,10 +124,14 @@ async function createWithVolumes(store: LocalStore, containers: ContainerStore, 
   }));
   let network: ContainerConnection | undefined;
   try {
-    // The etc files first: connecting writes the address into the hosts file.
-    const etcFiles = await writeEtcFiles(c.paths.etcDir, c.record.config.Hostname, req.profile.network);
-    if (opts.connect) network = new ContainerConnection(store.root, c.record, etcFiles.hosts, { fresh: true });
-    const rootfs = await mountContainerRootfs(store, c.record, c.paths);
+    // The etc files and the rootfs side by side; connecting begins once the etc files exist (it writes the address into the hosts file).
+    const etcWritten = writeEtcFiles(c.paths.etcDir, c.record.config.Hostname, req.profile.network).then((files) => {
+      if (opts.connect) network = new ContainerConnection(store.root, c.record, files.hosts, { fresh: true });
+      return files;
+    });
+    const mounted = mountContainerRootfs(store, c.record, c.paths);
+    await allDone([etcWritten, mounted]);
+    const [etcFiles, rootfs] = await Promise.all([etcWritten, mounted]);
     for (const v of req.profile.volumes) if (v.volume) await copyUpIntoVolume(rootfs, v.destination, v.source);
     const netnsPath = networkNamespacePath(store.root, c.record);
     const spec = await buildContainerSpec({

@@ -17,7 +17,10 @@ export const CONMON = 'conmon';
 export interface StartOptions {
   /** Runs once the container is created and conmon listens on its attach socket, before its process starts. */
   beforeStart?: () => Promise<void>;
-  /** Created by this process a moment ago (`run`): no runtime container or network of its ID can be left from a crash. */
+  /**
+   * Created by this process a moment ago (`run`): its rootfs is mounted, and no runtime container,
+   * network or exit files of its ID can be left from a crash.
+   */
   fresh?: boolean;
   /** The container's connection, begun when it was created (`run`): taken over here, waited for or undone, instead of begun. */
   network?: ContainerConnection;
@@ -34,21 +37,28 @@ export async function startContainer(store: LocalStore, containers: ContainerSto
   let network = opts.network;
   let runtime: string | undefined;
   try {
-    runtime = await resolveRuntime(record.runtime);
-    await Promise.all([paths.exitFile, paths.persistedExitFile, paths.oomFile, paths.pidFile, paths.conmonPidFile].map((f) => rm(f, { force: true })));
     // The CNI plugins configure the netns while conmon and the runtime create the container in it (they only join it
     // by path); both are done before its process starts. The hosts file gets the address in place, under its bind mount.
     network ??= new ContainerConnection(store.root, record, etcFilesIn(paths.etcDir).hosts, { fresh: opts.fresh ?? false });
-    // Independent of each other: the rootfs, the netns, and (a container of this ID left behind by a crash would make `create` fail) the runtime's leftovers.
+    const resolving = resolveRuntime(record.runtime).then((path) => (runtime = path));
+    // Independent of each other: the runtime's path, the netns, and (unless fresh) the rootfs, the runtime's container
+    // a crash left behind (it would make `create` fail) and the exit files of a previous run.
     await allDone([
-      mountContainerRootfs(store, record, paths),
+      resolving,
       network.netns(),
-      ...(opts.fresh ? [] : [runtimeDelete(runtime, record.id)]),
+      ...(opts.fresh
+        ? []
+        : [
+            mountContainerRootfs(store, record, paths),
+            resolving.then((path) => runtimeDelete(path, record.id)),
+            ...[paths.exitFile, paths.persistedExitFile, paths.oomFile, paths.pidFile, paths.conmonPidFile].map((f) => rm(f, { force: true })),
+          ]),
     ]);
+    const runtimePath = await resolving;
     const pid = await createWithConmon(CONMON, {
       id: record.id,
       name: record.name,
-      runtime,
+      runtime: runtimePath,
       bundle: paths.bundle,
       pidFile: paths.pidFile,
       conmonPidFile: paths.conmonPidFile,
@@ -79,7 +89,7 @@ export async function startContainer(store: LocalStore, containers: ContainerSto
     };
     await containers.writeState(c, state);
     await opts.beforeStart?.();
-    await runtimeStart(runtime, record.id);
+    await runtimeStart(runtimePath, record.id);
     return state;
   } catch (e) {
     // Without a runtime there is no runtime container; the network's undo waits for connecting to end (its failure, if it is the one, is `e`).
