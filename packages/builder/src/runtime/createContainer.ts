@@ -5,7 +5,7 @@ import { allDone } from './allDone.js';
 import { ContainerError } from './containerError.js';
 import type { ContainerRecord } from './containerRecord.js';
 import { buildContainerSpec, effectiveImageConfig } from './containerSpec.js';
-import { mountContainerRootfs, unmountContainerRootfs } from './containerRootfs.js';
+import { mountNewRootfs, unmountContainerRootfs } from './containerRootfs.js';
 import type { ContainerStore, StoredContainer } from './containerStore.js';
 import { ContainerConnection, networkNamespacePath } from './containerNetwork.js';
 import { writeEtcFiles } from './etcFiles.js';
@@ -129,7 +129,7 @@ async function createWithVolumes(store: LocalStore, containers: ContainerStore, 
       if (opts.connect) network = new ContainerConnection(store.root, c.record, files.hosts, { fresh: true });
       return files;
     });
-    const mounted = mountContainerRootfs(store, c.record, c.paths);
+    const mounted = mountNewRootfs(store, image, c.record, c.paths);
     await allDone([etcWritten, mounted]);
     const [etcFiles, rootfs] = await Promise.all([etcWritten, mounted]);
     for (const v of req.profile.volumes) if (v.volume) await copyUpIntoVolume(rootfs, v.destination, v.source);

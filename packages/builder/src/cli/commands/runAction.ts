@@ -2,6 +2,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { cleanupContainer } from '../../runtime/cleanupContainer.js';
 import { ContainerError } from '../../runtime/containerError.js';
+import { initialState } from '../../runtime/containerRecord.js';
 import { observeIfPresent, waitForExit } from '../../runtime/containerStatus.js';
 import { createContainer, discardContainer } from '../../runtime/createContainer.js';
 import { readLog } from '../../runtime/k8sFileLog.js';
@@ -164,7 +165,8 @@ export async function runAction(imageRef: string, command: string[], flags: RunF
   try {
     if (flags.cidfile) await writeFile(flags.cidfile, c.record.id, { flag: 'wx' });
     if (!flags.detach) await writeFile(c.paths.attachedFile, String(process.pid));
-    await startContainer(store, containers, c, await containers.readState(c), {
+    // Made a moment ago: its state is the initial one, no need to read it back.
+    await startContainer(store, containers, c, initialState(), {
       fresh: true,
       ...(c.network ? { network: c.network } : {}),
       ...((flags.interactive || flags.tty) && !flags.detach ? { beforeStart: attach } : {}),
