@@ -148,7 +148,8 @@ export class ContainerStore {
     // Side by side: `ps` and every `run` (for its unique name) read them all, and one after another that grew with their number.
     const records = await batchedMap(ids, CONTAINERS_AT_ONCE, (id) => this.readRecord(id));
     const out = ids.flatMap((id, i) => (records[i] ? [{ record: records[i]!, paths: this.paths(id) }] : []));
-    return out.sort((a, b) => b.record.created.localeCompare(a.record.created));
+    // Newest first. ISO 8601 UTC times of one width sort as strings; localeCompare would first build ICU's collator, ~8 ms of every run and ps.
+    return out.sort((a, b) => (a.record.created < b.record.created ? 1 : a.record.created > b.record.created ? -1 : 0));
   }
 
   /** A record, or undefined while it is being created or after it was removed. */
