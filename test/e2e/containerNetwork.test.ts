@@ -206,6 +206,22 @@ describe('container networking', () => {
     }
   });
 
+  it('run connects while it creates: a failure after that, in the runtime or in creating, leaves no network behind', async () => {
+    // The runtime refuses the config (a CPU quota under the kernel's 1 ms minimum) once the network is up or on its way.
+    const cidfile = join(await dirs.make(), 'cid');
+    const refused = await ts('run', '-d', '--cidfile', cidfile, '--cpus', '0.001', 'busybox', 'true');
+    expect({ code: refused.code, lines: refused.stderr.trim().split('\n').length }).toEqual({ code: 125, lines: 1 });
+    expect(refused.stderr).toContain('runc');
+    expect(await networkTraces((await readFile(cidfile, 'utf8')).trim())).toEqual(nothingLeft);
+
+    // Creating fails (no such seccomp profile) after connecting began: no ID is printed, so a root of its own shows what is left.
+    const own = await newRoot();
+    const failed = await tsbuild(['--root', own, 'run', '-d', '--security-opt', `seccomp=${join(own, 'no-such-profile.json')}`, 'busybox', 'true']);
+    expect({ code: failed.code, stderr: failed.stderr }).toEqual({ code: 125, stderr: expect.stringContaining('no-such-profile.json') });
+    const left = async (dir: string) => (existsSync(join(own, dir)) ? (await readdir(join(own, dir))).filter((n) => !n.startsWith('.')) : []);
+    expect({ containers: await left('containers'), netns: await left('netns'), networks: await left('networks/containers') }).toEqual({ containers: [], netns: [], networks: [] });
+  });
+
   it('a host port another root\'s container publishes is refused (DNAT holds no socket a bind would find)', async () => {
     const otherRoot = await newRoot();
     const hostPort = await freePort();

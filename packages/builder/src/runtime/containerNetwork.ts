@@ -7,11 +7,11 @@ import { readContainerNetwork, type ContainerNetwork } from './network/recordedN
 const cni = () => import('./network/containerNetwork.js');
 
 /**
- * Where the container lifecycle meets the CNI module: `start` connects a
- * container before the runtime creates it, cleanup (possibly in conmon's exit
- * command, another process) disconnects it after it exited, so nothing is
- * kept in memory between them; the network module's own state file says
- * what to undo.
+ * Where the container lifecycle meets the CNI module: `start` (and `run`,
+ * from the moment the record exists) connects a container while the runtime
+ * creates it, cleanup (possibly in conmon's exit command, another process)
+ * disconnects it after it exited, so nothing is kept in memory between them;
+ * the network module's own state file says what to undo.
  *
  * Only `bridge` has work here: `none` gets a fresh namespace from runc
  * (loopback only) and `host` shares ours.
@@ -30,7 +30,7 @@ export function networkNamespacePath(root: string, record: Pick<ContainerRecord,
  * `onNetns` hears when the namespace exists, before its interfaces do.
  * On failure nothing is left and the NetworkError (exit 125) is thrown.
  */
-export async function connectContainer(root: string, record: ContainerRecord, hostsFile: string, opts: { fresh: boolean; onNetns?: () => void }): Promise<void> {
+async function connectContainer(root: string, record: ContainerRecord, hostsFile: string, opts: { fresh: boolean; onNetns?: () => void }): Promise<void> {
   if (record.network !== 'bridge') return;
   const { setupNetwork, teardownNetwork } = await cni();
   if (!opts.fresh) await teardownNetwork(root, record.id);
@@ -40,6 +40,39 @@ export async function connectContainer(root: string, record: ContainerRecord, ho
   } catch (e) {
     await teardownNetwork(root, record.id);
     throw e;
+  }
+}
+
+/**
+ * A connectContainer under way, begun before the runtime creates the container
+ * (by startContainer, or by createContainer for `run`, while the rootfs is
+ * mounted and the spec written): whoever began it hands it on and the one who
+ * takes it over waits for it or undoes it.
+ */
+export class ContainerConnection {
+  /** Resolves once the container is connected; rejects with connectContainer's error. */
+  readonly done: Promise<void>;
+  private readonly netnsMade: Promise<void>;
+  /** Never rejects: what undo waits for, and what keeps an early failure from counting as unhandled while nobody awaits `done` yet. */
+  private readonly ended: Promise<unknown>;
+  private undone?: Promise<void>;
+
+  constructor(private readonly root: string, private readonly record: ContainerRecord, hostsFile: string, opts: { fresh: boolean }) {
+    let netnsReady = () => {};
+    this.netnsMade = new Promise<void>((resolve) => (netnsReady = resolve));
+    this.done = connectContainer(root, record, hostsFile, { fresh: opts.fresh, onNetns: netnsReady });
+    this.ended = Promise.allSettled([this.done]);
+  }
+
+  /** Resolves once the netns exists (the runtime may join it by path) or the container is connected; rejects if connecting failed first. */
+  netns(): Promise<void> {
+    return Promise.race([this.netnsMade, this.done]);
+  }
+
+  /** Waits for connecting to end, then undoes what it made; once, however many rollbacks ask. */
+  undo(): Promise<void> {
+    this.undone ??= this.ended.then(() => disconnectContainer(this.root, this.record));
+    return this.undone;
   }
 }
 

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { LocalStore } from '@tsbuild/oci-layout';
+import type { Image, LocalStore } from '@tsbuild/oci-layout';
 import type { ContainerRecord } from './containerRecord.js';
 import type { ContainerPaths } from './containerStore.js';
 import { ContainerError } from './containerError.js';
@@ -23,7 +23,11 @@ export async function isMounted(dir: string): Promise<boolean> {
  */
 export async function mountContainerRootfs(store: LocalStore, record: ContainerRecord, paths: ContainerPaths): Promise<string> {
   if (await isMounted(paths.merged)) return paths.merged;
-  const image = await store.layout.readImage(record.image.descriptor);
+  return mountNewRootfs(store, await store.layout.readImage(record.image.descriptor), record, paths);
+}
+
+/** mountContainerRootfs for a container made a moment ago, whose image is at hand and whose rootfs cannot be mounted yet. */
+export async function mountNewRootfs(store: LocalStore, image: Image, record: ContainerRecord, paths: ContainerPaths): Promise<string> {
   try {
     const lowers = await new Snapshotter(store).prepare(image.layers);
     return (await mountOverlay(lowers, paths.rootfsDir, { volatile: record.autoRemove })).merged;

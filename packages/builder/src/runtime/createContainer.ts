@@ -1,12 +1,13 @@
 import { lstat, writeFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Image, LocalStore, StoredImage } from '@tsbuild/oci-layout';
+import { allDone } from './allDone.js';
 import { ContainerError } from './containerError.js';
 import type { ContainerRecord } from './containerRecord.js';
 import { buildContainerSpec, effectiveImageConfig } from './containerSpec.js';
-import { mountContainerRootfs, unmountContainerRootfs } from './containerRootfs.js';
+import { mountNewRootfs, unmountContainerRootfs } from './containerRootfs.js';
 import type { ContainerStore, StoredContainer } from './containerStore.js';
-import { networkNamespacePath } from './containerNetwork.js';
+import { ContainerConnection, networkNamespacePath } from './containerNetwork.js';
 import { writeEtcFiles } from './etcFiles.js';
 import type { RestartPolicy, RunProfile, VolumeMount } from './runOptions.js';
 import { copyUpIntoVolume, provideVolumes } from './volumeMounts.js';
@@ -50,17 +51,30 @@ function imageVolumes(declared: Record<string, object> | undefined, profile: Run
     .map((destination) => ({ source: '', destination, readOnly: false, volume: {} }));
 }
 
+export interface CreateOptions {
+  /**
+   * Connect the network as soon as the record exists, while the rootfs is mounted and the spec
+   * written: for `run`, which starts the container at once. Otherwise its start connects it.
+   */
+  connect?: boolean;
+}
+
+export interface CreatedContainer extends StoredContainer {
+  /** The connection under way when `connect` asked for one: startContainer takes it over. */
+  network?: ContainerConnection;
+}
+
 /**
  * Creates a container: its record under a unique name, its rootfs mounted,
  * its runtime spec written. Nothing runs yet. On failure nothing is left.
  */
-export async function createContainer(store: LocalStore, containers: ContainerStore, request: CreateRequest): Promise<StoredContainer> {
+export async function createContainer(store: LocalStore, containers: ContainerStore, request: CreateRequest, opts: CreateOptions = {}): Promise<CreatedContainer> {
   const volumes = new VolumeStore(store);
   const image = await store.layout.readImage(request.image.descriptor);
   const provided = await provideVolumes(volumes, [...request.profile.volumes, ...imageVolumes(image.config.config?.Volumes, request.profile)]);
   const req = { ...request, profile: { ...request.profile, volumes: provided.mounts } };
   try {
-    return await createWithVolumes(store, containers, req, image);
+    return await createWithVolumes(store, containers, req, image, opts);
   } catch (e) {
     // Volumes made for this container alone go with it; nothing else uses them yet.
     for (const name of provided.created) await volumes.remove(containers, name);
@@ -68,7 +82,7 @@ export async function createContainer(store: LocalStore, containers: ContainerSt
   }
 }
 
-async function createWithVolumes(store: LocalStore, containers: ContainerStore, req: CreateRequest, image: Image): Promise<StoredContainer> {
+async function createWithVolumes(store: LocalStore, containers: ContainerStore, req: CreateRequest, image: Image, opts: CreateOptions): Promise<CreatedContainer> {
   await checkVolumeSources(req.profile);
   const effective = effectiveImageConfig(image.config, req.command, req.profile).config ?? {};
   const stopSignal = req.stopSignal ?? image.config.config?.StopSignal ?? 'SIGTERM';
@@ -108,10 +122,17 @@ async function createWithVolumes(store: LocalStore, containers: ContainerStore, 
       ...req.profile.tmpfs.map((t) => ({ Type: 'tmpfs' as const, Source: '', Destination: t.destination, RW: !t.options.includes('ro') })),
     ],
   }));
+  let network: ContainerConnection | undefined;
   try {
-    const rootfs = await mountContainerRootfs(store, c.record, c.paths);
+    // The etc files and the rootfs side by side; connecting begins once the etc files exist (it writes the address into the hosts file).
+    const etcWritten = writeEtcFiles(c.paths.etcDir, c.record.config.Hostname, req.profile.network).then((files) => {
+      if (opts.connect) network = new ContainerConnection(store.root, c.record, files.hosts, { fresh: true });
+      return files;
+    });
+    const mounted = mountNewRootfs(store, image, c.record, c.paths);
+    await allDone([etcWritten, mounted]);
+    const [etcFiles, rootfs] = await Promise.all([etcWritten, mounted]);
     for (const v of req.profile.volumes) if (v.volume) await copyUpIntoVolume(rootfs, v.destination, v.source);
-    const etcFiles = await writeEtcFiles(c.paths.etcDir, c.record.config.Hostname, req.profile.network);
     const netnsPath = networkNamespacePath(store.root, c.record);
     const spec = await buildContainerSpec({
       id: c.record.id,
@@ -123,10 +144,18 @@ async function createWithVolumes(store: LocalStore, containers: ContainerStore, 
       ...(netnsPath ? { netnsPath } : {}),
     });
     await writeFile(c.paths.spec, `${JSON.stringify(spec, null, 2)}\n`);
-    return c;
+    return { ...c, ...(network ? { network } : {}) };
   } catch (e) {
-    await unmountContainerRootfs(c.paths);
-    await containers.remove(c);
+    await discardContainer(containers, { ...c, ...(network ? { network } : {}) });
     throw e;
   }
+}
+
+/**
+ * Undoes what createContainer made (the network it began, once that ended; the rootfs mount; the
+ * record), also after a failed start: `run` leaves nothing of a container that never ran.
+ */
+export async function discardContainer(containers: ContainerStore, c: CreatedContainer): Promise<void> {
+  await allDone([...(c.network ? [c.network.undo()] : []), unmountContainerRootfs(c.paths)]);
+  await containers.remove(c);
 }

@@ -1,5 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { allDone } from './allDone.js';
 import type { NetworkMode } from './runOptions.js';
 
 export interface EtcFiles {
@@ -48,24 +49,23 @@ export async function writeHostsFile(path: string, hostname: string, ipAddress?:
  * /etc/hosts, /etc/hostname and /etc/resolv.conf for the container, kept in
  * its directory and bind-mounted, as docker does: the image's own files stay
  * untouched and a read-only rootfs still gets them. A bridge container's
- * hosts file gets its address when the network is set up at start.
+ * hosts file gets its address when its network is connected.
  */
 export async function writeEtcFiles(dir: string, hostname: string, network: NetworkMode): Promise<EtcFiles> {
-  await mkdir(dir, { recursive: true });
   const files = etcFilesIn(dir);
-  await writeFile(files.hostname, `${hostname}\n`);
-  await writeHostsFile(files.hosts, hostname);
-  switch (network) {
-    case 'host':
-      await writeFile(files.resolvConf, await hostResolvConf());
-      break;
-    case 'bridge':
-      await writeFile(files.resolvConf, withoutLoopbackNameservers(await hostResolvConf()));
-      break;
-    case 'none':
-      // Loopback only: no name server is reachable.
-      await writeFile(files.resolvConf, '');
-      break;
-  }
+  const resolvConf = async () => {
+    switch (network) {
+      case 'host':
+        return hostResolvConf();
+      case 'bridge':
+        return withoutLoopbackNameservers(await hostResolvConf());
+      case 'none':
+        // Loopback only: no name server is reachable.
+        return '';
+    }
+  };
+  const [, content] = await Promise.all([mkdir(dir, { recursive: true }), resolvConf()]);
+  // Independent files, written side by side; all of them end before a failure is reported and the directory undone.
+  await allDone([writeFile(files.hostname, `${hostname}\n`), writeHostsFile(files.hosts, hostname), writeFile(files.resolvConf, content)]);
   return files;
 }

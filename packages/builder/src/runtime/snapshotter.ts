@@ -53,14 +53,15 @@ export class Snapshotter {
    */
   async prepare(layers: Pick<Layer, 'diffId' | 'open'>[]): Promise<string[]> {
     const chains = chainIds(layers.map((l) => l.diffId));
-    checkOverlayDepth(chains.map((c) => this.pathOf(c)), widestContainerRootfs(this.store.root));
-    await mkdir(this.dir, { recursive: true });
+    const targets = chains.map((c) => this.pathOf(c));
+    checkOverlayDepth(targets, widestContainerRootfs(this.store.root));
+    // Which are there, asked of every layer at once: a container's start waits on these one after another otherwise.
+    // Only a missing snapshot is unpacked; a permission or I/O error is no answer to "is it there".
+    const [, present] = await Promise.all([mkdir(this.dir, { recursive: true }), Promise.all(targets.map((t) => statIfExists(t)))]);
     const dirs: string[] = [];
     for (const [i, layer] of layers.entries()) {
-      const target = this.pathOf(chains[i]!);
-      // Only a missing snapshot is unpacked; a permission or I/O error is no answer to "is it there".
-      if (!(await statIfExists(target))) await this.unpack(layer, dirs, chains[i]!);
-      dirs.push(target);
+      if (!present[i]) await this.unpack(layer, dirs, chains[i]!);
+      dirs.push(targets[i]!);
     }
     return dirs;
   }

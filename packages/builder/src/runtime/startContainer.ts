@@ -4,7 +4,7 @@ import type { LocalStore } from '@tsbuild/oci-layout';
 import { allDone } from './allDone.js';
 import { createWithConmon } from './conmon.js';
 import { ContainerError } from './containerError.js';
-import { connectContainer, disconnectContainer } from './containerNetwork.js';
+import { ContainerConnection } from './containerNetwork.js';
 import type { ContainerState } from './containerRecord.js';
 import { mountContainerRootfs, unmountContainerRootfs } from './containerRootfs.js';
 import type { ContainerStore, StoredContainer } from './containerStore.js';
@@ -17,8 +17,13 @@ export const CONMON = 'conmon';
 export interface StartOptions {
   /** Runs once the container is created and conmon listens on its attach socket, before its process starts. */
   beforeStart?: () => Promise<void>;
-  /** Created by this process a moment ago (`run`): no runtime container or network of its ID can be left from a crash. */
+  /**
+   * Created by this process a moment ago (`run`): its rootfs is mounted, and no runtime container,
+   * network or exit files of its ID can be left from a crash.
+   */
   fresh?: boolean;
+  /** The container's connection, begun when it was created (`run`): taken over here, waited for or undone, instead of begun. */
+  network?: ContainerConnection;
 }
 
 /**
@@ -29,24 +34,31 @@ export interface StartOptions {
  */
 export async function startContainer(store: LocalStore, containers: ContainerStore, c: StoredContainer, previous: ContainerState, opts: StartOptions = {}): Promise<ContainerState> {
   const { record, paths } = c;
-  const runtime = await resolveRuntime(record.runtime);
-  await Promise.all([paths.exitFile, paths.persistedExitFile, paths.oomFile, paths.pidFile, paths.conmonPidFile].map((f) => rm(f, { force: true })));
-  let netnsReady = () => {};
-  const netns = new Promise<void>((resolve) => (netnsReady = resolve));
-  // The CNI plugins configure the netns while conmon and the runtime create the container in it (they only join it
-  // by path); both are done before its process starts. The hosts file gets the address in place, under its bind mount.
-  const network = connectContainer(store.root, record, etcFilesIn(paths.etcDir).hosts, { fresh: opts.fresh ?? false, onNetns: netnsReady });
+  let network = opts.network;
+  let runtime: string | undefined;
   try {
-    // Independent of each other: the rootfs, the netns, and (a container of this ID left behind by a crash would make `create` fail) the runtime's leftovers.
+    // The CNI plugins configure the netns while conmon and the runtime create the container in it (they only join it
+    // by path); both are done before its process starts. The hosts file gets the address in place, under its bind mount.
+    network ??= new ContainerConnection(store.root, record, etcFilesIn(paths.etcDir).hosts, { fresh: opts.fresh ?? false });
+    const resolving = resolveRuntime(record.runtime).then((path) => (runtime = path));
+    // Independent of each other: the runtime's path, the netns, and (unless fresh) the rootfs, the runtime's container
+    // a crash left behind (it would make `create` fail) and the exit files of a previous run.
     await allDone([
-      mountContainerRootfs(store, record, paths),
-      Promise.race([netns, network]),
-      ...(opts.fresh ? [] : [runtimeDelete(runtime, record.id)]),
+      resolving,
+      network.netns(),
+      ...(opts.fresh
+        ? []
+        : [
+            mountContainerRootfs(store, record, paths),
+            resolving.then((path) => runtimeDelete(path, record.id)),
+            ...[paths.exitFile, paths.persistedExitFile, paths.oomFile, paths.pidFile, paths.conmonPidFile].map((f) => rm(f, { force: true })),
+          ]),
     ]);
+    const runtimePath = await resolving;
     const pid = await createWithConmon(CONMON, {
       id: record.id,
       name: record.name,
-      runtime,
+      runtime: runtimePath,
       bundle: paths.bundle,
       pidFile: paths.pidFile,
       conmonPidFile: paths.conmonPidFile,
@@ -62,7 +74,7 @@ export async function startContainer(store: LocalStore, containers: ContainerSto
       noSyncLog: record.autoRemove,
       exitCommand: cleanupCommand(store.root, record.id, record.restart.kind === 'no' ? paths.attachedFile : undefined),
     });
-    await network;
+    await network.done;
     const conmonPid = Number.parseInt(await readFile(paths.conmonPidFile, 'utf8'), 10);
     const state: ContainerState = {
       ...previous,
@@ -77,12 +89,15 @@ export async function startContainer(store: LocalStore, containers: ContainerSto
     };
     await containers.writeState(c, state);
     await opts.beforeStart?.();
-    await runtimeStart(runtime, record.id);
+    await runtimeStart(runtimePath, record.id);
     return state;
   } catch (e) {
-    // Its failure, if it is the one, is `e`; either way it must have finished before it is undone.
-    await Promise.allSettled([network]);
-    await allDone([runtimeDelete(runtime, record.id), disconnectContainer(store.root, record), unmountContainerRootfs(paths)]);
+    // Without a runtime there is no runtime container; the network's undo waits for connecting to end (its failure, if it is the one, is `e`).
+    await allDone([
+      ...(runtime ? [runtimeDelete(runtime, record.id)] : []),
+      ...(network ? [network.undo()] : []),
+      unmountContainerRootfs(paths),
+    ]);
     const message = e instanceof Error ? e.message : String(e);
     await containers.writeState(c, { ...previous, status: previous.status === 'created' ? 'created' : 'exited', pid: 0, conmonPid: 0, error: message });
     if (e instanceof ContainerError) throw e;

@@ -2,8 +2,9 @@ import { rm, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { cleanupContainer } from '../../runtime/cleanupContainer.js';
 import { ContainerError } from '../../runtime/containerError.js';
+import { initialState } from '../../runtime/containerRecord.js';
 import { observeIfPresent, waitForExit } from '../../runtime/containerStatus.js';
-import { createContainer } from '../../runtime/createContainer.js';
+import { createContainer, discardContainer } from '../../runtime/createContainer.js';
 import { readLog } from '../../runtime/k8sFileLog.js';
 import {
   normalizeCapability,
@@ -153,9 +154,7 @@ export async function runAction(imageRef: string, command: string[], flags: RunF
     stopTimeout: parseStopTimeout(flags.stopTimeout),
     labels: parseLabels(flags.label),
     ...(logSizeMax !== undefined ? { logSizeMax } : {}),
-  });
-  if (flags.cidfile) await writeFile(flags.cidfile, c.record.id, { flag: 'wx' });
-  if (!flags.detach) await writeFile(c.paths.attachedFile, String(process.pid));
+  }, { connect: true });
   let attachment: StdioAttachment | undefined;
   // With -i or -t, output and stdin go through conmon's attach socket, joined before the process starts so nothing is missed.
   // The attach client and the terminal handling load only then: `run --rm IMAGE` without -i or -t needs neither (#13).
@@ -164,11 +163,17 @@ export async function runAction(imageRef: string, command: string[], flags: RunF
     attachment = await attachStdio(c, { stdin: flags.interactive ?? false, detachKeys: flags.detachKeys });
   };
   try {
-    await startContainer(store, containers, c, await containers.readState(c), { fresh: true, ...((flags.interactive || flags.tty) && !flags.detach ? { beforeStart: attach } : {}) });
+    if (flags.cidfile) await writeFile(flags.cidfile, c.record.id, { flag: 'wx' });
+    if (!flags.detach) await writeFile(c.paths.attachedFile, String(process.pid));
+    // Made a moment ago: its state is the initial one, no need to read it back.
+    await startContainer(store, containers, c, initialState(), {
+      fresh: true,
+      ...(c.network ? { network: c.network } : {}),
+      ...((flags.interactive || flags.tty) && !flags.detach ? { beforeStart: attach } : {}),
+    });
   } catch (e) {
     attachment?.end();
-    // `run` leaves nothing of a container that never ran.
-    await containers.remove(c);
+    await discardContainer(containers, c);
     await removeAnonymousVolumes(new VolumeStore(store), containers, c.record);
     throw e;
   }

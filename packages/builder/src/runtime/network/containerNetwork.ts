@@ -55,19 +55,26 @@ export async function setupNetwork(req: NetworkRequest): Promise<ContainerNetwor
   if (req.mode === 'host') return { mode: 'host', ports: [] };
 
   const network = req.network ?? defaultBridgeNetwork;
-  const confList = req.mode === 'bridge' ? await loadConfList(req.root, network) : undefined;
-  if (confList) for (const { subnet, bridge } of bridgeSubnets(confList)) await checkSubnetFree(subnet, bridge);
   const netnsPath = netnsPathFor(req.root, req.containerId);
-  await mkdir(networksDir(req.root), { recursive: true });
+  // The directories are made while the conflist is read and checked: a container's start waits on each step.
+  const [confList] = await Promise.all([
+    (async () => {
+      const list = req.mode === 'bridge' ? await loadConfList(req.root, network) : undefined;
+      if (list) for (const { subnet, bridge } of bridgeSubnets(list)) await checkSubnetFree(subnet, bridge);
+      return list;
+    })(),
+    mkdir(networksDir(req.root), { recursive: true }),
+    mkdir(HOST_NETWORK_DIR, { recursive: true }),
+  ]);
 
   // Under the host-wide claims lock, host ports are checked against every
   // root's containers' and recorded (claim, then state) before it is let go.
-  await mkdir(HOST_NETWORK_DIR, { recursive: true });
   let state: NetworkState = await withFileLock(CLAIMS_LOCK, async () => {
     if (await readNetworkState(req.root, req.containerId)) {
       throw new NetworkError('netns', `container ${req.containerId} already has a network; tear it down first`);
     }
-    const claimed = await claimHostPorts(ports, await claimedHostPorts());
+    // Others' claims matter only to a container that publishes ports.
+    const claimed = ports.length > 0 ? await claimHostPorts(ports, await claimedHostPorts()) : [];
     if (claimed.length > 0) await writeHostPortClaim({ root: req.root, containerId: req.containerId, ports: claimed });
     const initial: NetworkState = { containerId: req.containerId, mode: req.mode, netnsPath, ports: claimed, ...(confList ? { confList } : {}) };
     await writeNetworkState(req.root, initial);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { batchedMap } from '../batchedMap.js';
 import { HOST_NETWORK_DIR } from './bridgeNetwork.js';
 import { readNetworkState } from './networkState.js';
 import type { PortMapping } from './portMapping.js';
@@ -13,6 +14,8 @@ import type { PortMapping } from './portMapping.js';
  * lose its traffic. One file per container, taken under CLAIMS_LOCK.
  */
 const CLAIMS_DIR = join(HOST_NETWORK_DIR, 'ports');
+/** How many claims are read side by side. */
+const CLAIMS_AT_ONCE = 64;
 export const CLAIMS_LOCK = join(HOST_NETWORK_DIR, 'ports.lock');
 
 interface HostPortClaim {
@@ -36,19 +39,19 @@ export async function claimedHostPorts(): Promise<PortMapping[]> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
-  const taken: PortMapping[] = [];
-  for (const name of names.filter((n) => n.endsWith('.json') && !n.startsWith('.'))) {
+  // Side by side: under the host-wide lock, one after another grew with every container that publishes ports.
+  const held = await batchedMap(names.filter((n) => n.endsWith('.json') && !n.startsWith('.')), CLAIMS_AT_ONCE, async (name) => {
     let claim: HostPortClaim;
     try {
       claim = JSON.parse(await readFile(join(CLAIMS_DIR, name), 'utf8')) as HostPortClaim;
     } catch (e) {
       // Released by its container's teardown since the listing.
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw e;
     }
-    if (await readNetworkState(claim.root, claim.containerId)) taken.push(...claim.ports);
-  }
-  return taken;
+    return (await readNetworkState(claim.root, claim.containerId)) ? claim.ports : [];
+  });
+  return held.flat();
 }
 
 /** Records a container's host ports; call under CLAIMS_LOCK, after checking them against claimedHostPorts. */
