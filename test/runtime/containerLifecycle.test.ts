@@ -1,8 +1,10 @@
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { busyboxContainerRoot } from '../helpers/containerRoot.js';
 import { pathExists } from '../helpers/pathExists.js';
-import { tsbuild } from '../helpers/tsbuildCli.js';
+import { tsbuild, TSBUILD_BIN } from '../helpers/tsbuildCli.js';
 
 const { store, ts, tsOk } = busyboxContainerRoot({ runc: 'runc', conmon: 'conmon' });
 
@@ -65,5 +67,38 @@ describe("conmon's exit command after its container or its whole store is gone",
     const again = await ts('container', 'cleanup', id);
     expect(again).toMatchObject({ code: 0, stderr: '' });
     expect(await pathExists(join(store.root, 'containers', id))).toBe(false);
+  });
+});
+
+describe('output piped into a reader that stops early (`| head -1`)', () => {
+  /** `tsbuild ARGS | head -1` in bash: what head printed, and tsbuild's stderr and exit status. */
+  function intoHead(args: string[]): Promise<{ head: string; stderr: string; status: number }> {
+    const script = 'node "$@" 2>/tmp/tsbuild-head-$$.err | head -1; status=${PIPESTATUS[0]}; cat /tmp/tsbuild-head-$$.err >&2; rm -f /tmp/tsbuild-head-$$.err; exit $status';
+    return new Promise((resolve) => {
+      execFile('bash', ['-c', script, 'bash', TSBUILD_BIN, '--root', store.root, ...args], (e, stdout, stderr) => {
+        resolve({ head: stdout, stderr, status: e ? Number((e as { code?: number }).code) : 0 });
+      });
+    });
+  }
+
+  async function gone(ref: string): Promise<boolean> {
+    for (let i = 0; i < 100; i++) {
+      if ((await ts('container', 'inspect', ref)).code !== 0) return true;
+      await sleep(200);
+    }
+    return false;
+  }
+
+  it('run ends as SIGPIPE ends a tool (141), without a stack trace, and its --rm container is still removed', async () => {
+    const r = await intoHead(['run', '--rm', '--network', 'none', '--name', 'piped', 'busybox', 'busybox', 'seq', '1', '400000']);
+    expect(r).toEqual({ head: '1\n', stderr: '', status: 141 });
+    expect(await gone('piped')).toBe(true);
+  });
+
+  it('logs ends the same way, and the container is left as it was', async () => {
+    await tsOk('run', '--network', 'none', '--name', 'logged', 'busybox', 'busybox', 'seq', '1', '400000');
+    const r = await intoHead(['logs', 'logged']);
+    expect(r).toEqual({ head: '1\n', stderr: '', status: 141 });
+    expect((await inspect('logged')).State.Status).toBe('exited');
   });
 });

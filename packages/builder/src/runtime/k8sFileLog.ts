@@ -45,9 +45,10 @@ async function replaced(path: string, fh: FileHandle): Promise<boolean> {
  * log's directory. When conmon rotates the log (`--log-opt max-size`), the
  * old file is read to its end and the new one from its start, as `tail -F`
  * does. A record is handed on only once its newline is written. Returns the
- * offset reached in the file read last.
+ * offset reached in the file read last; `stop` ends the reading between two
+ * chunks, even of a log that grows faster than it is read.
  */
-export async function readLog(path: string, offset: number, onRecord: (r: LogRecord) => void, follow: () => Promise<boolean>): Promise<number> {
+export async function readLog(path: string, offset: number, onRecord: (r: LogRecord) => void, follow: () => Promise<boolean>, stop?: AbortSignal): Promise<number> {
   // Watching from before the first look at the file, so that no change after it is missed.
   const changes = new DirectoryChanges(dirname(path));
   const waitForChange = () => changes.next(FOLLOW_CHECK_MS);
@@ -64,6 +65,7 @@ export async function readLog(path: string, offset: number, onRecord: (r: LogRec
     let position = offset;
     let last = false;
     for (;;) {
+      if (stop?.aborted) return position - pending.length;
       const { bytesRead } = await fh.read(buf, 0, buf.length, position);
       if (bytesRead > 0) {
         position += bytesRead;

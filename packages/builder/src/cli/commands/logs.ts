@@ -4,7 +4,8 @@ import { observeIfPresent } from '../../runtime/containerStatus.js';
 import { LogTail, readLog, type LogRecord } from '../../runtime/k8sFileLog.js';
 import { parseLogTimeBound, parseTimestamp, type EpochNanos } from '../../runtime/logTime.js';
 import { openContainers } from '../containerStoreOption.js';
-import { logWriter } from '../logOutput.js';
+import { ExitStatus } from '../exitStatus.js';
+import { CLOSED_OUTPUT_STATUS, LogOutput } from '../logOutput.js';
 import { withRootOption } from '../storeOption.js';
 
 export function logsCommand(program: Command): void {
@@ -22,9 +23,10 @@ export function logsCommand(program: Command): void {
       const until = opts.until === undefined ? undefined : parseLogTimeBound('--until', opts.until, now);
       const { containers } = await openContainers(cmd);
       const c = await containers.find(ref);
-      const write = inTimeRange(logWriter(opts.timestamps ?? false), since, until);
+      const out = new LogOutput(opts.timestamps ?? false);
+      const write = inTimeRange(out.write, since, until);
       const beforeUntil = () => until === undefined || BigInt(Date.now()) * 1_000_000n <= until;
-      const running = async () => beforeUntil() && (await observeIfPresent(containers, c))?.status === 'running';
+      const running = async () => !out.closed.aborted && beforeUntil() && (await observeIfPresent(containers, c))?.status === 'running';
       let offset = 0;
       if (opts.tail !== 'all') {
         const lines = Number(opts.tail);
@@ -33,7 +35,12 @@ export function logsCommand(program: Command): void {
         offset = await readLog(c.paths.log, 0, inTimeRange((r) => tail.add(r), since, until), async () => false);
         for (const r of tail.take()) write(r);
       }
-      await readLog(c.paths.log, offset, write, opts.follow ? running : async () => false);
+      try {
+        await readLog(c.paths.log, offset, write, opts.follow ? running : async () => false, out.closed);
+      } finally {
+        out.dispose();
+      }
+      if (out.closed.aborted) throw new ExitStatus(CLOSED_OUTPUT_STATUS);
     });
 }
 

@@ -1,9 +1,11 @@
 import { rm, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import type { LocalStore } from '@tsbuild/oci-layout';
 import { cleanupContainer } from '../../runtime/cleanupContainer.js';
 import { ContainerError } from '../../runtime/containerError.js';
 import { initialState } from '../../runtime/containerRecord.js';
 import { observeIfPresent, waitForExit } from '../../runtime/containerStatus.js';
+import type { ContainerStore, StoredContainer } from '../../runtime/containerStore.js';
 import { createContainer, discardContainer } from '../../runtime/createContainer.js';
 import { readLog } from '../../runtime/k8sFileLog.js';
 import {
@@ -28,7 +30,7 @@ import { parseMount, parseVolume } from '../../runtime/volumeMounts.js';
 import { removeAnonymousVolumes, VolumeStore } from '../../runtime/volumeStore.js';
 import { openContainers } from '../containerStoreOption.js';
 import { ExitStatus } from '../exitStatus.js';
-import { logWriter } from '../logOutput.js';
+import { CLOSED_OUTPUT_STATUS, LogOutput } from '../logOutput.js';
 import { imageForRun, parsePullPolicy } from '../runImage.js';
 import { registryTransportOptions } from '../registryOptions.js';
 import { proxySignals } from '../signalProxy.js';
@@ -132,6 +134,17 @@ function parseStopTimeout(text: string): number {
   return n;
 }
 
+/**
+ * Nobody reads our output any more (`| head`): `run` ends as docker's and podman's CLIs do, and
+ * the container runs on. Its exit command cleans up after it once this process is no longer
+ * attached; if it exited already (its exit command saw us attached and left that to us), we do.
+ */
+async function leaveClosedOutput(store: LocalStore, containers: ContainerStore, c: StoredContainer): Promise<never> {
+  await rm(c.paths.attachedFile, { force: true });
+  if ((await observeIfPresent(containers, c))?.status !== 'running') await cleanupContainer(store, containers, c, { fromExitCommand: false });
+  throw new ExitStatus(CLOSED_OUTPUT_STATUS);
+}
+
 /** `tsbuild run`: create the container, start it, and (without -d) stay with it until it exits. */
 export async function runAction(imageRef: string, command: string[], flags: RunFlags, cmd: Command): Promise<void> {
   if (flags.detach && flags.rm && flags.restart !== 'no') throw new ContainerError('invalid-option', '--rm and --restart cannot be used together');
@@ -194,7 +207,13 @@ export async function runAction(imageRef: string, command: string[], flags: RunF
       }
       await waitForExit(containers, c);
     } else {
-      await readLog(c.paths.log, 0, logWriter(false), async () => (await observeIfPresent(containers, c))?.status === 'running');
+      const out = new LogOutput(false);
+      try {
+        await readLog(c.paths.log, 0, out.write, async () => !out.closed.aborted && (await observeIfPresent(containers, c))?.status === 'running', out.closed);
+      } finally {
+        out.dispose();
+      }
+      if (out.closed.aborted) await leaveClosedOutput(store, containers, c);
     }
   } finally {
     stopProxy();
