@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "fsnative",
-      "sources": ["fsnative.c", "smallFiles.c", "smallFileWrites.c", "mounts.c", "attachSocket.c", "processRun.c", "daemonSpawn.c"],
+      "sources": ["fsnative.c", "smallFiles.c", "contentHashes.c", "smallFileWrites.c", "mounts.c", "attachSocket.c", "processRun.c", "daemonSpawn.c"],
       "cflags": ["-Wall", "-Wextra", "-O2"]
     }
   ]

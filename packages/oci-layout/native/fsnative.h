@@ -29,6 +29,7 @@ int open_directory_beneath(int root_fd, const char *path);
 napi_value queue_promised_work(napi_env env, const char *name, napi_async_execute_callback execute, napi_async_complete_callback complete, void *data,
                                napi_deferred *deferred, napi_async_work *work);
 
+void sha256_slots(const char *data, const size_t *slots, double *results, size_t count, unsigned char *digests);
 napi_value ListDirectory(napi_env env, napi_callback_info info);
 napi_value ListDirectoryAsync(napi_env env, napi_callback_info info);
 napi_value ReadFile(napi_env env, napi_callback_info info);

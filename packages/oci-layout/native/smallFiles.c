@@ -15,8 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <node_api.h>
-#include <openssl/evp.h>
-#include <pthread.h>
 #include "fsnative.h"
 
 /* The lstat fields listDirectory returns per entry, in this order (times as seconds and nanoseconds, as Node gets them). */
@@ -294,35 +292,6 @@ typedef struct {
   unsigned char *digests; /* per file: the SHA-256 of the bytes read (zeros where the read failed); NULL when not asked for */
 } ReadBatch;
 
-/*
- * SHA-256 from the OpenSSL inside node (its symbols are the process's): a
- * context's files are hashed on the pool while they are in the cache, not one
- * by one on the main thread. Fetched once: an implicit fetch on every init
- * costs more than hashing a small file.
- */
-static EVP_MD *sha256_md;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-static void fetch_sha256(void) {
-  sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-/* SHA-256 of each successfully read file of the batch into its 32 bytes of digests. */
-static void hash_batch(ReadBatch *batch) {
-  pthread_once(&sha256_once, fetch_sha256);
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  for (size_t i = 0; i < batch->count; i++) {
-    unsigned char *digest = batch->digests + 32 * i;
-    if (batch->results[i] < 0) continue;
-    const EVP_MD *md = sha256_md != NULL ? sha256_md : EVP_sha256();
-    if (ctx == NULL || !EVP_DigestInit_ex(ctx, md, NULL) || !EVP_DigestUpdate(ctx, batch->data + batch->slots[i], (size_t)batch->results[i])
-        || !EVP_DigestFinal_ex(ctx, digest, NULL)) {
-      batch->results[i] = -ENOMEM;
-    }
-  }
-  EVP_MD_CTX_free(ctx);
-}
-
 static void read_batch_execute(napi_env env, void *arg) {
   (void)env;
   ReadBatch *batch = arg;
@@ -337,7 +306,7 @@ static void read_batch_execute(napi_env env, void *arg) {
     batch->ctimes[2 * i + 1] = (double)ctime.tv_nsec;
   }
   if (dfd >= 0) close(dfd);
-  if (batch->digests != NULL) hash_batch(batch);
+  if (batch->digests != NULL) sha256_slots(batch->data, batch->slots, batch->results, batch->count, batch->digests);
 }
 
 static void read_batch_free(napi_env env, ReadBatch *batch) {
