@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { ListingPrefetch } from '../../packages/builder/src/context/listingPrefetch.js';
+import { ListingPrefetch } from '@tsbuild/builder';
 
 // A layer walk takes the listings of the directories it reaches from the thread pool when they
 // are in (#14): each must be its own directory's, made no more than a few ahead, and a

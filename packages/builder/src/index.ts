@@ -22,6 +22,7 @@ export { parseVolume, parseMount, type MountFlag } from './runtime/volumeMounts.
 export { ContainerError, type ContainerErrorKind } from './runtime/containerError.js';
 export { checkOverlayDepth, mountOverlay, mountReadOnlyOverlay, OverlayMountError, unmount, type OverlayMount } from './runtime/overlayMount.js';
 export { parseLogRecord, LogTail } from './runtime/k8sFileLog.js';
+export { ListingPrefetch } from './context/listingPrefetch.js';
 export { parseLogTimeBound, parseTimestamp, type EpochNanos } from './runtime/logTime.js';
 export { parseDockerignore, createIgnoreMatcher, readIgnorePatterns, chooseIgnoreFile, IgnorePatternError, type IgnoreMatcher } from './dockerfile/dockerignore.js';
 export { setupNetwork, teardownNetwork, type NetworkRequest } from './runtime/network/containerNetwork.js';
