@@ -130,8 +130,7 @@ async function createWithVolumes(store: LocalStore, containers: ContainerStore, 
       return files;
     });
     const mounted = mountNewRootfs(store, image, c.record, c.paths);
-    await allDone([etcWritten, mounted]);
-    const [etcFiles, rootfs] = await Promise.all([etcWritten, mounted]);
+    const [etcFiles, rootfs] = await allDone([etcWritten, mounted]);
     for (const v of req.profile.volumes) if (v.volume) await copyUpIntoVolume(rootfs, v.destination, v.source);
     const netnsPath = networkNamespacePath(store.root, c.record);
     const spec = await buildContainerSpec({
