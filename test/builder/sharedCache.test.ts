@@ -7,6 +7,7 @@ import { LocalStore, type Digest } from '@tsbuild/oci-layout';
 import { importBusybox } from '../helpers/busyboxImage.js';
 import { writeContext } from '../helpers/buildCase.js';
 import { startFaultProxy, startRegistry } from '../helpers/registryHarness.js';
+import { expectStoreIntact } from '../helpers/storeIntegrity.js';
 import { tempDirs } from '../helpers/tempDirs.js';
 import { tsbuild, type CliResult } from '../helpers/tsbuildCli.js';
 
@@ -239,8 +240,11 @@ describe('a cache that cannot be used', () => {
     ok(out);
     expect(out.stderr).toContain(`WARNING: cache layer ${last}`);
     expect(runsSince(mark)).toEqual(['two']);
-    const built = (await (await LocalStore.open(b.root)).readImage('app')).manifest.layers;
-    expect(built.at(-1)!.digest).not.toBe(last);
+    // Built again within the second the refused layer was, its layer can be byte-identical to it (tar keeps whole-second
+    // times): what must hold is that no corrupted byte was kept, and that the image has its layer.
+    await expectStoreIntact(b.root);
+    const layers = async (root: string) => (await (await LocalStore.open(root)).readImage('app')).manifest.layers.length;
+    expect(await layers(b.root)).toBe(await layers(a.root));
   }, 240_000);
 });
 
