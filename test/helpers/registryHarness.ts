@@ -183,6 +183,8 @@ export interface Fault {
   /** Where a redirect points (host:port of another proxy in front of the same registry); default: this proxy under another name. */
   to?: string;
   status?: number;
+  /** The distribution-spec error code a `status` answer carries (default INJECTED). */
+  code?: string;
   retryAfter?: string;
   /** How many matching requests it hits (default 1). */
   times?: number;
@@ -235,7 +237,7 @@ export async function startFaultProxy(target: string, opts: { storageAuthorizati
       entry.status = fault.status ?? 500;
       req.resume();
       res.writeHead(entry.status, { 'content-type': 'application/json', ...(fault.retryAfter ? { 'retry-after': fault.retryAfter } : {}) });
-      res.end(JSON.stringify({ errors: [{ code: 'INJECTED', message: `injected ${entry.status}` }] }));
+      res.end(JSON.stringify({ errors: [{ code: fault.code ?? 'INJECTED', message: `injected ${entry.status}` }] }));
       return;
     }
     const upstream = httpRequest(`http://${target}${path}`, { method, headers: req.headers }, (up) => {

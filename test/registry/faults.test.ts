@@ -123,6 +123,22 @@ describe('pushes', () => {
     expect(r.stdout).toBe(`${fresh}\n`);
     expect(proxy.requests.some((q) => q.status === 500)).toBe(true);
   });
+
+  // docker-registry refuses a manifest as DIGEST_INVALID while another client re-links one of its blobs.
+  it('a manifest PUT refused once as DIGEST_INVALID is sent again; refused every time, it fails in one line', async () => {
+    const isManifestPut = (m: string, p: string) => m === 'PUT' && p.includes('/manifests/');
+    proxy.faults.push({ match: isManifestPut, action: 'status', status: 400, code: 'DIGEST_INVALID' });
+    const r = await ok(['--root', root, 'push', '-q', 'faulty', `docker://${proxy.host}/relinked/img:1`]);
+    expect(r.stdout).toBe(`${digest}\n`);
+    expect(proxy.requests.filter((q) => isManifestPut(q.method, q.path)).map((q) => q.status)).toEqual([400, 201]);
+
+    proxy.requests.length = 0;
+    proxy.faults.push({ match: isManifestPut, action: 'status', status: 400, code: 'DIGEST_INVALID', times: 100 });
+    const refused = await tsbuild(['--root', root, 'push', '-q', 'faulty', `docker://${proxy.host}/relinked/img:2`]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^tsbuild: error: .*DIGEST_INVALID: injected 400 \(PUT http:\/\/[^ ]+\/manifests\/2 -> 400\)\n$/);
+    expect(proxy.requests.filter((q) => isManifestPut(q.method, q.path)).length).toBe(5);
+  });
 });
 
 /** Runs the CLI under GNU time; returns its peak resident memory in KiB. */

@@ -33,6 +33,8 @@ export interface RegistryRequest {
   expect: number[];
   /** Whether transient failures are retried here (false when the caller resynchronises itself). */
   retry?: boolean;
+  /** Refusal codes (`DIGEST_INVALID`, ...) that are transient for this request alone, and retried as a 503 would be. */
+  transientCodes?: readonly string[];
   /** Sent over a connection of its own, never a pooled one (a retry after a response whose bytes were wrong). */
   freshConnection?: boolean;
 }
@@ -42,8 +44,8 @@ export type RegistryResponse = HttpResponse;
 /** undici, loaded by the first request that needs it (one with a body, or over HTTPS): see keepAliveHttp. */
 const undici = () => import('./undiciCore.js');
 
-export function isTransientError(e: unknown): boolean {
-  if (e instanceof RegistryError) return isRetryableStatus(e.status);
+export function isTransientError(e: unknown, transientCodes: readonly string[] = []): boolean {
+  if (e instanceof RegistryError) return isRetryableStatus(e.status) || (e.code !== undefined && transientCodes.includes(e.code));
   return isRetryableCode((e as NodeJS.ErrnoException | undefined)?.code);
 }
 
@@ -305,7 +307,7 @@ export class RegistrySession {
         if (req.body && !this.schemeKnown) await this.pingOnce();
         return await this.requestOnce(req, first, req.freshConnection === true);
       } catch (e) {
-        if (attempt + 1 >= tries || !isTransientError(e)) throw withRequest(e, req.method, first);
+        if (attempt + 1 >= tries || !isTransientError(e, req.transientCodes)) throw withRequest(e, req.method, first);
         const wait = retryDelay(e, attempt, policy);
         if (wait > policy.maxRetryAfterMs) throw e;
         await sleep(wait);

@@ -140,7 +140,13 @@ export class RepositoryClient {
     return { mediaType: header(res, 'content-type')?.split(';')[0] ?? '', digest: digestFromRegistry(digest, this.registry), size: Number(header(res, 'content-length') ?? 0) };
   }
 
-  /** PUTs the exact bytes with Content-Type = their media type, so the registry's digest is ours. */
+  /**
+   * PUTs the exact bytes with Content-Type = their media type, so the registry's digest is ours.
+   * docker-registry checks each blob the manifest names by reading the repository's link file,
+   * which its filesystem driver rewrites in place: while another client pushes the same blob
+   * there, the file can read empty and the PUT is refused as DIGEST_INVALID. Our digest is made
+   * from these very bytes, so that refusal is retried as a transient one.
+   */
   async putManifest(reference: string, bytes: Buffer, mediaType: string): Promise<Digest> {
     const res = await this.session.request({
       method: 'PUT',
@@ -149,6 +155,7 @@ export class RepositoryClient {
       body: async () => bytes,
       scopes: this.scopes(),
       expect: [201, 200, 202],
+      transientCodes: ['DIGEST_INVALID'],
     });
     await res.body.dump();
     const ours = digestOf(bytes);
