@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import { TSBUILD_BIN, tsbuild } from '../helpers/tsbuildCli.js';
 import { writePackageTree } from '../helpers/packageTree.js';
 import { rootAndContextPerTest } from '../helpers/tempDirs.js';
@@ -113,6 +114,24 @@ describe('context hash store', () => {
     }
     expect((await readdir(join(out, 'rootfs', 'both'))).length).toBe(3 + 50);
     expect((await build()).cached).toBe(true);
+  });
+
+  it('reads a store written a record per line (before blocks) as it is: a rebuild hashes nothing again', async () => {
+    await build();
+    await settle();
+    await build();
+    const line = (value: unknown) => `${crc32(JSON.stringify(value)).toString(16).padStart(8, '0')}\t${JSON.stringify(value)}`;
+    const before = new Map<string, string>();
+    for (const segment of await segments()) {
+      const [header, ...blocks] = (await readFile(segment, 'utf8')).trimEnd().split('\n');
+      const records = blocks.flatMap((block) => JSON.parse(block.slice(9)) as unknown[][]);
+      expect(records.length).toBeGreaterThan(blocks.length);
+      const text = `${[header!, ...records.map(line)].join('\n')}\n`;
+      await writeFile(segment, text);
+      before.set(segment, text);
+    }
+    expect((await build()).cached).toBe(true);
+    for (const [segment, text] of before) expect(await readFile(segment, 'utf8')).toBe(text);
   });
 
   it('torn, truncated or damaged segments are only a slower build, never a wrong hit, and heal', async () => {

@@ -30,24 +30,11 @@ const COMPACT_SLACK = 64;
 
 const HEADER = 'tsbuild-context-hashes-v1';
 
-/** What must be unchanged for a remembered hash to still be the file's (git's index uses the same). */
-interface Fingerprint {
-  dev: number;
-  ino: number;
-  size: number;
-  mtimeMs: number;
-  ctimeMs: number;
-  mode: number;
-}
-
-interface HashRecord extends Fingerprint {
-  hash: string;
-  /** Wall-clock ms just before the content was read. */
-  readAt: number;
-  /** The record as a segment line (encodeLine, no newline), kept so a rewrite does not encode it again. */
-  line: string;
-}
-
+/**
+ * A file's record: what must be unchanged for a remembered hash to still be
+ * the file's (git's index uses the same), the hash, and the wall-clock ms just
+ * before the content was read. Kept as the array it is stored as.
+ */
 type RecordFields = [name: string, dev: number, ino: number, size: number, mtimeMs: number, ctimeMs: number, mode: number, readAt: number, hash: string];
 
 function checksum(text: string): string {
@@ -55,8 +42,8 @@ function checksum(text: string): string {
 }
 
 /** One line (without its newline): CRC-32 of the JSON, a tab, the JSON. A torn or damaged line fails the check and is ignored. */
-function encodeLine(fields: unknown[]): string {
-  const json = JSON.stringify(fields);
+function encodeLine(value: unknown[]): string {
+  const json = JSON.stringify(value);
   return `${checksum(json)}\t${json}`;
 }
 
@@ -73,7 +60,7 @@ function decodeLine(line: string): unknown[] | undefined {
   return Array.isArray(value) ? value : undefined;
 }
 
-/** A segment line's fields, or undefined for a line that fails its checksum or is not JSON (a torn write). */
+/** A segment line's value, or undefined for a line that fails its checksum or is not JSON (a torn write). */
 function parseLine(line: string): unknown[] | undefined {
   try {
     return decodeLine(line);
@@ -83,14 +70,25 @@ function parseLine(line: string): unknown[] | undefined {
   }
 }
 
-function isRecordFields(fields: unknown[]): fields is RecordFields {
-  return fields.length === 9 && typeof fields[0] === 'string' && typeof fields[8] === 'string'
-    && fields.slice(1, 8).every((n) => typeof n === 'number');
+function isRecordFields(fields: unknown): fields is RecordFields {
+  if (!Array.isArray(fields) || fields.length !== 9 || typeof fields[0] !== 'string' || typeof fields[8] !== 'string') return false;
+  for (let i = 1; i < 8; i++) if (typeof fields[i] !== 'number') return false;
+  return true;
 }
 
-function sameStat(record: Fingerprint, st: EntryStats): boolean {
-  return record.ino === st.ino && record.size === st.size && record.mtimeMs === st.mtimeMs
-    && record.ctimeMs === st.ctimeMs && record.mode === st.mode && record.dev === st.dev;
+/**
+ * The records of a segment line: a line holds one block of records (an array
+ * of them, as a save writes it: one checksum and one JSON.parse for the lot),
+ * or a single record (as tsbuild wrote them before blocks).
+ */
+function lineRecords(value: unknown[]): RecordFields[] {
+  if (isRecordFields(value)) return [value];
+  return value.filter(isRecordFields);
+}
+
+function sameStat(record: RecordFields, st: EntryStats): boolean {
+  return record[2] === st.ino && record[3] === st.size && record[4] === st.mtimeMs
+    && record[5] === st.ctimeMs && record[6] === st.mode && record[1] === st.dev;
 }
 
 /** The content hash of a file's bytes, as the store remembers it. */
@@ -112,17 +110,19 @@ function isNotFound(err: unknown): boolean {
 
 /**
  * The remembered hashes of one context directory's files: a segment file of
- * checksummed records appended per build, read when the build reaches that
- * directory and dropped after, so memory follows one directory, not the tree.
+ * checksummed blocks of records, one appended per build, read when the build
+ * reaches that directory and dropped after, so memory follows one directory,
+ * not the tree.
  */
 export class DirectoryHashes {
-  private readonly pending: string[] = [];
+  private readonly pending: RecordFields[] = [];
 
   constructor(
     private readonly dir: string,
     private readonly segment: string,
-    private readonly known: Map<string, HashRecord>,
-    private readonly lines: number,
+    private readonly known: Map<string, RecordFields>,
+    /** Records and damaged lines in the file, superseded ones included: what a rewrite would drop. */
+    private readonly stored: number,
     /** The file ends in a partial line (a write was cut short): appending would glue onto it. */
     private readonly torn: boolean,
   ) {}
@@ -130,9 +130,7 @@ export class DirectoryHashes {
   /** The remembered hash of `name` (a regular file whose lstat is `st`), if a trustworthy record matches its stat. */
   remembered(name: string, st: EntryStats): string | undefined {
     const record = this.known.get(name);
-    if (record && sameStat(record, st) && Math.max(record.mtimeMs, record.ctimeMs) + RACY_WINDOW_MS <= record.readAt) {
-      return record.hash;
-    }
+    if (record && sameStat(record, st) && Math.max(record[4], record[5]) + RACY_WINDOW_MS <= record[7]) return record[8];
     return undefined;
   }
 
@@ -151,18 +149,18 @@ export class DirectoryHashes {
 
   /** `hash` as the content of `name` (lstat `st`), read no earlier than `readAt`. */
   remember(name: string, st: EntryStats, readAt: number, hash: string): string {
-    const line = encodeLine([name, st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs, st.mode, readAt, hash]);
-    this.known.set(name, { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, mode: st.mode, readAt, hash, line });
-    this.pending.push(line);
+    const record: RecordFields = [name, st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs, st.mode, readAt, hash];
+    this.known.set(name, record);
+    this.pending.push(record);
     return hash;
   }
 
-  /** Writes what this build learned: appended, or the segment rewritten when it is mostly superseded or torn. */
+  /** Writes what this build learned: appended as one block, or the segment rewritten when it is mostly superseded or torn. */
   async save(): Promise<void> {
     if (this.pending.length === 0) return;
-    const total = this.lines + this.pending.length;
-    if (!this.torn && this.lines > 0 && total - this.known.size <= this.known.size + COMPACT_SLACK) {
-      await appendFile(this.segment, segmentText(this.pending));
+    const total = this.stored + this.pending.length;
+    if (!this.torn && this.stored > 0 && total - this.known.size <= this.known.size + COMPACT_SLACK) {
+      await appendFile(this.segment, segmentText([encodeLine(this.pending)]));
     } else {
       await this.rewrite();
     }
@@ -171,8 +169,7 @@ export class DirectoryHashes {
 
   /** A whole new segment, renamed into place: a crash leaves either the old one or the new one. */
   private async rewrite(): Promise<void> {
-    const parts = [encodeLine([HEADER, this.dir])];
-    for (const record of this.known.values()) parts.push(record.line);
+    const parts = [encodeLine([HEADER, this.dir]), encodeLine([...this.known.values()])];
     const tmp = `${this.segment}.${randomBytes(4).toString('hex')}.tmp`;
     const text = segmentText(parts);
     try {
@@ -223,17 +220,18 @@ export class ContextHashStore {
     }
     const lines = text.split('\n');
     const torn = lines.pop() !== '';
-    const known = new Map<string, HashRecord>();
+    const known = new Map<string, RecordFields>();
     const header = lines.length > 0 ? parseLine(lines[0]!) : undefined;
     // A segment of another directory (a 160-bit collision) or a damaged header: start over.
     if (header?.[0] !== HEADER || header[1] !== dir) return new DirectoryHashes(dir, file, known, 0, true);
+    let stored = 0;
     for (let i = 1; i < lines.length; i++) {
-      const fields = parseLine(lines[i]!);
-      if (!fields || !isRecordFields(fields)) continue;
-      const [name, dev, ino, size, mtimeMs, ctimeMs, mode, readAt, hash] = fields;
-      known.set(name, { dev, ino, size, mtimeMs, ctimeMs, mode, readAt, hash, line: lines[i]! });
+      const value = parseLine(lines[i]!);
+      const records = value ? lineRecords(value) : [];
+      stored += Math.max(1, records.length);
+      for (const record of records) known.set(record[0], record);
     }
-    return new DirectoryHashes(dir, file, known, lines.length, torn);
+    return new DirectoryHashes(dir, file, known, stored, torn);
   }
 }
 
