@@ -30,6 +30,9 @@ napi_value queue_promised_work(napi_env env, const char *name, napi_async_execut
                                napi_deferred *deferred, napi_async_work *work);
 
 void sha256_slots(const char *data, const size_t *slots, double *results, size_t count, unsigned char *digests);
+napi_value Sha256Stream(napi_env env, napi_callback_info info);
+napi_value Sha256Update(napi_env env, napi_callback_info info);
+napi_value Sha256Digest(napi_env env, napi_callback_info info);
 napi_value ListDirectory(napi_env env, napi_callback_info info);
 napi_value ListDirectoryAsync(napi_env env, napi_callback_info info);
 napi_value ReadFile(napi_env env, napi_callback_info info);

@@ -1,6 +1,7 @@
 import type { Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { nodeCrypto } from './onDemandBuiltins.js';
+import { PoolSha256 } from './poolSha256.js';
 import { printableText } from './printableText.js';
 
 export type DigestAlgorithm = 'sha256' | 'sha512';
@@ -47,28 +48,33 @@ export function digestOf(data: Uint8Array | string, algorithm: DigestAlgorithm =
 /**
  * A pass-through stream that hashes and counts what flows through it, so a
  * digest comes out of the same pass that writes or forwards the bytes.
+ * SHA-256 is computed on the thread pool (PoolSha256), beside the main thread.
  */
 export class DigestingStream extends Transform {
   readonly algorithm: DigestAlgorithm;
-  private readonly hash: Hash;
+  private readonly hash: Hash | PoolSha256;
   private bytes = 0;
   private result?: Digest;
 
   constructor(algorithm: DigestAlgorithm = 'sha256') {
     super();
     this.algorithm = algorithm;
-    this.hash = nodeCrypto().createHash(algorithm);
+    this.hash = algorithm === 'sha256' ? new PoolSha256() : nodeCrypto().createHash(algorithm);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.hash.update(chunk);
     this.bytes += chunk.length;
-    done(null, chunk);
+    const behind = this.hash.update(chunk);
+    if (behind instanceof Promise) behind.then(() => done(null, chunk), done);
+    else done(null, chunk);
   }
 
   override _flush(done: TransformCallback): void {
-    this.result = `${this.algorithm}:${this.hash.digest('hex')}` as Digest;
-    done();
+    const hex = this.hash instanceof PoolSha256 ? this.hash.digest() : Promise.resolve(this.hash.digest('hex'));
+    hex.then((value) => {
+      this.result = `${this.algorithm}:${value}` as Digest;
+      done();
+    }, done);
   }
 
   /** Available once the stream has ended. */

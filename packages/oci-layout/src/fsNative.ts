@@ -40,6 +40,12 @@ export interface FsNative {
   readFile(path: string | Buffer, buffer: Buffer): number;
   /** Reads each file of `dir` (`names`: each ended by a NUL) into a slot of `lengths[i]` bytes on libuv's thread pool, with its ctime (s, ns) after and, with `sha256`, its digest; see `readSmallFiles`. */
   readFiles(dir: string | Buffer, names: string | Buffer, lengths: Float64Array, sha256: boolean): Promise<[Buffer, Float64Array, Float64Array, Buffer | undefined]>;
+  /** A new SHA-256 whose updates run on libuv's thread pool; see PoolSha256, which wraps the three. */
+  sha256Stream(): NativeSha256;
+  /** Hashes `buffers` in order on the pool; one update at a time per hash. */
+  sha256Update(hash: NativeSha256, buffers: Buffer[]): Promise<void>;
+  /** The 32-byte digest; the hash cannot be used after. */
+  sha256Digest(hash: NativeSha256): Buffer;
   /**
    * Creates files of the directory `dir` below `rootFd` (opened as openDirectoryBeneath opens it) on
    * libuv's thread pool, in order: `names` each ended by a NUL, their contents back to back in `data`,
@@ -67,6 +73,12 @@ export interface FsNative {
   runProcess(argv: string[], env: string[], input: Buffer, timeoutMs: number): Promise<NativeProcessOutcome>;
   /** posix_spawn of a daemon in a session of its own, at once; see `spawnDetached`, which wraps it. */
   spawnDetached(argv: string[], env: string[], cwd: string, ends: ('read' | 'write')[]): { pid: number; stderr: number; fds: number[] };
+}
+
+declare const nativeSha256: unique symbol;
+/** The addon's hash state (an external): only the sha256 functions take it. */
+export interface NativeSha256 {
+  readonly [nativeSha256]: true;
 }
 
 /** mount(2)'s MS_RDONLY. */
