@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -101,4 +102,38 @@ describe('output piped into a reader that stops early (`| head -1`)', () => {
     expect(r).toEqual({ head: '1\n', stderr: '', status: 141 });
     expect((await inspect('logged')).State.Status).toBe('exited');
   });
+});
+
+describe('logs of a big log to a reader that has paused', () => {
+  /** Bytes the process has read so far (files included), from /proc. */
+  async function bytesRead(pid: number): Promise<number> {
+    const io = await readFile(`/proc/${pid}/io`, 'utf8');
+    return Number(/^rchar: (\d+)$/m.exec(io)![1]);
+  }
+
+  it('reads no further than the reader takes, then gives every line', async () => {
+    const lines = 60_000;
+    const script = `s=$(printf '%1000s' | tr ' ' a); yes "$s" | head -n ${lines}`;
+    // Detached, so the 60 MB pass through conmon into the log and not through a test pipe first.
+    const id = (await tsOk('run', '-d', '--network', 'none', 'busybox', 'sh', '-c', script)).stdout.trim();
+    expect((await tsOk('wait', id)).stdout).toBe('0\n');
+    const child = spawn(process.execPath, [TSBUILD_BIN, '--root', store.root, 'logs', id], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.pause();
+    // Until the reading has stood still for half a second: with nobody taking the output, it must stop early.
+    let seen = -1;
+    for (let i = 0; i < 40; i++) {
+      await sleep(500);
+      const now = await bytesRead(child.pid!);
+      if (now === seen) break;
+      seen = now;
+    }
+    // The log is over 60 MB; the CLI's own code is a few.
+    expect(seen).toBeLessThan(20_000_000);
+    let got = 0;
+    child.stdout.on('data', (c: Buffer) => (got += c.length));
+    child.stdout.resume();
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code).toBe(0);
+    expect(got).toBe(lines * 1001);
+  }, 120_000);
 });

@@ -1,7 +1,9 @@
-import type { LogRecord } from '../runtime/k8sFileLog.js';
+import type { RecordSink } from '../runtime/k8sFileLog.js';
 
 /** What a shell reports for a tool that SIGPIPE ended: 128 + 13. */
 export const CLOSED_OUTPUT_STATUS = 141;
+
+const NEWLINE = Buffer.from('\n');
 
 /**
  * Log records to our stdout and stderr as the container wrote them; with
@@ -9,7 +11,8 @@ export const CLOSED_OUTPUT_STATUS = 141;
  * that came in parts). Once whoever reads them closes either stream (`|
  * head`), writing stops and `closed` aborts: the command then ends as a tool
  * ends on SIGPIPE (docker's and podman's CLIs die of it), quietly, not with
- * an unhandled EPIPE.
+ * an unhandled EPIPE. While a stream holds more than it passes on, `write`
+ * gives a promise of its drain: Node's stdout buffers without bound otherwise.
  */
 export class LogOutput {
   private readonly closing = new AbortController();
@@ -26,14 +29,28 @@ export class LogOutput {
     process.stderr.on('error', this.onError);
   }
 
-  readonly write = (r: LogRecord): void => {
-    if (this.closed.aborted) return;
+  readonly write: RecordSink = (r) => {
+    if (this.closed.aborted) return undefined;
     const out = r.stream === 'stdout' ? process.stdout : process.stderr;
     const prefix = this.timestamps && !this.midLine[r.stream] ? `${r.time} ` : '';
-    out.write(prefix ? Buffer.concat([Buffer.from(prefix), r.content]) : r.content);
-    if (!r.partial) out.write('\n');
+    const line = r.partial ? [r.content] : [r.content, NEWLINE];
+    const room = out.write(Buffer.concat(prefix ? [Buffer.from(prefix), ...line] : line));
     this.midLine[r.stream] = r.partial;
+    return room ? undefined : this.drained(out);
   };
+
+  /** Once `out` has passed on what it holds, or the reader has gone. */
+  private drained(out: NodeJS.WriteStream): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        out.off('drain', done);
+        this.closed.removeEventListener('abort', done);
+        resolve();
+      };
+      out.on('drain', done);
+      this.closed.addEventListener('abort', done);
+    });
+  }
 
   /** Stops listening for a closed stream; `closed` keeps its verdict. */
   dispose(): void {

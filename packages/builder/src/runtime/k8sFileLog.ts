@@ -25,6 +25,9 @@ export function parseLogRecord(line: Buffer): LogRecord | undefined {
   return { time: line.subarray(0, a).toString(), stream, partial: line.subarray(b + 1, c).toString() === 'P', content: line.subarray(c + 1) };
 }
 
+/** Takes a record; a promise to wait for before the next when the reader behind it is slower than the log. */
+export type RecordSink = (r: LogRecord) => void | Promise<void>;
+
 /** How long a follower waits without any change in the log's directory before asking `follow()` again. */
 const FOLLOW_CHECK_MS = 1000;
 
@@ -44,11 +47,13 @@ async function replaced(path: string, fh: FileHandle): Promise<boolean> {
  * then (while `follow()` says so) what is appended, woken by changes in the
  * log's directory. When conmon rotates the log (`--log-opt max-size`), the
  * old file is read to its end and the new one from its start, as `tail -F`
- * does. A record is handed on only once its newline is written. Returns the
- * offset reached in the file read last; `stop` ends the reading between two
- * chunks, even of a log that grows faster than it is read.
+ * does. A record is handed on only once its newline is written, and no more
+ * is read while `onRecord`'s promise is pending, so a slow reader of a big log
+ * holds back the reading instead of filling memory. Returns the offset
+ * reached in the file read last; `stop` ends the reading between two chunks,
+ * even of a log that grows faster than it is read.
  */
-export async function readLog(path: string, offset: number, onRecord: (r: LogRecord) => void, follow: () => Promise<boolean>, stop?: AbortSignal): Promise<number> {
+export async function readLog(path: string, offset: number, onRecord: RecordSink, follow: () => Promise<boolean>, stop?: AbortSignal): Promise<number> {
   // Watching from before the first look at the file, so that no change after it is missed.
   const changes = new DirectoryChanges(dirname(path));
   const waitForChange = () => changes.next(FOLLOW_CHECK_MS);
@@ -73,7 +78,8 @@ export async function readLog(path: string, offset: number, onRecord: (r: LogRec
         let nl: number;
         while ((nl = chunk.indexOf(NEWLINE)) >= 0) {
           const record = parseLogRecord(chunk.subarray(0, nl));
-          if (record) onRecord(record);
+          const held = record && onRecord(record);
+          if (held) await held;
           chunk = chunk.subarray(nl + 1);
         }
         pending = Buffer.from(chunk);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ContainerError } from '../../runtime/containerError.js';
 import { observeIfPresent } from '../../runtime/containerStatus.js';
-import { LogTail, readLog, type LogRecord } from '../../runtime/k8sFileLog.js';
+import { LogTail, readLog, type RecordSink } from '../../runtime/k8sFileLog.js';
 import { parseLogTimeBound, parseTimestamp, type EpochNanos } from '../../runtime/logTime.js';
 import { openContainers } from '../containerStoreOption.js';
 import { ExitStatus } from '../exitStatus.js';
@@ -33,7 +33,7 @@ export function logsCommand(program: Command): void {
         if (!Number.isInteger(lines) || lines < 0) throw new ContainerError('invalid-option', `invalid --tail ${JSON.stringify(opts.tail)}: expected a number or "all"`);
         const tail = new LogTail(lines);
         offset = await readLog(c.paths.log, 0, inTimeRange((r) => tail.add(r), since, until), async () => false);
-        for (const r of tail.take()) write(r);
+        for (const r of tail.take()) await write(r);
       }
       try {
         await readLog(c.paths.log, offset, write, opts.follow ? running : async () => false, out.closed);
@@ -45,11 +45,11 @@ export function logsCommand(program: Command): void {
 }
 
 /** Passes on only records written within [since, until]; a record whose time cannot be read is passed on, as output is not to be lost. */
-function inTimeRange(onRecord: (r: LogRecord) => void, since: EpochNanos | undefined, until: EpochNanos | undefined): (r: LogRecord) => void {
+function inTimeRange(onRecord: RecordSink, since: EpochNanos | undefined, until: EpochNanos | undefined): RecordSink {
   if (since === undefined && until === undefined) return onRecord;
   return (r) => {
     const t = parseTimestamp(r.time);
-    if (t !== undefined && ((since !== undefined && t < since) || (until !== undefined && t > until))) return;
-    onRecord(r);
+    if (t !== undefined && ((since !== undefined && t < since) || (until !== undefined && t > until))) return undefined;
+    return onRecord(r);
   };
 }
