@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { withFileLock, type LocalStore } from '@tsbuild/oci-layout';
+import { allDone } from './allDone.js';
 import { batchedMap } from './batchedMap.js';
 import { ContainerError } from './containerError.js';
 import { CONTAINER_NAME, newContainerId } from './containerId.js';
@@ -203,10 +204,16 @@ export class ContainerStore {
     await atomicWrite(join(container.paths.dir, STATE), state);
   }
 
-  /** Its directory, then its name (a crash between the two leaves a name whose holder is gone, which is free). */
+  /**
+   * Its record first: without one the container is gone for every reader, so its name may go while the rest of its
+   * directory does (a crash before the name goes leaves a name whose holder has no record, which is free).
+   */
   async remove(container: StoredContainer): Promise<void> {
-    await rm(container.paths.dir, { recursive: true, force: true });
-    await withFileLock(this.lockPath, () => this.names.release(container.record.name, container.record.id));
+    await rm(join(container.paths.dir, RECORD), { force: true });
+    await allDone([
+      rm(container.paths.dir, { recursive: true, force: true }),
+      withFileLock(this.lockPath, () => this.names.release(container.record.name, container.record.id)),
+    ]);
   }
 }
 
