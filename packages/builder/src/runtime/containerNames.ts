@@ -16,7 +16,7 @@ function generatedNames(id: string): [string, string, string] {
  * The names containers hold, one file per name (`<containers>/.names/NAME`, the holder's ID in
  * it): taking a name is one exclusive create, where `run` used to read every container's record
  * to find a free one, which grew with the store (#13). Every change is made under the containers'
- * lock. A container's directory goes before its name file, so a crash between the two leaves a
+ * lock. A container's record goes before its name file, so a crash between the two leaves a
  * name whose holder has no record: such a name is free. A store from before these files gets them
  * from its records the first time a name is taken.
  */
@@ -76,7 +76,7 @@ export class ContainerNames {
     return { name: whole };
   }
 
-  /** Lets go of `name` if `id` holds it. Under the containers' lock, after the container's directory is gone. */
+  /** Lets go of `name` if `id` holds it. Under the containers' lock, once the container's record is gone. */
   async release(name: string, id: string): Promise<void> {
     const file = join(this.dir, name);
     try {
