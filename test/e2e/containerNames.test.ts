@@ -50,4 +50,12 @@ describe('container names', () => {
     await tsOk('rm', 'older');
     await tsOk('run', '--rm', '--name', 'older', '--network', 'none', 'busybox', 'true');
   });
+
+  it('a name longer than a file name may be is refused by run and found by no other command', async () => {
+    const long = 'a'.repeat(300);
+    expect(await ts('run', '--name', long, '--network', 'none', 'busybox', 'true')).toMatchObject({
+      code: 125, stderr: `tsbuild: error: invalid container name "${long}": longer than a file name may be\n`,
+    });
+    expect(await ts('rm', long)).toMatchObject({ code: 125, stderr: `tsbuild: error: no such container: ${long}\n` });
+  });
 });

@@ -23,7 +23,7 @@ function generatedNames(id: string): [string, string, string] {
 export class ContainerNames {
   readonly dir: string;
 
-  /** `recordOf`: the record of a container ID, undefined once it is gone. */
+  /** `recordOf`: a container's record, undefined once it is gone; `records`: every record, for a store without name files. */
   constructor(containersDir: string, private readonly recordOf: (id: string) => Promise<ContainerRecord | undefined>, private readonly records: () => Promise<ContainerRecord[]>) {
     this.dir = join(containersDir, '.names');
   }
@@ -34,7 +34,8 @@ export class ContainerNames {
     try {
       id = await readFile(join(this.dir, name), 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      // No such name, or one no name file can have.
+      if (['ENOENT', 'ENAMETOOLONG'].includes((e as NodeJS.ErrnoException).code ?? '')) return undefined;
       throw e;
     }
     // An empty or torn file (a crash while it was written) holds nothing.
@@ -43,7 +44,7 @@ export class ContainerNames {
   }
 
   /** Takes `name` for `id`; returns the ID that holds it instead, if one does. Under the containers' lock. */
-  async take(name: string, id: string): Promise<string | undefined> {
+  private async take(name: string, id: string): Promise<string | undefined> {
     const file = join(this.dir, name);
     try {
       await writeFile(file, id, { flag: 'wx' });
