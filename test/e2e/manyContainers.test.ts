@@ -1,4 +1,4 @@
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { busyboxContainerRoot } from '../helpers/containerRoot.js';
@@ -16,8 +16,10 @@ describe('a store of many containers', () => {
   it(`ps -a lists all ${COPIES + 1} newest first, and a new container may not take any of their names`, async () => {
     const id = (await tsOk('run', '-d', '--name', 'original', '--network', 'none', 'busybox', 'true')).stdout.trim();
     expect((await tsOk('wait', id)).stdout).toBe('0\n');
-    // Copies of an exited container's record and state under new IDs, names and creation times: the store as many `run`s leave it.
+    // Copies of an exited container's record and state under new IDs, names and creation times: the store as many `run`s leave it
+    // (whose names come from the records, as in a store from before name files).
     const containers = join(store.root, 'containers');
+    await rm(join(containers, '.names'), { recursive: true });
     const record = JSON.parse(await readFile(join(containers, id, 'container.json'), 'utf8')) as { id: string; name: string; created: string };
     const copies = Array.from({ length: COPIES }, (_, i) => ({
       id: (i + 1).toString(16).padStart(64, 'c'),

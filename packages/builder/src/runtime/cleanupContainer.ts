@@ -58,12 +58,12 @@ export async function cleanupContainer(store: LocalStore, containers: ContainerS
     if (!state) return undefined;
     if (state.status === 'running') return state;
     await allDone([runtimeDelete(c.record.runtime, c.record.id), disconnectContainer(store.root, c.record), unmountContainerRootfs(c.paths)]);
-    await containers.writeState(c, state);
     if (c.record.autoRemove && !state.restarting) {
       await containers.remove(c);
       await removeAnonymousVolumes(new VolumeStore(store), containers, c.record);
       return undefined;
     }
+    await containers.writeState(c, state);
     if (opts.fromExitCommand && shouldRestart(state, c)) {
       return startContainer(store, containers, c, { ...state, restartCount: state.restartCount + 1 });
     }

@@ -1,9 +1,11 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { withFileLock, type LocalStore } from '@tsbuild/oci-layout';
+import { allDone } from './allDone.js';
 import { batchedMap } from './batchedMap.js';
 import { ContainerError } from './containerError.js';
 import { CONTAINER_NAME, newContainerId } from './containerId.js';
+import { ContainerNames } from './containerNames.js';
 import { initialState, type ContainerRecord, type ContainerState } from './containerRecord.js';
 
 const RECORD = 'container.json';
@@ -88,9 +90,11 @@ export function widestContainerRootfs(root: string): string {
 
 export class ContainerStore {
   readonly dir: string;
+  private readonly names: ContainerNames;
 
   constructor(readonly store: LocalStore) {
     this.dir = containersDir(store.root);
+    this.names = new ContainerNames(this.dir, (id) => this.readRecord(id), async () => (await this.list()).map((c) => c.record));
   }
 
   private get lockPath(): string {
@@ -120,14 +124,17 @@ export class ContainerStore {
     const preparedSettled = Promise.allSettled([prepared]);
     try {
       return await withFileLock(this.lockPath, async () => {
-        const existing = await this.list();
-        const name = requestedName ?? generatedName(id, new Set(existing.map((c) => c.record.name)));
-        const clash = existing.find((c) => c.record.name === name);
-        if (clash) throw new ContainerError('name-in-use', `the container name "${name}" is already in use by ${clash.record.id.slice(0, 12)}; remove it or choose another name`);
-        const record = build(id, name);
-        await prepared;
-        await atomicWrite(join(paths.dir, RECORD), record);
-        return { record, paths };
+        const { name, heldBy } = await this.names.takeFor(id, requestedName);
+        if (heldBy !== undefined) throw new ContainerError('name-in-use', `the container name "${name}" is already in use by ${heldBy.slice(0, 12)}; remove it or choose another name`);
+        try {
+          const record = build(id, name);
+          await prepared;
+          await atomicWrite(join(paths.dir, RECORD), record);
+          return { record, paths };
+        } catch (e) {
+          await this.names.release(name, id);
+          throw e;
+        }
       });
     } catch (e) {
       await preparedSettled;
@@ -168,6 +175,11 @@ export class ContainerStore {
       const record = await this.readRecord(ref);
       if (record) return { record, paths: this.paths(ref) };
     }
+    if (CONTAINER_NAME.test(ref)) {
+      const id = await this.names.holder(ref);
+      const record = id === undefined ? undefined : await this.readRecord(id);
+      if (record) return { record, paths: this.paths(id!) };
+    }
     const all = await this.list();
     const byName = all.find((c) => c.record.name === ref);
     if (byName) return byName;
@@ -192,8 +204,16 @@ export class ContainerStore {
     await atomicWrite(join(container.paths.dir, STATE), state);
   }
 
+  /**
+   * Its record first: without one the container is gone for every reader, so its name may go while the rest of its
+   * directory does (a crash before the name goes leaves a name whose holder has no record, which is free).
+   */
   async remove(container: StoredContainer): Promise<void> {
-    await rm(container.paths.dir, { recursive: true, force: true });
+    await rm(join(container.paths.dir, RECORD), { force: true });
+    await allDone([
+      rm(container.paths.dir, { recursive: true, force: true }),
+      withFileLock(this.lockPath, () => this.names.release(container.record.name, container.record.id)),
+    ]);
   }
 }
 
@@ -201,13 +221,4 @@ async function atomicWrite(path: string, value: unknown): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
   await rename(tmp, path);
-}
-
-const ADJECTIVES = ['brave', 'calm', 'eager', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'merry', 'nimble', 'proud', 'quiet', 'sharp', 'swift', 'vivid', 'witty'];
-const NOUNS = ['badger', 'crane', 'dolphin', 'falcon', 'gecko', 'heron', 'ibis', 'jaguar', 'koala', 'lynx', 'marmot', 'otter', 'panda', 'quokka', 'raven', 'tapir'];
-
-/** docker-style adjective_noun, from the ID's bytes; a suffix of the ID where that is taken. */
-function generatedName(id: string, taken: Set<string>): string {
-  const base = `${ADJECTIVES[Number.parseInt(id.slice(0, 2), 16) % ADJECTIVES.length]}_${NOUNS[Number.parseInt(id.slice(2, 4), 16) % NOUNS.length]}`;
-  return taken.has(base) ? `${base}_${id.slice(0, 6)}` : base;
 }

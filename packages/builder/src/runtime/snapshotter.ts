@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { applyLayer, statIfExists, type Digest, type Layer, type LocalStore } from '@tsbuild/oci-layout';
+import { statIfExists, type Digest, type Layer, type LocalStore } from '@tsbuild/oci-layout';
 import { widestContainerRootfs } from './containerStore.js';
 import { checkOverlayDepth, mountOverlay } from './overlayMount.js';
 import { holdRun, type HeldRun } from './runRecord.js';
@@ -72,6 +72,8 @@ export class Snapshotter {
    * overlay's format in the upper directory.
    */
   private async unpack(layer: Pick<Layer, 'open'>, lowers: string[], chainId: Digest): Promise<void> {
+    // Loaded here, not up front: a container whose layers are unpacked already (every `run` after the first) needs no tar reader (#13).
+    const { applyLayer } = await import('@tsbuild/oci-layout');
     const work = await mkdtemp(join(this.tmpDir, 'unpack-'));
     let held: HeldRun | undefined;
     try {

@@ -1,7 +1,7 @@
 import { closeSync, constants, openSync } from 'node:fs';
 import { chmod, chown, readdir } from 'node:fs/promises';
 import { posix, relative } from 'node:path';
-import { applyChanges, fsNative, fsPath, resolveInRoot, type LayerChange, type LayerEntry } from '@tsbuild/oci-layout';
+import { fsNative, fsPath, resolveInRoot, type LayerChange, type LayerEntry } from '@tsbuild/oci-layout';
 import { absoluteContainerPath, invalid, parseTmpfs, type TmpfsMount, type VolumeMount } from './runOptions.js';
 import type { VolumeStore } from './volumeStore.js';
 
@@ -90,8 +90,9 @@ async function* asChanges(entries: AsyncIterable<LayerEntry>): AsyncGenerator<La
  */
 export async function copyUpIntoVolume(rootfs: string, destination: string, dataDir: string): Promise<void> {
   if ((await readdir(dataDir)).length > 0) return;
-  // Loaded for a copy-up only: a container without named volumes needs none of it (#14).
+  // Loaded for a copy-up only: a container without named volumes needs none of it, nor the layer applier (#14, #13).
   const { readTreeBeneath, statBeneath } = await import('./treeBeneath.js');
+  const { applyChanges } = await import('@tsbuild/oci-layout');
   const rel = relative(rootfs, await resolveInRoot(rootfs, destination, { followFinal: true }));
   if (rel === '') return;
   const rootFd = openSync(rootfs, constants.O_RDONLY | constants.O_DIRECTORY);
