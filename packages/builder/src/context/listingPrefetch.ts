@@ -25,6 +25,9 @@ export class ListingPrefetch {
   private readonly upcoming: string[] = [];
   private readonly started = new Map<string, Ahead>();
 
+  /** `list`: how a listing is made on the pool (a test passes one that lets it see each listing land). */
+  constructor(private readonly list: (dir: string) => Promise<DirectoryListing> = listDirectoryAsync) {}
+
   /** `dirs` (absolute paths, in walk order) are listed next, before anything expected earlier. */
   expect(dirs: readonly string[]): void {
     for (let i = dirs.length - 1; i >= 0; i--) this.upcoming.push(dirs[i]!);
@@ -50,7 +53,7 @@ export class ListingPrefetch {
       const ahead: Ahead = {};
       this.started.set(dir, ahead);
       // A failure leaves `listing` unset: the walk lists the directory again and reports that error itself.
-      listDirectoryAsync(dir).then((listing) => void (ahead.listing = listing), () => {});
+      this.list(dir).then((listing) => void (ahead.listing = listing), () => {});
     }
   }
 }
