@@ -88,11 +88,13 @@ napi_value Sha256Stream(napi_env env, napi_callback_info info) {
   return external;
 }
 
-static Sha256State *get_state(napi_env env, napi_value value, const char *usage) {
+/* The call's first `count` arguments, the first a hash neither spent nor being updated; NULL after throwing `usage`. */
+static Sha256State *hash_arguments(napi_env env, napi_callback_info info, napi_value *argv, size_t count, const char *usage) {
+  if (!get_args(env, info, argv, count, usage)) return NULL;
   napi_valuetype type = napi_undefined;
-  napi_typeof(env, value, &type);
+  napi_typeof(env, argv[0], &type);
   void *data = NULL;
-  if (type == napi_external) napi_get_value_external(env, value, &data);
+  if (type == napi_external) napi_get_value_external(env, argv[0], &data);
   Sha256State *state = data;
   if (state == NULL || state->spent || state->busy) {
     napi_throw_type_error(env, NULL, usage);
@@ -138,8 +140,7 @@ static void sha256_update_complete(napi_env env, napi_status status, void *arg) 
 napi_value Sha256Update(napi_env env, napi_callback_info info) {
   static const char usage[] = "sha256Update(hash, buffers): a hash neither spent nor being updated, and an array of Buffers";
   napi_value argv[2];
-  if (!get_args(env, info, argv, 2, usage)) return NULL;
-  Sha256State *state = get_state(env, argv[0], usage);
+  Sha256State *state = hash_arguments(env, info, argv, 2, usage);
   if (state == NULL) return NULL;
   bool is_array = false;
   napi_is_array(env, argv[1], &is_array);
@@ -179,8 +180,7 @@ napi_value Sha256Update(napi_env env, napi_callback_info info) {
 napi_value Sha256Digest(napi_env env, napi_callback_info info) {
   static const char usage[] = "sha256Digest(hash): a hash neither spent nor being updated";
   napi_value argv[1];
-  if (!get_args(env, info, argv, 1, usage)) return NULL;
-  Sha256State *state = get_state(env, argv[0], usage);
+  Sha256State *state = hash_arguments(env, info, argv, 1, usage);
   if (state == NULL) return NULL;
   unsigned char digest[32];
   state->spent = 1;
