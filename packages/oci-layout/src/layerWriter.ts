@@ -10,6 +10,7 @@ import { EMPTY_HEADER_FIELDS, TAR_BLOCK as BLOCK, type TarHeaderBlock } from './
 import { FAILURE_EXIT_CODE, ToolError } from './toolError.js';
 import { memberNameOf, whiteoutMemberName } from './whiteoutNames.js';
 import { TarChunks } from './tarChunks.js';
+import { ParallelGzip, type GzipMember, type GzipMemberSource } from './parallelGzip.js';
 
 /**
  * Canonical order of entries in a layer: byte order of the UTF-8 path, so a
@@ -41,20 +42,23 @@ export interface CreatedLayer {
   stream: Readable;
   /** diff_id: digest of the uncompressed tar, settled once `stream` has been read to the end. */
   diffId: Promise<Digest>;
+  /** The gzip members written, once `stream` has ended: listed only when the layer was given a member source. */
+  members(): readonly GzipMember[];
 }
 
 /**
  * Writes a layer in one streaming pass: tar -> diff_id hash -> compressor.
  * Output is reproducible: headers carry only what the changes say (no user or
- * group names, no host time), so equal changes give equal bytes.
+ * group names, no host time), so equal changes give equal bytes. `reuse`
+ * offers gzip members compressed before (see ParallelGzip).
  */
 export function createLayer(
   changes: AsyncIterable<LayerChange> | Iterable<LayerChange>,
-  opts: { compression: Compression },
+  opts: { compression: Compression; reuse?: GzipMemberSource },
 ): CreatedLayer {
   const tar = tarStream(changes);
   const digester = new DigestingStream();
-  const compressor = compressStream(opts.compression);
+  const compressor = compressStream(opts.compression, opts.reuse);
   const diffId = new Promise<Digest>((resolve, reject) => {
     digester.on('finish', () => resolve(digester.digest));
     pipeline(tar, digester, compressor, (error) => {
@@ -62,7 +66,11 @@ export function createLayer(
     });
   });
   // The caller may only care about the stream's own error, which is the same one.
-  return { stream: compressor as unknown as Readable, diffId: awaitedElsewhere(diffId) };
+  return {
+    stream: compressor as unknown as Readable,
+    diffId: awaitedElsewhere(diffId),
+    members: () => (compressor instanceof ParallelGzip ? compressor.members : []),
+  };
 }
 
 /** The changes as a plain tar stream, in the order given: for archives that are not layers (no hashing, no compression). */

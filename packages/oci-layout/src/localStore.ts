@@ -7,6 +7,7 @@ import { normalizeImageName } from './imageName.js';
 import { OciLayout, REF_NAME_ANNOTATION } from './ociLayout.js';
 import { readdirIfExists, readTextIfExists, statIfExists } from './ifExists.js';
 import { withFileLock } from './fileLock.js';
+import { GzipMemberIndex } from './gzipMemberIndex.js';
 import { withNoSpacePath } from './noSpaceLeft.js';
 import { nodeCrypto } from './onDemandBuiltins.js';
 import { currentProcess, formatProcessIdentity, parseProcessIdentity, processAlive, type ProcessIdentity } from './processIdentity.js';
@@ -42,6 +43,8 @@ export class AmbiguousImageIdError extends Error {
  * cache and leases live beside it, never inside `blobs/`.
  */
 export class LocalStore {
+  private memberIndex?: GzipMemberIndex;
+
   private constructor(
     readonly root: string,
     readonly layout: OciLayout,
@@ -61,6 +64,12 @@ export class LocalStore {
 
   get cacheDir(): string {
     return join(this.root, 'cache');
+  }
+
+  /** Where the gzip members of recently stored layers lie, for a layer written again to take them. */
+  get gzipMembers(): GzipMemberIndex {
+    this.memberIndex ??= new GzipMemberIndex(join(this.cacheDir, 'gzip-members'), this.layout);
+    return this.memberIndex;
   }
 
   private get leaseDir(): string {

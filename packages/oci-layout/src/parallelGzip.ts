@@ -3,6 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
 import type { gzip } from 'node:zlib';
 import { nodeZlib } from './onDemandBuiltins.js';
+import { sha256OnPool } from './poolSha256.js';
 
 /**
  * Speed over the last few percent of size, as go-containerregistry chooses
@@ -12,6 +13,27 @@ const GZIP_LEVEL = 1;
 
 /** Input is cut into blocks this big; each becomes one gzip member. */
 const BLOCK_BYTES = 1024 * 1024;
+
+/** What a member's bytes depend on besides its input: members made otherwise are not reused. */
+export const GZIP_MEMBER_FORMAT = `gzip level ${GZIP_LEVEL}, ${BLOCK_BYTES}-byte blocks`;
+
+/** A member as the stream wrote it: the SHA-256 (hex) of its input block and its compressed length. */
+export interface GzipMember {
+  block: string;
+  length: number;
+}
+
+/** Members compressed before, to be taken again for equal input (see GzipMemberIndex). */
+export interface GzipMemberSource {
+  /** A member known to hold exactly `block`, whose SHA-256 is `sha256`; undefined when there is none. */
+  find(sha256: string, block: Buffer): Promise<Buffer | undefined>;
+}
+
+interface CompressedBlock {
+  member: Buffer;
+  /** SHA-256 of the input, when members are being recorded. */
+  block?: string;
+}
 
 let gzipAsync: typeof gzip.__promisify__ | undefined;
 
@@ -27,13 +49,29 @@ function gzipMember(block: Buffer): Promise<Buffer> {
  * out in order as a member of a multi-member gzip stream, which every gzip
  * reader (gunzip, Go's compress/gzip, Node's zlib) reads as one file. The
  * cut points depend only on the input, so equal input gives equal bytes.
+ *
+ * With a member source, each block is hashed first and a member compressed
+ * before from equal input is taken instead of compressing it again: a layer
+ * rebuilt after one changed file recompresses the blocks that changed, not
+ * the whole tree. `members` then lists what was written, for the source to
+ * learn.
  */
 export class ParallelGzip extends Transform {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
-  private readonly inFlight: Promise<Buffer>[] = [];
+  private readonly inFlight: Promise<CompressedBlock>[] = [];
   private readonly maxInFlight = Math.max(2, availableParallelism());
   private wroteMember = false;
+  private readonly written: GzipMember[] = [];
+
+  constructor(private readonly reuse?: GzipMemberSource) {
+    super();
+  }
+
+  /** The members written so far, in order (recorded only with a member source). */
+  get members(): readonly GzipMember[] {
+    return this.written;
+  }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.pending.push(chunk);
@@ -46,7 +84,7 @@ export class ParallelGzip extends Transform {
   override _flush(done: TransformCallback): void {
     this.drainBlocks(true)
       .then(async () => {
-        while (this.inFlight.length > 0) this.push(await this.inFlight.shift()!);
+        while (this.inFlight.length > 0) this.pushMember(await this.inFlight.shift()!);
         // An empty input still has to be a valid gzip file.
         if (!this.wroteMember) this.push(await gzipMember(Buffer.alloc(0)));
         done();
@@ -55,11 +93,22 @@ export class ParallelGzip extends Transform {
 
   private async drainBlocks(final: boolean): Promise<void> {
     while (this.pendingBytes >= BLOCK_BYTES || (final && this.pendingBytes > 0)) {
-      this.inFlight.push(gzipMember(this.takeBlock()));
+      this.inFlight.push(this.compress(this.takeBlock()));
       this.wroteMember = true;
       // Keep every core busy, but no more blocks in memory than that.
-      if (this.inFlight.length >= this.maxInFlight) this.push(await this.inFlight.shift()!);
+      if (this.inFlight.length >= this.maxInFlight) this.pushMember(await this.inFlight.shift()!);
     }
+  }
+
+  private async compress(block: Buffer): Promise<CompressedBlock> {
+    if (!this.reuse) return { member: await gzipMember(block) };
+    const sha256 = await sha256OnPool(block);
+    return { member: (await this.reuse.find(sha256, block)) ?? (await gzipMember(block)), block: sha256 };
+  }
+
+  private pushMember({ member, block }: CompressedBlock): void {
+    if (block !== undefined) this.written.push({ block, length: member.length });
+    this.push(member);
   }
 
   /** The next block of input (shorter only at the end); a chunk that holds a whole block is not copied. */

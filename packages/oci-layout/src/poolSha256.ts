@@ -51,3 +51,10 @@ export class PoolSha256 {
     }));
   }
 }
+
+/** The hex SHA-256 of one buffer, hashed on the thread pool. */
+export async function sha256OnPool(bytes: Buffer): Promise<string> {
+  const native = fsNative().sha256Stream();
+  await fsNative().sha256Update(native, [bytes]);
+  return fsNative().sha256Digest(native).toString('hex');
+}

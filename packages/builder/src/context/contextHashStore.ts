@@ -2,8 +2,9 @@ import { createHash, hash as hashOnce, randomBytes } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import { appendFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { crc32 } from 'node:zlib';
-import { awaitedElsewhere, fsPath, type EntryStats } from '@tsbuild/oci-layout';
+import {
+  awaitedElsewhere, checksummedLinesText, encodeChecksummedLine, fsPath, parseChecksummedLine, type EntryStats,
+} from '@tsbuild/oci-layout';
 import { readSmallFile, SMALL_FILE_MAX } from './readSmallFile.js';
 
 /**
@@ -36,39 +37,6 @@ const HEADER = 'tsbuild-context-hashes-v1';
  * before the content was read. Kept as the array it is stored as.
  */
 type RecordFields = [name: string, dev: number, ino: number, size: number, mtimeMs: number, ctimeMs: number, mode: number, readAt: number, hash: string];
-
-function checksum(text: string): string {
-  return crc32(text).toString(16).padStart(8, '0');
-}
-
-/** One line (without its newline): CRC-32 of the JSON, a tab, the JSON. A torn or damaged line fails the check and is ignored. */
-function encodeLine(value: unknown[]): string {
-  const json = JSON.stringify(value);
-  return `${checksum(json)}\t${json}`;
-}
-
-/** Lines as segment text: each ended by a newline. */
-function segmentText(lines: string[]): string {
-  return `${lines.join('\n')}\n`;
-}
-
-function decodeLine(line: string): unknown[] | undefined {
-  if (line.length < 10 || line[8] !== '\t') return undefined;
-  const json = line.slice(9);
-  if (checksum(json) !== line.slice(0, 8)) return undefined;
-  const value: unknown = JSON.parse(json);
-  return Array.isArray(value) ? value : undefined;
-}
-
-/** A segment line's value, or undefined for a line that fails its checksum or is not JSON (a torn write). */
-function parseLine(line: string): unknown[] | undefined {
-  try {
-    return decodeLine(line);
-  } catch (err) {
-    if (err instanceof SyntaxError) return undefined;
-    throw err;
-  }
-}
 
 function isRecordFields(fields: unknown): fields is RecordFields {
   if (!Array.isArray(fields) || fields.length !== 9 || typeof fields[0] !== 'string' || typeof fields[8] !== 'string') return false;
@@ -160,7 +128,7 @@ export class DirectoryHashes {
     if (this.pending.length === 0) return;
     const total = this.stored + this.pending.length;
     if (!this.torn && this.stored > 0 && total - this.known.size <= this.known.size + COMPACT_SLACK) {
-      await appendFile(this.segment, segmentText([encodeLine(this.pending)]));
+      await appendFile(this.segment, checksummedLinesText([encodeChecksummedLine(this.pending)]));
     } else {
       await this.rewrite();
     }
@@ -169,9 +137,9 @@ export class DirectoryHashes {
 
   /** A whole new segment, renamed into place: a crash leaves either the old one or the new one. */
   private async rewrite(): Promise<void> {
-    const parts = [encodeLine([HEADER, this.dir]), encodeLine([...this.known.values()])];
+    const parts = [encodeChecksummedLine([HEADER, this.dir]), encodeChecksummedLine([...this.known.values()])];
     const tmp = `${this.segment}.${randomBytes(4).toString('hex')}.tmp`;
-    const text = segmentText(parts);
+    const text = checksummedLinesText(parts);
     try {
       await writeFile(tmp, text);
     } catch (err) {
@@ -221,12 +189,12 @@ export class ContextHashStore {
     const lines = text.split('\n');
     const torn = lines.pop() !== '';
     const known = new Map<string, RecordFields>();
-    const header = lines.length > 0 ? parseLine(lines[0]!) : undefined;
+    const header = lines.length > 0 ? parseChecksummedLine(lines[0]!) : undefined;
     // A segment of another directory (a 160-bit collision) or a damaged header: start over.
     if (header?.[0] !== HEADER || header[1] !== dir) return new DirectoryHashes(dir, file, known, 0, true);
     let stored = 0;
     for (let i = 1; i < lines.length; i++) {
-      const value = parseLine(lines[i]!);
+      const value = parseChecksummedLine(lines[i]!);
       const records = value ? lineRecords(value) : [];
       stored += Math.max(1, records.length);
       for (const record of records) known.set(record[0], record);

@@ -3,10 +3,15 @@ import {
   type Compression, type Descriptor, type Digest, type Image, type LayerChange, type LayerEntry, type LocalStore,
 } from '@tsbuild/oci-layout';
 
-/** Writes sorted changes as one layer blob into the store: tar, compress, hash, store in one pass. */
+/**
+ * Writes sorted changes as one layer blob into the store: tar, compress, hash, store in one pass.
+ * gzip takes the members of earlier layers whose input is the same, and the new layer's are remembered.
+ */
 export async function storeChanges(store: LocalStore, changes: Iterable<LayerChange>, compression: Compression): Promise<{ descriptor: Descriptor; diffId: Digest }> {
-  const layer = createLayer(changes, { compression });
+  const reuse = compression === 'gzip' ? store.gzipMembers : undefined;
+  const layer = createLayer(changes, { compression, reuse });
   const { digest, size } = await store.layout.putBlob(layer.stream);
+  await reuse?.record(digest, layer.members());
   return { descriptor: { mediaType: layerMediaType(compression), digest, size }, diffId: await layer.diffId };
 }
 
