@@ -17,10 +17,14 @@ export type ReadWatcher = (index: number, content: Buffer, ctimeMs: number, hash
  * The contents of a directory's small files, in the order they will be asked
  * for, read on libuv's thread pool a group at a time; asking for one group
  * starts the next. A tree of small files then costs the main thread no
- * syscall per file, the reads overlap its work, and at most two groups of a
+ * syscall per file, the reads overlap its work, and at most three groups of a
  * directory are in memory. `watch` sees each file read, in a plain loop per
  * group: a check per file costs no promise of its own. With `hashed`, each
  * file's content hash (contentHash's) is worked out on the pool as well.
+ * Two groups are read ahead of the one asked for: on a tree of small files
+ * one pool job reads about as fast as the main thread writes what it read.
+ * `nearEnd` is called once, when the last group starts: the caller may start
+ * the next directory's reads then, so the walk does not wait at its start.
  */
 export class FileReadAhead {
   /** Index of each group's first file, and the file count at the end. */
@@ -33,6 +37,7 @@ export class FileReadAhead {
     private readonly files: SmallFile[],
     private readonly watch?: ReadWatcher,
     private readonly hashed = false,
+    private nearEnd?: () => void,
   ) {
     let bytes = 0;
     for (let i = 0; i < files.length; i++) {
@@ -47,6 +52,8 @@ export class FileReadAhead {
     }
     this.starts.push(files.length);
     this.start(0);
+    this.start(1);
+    if (files.length === 0) this.reachedEnd();
   }
 
   /** The content of file `i`, read (once) by its group. */
@@ -55,6 +62,7 @@ export class FileReadAhead {
     for (const done of this.groups.keys()) if (done < group) this.groups.delete(done);
     const results = this.start(group)!;
     this.start(group + 1);
+    this.start(group + 2);
     const result = (await results)[i - this.starts[group]!]!;
     if (result instanceof Error) throw result;
     return result;
@@ -79,7 +87,14 @@ export class FileReadAhead {
         return contents;
       }));
       this.groups.set(group, reads);
+      if (group === this.starts.length - 2) this.reachedEnd();
     }
     return reads;
+  }
+
+  private reachedEnd(): void {
+    const nearEnd = this.nearEnd;
+    this.nearEnd = undefined;
+    nearEnd?.();
   }
 }

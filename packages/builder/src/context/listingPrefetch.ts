@@ -47,6 +47,11 @@ export class ListingPrefetch {
     return ahead.listing;
   }
 
+  /** Whether `dir`'s listing is in, so taking it now costs the walk no listing of its own. */
+  ready(dir: string): boolean {
+    return this.started.get(dir)?.listing !== undefined;
+  }
+
   private fill(): void {
     while (this.started.size < LISTED_AHEAD && this.upcoming.length > 0) {
       const dir = this.upcoming.pop()!;

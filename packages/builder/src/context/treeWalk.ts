@@ -2,7 +2,7 @@ import { readlinkSync } from 'node:fs';
 import { compareLayerPaths, decodeName, fsPath, readDirectoryListing, type ListedEntryStats } from '@tsbuild/oci-layout';
 import type { ContextEntry } from './buildContext.js';
 import { contentHash, type HashLearning } from './contextHashStore.js';
-import { FileReadAhead, type SmallFile } from './fileReadAhead.js';
+import { FileReadAhead, type ReadWatcher, type SmallFile } from './fileReadAhead.js';
 import type { KeptListing, KeptListings, KeyAgreement } from './keptListings.js';
 import { ListingPrefetch } from './listingPrefetch.js';
 import { SMALL_FILE_MAX } from './readSmallFile.js';
@@ -52,26 +52,27 @@ function listDirectory(dir: ContextEntry, kept: KeptListing | undefined, agreeme
   return inNameOrder(dir, listing.entries());
 }
 
+type Decide = (rel: string, isDir: boolean) => WalkDecision;
+
+/** TreeReads with the prefetch every directory of one walk shares. */
+type WalkReads = TreeReads & { prefetch: ListingPrefetch };
+
+/** A directory listed, sorted and decided on, its small files' reads started: what walking it needs. */
+interface PreparedDirectory {
+  dir: ContextEntry;
+  kept: KeptListing | undefined;
+  keys: { key: string; entry: ListedEntry; decision: WalkDecision; below: boolean }[];
+}
+
 /**
- * Everything below a directory, symlinks not followed, in layer order: the
- * byte order of the whole paths, which is the order a layer lists them in,
- * so a caller can stream them into a layer without collecting and sorting.
- * (A directory's own entry and its subtree are not adjacent in that order:
- * `a` < `a.txt` < `a/b`.) `rel` paths are relative to `dir.rel`'s tree;
- * `decide` prunes. A directory that is only descended into comes out,
- * marked `implied`, when something below it does. Small files are read ahead;
- * what is read is reported to `reads`.
+ * Lists `dir`, sorts its entries into layer order, and starts reading its
+ * small files ahead (reported to `reads`). For a directory without
+ * subdirectories, `nearEnd` is called when the last of those reads starts.
  */
-export function* walkTree(
-  dir: ContextEntry,
-  decide: (rel: string, isDir: boolean) => WalkDecision = () => 'keep',
-  reads: TreeReads = {},
-): Generator<ContextEntry> {
-  const { learning, agreement } = reads;
+function prepareDirectory(dir: ContextEntry, decide: Decide, reads: WalkReads, nearEnd?: () => void): PreparedDirectory {
+  const { learning, agreement, prefetch } = reads;
   const kept = reads.kept?.take(dir.abs);
-  const prefetch = reads.prefetch ?? new ListingPrefetch();
-  if (!reads.prefetch) reads = { ...reads, prefetch };
-  const keys: { key: string; entry: ListedEntry; decision: WalkDecision; below: boolean }[] = [];
+  const keys: PreparedDirectory['keys'] = [];
   for (const entry of listDirectory(dir, kept, agreement, prefetch)) {
     const isDir = entry.stats.isDirectory();
     const decision = decide(entry.rel, isDir);
@@ -81,7 +82,8 @@ export function* walkTree(
   }
   keys.sort((a, b) => compareLayerPaths(a.key, b.key));
   // The subdirectories this walk lists next, in that order, but those the key's walk kept a listing of.
-  prefetch.expect(keys.filter((k) => k.below && !reads.kept?.holdsListing(k.entry.abs)).map((k) => k.entry.abs));
+  const subdirectories = keys.filter((k) => k.below);
+  prefetch.expect(subdirectories.filter((k) => !reads.kept?.holdsListing(k.entry.abs)).map((k) => k.entry.abs));
   // The small files, in the order they come out, are read ahead for whoever writes them into a layer.
   const small: ListedEntry[] = [];
   for (const { entry, decision, below } of keys) {
@@ -95,14 +97,16 @@ export function* walkTree(
   const learn = learning && small.length > 0 ? learning.directory(dir.abs, Date.now(), small.length) : undefined;
   const ctimes = new Float64Array(small.length);
   const hashes = learn ? new Array<string>(small.length) : undefined;
-  const ahead = new FileReadAhead(dir.abs, small.map((e): SmallFile => ({ name: e.name, size: e.stats.size })), (index, content, ctimeMs, hash) => {
+  const watch: ReadWatcher = (index, content, ctimeMs, hash) => {
     ctimes[index] = ctimeMs;
     if (hashes) hashes[index] = hash!;
     if (!agreement) return;
     const entry = small[index]!;
     const witnessed = kept?.witnessed.get(entry.name);
     if (ctimeMs !== entry.stats.ctimeMs || (witnessed !== undefined && witnessed !== (hash ?? contentHash(content)))) agreement.differs(entry.rel);
-  }, hashes !== undefined);
+  };
+  const files = small.map((e): SmallFile => ({ name: e.name, size: e.stats.size }));
+  const ahead = new FileReadAhead(dir.abs, files, watch, hashes !== undefined, subdirectories.length === 0 ? nearEnd : undefined);
   small.forEach((entry, index) => {
     entry.read = learn
       ? async () => {
@@ -113,6 +117,36 @@ export function* walkTree(
       }
       : () => ahead.read(index);
   });
+  return { dir, kept, keys };
+}
+
+/**
+ * Everything below a directory, symlinks not followed, in layer order: the
+ * byte order of the whole paths, which is the order a layer lists them in,
+ * so a caller can stream them into a layer without collecting and sorting.
+ * (A directory's own entry and its subtree are not adjacent in that order:
+ * `a` < `a.txt` < `a/b`.) `rel` paths are relative to `dir.rel`'s tree;
+ * `decide` prunes. A directory that is only descended into comes out,
+ * marked `implied`, when something below it does. Small files are read ahead;
+ * what is read is reported to `reads`.
+ */
+export function* walkTree(dir: ContextEntry, decide: Decide = () => 'keep', reads: TreeReads = {}): Generator<ContextEntry> {
+  const walkReads: WalkReads = { ...reads, prefetch: reads.prefetch ?? new ListingPrefetch() };
+  yield* walkPrepared(prepareDirectory(dir, decide, walkReads), decide, walkReads);
+}
+
+function* walkPrepared(prepared: PreparedDirectory, decide: Decide, reads: WalkReads): Generator<ContextEntry> {
+  const { keys, kept } = prepared;
+  const { agreement } = reads;
+  // The kept subdirectories in walk order. While one without subdirectories of its own is being
+  // written, the next is prepared once its listing is in, so its first reads do not hold the walk up.
+  const walked = keys.filter((k) => k.below && k.decision === 'keep').map((k) => k.entry);
+  const early = new Map<ContextEntry, PreparedDirectory>();
+  const prepareWalked = (n: number): PreparedDirectory => prepareDirectory(walked[n]!, decide, reads, () => {
+    const next = walked[n + 1];
+    if (next && (reads.kept?.holdsListing(next.abs) || reads.prefetch.ready(next.abs))) early.set(next, prepareWalked(n + 1));
+  });
+  let walkedCount = 0;
   // Subtrees of implied directories, started early to learn whether they yield anything.
   const started = new Map<string, { first: ContextEntry; rest: Generator<ContextEntry> }>();
   for (const { entry, decision, below } of keys) {
@@ -131,7 +165,10 @@ export function* walkTree(
       started.set(entry.name, { first: first.value, rest });
       yield { rel: entry.rel, abs: entry.abs, stats: entry.stats, implied: true };
     } else if (decision === 'keep') {
-      yield* walkTree(entry, decide, reads);
+      const current = early.get(entry) ?? prepareWalked(walkedCount);
+      early.delete(entry);
+      walkedCount++;
+      yield* walkPrepared(current, decide, reads);
     } else {
       const subtree = started.get(entry.name);
       if (!subtree) continue;
