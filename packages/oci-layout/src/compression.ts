@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { PassThrough, Readable, pipeline, type Duplex } from 'node:stream';
 import type * as Zstd from 'zstd-napi';
 import { nodeZlib } from './onDemandBuiltins.js';
-import { ParallelGzip, type GzipMemberSource } from './parallelGzip.js';
+import { ParallelGzip, type GzipOptions } from './parallelGzip.js';
 import type { Compression } from './mediaTypes.js';
 
 let zstdModule: typeof Zstd | undefined;
@@ -26,12 +26,13 @@ export function detectCompression(firstBytes: Buffer): Compression {
 /**
  * A compressor for layer blobs. gzip uses every core (see ParallelGzip); its
  * headers have mtime 0 and no file name, so equal input gives equal bytes
- * (reproducible layer digests). `reuse` lets gzip take members compressed before.
+ * (reproducible layer digests). `gzip` says where gzip cuts its blocks and
+ * where it may find members compressed before.
  */
-export function compressStream(compression: Compression, reuse?: GzipMemberSource): Duplex {
+export function compressStream(compression: Compression, gzip: GzipOptions = {}): Duplex {
   switch (compression) {
     case 'gzip':
-      return new ParallelGzip(reuse);
+      return new ParallelGzip(gzip);
     case 'zstd':
       return new (zstd().CompressStream)();
     case 'none':

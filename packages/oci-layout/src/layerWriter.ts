@@ -10,6 +10,7 @@ import { EMPTY_HEADER_FIELDS, TAR_BLOCK as BLOCK, type TarHeaderBlock } from './
 import { FAILURE_EXIT_CODE, ToolError } from './toolError.js';
 import { memberNameOf, whiteoutMemberName } from './whiteoutNames.js';
 import { TarChunks } from './tarChunks.js';
+import { BlockCuts } from './blockCuts.js';
 import { ParallelGzip, type GzipMember, type GzipMemberSource } from './parallelGzip.js';
 
 /**
@@ -56,9 +57,10 @@ export function createLayer(
   changes: AsyncIterable<LayerChange> | Iterable<LayerChange>,
   opts: { compression: Compression; reuse?: GzipMemberSource },
 ): CreatedLayer {
-  const tar = tarStream(changes);
+  const cuts = opts.compression === 'gzip' ? new BlockCuts() : undefined;
+  const tar = tarStream(changes, cuts);
   const digester = new DigestingStream();
-  const compressor = compressStream(opts.compression, opts.reuse);
+  const compressor = compressStream(opts.compression, { reuse: opts.reuse, cuts });
   const diffId = new Promise<Digest>((resolve, reject) => {
     digester.on('finish', () => resolve(digester.digest));
     pipeline(tar, digester, compressor, (error) => {
@@ -73,9 +75,9 @@ export function createLayer(
   };
 }
 
-/** The changes as a plain tar stream, in the order given: for archives that are not layers (no hashing, no compression). */
-export function tarStream(changes: AsyncIterable<LayerChange> | Iterable<LayerChange>): Readable {
-  return Readable.from(tarBlocks(changes), { objectMode: false });
+/** The changes as a plain tar stream, in the order given (for archives that are not layers, no hashing, no compression); `cuts` learns where gzip blocks end. */
+export function tarStream(changes: AsyncIterable<LayerChange> | Iterable<LayerChange>, cuts?: BlockCuts): Readable {
+  return Readable.from(tarBlocks(changes, cuts), { objectMode: false });
 }
 
 // The tar format is written here rather than with tar-stream's packer: that one
@@ -158,12 +160,14 @@ async function* withReadAhead(changes: AsyncIterable<LayerChange> | Iterable<Lay
   }
 }
 
-async function* tarBlocks(changes: AsyncIterable<LayerChange> | Iterable<LayerChange>): AsyncGenerator<Buffer> {
+async function* tarBlocks(changes: AsyncIterable<LayerChange> | Iterable<LayerChange>, cuts?: BlockCuts): AsyncGenerator<Buffer> {
   const out = new TarChunks();
   for await (const { change, body } of withReadAhead(changes)) {
+    const start = out.offset;
     if (change.kind === 'entry') {
       const { entry } = change;
       const dataBytes = writeEntryHeader(entry, out);
+      cuts?.data(out.offset, dataBytes);
       if (entry.type === 'file') {
         const data = body ? await body : entry.size <= WHOLE_FILE_MAX ? entry.read?.() : undefined;
         if (data) {
@@ -178,6 +182,7 @@ async function* tarBlocks(changes: AsyncIterable<LayerChange> | Iterable<LayerCh
       if (change.kind === 'whiteout' && path === '') throw new Error('cannot write a whiteout for the root directory');
       writeHeader({ ...EMPTY_FILE, name: whiteoutMemberName({ kind: change.kind, path }) }, out);
     }
+    cuts?.entryEnd(out.offset, change.kind === 'entry' ? change.entry.path : change.path, out.offset - start);
     // Most entries fill no chunk: no generator for them.
     if (out.hasChunks(false)) yield* out.take(false);
   }
@@ -296,6 +301,7 @@ async function* streamedData(entry: LayerEntry, dataBytes: number, out: TarChunk
       content.destroy();
       throw sizeChanged(entry, `more than ${dataBytes}`, dataBytes);
     }
+    out.streamed(chunk.length);
     yield chunk;
   }
   if (written !== dataBytes) throw sizeChanged(entry, String(written), dataBytes);

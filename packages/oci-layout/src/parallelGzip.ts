@@ -3,6 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
 import type { gzip } from 'node:zlib';
 import { nodeZlib } from './onDemandBuiltins.js';
+import type { BlockCuts } from './blockCuts.js';
 import { sha256OnPool } from './poolSha256.js';
 
 /**
@@ -11,11 +12,13 @@ import { sha256OnPool } from './poolSha256.js';
  */
 const GZIP_LEVEL = 1;
 
-/** Input is cut into blocks this big; each becomes one gzip member. */
+/** Input is cut into blocks this big, unless told where to cut; each becomes one gzip member. */
 const BLOCK_BYTES = 1024 * 1024;
+/** A block cut where it was told is cut here anyway when no cut is marked within it. */
+const MAX_MARKED_BLOCK = 8 * 1024 * 1024;
 
 /** What a member's bytes depend on besides its input: members made otherwise are not reused. */
-export const GZIP_MEMBER_FORMAT = `gzip level ${GZIP_LEVEL}, ${BLOCK_BYTES}-byte blocks`;
+export const GZIP_MEMBER_FORMAT = `gzip level ${GZIP_LEVEL}`;
 
 /** A member as the stream wrote it: the SHA-256 (hex) of its input block and its compressed length. */
 export interface GzipMember {
@@ -27,6 +30,13 @@ export interface GzipMember {
 export interface GzipMemberSource {
   /** A member known to hold exactly `block`, whose SHA-256 is `sha256`; undefined when there is none. */
   find(sha256: string, block: Buffer): Promise<Buffer | undefined>;
+}
+
+export interface GzipOptions {
+  /** Members compressed before, to take for equal blocks; `members` then lists what was written. */
+  reuse?: GzipMemberSource | undefined;
+  /** Where to cut blocks (the layer writer's choice); without it, every BLOCK_BYTES. */
+  cuts?: BlockCuts | undefined;
 }
 
 interface CompressedBlock {
@@ -44,11 +54,12 @@ function gzipMember(block: Buffer): Promise<Buffer> {
 }
 
 /**
- * gzip on every core: the input is cut into fixed 1 MiB blocks, each
- * compressed on its own (zlib runs them on libuv's thread pool) and written
- * out in order as a member of a multi-member gzip stream, which every gzip
- * reader (gunzip, Go's compress/gzip, Node's zlib) reads as one file. The
- * cut points depend only on the input, so equal input gives equal bytes.
+ * gzip on every core: the input is cut into blocks (of 1 MiB, or where
+ * BlockCuts says), each compressed on its own (zlib runs them on libuv's
+ * thread pool) and written out in order as a member of a multi-member gzip
+ * stream, which every gzip reader (gunzip, Go's compress/gzip, Node's zlib)
+ * reads as one file. The cut points depend only on the input, so equal input
+ * gives equal bytes.
  *
  * With a member source, each block is hashed first and a member compressed
  * before from equal input is taken instead of compressing it again: a layer
@@ -63,9 +74,15 @@ export class ParallelGzip extends Transform {
   private readonly maxInFlight = Math.max(2, availableParallelism());
   private wroteMember = false;
   private readonly written: GzipMember[] = [];
+  /** Stream offset of the first pending byte. */
+  private taken = 0;
+  private readonly reuse: GzipMemberSource | undefined;
+  private readonly cuts: BlockCuts | undefined;
 
-  constructor(private readonly reuse?: GzipMemberSource) {
+  constructor(options: GzipOptions = {}) {
     super();
+    this.reuse = options.reuse;
+    this.cuts = options.cuts;
   }
 
   /** The members written so far, in order (recorded only with a member source). */
@@ -77,7 +94,7 @@ export class ParallelGzip extends Transform {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     // Most chunks (tar headers, small files) complete no block: no promise for them.
-    if (this.pendingBytes < BLOCK_BYTES) return done();
+    if (this.nextBlockBytes(false) === undefined) return done();
     this.drainBlocks(false).then(() => done(), done);
   }
 
@@ -92,8 +109,8 @@ export class ParallelGzip extends Transform {
   }
 
   private async drainBlocks(final: boolean): Promise<void> {
-    while (this.pendingBytes >= BLOCK_BYTES || (final && this.pendingBytes > 0)) {
-      this.inFlight.push(this.compress(this.takeBlock()));
+    for (let bytes = this.nextBlockBytes(final); bytes !== undefined; bytes = this.nextBlockBytes(final)) {
+      this.inFlight.push(this.compress(this.takeBlock(bytes)));
       this.wroteMember = true;
       // Keep every core busy, but no more blocks in memory than that.
       if (this.inFlight.length >= this.maxInFlight) this.pushMember(await this.inFlight.shift()!);
@@ -111,16 +128,33 @@ export class ParallelGzip extends Transform {
     this.push(member);
   }
 
-  /** The next block of input (shorter only at the end); a chunk that holds a whole block is not copied. */
-  private takeBlock(): Buffer {
+  /** The length of the next block if the pending input completes it (at the end, whatever is left). */
+  private nextBlockBytes(final: boolean): number | undefined {
+    if (this.pendingBytes === 0) return undefined;
+    let bytes = BLOCK_BYTES;
+    if (this.cuts) {
+      const cut = this.cuts.after(this.taken);
+      bytes = cut === undefined ? MAX_MARKED_BLOCK : Math.min(cut - this.taken, MAX_MARKED_BLOCK);
+    }
+    if (bytes <= this.pendingBytes) return bytes;
+    return final ? this.pendingBytes : undefined;
+  }
+
+  /** The next `bytes` of input as one buffer; a chunk that holds them all is not copied. */
+  private takeBlock(bytes: number): Buffer {
     const first = this.pending[0]!;
-    const all = first.length >= BLOCK_BYTES ? first : Buffer.concat(this.pending);
-    const block = all.subarray(0, BLOCK_BYTES);
-    const rest = all.subarray(block.length);
-    if (all === first) this.pending.shift();
-    else this.pending = [];
-    if (rest.length > 0) this.pending.unshift(rest);
-    this.pendingBytes -= block.length;
+    const block = first.length >= bytes ? first.subarray(0, bytes) : Buffer.concat(this.pending, bytes);
+    for (let left = bytes; left > 0;) {
+      const chunk = this.pending[0]!;
+      if (chunk.length > left) {
+        this.pending[0] = chunk.subarray(left);
+        break;
+      }
+      this.pending.shift();
+      left -= chunk.length;
+    }
+    this.pendingBytes -= bytes;
+    this.taken += bytes;
     return block;
   }
 }

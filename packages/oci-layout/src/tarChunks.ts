@@ -3,9 +3,7 @@ import { TAR_BLOCK } from './tarHeader.js';
 /**
  * The archive leaves in chunks of this size: on a tree of small files a
  * stream chunk per header or file (through the hash and the compressor)
- * costs more than its bytes. It is the gzip block size (ParallelGzip), and
- * chunks are filled to the byte, so the compressor takes each as a block
- * without copying it.
+ * costs more than its bytes. Chunks are filled to the byte.
  */
 const CHUNK_BYTES = 1024 * 1024;
 /** Data at least this big goes out as it is rather than copied into a chunk. */
@@ -20,6 +18,8 @@ export class TarChunks {
   buffer = Buffer.alloc(CHUNK_BYTES);
   private at = 0;
   private readonly ready: Buffer[] = [];
+  /** Bytes of the archive so far, those streamed past the chunks included. */
+  offset = 0;
 
   /**
    * The offset in `buffer` of `length` bytes for the caller to fill (a new
@@ -30,10 +30,12 @@ export class TarChunks {
     if (this.at + length > this.buffer.length) this.cut(Math.max(CHUNK_BYTES, length));
     const at = this.at;
     this.at += length;
+    this.offset += length;
     return at;
   }
 
   append(bytes: Buffer): void {
+    this.offset += bytes.length;
     if (bytes.length >= OWN_CHUNK_BYTES) {
       this.cut(CHUNK_BYTES);
       this.ready.push(bytes);
@@ -52,12 +54,18 @@ export class TarChunks {
   /** Zeros up to the end of the block `length` bytes of data started (the chunk's own). */
   pad(length: number): void {
     let padding = (TAR_BLOCK - (length % TAR_BLOCK)) % TAR_BLOCK;
+    this.offset += padding;
     while (padding > 0) {
       if (this.at === this.buffer.length) this.cut(CHUNK_BYTES);
       const zeros = Math.min(padding, this.buffer.length - this.at);
       this.at += zeros;
       padding -= zeros;
     }
+  }
+
+  /** `length` bytes of the archive went out around the chunks (streamed file data). */
+  streamed(length: number): void {
+    this.offset += length;
   }
 
   /** Whether `take(all)` has a chunk to give. */
