@@ -133,4 +133,14 @@ describe('gzip member reuse', () => {
     const replaced = (await readFile(indexFile(), 'utf8')).split('\n');
     expect(replaced.map((l) => parseChecksummedLine(l)?.[0])).toEqual(['tsbuild-gzip-members-v1', fourth.digest, undefined]);
   });
+
+  test('the file keeps the newest layers whose blobs remain, so it does not grow with every build', async () => {
+    const digests: string[] = [];
+    for (let i = 0; i < 64; i++) digests.push((await storeLayer([randomBytes(3 * 1024 * 1024)])).digest);
+    expect((await readFile(indexFile(), 'utf8')).split('\n').length).toBe(66);
+    await (await openStore()).layout.removeBlob(digests[60]! as never);
+    digests.push((await storeLayer([randomBytes(3 * 1024 * 1024)])).digest);
+    const listed = (await readFile(indexFile(), 'utf8')).split('\n').slice(1, -1).map((l) => parseChecksummedLine(l)?.[0]);
+    expect(listed).toEqual([...digests.slice(32, 60), ...digests.slice(61)]);
+  });
 });

@@ -9,9 +9,12 @@ import { nodeZlib } from './onDemandBuiltins.js';
 import { GZIP_MEMBER_FORMAT, type GzipMember, type GzipMemberSource } from './parallelGzip.js';
 
 const HEADER = 'tsbuild-gzip-members-v1';
-/** Layers the file may list before it is rewritten with the newest KEEP_LAYERS of them whose blobs remain. */
-const MAX_LAYERS = 256;
-const KEEP_LAYERS = 128;
+/**
+ * Layers the file may list before it is rewritten with the newest KEEP_LAYERS of them whose blobs
+ * remain: a layer of a million small files has ~1,500 members, and the file is read whole.
+ */
+const MAX_LAYERS = 64;
+const KEEP_LAYERS = 32;
 /** A layer of a single member (up to one block) is cheap to compress again: not worth a line. */
 const MIN_MEMBERS = 2;
 /** gzip header (10 bytes) and trailer (CRC-32, size: 8 bytes) around an empty deflate stream. */
@@ -23,9 +26,9 @@ interface MemberPlace {
   length: number;
 }
 
+/** A layer's line, as kept for a rewrite: its members are in the places. */
 interface LayerLine {
   blob: Digest;
-  members: GzipMember[];
   text: string;
 }
 
@@ -41,11 +44,12 @@ function isMember(value: unknown): value is [string, number] {
     && Number.isSafeInteger(value[1]) && (value[1] as number) >= MIN_MEMBER_BYTES;
 }
 
-function layerLine(value: unknown[], text: string): LayerLine | undefined {
+/** A line's blob and members, or undefined for one that is not a layer's. */
+function layerOf(value: unknown[]): { blob: Digest; members: [string, number][] } | undefined {
   const [blob, members] = value;
   if (value.length !== 2 || !Array.isArray(members) || !members.every(isMember)) return undefined;
   try {
-    return { blob: parseDigest(blob), members: members.map(([block, length]) => ({ block, length })), text };
+    return { blob: parseDigest(blob), members };
   } catch (err) {
     if (err instanceof InvalidDigestError) return undefined;
     throw err;
@@ -99,10 +103,9 @@ export class GzipMemberIndex implements GzipMemberSource {
   async record(blob: Digest, members: readonly GzipMember[]): Promise<void> {
     if (members.length < MIN_MEMBERS) return;
     const loaded = await this.load();
-    const line: LayerLine = {
-      blob, members: [...members], text: encodeChecksummedLine([blob, members.map((m) => [m.block, m.length])]),
-    };
-    addPlaces(loaded.places, line);
+    const fields = members.map((m): [string, number] => [m.block, m.length]);
+    const line: LayerLine = { blob, text: encodeChecksummedLine([blob, fields]) };
+    addPlaces(loaded.places, blob, fields);
     loaded.layers.push(line);
     if (!loaded.rewrite && loaded.layers.length <= MAX_LAYERS) {
       await appendFile(this.file, checksummedLinesText([line.text]));
@@ -132,10 +135,10 @@ export class GzipMemberIndex implements GzipMemberSource {
     if (header?.[0] !== HEADER || header[1] !== GZIP_MEMBER_FORMAT) return loaded;
     for (const line of lines.slice(1)) {
       const value = parseChecksummedLine(line);
-      const layer = value && layerLine(value, line);
+      const layer = value && layerOf(value);
       if (!layer) continue;
-      addPlaces(loaded.places, layer);
-      loaded.layers.push(layer);
+      addPlaces(loaded.places, layer.blob, layer.members);
+      loaded.layers.push({ blob: layer.blob, text: line });
     }
     loaded.rewrite = torn;
     return loaded;
@@ -150,11 +153,11 @@ export class GzipMemberIndex implements GzipMemberSource {
   }
 }
 
-/** The places of a layer's members; a later layer's place for the same block replaces an earlier one. */
-function addPlaces(places: Map<string, MemberPlace>, layer: LayerLine): void {
+/** The places of a layer's members (block hash, length); a later layer's place for the same block replaces an earlier one. */
+function addPlaces(places: Map<string, MemberPlace>, blob: Digest, members: [string, number][]): void {
   let offset = 0;
-  for (const { block, length } of layer.members) {
-    places.set(block, { blob: layer.blob, offset, length });
+  for (const [block, length] of members) {
+    places.set(block, { blob, offset, length });
     offset += length;
   }
 }
