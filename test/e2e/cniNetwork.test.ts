@@ -81,6 +81,9 @@ function listen(port: number, host: string): Promise<Server> {
   });
 }
 
+/** Where every root's containers claim the host ports they publish: one file per container. */
+const HOST_PORT_CLAIMS_DIR = '/run/tsbuild/cni/ports';
+
 async function ipamLeases(): Promise<string[]> {
   const dir = join(IPAM_LEASES_DIR, network.name);
   if (!existsSync(dir)) return [];
@@ -100,12 +103,14 @@ async function traces(containerId: string, ipAddress?: string) {
     rules,
     mounts,
     netns: existsSync(join(root, 'netns', containerId)),
+    // The host-wide claim on its published ports (hostPortClaims.ts), kept apart from the root.
+    claim: existsSync(join(HOST_PORT_CLAIMS_DIR, `${containerId}.json`)),
     leases: (await ipamLeases()).filter((l) => l.includes(containerId)),
     state: await readContainerNetwork(root, containerId),
     veths,
   };
 }
-const nothingLeft = { rules: [], mounts: [], netns: false, leases: [], state: undefined, veths: [] };
+const nothingLeft = { rules: [], mounts: [], netns: false, claim: false, leases: [], state: undefined, veths: [] };
 
 async function expectRejection(promise: Promise<unknown>): Promise<NetworkError> {
   const error = await promise.then(() => undefined, (e: unknown) => e);
