@@ -40,11 +40,12 @@ export class BlockCuts {
     for (let at = offset; at < offset + length; at += DATA_BLOCK) this.mark(at);
   }
 
-  /** The entry at `path`, `bytes` long with its header and padding, ends at stream offset `offset`. */
-  entryEnd(offset: number, path: string, bytes: number): void {
+  /** The entry at `path`, `bytes` long with its header and padding, ends at stream offset `offset`: whether a block ends with it. */
+  entryEnd(offset: number, path: string, bytes: number): boolean {
     const since = offset - this.last;
-    if (since < MIN_BLOCK) return;
-    if (since >= MAX_BLOCK || pathHash(path) < (bytes / MEAN_EXTRA) * 2 ** 32) this.mark(offset);
+    if (since < MIN_BLOCK || (since < MAX_BLOCK && pathHash(path) >= (bytes / MEAN_EXTRA) * 2 ** 32)) return false;
+    this.mark(offset);
+    return true;
   }
 
   /** The first cut after stream offset `offset`, if one is marked yet. */

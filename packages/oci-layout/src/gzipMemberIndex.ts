@@ -11,10 +11,12 @@ import { GZIP_MEMBER_FORMAT, type GzipMember, type GzipMemberSource } from './pa
 const HEADER = 'tsbuild-gzip-members-v1';
 /**
  * Layers the file may list before it is rewritten with the newest KEEP_LAYERS of them whose blobs
- * remain: a layer of a million small files has ~1,500 members, and the file is read whole.
+ * remain. A layer of a million small files has ~1,500 members, and the file is read whole into a
+ * map of them (about 10 MB of heap at 16 such layers); a rebuild wants the members of the layer
+ * its step built last, among the newest.
  */
-const MAX_LAYERS = 64;
-const KEEP_LAYERS = 32;
+const MAX_LAYERS = 16;
+const KEEP_LAYERS = 8;
 /** A layer of a single member (up to one block) is cheap to compress again: not worth a line. */
 const MIN_MEMBERS = 2;
 /** gzip header (10 bytes) and trailer (CRC-32, size: 8 bytes) around an empty deflate stream. */

@@ -182,7 +182,8 @@ async function* tarBlocks(changes: AsyncIterable<LayerChange> | Iterable<LayerCh
       if (change.kind === 'whiteout' && path === '') throw new Error('cannot write a whiteout for the root directory');
       writeHeader({ ...EMPTY_FILE, name: whiteoutMemberName({ kind: change.kind, path }) }, out);
     }
-    cuts?.entryEnd(out.offset, change.kind === 'entry' ? change.entry.path : change.path, out.offset - start);
+    // A block that ends where a chunk does goes to the compressor without a copy.
+    if (cuts?.entryEnd(out.offset, change.kind === 'entry' ? change.entry.path : change.path, out.offset - start)) out.endChunk();
     // Most entries fill no chunk: no generator for them.
     if (out.hasChunks(false)) yield* out.take(false);
   }

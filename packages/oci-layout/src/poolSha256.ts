@@ -5,7 +5,7 @@ import { nodeCrypto } from './onDemandBuiltins.js';
 /** Bytes gathered before they go to the pool as one update: a pool job per small chunk costs more than hashing it. */
 const UPDATE_BYTES = 256 * 1024;
 /** Bytes handed to the pool and not hashed yet beyond which `update` asks its caller to wait. */
-const BEHIND_BYTES = 8 * 1024 * 1024;
+const BEHIND_BYTES = 2 * 1024 * 1024;
 
 /**
  * SHA-256 of a stream's bytes computed on libuv's thread pool, so a layer's

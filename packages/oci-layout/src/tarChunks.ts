@@ -1,9 +1,11 @@
 import { TAR_BLOCK } from './tarHeader.js';
 
 /**
- * The archive leaves in chunks of this size: on a tree of small files a
- * stream chunk per header or file (through the hash and the compressor)
- * costs more than its bytes. Chunks are filled to the byte.
+ * Tar bytes are written into buffers of this size, and leave in chunks: the
+ * part of a buffer up to where a gzip block ends (`endChunk`), or the whole
+ * of a full one. On a tree of small files a stream chunk per header or file
+ * (through the hash and the compressor) would cost more than its bytes, and
+ * a block that lies in one chunk is compressed without being copied.
  */
 const CHUNK_BYTES = 1024 * 1024;
 /** Data at least this big goes out as it is rather than copied into a chunk. */
@@ -17,6 +19,8 @@ const OWN_CHUNK_BYTES = 64 * 1024;
 export class TarChunks {
   buffer = Buffer.alloc(CHUNK_BYTES);
   private at = 0;
+  /** Where in `buffer` the chunk being filled starts. */
+  private start = 0;
   private readonly ready: Buffer[] = [];
   /** Bytes of the archive so far, those streamed past the chunks included. */
   offset = 0;
@@ -37,7 +41,7 @@ export class TarChunks {
   append(bytes: Buffer): void {
     this.offset += bytes.length;
     if (bytes.length >= OWN_CHUNK_BYTES) {
-      this.cut(CHUNK_BYTES);
+      this.endChunk();
       this.ready.push(bytes);
       return;
     }
@@ -68,20 +72,29 @@ export class TarChunks {
     this.offset += length;
   }
 
-  /** Whether `take(all)` has a chunk to give. */
-  hasChunks(all: boolean): boolean {
-    return this.ready.length > 0 || (all ? this.at > 0 : this.at === this.buffer.length);
+  /** The chunk being filled ends here; the next one goes on in the same buffer. */
+  endChunk(): void {
+    if (this.at === this.start) return;
+    this.ready.push(this.buffer.subarray(this.start, this.at));
+    this.start = this.at;
   }
 
-  /** The chunks that are full, or every byte so far when `all`. */
+  /** Whether `take(all)` has a chunk to give. */
+  hasChunks(all: boolean): boolean {
+    return this.ready.length > 0 || (all ? this.at > this.start : this.at === this.buffer.length);
+  }
+
+  /** The chunks that are ended or full, or every byte so far when `all`. */
   *take(all: boolean): Generator<Buffer> {
-    if (all || this.at === this.buffer.length) this.cut(CHUNK_BYTES);
+    if (all) this.endChunk();
+    else if (this.at === this.buffer.length) this.cut(CHUNK_BYTES);
     while (this.ready.length > 0) yield this.ready.shift()!;
   }
 
   private cut(nextSize: number): void {
-    if (this.at > 0) this.ready.push(this.buffer.subarray(0, this.at));
+    this.endChunk();
     this.buffer = Buffer.alloc(nextSize);
     this.at = 0;
+    this.start = 0;
   }
 }
