@@ -111,7 +111,9 @@ describe('gzip member reuse', () => {
 
   test('damaged lines and removed blobs are passed over; a file of another format is replaced', async () => {
     const first = await storeLayer(original);
-    await appendFile(indexFile(), '00000000\t["sha256:00"]\nnot a line\n{"torn":');
+    // A checksummed line that claims a member of 1 TiB, for a block the rebuild has: passed over, not allocated.
+    const huge = encodeChecksummedLine([first.digest, [[first.members[1]!.block, 2 ** 40], [first.members[2]!.block, 100]]]);
+    await appendFile(indexFile(), `00000000\t["sha256:00"]\nnot a line\n${huge}\n{"torn":`);
 
     const edited = changedAt(original, 0);
     const second = await storeLayer(edited);

@@ -21,6 +21,8 @@ const KEEP_LAYERS = 8;
 const MIN_MEMBERS = 2;
 /** gzip header (10 bytes) and trailer (CRC-32, size: 8 bytes) around an empty deflate stream. */
 const MIN_MEMBER_BYTES = 18;
+/** Above any member of a block ParallelGzip cuts (8 MiB at most, stored blocks add 5 bytes per 64 KiB): a length beyond is a damaged line. */
+const MAX_MEMBER_BYTES = 16 * 1024 * 1024;
 
 interface MemberPlace {
   blob: Digest;
@@ -43,7 +45,7 @@ interface Loaded {
 
 function isMember(value: unknown): value is [string, number] {
   return Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && /^[0-9a-f]{64}$/.test(value[0])
-    && Number.isSafeInteger(value[1]) && (value[1] as number) >= MIN_MEMBER_BYTES;
+    && Number.isSafeInteger(value[1]) && (value[1] as number) >= MIN_MEMBER_BYTES && (value[1] as number) <= MAX_MEMBER_BYTES;
 }
 
 /** A line's blob and members, or undefined for one that is not a layer's. */
