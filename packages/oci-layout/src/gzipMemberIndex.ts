@@ -116,10 +116,10 @@ export class GzipMemberIndex implements GzipMemberSource {
       return;
     }
     const kept: LayerLine[] = [];
-    for (const layer of loaded.layers.reverse()) {
-      if (kept.length < KEEP_LAYERS && (await this.layout.hasBlob(layer.blob))) kept.push(layer);
+    for (let i = loaded.layers.length - 1; i >= 0 && kept.length < KEEP_LAYERS; i--) {
+      if (await this.layout.hasBlob(loaded.layers[i]!.blob)) kept.unshift(loaded.layers[i]!);
     }
-    loaded.layers = kept.reverse();
+    loaded.layers = kept;
     await this.rewrite(loaded.layers);
     loaded.rewrite = false;
   }

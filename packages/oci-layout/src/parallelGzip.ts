@@ -72,7 +72,6 @@ export class ParallelGzip extends Transform {
   private pendingBytes = 0;
   private readonly inFlight: Promise<CompressedBlock>[] = [];
   private readonly maxInFlight = Math.max(2, availableParallelism());
-  private wroteMember = false;
   private readonly written: GzipMember[] = [];
   /** Stream offset of the first pending byte. */
   private taken = 0;
@@ -103,7 +102,7 @@ export class ParallelGzip extends Transform {
       .then(async () => {
         while (this.inFlight.length > 0) this.pushMember(await this.inFlight.shift()!);
         // An empty input still has to be a valid gzip file.
-        if (!this.wroteMember) this.push(await gzipMember(Buffer.alloc(0)));
+        if (this.taken === 0) this.push(await gzipMember(Buffer.alloc(0)));
         done();
       }, done);
   }
@@ -111,7 +110,6 @@ export class ParallelGzip extends Transform {
   private async drainBlocks(final: boolean): Promise<void> {
     for (let bytes = this.nextBlockBytes(final); bytes !== undefined; bytes = this.nextBlockBytes(final)) {
       this.inFlight.push(this.compress(this.takeBlock(bytes)));
-      this.wroteMember = true;
       // Keep every core busy, but no more blocks in memory than that.
       if (this.inFlight.length >= this.maxInFlight) this.pushMember(await this.inFlight.shift()!);
     }

@@ -52,9 +52,9 @@ export class PoolSha256 {
   }
 }
 
-/** The hex SHA-256 of one buffer, hashed on the thread pool. */
-export async function sha256OnPool(bytes: Buffer): Promise<string> {
-  const native = fsNative().sha256Stream();
-  await fsNative().sha256Update(native, [bytes]);
-  return fsNative().sha256Digest(native).toString('hex');
+/** The hex SHA-256 of one buffer, hashed on the thread pool (on the main thread if smaller than one update). */
+export function sha256OnPool(bytes: Buffer): Promise<string> {
+  const hash = new PoolSha256();
+  void hash.update(bytes);
+  return hash.digest();
 }

@@ -141,12 +141,12 @@ function* walkPrepared(prepared: PreparedDirectory, decide: Decide, reads: WalkR
   // The kept subdirectories in walk order. While one without subdirectories of its own is being
   // written, the next is prepared once its listing is in, so its first reads do not hold the walk up.
   const walked = keys.filter((k) => k.below && k.decision === 'keep').map((k) => k.entry);
-  const early = new Map<ContextEntry, PreparedDirectory>();
+  const early = new Map<number, PreparedDirectory>();
   const prepareWalked = (n: number): PreparedDirectory => prepareDirectory(walked[n]!, decide, reads, () => {
     const next = walked[n + 1];
-    if (next && (reads.kept?.holdsListing(next.abs) || reads.prefetch.ready(next.abs))) early.set(next, prepareWalked(n + 1));
+    if (next && (reads.kept?.holdsListing(next.abs) || reads.prefetch.ready(next.abs))) early.set(n + 1, prepareWalked(n + 1));
   });
-  let walkedCount = 0;
+  let walkedSoFar = 0;
   // Subtrees of implied directories, started early to learn whether they yield anything.
   const started = new Map<string, { first: ContextEntry; rest: Generator<ContextEntry> }>();
   for (const { entry, decision, below } of keys) {
@@ -165,9 +165,8 @@ function* walkPrepared(prepared: PreparedDirectory, decide: Decide, reads: WalkR
       started.set(entry.name, { first: first.value, rest });
       yield { rel: entry.rel, abs: entry.abs, stats: entry.stats, implied: true };
     } else if (decision === 'keep') {
-      const current = early.get(entry) ?? prepareWalked(walkedCount);
-      early.delete(entry);
-      walkedCount++;
+      const current = early.get(walkedSoFar) ?? prepareWalked(walkedSoFar);
+      early.delete(walkedSoFar++);
       yield* walkPrepared(current, decide, reads);
     } else {
       const subtree = started.get(entry.name);
