@@ -118,9 +118,10 @@ describe('spawnDetached', () => {
     const child = spawnDetached(['true'], { cwd: '/', pipes: ['read'] });
     await readAll(child.pipes[0]!);
     await readAll(child.stderr);
-    // A zombie keeps its /proc entry until it is reaped; give the reaper up to 5 s.
+    // A zombie keeps its /proc entry until it is reaped; give the reaper up to 5 s. A reap
+    // that lands while the directory is read fails the read with ESRCH: gone as well.
     const gone = () => readdir(`/proc/${child.pid}`).then(() => false, (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw e;
+      if (e.code !== 'ENOENT' && e.code !== 'ESRCH') throw e;
       return true;
     });
     for (let i = 0; i < 250 && !(await gone()); i++) await new Promise((r) => setTimeout(r, 20));
