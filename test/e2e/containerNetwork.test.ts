@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -100,11 +100,11 @@ async function leasesOf(id: string): Promise<string[]> {
 }
 
 /** Everything of a container's network that could outlive it, by its ID (and its veth, when known). */
-async function networkTraces(id: string, veth?: string) {
+async function networkTraces(id: string, veth?: string, inRoot = root) {
   return {
-    stateDir: existsSync(join(root, 'containers', id)),
-    netns: existsSync(join(root, 'netns', id)),
-    networkState: existsSync(join(root, 'networks', 'containers', `${id}.json`)),
+    stateDir: existsSync(join(inRoot, 'containers', id)),
+    netns: existsSync(join(inRoot, 'netns', id)),
+    networkState: existsSync(join(inRoot, 'networks', 'containers', `${id}.json`)),
     rules: (await run('iptables-save')).stdout.split('\n').filter((l) => l.includes(id)),
     leases: await leasesOf(id),
     veth: veth !== undefined && existsSync(join('/sys/class/net', veth)),
@@ -236,6 +236,54 @@ describe('container networking', () => {
     // Released with the container: the other root may have it now.
     const second = (await tsbuildOk(['--root', otherRoot, 'run', '-d', '-p', `127.0.0.1:${hostPort}:80`, 'busybox', 'sleep', '600'])).stdout.trim();
     await tsbuildOk(['--root', otherRoot, 'rm', '-f', second]);
+  });
+
+  it('a conflist naming a plugin that is not installed: run fails in one line and leaves nothing', async () => {
+    const own = await newRoot();
+    await tsbuildOk(['--root', own, 'run', '--rm', 'busybox', 'true']);
+    const conflist = join(own, 'networks', `${defaultBridgeNetwork.name}.conflist`);
+    const list = JSON.parse(await readFile(conflist, 'utf8')) as { plugins: object[] };
+    await writeFile(conflist, JSON.stringify({ ...list, plugins: [...list.plugins, { type: 'no-such-cni-plugin' }] }));
+    const cidfile = join(await dirs.make(), 'cid');
+    const out = await tsbuild(['--root', own, 'run', '-d', '--cidfile', cidfile, 'busybox', 'sleep', '60']);
+    expect({ code: out.code, lines: out.stderr.trim().split('\n').length }).toEqual({ code: 125, lines: 1 });
+    expect(out.stderr).toContain('no-such-cni-plugin');
+    expect(await networkTraces((await readFile(cidfile, 'utf8')).trim(), undefined, own)).toEqual(nothingLeft);
+  });
+
+  it('a plugin gone after the container started: rm says so and keeps it, rm -f removes it with a warning and leaves nothing', async () => {
+    const id = (await tsOk('run', '-d', 'busybox', 'sleep', '600')).stdout.trim();
+    const veth = await hostVeth(id);
+    const stateFile = join(root, 'networks', 'containers', `${id}.json`);
+    const state = JSON.parse(await readFile(stateFile, 'utf8')) as { confList: { plugins: object[] } };
+    state.confList.plugins.push({ type: 'no-such-cni-plugin' });
+    await writeFile(stateFile, JSON.stringify(state));
+
+    expect((await ts('stop', '-t', '0', id)).stderr).toContain('no-such-cni-plugin');
+    const kept = await ts('rm', id);
+    expect({ code: kept.code, stderr: kept.stderr.trim() }).toEqual({ code: 125, stderr: expect.stringMatching(/^tsbuild: error: CNI plugin no-such-cni-plugin: .*\(rm -f removes the container anyway\)$/) });
+    expect((await tsOk('ps', '-aq')).stdout).toContain(id.slice(0, 12));
+
+    const forced = await ts('rm', '-f', id);
+    expect({ code: forced.code, stderr: forced.stderr.trim() }).toEqual({ code: 0, stderr: expect.stringMatching(/^WARNING: container \S+ removed, but its network teardown failed: CNI plugin no-such-cni-plugin: [^\n]*$/) });
+    expect((await tsOk('ps', '-aq')).stdout).not.toContain(id.slice(0, 12));
+    // Every other plugin's DEL ran: no veth, lease or rule of it is left.
+    expect(await networkTraces(id, veth)).toEqual(nothingLeft);
+  });
+
+  it('a damaged network state: ps still lists, stop names the file in one line and loses nothing', async () => {
+    const id = (await tsOk('run', '-d', 'busybox', 'sleep', '600')).stdout.trim();
+    const stateFile = join(root, 'networks', 'containers', `${id}.json`);
+    const intact = await readFile(stateFile, 'utf8');
+    await writeFile(stateFile, intact.slice(0, 40));
+    expect((await tsOk('ps')).stdout).toContain(id.slice(0, 12));
+    const refused = await ts('stop', '-t', '0', id);
+    expect({ code: refused.code, stderr: refused.stderr.trim() }).toEqual({ code: 125, stderr: `tsbuild: error: network state ${stateFile} is damaged` });
+    expect(await readFile(stateFile, 'utf8')).toBe(intact.slice(0, 40));
+    const veth = JSON.parse(intact) as { result: { interfaces: { name: string; sandbox?: string }[] } };
+    await writeFile(stateFile, intact);
+    await tsOk('rm', '-f', id);
+    expect(await networkTraces(id, veth.result.interfaces.find((i) => !i.sandbox && i.name !== defaultBridgeNetwork.bridge)!.name)).toEqual(nothingLeft);
   });
 
   it('-p with --network none or host is refused before anything is made', async () => {

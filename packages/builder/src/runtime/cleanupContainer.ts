@@ -13,6 +13,8 @@ import { removeAnonymousVolumes, VolumeStore } from './volumeStore.js';
 export interface CleanupOptions {
   /** Called as conmon's exit command: apply `--rm` unless a foreground `run` will, and the restart policy. */
   fromExitCommand: boolean;
+  /** For `rm -f`: a network the CNI plugins fail to undo is dropped anyway (see teardownNetwork). */
+  forceNetwork?: boolean;
 }
 
 async function foregroundRunAlive(c: StoredContainer): Promise<boolean> {
@@ -57,7 +59,7 @@ export async function cleanupContainer(store: LocalStore, containers: ContainerS
     const state = await observeIfPresent(containers, c);
     if (!state) return undefined;
     if (state.status === 'running') return state;
-    await allDone([runtimeDelete(c.record.runtime, c.record.id), disconnectContainer(store.root, c.record), unmountContainerRootfs(c.paths)]);
+    await allDone([runtimeDelete(c.record.runtime, c.record.id), disconnectContainer(store.root, c.record, { force: opts.forceNetwork ?? false }), unmountContainerRootfs(c.paths)]);
     if (c.record.autoRemove && !state.restarting) {
       await containers.remove(c);
       await removeAnonymousVolumes(new VolumeStore(store), containers, c.record);

@@ -76,9 +76,9 @@ export class ContainerConnection {
   }
 }
 
-/** Undoes connectContainer; idempotent, so cleanup, `rm` and a failed start may all call it. */
-export async function disconnectContainer(root: string, record: Pick<ContainerRecord, 'id' | 'network'>): Promise<void> {
-  if (record.network === 'bridge') await (await cni()).teardownNetwork(root, record.id);
+/** Undoes connectContainer; idempotent, so cleanup, `rm` and a failed start may all call it. `force`: see teardownNetwork. */
+export async function disconnectContainer(root: string, record: Pick<ContainerRecord, 'id' | 'network'>, opts: { force?: boolean } = {}): Promise<void> {
+  if (record.network === 'bridge') await (await cni()).teardownNetwork(root, record.id, opts);
 }
 
 /** The container's network while it is connected (inspect, ps, port); undefined otherwise. */

@@ -1,6 +1,7 @@
 import type { LocalStore } from '@tsbuild/oci-layout';
 import { cleanupContainer } from './cleanupContainer.js';
 import { ContainerError } from './containerError.js';
+import { NetworkError } from './network/networkError.js';
 import type { ContainerState } from './containerRecord.js';
 import { observeState, waitForExit } from './containerStatus.js';
 import type { ContainerStore, StoredContainer } from './containerStore.js';
@@ -59,15 +60,25 @@ export async function killContainer(containers: ContainerStore, c: StoredContain
   await signal(containers, c, sig, false);
 }
 
-/** docker rm [-f]: a running container only with force (killed first); nothing of it is left. */
-export async function removeContainer(store: LocalStore, containers: ContainerStore, c: StoredContainer, force: boolean): Promise<void> {
+/**
+ * docker rm [-f]: a running container only with force (killed first); nothing
+ * of it is left. With force, a network its CNI plugins cannot undo does not
+ * keep it (podman's way): it is removed and `warn` hears what may remain.
+ */
+export async function removeContainer(store: LocalStore, containers: ContainerStore, c: StoredContainer, opts: { force: boolean; warn?: (line: string) => void }): Promise<void> {
   const state = await observeState(containers, c);
   if (state.status === 'running') {
-    if (!force) throw new ContainerError('bad-state', `container ${c.record.name} is running: stop it first, or use rm -f`);
+    if (!opts.force) throw new ContainerError('bad-state', `container ${c.record.name} is running: stop it first, or use rm -f`);
     await markStoppedByUser(containers, c);
     await signal(containers, c, 'KILL', true);
     await waitForExit(containers, c);
   }
-  await cleanupContainer(store, containers, c, { fromExitCommand: false });
+  try {
+    await cleanupContainer(store, containers, c, { fromExitCommand: false, forceNetwork: opts.force });
+  } catch (e) {
+    if (!(e instanceof NetworkError)) throw e;
+    if (e.kind !== 'teardown-incomplete') throw opts.force ? e : new NetworkError(e.kind, `${e.message} (rm -f removes the container anyway)`);
+    opts.warn?.(`container ${c.record.name} removed, but its network teardown failed: ${e.message}`);
+  }
   await containers.remove(c);
 }

@@ -36,7 +36,7 @@ export function containerCommand(program: Command): void {
       const { store, containers } = await openContainers(cmd);
       for (const c of await containers.list()) {
         if ((await observeState(containers, c)).status === 'running') continue;
-        await removeContainer(store, containers, c, false);
+        await removeContainer(store, containers, c, { force: false });
         process.stdout.write(`${c.record.id}\n`);
       }
     });

@@ -126,7 +126,7 @@ export function lifecycleCommands(program: Command): void {
       const { store, containers } = await openContainers(cmd);
       await forEachRef(refs, async (ref) => {
         const c = await containers.find(ref);
-        await removeContainer(store, containers, c, opts.force ?? false);
+        await removeContainer(store, containers, c, { force: opts.force ?? false, warn: (line) => process.stderr.write(`WARNING: ${line}\n`) });
         if (opts.volumes) await removeAnonymousVolumes(new VolumeStore(store), containers, c.record);
       });
     });

@@ -9,10 +9,17 @@ import { openContainers } from '../containerStoreOption.js';
 import { commandText, createdText, portsText, statusText } from '../containerView.js';
 import { withRootOption } from '../storeOption.js';
 
-/** The network modules load for a running container's ports: `ps` with none running needs none of them (#14). */
+/**
+ * The network modules load for a running container's ports: `ps` with none
+ * running needs none of them (#14). One container's damaged network state
+ * leaves its PORTS empty rather than failing the whole list.
+ */
 async function networkOf(root: string, record: ContainerRecord): Promise<ContainerNetwork | undefined> {
-  const { connectedNetwork } = await import('../../runtime/containerNetwork.js');
-  return connectedNetwork(root, record);
+  const [{ connectedNetwork }, { NetworkError }] = await Promise.all([import('../../runtime/containerNetwork.js'), import('../../runtime/network/networkError.js')]);
+  return connectedNetwork(root, record).catch((e: unknown) => {
+    if (e instanceof NetworkError && e.kind === 'damaged-state') return undefined;
+    throw e;
+  });
 }
 
 function table(rows: string[][]): string {

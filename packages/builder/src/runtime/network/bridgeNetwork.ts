@@ -83,16 +83,21 @@ function bridgeConfList(network: BridgeNetwork): ConfList {
 }
 
 function parseConfList(text: string, file: string): ConfList {
-  let value: Partial<ConfList>;
+  let value: unknown;
   try {
-    value = JSON.parse(text) as Partial<ConfList>;
+    value = JSON.parse(text);
   } catch (e) {
     throw new NetworkError('plugin', `invalid CNI network configuration ${file}: ${(e as SyntaxError).message}`);
   }
-  const valid = typeof value.cniVersion === 'string' && typeof value.name === 'string' && Array.isArray(value.plugins)
-    && value.plugins.every((p) => typeof p === 'object' && p !== null && typeof p.type === 'string' && /^[A-Za-z0-9_-]+$/.test(p.type));
-  if (!valid) throw new NetworkError('plugin', `invalid CNI network configuration ${file}: needs cniVersion, name and plugins with a type each`);
-  return value as ConfList;
+  if (!isConfList(value)) throw new NetworkError('plugin', `invalid CNI network configuration ${file}: needs cniVersion, name and plugins with a type each`);
+  return value;
+}
+
+/** A conflist's shape, with plugin types that name a file in the plugin directory and nothing outside it. */
+export function isConfList(value: unknown): value is ConfList {
+  const list = value as Partial<ConfList> | null;
+  return typeof list === 'object' && list !== null && typeof list.cniVersion === 'string' && typeof list.name === 'string' && Array.isArray(list.plugins)
+    && list.plugins.every((p) => typeof p === 'object' && p !== null && typeof p.type === 'string' && /^[A-Za-z0-9_-]+$/.test(p.type));
 }
 
 /**

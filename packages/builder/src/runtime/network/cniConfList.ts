@@ -1,5 +1,6 @@
 import { invokePlugin, type CniResult, type PluginCall, type PluginConfig } from './cniPlugin.js';
 import type { ConfList } from './bridgeNetwork.js';
+import { NetworkError } from './networkError.js';
 import type { PortMapping } from './portMapping.js';
 
 /** Per-container values a plugin receives under runtimeConfig when it declares the capability. */
@@ -59,11 +60,11 @@ export async function addConfList(
   for (let i = 0; i < list.plugins.length; i++) {
     if (idle(list, i, runtime)) continue;
     const next = await invokePlugin(pluginConfig(list, i, runtime, result), { command: 'ADD', ...target });
-    if (!next) throw new Error(`CNI plugin ${list.plugins[i]!.type} returned no result for ADD`);
+    if (!next) throw new NetworkError('plugin', `CNI plugin ${list.plugins[i]!.type} returned no result for ADD`);
     result = next;
     await recordResult(result);
   }
-  if (!result) throw new Error(`CNI network ${list.name} has no plugins`);
+  if (!result) throw new NetworkError('plugin', `CNI network ${list.name} has no plugins`);
   return result;
 }
 

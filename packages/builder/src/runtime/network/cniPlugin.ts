@@ -55,11 +55,25 @@ export async function invokePlugin(config: PluginConfig, call: PluginCall): Prom
     throw new NetworkError('plugin', `CNI plugin ${config.type}: ${(e as Error).message}${hint}`);
   }
   const out = outcome.stdout.toString('utf8').trim();
-  if (outcome.status === 0) return call.command === 'ADD' ? (JSON.parse(out) as CniResult) : undefined;
-  let reason = outcome.timedOut ? `no answer within ${PLUGIN_TIMEOUT_MS / 1000}s` : outcome.stderr.toString('utf8').trim() || `exit status ${outcome.status ?? outcome.signal}`;
-  if (out.startsWith('{')) {
-    const error = JSON.parse(out) as { msg?: string; details?: string };
-    reason = [error.msg, error.details].filter(Boolean).join(': ') || reason;
+  if (outcome.status === 0) {
+    if (call.command !== 'ADD') return undefined;
+    const result = parseObject(out);
+    if (!result) throw new NetworkError('plugin', `CNI plugin ${config.type} ADD gave no result object: ${JSON.stringify(out.slice(0, 80))}`);
+    return result as unknown as CniResult;
   }
+  let reason = outcome.timedOut ? `no answer within ${PLUGIN_TIMEOUT_MS / 1000}s` : outcome.stderr.toString('utf8').trim() || `exit status ${outcome.status ?? outcome.signal}`;
+  const error = parseObject(out);
+  if (error) reason = [error.msg, error.details].filter((s) => typeof s === 'string' && s !== '').join(': ') || reason;
   throw new NetworkError('plugin', `CNI plugin ${config.type} ${call.command} failed: ${reason}`);
+}
+
+/** A plugin's stdout as the JSON object the spec says it is, or undefined for anything else. */
+function parseObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch (e) {
+    if (e instanceof SyntaxError) return undefined;
+    throw e;
+  }
 }

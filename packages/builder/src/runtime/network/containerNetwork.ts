@@ -95,7 +95,9 @@ export async function setupNetwork(req: NetworkRequest): Promise<ContainerNetwor
     ]);
     for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
   } catch (e) {
-    await teardownNetwork(req.root, req.containerId).catch((undo: Error) => {
+    // Forced: the container's record must not keep a network that a retry of this DEL could
+    // never undo (a plugin whose binary is missing), or the container could not be removed.
+    await teardownNetwork(req.root, req.containerId, { force: true }).catch((undo: Error) => {
       throw new NetworkError('plugin', `${(e as Error).message} (undoing the network failed too: ${undo.message})`);
     });
     throw e;
@@ -107,22 +109,30 @@ export async function setupNetwork(req: NetworkRequest): Promise<ContainerNetwor
  * Undoes setupNetwork: CNI DEL through the list (veth, IPAM lease, portmap
  * and firewall rules, masquerade), then the netns mount, then the state.
  * Idempotent and safe after a crash at any point of setup or teardown: what
- * is already gone is skipped, and a failure keeps the state so a retry can
- * finish the job.
+ * is already gone is skipped, and a failed DEL keeps the state so a retry can
+ * finish the job. With `force` (rm -f, podman's way) a failed DEL or a
+ * damaged state drops the rest anyway, reported as 'teardown-incomplete' at
+ * the end.
  */
-export async function teardownNetwork(root: string, containerId: string): Promise<void> {
+export async function teardownNetwork(root: string, containerId: string, opts: { force?: boolean } = {}): Promise<void> {
   checkContainerId(containerId);
-  const state = await readNetworkState(root, containerId);
+  let failed: NetworkError | undefined;
+  const passOver = (e: unknown) => {
+    if (!opts.force || !(e instanceof NetworkError)) throw e;
+    failed ??= e;
+  };
+  const state = await readNetworkState(root, containerId).catch((e: unknown) => void passOver(e));
   const netnsPath = state?.netnsPath ?? netnsPathFor(root, containerId);
   if (state?.confList) {
     const netnsGone = !(await isNetnsMounted(netnsPath));
     const prevResult = state.result ?? await resultFromLeases(state.confList, containerId, CONTAINER_IFNAME, netnsPath);
     // A missing netns is passed as none at all, as the spec allows for DEL: the plugins then skip what lived inside it.
     const target = { containerId, netns: netnsGone ? '' : netnsPath, ifName: CONTAINER_IFNAME };
-    await delConfList(state.confList, target, { portMappings: state.ports }, prevResult);
+    await delConfList(state.confList, target, { portMappings: state.ports }, prevResult).catch(passOver);
     if (netnsGone) await removeOrphanMasquerade(state.confList.name, containerId);
   }
   await removeNetns(netnsPath);
   await removeNetworkState(root, containerId);
   await releaseHostPortClaim(containerId);
+  if (failed) throw new NetworkError('teardown-incomplete', `${failed.message}; what its CNI plugins set up may remain`);
 }

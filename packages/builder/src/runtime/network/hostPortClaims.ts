@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { batchedMap } from '../batchedMap.js';
 import { HOST_NETWORK_DIR } from './bridgeNetwork.js';
 import { readNetworkState } from './networkState.js';
+import { NetworkError } from './networkError.js';
 import type { PortMapping } from './portMapping.js';
 
 /**
@@ -49,7 +50,12 @@ export async function claimedHostPorts(): Promise<PortMapping[]> {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw e;
     }
-    return (await readNetworkState(claim.root, claim.containerId)) ? claim.ports : [];
+    // A damaged state still names a container that may hold its ports: they stay taken until it is removed.
+    const live = await readNetworkState(claim.root, claim.containerId).catch((e: unknown) => {
+      if (e instanceof NetworkError && e.kind === 'damaged-state') return true;
+      throw e;
+    });
+    return live ? claim.ports : [];
   });
   return held.flat();
 }

@@ -13,7 +13,15 @@ export type NetworkErrorKind =
   /** Creating or removing the network namespace failed. */
   | 'netns'
   /** The bridge subnet overlaps a route the host already has. */
-  | 'subnet-collision';
+  | 'subnet-collision'
+  /** A container's network state file that does not hold what setup wrote. */
+  | 'damaged-state'
+  /**
+   * A forced teardown whose CNI DEL failed: the container's network record,
+   * netns and port claim are gone anyway, and only what the failing plugin
+   * set up may remain on the host.
+   */
+  | 'teardown-incomplete';
 
 /** A one-line networking error; tsbuild fails with docker's 125 for all of them. */
 export class NetworkError extends ToolError<NetworkErrorKind> {

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { networksDir, type ConfList } from './bridgeNetwork.js';
+import { isConfList, networksDir, type ConfList } from './bridgeNetwork.js';
 import type { CniResult } from './cniPlugin.js';
+import { NetworkError } from './networkError.js';
 import type { PortMapping } from './portMapping.js';
 
 export type NetworkMode = 'bridge' | 'none' | 'host';
@@ -37,13 +38,34 @@ export async function writeNetworkState(root: string, state: NetworkState): Prom
   await rename(tmp, stateFile(root, state.containerId));
 }
 
+/** The container's network state, checked: a damaged file is a NetworkError ('damaged-state'), never a wrong teardown. */
 export async function readNetworkState(root: string, containerId: string): Promise<NetworkState | undefined> {
+  const file = stateFile(root, containerId);
+  let text: string;
   try {
-    return JSON.parse(await readFile(stateFile(root, containerId), 'utf8')) as NetworkState;
+    text = await readFile(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+  }
+  if (!isNetworkState(value, containerId)) throw new NetworkError('damaged-state', `network state ${file} is damaged`);
+  return value;
+}
+
+const MODES: readonly unknown[] = ['bridge', 'none', 'host'] satisfies NetworkMode[];
+
+function isNetworkState(value: unknown, containerId: string): value is NetworkState {
+  const state = value as Partial<NetworkState> | null;
+  return typeof state === 'object' && state !== null && state.containerId === containerId && MODES.includes(state.mode)
+    && (state.netnsPath === undefined || typeof state.netnsPath === 'string')
+    && (state.confList === undefined || isConfList(state.confList))
+    && Array.isArray(state.ports) && (state.result === undefined || (typeof state.result === 'object' && state.result !== null));
 }
 
 export async function removeNetworkState(root: string, containerId: string): Promise<void> {
