@@ -126,43 +126,79 @@ async function readWhole(stream: Readable): Promise<Buffer> {
  * only `open` can read before they are due: a tree of many small files is
  * bound by file-open latency, not bytes, and this overlaps those waits.
  * Entries with `read` are read when written (it is synchronous for context files).
+ * `next` answers at once for a plain iterable: a promise per entry of a walk
+ * of many small files is a microtask turn for nothing.
  */
-async function* withReadAhead(changes: AsyncIterable<LayerChange> | Iterable<LayerChange>): AsyncGenerator<Prefetched> {
-  const isAsync = Symbol.asyncIterator in changes;
-  const source = isAsync ? changes[Symbol.asyncIterator]() : (changes as Iterable<LayerChange>)[Symbol.iterator]();
-  const queue: Prefetched[] = [];
-  let queuedBytes = 0;
-  let done = false;
-  while (true) {
-    while (!done && queue.length < PREFETCH_ENTRIES && queuedBytes < PREFETCH_BYTES) {
-      // An await per entry of a plain iterable (a walk of many small files) is a microtask turn for nothing.
-      const next = isAsync ? await source.next() : (source as Iterator<LayerChange>).next();
-      if (next.done) {
-        done = true;
-        break;
-      }
-      const change = next.value;
-      const entry = change.kind === 'entry' ? change.entry : undefined;
-      if (entry?.type === 'file' && entry.open && !entry.read && !entry.content && entry.size <= WHOLE_FILE_MAX) {
-        const { open } = entry;
-        // Errors surface when the entry is written.
-        const body = awaitedElsewhere(Promise.resolve().then(async () => readWhole(await open())));
-        queue.push({ change, body });
-        queuedBytes += entry.size;
-      } else {
-        queue.push({ change });
-      }
+class ReadAhead {
+  private readonly isAsync: boolean;
+  private readonly source: AsyncIterator<LayerChange> | Iterator<LayerChange>;
+  private readonly queue: Prefetched[] = [];
+  private head = 0;
+  private queuedBytes = 0;
+  private done = false;
+
+  constructor(changes: AsyncIterable<LayerChange> | Iterable<LayerChange>) {
+    this.isAsync = Symbol.asyncIterator in changes;
+    this.source = this.isAsync ? (changes as AsyncIterable<LayerChange>)[Symbol.asyncIterator]() : (changes as Iterable<LayerChange>)[Symbol.iterator]();
+  }
+
+  /** The next change (with its body when it is being read ahead), undefined after the last. */
+  next(): Prefetched | undefined | Promise<Prefetched | undefined> {
+    if (this.isAsync) return this.fillAsync().then(() => this.shift());
+    while (this.wantsMore()) {
+      const next = (this.source as Iterator<LayerChange>).next();
+      if (next.done) this.done = true;
+      else this.push(next.value);
     }
-    const item = queue.shift();
-    if (!item) return;
-    if (item.body && item.change.kind === 'entry') queuedBytes -= item.change.entry.size;
-    yield item;
+    return this.shift();
+  }
+
+  private async fillAsync(): Promise<void> {
+    while (this.wantsMore()) {
+      const next = await this.source.next();
+      if (next.done) this.done = true;
+      else this.push(next.value);
+    }
+  }
+
+  private wantsMore(): boolean {
+    return !this.done && this.queue.length - this.head < PREFETCH_ENTRIES && this.queuedBytes < PREFETCH_BYTES;
+  }
+
+  private push(change: LayerChange): void {
+    const entry = change.kind === 'entry' ? change.entry : undefined;
+    if (entry?.type === 'file' && entry.open && !entry.read && !entry.content && entry.size <= WHOLE_FILE_MAX) {
+      const { open } = entry;
+      // Errors surface when the entry is written.
+      const body = awaitedElsewhere(Promise.resolve().then(async () => readWhole(await open())));
+      this.queue.push({ change, body });
+      this.queuedBytes += entry.size;
+    } else {
+      this.queue.push({ change });
+    }
+  }
+
+  private shift(): Prefetched | undefined {
+    if (this.head === this.queue.length) return undefined;
+    const item = this.queue[this.head++]!;
+    // Trimmed now and then, not shifted per entry.
+    if (this.head >= PREFETCH_ENTRIES) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+    if (item.body && item.change.kind === 'entry') this.queuedBytes -= item.change.entry.size;
+    return item;
   }
 }
 
 async function* tarBlocks(changes: AsyncIterable<LayerChange> | Iterable<LayerChange>, cuts?: BlockCuts): AsyncGenerator<Buffer> {
   const out = new TarChunks();
-  for await (const { change, body } of withReadAhead(changes)) {
+  const ahead = new ReadAhead(changes);
+  while (true) {
+    const next = ahead.next();
+    const item = next instanceof Promise ? await next : next;
+    if (!item) break;
+    const { change, body } = item;
     const start = out.offset;
     if (change.kind === 'entry') {
       const { entry } = change;
@@ -233,6 +269,8 @@ function sparseLayout(entry: LayerEntry, header: TarHeader, regions: SparseRegio
   return { map: mapText, dataBytes };
 }
 
+const NO_XATTRS: Readonly<Record<string, Buffer>> = Object.freeze({});
+
 /** Writes an entry's header (and a sparse file's map); returns how many bytes of data follow. */
 function writeEntryHeader(entry: LayerEntry, out: TarChunks): number {
   const path = normaliseLayerPath(entry.path);
@@ -254,7 +292,7 @@ function writeEntryHeader(entry: LayerEntry, out: TarChunks): number {
           : '',
     devmajor: entry.devmajor ?? 0,
     devminor: entry.devminor ?? 0,
-    xattrs: entry.xattrs ?? {},
+    xattrs: entry.xattrs ?? NO_XATTRS,
   };
   if ((entry.type === 'hardlink' || entry.type === 'symlink') && header.linkname === '') {
     throw new Error(`layer entry "${entry.path}" is a ${entry.type} without a target`);
@@ -321,7 +359,20 @@ function fitsAsAscii(name: string): boolean {
 
 const NO_BYTES = Buffer.alloc(0);
 
+/** Whether an object has no own keys, without making the array Object.keys makes (once per file). */
+function isEmpty(record: Record<string, unknown>): boolean {
+  for (const key in record) if (Object.hasOwn(record, key)) return false;
+  return true;
+}
+
 function writeHeader(header: TarHeader, out: TarChunks): void {
+  // Most entries of a tree need no PAX record: they skip the checks' allocations.
+  if (!header.records && header.size <= MAX_OCTAL_11 && header.uid <= MAX_OCTAL_7 && header.gid <= MAX_OCTAL_7
+    && Number.isInteger(header.mtime) && header.mtime >= 0 && header.mtime <= MAX_OCTAL_11
+    && fitsAsAscii(header.name) && fitsAsAscii(header.linkname) && isEmpty(header.xattrs)) {
+    encodeHeader(header, header.name, header.linkname, out);
+    return;
+  }
   const records: Buffer[] = [];
   const plainName = fitsAsAscii(header.name);
   const nameBytes = plainName ? NO_BYTES : encodeName(header.name);
@@ -370,43 +421,95 @@ const USTAR_MAGIC = Buffer.from('ustar\u000000', 'latin1');
 /** The header bytes encodeHeader writes: name to devminor. */
 const USTAR_WRITTEN = 345;
 
+/**
+ * The header bytes that files of one tree mostly share (mode, owner, mtime,
+ * typeflag, magic, device numbers, and the checksum field's spaces), with
+ * their sum: encoded when they change, copied while they repeat. Name, size,
+ * link name and checksum are written over them.
+ */
+class SharedFields {
+  readonly bytes = Buffer.alloc(USTAR_WRITTEN);
+  sum = 0;
+  private mode = -1;
+  private uid = -1;
+  private gid = -1;
+  private mtime = -1;
+  private typeflag = '';
+  private devmajor = -1;
+  private devminor = -1;
+
+  /** The fields of `header`, encoded anew only if one differs from the last header's. */
+  of(header: TarHeader): this {
+    const mtime = Math.min(Math.max(Math.floor(header.mtime), 0), MAX_OCTAL_11);
+    if (header.mode === this.mode && header.uid === this.uid && header.gid === this.gid && mtime === this.mtime
+      && header.typeflag === this.typeflag && header.devmajor === this.devmajor && header.devminor === this.devminor) return this;
+    const block = this.bytes;
+    block.fill(0);
+    writeOctal(block, 100, 8, header.mode);
+    writeOctal(block, 108, 8, Math.min(header.uid, MAX_OCTAL_7));
+    writeOctal(block, 116, 8, Math.min(header.gid, MAX_OCTAL_7));
+    writeOctal(block, 136, 12, mtime);
+    block.fill(0x20, 148, 156);
+    block[156] = header.typeflag.charCodeAt(0);
+    USTAR_MAGIC.copy(block, 257);
+    writeOctal(block, 329, 8, header.devmajor);
+    writeOctal(block, 337, 8, header.devminor);
+    this.sum = 0;
+    for (let i = 0; i < USTAR_WRITTEN; i++) this.sum += block[i]!;
+    ({ mode: this.mode, uid: this.uid, gid: this.gid, typeflag: this.typeflag, devmajor: this.devmajor, devminor: this.devminor } = header);
+    this.mtime = mtime;
+    return this;
+  }
+}
+
+const sharedFields = new SharedFields();
+
+/** Writes `name` (at most `width` bytes: a string `fitsAsAscii` passed, or bytes) at `offset`; returns the sum of its bytes. */
+function writeName(block: Buffer, offset: number, width: number, name: Buffer | string): number {
+  let sum = 0;
+  if (typeof name === 'string') {
+    // A loop, not Buffer#write: a native call per file costs more than a short name's bytes.
+    for (let i = 0; i < name.length; i++) sum += block[offset + i] = name.charCodeAt(i);
+  } else {
+    const end = Math.min(name.length, width);
+    for (let i = 0; i < end; i++) sum += block[offset + i] = name[i]!;
+  }
+  return sum;
+}
+
 /** One ustar header block into `out`; fields that do not fit were already written as PAX records. Names come as bytes, or as strings `fitsAsAscii` passed. */
 function encodeHeader(header: TarHeader, name: Buffer | string, linkname: Buffer | string, out: TarChunks): void {
-  // A block of zeros (TarChunks), written only where a field is not all zeros.
   const at = out.space(BLOCK);
   const block = out.buffer;
-  if (typeof name === 'string') block.write(name, at, 'latin1');
-  else name.copy(block, at, 0, 100);
-  writeOctal(block, at + 100, 8, header.mode);
-  writeOctal(block, at + 108, 8, Math.min(header.uid, MAX_OCTAL_7));
-  writeOctal(block, at + 116, 8, Math.min(header.gid, MAX_OCTAL_7));
-  writeOctal(block, at + 124, 12, Math.min(header.size, MAX_OCTAL_11));
-  writeOctal(block, at + 136, 12, Math.min(Math.max(Math.floor(header.mtime), 0), MAX_OCTAL_11));
-  // Byte by byte where a field is a few bytes: a Buffer method call per field costs more than its bytes, per file.
-  block[at + 156] = header.typeflag.charCodeAt(0);
-  if (typeof linkname !== 'string') linkname.copy(block, at + 157, 0, 100);
-  else if (linkname.length > 0) block.write(linkname, at + 157, 'latin1');
-  for (let i = 0; i < USTAR_MAGIC.length; i++) block[at + 257 + i] = USTAR_MAGIC[i]!;
-  writeOctal(block, at + 329, 8, header.devmajor);
-  writeOctal(block, at + 337, 8, header.devminor);
-  for (let i = at + 148; i < at + 156; i++) block[i] = 0x20;
-  let checksum = 0;
-  // Nothing past devminor (uname, gname, prefix) is written: those bytes are zeros and add nothing.
-  for (let i = at; i < at + USTAR_WRITTEN; i++) checksum += block[i]!;
+  const shared = sharedFields.of(header);
+  // Everything past devminor (uname, gname, prefix) stays the zeros TarChunks starts with.
+  block.set(shared.bytes, at);
+  let checksum = shared.sum + writeName(block, at, 100, name) + writeName(block, at + 157, 100, linkname);
+  checksum += writeOctal(block, at + 124, 12, Math.min(header.size, MAX_OCTAL_11));
   writeOctal(block, at + 148, 7, checksum);
   block[at + 155] = 0x20;
 }
 
-/** `value` in octal, zero-padded to `width - 1` digits and a NUL (digit by digit: a string per field costs more on small files). */
-function writeOctal(block: Buffer, offset: number, width: number, value: number): void {
+/**
+ * `value` in octal, zero-padded to `width - 1` digits and a NUL (digit by
+ * digit: a string per field costs more on small files); returns the sum of
+ * the bytes written.
+ */
+function writeOctal(block: Buffer, offset: number, width: number, value: number): number {
   if (!Number.isSafeInteger(value) || value < 0 || value >= 8 ** (width - 1)) {
     block.write(`${value.toString(8).padStart(width - 1, '0')}\u0000`, offset, width, 'ascii');
-    return;
+    let sum = 0;
+    for (let i = offset; i < offset + width; i++) sum += block[i]!;
+    return sum;
   }
   let rest = value;
+  let sum = 0;
   for (let i = offset + width - 2; i >= offset; i--) {
-    block[i] = 0x30 + (rest % 8);
+    const digit = 0x30 + (rest % 8);
+    block[i] = digit;
+    sum += digit;
     rest = Math.floor(rest / 8);
   }
   block[offset + width - 1] = 0;
+  return sum;
 }

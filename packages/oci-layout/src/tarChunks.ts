@@ -45,11 +45,16 @@ export class TarChunks {
       this.ready.push(bytes);
       return;
     }
+    if (this.at + bytes.length <= this.buffer.length) {
+      // TypedArray#set: Buffer#copy checks its arguments and makes a view per call, per small file.
+      this.buffer.set(bytes, this.at);
+      this.at += bytes.length;
+      return;
+    }
     // Split across the chunk's end, so the chunk is full.
-    const fits = Math.min(bytes.length, this.buffer.length - this.at);
+    const fits = this.buffer.length - this.at;
     bytes.copy(this.buffer, this.at, 0, fits);
     this.at += fits;
-    if (fits === bytes.length) return;
     this.cut(CHUNK_BYTES);
     bytes.copy(this.buffer, 0, fits);
     this.at = bytes.length - fits;
