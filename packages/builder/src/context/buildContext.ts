@@ -28,7 +28,7 @@ export interface ContextEntry {
   /** A directory .dockerignore excludes, walked only because an exception re-includes something below it. */
   implied?: boolean;
   /** A small regular file's content, read ahead by the walk (walkTree). */
-  read?: () => Promise<Buffer>;
+  read?: () => Buffer | Promise<Buffer>;
   /** The content hash of what `read` gave, once it has (a walk with HashLearning). */
   contentHash?: string;
   /** A symlink's target, as a layer walk read it (once: the layer and its checks see the same). */

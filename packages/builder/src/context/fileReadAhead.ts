@@ -31,6 +31,10 @@ export class FileReadAhead {
   private readonly starts: number[] = [];
   private readonly groupOf: number[] = [];
   private readonly groups = new Map<number, Promise<(Buffer | Error)[]>>();
+  /** The results of the groups in `groups` whose reads are done. */
+  private readonly loaded = new Map<number, (Buffer | Error)[]>();
+  /** The group the last read asked for. */
+  private asked = -1;
 
   constructor(
     private readonly dir: string,
@@ -56,16 +60,29 @@ export class FileReadAhead {
     if (files.length === 0) this.reachedEnd();
   }
 
-  /** The content of file `i`, read (once) by its group. */
-  async read(i: number): Promise<Buffer> {
+  /**
+   * The content of file `i`, read (once) by its group: at once when the group
+   * is in (no promise per file of a tree of small files), else a promise.
+   */
+  read(i: number): Buffer | Promise<Buffer> {
     const group = this.groupOf[i]!;
-    for (const done of this.groups.keys()) if (done < group) this.groups.delete(done);
-    const results = this.start(group)!;
+    if (group !== this.asked) this.ask(group);
+    const slot = i - this.starts[group]!;
+    const results = this.loaded.get(group);
+    return results ? contentOf(results[slot]!) : this.groups.get(group)!.then((reads) => contentOf(reads[slot]!));
+  }
+
+  /** Drops the groups before `group` and starts it and the two after it. */
+  private ask(group: number): void {
+    this.asked = group;
+    for (const done of this.groups.keys()) {
+      if (done >= group) continue;
+      this.groups.delete(done);
+      this.loaded.delete(done);
+    }
+    this.start(group);
     this.start(group + 1);
     this.start(group + 2);
-    const result = (await results)[i - this.starts[group]!]!;
-    if (result instanceof Error) throw result;
-    return result;
   }
 
   private start(group: number): Promise<(Buffer | Error)[]> | undefined {
@@ -84,6 +101,7 @@ export class FileReadAhead {
             if (!(content instanceof Error)) watch(first + k, content, ctimesMs[k]!, sha256?.[k]);
           }
         }
+        if (this.groups.get(group) === reads) this.loaded.set(group, contents);
         return contents;
       }));
       this.groups.set(group, reads);
@@ -97,4 +115,9 @@ export class FileReadAhead {
     this.nearEnd = undefined;
     nearEnd?.();
   }
+}
+
+function contentOf(result: Buffer | Error): Buffer {
+  if (result instanceof Error) throw result;
+  return result;
 }

@@ -286,7 +286,7 @@ export class CopyPlanner {
   }
 
   /** A walked file's read, which also gives the recorded sources hash its content hash (a file never read leaves it without one). */
-  private recordedRead(source: ContextEntry): (() => Promise<Buffer>) | undefined {
+  private recordedRead(source: ContextEntry): (() => Buffer | Promise<Buffer>) | undefined {
     const { read } = source;
     if (!this.recording) return read;
     const hashed = this.recording.add(source.rel, source.stats.mode, undefined);
