@@ -43,8 +43,8 @@ async function storeLayer(contents: Buffer[]) {
   const store = await openStore();
   let hits = 0;
   const source: GzipMemberSource = {
-    async find(sha256, block) {
-      const member = await store.gzipMembers.find(sha256, block);
+    async find(block) {
+      const member = await store.gzipMembers.find(block);
       if (member) hits++;
       return member;
     },

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <zlib.h>
 #include <node_api.h>
 #include "fsnative.h"
 
@@ -191,4 +192,74 @@ napi_value Sha256Digest(napi_env env, napi_callback_info info) {
   napi_value result;
   napi_create_buffer_copy(env, sizeof digest, digest, NULL, &result);
   return result;
+}
+
+/*
+ * blockDigests(buffer): a promise of [sha256, crc32], the buffer's SHA-256 (a
+ * 32-byte Buffer) and gzip's CRC-32 of it, both in one job on the pool: a
+ * block offered to the gzip member index is named by the first and checked
+ * against a member's trailer by the second, neither on the main thread.
+ */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref buffer; /* keeps the bytes alive */
+  const unsigned char *data;
+  size_t length;
+  unsigned char digest[32];
+  uLong crc;
+  int failed;
+} BlockDigests;
+
+static void block_digests_execute(napi_env env, void *arg) {
+  (void)env;
+  BlockDigests *job = arg;
+  pthread_once(&sha256_once, fetch_sha256);
+  job->failed = !EVP_Digest(job->data, job->length, job->digest, NULL, sha256_md != NULL ? sha256_md : EVP_sha256(), NULL);
+  uLong crc = crc32(0L, Z_NULL, 0);
+  /* crc32 takes at most 4 GiB - 1 at a time. */
+  for (size_t at = 0; at < job->length; at += 1u << 30) {
+    size_t n = job->length - at < (1u << 30) ? job->length - at : (1u << 30);
+    crc = crc32(crc, job->data + at, (uInt)n);
+  }
+  job->crc = crc;
+}
+
+static void block_digests_complete(napi_env env, napi_status status, void *arg) {
+  BlockDigests *job = arg;
+  if (status != napi_ok || job->failed) {
+    napi_value message, error;
+    napi_create_string_utf8(env, status != napi_ok ? "blockDigests was cancelled" : "blockDigests: the hash failed", NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, NULL, message, &error);
+    napi_reject_deferred(env, job->deferred, error);
+  } else {
+    napi_value digest, crc, pair;
+    napi_create_buffer_copy(env, sizeof job->digest, job->digest, NULL, &digest);
+    napi_create_uint32(env, (uint32_t)job->crc, &crc);
+    napi_create_array_with_length(env, 2, &pair);
+    napi_set_element(env, pair, 0, digest);
+    napi_set_element(env, pair, 1, crc);
+    napi_resolve_deferred(env, job->deferred, pair);
+  }
+  napi_delete_reference(env, job->buffer);
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+napi_value BlockDigestsOf(napi_env env, napi_callback_info info) {
+  static const char usage[] = "blockDigests(buffer): a Buffer";
+  napi_value argv[1];
+  if (!get_args(env, info, argv, 1, usage)) return NULL;
+  void *data = NULL;
+  size_t length = 0;
+  if (!get_buffer(env, argv[0], &data, &length, "blockDigests's buffer")) return NULL;
+  BlockDigests *job = calloc(1, sizeof *job);
+  if (job == NULL) {
+    napi_throw_range_error(env, "ENOMEM", "blockDigests: cannot allocate");
+    return NULL;
+  }
+  job->data = data;
+  job->length = length;
+  napi_create_reference(env, argv[0], 1, &job->buffer);
+  return queue_promised_work(env, "tsbuild:blockDigests", block_digests_execute, block_digests_complete, job, &job->deferred, &job->work);
 }

@@ -388,6 +388,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"sha256Stream", NULL, Sha256Stream, NULL, NULL, NULL, napi_default, NULL},
     {"sha256Update", NULL, Sha256Update, NULL, NULL, NULL, napi_default, NULL},
     {"sha256Digest", NULL, Sha256Digest, NULL, NULL, NULL, napi_default, NULL},
+    {"blockDigests", NULL, BlockDigestsOf, NULL, NULL, NULL, napi_default, NULL},
     {"createFiles", NULL, CreateFiles, NULL, NULL, NULL, napi_default, NULL},
     {"mount", NULL, Mount, NULL, NULL, NULL, napi_default, NULL},
     {"mountFrom", NULL, MountFrom, NULL, NULL, NULL, napi_default, NULL},

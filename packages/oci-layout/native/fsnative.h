@@ -33,6 +33,7 @@ void sha256_slots(const char *data, const size_t *slots, double *results, size_t
 napi_value Sha256Stream(napi_env env, napi_callback_info info);
 napi_value Sha256Update(napi_env env, napi_callback_info info);
 napi_value Sha256Digest(napi_env env, napi_callback_info info);
+napi_value BlockDigestsOf(napi_env env, napi_callback_info info);
 napi_value ListDirectory(napi_env env, napi_callback_info info);
 napi_value ListDirectoryAsync(napi_env env, napi_callback_info info);
 napi_value ReadFile(napi_env env, napi_callback_info info);

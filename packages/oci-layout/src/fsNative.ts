@@ -46,6 +46,8 @@ export interface FsNative {
   sha256Update(hash: NativeSha256, buffers: Buffer[]): Promise<void>;
   /** The 32-byte digest; the hash cannot be used after. */
   sha256Digest(hash: NativeSha256): Buffer;
+  /** The SHA-256 (32 bytes) and gzip's CRC-32 of `bytes`, worked out in one job on the pool. */
+  blockDigests(bytes: Buffer): Promise<[Buffer, number]>;
   /**
    * Creates files of the directory `dir` below `rootFd` (opened as openDirectoryBeneath opens it) on
    * libuv's thread pool, in order: `names` each ended by a NUL, their contents back to back in `data`,

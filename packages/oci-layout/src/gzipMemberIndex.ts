@@ -5,7 +5,7 @@ import { checksummedLinesText, encodeChecksummedLine, parseChecksummedLine } fro
 import { InvalidDigestError, parseDigest, type Digest } from './digest.js';
 import { openIfExists, readTextIfExists } from './ifExists.js';
 import type { OciLayout } from './ociLayout.js';
-import { nodeZlib } from './onDemandBuiltins.js';
+import type { BlockDigest } from './poolSha256.js';
 import { GZIP_MEMBER_FORMAT, type GzipMember, type GzipMemberSource } from './parallelGzip.js';
 
 const HEADER = 'tsbuild-gzip-members-v1';
@@ -61,10 +61,10 @@ function layerOf(value: unknown[]): { blob: Digest; members: [string, number][] 
 }
 
 /** Whether `member` is a gzip member whose trailer names exactly `block` (its CRC-32 and size). */
-function holdsBlock(member: Buffer, block: Buffer): boolean {
+function holdsBlock(member: Buffer, block: BlockDigest): boolean {
   return member.length >= MIN_MEMBER_BYTES && member[0] === 0x1f && member[1] === 0x8b && member[2] === 8
     && member.readUInt32LE(member.length - 4) === block.length % 2 ** 32
-    && member.readUInt32LE(member.length - 8) === nodeZlib().crc32(block);
+    && member.readUInt32LE(member.length - 8) === block.crc32;
 }
 
 /**
@@ -85,13 +85,13 @@ export class GzipMemberIndex implements GzipMemberSource {
     private readonly layout: OciLayout,
   ) {}
 
-  async find(sha256: string, block: Buffer): Promise<Buffer | undefined> {
+  async find(block: BlockDigest): Promise<Buffer | undefined> {
     const { places } = await this.load();
-    const place = places.get(sha256);
+    const place = places.get(block.sha256);
     if (!place) return undefined;
     const handle = await openIfExists(this.layout.blobPath(place.blob));
     if (!handle) {
-      places.delete(sha256);
+      places.delete(block.sha256);
       return undefined;
     }
     try {

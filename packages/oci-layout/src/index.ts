@@ -45,5 +45,6 @@ export * from './transports/dockerArchiveWriter.js';
 export * from './platform.js';
 export * from './gzipMemberIndex.js';
 export * from './parallelGzip.js';
+export type { BlockDigest } from './poolSha256.js';
 export * from './overlayXattrs.js';
 export * from './onDemandBuiltins.js';

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import type { gzip } from 'node:zlib';
 import { nodeZlib } from './onDemandBuiltins.js';
 import type { BlockCuts } from './blockCuts.js';
-import { sha256OnPool } from './poolSha256.js';
+import { blockDigest, type BlockDigest } from './poolSha256.js';
 
 /**
  * Speed over the last few percent of size, as go-containerregistry chooses
@@ -28,8 +28,8 @@ export interface GzipMember {
 
 /** Members compressed before, to be taken again for equal input (see GzipMemberIndex). */
 export interface GzipMemberSource {
-  /** A member known to hold exactly `block`, whose SHA-256 is `sha256`; undefined when there is none. */
-  find(sha256: string, block: Buffer): Promise<Buffer | undefined>;
+  /** A member known to hold exactly the block of these digests; undefined when there is none. */
+  find(block: BlockDigest): Promise<Buffer | undefined>;
 }
 
 export interface GzipOptions {
@@ -117,8 +117,8 @@ export class ParallelGzip extends Transform {
 
   private async compress(block: Buffer): Promise<CompressedBlock> {
     if (!this.reuse) return { member: await gzipMember(block) };
-    const sha256 = await sha256OnPool(block);
-    return { member: (await this.reuse.find(sha256, block)) ?? (await gzipMember(block)), block: sha256 };
+    const digest = await blockDigest(block);
+    return { member: (await this.reuse.find(digest)) ?? (await gzipMember(block)), block: digest.sha256 };
   }
 
   private pushMember({ member, block }: CompressedBlock): void {

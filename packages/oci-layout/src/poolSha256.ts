@@ -52,9 +52,15 @@ export class PoolSha256 {
   }
 }
 
-/** The hex SHA-256 of one buffer, hashed on the thread pool (on the main thread if smaller than one update). */
-export function sha256OnPool(bytes: Buffer): Promise<string> {
-  const hash = new PoolSha256();
-  void hash.update(bytes);
-  return hash.digest();
+/** What names a block of input and checks a gzip member of it: its SHA-256 (hex), CRC-32 and length. */
+export interface BlockDigest {
+  sha256: string;
+  crc32: number;
+  length: number;
+}
+
+/** A block's digests, worked out on the thread pool in one job. */
+export async function blockDigest(bytes: Buffer): Promise<BlockDigest> {
+  const [sha256, crc32] = await fsNative().blockDigests(bytes);
+  return { sha256: sha256.toString('hex'), crc32, length: bytes.length };
 }
