@@ -91,6 +91,29 @@ describe('createLayer', () => {
     expect(execFileSync('getcap', [join(out, 'bin/ping')]).toString()).toContain('cap_net_raw=ep');
   });
 
+  test('a header that differs from the one before in a single field carries that field (the writer reuses shared fields)', async () => {
+    const file = (path: string, fields: Partial<LayerEntry>) => entry(path, { type: 'file', ...fields });
+    const changes = [
+      file('a', {}), file('b', { mtime: 1_700_000_001 }), file('c', { mtime: 1_700_000_001, gid: 7 }), file('d', { mtime: 1_700_000_001, gid: 7, uid: 7 }),
+      file('e', { mtime: 1_700_000_001, gid: 7, uid: 7, mode: 0o600 }), entry('f', { type: 'character-device', devmajor: 1, devminor: 3 }),
+      entry('g', { type: 'character-device', devmajor: 1, devminor: 5 }), entry('h', { type: 'block-device', devmajor: 1, devminor: 5 }), file('i', {}),
+    ];
+    const tar = await collect(createLayer(changes, { compression: 'none' }).stream);
+    const listing = execFileSync('tar', ['-tvf', '-', '--numeric-owner', '--full-time'], { input: tar, env: { ...process.env, TZ: 'UTC' } })
+      .toString().trim().split('\n').map((line) => line.replace(/ +/g, ' '));
+    expect(listing).toEqual([
+      '-rw-r--r-- 0/0 0 2023-11-14 22:13:20 a',
+      '-rw-r--r-- 0/0 0 2023-11-14 22:13:21 b',
+      '-rw-r--r-- 0/7 0 2023-11-14 22:13:21 c',
+      '-rw-r--r-- 7/7 0 2023-11-14 22:13:21 d',
+      '-rw------- 7/7 0 2023-11-14 22:13:21 e',
+      'crw-r--r-- 0/0 1,3 2023-11-14 22:13:20 f',
+      'crw-r--r-- 0/0 1,5 2023-11-14 22:13:20 g',
+      'brw-r--r-- 0/0 1,5 2023-11-14 22:13:20 h',
+      '-rw-r--r-- 0/0 0 2023-11-14 22:13:20 i',
+    ]);
+  });
+
   test('content shorter or longer than the declared size is an error, not a corrupt tar', async () => {
     const short = createLayer([entry('f', { type: 'file', size: 5, content: Readable.from([Buffer.from('abc')]) })], { compression: 'gzip' });
     await expect(collect(short.stream)).rejects.toMatchObject({
