@@ -123,10 +123,7 @@ static void sha256_update_complete(napi_env env, napi_status status, void *arg) 
   update->state->busy = 0;
   if (status != napi_ok || update->failed) {
     update->state->spent = 1;
-    napi_value message, error;
-    napi_create_string_utf8(env, status != napi_ok ? "sha256Update was cancelled" : "sha256Update: the hash failed", NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, NULL, message, &error);
-    napi_reject_deferred(env, update->deferred, error);
+    reject_with_message(env, update->deferred, status != napi_ok ? "sha256Update was cancelled" : "sha256Update: the hash failed");
   } else {
     napi_value undefined;
     napi_get_undefined(env, &undefined);
@@ -228,10 +225,7 @@ static void block_digests_execute(napi_env env, void *arg) {
 static void block_digests_complete(napi_env env, napi_status status, void *arg) {
   BlockDigests *job = arg;
   if (status != napi_ok || job->failed) {
-    napi_value message, error;
-    napi_create_string_utf8(env, status != napi_ok ? "blockDigests was cancelled" : "blockDigests: the hash failed", NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, NULL, message, &error);
-    napi_reject_deferred(env, job->deferred, error);
+    reject_with_message(env, job->deferred, status != napi_ok ? "blockDigests was cancelled" : "blockDigests: the hash failed");
   } else {
     napi_value digest, crc, pair;
     napi_create_buffer_copy(env, sizeof job->digest, job->digest, NULL, &digest);

@@ -25,6 +25,13 @@
 #define NAME_BUF 256
 
 /* An Error shaped like Node's own fs errors: code, errno, syscall, path. */
+void reject_with_message(napi_env env, napi_deferred deferred, const char *message) {
+  napi_value text, error;
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
+  napi_create_error(env, NULL, text, &error);
+  napi_reject_deferred(env, deferred, error);
+}
+
 napi_value queue_promised_work(napi_env env, const char *name, napi_async_execute_callback execute, napi_async_complete_callback complete, void *data,
                                napi_deferred *deferred, napi_async_work *work) {
   napi_value promise, resource;

@@ -26,6 +26,8 @@ char *malloc_string(napi_env env, napi_value value, size_t *length);
  * without following any symlink and without leaving root_fd (see openDirectoryBeneath); -1 and errno.
  */
 int open_directory_beneath(int root_fd, const char *path);
+/* Rejects `deferred` with an Error of `message`. */
+void reject_with_message(napi_env env, napi_deferred deferred, const char *message);
 napi_value queue_promised_work(napi_env env, const char *name, napi_async_execute_callback execute, napi_async_complete_callback complete, void *data,
                                napi_deferred *deferred, napi_async_work *work);
 

@@ -130,10 +130,7 @@ static void write_batch_free(napi_env env, WriteBatch *b) {
 static void write_batch_complete(napi_env env, napi_status status, void *arg) {
   WriteBatch *b = arg;
   if (status != napi_ok) {
-    napi_value message, error;
-    napi_create_string_utf8(env, "createFiles was cancelled", NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, NULL, message, &error);
-    napi_reject_deferred(env, b->deferred, error);
+    reject_with_message(env, b->deferred, "createFiles was cancelled");
   } else {
     napi_value result, done, err, failed;
     napi_create_array_with_length(env, 3, &result);

@@ -195,10 +195,7 @@ static void list_job_complete(napi_env env, napi_status status, void *arg) {
   ListJob *job = arg;
   Listing *l = &job->listing;
   if (status != napi_ok) {
-    napi_value message, error;
-    napi_create_string_utf8(env, "listDirectoryAsync was cancelled", NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, NULL, message, &error);
-    napi_reject_deferred(env, job->deferred, error);
+    reject_with_message(env, job->deferred, "listDirectoryAsync was cancelled");
   } else if (l->err != 0) {
     napi_reject_deferred(env, job->deferred, errno_error(env, l->err, l->failed, l->path));
   } else {
@@ -340,10 +337,7 @@ static void read_batch_complete(napi_env env, napi_status status, void *arg) {
   if (batch->digests != NULL) napi_create_buffer_copy(env, 32 * batch->count, batch->digests, NULL, &digests);
   else napi_get_undefined(env, &digests);
   if (status != napi_ok) {
-    napi_value message, error;
-    napi_create_string_utf8(env, "readFiles was cancelled", NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, NULL, message, &error);
-    napi_reject_deferred(env, batch->deferred, error);
+    reject_with_message(env, batch->deferred, "readFiles was cancelled");
   } else {
     napi_create_array_with_length(env, 4, &reads);
     napi_set_element(env, reads, 0, buffer);
