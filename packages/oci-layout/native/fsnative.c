@@ -24,7 +24,6 @@
 
 #define NAME_BUF 256
 
-/* An Error shaped like Node's own fs errors: code, errno, syscall, path. */
 void reject_with_message(napi_env env, napi_deferred deferred, const char *message) {
   napi_value text, error;
   napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
@@ -42,6 +41,7 @@ napi_value queue_promised_work(napi_env env, const char *name, napi_async_execut
   return promise;
 }
 
+/* An Error shaped like Node's own fs errors: code, errno, syscall, path. */
 napi_value errno_error(napi_env env, int err, const char *syscall, const char *path) {
   char message[PATH_BUF + 128];
   snprintf(message, sizeof message, "%s: %s, %s '%s'", strerror(err), syscall, syscall, path);
