@@ -190,6 +190,23 @@ describe('applyLayer', () => {
     expect(await readFile(join(rootfs, 'w/sub/c'), 'utf8')).toBe('3');
   });
 
+  test('onto an empty root, whiteouts and opaque markers keep all the layer wrote: nothing lower is there to hide', async () => {
+    await apply([
+      file('w/a', '1'),
+      { kind: 'whiteout', path: 'w/a' },
+      { kind: 'whiteout', path: 'w' },
+      file('w/b', '2'),
+      dir('o'),
+      file('o/x', '3'),
+      { kind: 'opaque', path: 'o' },
+      { kind: 'opaque', path: '' },
+    ]);
+    expect(await tree(rootfs)).toEqual(['o', 'o/x', 'w', 'w/a', 'w/b']);
+    // A second layer onto the now filled root removes what the first one wrote.
+    await apply([{ kind: 'whiteout', path: 'w/a' }, { kind: 'opaque', path: 'o' }, file('o/y', '4')]);
+    expect(await tree(rootfs)).toEqual(['o', 'o/y', 'w', 'w/b']);
+  });
+
   test('many files, small and large, arrive complete with their metadata', async () => {
     const big = 'x'.repeat(5 * 1024 * 1024 + 3);
     const changes = Array.from({ length: 300 }, (_, i) =>

@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, mkdirSync, openSync, utimesSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, mkdirSync, opendirSync, openSync, utimesSync } from 'node:fs';
 import { chmod, link, lchown, lstat, lutimes, mkdir, rm, symlink } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -85,6 +85,7 @@ async function withApplyState(rootfs: string, opts: ApplyLayerOptions, apply: (s
       escapeOverlayXattrs: opts.throughOverlayMount !== true,
       creator: { uid: process.geteuid?.() ?? -1, gid: process.getegid?.() ?? -1 },
       umask: currentUmask(),
+      startedEmpty: isEmptyDirectory(root),
       written: new Set(),
       writtenAncestors: new Set(),
       directoryTimes: new Map(),
@@ -98,6 +99,16 @@ async function withApplyState(rootfs: string, opts: ApplyLayerOptions, apply: (s
     // After a failure, batches may still be on the pool, working below rootFd.
     await state?.batches.abandon();
     closeSync(rootFd);
+  }
+}
+
+/** Reads one entry, not the whole listing: a root of lower layers can be large. */
+function isEmptyDirectory(path: string): boolean {
+  const dir = opendirSync(fsPath(path));
+  try {
+    return dir.readSync() === null;
+  } finally {
+    dir.closeSync();
   }
 }
 

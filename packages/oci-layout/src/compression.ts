@@ -71,7 +71,7 @@ async function* decompressChunks(input: Readable): AsyncGenerator<Buffer> {
       ended = true;
       break;
     }
-    head = Buffer.concat([head, Buffer.from(next.value)]);
+    head = Buffer.concat([head, next.value]);
   }
   const compression = detectCompression(head);
   if (compression === 'none') {
@@ -89,8 +89,13 @@ async function* rest(head: Buffer, source: AsyncIterator<Buffer> | undefined): A
   try {
     yield head;
     if (!source) return;
-    for (let next = await source.next(); !next.done; next = await source.next()) yield Buffer.from(next.value);
+    for (let next = await source.next(); !next.done; next = await source.next()) yield asBuffer(next.value);
   } finally {
     await source?.return?.();
   }
+}
+
+/** A chunk as a Buffer without copying it: a copy of each would be the whole compressed layer again, for the collector. */
+function asBuffer(chunk: Uint8Array): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }

@@ -57,6 +57,8 @@ interface Batch {
 
 interface Submitted {
   batch: Batch;
+  /** The slab holding the batch's contents: free again once the batch has settled. */
+  slab: Buffer;
   outcome: Promise<[done: number, errno: number, syscall: string]>;
 }
 
@@ -79,6 +81,15 @@ interface Submitted {
 export class SmallFileBatches {
   private open: Batch | undefined;
   private readonly submitted: Submitted[] = [];
+  /**
+   * Buffers of BATCH_BYTES the batches' contents are copied into, reused from
+   * batch to batch (one per batch in flight). A new buffer per batch was a GB
+   * of ArrayBuffers at a million small files, and the dead ones the collector
+   * had not freed yet were part of the peak RSS.
+   */
+  private readonly freeSlabs: Buffer[] = [];
+  /** The fields of the batch being submitted: the native call copies them before it returns. */
+  private readonly fields = new Float64Array(BATCH_FILES * FIELDS);
 
   /** `rootfs`: the root's host path, for messages only. */
   constructor(
@@ -129,17 +140,19 @@ export class SmallFileBatches {
     const batch = this.open!;
     this.open = undefined;
     while (this.submitted.length >= MAX_IN_FLIGHT || this.submitted.some((s) => s.batch.directory === batch.directory)) await this.settleOldest();
-    const fields = new Float64Array(batch.files.length * FIELDS);
-    const data = Buffer.allocUnsafe(batch.bytes);
+    let slab = this.freeSlabs.pop();
+    // A hand-made entry (applyChanges) may bring more bytes than a batch takes.
+    if (!slab || slab.length < batch.bytes) slab = Buffer.allocUnsafeSlow(Math.max(BATCH_BYTES, batch.bytes));
+    const fields = this.fields;
     let names = '';
     let offset = 0;
     // Plain loops: these run once per file of a tree of small files.
     for (let i = 0; i < batch.files.length; i++) {
       const file = batch.files[i]!;
       const start = offset;
-      for (const chunk of file.content) offset += chunk.copy(data, offset);
+      for (const chunk of file.content) offset += chunk.copy(slab, offset);
       // The copy, not the layer's chunks (views of larger buffers), is what the batch keeps.
-      file.content = [data.subarray(start, offset)];
+      file.content = [slab.subarray(start, offset)];
       const at = i * FIELDS;
       fields[at] = offset - start;
       fields[at + 1] = file.createMode;
@@ -149,24 +162,35 @@ export class SmallFileBatches {
       fields[at + 5] = file.mtime;
       names += `${file.name}\0`;
     }
-    const outcome = fsNative().createFiles(this.rootFd, fsPath(batch.directory), hasEscapedBytes(names) ? encodeName(names) : names, data, fields);
-    this.submitted.push({ batch, outcome });
+    const outcome = fsNative().createFiles(
+      this.rootFd,
+      fsPath(batch.directory),
+      hasEscapedBytes(names) ? encodeName(names) : names,
+      slab.subarray(0, offset),
+      fields.subarray(0, batch.files.length * FIELDS),
+    );
+    this.submitted.push({ batch, slab, outcome });
   }
 
   private async settleOldest(): Promise<void> {
-    const { batch, outcome } = this.submitted[0]!;
+    const { batch, slab, outcome } = this.submitted[0]!;
     // Shifted only once settled, so abandon() still waits for it if this throws.
     const [done, errno, syscall] = await outcome.finally(() => this.submitted.shift());
-    if (done === batch.files.length) return;
-    const failed = batch.files[done]!;
-    if (errno !== -constants.errno.EEXIST || syscall !== 'open') throw new BatchedFileError(failed.path, errnoError(errno, syscall, join(this.rootfs, failed.path)));
-    // EEXIST from open: a directory is in the way, which only the caller removes (and forgets).
-    for (const file of batch.files.slice(done)) {
-      try {
-        await this.fallback(file);
-      } catch (error) {
-        throw new BatchedFileError(file.path, error as Error);
+    try {
+      if (done === batch.files.length) return;
+      const failed = batch.files[done]!;
+      if (errno !== -constants.errno.EEXIST || syscall !== 'open') throw new BatchedFileError(failed.path, errnoError(errno, syscall, join(this.rootfs, failed.path)));
+      // EEXIST from open: a directory is in the way, which only the caller removes (and forgets).
+      for (const file of batch.files.slice(done)) {
+        try {
+          await this.fallback(file);
+        } catch (error) {
+          throw new BatchedFileError(file.path, error as Error);
+        }
       }
+    } finally {
+      // The fallback has read the files' contents from it, or will never.
+      this.freeSlabs.push(slab);
     }
   }
 }
