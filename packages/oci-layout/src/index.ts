@@ -26,6 +26,7 @@ export * from './bundle.js';
 export * from './checksummedLines.js';
 export * from './compression.js';
 export * from './layerWriter.js';
+export { TAR_TYPEFLAG } from './tarHeaderWriter.js';
 export * from './layerReader.js';
 export * from './whiteoutNames.js';
 export * from './tarParser.js';
