@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tsbuild, tsbuildOk } from '../helpers/tsbuildCli.js';
@@ -21,8 +21,8 @@ async function writeFiles(files: Record<string, string>): Promise<void> {
   }
 }
 
-/** Builds the Dockerfile over the context; how many steps hit the cache, and the image's files (not directories). */
-async function build(dockerfile: string): Promise<{ cached: number; files: string[] }> {
+/** Builds the Dockerfile over the context; how many steps hit the cache, the image's files (not directories), and its root filesystem. */
+async function build(dockerfile: string): Promise<{ cached: number; files: string[]; rootfs: string }> {
   await writeFile(join(context, 'Dockerfile'), dockerfile);
   const r = await tsbuild(['--root', root, 'build', '-t', 'excluded', context]);
   expect(r.stderr).toBe('');
@@ -32,7 +32,7 @@ async function build(dockerfile: string): Promise<{ cached: number; files: strin
   const rootfs = join(bundle, 'rootfs');
   const entries = await readdir(rootfs, { recursive: true, withFileTypes: true });
   const files = entries.filter((e) => !e.isDirectory()).map((e) => join(e.parentPath, e.name).slice(rootfs.length + 1)).sort();
-  return { cached: r.stdout.split('--> Using cache').length - 1, files };
+  return { cached: r.stdout.split('--> Using cache').length - 1, files, rootfs };
 }
 
 const PROJECT = {
@@ -176,5 +176,50 @@ describe('COPY --parents', () => {
     const malformed = await tsbuild(['--root', root, 'build', context], { cwd: context });
     expect(malformed.code).toBe(1);
     expect(malformed.stderr).toMatch(/^tsbuild: error: Dockerfile:3:1: COPY: --parents: bad pattern "src\/\[z-a\]": reversed range "z-a"[^\n]*\n$/);
+  });
+});
+
+describe('parents of what an exception re-includes', () => {
+  const MTIME = new Date('2021-03-04T05:06:07Z');
+
+  /** x/ (0750) and x/y/ (0705), both last changed at MTIME, holding x/y/a.txt and x/b.txt. */
+  async function writeTree(): Promise<void> {
+    await writeFiles({ 'x/y/a.txt': 'a', 'x/b.txt': 'b' });
+    await chmod(join(context, 'x'), 0o750);
+    await chmod(join(context, 'x/y'), 0o705);
+    for (const dir of ['x/y', 'x']) await utimes(join(context, dir), MTIME, MTIME);
+  }
+
+  async function modeAndTime(path: string): Promise<[string, string]> {
+    const st = await stat(path);
+    return [(st.mode & 0o7777).toString(8), st.mtime.toISOString()];
+  }
+
+  it('come with their own mode and times, after COPY --parents and after a .dockerignore exception', async () => {
+    await writeTree();
+    const parents = await build('FROM scratch\nCOPY --parents ./x/y/a.txt /p/\n');
+    expect(parents.files).toEqual(['p/x/y/a.txt']);
+    expect(await modeAndTime(join(parents.rootfs, 'p/x'))).toEqual(['750', MTIME.toISOString()]);
+    expect(await modeAndTime(join(parents.rootfs, 'p/x/y'))).toEqual(['705', MTIME.toISOString()]);
+    await writeFile(join(context, '.dockerignore'), '*\n!x/y/a.txt\n');
+    const ignored = await build('FROM scratch\nCOPY . /i/\n');
+    expect(ignored.files).toEqual(['i/x/y/a.txt']);
+    expect(await modeAndTime(join(ignored.rootfs, 'i/x'))).toEqual(['750', MTIME.toISOString()]);
+    expect(await modeAndTime(join(ignored.rootfs, 'i/x/y'))).toEqual(['705', MTIME.toISOString()]);
+  });
+
+  it('are in the cache key: a mode changed misses, whether the key comes from the layer or from a walk', async () => {
+    await writeTree();
+    await writeFile(join(context, '.dockerignore'), '*\n!x/y/a.txt\n');
+    const dockerfile = 'FROM scratch\nCOPY . /i/\n';
+    expect((await build(dockerfile)).cached).toBe(0);
+    expect((await build(dockerfile)).cached).toBe(1);
+    await chmod(join(context, 'x'), 0o755);
+    const changed = await build(dockerfile);
+    expect(changed.cached).toBe(0);
+    expect((await modeAndTime(join(changed.rootfs, 'i/x')))[0]).toBe('755');
+    // A change to what no exception re-includes keeps the hit.
+    await writeFiles({ 'x/b.txt': 'changed' });
+    expect((await build(dockerfile)).cached).toBe(1);
   });
 });

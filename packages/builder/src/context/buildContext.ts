@@ -25,8 +25,6 @@ export interface ContextEntry {
   abs: string;
   /** lstat of the path, except for a source named directly, whose symlinks are followed as Docker does. */
   stats: EntryStats;
-  /** A directory .dockerignore excludes, walked only because an exception re-includes something below it. */
-  implied?: boolean;
   /** A small regular file's content, read ahead by the walk (walkTree). */
   read?: () => Buffer | Promise<Buffer>;
   /** The content hash of what `read` gave, once it has (a walk with HashLearning). */
@@ -57,6 +55,13 @@ interface WalkState {
   exclusion?: Exclusion | undefined;
   /** Keeps a listing for the layer walk after this one (KeptListings.begin). */
   keep: (dir: string, listing: DirectoryListing) => void;
+  /**
+   * Directories entered only for what an exception re-includes below them,
+   * outermost first, not visited yet. The layer holds one (with its own
+   * mode) only if something below it is kept: it is visited just before the
+   * first kept path below it.
+   */
+  implied: { rel: string; mode: number }[];
 }
 
 /** The build context directory as COPY/ADD see it: .dockerignore applied, nothing outside reachable. */
@@ -197,7 +202,7 @@ export class BuildContext {
    * `seen` learns the latest status change (ctime) of any path the walk lists.
    */
   async visitSources(sources: readonly CopySource[], store: ContextHashStore, visit: SourceVisitor, unseenStops = false, seen?: LatestChange): Promise<boolean> {
-    const walk: WalkState = { unseenStops, seen, keep: this.kept.begin() };
+    const walk: WalkState = { unseenStops, seen, keep: this.kept.begin(), implied: [] };
     for (let source = 0; source < sources.length; source++) {
       for (const match of await this.match(sources[source]!.path, sources[source]!.exclude)) {
         walk.exclusion = match.exclude && { filter: match.exclude, base: match.rel };
@@ -272,13 +277,21 @@ export class BuildContext {
           content = linkTarget(entry.abs);
           this.kept.witness(dir.abs, entry.name, content);
         }
+        for (const { rel, mode } of walk.implied.splice(0)) {
+          const waiting = visit(source, rel, mode, '');
+          if (waiting) await waiting;
+        }
         const waiting = visit(source, entry.rel, entry.stats.mode, content);
         if (waiting) await waiting;
       }
       if (!entry.stats.isDirectory()) continue;
       const own = next!;
       next = following < subdirectories.length ? awaitedElsewhere(loadDirectory(subdirectories[following++]!, store, walk.keep)) : undefined;
+      const implied = decisions[i] === 'descend' ? { rel: entry.rel, mode: entry.stats.mode } : undefined;
+      if (implied) walk.implied.push(implied);
       if (!(await this.visitTree(source, entry, store, visit, walk, own))) return false;
+      // Nothing below it was kept: neither is it.
+      if (implied && walk.implied.at(-1) === implied) walk.implied.pop();
     }
     return true;
   }

@@ -126,8 +126,9 @@ function prepareDirectory(dir: ContextEntry, decide: Decide, reads: WalkReads, n
  * so a caller can stream them into a layer without collecting and sorting.
  * (A directory's own entry and its subtree are not adjacent in that order:
  * `a` < `a.txt` < `a/b`.) `rel` paths are relative to `dir.rel`'s tree;
- * `decide` prunes. A directory that is only descended into comes out,
- * marked `implied`, when something below it does. Small files are read ahead;
+ * `decide` prunes. A directory that is only descended into comes out when
+ * something below it does (as BuildKit copies the parents of what an
+ * exception re-includes). Small files are read ahead;
  * what is read is reported to `reads`.
  */
 export function* walkTree(dir: ContextEntry, decide: Decide = () => 'keep', reads: TreeReads = {}): Generator<ContextEntry> {
@@ -163,7 +164,7 @@ function* walkPrepared(prepared: PreparedDirectory, decide: Decide, reads: WalkR
       const first = rest.next();
       if (first.done) continue;
       started.set(entry.name, { first: first.value, rest });
-      yield { rel: entry.rel, abs: entry.abs, stats: entry.stats, implied: true };
+      yield entry;
     } else if (decision === 'keep') {
       const current = early.get(walkedSoFar) ?? prepareWalked(walkedSoFar);
       early.delete(walkedSoFar++);

@@ -229,9 +229,9 @@ export class CopyPlanner {
     const cut = fromRel === '' ? 0 : fromRel.length + 1;
     for (const child of children) {
       const key = prefix + child.rel.slice(cut);
-      // A directory .dockerignore excludes, present for what an exception re-includes below it: made like a missing parent.
-      const make = child.implied ? () => this.recorded(this.newDir(key, req)) : () => this.contextEntry(key, child, req, keepOwner);
-      yield { key, rank, make };
+      // A directory .dockerignore (or --exclude, or --parents) leaves out but for what an exception re-includes below
+      // it comes with its own mode and times, as BuildKit copies such parents.
+      yield { key, rank, make: () => this.contextEntry(key, child, req, keepOwner) };
     }
   }
 
