@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer as collect } from 'node:stream/consumers';
@@ -62,6 +63,29 @@ describe('OciLayout blob store', () => {
     await expect(layout.putBlob(corrupted, { expected: otherDigest, sourceVerifies: true })).rejects.toThrow(/digest mismatch/);
     expect(await layout.hasBlob(otherDigest)).toBe(false);
     expect((await readdir(dir)).filter((f) => f.startsWith('.blob-'))).toEqual([]);
+  });
+
+  it('leaves no temp file when its source fails before the temp file is even open', async () => {
+    // The temp file's open is made slow: it lands after the failure, and so after a cleanup that did not wait for it.
+    const fsPromises = createRequire(import.meta.url)('node:fs/promises') as typeof import('node:fs/promises');
+    const realOpen = fsPromises.open;
+    fsPromises.open = async (...args: Parameters<typeof realOpen>) => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return realOpen(...args);
+    };
+    syncBuiltinESMExports();
+    try {
+      const dir = await dirs.make();
+      const layout = await OciLayout.open(dir, { create: true });
+      const source = new Readable({ read() {} });
+      process.nextTick(() => source.destroy(new Error('the source failed')));
+      await expect(layout.putBlob(source)).rejects.toThrow('the source failed');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect((await readdir(dir)).filter((f) => f.startsWith('.blob-'))).toEqual([]);
+    } finally {
+      fsPromises.open = realOpen;
+      syncBuiltinESMExports();
+    }
   });
 
   it('detects a corrupted or truncated blob while reading it', async () => {

@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { withNoSpacePath } from './noSpaceLeft.js';
 import { Writeback } from './writeback.js';
 
@@ -75,6 +76,22 @@ export class DurableFileWriter extends Writable {
         (closeError: Error) => done(error ?? closeError),
       );
   }
+}
+
+/**
+ * Pipes `source` (through `transforms`) into a new file at `path`, fsynced;
+ * its byte count. It settles only once the file is closed: `pipeline` can
+ * reject (a source failing at once) while the writer is still opening the
+ * file, which then appears after the caller has removed it.
+ */
+export async function writeNewFile(path: string, source: NodeJS.ReadableStream, ...transforms: NodeJS.ReadWriteStream[]): Promise<number> {
+  const out = new DurableFileWriter(path);
+  try {
+    await pipeline([source, ...transforms, out]);
+  } finally {
+    if (!out.closed) await new Promise((resolve) => out.once('close', resolve));
+  }
+  return out.bytesWritten;
 }
 
 /** What is left of `buffers` after the first `count` bytes were written. */

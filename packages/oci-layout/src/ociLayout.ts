@@ -1,9 +1,8 @@
 import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { DigestingStream, InvalidDigestError, digestAlgorithm, digestHex, digestOf, parseDigest, type Digest, type DigestAlgorithm } from './digest.js';
-import { DurableFileWriter } from './durableFileWriter.js';
+import { writeNewFile } from './durableFileWriter.js';
 import { withFileLock } from './fileLock.js';
 import { readdirIfExists, statIfExists } from './ifExists.js';
 import { withNoSpacePath } from './noSpaceLeft.js';
@@ -137,16 +136,14 @@ export class OciLayout {
     const algorithm = opts.expected ? digestAlgorithm(opts.expected) : (opts.algorithm ?? 'sha256');
     const tmp = join(this.tmpDir, `.blob-${process.pid}-${nodeCrypto().randomBytes(8).toString('hex')}`);
     try {
-      const out = new DurableFileWriter(tmp);
       let digest: Digest;
       let size: number;
       if (opts.expected && opts.sourceVerifies) {
-        await pipeline(source, out);
+        size = await writeNewFile(tmp, source);
         digest = opts.expected;
-        size = out.bytesWritten;
       } else {
         const hasher = new DigestingStream(algorithm);
-        await pipeline(source, hasher, out);
+        await writeNewFile(tmp, source, hasher);
         digest = hasher.digest;
         size = hasher.size;
         if (opts.expected && digest !== opts.expected) {

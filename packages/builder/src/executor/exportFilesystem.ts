@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createLayer, DurableFileWriter, unpackImage, type Descriptor, type LocalStore } from '@tsbuild/oci-layout';
+import { createLayer, unpackImage, writeNewFile, type Descriptor, type LocalStore } from '@tsbuild/oci-layout';
 import { upperToChanges } from '../layers/upperToChanges.js';
 
 /**
@@ -41,7 +41,7 @@ export async function exportFilesystemTar(store: LocalStore, image: Descriptor, 
     }
     const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
     try {
-      await pipeline(stream, new DurableFileWriter(tmp));
+      await writeNewFile(tmp, stream);
       await rename(tmp, dest);
     } finally {
       await rm(tmp, { force: true });

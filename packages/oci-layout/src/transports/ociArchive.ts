@@ -2,10 +2,9 @@ import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { CopySource, ImageDestination } from '../copyImage.js';
-import { DurableFileWriter } from '../durableFileWriter.js';
+import { writeNewFile } from '../durableFileWriter.js';
 import type { LayerChange } from '../layerEntry.js';
 import { normaliseLayerPath } from '../layerReader.js';
 import { tarStream } from '../layerWriter.js';
@@ -104,7 +103,7 @@ async function* filesUnder(dir: string, prefix = ''): AsyncGenerator<string> {
 export async function packImageArchive(dir: string, file: string): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}-${nodeCrypto().randomBytes(4).toString('hex')}`;
   try {
-    await pipeline(tarStream(imageFiles(dir)), new DurableFileWriter(tmp));
+    await writeNewFile(tmp, tarStream(imageFiles(dir)));
     await rename(tmp, file);
   } finally {
     await rm(tmp, { force: true });
