@@ -72,3 +72,17 @@ describe('expandWords', () => {
     expect(expandWords('  ', lookup, '\\')).toEqual([]);
   });
 });
+
+describe('expansion size', () => {
+  const MiB = 1024 * 1024;
+  const big: Record<string, string> = { A: 'x'.repeat(3 * MiB), B: 'y'.repeat(4 * MiB), X: 'x'.repeat(4096) };
+  const expand = (w: string) => expandWord(w, (n) => big[n], '\\');
+
+  test('an expansion may make up to 4 MiB characters, and no more, however it grows', () => {
+    expect(expand('$B')).toHaveLength(4 * MiB);
+    for (const word of ['$A$A', '"$A$A"', '${A}-$A', 'z$B', '${X//x/$X}', '${X/x/$B}']) {
+      expect(() => expand(word)).toThrow(new ExpansionError('variable expansion makes more than 4194304 characters'));
+    }
+    expect(() => expandWords('$A $A', (n) => big[n], '\\')).toThrow(ExpansionError);
+  });
+});

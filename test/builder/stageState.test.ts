@@ -327,3 +327,16 @@ describe('against buildah', () => {
     }
   });
 });
+
+describe('expansion size', () => {
+  test('each instruction\'s expansion is bounded (ENV A=$A$A, line after line), and so are all of a build\'s', () => {
+    const doubling = ['FROM scratch', 'ENV A=xxxxxxxxxxxxxxxx', ...Array.from({ length: 40 }, () => 'ENV A=$A$A')].join('\n');
+    expect(() => run(`${doubling}\n`)).toThrow(/^Dockerfile:21:1: ENV: variable expansion makes more than 4194304 characters$/);
+    // A of 1 MiB, then one label of it a line: the build's expansions stop at 16 Mi characters in all.
+    const oneMiB = ['FROM scratch', 'ENV A=xxxxxxxxxxxxxxxx', ...Array.from({ length: 16 }, () => 'ENV A=$A$A')];
+    const labels = Array.from({ length: 40 }, (_, i) => `LABEL l${i}=$A`);
+    expect(() => run(`${[...oneMiB, ...labels].join('\n')}\n`)).toThrow(/^Dockerfile:3[2-4]:1: LABEL: the build's variable expansions make more than 16777216 characters in all$/);
+    const { config } = run(`${[...oneMiB, ...labels.slice(0, 12)].join('\n')}\n`);
+    expect(Object.keys(config.Labels ?? {})).toHaveLength(12);
+  });
+});

@@ -24,6 +24,13 @@ beforeAll(async () => {
 afterAll(() => dirs.cleanup());
 
 describe('errors that say what is wrong', () => {
+  it('a variable doubled line after line (ENV A=$A$A) is refused in one line, not expanded until memory runs out', async () => {
+    const doubling = ['FROM scratch', 'ENV A=xxxxxxxxxxxxxxxx', ...Array.from({ length: 60 }, () => 'ENV A=$A$A'), 'COPY a /a'].join('\n');
+    const out = await build(`${doubling}\n`);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toBe('tsbuild: error: Dockerfile:21:1: ENV: variable expansion makes more than 4194304 characters\n');
+  });
+
   it('FROM a name in neither the store nor a reachable registry says so and suggests the nearest stored name', async () => {
     const out = await build('FROM 127.0.0.1:1/debian:bookwrm\nRUN true\n');
     expect(out.code).toBe(1);

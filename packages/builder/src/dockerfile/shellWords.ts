@@ -9,6 +9,13 @@ export type VariableLookup = (name: string) => string | undefined;
 
 export class ExpansionError extends Error {}
 
+/**
+ * The most characters one expansion may produce. `ENV A=$A$A`, line after
+ * line, doubles A each time: past this the instruction is refused rather
+ * than expanded until memory runs out.
+ */
+export const MAX_EXPANSION = 4 * 1024 * 1024;
+
 export interface LexOptions {
   /** Keep quote characters in the result (quotes still group words and stop expansion). */
   rawQuotes?: boolean;
@@ -18,6 +25,16 @@ export interface LexOptions {
   skipUnsetEnv?: boolean;
   /** Treat quotes as ordinary characters (used for heredoc bodies). */
   skipProcessQuotes?: boolean;
+}
+
+function tooLong(): ExpansionError {
+  return new ExpansionError(`variable expansion makes more than ${MAX_EXPANSION} characters`);
+}
+
+/** `text`, unless it is longer than an expansion may be. */
+function bounded(text: string): string {
+  if (text.length > MAX_EXPANSION) throw tooLong();
+  return text;
 }
 
 const EOF = '';
@@ -97,7 +114,7 @@ class ShellWord {
         }
         if (ch === '$') {
           const v = this.processDollar();
-          result += v;
+          result = bounded(result + v);
           words.addString(v);
         } else if (ch === '<') {
           const v = this.processPossibleHeredoc();
@@ -109,7 +126,7 @@ class ShellWord {
           words.addRaw(v);
         } else if (!this.opts.skipProcessQuotes && ch === '"') {
           const v = this.processDoubleQuote();
-          result += v;
+          result = bounded(result + v);
           words.addRaw(v);
         } else {
           let c = this.next();
@@ -156,7 +173,7 @@ class ShellWord {
         const close = this.next();
         return this.opts.rawQuotes ? result + close : result;
       }
-      result += piece();
+      result = bounded(result + piece());
     }
   }
 
@@ -245,7 +262,13 @@ class ShellWord {
     const value = this.lookup(name);
     if (value === undefined && this.opts.skipUnsetEnv) return `\${${name}/${pattern}/${replacement}}`;
     const re = shellPatternToRegExp(pattern, true, false, all ? 'g' : '');
-    return (value ?? '').replace(re, () => replacement);
+    // Each match may lengthen the value by the replacement: counted as it goes, not built first.
+    let length = (value ?? '').length;
+    return (value ?? '').replace(re, (match: string) => {
+      length += replacement.length - match.length;
+      if (length > MAX_EXPANSION) throw tooLong();
+      return replacement;
+    });
   }
 
   /** The expanded text up to `stop`; input that ends before it is the syntax error `missing`. */

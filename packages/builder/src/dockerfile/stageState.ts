@@ -97,6 +97,28 @@ export interface StageStateOptions {
   globalArgs: Record<string, string>;
   buildArgs: Record<string, string>;
   escape: string;
+  /** What the build's expansions may still make, shared by its stages (a new budget when not given). */
+  expansions?: ExpansionBudget;
+}
+
+/** Characters all expansions of one build may make together. */
+const BUILD_EXPANSION_BUDGET = 16 * 1024 * 1024;
+
+/**
+ * What a build's variable expansions may make in all: each is bounded
+ * (MAX_EXPANSION), and so are many lines that each expand a large variable
+ * (`LABEL a1=$A`, `LABEL a2=$A`, ...), which would otherwise hold a copy of
+ * it per line.
+ */
+export class ExpansionBudget {
+  private left = BUILD_EXPANSION_BUDGET;
+
+  /** Counts `made`; fails once the build's expansions have made more than the budget. */
+  spend<T extends string | string[]>(made: T): T {
+    this.left -= typeof made === 'string' ? made.length : made.reduce((sum, word) => sum + word.length, 0);
+    if (this.left < 0) throw new InstructionError(`the build's variable expansions make more than ${BUILD_EXPANSION_BUDGET} characters in all`);
+    return made;
+  }
 }
 
 /** ARG values that are not put into the environment, as in BuildKit (nonEnvArgs). */
@@ -122,11 +144,13 @@ export class StageState {
   private readonly declaredArgs: { key: string; value?: string }[] = [];
   private cmdSet = false;
   private readonly opts: StageStateOptions;
+  private readonly expansions: ExpansionBudget;
   /** The base image's ONBUILD triggers: run them first (parseOnbuildTriggers); they are not inherited. */
   readonly inheritedTriggers: string[];
 
   constructor(opts: StageStateOptions) {
     this.opts = opts;
+    this.expansions = opts.expansions ?? new ExpansionBudget();
     this.config = structuredClone(opts.base ?? {});
     this.inheritedTriggers = this.config.OnBuild ?? [];
     delete this.config.OnBuild;
@@ -144,11 +168,11 @@ export class StageState {
   private lookup = (name: string): string | undefined => this.scope.find(([k]) => k === name)?.[1];
 
   private expand(word: string): string {
-    return expansionFailureAsInstructionError(() => expandWord(word, this.lookup, this.opts.escape));
+    return this.expansions.spend(expansionFailureAsInstructionError(() => expandWord(word, this.lookup, this.opts.escape)));
   }
 
   private expandList(word: string): string[] {
-    return expansionFailureAsInstructionError(() => expandWords(word, this.lookup, this.opts.escape));
+    return this.expansions.spend(expansionFailureAsInstructionError(() => expandWords(word, this.lookup, this.opts.escape)));
   }
 
   private workdir(): string {
@@ -282,7 +306,7 @@ export class StageState {
     const destRaw = this.expand(instr.dest);
     const heredocs = instr.heredocs.map((h) => {
       const body = heredocBody(h);
-      const content = h.expand ? expandHeredoc(body, this.lookup) : body;
+      const content = h.expand ? this.expansions.spend(expandHeredoc(body, this.lookup)) : body;
       return { name: h.name, content };
     });
     const chmod = chmodText !== undefined && chmodText !== '' ? parseChmod(chmodText) : undefined;

@@ -6,6 +6,7 @@ import { BuildContext } from '../context/buildContext.js';
 import { chooseIgnoreFile, parseDockerignore } from '../dockerfile/dockerignore.js';
 import { parseDockerfile } from '../dockerfile/parseDockerfile.js';
 import { planBuild } from '../dockerfile/buildPlan.js';
+import { ExpansionBudget } from '../dockerfile/stageState.js';
 import { storeImage } from '../layers/layerStore.js';
 import { CacheLayerRefusedError } from '../cache/cacheSources.js';
 import { SharedCache } from '../cache/sharedCache.js';
@@ -45,9 +46,10 @@ export async function buildImage(store: LocalStore, req: BuildRequest): Promise<
         for (;;) {
           const build = new Build(store, req, dockerfile, context, plan.stages.reduce((n, s) => n + 1 + s.stage.instructions.length, 0), shared.sources, images, plan.stages.at(-1)!.stage.index);
           let last: StageResult | undefined;
+          const expansions = new ExpansionBudget();
           try {
             for (const planned of plan.stages) {
-              last = await build.stage(planned, { globalArgs: plan.globalArgs, buildArgs: plan.buildArgs, escape: plan.escape });
+              last = await build.stage(planned, { globalArgs: plan.globalArgs, buildArgs: plan.buildArgs, escape: plan.escape, expansions });
             }
             await shared.sources.ensure(last!.image.layers);
           } catch (e) {

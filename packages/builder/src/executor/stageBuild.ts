@@ -10,7 +10,7 @@ import { WrittenSources } from '../context/sourcesDigest.js';
 import { DockerfileError, type Dockerfile } from '../dockerfile/instructions.js';
 import { parseOnbuildTriggers } from '../dockerfile/parseDockerfile.js';
 import type { PlannedStage } from '../dockerfile/buildPlan.js';
-import { StageState, type Step } from '../dockerfile/stageState.js';
+import { StageState, type StageStateOptions, type Step } from '../dockerfile/stageState.js';
 import { CopyPlanner, type CopyReads, type CopyTiming } from './copyPlanner.js';
 import { ImageFilesystem } from './imageFilesystem.js';
 import { storeLayer } from '../layers/layerStore.js';
@@ -96,7 +96,7 @@ export class Build {
     if (this.req.signal?.aborted) throw new BuildInterruptedError('build interrupted');
   }
 
-  async stage(planned: PlannedStage, scope: { globalArgs: Record<string, string>; buildArgs: Record<string, string>; escape: string }): Promise<StageResult> {
+  async stage(planned: PlannedStage, scope: Omit<StageStateOptions, 'base'>): Promise<StageResult> {
     const fromLabel = `STEP ${++this.step}/${this.totalSteps}`;
     this.req.log(`${fromLabel}: ${planned.stage.from.original}`);
     const result: StageResult = { ...(await this.start(planned)), final: planned.stage.index === this.targetStage };
