@@ -39,34 +39,38 @@ function bounded(text: string): string {
 
 const EOF = '';
 
+const SPACE_RUNS = /\s+/gu;
+
+/** The words of an expansion: unquoted whitespace (in the text or in a variable's value) splits them. */
 class WordCollector {
   words: string[] = [];
   private buf = '';
-  private inWord = false;
 
   addChar(ch: string): void {
-    if (isSpace(ch)) {
-      if (this.inWord && this.buf.length > 0) {
-        this.words.push(this.buf);
-        this.buf = '';
-        this.inWord = false;
-      }
-    } else {
-      this.addRaw(ch);
-    }
+    if (isSpace(ch)) this.endWord();
+    else this.buf += ch;
   }
   addRaw(s: string): void {
     this.buf += s;
-    this.inWord = true;
   }
+  /** A variable's value: split with one search, not a test per character (a value may be megabytes). */
   addString(s: string): void {
-    for (const ch of s) this.addChar(ch);
+    let from = 0;
+    for (const space of s.matchAll(SPACE_RUNS)) {
+      this.buf += s.slice(from, space.index);
+      this.endWord();
+      from = space.index + space[0].length;
+    }
+    this.buf += s.slice(from);
   }
   finish(): string[] {
-    if (this.buf.length > 0) this.words.push(this.buf);
-    this.buf = '';
-    this.inWord = false;
+    this.endWord();
     return this.words;
+  }
+  private endWord(): void {
+    if (this.buf.length === 0) return;
+    this.words.push(this.buf);
+    this.buf = '';
   }
 }
 
