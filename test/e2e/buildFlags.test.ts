@@ -32,7 +32,7 @@ describe('--progress', () => {
     expect(withoutCacheLines((await tsb(['build', '--progress', 'auto', context])).stdout)).toBe(withoutCacheLines(plain.stdout));
     expect((await tsb(['build', '--progress=quiet', context])).stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
     const bad = await tsbuild(['--root', root, 'build', '--progress=fancy', context]);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(125);
     expect(bad.stderr.trim().split('\n')).toEqual([
       "error: option '--progress <mode>' argument 'fancy' is invalid. Allowed choices are auto, plain, tty, quiet.",
       '(add --help for usage)',

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tsbuild } from '../helpers/tsbuildCli.js';
@@ -19,6 +19,24 @@ describe('a first word that is neither a command nor a context', () => {
     const out = await tsbuild(['frobnicate', 'x']);
     expect(out.code).toBe(125);
     expect(out.stderr).toBe('tsbuild: error: unknown command "frobnicate"\n');
+  });
+
+  it('an option or argument the command line cannot take is refused with exit 125, as podman and docker do', async () => {
+    const option = await tsbuild(['run', '--memry', '10m', 'hello']);
+    expect(option.code).toBe(125);
+    expect(option.stderr).toBe("error: unknown option '--memry'\n(Did you mean --memory?)\n(add --help for usage)\n");
+    const missing = await tsbuild(['run']);
+    expect(missing.code).toBe(125);
+    expect(missing.stderr).toMatch(/^error: missing required argument 'image'\n/);
+  });
+
+  it('--version (and -v) prints the version', async () => {
+    const { version } = JSON.parse(await readFile(new URL('../../packages/builder/package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v']) {
+      const out = await tsbuild([flag]);
+      expect(out.code).toBe(0);
+      expect(out.stdout).toBe(`tsbuild version ${version}\n`);
+    }
   });
 
   it('help is a command', async () => {

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ToolError } from '@tsbuild/oci-layout';
-import { USAGE_EXIT_CODE } from './unknownCommand.js';
+import { USAGE_EXIT_CODE } from './exitStatus.js';
 
 /**
  * Where `build --output` writes the result, as BuildKit's exporters name them:

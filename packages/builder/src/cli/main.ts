@@ -1,11 +1,19 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { ExitStatus } from './exitStatus.js';
+import { ExitStatus, USAGE_EXIT_CODE } from './exitStatus.js';
 import { commandWord, COMMAND_MODULES, DEFAULT_COMMAND, looksLikeMistypedCommand, modulesToLoad } from './commandModules.js';
 import { listedCommand, listingHelp } from './commandListing.js';
+
+/** `tsbuild version X` as podman and buildah print theirs; the built CLI and its bundle both lie two levels below the package. */
+function versionLine(): string {
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `tsbuild version ${version}`;
+}
 
 async function program(args: string[]): Promise<Command> {
   const root = new Command('tsbuild')
     .description('Build, inspect, move and run OCI container images without a daemon.')
+    .version(versionLine(), '-v, --version', 'print the version')
     .option('--root <dir>', 'store root (default: $TSBUILD_ROOT or ${XDG_DATA_HOME:-~/.local/share}/tsbuild)')
     .enablePositionalOptions()
     .showHelpAfterError('(add --help for usage)')
@@ -49,7 +57,8 @@ export async function main(argv: string[]): Promise<number> {
     await cli.parseAsync(argv);
     return 0;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode;
+    // Commander has printed its message; help and --version end with 0, a command line it refused with 1.
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : USAGE_EXIT_CODE;
     if (e instanceof ExitStatus) return e.code;
     // Loaded here, not up front: help and the commands that do not touch a store need none of oci-layout (#14).
     const { NoSpaceLeftError, ToolError } = await import('@tsbuild/oci-layout');

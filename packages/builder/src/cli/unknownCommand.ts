@@ -2,9 +2,7 @@ import { existsSync } from 'node:fs';
 import { ToolError } from '@tsbuild/oci-layout';
 import { nearestName } from '../nearestName.js';
 import { commandNames } from './commandModules.js';
-
-/** Podman's exit code when the CLI itself refuses the command line. */
-export const USAGE_EXIT_CODE = 125;
+import { USAGE_EXIT_CODE } from './exitStatus.js';
 
 export class UnknownCommandError extends ToolError<'unknown-command'> {
   constructor(message: string) {
