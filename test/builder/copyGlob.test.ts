@@ -37,4 +37,13 @@ describe('COPY sources match as Go\'s filepath.Match does', () => {
   ])('refuses the malformed %s', async (source, message) => {
     await expect(copied(source)).rejects.toThrow(message);
   });
+
+  it('matches a pattern of many stars against a long name at once (no backtracking)', async () => {
+    const files = { [`src/${'a'.repeat(100)}`]: 'long', [`src/${'a'.repeat(30)}b`]: 'matches' };
+    const work = await dirs.make('tsbuild-copy-glob-');
+    const store = await LocalStore.open(join(work, 'store'));
+    // A backtracking matcher tries about 100^30 ways to place the stars before it gives up on the long name.
+    const built = await buildCase(work, store, files, `FROM scratch\nCOPY src/${'*a'.repeat(30)}b /out/\n`);
+    expect(Object.keys(built.tree).filter((p) => p.startsWith('out/')).sort()).toEqual([`out/${'a'.repeat(30)}b`]);
+  });
 });

@@ -36,6 +36,17 @@ describe('parseDockerignore', () => {
     expect(m.ignores('a/b/c/zz')).toBe(false);
   });
 
+  test('a pattern of many ** and * is matched at once against a deep path that almost matches (no backtracking)', () => {
+    // A backtracking regexp tries every way to split 60 directories among 30 `**` before it gives up.
+    const m = parseDockerignore(`${'**/'.repeat(30)}x\n${'*a'.repeat(30)}b\n`);
+    const deep = `${'a/'.repeat(60)}y`;
+    expect(m.ignores(deep)).toBe(false);
+    expect(m.ignores(`${'a/'.repeat(60)}x`)).toBe(true);
+    expect(m.ignores('a'.repeat(100))).toBe(false);
+    expect(m.ignores('aab')).toBe(false);
+    expect(m.ignores(`${'a'.repeat(30)}b`)).toBe(true);
+  });
+
   test('character classes and escapes', () => {
     const m = parseDockerignore('file[0-9].txt\nlit\\*\n[^a]b\n');
     expect(m.ignores('file3.txt')).toBe(true);

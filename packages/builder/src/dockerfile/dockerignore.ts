@@ -10,7 +10,7 @@
  * they match; deciding that is the context sender's job, not this matcher's.
  */
 import path from 'node:path/posix';
-import { GlobSyntaxError, globTokens, tokenSource, type GlobToken } from '../context/globPattern.js';
+import { GlobSyntaxError, globMatcher, globTokens, tokenAtom, type GlobAtom, type GlobToken } from '../context/globPattern.js';
 
 /** A .dockerignore pattern that cannot be used; `file` and `line` when it came from a file. */
 export class IgnorePatternError extends Error {
@@ -78,12 +78,13 @@ function isSlash(token: GlobToken | undefined): boolean {
  * patternmatcher's four ways to match a cleaned pattern: the same string; a
  * prefix (`dir/**`); a suffix (a leading `**` and nothing else special, so
  * `**.go` matches `x.go` and `a/b.go`); else a regexp in which `**` is any
- * number of whole directories and `*`, `?`, classes and escapes are Go's.
+ * number of whole directories and `*`, `?`, classes and escapes are Go's,
+ * matched by globMatcher (in linear time, as Go's regexp package matches).
  */
 function compile(cleaned: string): (path: string) => boolean {
   const tokens = globTokens(cleaned);
   let type: 'exact' | 'prefix' | 'suffix' | 'regexp' = 'exact';
-  let source = '';
+  const atoms: GlobAtom[] = [];
   for (let i = 0; i < tokens.length; i++) {
     const first = i === 0;
     const token = tokens[i]!;
@@ -93,11 +94,11 @@ function compile(cleaned: string): (path: string) => boolean {
       if (i + 1 >= tokens.length) {
         if (type === 'exact') type = 'prefix';
         else {
-          source += '.*';
+          atoms.push({ kind: 'many', test: () => true });
           type = 'regexp';
         }
       } else {
-        source += '(?:.*/)?';
+        atoms.push({ kind: 'dirs' });
         type = 'regexp';
       }
       if (first) type = 'suffix';
@@ -106,7 +107,7 @@ function compile(cleaned: string): (path: string) => boolean {
     // Only plain characters keep the simpler match types, as in patternmatcher.
     const plain = token.kind === 'literal' && !token.escaped && token.char !== '[' && token.char !== ']';
     if (!plain) type = 'regexp';
-    source += tokenSource(token);
+    atoms.push(tokenAtom(token));
   }
   switch (type) {
     case 'exact':
@@ -119,10 +120,8 @@ function compile(cleaned: string): (path: string) => boolean {
       const suffix = cleaned.slice(2);
       return (p) => p.endsWith(suffix) || (suffix.startsWith('/') && p === suffix.slice(1));
     }
-    case 'regexp': {
-      const re = new RegExp(`^${source}$`, 'su');
-      return (p) => re.test(p);
-    }
+    case 'regexp':
+      return globMatcher(atoms);
   }
 }
 
@@ -137,7 +136,7 @@ function splitDirs(tokens: GlobToken[]): GlobToken[][] {
 }
 
 function componentCouldMatch(part: GlobToken[], name: string): boolean {
-  return new RegExp(`^${part.map(tokenSource).join('')}$`, 'su').test(name);
+  return globMatcher(part.map(tokenAtom))(name);
 }
 
 function compilePattern(raw: string, where: { file?: string; line?: number } = {}): Pattern | undefined {
