@@ -86,3 +86,17 @@ describe('expansion size', () => {
     expect(() => expandWords('$A $A', (n) => big[n], '\\')).toThrow(ExpansionError);
   });
 });
+
+describe('patterns of ${v#p}, ${v%p} and ${v/p/r}', () => {
+  test('many stars against a long value that almost matches end at once (no backtracking)', () => {
+    const value = 'a'.repeat(20000);
+    const lookup = (n: string) => (n === 'A' ? value : undefined);
+    // A backtracking regexp tries every way to place thirty stars among 20,000 characters before it gives up.
+    const stars = `${'*a'.repeat(30)}x`;
+    for (const op of ['#', '##', '%', '%%']) expect(expandWord(`\${A${op}${stars}}`, lookup, '\\')).toBe(value);
+    for (const op of ['/', '//']) expect(expandWord(`\${A${op}${stars}/r}`, lookup, '\\')).toBe(value);
+    expect(expandWord(`\${A#${'*a'.repeat(30)}}`, lookup, '\\')).toBe('a'.repeat(19970));
+    expect(expandWord(`\${A##${'*a'.repeat(30)}}`, lookup, '\\')).toBe('');
+    expect(expandWord(`\${A/${'a'.repeat(3)}/b}`, lookup, '\\')).toBe(`b${'a'.repeat(19997)}`);
+  });
+});

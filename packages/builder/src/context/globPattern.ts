@@ -119,61 +119,89 @@ export function tokenAtom(token: GlobToken): GlobAtom {
   }
 }
 
-/** A state of globMatcher's automaton: `dirs` becomes a fork (nothing, or the run) and the run ending with `/`. */
+/** A state of GlobRun's automaton: `dirs` becomes a fork (nothing, or the run) and the run ending with `/`. */
 type GlobState =
   | { kind: 'one' | 'many'; test: (cp: number) => boolean }
   | { kind: 'fork' }
   | { kind: 'run' };
 
-function globStates(atoms: readonly GlobAtom[]): GlobState[] {
-  return atoms.flatMap((atom): GlobState[] => (atom.kind === 'dirs' ? [{ kind: 'fork' }, { kind: 'run' }] : [atom]));
-}
-
 /**
- * Whether all of a text matches the atoms, in time proportional to the
- * text's length times the pattern's (the atoms run as an automaton that is
- * in a set of states at once). A backtracking regexp takes time exponential
- * in the number of `*` on a text that almost matches: one line of a hostile
- * .dockerignore (`**` eight times over) held up a build for minutes per path.
+ * A pattern's atoms run as an automaton that is in a set of states at once,
+ * a code point at a time: time proportional to the text's length times the
+ * pattern's. A backtracking regexp takes time exponential in the number of
+ * `*` on a text that almost matches: one line of a hostile .dockerignore
+ * (`**` eight times over) held up a build for minutes per path, and a
+ * `${v#*a*a*a*a*a}` for as long on a value of 200 characters.
  */
-export function globMatcher(atoms: readonly GlobAtom[]): (text: string) => boolean {
-  const states = globStates(atoms);
-  const end = states.length;
-  /** Marks state `j` and the states it reaches without a character. */
-  const enter = (set: Uint8Array, j: number): void => {
+export class GlobRun {
+  private readonly states: GlobState[];
+  private current: Uint8Array;
+  private next: Uint8Array;
+
+  constructor(atoms: readonly GlobAtom[]) {
+    this.states = atoms.flatMap((atom): GlobState[] => (atom.kind === 'dirs' ? [{ kind: 'fork' }, { kind: 'run' }] : [atom]));
+    this.current = new Uint8Array(this.states.length + 1);
+    this.next = new Uint8Array(this.states.length + 1);
+  }
+
+  /** Back to the start: nothing read. */
+  start(): void {
+    this.current.fill(0);
+    this.enter(this.current, 0);
+  }
+
+  /** A match may also start here (a search for one anywhere). */
+  startAgain(): void {
+    this.enter(this.current, 0);
+  }
+
+  /** Reads one code point; whether any match is still possible. */
+  step(cp: number): boolean {
+    const { states, current, next } = this;
+    next.fill(0);
+    let alive = false;
+    for (let j = 0; j < states.length; j++) {
+      if (current[j] === 0) continue;
+      const state = states[j]!;
+      if (state.kind === 'run') {
+        this.enter(next, j);
+        if (cp === SLASH) this.enter(next, j + 1);
+        alive = true;
+      } else if (state.kind !== 'fork' && state.test(cp)) {
+        this.enter(next, state.kind === 'one' ? j + 1 : j);
+        alive = true;
+      }
+    }
+    this.current = next;
+    this.next = current;
+    return alive;
+  }
+
+  /** Whether what was read since the start matches all the atoms. */
+  get matched(): boolean {
+    return this.current[this.states.length] === 1;
+  }
+
+  /** Marks state `j` and the states it reaches without reading. */
+  private enter(set: Uint8Array, j: number): void {
     if (set[j] === 1) return;
     set[j] = 1;
-    const state = states[j];
-    if (state?.kind === 'many') enter(set, j + 1);
+    const state = this.states[j];
+    if (state?.kind === 'many') this.enter(set, j + 1);
     else if (state?.kind === 'fork') {
-      enter(set, j + 1);
-      enter(set, j + 2);
+      this.enter(set, j + 1);
+      this.enter(set, j + 2);
     }
-  };
+  }
+}
+
+/** Whether all of a text matches the atoms (see GlobRun). */
+export function globMatcher(atoms: readonly GlobAtom[]): (text: string) => boolean {
+  const run = new GlobRun(atoms);
   return (text) => {
-    let current = new Uint8Array(end + 1);
-    let next = new Uint8Array(end + 1);
-    enter(current, 0);
-    for (const ch of text) {
-      const cp = ch.codePointAt(0)!;
-      next.fill(0);
-      let alive = false;
-      for (let j = 0; j < end; j++) {
-        if (current[j] === 0) continue;
-        const state = states[j]!;
-        if (state.kind === 'run') {
-          enter(next, j);
-          if (cp === SLASH) enter(next, j + 1);
-          alive = true;
-        } else if (state.kind !== 'fork' && state.test(cp)) {
-          enter(next, state.kind === 'one' ? j + 1 : j);
-          alive = true;
-        }
-      }
-      if (!alive) return false;
-      [current, next] = [next, current];
-    }
-    return current[end] === 1;
+    run.start();
+    for (const ch of text) if (!run.step(ch.codePointAt(0)!)) return false;
+    return run.matched;
   };
 }
 

@@ -5,9 +5,12 @@
  * no globbing, no arithmetic.
  */
 
-export type VariableLookup = (name: string) => string | undefined;
+import { ExpansionError } from './expansionError.js';
+import { replacePattern, trimPrefix, trimSuffix } from './shellPattern.js';
 
-export class ExpansionError extends Error {}
+export { ExpansionError };
+
+export type VariableLookup = (name: string) => string | undefined;
 
 /**
  * The most characters one expansion may produce. `ENV A=$A$A`, line after
@@ -265,14 +268,7 @@ class ShellWord {
     const replacement = this.processUntil('}', true, "missing '}'");
     const value = this.lookup(name);
     if (value === undefined && this.opts.skipUnsetEnv) return `\${${name}/${pattern}/${replacement}}`;
-    const re = shellPatternToRegExp(pattern, true, false, all ? 'g' : '');
-    // Each match may lengthen the value by the replacement: counted as it goes, not built first.
-    let length = (value ?? '').length;
-    return (value ?? '').replace(re, (match: string) => {
-      length += replacement.length - match.length;
-      if (length > MAX_EXPANSION) throw tooLong();
-      return replacement;
-    });
+    return replacePattern(pattern, value ?? '', replacement, all, MAX_EXPANSION, tooLong);
   }
 
   /** The expanded text up to `stop`; input that ends before it is the syntax error `missing`. */
@@ -299,43 +295,6 @@ class ShellWord {
     }
     return name;
   }
-}
-
-function shellPatternToRegExp(pattern: string, greedy: boolean, anchored: boolean, flags = ''): RegExp {
-  const chars = Array.from(pattern);
-  let out = anchored ? '^' : '';
-  for (let i = 0; i < chars.length; i++) {
-    const c = chars[i]!;
-    if (c === '*') out += greedy ? '[\\s\\S]*' : '[\\s\\S]*?';
-    else if (c === '?') out += '[\\s\\S]';
-    else if (c === '\\') {
-      const n = chars[i + 1];
-      if (n === '}' || n === '/') continue;
-      if (n !== '*' && n !== '?' && n !== '\\') throw new ExpansionError(`invalid pattern (${pattern}) in substitution: invalid escape '\\${n ?? ''}'`);
-      out += '\\' + n;
-      i++;
-    } else out += c.replace(/[[\]{}.+()|^$]/g, '\\$&');
-  }
-  return new RegExp(out, flags + 'u');
-}
-
-function trimPrefix(pattern: string, value: string, greedy: boolean): string {
-  const m = shellPatternToRegExp(pattern, greedy, true).exec(value);
-  return m ? value.slice(m[0].length) : value;
-}
-
-/** Suffix trimming is prefix trimming on the reversed string with the reversed pattern. */
-function trimSuffix(pattern: string, value: string, greedy: boolean): string {
-  const reverse = (s: string) => Array.from(s).reverse().join('');
-  const p = Array.from(pattern);
-  const reversed: string[] = [];
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === '\\' && i + 1 < p.length) {
-      reversed.unshift('\\' + p[i + 1]);
-      i++;
-    } else reversed.unshift(p[i]!);
-  }
-  return reverse(trimPrefix(reversed.join(''), reverse(value), greedy));
 }
 
 /** Expands one word; quotes are removed, whitespace is kept (ENV values, WORKDIR, USER…). */
