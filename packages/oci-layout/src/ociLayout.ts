@@ -9,15 +9,12 @@ import { withNoSpacePath } from './noSpaceLeft.js';
 import { nodeCrypto } from './onDemandBuiltins.js';
 import { isIndexMediaType, isManifestMediaType, MediaType } from './mediaTypes.js';
 import { chooseManifest, NoImageError } from './platform.js';
-import { canonicalJson, parseImageConfig, parseIndex, parseManifest, type Descriptor, type Index, type Platform } from './schema.js';
+import { canonicalJson, MAX_DOCUMENT_BYTES, parseImageConfig, parseIndex, parseManifest, type Descriptor, type Index, type Platform } from './schema.js';
 import { DigestMismatchError, VerifyingStream } from './verifyingStream.js';
 import type { Image, Layer } from './image.js';
 import { FAILURE_EXIT_CODE, ToolError } from './toolError.js';
 
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
-
-/** Largest manifest/index/config we read into memory; registries cap manifests at 4 MiB. */
-const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
 
 
 export interface OpenLayoutOptions {

@@ -310,6 +310,9 @@ export function parseImageConfig(bytes: Uint8Array | string): ImageConfig {
   return out;
 }
 
+/** Largest manifest, index or config read into memory (registries cap manifests at 4 MiB). */
+export const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
+
 /** Serialises a document the way we store and push it: compact, key order as built. */
 export function canonicalJson(doc: unknown): Buffer {
   return Buffer.from(JSON.stringify(doc), 'utf8');

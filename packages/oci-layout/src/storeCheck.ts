@@ -8,7 +8,7 @@ import { isIndexMediaType, isManifestMediaType, MediaType } from './mediaTypes.j
 import { readdirIfExists, readTextIfExists } from './ifExists.js';
 import { REF_NAME_ANNOTATION } from './ociLayout.js';
 import { parseProcessIdentity, processAlive } from './processIdentity.js';
-import { InvalidDocumentError, parseImageConfig, parseIndex, parseManifest, type Descriptor, type Index } from './schema.js';
+import { InvalidDocumentError, MAX_DOCUMENT_BYTES, parseImageConfig, parseIndex, parseManifest, type Descriptor, type Index } from './schema.js';
 
 /** One thing found wrong, on one line, and what `--repair` did about it. */
 export interface StoreProblem {
@@ -25,7 +25,6 @@ export interface StoreCheckReport {
 }
 
 const IMAGE_CONFIG_TYPES = new Set<string>([MediaType.ociConfig, MediaType.dockerConfig]);
-const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
 
 async function hashFile(path: string, digest: Digest): Promise<Digest> {
   const hasher = new DigestingStream(digestAlgorithm(digest));

@@ -7,7 +7,7 @@ import { digestOf, InvalidDigestError, parseDigest, type Digest } from '../diges
 import type { Image, Layer } from '../image.js';
 import { MediaType } from '../mediaTypes.js';
 import { nodeCrypto } from '../onDemandBuiltins.js';
-import { canonicalJson, parseImageConfig, type Descriptor, type Manifest } from '../schema.js';
+import { canonicalJson, MAX_DOCUMENT_BYTES, parseImageConfig, type Descriptor, type Manifest } from '../schema.js';
 import { FAILURE_EXIT_CODE, ToolError } from '../toolError.js';
 import { VerifyingStream } from '../verifyingStream.js';
 import { normaliseLayerPath } from '../layerReader.js';
@@ -25,7 +25,6 @@ export class DockerArchiveError extends ToolError<DockerArchiveErrorKind> {
 
 /** Docker's media type for an uncompressed layer tar, which `docker save` archives hold. */
 const DOCKER_LAYER_TAR = 'application/vnd.docker.image.rootfs.diff.tar';
-const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
 const BLOCK = 512;
 
 interface Member {
