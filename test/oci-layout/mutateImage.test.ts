@@ -65,6 +65,16 @@ describe('mutating images', () => {
     expect(image.config.rootfs.diff_ids).toEqual([a.diffId, b.diffId]);
   });
 
+  it('appends several entries at once exactly as one at a time', async () => {
+    const base = appendLayer(scratch(), await fileLayer('a', 'a'), { created_by: 'COPY a /' });
+    const entries = [{ created_by: 'ENV X=1' }, { created_by: 'LABEL l=1', created: '2024-01-02T00:00:00Z' }, { created_by: 'CMD ["x"]' }];
+    const oneByOne = entries.reduce((image, entry) => appendHistory(image, entry), base);
+    const together = appendHistory(base, ...entries);
+    expect(together.configBytes.equals(oneByOne.configBytes)).toBe(true);
+    expect(together.manifestDigest).toBe(oneByOne.manifestDigest);
+    expect(appendHistory(base).manifestDigest).toBe(base.manifestDigest);
+  });
+
   it('refuses an image whose config and layers disagree, and a layer recorded as empty', async () => {
     const layer = await fileLayer('x', 'x');
     expect(() => appendLayer(scratch(), layer, { created_by: 'RUN true', empty_layer: true })).toThrow(InconsistentImageError);

@@ -52,10 +52,10 @@ export function appendLayer(image: Image, layer: Layer, history: HistoryEntry): 
   return assembleImage(config, [...image.layers, layer], image.manifest.annotations);
 }
 
-/** The image with a history entry for a step that made no layer (ENV, CMD, ...): marked `empty_layer`. */
-export function appendHistory(image: Image, history: HistoryEntry): Image {
+/** The image with the history entries of steps that made no layer (ENV, CMD, ...), in order: marked `empty_layer`. */
+export function appendHistory(image: Image, ...entries: HistoryEntry[]): Image {
   const config = structuredClone(image.config);
-  (config.history ??= []).push({ ...history, empty_layer: true });
+  (config.history ??= []).push(...entries.map((history) => ({ ...history, empty_layer: true })));
   return assembleImage(config, image.layers, image.manifest.annotations);
 }
 

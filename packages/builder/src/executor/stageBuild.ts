@@ -51,6 +51,18 @@ export interface StageResult {
   key: string;
   /** The target stage: every layer it has ends up in the image. */
   final?: boolean;
+  /**
+   * History of the steps since the last layer, not in `image` yet (foldHistory):
+   * each such step assembling the image anew cost the whole config, which
+   * made a Dockerfile of many LABEL or ENV lines quadratic.
+   */
+  history?: HistoryEntry[];
+}
+
+/** The stage's image with the history `result` holds back; nothing is held back after. */
+function foldHistory(result: StageResult): Image {
+  if (result.history?.length) result.image = appendHistory(result.image, ...result.history.splice(0));
+  return result.image;
 }
 
 /** One build's shared state: where things come from and go, the cache, timing, progress. */
@@ -117,7 +129,7 @@ export class Build {
       });
     }
     // The image is as old as its newest step, so a fully cached rebuild gives the same config (and digest).
-    const created = result.image.config.history?.at(-1)?.created ?? this.created;
+    const created = foldHistory(result).config.history?.at(-1)?.created ?? this.created;
     result.image = withConfig(result.image, { config: this.finalConfig(state.config), ...(state.author ? { author: state.author } : {}), created });
     this.results.set(planned.stage.index, result);
     return result;
@@ -265,8 +277,8 @@ export class Build {
     this.records.set(key, { key, parent: result.key, ...done });
     await miss?.commit();
     const history: HistoryEntry = { created: done.created, created_by: step.createdBy ?? '', comment: 'tsbuild' };
-    if (done.layer) result.image = appendLayer(result.image, this.store.layout.storedLayer(done.layer.descriptor, done.layer.diffId), history);
-    else if (step.kind !== 'config' || step.createdBy !== undefined) result.image = appendHistory(result.image, history);
+    if (done.layer) result.image = appendLayer(foldHistory(result), this.store.layout.storedLayer(done.layer.descriptor, done.layer.diffId), history);
+    else if (step.kind !== 'config' || step.createdBy !== undefined) (result.history ??= []).push(history);
     result.key = key;
   }
 
