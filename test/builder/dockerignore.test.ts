@@ -45,6 +45,14 @@ describe('parseDockerignore', () => {
     expect(m.ignores('a'.repeat(100))).toBe(false);
     expect(m.ignores('aab')).toBe(false);
     expect(m.ignores(`${'a'.repeat(30)}b`)).toBe(true);
+    // Patterns whose first and last characters the path has: the whole path is matched.
+    const inner = parseDockerignore(`x${'*a'.repeat(30)}*y\na/${'**/b/'.repeat(30)}x\n`);
+    expect(inner.ignores(`x${'a'.repeat(28)}y`)).toBe(false);
+    // A backtracking regexp tries every way to place thirty `a` among sixty before it finds `[^/]*y` cannot take `/y`.
+    expect(inner.ignores(`x${'a'.repeat(60)}/y`)).toBe(false);
+    expect(inner.ignores(`x${'a'.repeat(30)}y`)).toBe(true);
+    expect(inner.ignores(`a/${'b/'.repeat(28)}x`)).toBe(false);
+    expect(inner.ignores(`a/${'c/b/'.repeat(30)}x`)).toBe(true);
   });
 
   test('character classes and escapes', () => {

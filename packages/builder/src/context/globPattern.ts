@@ -90,16 +90,21 @@ const SLASH = 0x2f;
 
 /**
  * One step of a compiled pattern (globMatcher): one character that `test`
- * accepts; any run of such characters; or `**` followed by `/` in a
- * .dockerignore pattern, which is nothing or any run of characters ending
- * with `/` (whole directories).
+ * accepts (`char` when that is one code point); any run of such characters;
+ * or `**` followed by `/` in a .dockerignore pattern, which is nothing or any
+ * run of characters ending with `/` (whole directories).
  */
 export type GlobAtom =
-  | { kind: 'one'; test: (cp: number) => boolean }
+  | { kind: 'one'; test: (cp: number) => boolean; char?: number }
   | { kind: 'many'; test: (cp: number) => boolean }
   | { kind: 'dirs' };
 
 const notSlash = (cp: number) => cp !== SLASH;
+
+/** The atom of one code point. */
+export function literalAtom(cp: number): GlobAtom {
+  return { kind: 'one', test: (c) => c === cp, char: cp };
+}
 
 /** The atom of one token: `*` and `?` never match `/`; a class is Go's (a negated one matches `/`). */
 export function tokenAtom(token: GlobToken): GlobAtom {
@@ -108,10 +113,8 @@ export function tokenAtom(token: GlobToken): GlobAtom {
       return { kind: 'many', test: notSlash };
     case 'any':
       return { kind: 'one', test: notSlash };
-    case 'literal': {
-      const cp = token.char.codePointAt(0)!;
-      return { kind: 'one', test: (c) => c === cp };
-    }
+    case 'literal':
+      return literalAtom(token.char.codePointAt(0)!);
     case 'class': {
       const { ranges, negated } = token;
       return { kind: 'one', test: (c) => ranges.some(([lo, hi]) => c >= lo && c <= hi) !== negated };
@@ -119,11 +122,11 @@ export function tokenAtom(token: GlobToken): GlobAtom {
   }
 }
 
-/** A state of GlobRun's automaton: `dirs` becomes a fork (nothing, or the run) and the run ending with `/`. */
-type GlobState =
-  | { kind: 'one' | 'many'; test: (cp: number) => boolean }
-  | { kind: 'fork' }
-  | { kind: 'run' };
+/** The states of GlobRun's automaton: `dirs` becomes a fork (nothing, or the run) and the run ending with `/`. */
+const ONE = 0;
+const MANY = 1;
+const FORK = 2;
+const RUN = 3;
 
 /**
  * A pattern's atoms run as an automaton that is in a set of states at once,
@@ -134,73 +137,135 @@ type GlobState =
  * `${v#*a*a*a*a*a}` for as long on a value of 200 characters.
  */
 export class GlobRun {
-  private readonly states: GlobState[];
-  private current: Uint8Array;
-  private next: Uint8Array;
+  private readonly kinds: Uint8Array;
+  private readonly tests: ((cp: number) => boolean)[];
+  /** By state: the states it reaches without reading a character, itself first. */
+  private readonly closures: Int32Array[];
+  private readonly accept: number;
+  /** The states the automaton is in, and a list to build the next set in. */
+  private states: Int32Array;
+  private size = 0;
+  private spare: Int32Array;
+  /** A state is in the current set when its mark is the current generation. */
+  private readonly marks: Uint32Array;
+  private generation = 1;
 
   constructor(atoms: readonly GlobAtom[]) {
-    this.states = atoms.flatMap((atom): GlobState[] => (atom.kind === 'dirs' ? [{ kind: 'fork' }, { kind: 'run' }] : [atom]));
-    this.current = new Uint8Array(this.states.length + 1);
-    this.next = new Uint8Array(this.states.length + 1);
+    const kinds: number[] = [];
+    this.tests = [];
+    for (const atom of atoms) {
+      if (atom.kind === 'dirs') {
+        kinds.push(FORK, RUN);
+        this.tests.push(notSlash, notSlash);
+      } else {
+        kinds.push(atom.kind === 'one' ? ONE : MANY);
+        this.tests.push(atom.test);
+      }
+    }
+    this.kinds = Uint8Array.from(kinds);
+    this.accept = kinds.length;
+    this.closures = Array.from({ length: kinds.length + 1 }, (_, j) => Int32Array.from(this.closureOf(j)));
+    this.states = new Int32Array(kinds.length + 1);
+    this.spare = new Int32Array(kinds.length + 1);
+    this.marks = new Uint32Array(kinds.length + 1);
   }
 
   /** Back to the start: nothing read. */
   start(): void {
-    this.current.fill(0);
-    this.enter(this.current, 0);
+    this.generation++;
+    this.size = 0;
+    this.enter(0);
   }
 
   /** A match may also start here (a search for one anywhere). */
   startAgain(): void {
-    this.enter(this.current, 0);
+    this.enter(0);
   }
 
   /** Reads one code point; whether any match is still possible. */
   step(cp: number): boolean {
-    const { states, current, next } = this;
-    next.fill(0);
-    let alive = false;
-    for (let j = 0; j < states.length; j++) {
-      if (current[j] === 0) continue;
-      const state = states[j]!;
-      if (state.kind === 'run') {
-        this.enter(next, j);
-        if (cp === SLASH) this.enter(next, j + 1);
-        alive = true;
-      } else if (state.kind !== 'fork' && state.test(cp)) {
-        this.enter(next, state.kind === 'one' ? j + 1 : j);
-        alive = true;
+    const { kinds, tests } = this;
+    const from = this.states;
+    const count = this.size;
+    this.states = this.spare;
+    this.spare = from;
+    this.size = 0;
+    this.generation++;
+    for (let i = 0; i < count; i++) {
+      const j = from[i]!;
+      const kind = kinds[j];
+      if (kind === RUN) {
+        this.enter(j);
+        if (cp === SLASH) this.enter(j + 1);
+      } else if ((kind === ONE || kind === MANY) && tests[j]!(cp)) {
+        this.enter(kind === ONE ? j + 1 : j);
       }
     }
-    this.current = next;
-    this.next = current;
-    return alive;
+    return this.size > 0;
   }
 
   /** Whether what was read since the start matches all the atoms. */
   get matched(): boolean {
-    return this.current[this.states.length] === 1;
+    return this.marks[this.accept] === this.generation;
   }
 
-  /** Marks state `j` and the states it reaches without reading. */
-  private enter(set: Uint8Array, j: number): void {
-    if (set[j] === 1) return;
-    set[j] = 1;
-    const state = this.states[j];
-    if (state?.kind === 'many') this.enter(set, j + 1);
-    else if (state?.kind === 'fork') {
-      this.enter(set, j + 1);
-      this.enter(set, j + 2);
+  /** Adds state `j` and the states it reaches without reading. */
+  private enter(j: number): void {
+    const { marks, generation } = this;
+    for (const k of this.closures[j]!) {
+      if (marks[k] === generation) continue;
+      marks[k] = generation;
+      this.states[this.size++] = k;
     }
+  }
+
+  private closureOf(j: number, into: number[] = []): number[] {
+    if (into.includes(j)) return into;
+    into.push(j);
+    if (this.kinds[j] === MANY) this.closureOf(j + 1, into);
+    else if (this.kinds[j] === FORK) {
+      this.closureOf(j + 1, into);
+      this.closureOf(j + 2, into);
+    }
+    return into;
   }
 }
 
-/** Whether all of a text matches the atoms (see GlobRun). */
+/** The text of the atoms' leading (or, `fromEnd`, trailing) single characters, which every match must start (end) with. */
+function literalEdge(atoms: readonly GlobAtom[], fromEnd: boolean): string {
+  const chars: number[] = [];
+  for (let i = 0; i < atoms.length; i++) {
+    const atom = atoms[fromEnd ? atoms.length - 1 - i : i]!;
+    if (atom.kind !== 'one' || atom.char === undefined) break;
+    chars.push(atom.char);
+  }
+  return String.fromCodePoint(...(fromEnd ? chars.reverse() : chars));
+}
+
+/**
+ * Whether all of a text matches the atoms (see GlobRun). The literal
+ * characters a pattern starts and ends with are compared first: most paths
+ * a .dockerignore line is tried on fail there, without a step.
+ */
 export function globMatcher(atoms: readonly GlobAtom[]): (text: string) => boolean {
   const run = new GlobRun(atoms);
+  const head = literalEdge(atoms, false);
+  const tail = literalEdge(atoms, true);
   return (text) => {
+    if (!text.startsWith(head) || !text.endsWith(tail)) return false;
     run.start();
-    for (const ch of text) if (!run.step(ch.codePointAt(0)!)) return false;
+    for (let i = 0; i < text.length; i++) {
+      let cp = text.charCodeAt(i);
+      // A surrogate pair is one code point, as a `for...of` over the string reads it.
+      if (cp >= 0xd800 && cp < 0xdc00 && i + 1 < text.length) {
+        const low = text.charCodeAt(i + 1);
+        if (low >= 0xdc00 && low < 0xe000) {
+          cp = (cp - 0xd800) * 0x400 + (low - 0xdc00) + 0x10000;
+          i++;
+        }
+      }
+      if (!run.step(cp)) return false;
+    }
     return run.matched;
   };
 }

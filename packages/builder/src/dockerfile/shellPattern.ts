@@ -1,4 +1,4 @@
-import { GlobRun, type GlobAtom } from '../context/globPattern.js';
+import { GlobRun, literalAtom, type GlobAtom } from '../context/globPattern.js';
 import { ExpansionError } from './expansionError.js';
 
 // The patterns of `${v#p}`, `${v%p}` and `${v/p/r}`: `*` is any run of characters (`/` too), `?` any one,
@@ -9,8 +9,7 @@ const ANY_RUN: GlobAtom = { kind: 'many', test: () => true };
 const ANY_ONE: GlobAtom = { kind: 'one', test: () => true };
 
 function literal(char: string): GlobAtom {
-  const cp = char.codePointAt(0)!;
-  return { kind: 'one', test: (c) => c === cp };
+  return literalAtom(char.codePointAt(0)!);
 }
 
 function patternAtoms(pattern: string): GlobAtom[] {
