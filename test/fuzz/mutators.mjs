@@ -305,6 +305,17 @@ export const lineShuffle = {
   },
 };
 
+/** Repeats one line up to 64 times in place: what amplifies line after line (`ENV A=$A$A`) shows. */
+export const lineRepeat = {
+  name: 'line-repeat',
+  apply(rng, input) {
+    const all = lines(input);
+    const i = rng.below(all.length);
+    all.splice(i, 0, ...Array.from({ length: 1 + rng.below(64) }, () => all[i]));
+    return Buffer.from(all.join('\n'), 'latin1');
+  },
+};
+
 export function textMutators(tokens) {
   return [flipBit, setByte, truncate, deleteRange, duplicateRange, splice, insertToken(tokens), lineShuffle];
 }

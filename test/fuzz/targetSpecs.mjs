@@ -2,7 +2,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  BYTE_MUTATORS, flipBit, ESCAPE_CLASSES, escapeMutator, JSON_TOKENS, insertToken, jsonNode, jsonUser, KNOWN_ESCAPE_CLASSES, TAR_MUTATORS, tarPaxNegativeSize, textMutators,
+  BYTE_MUTATORS, flipBit, ESCAPE_CLASSES, escapeMutator, JSON_TOKENS, insertToken, jsonNode, jsonUser, KNOWN_ESCAPE_CLASSES, lineRepeat, TAR_MUTATORS, tarPaxNegativeSize, textMutators,
 } from './mutators.mjs';
 import { HTTP_MUTATORS } from './httpMutators.mjs';
 
@@ -40,7 +40,7 @@ const DOCKERFILE_TOKENS = [
   'ONBUILD ', 'HEALTHCHECK ', 'HEALTHCHECK NONE\n', 'STOPSIGNAL ', 'MAINTAINER ', ' AS ', ' as b\n', '--from=', '--from=0 ', '--chmod=', '--chown=', '--link ',
   '--mount=type=cache,target=/c ', '--mount=type=bind,from=0,target=/x ', '--mount=type=secret,id=', '--network=none ', '--security=insecure ', '--platform=',
   '--interval=', '--timeout=-1s ', '--retries=99999999999999999999 ', '\\\n', '`\n', '<<EOF\n', '<<-"EOF"\n', '<<EOF cat\nx\nEOF\n', 'EOF\n', '${', '}', '$', '${A:-', '${A:+x}',
-  '${A?err}', '${A#*}', '${A/x/y}', '"', "'", '[', ']', '["a", ', '[]', '["a", 1]', '[["x"]]', '["a", null]', '{"a": 1}', '=', ' ', '\t', '\0', '\r\n', '\r', '\uFEFF', '\u2028', '# escape=`\n', '# escape=\\\n',
+  '${A?err}', '${A#*}', '${A/x/y}', 'ENV A=$A$A\n', 'LABEL a=${A//?/$A$A}\n', '${A#*a*a*a*a*a*a*a*a*b}', '${A//*a*a*a*a*a*b/c}', '"', "'", '[', ']', '["a", ', '[]', '["a", 1]', '[["x"]]', '["a", null]', '{"a": 1}', '=', ' ', '\t', '\0', '\r\n', '\r', '\uFEFF', '\u2028', '# escape=`\n', '# escape=\\\n',
   '# syntax=docker/dockerfile:1\n', '# check=skip=all\n', '#', '0', '-1', '99999999999999999999', '1:2', 'root:', '0:4294967296', '65536/tcp', '8080-', '/', '..',
 ];
 
@@ -67,7 +67,7 @@ export const TARGET_SPECS = {
   tar: { name: 'tar', corpora: ['tar'], mutators: tarMutators, fixtureSeeds: goTarFixtures },
   layer: { name: 'layer', corpora: ['tar'], mutators: tarMutators, fixtureSeeds: goTarFixtures },
   unpack: { name: 'unpack', corpora: ['unpack', 'tar'], mutators: tarMutators, fixtureSeeds: none },
-  dockerfile: { name: 'dockerfile', corpora: ['dockerfile'], mutators: () => textMutators(DOCKERFILE_TOKENS), fixtureSeeds: buildkitDockerfiles },
+  dockerfile: { name: 'dockerfile', corpora: ['dockerfile'], mutators: () => [...textMutators(DOCKERFILE_TOKENS), lineRepeat], fixtureSeeds: buildkitDockerfiles },
   'registries-conf': { name: 'registries-conf', corpora: ['registries-conf'], mutators: () => textMutators(TOML_TOKENS), fixtureSeeds: none },
   'auth-json': { name: 'auth-json', corpora: ['auth-json'], mutators: () => [...textMutators(AUTH_TOKENS), jsonNode, jsonNode, jsonNode], fixtureSeeds: none },
   schema: { name: 'schema', corpora: ['schema'], mutators: () => [...BYTE_MUTATORS.slice(0, 5), insertToken(JSON_TOKENS), jsonNode, jsonNode, jsonNode, jsonNode], fixtureSeeds: none },
