@@ -55,6 +55,14 @@ describe('parseDockerignore', () => {
     expect(inner.ignores(`a/${'c/b/'.repeat(30)}x`)).toBe(true);
   });
 
+  test('a pattern hundreds of thousands of characters long is matched like any other', () => {
+    const m = parseDockerignore(`${'a'.repeat(500000)}*\n${'*'.repeat(500000)}x\n${'**/'.repeat(200000)}y\n`);
+    expect(m.ignores('abc')).toBe(false);
+    expect(m.ignores('a/b/x')).toBe(true);
+    expect(m.ignores('a/b/y')).toBe(true);
+    expect(m.ignores(`${'a'.repeat(500000)}b`)).toBe(true);
+  });
+
   test('character classes and escapes', () => {
     const m = parseDockerignore('file[0-9].txt\nlit\\*\n[^a]b\n');
     expect(m.ignores('file3.txt')).toBe(true);

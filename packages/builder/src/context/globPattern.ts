@@ -138,7 +138,8 @@ const RUN = 3;
  */
 export class GlobRun {
   private readonly kinds: Uint8Array;
-  private readonly tests: ((cp: number) => boolean)[];
+  /** By state: what a ONE or MANY state reads (none for a fork or a run). */
+  private readonly tests: (((cp: number) => boolean) | undefined)[];
   /** By state: the states it reaches without reading a character, itself first. */
   private readonly closures: Int32Array[];
   private readonly accept: number;
@@ -153,10 +154,15 @@ export class GlobRun {
   constructor(atoms: readonly GlobAtom[]) {
     const kinds: number[] = [];
     this.tests = [];
-    for (const atom of atoms) {
+    for (let i = 0; i < atoms.length; i++) {
+      const atom = atoms[i]!;
+      const before = atoms[i - 1];
+      // `**/**/` is `**/`, and `**` in a component or `**` in a shell pattern is `*`: a chain of them would make
+      // a chain of states, each reaching all those after it without reading (a hostile pattern of many stars).
+      if (atom.kind === 'dirs' ? before?.kind === 'dirs' : atom.kind === 'many' && before?.kind === 'many' && before.test === atom.test) continue;
       if (atom.kind === 'dirs') {
         kinds.push(FORK, RUN);
-        this.tests.push(notSlash, notSlash);
+        this.tests.push(undefined, undefined);
       } else {
         kinds.push(atom.kind === 'one' ? ONE : MANY);
         this.tests.push(atom.test);
@@ -239,7 +245,8 @@ function literalEdge(atoms: readonly GlobAtom[], fromEnd: boolean): string {
     if (atom.kind !== 'one' || atom.char === undefined) break;
     chars.push(atom.char);
   }
-  return String.fromCodePoint(...(fromEnd ? chars.reverse() : chars));
+  // One code point at a time: a pattern may be longer than a call may have arguments.
+  return (fromEnd ? chars.reverse() : chars).map((cp) => String.fromCodePoint(cp)).join('');
 }
 
 /**

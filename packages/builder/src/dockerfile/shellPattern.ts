@@ -33,16 +33,13 @@ function patternAtoms(pattern: string): GlobAtom[] {
 
 /** A string's code points by position, and the text between two positions. */
 class CodePoints {
-  private readonly cps: number[];
+  private readonly cps: number[] = [];
   /** The string index of each code point and of the end, where a surrogate pair makes them differ. */
   private readonly offsets?: number[];
 
   constructor(private readonly text: string) {
-    if (!/[\uD800-\uDFFF]/.test(text)) {
-      this.cps = [];
-      return;
-    }
-    this.cps = [];
+    // Without surrogates a code point is a string index: nothing to keep.
+    if (!/[\uD800-\uDFFF]/.test(text)) return;
     this.offsets = [];
     for (let i = 0; i < text.length;) {
       const cp = text.codePointAt(i)!;
